@@ -1,0 +1,1 @@
+//! Compose file parsing: services, builds, ports, environment, volumes, dependencies.

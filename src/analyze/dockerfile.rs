@@ -1,0 +1,1 @@
+//! Dockerfile parsing: stages, base images, exposed ports, commands, health checks.

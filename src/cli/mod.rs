@@ -1,0 +1,79 @@
+//! The command line: one file per subcommand, each with its `Args` and a `run` function.
+//!
+//! This module owns argument definitions, dispatch and logging set-up; the work itself is in
+//! the library modules the commands call.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod analyze;
+pub mod deploy;
+pub mod fmt;
+pub mod generate;
+pub mod parse;
+pub mod plan;
+pub mod status;
+pub mod validate;
+
+/// Exit code for usage errors and unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// From a Dockerfile to a healthy Nomad job.
+#[derive(Debug, Parser)]
+#[command(name = "nomad-spec", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a repository and report its services, ports, env, health checks and dependencies.
+    Analyze(analyze::Args),
+    /// Generate a Nomad job file from a repository (asks questions at a terminal).
+    Generate(generate::Args),
+    /// Parse an HCL2 job file into Nomad's API JSON (like `nomad job run -output`).
+    Parse(parse::Args),
+    /// Rewrite job files in canonical `nomad fmt` layout.
+    Fmt(fmt::Args),
+    /// Check job files for syntax errors and Nomad's semantic rules.
+    Validate(validate::Args),
+    /// Show what Nomad would do with a job file (needs NOMAD_ADDR).
+    Plan(plan::Args),
+    /// Register a job file, watch it until healthy or failed, optionally fix and retry.
+    Deploy(deploy::Args),
+    /// Summarize a job running on Nomad.
+    Status(status::Args),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Parse(args) => parse::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Status(args) => status::run(args),
+    }
+}
+
+/// Logs go to stderr so that stdout stays machine-readable.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,1 @@
+//! Git operations (git2): clone a repository into a temporary directory.

@@ -1,0 +1,13 @@
+//! nomad-spec: from "there is a Dockerfile" to "it runs healthy on HashiCorp Nomad".
+//!
+//! The library holds the whole engine; `main.rs` is a thin command-line shell over `cli`.
+//! Pure parts (`analyze` over a file tree, `spec`) carry most of the logic and tests; the I/O
+//! parts (`nomad`, `git`) are thin clients. See `DESIGN.md` in the steering repository for
+//! the map.
+
+pub mod analyze;
+pub mod cli;
+pub mod git;
+pub mod nomad;
+pub mod spec;
+pub mod tls;

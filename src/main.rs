@@ -1,0 +1,23 @@
+//! The `nomad-spec` command: parse the command line, run, print the error chain, exit.
+//!
+//! Exit codes (CI reads them): 0 success; 1 the command's own "negative" result (invalid
+//! file, changes in a plan, files to format); 2 usage error or unreadable input; other codes
+//! are documented per command in `--help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nomad_spec::cli::Cli;
+
+fn main() -> ExitCode {
+    nomad_spec::tls::install_crypto_provider();
+    let cli = Cli::parse();
+    nomad_spec::cli::init_logging(cli.verbose);
+    match nomad_spec::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(nomad_spec::cli::EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `Answers`: what a person decided (images, secrets, hostname, resources, ...).

@@ -1,0 +1,1 @@
+//! Building a `JobSpec` from an analysis and answers, each decision with a reason.

@@ -1,0 +1,1 @@
+//! `.nomad-spec.toml`: the repository's cluster conventions.

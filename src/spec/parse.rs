@@ -1,0 +1,1 @@
+//! HCL2 job files → Nomad's API JSON (what `nomad job run -output` prints).

@@ -1,0 +1,1 @@
+//! `JobSpec` → canonical HCL text.

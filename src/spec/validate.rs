@@ -1,0 +1,1 @@
+//! Validation of job files: syntax and Nomad's semantic rules, with positions.

@@ -1,0 +1,4 @@
+//! Stateful fakes of the external services nomad-spec talks to, served on loopback.
+//!
+//! Each fake keeps real state and answers in the real API's JSON shapes, so the real clients
+//! can be pointed at it through the same environment variables a user would set.
