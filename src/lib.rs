@@ -7,6 +7,8 @@
 
 pub mod analyze;
 pub mod cli;
+pub mod command;
+pub mod event;
 pub mod git;
 pub mod nomad;
 pub mod spec;

@@ -1,0 +1,496 @@
+//! CI events → one `Trigger` (pure): what happened, in the bot's terms.
+//!
+//! On GitHub the event is `GITHUB_EVENT_NAME` plus the webhook payload in the file at
+//! `GITHUB_EVENT_PATH`. This module reads only the fields the bot needs, tolerates every other
+//! field being absent or new, and decides between acting and ignoring with a reason a person
+//! can read in the log. Everything downstream sees only `Trigger`.
+
+use serde::Deserialize;
+
+/// A repository, as `owner/name` plus what the bot needs to know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// `owner/name`.
+    pub full_name: String,
+    /// The default branch (deploys happen from it).
+    pub default_branch: String,
+}
+
+/// A pull request, normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub title: String,
+    /// Login of the author.
+    pub author: String,
+    /// Commit at the head of the PR branch.
+    pub head_sha: String,
+    /// Branch name at the head.
+    pub head_ref: String,
+    /// Branch the PR merges into.
+    pub base_ref: String,
+    /// The head lives in another repository (a fork, or a deleted one): no pushes, no
+    /// secrets, no deploys.
+    pub from_fork: bool,
+    pub draft: bool,
+}
+
+/// Why a pull request event fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullRequestAction {
+    Opened,
+    /// New commits were pushed.
+    Synchronize,
+    Reopened,
+    ReadyForReview,
+}
+
+/// A comment on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: u64,
+    /// Login of the commenter (permission is checked later, against the API).
+    pub author: String,
+    pub body: String,
+    /// The comment was edited rather than created (its answers are read again).
+    pub edited: bool,
+    /// The commenter is a bot account (the bot never answers itself).
+    pub from_bot: bool,
+}
+
+/// What happened, in the bot's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// A pull request was opened or changed: analyze, ask, generate, check.
+    PullRequestChanged {
+        repository: Repository,
+        pull_request: PullRequest,
+        action: PullRequestAction,
+    },
+    /// A pull request was merged: deploy what it committed.
+    PullRequestMerged {
+        repository: Repository,
+        pull_request: PullRequest,
+        /// The merge commit on the base branch.
+        merge_sha: String,
+    },
+    /// Someone commented on a pull request: answers and commands.
+    PullRequestComment { repository: Repository, pull_request_number: u64, comment: Comment },
+    /// Commits landed on the default branch: deploy changed job files.
+    PushToDefaultBranch {
+        repository: Repository,
+        /// The new head of the branch.
+        after: String,
+        /// Files added or modified by the pushed commits, as the payload lists them.
+        changed_files: Vec<String>,
+    },
+    /// A person started the workflow by hand.
+    Manual { repository: Repository, git_ref: String, inputs: Vec<(String, String)> },
+    /// Nothing to do; the reason goes to the log.
+    Ignored { reason: String },
+}
+
+/// The payload could not be read as the event it claims to be.
+#[derive(Debug, thiserror::Error)]
+#[error("the `{event}` event payload is not what GitHub sends: {detail}")]
+pub struct EventError {
+    /// `GITHUB_EVENT_NAME`.
+    pub event: String,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// Turns a GitHub event name and its JSON payload into a trigger.
+pub fn from_github(event_name: &str, payload: &str) -> Result<Trigger, EventError> {
+    let error = |detail: String| EventError { event: event_name.to_string(), detail };
+    match event_name {
+        "pull_request" | "pull_request_target" => {
+            let p: PullRequestPayload = read(payload).map_err(error)?;
+            Ok(pull_request_trigger(p))
+        }
+        "issue_comment" => {
+            let p: IssueCommentPayload = read(payload).map_err(error)?;
+            Ok(comment_trigger(p))
+        }
+        "push" => {
+            let p: PushPayload = read(payload).map_err(error)?;
+            Ok(push_trigger(p))
+        }
+        "workflow_dispatch" => {
+            let p: DispatchPayload = read(payload).map_err(error)?;
+            let inputs = p
+                .inputs
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, value)
+                })
+                .collect();
+            Ok(Trigger::Manual { repository: p.repository.into(), git_ref: p.r#ref, inputs })
+        }
+        other => Ok(Trigger::Ignored {
+            reason: format!("the `{other}` event is not one nomad-spec acts on"),
+        }),
+    }
+}
+
+fn read<'a, T: Deserialize<'a>>(payload: &'a str) -> Result<T, String> {
+    serde_json::from_str(payload).map_err(|err| err.to_string())
+}
+
+fn pull_request_trigger(p: PullRequestPayload) -> Trigger {
+    let repository: Repository = p.repository.into();
+    let merged = p.pull_request.merged.unwrap_or(false);
+    let merge_sha = p.pull_request.merge_commit_sha.clone();
+    let pull_request = p.pull_request.normalize(&repository.full_name);
+    let action = match p.action.as_str() {
+        "opened" => PullRequestAction::Opened,
+        "synchronize" => PullRequestAction::Synchronize,
+        "reopened" => PullRequestAction::Reopened,
+        "ready_for_review" => PullRequestAction::ReadyForReview,
+        "closed" if merged => {
+            if pull_request.base_ref != repository.default_branch {
+                return Trigger::Ignored {
+                    reason: format!(
+                        "pull request #{} was merged into `{}`, not the default branch `{}`",
+                        pull_request.number, pull_request.base_ref, repository.default_branch
+                    ),
+                };
+            }
+            return match merge_sha {
+                Some(merge_sha) => {
+                    Trigger::PullRequestMerged { repository, pull_request, merge_sha }
+                }
+                None => Trigger::Ignored {
+                    reason: format!(
+                        "pull request #{} is merged but the payload has no merge commit",
+                        pull_request.number
+                    ),
+                },
+            };
+        }
+        "closed" => {
+            return Trigger::Ignored {
+                reason: format!("pull request #{} was closed without merging", pull_request.number),
+            }
+        }
+        other => {
+            return Trigger::Ignored {
+                reason: format!(
+                    "pull request action `{other}` does not change what nomad-spec would do"
+                ),
+            }
+        }
+    };
+    Trigger::PullRequestChanged { repository, pull_request, action }
+}
+
+fn comment_trigger(p: IssueCommentPayload) -> Trigger {
+    let edited = match p.action.as_str() {
+        "created" => false,
+        "edited" => true,
+        other => {
+            return Trigger::Ignored {
+                reason: format!("comment action `{other}` carries no answer"),
+            }
+        }
+    };
+    if p.issue.pull_request.is_none() {
+        return Trigger::Ignored {
+            reason: format!("#{} is an issue, not a pull request", p.issue.number),
+        };
+    }
+    let from_bot =
+        p.comment.user.r#type.as_deref() == Some("Bot") || p.comment.user.login.ends_with("[bot]");
+    Trigger::PullRequestComment {
+        repository: p.repository.into(),
+        pull_request_number: p.issue.number,
+        comment: Comment {
+            id: p.comment.id,
+            author: p.comment.user.login,
+            body: p.comment.body.unwrap_or_default(),
+            edited,
+            from_bot,
+        },
+    }
+}
+
+fn push_trigger(p: PushPayload) -> Trigger {
+    let repository: Repository = p.repository.into();
+    let Some(branch) = p.r#ref.strip_prefix("refs/heads/") else {
+        return Trigger::Ignored { reason: format!("`{}` is not a branch", p.r#ref) };
+    };
+    if branch != repository.default_branch {
+        return Trigger::Ignored {
+            reason: format!(
+                "push to `{branch}`; deploys happen from the default branch `{}`",
+                repository.default_branch
+            ),
+        };
+    }
+    if p.deleted.unwrap_or(false) {
+        return Trigger::Ignored { reason: format!("the branch `{branch}` was deleted") };
+    }
+    let mut changed_files: Vec<String> = p
+        .commits
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|c| c.added.into_iter().chain(c.modified))
+        .collect();
+    changed_files.sort();
+    changed_files.dedup();
+    Trigger::PushToDefaultBranch { repository, after: p.after, changed_files }
+}
+
+#[derive(Deserialize)]
+struct RepositoryPayload {
+    full_name: String,
+    /// Older payloads name it `master_branch`; both may be missing in odd test payloads.
+    default_branch: Option<String>,
+    master_branch: Option<String>,
+}
+
+impl From<RepositoryPayload> for Repository {
+    fn from(r: RepositoryPayload) -> Self {
+        let default_branch =
+            r.default_branch.or(r.master_branch).unwrap_or_else(|| "main".to_string());
+        Repository { full_name: r.full_name, default_branch }
+    }
+}
+
+#[derive(Deserialize)]
+struct UserPayload {
+    login: String,
+    r#type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    pull_request: PullRequestBody,
+    repository: RepositoryPayload,
+}
+
+#[derive(Deserialize)]
+struct PullRequestBody {
+    number: u64,
+    title: Option<String>,
+    user: UserPayload,
+    head: BranchPayload,
+    base: BranchPayload,
+    draft: Option<bool>,
+    merged: Option<bool>,
+    merge_commit_sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BranchPayload {
+    r#ref: String,
+    sha: String,
+    /// Null when the head repository was deleted.
+    repo: Option<RepoNamePayload>,
+}
+
+#[derive(Deserialize)]
+struct RepoNamePayload {
+    full_name: String,
+}
+
+impl PullRequestBody {
+    fn normalize(self, base_repository: &str) -> PullRequest {
+        let from_fork =
+            self.head.repo.as_ref().map(|r| r.full_name.as_str()) != Some(base_repository);
+        PullRequest {
+            number: self.number,
+            title: self.title.unwrap_or_default(),
+            author: self.user.login,
+            head_sha: self.head.sha,
+            head_ref: self.head.r#ref,
+            base_ref: self.base.r#ref,
+            from_fork,
+            draft: self.draft.unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IssueCommentPayload {
+    action: String,
+    issue: IssuePayload,
+    comment: CommentPayload,
+    repository: RepositoryPayload,
+}
+
+#[derive(Deserialize)]
+struct IssuePayload {
+    number: u64,
+    /// Present only when the issue is a pull request.
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct CommentPayload {
+    id: u64,
+    user: UserPayload,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    r#ref: String,
+    after: String,
+    deleted: Option<bool>,
+    commits: Option<Vec<PushCommit>>,
+    repository: RepositoryPayload,
+}
+
+#[derive(Deserialize)]
+struct PushCommit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct DispatchPayload {
+    r#ref: String,
+    inputs: Option<serde_json::Map<String, serde_json::Value>>,
+    repository: RepositoryPayload,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPO: &str = r#""repository": {"full_name": "acme/shop", "default_branch": "main"}"#;
+
+    fn pr_payload(action: &str, extra: &str) -> String {
+        format!(
+            r#"{{"action": "{action}", {REPO}, "pull_request": {{"number": 7, "title": "Add api",
+            "user": {{"login": "dev"}}, "draft": false, {extra}
+            "head": {{"ref": "feature", "sha": "abc", "repo": {{"full_name": "acme/shop"}}}},
+            "base": {{"ref": "main", "sha": "def", "repo": {{"full_name": "acme/shop"}}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn opened_pull_request() {
+        let t = from_github("pull_request", &pr_payload("opened", "")).map_err(|e| e.to_string());
+        insta::assert_debug_snapshot!(t, @r#"
+        Ok(
+            PullRequestChanged {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+                pull_request: PullRequest {
+                    number: 7,
+                    title: "Add api",
+                    author: "dev",
+                    head_sha: "abc",
+                    head_ref: "feature",
+                    base_ref: "main",
+                    from_fork: false,
+                    draft: false,
+                },
+                action: Opened,
+            },
+        )
+        "#);
+    }
+
+    #[test]
+    fn merged_pull_request_deploys_and_closed_one_is_ignored() {
+        let merged = pr_payload("closed", r#""merged": true, "merge_commit_sha": "m1","#);
+        assert!(matches!(
+            from_github("pull_request", &merged),
+            Ok(Trigger::PullRequestMerged { ref merge_sha, .. }) if merge_sha == "m1"
+        ));
+        let closed = pr_payload("closed", r#""merged": false,"#);
+        assert!(matches!(from_github("pull_request", &closed), Ok(Trigger::Ignored { .. })));
+    }
+
+    #[test]
+    fn fork_head_is_marked() {
+        let fork = pr_payload("opened", "").replacen(
+            r#""repo": {"full_name": "acme/shop"}}"#,
+            r#""repo": {"full_name": "mallory/shop"}}"#,
+            1,
+        );
+        let Ok(Trigger::PullRequestChanged { pull_request, .. }) =
+            from_github("pull_request", &fork)
+        else {
+            panic!("expected a pull request trigger");
+        };
+        assert!(pull_request.from_fork);
+    }
+
+    #[test]
+    fn missing_fields_are_a_clear_error() {
+        let err = from_github("pull_request", r#"{"action": "opened"}"#).map(|_| ()).unwrap_err();
+        insta::assert_snapshot!(err.to_string(), @"the `pull_request` event payload is not what GitHub sends: missing field `pull_request` at line 1 column 20");
+        assert!(from_github("push", "not json").is_err());
+    }
+
+    #[test]
+    fn comments_on_issues_are_ignored() {
+        let payload = format!(
+            r#"{{"action": "created", {REPO}, "issue": {{"number": 3}},
+            "comment": {{"id": 1, "user": {{"login": "dev"}}, "body": "/nomad-spec plan"}}}}"#
+        );
+        insta::assert_debug_snapshot!(from_github("issue_comment", &payload).ok(), @r##"
+        Some(
+            Ignored {
+                reason: "#3 is an issue, not a pull request",
+            },
+        )
+        "##);
+    }
+
+    #[test]
+    fn pull_request_comment_from_a_person_and_from_a_bot() {
+        let payload = |login: &str, action: &str| {
+            format!(
+                r#"{{"action": "{action}", {REPO}, "issue": {{"number": 7, "pull_request": {{}}}},
+                "comment": {{"id": 9, "user": {{"login": "{login}", "type": "User"}}, "body": "1: x"}}}}"#
+            )
+        };
+        let Ok(Trigger::PullRequestComment { pull_request_number, comment, .. }) =
+            from_github("issue_comment", &payload("dev", "edited"))
+        else {
+            panic!("expected a comment trigger");
+        };
+        assert_eq!((pull_request_number, comment.edited, comment.from_bot), (7, true, false));
+        let Ok(Trigger::PullRequestComment { comment, .. }) =
+            from_github("issue_comment", &payload("nomad-spec[bot]", "created"))
+        else {
+            panic!("expected a comment trigger");
+        };
+        assert!(comment.from_bot);
+        assert!(matches!(
+            from_github("issue_comment", &payload("dev", "deleted")),
+            Ok(Trigger::Ignored { .. })
+        ));
+    }
+
+    #[test]
+    fn push_to_other_branch_is_ignored() {
+        let payload =
+            format!(r#"{{"ref": "refs/heads/feature", "after": "x", {REPO}, "commits": []}}"#);
+        assert!(matches!(from_github("push", &payload), Ok(Trigger::Ignored { .. })));
+        let payload = format!(
+            r#"{{"ref": "refs/heads/main", "after": "x", {REPO},
+            "commits": [{{"added": ["deploy/a.nomad.hcl"], "modified": ["README.md", "deploy/a.nomad.hcl"]}}]}}"#
+        );
+        let Ok(Trigger::PushToDefaultBranch { changed_files, .. }) = from_github("push", &payload)
+        else {
+            panic!("expected a push trigger");
+        };
+        assert_eq!(changed_files, ["README.md", "deploy/a.nomad.hcl"]);
+    }
+}
