@@ -10,6 +10,7 @@ use std::path::Path;
 pub mod compose;
 pub mod descriptors;
 pub mod dockerfile;
+pub mod interpolate;
 pub mod manifest;
 mod model;
 pub mod resources;
