@@ -636,7 +636,7 @@ fn shell_words(text: &str, escape: char) -> Vec<String> {
 }
 
 /// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`.
-fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
+pub(crate) fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
     let (range, protocol) = match word.split_once('/') {
         Some((range, protocol)) => (range, protocol.to_ascii_lowercase()),
         None => (word, "tcp".to_string()),
