@@ -50,6 +50,7 @@ pub struct RepoFile {
 #[derive(Debug, Clone)]
 pub struct RepoFiles {
     root: PathBuf,
+    root_name: Option<String>,
     /// Files in sorted path order.
     pub files: Vec<RepoFile>,
 }
@@ -104,7 +105,8 @@ impl NoteBudget {
 impl RepoFiles {
     /// Lists the readable files below `root`.
     pub fn walk(root: &Path, limits: &Limits, notes: &mut Vec<Note>) -> RepoFiles {
-        let mut listing = RepoFiles { root: root.to_path_buf(), files: Vec::new() };
+        let mut listing =
+            RepoFiles { root: root.to_path_buf(), root_name: None, files: Vec::new() };
         let canonical_root = match root.canonicalize() {
             Ok(path) => path,
             Err(err) => {
@@ -334,8 +336,16 @@ impl RepoFiles {
         self.files.binary_search_by(|f| f.path.as_str().cmp(rel)).ok().map(|i| &self.files[i])
     }
 
+    /// Names the repository when the root folder's name is not its name (a clone).
+    pub fn set_root_name(&mut self, name: &str) {
+        self.root_name = Some(name.to_string());
+    }
+
     /// The name of the analyzed folder itself (the repository name, usually).
     pub fn root_name(&self) -> Option<String> {
+        if let Some(name) = &self.root_name {
+            return Some(name.clone());
+        }
         let canonical = self.root.canonicalize().ok()?;
         canonical.file_name().and_then(|n| n.to_str()).map(str::to_string)
     }
