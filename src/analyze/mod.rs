@@ -103,7 +103,12 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
 
     unique_names(&mut drafts);
     link_services(&files, &mut drafts, &mut notes);
-    let services = drafts.into_iter().map(finish).collect();
+    let services: Vec<Service> = drafts.into_iter().map(finish).collect();
+    if services.is_empty() {
+        notes.push(Note::general(
+            "no services found: no compose file, Dockerfile or deployment descriptor was read",
+        ));
+    }
     notes.dedup();
     Analysis { services, notes }
 }
