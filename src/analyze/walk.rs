@@ -323,7 +323,9 @@ impl RepoFiles {
     /// Files whose path is `dir` itself or below it (`""` or `"."` for all).
     pub fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a RepoFile> + 'a {
         let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{dir}/") };
-        self.files.iter().filter(move |f| f.path.starts_with(&prefix))
+        // Paths sharing a prefix are contiguous in sorted order: start there, stop after.
+        let start = self.files.partition_point(|f| f.path.as_str() < prefix.as_str());
+        self.files[start..].iter().take_while(move |f| f.path.starts_with(&prefix))
     }
 
     /// Whether the file exists in the listing.
@@ -431,6 +433,23 @@ mod tests {
         for (dir, rel, expected) in cases {
             assert_eq!(join(dir, rel).as_deref(), expected, "{dir} + {rel}");
         }
+    }
+
+    #[test]
+    fn under_lists_a_folder_and_nothing_beside_it() {
+        let listing = RepoFiles {
+            root: PathBuf::from("/r"),
+            root_name: None,
+            files: ["a.txt", "api-gw/x", "api/x", "api/y/z", "apib", "b/api/x"]
+                .iter()
+                .map(|p| RepoFile { path: p.to_string(), size: 1 })
+                .collect(),
+        };
+        let under = |dir| listing.under(dir).map(|f| f.path.as_str()).collect::<Vec<_>>();
+        assert_eq!(under("api"), ["api/x", "api/y/z"]);
+        assert_eq!(under("b"), ["b/api/x"]);
+        assert_eq!(under("."), ["a.txt", "api-gw/x", "api/x", "api/y/z", "apib", "b/api/x"]);
+        assert!(under("c").is_empty());
     }
 
     #[test]
