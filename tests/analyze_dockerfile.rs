@@ -55,10 +55,12 @@ fn every_corpus_dockerfile_parses_without_notes() {
     }
 }
 
+/// File, stage names in order, final base image, final stage's EXPOSE ports.
+type StageCase = (&'static str, &'static [Option<&'static str>], &'static str, &'static [u16]);
+
 #[test]
 fn stages_and_facts_as_written() {
-    // (file, stage names in order, final base image, final stage's EXPOSE ports)
-    let cases: [(&str, &[Option<&str>], &str, &[u16]); 6] = [
+    let cases: [StageCase; 6] = [
         (
             "angular/angular/Dockerfile",
             &[Some("builder"), Some("dev-envs")],
