@@ -663,13 +663,25 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
 
 /// Settles ports, protocols, health, env, resources.
 fn finish(mut draft: Draft) -> Service {
-    if let Some((port, evidence)) = draft.framework_port.take() {
-        draft.port(port, None, false, PortOrigin::Convention);
-        draft.service.evidence.push(evidence);
-    }
     let image = draft.service.image.clone().or(draft.service.base_image.clone());
-    if let Some(port) = image.as_deref().and_then(conventional_image_port) {
+    let image_port = image.as_deref().and_then(|image| {
+        let port = conventional_image_port(image)?;
+        let source = draft.service.evidence.iter().find(|e| e.what.ends_with(image));
+        let (file, line) =
+            source.map_or((draft.service.path.clone(), None), |e| (e.file.clone(), e.line));
+        Some((port, Evidence::at(file, line, format!("{image} listens on {port} by convention"))))
+    });
+    let framework_port = draft.framework_port.take();
+    // A web server image serves on its own port whatever framework built the files.
+    let convention = if draft.web_server_base || draft.service.language == Some(Language::Static) {
+        image_port.or(framework_port)
+    } else {
+        framework_port.or(image_port)
+    };
+    let mut convention_evidence = None;
+    if let Some((port, evidence)) = convention {
         draft.port(port, None, false, PortOrigin::Convention);
+        convention_evidence = Some(evidence);
     }
     // Declared ports settle the list; inferred ones count only when nothing is declared, and
     // then only the most trusted kind of inference.
@@ -689,16 +701,8 @@ fn finish(mut draft: Draft) -> Service {
             None => ports.push(p),
         }
     }
-    if best.is_some_and(|b| b == PortOrigin::Convention) {
-        if let Some(first) = ports.first() {
-            let image = image.unwrap_or_default();
-            let what = format!(
-                "port {} by convention of {}",
-                first.container,
-                if draft.service.framework.is_some() { "the framework".to_string() } else { image }
-            );
-            draft.service.evidence.push(Evidence::at(&draft.service.path, None, what));
-        }
+    if best == Some(PortOrigin::Convention) {
+        draft.service.evidence.extend(convention_evidence);
     }
     let main = ports.first().map(|p| p.container);
 
@@ -944,10 +948,14 @@ fn folder_name(files: &RepoFiles, dir: &str) -> String {
 
 /// Two folder services with the same name get their paths as names.
 fn unique_names(drafts: &mut [Draft]) {
-    for i in 0..drafts.len() {
-        let clash =
-            (0..drafts.len()).any(|j| j != i && drafts[j].service.name == drafts[i].service.name);
-        if clash && drafts[i].service.path != "." {
+    let clashing: Vec<usize> = (0..drafts.len())
+        .filter(|&i| {
+            let name = &drafts[i].service.name;
+            drafts.iter().enumerate().any(|(j, d)| j != i && &d.service.name == name)
+        })
+        .collect();
+    for i in clashing {
+        if drafts[i].service.path != "." {
             drafts[i].service.name = drafts[i].service.path.replace('/', "-");
         }
     }
