@@ -1141,6 +1141,69 @@ services:
     }
 
     #[test]
+    fn random_compose_documents_never_panic() {
+        let fragments = [
+            "services:\n",
+            "  web:\n",
+            "    ",
+            "ports:",
+            " - ",
+            "\"",
+            "80",
+            ":",
+            "-",
+            "/udp",
+            "[",
+            "]",
+            "{",
+            "}",
+            "build:",
+            "context:",
+            "..",
+            "/",
+            "environment:",
+            "A=",
+            "${",
+            "X:-1",
+            "$$",
+            "volumes:",
+            "x:/y",
+            "depends_on:",
+            "healthcheck:",
+            "test:",
+            "NONE",
+            "deploy:",
+            "resources:",
+            "limits:",
+            "memory:",
+            "1.5g",
+            "cpus:",
+            "-1",
+            "\n",
+            "&a",
+            "*a",
+            "<<: *a",
+            "null",
+            "~",
+            "env_file:",
+            "secrets:",
+            "expose:",
+            "65536",
+            "target:",
+        ];
+        let mut state = 11u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for _ in 0..300 {
+            let len = next() % 60;
+            let text: String = (0..len).map(|_| fragments[next() % fragments.len()]).collect();
+            let _ = project(&[("compose.yaml", &text)]);
+        }
+    }
+
+    #[test]
     fn problems_become_notes() {
         let (_, notes) = project(&[("compose.yaml", "services:\n  web:\n    image: [unclosed\n")]);
         assert!(notes[0].message.contains("invalid YAML"), "{notes:?}");

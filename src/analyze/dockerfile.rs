@@ -916,6 +916,72 @@ mod tests {
         }
     }
 
+    /// Deterministic pseudo-random sequence for the no-panic test.
+    fn lcg(state: &mut u64) -> usize {
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (*state >> 33) as usize
+    }
+
+    #[test]
+    fn random_fragments_never_panic() {
+        let fragments = [
+            "FROM ",
+            "AS ",
+            "x",
+            " ",
+            "\\\n",
+            "\n",
+            "`",
+            "# escape=`\n",
+            "${",
+            "}",
+            "$",
+            ":-",
+            ":+",
+            "EXPOSE ",
+            "80",
+            "-",
+            "/udp",
+            "[",
+            "]",
+            "\"",
+            "'",
+            "<<",
+            "EOF",
+            "<<-",
+            "\t",
+            "HEALTHCHECK ",
+            "CMD ",
+            "NONE",
+            "ARG ",
+            "ENV ",
+            "=",
+            "VOLUME ",
+            "WORKDIR ",
+            "USER ",
+            "RUN ",
+            "COPY ",
+            "#",
+            "é",
+            "\r\n",
+            "65535",
+            "0",
+            "99999",
+            "FROM x AS y\nFROM y\n",
+        ];
+        let mut state = 7u64;
+        for _ in 0..3000 {
+            let len = lcg(&mut state) % 40;
+            let text: String =
+                (0..len).map(|_| fragments[lcg(&mut state) % fragments.len()]).collect();
+            let mut notes = Vec::new();
+            let file = parse("Dockerfile", &text, &[], &mut notes);
+            let target = file.stages.first().and_then(|s| s.name.clone());
+            let _ = file.config(target.as_deref(), &mut notes);
+            let _ = file.config(None, &mut notes).map(|c| c.command());
+        }
+    }
+
     #[test]
     fn volumes_workdir_and_user() {
         let config = final_config(

@@ -151,7 +151,8 @@ impl RepoFiles {
                 }
             };
             let Some(file_type) = entry.file_type() else { continue };
-            if file_type.is_dir() {
+            // The root itself, even when it is a symlink to the repository.
+            if file_type.is_dir() || entry.depth() == 0 {
                 continue;
             }
             let Ok(relative) = entry.path().strip_prefix(root) else { continue };
