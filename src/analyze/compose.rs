@@ -227,7 +227,9 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
             }
             Err(err) => {
                 let line = err.location().map(|l| l.line() as u32).filter(|l| *l > 0);
-                let first = err.to_string().lines().next().unwrap_or_default().to_string();
+                let rendered = err.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first).to_string();
                 notes.push(Note {
                     file: Some(file.clone()),
                     line,

@@ -771,7 +771,10 @@ fn finish(mut draft: Draft) -> Service {
                     existing.default = fact.value;
                 }
             }
-            None => env.push(EnvVar { name: fact.name, secret, default: fact.value }),
+            None => {
+                draft.service.evidence.push(fact.evidence);
+                env.push(EnvVar { name: fact.name, secret, default: fact.value });
+            }
         }
     }
     for var in &mut env {
