@@ -1143,6 +1143,20 @@ services:
     }
 
     #[test]
+    fn anchors_and_merge_keys() {
+        let text = "x-common: &common\n  image: app:1\n  environment:\n    LOG: debug\nservices:\n  a:\n    <<: *common\n    ports: [\"80\"]\n  b:\n    <<: *common\n";
+        let (project, notes) = project(&[("compose.yaml", text)]);
+        assert!(notes.is_empty(), "{notes:?}");
+        let images: Vec<Option<&str>> =
+            project.services.iter().map(|s| s.image.as_ref().map(|i| i.value.as_str())).collect();
+        assert_eq!(images, [Some("app:1"), Some("app:1")]);
+        assert_eq!(
+            project.services[1].environment[0].value,
+            ("LOG".to_string(), Some("debug".to_string()))
+        );
+    }
+
+    #[test]
     fn random_compose_documents_never_panic() {
         let fragments = [
             "services:\n",

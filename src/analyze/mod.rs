@@ -519,18 +519,17 @@ fn apply_stack(files: &RepoFiles, draft: &mut Draft, notes: &mut Vec<Note>) {
 }
 
 fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedService) {
-    let index = drafts
-        .iter()
-        .position(|d| d.service.name == described.name)
-        .or_else(|| {
-            drafts.iter().position(|d| d.service.path == described.dir && described.dir != ".")
-        })
-        .or_else(|| {
-            // The root folder's descriptor belongs to the root's only service, if it has one.
-            let at_root: Vec<usize> =
-                (0..drafts.len()).filter(|i| drafts[*i].service.path == described.dir).collect();
-            (at_root.len() == 1).then(|| at_root[0])
-        });
+    // Same name, else the only service built from the descriptor's folder (image services
+    // have no folder of their own).
+    let index = drafts.iter().position(|d| d.service.name == described.name).or_else(|| {
+        let built_here: Vec<usize> = (0..drafts.len())
+            .filter(|i| {
+                let service = &drafts[*i].service;
+                service.source == Source::Build && service.path == described.dir
+            })
+            .collect();
+        (built_here.len() == 1).then(|| built_here[0])
+    });
     let draft = match index {
         Some(i) => &mut drafts[i],
         None => {
