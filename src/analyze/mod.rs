@@ -138,6 +138,8 @@ struct PortFact {
     published: Option<u16>,
     udp: bool,
     origin: PortOrigin,
+    /// The source names this port's protocol as gRPC.
+    grpc: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -213,7 +215,7 @@ impl Draft {
     }
 
     fn port(&mut self, container: u16, published: Option<u16>, udp: bool, origin: PortOrigin) {
-        self.ports.push(PortFact { container, published, udp, origin });
+        self.ports.push(PortFact { container, published, udp, origin, grpc: false });
     }
 
     fn volume(&mut self, path: &str, persistent: bool) {
@@ -549,8 +551,8 @@ fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedServi
     for port in &described.ports {
         let udp = port.protocol == Protocol::Udp;
         draft.port(port.container, port.published, udp, PortOrigin::Declared);
-        if port.protocol == Protocol::Grpc {
-            draft.grpc = true;
+        if let Some(last) = draft.ports.last_mut() {
+            last.grpc = port.protocol == Protocol::Grpc;
         }
     }
     let first = described.evidence.first().cloned();
@@ -696,7 +698,10 @@ fn finish(mut draft: Draft) -> Service {
     candidates.sort_by_key(|p| p.origin);
     for p in candidates {
         match ports.iter_mut().find(|q| q.container == p.container && q.udp == p.udp) {
-            Some(q) => q.published = q.published.or(p.published),
+            Some(q) => {
+                q.published = q.published.or(p.published);
+                q.grpc |= p.grpc;
+            }
             None => ports.push(p),
         }
     }
@@ -704,6 +709,9 @@ fn finish(mut draft: Draft) -> Service {
         draft.service.evidence.extend(convention_evidence);
     }
     let main = ports.first().map(|p| p.container);
+    // A descriptor naming the gRPC port settles which one it is; otherwise it is the main one.
+    let named_grpc = ports.iter().any(|p| p.grpc);
+    draft.grpc |= named_grpc;
 
     let mut health = draft.health.first().cloned();
     if health.is_none() {
@@ -735,7 +743,7 @@ fn finish(mut draft: Draft) -> Service {
             let is_main = Some(p.container) == main;
             let protocol = if p.udp {
                 Protocol::Udp
-            } else if is_main && draft.grpc {
+            } else if p.grpc || (is_main && draft.grpc && !named_grpc) {
                 Protocol::Grpc
             } else if http_health_port == Some(Some(p.container))
                 || (is_main && web)
@@ -966,6 +974,61 @@ fn unique_names(drafts: &mut [Draft]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptors_join_the_service_of_their_folder_or_add_one() {
+        let mut api = Draft::new("api", Source::Build, "api");
+        api.port(3000, Some(80), false, PortOrigin::Published);
+        let db = Draft::new("db", Source::Image, ".");
+        let mut drafts = vec![api, db];
+        let evidence = vec![Evidence::at("k8s/api.yaml", Some(12), "Deployment api-deployment")];
+        add_described(
+            &mut drafts,
+            descriptors::DescribedService {
+                name: "api-deployment".into(),
+                dir: "api".into(),
+                image: Some("registry/api:1".into()),
+                ports: vec![Port { container: 9090, published: None, protocol: Protocol::Grpc }],
+                env: vec![EnvVar {
+                    name: "MODE".into(),
+                    secret: false,
+                    default: Some("prod".into()),
+                }],
+                health: Some(Health {
+                    kind: HealthKind::Http,
+                    path: Some("/ready".into()),
+                    port: None,
+                }),
+                resources: Some(Resources { cpu: 250, memory: 300, reason: "k8s limits".into() }),
+                command: None,
+                evidence: evidence.clone(),
+            },
+        );
+        add_described(
+            &mut drafts,
+            descriptors::DescribedService {
+                name: "worker".into(),
+                dir: ".".into(),
+                image: Some("registry/worker:1".into()),
+                evidence,
+                ..Default::default()
+            },
+        );
+        let services: Vec<Service> = drafts.into_iter().map(finish).collect();
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["api", "db", "worker"]);
+        let api = &services[0];
+        let ports: Vec<(u16, Protocol)> =
+            api.ports.iter().map(|p| (p.container, p.protocol)).collect();
+        assert_eq!(ports, [(3000, Protocol::Http), (9090, Protocol::Grpc)]);
+        assert_eq!(api.image.as_deref(), Some("registry/api:1"));
+        assert_eq!(api.health.as_ref().and_then(|h| h.path.as_deref()), Some("/ready"));
+        assert_eq!(api.resources.reason, "k8s limits");
+        assert_eq!(api.env[0].default.as_deref(), Some("prod"));
+        assert!(api.evidence.iter().any(|e| e.file == "k8s/api.yaml"));
+        assert_eq!(services[2].source, Source::Image);
+        assert_eq!(services[2].image.as_deref(), Some("registry/worker:1"));
+    }
 
     #[test]
     fn image_names() {
