@@ -12,7 +12,10 @@
 //! built stage exposes, else one compose exposes or a descriptor names; only when nothing
 //! declares a port do inferred ones count (the service's own `PORT`-like env, another service
 //! or a proxy reaching it at `name:port`, the source's listen calls, the framework's or the
-//! image's convention).
+//! image's convention). A port's protocol is `udp` when declared so, `grpc` for the port gRPC
+//! evidence names (else the main port of a gRPC service), `http` for the port an HTTP health
+//! check targets, the main port of a web framework, static site or proxy, and the IANA HTTP
+//! ports 80 and 8080; `tcp` otherwise.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -756,13 +759,6 @@ fn finish(mut draft: Draft) -> Service {
             Port { container: p.container, published: p.published, protocol }
         })
         .collect();
-    if draft.grpc {
-        if let Some(h) = draft.service.health.as_mut() {
-            if h.kind == HealthKind::Tcp {
-                h.kind = HealthKind::Grpc;
-            }
-        }
-    }
 
     let mut env: Vec<EnvVar> = Vec::new();
     for fact in draft.env {
