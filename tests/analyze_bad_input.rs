@@ -96,6 +96,21 @@ fn malformed_compose_file() {
 }
 
 #[test]
+fn a_dockerfile_built_twice_reports_its_problems_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  a:\n    build: ./web\n  b:\n    build: ./web\n",
+    );
+    write(dir.path(), "web/Dockerfile", "FROM node:20\nEXPOSE web\n");
+    let analysis = run(dir.path());
+    assert_eq!(analysis.services.len(), 2);
+    let count = analysis.notes.iter().filter(|n| n.message.contains("EXPOSE web")).count();
+    assert_eq!(count, 1, "{:#?}", analysis.notes);
+}
+
+#[test]
 fn invalid_utf8() {
     let dir = repo();
     write(dir.path(), "latin/Dockerfile", b"FROM alpine\nLABEL author=\"Jos\xe9\"\n");

@@ -112,7 +112,9 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
             "no services found: no compose file, Dockerfile or deployment descriptor was read",
         ));
     }
-    notes.dedup();
+    // A file read for two services (one Dockerfile built twice) reports its problems once.
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert((n.file.clone(), n.line, n.message.clone())));
     Analysis { services, notes }
 }
 
