@@ -189,6 +189,20 @@ pub fn find(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<Project> {
         }
         dirs.truncate(1);
     }
+    for file in &files.files {
+        let name = walk::file_name(&file.path);
+        let variant = (name.starts_with("docker-compose.") || name.starts_with("compose."))
+            && (name.ends_with(".yml") || name.ends_with(".yaml"))
+            && !MAIN_FILES.contains(&name)
+            && !OVERRIDE_FILES.contains(&name);
+        if variant {
+            notes.push(Note::file(
+                &file.path,
+                "not read: only the main compose file and its override are merged, as \
+                 `docker compose` does without `-f`",
+            ));
+        }
+    }
     dirs.into_iter().map(|dir| load(files, dir, notes)).collect()
 }
 
@@ -1241,5 +1255,8 @@ services:
         );
         let (_, notes) = project(&[("compose.yaml", "- a\n- b\n")]);
         assert!(notes[0].message.contains("top level is not a mapping"));
+        let (_, notes) = project(&[("docker-compose.prod.yml", "services: {}\n")]);
+        assert_eq!(notes[0].file.as_deref(), Some("docker-compose.prod.yml"));
+        assert!(notes[0].message.contains("only the main compose file"));
     }
 }
