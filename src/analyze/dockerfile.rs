@@ -496,13 +496,18 @@ fn instructions(
         let keyword = keyword.to_ascii_uppercase();
         if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
             for captures in HEREDOC.captures_iter(args) {
+                let before = &args[..captures.get(0).map_or(0, |m| m.start())];
+                let quoted = |q: char| before.matches(q).count() % 2 == 1;
+                if quoted('"') || quoted('\'') {
+                    // `echo "a <<b"` is text, not a heredoc.
+                    continue;
+                }
                 let strip_tabs = &captures[1] == "-";
                 let word = captures
                     .get(2)
                     .or(captures.get(3))
                     .or(captures.get(4))
                     .map_or("", |m| m.as_str());
-                let opened = i;
                 loop {
                     let Some(body) = lines.get(i) else {
                         notes.push(Note::line(
@@ -518,7 +523,6 @@ fn instructions(
                         break;
                     }
                 }
-                let _ = opened;
             }
         }
         out.push(Instruction { keyword, args: args.to_string(), line: start as u32 + 1 });
@@ -905,6 +909,7 @@ mod tests {
             ("# escape=x\nFROM x\n", "escape directive"),
             ("FROM x\nEXPOSE 99999\n", "not a port"),
             ("FROM x\nRUN echo \\", ""),
+            ("FROM x\nRUN echo \"a <<EOF\"\nEXPOSE 80\n", ""),
         ];
         for (text, expected) in cases {
             let (_, notes) = parsed(text);
