@@ -354,8 +354,13 @@ pub fn parse(
                 }
             }
             "EXPOSE" => {
-                for word in ins.args.split_whitespace() {
-                    let word = subst(word, &stage_env);
+                for written in ins.args.split_whitespace() {
+                    let word = subst(written, &stage_env);
+                    if word.is_empty() {
+                        let why = format!("EXPOSE {written}: the variable is not set");
+                        notes.push(Note::line(path, line, why));
+                        continue;
+                    }
                     match exposed_ports(&word) {
                         Ok(ports) => {
                             stage.expose.extend(ports.into_iter().map(|p| Fact { value: p, line }))
@@ -908,6 +913,7 @@ mod tests {
             ("FROM x\nVOLUME [\"/data\"\n", "VOLUME list"),
             ("# escape=x\nFROM x\n", "escape directive"),
             ("FROM x\nEXPOSE 99999\n", "not a port"),
+            ("FROM x\nEXPOSE $PORT\n", "EXPOSE $PORT: the variable is not set"),
             ("FROM x\nRUN echo \\", ""),
             ("FROM x\nRUN echo \"a <<EOF\"\nEXPOSE 80\n", ""),
         ];
