@@ -998,8 +998,8 @@ mod tests {
                     port: None,
                 }),
                 resources: Some(Resources { cpu: 250, memory: 300, reason: "k8s limits".into() }),
-                command: None,
                 evidence: evidence.clone(),
+                ..Default::default()
             },
         );
         add_described(
