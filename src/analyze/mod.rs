@@ -56,6 +56,7 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     }
     let mut drafts: Vec<Draft> = Vec::new();
     let mut used_dockerfiles: Vec<String> = Vec::new();
+    let mut scans = FolderScans::new();
 
     let projects = compose::find(&files, &mut notes);
     for project in &projects {
@@ -71,7 +72,13 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
                 });
                 continue;
             }
-            drafts.push(from_compose(&files, service, &mut used_dockerfiles, &mut notes));
+            drafts.push(from_compose(
+                &files,
+                service,
+                &mut used_dockerfiles,
+                &mut scans,
+                &mut notes,
+            ));
         }
     }
 
@@ -97,7 +104,7 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
                 format!("not analyzed: {chosen} builds the service of this folder"),
             ));
         }
-        drafts.push(from_dockerfile(&files, dir, chosen, &mut notes));
+        drafts.push(from_dockerfile(&files, dir, chosen, &mut scans, &mut notes));
     }
 
     for described in descriptors::scan(&files, &mut notes) {
@@ -117,6 +124,10 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     notes.retain(|n| seen.insert((n.file.clone(), n.line, n.message.clone())));
     Analysis { services, notes }
 }
+
+/// Manifest and source facts per folder: services built from one folder (two compose
+/// services of one context) read it once.
+type FolderScans = std::collections::HashMap<String, (manifest::Stack, source::SourceFacts)>;
 
 /// Where a port candidate came from; declared ones win over inferred ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -235,6 +246,7 @@ fn from_compose(
     files: &RepoFiles,
     svc: &ComposeService,
     used_dockerfiles: &mut Vec<String>,
+    scans: &mut FolderScans,
     notes: &mut Vec<Note>,
 ) -> Draft {
     let source = if svc.build.is_some() { Source::Build } else { Source::Image };
@@ -285,7 +297,7 @@ fn from_compose(
                 apply_image_config(&mut draft, &parsed, b.target.as_deref(), &config);
             }
         }
-        apply_stack(files, &mut draft, notes);
+        apply_stack(files, &mut draft, scans, notes);
         draft.server_configs.extend(config_files_under(files, &b.context));
     }
 
@@ -382,7 +394,13 @@ fn from_compose(
     draft
 }
 
-fn from_dockerfile(files: &RepoFiles, dir: &str, path: &str, notes: &mut Vec<Note>) -> Draft {
+fn from_dockerfile(
+    files: &RepoFiles,
+    dir: &str,
+    path: &str,
+    scans: &mut FolderScans,
+    notes: &mut Vec<Note>,
+) -> Draft {
     let name = folder_name(files, dir);
     let mut draft = Draft::new(&name, Source::Build, dir);
     draft.service.dockerfile = Some(path.to_string());
@@ -393,7 +411,7 @@ fn from_dockerfile(files: &RepoFiles, dir: &str, path: &str, notes: &mut Vec<Not
             apply_image_config(&mut draft, &parsed, None, &config);
         }
     }
-    apply_stack(files, &mut draft, notes);
+    apply_stack(files, &mut draft, scans, notes);
     draft.server_configs.extend(config_files_under(files, dir));
     draft
 }
@@ -472,9 +490,17 @@ fn apply_image_config(
 }
 
 /// Language, framework, conventions and source facts of the service's folder.
-fn apply_stack(files: &RepoFiles, draft: &mut Draft, notes: &mut Vec<Note>) {
+fn apply_stack(
+    files: &RepoFiles,
+    draft: &mut Draft,
+    scans: &mut FolderScans,
+    notes: &mut Vec<Note>,
+) {
     let dir = draft.service.path.clone();
-    let stack = manifest::detect(files, &dir, notes);
+    let (stack, facts) = scans
+        .entry(dir.clone())
+        .or_insert_with(|| (manifest::detect(files, &dir, notes), source::scan(files, &dir, notes)))
+        .clone();
     if stack.language.is_some() {
         draft.service.language = stack.language;
     }
@@ -501,7 +527,6 @@ fn apply_stack(files: &RepoFiles, draft: &mut Draft, notes: &mut Vec<Note>) {
         }
     }
 
-    let facts = source::scan(files, &dir, notes);
     for (name, default, evidence) in facts.env {
         draft.env.push(EnvFact { name, value: default, evidence });
     }
