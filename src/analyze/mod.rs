@@ -2,33 +2,1084 @@
 //!
 //! It reads files only (no network, no execution). The walk (`walk`) decides which files are
 //! read at all; parsers for each kind of evidence live in their own files (`dockerfile`,
-//! `compose`, `manifest`, `source`, `descriptors`) and this module assembles their findings
-//! into services. Nothing here panics on bad input: what cannot be read becomes a `Note`.
+//! `compose`, `manifest`, `source`, `descriptors`, `links`) and this module assembles their
+//! findings into services. Nothing here panics on bad input: what cannot be read becomes a
+//! `Note`.
+//!
+//! Services come from compose first (one per compose service, in compose order), else from
+//! Dockerfile folders (one per folder), then from other deployment descriptors that match no
+//! service yet. Ports are ordered main port first: a port compose publishes, else one the
+//! built stage exposes, else one compose exposes or a descriptor names; only when nothing
+//! declares a port do inferred ones count (the service's own `PORT`-like env, another service
+//! or a proxy reaching it at `name:port`, the source's listen calls, the framework's or the
+//! image's convention). A port's protocol is `udp` when declared so, `grpc` for the port gRPC
+//! evidence names (else the main port of a gRPC service), `http` for the port an HTTP health
+//! check targets, the main port of a web framework, static site or proxy, and the IANA HTTP
+//! ports 80 and 8080; `tcp` otherwise.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub mod compose;
 pub mod descriptors;
 pub mod dockerfile;
+pub mod interpolate;
+pub mod links;
 pub mod manifest;
 mod model;
+pub mod report;
 pub mod resources;
 pub mod source;
 pub mod walk;
 
 pub use model::*;
 
+use compose::{ComposeService, HealthTest, Located};
+use dockerfile::{Dockerfile, Healthcheck, ImageConfig};
+use walk::RepoFiles;
+
 /// Bounds and switches of one analysis.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Walk bounds.
     pub limits: walk::Limits,
+    /// Name of the repository, when the root folder's own name is not it (a clone).
+    pub root_name: Option<String>,
 }
 
 /// Analyzes the repository at `root`.
 pub fn analyze(root: &Path, options: &Options) -> Analysis {
     let mut notes = Vec::new();
-    let files = walk::RepoFiles::walk(root, &options.limits, &mut notes);
-    let _ = files;
-    Analysis { services: Vec::new(), notes }
+    let mut files = RepoFiles::walk(root, &options.limits, &mut notes);
+    if let Some(name) = &options.root_name {
+        files.set_root_name(name);
+    }
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut used_dockerfiles: Vec<String> = Vec::new();
+    let mut scans = FolderScans::new();
+
+    let projects = compose::find(&files, &mut notes);
+    for project in &projects {
+        for service in &project.services {
+            if drafts.iter().any(|d| d.service.name == service.name) {
+                notes.push(Note {
+                    file: Some(service.file.clone()),
+                    line: service.line,
+                    message: format!(
+                        "service `{}` is defined twice; the first is kept",
+                        service.name
+                    ),
+                });
+                continue;
+            }
+            drafts.push(from_compose(
+                &files,
+                service,
+                &mut used_dockerfiles,
+                &mut scans,
+                &mut notes,
+            ));
+        }
+    }
+
+    let dockerfiles = dockerfiles_by_folder(&files);
+    for (dir, paths) in &dockerfiles {
+        let unused: Vec<&String> = paths.iter().filter(|p| !used_dockerfiles.contains(p)).collect();
+        if unused.is_empty() {
+            continue;
+        }
+        if !drafts.is_empty() && projects.iter().any(|p| !p.services.is_empty()) {
+            for path in unused {
+                notes.push(Note::file(
+                    path,
+                    "not analyzed as a service: no compose service builds it",
+                ));
+            }
+            continue;
+        }
+        let chosen = unused[0];
+        for other in &unused[1..] {
+            notes.push(Note::file(
+                *other,
+                format!("not analyzed: {chosen} builds the service of this folder"),
+            ));
+        }
+        drafts.push(from_dockerfile(&files, dir, chosen, &mut scans, &mut notes));
+    }
+
+    for described in descriptors::scan(&files, &mut notes) {
+        add_described(&mut drafts, described);
+    }
+
+    unique_names(&mut drafts);
+    link_services(&files, &mut drafts, &mut notes);
+    let services: Vec<Service> = drafts.into_iter().map(finish).collect();
+    if services.is_empty() {
+        notes.push(Note::general(
+            "no services found: no compose file, Dockerfile or deployment descriptor was read",
+        ));
+    }
+    // A file read for two services (one Dockerfile built twice) reports its problems once.
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert((n.file.clone(), n.line, n.message.clone())));
+    Analysis { services, notes }
+}
+
+/// Manifest and source facts per folder: services built from one folder (two compose
+/// services of one context) read it once.
+type FolderScans = std::collections::HashMap<String, (manifest::Stack, source::SourceFacts)>;
+
+/// Where a port candidate came from; declared ones win over inferred ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum PortOrigin {
+    /// Compose `ports`.
+    Published,
+    /// Dockerfile `EXPOSE` of the built stage.
+    Exposed,
+    /// Compose `expose` or a descriptor's container port.
+    Declared,
+    /// The service's own env sets its listen port.
+    OwnEnv,
+    /// Another service or a proxy reaches it at this port.
+    Reached,
+    /// The source code listens on it.
+    Code,
+    /// The framework's or image's convention.
+    Convention,
+}
+
+#[derive(Debug, Clone)]
+struct PortFact {
+    container: u16,
+    published: Option<u16>,
+    udp: bool,
+    origin: PortOrigin,
+    /// The source names this port's protocol as gRPC.
+    grpc: bool,
+}
+
+#[derive(Debug, Clone)]
+struct EnvFact {
+    name: String,
+    value: Option<String>,
+    evidence: Evidence,
+}
+
+/// A service being assembled, with the facts that are only settled at the end.
+#[derive(Debug, Clone)]
+struct Draft {
+    service: Service,
+    /// Other host names for the service (container_name, hostname).
+    aliases: Vec<String>,
+    ports: Vec<PortFact>,
+    /// Health checks in the order they are trusted.
+    health: Vec<(Health, Evidence)>,
+    env: Vec<EnvFact>,
+    depends_on: Vec<String>,
+    grpc: bool,
+    /// Conventions of the stack: framework port and health path.
+    framework_port: Option<(u16, Evidence)>,
+    framework_health: Option<(String, Evidence)>,
+    /// The final image is a web server (nginx, httpd, caddy) and no proxy config was found.
+    web_server_base: bool,
+    /// Configuration files a web server in this service reads.
+    server_configs: Vec<String>,
+    /// `deploy.resources` as compose gives them.
+    limits: Option<(compose::Limits, Evidence)>,
+    described_resources: Option<Resources>,
+}
+
+impl Draft {
+    fn new(name: &str, source: Source, path: &str) -> Draft {
+        Draft {
+            service: Service {
+                name: name.to_string(),
+                source,
+                path: path.to_string(),
+                dockerfile: None,
+                image: None,
+                base_image: None,
+                language: None,
+                framework: None,
+                role: Role::App,
+                ports: Vec::new(),
+                health: None,
+                env: Vec::new(),
+                volumes: Vec::new(),
+                depends_on: Vec::new(),
+                command: None,
+                resources: Resources { cpu: 0, memory: 0, reason: String::new() },
+                evidence: Vec::new(),
+            },
+            aliases: Vec::new(),
+            ports: Vec::new(),
+            health: Vec::new(),
+            env: Vec::new(),
+            depends_on: Vec::new(),
+            grpc: false,
+            framework_port: None,
+            framework_health: None,
+            web_server_base: false,
+            server_configs: Vec::new(),
+            limits: None,
+            described_resources: None,
+        }
+    }
+
+    fn evidence(&mut self, file: &str, line: Option<u32>, what: impl Into<String>) {
+        self.service.evidence.push(Evidence::at(file, line, what));
+    }
+
+    fn port(&mut self, container: u16, published: Option<u16>, udp: bool, origin: PortOrigin) {
+        self.ports.push(PortFact { container, published, udp, origin, grpc: false });
+    }
+
+    fn volume(&mut self, path: &str, persistent: bool) {
+        match self.service.volumes.iter_mut().find(|v| v.path == path) {
+            Some(existing) => existing.persistent |= persistent,
+            None => self.service.volumes.push(Volume { path: path.to_string(), persistent }),
+        }
+    }
+}
+
+fn from_compose(
+    files: &RepoFiles,
+    svc: &ComposeService,
+    used_dockerfiles: &mut Vec<String>,
+    scans: &mut FolderScans,
+    notes: &mut Vec<Note>,
+) -> Draft {
+    let source = if svc.build.is_some() { Source::Build } else { Source::Image };
+    let path = svc.build.as_ref().map_or(".", |b| b.value.context.as_str());
+    let mut draft = Draft::new(&svc.name, source, path);
+    draft.aliases = svc.aliases.clone();
+    draft.evidence(&svc.file, svc.line, format!("compose service `{}`", svc.name));
+    if let Some(image) = &svc.image {
+        draft.service.image = Some(image.value.clone());
+        draft.evidence(&image.file, image.line, format!("runs image {}", image.value));
+        if source == Source::Image {
+            draft.service.role = resources::role_of_image(&image.value);
+            for server in WEB_SERVERS {
+                if image_name(&image.value) == server {
+                    draft.web_server_base = true;
+                }
+            }
+        }
+    }
+    if let Some(build) = &svc.build {
+        let b = &build.value;
+        draft.evidence(
+            &build.file,
+            build.line,
+            format!("built from {} (context {})", b.dockerfile, b.context),
+        );
+        let parsed = if let Some(inline) = &b.inline {
+            Some(dockerfile::parse(&build.file, inline, &b.args, notes))
+        } else if files.contains(&b.dockerfile) {
+            used_dockerfiles.push(b.dockerfile.clone());
+            draft.service.dockerfile = Some(b.dockerfile.clone());
+            files
+                .read_text(&b.dockerfile, notes)
+                .map(|t| dockerfile::parse(&b.dockerfile, &t, &b.args, notes))
+        } else {
+            notes.push(Note {
+                file: Some(build.file.clone()),
+                line: build.line,
+                message: format!(
+                    "service `{}`: {} is not in the repository",
+                    svc.name, b.dockerfile
+                ),
+            });
+            None
+        };
+        if let Some(parsed) = parsed {
+            if let Some(config) = parsed.config(b.target.as_deref(), notes) {
+                apply_image_config(&mut draft, &parsed, b.target.as_deref(), &config);
+            }
+        }
+        apply_stack(files, &mut draft, scans, notes);
+        draft.server_configs.extend(config_files_under(files, &b.context));
+    }
+
+    for port in &svc.ports {
+        let p = port.value;
+        draft.port(p.container, p.published, p.udp, PortOrigin::Published);
+        let published =
+            p.published.map_or("not published".to_string(), |h| format!("published as {h}"));
+        let proto = if p.udp { "/udp" } else { "" };
+        draft.evidence(&port.file, port.line, format!("port {}{proto} {published}", p.container));
+    }
+    for port in &svc.expose {
+        draft.port(port.value.port, None, port.value.udp, PortOrigin::Declared);
+        draft.evidence(&port.file, port.line, format!("compose expose {}", port.value.port));
+    }
+    let env_of = |located: &Located<(String, Option<String>)>| EnvFact {
+        name: located.value.0.clone(),
+        value: located.value.1.clone(),
+        evidence: Evidence::at(&located.file, located.line, format!("env {}", located.value.0)),
+    };
+    // Compose values come before the image's own ENV so that they win the deduplication.
+    let mut env: Vec<EnvFact> = svc.environment.iter().map(env_of).collect();
+    env.extend(svc.env_file_vars.iter().map(env_of));
+    env.append(&mut draft.env);
+    draft.env = env;
+    for secret in &svc.secrets {
+        draft.evidence(
+            &secret.file,
+            secret.line,
+            format!("secret `{}` mounted at /run/secrets/{}", secret.value, secret.value),
+        );
+    }
+    for mount in &svc.volumes {
+        let m = &mount.value;
+        let kind = match &m.source {
+            compose::VolumeSource::Named(name) => format!("named volume `{name}`"),
+            compose::VolumeSource::Bind(host) => format!("bind mount of {host}"),
+            compose::VolumeSource::Anonymous => "anonymous volume".to_string(),
+            compose::VolumeSource::Tmpfs => "tmpfs".to_string(),
+        };
+        draft.volume(&m.target, m.persistent());
+        draft.evidence(&mount.file, mount.line, format!("{kind} at {}", m.target));
+        if let compose::VolumeSource::Bind(host) = &m.source {
+            let compose_dir = walk::parent_dir(&mount.file);
+            if let Some(rel) = walk::join(compose_dir, host) {
+                if files.contains(&rel) {
+                    draft.server_configs.push(rel);
+                } else {
+                    draft.server_configs.extend(config_files_under(files, &rel));
+                }
+            }
+        }
+    }
+    for dep in &svc.depends_on {
+        if !draft.depends_on.contains(&dep.value) {
+            draft.depends_on.push(dep.value.clone());
+        }
+        draft.evidence(&dep.file, dep.line, format!("depends_on {}", dep.value));
+    }
+    if let Some(check) = &svc.healthcheck {
+        match &check.value {
+            HealthTest::Disabled => {
+                draft.evidence(&check.file, check.line, "compose health check disabled")
+            }
+            HealthTest::Check(words) => match dockerfile::health_from_check(words) {
+                Some(health) => {
+                    let what = format!("compose health check: {}", describe_health(&health));
+                    let evidence = Evidence::at(&check.file, check.line, what);
+                    draft.health.insert(0, (health, evidence));
+                }
+                None => draft.evidence(
+                    &check.file,
+                    check.line,
+                    "compose health check runs a command; no HTTP/TCP/gRPC equivalent",
+                ),
+            },
+        }
+    }
+    if let Some(limits) = &svc.resources {
+        let evidence = Evidence::at(&limits.file, limits.line, "compose deploy.resources");
+        draft.limits = Some((limits.value, evidence));
+    }
+    if let Some(command) = &svc.command {
+        draft.service.command = Some(command.value.clone());
+        draft.evidence(&command.file, command.line, "compose command");
+    }
+    if !svc.profiles.is_empty() {
+        draft.evidence(
+            &svc.file,
+            svc.line,
+            format!("only started with compose profile(s) {}", svc.profiles.join(", ")),
+        );
+    }
+    draft
+}
+
+fn from_dockerfile(
+    files: &RepoFiles,
+    dir: &str,
+    path: &str,
+    scans: &mut FolderScans,
+    notes: &mut Vec<Note>,
+) -> Draft {
+    let name = folder_name(files, dir);
+    let mut draft = Draft::new(&name, Source::Build, dir);
+    draft.service.dockerfile = Some(path.to_string());
+    draft.evidence(path, None, format!("Dockerfile builds service `{name}` from {dir}"));
+    if let Some(text) = files.read_text(path, notes) {
+        let parsed = dockerfile::parse(path, &text, &[], notes);
+        if let Some(config) = parsed.config(None, notes) {
+            apply_image_config(&mut draft, &parsed, None, &config);
+        }
+    }
+    apply_stack(files, &mut draft, scans, notes);
+    draft.server_configs.extend(config_files_under(files, dir));
+    draft
+}
+
+fn apply_image_config(
+    draft: &mut Draft,
+    file: &Dockerfile,
+    target: Option<&str>,
+    config: &ImageConfig,
+) {
+    let path = file.path.as_str();
+    if let Some(base) = &config.base_image {
+        draft.service.base_image = Some(base.value.clone());
+        let stage = target.map_or("final stage".to_string(), |t| format!("stage `{t}`"));
+        draft.evidence(path, Some(base.line), format!("{stage} is based on {}", base.value));
+        let role = resources::role_of_image(&base.value);
+        if role.is_backing() {
+            draft.service.role = role;
+        }
+        draft.web_server_base = WEB_SERVERS.contains(&image_name(&base.value));
+    }
+    for port in &config.expose {
+        let p = port.value;
+        draft.port(p.port, None, p.udp, PortOrigin::Exposed);
+        let proto = if p.udp { "/udp" } else { "" };
+        draft.evidence(path, Some(port.line), format!("EXPOSE {}{proto}", p.port));
+    }
+    for env in &config.env {
+        draft.env.push(EnvFact {
+            name: env.value.0.clone(),
+            value: Some(env.value.1.clone()),
+            evidence: Evidence::at(path, Some(env.line), format!("ENV {}", env.value.0)),
+        });
+    }
+    if let Some(check) = &config.healthcheck {
+        match &check.value {
+            Healthcheck::Disabled => draft.evidence(path, Some(check.line), "HEALTHCHECK NONE"),
+            Healthcheck::Check(command) => match dockerfile::health_from_check(&command.words()) {
+                Some(health) => {
+                    let what = format!("HEALTHCHECK: {}", describe_health(&health));
+                    draft.health.push((health, Evidence::at(path, Some(check.line), what)));
+                }
+                None => draft.evidence(
+                    path,
+                    Some(check.line),
+                    "HEALTHCHECK runs a command; no HTTP/TCP/gRPC equivalent",
+                ),
+            },
+        }
+    }
+    if let Some(user) = &config.user {
+        draft.evidence(path, Some(user.line), format!("runs as user {}", user.value));
+    }
+    if let Some(workdir) = &config.workdir {
+        draft.evidence(path, Some(workdir.line), format!("working directory {}", workdir.value));
+    }
+    for volume in &config.volumes {
+        // A declared VOLUME is where the image expects data that outlives the container.
+        draft.volume(&volume.value, true);
+        draft.evidence(path, Some(volume.line), format!("VOLUME {}", volume.value));
+    }
+    if let Some(command) = config.command() {
+        draft.service.command = Some(command.value);
+        draft.evidence(path, Some(command.line), "command of the built stage");
+    }
+    if draft.service.language.is_none() {
+        if let Some((language, image)) = language_of_images(&config.images) {
+            draft.service.language = Some(language);
+            draft.evidence(
+                path,
+                None,
+                format!("language {} from image {image}", language_name(language)),
+            );
+        }
+    }
+}
+
+/// Language, framework, conventions and source facts of the service's folder.
+fn apply_stack(
+    files: &RepoFiles,
+    draft: &mut Draft,
+    scans: &mut FolderScans,
+    notes: &mut Vec<Note>,
+) {
+    let dir = draft.service.path.clone();
+    let (stack, facts) = scans
+        .entry(dir.clone())
+        .or_insert_with(|| (manifest::detect(files, &dir, notes), source::scan(files, &dir, notes)))
+        .clone();
+    if stack.language.is_some() {
+        draft.service.language = stack.language;
+    }
+    draft.service.framework = stack.framework.clone();
+    draft.service.evidence.extend(stack.evidence.iter().cloned());
+    let first = stack.evidence.first().cloned();
+    let stack_evidence = |what: String| {
+        let (file, line) = first.as_ref().map_or((dir.clone(), None), |e| (e.file.clone(), e.line));
+        Evidence::at(file, line, what)
+    };
+    if let Some(port) = stack.default_port {
+        let framework = stack.framework.as_deref().unwrap_or("the framework");
+        draft.framework_port =
+            Some((port, stack_evidence(format!("{framework} listens on {port} by default"))));
+    }
+    if let Some(path) = &stack.health_path {
+        draft.framework_health =
+            Some((path.clone(), stack_evidence(format!("conventional health path {path}"))));
+    }
+    draft.grpc |= stack.grpc;
+    if draft.service.role == Role::App {
+        for backing in &stack.backing {
+            draft.service.evidence.push(stack_evidence(format!("uses a {backing} client")));
+        }
+    }
+
+    for (name, default, evidence) in facts.env {
+        draft.env.push(EnvFact { name, value: default, evidence });
+    }
+    for (port, evidence) in facts.ports {
+        draft.port(port, None, false, PortOrigin::Code);
+        draft.service.evidence.push(evidence);
+    }
+    if let Some(evidence) = facts.grpc {
+        draft.grpc = true;
+        draft.service.evidence.push(evidence);
+    }
+    if let Some((path, evidence)) = facts.health_paths.into_iter().next() {
+        draft
+            .health
+            .push((Health { kind: HealthKind::Http, path: Some(path), port: None }, evidence));
+    }
+    if draft.web_server_base {
+        // A web server's image serves the files its build copies in; a framework read from a
+        // manifest (react, angular) is how they were built.
+        draft.service.language = Some(Language::Static);
+    }
+}
+
+fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedService) {
+    // Same name, else the only service built from the descriptor's folder (image services
+    // have no folder of their own).
+    let index = drafts.iter().position(|d| d.service.name == described.name).or_else(|| {
+        let built_here: Vec<usize> = (0..drafts.len())
+            .filter(|i| {
+                let service = &drafts[*i].service;
+                service.source == Source::Build && service.path == described.dir
+            })
+            .collect();
+        (built_here.len() == 1).then(|| built_here[0])
+    });
+    let draft = match index {
+        Some(i) => &mut drafts[i],
+        None => {
+            let source = if described.image.is_some() { Source::Image } else { Source::Build };
+            let mut draft = Draft::new(&described.name, source, &described.dir);
+            if let Some(image) = &described.image {
+                draft.service.role = resources::role_of_image(image);
+            }
+            drafts.push(draft);
+            let last = drafts.len() - 1;
+            &mut drafts[last]
+        }
+    };
+    if draft.service.image.is_none() {
+        draft.service.image = described.image.clone();
+    }
+    for port in &described.ports {
+        let udp = port.protocol == Protocol::Udp;
+        draft.port(port.container, port.published, udp, PortOrigin::Declared);
+        if let Some(last) = draft.ports.last_mut() {
+            last.grpc = port.protocol == Protocol::Grpc;
+        }
+    }
+    let first = described.evidence.first().cloned();
+    for env in &described.env {
+        let evidence =
+            first.clone().unwrap_or_else(|| Evidence::at(&described.dir, None, "descriptor"));
+        draft.env.push(EnvFact { name: env.name.clone(), value: env.default.clone(), evidence });
+    }
+    if let Some(health) = &described.health {
+        let evidence = first.clone().unwrap_or_else(|| Evidence::at(&described.dir, None, "probe"));
+        draft.health.push((health.clone(), evidence));
+    }
+    if draft.described_resources.is_none() {
+        draft.described_resources = described.resources.clone();
+    }
+    if draft.service.command.is_none() {
+        draft.service.command = described.command.clone();
+    }
+    draft.service.evidence.extend(described.evidence);
+}
+
+/// Dependencies and ports that only show when services are seen together: env values and
+/// proxy configurations naming another service.
+fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>) {
+    let names: Vec<(usize, Vec<String>)> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut names = vec![d.service.name.clone()];
+            names.extend(d.aliases.iter().cloned());
+            (i, names)
+        })
+        .collect();
+    let find =
+        |host: &str| names.iter().find(|(_, n)| n.iter().any(|n| n == host)).map(|(i, _)| *i);
+    let mut reached: Vec<(usize, u16, Evidence)> = Vec::new();
+    for i in 0..drafts.len() {
+        let mut found: Vec<(usize, Option<u16>, Evidence)> = Vec::new();
+        for env in &drafts[i].env {
+            let Some(value) = &env.value else { continue };
+            for target in links::targets_in_value(value) {
+                if let Some(j) = find(&target.host).filter(|j| *j != i) {
+                    let what = format!("{} names service {}", env.name, drafts[j].service.name);
+                    found.push((
+                        j,
+                        target.port,
+                        Evidence::at(&env.evidence.file, env.evidence.line, what),
+                    ));
+                }
+            }
+        }
+        let mut configs = drafts[i].server_configs.clone();
+        configs.sort();
+        configs.dedup();
+        for config in configs {
+            let Some(text) = files.read_text(&config, notes) else { continue };
+            let targets = links::proxy_targets(&text);
+            if !targets.is_empty() && drafts[i].web_server_base {
+                drafts[i].web_server_base = false;
+                if drafts[i].service.language == Some(Language::Static) {
+                    drafts[i].service.language = None;
+                }
+                if drafts[i].service.role == Role::App {
+                    drafts[i].service.role = Role::Proxy;
+                }
+            }
+            for (target, line) in targets {
+                if let Some(j) = find(&target.host).filter(|j| *j != i) {
+                    let what = format!("proxies to service {}", drafts[j].service.name);
+                    found.push((j, target.port, Evidence::at(&config, Some(line), what)));
+                }
+            }
+        }
+        for (j, port, evidence) in found {
+            let name = drafts[j].service.name.clone();
+            if !drafts[i].depends_on.contains(&name) {
+                drafts[i].depends_on.push(name);
+            }
+            if let Some(port) = port {
+                let what = format!(
+                    "{} reaches {} at port {port}",
+                    drafts[i].service.name, drafts[j].service.name
+                );
+                reached.push((j, port, Evidence::at(&evidence.file, evidence.line, what)));
+            }
+            drafts[i].service.evidence.push(evidence);
+        }
+    }
+    for (j, port, evidence) in reached {
+        drafts[j].port(port, None, false, PortOrigin::Reached);
+        drafts[j].service.evidence.push(evidence);
+    }
+    for draft in drafts.iter_mut() {
+        let own: Vec<(u16, Evidence)> = draft
+            .env
+            .iter()
+            .filter_map(|env| {
+                let port = links::listen_port(&env.name, env.value.as_deref()?)?;
+                let what = format!("{} sets the listen port {port}", env.name);
+                Some((port, Evidence::at(&env.evidence.file, env.evidence.line, what)))
+            })
+            .collect();
+        for (port, evidence) in own {
+            draft.port(port, None, false, PortOrigin::OwnEnv);
+            draft.service.evidence.push(evidence);
+        }
+    }
+}
+
+/// Settles ports, protocols, health, env, resources.
+fn finish(mut draft: Draft) -> Service {
+    let image = draft.service.image.clone().or(draft.service.base_image.clone());
+    let image_port = image.as_deref().and_then(|image| {
+        let port = conventional_image_port(image)?;
+        let source = draft.service.evidence.iter().find(|e| e.what.ends_with(image));
+        let (file, line) =
+            source.map_or((draft.service.path.clone(), None), |e| (e.file.clone(), e.line));
+        Some((port, Evidence::at(file, line, format!("{image} listens on {port} by convention"))))
+    });
+    let framework_port = draft.framework_port.take();
+    // A web server image serves on its own port whatever framework built the files.
+    let convention = if draft.web_server_base || draft.service.language == Some(Language::Static) {
+        image_port.or(framework_port)
+    } else {
+        framework_port.or(image_port)
+    };
+    let mut convention_evidence = None;
+    if let Some((port, evidence)) = convention {
+        draft.port(port, None, false, PortOrigin::Convention);
+        convention_evidence = Some(evidence);
+    }
+    // Declared ports settle the list; inferred ones count only when nothing is declared, and
+    // then only the most trusted kind of inference.
+    let best = draft.ports.iter().map(|p| p.origin).min();
+    let keep = |origin: PortOrigin| match best {
+        Some(best) if best <= PortOrigin::Declared => origin <= PortOrigin::Declared,
+        Some(best) => origin == best,
+        None => false,
+    };
+    let mut ports: Vec<PortFact> = Vec::new();
+    let mut candidates: Vec<PortFact> =
+        draft.ports.iter().filter(|p| keep(p.origin)).cloned().collect();
+    candidates.sort_by_key(|p| p.origin);
+    for p in candidates {
+        match ports.iter_mut().find(|q| q.container == p.container && q.udp == p.udp) {
+            Some(q) => {
+                q.published = q.published.or(p.published);
+                q.grpc |= p.grpc;
+            }
+            None => ports.push(p),
+        }
+    }
+    if best == Some(PortOrigin::Convention) {
+        draft.service.evidence.extend(convention_evidence);
+    }
+    let main = ports.first().map(|p| p.container);
+    // A descriptor naming the gRPC port settles which one it is; otherwise it is the main one.
+    let named_grpc = ports.iter().any(|p| p.grpc);
+    draft.grpc |= named_grpc;
+
+    let mut health = draft.health.first().cloned();
+    if health.is_none() {
+        if let Some((path, evidence)) = draft.framework_health.clone() {
+            health =
+                Some((Health { kind: HealthKind::Http, path: Some(path), port: None }, evidence));
+        }
+    }
+    if let Some((mut check, evidence)) = health {
+        if check.port.is_some() && check.port == main {
+            check.port = None;
+        }
+        draft.service.evidence.push(evidence);
+        draft.service.health = Some(check);
+    }
+    let http_health_port = draft
+        .service
+        .health
+        .as_ref()
+        .filter(|h| h.kind == HealthKind::Http)
+        .map(|h| h.port.or(main));
+    let web = draft.service.framework.is_some()
+        || draft.service.language == Some(Language::Static)
+        || draft.service.role == Role::Proxy
+        || draft.web_server_base;
+    draft.service.ports = ports
+        .iter()
+        .map(|p| {
+            let is_main = Some(p.container) == main;
+            let protocol = if p.udp {
+                Protocol::Udp
+            } else if p.grpc || (is_main && draft.grpc && !named_grpc) {
+                Protocol::Grpc
+            } else if http_health_port == Some(Some(p.container))
+                || (is_main && web)
+                || matches!(p.container, 80 | 8080)
+            {
+                Protocol::Http
+            } else {
+                Protocol::Tcp
+            };
+            Port { container: p.container, published: p.published, protocol }
+        })
+        .collect();
+
+    let mut env: Vec<EnvVar> = Vec::new();
+    for fact in draft.env {
+        let secret = source::looks_secret(&fact.name)
+            || fact
+                .value
+                .as_deref()
+                .is_some_and(|v| links::has_url_password(v) || v.starts_with("/run/secrets/"));
+        match env.iter_mut().find(|e| e.name == fact.name) {
+            Some(existing) => {
+                existing.secret |= secret;
+                if existing.default.is_none() {
+                    existing.default = fact.value;
+                }
+            }
+            None => {
+                draft.service.evidence.push(fact.evidence);
+                env.push(EnvVar { name: fact.name, secret, default: fact.value });
+            }
+        }
+    }
+    for var in &mut env {
+        if var.secret {
+            // Secret values never leave the analyzer.
+            var.default = None;
+        }
+    }
+    draft.service.env = env;
+    draft.service.depends_on = draft.depends_on;
+
+    let suggested = resources::suggest(
+        draft.service.language,
+        draft.service.framework.as_deref(),
+        draft.service.role,
+    );
+    draft.service.resources = match (draft.limits, draft.described_resources) {
+        (Some((limits, evidence)), _) => {
+            let reason = match (limits.cpu, limits.memory) {
+                (Some(_), Some(_)) => "compose deploy.resources".to_string(),
+                _ => format!("compose deploy.resources, the rest: {}", suggested.reason),
+            };
+            draft.service.evidence.push(evidence);
+            Resources {
+                cpu: limits.cpu.unwrap_or(suggested.cpu),
+                memory: limits.memory.unwrap_or(suggested.memory),
+                reason,
+            }
+        }
+        (None, Some(described)) => described,
+        (None, None) => suggested,
+    };
+    draft.service
+}
+
+fn describe_health(health: &Health) -> String {
+    let kind = match health.kind {
+        HealthKind::Http => "http",
+        HealthKind::Grpc => "grpc",
+        HealthKind::Tcp => "tcp",
+    };
+    let mut text = kind.to_string();
+    if let Some(path) = &health.path {
+        text.push(' ');
+        text.push_str(path);
+    }
+    if let Some(port) = health.port {
+        text.push_str(&format!(" on port {port}"));
+    }
+    text
+}
+
+/// Images that are web servers serving files or forwarding requests.
+const WEB_SERVERS: [&str; 4] = ["nginx", "httpd", "caddy", "lighttpd"];
+
+/// The image's repository name without registry, namespace or tag (`library/nginx:1` → `nginx`).
+fn image_name(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// The port a well-known image listens on.
+fn conventional_image_port(image: &str) -> Option<u16> {
+    let name = image_name(image);
+    Some(match name {
+        "postgres" | "postgis" => 5432,
+        "mysql" | "mariadb" | "percona" => 3306,
+        "redis" | "redismod" | "redis-stack" | "redis-stack-server" | "valkey" | "keydb" => 6379,
+        "mongo" | "mongodb" => 27017,
+        "memcached" => 11211,
+        "rabbitmq" => 5672,
+        "nats" => 4222,
+        "elasticsearch" | "opensearch" => 9200,
+        "kibana" => 5601,
+        "zookeeper" => 2181,
+        "cassandra" => 9042,
+        "nginx" | "httpd" | "caddy" | "lighttpd" => 80,
+        _ => return None,
+    })
+}
+
+/// Language from the images a Dockerfile uses, target chain first.
+fn language_of_images(images: &[String]) -> Option<(Language, String)> {
+    for image in images {
+        let lower = image.to_ascii_lowercase();
+        let name = image_name(&lower);
+        let language = match name {
+            "node" => Language::Node,
+            "python" | "pypy" => Language::Python,
+            "golang" => Language::Go,
+            "rust" => Language::Rust,
+            "ruby" | "jruby" => Language::Ruby,
+            "php" | "composer" => Language::Php,
+            "openjdk" | "eclipse-temurin" | "amazoncorretto" | "maven" | "gradle" | "ibmjava"
+            | "adoptopenjdk" | "sapmachine" => Language::Java,
+            _ if lower.starts_with("mcr.microsoft.com/dotnet/") => Language::Dotnet,
+            _ => continue,
+        };
+        return Some((language, image.clone()));
+    }
+    None
+}
+
+fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::Go => "go",
+        Language::Python => "python",
+        Language::Node => "node",
+        Language::Java => "java",
+        Language::Dotnet => "dotnet",
+        Language::Php => "php",
+        Language::Rust => "rust",
+        Language::Ruby => "ruby",
+        Language::Static => "static",
+    }
+}
+
+/// Web server configuration files below a folder (`*.conf`, `*.conf.template`, `Caddyfile`).
+fn config_files_under(files: &RepoFiles, dir: &str) -> Vec<String> {
+    files
+        .under(dir)
+        .filter(|f| {
+            let name = walk::file_name(&f.path);
+            name.ends_with(".conf") || name.ends_with(".conf.template") || name == "Caddyfile"
+        })
+        .map(|f| f.path.clone())
+        .take(20)
+        .collect()
+}
+
+/// Whether a file name is a Dockerfile (`Dockerfile`, `Dockerfile.*`, `*.Dockerfile`).
+pub fn is_dockerfile(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile")
+}
+
+/// Dockerfiles grouped by folder, the plain `Dockerfile` first in each.
+fn dockerfiles_by_folder(files: &RepoFiles) -> BTreeMap<String, Vec<String>> {
+    let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in &files.files {
+        if is_dockerfile(walk::file_name(&file.path)) {
+            by_dir
+                .entry(walk::parent_dir(&file.path).to_string())
+                .or_default()
+                .push(file.path.clone());
+        }
+    }
+    for paths in by_dir.values_mut() {
+        paths.sort_by_key(|p| (walk::file_name(p) != "Dockerfile", p.clone()));
+    }
+    by_dir
+}
+
+/// Folder names that say where code sits rather than what it is.
+const GENERIC_FOLDERS: [&str; 7] =
+    ["src", "app", "docker", "build", "deploy", ".docker", "dockerfiles"];
+
+/// A meaningful name for a folder: its own name unless generic, then its parent's; the
+/// repository's name for the root.
+fn folder_name(files: &RepoFiles, dir: &str) -> String {
+    let root_name = || files.root_name().unwrap_or_else(|| "app".to_string());
+    if dir == "." {
+        return root_name();
+    }
+    let parts: Vec<&str> = dir.split('/').collect();
+    for part in parts.iter().rev() {
+        if !GENERIC_FOLDERS.contains(&part.to_ascii_lowercase().as_str()) {
+            return part.to_string();
+        }
+    }
+    root_name()
+}
+
+/// Two folder services with the same name get their paths as names.
+fn unique_names(drafts: &mut [Draft]) {
+    let clashing: Vec<usize> = (0..drafts.len())
+        .filter(|&i| {
+            let name = &drafts[i].service.name;
+            drafts.iter().enumerate().any(|(j, d)| j != i && &d.service.name == name)
+        })
+        .collect();
+    for i in clashing {
+        if drafts[i].service.path != "." {
+            drafts[i].service.name = drafts[i].service.path.replace('/', "-");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_join_the_service_of_their_folder_or_add_one() {
+        let mut api = Draft::new("api", Source::Build, "api");
+        api.port(3000, Some(80), false, PortOrigin::Published);
+        let db = Draft::new("db", Source::Image, ".");
+        let mut drafts = vec![api, db];
+        let evidence = vec![Evidence::at("k8s/api.yaml", Some(12), "Deployment api-deployment")];
+        add_described(
+            &mut drafts,
+            descriptors::DescribedService {
+                name: "api-deployment".into(),
+                dir: "api".into(),
+                image: Some("registry/api:1".into()),
+                ports: vec![Port { container: 9090, published: None, protocol: Protocol::Grpc }],
+                env: vec![EnvVar {
+                    name: "MODE".into(),
+                    secret: false,
+                    default: Some("prod".into()),
+                }],
+                health: Some(Health {
+                    kind: HealthKind::Http,
+                    path: Some("/ready".into()),
+                    port: None,
+                }),
+                resources: Some(Resources { cpu: 250, memory: 300, reason: "k8s limits".into() }),
+                evidence: evidence.clone(),
+                ..Default::default()
+            },
+        );
+        add_described(
+            &mut drafts,
+            descriptors::DescribedService {
+                name: "worker".into(),
+                dir: ".".into(),
+                image: Some("registry/worker:1".into()),
+                evidence,
+                ..Default::default()
+            },
+        );
+        let services: Vec<Service> = drafts.into_iter().map(finish).collect();
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["api", "db", "worker"]);
+        let api = &services[0];
+        let ports: Vec<(u16, Protocol)> =
+            api.ports.iter().map(|p| (p.container, p.protocol)).collect();
+        assert_eq!(ports, [(3000, Protocol::Http), (9090, Protocol::Grpc)]);
+        assert_eq!(api.image.as_deref(), Some("registry/api:1"));
+        assert_eq!(api.health.as_ref().and_then(|h| h.path.as_deref()), Some("/ready"));
+        assert_eq!(api.resources.reason, "k8s limits");
+        assert_eq!(api.env[0].default.as_deref(), Some("prod"));
+        assert!(api.evidence.iter().any(|e| e.file == "k8s/api.yaml"));
+        assert_eq!(services[2].source, Source::Image);
+        assert_eq!(services[2].image.as_deref(), Some("registry/worker:1"));
+    }
+
+    #[test]
+    fn image_names() {
+        assert_eq!(image_name("nginx"), "nginx");
+        assert_eq!(image_name("nginx:1.13-alpine"), "nginx");
+        assert_eq!(image_name("redislabs/redismod"), "redismod");
+        assert_eq!(image_name("mcr.microsoft.com/dotnet/aspnet:6.0"), "aspnet");
+        assert_eq!(image_name("localhost:5000/app:1@sha256:abc"), "app");
+    }
+
+    #[test]
+    fn languages_from_images() {
+        let images = ["scratch".to_string(), "golang:1.22".to_string()];
+        assert_eq!(language_of_images(&images).map(|l| l.0), Some(Language::Go));
+        let dotnet = ["mcr.microsoft.com/dotnet/sdk:6.0".to_string()];
+        assert_eq!(language_of_images(&dotnet).map(|l| l.0), Some(Language::Dotnet));
+        assert_eq!(language_of_images(&["debian:12".to_string()]), None);
+    }
+
+    #[test]
+    fn dockerfile_names() {
+        for name in
+            ["Dockerfile", "dockerfile", "Dockerfile.prod", "api.Dockerfile", "x.dockerfile"]
+        {
+            assert!(is_dockerfile(name), "{name}");
+        }
+        for name in ["Dockerfile-notes.md", "compose.yaml", ".dockerignore"] {
+            assert!(!is_dockerfile(name), "{name}");
+        }
+    }
 }

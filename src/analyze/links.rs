@@ -1,0 +1,229 @@
+//! How services point at each other and at themselves through configuration values: an env
+//! value naming another service (`DB_HOST=db`, `API_ADDR=api:9000`,
+//! `postgres://user:pw@db:5432/app`), a reverse-proxy configuration forwarding to one
+//! (`proxy_pass http://backend:8000`, an `upstream` `server web1:5000`), and an env value
+//! telling the service where to listen (`PORT=8080`, `ASPNETCORE_URLS=http://+:8000`).
+//!
+//! Pure functions over text; the assembly decides what the findings mean for each service.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A host (and port) a configuration value points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name as written.
+    pub host: String,
+    /// Port, when written or implied by the URL scheme.
+    pub port: Option<u16>,
+}
+
+/// Hosts an env value points at: a bare host, `host:port` items (comma separated), or URLs.
+pub fn targets_in_value(value: &str) -> Vec<Target> {
+    let mut found = Vec::new();
+    for part in value.split([',', ' ', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+        if part.contains("://") {
+            if let Some(target) = url_target(part) {
+                found.push(target);
+            }
+            continue;
+        }
+        let (host, port) = match part.rsplit_once(':') {
+            Some((host, port)) => match port.parse::<u16>() {
+                Ok(port) => (host, Some(port)),
+                Err(_) => continue,
+            },
+            None => (part, None),
+        };
+        if is_host_name(host) {
+            found.push(Target { host: host.to_string(), port });
+        }
+    }
+    found
+}
+
+/// `scheme://[user[:password]@]host[:port][/path]`, read without a URL library so that
+/// multi-host and unusual schemes still give their first host.
+fn url_target(text: &str) -> Option<Target> {
+    let (scheme, rest) = text.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let host_port = host_port.split(',').next()?;
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+        None => (host_port, default_port(scheme)),
+    };
+    is_host_name(host).then(|| Target { host: host.to_string(), port })
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "postgres" | "postgresql" => Some(5432),
+        "mysql" | "mariadb" => Some(3306),
+        "redis" => Some(6379),
+        "mongodb" => Some(27017),
+        "amqp" => Some(5672),
+        _ => None,
+    }
+}
+
+fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// Whether a URL in the value carries a password (`scheme://user:password@host`).
+pub fn has_url_password(value: &str) -> bool {
+    static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@")
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    PASSWORD.is_match(value)
+}
+
+/// Env names that set the service's own listen port.
+const LISTEN_PORT_NAMES: [&str; 9] = [
+    "PORT",
+    "SERVER_PORT",
+    "_RUN_PORT",
+    "HTTP_PORT",
+    "APP_PORT",
+    "LISTEN_PORT",
+    "WEB_PORT",
+    "API_PORT",
+    "GRPC_PORT",
+];
+
+/// The port a service is told to listen on by one of its own env vars: `PORT=8080`,
+/// `FLASK_SERVER_PORT=9091`, or a listen address with a wildcard host
+/// (`ASPNETCORE_URLS=http://+:8000`, `ADDRESS=0.0.0.0:8000`).
+pub fn listen_port(name: &str, value: &str) -> Option<u16> {
+    static WILDCARD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:[a-z]+://)?(?:\+|\*|0\.0\.0\.0|\[::\]|)?:(\d{1,5})/?$")
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let upper = name.to_ascii_uppercase();
+    let named = upper == LISTEN_PORT_NAMES[0]
+        || LISTEN_PORT_NAMES[1..]
+            .iter()
+            .any(|n| upper == n.trim_start_matches('_') || upper.ends_with(n));
+    if named {
+        return value.trim().parse().ok().filter(|p| *p > 0);
+    }
+    let first = value.split([';', ',']).next()?.trim();
+    let captures = WILDCARD.captures(first)?;
+    captures[1].parse().ok().filter(|p| *p > 0)
+}
+
+/// Hosts a web server configuration forwards to, with the 1-based line: nginx `proxy_pass`,
+/// `grpc_pass`, `fastcgi_pass`, `uwsgi_pass`, upstream `server host:port`, Caddy
+/// `reverse_proxy`, Apache `ProxyPass`.
+pub fn proxy_targets(text: &str) -> Vec<(Target, u32)> {
+    static PASS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)(?:\b(?:proxy_pass|grpc_pass|fastcgi_pass|uwsgi_pass|reverse_proxy)\s+|^\s*server\s+|\bProxyPass(?:Reverse)?\s+\S+\s+)([a-z][a-z0-9+.-]*://)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or_default();
+        for captures in PASS.captures_iter(code) {
+            // `proxy_pass http://$VAR` stops before the variable; what matched is no host.
+            let end = captures.get(0).map_or(0, |m| m.end());
+            if code[end..].starts_with(':') || code[end..].starts_with('$') {
+                continue;
+            }
+            let host = captures[2].to_string();
+            let explicit = captures.get(3).and_then(|p| p.as_str().parse().ok());
+            let scheme = captures.get(1).map(|s| s.as_str().trim_end_matches("://"));
+            // An upstream `server` line without a port is a `server {` block or a name.
+            if scheme.is_none() && explicit.is_none() && code.trim_start().starts_with("server") {
+                continue;
+            }
+            let port = explicit.or_else(|| scheme.and_then(default_port));
+            found.push((Target { host, port }, i as u32 + 1));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(host: &str, port: Option<u16>) -> Target {
+        Target { host: host.into(), port }
+    }
+
+    #[test]
+    fn values_naming_hosts() {
+        let cases: [(&str, Vec<Target>); 8] = [
+            ("db", vec![target("db", None)]),
+            ("backend:9091", vec![target("backend", Some(9091))]),
+            ("mysql://root:pw@db:3306/mysql", vec![target("db", Some(3306))]),
+            ("postgres://u:p@pg/app", vec![target("pg", Some(5432))]),
+            (
+                "redis-1:6379,redis-2:6379",
+                vec![target("redis-1", Some(6379)), target("redis-2", Some(6379))],
+            ),
+            ("/run/secrets/db-password", vec![]),
+            ("0.0.0.0:8000", vec![]),
+            ("-Xms512m -Xmx512m", vec![]),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(targets_in_value(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn listen_ports() {
+        let cases = [
+            ("PORT", "8080", Some(8080)),
+            ("FLASK_SERVER_PORT", "9091", Some(9091)),
+            ("FLASK_RUN_PORT", "8000", Some(8000)),
+            ("DB_PORT", "5432", None),
+            ("ASPNETCORE_URLS", "http://+:8000", Some(8000)),
+            ("ADDRESS", "0.0.0.0:8000", Some(8000)),
+            ("BIND", ":9000", Some(9000)),
+            ("API_URL", "http://api:8000", None),
+            ("PORT", "not-a-port", None),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(listen_port(name, value), expected, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn proxy_configs() {
+        let nginx = "upstream lb {\n  server web1:5000;\n  server web2:5000;\n}\nserver {\n  listen 80;\n  location / {\n    proxy_pass http://backend:8000;\n    # proxy_pass http://old:1;\n  }\n  location /api { proxy_pass http://api; }\n  location /rpc { grpc_pass grpc://rpc:50051; }\n}\n";
+        let found = proxy_targets(nginx);
+        assert_eq!(
+            found,
+            [
+                (target("web1", Some(5000)), 2),
+                (target("web2", Some(5000)), 3),
+                (target("backend", Some(8000)), 8),
+                (target("api", Some(80)), 11),
+                (target("rpc", Some(50051)), 12),
+            ]
+        );
+        assert_eq!(
+            proxy_targets("example.com {\n  reverse_proxy app:3000\n}\n"),
+            [(target("app", Some(3000)), 2)]
+        );
+        assert_eq!(proxy_targets("proxy_pass http://$FLASK_SERVER_ADDR;"), []);
+    }
+
+    #[test]
+    fn passwords_in_urls() {
+        assert!(has_url_password("mysql://root:whalehello@db:3306/mysql"));
+        assert!(!has_url_password("http://db:3306/mysql"));
+        assert!(!has_url_password("plain"));
+    }
+}

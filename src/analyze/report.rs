@@ -1,0 +1,181 @@
+//! The text form of an [`Analysis`] for a person at a terminal: one table row per service
+//! (source, stack, ports, health, dependencies, resources), then the notes. The JSON form is
+//! the model itself, serialized; this file owns only the text.
+
+use std::fmt::Write;
+
+use super::{Analysis, HealthKind, Language, Protocol, Service, Source};
+
+/// Renders the analysis as a table followed by the notes.
+pub fn text(analysis: &Analysis) -> String {
+    let mut out = String::new();
+    if analysis.services.is_empty() {
+        out.push_str("No services found.\n");
+    } else {
+        let header = ["SERVICE", "SOURCE", "STACK", "PORTS", "HEALTH", "DEPENDS ON", "RESOURCES"];
+        let rows: Vec<[String; 7]> = analysis.services.iter().map(row).collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        line(&mut out, &header.map(str::to_string), &widths);
+        for row in &rows {
+            line(&mut out, row, &widths);
+        }
+    }
+    if !analysis.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for note in &analysis.notes {
+            let place = match (&note.file, note.line) {
+                (Some(file), Some(line)) => format!("{file}:{line}: "),
+                (Some(file), None) => format!("{file}: "),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "  - {place}{}", note.message);
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, cells: &[String; 7], widths: &[usize; 7]) {
+    let mut text = String::new();
+    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        if i + 1 == cells.len() {
+            text.push_str(cell);
+        } else {
+            let _ = write!(text, "{cell:<width$}  ");
+        }
+    }
+    out.push_str(text.trim_end());
+    out.push('\n');
+}
+
+fn row(service: &Service) -> [String; 7] {
+    let source = match service.source {
+        Source::Build => format!("build {}", service.path),
+        Source::Image => format!("image {}", service.image.as_deref().unwrap_or("?")),
+    };
+    let language = service.language.map(language_name);
+    let stack = match (language, service.framework.as_deref()) {
+        (Some(l), Some(f)) => format!("{l}/{f}"),
+        (Some(l), None) => l.to_string(),
+        (None, Some(f)) => f.to_string(),
+        (None, None) => "-".to_string(),
+    };
+    let ports = if service.ports.is_empty() {
+        "-".to_string()
+    } else {
+        service
+            .ports
+            .iter()
+            .map(|p| {
+                let protocol = match p.protocol {
+                    Protocol::Http => "http",
+                    Protocol::Grpc => "grpc",
+                    Protocol::Tcp => "tcp",
+                    Protocol::Udp => "udp",
+                };
+                match p.published {
+                    Some(host) => format!("{host}->{}/{protocol}", p.container),
+                    None => format!("{}/{protocol}", p.container),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let health = match &service.health {
+        None => "-".to_string(),
+        Some(h) => {
+            let kind = match h.kind {
+                HealthKind::Http => "http",
+                HealthKind::Grpc => "grpc",
+                HealthKind::Tcp => "tcp",
+            };
+            let mut text = kind.to_string();
+            if let Some(path) = &h.path {
+                text = format!("{text} {path}");
+            }
+            if let Some(port) = h.port {
+                text = format!("{text} :{port}");
+            }
+            text
+        }
+    };
+    let deps =
+        if service.depends_on.is_empty() { "-".to_string() } else { service.depends_on.join(", ") };
+    let resources = format!("{} MHz, {} MB", service.resources.cpu, service.resources.memory);
+    [service.name.clone(), source, stack, ports, health, deps, resources]
+}
+
+fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::Go => "go",
+        Language::Python => "python",
+        Language::Node => "node",
+        Language::Java => "java",
+        Language::Dotnet => "dotnet",
+        Language::Php => "php",
+        Language::Rust => "rust",
+        Language::Ruby => "ruby",
+        Language::Static => "static",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Health, Note, Port, Resources, Role};
+
+    #[test]
+    fn table_and_notes() {
+        let service = Service {
+            name: "web".into(),
+            source: Source::Build,
+            path: "web".into(),
+            dockerfile: Some("web/Dockerfile".into()),
+            image: None,
+            base_image: Some("python:3.12".into()),
+            language: Some(Language::Python),
+            framework: Some("flask".into()),
+            role: Role::App,
+            ports: vec![Port { container: 5000, published: Some(8000), protocol: Protocol::Http }],
+            health: Some(Health {
+                kind: HealthKind::Http,
+                path: Some("/healthz".into()),
+                port: None,
+            }),
+            env: Vec::new(),
+            volumes: Vec::new(),
+            depends_on: vec!["db".into()],
+            command: None,
+            resources: Resources { cpu: 200, memory: 256, reason: "python web app".into() },
+            evidence: Vec::new(),
+        };
+        let db = Service {
+            name: "db".into(),
+            source: Source::Image,
+            path: ".".into(),
+            image: Some("postgres:16".into()),
+            language: None,
+            framework: None,
+            ports: vec![Port { container: 5432, published: None, protocol: Protocol::Tcp }],
+            health: None,
+            depends_on: Vec::new(),
+            ..service.clone()
+        };
+        let analysis = Analysis {
+            services: vec![service, db],
+            notes: vec![Note::line("Dockerfile", 3, "unknown instruction `FOO`")],
+        };
+        insta::assert_snapshot!(text(&analysis), @r"
+        SERVICE  SOURCE             STACK         PORTS            HEALTH         DEPENDS ON  RESOURCES
+        web      build web          python/flask  8000->5000/http  http /healthz  db          200 MHz, 256 MB
+        db       image postgres:16  -             5432/tcp         -              -           200 MHz, 256 MB
+
+        Notes:
+          - Dockerfile:3: unknown instruction `FOO`
+        ");
+    }
+}

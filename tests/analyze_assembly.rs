@@ -1,0 +1,211 @@
+//! How the analyzer turns files into services: monorepo folders without compose, compose
+//! files with overrides and `.env`, ignore files and walk bounds, and how facts from several
+//! files meet in one service (ports main first, env without secret values, dependencies from
+//! env values and proxy configs).
+
+use std::path::Path;
+
+use nomad_spec::analyze::walk::Limits;
+use nomad_spec::analyze::{
+    analyze, Analysis, HealthKind, Options, Protocol, Role, Service, Source,
+};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn service<'a>(analysis: &'a Analysis, name: &str) -> &'a Service {
+    analysis
+        .services
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no service {name} in {:#?}", analysis.services))
+}
+
+fn has_note(analysis: &Analysis, file: &str, needle: &str) -> bool {
+    analysis.notes.iter().any(|n| n.file.as_deref() == Some(file) && n.message.contains(needle))
+}
+
+#[test]
+fn monorepo_folders_become_services_with_meaningful_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM nginx:1.27\nCOPY site /usr/share/nginx/html\n");
+    write(root, "services/api/Dockerfile", "FROM golang:1.22 AS build\nRUN go build -o /api\nFROM gcr.io/distroless/base\nCOPY --from=build /api /api\nEXPOSE 8080\nENTRYPOINT [\"/api\"]\n");
+    write(root, "services/web/app/Dockerfile", "FROM node:20\nEXPOSE 3000\n");
+    write(root, "services/web/app/Dockerfile.dev", "FROM node:20\n");
+    write(root, "tools/src/Dockerfile", "FROM python:3.12\n");
+    write(root, "other/tools/Dockerfile", "FROM python:3.12\n");
+    write(root, ".gitignore", "vendor/\n");
+    write(root, "vendor/lib/Dockerfile", "FROM alpine\n");
+    let analysis = analyze(root, &Options::default());
+    let repo_name = root.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let rows: Vec<(&str, &str, Source)> =
+        analysis.services.iter().map(|s| (s.name.as_str(), s.path.as_str(), s.source)).collect();
+    assert_eq!(
+        rows,
+        [
+            (repo_name, ".", Source::Build),
+            ("other-tools", "other/tools", Source::Build),
+            ("api", "services/api", Source::Build),
+            ("web", "services/web/app", Source::Build),
+            ("tools-src", "tools/src", Source::Build),
+        ]
+    );
+    assert!(has_note(
+        &analysis,
+        "services/web/app/Dockerfile.dev",
+        "builds the service of this folder"
+    ));
+
+    let site = &analysis.services[0];
+    assert_eq!(site.language.map(|l| format!("{l:?}")), Some("Static".into()));
+    assert_eq!(site.ports.first().map(|p| (p.container, p.protocol)), Some((80, Protocol::Http)));
+    let api = service(&analysis, "api");
+    assert_eq!(api.base_image.as_deref(), Some("gcr.io/distroless/base"));
+    assert_eq!(
+        api.language.map(|l| format!("{l:?}")),
+        Some("Go".into()),
+        "from the build stage image"
+    );
+    assert_eq!(api.ports.iter().map(|p| p.container).collect::<Vec<_>>(), [8080]);
+    assert_eq!(api.command.as_deref(), Some(&["/api".to_string()][..]));
+    assert_eq!(api.dockerfile.as_deref(), Some("services/api/Dockerfile"));
+}
+
+#[test]
+fn compose_project_with_override_env_file_and_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "docker-compose.yml",
+        r#"services:
+  gateway:
+    image: nginx:1.27
+    ports: ["${GATEWAY_PORT:-80}:80"]
+    volumes:
+      - ./gateway/default.conf:/etc/nginx/conf.d/default.conf:ro
+  api:
+    build:
+      context: .
+      dockerfile: docker/api.Dockerfile
+      target: runtime
+      args: {PORT: "9000"}
+    environment:
+      - DATABASE_URL=postgres://app:hunter2@db:5432/app
+      - CACHE_ADDR=cache:6379
+      - LOG_LEVEL
+    env_file: [api.env]
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:9000/healthz"]
+    deploy:
+      resources:
+        limits: {cpus: "1.5", memory: 1g}
+  db:
+    image: postgres:16
+    volumes: [pgdata:/var/lib/postgresql/data]
+  cache:
+    image: redis:7
+volumes:
+  pgdata:
+"#,
+    );
+    write(root, "docker-compose.override.yml", "services:\n  api:\n    ports: [\"9229:9229\"]\n");
+    write(root, ".env", "GATEWAY_PORT=8088\n");
+    write(root, "api.env", "FEATURE_FLAGS=beta\n");
+    write(
+        root,
+        "gateway/default.conf",
+        "server {\n  listen 80;\n  location / {\n    proxy_pass http://api:9000;\n  }\n}\n",
+    );
+    write(
+        root,
+        "docker/api.Dockerfile",
+        "FROM python:3.12 AS base\nARG PORT=8000\nENV PORT=$PORT\nEXPOSE $PORT\nFROM base AS runtime\nUSER app\nVOLUME /cache\nCMD [\"gunicorn\", \"app:app\"]\nFROM base AS test\n",
+    );
+    write(root, "legacy/Dockerfile", "FROM php:8\n");
+    let analysis = analyze(root, &Options::default());
+    let names: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["gateway", "api", "db", "cache"]);
+    assert!(
+        has_note(&analysis, "legacy/Dockerfile", "no compose service builds it"),
+        "{:#?}",
+        analysis.notes
+    );
+
+    let gateway = service(&analysis, "gateway");
+    assert_eq!(gateway.ports[0].published, Some(8088), ".env interpolation");
+    assert_eq!(gateway.depends_on, ["api"], "proxy_pass names api");
+    assert_eq!(gateway.role, Role::Proxy);
+    let proxied = gateway.evidence.iter().find(|e| e.what == "proxies to service api");
+    assert_eq!(proxied.map(|e| (e.file.as_str(), e.line)), Some(("gateway/default.conf", Some(4))));
+
+    let api = service(&analysis, "api");
+    assert_eq!(api.source, Source::Build);
+    assert_eq!(api.path, ".");
+    assert_eq!(api.dockerfile.as_deref(), Some("docker/api.Dockerfile"));
+    let ports: Vec<(u16, Option<u16>)> =
+        api.ports.iter().map(|p| (p.container, p.published)).collect();
+    assert_eq!(
+        ports,
+        [(9229, Some(9229)), (9000, None)],
+        "compose ports first, then EXPOSE with the build arg"
+    );
+    assert_eq!(api.depends_on, ["db", "cache"]);
+    let health = api.health.as_ref().map(|h| (h.kind, h.path.as_deref(), h.port));
+    assert_eq!(health, Some((HealthKind::Http, Some("/healthz"), Some(9000))));
+    assert_eq!(api.ports[1].protocol, Protocol::Http, "the health check's port");
+    let env: Vec<(&str, bool, Option<&str>)> =
+        api.env.iter().map(|e| (e.name.as_str(), e.secret, e.default.as_deref())).collect();
+    assert_eq!(
+        env,
+        [
+            ("DATABASE_URL", true, None),
+            ("CACHE_ADDR", false, Some("cache:6379")),
+            ("LOG_LEVEL", false, None),
+            ("FEATURE_FLAGS", false, Some("beta")),
+            ("PORT", false, Some("9000")),
+        ]
+    );
+    assert_eq!((api.resources.cpu, api.resources.memory), (1500, 1024));
+    assert_eq!(api.command.as_deref().map(|c| c.join(" ")), Some("gunicorn app:app".into()));
+    assert_eq!(
+        api.volumes.iter().map(|v| (v.path.as_str(), v.persistent)).collect::<Vec<_>>(),
+        [("/cache", true)]
+    );
+    let json = serde_json::to_string(&analysis).unwrap_or_default();
+    assert!(!json.contains("hunter2"), "a secret value reached the output");
+
+    let db = service(&analysis, "db");
+    assert_eq!(
+        db.ports.iter().map(|p| p.container).collect::<Vec<_>>(),
+        [5432],
+        "reached at db:5432"
+    );
+    assert_eq!(db.volumes[0].path, "/var/lib/postgresql/data");
+    assert!(db.volumes[0].persistent);
+    let cache = service(&analysis, "cache");
+    assert_eq!(cache.ports.iter().map(|p| p.container).collect::<Vec<_>>(), [6379]);
+}
+
+#[test]
+fn walk_bounds_reach_the_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "a/b/c/d/Dockerfile", "FROM alpine\n");
+    write(root, "top/Dockerfile", "FROM alpine\nEXPOSE 1234\n");
+    let options =
+        Options { limits: Limits { max_depth: 2, ..Limits::default() }, ..Options::default() };
+    let analysis = analyze(root, &options);
+    assert_eq!(analysis.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["top"]);
+    assert!(
+        analysis.notes.iter().any(|n| n.message.contains("deeper than 2 levels")),
+        "{:#?}",
+        analysis.notes
+    );
+}
