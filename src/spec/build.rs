@@ -1021,7 +1021,16 @@ impl<'a> Builder<'a> {
                         format!("looked up as service `{name}`"),
                         format!("its value names {dependency} ({where_}); addresses and ports in Nomad are assigned at placement"),
                     );
-                    lookup = Some((name, rewritten));
+                    if !rewritten.1 {
+                        self.decide(
+                            &format!("{} env {}", service.name, var.name),
+                            "host only",
+                            format!(
+                                "the port of {dependency} is assigned at placement, so the                                  service must also read it from the same lookup, or answer                                  static_port.{dependency} or endpoint.{dependency}"
+                            ),
+                        );
+                    }
+                    lookup = Some((name, rewritten.0));
                 }
                 pointed.insert(dependency.clone());
             }
@@ -1309,14 +1318,15 @@ fn host_mention(value: &str, dependency: &str) -> Option<(usize, usize, bool)> {
     None
 }
 
-/// The template line value pointing `value` at a discovered `target`, when it names it.
+/// The template line value pointing `value` at a discovered `target`, when it names it, and
+/// whether the port was rewritten too.
 fn point_at(
     value: &str,
     dependency: &str,
     target: &analyze::Service,
     left: &str,
     right: &str,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     if !is_plain_value(value) || target.ports.is_empty() {
         return None;
     }
@@ -1326,7 +1336,7 @@ fn point_at(
     } else {
         format!("{left} .Address {right}")
     };
-    Some(format!("{}{replacement}{}", &value[..start], &value[end..]))
+    Some((format!("{}{replacement}{}", &value[..start], &value[end..]), with_port))
 }
 
 /// `value` with its mention of `dependency` replaced by a fixed `host:port`.

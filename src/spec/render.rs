@@ -84,6 +84,7 @@ pub fn render_job(job: &JobSpec, options: &RenderOptions) -> Result<String, Rend
         let text = body
             .format_string(&mut formatter)
             .map_err(|err| RenderError::Serialize(err.to_string()))?;
+        let text = close_empty_blocks(&text);
         let text = super::format::format_hcl(&text, &file).map_err(RenderError::Format)?;
         let used = renderer.sentinels_used.borrow().clone();
         if renderer.sentinel_collides(&text, &used) {
@@ -104,6 +105,37 @@ pub fn render_job(job: &JobSpec, options: &RenderOptions) -> Result<String, Rend
         Some(from) => with_header(&text, from),
         None => text,
     })
+}
+
+/// hcl-rs writes an empty block as `vault {    }` (the indent of a body that never came);
+/// `nomad fmt` writes `vault {}`. Heredoc bodies are skipped: their lines are data.
+fn close_empty_blocks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut heredoc_end: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        if let Some(end) = &heredoc_end {
+            if content.trim() == end {
+                heredoc_end = None;
+            }
+            out.push_str(line);
+            continue;
+        }
+        if let Some((_, delimiter)) = content.rsplit_once("<<") {
+            if delimiter.starts_with("EOT") && !delimiter.contains(['"', ' ']) {
+                heredoc_end = Some(delimiter.to_string());
+            }
+        }
+        match content.strip_suffix('}').map(str::trim_end) {
+            Some(open) if open.ends_with('{') && open.len() + 1 < content.len() => {
+                out.push_str(open);
+                out.push('}');
+                out.push_str(&line[content.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Whether a job file on disk may be replaced by a new generation.

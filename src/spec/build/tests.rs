@@ -64,7 +64,11 @@ fn host_mentions_are_found_only_as_hosts() {
     ];
     let target = service("db", Role::Database, &[(5432, Protocol::Tcp)]);
     for (value, expected) in table {
-        assert_eq!(point_at(value, "db", &target, "{{", "}}").as_deref(), expected, "{value}");
+        let rewritten = point_at(value, "db", &target, "{{", "}}");
+        assert_eq!(rewritten.as_ref().map(|r| r.0.as_str()), expected, "{value}");
+        if let Some((_, with_port)) = rewritten {
+            assert_eq!(with_port, value.contains(":5432"), "{value}");
+        }
     }
     assert_eq!(
         endpoint_value("postgres://db:5432/x", "db", "10.0.0.5:6000"),

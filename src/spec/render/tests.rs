@@ -475,3 +475,21 @@ fn bad_keys_and_missing_ids_are_errors() {
     let err = render_job(&JobSpec::default(), &RenderOptions::default()).unwrap_err();
     assert_eq!(err, RenderError::MissingJobId);
 }
+
+#[test]
+fn empty_blocks_close_on_their_line_but_heredoc_data_is_untouched() {
+    let task = Task {
+        name: "t".into(),
+        driver: "docker".into(),
+        vault: Some(Vault::default()),
+        templates: Some(vec![Template {
+            embedded_tmpl: Some("vault {   }\n".into()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let text = render(&job_with_task(task));
+    assert!(text.contains("      vault {}\n"), "{text}");
+    let path = ["job", "app", "group", "app", "task", "t", "template", "data"];
+    assert_eq!(parsed_value(&text, &path), "vault {   }\n");
+}
