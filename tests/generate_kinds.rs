@@ -22,7 +22,7 @@ fn fixture(name: &str) -> Analysis {
 fn generate(name: &str) -> (String, String) {
     let analysis = fixture(&format!("{name}.json"));
     let generated = build(&analysis, &Answers::default(), &Config::default(), name).unwrap();
-    let files = render_files(&generated, &Config::default()).unwrap();
+    let files = render_files(&generated, &Config::default(), "shop").unwrap();
     let text = files
         .iter()
         .map(|file| format!("=== {}\n{}", file.path, file.text))
@@ -72,7 +72,7 @@ fn deploying_backing_services_gives_them_their_own_jobs() {
     answers.set("static_port.web=80").unwrap();
     answers.set("count.web=2").unwrap();
     let generated = build(&analysis, &answers, &Config::default(), "shop").unwrap();
-    let files = render_files(&generated, &Config::default()).unwrap();
+    let files = render_files(&generated, &Config::default(), "shop").unwrap();
     let text: Vec<String> = files.iter().map(|f| format!("=== {}\n{}", f.path, f.text)).collect();
     insta::assert_snapshot!("kind_app-database_answered", text.join("\n"));
     let keys: Vec<&str> = generated.unanswered.iter().map(|q| q.key.as_str()).collect();

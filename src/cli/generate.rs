@@ -73,17 +73,22 @@ pub fn generate_text(
     config: &Config,
 ) -> anyhow::Result<(Generated, Vec<GeneratedFile>)> {
     let analysis = analyze::analyze(root, &analyze::Options::default());
-    let generated = build::build(&analysis, answers, config, &repository_name(root))?;
-    let files = render_files(&generated, config)?;
+    let repository = repository_name(root);
+    let generated = build::build(&analysis, answers, config, &repository)?;
+    let files = render_files(&generated, config, &repository)?;
     Ok((generated, files))
 }
 
-/// Renders built jobs as files, each with its generated-file header.
-pub fn render_files(generated: &Generated, config: &Config) -> anyhow::Result<Vec<GeneratedFile>> {
+/// Renders built jobs as files, each with a header naming the `repository` they come from.
+pub fn render_files(
+    generated: &Generated,
+    config: &Config,
+    repository: &str,
+) -> anyhow::Result<Vec<GeneratedFile>> {
     let mut files = Vec::new();
     for job in &generated.jobs {
         let mut options = build::render_options(config);
-        options.generated_from = Some(job.path.clone());
+        options.generated_from = Some(format!("the repository `{repository}`"));
         let text = render::render_job(&job.spec, &options)
             .with_context(|| format!("cannot render {}", job.path))?;
         files.push(GeneratedFile { path: job.path.clone(), text });
@@ -154,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report_defaults(&generated.unanswered);
     }
 
-    let files = render_files(&generated, &config)?;
+    let files = render_files(&generated, &config, &repository)?;
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let targets = targets(root, args.output.as_deref(), &files)?;
     let mut out = std::io::stdout().lock();

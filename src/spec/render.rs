@@ -170,7 +170,11 @@ pub fn provenance(text: &str) -> Provenance {
 }
 
 fn with_header(text: &str, from: &str) -> String {
-    let from: String = from.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // A comment line cannot be broken out of, but a Terraform template still reads `${` in it.
+    let from: String = from
+        .chars()
+        .map(|c| if c.is_alphanumeric() || " -_./`".contains(c) { c } else { '_' })
+        .collect();
     format!(
         "{HEADER_MARKER} from {from}; regenerate with `nomad-spec generate`.\n\
          # Edit freely: nomad-spec will not overwrite this file once it changes.\n\
