@@ -1026,7 +1026,9 @@ impl<'a> Builder<'a> {
                             &format!("{} env {}", service.name, var.name),
                             "host only",
                             format!(
-                                "the port of {dependency} is assigned at placement, so the                                  service must also read it from the same lookup, or answer                                  static_port.{dependency} or endpoint.{dependency}"
+                                "the port of {dependency} is assigned at placement, so the service must \
+                                 also read it from the same lookup, or answer \
+                                 static_port.{dependency} or endpoint.{dependency}"
                             ),
                         );
                     }
