@@ -197,3 +197,27 @@ fn bad_input_is_a_usage_error_with_a_position() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn the_examples_load_and_generate() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let (_dir, repo) = repository();
+    let analysis = fixture("app-database.json");
+    let output = generate(
+        &repo,
+        &[
+            "--analysis",
+            analysis.to_str().unwrap(),
+            "--answers",
+            examples.join("answers.toml").to_str().unwrap(),
+            "--config",
+            examples.join("nomad-spec.toml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let web = std::fs::read_to_string(repo.join("deploy/acme-shop.nomad.hcl")).unwrap();
+    assert!(web.contains("urlprefix-shop.example.com/"), "{web}");
+    assert!(web.contains(r#"REDIS_HOST = "redis.internal""#), "{web}");
+    let db = std::fs::read_to_string(repo.join("deploy/acme-shop-db.nomad.hcl")).unwrap();
+    assert!(db.contains(r#"source = "shop-db""#) && db.contains("memory_max = 2048"), "{db}");
+}

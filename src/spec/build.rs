@@ -234,6 +234,21 @@ impl<'a> Builder<'a> {
                     known: known.join(", "),
                 });
             }
+            let found = analysis.services.iter().find(|s| &s.name == service);
+            let secret = found.and_then(|found| {
+                found
+                    .env
+                    .iter()
+                    .find(|var| var.secret && service_answers.env.contains_key(&var.name))
+            });
+            if let Some(var) = secret {
+                // Secret values never go into a job file; Vault holds them.
+                return Err(BuildError::BadAnswer(format!(
+                    "env.{service}.{name}: {name} holds a secret, so its value is not written into \
+                     the job; answer secret.{name}=PATH#KEY (Vault KV v2) instead",
+                    name = var.name
+                )));
+            }
             if let Some(class) = &service_answers.class {
                 if !self.config.classes.contains_key(class) {
                     return Err(BuildError::BadAnswer(format!(
