@@ -119,16 +119,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let interactive =
         !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let mut terminal = Terminal { interactive, asked: Vec::new() };
+    let stdin = std::io::stdin();
+    let mut terminal = Conversation::new(stdin.lock(), std::io::stdout());
 
     if interactive {
         print!("{}", summary_table(&analysis));
     }
     let prompt = match &args.prompt {
         Some(prompt) => Some(prompt.clone()),
-        None if interactive && !analysis.services.is_empty() => {
-            terminal.read("What would you like to deploy? (Enter: the defaults) ")?
-        }
+        None if interactive && !analysis.services.is_empty() => terminal.ask_what_to_deploy()?,
         None => None,
     };
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
@@ -142,18 +141,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let repository = repository_name(root);
-    let generated = loop {
-        let generated = match build::build(&analysis, &answers, &config, &repository) {
-            Ok(generated) => generated,
-            Err(BuildError::NothingToDeploy(message)) => {
-                eprintln!("error: {message}");
-                return Ok(ExitCode::from(1));
-            }
-            Err(err) => return Err(err.into()),
-        };
-        if !terminal.ask_new_questions(&generated.unanswered, &mut answers)? {
-            break generated;
+    let conversation = interactive.then_some(&mut terminal);
+    let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
+    {
+        Ok(generated) => generated,
+        Err(BuildError::NothingToDeploy(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
         }
+        Err(err) => return Err(err.into()),
     };
     if !interactive {
         report_defaults(&generated.unanswered);
@@ -197,50 +193,68 @@ pub fn load_analysis(path: &Path) -> anyhow::Result<Analysis> {
     })
 }
 
-/// Questions at the terminal, each asked once.
-struct Terminal {
-    interactive: bool,
+/// Questions and answers over a reader and a writer (the terminal, or a script in tests),
+/// each question asked once.
+pub struct Conversation<R, W> {
+    input: R,
+    output: W,
+    open: bool,
     asked: Vec<String>,
 }
 
-impl Terminal {
-    /// Reads one line after a prompt; `None` at end of input.
+impl<R: BufRead, W: Write> Conversation<R, W> {
+    /// A conversation reading answers from `input` and writing questions to `output`.
+    pub fn new(input: R, output: W) -> Self {
+        Conversation { input, output, open: true, asked: Vec::new() }
+    }
+
+    /// Reads one line after a prompt; `None` once the input has ended.
     fn read(&mut self, prompt: &str) -> anyhow::Result<Option<String>> {
-        print!("{prompt}");
-        std::io::stdout().flush()?;
+        if !self.open {
+            return Ok(None);
+        }
+        write!(self.output, "{prompt}")?;
+        self.output.flush()?;
         let mut line = String::new();
-        let read = std::io::stdin().lock().read_line(&mut line).context("cannot read stdin")?;
+        let read = self.input.read_line(&mut line).context("cannot read the answer")?;
         if read == 0 {
-            self.interactive = false;
-            println!();
+            // End of input: the remaining questions keep their defaults.
+            self.open = false;
+            writeln!(self.output)?;
             return Ok(None);
         }
         Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
     }
 
+    /// Asks "What would you like to deploy?".
+    pub fn ask_what_to_deploy(&mut self) -> anyhow::Result<Option<String>> {
+        self.read("What would you like to deploy? (Enter: the defaults) ")
+    }
+
     /// Asks the questions not asked yet; true when an answer changed something.
-    fn ask_new_questions(
+    pub fn ask_new_questions(
         &mut self,
         questions: &[Question],
         answers: &mut Answers,
     ) -> anyhow::Result<bool> {
-        if !self.interactive {
-            return Ok(false);
-        }
         let mut changed = false;
         for question in questions {
+            if !self.open {
+                break;
+            }
             if self.asked.contains(&question.key) {
                 continue;
             }
             self.asked.push(question.key.clone());
             loop {
                 let flag = if question.needs_answer { " (needs an answer)" } else { "" };
-                println!(
+                writeln!(
+                    self.output,
                     "\n{}{flag}\n  default: {}  ({})",
                     question.prompt,
                     show(&question.default),
                     question.reason
-                );
+                )?;
                 let Some(line) = self.read(&format!("{} = ", question.key))? else {
                     return Ok(changed);
                 };
@@ -252,11 +266,35 @@ impl Terminal {
                         changed = true;
                         break;
                     }
-                    Err(err) => println!("  {err}"),
+                    Err(err) => writeln!(self.output, "  {err}")?,
                 }
             }
         }
         Ok(changed)
+    }
+}
+
+/// Builds the jobs, asking the open questions through `conversation` (when there is one)
+/// until an answer raises no new question.
+pub fn build_asking<R: BufRead, W: Write>(
+    analysis: &Analysis,
+    answers: &mut Answers,
+    config: &Config,
+    repository: &str,
+    mut conversation: Option<&mut Conversation<R, W>>,
+) -> anyhow::Result<Result<Generated, BuildError>> {
+    loop {
+        let generated = match build::build(analysis, answers, config, repository) {
+            Ok(generated) => generated,
+            Err(err) => return Ok(Err(err)),
+        };
+        let changed = match conversation.as_deref_mut() {
+            Some(conversation) => conversation.ask_new_questions(&generated.unanswered, answers)?,
+            None => false,
+        };
+        if !changed {
+            return Ok(Ok(generated));
+        }
     }
 }
 
@@ -459,6 +497,33 @@ mod tests {
             })
             .collect();
         Analysis { services, notes: vec![] }
+    }
+
+    #[test]
+    fn questions_are_asked_once_with_defaults_on_enter_and_retries_on_bad_values() {
+        let found = analysis(&[("api", Role::App), ("db", Role::Database)]);
+        let mut answers = Answers::default();
+        // job: Enter; deploy.db: a bad value then yes; then the questions deploying db raises.
+        let script = "\nmaybe\ntrue\n\n\nnot-a-number\n300\n";
+        let mut output = Vec::new();
+        let mut conversation = Conversation::new(script.as_bytes(), &mut output);
+        let generated =
+            build_asking(&found, &mut answers, &Config::default(), "shop", Some(&mut conversation))
+                .unwrap()
+                .unwrap();
+        assert_eq!(generated.jobs.len(), 2, "db deployed by the answer");
+        assert_eq!(answers.services["db"].deploy, Some(true));
+        assert_eq!(answers.services["api"].memory, Some(300));
+        assert_eq!(answers.job, None, "Enter keeps the default");
+        let output = String::from_utf8(output).unwrap();
+        assert!(output.contains("bad value for `deploy.db`: expected true or false"), "{output}");
+        assert!(output.contains("bad value for `memory.api`"), "{output}");
+        // Each question is asked once (a retry repeats only the prompt line); after the input
+        // ends, the questions deploying db raised keep their defaults.
+        assert_eq!(output.matches("Job name?").count(), 1, "{output}");
+        assert_eq!(output.matches("deploy.db = ").count(), 2, "{output}");
+        assert_eq!(output.matches("Memory for db in MB?").count(), 1, "{output}");
+        assert_eq!(answers.services["db"].memory, None);
     }
 
     #[test]

@@ -636,7 +636,10 @@ impl<'a> Builder<'a> {
                          service's main port",
                     );
                     tags = Some(vec![tag]);
-                } else if answers.hostname.is_none() && port.port.protocol == Protocol::Http {
+                } else if answers.hostname.is_none()
+                    && port.port.protocol == Protocol::Http
+                    && !service.role.is_backing()
+                {
                     self.ask(
                         format!("hostname.{}", service.name),
                         format!("Public hostname of {} (empty: not public)?", service.name),
