@@ -348,6 +348,20 @@ impl<'a> Builder<'a> {
     }
 
     fn job_settings(&mut self) -> JobSettings {
+        match (self.config.service_provider, &self.config.fabio) {
+            (None, Some(_)) => self.decide(
+                "job",
+                "services registered in Consul",
+                "[fabio] is configured and Fabio reads its routes from Consul's catalog",
+            ),
+            (Some(ServiceProvider::Nomad), Some(_)) => self.decide(
+                "job",
+                "services registered in Nomad",
+                "service_provider = \"nomad\" of .nomad-spec.toml; note that Fabio reads routes \
+                 from Consul, so it will not see the route tags",
+            ),
+            _ => {}
+        }
         let datacenters = if let Some(terraform) = &self.config.terraform {
             let variable = terraform.datacenters_variable.clone();
             self.decide(
@@ -506,6 +520,13 @@ impl<'a> Builder<'a> {
         service: &'s analyze::Service,
         answers: &ServiceAnswers,
     ) -> Result<Vec<NamedPort<'s>>, BuildError> {
+        if answers.hostname.is_some() && !service.ports.iter().any(|p| p.protocol != Protocol::Udp)
+        {
+            return Err(BuildError::BadAnswer(format!(
+                "hostname.{}: {} listens on no TCP port, so there is nothing to route to",
+                service.name, service.name
+            )));
+        }
         for container in answers.static_ports.keys() {
             let known = container == "main" && !service.ports.is_empty()
                 || service.ports.iter().any(|p| p.container.to_string() == *container);

@@ -13,7 +13,7 @@
 //! namespace = "apps"                   # default namespace
 //! node_pool = "default"                # default node pool
 //! architecture = "amd64"               # constraint on ${attr.cpu.arch}: amd64 or arm64
-//! service_provider = "consul"          # "nomad" (default) or "consul"
+//! service_provider = "consul"          # "nomad" (default; "consul" with [fabio])
 //!
 //! [terraform]
 //! datacenters_variable = "datacenter"  # datacenters = ["${datacenter}"], the rest escaped
@@ -309,9 +309,14 @@ impl Config {
         self.output.as_deref().unwrap_or(DEFAULT_OUTPUT)
     }
 
-    /// The service provider (Nomad unless configured).
+    /// The service provider: as configured, else Consul when Fabio routes (Fabio reads
+    /// Consul's catalog), else Nomad.
     pub fn provider(&self) -> ServiceProvider {
-        self.service_provider.unwrap_or_default()
+        match (self.service_provider, &self.fabio) {
+            (Some(provider), _) => provider,
+            (None, Some(_)) => ServiceProvider::Consul,
+            (None, None) => ServiceProvider::Nomad,
+        }
     }
 
     /// The template delimiters (`{{`, `}}` unless configured).

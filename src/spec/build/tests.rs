@@ -133,17 +133,26 @@ fn nothing_to_deploy_is_an_error_that_says_why() {
 
 #[test]
 fn answers_about_unknown_things_are_errors() {
-    let analysis = Analysis {
-        services: vec![service("web", Role::App, &[(80, Protocol::Http)])],
-        notes: vec![],
-    };
+    let mut web = service("web", Role::App, &[(80, Protocol::Http)]);
+    web.env = vec![EnvVar { name: "API_TOKEN".into(), secret: true, default: None }];
+    let analysis =
+        Analysis { services: vec![web, service("worker", Role::App, &[])], notes: vec![] };
     let table = [
         (
+            "env.web.API_TOKEN=hunter2",
+            "env.web.API_TOKEN: API_TOKEN holds a secret, so its value is not written into the \
+             job; answer secret.API_TOKEN=PATH#KEY (Vault KV v2) instead",
+        ),
+        (
             "image.wbe=x:1",
-            "the answers name service `wbe`, which is not in this repository (services: web)",
+            "the answers name service `wbe`, which is not in this repository (services: web, worker)",
         ),
         ("static_port.web.81=81", "static_port.web.81: web has no such container port (ports: 80)"),
         ("class.web=huge", "class.web=huge: .nomad-spec.toml has no [classes.huge]"),
+        (
+            "hostname.worker=w.example.com",
+            "hostname.worker: worker listens on no TCP port, so there is nothing to route to",
+        ),
     ];
     for (line, expected) in table {
         let mut answers = Answers::default();
