@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::answers::{is_env_name, Answers, Question, SecretRef, ServiceAnswers, VolumeKind};
 use super::config::{Config, ServiceProvider, VolumeType};
@@ -171,18 +172,33 @@ impl GroupNames {
         self.groups.get(service).cloned().unwrap_or_else(|| nomad_name(service))
     }
 
-    /// The registered service name of a service's port (`shop-api`, `shop-api-admin`).
+    /// The registered service name of a service's port (`shop-api`, `shop-api-admin`):
+    /// lowercase letters, digits and dashes, at most 63 characters (RFC 1123, as Nomad and
+    /// Consul require), a hash keeping long ones apart.
     fn service(&self, service: &str, label: Option<&str>) -> String {
-        let base = format!("{}-{}", self.job, self.group(service));
-        match label {
-            Some(label) => format!("{base}-{}", label.replace('_', "-")),
-            None => base,
+        let mut full = format!("{}-{}", self.job, self.group(service));
+        if let Some(label) = label {
+            full = format!("{full}-{label}");
         }
+        let name = sanitize(&full);
+        if name.len() <= 63 {
+            return name;
+        }
+        let digest: String =
+            Sha256::digest(full.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{}-{digest}", name[..54].trim_end_matches('-'))
     }
 }
 
-/// Lowercase letters, digits and dashes: what Nomad and DNS accept everywhere.
+/// A group or task name: lowercase letters, digits and dashes, at most 50 characters.
 fn nomad_name(name: &str) -> String {
+    let name = sanitize(name);
+    let name: String = name.chars().take(50).collect();
+    name.trim_end_matches('-').to_string()
+}
+
+/// Lowercase ASCII letters, digits and single dashes, never empty.
+fn sanitize(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         let c = c.to_ascii_lowercase();
@@ -193,11 +209,10 @@ fn nomad_name(name: &str) -> String {
         }
     }
     let out = out.trim_matches('-');
-    let out: String = out.chars().take(50).collect();
     if out.is_empty() {
         "app".to_string()
     } else {
-        out.trim_end_matches('-').to_string()
+        out.to_string()
     }
 }
 

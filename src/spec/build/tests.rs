@@ -51,6 +51,23 @@ fn names_become_nomad_names() {
 }
 
 #[test]
+fn service_names_fit_rfc_1123() {
+    let analysis = Analysis {
+        services: vec![
+            service("web_API", Role::App, &[]),
+            service(&"x".repeat(80), Role::App, &[]),
+        ],
+        notes: vec![],
+    };
+    let names = GroupNames::new(&analysis, "shop.v2_beta");
+    assert_eq!(names.service("web_API", Some("http_8080")), "shop-v2-beta-web-api-http-8080");
+    let long = names.service(&"x".repeat(80), None);
+    assert_eq!(long.len(), 63, "{long}");
+    assert!(long.starts_with("shop-v2-beta-xxxx"), "{long}");
+    assert_ne!(long, names.service(&"x".repeat(80), Some("grpc")));
+}
+
+#[test]
 fn host_mentions_are_found_only_as_hosts() {
     let table = [
         ("db", Some("{{ .Address }}")),
