@@ -193,8 +193,20 @@ impl Answers {
 
     /// Parses YAML answers.
     pub fn from_yaml(text: &str, file: &str) -> anyhow::Result<Answers> {
-        let answers: Answers =
-            serde_saphyr::from_str(text).map_err(|err| anyhow::anyhow!("{file}: {err}"))?;
+        let answers: Answers = serde_saphyr::from_str(text).map_err(|err| {
+            // The position goes up front like the other formats; the source snippet is dropped.
+            let message = err.without_snippet().to_string();
+            let message = message.trim_start_matches("error: ");
+            let message = match message.split_once(": ") {
+                Some((position, rest)) if position.starts_with("line ") => rest,
+                _ => message,
+            };
+            let message = message.rsplit_once(" at line ").map_or(message, |(m, _)| m);
+            match err.location() {
+                Some(at) => anyhow::anyhow!("{file}:{}:{}: {message}", at.line(), at.column()),
+                None => anyhow::anyhow!("{file}: {message}"),
+            }
+        })?;
         answers.check().map_err(|err| anyhow::anyhow!("{file}: {err}"))?;
         Ok(answers)
     }
@@ -728,7 +740,9 @@ mod tests {
         let err = Answers::from_json("{\n\"jobs\": 1}", "a.json").unwrap_err().to_string();
         assert!(err.starts_with("a.json:2:6: unknown field `jobs`"), "{err}");
         let err = Answers::from_yaml("job: shop\nnamespce: x\n", "a.yaml").unwrap_err().to_string();
-        assert!(err.contains("a.yaml") && err.contains("namespce") && err.contains('2'), "{err}");
+        assert!(err.starts_with("a.yaml:2:1: unknown field `namespce`"), "{err}");
+        let err = Answers::from_yaml("services:\n  web:\n    count: lots\n", "a.yaml").unwrap_err();
+        assert_eq!(err.to_string(), "a.yaml:3:12: invalid u32");
         let err = Answers::from_toml("[secrets]\nX = \"nope\"\n", "a.toml").unwrap_err();
         assert_eq!(
             err.to_string(),
