@@ -125,6 +125,16 @@ pub fn build(
         );
         jobs.push(builder.job(&name, &[service], analysis, &names, &deployed, &job_settings)?);
     }
+    for var in answers.secrets.keys() {
+        let read = deployed.iter().any(|service| service.env.iter().any(|v| &v.name == var));
+        if !read {
+            builder.decide(
+                &format!("secret {var}"),
+                "unused",
+                "answered, but no deployed service reads this variable",
+            );
+        }
+    }
     let mut seen = BTreeSet::new();
     builder.unanswered.retain(|question| seen.insert(question.key.clone()));
     Ok(Generated { jobs, decisions: builder.decisions, unanswered: builder.unanswered })
