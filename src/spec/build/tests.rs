@@ -1,5 +1,7 @@
 //! Unit tests of the builder's heuristics; whole rendered jobs are in `tests/generate_*.rs`.
 
+use super::environment::{endpoint_value, point_at};
+use super::volumes::known_owner;
 use super::*;
 use crate::analyze::{Analysis, EnvVar, Health, Service as Found};
 
