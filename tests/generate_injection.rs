@@ -177,3 +177,50 @@ fn hostile_service_names_become_plain_names() {
     task_body(&text);
     assert!(text.contains("group \"web-group-x\" {"), "{text}");
 }
+
+/// Analyses no analyzer should produce, but a buggy or hostile one might: the builder still
+/// answers with a job that parses, or with an error, and never hangs or panics.
+#[test]
+fn odd_analyses_still_give_parseable_jobs() {
+    let base = web(vec![], None).services.remove(0);
+    let mut cases: Vec<Vec<Service>> = Vec::new();
+    let mut empty_name = base.clone();
+    empty_name.name = String::new();
+    empty_name.depends_on = vec![String::new(), "web".into()];
+    empty_name.env = vec![EnvVar { name: "X".into(), secret: false, default: Some("abc".into()) }];
+    cases.push(vec![empty_name, base.clone()]);
+    let mut duplicates = base.clone();
+    duplicates.ports.push(duplicates.ports[0].clone());
+    duplicates.ports.push(Port { container: 0, published: Some(0), protocol: Protocol::Udp });
+    cases.push(vec![duplicates.clone(), duplicates]);
+    let mut odd = base.clone();
+    odd.name = "ÜBER service!!".into();
+    odd.depends_on = vec![odd.name.clone()];
+    odd.health = Some(nomad_spec::analyze::Health {
+        kind: nomad_spec::analyze::HealthKind::Http,
+        path: Some("/x\"}\n".into()),
+        port: Some(9999),
+    });
+    odd.volumes =
+        vec![nomad_spec::analyze::Volume { path: "relative\n\"path".into(), persistent: true }];
+    odd.env = vec![
+        EnvVar { name: "1BAD".into(), secret: false, default: Some("x".into()) },
+        EnvVar { name: "SECRET-ISH".into(), secret: true, default: None },
+        EnvVar {
+            name: "URL".into(),
+            secret: false,
+            default: Some(format!("http://{}:1/", "ÜBER service!!")),
+        },
+    ];
+    odd.resources = Resources { cpu: 0, memory: 0, reason: "\u{0}".into() };
+    odd.image = Some("\"image\"".into());
+    odd.source = Source::Image;
+    cases.push(vec![odd]);
+    for services in cases {
+        let analysis = Analysis { services, notes: vec![] };
+        let generated = build(&analysis, &Answers::default(), &Config::default(), "").unwrap();
+        for file in render_files(&generated, &Config::default(), "").unwrap() {
+            hcl::parse(&file.text).unwrap_or_else(|err| panic!("{err}\n{}", file.text));
+        }
+    }
+}

@@ -287,6 +287,9 @@ fn is_plain_value(value: &str) -> bool {
 /// Finds `dependency` as a host in `value` (`redis`, `redis:6379`, `postgres://u@db:5432/x`).
 /// Returns the start and end of the host (and port, when one follows).
 fn host_mention(value: &str, dependency: &str) -> Option<(usize, usize, bool)> {
+    if dependency.is_empty() {
+        return None;
+    }
     let mut from = 0;
     while let Some(found) = value[from..].find(dependency) {
         let start = from + found;
