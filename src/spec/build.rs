@@ -778,7 +778,32 @@ impl<'a> Builder<'a> {
         names: &GroupNames,
     ) -> BTreeMap<String, serde_json::Value> {
         let image = match (&answers.image, service.source, &service.image) {
-            (Some(image), _, _) => image.clone(),
+            (Some(image), _, _) => {
+                self.decide(&service.name, format!("image {image}"), "answered");
+                image.clone()
+            }
+            (None, Source::Build, Some(image)) => {
+                // Compose tags the build with `image:`; whether it was pushed anywhere is unknown.
+                let (reason, needs) = if image.contains('/') {
+                    ("the name the repository tags its build with; it must be pushed there", false)
+                } else {
+                    (
+                        "the name the repository tags its build with, but without a registry \
+                         Nomad would pull it from Docker Hub's library, which is someone \
+                         else's image",
+                        true,
+                    )
+                };
+                self.ask(
+                    format!("image.{}", service.name),
+                    format!("Image reference of {} (built from {})?", service.name, service.path),
+                    image.clone(),
+                    reason.to_string(),
+                    needs,
+                );
+                self.decide(&service.name, format!("image {image}"), reason);
+                image.clone()
+            }
             (None, Source::Image, Some(image)) => {
                 self.decide(
                     &service.name,

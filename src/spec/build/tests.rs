@@ -225,3 +225,22 @@ fn resources_come_from_answers_then_classes_then_the_analysis() {
         (Some(50), Some(512), Some(4096))
     );
 }
+
+#[test]
+fn built_images_default_to_the_tag_the_repository_gives_them() {
+    let table = [
+        (Some("ghcr.io/acme/web:2"), "ghcr.io/acme/web:2", false),
+        (Some("web"), "web", true),
+        (None, "registry.invalid/shop/web:latest", true),
+    ];
+    for (tag, expected, needs_answer) in table {
+        let mut web = service("web", Role::App, &[]);
+        web.image = tag.map(str::to_string);
+        let analysis = Analysis { services: vec![web], notes: vec![] };
+        let generated = build(&analysis, &Answers::default(), &Config::default(), "shop").unwrap();
+        let question = generated.unanswered.iter().find(|q| q.key == "image.web").unwrap();
+        assert_eq!((question.default.as_str(), question.needs_answer), (expected, needs_answer));
+        let config = generated.jobs[0].spec.groups()[0].tasks[0].config.clone().unwrap();
+        assert_eq!(config["image"], expected);
+    }
+}
