@@ -23,6 +23,7 @@ fn generate(config: &str) -> String {
         "env.web.LITERAL=${x} %{y} $${z} %%{w} $$${v} end$",
         "env.web.ADDR=http://${NOMAD_IP_http}:${NOMAD_PORT_http}/${attr.unique.hostname}",
         "env.web.NEWLINES=a\nEOT\n%{ if true }b%{ endif }",
+        "env.web.NOT_A_VARIABLE=${datacenter}",
     ] {
         answers.set(line).unwrap();
     }

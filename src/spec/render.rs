@@ -287,8 +287,14 @@ impl<'a> Renderer<'a> {
     /// `$${` unescaped when they follow another marker in the same string, which would change
     /// the value (`%%{` reads back as `%{`).
     fn string(&self, value: &str) -> Expression {
+        self.string_in(value, false)
+    }
+
+    /// Like `string`, and the Terraform variables stay live too (only the job's datacenters:
+    /// anywhere else `${datacenter}` is text like any other).
+    fn string_in(&self, value: &str, terraform: bool) -> Expression {
         let mut raw = String::new();
-        for piece in self.split_references(value) {
+        for piece in self.split_references(value, terraform) {
             match piece {
                 Piece::Literal(text) => raw.push_str(&escape_quoted_literal(&text)),
                 Piece::Reference(reference) => {
@@ -303,7 +309,7 @@ impl<'a> Renderer<'a> {
 
     /// Splits a value into literal text and runtime references. A reference right after a
     /// `$` stays literal: `$${` would read as an escape.
-    fn split_references(&self, value: &str) -> Vec<Piece> {
+    fn split_references(&self, value: &str, terraform: bool) -> Vec<Piece> {
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut rest = value;
@@ -321,7 +327,9 @@ impl<'a> Renderer<'a> {
                     rest = &from[reference.len() + 3..];
                 }
                 Some(reference)
-                    if !after_dollar && self.terraform_variables.iter().any(|v| v == reference) =>
+                    if terraform
+                        && !after_dollar
+                        && self.terraform_variables.iter().any(|v| v == reference) =>
                 {
                     literal.push_str(&self.sentinel(reference));
                     rest = &from[reference.len() + 3..];
@@ -366,7 +374,8 @@ impl<'a> Renderer<'a> {
         self.opt_string(&mut items, "region", job.region.as_ref());
         self.opt_string(&mut items, "namespace", job.namespace.as_ref());
         if let Some(datacenters) = &job.datacenters {
-            items.attr("datacenters", self.strings(datacenters));
+            let list = datacenters.iter().map(|d| self.string_in(d, true)).collect();
+            items.attr("datacenters", Expression::Array(list));
         }
         self.opt_string(&mut items, "node_pool", job.node_pool.as_ref());
         items.opt_int("priority", job.priority);

@@ -424,6 +424,7 @@ fn terraform_mode_escapes_everything_but_its_variables() {
             ("PORT".into(), "${NOMAD_PORT_http}".into()),
             ("LITERAL".into(), "${x} %{y} $${z}".into()),
             ("SNEAKY".into(), "__nomad_spec_tf0_0__".into()),
+            ("NOT_TERRAFORM".into(), "${datacenter}".into()),
         ])),
         templates: Some(vec![Template {
             embedded_tmpl: Some("${a} {{ .B }}\n".into()),
@@ -437,9 +438,22 @@ fn terraform_mode_escapes_everything_but_its_variables() {
         RenderOptions { terraform_variables: vec!["datacenter".into()], ..Default::default() };
     let text = render_job(&job, &options).unwrap();
     insta::assert_snapshot!("render_terraform_template", text);
-    // What Terraform's templatefile makes of it is the plain job file.
-    let after_terraform =
-        text.replace("${datacenter}", "dc1").replace("$${", "${").replace("%%{", "%{");
+    // What Terraform's templatefile makes of it (scanning left to right) is the plain job file.
+    let mut after_terraform = String::new();
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        let (out, skip) = if rest.starts_with("$${") {
+            ("${", 3)
+        } else if rest.starts_with("%%{") {
+            ("%{", 3)
+        } else if rest.starts_with("${datacenter}") {
+            ("dc1", "${datacenter}".len())
+        } else {
+            (&rest[..c.len_utf8()], c.len_utf8())
+        };
+        after_terraform.push_str(out);
+        rest = &rest[skip..];
+    }
     let mut plain = job.clone();
     plain.datacenters = Some(vec!["dc1".into()]);
     assert_eq!(after_terraform, render(&plain));
