@@ -733,6 +733,8 @@ impl<'a> Builder<'a> {
         });
         match (kind, health.and_then(|h| h.path.clone())) {
             (HealthKind::Http, Some(path)) => {
+                // Check paths are absolute URL paths; `healthz` means `/healthz`.
+                let path = if path.starts_with('/') { path } else { format!("/{path}") };
                 check.r#type = "http".into();
                 check.path = Some(path.clone());
                 self.decide(

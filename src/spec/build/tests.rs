@@ -244,3 +244,16 @@ fn built_images_default_to_the_tag_the_repository_gives_them() {
         assert_eq!(config["image"], expected);
     }
 }
+
+#[test]
+fn http_checks_use_absolute_paths() {
+    for (found, expected) in [("/healthz", "/healthz"), ("healthz", "/healthz"), ("", "/")] {
+        let mut web = service("web", Role::App, &[(80, Protocol::Http)]);
+        web.health = Some(Health { kind: HealthKind::Http, path: Some(found.into()), port: None });
+        let analysis = Analysis { services: vec![web], notes: vec![] };
+        let generated = build(&analysis, &Answers::default(), &Config::default(), "x").unwrap();
+        let service = &generated.jobs[0].spec.groups()[0].services.as_ref().unwrap()[0];
+        let check = &service.checks.as_ref().unwrap()[0];
+        assert_eq!((check.r#type.as_str(), check.path.as_deref()), ("http", Some(expected)));
+    }
+}
