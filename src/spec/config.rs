@@ -288,6 +288,40 @@ impl Config {
                 );
             }
         }
+        if let Some(prefix) = &self.job_prefix {
+            // The prefix becomes part of file names and Nomad IDs.
+            let ok = prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && prefix.starts_with(|c: char| c.is_ascii_alphanumeric());
+            if !ok {
+                anyhow::bail!(
+                    "`job_prefix` must be letters, digits, `-`, `_` or `.`, starting with a \
+                     letter or digit"
+                );
+            }
+        }
+        if let Some(owner) = self.volumes.as_ref().and_then(|v| v.default_owner.as_ref()) {
+            let numeric = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+            let ok = match owner.split_once(':') {
+                Some((uid, gid)) => numeric(uid) && numeric(gid),
+                None => numeric(owner),
+            };
+            if !ok {
+                anyhow::bail!("[volumes] default_owner must be a numeric `uid` or `uid:gid`");
+            }
+        }
+        if let Some(vault) = &self.vault {
+            // Both end up inside a template's `secret "..."` call.
+            let plain = |text: &str, extra: &str| {
+                text.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c) || extra.contains(c))
+            };
+            if vault.mount.as_deref().is_some_and(|mount| mount.is_empty() || !plain(mount, "")) {
+                anyhow::bail!("[vault] mount must be a plain path like `kv` or `secret`");
+            }
+            if vault.path.as_deref().is_some_and(|path| path.is_empty() || !plain(path, "{}")) {
+                anyhow::bail!("[vault] path must be a plain path, with `{{job}}` or `{{service}}`");
+            }
+        }
         for (service, class) in &self.service_classes {
             if !self.classes.contains_key(class) {
                 anyhow::bail!("[service_classes] {service} = \"{class}\": no [classes.{class}]");
@@ -375,6 +409,10 @@ mod tests {
             ("output = \"../{job}.hcl\"\n", "inside the repository"),
             ("[templates]\nleft_delimiter = \"[[\"\n", "needs both"),
             ("[terraform]\ndatacenters_variable = \"a b\"\n", "not a template variable"),
+            ("job_prefix = \"../\"\n", "`job_prefix` must be"),
+            ("[volumes]\ndefault_owner = \"app\"\n", "default_owner must be a numeric"),
+            ("[vault]\nmount = \"kv\\\" }}\"\n", "mount must be a plain path"),
+            ("[vault]\npath = \"{job}\\\"\"\n", "path must be a plain path"),
         ];
         for (text, expected) in table {
             let err = format!("{:#}", Config::from_toml(text, "c.toml").unwrap_err());
