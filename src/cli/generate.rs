@@ -26,6 +26,9 @@ use crate::spec::render::{self, Provenance};
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 files written or unchanged; 1 no deployable service \
+    found; 2 usage error, unreadable or invalid input, or a file that would be overwritten \
+    (a file nomad-spec did not write, or one edited since: see --force).")]
 pub struct Args {
     /// Repository to analyze.
     #[arg(long, default_value = ".")]
