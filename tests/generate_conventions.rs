@@ -110,6 +110,9 @@ fn fabio_routes_for_public_hostnames() {
         &["hostname.greeter=rpc.example.com/greeter"],
     );
     assert!(has(&grpc, r#"tags = ["edge-rpc.example.com/greeter proto=grpc"]"#), "{grpc}");
+    let tcp = generate("app-database", "[fabio]\n", &["deploy.db=true", "route_port.db=15432"]);
+    assert!(has(&tcp, r#"tags = ["urlprefix-:15432 proto=tcp"]"#), "{tcp}");
+    insta::assert_snapshot!("convention_fabio_tcp_port", tcp);
     let without = generate("web-http-check", "", &["hostname.web=shop.example.com"]);
     assert!(has(&without, r#"public_hostname = "shop.example.com""#), "{without}");
 }

@@ -19,6 +19,7 @@
 //! | `cpu.SERVICE`, `memory.SERVICE`, `memory_max.SERVICE` | MHz, MB | `memory.api=512` |
 //! | `class.SERVICE` | class of `.nomad-spec.toml` | `class.api=large` |
 //! | `hostname.SERVICE` | `host[/path]` | `hostname.web=shop.example.com` |
+//! | `route_port.SERVICE` | Fabio TCP listener port | `route_port.db=5432` |
 //! | `static_port.SERVICE[.CONTAINER_PORT]` | host port | `static_port.web=80` |
 //! | `volume.SERVICE./PATH` | `host[:SOURCE]`, `csi[:SOURCE]` or `ephemeral` | `volume.db./data=csi:pgdata` |
 //! | `owner.SERVICE` | `uid[:gid]` owning its volumes | `owner.db=999:999` |
@@ -84,6 +85,9 @@ pub struct ServiceAnswers {
     /// Public `host[/path]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// Fabio TCP listener port routed to the service's main port (`urlprefix-:PORT proto=tcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_port: Option<u16>,
     /// Static host ports by container port (`"8080" = 80`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub static_ports: BTreeMap<String, u16>,
@@ -156,7 +160,7 @@ pub enum AnswerError {
 }
 
 const KNOWN_KEYS: &str = "job, datacenters, namespace, node_pool, deploy.S, image.S, count.S, \
-    cpu.S, memory.S, memory_max.S, class.S, hostname.S, static_port.S[.PORT], volume.S./PATH, \
+    cpu.S, memory.S, memory_max.S, class.S, hostname.S, route_port.S, static_port.S[.PORT], volume.S./PATH, \
     owner.S, endpoint.S, env.S.VAR, secret.VAR";
 
 impl Answers {
@@ -332,6 +336,9 @@ impl Answers {
                         check_hostname(key, trimmed)?;
                         answers.hostname = Some(trimmed.to_string());
                     }
+                    "route_port" => {
+                        answers.route_port = Some(parse_number(key, trimmed, 1, u16::MAX as u64)?)
+                    }
                     "owner" => {
                         check_owner(key, trimmed)?;
                         answers.owner = Some(trimmed.to_string());
@@ -384,6 +391,9 @@ impl ServiceAnswers {
             if value.is_some_and(|v| v < min) {
                 return Err(bad(&key(field), format!("must be at least {min}")));
             }
+        }
+        if self.route_port == Some(0) {
+            return Err(bad(&key("route_port"), "ports go from 1 to 65535"));
         }
         for (container, port) in &self.static_ports {
             let key = format!("static_port.{service}.{container}");
@@ -643,6 +653,7 @@ mod tests {
             "memory_max.api=1024",
             "class.api=large",
             "hostname.web=shop.example.com/app",
+            "route_port.db=15432",
             "static_port.web=80",
             "static_port.web.9090=9090",
             "volume.db./var/lib/postgresql/data=csi:pgdata",
@@ -677,6 +688,7 @@ mod tests {
 
         [services.db]
         deploy = true
+        route_port = 15432
         owner = "999:999"
 
         [services.db.volumes."/var/lib/postgresql/data"]
@@ -718,6 +730,7 @@ mod tests {
             ("owner.db=postgres", "numeric"),
             ("endpoint.db=db.internal", "host:port"),
             ("static_port.web=0", "between 1 and 65535"),
+            ("route_port.db=70000", "between 1 and 65535"),
             ("env.api.BAD-NAME=x", "not an environment variable name"),
         ];
         for (line, expected) in table {

@@ -512,6 +512,13 @@ impl<'a> Builder<'a> {
             self.decide(&service.name, "1 instance", "the default; answer count.SERVICE to scale");
         }
         let mut meta = None;
+        if let (Some(port), None) = (answers.route_port, &self.config.fabio) {
+            self.decide(
+                &service.name,
+                format!("route port {port} not used"),
+                "no router convention is configured ([fabio] in .nomad-spec.toml)",
+            );
+        }
         if let (Some(hostname), None) = (&answers.hostname, &self.config.fabio) {
             self.decide(
                 &service.name,
@@ -545,12 +552,24 @@ impl<'a> Builder<'a> {
         service: &'s analyze::Service,
         answers: &ServiceAnswers,
     ) -> Result<Vec<NamedPort<'s>>, BuildError> {
-        if answers.hostname.is_some() && !service.ports.iter().any(|p| p.protocol != Protocol::Udp)
-        {
+        if answers.hostname.is_some() && answers.route_port.is_some() {
             return Err(BuildError::BadAnswer(format!(
-                "hostname.{}: {} listens on no TCP port, so there is nothing to route to",
-                service.name, service.name
+                "hostname.{0} and route_port.{0}: a service is routed by host name or by a Fabio \
+                 TCP port, not both",
+                service.name
             )));
+        }
+        let routed = [
+            ("hostname", answers.hostname.is_some()),
+            ("route_port", answers.route_port.is_some()),
+        ];
+        if let Some((key, _)) = routed.iter().find(|(_, set)| *set) {
+            if !service.ports.iter().any(|p| p.protocol != Protocol::Udp) {
+                return Err(BuildError::BadAnswer(format!(
+                    "{key}.{0}: {0} listens on no TCP port, so there is nothing to route to",
+                    service.name
+                )));
+            }
         }
         for container in answers.static_ports.keys() {
             let known = container == "main" && !service.ports.is_empty()
@@ -680,6 +699,22 @@ impl<'a> Builder<'a> {
                         format!("Fabio route `{tag}`"),
                         "public hostname answered; [fabio] routes requests for it to this \
                          service's main port",
+                    );
+                    tags = Some(vec![tag]);
+                } else if let (Some(listener), Some(fabio)) =
+                    (answers.route_port, &self.config.fabio)
+                {
+                    // Fabio's TCP proxy: a listener port of Fabio forwards to this service.
+                    let prefix = fabio.tag_prefix.as_deref().unwrap_or("urlprefix-");
+                    let tag = format!("{prefix}:{listener} proto=tcp");
+                    self.decide(
+                        &service.name,
+                        format!("Fabio route `{tag}`"),
+                        format!(
+                            "route port answered; Fabio forwards connections on its port \
+                             {listener} to this service (Fabio needs a `proxy.addr` listener \
+                             `:{listener};proto=tcp`)"
+                        ),
                     );
                     tags = Some(vec![tag]);
                 } else if answers.hostname.is_none()
