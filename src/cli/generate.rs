@@ -1,12 +1,568 @@
-//! `nomad-spec generate`: placeholder until its issue lands.
+//! `nomad-spec generate`: analyze a repository, settle the open questions, write job files.
+//!
+//! At a terminal (stdin and stdout both TTYs, and no `--no-questions`) it shows what it found,
+//! asks "What would you like to deploy?" and then each open question with its default (Enter
+//! accepts). Otherwise it uses the defaults and lists them on stderr, the ones that need a
+//! real answer flagged. Then it writes one file per job and prints why each decision was made.
+//!
+//! Overwriting: a file is replaced only when nomad-spec wrote it and nobody changed it since
+//! (its header checksum still matches; see `spec::render::Provenance`). A file a person wrote
+//! or edited is never overwritten without `--force`.
+//!
+//! Exit codes: 0 files written (or unchanged); 1 no deployable service; 2 usage, unreadable
+//! input, or a file that would be overwritten.
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::analyze::{self, Analysis};
+use crate::spec::answers::{Answers, Question};
+use crate::spec::build::{self, BuildError, Generated};
+use crate::spec::config::Config;
+use crate::spec::render::{self, Provenance};
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Exit codes: 0 files written or unchanged; 1 no deployable service \
+    found; 2 usage error, unreadable or invalid input, or a file that would be overwritten \
+    (a file nomad-spec did not write, or one edited since: see --force).")]
+pub struct Args {
+    /// Repository to analyze.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Output file (one job only), directory, or `-` for stdout. Default: the `output` pattern
+    /// of .nomad-spec.toml (`deploy/{job}.nomad.hcl`) under --path.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Answers file (.toml, .yaml, .yml or .json).
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
+    /// One more answer, KEY=VALUE (repeatable; wins over the answers file).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Ask nothing: use the defaults and say which on stderr.
+    #[arg(long)]
+    pub no_questions: bool,
+    /// What to deploy, in words ("the api and the worker"); picks services it names.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Conventions file (default: .nomad-spec.toml under --path, when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overwrite job files that nomad-spec did not write or that were edited since.
+    #[arg(long)]
+    pub force: bool,
+    /// Use a saved analysis (`nomad-spec analyze --format json`) instead of reading --path.
+    #[arg(long, value_name = "FILE")]
+    pub analysis: Option<PathBuf>,
+}
+
+/// One rendered job file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path relative to the repository (`deploy/shop.nomad.hcl`).
+    pub path: String,
+    /// The file's text, header included.
+    pub text: String,
+}
+
+/// Analyzes `root` and renders its job files with the given answers and no questions.
+pub fn generate_text(
+    root: &Path,
+    answers: &Answers,
+    config: &Config,
+) -> anyhow::Result<(Generated, Vec<GeneratedFile>)> {
+    let analysis = analyze::analyze(root, &analyze::Options::default());
+    let repository = repository_name(root);
+    let generated = build::build(&analysis, answers, config, &repository)?;
+    let files = render_files(&generated, config, &repository)?;
+    Ok((generated, files))
+}
+
+/// Renders built jobs as files, each with a header naming the `repository` they come from.
+pub fn render_files(
+    generated: &Generated,
+    config: &Config,
+    repository: &str,
+) -> anyhow::Result<Vec<GeneratedFile>> {
+    let mut files = Vec::new();
+    for job in &generated.jobs {
+        let mut options = build::render_options(config);
+        options.generated_from = Some(format!("the repository `{repository}`"));
+        let text = render::render_job(&job.spec, &options)
+            .with_context(|| format!("cannot render {}", job.path))?;
+        files.push(GeneratedFile { path: job.path.clone(), text });
+    }
+    Ok(files)
+}
 
 /// Runs `nomad-spec generate`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`nomad-spec generate` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = args.path.as_path();
+    if !root.is_dir() {
+        anyhow::bail!("--path {}: not a directory", root.display());
+    }
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::load_from_repository(root)?,
+    };
+    let mut answers = match &args.answers {
+        Some(path) => Answers::load(path)?,
+        None => Answers::default(),
+    };
+    for assignment in &args.set {
+        answers.set(assignment).with_context(|| format!("--set {assignment}"))?;
+    }
+    let analysis = match &args.analysis {
+        Some(path) => load_analysis(path)?,
+        None => analyze::analyze(root, &analyze::Options::default()),
+    };
+    let interactive =
+        !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let stdin = std::io::stdin();
+    let mut terminal = Conversation::new(stdin.lock(), std::io::stdout());
+
+    if interactive {
+        print!("{}", summary_table(&analysis));
+    }
+    let prompt = match &args.prompt {
+        Some(prompt) => Some(prompt.clone()),
+        None if interactive && !analysis.services.is_empty() => terminal.ask_what_to_deploy()?,
+        None => None,
+    };
+    if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
+        let picked = select_from_prompt(&prompt, &analysis, &mut answers);
+        let message = if picked.is_empty() {
+            "the answer names no service; using the defaults".to_string()
+        } else {
+            format!("deploying what it names: {}", picked.join(", "))
+        };
+        eprintln!("{message}");
+    }
+
+    let repository = repository_name(root);
+    let conversation = interactive.then_some(&mut terminal);
+    let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
+    {
+        Ok(generated) => generated,
+        Err(BuildError::NothingToDeploy(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if !interactive {
+        report_defaults(&generated.unanswered);
+    }
+
+    let files = render_files(&generated, &config, &repository)?;
+    let to_stdout = args.output.as_deref() == Some(Path::new("-"));
+    let targets = targets(root, args.output.as_deref(), &files)?;
+    let mut out = std::io::stdout().lock();
+    for (file, target) in files.iter().zip(&targets) {
+        match target {
+            None => out.write_all(file.text.as_bytes())?,
+            Some(target) => {
+                let written = write_file(target, &file.text, args.force)?;
+                let verb = if written { "wrote" } else { "unchanged" };
+                eprintln!("{verb} {}", target.display());
+            }
+        }
+    }
+    // With `-o -` the job text owns stdout; the explanation goes to stderr.
+    let decisions = explain(&generated);
+    if to_stdout {
+        eprint!("{decisions}");
+    } else {
+        write!(out, "{decisions}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a saved analysis.
+pub fn load_analysis(path: &Path) -> anyhow::Result<Analysis> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|err| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not an analysis: {err}",
+            path.display(),
+            err.line(),
+            err.column()
+        )
+    })
+}
+
+/// Questions and answers over a reader and a writer (the terminal, or a script in tests),
+/// each question asked once.
+pub struct Conversation<R, W> {
+    input: R,
+    output: W,
+    open: bool,
+    asked: Vec<String>,
+}
+
+impl<R: BufRead, W: Write> Conversation<R, W> {
+    /// A conversation reading answers from `input` and writing questions to `output`.
+    pub fn new(input: R, output: W) -> Self {
+        Conversation { input, output, open: true, asked: Vec::new() }
+    }
+
+    /// Reads one line after a prompt; `None` once the input has ended.
+    fn read(&mut self, prompt: &str) -> anyhow::Result<Option<String>> {
+        if !self.open {
+            return Ok(None);
+        }
+        write!(self.output, "{prompt}")?;
+        self.output.flush()?;
+        let mut line = String::new();
+        let read = self.input.read_line(&mut line).context("cannot read the answer")?;
+        if read == 0 {
+            // End of input: the remaining questions keep their defaults.
+            self.open = false;
+            writeln!(self.output)?;
+            return Ok(None);
+        }
+        Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+    }
+
+    /// Asks "What would you like to deploy?".
+    pub fn ask_what_to_deploy(&mut self) -> anyhow::Result<Option<String>> {
+        self.read("What would you like to deploy? (Enter: the defaults) ")
+    }
+
+    /// Asks the questions not asked yet; true when an answer changed something.
+    pub fn ask_new_questions(
+        &mut self,
+        questions: &[Question],
+        answers: &mut Answers,
+    ) -> anyhow::Result<bool> {
+        let mut changed = false;
+        for question in questions {
+            if !self.open {
+                break;
+            }
+            if self.asked.contains(&question.key) {
+                continue;
+            }
+            self.asked.push(question.key.clone());
+            loop {
+                let flag = if question.needs_answer { " (needs an answer)" } else { "" };
+                writeln!(
+                    self.output,
+                    "\n{}{flag}\n  default: {}  ({})",
+                    question.prompt,
+                    show(&question.default),
+                    question.reason
+                )?;
+                let Some(line) = self.read(&format!("{} = ", question.key))? else {
+                    return Ok(changed);
+                };
+                if line.trim().is_empty() {
+                    break;
+                }
+                match answers.set(&format!("{}={line}", question.key)) {
+                    Ok(()) => {
+                        changed = true;
+                        break;
+                    }
+                    Err(err) => writeln!(self.output, "  {err}")?,
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Builds the jobs, asking the open questions through `conversation` (when there is one)
+/// until an answer raises no new question.
+pub fn build_asking<R: BufRead, W: Write>(
+    analysis: &Analysis,
+    answers: &mut Answers,
+    config: &Config,
+    repository: &str,
+    mut conversation: Option<&mut Conversation<R, W>>,
+) -> anyhow::Result<Result<Generated, BuildError>> {
+    loop {
+        let generated = match build::build(analysis, answers, config, repository) {
+            Ok(generated) => generated,
+            Err(err) => return Ok(Err(err)),
+        };
+        let changed = match conversation.as_deref_mut() {
+            Some(conversation) => conversation.ask_new_questions(&generated.unanswered, answers)?,
+            None => false,
+        };
+        if !changed {
+            return Ok(Ok(generated));
+        }
+    }
+}
+
+fn show(default: &str) -> &str {
+    if default.is_empty() {
+        "(none)"
+    } else {
+        default
+    }
+}
+
+/// The folder name of the repository, the default job name.
+fn repository_name(root: &Path) -> String {
+    let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    absolute.file_name().and_then(|name| name.to_str()).unwrap_or("app").to_string()
+}
+
+/// Marks the services a free-text answer names as deployed and the others as not, leaving
+/// explicit answers alone; "all" or "everything" deploys every service. Returns the picked
+/// names (empty when the text names nothing, and then nothing changes).
+pub fn select_from_prompt(prompt: &str, analysis: &Analysis, answers: &mut Answers) -> Vec<String> {
+    let text = prompt.to_lowercase();
+    let all = ["all", "everything"].iter().any(|word| mentions(&text, word));
+    let picked: Vec<String> = analysis
+        .services
+        .iter()
+        .filter(|service| all || mentions(&text, &service.name.to_lowercase()))
+        .map(|service| service.name.clone())
+        .collect();
+    if picked.is_empty() {
+        return picked;
+    }
+    for service in &analysis.services {
+        let already = answers.for_service(&service.name).and_then(|a| a.deploy).is_some();
+        if !already {
+            let deploy = picked.contains(&service.name);
+            // The names come from the analysis, so the assignment always parses.
+            let _ = answers.set(&format!("deploy.{}={deploy}", service.name));
+        }
+    }
+    picked
+}
+
+/// `word` appears in `text` with no name character on either side.
+fn mentions(text: &str, word: &str) -> bool {
+    let is_name_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(word).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + word.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
+}
+
+/// The services found, one line each.
+pub fn summary_table(analysis: &Analysis) -> String {
+    let mut rows = vec![["SERVICE", "ROLE", "SOURCE", "PORTS", "HEALTH"].map(String::from)];
+    for service in &analysis.services {
+        let ports: Vec<String> = service
+            .ports
+            .iter()
+            .map(|p| format!("{}/{}", p.container, format!("{:?}", p.protocol).to_lowercase()))
+            .collect();
+        let health = service.health.as_ref().map_or("-".to_string(), |h| {
+            format!("{:?} {}", h.kind, h.path.as_deref().unwrap_or("")).trim().to_lowercase()
+        });
+        let source = match (&service.image, service.source) {
+            (Some(image), analyze::Source::Image) => image.clone(),
+            _ => format!("build {}", service.path),
+        };
+        rows.push([
+            service.name.clone(),
+            format!("{:?}", service.role).to_lowercase(),
+            source,
+            if ports.is_empty() { "-".into() } else { ports.join(" ") },
+            health,
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..5).map(|i| rows.iter().map(|row| row[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Lists the defaults used, on stderr.
+fn report_defaults(questions: &[Question]) {
+    if questions.is_empty() {
+        return;
+    }
+    eprintln!(
+        "no questions asked; using these defaults (answer with --set KEY=VALUE or --answers):"
+    );
+    for question in questions {
+        let flag = if question.needs_answer { "  <- needs an answer" } else { "" };
+        eprintln!("  {} = {}  ({}){flag}", question.key, show(&question.default), question.reason);
+    }
+}
+
+/// Why each decision was made, grouped by subject.
+pub fn explain(generated: &Generated) -> String {
+    let mut out = String::from("decisions:\n");
+    for decision in &generated.decisions {
+        out.push_str(&format!(
+            "  {}: {} — {}\n",
+            decision.subject, decision.choice, decision.reason
+        ));
+    }
+    out
+}
+
+/// Where each file goes; `None` means stdout.
+fn targets(
+    root: &Path,
+    output: Option<&Path>,
+    files: &[GeneratedFile],
+) -> anyhow::Result<Vec<Option<PathBuf>>> {
+    let file_name = |file: &GeneratedFile| {
+        Path::new(&file.path).file_name().map(PathBuf::from).unwrap_or_default()
+    };
+    Ok(match output {
+        None => files.iter().map(|file| Some(root.join(&file.path))).collect(),
+        Some(path) if path == Path::new("-") => files.iter().map(|_| None).collect(),
+        Some(path) if path.is_dir() || path.to_string_lossy().ends_with('/') => {
+            files.iter().map(|file| Some(path.join(file_name(file)))).collect()
+        }
+        Some(path) => {
+            if files.len() > 1 {
+                let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+                anyhow::bail!(
+                    "-o {} names one file but there are {} jobs ({}); give a directory",
+                    path.display(),
+                    files.len(),
+                    names.join(", ")
+                );
+            }
+            vec![Some(path.to_path_buf())]
+        }
+    })
+}
+
+/// Writes a job file unless that would replace a person's work; false when unchanged.
+fn write_file(target: &Path, text: &str, force: bool) -> anyhow::Result<bool> {
+    if let Ok(existing) = std::fs::read_to_string(target) {
+        if existing == text {
+            return Ok(false);
+        }
+        let provenance = render::provenance(&existing);
+        if provenance != Provenance::Generated && !force {
+            let why = match provenance {
+                Provenance::Edited => "was edited since nomad-spec generated it",
+                _ => "was not written by nomad-spec",
+            };
+            anyhow::bail!(
+                "{} {why}; not overwriting it (use --force, or -o to write elsewhere)",
+                target.display()
+            );
+        }
+    } else if target.exists() {
+        anyhow::bail!("{} exists and cannot be read as text; not overwriting it", target.display());
+    }
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(target, text).with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Port, Protocol, Resources, Role, Service, Source};
+
+    fn analysis(names: &[(&str, Role)]) -> Analysis {
+        let services = names
+            .iter()
+            .map(|(name, role)| Service {
+                name: name.to_string(),
+                source: Source::Image,
+                path: ".".into(),
+                dockerfile: None,
+                image: Some(format!("{name}:1")),
+                base_image: None,
+                language: None,
+                framework: None,
+                role: *role,
+                ports: vec![Port { container: 80, published: None, protocol: Protocol::Http }],
+                health: None,
+                env: vec![],
+                volumes: vec![],
+                depends_on: vec![],
+                command: None,
+                resources: Resources { cpu: 100, memory: 128, reason: "r".into() },
+                evidence: vec![],
+            })
+            .collect();
+        Analysis { services, notes: vec![] }
+    }
+
+    #[test]
+    fn questions_are_asked_once_with_defaults_on_enter_and_retries_on_bad_values() {
+        let found = analysis(&[("api", Role::App), ("db", Role::Database)]);
+        let mut answers = Answers::default();
+        // job: Enter; deploy.db: a bad value then yes; then the questions deploying db raises.
+        let script = "\nmaybe\ntrue\n\n\nnot-a-number\n300\n";
+        let mut output = Vec::new();
+        let mut conversation = Conversation::new(script.as_bytes(), &mut output);
+        let generated =
+            build_asking(&found, &mut answers, &Config::default(), "shop", Some(&mut conversation))
+                .unwrap()
+                .unwrap();
+        assert_eq!(generated.jobs.len(), 2, "db deployed by the answer");
+        assert_eq!(answers.services["db"].deploy, Some(true));
+        assert_eq!(answers.services["api"].memory, Some(300));
+        assert_eq!(answers.job, None, "Enter keeps the default");
+        let output = String::from_utf8(output).unwrap();
+        assert!(output.contains("bad value for `deploy.db`: expected true or false"), "{output}");
+        assert!(output.contains("bad value for `memory.api`"), "{output}");
+        // Each question is asked once (a retry repeats only the prompt line); after the input
+        // ends, the questions deploying db raised keep their defaults.
+        assert_eq!(output.matches("Job name?").count(), 1, "{output}");
+        assert_eq!(output.matches("deploy.db = ").count(), 2, "{output}");
+        assert_eq!(output.matches("Memory for db in MB?").count(), 1, "{output}");
+        assert_eq!(answers.services["db"].memory, None);
+    }
+
+    #[test]
+    fn prompts_pick_services_by_name() {
+        let found = analysis(&[("api", Role::App), ("web-ui", Role::App), ("db", Role::Database)]);
+        let table = [
+            (
+                "just the api please",
+                vec!["api"],
+                vec![("api", true), ("web-ui", false), ("db", false)],
+            ),
+            ("api and db", vec!["api", "db"], vec![("api", true), ("web-ui", false), ("db", true)]),
+            ("deploy everything", vec!["api", "web-ui", "db"], vec![("db", true)]),
+            ("the web", vec![], vec![]),
+            ("rapid", vec![], vec![]),
+        ];
+        for (prompt, picked, deploys) in table {
+            let mut answers = Answers::default();
+            assert_eq!(select_from_prompt(prompt, &found, &mut answers), picked, "{prompt}");
+            for (service, deploy) in deploys {
+                assert_eq!(answers.services[service].deploy, Some(deploy), "{prompt}: {service}");
+            }
+        }
+        let mut answers = Answers::default();
+        answers.set("deploy.db=true").unwrap();
+        select_from_prompt("api", &found, &mut answers);
+        assert_eq!(answers.services["db"].deploy, Some(true), "explicit answers win");
+    }
+
+    #[test]
+    fn summary_lists_every_service() {
+        let found = analysis(&[("api", Role::App), ("db", Role::Database)]);
+        insta::assert_snapshot!(summary_table(&found), @r"
+        SERVICE  ROLE      SOURCE  PORTS    HEALTH
+        api      app       api:1   80/http  -
+        db       database  db:1    80/http  -
+        ");
+    }
 }

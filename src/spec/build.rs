@@ -1,1 +1,985 @@
-//! Building a `JobSpec` from an analysis and answers, each decision with a reason.
+//! Building `JobSpec`s from an analysis, a person's answers and the repository's conventions.
+//!
+//! Every choice is recorded as a `Decision` with a reason a person can read, and every place
+//! where an answer could have decided instead is recorded as a `Question` with the default
+//! used, so that the same function serves the terminal (`generate`), the PR conversation and a
+//! plain `--no-questions` run. Nothing here reads files or talks to anything.
+//!
+//! The shape of what comes out:
+//! - one job for the application (every deployed service that is not a backing service), and
+//!   one job per backing service a person chose to deploy (databases, caches and queues keep
+//!   their data and their own release pace);
+//! - one group per service (each scales on its own), one Docker task per group;
+//! - named ports, dynamic unless a static one is asked for (`to` = the container port); the
+//!   group network is `bridge`, or `host` when a static port is below 1024;
+//! - one service per port with a check that fits the protocol;
+//! - secrets read from Vault KV v2 through a template, never written into the job;
+//! - the services a service depends on found through service discovery (a template), or at a
+//!   fixed endpoint a person gives.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::answers::{Answers, Question, ServiceAnswers};
+use super::config::{Config, ServiceProvider};
+use super::render::RenderOptions;
+use super::{
+    Check, Constraint, JobSpec, Network, Port, Resources, RestartPolicy, Service, Task, TaskGroup,
+    UpdateStrategy, SECOND,
+};
+use crate::analyze::{self, Analysis, HealthKind, Protocol, Role, Source};
+
+/// What `build` produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    /// The jobs, application first.
+    pub jobs: Vec<GeneratedJob>,
+    /// Why each choice was made, in order.
+    pub decisions: Vec<Decision>,
+    /// Questions nobody answered: their defaults were used.
+    pub unanswered: Vec<Question>,
+}
+
+/// One job and where it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedJob {
+    /// The job.
+    pub spec: JobSpec,
+    /// Output path relative to the repository (`deploy/shop.nomad.hcl`).
+    pub path: String,
+}
+
+/// One choice the builder made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// What it is about (`web`, `web port http`, `job`).
+    pub subject: String,
+    /// What was chosen.
+    pub choice: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why no job could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// Nothing to deploy.
+    #[error("{0}")]
+    NothingToDeploy(String),
+    /// An answer names a service the analysis does not have.
+    #[error(
+        "the answers name service `{service}`, which is not in this repository (services: {known})"
+    )]
+    UnknownService {
+        /// The name in the answers.
+        service: String,
+        /// The services found.
+        known: String,
+    },
+    /// An answer does not fit the service it is about.
+    #[error("{0}")]
+    BadAnswer(String),
+}
+
+/// The render options the configuration implies (Terraform variables).
+pub fn render_options(config: &Config) -> RenderOptions {
+    RenderOptions {
+        terraform_variables: config
+            .terraform
+            .iter()
+            .map(|terraform| terraform.datacenters_variable.clone())
+            .collect(),
+        generated_from: None,
+    }
+}
+
+/// Builds the jobs for `analysis`; `repository` names the default job (the folder name).
+pub fn build(
+    analysis: &Analysis,
+    answers: &Answers,
+    config: &Config,
+    repository: &str,
+) -> Result<Generated, BuildError> {
+    let mut builder = Builder { answers, config, decisions: Vec::new(), unanswered: Vec::new() };
+    builder.check_answers(analysis)?;
+    let job_name = builder.job_name(repository);
+    let deployed = builder.select(analysis)?;
+    let names = GroupNames::new(analysis, &job_name);
+
+    let (backing, apps): (Vec<&analyze::Service>, Vec<&analyze::Service>) =
+        deployed.iter().partition(|service| service.role.is_backing());
+    let job_settings = builder.job_settings();
+    let mut jobs = Vec::new();
+    if !apps.is_empty() {
+        jobs.push(builder.job(&job_name, &apps, analysis, &names, &deployed, &job_settings)?);
+    }
+    for service in backing {
+        let name = format!("{job_name}-{}", names.group(&service.name));
+        builder.decide(
+            &service.name,
+            format!("its own job `{name}`"),
+            "a backing service keeps data and has its own release pace, so deploying the \
+             application never restarts it",
+        );
+        jobs.push(builder.job(&name, &[service], analysis, &names, &deployed, &job_settings)?);
+    }
+    for var in answers.secrets.keys() {
+        let read = deployed.iter().any(|service| service.env.iter().any(|v| &v.name == var));
+        if !read {
+            builder.decide(
+                &format!("secret {var}"),
+                "unused",
+                "answered, but no deployed service reads this variable",
+            );
+        }
+    }
+    let mut seen = BTreeSet::new();
+    builder.unanswered.retain(|question| seen.insert(question.key.clone()));
+    Ok(Generated { jobs, decisions: builder.decisions, unanswered: builder.unanswered })
+}
+
+struct Builder<'a> {
+    answers: &'a Answers,
+    config: &'a Config,
+    decisions: Vec<Decision>,
+    unanswered: Vec<Question>,
+}
+
+/// Job-wide settings resolved once.
+struct JobSettings {
+    datacenters: Vec<String>,
+    namespace: Option<String>,
+    node_pool: Option<String>,
+    constraints: Option<Vec<Constraint>>,
+}
+
+/// Group and service names: Nomad names derived from the analysis names.
+struct GroupNames {
+    job: String,
+    groups: BTreeMap<String, String>,
+}
+
+impl GroupNames {
+    fn new(analysis: &Analysis, job: &str) -> Self {
+        let mut groups = BTreeMap::new();
+        let mut used = BTreeSet::new();
+        for service in &analysis.services {
+            let base = nomad_name(&service.name);
+            let mut name = base.clone();
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            groups.insert(service.name.clone(), name);
+        }
+        GroupNames { job: job.to_string(), groups }
+    }
+
+    fn group(&self, service: &str) -> String {
+        self.groups.get(service).cloned().unwrap_or_else(|| nomad_name(service))
+    }
+
+    /// The registered service name of a service's port (`shop-api`, `shop-api-admin`):
+    /// lowercase letters, digits and dashes, at most 63 characters (RFC 1123, as Nomad and
+    /// Consul require), a hash keeping long ones apart.
+    fn service(&self, service: &str, label: Option<&str>) -> String {
+        let mut full = format!("{}-{}", self.job, self.group(service));
+        if let Some(label) = label {
+            full = format!("{full}-{label}");
+        }
+        let name = sanitize(&full);
+        if name.len() <= 63 {
+            return name;
+        }
+        let digest: String =
+            Sha256::digest(full.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{}-{digest}", name[..54].trim_end_matches('-'))
+    }
+}
+
+/// A group or task name: lowercase letters, digits and dashes, at most 50 characters.
+fn nomad_name(name: &str) -> String {
+    let name = sanitize(name);
+    let name: String = name.chars().take(50).collect();
+    name.trim_end_matches('-').to_string()
+}
+
+/// Lowercase ASCII letters, digits and single dashes, never empty.
+fn sanitize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-');
+    if out.is_empty() {
+        "app".to_string()
+    } else {
+        out.to_string()
+    }
+}
+
+/// A port as the job names it.
+struct NamedPort<'a> {
+    label: String,
+    port: &'a analyze::Port,
+    host: Option<u16>,
+}
+
+impl<'a> Builder<'a> {
+    fn decide(&mut self, subject: &str, choice: impl Into<String>, reason: impl Into<String>) {
+        self.decisions.push(Decision {
+            subject: subject.to_string(),
+            choice: choice.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn ask(&mut self, key: String, prompt: String, default: String, reason: String, needs: bool) {
+        self.unanswered.push(Question { key, prompt, default, reason, needs_answer: needs });
+    }
+
+    fn service_answers(&self, service: &str) -> ServiceAnswers {
+        self.answers.for_service(service).cloned().unwrap_or_default()
+    }
+
+    fn check_answers(&self, analysis: &Analysis) -> Result<(), BuildError> {
+        let known: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
+        for (service, service_answers) in &self.answers.services {
+            if !known.contains(&service.as_str()) {
+                return Err(BuildError::UnknownService {
+                    service: service.clone(),
+                    known: known.join(", "),
+                });
+            }
+            let found = analysis.services.iter().find(|s| &s.name == service);
+            let secret = found.and_then(|found| {
+                found
+                    .env
+                    .iter()
+                    .find(|var| var.secret && service_answers.env.contains_key(&var.name))
+            });
+            if let Some(var) = secret {
+                // Secret values never go into a job file; Vault holds them.
+                return Err(BuildError::BadAnswer(format!(
+                    "env.{service}.{name}: {name} holds a secret, so its value is not written into \
+                     the job; answer secret.{name}=PATH#KEY (Vault KV v2) instead",
+                    name = var.name
+                )));
+            }
+            if let Some(class) = &service_answers.class {
+                if !self.config.classes.contains_key(class) {
+                    return Err(BuildError::BadAnswer(format!(
+                        "class.{service}={class}: .nomad-spec.toml has no [classes.{class}]"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn job_name(&mut self, repository: &str) -> String {
+        let base = match &self.answers.job {
+            Some(job) => job.clone(),
+            None => {
+                let name = nomad_name(repository);
+                self.ask(
+                    "job".into(),
+                    "Job name?".into(),
+                    name.clone(),
+                    "the repository's folder name, in the letters Nomad accepts".into(),
+                    false,
+                );
+                name
+            }
+        };
+        let name = format!("{}{base}", self.config.job_prefix.as_deref().unwrap_or_default());
+        if self.config.job_prefix.is_some() {
+            self.decide("job", format!("name `{name}`"), "`job_prefix` of .nomad-spec.toml");
+        }
+        name
+    }
+
+    /// The services to deploy: answers first, then everything but backing services.
+    fn select<'b>(
+        &mut self,
+        analysis: &'b Analysis,
+    ) -> Result<Vec<&'b analyze::Service>, BuildError> {
+        let mut deployed = Vec::new();
+        for service in &analysis.services {
+            let answer = self.answers.for_service(&service.name).and_then(|a| a.deploy);
+            let deploy = match answer {
+                Some(deploy) => {
+                    let choice = if deploy { "deployed" } else { "not deployed" };
+                    self.decide(&service.name, choice, "answered");
+                    deploy
+                }
+                None if service.role.is_backing() => {
+                    self.ask(
+                        format!("deploy.{}", service.name),
+                        format!(
+                            "Deploy {} ({}) with the application? Otherwise it is looked up as \
+                             an existing service.",
+                            service.name,
+                            role_name(service.role)
+                        ),
+                        "false".into(),
+                        "backing services usually already run elsewhere (a managed database, \
+                         a shared cache)"
+                            .into(),
+                        false,
+                    );
+                    self.decide(
+                        &service.name,
+                        "not deployed",
+                        format!(
+                            "a {} is a backing service: the application is pointed at an \
+                             existing one (answer deploy.{}=true to deploy it)",
+                            role_name(service.role),
+                            service.name
+                        ),
+                    );
+                    false
+                }
+                None => true,
+            };
+            if deploy {
+                deployed.push(service);
+            }
+        }
+        if deployed.is_empty() {
+            let message = if analysis.services.is_empty() {
+                "no deployable service found: no Dockerfile, compose file or descriptor names a \
+                 service"
+                    .to_string()
+            } else {
+                let names: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
+                format!(
+                    "no service selected for deployment (found: {}); backing services need \
+                     deploy.SERVICE=true",
+                    names.join(", ")
+                )
+            };
+            return Err(BuildError::NothingToDeploy(message));
+        }
+        Ok(deployed)
+    }
+
+    fn job_settings(&mut self) -> JobSettings {
+        match (self.config.service_provider, &self.config.fabio) {
+            (None, Some(_)) => self.decide(
+                "job",
+                "services registered in Consul",
+                "[fabio] is configured and Fabio reads its routes from Consul's catalog",
+            ),
+            (Some(ServiceProvider::Nomad), Some(_)) => self.decide(
+                "job",
+                "services registered in Nomad",
+                "service_provider = \"nomad\" of .nomad-spec.toml; note that Fabio reads routes \
+                 from Consul, so it will not see the route tags",
+            ),
+            _ => {}
+        }
+        let datacenters = if let Some(terraform) = &self.config.terraform {
+            let variable = terraform.datacenters_variable.clone();
+            self.decide(
+                "job",
+                format!("datacenters = [\"${{{variable}}}\"]"),
+                "[terraform] in .nomad-spec.toml: the file is a Terraform template and the \
+                 datacenter comes from its variable",
+            );
+            vec![format!("${{{variable}}}")]
+        } else if let Some(datacenters) = &self.answers.datacenters {
+            datacenters.clone()
+        } else {
+            let (datacenters, reason) = match &self.config.datacenters {
+                Some(list) => (list.clone(), "`datacenters` of .nomad-spec.toml"),
+                None => (vec!["*".to_string()], "every datacenter, as Nomad does by default"),
+            };
+            self.ask(
+                "datacenters".into(),
+                "Datacenters to run in (comma-separated)?".into(),
+                datacenters.join(","),
+                reason.into(),
+                false,
+            );
+            datacenters
+        };
+        let namespace = self.answers.namespace.clone().or_else(|| self.config.namespace.clone());
+        let node_pool = self.answers.node_pool.clone().or_else(|| self.config.node_pool.clone());
+        let constraints = self.config.architecture.map(|arch| {
+            self.decide(
+                "job",
+                format!("only on {} nodes", arch.as_str()),
+                "`architecture` of .nomad-spec.toml: images are built for it",
+            );
+            vec![Constraint {
+                l_target: Some("${attr.cpu.arch}".into()),
+                r_target: Some(arch.as_str().into()),
+                operand: Some("=".into()),
+            }]
+        });
+        JobSettings { datacenters, namespace, node_pool, constraints }
+    }
+
+    fn job(
+        &mut self,
+        name: &str,
+        services: &[&analyze::Service],
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+        settings: &JobSettings,
+    ) -> Result<GeneratedJob, BuildError> {
+        let mut groups = Vec::new();
+        for service in services {
+            groups.push(self.group(service, analysis, names, deployed)?);
+        }
+        let spec = JobSpec {
+            id: Some(name.to_string()),
+            name: Some(name.to_string()),
+            r#type: Some("service".into()),
+            namespace: settings.namespace.clone(),
+            datacenters: Some(settings.datacenters.clone()),
+            node_pool: settings.node_pool.clone(),
+            constraints: settings.constraints.clone(),
+            task_groups: Some(groups),
+            ..Default::default()
+        };
+        let path = self.config.output_pattern().replace("{job}", name);
+        Ok(GeneratedJob { spec, path })
+    }
+
+    fn group(
+        &mut self,
+        service: &analyze::Service,
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+    ) -> Result<TaskGroup, BuildError> {
+        let answers = self.service_answers(&service.name);
+        let group_name = names.group(&service.name);
+        if group_name != service.name {
+            self.decide(
+                &service.name,
+                format!("group and task `{group_name}`"),
+                "Nomad names here use lowercase letters, digits and dashes",
+            );
+        }
+        let ports = self.ports(service, &answers)?;
+        let config = self.docker_config(service, &answers, &ports, names);
+        let network = self.network(service, &ports);
+        let services = self.services(service, &answers, &ports, names);
+        let mut task = Task {
+            name: group_name.clone(),
+            driver: "docker".into(),
+            config: Some(config),
+            resources: Some(self.resources(service, &answers)),
+            ..Default::default()
+        };
+        let mut env = BTreeMap::new();
+        let mut templates = Vec::new();
+        let secrets = self.secrets(service, &answers, names, &mut templates, &mut task);
+        self.environment(
+            service,
+            &answers,
+            &secrets,
+            analysis,
+            names,
+            deployed,
+            &mut env,
+            &mut templates,
+        );
+        if !env.is_empty() {
+            task.env = Some(env);
+        }
+        if !templates.is_empty() {
+            task.templates = Some(templates);
+        }
+        let mut tasks = Vec::new();
+        let volumes = self.volumes(service, &answers, names, &mut task, &mut tasks);
+        tasks.push(task);
+        let has_checks = services.iter().any(|s| s.checks.as_ref().is_some_and(|c| !c.is_empty()));
+        let count = answers.count.unwrap_or(1);
+        if answers.count.is_none() && count == 1 {
+            self.decide(&service.name, "1 instance", "the default; answer count.SERVICE to scale");
+        }
+        let mut meta = None;
+        if let (Some(port), None) = (answers.route_port, &self.config.fabio) {
+            self.decide(
+                &service.name,
+                format!("route port {port} not used"),
+                "no router convention is configured ([fabio] in .nomad-spec.toml)",
+            );
+        }
+        if let (Some(hostname), None) = (&answers.hostname, &self.config.fabio) {
+            self.decide(
+                &service.name,
+                format!("public hostname {hostname} recorded in group meta"),
+                "no router convention is configured ([fabio] in .nomad-spec.toml), so nothing \
+                 routes it yet",
+            );
+            meta = Some(BTreeMap::from([("public_hostname".to_string(), hostname.clone())]));
+        }
+        Ok(TaskGroup {
+            name: group_name,
+            count: Some(i64::from(count)),
+            networks: network.map(|network| vec![network]),
+            services: (!services.is_empty()).then_some(services),
+            volumes,
+            restart_policy: Some(RestartPolicy {
+                attempts: Some(2),
+                interval: Some(30 * 60 * SECOND),
+                delay: Some(15 * SECOND),
+                mode: Some("fail".into()),
+            }),
+            update: Some(self.update(service, has_checks)),
+            meta,
+            tasks,
+            ..Default::default()
+        })
+    }
+
+    fn ports<'s>(
+        &mut self,
+        service: &'s analyze::Service,
+        answers: &ServiceAnswers,
+    ) -> Result<Vec<NamedPort<'s>>, BuildError> {
+        if answers.hostname.is_some() && answers.route_port.is_some() {
+            return Err(BuildError::BadAnswer(format!(
+                "hostname.{0} and route_port.{0}: a service is routed by host name or by a Fabio \
+                 TCP port, not both",
+                service.name
+            )));
+        }
+        let routed = [
+            ("hostname", answers.hostname.is_some()),
+            ("route_port", answers.route_port.is_some()),
+        ];
+        if let Some((key, _)) = routed.iter().find(|(_, set)| *set) {
+            if !service.ports.iter().any(|p| p.protocol != Protocol::Udp) {
+                return Err(BuildError::BadAnswer(format!(
+                    "{key}.{0}: {0} listens on no TCP port, so there is nothing to route to",
+                    service.name
+                )));
+            }
+        }
+        for container in answers.static_ports.keys() {
+            let known = container == "main" && !service.ports.is_empty()
+                || service.ports.iter().any(|p| p.container.to_string() == *container);
+            if !known {
+                let list: Vec<String> =
+                    service.ports.iter().map(|p| p.container.to_string()).collect();
+                return Err(BuildError::BadAnswer(format!(
+                    "static_port.{}.{container}: {} has no such container port (ports: {})",
+                    service.name,
+                    service.name,
+                    if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                )));
+            }
+        }
+        let mut named: Vec<NamedPort> = Vec::new();
+        for (index, port) in service.ports.iter().enumerate() {
+            let base = match port.protocol {
+                Protocol::Http => "http",
+                Protocol::Grpc => "grpc",
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            let label = if named.iter().any(|n| n.label == base) {
+                format!("{base}_{}", port.container)
+            } else {
+                base.to_string()
+            };
+            let host = answers
+                .static_ports
+                .get(&port.container.to_string())
+                .or_else(|| if index == 0 { answers.static_ports.get("main") } else { None })
+                .copied();
+            let subject = format!("{} port {label}", service.name);
+            match host {
+                Some(host) => self.decide(
+                    &subject,
+                    format!("static host port {host} → container {}", port.container),
+                    "answered",
+                ),
+                None => {
+                    let reason = if port.published.is_some() {
+                        "dynamic host port (Nomad picks a free one, so instances never collide); \
+                         the repository publishes a fixed one, answer static_port to keep it"
+                    } else {
+                        "dynamic host port: Nomad picks a free one, so instances never collide"
+                    };
+                    self.decide(&subject, format!("dynamic → container {}", port.container), reason)
+                }
+            }
+            named.push(NamedPort { label, port, host });
+        }
+        Ok(named)
+    }
+
+    fn network(&mut self, service: &analyze::Service, ports: &[NamedPort]) -> Option<Network> {
+        if ports.is_empty() {
+            self.decide(&service.name, "no network ports", "the analysis found no listening port");
+            return None;
+        }
+        let privileged = ports.iter().any(|p| p.host.is_some_and(|host| host < 1024));
+        let mode = if privileged {
+            self.decide(
+                &service.name,
+                "network mode host",
+                "a static port below 1024 is asked for: it is bound in host mode, the \
+                 convention for edge ports",
+            );
+            "host"
+        } else {
+            "bridge"
+        };
+        let port = |p: &NamedPort, value: Option<u16>| Port {
+            label: p.label.clone(),
+            value: value.map(i64::from),
+            to: Some(i64::from(p.port.container)),
+            host_network: None,
+        };
+        let reserved: Vec<Port> =
+            ports.iter().filter(|p| p.host.is_some()).map(|p| port(p, p.host)).collect();
+        let dynamic: Vec<Port> =
+            ports.iter().filter(|p| p.host.is_none()).map(|p| port(p, None)).collect();
+        Some(Network {
+            mode: Some(mode.into()),
+            reserved_ports: (!reserved.is_empty()).then_some(reserved),
+            dynamic_ports: (!dynamic.is_empty()).then_some(dynamic),
+        })
+    }
+
+    fn services(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        ports: &[NamedPort],
+        names: &GroupNames,
+    ) -> Vec<Service> {
+        let provider = self.config.provider();
+        let health_port = service.health.as_ref().and_then(|h| h.port);
+        let mut out = Vec::new();
+        for (index, port) in ports.iter().enumerate() {
+            if port.port.protocol == Protocol::Udp {
+                self.decide(
+                    &format!("{} port {}", service.name, port.label),
+                    "not registered as a service",
+                    "UDP ports cannot be health-checked by Nomad or Consul",
+                );
+                continue;
+            }
+            let main = index == 0;
+            let name = names.service(&service.name, (!main).then_some(port.label.as_str()));
+            let check = self.check(service, port, main, health_port, ports);
+            let mut tags = None;
+            if main {
+                if let (Some(hostname), Some(fabio)) = (&answers.hostname, &self.config.fabio) {
+                    let prefix = fabio.tag_prefix.as_deref().unwrap_or("urlprefix-");
+                    let route = if hostname.contains('/') {
+                        hostname.clone()
+                    } else {
+                        format!("{hostname}/")
+                    };
+                    let mut tag = format!("{prefix}{route}");
+                    if port.port.protocol == Protocol::Grpc {
+                        tag.push_str(" proto=grpc");
+                    }
+                    self.decide(
+                        &service.name,
+                        format!("Fabio route `{tag}`"),
+                        "public hostname answered; [fabio] routes requests for it to this \
+                         service's main port",
+                    );
+                    tags = Some(vec![tag]);
+                } else if let (Some(listener), Some(fabio)) =
+                    (answers.route_port, &self.config.fabio)
+                {
+                    // Fabio's TCP proxy: a listener port of Fabio forwards to this service.
+                    let prefix = fabio.tag_prefix.as_deref().unwrap_or("urlprefix-");
+                    let tag = format!("{prefix}:{listener} proto=tcp");
+                    self.decide(
+                        &service.name,
+                        format!("Fabio route `{tag}`"),
+                        format!(
+                            "route port answered; Fabio forwards connections on its port \
+                             {listener} to this service (Fabio needs a `proxy.addr` listener \
+                             `:{listener};proto=tcp`)"
+                        ),
+                    );
+                    tags = Some(vec![tag]);
+                } else if answers.hostname.is_none()
+                    && port.port.protocol == Protocol::Http
+                    && !service.role.is_backing()
+                {
+                    self.ask(
+                        format!("hostname.{}", service.name),
+                        format!("Public hostname of {} (empty: not public)?", service.name),
+                        String::new(),
+                        "nothing in the repository says the service is public".into(),
+                        false,
+                    );
+                }
+            }
+            out.push(Service {
+                name,
+                port_label: Some(port.label.clone()),
+                provider: Some(provider.as_str().into()),
+                tags,
+                checks: Some(vec![check]),
+                ..Default::default()
+            });
+        }
+        out
+    }
+
+    fn check(
+        &mut self,
+        service: &analyze::Service,
+        port: &NamedPort,
+        main: bool,
+        health_port: Option<u16>,
+        ports: &[NamedPort],
+    ) -> Check {
+        let subject = format!("{} port {} check", service.name, port.label);
+        let provider = self.config.provider();
+        // The analyzer's health check belongs to the main port unless it names another one.
+        let health = service.health.as_ref().filter(|_| match health_port {
+            Some(container) => container == port.port.container,
+            None => main,
+        });
+        let health_label = |container: u16| {
+            ports.iter().find(|p| p.port.container == container).map(|p| p.label.clone())
+        };
+        let mut check =
+            Check { interval: Some(10 * SECOND), timeout: Some(2 * SECOND), ..Default::default() };
+        let kind = health.map(|h| h.kind).unwrap_or(match port.port.protocol {
+            Protocol::Grpc => HealthKind::Grpc,
+            _ => HealthKind::Tcp,
+        });
+        match (kind, health.and_then(|h| h.path.clone())) {
+            (HealthKind::Http, Some(path)) => {
+                // Check paths are absolute URL paths; `healthz` means `/healthz`.
+                let path = if path.starts_with('/') { path } else { format!("/{path}") };
+                check.r#type = "http".into();
+                check.path = Some(path.clone());
+                self.decide(
+                    &subject,
+                    format!("http GET {path}"),
+                    "the health endpoint the analysis found",
+                );
+            }
+            (HealthKind::Grpc, _) if provider == ServiceProvider::Consul => {
+                check.r#type = "grpc".into();
+                self.decide(&subject, "grpc health", "a gRPC service, checked by Consul");
+            }
+            (HealthKind::Grpc, _) => {
+                check.r#type = "tcp".into();
+                self.decide(
+                    &subject,
+                    "tcp",
+                    "gRPC checks need Consul and the service provider is Nomad \
+                     (service_provider = \"consul\" in .nomad-spec.toml enables them)",
+                );
+            }
+            (_, _) => {
+                check.r#type = "tcp".into();
+                let reason = if port.port.protocol == Protocol::Http {
+                    "no health endpoint was found, so only the port is checked"
+                } else {
+                    "a plain TCP port: the check is that it accepts connections"
+                };
+                self.decide(&subject, "tcp", reason);
+            }
+        }
+        if let Some(container) = health_port.filter(|_| health.is_some()) {
+            check.port_label = health_label(container);
+        }
+        check
+    }
+
+    fn docker_config(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        ports: &[NamedPort],
+        names: &GroupNames,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let image = match (&answers.image, service.source, &service.image) {
+            (Some(image), _, _) => {
+                self.decide(&service.name, format!("image {image}"), "answered");
+                image.clone()
+            }
+            (None, Source::Build, Some(image)) => {
+                // Compose tags the build with `image:`; whether it was pushed anywhere is unknown.
+                let (reason, needs) = if image.contains('/') {
+                    ("the name the repository tags its build with; it must be pushed there", false)
+                } else {
+                    (
+                        "the name the repository tags its build with, but without a registry \
+                         Nomad would pull it from Docker Hub's library, which is someone \
+                         else's image",
+                        true,
+                    )
+                };
+                self.ask(
+                    format!("image.{}", service.name),
+                    format!("Image reference of {} (built from {})?", service.name, service.path),
+                    image.clone(),
+                    reason.to_string(),
+                    needs,
+                );
+                self.decide(&service.name, format!("image {image}"), reason);
+                image.clone()
+            }
+            (None, Source::Image, Some(image)) => {
+                self.decide(
+                    &service.name,
+                    format!("image {image}"),
+                    "the published image the repository runs",
+                );
+                image.clone()
+            }
+            (None, _, _) => {
+                let group = names.group(&service.name);
+                let (image, reason, needs) = match &self.config.registry {
+                    Some(registry) => (
+                        format!("{}/{group}:latest", registry.trim_end_matches('/')),
+                        "`registry` of .nomad-spec.toml; pin a version tag so a rollback \
+                         means something"
+                            .to_string(),
+                        false,
+                    ),
+                    None => (
+                        format!("registry.invalid/{}/{group}:latest", names.job),
+                        "the service is built from this repository and nothing says where its \
+                         image is pushed; `registry.invalid` can never be pulled, so the job \
+                         fails clearly instead of pulling someone else's image"
+                            .to_string(),
+                        true,
+                    ),
+                };
+                self.ask(
+                    format!("image.{}", service.name),
+                    format!("Image reference of {} (built from {})?", service.name, service.path),
+                    image.clone(),
+                    reason.clone(),
+                    needs,
+                );
+                self.decide(&service.name, format!("image {image}"), reason);
+                image
+            }
+        };
+        let mut config = BTreeMap::from([("image".to_string(), serde_json::Value::from(image))]);
+        if !ports.is_empty() {
+            let labels: Vec<serde_json::Value> =
+                ports.iter().map(|p| serde_json::Value::from(p.label.clone())).collect();
+            config.insert("ports".into(), serde_json::Value::Array(labels));
+        }
+        if let Some(command) = &service.command {
+            // Compose's `command` replaces the image's CMD and keeps its ENTRYPOINT: `args`.
+            let args = command.iter().map(|a| serde_json::Value::from(a.clone())).collect();
+            config.insert("args".into(), serde_json::Value::Array(args));
+        }
+        config
+    }
+
+    fn resources(&mut self, service: &analyze::Service, answers: &ServiceAnswers) -> Resources {
+        let class_name = answers
+            .class
+            .clone()
+            .or_else(|| self.config.service_classes.get(&service.name).cloned())
+            .or_else(|| {
+                let role = role_name(service.role).to_string();
+                self.config.classes.contains_key(&role).then_some(role)
+            });
+        let class = class_name.as_ref().and_then(|name| self.config.classes.get(name));
+        let (mut cpu, mut memory) = (service.resources.cpu, service.resources.memory);
+        let mut memory_max = None;
+        let mut reason = format!("analysis: {}", service.resources.reason);
+        if let (Some(name), Some(class)) = (&class_name, class) {
+            cpu = class.cpu.unwrap_or(cpu);
+            memory = class.memory.unwrap_or(memory);
+            memory_max = class.memory_max;
+            reason = format!("service class `{name}` of .nomad-spec.toml");
+        }
+        if let Some(answered) = answers.cpu {
+            cpu = answered;
+        }
+        match answers.memory {
+            Some(answered) => {
+                memory = answered;
+                reason = "answered".into();
+            }
+            None => self.ask(
+                format!("memory.{}", service.name),
+                format!("Memory for {} in MB?", service.name),
+                memory.to_string(),
+                reason.clone(),
+                false,
+            ),
+        }
+        if let Some(answered) = answers.memory_max {
+            memory_max = Some(answered);
+        }
+        let cpu = cpu.max(1);
+        let memory = memory.max(10);
+        let max = memory_max.map(|m| format!(", up to {m} MB")).unwrap_or_default();
+        self.decide(&service.name, format!("{cpu} MHz, {memory} MB{max}"), reason);
+        Resources {
+            cpu: Some(i64::from(cpu)),
+            cores: None,
+            memory_mb: Some(i64::from(memory)),
+            memory_max_mb: memory_max.filter(|m| *m > memory).map(i64::from),
+        }
+    }
+
+    fn update(&mut self, service: &analyze::Service, has_checks: bool) -> UpdateStrategy {
+        let health_check = if has_checks { "checks" } else { "task_states" };
+        self.decide(
+            &service.name,
+            format!("rolling update one at a time, healthy by {health_check}, auto-revert"),
+            if has_checks {
+                "a new version must pass its checks for 10s within 5m, else Nomad rolls back"
+            } else {
+                "without checks, a new version is healthy once its task runs for 10s; a failed \
+                 update rolls back"
+            },
+        );
+        UpdateStrategy {
+            max_parallel: Some(1),
+            health_check: Some(health_check.into()),
+            min_healthy_time: Some(10 * SECOND),
+            healthy_deadline: Some(5 * 60 * SECOND),
+            progress_deadline: Some(10 * 60 * SECOND),
+            auto_revert: Some(true),
+            ..Default::default()
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::App => "app",
+        Role::Database => "database",
+        Role::Cache => "cache",
+        Role::Queue => "queue",
+        Role::Proxy => "proxy",
+        Role::Tool => "tool",
+    }
+}
+
+mod environment;
+mod volumes;
+
+#[cfg(test)]
+mod tests;

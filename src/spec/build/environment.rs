@@ -1,0 +1,348 @@
+//! Environment of a service's task: plain values, secrets from Vault, and the addresses of the
+//! services it depends on (a service-discovery template, or a fixed endpoint).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Builder, GroupNames};
+use crate::analyze::{self, Analysis};
+use crate::spec::answers::{is_env_name, SecretRef, ServiceAnswers};
+use crate::spec::config::ServiceProvider;
+use crate::spec::{Task, Template, Vault};
+
+impl Builder<'_> {
+    /// Secret variables → a Vault template; returns the names handled.
+    pub(super) fn secrets(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        names: &GroupNames,
+        templates: &mut Vec<Template>,
+        task: &mut Task,
+    ) -> BTreeSet<String> {
+        let mut by_path: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut handled = BTreeSet::new();
+        for var in &service.env {
+            let answered = self.answers.secrets.get(&var.name);
+            if !(var.secret || answered.is_some()) || answers.env.contains_key(&var.name) {
+                continue;
+            }
+            if !is_env_name(&var.name) {
+                self.decide(
+                    &service.name,
+                    format!("{} left out", var.name),
+                    "not a valid variable name",
+                );
+                continue;
+            }
+            let reference = match answered.and_then(|a| SecretRef::parse("secret", a).ok()) {
+                Some(reference) => {
+                    self.decide(
+                        &format!("{} secret {}", service.name, var.name),
+                        format!("from Vault {}#{}", reference.path, reference.key),
+                        "answered",
+                    );
+                    reference
+                }
+                None => {
+                    let vault = self.config.vault.clone().unwrap_or_default();
+                    let mount =
+                        vault.mount.as_deref().unwrap_or("kv").trim_matches('/').to_string();
+                    let pattern = vault.path.as_deref().unwrap_or("{job}");
+                    let path = pattern
+                        .replace("{job}", &names.job)
+                        .replace("{service}", &names.group(&service.name));
+                    let reference = SecretRef {
+                        path: format!("{mount}/data/{}", path.trim_matches('/')),
+                        key: var.name.clone(),
+                    };
+                    let default = format!("{}#{}", reference.path, reference.key);
+                    let reason =
+                        "the [vault] convention (KV v2 under <mount>/data/<job>), the key \
+                                  named after the variable";
+                    self.ask(
+                        format!("secret.{}", var.name),
+                        format!(
+                            "Vault KV v2 path#key holding {} (for {})?",
+                            var.name, service.name
+                        ),
+                        default.clone(),
+                        reason.into(),
+                        false,
+                    );
+                    self.decide(
+                        &format!("{} secret {}", service.name, var.name),
+                        format!("from Vault {default}"),
+                        reason,
+                    );
+                    // An unparsable convention path would put odd text into a template.
+                    match SecretRef::parse("secret", &default) {
+                        Ok(reference) => reference,
+                        Err(err) => {
+                            self.decide(
+                                &service.name,
+                                format!("{} left out", var.name),
+                                err.to_string(),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            handled.insert(var.name.clone());
+            by_path.entry(reference.path).or_default().push((var.name.clone(), reference.key));
+        }
+        if by_path.is_empty() {
+            return handled;
+        }
+        let (left, right) = self.config.delimiters();
+        let mut data = String::new();
+        for (path, vars) in &by_path {
+            data.push_str(&format!("{left} with secret \"{path}\" {right}\n"));
+            for (var, key) in vars {
+                let access = if is_env_name(key) {
+                    format!("{left} .Data.data.{key} {right}")
+                } else {
+                    format!("{left} index .Data.data \"{key}\" {right}")
+                };
+                data.push_str(&format!("{var}={access}\n"));
+            }
+            data.push_str(&format!("{left} end {right}\n"));
+        }
+        templates.push(self.template(data, "secrets/vault.env"));
+        let vault = self.config.vault.clone().unwrap_or_default();
+        let (role, policies, reason) = match (&vault.role, &vault.policies) {
+            (Some(role), _) => (
+                Some(role.clone()),
+                None,
+                format!("workload identity role `{role}` of .nomad-spec.toml"),
+            ),
+            (None, Some(policies)) => (
+                None,
+                Some(policies.clone()),
+                "legacy token policies of .nomad-spec.toml".to_string(),
+            ),
+            (None, None) => (
+                None,
+                None,
+                "Nomad 1.7+ workload identity with the cluster's default Vault role \
+                 (set [vault] role to name one)"
+                    .to_string(),
+            ),
+        };
+        self.decide(&service.name, "secrets rendered from Vault into secrets/vault.env", reason);
+        task.vault = Some(Vault { role, policies, ..Default::default() });
+        handled
+    }
+
+    fn template(&self, data: String, destination: &str) -> Template {
+        let (left, right) = self.config.delimiters();
+        let custom = (left, right) != ("{{", "}}");
+        Template {
+            embedded_tmpl: Some(data),
+            dest_path: Some(destination.into()),
+            change_mode: Some("restart".into()),
+            envvars: Some(true),
+            left_delim: custom.then(|| left.to_string()),
+            right_delim: custom.then(|| right.to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// Plain variables → `env`; variables naming another service → a discovery template.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn environment(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        secrets: &BTreeSet<String>,
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+        env: &mut BTreeMap<String, String>,
+        templates: &mut Vec<Template>,
+    ) {
+        let (left, right) = self.config.delimiters();
+        let mut lookups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut pointed = BTreeSet::new();
+        for var in &service.env {
+            if secrets.contains(&var.name) || answers.env.contains_key(&var.name) || var.secret {
+                continue;
+            }
+            let Some(default) = &var.default else {
+                self.decide(
+                    &format!("{} env {}", service.name, var.name),
+                    "not set",
+                    "read by the service but no value was found; it keeps its own default",
+                );
+                continue;
+            };
+            if !is_env_name(&var.name) {
+                self.decide(
+                    &service.name,
+                    format!("{} left out", var.name),
+                    "not a valid variable name",
+                );
+                continue;
+            }
+            let mut value = default.clone();
+            let mut lookup = None;
+            for dependency in &service.depends_on {
+                let Some(target) = analysis.services.iter().find(|s| &s.name == dependency) else {
+                    continue;
+                };
+                let Some(rewritten) = point_at(&value, dependency, target, left, right) else {
+                    continue;
+                };
+                let target_answers = self.service_answers(dependency);
+                if let Some(endpoint) = &target_answers.endpoint {
+                    value = endpoint_value(&value, dependency, endpoint);
+                    self.decide(
+                        &format!("{} env {}", service.name, var.name),
+                        format!("points at {endpoint}"),
+                        format!("endpoint.{dependency} answered"),
+                    );
+                } else {
+                    let name = names.service(dependency, None);
+                    let where_ = if deployed.iter().any(|s| &s.name == dependency) {
+                        "deployed by these jobs"
+                    } else {
+                        "not deployed here: it must be registered under that name, or answer \
+                         endpoint.SERVICE=host:port"
+                    };
+                    self.decide(
+                        &format!("{} env {}", service.name, var.name),
+                        format!("looked up as service `{name}`"),
+                        format!("its value names {dependency} ({where_}); addresses and ports in Nomad are assigned at placement"),
+                    );
+                    if !rewritten.1 {
+                        self.decide(
+                            &format!("{} env {}", service.name, var.name),
+                            "host only",
+                            format!(
+                                "the port of {dependency} is assigned at placement, so the service must \
+                                 also read it from the same lookup, or answer \
+                                 static_port.{dependency} or endpoint.{dependency}"
+                            ),
+                        );
+                    }
+                    lookup = Some((name, rewritten.0));
+                }
+                pointed.insert(dependency.clone());
+            }
+            match lookup {
+                Some((name, line)) => {
+                    lookups.entry(name).or_default().push(format!("{}={line}", var.name))
+                }
+                None => {
+                    env.insert(var.name.clone(), value);
+                }
+            }
+        }
+        for dependency in &service.depends_on {
+            if !pointed.contains(dependency) {
+                let known = analysis.services.iter().any(|s| &s.name == dependency);
+                let reason = if known {
+                    "no variable with a value naming it was found; if the service reaches it by \
+                     the compose host name, that name does not resolve on Nomad"
+                } else {
+                    "it is not a service of this repository"
+                };
+                self.decide(
+                    &service.name,
+                    format!("depends on {dependency}: nothing rewritten"),
+                    reason,
+                );
+            }
+        }
+        for (var, value) in &answers.env {
+            env.insert(var.clone(), value.clone());
+            self.decide(&format!("{} env {var}", service.name), "set", "answered");
+        }
+        if lookups.is_empty() {
+            return;
+        }
+        let function = match self.config.provider() {
+            ServiceProvider::Nomad => "nomadService",
+            ServiceProvider::Consul => "service",
+        };
+        let mut data = String::new();
+        for (name, lines) in &lookups {
+            data.push_str(&format!("{left} range {function} \"{name}\" {right}\n"));
+            for line in lines {
+                data.push_str(line);
+                data.push('\n');
+            }
+            data.push_str(&format!("{left} end {right}\n"));
+        }
+        templates.push(self.template(data, "local/endpoints.env"));
+    }
+}
+
+/// Characters a rewritten value may keep: nothing that means something in an env file or a
+/// template.
+fn is_plain_value(value: &str) -> bool {
+    value.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/@?&=%+,-~".contains(c))
+}
+
+/// Finds `dependency` as a host in `value` (`redis`, `redis:6379`, `postgres://u@db:5432/x`).
+/// Returns the start and end of the host (and port, when one follows).
+fn host_mention(value: &str, dependency: &str) -> Option<(usize, usize, bool)> {
+    if dependency.is_empty() {
+        return None;
+    }
+    let mut from = 0;
+    while let Some(found) = value[from..].find(dependency) {
+        let start = from + found;
+        let end = start + dependency.len();
+        let before_ok = start == 0 || value[..start].ends_with(['/', '@']);
+        let after = &value[end..];
+        let after_ok = after.is_empty() || after.starts_with([':', '/', '?']);
+        if before_ok && after_ok {
+            if let Some(rest) = after.strip_prefix(':') {
+                let digits = rest.chars().take_while(char::is_ascii_digit).count();
+                if digits > 0 {
+                    return Some((start, end + 1 + digits, true));
+                }
+            }
+            return Some((start, end, false));
+        }
+        from = end;
+    }
+    None
+}
+
+/// The template line value pointing `value` at a discovered `target`, when it names it, and
+/// whether the port was rewritten too.
+pub(super) fn point_at(
+    value: &str,
+    dependency: &str,
+    target: &analyze::Service,
+    left: &str,
+    right: &str,
+) -> Option<(String, bool)> {
+    if !is_plain_value(value) || target.ports.is_empty() {
+        return None;
+    }
+    let (start, end, with_port) = host_mention(value, dependency)?;
+    let replacement = if with_port {
+        format!("{left} .Address {right}:{left} .Port {right}")
+    } else {
+        format!("{left} .Address {right}")
+    };
+    Some((format!("{}{replacement}{}", &value[..start], &value[end..]), with_port))
+}
+
+/// `value` with its mention of `dependency` replaced by a fixed `host:port`.
+pub(super) fn endpoint_value(value: &str, dependency: &str, endpoint: &str) -> String {
+    match host_mention(value, dependency) {
+        Some((start, end, with_port)) => {
+            let replacement = if with_port {
+                endpoint.to_string()
+            } else {
+                endpoint.rsplit_once(':').map_or(endpoint, |(host, _)| host).to_string()
+            };
+            format!("{}{replacement}{}", &value[..start], &value[end..])
+        }
+        None => value.to_string(),
+    }
+}
