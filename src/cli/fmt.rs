@@ -95,8 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Write
     } else if inputs.len() > 1 || searched_directory {
         anyhow::bail!(
-            "{} files to format: say --write to rewrite them or --check to list those that \
-             would change",
+            "without --check or --write only a single file is formatted (to stdout); for {} \
+             files say --write to rewrite them or --check to list those that would change",
             inputs.len()
         );
     } else {
