@@ -178,6 +178,31 @@ fn output_matches_terraform_fmt_on_the_corpus() {
 }
 
 #[test]
+fn damaged_corpus_files_give_a_result_or_a_diagnostic_never_a_panic() {
+    for (name, text) in corpus_jobs() {
+        let cuts: Vec<usize> =
+            (1..8).map(|i| i * text.len() / 8).filter(|at| text.is_char_boundary(*at)).collect();
+        for at in cuts {
+            let truncated = &text[..at];
+            let one_char_removed: String =
+                text[..at].chars().chain(text[at..].chars().skip(1)).collect();
+            for damaged in [truncated, one_char_removed.as_str()] {
+                match format_hcl(damaged, &name) {
+                    Ok(formatted) => {
+                        let again = format_hcl(&formatted, &name).expect("output parses");
+                        assert!(again == formatted, "{name} cut at {at}: not idempotent");
+                    }
+                    Err(diagnostic) => {
+                        assert!(diagnostic.line >= 1 && diagnostic.column >= 1, "{diagnostic}");
+                        assert!(!diagnostic.message.is_empty());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn meaning_comparison_ignores_interpolation_spacing_but_not_text() {
     let parse = |text: &str| normalize_body(hcl::parse(text).expect("test input parses"));
     let spaced = parse("a = \"id-${ upper(x) } %{ if y }yes%{ endif }\"\n");

@@ -1,12 +1,14 @@
 //! Canonical `nomad fmt` layout for any HCL text, keeping comments.
 //!
 //! `nomad fmt` is HashiCorp's `hclwrite.Format`: it re-spaces tokens and never changes
-//! them. This module does the same in three steps: [`lexer`] splits the text into tokens
-//! (refusing unterminated strings, heredocs and comments, and unbalanced brackets), the
-//! grammar is checked with `hcl-edit` so a file that is not HCL2 is refused rather than
-//! rearranged, and [`layout`] re-spaces the tokens. Two things differ from `nomad fmt`, both
-//! deliberate: the result always ends with a line break, and a UTF-8 byte-order mark is
-//! dropped (as HCL itself ignores it). Line endings (LF or CRLF) are kept as they are.
+//! them. Literal text (comments, strings, heredoc lines) is never touched; spacing inside
+//! `${ }` and `%{ }` belongs to an expression and is tightened like any other (`"${ x }"`
+//! becomes `"${x}"`, as `nomad fmt` does). This module works in three steps: `lexer`
+//! splits the text into tokens (refusing unterminated strings, heredocs and comments, and
+//! unbalanced brackets), the grammar is checked with `hcl-edit` so a file that is not HCL2
+//! is refused rather than rearranged, and `layout` re-spaces the tokens. Two things
+//! differ from `nomad fmt`, both deliberate: the result always ends with a line break, and a
+//! UTF-8 byte-order mark is dropped (HCL ignores it). Line endings (LF or CRLF) are kept.
 //!
 //! It does not own reading files or deciding what to write (that is `cli::fmt`), nor the
 //! meaning of a job (that is `parse` and `validate`).
