@@ -215,8 +215,6 @@ impl<'a> Lexer<'a> {
                     Kind::TemplateInterp => {
                         matches!(opener.kind, Kind::TemplateInterp | Kind::TemplateControl)
                     }
-                    // `~}` may close a plain brace only in the scanner's eyes; the grammar
-                    // rejects it, so it is reported here as a mismatch.
                     _ => opener.kind == expected,
                 };
                 if !matches {
