@@ -3,13 +3,15 @@
 //! with HashiCorp's own formatter.
 //!
 //! How the agreement lists were made: every corpus file was run through `terraform fmt -`
-//! (Terraform 1.11.4), whose layout is `hclwrite`'s, the same code `nomad fmt` runs. Terraform
-//! also rewrites a few things `nomad fmt` does not (it unwraps `"${x}"` to `x`, quotes block
-//! labels, rewrites `variable` types), so only files where none of that applied are used:
-//! [`ALREADY_FORMATTED`] are files `terraform fmt` left unchanged apart from such rewrites, and
-//! [`TERRAFORM_FMT_OUTPUT`] holds the SHA-256 of `terraform fmt`'s output for every file
-//! where that output contains no Terraform-only rewrite (checked line by line). The corpus
-//! files themselves are not copied here, only their names and hashes.
+//! (Terraform 1.11.4), whose layout is `hclwrite`'s, the same code `nomad fmt` runs.
+//! Terraform also rewrites a few things `nomad fmt` does not (it unwraps `"${x}"` to `x`,
+//! quotes block labels, rewrites `variable` types). [`ALREADY_FORMATTED`] lists the files
+//! whose `terraform fmt` output differs from them only by that unwrapping (a differing line
+//! counts only if re-wrapping Terraform's value gives back the original line exactly), so
+//! `hclwrite` leaves them unchanged. [`TERRAFORM_FMT_OUTPUT`] holds the SHA-256 of
+//! `terraform fmt`'s output for every file where it applied no Terraform-only rewrite, so
+//! that output is exactly `hclwrite`'s. The corpus files themselves are not copied here,
+//! only their names and hashes.
 
 use std::path::{Path, PathBuf};
 

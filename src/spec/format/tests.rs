@@ -397,3 +397,54 @@ fn formats_a_five_mebibyte_file() {
     assert!(formatted.contains("\n    count = 1\n"));
     assert_eq!(formatted.lines().count(), source.lines().count());
 }
+
+#[test]
+fn formats_what_hcl_rs_writes() {
+    // The renderer writes the job with hcl-rs and passes the text through `format_hcl`.
+    use hcl::{Block, Body, Expression, Object, ObjectKey};
+    let meta: Object<ObjectKey, Expression> = [
+        (ObjectKey::from("team"), Expression::from("web")),
+        (ObjectKey::from("cost_center"), Expression::from("42")),
+    ]
+    .into_iter()
+    .collect();
+    let port = Block::builder("port").add_label("http").add_attribute(("to", 8080)).build();
+    let group = Block::builder("group")
+        .add_label("app")
+        .add_attribute(("count", 2))
+        .add_attribute(("meta", meta))
+        .add_block(Block::builder("network").add_block(port).build())
+        .build();
+    let job = Block::builder("job")
+        .add_label("web")
+        .add_attribute(("datacenters", vec!["dc1"]))
+        .add_attribute(("type", "service"))
+        .add_block(group)
+        .build();
+    let body = Body::builder().add_block(job).build();
+    let written = hcl::to_string(&body).expect("hcl-rs writes the body");
+    // hcl-rs puts array items on their own lines and quotes object keys; the layout keeps
+    // both and aligns what `nomad fmt` aligns.
+    insta::assert_snapshot!(fmt(&written), @r#"
+    job "web" {
+      datacenters = [
+        "dc1"
+      ]
+      type = "service"
+
+      group "app" {
+        count = 2
+        meta = {
+          "team"        = "web"
+          "cost_center" = "42"
+        }
+
+        network {
+          port "http" {
+            to = 8080
+          }
+        }
+      }
+    }
+    "#);
+}
