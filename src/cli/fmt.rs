@@ -73,13 +73,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 searched_directory = true;
-                match job_files_in(path) {
-                    Ok(found) => inputs.extend(found.into_iter().map(Input::File)),
-                    Err(err) => {
-                        eprintln!("error: {err:#}");
-                        failed = true;
-                    }
-                }
+                let (found, complete) = job_files_in(path);
+                inputs.extend(found.into_iter().map(Input::File));
+                failed |= !complete;
             }
             Ok(_) => inputs.push(Input::File(path.clone())),
             Err(err) => {
@@ -231,18 +227,35 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Job files under `dir`, sorted, found without following symbolic links.
-fn job_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Job files under `dir`, sorted, found without following symbolic links. A directory that
+/// cannot be read is reported and skipped; the flag says whether everything was read.
+fn job_files_in(dir: &Path) -> (Vec<PathBuf>, bool) {
     let mut found = Vec::new();
+    let mut complete = true;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) => {
+                eprintln!("error: cannot list {}: {err}", dir.display());
+                complete = false;
+                continue;
+            }
+        };
         for entry in entries {
-            let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-            let file_type = entry
-                .file_type()
-                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    eprintln!("error: cannot list {}: {err}", dir.display());
+                    complete = false;
+                    continue;
+                }
+            };
+            let Ok(file_type) = entry.file_type() else {
+                eprintln!("error: cannot read {}", entry.path().display());
+                complete = false;
+                continue;
+            };
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if file_type.is_dir() {
@@ -255,7 +268,7 @@ fn job_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     found.sort();
-    Ok(found)
+    (found, complete)
 }
 
 /// `*.nomad`, `*.nomad.hcl` and `*.hcl`.
