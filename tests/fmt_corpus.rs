@@ -204,6 +204,66 @@ fn damaged_corpus_files_give_a_result_or_a_diagnostic_never_a_panic() {
     }
 }
 
+/// `text` with every line's indentation and the spacing around an attribute's `=` scrambled,
+/// except inside heredocs and multi-line block comments, where the text is content.
+fn scramble_spacing(text: &str) -> String {
+    let attribute = regex::Regex::new(r"^([A-Za-z_][A-Za-z0-9_-]*)\s+=\s+(.*)$").expect("regex");
+    let heredoc = regex::Regex::new(r"<<-?([A-Za-z_][A-Za-z0-9_-]*)$").expect("regex");
+    let mut out = String::new();
+    let mut heredoc_marker: Option<String> = None;
+    let mut in_block_comment = false;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches(['\n', '\r']);
+        if let Some(marker) = &heredoc_marker {
+            if body.trim() == marker {
+                heredoc_marker = None;
+            }
+            out.push_str(line);
+            continue;
+        }
+        if in_block_comment {
+            in_block_comment = !body.contains("*/");
+            out.push_str(line);
+            continue;
+        }
+        let trimmed = body.trim_start();
+        let indent = ["", "\t", "   ", " \t ", "         "][number % 5];
+        let scrambled = match attribute.captures(trimmed) {
+            Some(parts) => {
+                let spaces = ["", " ", "    "][number % 3];
+                format!("{indent}{}{spaces}=\t{}", &parts[1], &parts[2])
+            }
+            None => format!("{indent}{trimmed}"),
+        };
+        out.push_str(&scrambled);
+        out.push_str(&line[body.len()..]);
+        if let Some(found) = heredoc.captures(body) {
+            heredoc_marker = Some(found[1].to_string());
+        }
+        in_block_comment = body.contains("/*") && !body.contains("*/");
+    }
+    out
+}
+
+#[test]
+fn indentation_and_spacing_around_equals_do_not_matter() {
+    let mut scrambled_files = 0;
+    for (name, text) in corpus_jobs() {
+        let Ok(formatted) = format_hcl(&text, &name) else { continue };
+        let scrambled = scramble_spacing(&formatted);
+        assert_ne!(scrambled, formatted, "{name} was not scrambled");
+        let again = format_hcl(&scrambled, &name).expect("scrambled spacing still parses");
+        let first_difference = again.lines().zip(formatted.lines()).position(|(a, b)| a != b);
+        assert!(
+            again == formatted,
+            "{name}: formatting depends on the input's spacing (first differing line: {:?})",
+            first_difference.map(|at| at + 1)
+        );
+        scrambled_files += 1;
+    }
+    assert!(scrambled_files >= 300);
+}
+
 #[test]
 fn meaning_comparison_ignores_interpolation_spacing_but_not_text() {
     let parse = |text: &str| normalize_body(hcl::parse(text).expect("test input parses"));
