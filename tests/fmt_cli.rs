@@ -198,3 +198,25 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(needle), "help lacks {needle:?}:\n{help}");
     }
 }
+
+#[test]
+fn check_with_diff_prints_a_unified_diff() {
+    let dir = job_tree();
+    let output = nomad_spec(dir.path(), &["fmt", "--check", "--diff", "jobs/messy.nomad.hcl"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let expected = "\
+--- jobs/messy.nomad.hcl
++++ jobs/messy.nomad.hcl
+@@ -1,4 +1,4 @@
+ job \"web\" {
+-type = \"service\"
+-  datacenters = [ \"dc1\" ]
++  type        = \"service\"
++  datacenters = [\"dc1\"]
+ }
+";
+    assert_eq!(stdout(&output), expected);
+
+    let without_check = nomad_spec(dir.path(), &["fmt", "--diff", "jobs/messy.nomad.hcl"]);
+    assert_eq!(without_check.status.code(), Some(2), "--diff needs --check");
+}

@@ -25,6 +25,10 @@ pub struct Args {
     /// Rewrite the files that are not formatted (atomically) and list them.
     #[arg(long)]
     pub write: bool,
+    /// With --check: print a unified diff of each file that is not formatted instead of its
+    /// name.
+    #[arg(long, requires = "check")]
+    pub diff: bool,
     /// Files or directories to format; `-` reads stdin and prints to stdout.
     #[arg(required = true, value_name = "FILE|DIR|-")]
     pub paths: Vec<PathBuf>,
@@ -38,6 +42,8 @@ Without --check or --write, a single FILE (or `-`) is printed formatted to stdou
 is written. Several files or a directory without a flag is refused (exit 2) rather than
 guessed at: say --write to rewrite them or --check to list the ones that would change.
 
+--check --diff prints a unified diff (patch-applicable) instead of the file names.
+
 Exit codes:
   0  every file is formatted (or was printed or rewritten)
   1  --check: at least one file is not formatted (they are listed on stdout)
@@ -49,7 +55,10 @@ Exit codes:
 enum Action {
     Print,
     Write,
-    Check,
+    /// Compare only; `diff` prints how instead of which.
+    Check {
+        diff: bool,
+    },
 }
 
 /// What happened to one input.
@@ -86,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let action = if args.check {
-        Action::Check
+        Action::Check { diff: args.diff }
     } else if args.write {
         Action::Write
     } else if inputs.len() > 1 || searched_directory {
@@ -109,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     Ok(if failed {
         ExitCode::from(super::EXIT_USAGE)
-    } else if changed && action == Action::Check {
+    } else if changed && matches!(action, Action::Check { .. }) {
         ExitCode::from(EXIT_UNFORMATTED)
     } else {
         ExitCode::SUCCESS
@@ -173,11 +182,15 @@ fn process(input: &Input, action: Action) -> Outcome {
     let changed = formatted != source;
     let result = match (action, input) {
         (Action::Print, _) | (Action::Write, Input::Stdin) => print(&formatted),
-        (Action::Check, _) => {
-            if changed {
-                println!("{name}");
+        (Action::Check { diff }, _) => {
+            if changed && diff {
+                print(&unified_diff(&name, source, &formatted))
+            } else {
+                if changed {
+                    println!("{name}");
+                }
+                Ok(())
             }
-            Ok(())
         }
         (Action::Write, Input::File(path)) => {
             if changed {
@@ -225,6 +238,59 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     })?;
     temp.persist(&target).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
+}
+
+/// Lines of context around each change in a diff.
+const DIFF_CONTEXT: usize = 3;
+
+/// A unified diff from `before` to its formatted text `after`. Formatting only re-spaces
+/// lines, never adds, removes or reorders them, so lines correspond one to one and a hunk is
+/// a run of changed lines with its context; should the line counts ever differ, the whole
+/// file is one hunk.
+fn unified_diff(name: &str, before: &str, after: &str) -> String {
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let mut out = format!("--- {name}\n+++ {name}\n");
+    if old.len() != new.len() {
+        out.push_str(&format!("@@ -1,{} +1,{} @@\n", old.len(), new.len()));
+        old.iter().for_each(|line| push_diff_line(&mut out, '-', line));
+        new.iter().for_each(|line| push_diff_line(&mut out, '+', line));
+        return out;
+    }
+    let mut hunks: Vec<(usize, usize)> = Vec::new();
+    for at in (0..old.len()).filter(|at| old[*at] != new[*at]) {
+        let start = at.saturating_sub(DIFF_CONTEXT);
+        let end = (at + 1 + DIFF_CONTEXT).min(old.len());
+        match hunks.last_mut() {
+            Some(last) if start <= last.1 => last.1 = end,
+            _ => hunks.push((start, end)),
+        }
+    }
+    for (start, end) in hunks {
+        let len = end - start;
+        out.push_str(&format!("@@ -{},{len} +{},{len} @@\n", start + 1, start + 1));
+        let mut at = start;
+        while at < end {
+            if old[at] == new[at] {
+                push_diff_line(&mut out, ' ', old[at]);
+                at += 1;
+                continue;
+            }
+            let run_end = (at..end).find(|i| old[*i] == new[*i]).unwrap_or(end);
+            old[at..run_end].iter().for_each(|line| push_diff_line(&mut out, '-', line));
+            new[at..run_end].iter().for_each(|line| push_diff_line(&mut out, '+', line));
+            at = run_end;
+        }
+    }
+    out
+}
+
+fn push_diff_line(out: &mut String, prefix: char, line: &str) {
+    out.push(prefix);
+    out.push_str(line);
+    if !line.ends_with('\n') {
+        out.push_str("\n\\ No newline at end of file\n");
+    }
 }
 
 /// Job files under `dir`, sorted, found without following symbolic links. A directory that
@@ -302,6 +368,33 @@ mod tests {
         for (name, expected) in cases {
             assert_eq!(is_job_file(name), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn diffs_are_unified_with_context() {
+        let middle: String = (1..=8).map(|n| format!("  m{n} = {n}\n")).collect();
+        let before = format!("a {{\nb=1\n{middle}  z=7\n}}");
+        let after = format!("a {{\n  b = 1\n{middle}  z = 7\n}}\n");
+        insta::assert_snapshot!(unified_diff("job.nomad", &before, &after), @r"
+        --- job.nomad
+        +++ job.nomad
+        @@ -1,5 +1,5 @@
+         a {
+        -b=1
+        +  b = 1
+           m1 = 1
+           m2 = 2
+           m3 = 3
+        @@ -8,5 +8,5 @@
+           m6 = 6
+           m7 = 7
+           m8 = 8
+        -  z=7
+        -}
+        \ No newline at end of file
+        +  z = 7
+        +}
+        ");
     }
 
     #[test]
