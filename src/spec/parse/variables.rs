@@ -1,0 +1,521 @@
+//! Input variables and locals: `variable "x" { type, default, validation }` and `variables {}`
+//! declarations, values from `-var NAME=VALUE` and `-var-file` (HCL or JSON), type
+//! conversion, required variables, and `locals {}` evaluated in dependency order.
+
+use std::ops::Range;
+use std::path::Path;
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Block, Body};
+use hcl_edit::Span;
+use serde_json::{Map, Value};
+
+use super::decode::{Decoder, Problem};
+use super::eval::{self, describe, span_of, Scope, UNKNOWN_MARK};
+use crate::spec::Severity;
+
+/// A variable's declared type (`string`, `list(number)`, `object({...})`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Type {
+    Any,
+    String,
+    Number,
+    Bool,
+    List(Box<Type>),
+    Map(Box<Type>),
+    Object(Vec<(String, Type)>),
+    Tuple(Vec<Type>),
+}
+
+/// One declared variable.
+pub(crate) struct Declaration<'b> {
+    pub name: String,
+    pub span: Range<usize>,
+    pub ty: Type,
+    pub default: Option<&'b Expression>,
+    pub validations: Vec<&'b Block>,
+}
+
+/// Where variable values come from, in increasing priority.
+pub(crate) struct Inputs<'a> {
+    /// (file name, its text) of each `-var-file`.
+    pub files: &'a [(String, String)],
+    /// `-var NAME=VALUE`.
+    pub vars: &'a [(String, String)],
+    /// Validation without values: a variable with no value becomes unknown, not an error.
+    pub lenient: bool,
+}
+
+/// Reads `variable` and `variables` blocks of the file's top level.
+pub(crate) fn declarations<'b>(
+    body: &'b Body,
+    problems: &mut Vec<Problem>,
+    source: &str,
+) -> Vec<Declaration<'b>> {
+    let mut out: Vec<Declaration<'b>> = Vec::new();
+    for block in body.blocks() {
+        match block.ident.as_str() {
+            "variable" => {
+                let span = block.ident.span().unwrap_or(0..0);
+                let Some(name) = block.labels.first().map(|l| l.as_str().to_owned()) else {
+                    problems.push(error(
+                        span,
+                        "a variable block needs a name: `variable \"name\" { ... }`",
+                    ));
+                    continue;
+                };
+                let mut decl = Declaration {
+                    name,
+                    span: span.clone(),
+                    ty: Type::Any,
+                    default: None,
+                    validations: Vec::new(),
+                };
+                for s in block.body.iter() {
+                    match s {
+                        hcl_edit::structure::Structure::Attribute(a) => match a.key.as_str() {
+                            "type" => match parse_type(&a.value, source) {
+                                Ok(ty) => decl.ty = ty,
+                                Err(message) => problems.push(error(span_of(&a.value), message)),
+                            },
+                            "default" => decl.default = Some(&a.value),
+                            "description" | "sensitive" | "nullable" => {}
+                            other => problems.push(error(
+                                a.key.span().unwrap_or(0..0),
+                                format!("unsupported argument {other:?} in a variable block"),
+                            )),
+                        },
+                        hcl_edit::structure::Structure::Block(b)
+                            if b.ident.as_str() == "validation" =>
+                        {
+                            decl.validations.push(b)
+                        }
+                        hcl_edit::structure::Structure::Block(b) => problems.push(error(
+                            b.ident.span().unwrap_or(0..0),
+                            format!(
+                                "unsupported block type {:?} in a variable block",
+                                b.ident.as_str()
+                            ),
+                        )),
+                    }
+                }
+                if out.iter().any(|d| d.name == decl.name) {
+                    problems.push(error(
+                        span,
+                        format!("the variable {:?} is declared twice", decl.name),
+                    ));
+                    continue;
+                }
+                out.push(decl);
+            }
+            "variables" => {
+                for a in block.body.attributes() {
+                    out.push(Declaration {
+                        name: a.key.as_str().to_owned(),
+                        span: a.key.span().unwrap_or(0..0),
+                        ty: Type::Any,
+                        default: Some(&a.value),
+                        validations: Vec::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The stand-in for a value that is missing or failed, so its uses are not reported again.
+fn unknown(name: &str) -> Value {
+    Value::String(format!("{UNKNOWN_MARK}{name}{UNKNOWN_MARK}"))
+}
+
+fn error(span: Range<usize>, message: impl Into<String>) -> Problem {
+    Problem { span, severity: Severity::Error, message: message.into() }
+}
+
+fn warning(span: Range<usize>, message: impl Into<String>) -> Problem {
+    Problem { span, severity: Severity::Warning, message: message.into() }
+}
+
+/// Resolves every declared variable to a value, reporting what is missing or mistyped.
+pub(crate) fn values(
+    decls: &[Declaration<'_>],
+    inputs: &Inputs<'_>,
+    source: &str,
+    base_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Map<String, Value> {
+    let empty = Map::new();
+    let mut assigned: Map<String, Value> = Map::new();
+    for decl in decls {
+        if let Some(default) = decl.default {
+            let mut scope = Scope::new(source, &empty, &empty, base_dir);
+            match eval::eval(default, &mut scope) {
+                Ok(value) => {
+                    assigned.insert(decl.name.clone(), value);
+                }
+                Err(e) => {
+                    problems.push(error(
+                        e.span,
+                        format!("in the default of variable {:?}: {}", decl.name, e.message),
+                    ));
+                    assigned.insert(decl.name.clone(), unknown(&decl.name));
+                }
+            }
+        }
+    }
+    for (file, text) in inputs.files {
+        for (name, value) in var_file(file, text, problems) {
+            if decls.iter().any(|d| d.name == name) {
+                assigned.insert(name, value);
+            } else {
+                problems.push(error(
+                    0..0,
+                    format!(
+                        "the var file {file} sets {name:?}, which the job file does not declare"
+                    ),
+                ));
+            }
+        }
+    }
+    for (name, text) in inputs.vars {
+        match decls.iter().find(|d| &d.name == name) {
+            Some(decl) => {
+                assigned.insert(name.clone(), cli_value(text, &decl.ty));
+            }
+            None => problems.push(error(
+                0..0,
+                format!("-var {name}=...: the job file declares no variable {name:?}"),
+            )),
+        }
+    }
+    let mut out = Map::new();
+    for decl in decls {
+        match assigned.remove(&decl.name) {
+            Some(value) if super::decode::is_unknown(&value) => {
+                out.insert(decl.name.clone(), value);
+            }
+            Some(value) => match convert(value, &decl.ty) {
+                Ok(value) => {
+                    out.insert(decl.name.clone(), value);
+                }
+                Err(why) => {
+                    problems.push(error(
+                        decl.span.clone(),
+                        format!("invalid value for variable {:?}: {why}", decl.name),
+                    ));
+                    out.insert(decl.name.clone(), unknown(&decl.name));
+                }
+            },
+            None if inputs.lenient => {
+                problems.push(warning(
+                    decl.span.clone(),
+                    format!(
+                        "variable {:?} has no default; checks of values that use it are skipped",
+                        decl.name
+                    ),
+                ));
+                out.insert(decl.name.clone(), unknown(&decl.name));
+            }
+            None => {
+                problems.push(error(
+                    decl.span.clone(),
+                    format!(
+                        "variable {:?} is required but has no value: give it a default, or set it with -var {}=VALUE or a -var-file",
+                        decl.name, decl.name
+                    ),
+                ));
+                // Its uses are not reported again.
+                out.insert(decl.name.clone(), unknown(&decl.name));
+            }
+        }
+    }
+    for decl in decls {
+        let Some(value) = out.get(&decl.name) else { continue };
+        if matches!(value, Value::String(s) if s.contains(UNKNOWN_MARK)) {
+            continue;
+        }
+        for rule in &decl.validations {
+            check_validation(rule, &out, source, base_dir, problems);
+        }
+    }
+    out
+}
+
+fn check_validation(
+    rule: &Block,
+    vars: &Map<String, Value>,
+    source: &str,
+    base_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) {
+    let empty = Map::new();
+    let Some(condition) = rule.body.get_attribute("condition") else { return };
+    let mut scope = Scope::new(source, vars, &empty, base_dir);
+    let passed = eval::eval(&condition.value, &mut scope)
+        .and_then(|v| eval::to_bool(&v, span_of(&condition.value)));
+    match passed {
+        Ok(true) => {}
+        Ok(false) => {
+            let message = rule
+                .body
+                .get_attribute("error_message")
+                .and_then(|a| eval::eval(&a.value, &mut scope).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "the variable's validation condition is false".to_owned());
+            problems.push(error(span_of(&condition.value), message));
+        }
+        Err(e) => problems.push(error(e.span, e.message)),
+    }
+}
+
+/// A `-var` value: text for strings and primitives, an HCL expression for collections.
+fn cli_value(text: &str, ty: &Type) -> Value {
+    match ty {
+        Type::List(_) | Type::Map(_) | Type::Object(_) | Type::Tuple(_) => {
+            let empty = Map::new();
+            hcl_edit::parser::parse_expr(text)
+                .ok()
+                .and_then(|expr| {
+                    eval::eval(&expr, &mut Scope::new(text, &empty, &empty, None)).ok()
+                })
+                .unwrap_or_else(|| Value::String(text.to_owned()))
+        }
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+/// Reads a var file: JSON when it says so by name, else HCL `name = value` lines.
+fn var_file(file: &str, text: &str, problems: &mut Vec<Problem>) -> Vec<(String, Value)> {
+    if file.ends_with(".json") {
+        return match serde_json::from_str::<Map<String, Value>>(text) {
+            Ok(map) => map.into_iter().collect(),
+            Err(e) => {
+                problems
+                    .push(error(0..0, format!("the var file {file} is not a JSON object: {e}")));
+                Vec::new()
+            }
+        };
+    }
+    let body = match hcl_edit::parser::parse_body(text) {
+        Ok(body) => body,
+        Err(e) => {
+            problems.push(error(
+                0..0,
+                format!(
+                    "the var file {file} is not valid HCL (line {}, column {}): {}",
+                    e.location().line(),
+                    e.location().column(),
+                    e.message()
+                ),
+            ));
+            return Vec::new();
+        }
+    };
+    let empty = Map::new();
+    let mut out = Vec::new();
+    for attr in body.attributes() {
+        match eval::eval(&attr.value, &mut Scope::new(text, &empty, &empty, None)) {
+            Ok(value) => out.push((attr.key.as_str().to_owned(), value)),
+            Err(e) => problems.push(error(
+                0..0,
+                format!("in the var file {file}, {}: {}", attr.key.as_str(), e.message),
+            )),
+        }
+    }
+    out
+}
+
+/// Reads a type expression.
+fn parse_type(expr: &Expression, source: &str) -> Result<Type, String> {
+    let text = || source.get(span_of(expr)).unwrap_or("").to_owned();
+    match expr {
+        Expression::Variable(ident) => match ident.as_str() {
+            "string" => Ok(Type::String),
+            "number" => Ok(Type::Number),
+            "bool" => Ok(Type::Bool),
+            "any" => Ok(Type::Any),
+            "list" | "set" => Ok(Type::List(Box::new(Type::Any))),
+            "map" => Ok(Type::Map(Box::new(Type::Any))),
+            other => Err(format!("unknown type {other:?}; use string, number, bool, list(...), map(...), object({{...}}) or any")),
+        },
+        Expression::FuncCall(call) => {
+            let arg = call.args.iter().next().ok_or_else(|| format!("the type {} needs an argument", text()))?;
+            match call.name.name.as_str() {
+                "list" | "set" => Ok(Type::List(Box::new(parse_type(arg, source)?))),
+                "map" => Ok(Type::Map(Box::new(parse_type(arg, source)?))),
+                "object" => match arg {
+                    Expression::Object(object) => {
+                        let mut fields = Vec::new();
+                        for (key, value) in object.iter() {
+                            let name = match key {
+                                hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_owned(),
+                                hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                                hcl_edit::expr::ObjectKey::Expression(e) => source.get(span_of(e)).unwrap_or("").to_owned(),
+                            };
+                            let ty = match value.expr() {
+                                // `optional(T)` attributes may be absent.
+                                Expression::FuncCall(c) if c.name.name.as_str() == "optional" => match c.args.iter().next() {
+                                    Some(inner) => parse_type(inner, source)?,
+                                    None => Type::Any,
+                                },
+                                other => parse_type(other, source)?,
+                            };
+                            fields.push((name, ty));
+                        }
+                        Ok(Type::Object(fields))
+                    }
+                    _ => Err("object(...) needs an object of attribute types".to_owned()),
+                },
+                "tuple" => match arg {
+                    Expression::Array(items) => Ok(Type::Tuple(items.iter().map(|i| parse_type(i, source)).collect::<Result<_, _>>()?)),
+                    _ => Err("tuple(...) needs a list of types".to_owned()),
+                },
+                other => Err(format!("unknown type constructor {other:?}")),
+            }
+        }
+        _ => Err(format!("{} is not a type", text())),
+    }
+}
+
+/// Converts a value to a declared type, as cty's conversions do for job files.
+pub(crate) fn convert(value: Value, ty: &Type) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(value);
+    }
+    match ty {
+        Type::Any => Ok(value),
+        Type::String => match value {
+            Value::String(_) => Ok(value),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            other => Err(format!("a string is required, found {}", describe(&other))),
+        },
+        Type::Number => match &value {
+            Value::Number(_) => Ok(value),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(eval::float_or_int)
+                .map_err(|_| format!("a number is required, found the string {s:?}")),
+            other => Err(format!("a number is required, found {}", describe(other))),
+        },
+        Type::Bool => match &value {
+            Value::Bool(_) => Ok(value),
+            Value::String(s) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+            other => Err(format!("a bool is required, found {}", describe(other))),
+        },
+        Type::List(inner) => match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| convert(v, inner))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            other => Err(format!("a list is required, found {}", describe(&other))),
+        },
+        Type::Tuple(types) => match value {
+            Value::Array(items) if items.len() == types.len() => items
+                .into_iter()
+                .zip(types)
+                .map(|(v, t)| convert(v, t))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            other => Err(format!(
+                "a tuple of {} elements is required, found {}",
+                types.len(),
+                describe(&other)
+            )),
+        },
+        Type::Map(inner) => match value {
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    out.insert(k, convert(v, inner)?);
+                }
+                Ok(Value::Object(out))
+            }
+            other => Err(format!("a map is required, found {}", describe(&other))),
+        },
+        Type::Object(fields) => match value {
+            Value::Object(mut map) => {
+                let mut out = Map::new();
+                for (name, field_ty) in fields {
+                    let v = map.remove(name).unwrap_or(Value::Null);
+                    out.insert(
+                        name.clone(),
+                        convert(v, field_ty).map_err(|e| format!("attribute {name:?}: {e}"))?,
+                    );
+                }
+                Ok(Value::Object(out))
+            }
+            other => Err(format!("an object is required, found {}", describe(&other))),
+        },
+    }
+}
+
+/// Evaluates `locals` blocks; a local may use another one defined later in the file.
+pub(crate) fn locals(
+    body: &Body,
+    vars: &Map<String, Value>,
+    source: &str,
+    base_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Map<String, Value> {
+    let mut pending: Vec<(&str, &Expression, Range<usize>)> = Vec::new();
+    for block in body.blocks().filter(|b| b.ident.as_str() == "locals") {
+        for attr in block.body.attributes() {
+            let span = attr.key.span().unwrap_or(0..0);
+            if pending.iter().any(|(n, _, _)| *n == attr.key.as_str()) {
+                problems.push(error(
+                    span,
+                    format!("the local {:?} is defined twice", attr.key.as_str()),
+                ));
+                continue;
+            }
+            pending.push((attr.key.as_str(), &attr.value, span));
+        }
+    }
+    let mut done = Map::new();
+    loop {
+        let mut progress = false;
+        let mut failures = Vec::new();
+        pending.retain(|(name, expr, _)| {
+            let mut scope = Scope::new(source, vars, &done, base_dir);
+            match eval::eval(expr, &mut scope) {
+                Ok(value) => {
+                    done.insert((*name).to_owned(), value);
+                    progress = true;
+                    false
+                }
+                Err(e) => {
+                    failures.push(e);
+                    true
+                }
+            }
+        });
+        if pending.is_empty() {
+            break;
+        }
+        if !progress {
+            for e in failures {
+                problems.push(error(e.span, e.message));
+            }
+            for (name, _, _) in pending {
+                done.insert(name.to_owned(), unknown(name));
+            }
+            break;
+        }
+    }
+    done
+}
+
+/// A decoder over the file's values.
+pub(crate) fn decoder<'s>(
+    source: &'s str,
+    vars: &'s Map<String, Value>,
+    locals: &'s Map<String, Value>,
+    base_dir: Option<&'s Path>,
+) -> Decoder<'s> {
+    Decoder::new(Scope::new(source, vars, locals, base_dir))
+}

@@ -1,0 +1,986 @@
+//! Nomad's semantic rules over a decoded job: required parts, allowed values, references
+//! between parts (port labels, volumes), and sane bounds. Each finding points at the value
+//! or block it is about. Values that depend on a variable with no value, or that Nomad fills
+//! in at run time (`${...}`), are not judged.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+
+use crate::spec::parse::{is_unknown, DecodedJob};
+use crate::spec::{Diagnostic, Severity, SECOND};
+
+/// Collects findings for one file.
+struct Findings<'a> {
+    file: &'a str,
+    decoded: &'a DecodedJob,
+    out: Vec<Diagnostic>,
+}
+
+impl Findings<'_> {
+    fn push(&mut self, severity: Severity, pointer: &str, message: String) {
+        let (line, column) = self.decoded.position(pointer);
+        self.out.push(Diagnostic { file: self.file.to_owned(), line, column, severity, message });
+    }
+
+    fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        self.push(Severity::Error, pointer, message.into());
+    }
+
+    fn warning(&mut self, pointer: &str, message: impl Into<String>) {
+        self.push(Severity::Warning, pointer, message.into());
+    }
+
+    /// Errors unless field `key` of `object` is one of `allowed` (or absent, or unknown).
+    fn one_of(&mut self, object: &Value, path: &str, key: &str, what: &str, allowed: &[&str]) {
+        if let Some(value) = text(object, key) {
+            if !allowed.contains(&value) {
+                self.error(
+                    &format!("{path}/{key}"),
+                    format!("{what} {value:?} is not one of {}", quoted_list(allowed)),
+                );
+            }
+        }
+    }
+}
+
+/// Checks a decoded job, adding findings to `out`.
+pub(crate) fn check(job: &Map<String, Value>, decoded: &DecodedJob, file: &str) -> Vec<Diagnostic> {
+    let mut f = Findings { file, decoded, out: Vec::new() };
+    let job = Value::Object(job.clone());
+    check_job(&mut f, &job);
+    f.out
+}
+
+/// A string field, unless it is unknown or a runtime interpolation.
+fn text<'v>(object: &'v Value, key: &str) -> Option<&'v str> {
+    match object.get(key) {
+        Some(v @ Value::String(s)) if !is_unknown(v) && !s.contains("${") => Some(s),
+        _ => None,
+    }
+}
+
+fn int(object: &Value, key: &str) -> Option<i64> {
+    object.get(key).and_then(Value::as_i64)
+}
+
+fn list<'v>(object: &'v Value, key: &str) -> &'v [Value] {
+    object.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn name_of(object: &Value) -> &str {
+    object.get("Name").and_then(Value::as_str).unwrap_or("")
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(", ")
+}
+
+fn seconds(nanos: i64) -> String {
+    let s = nanos as f64 / SECOND as f64;
+    if s.fract() == 0.0 {
+        format!("{s}s")
+    } else {
+        format!("{s:.3}s")
+    }
+}
+
+const JOB_TYPES: &[&str] = &["service", "batch", "system", "sysbatch"];
+const CONSTRAINT_OPERATORS: &[&str] = &[
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "distinct_hosts",
+    "distinct_property",
+    "regexp",
+    "set_contains",
+    "set_contains_all",
+    "set_contains_any",
+    "version",
+    "semver",
+    "is_set",
+    "is_not_set",
+];
+const AFFINITY_OPERATORS: &[&str] = &[
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "regexp",
+    "set_contains",
+    "set_contains_all",
+    "set_contains_any",
+    "version",
+    "semver",
+];
+
+fn check_job(f: &mut Findings<'_>, job: &Value) {
+    f.one_of(job, "", "Type", "job type", JOB_TYPES);
+    if let Some(priority) = int(job, "Priority") {
+        if priority < 1 {
+            f.error("/Priority", format!("priority {priority} is below 1; Nomad takes 1 to 100"));
+        } else if priority > 100 {
+            f.warning(
+                "/Priority",
+                format!("priority {priority} is above 100, the default maximum of a Nomad cluster"),
+            );
+        }
+    }
+    for (i, c) in list(job, "Constraints").iter().enumerate() {
+        check_constraint(f, c, &format!("/Constraints/{i}"));
+    }
+    for (i, a) in list(job, "Affinities").iter().enumerate() {
+        check_affinity(f, a, &format!("/Affinities/{i}"));
+    }
+    for (i, s) in list(job, "Spreads").iter().enumerate() {
+        check_spread(f, s, &format!("/Spreads/{i}"));
+    }
+    if let Some(update) = job.get("Update") {
+        check_update(f, update, "/Update");
+    }
+    if let Some(migrate) = job.get("Migrate") {
+        check_migrate(f, migrate, "/Migrate");
+    }
+    if let Some(reschedule) = job.get("Reschedule") {
+        check_reschedule(f, reschedule, "/Reschedule");
+    }
+    if let Some(periodic) = job.get("Periodic") {
+        let has_cron = text(periodic, "Spec").is_some() || !list(periodic, "Specs").is_empty();
+        let enabled = periodic.get("Enabled").and_then(Value::as_bool) != Some(false);
+        if enabled && !has_cron && periodic.get("Spec").is_none() {
+            f.error("/Periodic", "a periodic block needs `cron` (or `crons`): when to run the job");
+        }
+        if let Some(kind) = text(job, "Type") {
+            if kind == "service" || kind == "system" {
+                f.error(
+                    "/Periodic",
+                    format!("a periodic job must be a batch or sysbatch job, not {kind:?}"),
+                );
+            }
+        }
+    }
+    let groups = list(job, "TaskGroups");
+    let tasks_alone = list(job, "Tasks");
+    if groups.is_empty() && tasks_alone.is_empty() {
+        f.error("", "the job has no group: a job needs at least one `group \"name\" { task \"name\" { ... } }`");
+    }
+    let mut names = HashSet::new();
+    for (i, group) in groups.iter().enumerate() {
+        let path = format!("/TaskGroups/{i}");
+        if !names.insert(name_of(group)) {
+            f.error(
+                &path,
+                format!(
+                    "there are two groups named {:?}; group names must be unique in a job",
+                    name_of(group)
+                ),
+            );
+        }
+        check_group(f, group, &path, text(job, "Type").unwrap_or("service"));
+    }
+    for (i, task) in tasks_alone.iter().enumerate() {
+        check_task(f, task, &format!("/Tasks/{i}"), &PortsInScope::default(), &Value::Null);
+    }
+}
+
+fn check_constraint(f: &mut Findings<'_>, c: &Value, path: &str) {
+    let Some(op) = text(c, "Operand") else { return };
+    if !CONSTRAINT_OPERATORS.contains(&op) {
+        f.error(
+            &format!("{path}/Operand"),
+            format!(
+                "constraint operator {op:?} is not one of {}",
+                quoted_list(CONSTRAINT_OPERATORS)
+            ),
+        );
+        return;
+    }
+    if op != "distinct_hosts" && c.get("LTarget").is_none() {
+        f.error(
+            path,
+            format!("a constraint with operator {op:?} needs `attribute`: what to compare"),
+        );
+    }
+    let needs_value =
+        !matches!(op, "distinct_hosts" | "distinct_property" | "is_set" | "is_not_set");
+    if needs_value && c.get("RTarget").is_none() {
+        f.error(
+            path,
+            format!("a constraint with operator {op:?} needs `value`: what to compare with"),
+        );
+    }
+    if op == "regexp" {
+        if let Some(pattern) = text(c, "RTarget") {
+            if let Err(err) = regex::Regex::new(pattern) {
+                f.error(
+                    &format!("{path}/RTarget"),
+                    format!("the regular expression does not compile: {err}"),
+                );
+            }
+        }
+    }
+}
+
+fn check_affinity(f: &mut Findings<'_>, a: &Value, path: &str) {
+    if let Some(op) = text(a, "Operand") {
+        if !AFFINITY_OPERATORS.contains(&op) {
+            f.error(
+                &format!("{path}/Operand"),
+                format!(
+                    "affinity operator {op:?} is not one of {}",
+                    quoted_list(AFFINITY_OPERATORS)
+                ),
+            );
+        }
+    }
+    if a.get("LTarget").is_none() {
+        f.error(path, "an affinity needs `attribute`: what to compare");
+    }
+    match int(a, "Weight") {
+        Some(0) => f.error(
+            &format!("{path}/Weight"),
+            "an affinity weight of 0 has no effect; use -100 to 100, not 0",
+        ),
+        Some(w) if !(-100..=100).contains(&w) => f.error(
+            &format!("{path}/Weight"),
+            format!("affinity weight {w} is outside -100 to 100"),
+        ),
+        _ => {}
+    }
+}
+
+fn check_spread(f: &mut Findings<'_>, s: &Value, path: &str) {
+    if s.get("Attribute").is_none() {
+        f.error(path, "a spread needs `attribute`: what to spread over");
+    }
+    if let Some(w) = int(s, "Weight") {
+        if !(0..=100).contains(&w) {
+            f.error(&format!("{path}/Weight"), format!("spread weight {w} is outside 0 to 100"));
+        }
+    }
+    let total: i64 = list(s, "SpreadTarget").iter().filter_map(|t| int(t, "Percent")).sum();
+    if total > 100 {
+        f.error(path, format!("the spread targets add up to {total}%, more than 100%"));
+    }
+}
+
+fn check_update(f: &mut Findings<'_>, u: &Value, path: &str) {
+    f.one_of(u, path, "HealthCheck", "update health_check", &["checks", "task_states", "manual"]);
+    for key in ["MaxParallel", "Canary"] {
+        if let Some(n) = int(u, key).filter(|n| *n < 0) {
+            f.error(
+                &format!("{path}/{key}"),
+                format!("{} must not be negative, found {n}", snake(key)),
+            );
+        }
+    }
+    let min = int(u, "MinHealthyTime");
+    let deadline = int(u, "HealthyDeadline");
+    let progress = int(u, "ProgressDeadline");
+    if let (Some(min), Some(deadline)) = (min, deadline) {
+        if min >= deadline {
+            f.error(
+                &format!("{path}/MinHealthyTime"),
+                format!(
+                    "min_healthy_time ({}) must be shorter than healthy_deadline ({})",
+                    seconds(min),
+                    seconds(deadline)
+                ),
+            );
+        }
+    }
+    if let (Some(deadline), Some(progress)) = (deadline, progress) {
+        if progress != 0 && deadline >= progress {
+            f.error(
+                &format!("{path}/HealthyDeadline"),
+                format!(
+                    "healthy_deadline ({}) must be shorter than progress_deadline ({})",
+                    seconds(deadline),
+                    seconds(progress)
+                ),
+            );
+        }
+    }
+}
+
+fn snake(key: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in key.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+fn check_migrate(f: &mut Findings<'_>, m: &Value, path: &str) {
+    f.one_of(m, path, "HealthCheck", "migrate health_check", &["checks", "task_states"]);
+}
+
+fn check_reschedule(f: &mut Findings<'_>, r: &Value, path: &str) {
+    f.one_of(
+        r,
+        path,
+        "DelayFunction",
+        "reschedule delay_function",
+        &["constant", "exponential", "fibonacci"],
+    );
+    if let (Some(delay), Some(max)) = (int(r, "Delay"), int(r, "MaxDelay")) {
+        if max < delay {
+            f.error(
+                &format!("{path}/MaxDelay"),
+                format!("max_delay ({}) is shorter than delay ({})", seconds(max), seconds(delay)),
+            );
+        }
+    }
+}
+
+fn check_restart(f: &mut Findings<'_>, r: &Value, path: &str) {
+    f.one_of(r, path, "Mode", "restart mode", &["delay", "fail"]);
+    if let Some(n) = int(r, "Attempts").filter(|n| *n < 0) {
+        f.error(&format!("{path}/Attempts"), format!("attempts must not be negative, found {n}"));
+    }
+}
+
+/// The port labels a task may reference: its group's network, plus its own legacy
+/// `resources { network { ... } }` ports.
+#[derive(Default, Clone)]
+struct PortsInScope {
+    labels: Vec<String>,
+    /// Whether any network was declared at all (for the message).
+    has_network: bool,
+}
+
+impl PortsInScope {
+    fn knows(&self, label: &str) -> bool {
+        self.labels.iter().any(|l| l == label)
+    }
+
+    fn describe(&self) -> String {
+        if self.labels.is_empty() {
+            "the group's network declares no ports".to_owned()
+        } else {
+            format!(
+                "the group's network has {}",
+                self.labels.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
+            )
+        }
+    }
+}
+
+fn network_ports(f: &mut Findings<'_>, networks: &[Value], path: &str, scope: &mut PortsInScope) {
+    for (n, network) in networks.iter().enumerate() {
+        let npath = format!("{path}/{n}");
+        scope.has_network = true;
+        if let Some(mode) = text(network, "Mode") {
+            if !matches!(mode, "host" | "bridge" | "none") && !mode.starts_with("cni/") {
+                f.error(
+                    &format!("{npath}/Mode"),
+                    format!("network mode {mode:?} is not \"host\", \"bridge\", \"none\" or \"cni/<name>\""),
+                );
+            }
+        }
+        for key in ["ReservedPorts", "DynamicPorts"] {
+            for (p, port) in list(network, key).iter().enumerate() {
+                let ppath = format!("{npath}/{key}/{p}");
+                let label = name_label(port);
+                if scope.knows(&label) {
+                    f.error(&ppath, format!("the port label {label:?} is declared twice"));
+                }
+                scope.labels.push(label.clone());
+                if let Some(v) = int(port, "Value") {
+                    if !(0..=65535).contains(&v) {
+                        f.error(
+                            &format!("{ppath}/Value"),
+                            format!("static port {v} is outside 0 to 65535"),
+                        );
+                    }
+                }
+                if let Some(to) = int(port, "To") {
+                    if !(-1..=65535).contains(&to) {
+                        f.error(
+                            &format!("{ppath}/To"),
+                            format!("port `to` {to} is outside 0 to 65535"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn name_label(port: &Value) -> String {
+    port.get("Label").and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) {
+    let name = name_of(group);
+    if let Some(count) = int(group, "Count") {
+        if count < 0 {
+            f.error(&format!("{path}/Count"), format!("count must not be negative, found {count}"));
+        }
+        if count > 1 && (job_type == "system" || job_type == "sysbatch") {
+            f.warning(
+                &format!("{path}/Count"),
+                format!("a {job_type} job runs one instance per node; count {count} is ignored"),
+            );
+        }
+    }
+    for (i, c) in list(group, "Constraints").iter().enumerate() {
+        check_constraint(f, c, &format!("{path}/Constraints/{i}"));
+    }
+    for (i, a) in list(group, "Affinities").iter().enumerate() {
+        check_affinity(f, a, &format!("{path}/Affinities/{i}"));
+    }
+    for (i, s) in list(group, "Spreads").iter().enumerate() {
+        check_spread(f, s, &format!("{path}/Spreads/{i}"));
+    }
+    for (key, check) in [
+        ("RestartPolicy", check_restart as fn(&mut Findings<'_>, &Value, &str)),
+        ("Update", check_update),
+        ("Migrate", check_migrate),
+        ("ReschedulePolicy", check_reschedule),
+    ] {
+        if let Some(block) = group.get(key) {
+            check(f, block, &format!("{path}/{key}"));
+        }
+    }
+    let networks = list(group, "Networks");
+    if networks.len() > 1 {
+        f.error(&format!("{path}/Networks/1"), "a group takes only one network block");
+    }
+    let mut ports = PortsInScope::default();
+    network_ports(f, networks, &format!("{path}/Networks"), &mut ports);
+    let provider_default = "consul";
+    for (i, service) in list(group, "Services").iter().enumerate() {
+        check_service(f, service, &format!("{path}/Services/{i}"), &ports, provider_default, true);
+    }
+    let volumes = group.get("Volumes").and_then(Value::as_object);
+    if let Some(volumes) = volumes {
+        for (label, volume) in volumes {
+            check_volume(f, volume, &format!("{path}/Volumes/{label}"));
+        }
+    }
+    if let Some(scaling) = group.get("Scaling") {
+        let spath = format!("{path}/Scaling");
+        let (min, max) = (int(scaling, "Min"), int(scaling, "Max"));
+        if max.is_none() && scaling.get("Max").is_none() {
+            f.error(&spath, "a group scaling block needs `max`");
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                f.error(
+                    &format!("{spath}/Min"),
+                    format!("scaling min ({min}) is above max ({max})"),
+                );
+            }
+        }
+        if let Some(count) = int(group, "Count") {
+            if min.is_some_and(|m| count < m) || max.is_some_and(|m| count > m) {
+                f.error(
+                    &format!("{path}/Count"),
+                    format!(
+                        "count {count} is outside the scaling range {} to {}",
+                        min.unwrap_or(0),
+                        max.unwrap_or(0)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(disk) = group.get("EphemeralDisk") {
+        if let Some(size) = int(disk, "SizeMB").filter(|s| *s < 0) {
+            f.error(
+                &format!("{path}/EphemeralDisk/SizeMB"),
+                format!("ephemeral_disk size must not be negative, found {size}"),
+            );
+        }
+    }
+    let tasks = list(group, "Tasks");
+    if tasks.is_empty() {
+        f.error(
+            path,
+            format!(
+                "group {name:?} has no task: a group needs at least one `task \"name\" {{ ... }}`"
+            ),
+        );
+    }
+    let mut names = HashSet::new();
+    let mut leaders = 0;
+    for (i, task) in tasks.iter().enumerate() {
+        let tpath = format!("{path}/Tasks/{i}");
+        if !names.insert(name_of(task)) {
+            f.error(&tpath, format!("there are two tasks named {:?} in group {name:?}; task names must be unique in a group", name_of(task)));
+        }
+        if task.get("Leader").and_then(Value::as_bool) == Some(true) {
+            leaders += 1;
+            if leaders == 2 {
+                f.error(
+                    &format!("{tpath}/Leader"),
+                    format!("group {name:?} has more than one leader task"),
+                );
+            }
+        }
+        check_task(f, task, &tpath, &ports, group);
+    }
+}
+
+fn check_volume(f: &mut Findings<'_>, v: &Value, path: &str) {
+    let kind = text(v, "Type");
+    f.one_of(v, path, "Type", "volume type", &["host", "csi"]);
+    if v.get("Source").is_none() {
+        f.error(
+            path,
+            format!("volume {:?} needs `source`: the host volume or CSI volume to use", name_of(v)),
+        );
+    }
+    if kind == Some("csi") {
+        for (key, arg, allowed) in [
+            (
+                "AccessMode",
+                "access_mode",
+                &[
+                    "single-node-reader-only",
+                    "single-node-writer",
+                    "multi-node-reader-only",
+                    "multi-node-single-writer",
+                    "multi-node-multi-writer",
+                ][..],
+            ),
+            ("AttachmentMode", "attachment_mode", &["file-system", "block-device"][..]),
+        ] {
+            match text(v, key) {
+                None if v.get(key).is_none() => f.error(
+                    path,
+                    format!("a CSI volume needs `{arg}`: one of {}", quoted_list(allowed)),
+                ),
+                Some(mode) if !allowed.contains(&mode) => f.error(
+                    &format!("{path}/{key}"),
+                    format!("{arg} {mode:?} is not one of {}", quoted_list(allowed)),
+                ),
+                _ => {}
+            }
+        }
+    } else if v.get("PerAlloc").and_then(Value::as_bool) == Some(true) && kind == Some("host") {
+        // Host volumes gained per_alloc with dynamic host volumes; nothing to say.
+    }
+}
+
+fn check_service(
+    f: &mut Findings<'_>,
+    s: &Value,
+    path: &str,
+    ports: &PortsInScope,
+    default_provider: &str,
+    group_level: bool,
+) {
+    f.one_of(s, path, "Provider", "service provider", &["consul", "nomad"]);
+    let provider = text(s, "Provider").unwrap_or(default_provider);
+    f.one_of(s, path, "AddressMode", "service address_mode", &["alloc", "auto", "driver", "host"]);
+    let port = text(s, "PortLabel");
+    let connect_sidecar = s.get("Connect").is_some();
+    if let Some(label) = port {
+        check_port_reference(f, label, &format!("{path}/PortLabel"), ports, "service");
+    }
+    for (i, check) in list(s, "Checks").iter().enumerate() {
+        let cpath = format!("{path}/Checks/{i}");
+        let kind = text(check, "Type");
+        let allowed: &[&str] =
+            if provider == "nomad" { &["http", "tcp"] } else { &["http", "tcp", "grpc", "script"] };
+        match kind {
+            None if check.get("Type").is_none() => {
+                f.error(&cpath, format!("a check needs `type`: one of {}", quoted_list(allowed)))
+            }
+            Some(kind) if !allowed.contains(&kind) => {
+                let message = if provider == "nomad" && matches!(kind, "grpc" | "script") {
+                    format!("{kind} checks need the consul service provider; the nomad provider supports \"http\" and \"tcp\"")
+                } else {
+                    format!("check type {kind:?} is not one of {}", quoted_list(allowed))
+                };
+                f.error(&format!("{cpath}/Type"), message);
+            }
+            _ => {}
+        }
+        match int(check, "Interval") {
+            None if check.get("Interval").is_none() => {
+                f.error(&cpath, "a check needs `interval`, at least 1s")
+            }
+            Some(i) if i < SECOND => f.error(
+                &format!("{cpath}/Interval"),
+                format!("check interval {} is shorter than Nomad's minimum of 1s", seconds(i)),
+            ),
+            _ => {}
+        }
+        match int(check, "Timeout") {
+            None if check.get("Timeout").is_none() => {
+                f.error(&cpath, "a check needs `timeout`, at least 1s")
+            }
+            Some(t) if t < SECOND => f.error(
+                &format!("{cpath}/Timeout"),
+                format!("check timeout {} is shorter than Nomad's minimum of 1s", seconds(t)),
+            ),
+            Some(t) => {
+                if let Some(i) = int(check, "Interval").filter(|i| t > *i) {
+                    f.warning(&format!("{cpath}/Timeout"), format!("check timeout ({}) is longer than its interval ({}): checks will overlap", seconds(t), seconds(i)));
+                }
+            }
+            _ => {}
+        }
+        if kind == Some("http") && check.get("Path").is_none() {
+            f.error(&cpath, "an http check needs `path`, such as \"/health\"");
+        }
+        if kind == Some("script") {
+            if check.get("Command").is_none() {
+                f.error(&cpath, "a script check needs `command`");
+            }
+            if group_level && check.get("TaskName").is_none() {
+                f.error(
+                    &cpath,
+                    "a script check in a group service needs `task`: the task to run it in",
+                );
+            }
+        }
+        if let Some(label) = text(check, "PortLabel") {
+            check_port_reference(f, label, &format!("{cpath}/PortLabel"), ports, "check");
+        } else if port.is_none()
+            && !connect_sidecar
+            && matches!(kind, Some("http" | "tcp" | "grpc"))
+            && check.get("PortLabel").is_none()
+        {
+            f.error(
+                &cpath,
+                format!(
+                    "this {} check has no port: set `port` on the check or on its service",
+                    kind.unwrap_or("")
+                ),
+            );
+        }
+        if let Some(restart) = check.get("CheckRestart") {
+            if let Some(limit) = int(restart, "Limit").filter(|l| *l < 0) {
+                f.error(
+                    &format!("{cpath}/CheckRestart/Limit"),
+                    format!("check_restart limit must not be negative, found {limit}"),
+                );
+            }
+        }
+        if let Some(method) = text(check, "Method") {
+            const METHODS: &[&str] =
+                &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
+            if !METHODS.contains(&method.to_uppercase().as_str()) {
+                f.error(
+                    &format!("{cpath}/Method"),
+                    format!("http method {method:?} is not one of {}", quoted_list(METHODS)),
+                );
+            }
+        }
+    }
+}
+
+/// A port reference must name a declared port (numbers are literal ports, allowed with
+/// `address_mode = "driver"`).
+fn check_port_reference(
+    f: &mut Findings<'_>,
+    label: &str,
+    pointer: &str,
+    ports: &PortsInScope,
+    what: &str,
+) {
+    if label.parse::<u16>().is_ok() || ports.knows(label) {
+        return;
+    }
+    let hint = if ports.has_network {
+        ports.describe()
+    } else {
+        "the group has no network block; declare it there: `network { port \"".to_owned()
+            + label
+            + "\" {} }`"
+    };
+    f.error(pointer, format!("the {what} uses port {label:?}, which is not declared; {hint}"));
+}
+
+fn check_task(
+    f: &mut Findings<'_>,
+    task: &Value,
+    path: &str,
+    group_ports: &PortsInScope,
+    group: &Value,
+) {
+    let name = name_of(task);
+    let driver = text(task, "Driver");
+    if task.get("Driver").is_none() {
+        f.error(
+            path,
+            format!("task {name:?} has no driver: set `driver`, such as \"docker\" or \"exec\""),
+        );
+    }
+    let mut ports = group_ports.clone();
+    if let Some(resources) = task.get("Resources") {
+        network_ports(
+            f,
+            list(resources, "Networks"),
+            &format!("{path}/Resources/Networks"),
+            &mut ports,
+        );
+        check_resources(f, resources, &format!("{path}/Resources"));
+    }
+    let config = task.get("Config");
+    if matches!(driver, Some("docker" | "podman")) {
+        match config {
+            None => f.error(
+                path,
+                format!("{} task {name:?} needs a config block with `image`", driver.unwrap_or("")),
+            ),
+            Some(config) if config.get("image").is_none() => f.error(
+                &format!("{path}/Config"),
+                format!("{} task {name:?} needs `image` in its config", driver.unwrap_or("")),
+            ),
+            _ => {}
+        }
+        if let Some(config) = config {
+            for (i, label) in list(config, "ports").iter().enumerate() {
+                if let Some(label) = label
+                    .as_str()
+                    .filter(|l| !l.contains("${") && !is_unknown(&Value::String((*l).to_owned())))
+                {
+                    check_port_reference(
+                        f,
+                        label,
+                        &format!("{path}/Config/ports/{i}"),
+                        &ports,
+                        "task config",
+                    );
+                }
+            }
+        }
+    }
+    for (i, c) in list(task, "Constraints").iter().enumerate() {
+        check_constraint(f, c, &format!("{path}/Constraints/{i}"));
+    }
+    for (i, a) in list(task, "Affinities").iter().enumerate() {
+        check_affinity(f, a, &format!("{path}/Affinities/{i}"));
+    }
+    if let Some(restart) = task.get("RestartPolicy") {
+        check_restart(f, restart, &format!("{path}/RestartPolicy"));
+    }
+    for (i, service) in list(task, "Services").iter().enumerate() {
+        check_service(f, service, &format!("{path}/Services/{i}"), &ports, "consul", false);
+    }
+    if let Some(lifecycle) = task.get("Lifecycle") {
+        let lpath = format!("{path}/Lifecycle");
+        if lifecycle.get("Hook").is_none() {
+            f.error(
+                &lpath,
+                "a lifecycle block needs `hook`: \"prestart\", \"poststart\" or \"poststop\"",
+            );
+        }
+        f.one_of(
+            lifecycle,
+            &lpath,
+            "Hook",
+            "lifecycle hook",
+            &["prestart", "poststart", "poststop"],
+        );
+    }
+    if let Some(kill) = int(task, "KillTimeout").filter(|k| *k < 0) {
+        f.error(
+            &format!("{path}/KillTimeout"),
+            format!("kill_timeout must not be negative, found {}", seconds(kill)),
+        );
+    }
+    for (i, template) in list(task, "Templates").iter().enumerate() {
+        check_template(f, template, &format!("{path}/Templates/{i}"));
+    }
+    let volumes = group.get("Volumes").and_then(Value::as_object);
+    for (i, mount) in list(task, "VolumeMounts").iter().enumerate() {
+        let mpath = format!("{path}/VolumeMounts/{i}");
+        match text(mount, "Volume") {
+            Some(volume) if !volumes.is_some_and(|v| v.contains_key(volume)) => {
+                let declared = volumes
+                    .map(|v| v.keys().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", "))
+                    .filter(|s| !s.is_empty());
+                let hint = match declared {
+                    Some(list) => format!("the group declares {list}"),
+                    None => "the group declares no volumes".to_owned(),
+                };
+                f.error(&format!("{mpath}/Volume"), format!("the volume_mount uses volume {volume:?}, which the group does not declare; {hint}"));
+            }
+            None if mount.get("Volume").is_none() => {
+                f.error(&mpath, "a volume_mount needs `volume`: the name of a group volume")
+            }
+            _ => {}
+        }
+        if mount.get("Destination").is_none() {
+            f.error(&mpath, "a volume_mount needs `destination`: where to mount it in the task");
+        }
+    }
+    for (i, artifact) in list(task, "Artifacts").iter().enumerate() {
+        if artifact.get("GetterSource").is_none() {
+            f.error(
+                &format!("{path}/Artifacts/{i}"),
+                "an artifact needs `source`: the URL to download",
+            );
+        }
+        f.one_of(
+            artifact,
+            &format!("{path}/Artifacts/{i}"),
+            "GetterMode",
+            "artifact mode",
+            &["any", "file", "dir"],
+        );
+    }
+    if let Some(logs) = task.get("LogConfig") {
+        for (key, arg) in [("MaxFiles", "max_files"), ("MaxFileSizeMB", "max_file_size")] {
+            if let Some(n) = int(logs, key).filter(|n| *n < 1) {
+                f.error(
+                    &format!("{path}/LogConfig/{key}"),
+                    format!("logs {arg} must be at least 1, found {n}"),
+                );
+            }
+        }
+    }
+    if let Some(vault) = task.get("Vault") {
+        let vpath = format!("{path}/Vault");
+        f.one_of(vault, &vpath, "ChangeMode", "vault change_mode", &["noop", "restart", "signal"]);
+        if text(vault, "ChangeMode") == Some("signal") && vault.get("ChangeSignal").is_none() {
+            f.error(
+                &vpath,
+                "vault change_mode \"signal\" needs `change_signal`, such as \"SIGHUP\"",
+            );
+        }
+    }
+    for (i, secret) in list(task, "Secrets").iter().enumerate() {
+        let spath = format!("{path}/Secrets/{i}");
+        if secret.get("Provider").is_none() {
+            f.error(
+                &spath,
+                format!(
+                    "secret {:?} needs `provider`, such as \"vault\" or \"nomad\"",
+                    name_of(secret)
+                ),
+            );
+        }
+        if secret.get("Path").is_none() {
+            f.error(&spath, format!("secret {:?} needs `path`", name_of(secret)));
+        }
+    }
+    if let Some(plugin) = task.get("CSIPluginConfig") {
+        let ppath = format!("{path}/CSIPluginConfig");
+        f.one_of(plugin, &ppath, "Type", "csi_plugin type", &["monolith", "controller", "node"]);
+        for (key, arg) in [("ID", "id"), ("Type", "type"), ("MountDir", "mount_dir")] {
+            if plugin.get(key).is_none() {
+                f.error(&ppath, format!("a csi_plugin block needs `{arg}`"));
+            }
+        }
+    }
+}
+
+fn check_resources(f: &mut Findings<'_>, r: &Value, path: &str) {
+    let cpu = int(r, "CPU");
+    let cores = int(r, "Cores");
+    if cpu.is_some() && cores.is_some() {
+        f.error(&format!("{path}/Cores"), "set either `cpu` or `cores`, not both");
+    }
+    if let Some(cpu) = cpu {
+        if cpu < 1 {
+            f.error(&format!("{path}/CPU"), format!("cpu {cpu} MHz is below Nomad's minimum of 1"));
+        } else if cpu > 256_000 {
+            f.warning(
+                &format!("{path}/CPU"),
+                format!("cpu {cpu} MHz is more than any single node offers; cpu is in MHz"),
+            );
+        }
+    }
+    if let Some(cores) = cores.filter(|c| *c < 1) {
+        f.error(&format!("{path}/Cores"), format!("cores {cores} is below 1"));
+    }
+    let memory = int(r, "MemoryMB");
+    if let Some(memory) = memory {
+        if memory < 10 {
+            f.error(
+                &format!("{path}/MemoryMB"),
+                format!("memory {memory} MB is below Nomad's minimum of 10 MB"),
+            );
+        } else if memory > 1_048_576 {
+            f.warning(
+                &format!("{path}/MemoryMB"),
+                format!("memory {memory} MB is over 1 TiB; memory is in MB"),
+            );
+        }
+    }
+    if let Some(max) = int(r, "MemoryMaxMB") {
+        if max != 0 && max < memory.unwrap_or(300) {
+            f.error(
+                &format!("{path}/MemoryMaxMB"),
+                format!(
+                    "memory_max ({max} MB) must be at least memory ({} MB)",
+                    memory.unwrap_or(300)
+                ),
+            );
+        }
+    }
+}
+
+fn check_template(f: &mut Findings<'_>, t: &Value, path: &str) {
+    f.one_of(
+        t,
+        path,
+        "ChangeMode",
+        "template change_mode",
+        &["restart", "signal", "noop", "script"],
+    );
+    match text(t, "ChangeMode") {
+        Some("signal") if t.get("ChangeSignal").is_none() => f.error(
+            path,
+            "template change_mode \"signal\" needs `change_signal`, such as \"SIGHUP\"",
+        ),
+        Some("script") if t.get("ChangeScript").is_none() => {
+            f.error(path, "template change_mode \"script\" needs a `change_script` block")
+        }
+        _ => {}
+    }
+    if t.get("EmbeddedTmpl").is_none() && t.get("SourcePath").is_none() {
+        f.error(path, "a template needs `data` (the template text) or `source` (a file to render)");
+    }
+    match text(t, "DestPath") {
+        None if t.get("DestPath").is_none() => {
+            f.error(path, "a template needs `destination`, such as \"local/config.yml\"")
+        }
+        Some(dest) => check_destination(f, dest, &format!("{path}/DestPath")),
+        None => {}
+    }
+}
+
+/// Template destinations are relative to the task directory and must stay inside it.
+fn check_destination(f: &mut Findings<'_>, dest: &str, pointer: &str) {
+    let mut depth: i32 = 0;
+    for part in dest.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            f.error(pointer, format!("the destination {dest:?} leaves the task directory"));
+            return;
+        }
+    }
+    let relative = dest.trim_start_matches("./");
+    let under_task_dir = ["local/", "secrets/", "alloc/"]
+        .iter()
+        .any(|d| relative.starts_with(d) || relative.starts_with(&format!("/{d}")));
+    if dest.starts_with('/') && !under_task_dir {
+        f.warning(pointer, format!("the destination {dest:?} is absolute; Nomad renders it inside the task directory, usually under local/, secrets/ or alloc/"));
+    }
+}
