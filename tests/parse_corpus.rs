@@ -159,15 +159,29 @@ fn required_variables_parse_when_given() {
         let Err(diags) = parse_job(&source, &file, &ParseOptions::default()) else {
             panic!("{name} parses without variables but is listed as failing with {why:?}");
         };
-        // "1" converts to every type these files declare (string and number).
-        let vars = diags
+        // "1" converts to strings and numbers; a bool variable says so and gets "true".
+        let mut vars: Vec<(String, String)> = diags
             .iter()
             .filter_map(|d| d.message.strip_prefix("variable \""))
             .filter_map(|rest| rest.split_once('"'))
             .map(|(var, _)| (var.to_owned(), "1".to_owned()))
             .collect();
-        let options = ParseOptions { vars, var_files: Vec::new() };
-        if let Err(diags) = parse_job_spec(&source, &file, &options) {
+        let mut outcome = parse_job_spec(
+            &source,
+            &file,
+            &ParseOptions { vars: vars.clone(), var_files: Vec::new() },
+        );
+        if let Err(diags) = &outcome {
+            for d in diags.iter().filter(|d| d.message.contains("a bool is required")) {
+                for (var, value) in vars.iter_mut() {
+                    if d.message.starts_with(&format!("invalid value for variable \"{var}\"")) {
+                        *value = "true".to_owned();
+                    }
+                }
+            }
+            outcome = parse_job_spec(&source, &file, &ParseOptions { vars, var_files: Vec::new() });
+        }
+        if let Err(diags) = outcome {
             panic!("{name} does not parse with its variables set: {diags:?}");
         }
     }
