@@ -25,3 +25,6 @@ pub fn validate_source(source: &str, file: &str) -> Vec<Diagnostic> {
 pub fn is_valid(diagnostics: &[Diagnostic]) -> bool {
     diagnostics.iter().all(|d| d.severity != Severity::Error)
 }
+
+#[cfg(test)]
+mod tests;

@@ -133,12 +133,18 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         self.d.spans.insert(path, span);
     }
 
-    /// Evaluates argument `name`; `None` when absent or failed (failures are reported).
-    pub(crate) fn value(&mut self, name: &'static str) -> Option<(Value, Range<usize>)> {
+    /// Evaluates argument `name`; `None` when absent or failed. A failure is reported, and
+    /// `key` is set to an unknown value so that no rule reports the argument as missing.
+    pub(crate) fn value(&mut self, name: &'static str, key: &str) -> Option<(Value, Range<usize>)> {
         let attr = self.attribute(name)?;
         let span = span_of(&attr.value);
-        let value = self.d.eval(&attr.value)?;
-        Some((value, span))
+        match self.d.eval(&attr.value) {
+            Some(value) => Some((value, span)),
+            None => {
+                self.out.insert(key.to_owned(), Value::String(UNKNOWN_MARK.to_string()));
+                None
+            }
+        }
     }
 
     fn put(&mut self, key: &str, value: Value, span: Range<usize>) {
@@ -157,7 +163,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A string argument (numbers and bools convert, as in Nomad).
     pub(crate) fn string(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         match value {
             Value::String(_) => self.put(key, value, span),
             Value::Number(n) => self.put(key, Value::String(n.to_string()), span),
@@ -169,7 +175,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A whole-number argument.
     pub(crate) fn int(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         if is_unknown(&value) || value.is_null() {
             return;
         }
@@ -181,7 +187,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A bool argument.
     pub(crate) fn bool(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         if is_unknown(&value) || value.is_null() {
             return;
         }
@@ -193,7 +199,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A duration argument: a Go duration string (`"1h30m"`) or nanoseconds.
     pub(crate) fn duration(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         if is_unknown(&value) || value.is_null() {
             return;
         }
@@ -215,7 +221,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A list of strings.
     pub(crate) fn strings(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         let items = match value {
             Value::Array(items) => items,
             Value::Null => return,
@@ -236,7 +242,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
 
     /// A list of whole numbers.
     pub(crate) fn ints(&mut self, name: &'static str, key: &str) {
-        let Some((value, span)) = self.value(name) else { return };
+        let Some((value, span)) = self.value(name, key) else { return };
         let Value::Array(items) = value else {
             return self.unsuitable(name, span, "a list of numbers", &value);
         };

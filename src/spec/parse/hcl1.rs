@@ -6,7 +6,16 @@
 pub(crate) fn explain_syntax_error(source: &str, offset: usize, parser_message: &str) -> String {
     let line = line_at(source, offset);
     let mut message = format!("syntax error: {}", tidy(parser_message));
-    if line.contains("[[") || line.contains("]]") {
+    if parser_message.contains("nesting depth") {
+        message.push_str("; the input is nested too deeply to be a job file");
+    } else if let Some(delimiter) = open_heredoc(source, offset) {
+        message.push_str(&format!(
+            "; the heredoc started with <<{delimiter} is never closed: end it with a line \
+             holding only {delimiter}"
+        ));
+    } else if (line.matches('"').count() - line.matches("\\\"").count()) % 2 == 1 {
+        message.push_str("; a string on this line is not closed: add the closing `\"`");
+    } else if looks_like_go_template(line) {
         message.push_str(
             "; the file looks like a Levant or Nomad Pack template (`[[ ... ]]`): render it \
              before parsing",
@@ -16,6 +25,11 @@ pub(crate) fn explain_syntax_error(source: &str, offset: usize, parser_message: 
             "; {why} is HCL1 syntax, and Nomad removed HCL1 support in 1.9: rewrite the file \
              in HCL2"
         ));
+    } else if one_line_block_with_many_arguments(line) {
+        message.push_str(
+            "; a block written on one line holds a single argument: put each argument on its \
+             own line",
+        );
     } else if line.contains("${") && !inside_quotes(line, line.find("${").unwrap_or(0)) {
         message.push_str(
             "; `${...}` outside a string looks like a Terraform `templatefile` placeholder: \
@@ -35,6 +49,37 @@ fn line_at(source: &str, offset: usize) -> &str {
     let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
     let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
     &source[start..end]
+}
+
+/// `resources { cpu = 100 memory = 128 }`: valid in HCL1, not in HCL2.
+fn one_line_block_with_many_arguments(line: &str) -> bool {
+    let Some(open) = line.find('{') else { return false };
+    let inner = &line[open..];
+    inner.matches('=').count() - inner.matches("==").count() * 2 >= 2 && !inside_quotes(line, open)
+}
+
+/// `[[ .name ]]`, `[[- template ... ]]`: Levant and Nomad Pack delimiters.
+fn looks_like_go_template(line: &str) -> bool {
+    line.match_indices("[[").any(|(i, _)| {
+        let after = line[i + 2..].trim_start_matches(['-', ' ']);
+        after.starts_with(['.', '$']) || after.starts_with(|c: char| c.is_ascii_alphabetic())
+    })
+}
+
+/// The delimiter of a heredoc that opens before `offset` and has no end line.
+fn open_heredoc(source: &str, offset: usize) -> Option<String> {
+    let before = &source[..offset.min(source.len())];
+    let start = before.rfind("<<")?;
+    let name: String = before[start + 2..]
+        .trim_start_matches('-')
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    let closed = source[start..].lines().skip(1).any(|l| l.trim() == name);
+    (!closed).then_some(name)
 }
 
 fn inside_quotes(line: &str, at: usize) -> bool {

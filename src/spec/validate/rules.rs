@@ -85,6 +85,7 @@ fn seconds(nanos: i64) -> String {
     }
 }
 
+const ON_UPDATE: &[&str] = &["require_healthy", "ignore_warnings", "ignore"];
 const JOB_TYPES: &[&str] = &["service", "batch", "system", "sysbatch"];
 const CONSTRAINT_OPERATORS: &[&str] = &[
     "=",
@@ -161,7 +162,11 @@ fn check_job(f: &mut Findings<'_>, job: &Value) {
         if enabled && !has_cron && periodic.get("Spec").is_none() {
             f.error("/Periodic", "a periodic block needs `cron` (or `crons`): when to run the job");
         }
-        if let Some(kind) = text(job, "Type") {
+        let kind = match job.get("Type") {
+            None => Some("service"),
+            Some(_) => text(job, "Type"),
+        };
+        if let Some(kind) = kind {
             if kind == "service" || kind == "system" {
                 f.error(
                     "/Periodic",
@@ -206,30 +211,84 @@ fn check_constraint(f: &mut Findings<'_>, c: &Value, path: &str) {
         );
         return;
     }
-    if op != "distinct_hosts" && c.get("LTarget").is_none() {
-        f.error(
-            path,
-            format!("a constraint with operator {op:?} needs `attribute`: what to compare"),
-        );
-    }
-    let needs_value =
-        !matches!(op, "distinct_hosts" | "distinct_property" | "is_set" | "is_not_set");
-    if needs_value && c.get("RTarget").is_none() {
-        f.error(
-            path,
-            format!("a constraint with operator {op:?} needs `value`: what to compare with"),
-        );
-    }
-    if op == "regexp" {
-        if let Some(pattern) = text(c, "RTarget") {
-            if let Err(err) = regex::Regex::new(pattern) {
-                f.error(
-                    &format!("{path}/RTarget"),
-                    format!("the regular expression does not compile: {err}"),
-                );
+    let value = c.get("RTarget").and_then(Value::as_str).filter(|v| !v.is_empty());
+    match op {
+        "set_contains" | "set_contains_all" | "set_contains_any" | "=" | "==" | "is" | "!="
+        | "not" | "<" | "<=" | ">" | ">="
+            if value.is_none() =>
+        {
+            f.error(
+                path,
+                format!("a constraint with operator {op:?} needs `value`: what to compare with"),
+            )
+        }
+        "is_set" | "is_not_set" if value.is_some() => f.error(
+            &format!("{path}/RTarget"),
+            format!("operator {op:?} takes no `value`: it only asks whether the attribute exists"),
+        ),
+        "distinct_property" => {
+            if let Some(count) = text(c, "RTarget") {
+                if count.parse::<u64>().map_or(true, |n| n < 1) {
+                    f.error(
+                        &format!("{path}/RTarget"),
+                        format!("distinct_property allows a count of 1 or more as `value`, not {count:?}"),
+                    );
+                }
             }
         }
+        "regexp" => {
+            if let Some(pattern) = text(c, "RTarget") {
+                if let Err(err) = regex::Regex::new(pattern) {
+                    f.error(
+                        &format!("{path}/RTarget"),
+                        format!("the regular expression does not compile: {err}"),
+                    );
+                }
+            }
+        }
+        _ => {}
     }
+    if op == "distinct_hosts" {
+        return;
+    }
+    match c.get("LTarget").and_then(Value::as_str) {
+        None | Some("") => f.error(
+            path,
+            format!("a constraint with operator {op:?} needs `attribute`: what to compare"),
+        ),
+        Some(target) if !is_unknown(&Value::String(target.to_owned())) => {
+            if let Some(problem) = constraint_target_problem(target) {
+                f.error(&format!("{path}/LTarget"), problem);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// What Nomad's scheduler cannot resolve in a constraint attribute, if anything.
+fn constraint_target_problem(target: &str) -> Option<String> {
+    if !target.starts_with('$') {
+        return None;
+    }
+    if !target.starts_with("${") || !target.ends_with('}') {
+        return Some(format!(
+            "the attribute {target:?} must be written `${{...}}`, such as \"${{attr.cpu.arch}}\""
+        ));
+    }
+    const EXACT: &[&str] = &[
+        "${node.unique.id}",
+        "${node.datacenter}",
+        "${node.unique.name}",
+        "${node.class}",
+        "${node.pool}",
+    ];
+    const PREFIXES: &[&str] = &["${attr.", "${device.", "${meta."];
+    if EXACT.contains(&target) || PREFIXES.iter().any(|p| target.starts_with(p)) {
+        return None;
+    }
+    Some(format!(
+        "the attribute {target:?} is not one Nomad can resolve: use ${{attr.*}}, ${{meta.*}}, ${{device.*}}, ${{node.unique.id}}, ${{node.unique.name}}, ${{node.datacenter}}, ${{node.class}} or ${{node.pool}}"
+    ))
 }
 
 fn check_affinity(f: &mut Findings<'_>, a: &Value, path: &str) {
@@ -509,7 +568,11 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
         }
     }
     let tasks = list(group, "Tasks");
-    if tasks.is_empty() {
+    // Nomad adds the task of a Consul gateway itself.
+    let gateway = list(group, "Services")
+        .iter()
+        .any(|s| s.get("Connect").is_some_and(|c| c.get("Gateway").is_some()));
+    if tasks.is_empty() && !gateway {
         f.error(
             path,
             format!(
@@ -588,15 +651,48 @@ fn check_service(
 ) {
     f.one_of(s, path, "Provider", "service provider", &["consul", "nomad"]);
     let provider = text(s, "Provider").unwrap_or(default_provider);
-    f.one_of(s, path, "AddressMode", "service address_mode", &["alloc", "auto", "driver", "host"]);
+    if let Some(name) = s
+        .get("Name")
+        .and_then(Value::as_str)
+        .filter(|n| !is_unknown(&Value::String((*n).to_owned())))
+    {
+        if !valid_service_name(name) {
+            f.error(
+                &format!("{path}/Name"),
+                format!(
+                    "service name {name:?} is not valid: use letters, digits and dashes (RFC 1123), \
+                     at most 63 characters, not starting or ending with a dash"
+                ),
+            );
+        }
+    }
+    f.one_of(
+        s,
+        path,
+        "AddressMode",
+        "service address_mode",
+        &["auto", "host", "driver", "alloc", "alloc_ipv6"],
+    );
+    if s.get("Address").is_some() && text(s, "AddressMode").is_some_and(|m| m != "auto") {
+        f.error(&format!("{path}/Address"), "a service with `address` needs address_mode \"auto\"");
+    }
+    f.one_of(s, path, "OnUpdate", "service on_update", ON_UPDATE);
+    if provider == "nomad" && s.get("Connect").is_some() {
+        f.error(
+            &format!("{path}/Connect"),
+            "a service with provider \"nomad\" cannot have a connect block; Connect needs Consul",
+        );
+    }
     let port = text(s, "PortLabel");
     let connect_sidecar = s.get("Connect").is_some();
+    let sidecar_service = s.get("Connect").is_some_and(|c| c.get("SidecarService").is_some());
     if let Some(label) = port {
         check_port_reference(f, label, &format!("{path}/PortLabel"), ports, "service");
     }
     for (i, check) in list(s, "Checks").iter().enumerate() {
         let cpath = format!("{path}/Checks/{i}");
-        let kind = text(check, "Type");
+        let lowered = text(check, "Type").map(str::to_lowercase);
+        let kind = lowered.as_deref();
         let allowed: &[&str] =
             if provider == "nomad" { &["http", "tcp"] } else { &["http", "tcp", "grpc", "script"] };
         match kind {
@@ -638,9 +734,34 @@ fn check_service(
             }
             _ => {}
         }
-        if kind == Some("http") && check.get("Path").is_none() {
-            f.error(&cpath, "an http check needs `path`, such as \"/health\"");
+        match (kind, text(check, "Path")) {
+            (Some("http"), None) if check.get("Path").is_none() => {
+                f.error(&cpath, "an http check needs `path`, such as \"/health\"")
+            }
+            (Some("http"), Some(p)) if p.contains("://") => f.error(
+                &format!("{cpath}/Path"),
+                format!("the http check path {p:?} must be relative, such as \"/health\"; the address comes from the port"),
+            ),
+            _ => {}
         }
+        if kind == Some("tcp") && sidecar_service {
+            f.error(&format!("{cpath}/Type"), "tcp checks do not work for Connect sidecar services: the service listens on the loopback interface");
+        }
+        f.one_of(
+            check,
+            &cpath,
+            "AddressMode",
+            "check address_mode",
+            &["host", "driver", "alloc", "alloc_ipv6"],
+        );
+        f.one_of(check, &cpath, "OnUpdate", "check on_update", ON_UPDATE);
+        f.one_of(
+            check,
+            &cpath,
+            "InitialStatus",
+            "check initial_status",
+            &["passing", "warning", "critical"],
+        );
         if kind == Some("script") {
             if check.get("Command").is_none() {
                 f.error(&cpath, "a script check needs `command`");
@@ -686,6 +807,32 @@ fn check_service(
             }
         }
     }
+}
+
+/// RFC 1123 labels, after Nomad replaces each `${...}` with a placeholder.
+fn valid_service_name(name: &str) -> bool {
+    let mut stripped = String::new();
+    let mut rest = name;
+    while let Some(start) = rest.find("${") {
+        stripped.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                stripped.push_str("ENV-VAR");
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    stripped.push_str(rest);
+    let bytes = stripped.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 /// A port reference must name a declared port (numbers are literal ports, allowed with
@@ -878,7 +1025,7 @@ fn check_task(
     if let Some(plugin) = task.get("CSIPluginConfig") {
         let ppath = format!("{path}/CSIPluginConfig");
         f.one_of(plugin, &ppath, "Type", "csi_plugin type", &["monolith", "controller", "node"]);
-        for (key, arg) in [("ID", "id"), ("Type", "type"), ("MountDir", "mount_dir")] {
+        for (key, arg) in [("ID", "id"), ("Type", "type")] {
             if plugin.get(key).is_none() {
                 f.error(&ppath, format!("a csi_plugin block needs `{arg}`"));
             }
@@ -920,7 +1067,8 @@ fn check_resources(f: &mut Findings<'_>, r: &Value, path: &str) {
         }
     }
     if let Some(max) = int(r, "MemoryMaxMB") {
-        if max != 0 && max < memory.unwrap_or(300) {
+        // -1 is Nomad's "no limit".
+        if max != 0 && max != -1 && max < memory.unwrap_or(300) {
             f.error(
                 &format!("{path}/MemoryMaxMB"),
                 format!(
