@@ -521,6 +521,12 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
         if flags.starts_with('-') {
             out.push_str(&text);
             out.push_str(&" ".repeat(pad));
+        } else if flags.starts_with('0') && matches!(verb, 'd' | 'f' | 'g' | 'e') {
+            // Zeros go after the sign: `%03d` of -7 is `-07`.
+            let (sign, digits) = text.split_at(usize::from(text.starts_with('-')));
+            out.push_str(sign);
+            out.push_str(&"0".repeat(pad));
+            out.push_str(digits);
         } else {
             out.push_str(&" ".repeat(pad));
             out.push_str(&text);
@@ -705,7 +711,8 @@ mod tests {
             ("upper", vec![json!("web")], json!("WEB")),
             ("join", vec![json!(","), json!(["a", "b"])], json!("a,b")),
             ("split", vec![json!(","), json!("a,b")], json!(["a", "b"])),
-            ("format", vec![json!("%s-%03d"), json!("web"), json!(7)], json!("web-  7")),
+            ("format", vec![json!("%s-%03d"), json!("web"), json!(7)], json!("web-007")),
+            ("format", vec![json!("%5s|%-3d|"), json!("ab"), json!(-7)], json!("   ab|-7 |")),
             ("replace", vec![json!("a-b-c"), json!("-"), json!("_")], json!("a_b_c")),
             ("replace", vec![json!("a1b22"), json!("/[0-9]+/"), json!("#")], json!("a#b#")),
             ("merge", vec![json!({"a": 1}), json!({"b": 2})], json!({"a": 1, "b": 2})),

@@ -655,22 +655,35 @@ fn schedule(r: &mut Reader<'_, '_, '_>) {
 
 /// What `jobspec2` does after decoding, so the JSON matches `nomad job run -output`.
 pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
-    job.entry("ID").or_insert_with(|| Value::String(job_id.to_owned()));
-    job.entry("Name").or_insert_with(|| Value::String(job_id.to_owned()));
-    let job_vault = job.remove("Vault").map(normalize_vault);
-    let mut groups = match job.remove("TaskGroups") {
-        Some(Value::Array(groups)) => groups,
-        _ => Vec::new(),
-    };
-    if let Some(Value::Array(tasks)) = job.remove("Tasks") {
-        let alone = tasks.into_iter().map(|task| {
-            let mut group = Map::new();
-            group.insert("Name".into(), task.get("Name").cloned().unwrap_or(Value::Null));
-            group.insert("Tasks".into(), Value::Array(vec![task]));
-            Value::Object(group)
-        });
-        groups = alone.chain(groups).collect();
+    // `ID` and `Name` lead, as in Nomad's output; they default to the block's label.
+    let mut ordered = Map::new();
+    for key in ["ID", "Name"] {
+        let value = job.remove(key).unwrap_or_else(|| Value::String(job_id.to_owned()));
+        ordered.insert(key.to_owned(), value);
     }
+    ordered.append(job);
+    *job = ordered;
+    let job_vault = job.remove("Vault").map(normalize_vault);
+    if let Some(Value::Array(tasks)) = job.remove("Tasks") {
+        let alone: Vec<Value> = tasks
+            .into_iter()
+            .map(|task| {
+                let mut group = Map::new();
+                group.insert("Name".into(), task.get("Name").cloned().unwrap_or(Value::Null));
+                group.insert("Tasks".into(), Value::Array(vec![task]));
+                Value::Object(group)
+            })
+            .collect();
+        match job.get_mut("TaskGroups") {
+            Some(Value::Array(groups)) => {
+                groups.splice(0..0, alone);
+            }
+            _ => {
+                job.insert("TaskGroups".into(), Value::Array(alone));
+            }
+        }
+    }
+    let Some(Value::Array(groups)) = job.get_mut("TaskGroups") else { return };
     for group in groups.iter_mut().filter_map(Value::as_object_mut) {
         let group_vault = group.remove("Vault").map(normalize_vault);
         normalize_networks(group.get_mut("Networks"));
@@ -684,10 +697,8 @@ pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
                     normalize_template(template);
                 }
             }
-            match task.remove("Vault") {
-                Some(vault) => {
-                    task.insert("Vault".into(), normalize_vault(vault));
-                }
+            match task.get_mut("Vault") {
+                Some(vault) => *vault = normalize_vault(vault.take()),
                 None => {
                     if let Some(vault) = group_vault.clone().or_else(|| job_vault.clone()) {
                         task.insert("Vault".into(), vault);
@@ -696,9 +707,6 @@ pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
             }
             move_default_identity(task);
         }
-    }
-    if !groups.is_empty() {
-        job.insert("TaskGroups".into(), Value::Array(groups));
     }
 }
 

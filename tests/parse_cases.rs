@@ -1,0 +1,993 @@
+//! Job file features → Nomad API JSON, one small file per feature, with the JSON it must
+//! produce as an inline snapshot (field names and values as `nomad job run -output` has them).
+
+use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
+
+/// Parses `source` with `-var` values and var files (written to a temporary directory).
+fn parse(source: &str, vars: &[(&str, &str)], var_files: &[(&str, &str)]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut files = Vec::new();
+    for (name, text) in var_files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("a var file");
+        files.push(path);
+    }
+    let options = ParseOptions {
+        vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        var_files: files,
+    };
+    let job = match parse_job(source, "job.nomad.hcl", &options) {
+        Ok(job) => job,
+        Err(diags) => panic!("the job does not parse: {diags:#?}"),
+    };
+    if let Err(diags) = parse_job_spec(source, "job.nomad.hcl", &options) {
+        panic!("the job does not fit JobSpec: {diags:#?}");
+    }
+    job
+}
+
+#[test]
+fn network_ports_split_into_reserved_and_dynamic() {
+    let source = r##"job "web" {
+  group "app" {
+    network {
+      mode = "bridge"
+
+      port "http" {
+        to = 8080
+      }
+
+      port "admin" {
+        static       = 9000
+        host_network = "private"
+      }
+    }
+
+    task "server" {
+      driver = "docker"
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker"
+        }
+      ],
+      "Networks": [
+        {
+          "Mode": "bridge",
+          "DynamicPorts": [
+            {
+              "Label": "http",
+              "To": 8080
+            }
+          ],
+          "ReservedPorts": [
+            {
+              "Label": "admin",
+              "Value": 9000,
+              "HostNetwork": "private"
+            }
+          ]
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn durations_become_nanoseconds() {
+    let source = r##"job "web" {
+  update {
+    max_parallel      = 1
+    min_healthy_time  = "10s"
+    healthy_deadline  = "1h30m"
+    progress_deadline = "2h"
+    auto_revert       = true
+    stagger           = "250ms"
+  }
+
+  group "app" {
+    restart {
+      attempts = 2
+      interval = "30m"
+      delay    = "15s"
+      mode     = "fail"
+    }
+
+    reschedule {
+      delay          = "30s"
+      delay_function = "exponential"
+      max_delay      = "1h"
+      unlimited      = true
+    }
+
+    task "server" {
+      driver       = "exec"
+      kill_timeout = "20s"
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "exec",
+          "KillTimeout": 20000000000
+        }
+      ],
+      "RestartPolicy": {
+        "Interval": 1800000000000,
+        "Attempts": 2,
+        "Delay": 15000000000,
+        "Mode": "fail"
+      },
+      "ReschedulePolicy": {
+        "Delay": 30000000000,
+        "DelayFunction": "exponential",
+        "MaxDelay": 3600000000000,
+        "Unlimited": true
+      }
+    }
+  ],
+  "Update": {
+    "Stagger": 250000000,
+    "MaxParallel": 1,
+    "MinHealthyTime": 10000000000,
+    "HealthyDeadline": 5400000000000,
+    "ProgressDeadline": 7200000000000,
+    "AutoRevert": true
+  }
+}
+"##);
+}
+
+#[test]
+fn driver_config_blocks_become_lists_of_maps() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      config {
+        image   = "registry.example.com/web:1.2"
+        ports   = ["http"]
+        args    = ["--port", "${NOMAD_PORT_http}"]
+        labels  = { team = "web" }
+        command = "/app"
+
+        auth {
+          username = "bot"
+          password = "hunter2"
+        }
+
+        port_map {
+          http = 8080
+        }
+
+        mount {
+          type   = "bind"
+          source = "local/conf"
+          target = "/etc/app"
+        }
+
+        mount {
+          type   = "tmpfs"
+          target = "/tmp"
+        }
+
+        logging {
+          type = "journald"
+
+          config {
+            tag = "web"
+          }
+        }
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "Config": {
+            "args": [
+              "--port",
+              "${NOMAD_PORT_http}"
+            ],
+            "auth": [
+              {
+                "password": "hunter2",
+                "username": "bot"
+              }
+            ],
+            "command": "/app",
+            "image": "registry.example.com/web:1.2",
+            "labels": [
+              {
+                "team": "web"
+              }
+            ],
+            "logging": [
+              {
+                "config": [
+                  {
+                    "tag": "web"
+                  }
+                ],
+                "type": "journald"
+              }
+            ],
+            "mount": [
+              {
+                "source": "local/conf",
+                "target": "/etc/app",
+                "type": "bind"
+              },
+              {
+                "target": "/tmp",
+                "type": "tmpfs"
+              }
+            ],
+            "port_map": [
+              {
+                "http": 8080
+              }
+            ],
+            "ports": [
+              "http"
+            ]
+          }
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn templates_get_nomads_defaults() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      template {
+        data            = <<-EOT
+          DB_URL={{ with secret "kv/data/web" }}{{ .Data.data.url }}{{ end }}
+          PORT=${NOMAD_PORT_http}
+          EOT
+        destination     = "secrets/app.env"
+        env             = true
+        change_mode     = "signal"
+        change_signal   = "SIGHUP"
+        left_delimiter  = "[["
+        right_delimiter = "]]"
+      }
+
+      template {
+        source      = "local/in.tpl"
+        destination = "local/out.conf"
+        splay       = "1m"
+        perms       = "0600"
+
+        wait {
+          min = "2s"
+          max = "10s"
+        }
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "Templates": [
+            {
+              "DestPath": "secrets/app.env",
+              "EmbeddedTmpl": "DB_URL={{ with secret \"kv/data/web\" }}{{ .Data.data.url }}{{ end }}\nPORT=${NOMAD_PORT_http}\n",
+              "ChangeMode": "signal",
+              "ChangeSignal": "SIGHUP",
+              "LeftDelim": "[[",
+              "RightDelim": "]]",
+              "Envvars": true,
+              "Perms": "0644",
+              "Splay": 5000000000,
+              "ErrMissingKey": false
+            },
+            {
+              "SourcePath": "local/in.tpl",
+              "DestPath": "local/out.conf",
+              "Splay": 60000000000,
+              "Perms": "0600",
+              "Wait": {
+                "Min": 2000000000,
+                "Max": 10000000000
+              },
+              "ChangeMode": "restart",
+              "ErrMissingKey": false
+            }
+          ]
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn resources_use_the_api_names() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      resources {
+        cpu        = 500
+        memory     = 256
+        memory_max = 512
+
+        device "nvidia/gpu" {
+          count = 1
+
+          constraint {
+            attribute = "${device.attr.memory}"
+            operator  = ">="
+            value     = "2 GiB"
+          }
+        }
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "Resources": {
+            "CPU": 500,
+            "MemoryMB": 256,
+            "MemoryMaxMB": 512,
+            "Devices": [
+              {
+                "Name": "nvidia/gpu",
+                "Count": 1,
+                "Constraints": [
+                  {
+                    "LTarget": "${device.attr.memory}",
+                    "RTarget": "2 GiB",
+                    "Operand": ">="
+                  }
+                ]
+              }
+            ]
+          }
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn variables_locals_and_functions() {
+    let source = r##"variable "image" {
+  type    = string
+  default = "nginx"
+}
+
+variable "tag" {
+  type = string
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+}
+
+variable "datacenters" {
+  type    = list(string)
+  default = ["dc1"]
+}
+
+variable "labels" {
+  type    = map(string)
+  default = { team = "web" }
+}
+
+locals {
+  # A local may use one defined after it.
+  reference = "${local.repository}:${var.tag}"
+  repository = "registry.example.com/${upper(var.image)}"
+}
+
+job "web" {
+  datacenters = var.datacenters
+  namespace   = lower("PROD")
+
+  meta = merge(var.labels, { "build.sha" = format("%s-%03d", "abc", 7) })
+
+  group "app" {
+    count = var.replicas * 2
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = local.reference
+        args  = split(",", join(",", concat(["a"], ["b", "c"])))
+      }
+
+      env {
+        LOOKUP  = lookup(var.labels, "team", "none")
+        JSON    = jsonencode({ port = 8080, tls = false })
+        TRIMMED = trimspace("  x  ")
+        REPLICA = tostring(var.replicas)
+        COND    = var.replicas > 1 ? "many" : "one"
+        FIRST   = element(var.datacenters, 0)
+        KEYS    = join(",", keys(var.labels))
+        COUNT   = length(var.datacenters)
+        FOR     = join(",", [for dc in var.datacenters : upper(dc)])
+        REPLACE = replace("a-b", "-", "_")
+        COALESCE = coalesce("", "fallback")
+      }
+    }
+  }
+}
+"##;
+    let job = parse(
+        source,
+        &[("tag", r#"1.27"#), ("replicas", r#"2"#)],
+        &[(
+            "dc.hcl",
+            r#"datacenters = ["eu-west", "eu-east"]
+"#,
+        )],
+    );
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "Namespace": "prod",
+  "Datacenters": [
+    "eu-west",
+    "eu-east"
+  ],
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Count": 4,
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "Config": {
+            "args": [
+              "a",
+              "b",
+              "c"
+            ],
+            "image": "registry.example.com/NGINX:1.27"
+          },
+          "Env": {
+            "COALESCE": "fallback",
+            "COND": "many",
+            "COUNT": "2",
+            "FIRST": "eu-west",
+            "FOR": "EU-WEST,EU-EAST",
+            "JSON": "{\"port\":8080,\"tls\":false}",
+            "KEYS": "team",
+            "LOOKUP": "web",
+            "REPLACE": "a_b",
+            "REPLICA": "2",
+            "TRIMMED": "x"
+          }
+        }
+      ]
+    }
+  ],
+  "Meta": {
+    "build.sha": "abc-007",
+    "team": "web"
+  }
+}
+"##);
+}
+
+#[test]
+fn runtime_interpolations_and_escapes_survive() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      env {
+        PORT      = "${NOMAD_PORT_http}"
+        ADDR      = "${NOMAD_IP_http}:${NOMAD_PORT_http}"
+        ARCH      = "${attr.cpu.arch}"
+        DC        = "${node.datacenter}"
+        META      = "${meta.rack}"
+        HOME_ENV  = "${env["HOME"]}"
+        ALLOC_DIR = "${NOMAD_ALLOC_DIR}/data"
+        BARE      = attr.unique.hostname
+        ESCAPED   = "$${not_interpolated} and %%{not_a_directive}"
+        LITERAL   = "quote \" brace } dollar $ newline \n end"
+      }
+
+      template {
+        destination = "local/run.sh"
+        data        = <<EOF
+#!/bin/sh
+exec app --listen ${NOMAD_ADDR_http} --dir $${HOME} {{ env "NOMAD_TASK_NAME" }}
+EOF
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "Env": {
+            "ADDR": "${NOMAD_IP_http}:${NOMAD_PORT_http}",
+            "ALLOC_DIR": "${NOMAD_ALLOC_DIR}/data",
+            "ARCH": "${attr.cpu.arch}",
+            "BARE": "${attr.unique.hostname}",
+            "DC": "${node.datacenter}",
+            "ESCAPED": "${not_interpolated} and %{not_a_directive}",
+            "HOME_ENV": "${env[\"HOME\"]}",
+            "LITERAL": "quote \" brace } dollar $ newline \n end",
+            "META": "${meta.rack}",
+            "PORT": "${NOMAD_PORT_http}"
+          },
+          "Templates": [
+            {
+              "DestPath": "local/run.sh",
+              "EmbeddedTmpl": "#!/bin/sh\nexec app --listen ${NOMAD_ADDR_http} --dir ${HOME} {{ env \"NOMAD_TASK_NAME\" }}\n",
+              "ChangeMode": "restart",
+              "Perms": "0644",
+              "Splay": 5000000000,
+              "ErrMissingKey": false
+            }
+          ]
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn constraint_shortcuts_set_the_operator() {
+    let source = r##"job "web" {
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+
+  constraint {
+    distinct_hosts = true
+  }
+
+  constraint {
+    attribute = "${attr.nomad.version}"
+    version   = ">= 1.7"
+  }
+
+  constraint {
+    attribute = "${meta.zone}"
+    regexp    = "^eu-"
+  }
+
+  constraint {
+    distinct_property = "${meta.rack}"
+    value             = "2"
+  }
+
+  affinity {
+    attribute = "${node.datacenter}"
+    value     = "dc1"
+    weight    = 50
+  }
+
+  group "app" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "Constraints": [
+    {
+      "LTarget": "${attr.kernel.name}",
+      "RTarget": "linux",
+      "Operand": "="
+    },
+    {
+      "Operand": "distinct_hosts"
+    },
+    {
+      "LTarget": "${attr.nomad.version}",
+      "Operand": "version",
+      "RTarget": ">= 1.7"
+    },
+    {
+      "LTarget": "${meta.zone}",
+      "Operand": "regexp",
+      "RTarget": "^eu-"
+    },
+    {
+      "RTarget": "2",
+      "Operand": "distinct_property",
+      "LTarget": "${meta.rack}"
+    }
+  ],
+  "Affinities": [
+    {
+      "LTarget": "${node.datacenter}",
+      "RTarget": "dc1",
+      "Weight": 50,
+      "Operand": "="
+    }
+  ],
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "exec"
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn services_checks_and_volumes() {
+    let source = r##"job "web" {
+  group "app" {
+    network {
+      port "http" {}
+    }
+
+    volume "data" {
+      type      = "host"
+      source    = "web-data"
+      read_only = false
+    }
+
+    volume "shared" {
+      type            = "csi"
+      source          = "shared"
+      access_mode     = "multi-node-multi-writer"
+      attachment_mode = "file-system"
+      per_alloc       = true
+    }
+
+    service {
+      name     = "web"
+      port     = "http"
+      provider = "consul"
+      tags     = ["urlprefix-/web"]
+
+      check {
+        type     = "http"
+        path     = "/health"
+        interval = "10s"
+        timeout  = "2s"
+
+        header {
+          Authorization = ["Bearer x"]
+        }
+
+        check_restart {
+          limit = 3
+          grace = "30s"
+        }
+      }
+    }
+
+    task "server" {
+      driver = "docker"
+
+      volume_mount {
+        volume      = "data"
+        destination = "/data"
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "docker",
+          "VolumeMounts": [
+            {
+              "Volume": "data",
+              "Destination": "/data"
+            }
+          ]
+        }
+      ],
+      "Volumes": {
+        "data": {
+          "Name": "data",
+          "Type": "host",
+          "Source": "web-data",
+          "ReadOnly": false
+        },
+        "shared": {
+          "Name": "shared",
+          "Type": "csi",
+          "Source": "shared",
+          "AccessMode": "multi-node-multi-writer",
+          "AttachmentMode": "file-system",
+          "PerAlloc": true
+        }
+      },
+      "Networks": [
+        {
+          "DynamicPorts": [
+            {
+              "Label": "http"
+            }
+          ]
+        }
+      ],
+      "Services": [
+        {
+          "Name": "web",
+          "Tags": [
+            "urlprefix-/web"
+          ],
+          "PortLabel": "http",
+          "Checks": [
+            {
+              "Type": "http",
+              "Path": "/health",
+              "Interval": 10000000000,
+              "Timeout": 2000000000,
+              "Header": {
+                "Authorization": [
+                  "Bearer x"
+                ]
+              },
+              "CheckRestart": {
+                "Limit": 3,
+                "Grace": 30000000000
+              }
+            }
+          ],
+          "Provider": "consul"
+        }
+      ]
+    }
+  ]
+}
+"##);
+}
+
+#[test]
+fn vault_identity_and_scaling_are_normalised() {
+    let source = r##"job "web" {
+  type = "batch"
+
+  periodic {
+    crons            = ["@daily"]
+    prohibit_overlap = true
+  }
+
+  group "app" {
+    vault {
+      role = "web"
+    }
+
+    scaling {
+      min = 1
+      max = 3
+    }
+
+    task "server" {
+      driver = "exec"
+
+      identity {
+        env  = true
+        file = true
+      }
+
+      identity {
+        name = "vault_default"
+        aud  = ["vault.io"]
+        ttl  = "1h"
+      }
+
+      scaling "cpu" {
+        max = 2000
+
+        policy {
+          check "avg" {
+            source = "prometheus"
+          }
+        }
+      }
+    }
+
+    task "sidecar" {
+      driver = "exec"
+
+      vault {
+        policies    = ["read"]
+        change_mode = "noop"
+      }
+
+      lifecycle {
+        hook    = "prestart"
+        sidecar = true
+      }
+    }
+  }
+}
+"##;
+    let job = parse(source, &[], &[]);
+    insta::assert_json_snapshot!(job, @r##"
+{
+  "ID": "web",
+  "Name": "web",
+  "Type": "batch",
+  "TaskGroups": [
+    {
+      "Name": "app",
+      "Tasks": [
+        {
+          "Name": "server",
+          "Driver": "exec",
+          "ScalingPolicies": [
+            {
+              "Policy": {
+                "check": [
+                  {
+                    "avg": [
+                      {
+                        "source": "prometheus"
+                      }
+                    ]
+                  }
+                ]
+              },
+              "Max": 2000,
+              "Type": "vertical_cpu"
+            }
+          ],
+          "Identities": [
+            {
+              "Name": "vault_default",
+              "Audience": [
+                "vault.io"
+              ],
+              "TTL": 3600000000000
+            }
+          ],
+          "Vault": {
+            "Role": "web",
+            "Env": true,
+            "DisableFile": false,
+            "ChangeMode": "restart"
+          },
+          "Identity": {
+            "Env": true,
+            "File": true
+          }
+        },
+        {
+          "Name": "sidecar",
+          "Driver": "exec",
+          "Lifecycle": {
+            "Hook": "prestart",
+            "Sidecar": true
+          },
+          "Vault": {
+            "Policies": [
+              "read"
+            ],
+            "ChangeMode": "noop",
+            "Env": true,
+            "DisableFile": false
+          }
+        }
+      ],
+      "Scaling": {
+        "Min": 1,
+        "Max": 3,
+        "Type": "horizontal"
+      }
+    }
+  ],
+  "Periodic": {
+    "Specs": [
+      "@daily"
+    ],
+    "ProhibitOverlap": true,
+    "SpecType": "cron"
+  }
+}
+"##);
+}
