@@ -31,6 +31,10 @@ pub struct Args {
 /// Runs `nomad-spec parse`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (file, options) = options(args)?;
+    for var_file in &options.var_files {
+        std::fs::metadata(var_file)
+            .with_context(|| format!("cannot read the var file {}", var_file.display()))?;
+    }
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {file}"))?;
     let source = match source_text(&bytes, &file) {
         Ok(source) => source,
