@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::Span;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use self::decode::{Problem, Reader};
 use self::variables::Inputs;
@@ -86,7 +86,7 @@ pub fn parse_job(
     let errors: Vec<Diagnostic> =
         decoded.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect();
     match decoded.job {
-        Some(mut job) if errors.is_empty() => {
+        Some(Value::Object(mut job)) if errors.is_empty() => {
             job::normalize(&mut job, &decoded.job_id);
             Ok(Value::Object(job))
         }
@@ -114,7 +114,7 @@ pub fn parse_job_spec(
 /// A job as read from a file, before Nomad's normalisation, with where each part came from.
 pub(crate) struct DecodedJob {
     /// The `Job` object; `None` when the file has no readable `job` block.
-    pub job: Option<Map<String, Value>>,
+    pub job: Option<Value>,
     /// The `job` block's label.
     pub job_id: String,
     /// JSON pointer → (line, column) of the value or block in the file.
@@ -213,7 +213,7 @@ fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
                     decoder.spans.insert(String::new(), span);
                     let mut reader = Reader::new(&mut decoder, &first.body, "job", String::new());
                     job::job(&mut reader);
-                    decoded.job = Some(reader.finish());
+                    decoded.job = Some(Value::Object(reader.finish()));
                 }
                 _ => decoder.error(
                     span,

@@ -12,10 +12,7 @@ use super::{Diagnostic, Severity};
 /// Validates job file source; an empty list means valid.
 pub fn validate_source(source: &str, file: &str) -> Vec<Diagnostic> {
     let decoded = decode_for_validation(source, file);
-    let mut diagnostics = decoded.diagnostics.clone();
-    if let Some(job) = &decoded.job {
-        diagnostics.extend(rules::check(job, &decoded, file));
-    }
+    let mut diagnostics = rules::check_decoded(&decoded, file);
     diagnostics.sort_by_key(|d| (d.line, d.column));
     diagnostics.dedup();
     diagnostics

@@ -549,3 +549,68 @@ fn eval_call(
     functions::call(name, args, scope.base_dir)
         .map_err(|message| EvalError::new(span, format!("in call to {name}(): {message}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval_text(text: &str) -> Result<Value, String> {
+        let vars = json!({"name": "web", "ports": [80, 443], "tags": {"team": "ops"}, "on": true});
+        let Value::Object(vars) = vars else { unreachable!("an object literal") };
+        let locals = Map::new();
+        let expr = hcl_edit::parser::parse_expr(text).map_err(|e| e.to_string())?;
+        let mut scope = Scope::new(text, &vars, &locals, None);
+        eval(&expr, &mut scope)
+            .map_err(|e| format!("{}..{}: {}", e.span.start, e.span.end, e.message))
+    }
+
+    #[test]
+    fn expressions_evaluate_as_in_nomad() {
+        let cases = [
+            (r#""${var.name}-${NOMAD_ALLOC_INDEX}""#, json!("web-${NOMAD_ALLOC_INDEX}")),
+            (r#""${attr.cpu.arch}""#, json!("${attr.cpu.arch}")),
+            (r#""${meta["rack"]}""#, json!("${meta[\"rack\"]}")),
+            (r#""$${literal} %%{x}""#, json!("${literal} %{x}")),
+            ("var.ports[1] + 1", json!(444)),
+            ("var.ports[*]", json!([80, 443])),
+            ("10 / 4", json!(2.5)),
+            ("-var.ports[0]", json!(-80)),
+            (r#"var.on && !false ? "yes" : "no""#, json!("yes")),
+            ("[for p in var.ports : p * 2 if p > 100]", json!([886])),
+            ("{for k, v in var.tags : upper(k) => v}", json!({"TEAM": "ops"})),
+            (r#""%{ if var.on }on%{ else }off%{ endif }""#, json!("on")),
+            (r#""%{ for p in var.ports }${p},%{ endfor }""#, json!("80,443,")),
+            (r#""a  ${~ var.name ~}  b""#, json!("awebb")),
+            (r#"try(var.missing, "fallback")"#, json!("fallback")),
+            ("can(var.missing)", json!(false)),
+            (r#"format("%s:%d", var.ports...)"#, json!("80:443")),
+            ("local", json!({})),
+        ];
+        for (text, want) in cases {
+            assert_eq!(eval_text(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn failures_name_what_was_missing_and_where() {
+        let cases = [
+            (
+                "var.missing",
+                "0..11: there is no variable named \"missing\"; declare it with a `variable` block",
+            ),
+            ("local.x", "0..7: there is no local value named \"x\"; define it in a `locals` block"),
+            ("var.ports[5]", "0..12: index 5 is out of range for a list of 2 elements"),
+            (r#"var.tags["x"]"#, "0..13: the object has no attribute or key \"x\""),
+            (
+                r#""${var.ports}""#,
+                "3..12: cannot insert a list into a string; a string is required",
+            ),
+            ("1 / 0", "0..5: division by zero"),
+            (r#"1 + "a""#, "0..7: a number is required, found the string \"a\""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(eval_text(text), Err(want.to_owned()), "{text}");
+        }
+    }
+}

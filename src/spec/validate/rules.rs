@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::spec::parse::{is_unknown, DecodedJob};
 use crate::spec::{Diagnostic, Severity, SECOND};
@@ -44,11 +44,12 @@ impl Findings<'_> {
     }
 }
 
-/// Checks a decoded job, adding findings to `out`.
-pub(crate) fn check(job: &Map<String, Value>, decoded: &DecodedJob, file: &str) -> Vec<Diagnostic> {
-    let mut f = Findings { file, decoded, out: Vec::new() };
-    let job = Value::Object(job.clone());
-    check_job(&mut f, &job);
+/// The decoding findings of a job file followed by the rules' findings about its job.
+pub(crate) fn check_decoded(decoded: &DecodedJob, file: &str) -> Vec<Diagnostic> {
+    let mut f = Findings { file, decoded, out: decoded.diagnostics.clone() };
+    if let Some(job) = &decoded.job {
+        check_job(&mut f, job);
+    }
     f.out
 }
 
