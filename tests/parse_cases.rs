@@ -671,7 +671,8 @@ fn constraint_shortcuts_set_the_operator() {
       "Operand": "="
     },
     {
-      "Operand": "distinct_hosts"
+      "Operand": "distinct_hosts",
+      "RTarget": "true"
     },
     {
       "LTarget": "${attr.nomad.version}",
@@ -990,4 +991,189 @@ fn vault_identity_and_scaling_are_normalised() {
   }
 }
 "##);
+}
+
+/// Behaviours pinned by Nomad's own `jobspec2` tests.
+mod like_nomad {
+    use super::parse;
+    use serde_json::json;
+
+    #[test]
+    fn meta_as_block_or_argument_is_the_same_job() {
+        let as_block = r#"job "example" {
+  group "group" {
+    task "task" {
+      driver = "config"
+
+      meta {
+        source = "task"
+      }
+    }
+
+    meta {
+      source = "group"
+    }
+  }
+
+  meta {
+    source = "job"
+  }
+}
+"#;
+        let as_argument = as_block.replace("meta {", "meta = {");
+        let job = parse(as_block, &[], &[]);
+        assert_eq!(job, parse(&as_argument, &[], &[]));
+        assert_eq!(job["Meta"], json!({"source": "job"}));
+        assert_eq!(job["TaskGroups"][0]["Meta"], json!({"source": "group"}));
+        assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Meta"], json!({"source": "task"}));
+    }
+
+    #[test]
+    fn constraint_shortcuts_equal_operator_and_value() {
+        let long = r#"job "example" {
+  constraint {
+    operator = "distinct_hosts"
+    value    = "true"
+  }
+
+  constraint {
+    operator  = "distinct_property"
+    attribute = "${meta.rack}"
+    value     = "1"
+  }
+
+  group "group" {
+    constraint {
+      operator = "distinct_hosts"
+      value    = "false"
+    }
+
+    task "task" {
+      driver = "config"
+    }
+  }
+}
+"#;
+        let short = r#"job "example" {
+  constraint {
+    distinct_hosts = true
+  }
+
+  constraint {
+    distinct_property = "${meta.rack}"
+    value             = "1"
+  }
+
+  group "group" {
+    constraint {
+      distinct_hosts = false
+    }
+
+    task "task" {
+      driver = "config"
+    }
+  }
+}
+"#;
+        // Map equality ignores key order, which follows the order arguments were read in.
+        let (long, short) = (parse(long, &[], &[]), parse(short, &[], &[]));
+        assert_eq!(long["Constraints"], short["Constraints"]);
+        assert_eq!(
+            short["Constraints"][0],
+            json!({"Operand": "distinct_hosts", "RTarget": "true"})
+        );
+        assert_eq!(
+            short["TaskGroups"][0]["Constraints"][0],
+            json!({"Operand": "distinct_hosts", "RTarget": "false"})
+        );
+        assert_eq!(
+            short["Constraints"][1],
+            json!({"RTarget": "1", "Operand": "distinct_property", "LTarget": "${meta.rack}"})
+        );
+    }
+
+    #[test]
+    fn env_accepts_maps_with_dots_colons_and_for_expressions() {
+        let cases = [
+            ("env {\n        key = \"value\"\n      }", json!({"key": "value"})),
+            (
+                "env = {\n        \"key.dot\" = \"val1\"\n        plain = \"val2\"\n      }",
+                json!({"key.dot": "val1", "plain": "val2"}),
+            ),
+            ("env = {\n        \"key.dot\" : \"val1\"\n      }", json!({"key.dot": "val1"})),
+            ("env = {}", json!({})),
+            (
+                "env = { for k in [\"a\", \"b\"] : k => \"val-${k}\" }",
+                json!({"a": "val-a", "b": "val-b"}),
+            ),
+        ];
+        for (snippet, want) in cases {
+            let source = format!(
+                "job \"example\" {{\n  group \"group\" {{\n    task \"task\" {{\n      driver = \"docker\"\n\n      {snippet}\n    }}\n  }}\n}}\n"
+            );
+            let job = parse(&source, &[], &[]);
+            assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Env"], want, "{snippet}");
+        }
+    }
+
+    #[test]
+    fn unknown_references_keep_their_text() {
+        let cases = [
+            "plain",
+            "foo-${BAR}",
+            "foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}",
+            r#"${env["BLAH"]}"#,
+            r#"${mixed-indexing.0[3]["FOO"].5}"#,
+            r#"with spaces ${   root.  field[  "FOO"].5  }"#,
+        ];
+        for case in cases {
+            let source =
+                format!("job \"example\" {{\n  region = \"{}\"\n}}\n", case.replace('"', "\\\""));
+            let source = source.replace("\\\"", "\"");
+            let job = parse(&source, &[], &[]);
+            assert_eq!(job["Region"], case, "{source}");
+        }
+        let job = parse("job \"example\" {\n  region = meta.mytest\n}\n", &[], &[]);
+        assert_eq!(job["Region"], "${meta.mytest}");
+    }
+
+    #[test]
+    fn job_and_group_secrets_reach_every_task() {
+        let source = r#"job "example" {
+  secret "db" {
+    provider = "vault"
+    path     = "kv/db"
+  }
+
+  group "group" {
+    secret "api" {
+      provider = "nomad"
+      path     = "nomad/jobs/example"
+    }
+
+    task "a" {
+      driver = "exec"
+
+      secret "own" {
+        provider = "nomad"
+        path     = "nomad/jobs/example/a"
+      }
+    }
+
+    task "b" {
+      driver = "exec"
+    }
+  }
+}
+"#;
+        let job = parse(source, &[], &[]);
+        let names = |task: usize| -> Vec<String> {
+            job["TaskGroups"][0]["Tasks"][task]["Secrets"]
+                .as_array()
+                .map(|s| s.iter().filter_map(|s| s["Name"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(names(0), ["own", "api", "db"]);
+        assert_eq!(names(1), ["api", "db"]);
+    }
 }

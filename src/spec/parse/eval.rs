@@ -274,6 +274,14 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
                 out.push_str(text);
             }
             Element::Interpolation(interpolation) => {
+                // A runtime reference keeps its text as written, spaces included, as Nomad's
+                // parser hands the text between `${` and `}` to its UnknownVariable hook.
+                if let (true, Some(span)) =
+                    (is_runtime_reference(&interpolation.expr, scope), interpolation.span())
+                {
+                    out.push_str(scope.text(&span));
+                    continue;
+                }
                 let value = eval(&interpolation.expr, scope)?;
                 out.push_str(&to_template_string(value, span_of(&interpolation.expr))?);
             }
@@ -302,6 +310,21 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
         }
     }
     Ok(out)
+}
+
+/// A reference whose root is not `var`, `local` or a `for` variable: resolved by Nomad on
+/// the client (`NOMAD_PORT_http`, `attr.cpu.arch`, `env["HOME"]`).
+fn is_runtime_reference(expr: &Expression, scope: &Scope<'_>) -> bool {
+    let root = match expr {
+        Expression::Variable(ident) => ident,
+        Expression::Traversal(traversal) => match &traversal.expr {
+            Expression::Variable(ident) => ident,
+            _ => return false,
+        },
+        _ => return false,
+    };
+    let name = root.as_str();
+    name != "var" && name != "local" && scope.binding(name).is_none()
 }
 
 fn strip_before(element: &Element) -> bool {
@@ -570,6 +593,17 @@ mod tests {
         let cases = [
             (r#""${var.name}-${NOMAD_ALLOC_INDEX}""#, json!("web-${NOMAD_ALLOC_INDEX}")),
             (r#""${attr.cpu.arch}""#, json!("${attr.cpu.arch}")),
+            // Nomad's own cases (jobspec2 TestParse_UndefinedVariables).
+            (
+                r#""foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}""#,
+                json!("foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}"),
+            ),
+            (r#""${mixed-indexing.0[3]["FOO"].5}""#, json!("${mixed-indexing.0[3][\"FOO\"].5}")),
+            (
+                r#""with spaces ${   root.  field[  "FOO"].5  }""#,
+                json!("with spaces ${   root.  field[  \"FOO\"].5  }"),
+            ),
+            ("meta.mytest", json!("${meta.mytest}")),
             (r#""${meta["rack"]}""#, json!("${meta[\"rack\"]}")),
             (r#""$${literal} %%{x}""#, json!("${literal} %{x}")),
             ("var.ports[1] + 1", json!(444)),

@@ -34,6 +34,7 @@ pub(crate) fn job(r: &mut Reader<'_, '_, '_>) {
     // group of its own. Both are moved into place by `normalize`.
     r.block("vault", "Vault", vault);
     r.blocks("task", "Tasks", Labels::One("Name"), task);
+    r.blocks("secret", "Secrets", Labels::One("Name"), secret);
 }
 
 fn group(r: &mut Reader<'_, '_, '_>) {
@@ -59,8 +60,10 @@ fn group(r: &mut Reader<'_, '_, '_>) {
     r.block("scaling", "Scaling", group_scaling);
     r.block("consul", "Consul", consul);
     r.bool("prevent_reschedule_on_lost", "PreventRescheduleOnLost");
-    // A group `vault` block applies to the group's tasks that have none (see `normalize`).
+    // A group `vault` block applies to the group's tasks that have none, and group
+    // `secret` blocks to all its tasks (see `normalize`).
     r.block("vault", "Vault", vault);
+    r.blocks("secret", "Secrets", Labels::One("Name"), secret);
 }
 
 fn task(r: &mut Reader<'_, '_, '_>) {
@@ -108,9 +111,11 @@ fn constraint(r: &mut Reader<'_, '_, '_>) {
         r.string(shortcut, "_shortcut");
         r.out.remove("_shortcut");
     }
+    // `distinct_hosts = false` still sets the operator; the bool becomes the value.
     r.bool("distinct_hosts", "_distinct_hosts");
-    if r.out.remove("_distinct_hosts") == Some(Value::Bool(true)) {
+    if let Some(Value::Bool(b)) = r.out.remove("_distinct_hosts") {
         r.out.insert("Operand".into(), Value::String("distinct_hosts".into()));
+        r.out.insert("RTarget".into(), Value::String(b.to_string()));
     }
     r.string("distinct_property", "_distinct_property");
     if let Some(property) = r.out.remove("_distinct_property") {
@@ -664,6 +669,7 @@ pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
     ordered.append(job);
     *job = ordered;
     let job_vault = job.remove("Vault").map(normalize_vault);
+    let job_secrets = job.remove("Secrets");
     if let Some(Value::Array(tasks)) = job.remove("Tasks") {
         let alone: Vec<Value> = tasks
             .into_iter()
@@ -686,6 +692,7 @@ pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
     let Some(Value::Array(groups)) = job.get_mut("TaskGroups") else { return };
     for group in groups.iter_mut().filter_map(Value::as_object_mut) {
         let group_vault = group.remove("Vault").map(normalize_vault);
+        let group_secrets = group.remove("Secrets");
         normalize_networks(group.get_mut("Networks"));
         let Some(Value::Array(tasks)) = group.get_mut("Tasks") else { continue };
         for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
@@ -702,6 +709,14 @@ pub(crate) fn normalize(job: &mut Map<String, Value>, job_id: &str) {
                 None => {
                     if let Some(vault) = group_vault.clone().or_else(|| job_vault.clone()) {
                         task.insert("Vault".into(), vault);
+                    }
+                }
+            }
+            for shared in [&group_secrets, &job_secrets] {
+                if let Some(Value::Array(shared)) = shared {
+                    let own = task.entry("Secrets").or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(own) = own {
+                        own.extend(shared.iter().cloned());
                     }
                 }
             }
