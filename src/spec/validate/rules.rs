@@ -523,10 +523,12 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
     }
     let mut ports = PortsInScope::default();
     network_ports(f, networks, &format!("{path}/Networks"), &mut ports);
-    let provider_default = "consul";
+    let task_names: Vec<&str> = list(group, "Tasks").iter().map(name_of).collect();
+    let scope = ServiceScope { ports: &ports, task: None, group_tasks: &task_names };
     for (i, service) in list(group, "Services").iter().enumerate() {
-        check_service(f, service, &format!("{path}/Services/{i}"), &ports, provider_default, true);
+        check_service(f, service, &format!("{path}/Services/{i}"), &scope);
     }
+    check_services_are_distinct(f, group, path);
     let volumes = group.get("Volumes").and_then(Value::as_object);
     if let Some(volumes) = volumes {
         for (label, volume) in volumes {
@@ -642,16 +644,57 @@ fn check_volume(f: &mut Findings<'_>, v: &Value, path: &str) {
     }
 }
 
-fn check_service(
-    f: &mut Findings<'_>,
-    s: &Value,
-    path: &str,
-    ports: &PortsInScope,
-    default_provider: &str,
-    group_level: bool,
-) {
+/// Where a service is defined: what it may reference.
+struct ServiceScope<'a> {
+    ports: &'a PortsInScope,
+    /// The task of a task-level service; `None` for a group service.
+    task: Option<&'a str>,
+    /// The names of the group's tasks, for `task = "..."` references.
+    group_tasks: &'a [&'a str],
+}
+
+/// Services must differ in (task, name, port), and a group uses one service provider.
+fn check_services_are_distinct(f: &mut Findings<'_>, group: &Value, path: &str) {
+    let mut seen = HashSet::new();
+    let mut providers = HashSet::new();
+    let mut services: Vec<(String, &Value, String)> = list(group, "Services")
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ("group".to_owned(), s, format!("{path}/Services/{i}")))
+        .collect();
+    for (t, task) in list(group, "Tasks").iter().enumerate() {
+        for (i, s) in list(task, "Services").iter().enumerate() {
+            services.push((name_of(task).to_owned(), s, format!("{path}/Tasks/{t}/Services/{i}")));
+        }
+    }
+    for (owner, service, spath) in services {
+        let name = service.get("Name").and_then(Value::as_str).unwrap_or("");
+        let port = service.get("PortLabel").and_then(Value::as_str).unwrap_or("");
+        if !name.is_empty() && !seen.insert((owner.clone(), name, port)) {
+            let on_port =
+                if port.is_empty() { String::new() } else { format!(" on port {port:?}") };
+            let place =
+                if owner == "group" { "the group".to_owned() } else { format!("task {owner:?}") };
+            f.error(&spath, format!("the service {name:?}{on_port} is defined twice in {place}"));
+        }
+        let provider = text(service, "Provider").unwrap_or("consul");
+        if providers.insert(provider) && providers.len() == 2 {
+            f.error(
+                &spath,
+                format!(
+                    "the services of a group must use one provider; this one uses {provider:?} \
+                     and an earlier one does not"
+                ),
+            );
+        }
+    }
+}
+
+fn check_service(f: &mut Findings<'_>, s: &Value, path: &str, scope: &ServiceScope<'_>) {
+    let ports = scope.ports;
+    let group_level = scope.task.is_none();
     f.one_of(s, path, "Provider", "service provider", &["consul", "nomad"]);
-    let provider = text(s, "Provider").unwrap_or(default_provider);
+    let provider = text(s, "Provider").unwrap_or("consul");
     if let Some(name) = s
         .get("Name")
         .and_then(Value::as_str)
@@ -684,11 +727,46 @@ fn check_service(
             "a service with provider \"nomad\" cannot have a connect block; Connect needs Consul",
         );
     }
+    let mode = text(s, "AddressMode");
+    match (group_level, mode) {
+        (true, Some("driver")) => f.error(
+            &format!("{path}/AddressMode"),
+            "a group service cannot use address_mode \"driver\"; only task services can",
+        ),
+        (false, Some(m @ ("alloc" | "alloc_ipv6"))) => f.error(
+            &format!("{path}/AddressMode"),
+            format!("a task service cannot use address_mode {m:?}; only group services can"),
+        ),
+        _ => {}
+    }
+    if !group_level && s.get("Connect").is_some() {
+        f.error(
+            &format!("{path}/Connect"),
+            "a connect block belongs in a group service, not in a task service",
+        );
+    }
+    if let (Some(task), Some(named)) = (scope.task, text(s, "TaskName")) {
+        if named != task {
+            f.error(
+                &format!("{path}/TaskName"),
+                format!("a task service may only name its own task {task:?}, not {named:?}"),
+            );
+        }
+    }
     let port = text(s, "PortLabel");
     let connect_sidecar = s.get("Connect").is_some();
     let sidecar_service = s.get("Connect").is_some_and(|c| c.get("SidecarService").is_some());
+    // Connect services name the port their task listens on inside the namespace.
+    let numbers_allowed = mode == Some("driver") || connect_sidecar || group_level;
     if let Some(label) = port {
-        check_port_reference(f, label, &format!("{path}/PortLabel"), ports, "service");
+        check_port_reference(
+            f,
+            label,
+            &format!("{path}/PortLabel"),
+            ports,
+            "service",
+            numbers_allowed,
+        );
     }
     for (i, check) in list(s, "Checks").iter().enumerate() {
         let cpath = format!("{path}/Checks/{i}");
@@ -767,7 +845,7 @@ fn check_service(
             if check.get("Command").is_none() {
                 f.error(&cpath, "a script check needs `command`");
             }
-            if group_level && check.get("TaskName").is_none() {
+            if group_level && check.get("TaskName").is_none() && s.get("TaskName").is_none() {
                 f.error(
                     &cpath,
                     "a script check in a group service needs `task`: the task to run it in",
@@ -775,7 +853,15 @@ fn check_service(
             }
         }
         if let Some(label) = text(check, "PortLabel") {
-            check_port_reference(f, label, &format!("{cpath}/PortLabel"), ports, "check");
+            let numbers_allowed = group_level || text(check, "AddressMode") == Some("driver");
+            check_port_reference(
+                f,
+                label,
+                &format!("{cpath}/PortLabel"),
+                ports,
+                "check",
+                numbers_allowed,
+            );
         } else if port.is_none()
             && !connect_sidecar
             && matches!(kind, Some("http" | "tcp" | "grpc"))
@@ -788,6 +874,19 @@ fn check_service(
                     kind.unwrap_or("")
                 ),
             );
+        }
+        match (scope.task, text(check, "TaskName")) {
+            (None, Some(named)) if !scope.group_tasks.contains(&named) => f.error(
+                &format!("{cpath}/TaskName"),
+                format!("the check runs in task {named:?}, which the group does not have"),
+            ),
+            (Some(task), Some(named)) if named != task => f.error(
+                &format!("{cpath}/TaskName"),
+                format!(
+                    "a check of a task service may only name its own task {task:?}, not {named:?}"
+                ),
+            ),
+            _ => {}
         }
         if let Some(restart) = check.get("CheckRestart") {
             if let Some(limit) = int(restart, "Limit").filter(|l| *l < 0) {
@@ -844,8 +943,23 @@ fn check_port_reference(
     pointer: &str,
     ports: &PortsInScope,
     what: &str,
+    numbers_allowed: bool,
 ) {
-    if label.parse::<u16>().is_ok() || ports.knows(label) {
+    if let Ok(number) = label.parse::<i64>() {
+        if !numbers_allowed {
+            f.error(
+                pointer,
+                format!(
+                    "the {what} uses the port number {number}; a number needs address_mode = \"driver\", \
+                     otherwise name a port of the group's network"
+                ),
+            );
+        } else if !(1..=65535).contains(&number) {
+            f.error(pointer, format!("port number {number} is outside 1 to 65535"));
+        }
+        return;
+    }
+    if ports.knows(label) {
         return;
     }
     let hint = if ports.has_network {
@@ -908,6 +1022,7 @@ fn check_task(
                         &format!("{path}/Config/ports/{i}"),
                         &ports,
                         "task config",
+                        false,
                     );
                 }
             }
@@ -923,7 +1038,8 @@ fn check_task(
         check_restart(f, restart, &format!("{path}/RestartPolicy"));
     }
     for (i, service) in list(task, "Services").iter().enumerate() {
-        check_service(f, service, &format!("{path}/Services/{i}"), &ports, "consul", false);
+        let task_scope = ServiceScope { ports: &ports, task: Some(name), group_tasks: &[] };
+        check_service(f, service, &format!("{path}/Services/{i}"), &task_scope);
     }
     if let Some(lifecycle) = task.get("Lifecycle") {
         let lpath = format!("{path}/Lifecycle");

@@ -1542,3 +1542,158 @@ fn deeply_nested_input_is_rejected_cleanly() {
 "##;
     insta::assert_snapshot!(findings(source), @r#"2:74: error: syntax error: invalid nesting depth; expected at most 64 nested levels; the input is nested too deeply to be a job file"#);
 }
+
+#[test]
+fn numeric_ports_need_driver_address_mode() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:1.27"
+      }
+
+      service {
+        name = "web"
+        port = "8080"
+      }
+
+      service {
+        name         = "direct"
+        port         = "8080"
+        address_mode = "driver"
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"12:16: error: the service uses the port number 8080; a number needs address_mode = "driver", otherwise name a port of the group's network"#);
+}
+
+#[test]
+fn services_are_unique_and_share_a_provider() {
+    let source = r##"job "web" {
+  group "app" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    service {
+      name = "web"
+      port = "http"
+    }
+
+    service {
+      name = "web"
+      port = "http"
+    }
+
+    service {
+      name     = "web-nomad"
+      provider = "nomad"
+      port     = "http"
+    }
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:1.27"
+        ports = ["http"]
+      }
+
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    14:5: error: the service "web" on port "http" is defined twice in the group
+    19:5: error: the services of a group must use one provider; this one uses "nomad" and an earlier one does not
+    "#);
+}
+
+#[test]
+fn address_modes_depend_on_where_the_service_is() {
+    let source = r##"job "web" {
+  group "app" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    service {
+      name         = "web"
+      port         = "http"
+      address_mode = "driver"
+    }
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:1.27"
+        ports = ["http"]
+      }
+
+      service {
+        name         = "task-web"
+        port         = "http"
+        address_mode = "alloc"
+
+        connect {
+          native = true
+        }
+      }
+
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    12:22: error: a group service cannot use address_mode "driver"; only task services can
+    26:24: error: a task service cannot use address_mode "alloc"; only group services can
+    28:9: error: a connect block belongs in a group service, not in a task service
+    "#);
+}
+
+#[test]
+fn checks_name_tasks_that_exist() {
+    let source = r##"job "web" {
+  group "app" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    service {
+      name = "web"
+      port = "http"
+
+      check {
+        type     = "script"
+        command  = "/bin/true"
+        task     = "missing"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:1.27"
+        ports = ["http"]
+      }
+
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"16:20: error: the check runs in task "missing", which the group does not have"#);
+}
