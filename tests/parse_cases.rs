@@ -1176,4 +1176,69 @@ mod like_nomad {
         assert_eq!(names(0), ["own", "api", "db"]);
         assert_eq!(names(1), ["api", "db"]);
     }
+
+    #[test]
+    fn dynamic_blocks_repeat_their_content() {
+        let source = r#"job "example" {
+
+  dynamic "group" {
+    for_each = [
+      { name = "groupA", idx = 1 },
+      { name = "groupB", idx = 2 },
+      { name = "groupC", idx = 3 },
+    ]
+    labels   = [group.value.name]
+
+    content {
+      count = group.value.idx
+
+      service {
+        port = group.value.name
+      }
+
+      task "simple" {
+        driver  = "raw_exec"
+        config {
+          command = group.value.name
+        }
+        meta {
+          VERSION = group.value.idx
+        }
+        env {
+          ID = format("id:%s", group.value.idx)
+        }
+        resources {
+          cpu = group.value.idx
+        }
+
+        dynamic "template" {
+          for_each = { a = "local/a", b = "local/b" }
+          iterator = tpl
+          content {
+            data        = "${tpl.key} in ${group.value.name}"
+            destination = tpl.value
+          }
+        }
+      }
+    }
+  }
+}
+"#;
+        let job = parse(source, &[], &[]);
+        let groups = job["TaskGroups"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let names: Vec<&str> = groups.iter().filter_map(|g| g["Name"].as_str()).collect();
+        assert_eq!(names, ["groupA", "groupB", "groupC"]);
+        let task = &groups[0]["Tasks"][0];
+        assert_eq!(groups[0]["Count"], 1);
+        assert_eq!(groups[0]["Services"][0]["PortLabel"], "groupA");
+        assert_eq!(task["Config"]["command"], "groupA");
+        assert_eq!(task["Meta"]["VERSION"], "1");
+        assert_eq!(task["Env"]["ID"], "id:1");
+        assert_eq!(task["Resources"]["CPU"], 1);
+        assert_eq!(groups[1]["Tasks"][0]["Env"]["ID"], "id:2");
+        assert_eq!(groups[2]["Tasks"][0]["Meta"]["VERSION"], "3");
+        // A nested dynamic block with its own iterator sees the outer one too.
+        assert_eq!(task["Templates"][1]["EmbeddedTmpl"], "b in groupA");
+        assert_eq!(task["Templates"][1]["DestPath"], "local/b");
+    }
 }

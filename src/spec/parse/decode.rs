@@ -60,6 +60,28 @@ pub(crate) enum Labels {
     One(&'static str),
 }
 
+/// One block to decode: written as is, or one expansion of a `dynamic` block.
+pub(crate) struct Instance<'b> {
+    /// Span of the block's type name, for messages.
+    span: Range<usize>,
+    labels: Vec<(String, Range<usize>)>,
+    body: &'b Body,
+    /// The `dynamic` iterator (`name = { key, value }`) its body sees.
+    binding: Option<(String, Value)>,
+}
+
+impl<'b> Instance<'b> {
+    fn plain(block: &'b Block) -> Self {
+        let span = block.ident.span().unwrap_or(0..0);
+        let labels = block
+            .labels
+            .iter()
+            .map(|l| (l.as_str().to_owned(), l.span().unwrap_or(span.clone())))
+            .collect();
+        Instance { span, labels, body: &block.body, binding: None }
+    }
+}
+
 /// Reads one body: arguments and blocks asked for by a schema function.
 pub(crate) struct Reader<'b, 'd, 's> {
     pub d: &'d mut Decoder<'s>,
@@ -109,18 +131,135 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         Some(attr)
     }
 
-    fn take_blocks(&mut self, name: &'static str) -> Vec<&'b Block> {
+    fn take_blocks(&mut self, name: &'static str) -> Vec<Instance<'b>> {
         self.known.push(name);
         let mut found = Vec::new();
         for (i, s) in self.body.iter().enumerate() {
-            if let Structure::Block(b) = s {
-                if b.ident.as_str() == name {
-                    self.used[i] = true;
-                    found.push(b);
-                }
+            let Structure::Block(b) = s else { continue };
+            if b.ident.as_str() == name {
+                self.used[i] = true;
+                found.push(Instance::plain(b));
+            } else if b.ident.as_str() == "dynamic"
+                && b.labels.first().is_some_and(|l| l.as_str() == name)
+            {
+                self.used[i] = true;
+                found.extend(self.expand_dynamic(b, name));
             }
         }
         found
+    }
+
+    /// `dynamic "port" { for_each = ..., iterator = p, labels = [...], content { ... } }`:
+    /// one block per element, its body seeing the iterator as `{ key, value }`.
+    fn expand_dynamic(&mut self, block: &'b Block, name: &str) -> Vec<Instance<'b>> {
+        let span = block.ident.span().unwrap_or(0..0);
+        for s in block.body.iter() {
+            let (known, item, item_span) = match s {
+                Structure::Attribute(a) => (
+                    matches!(a.key.as_str(), "for_each" | "iterator" | "labels"),
+                    a.key.as_str(),
+                    a.key.span(),
+                ),
+                Structure::Block(b) => {
+                    (b.ident.as_str() == "content", b.ident.as_str(), b.ident.span())
+                }
+            };
+            if !known {
+                self.d.error(
+                    item_span.unwrap_or(span.clone()),
+                    format!("unsupported {item:?} in a dynamic block; it takes for_each, iterator, labels and content"),
+                );
+            }
+        }
+        let contents: Vec<&Block> =
+            block.body.blocks().filter(|b| b.ident.as_str() == "content").collect();
+        let Some(content) = contents.first() else {
+            self.d.error(span, "a dynamic block needs a `content { ... }` block");
+            return Vec::new();
+        };
+        let Some(for_each) = block.body.get_attribute("for_each") else {
+            self.d.error(span, "a dynamic block needs `for_each`: the list or map to repeat over");
+            return Vec::new();
+        };
+        let iterator = match block.body.get_attribute("iterator").map(|a| &a.value) {
+            None => name.to_owned(),
+            Some(Expression::Variable(ident)) => ident.as_str().to_owned(),
+            Some(other) => {
+                self.d.error(
+                    span_of(other),
+                    "`iterator` takes a bare name, such as `iterator = item`",
+                );
+                return Vec::new();
+            }
+        };
+        let Some(collection) = self.d.eval(&for_each.value) else { return Vec::new() };
+        let items: Vec<(Value, Value)> = match collection {
+            Value::Array(items) => {
+                items.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect()
+            }
+            Value::Object(map) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Null => Vec::new(),
+            other => {
+                self.d.error(
+                    span_of(&for_each.value),
+                    format!("for_each needs a list or a map, found {}", describe(&other)),
+                );
+                return Vec::new();
+            }
+        };
+        let labels_attr = block.body.get_attribute("labels");
+        let mut out = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            let mut object = Map::new();
+            object.insert("key".into(), key);
+            object.insert("value".into(), value);
+            let binding = Value::Object(object);
+            let mut labels = Vec::new();
+            if let Some(attr) = labels_attr {
+                let label_span = span_of(&attr.value);
+                self.d.scope.push_binding(&iterator, binding.clone());
+                let evaluated = self.d.eval(&attr.value);
+                self.d.scope.pop_binding();
+                match evaluated {
+                    Some(Value::Array(items)) => {
+                        for item in items {
+                            match scalar_string(&item) {
+                                Some(label) => labels.push((label, label_span.clone())),
+                                None => self.unsuitable(
+                                    "labels",
+                                    label_span.clone(),
+                                    "a list of strings",
+                                    &item,
+                                ),
+                            }
+                        }
+                    }
+                    Some(other) => {
+                        self.unsuitable("labels", label_span, "a list of strings", &other)
+                    }
+                    None => continue,
+                }
+            }
+            out.push(Instance {
+                span: span.clone(),
+                labels,
+                body: &content.body,
+                binding: Some((iterator.clone(), binding)),
+            });
+        }
+        out
+    }
+
+    /// Runs `f` with an instance's `dynamic` iterator in scope.
+    fn within<T>(&mut self, instance: &Instance<'b>, f: impl FnOnce(&mut Self) -> T) -> T {
+        if let Some((name, value)) = &instance.binding {
+            self.d.scope.push_binding(name, value.clone());
+        }
+        let out = f(self);
+        if instance.binding.is_some() {
+            self.d.scope.pop_binding();
+        }
+        out
     }
 
     fn child_path(&self, key: &str) -> String {
@@ -283,7 +422,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
             }
             if let Some(first) = blocks.first() {
                 self.d.error(
-                    first.ident.span().unwrap_or(0..0),
+                    first.span.clone(),
                     format!("{name} is defined twice, as an argument and as a block"),
                 );
                 return;
@@ -309,52 +448,58 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         }
         let Some(block) = self.single(name, blocks) else { return };
         let path = self.child_path(key);
-        let mut out = Map::new();
-        for s in block.body.iter() {
-            match s {
-                Structure::Attribute(a) => {
-                    let span = span_of(&a.value);
-                    let Some(v) = self.d.eval(&a.value) else { continue };
-                    match scalar_string(&v) {
-                        Some(text) => {
-                            self.d.spans.insert(format!("{path}/{}", a.key.as_str()), span);
-                            out.insert(a.key.as_str().to_owned(), Value::String(text));
+        let out = self.within(&block, |r| {
+            let mut out = Map::new();
+            for s in block.body.iter() {
+                match s {
+                    Structure::Attribute(a) => {
+                        let span = span_of(&a.value);
+                        let Some(v) = r.d.eval(&a.value) else { continue };
+                        match scalar_string(&v) {
+                            Some(text) => {
+                                r.d.spans.insert(format!("{path}/{}", a.key.as_str()), span);
+                                out.insert(a.key.as_str().to_owned(), Value::String(text));
+                            }
+                            None => r.unsuitable(a.key.as_str(), span, "a string", &v),
                         }
-                        None => self.unsuitable(a.key.as_str(), span, "a string", &v),
                     }
+                    Structure::Block(b) => r.d.error(
+                        b.ident.span().unwrap_or(0..0),
+                        format!("a {name} block holds only `key = value` pairs, not blocks"),
+                    ),
                 }
-                Structure::Block(b) => self.d.error(
-                    b.ident.span().unwrap_or(0..0),
-                    format!("a {name} block holds only `key = value` pairs, not blocks"),
-                ),
             }
-        }
-        self.put(key, Value::Object(sorted(out)), block.ident.span().unwrap_or(0..0));
+            out
+        });
+        self.put(key, Value::Object(sorted(out)), block.span.clone());
     }
 
     /// A map of string lists written as a block (`header { Authorization = ["x"] }`).
     pub(crate) fn string_lists_map(&mut self, name: &'static str, key: &str) {
         let blocks = self.take_blocks(name);
         let Some(block) = self.single(name, blocks) else { return };
-        let mut out = Map::new();
-        for a in block.body.attributes() {
-            let span = span_of(&a.value);
-            let Some(v) = self.d.eval(&a.value) else { continue };
-            let list = match v {
-                Value::Array(items) => {
-                    items.iter().filter_map(scalar_string).map(Value::String).collect()
-                }
-                other => match scalar_string(&other) {
-                    Some(s) => vec![Value::String(s)],
-                    None => {
-                        self.unsuitable(a.key.as_str(), span, "a list of strings", &other);
-                        continue;
+        let out = self.within(&block, |r| {
+            let mut out = Map::new();
+            for a in block.body.attributes() {
+                let span = span_of(&a.value);
+                let Some(v) = r.d.eval(&a.value) else { continue };
+                let list = match v {
+                    Value::Array(items) => {
+                        items.iter().filter_map(scalar_string).map(Value::String).collect()
                     }
-                },
-            };
-            out.insert(a.key.as_str().to_owned(), Value::Array(list));
-        }
-        self.put(key, Value::Object(sorted(out)), block.ident.span().unwrap_or(0..0));
+                    other => match scalar_string(&other) {
+                        Some(s) => vec![Value::String(s)],
+                        None => {
+                            r.unsuitable(a.key.as_str(), span, "a list of strings", &other);
+                            continue;
+                        }
+                    },
+                };
+                out.insert(a.key.as_str().to_owned(), Value::Array(list));
+            }
+            out
+        });
+        self.put(key, Value::Object(sorted(out)), block.span.clone());
     }
 
     /// A free-form block (`config { ... }`): arguments as they evaluate, nested blocks as lists
@@ -369,8 +514,8 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         }
         let Some(block) = self.single(name, blocks) else { return };
         let path = self.child_path(key);
-        let value = free_body(self.d, &block.body, &path, 0);
-        self.put(key, Value::Object(value), block.ident.span().unwrap_or(0..0));
+        let value = self.within(&block, |r| free_body(r.d, block.body, &path, 0));
+        self.put(key, Value::Object(value), block.span.clone());
     }
 
     /// A single nested block (`update { ... }`); a second one is an error.
@@ -378,7 +523,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         let blocks = self.take_blocks(name);
         self.attribute_as_block(name);
         let Some(block) = self.single(name, blocks) else { return };
-        if let Some(value) = self.read_block(block, name, key, Labels::None, schema) {
+        if let Some(value) = self.read_block(&block, name, key, Labels::None, schema) {
             self.out.insert(key.to_owned(), value);
         }
     }
@@ -396,7 +541,7 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         };
         for block in blocks {
             let index_key = format!("{key}/{}", list.len());
-            if let Some(value) = self.read_block(block, name, &index_key, labels, schema) {
+            if let Some(value) = self.read_block(&block, name, &index_key, labels, schema) {
                 list.push(value);
             }
         }
@@ -418,20 +563,20 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         }
         let mut map = Map::new();
         for block in blocks {
-            let Some(label) = block.labels.first().map(|l| l.as_str().to_owned()) else {
-                self.read_block(block, name, key, Labels::One(label_key), schema);
+            let Some(label) = block.labels.first().map(|(l, _)| l.clone()) else {
+                self.read_block(&block, name, key, Labels::One(label_key), schema);
                 continue;
             };
             let entry_key = format!("{key}/{label}");
             if map.contains_key(&label) {
                 self.d.error(
-                    block.ident.span().unwrap_or(0..0),
+                    block.span.clone(),
                     format!("there are two {name} blocks named {label:?}; names must be unique"),
                 );
                 continue;
             }
             if let Some(value) =
-                self.read_block(block, name, &entry_key, Labels::One(label_key), schema)
+                self.read_block(&block, name, &entry_key, Labels::One(label_key), schema)
             {
                 map.insert(label, value);
             }
@@ -442,13 +587,13 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
     /// Reads one block with its labels; `key` is relative to this reader's path.
     fn read_block(
         &mut self,
-        block: &'b Block,
+        block: &Instance<'b>,
         name: &'static str,
         key: &str,
         labels: Labels,
         schema: Schema,
     ) -> Option<Value> {
-        let span = block.ident.span().unwrap_or(0..0);
+        let span = block.span.clone();
         let path = self.child_path(key);
         self.d.spans.insert(path.clone(), span.clone());
         let wanted = match labels {
@@ -466,27 +611,29 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
             self.d.error(span, message);
             return None;
         }
-        let kind = name;
-        let mut reader = Reader::new(&mut *self.d, &block.body, kind, path.clone());
-        if let (Labels::One(label_key), Some(label)) = (labels, block.labels.first()) {
-            reader.out.insert(label_key.to_owned(), Value::String(label.as_str().to_owned()));
-            reader
-                .d
-                .spans
-                .insert(format!("{path}/{label_key}"), label.span().unwrap_or(span.clone()));
-        }
-        schema(&mut reader);
-        Some(Value::Object(reader.finish()))
+        let body = block.body;
+        let value = self.within(block, |r| {
+            let mut reader = Reader::new(&mut *r.d, body, name, path.clone());
+            if let (Labels::One(label_key), Some((label, label_span))) =
+                (labels, block.labels.first())
+            {
+                reader.out.insert(label_key.to_owned(), Value::String(label.clone()));
+                reader.d.spans.insert(format!("{path}/{label_key}"), label_span.clone());
+            }
+            schema(&mut reader);
+            reader.finish()
+        });
+        Some(Value::Object(value))
     }
 
-    fn single(&mut self, name: &str, blocks: Vec<&'b Block>) -> Option<&'b Block> {
+    fn single(&mut self, name: &str, blocks: Vec<Instance<'b>>) -> Option<Instance<'b>> {
         for extra in blocks.iter().skip(1) {
             self.d.error(
-                extra.ident.span().unwrap_or(0..0),
+                extra.span.clone(),
                 format!("only one {name} block is allowed in a {} block", self.kind),
             );
         }
-        blocks.first().copied()
+        blocks.into_iter().next()
     }
 
     /// `network = { ... }` where a block is expected is HCL1 style: say so.
@@ -510,12 +657,15 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
             }
             let (what, name, span) = match s {
                 Structure::Attribute(a) => ("argument", a.key.as_str(), a.key.span()),
+                Structure::Block(b) if b.ident.as_str() == "dynamic" => (
+                    "dynamic block type",
+                    b.labels.first().map_or("", |l| l.as_str()),
+                    b.ident.span(),
+                ),
                 Structure::Block(b) => ("block type", b.ident.as_str(), b.ident.span()),
             };
             let mut message = format!("unsupported {what} {name:?} in a {} block", self.kind);
-            if name == "dynamic" {
-                message.push_str("; dynamic blocks are not supported by nomad-spec");
-            } else if let Some(close) = closest(name, &self.known) {
+            if let Some(close) = closest(name, &self.known) {
                 message.push_str(&format!("; did you mean {close:?}?"));
             }
             self.d.error(span.unwrap_or(0..0), message);

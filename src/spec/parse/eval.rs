@@ -56,6 +56,16 @@ impl<'a> Scope<'a> {
         Scope { source, vars, locals, base_dir, bindings: Vec::new() }
     }
 
+    /// Makes `name` refer to `value` (a `dynamic` block's iterator) until `pop_binding`.
+    pub(crate) fn push_binding(&mut self, name: &str, value: Value) {
+        self.bindings.push((name.to_owned(), value));
+    }
+
+    /// Ends the innermost `push_binding`.
+    pub(crate) fn pop_binding(&mut self) {
+        self.bindings.pop();
+    }
+
     fn binding(&self, name: &str) -> Option<&Value> {
         self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
     }
