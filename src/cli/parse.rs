@@ -24,7 +24,13 @@ pub struct Args {
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
     /// The job file, optionally followed by `-var NAME=VALUE` and `-var-file FILE`.
-    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "FILE")]
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "FILE"
+    )]
     pub file_and_vars: Vec<String>,
 }
 
@@ -75,7 +81,10 @@ fn options(args: Args) -> anyhow::Result<(String, ParseOptions)> {
             _ => (flag, None),
         };
         if !word.starts_with('-') || !matches!(name, "var" | "var-file") {
-            bail!("unexpected argument {word:?}; parse takes one FILE, then -var NAME=VALUE or -var-file FILE");
+            bail!(
+                "unexpected argument {word:?}; parse takes one FILE, then -var NAME=VALUE or \
+                 -var-file FILE"
+            );
         }
         let value = match inline {
             Some(value) => value,

@@ -239,18 +239,24 @@ fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
 fn check_top_level(body: &Body, problems: &mut Vec<Problem>) {
     for s in body.iter() {
         let (span, message) = match s {
-            Structure::Block(b) if matches!(b.ident.as_str(), "job" | "variable" | "variables" | "locals") => continue,
+            Structure::Block(b)
+                if matches!(b.ident.as_str(), "job" | "variable" | "variables" | "locals") =>
+            {
+                continue
+            }
             Structure::Block(b) => (
                 b.ident.span().unwrap_or(0..0),
                 format!(
-                    "unsupported block type {:?} at the top level; a job file holds job, variable, variables and locals blocks",
+                    "unsupported block type {:?} at the top level; a job file holds job, \
+                     variable, variables and locals blocks",
                     b.ident.as_str()
                 ),
             ),
             Structure::Attribute(a) => (
                 a.key.span().unwrap_or(0..0),
                 format!(
-                    "unsupported argument {:?} at the top level; arguments belong inside the job block",
+                    "unsupported argument {:?} at the top level; arguments belong inside the job \
+                     block",
                     a.key.as_str()
                 ),
             ),

@@ -167,7 +167,10 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
             if !known {
                 self.d.error(
                     item_span.unwrap_or(span.clone()),
-                    format!("unsupported {item:?} in a dynamic block; it takes for_each, iterator, labels and content"),
+                    format!(
+                        "unsupported {item:?} in a dynamic block; it takes for_each, iterator, \
+                         labels and content"
+                    ),
                 );
             }
         }

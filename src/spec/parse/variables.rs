@@ -222,7 +222,8 @@ pub(crate) fn values(
                 problems.push(error(
                     decl.span.clone(),
                     format!(
-                        "variable {:?} is required but has no value: give it a default, or set it with -var {}=VALUE or a -var-file",
+                        "variable {:?} is required but has no value: give it a default, or \
+                         set it with -var {}=VALUE or a -var-file",
                         decl.name, decl.name
                     ),
                 ));
@@ -338,10 +339,17 @@ fn parse_type(expr: &Expression, source: &str) -> Result<Type, String> {
             "any" => Ok(Type::Any),
             "list" | "set" => Ok(Type::List(Box::new(Type::Any))),
             "map" => Ok(Type::Map(Box::new(Type::Any))),
-            other => Err(format!("unknown type {other:?}; use string, number, bool, list(...), map(...), object({{...}}) or any")),
+            other => Err(format!(
+                "unknown type {other:?}; use string, number, bool, list(...), map(...), \
+                 object({{...}}) or any"
+            )),
         },
         Expression::FuncCall(call) => {
-            let arg = call.args.iter().next().ok_or_else(|| format!("the type {} needs an argument", text()))?;
+            let arg = call
+                .args
+                .iter()
+                .next()
+                .ok_or_else(|| format!("the type {} needs an argument", text()))?;
             match call.name.name.as_str() {
                 "list" | "set" => Ok(Type::List(Box::new(parse_type(arg, source)?))),
                 "map" => Ok(Type::Map(Box::new(parse_type(arg, source)?))),
@@ -351,15 +359,21 @@ fn parse_type(expr: &Expression, source: &str) -> Result<Type, String> {
                         for (key, value) in object.iter() {
                             let name = match key {
                                 hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_owned(),
-                                hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
-                                hcl_edit::expr::ObjectKey::Expression(e) => source.get(span_of(e)).unwrap_or("").to_owned(),
+                                hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => {
+                                    s.value().clone()
+                                }
+                                hcl_edit::expr::ObjectKey::Expression(e) => {
+                                    source.get(span_of(e)).unwrap_or("").to_owned()
+                                }
                             };
                             let ty = match value.expr() {
                                 // `optional(T)` attributes may be absent.
-                                Expression::FuncCall(c) if c.name.name.as_str() == "optional" => match c.args.iter().next() {
-                                    Some(inner) => parse_type(inner, source)?,
-                                    None => Type::Any,
-                                },
+                                Expression::FuncCall(c) if c.name.name.as_str() == "optional" => {
+                                    match c.args.iter().next() {
+                                        Some(inner) => parse_type(inner, source)?,
+                                        None => Type::Any,
+                                    }
+                                }
                                 other => parse_type(other, source)?,
                             };
                             fields.push((name, ty));
@@ -369,7 +383,9 @@ fn parse_type(expr: &Expression, source: &str) -> Result<Type, String> {
                     _ => Err("object(...) needs an object of attribute types".to_owned()),
                 },
                 "tuple" => match arg {
-                    Expression::Array(items) => Ok(Type::Tuple(items.iter().map(|i| parse_type(i, source)).collect::<Result<_, _>>()?)),
+                    Expression::Array(items) => Ok(Type::Tuple(
+                        items.iter().map(|i| parse_type(i, source)).collect::<Result<_, _>>()?,
+                    )),
                     _ => Err("tuple(...) needs a list of types".to_owned()),
                 },
                 other => Err(format!("unknown type constructor {other:?}")),

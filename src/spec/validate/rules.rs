@@ -179,7 +179,11 @@ fn check_job(f: &mut Findings<'_>, job: &Value) {
     let groups = list(job, "TaskGroups");
     let tasks_alone = list(job, "Tasks");
     if groups.is_empty() && tasks_alone.is_empty() {
-        f.error("", "the job has no group: a job needs at least one `group \"name\" { task \"name\" { ... } }`");
+        f.error(
+            "",
+            "the job has no group: a job needs at least one \
+             `group \"name\" { task \"name\" { ... } }`",
+        );
     }
     let mut names = HashSet::new();
     for (i, group) in groups.iter().enumerate() {
@@ -232,7 +236,10 @@ fn check_constraint(f: &mut Findings<'_>, c: &Value, path: &str) {
                 if count.parse::<u64>().map_or(true, |n| n < 1) {
                     f.error(
                         &format!("{path}/RTarget"),
-                        format!("distinct_property allows a count of 1 or more as `value`, not {count:?}"),
+                        format!(
+                            "distinct_property allows a count of 1 or more as `value`, not \
+                             {count:?}"
+                        ),
                     );
                 }
             }
@@ -288,7 +295,9 @@ fn constraint_target_problem(target: &str) -> Option<String> {
         return None;
     }
     Some(format!(
-        "the attribute {target:?} is not one Nomad can resolve: use ${{attr.*}}, ${{meta.*}}, ${{device.*}}, ${{node.unique.id}}, ${{node.unique.name}}, ${{node.datacenter}}, ${{node.class}} or ${{node.pool}}"
+        "the attribute {target:?} is not one Nomad can resolve: use ${{attr.*}}, ${{meta.*}}, \
+         ${{device.*}}, ${{node.unique.id}}, ${{node.unique.name}}, ${{node.datacenter}}, \
+         ${{node.class}} or ${{node.pool}}"
     ))
 }
 
@@ -448,7 +457,10 @@ fn network_ports(f: &mut Findings<'_>, networks: &[Value], path: &str, scope: &m
             if !matches!(mode, "host" | "bridge" | "none") && !mode.starts_with("cni/") {
                 f.error(
                     &format!("{npath}/Mode"),
-                    format!("network mode {mode:?} is not \"host\", \"bridge\", \"none\" or \"cni/<name>\""),
+                    format!(
+                        "network mode {mode:?} is not \"host\", \"bridge\", \"none\" or \
+                         \"cni/<name>\""
+                    ),
                 );
             }
         }
@@ -588,7 +600,12 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
     for (i, task) in tasks.iter().enumerate() {
         let tpath = format!("{path}/Tasks/{i}");
         if !names.insert(name_of(task)) {
-            f.error(&tpath, format!("there are two tasks named {:?} in group {name:?}; task names must be unique in a group", name_of(task)));
+            let message = format!(
+                "there are two tasks named {:?} in group {name:?}; task names must be unique in \
+                 a group",
+                name_of(task)
+            );
+            f.error(&tpath, message);
         }
         if task.get("Leader").and_then(Value::as_bool) == Some(true) {
             leaders += 1;
@@ -780,7 +797,10 @@ fn check_service(f: &mut Findings<'_>, s: &Value, path: &str, scope: &ServiceSco
             }
             Some(kind) if !allowed.contains(&kind) => {
                 let message = if provider == "nomad" && matches!(kind, "grpc" | "script") {
-                    format!("{kind} checks need the consul service provider; the nomad provider supports \"http\" and \"tcp\"")
+                    format!(
+                        "{kind} checks need the consul service provider; the nomad provider \
+                         supports \"http\" and \"tcp\""
+                    )
                 } else {
                     format!("check type {kind:?} is not one of {}", quoted_list(allowed))
                 };
@@ -808,7 +828,12 @@ fn check_service(f: &mut Findings<'_>, s: &Value, path: &str, scope: &ServiceSco
             ),
             Some(t) => {
                 if let Some(i) = int(check, "Interval").filter(|i| t > *i) {
-                    f.warning(&format!("{cpath}/Timeout"), format!("check timeout ({}) is longer than its interval ({}): checks will overlap", seconds(t), seconds(i)));
+                    let message = format!(
+                        "check timeout ({}) is longer than its interval ({}): checks will overlap",
+                        seconds(t),
+                        seconds(i)
+                    );
+                    f.warning(&format!("{cpath}/Timeout"), message);
                 }
             }
             _ => {}
@@ -819,12 +844,19 @@ fn check_service(f: &mut Findings<'_>, s: &Value, path: &str, scope: &ServiceSco
             }
             (Some("http"), Some(p)) if p.contains("://") => f.error(
                 &format!("{cpath}/Path"),
-                format!("the http check path {p:?} must be relative, such as \"/health\"; the address comes from the port"),
+                format!(
+                    "the http check path {p:?} must be relative, such as \"/health\"; the \
+                     address comes from the port"
+                ),
             ),
             _ => {}
         }
         if kind == Some("tcp") && sidecar_service {
-            f.error(&format!("{cpath}/Type"), "tcp checks do not work for Connect sidecar services: the service listens on the loopback interface");
+            f.error(
+                &format!("{cpath}/Type"),
+                "tcp checks do not work for Connect sidecar services: the service listens on the \
+                 loopback interface",
+            );
         }
         f.one_of(
             check,
@@ -1078,7 +1110,11 @@ fn check_task(
                     Some(list) => format!("the group declares {list}"),
                     None => "the group declares no volumes".to_owned(),
                 };
-                f.error(&format!("{mpath}/Volume"), format!("the volume_mount uses volume {volume:?}, which the group does not declare; {hint}"));
+                let message = format!(
+                    "the volume_mount uses volume {volume:?}, which the group does not declare; \
+                     {hint}"
+                );
+                f.error(&format!("{mpath}/Volume"), message);
             }
             None if mount.get("Volume").is_none() => {
                 f.error(&mpath, "a volume_mount needs `volume`: the name of a group volume")
@@ -1246,6 +1282,10 @@ fn check_destination(f: &mut Findings<'_>, dest: &str, pointer: &str) {
         .iter()
         .any(|d| relative.starts_with(d) || relative.starts_with(&format!("/{d}")));
     if dest.starts_with('/') && !under_task_dir {
-        f.warning(pointer, format!("the destination {dest:?} is absolute; Nomad renders it inside the task directory, usually under local/, secrets/ or alloc/"));
+        let message = format!(
+            "the destination {dest:?} is absolute; Nomad renders it inside the task directory, \
+             usually under local/, secrets/ or alloc/"
+        );
+        f.warning(pointer, message);
     }
 }
