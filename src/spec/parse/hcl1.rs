@@ -28,7 +28,7 @@ pub(crate) fn explain_syntax_error(source: &str, offset: usize, parser_message: 
     } else if one_line_block_with_many_arguments(line) {
         message.push_str(
             "; a block written on one line holds a single argument: put each argument on its \
-             own line",
+             own line (HCL1 allowed more, and Nomad removed HCL1 support in 1.9)",
         );
     } else if line.contains("${") && !inside_quotes(line, line.find("${").unwrap_or(0)) {
         message.push_str(

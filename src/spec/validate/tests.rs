@@ -1461,7 +1461,7 @@ fn one_line_block_with_two_arguments() {
   }
 }
 "##;
-    insta::assert_snapshot!(findings(source), @r#"18:29: error: syntax error: invalid block body; expected `}`, newline or identifier; a block written on one line holds a single argument: put each argument on its own line"#);
+    insta::assert_snapshot!(findings(source), @r#"18:29: error: syntax error: invalid block body; expected `}`, newline or identifier; a block written on one line holds a single argument: put each argument on its own line (HCL1 allowed more, and Nomad removed HCL1 support in 1.9)"#);
 }
 
 #[test]
