@@ -129,6 +129,29 @@ const AFFINITY_OPERATORS: &[&str] = &[
 
 fn check_job(f: &mut Findings<'_>, job: &Value) {
     f.one_of(job, "", "Type", "job type", JOB_TYPES);
+    let id = job.get("ID").and_then(Value::as_str).unwrap_or(&f.decoded.job_id);
+    if id.contains(' ') {
+        let pointer = if job.get("ID").is_some() { "/ID" } else { "" };
+        f.error(pointer, format!("the job ID {id:?} contains a space; use dashes instead"));
+    }
+    if text(job, "Type") == Some("system") {
+        for (key, block) in [("Affinities", "affinity"), ("Spreads", "spread")] {
+            if !list(job, key).is_empty() {
+                f.error(&format!("/{key}/0"), format!("a system job cannot have {block} blocks"));
+            }
+        }
+    }
+    if let Some(ui) = job.get("UI") {
+        if let Some(description) = text(ui, "Description").filter(|d| d.chars().count() >= 1000) {
+            f.error(
+                "/UI/Description",
+                format!(
+                    "the ui description has {} characters; the limit is 999",
+                    description.chars().count()
+                ),
+            );
+        }
+    }
     if let Some(priority) = int(job, "Priority") {
         if priority < 1 {
             f.error("/Priority", format!("priority {priority} is below 1; Nomad takes 1 to 100"));
@@ -503,12 +526,57 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
         if count < 0 {
             f.error(&format!("{path}/Count"), format!("count must not be negative, found {count}"));
         }
-        if count > 1 && (job_type == "system" || job_type == "sysbatch") {
+        if count > 1 && job_type == "system" {
+            f.error(
+                &format!("{path}/Count"),
+                format!("a system job runs one instance per node; count {count} must be 0 or 1"),
+            );
+        } else if count > 1 && job_type == "sysbatch" {
             f.warning(
                 &format!("{path}/Count"),
-                format!("a {job_type} job runs one instance per node; count {count} is ignored"),
+                format!("a sysbatch job runs one instance per node; count {count} is ignored"),
             );
         }
+    }
+    if job_type == "system" {
+        for (key, block) in [("Affinities", "affinity"), ("Spreads", "spread")] {
+            if !list(group, key).is_empty() {
+                f.error(
+                    &format!("{path}/{key}/0"),
+                    format!("a system job cannot have {block} blocks"),
+                );
+            }
+        }
+    }
+    if group.get("Update").is_some() && !matches!(job_type, "service" | "system") {
+        f.error(
+            &format!("{path}/Update"),
+            format!(
+                "a {job_type} job cannot have an update block; it is for service and system jobs"
+            ),
+        );
+    }
+    if group.get("Migrate").is_some() && job_type != "service" {
+        f.error(
+            &format!("{path}/Migrate"),
+            format!("a {job_type} job cannot have a migrate block; it is for service jobs"),
+        );
+    }
+    if let Some(duration) = int(group, "MaxRunDuration") {
+        if !matches!(job_type, "batch" | "sysbatch") {
+            f.error(
+                &format!("{path}/MaxRunDuration"),
+                format!("max_run_duration is for batch and sysbatch jobs, not {job_type} jobs"),
+            );
+        } else if duration <= 0 {
+            f.error(&format!("{path}/MaxRunDuration"), "max_run_duration must be longer than 0");
+        }
+    }
+    if let Some(delay) = int(group, "ShutdownDelay").filter(|d| *d < 0) {
+        f.error(
+            &format!("{path}/ShutdownDelay"),
+            format!("shutdown_delay must not be negative, found {}", seconds(delay)),
+        );
     }
     for (i, c) in list(group, "Constraints").iter().enumerate() {
         check_constraint(f, c, &format!("{path}/Constraints/{i}"));
@@ -592,6 +660,16 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
             path,
             format!(
                 "group {name:?} has no task: a group needs at least one `task \"name\" {{ ... }}`"
+            ),
+        );
+    }
+    let main_task = |t: &Value| t.get("Lifecycle").is_none_or(|l| l.get("Hook").is_none());
+    if !tasks.is_empty() && !tasks.iter().any(main_task) {
+        f.error(
+            path,
+            format!(
+                "group {name:?} has only lifecycle tasks; it needs a main task, one without a \
+                 lifecycle hook"
             ),
         );
     }

@@ -1697,3 +1697,87 @@ fn checks_name_tasks_that_exist() {
 "##;
     insta::assert_snapshot!(findings(source), @r#"16:20: error: the check runs in task "missing", which the group does not have"#);
 }
+
+#[test]
+fn job_types_limit_which_blocks_a_group_takes() {
+    let source = r##"job "nightly" {
+  type = "batch"
+
+  group "run" {
+    max_run_duration = "1h"
+
+    update {
+      max_parallel = 1
+    }
+
+    migrate {
+      max_parallel = 1
+    }
+
+    task "work" {
+      driver = "exec"
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    7:5: error: a batch job cannot have an update block; it is for service and system jobs
+    11:5: error: a batch job cannot have a migrate block; it is for service jobs
+    "#);
+}
+
+#[test]
+fn system_jobs_run_once_per_node() {
+    let source = r##"job "agent" {
+  type = "system"
+
+  group "agent" {
+    count            = 3
+    max_run_duration = "1h"
+
+    spread {
+      attribute = "${node.datacenter}"
+    }
+
+    task "agent" {
+      driver = "exec"
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    5:24: error: a system job runs one instance per node; count 3 must be 0 or 1
+    6:24: error: max_run_duration is for batch and sysbatch jobs, not system jobs
+    8:5: error: a system job cannot have spread blocks
+    "#);
+}
+
+#[test]
+fn a_group_needs_a_main_task() {
+    let source = r##"job "web" {
+  group "app" {
+    task "init" {
+      driver = "exec"
+
+      lifecycle {
+        hook = "prestart"
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"2:3: error: group "app" has only lifecycle tasks; it needs a main task, one without a lifecycle hook"#);
+}
+
+#[test]
+fn job_ids_have_no_spaces() {
+    let source = r##"job "my web" {
+  group "app" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"1:1: error: the job ID "my web" contains a space; use dashes instead"#);
+}
