@@ -1168,7 +1168,10 @@ fn lifecycle_hooks_come_from_nomads_list() {
   }
 }
 "##;
-    insta::assert_snapshot!(findings(source), @r#"19:16: error: lifecycle hook "before" is not one of "prestart", "poststart", "poststop""#);
+    insta::assert_snapshot!(findings(source), @r#"
+    2:3: error: group "app" has only lifecycle tasks; it needs a main task, one without a lifecycle hook
+    19:16: error: lifecycle hook "before" is not one of "prestart", "poststart", "poststop"
+    "#);
 }
 
 #[test]
