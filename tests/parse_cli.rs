@@ -226,3 +226,13 @@ fn unterminated_strings_and_heredocs_point_at_the_problem() {
     heredoc.nomad.hcl:4:1: error: syntax error: expected heredoc end delimiter; the heredoc started with <<EOT is never closed: end it with a line holding only EOT
     "#);
 }
+
+#[test]
+fn a_byte_order_mark_and_windows_line_endings_are_accepted() {
+    let dir = tempdir();
+    let job = "\u{feff}job \"web\" {\r\n  group \"app\" {\r\n    task \"server\" {\r\n      driver = \"exec\"\r\n    }\r\n  }\r\n}\r\n";
+    write(dir.path(), "windows.nomad.hcl", job);
+    let output = nomad_spec(&["parse", "windows.nomad.hcl"], dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout_json(&output)["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"], "exec");
+}

@@ -1106,8 +1106,22 @@ fn check_task(
             &mut ports,
         );
         check_resources(f, resources, &format!("{path}/Resources"));
+        if !list(resources, "Networks").is_empty() {
+            f.warning(
+                &format!("{path}/Resources/Networks/0"),
+                "a network block in task resources is deprecated (Nomad 0.12): declare the ports \
+                 in the group's network block",
+            );
+        }
     }
     let config = task.get("Config");
+    if matches!(driver, Some("docker")) && config.is_some_and(|c| c.get("port_map").is_some()) {
+        f.warning(
+            &format!("{path}/Config/port_map"),
+            "docker port_map is deprecated: set `to` on the group network's port and list the \
+             port in `ports`",
+        );
+    }
     if matches!(driver, Some("docker" | "podman")) {
         match config {
             None => f.error(

@@ -1784,3 +1784,33 @@ fn job_ids_have_no_spaces() {
 "##;
     insta::assert_snapshot!(findings(source), @r#"1:1: error: the job ID "my web" contains a space; use dashes instead"#);
 }
+
+#[test]
+fn deprecated_task_networks_and_port_map_warn() {
+    let source = r##"job "web" {
+  group "app" {
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:1.27"
+
+        port_map {
+          http = 80
+        }
+      }
+
+      resources {
+        network {
+          port "http" {}
+        }
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    6:7: warning: docker port_map is deprecated: set `to` on the group network's port and list the port in `ports`
+    15:9: warning: a network block in task resources is deprecated (Nomad 0.12): declare the ports in the group's network block
+    "#);
+}
