@@ -727,7 +727,9 @@ fn free_body(d: &mut Decoder<'_>, body: &Body, path: &str, depth: usize) -> Map<
         let mut list = Vec::new();
         for block in body.blocks().filter(|b| b.ident.as_str() == name) {
             let item_path = format!("{path}/{name}/{}", list.len());
-            d.spans.insert(item_path.clone(), block.ident.span().unwrap_or(0..0));
+            let block_span = block.ident.span().unwrap_or(0..0);
+            d.spans.entry(format!("{path}/{name}")).or_insert(block_span.clone());
+            d.spans.insert(item_path.clone(), block_span);
             if depth >= MAX_FREE_DEPTH {
                 d.error(block.ident.span().unwrap_or(0..0), "blocks are nested too deeply");
                 continue;

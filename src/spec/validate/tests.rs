@@ -1810,7 +1810,7 @@ fn deprecated_task_networks_and_port_map_warn() {
 }
 "##;
     insta::assert_snapshot!(findings(source), @r#"
-    6:7: warning: docker port_map is deprecated: set `to` on the group network's port and list the port in `ports`
+    9:9: warning: docker port_map is deprecated: set `to` on the group network's port and list the port in `ports`
     15:9: warning: a network block in task resources is deprecated (Nomad 0.12): declare the ports in the group's network block
     "#);
 }
