@@ -13,6 +13,11 @@ pub(crate) fn explain_syntax_error(source: &str, offset: usize, parser_message: 
             "; the heredoc started with <<{delimiter} is never closed: end it with a line \
              holding only {delimiter}"
         ));
+    } else if in_interpolation(source, offset) {
+        message.push_str(
+            "; `${` starts an HCL interpolation, even in heredocs: write `$${` to keep a \
+             literal `${`, as shell and template variables need",
+        );
     } else if (line.matches('"').count() - line.matches("\\\"").count()) % 2 == 1 {
         message.push_str("; a string on this line is not closed: add the closing `\"`");
     } else if looks_like_go_template(line) {
@@ -30,7 +35,10 @@ pub(crate) fn explain_syntax_error(source: &str, offset: usize, parser_message: 
             "; a block written on one line holds a single argument: put each argument on its \
              own line (HCL1 allowed more, and Nomad removed HCL1 support in 1.9)",
         );
-    } else if line.contains("${") && !inside_quotes(line, line.find("${").unwrap_or(0)) {
+    } else if line.contains("${")
+        && !inside_quotes(line, line.find("${").unwrap_or(0))
+        && !in_heredoc(source, offset)
+    {
         message.push_str(
             "; `${...}` outside a string looks like a Terraform `templatefile` placeholder: \
              render the template before parsing",
@@ -56,6 +64,42 @@ fn one_line_block_with_many_arguments(line: &str) -> bool {
     let Some(open) = line.find('{') else { return false };
     let inner = &line[open..];
     inner.matches('=').count() - inner.matches("==").count() * 2 >= 2 && !inside_quotes(line, open)
+}
+
+/// Whether `offset` is inside a `${ ... }` of a string or heredoc (an unclosed one on its
+/// line, the parser having stopped in it).
+fn in_interpolation(source: &str, offset: usize) -> bool {
+    let offset = offset.min(source.len());
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &source[start..offset];
+    let Some(open) = before.rfind("${") else { return false };
+    let escaped = open > 0 && before[..open].ends_with('$');
+    !escaped
+        && !before[open..].contains('}')
+        && (inside_quotes(before, open) || in_heredoc(source, offset))
+}
+
+/// Whether `offset` lies in the body of a heredoc (`<<EOT` ... `EOT`).
+fn in_heredoc(source: &str, offset: usize) -> bool {
+    let offset = offset.min(source.len());
+    let mut rest = &source[..offset];
+    while let Some(start) = rest.rfind("<<") {
+        let name: String = rest[start + 2..]
+            .trim_start_matches('-')
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            let body_start = source[start..].find('\n').map_or(source.len(), |i| start + i + 1);
+            if body_start > offset {
+                return false;
+            }
+            let closed_before = source[body_start..offset].lines().any(|l| l.trim() == name);
+            return !closed_before;
+        }
+        rest = &rest[..start];
+    }
+    false
 }
 
 /// `[[ .name ]]`, `[[- template ... ]]`: Levant and Nomad Pack delimiters.

@@ -1814,3 +1814,24 @@ fn deprecated_task_networks_and_port_map_warn() {
     15:9: warning: a network block in task resources is deprecated (Nomad 0.12): declare the ports in the group's network block
     "#);
 }
+
+#[test]
+fn shell_variables_in_heredocs_need_escaping() {
+    let source = r##"job "a" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+
+      template {
+        destination = "local/run.sh"
+        data        = <<EOT
+#!/bin/sh
+echo ${PORT:-8080}
+EOT
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"10:12: error: syntax error: expected `}`; `${` starts an HCL interpolation, even in heredocs: write `$${` to keep a literal `${`, as shell and template variables need"#);
+}
