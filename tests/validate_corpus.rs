@@ -67,6 +67,12 @@ const EXPECTED_ERRORS: &[(&str, &[&str])] = &[
         "brucellino+nomad-jobs/observability-plane/loki.nomad.hcl",
         &["\"wait\" is a block, not an argument"],
     ),
+    // A per_alloc CSI volume in a job whose update block asks for a canary: Nomad rejects
+    // it ("volume cannot be per_alloc when canaries are in use").
+    (
+        "brucellino+nomad-jobs/cache.nomad",
+        &["a volume cannot be per_alloc when the update uses canaries"],
+    ),
     // Nomad's e2e tests of scaling policies that reject a count outside min..max.
     (
         "hashicorp+nomad/e2e/scaling/input/namespace_default_2.nomad.hcl",

@@ -220,7 +220,8 @@ fn check_job(f: &mut Findings<'_>, job: &Value) {
                 ),
             );
         }
-        check_group(f, group, &path, text(job, "Type").unwrap_or("service"));
+        let job_canaries = job.get("Update").and_then(|u| int(u, "Canary"));
+        check_group(f, group, &path, text(job, "Type").unwrap_or("service"), job_canaries);
     }
     for (i, task) in tasks_alone.iter().enumerate() {
         check_task(f, task, &format!("/Tasks/{i}"), &PortsInScope::default(), &Value::Null);
@@ -520,7 +521,13 @@ fn name_label(port: &Value) -> String {
     port.get("Label").and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) {
+fn check_group(
+    f: &mut Findings<'_>,
+    group: &Value,
+    path: &str,
+    job_type: &str,
+    job_canaries: Option<i64>,
+) {
     let name = name_of(group);
     if let Some(count) = int(group, "Count") {
         if count < 0 {
@@ -611,8 +618,17 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
     check_services_are_distinct(f, group, path);
     let volumes = group.get("Volumes").and_then(Value::as_object);
     if let Some(volumes) = volumes {
+        let use_of = VolumeUse {
+            job_type,
+            count: int(group, "Count").unwrap_or(1),
+            canaries: group
+                .get("Update")
+                .and_then(|u| int(u, "Canary"))
+                .or(job_canaries)
+                .unwrap_or(0),
+        };
         for (label, volume) in volumes {
-            check_volume(f, volume, &format!("{path}/Volumes/{label}"));
+            check_volume(f, volume, &format!("{path}/Volumes/{label}"), &use_of);
         }
     }
     if let Some(scaling) = group.get("Scaling") {
@@ -698,7 +714,14 @@ fn check_group(f: &mut Findings<'_>, group: &Value, path: &str, job_type: &str) 
     }
 }
 
-fn check_volume(f: &mut Findings<'_>, v: &Value, path: &str) {
+/// How a group uses its volumes, which decides what their access modes allow.
+struct VolumeUse<'a> {
+    job_type: &'a str,
+    count: i64,
+    canaries: i64,
+}
+
+fn check_volume(f: &mut Findings<'_>, v: &Value, path: &str, use_of: &VolumeUse<'_>) {
     let kind = text(v, "Type");
     f.one_of(v, path, "Type", "volume type", &["host", "csi"]);
     if v.get("Source").is_none() {
@@ -707,35 +730,100 @@ fn check_volume(f: &mut Findings<'_>, v: &Value, path: &str) {
             format!("volume {:?} needs `source`: the host volume or CSI volume to use", name_of(v)),
         );
     }
-    if kind == Some("csi") {
-        for (key, arg, allowed) in [
-            (
-                "AccessMode",
-                "access_mode",
-                &[
-                    "single-node-reader-only",
-                    "single-node-writer",
-                    "multi-node-reader-only",
-                    "multi-node-single-writer",
-                    "multi-node-multi-writer",
-                ][..],
-            ),
-            ("AttachmentMode", "attachment_mode", &["file-system", "block-device"][..]),
-        ] {
-            match text(v, key) {
-                None if v.get(key).is_none() => f.error(
-                    path,
-                    format!("a CSI volume needs `{arg}`: one of {}", quoted_list(allowed)),
+    let flag = |key: &str| v.get(key).and_then(Value::as_bool) == Some(true);
+    let (per_alloc, read_only) = (flag("PerAlloc"), flag("ReadOnly"));
+    if per_alloc {
+        if matches!(use_of.job_type, "system" | "sysbatch") {
+            f.error(
+                &format!("{path}/PerAlloc"),
+                "a volume cannot be per_alloc in a system or sysbatch job",
+            );
+        }
+        if use_of.canaries > 0 {
+            f.error(
+                &format!("{path}/PerAlloc"),
+                "a volume cannot be per_alloc when the update uses canaries",
+            );
+        }
+        if flag("Sticky") {
+            f.error(&format!("{path}/PerAlloc"), "a volume cannot be per_alloc and sticky at once");
+        }
+    }
+    let access = text(v, "AccessMode");
+    match kind {
+        Some("host") => {
+            if v.get("MountOptions").is_some() {
+                f.error(&format!("{path}/MountOptions"), "host volumes take no mount_options");
+            }
+            match access {
+                Some("single-node-reader-only") if !read_only => f.error(
+                    &format!("{path}/AccessMode"),
+                    "a single-node-reader-only volume must set read_only = true",
                 ),
-                Some(mode) if !allowed.contains(&mode) => f.error(
-                    &format!("{path}/{key}"),
-                    format!("{arg} {mode:?} is not one of {}", quoted_list(allowed)),
+                None
+                | Some(
+                    "single-node-reader-only"
+                    | "single-node-writer"
+                    | "single-node-single-writer"
+                    | "single-node-multi-writer",
+                ) => {}
+                Some(other) => f.error(
+                    &format!("{path}/AccessMode"),
+                    format!("host volumes cannot be mounted with access mode {other:?}"),
                 ),
-                _ => {}
             }
         }
-    } else if v.get("PerAlloc").and_then(Value::as_bool) == Some(true) && kind == Some("host") {
-        // Host volumes gained per_alloc with dynamic host volumes; nothing to say.
+        Some("csi") => {
+            const ACCESS: &[&str] = &[
+                "single-node-reader-only",
+                "single-node-writer",
+                "multi-node-reader-only",
+                "multi-node-single-writer",
+                "multi-node-multi-writer",
+            ];
+            const ATTACHMENT: &[&str] = &["file-system", "block-device"];
+            for (key, arg, allowed) in [
+                ("AccessMode", "access_mode", ACCESS),
+                ("AttachmentMode", "attachment_mode", ATTACHMENT),
+            ] {
+                match text(v, key) {
+                    None if v.get(key).is_none() => f.error(
+                        path,
+                        format!("a CSI volume needs `{arg}`: one of {}", quoted_list(allowed)),
+                    ),
+                    Some(mode) if !allowed.contains(&mode) => f.error(
+                        &format!("{path}/{key}"),
+                        format!("{arg} {mode:?} is not one of {}", quoted_list(allowed)),
+                    ),
+                    _ => {}
+                }
+            }
+            if text(v, "AttachmentMode") == Some("block-device") && v.get("MountOptions").is_some()
+            {
+                f.error(&format!("{path}/MountOptions"), "block devices take no mount_options");
+            }
+            let shared = use_of.count > 1 && !per_alloc;
+            let problem = match access {
+                Some(mode @ ("single-node-reader-only" | "multi-node-reader-only")) if !read_only => {
+                    Some(format!("a {mode} volume must set read_only = true"))
+                }
+                Some(mode @ ("single-node-reader-only" | "single-node-writer")) if shared => Some(format!(
+                    "a {mode} volume serves one allocation, but count is {}: set per_alloc = true or \
+                     use a multi-node access mode",
+                    use_of.count
+                )),
+                Some("multi-node-single-writer") if shared && !read_only => Some(format!(
+                    "a multi-node-single-writer volume allows one writer, but count is {}: set \
+                     read_only = true, per_alloc = true, or use multi-node-multi-writer",
+                    use_of.count
+                )),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                f.error(&format!("{path}/AccessMode"), problem);
+            }
+        }
+        _ => {}
     }
 }
 

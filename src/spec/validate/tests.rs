@@ -1835,3 +1835,44 @@ EOT
 "##;
     insta::assert_snapshot!(findings(source), @r#"10:12: error: syntax error: expected `}`; `${` starts an HCL interpolation, even in heredocs: write `$${` to keep a literal `${`, as shell and template variables need"#);
 }
+
+#[test]
+fn volume_access_modes_follow_nomads_rules() {
+    let source = r##"job "db" {
+  type = "system"
+
+  group "db" {
+    count = 2
+
+    volume "data" {
+      type            = "csi"
+      source          = "data"
+      access_mode     = "single-node-writer"
+      attachment_mode = "block-device"
+
+      mount_options {
+        fs_type = "ext4"
+      }
+    }
+
+    volume "cache" {
+      type      = "host"
+      source    = "cache"
+      per_alloc = true
+      sticky    = true
+    }
+
+    task "db" {
+      driver = "exec"
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    5:13: error: a system job runs one instance per node; count 2 must be 0 or 1
+    10:25: error: a single-node-writer volume serves one allocation, but count is 2: set per_alloc = true or use a multi-node access mode
+    13:7: error: block devices take no mount_options
+    21:19: error: a volume cannot be per_alloc in a system or sysbatch job
+    21:19: error: a volume cannot be per_alloc and sticky at once
+    "#);
+}
