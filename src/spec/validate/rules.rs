@@ -220,11 +220,11 @@ fn check_job(f: &mut Findings<'_>, job: &Value) {
                 ),
             );
         }
-        let job_canaries = job.get("Update").and_then(|u| int(u, "Canary"));
-        check_group(f, group, &path, text(job, "Type").unwrap_or("service"), job_canaries);
+        check_group(f, group, &path, text(job, "Type").unwrap_or("service"), job.get("Update"));
     }
     for (i, task) in tasks_alone.iter().enumerate() {
-        check_task(f, task, &format!("/Tasks/{i}"), &PortsInScope::default(), &Value::Null);
+        let path = format!("/Tasks/{i}");
+        check_task(f, task, &path, &PortsInScope::default(), &Value::Null, None);
     }
 }
 
@@ -526,8 +526,15 @@ fn check_group(
     group: &Value,
     path: &str,
     job_type: &str,
-    job_canaries: Option<i64>,
+    job_update: Option<&Value>,
 ) {
+    // Nomad copies the job's update block into groups that do not set their own fields.
+    let update_field = |key: &str| {
+        group
+            .get("Update")
+            .and_then(|u| int(u, key))
+            .or_else(|| job_update.and_then(|u| int(u, key)))
+    };
     let name = name_of(group);
     if let Some(count) = int(group, "Count") {
         if count < 0 {
@@ -621,11 +628,7 @@ fn check_group(
         let use_of = VolumeUse {
             job_type,
             count: int(group, "Count").unwrap_or(1),
-            canaries: group
-                .get("Update")
-                .and_then(|u| int(u, "Canary"))
-                .or(job_canaries)
-                .unwrap_or(0),
+            canaries: update_field("Canary").unwrap_or(0),
         };
         for (label, volume) in volumes {
             check_volume(f, volume, &format!("{path}/Volumes/{label}"), &use_of);
@@ -710,7 +713,7 @@ fn check_group(
                 );
             }
         }
-        check_task(f, task, &tpath, &ports, group);
+        check_task(f, task, &tpath, &ports, group, update_field("ProgressDeadline"));
     }
 }
 
@@ -1176,9 +1179,16 @@ fn check_task(
     path: &str,
     group_ports: &PortsInScope,
     group: &Value,
+    progress_deadline: Option<i64>,
 ) {
     let name = name_of(task);
     let driver = text(task, "Driver");
+    if name == "alloc" || name.contains('/') {
+        f.error(
+            path,
+            format!("a task cannot be named {name:?}: \"alloc\" and slashes are reserved"),
+        );
+    }
     if task.get("Driver").is_none() {
         f.error(
             path,
@@ -1241,7 +1251,14 @@ fn check_task(
         }
     }
     for (i, c) in list(task, "Constraints").iter().enumerate() {
-        check_constraint(f, c, &format!("{path}/Constraints/{i}"));
+        let cpath = format!("{path}/Constraints/{i}");
+        check_constraint(f, c, &cpath);
+        if let Some(op @ ("distinct_hosts" | "distinct_property")) = text(c, "Operand") {
+            f.error(
+                &format!("{cpath}/Operand"),
+                format!("a {op} constraint places allocations, so it belongs in a group or the job, not a task"),
+            );
+        }
     }
     for (i, a) in list(task, "Affinities").iter().enumerate() {
         check_affinity(f, a, &format!("{path}/Affinities/{i}"));
@@ -1275,8 +1292,34 @@ fn check_task(
             format!("kill_timeout must not be negative, found {}", seconds(kill)),
         );
     }
+    let mut destinations: Vec<&str> = Vec::new();
     for (i, template) in list(task, "Templates").iter().enumerate() {
-        check_template(f, template, &format!("{path}/Templates/{i}"));
+        let tpath = format!("{path}/Templates/{i}");
+        check_template(f, template, &tpath);
+        if let Some(dest) = text(template, "DestPath") {
+            let normal = dest.trim_start_matches("./");
+            if destinations.contains(&normal) {
+                f.error(
+                    &format!("{tpath}/DestPath"),
+                    format!("two templates render to {dest:?}; each needs its own destination"),
+                );
+            }
+            destinations.push(normal);
+        }
+    }
+    if let (Some(kill), Some(progress)) =
+        (int(task, "KillTimeout"), progress_deadline.filter(|p| *p > 0))
+    {
+        if kill > progress {
+            f.error(
+                &format!("{path}/KillTimeout"),
+                format!(
+                    "kill_timeout ({}) is longer than the group's progress_deadline ({})",
+                    seconds(kill),
+                    seconds(progress)
+                ),
+            );
+        }
     }
     let volumes = group.get("Volumes").and_then(Value::as_object);
     for (i, mount) in list(task, "VolumeMounts").iter().enumerate() {
@@ -1429,7 +1472,32 @@ fn check_template(f: &mut Findings<'_>, t: &Value, path: &str) {
         Some("script") if t.get("ChangeScript").is_none() => {
             f.error(path, "template change_mode \"script\" needs a `change_script` block")
         }
+        Some("signal") if t.get("Envvars").and_then(Value::as_bool) == Some(true) => f.error(
+            &format!("{path}/ChangeMode"),
+            "a template with env = true cannot use change_mode \"signal\": the environment is \
+             read only when the task starts; use \"restart\"",
+        ),
         _ => {}
+    }
+    if let Some(perms) = text(t, "Perms") {
+        if u32::from_str_radix(perms, 8).is_err() {
+            f.error(
+                &format!("{path}/Perms"),
+                format!("perms {perms:?} is not an octal file mode, such as \"0644\""),
+            );
+        }
+    }
+    if let Some(splay) = int(t, "Splay").filter(|s| *s < 0) {
+        f.error(
+            &format!("{path}/Splay"),
+            format!("splay must not be negative, found {}", seconds(splay)),
+        );
+    }
+    if t.get("VaultGrace").is_some() {
+        f.error(
+            &format!("{path}/VaultGrace"),
+            "vault_grace was removed from Nomad (ignored since Vault 0.5); delete it",
+        );
     }
     if t.get("EmbeddedTmpl").is_none() && t.get("SourcePath").is_none() {
         f.error(path, "a template needs `data` (the template text) or `source` (a file to render)");
@@ -1452,8 +1520,9 @@ fn check_destination(f: &mut Findings<'_>, dest: &str, pointer: &str) {
             ".." => depth -= 1,
             _ => depth += 1,
         }
-        if depth < 0 {
-            f.error(pointer, format!("the destination {dest:?} leaves the task directory"));
+        // One level up from the task directory is still the allocation directory.
+        if depth < -1 {
+            f.error(pointer, format!("the destination {dest:?} leaves the allocation directory"));
             return;
         }
     }

@@ -685,7 +685,7 @@ fn template_destinations_stay_in_the_task_directory() {
 }
 "##;
     insta::assert_snapshot!(findings(source), @r#"
-    20:23: error: the destination "local/../../../etc/passwd" leaves the task directory
+    20:23: error: the destination "local/../../../etc/passwd" leaves the allocation directory
     25:23: warning: the destination "/etc/app.conf" is absolute; Nomad renders it inside the task directory, usually under local/, secrets/ or alloc/
     "#);
 }
@@ -1874,5 +1874,55 @@ fn volume_access_modes_follow_nomads_rules() {
     13:7: error: block devices take no mount_options
     21:19: error: a volume cannot be per_alloc in a system or sysbatch job
     21:19: error: a volume cannot be per_alloc and sticky at once
+    "#);
+}
+
+#[test]
+fn task_and_template_rules_from_nomad() {
+    let source = r##"job "web" {
+  group "app" {
+    update {
+      progress_deadline = "5m"
+    }
+
+    task "alloc" {
+      driver       = "exec"
+      kill_timeout = "10m"
+
+      constraint {
+        distinct_hosts = true
+      }
+
+      template {
+        data          = "A=1"
+        destination   = "local/app.env"
+        env           = true
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        perms         = "rw-r--r--"
+      }
+
+      template {
+        data        = "B=2"
+        destination = "./local/app.env"
+        vault_grace = "5m"
+      }
+
+      template {
+        data        = "C=3"
+        destination = "../shared/c.txt"
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    7:5: error: a task cannot be named "alloc": "alloc" and slashes are reserved
+    9:22: error: kill_timeout (600s) is longer than the group's progress_deadline (300s)
+    11:7: error: a distinct_hosts constraint places allocations, so it belongs in a group or the job, not a task
+    19:25: error: a template with env = true cannot use change_mode "signal": the environment is read only when the task starts; use "restart"
+    21:25: error: perms "rw-r--r--" is not an octal file mode, such as "0644"
+    26:23: error: two templates render to "./local/app.env"; each needs its own destination
+    27:23: error: vault_grace was removed from Nomad (ignored since Vault 0.5); delete it
     "#);
 }
