@@ -236,3 +236,22 @@ fn a_byte_order_mark_and_windows_line_endings_are_accepted() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout_json(&output)["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"], "exec");
 }
+
+#[test]
+fn var_file_problems_point_into_the_var_file() {
+    let dir = tempdir();
+    write(dir.path(), "web.nomad.hcl", JOB);
+    write(dir.path(), "typo.hcl", "image = \"nginx\"\nreplica = 3\n");
+    write(dir.path(), "broken.hcl", "image = \"nginx\"\nreplicas = [\n");
+    let mut stderr = String::new();
+    for var_file in ["typo.hcl", "broken.hcl"] {
+        let output = nomad_spec(&["parse", "web.nomad.hcl", "-var-file", var_file], dir.path());
+        assert_eq!(output.status.code(), Some(1), "{var_file}");
+        stderr.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    insta::assert_snapshot!(stderr, @r#"
+    typo.hcl:2:1: error: sets "replica", which the job file does not declare
+    broken.hcl:2:13: error: the var file is not valid HCL: expected `]`
+    web.nomad.hcl:1:1: error: variable "image" is required but has no value: give it a default, or set it with -var image=VALUE or a -var-file
+    "#);
+}

@@ -156,6 +156,15 @@ fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
         diagnostics: Vec::new(),
     };
     let diagnostic = |problem: &Problem| {
+        if let Some((other, line, column)) = &problem.elsewhere {
+            return Diagnostic {
+                file: other.clone(),
+                line: *line,
+                column: *column,
+                severity: problem.severity,
+                message: problem.message.clone(),
+            };
+        }
         let (line, column) =
             if problem.span == (0..0) { (0, 0) } else { lines.position(problem.span.start) };
         Diagnostic {
@@ -263,6 +272,6 @@ fn check_top_level(body: &Body, problems: &mut Vec<Problem>) {
                 ),
             ),
         };
-        problems.push(Problem { span, severity: Severity::Error, message });
+        problems.push(Problem { span, severity: Severity::Error, message, elsewhere: None });
     }
 }

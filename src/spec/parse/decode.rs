@@ -21,6 +21,8 @@ pub(crate) struct Problem {
     pub span: Range<usize>,
     pub severity: Severity,
     pub message: String,
+    /// Set when the problem is in another file (a var file): its name, line and column.
+    pub elsewhere: Option<(String, u32, u32)>,
 }
 
 /// Decoding state shared by all readers of one file.
@@ -37,7 +39,8 @@ impl<'s> Decoder<'s> {
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.problems.push(Problem { span, severity: Severity::Error, message: message.into() });
+        let message = message.into();
+        self.problems.push(Problem { span, severity: Severity::Error, message, elsewhere: None });
     }
 
     pub(crate) fn eval(&mut self, expr: &Expression) -> Option<Value> {

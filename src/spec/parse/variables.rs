@@ -131,11 +131,21 @@ fn unknown(name: &str) -> Value {
 }
 
 fn error(span: Range<usize>, message: impl Into<String>) -> Problem {
-    Problem { span, severity: Severity::Error, message: message.into() }
+    Problem { span, severity: Severity::Error, message: message.into(), elsewhere: None }
 }
 
 fn warning(span: Range<usize>, message: impl Into<String>) -> Problem {
-    Problem { span, severity: Severity::Warning, message: message.into() }
+    Problem { span, severity: Severity::Warning, message: message.into(), elsewhere: None }
+}
+
+/// An error in a var file, at a line and column of that file.
+fn error_in(file: &str, (line, column): (u32, u32), message: impl Into<String>) -> Problem {
+    Problem {
+        span: 0..0,
+        severity: Severity::Error,
+        message: message.into(),
+        elsewhere: Some((file.to_owned(), line, column)),
+    }
 }
 
 /// Resolves every declared variable to a value, reporting what is missing or mistyped.
@@ -166,16 +176,12 @@ pub(crate) fn values(
         }
     }
     for (file, text) in inputs.files {
-        for (name, value) in var_file(file, text, problems) {
+        for (name, value, at) in var_file(file, text, problems) {
             if decls.iter().any(|d| d.name == name) {
                 assigned.insert(name, value);
             } else {
-                problems.push(error(
-                    0..0,
-                    format!(
-                        "the var file {file} sets {name:?}, which the job file does not declare"
-                    ),
-                ));
+                let message = format!("sets {name:?}, which the job file does not declare");
+                problems.push(error_in(file, at, message));
             }
         }
     }
@@ -288,41 +294,44 @@ fn cli_value(text: &str, ty: &Type) -> Value {
 }
 
 /// Reads a var file: JSON when it says so by name, else HCL `name = value` lines.
-fn var_file(file: &str, text: &str, problems: &mut Vec<Problem>) -> Vec<(String, Value)> {
+/// Reads a var file: JSON when it says so by name, else HCL `name = value` lines. Each
+/// value comes with the position of its name, for messages.
+fn var_file(
+    file: &str,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Value, (u32, u32))> {
     if file.ends_with(".json") {
         return match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(map) => map.into_iter().collect(),
+            Ok(map) => map.into_iter().map(|(k, v)| (k, v, (0, 0))).collect(),
             Err(e) => {
-                problems
-                    .push(error(0..0, format!("the var file {file} is not a JSON object: {e}")));
+                let at = (e.line() as u32, e.column() as u32);
+                problems.push(error_in(
+                    file,
+                    at,
+                    format!("the var file is not a JSON object: {e}"),
+                ));
                 Vec::new()
             }
         };
     }
+    let lines = super::LineIndex::new(text);
     let body = match hcl_edit::parser::parse_body(text) {
         Ok(body) => body,
         Err(e) => {
-            problems.push(error(
-                0..0,
-                format!(
-                    "the var file {file} is not valid HCL (line {}, column {}): {}",
-                    e.location().line(),
-                    e.location().column(),
-                    e.message()
-                ),
-            ));
+            let at = lines.position(e.location().offset());
+            let message = format!("the var file is not valid HCL: {}", e.message());
+            problems.push(error_in(file, at, message));
             return Vec::new();
         }
     };
     let empty = Map::new();
     let mut out = Vec::new();
     for attr in body.attributes() {
+        let at = lines.position(attr.key.span().unwrap_or(0..0).start);
         match eval::eval(&attr.value, &mut Scope::new(text, &empty, &empty, None)) {
-            Ok(value) => out.push((attr.key.as_str().to_owned(), value)),
-            Err(e) => problems.push(error(
-                0..0,
-                format!("in the var file {file}, {}: {}", attr.key.as_str(), e.message),
-            )),
+            Ok(value) => out.push((attr.key.as_str().to_owned(), value, at)),
+            Err(e) => problems.push(error_in(file, lines.position(e.span.start), e.message)),
         }
     }
     out
