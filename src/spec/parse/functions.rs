@@ -321,11 +321,17 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
         "file" => {
             let name = a.string(0)?;
             let path = resolve(base_dir, &name);
-            std::fs::read_to_string(&path).map(Value::String).map_err(|e| {
+            let inside = confined(&path, base_dir).map_err(|e| {
+                format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
+            })?;
+            std::fs::read_to_string(inside).map(Value::String).map_err(|e| {
                 format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
             })
         }
-        "fileexists" => Ok(Value::Bool(resolve(base_dir, &a.string(0)?).is_file())),
+        "fileexists" => {
+            let path = resolve(base_dir, &a.string(0)?);
+            Ok(Value::Bool(confined(&path, base_dir).is_ok_and(|p| p.is_file())))
+        }
         "uuidv4" => Ok(Value::String(uuid_v4())),
         "uuidv5" => uuid_v5(&a.string(0)?, &a.string(1)?).map(Value::String),
         _ => Err(format!(
@@ -561,6 +567,25 @@ fn resolve(base_dir: Option<&Path>, name: &str) -> PathBuf {
     }
 }
 
+/// Job files come from pull requests, so `file()` reads only below the job file's folder or
+/// the working directory (the repository): `file("/proc/self/environ")` must not put the
+/// runner's secrets into a job. Symlinks are resolved before the check.
+fn confined(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, String> {
+    let real = path.canonicalize().map_err(|e| e.to_string())?;
+    let roots = [base_dir.map(Path::to_path_buf), std::env::current_dir().ok()];
+    let inside = roots
+        .iter()
+        .flatten()
+        .filter_map(|root| root.canonicalize().ok())
+        .any(|root| real.starts_with(root));
+    if inside {
+        Ok(real)
+    } else {
+        Err("job files may read only files below their own folder or the working directory"
+            .to_owned())
+    }
+}
+
 fn pathexpand(name: &str) -> String {
     match (name.strip_prefix('~'), std::env::var("HOME")) {
         (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
@@ -733,6 +758,29 @@ mod tests {
         for (name, args, want) in cases {
             assert_eq!(call(name, args, None), Ok(want), "{name}");
         }
+    }
+
+    #[test]
+    fn files_outside_the_job_folder_and_working_directory_are_refused() {
+        let dir = std::env::temp_dir().join(format!("nomad-spec-file-{}", std::process::id()));
+        let jobs = dir.join("jobs");
+        std::fs::create_dir_all(&jobs).expect("a temporary folder");
+        std::fs::write(jobs.join("inside.txt"), "inside").expect("a file");
+        std::fs::write(dir.join("outside.txt"), "outside").expect("a file");
+        let read = |name: &str| call("file", vec![json!(name)], Some(&jobs));
+        assert_eq!(read("inside.txt"), Ok(json!("inside")));
+        let refused = read("../outside.txt").unwrap_err();
+        assert!(refused.contains("may read only files below their own folder"), "{refused}");
+        let refused = read("/etc/hostname").unwrap_err();
+        assert!(
+            refused.contains("may read only files below") || refused.contains("No such file"),
+            "{refused}"
+        );
+        assert_eq!(
+            call("fileexists", vec![json!("../outside.txt")], Some(&jobs)),
+            Ok(json!(false))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
