@@ -544,3 +544,126 @@ pub(crate) fn decoder<'s>(
 ) -> Decoder<'s> {
     Decoder::new(Scope::new(source, vars, locals, base_dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Resolves the variables and locals of `source` with `-var` values.
+    fn resolve(source: &str, vars: &[(&str, &str)]) -> (Value, Vec<String>) {
+        let body = hcl_edit::parser::parse_body(source).expect("a test body that parses");
+        let mut problems = Vec::new();
+        let decls = declarations(&body, &mut problems, source);
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let inputs = Inputs { files: &[], vars: &vars, lenient: false };
+        let values = values(&decls, &inputs, source, None, &mut problems);
+        let locals = locals(&body, &values, source, None, &mut problems);
+        let messages = problems.into_iter().map(|p| p.message).collect();
+        (json!({"var": values, "local": locals}), messages)
+    }
+
+    #[test]
+    fn cli_values_convert_to_the_declared_type() {
+        let source = r#"
+variable "count" {
+  type = number
+}
+variable "enabled" {
+  type = bool
+}
+variable "dcs" {
+  type = list(string)
+}
+variable "labels" {
+  type = map(string)
+}
+variable "free" {}
+"#;
+        let (resolved, problems) = resolve(
+            source,
+            &[
+                ("count", "3"),
+                ("enabled", "true"),
+                ("dcs", r#"["eu-1", "eu-2"]"#),
+                ("labels", r#"{ team = "web" }"#),
+                ("free", "[not parsed]"),
+            ],
+        );
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            resolved["var"],
+            json!({"count": 3, "enabled": true, "dcs": ["eu-1", "eu-2"], "labels": {"team": "web"}, "free": "[not parsed]"})
+        );
+    }
+
+    #[test]
+    fn wrong_values_and_missing_ones_are_reported_once() {
+        let source = r#"
+variable "count" {
+  type    = number
+  default = 1
+
+  validation {
+    condition     = var.count < 10
+    error_message = "count must stay below 10"
+  }
+}
+variable "image" {
+  type = string
+}
+locals {
+  tag = "${var.image}:1"
+}
+"#;
+        let (_, problems) = resolve(source, &[("count", "12")]);
+        assert_eq!(
+            problems,
+            [
+                "variable \"image\" is required but has no value: give it a default, or set it with -var image=VALUE or a -var-file",
+                "count must stay below 10",
+            ]
+        );
+        let (_, problems) = resolve(source, &[("count", "many"), ("image", "x")]);
+        assert_eq!(
+            problems,
+            ["invalid value for variable \"count\": a number is required, found the string \"many\""]
+        );
+    }
+
+    #[test]
+    fn locals_may_use_locals_defined_later() {
+        let source = r#"
+variable "name" {
+  default = "web"
+}
+locals {
+  full = "${local.prefix}-${var.name}"
+}
+locals {
+  prefix = upper("prod")
+}
+"#;
+        let (resolved, problems) = resolve(source, &[]);
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(resolved["local"], json!({"prefix": "PROD", "full": "PROD-web"}));
+    }
+
+    #[test]
+    fn object_types_with_optional_attributes_convert() {
+        let ty = Type::Object(vec![
+            ("name".to_owned(), Type::String),
+            ("port".to_owned(), Type::Number),
+        ]);
+        assert_eq!(
+            convert(json!({"name": "web", "port": "80"}), &ty),
+            Ok(json!({"name": "web", "port": 80}))
+        );
+        assert_eq!(convert(json!({"name": "web"}), &ty), Ok(json!({"name": "web", "port": null})));
+        assert_eq!(
+            convert(json!({"name": ["x"]}), &ty),
+            Err("attribute \"name\": a string is required, found a list".to_owned())
+        );
+    }
+}
