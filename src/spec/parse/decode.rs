@@ -12,6 +12,7 @@ use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::Span;
 use serde_json::{Map, Value};
 
+pub(crate) use super::eval::is_unknown;
 use super::eval::{self, describe, span_of, EvalError, Scope, UNKNOWN_MARK};
 use crate::spec::Severity;
 
@@ -284,7 +285,13 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         let attr = self.attribute(name)?;
         let span = span_of(&attr.value);
         match self.d.eval(&attr.value) {
-            Some(value) => Some((value, span)),
+            Some(value) if !is_unknown(&value) => Some((value, span)),
+            // Unknown stays unknown: present for the rules, but neither converted nor judged.
+            Some(value) => {
+                self.mark(key, span);
+                self.out.insert(key.to_owned(), value);
+                None
+            }
             None => {
                 self.out.insert(key.to_owned(), Value::String(UNKNOWN_MARK.to_string()));
                 None
@@ -434,6 +441,9 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
                 return;
             }
             let Some(value) = self.d.eval(&attr.value) else { return };
+            if is_unknown(&value) {
+                return;
+            }
             match value {
                 Value::Object(map) => {
                     let mut out = Map::new();
@@ -678,11 +688,6 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
         }
         self.out
     }
-}
-
-/// True for a value standing for a variable that has no value yet (validation only).
-pub(crate) fn is_unknown(value: &Value) -> bool {
-    matches!(value, Value::String(s) if s.contains(UNKNOWN_MARK))
 }
 
 fn scalar_string(value: &Value) -> Option<String> {

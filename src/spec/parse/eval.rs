@@ -23,6 +23,17 @@ use super::functions;
 /// it is text nobody writes, so conversions and rules can recognise and skip it.
 pub(crate) const UNKNOWN_MARK: char = '\u{E000}';
 
+/// True for a value that stands for something without a value: a variable with no value
+/// during validation, or one whose evaluation already failed and was reported.
+pub(crate) fn is_unknown(value: &Value) -> bool {
+    matches!(value, Value::String(s) if s.contains(UNKNOWN_MARK))
+}
+
+/// An unknown value; whatever is computed from it is unknown too.
+fn unknown() -> Value {
+    Value::String(UNKNOWN_MARK.to_string())
+}
+
 /// An evaluation failure, at the span of the expression that caused it.
 #[derive(Debug, Clone)]
 pub(crate) struct EvalError {
@@ -130,6 +141,9 @@ pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, Ev
         }
         Expression::Conditional(cond) => {
             let test = eval(&cond.cond_expr, scope)?;
+            if is_unknown(&test) {
+                return Ok(unknown());
+            }
             if to_bool(&test, span_of(&cond.cond_expr))? {
                 eval(&cond.true_expr, scope)
             } else {
@@ -140,6 +154,9 @@ pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, Ev
         Expression::Traversal(traversal) => eval_traversal(traversal, span, scope),
         Expression::UnaryOp(op) => {
             let value = eval(&op.expr, scope)?;
+            if is_unknown(&value) {
+                return Ok(unknown());
+            }
             match op.operator.value() {
                 UnaryOperator::Not => Ok(Value::Bool(!to_bool(&value, span)?)),
                 UnaryOperator::Neg => Ok(float_or_int(-to_number(&value, span)?)),
@@ -148,6 +165,9 @@ pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, Ev
         Expression::BinaryOp(op) => {
             let lhs = eval(&op.lhs_expr, scope)?;
             let rhs = eval(&op.rhs_expr, scope)?;
+            if is_unknown(&lhs) || is_unknown(&rhs) {
+                return Ok(unknown());
+            }
             binary(*op.operator.value(), lhs, rhs, span)
         }
         Expression::ForExpr(for_expr) => eval_for(for_expr, span, scope),
@@ -396,6 +416,9 @@ fn eval_for(
 ) -> Result<Value, EvalError> {
     let intro = &for_expr.intro;
     let collection = eval(&intro.collection_expr, scope)?;
+    if is_unknown(&collection) {
+        return Ok(unknown());
+    }
     let key_var = intro.key_var.as_ref().map(|k| k.as_str().to_owned());
     let value_var = intro.value_var.as_str().to_owned();
     let mut list = Vec::new();
@@ -511,6 +534,9 @@ fn step(
         TraversalOperator::LegacyIndex(i) => Value::from(*i.value()),
         TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => return Ok(value),
     };
+    if is_unknown(&value) || is_unknown(&key) {
+        return Ok(unknown());
+    }
     index(value, &key, span.clone())
 }
 
@@ -578,6 +604,9 @@ fn eval_call(
         } else {
             args.push(value);
         }
+    }
+    if args.iter().any(is_unknown) {
+        return Ok(unknown());
     }
     functions::call(name, args, scope.base_dir)
         .map_err(|message| EvalError::new(span, format!("in call to {name}(): {message}")))

@@ -199,7 +199,7 @@ pub(crate) fn values(
     let mut out = Map::new();
     for decl in decls {
         match assigned.remove(&decl.name) {
-            Some(value) if super::decode::is_unknown(&value) => {
+            Some(value) if eval::is_unknown(&value) => {
                 out.insert(decl.name.clone(), value);
             }
             Some(value) => match convert(value, &decl.ty) {
@@ -240,7 +240,7 @@ pub(crate) fn values(
     }
     for decl in decls {
         let Some(value) = out.get(&decl.name) else { continue };
-        if matches!(value, Value::String(s) if s.contains(UNKNOWN_MARK)) {
+        if eval::is_unknown(value) {
             continue;
         }
         for rule in &decl.validations {

@@ -1926,3 +1926,51 @@ fn task_and_template_rules_from_nomad() {
     27:23: error: vault_grace was removed from Nomad (ignored since Vault 0.5); delete it
     "#);
 }
+
+#[test]
+fn values_from_variables_without_defaults_are_unknown_not_wrong() {
+    let source = r##"variable "datacenters" {
+  type = list(string)
+}
+
+variable "resources" {
+  type = object({ cpu = number, memory = number })
+}
+
+variable "labels" {
+  type = map(string)
+}
+
+job "web" {
+  datacenters = var.datacenters
+  meta        = var.labels
+
+  group "app" {
+    count = length(var.datacenters) * 2
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "nginx:${var.labels["version"]}"
+      }
+
+      resources {
+        cpu    = var.resources.cpu
+        memory = var.resources.memory > 0 ? var.resources.memory : 128
+      }
+
+      env {
+        FIRST_DC = var.datacenters[0]
+        ALL      = join(",", var.datacenters)
+      }
+    }
+  }
+}
+"##;
+    insta::assert_snapshot!(findings(source), @r#"
+    1:1: warning: variable "datacenters" has no default; checks of values that use it are skipped
+    5:1: warning: variable "resources" has no default; checks of values that use it are skipped
+    9:1: warning: variable "labels" has no default; checks of values that use it are skipped
+    "#);
+}
