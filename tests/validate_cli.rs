@@ -137,3 +137,27 @@ fn a_bad_format_is_a_usage_error() {
     let output = nomad_spec(&["validate", "--format", "xml", "ok.nomad.hcl"], dir.path());
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_dash_reads_the_job_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = setup();
+    let mut child = match Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["validate", "-"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => panic!("cannot run nomad-spec: {err}"),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(INVALID.as_bytes()).unwrap_or_else(|e| panic!("cannot write stdin: {e}"));
+    }
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("nomad-spec failed: {e}"));
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("-:2:10: error: job type \"daemon\""), "{stdout}");
+}

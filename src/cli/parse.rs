@@ -23,7 +23,8 @@ pub struct Args {
     /// Read variables from an HCL or JSON file (repeatable).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
-    /// The job file, optionally followed by `-var NAME=VALUE` and `-var-file FILE`.
+    /// The job file (`-` reads stdin), optionally followed by `-var NAME=VALUE` and
+    /// `-var-file FILE`.
     #[arg(
         required = true,
         num_args = 1..,
@@ -41,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::metadata(var_file)
             .with_context(|| format!("cannot read the var file {}", var_file.display()))?;
     }
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {file}"))?;
+    let bytes = read_input(&file).with_context(|| format!("cannot read {file}"))?;
     let source = match source_text(&bytes, &file) {
         Ok(source) => source,
         Err(diagnostic) => {
@@ -64,11 +65,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The bytes of a job file, or of stdin for `-`.
+pub(crate) fn read_input(file: &str) -> std::io::Result<Vec<u8>> {
+    if file == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        return Ok(bytes);
+    }
+    std::fs::read(file)
+}
+
 /// Splits the positional words into the file and Nomad-style `-var`/`-var-file` options.
 fn options(args: Args) -> anyhow::Result<(String, ParseOptions)> {
     let mut words = args.file_and_vars.into_iter();
     let Some(file) = words.next() else { bail!("give the job file to parse") };
-    if file.starts_with('-') {
+    if file.starts_with('-') && file != "-" {
         bail!("unknown option {file:?}; write -var and -var-file after the job file, or use --var");
     }
     let mut vars = args.vars;

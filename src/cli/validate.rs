@@ -32,7 +32,7 @@ JSON output: {\"files\": [{\"file\": \"job.nomad.hcl\", \"valid\": false, \"diag
 Exit codes: 0 every file is valid (warnings allowed); 1 a file is invalid; 2 usage error or \
 unreadable file.")]
 pub struct Args {
-    /// Job files to check.
+    /// Job files to check (`-` reads stdin).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output format.
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut unreadable = false;
     for path in &args.files {
         let file = path.display().to_string();
-        let diagnostics = match std::fs::read(path) {
+        let diagnostics = match super::parse::read_input(&file) {
             Ok(bytes) => match source_text(&bytes, &file) {
                 Ok(source) => validate_source(source, &file),
                 Err(diagnostic) => vec![diagnostic],
