@@ -255,3 +255,21 @@ fn var_file_problems_point_into_the_var_file() {
     web.nomad.hcl:1:1: error: variable "image" is required but has no value: give it a default, or set it with -var image=VALUE or a -var-file
     "#);
 }
+
+#[test]
+fn expressions_that_would_run_for_ages_are_stopped() {
+    let dir = tempdir();
+    let mut job = String::from("locals {\n");
+    for i in 0..20 {
+        job.push_str(&format!(
+            "  huge{i} = [for a in range(1024) : [for b in range(1024) : [for c in range(1024) : c]]]\n"
+        ));
+    }
+    job.push_str("}\n\njob \"bomb\" {\n  meta {\n    width = indent(100000000, \"x\")\n  }\n}\n");
+    write(dir.path(), "bomb.nomad.hcl", &job);
+    let output = nomad_spec(&["parse", "bomb.nomad.hcl"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("take more than 2000000 steps"), "{stderr}");
+    assert!(stderr.contains("a width of 100000000 is more than the 4096 allowed"), "{stderr}");
+}

@@ -148,6 +148,7 @@ pub(crate) fn decode_for_validation(source: &str, file: &str) -> DecodedJob {
 fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
     // Editors on Windows may start a file with a byte order mark; it is not HCL.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    eval::reset_budget();
     let lines = LineIndex::new(source);
     let mut decoded = DecodedJob {
         job: None,

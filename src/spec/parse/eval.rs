@@ -57,6 +57,24 @@ pub(crate) struct Scope<'a> {
     bindings: Vec<(String, Value)>,
 }
 
+thread_local! {
+    /// Expressions evaluated for the file being read, across all its scopes (defaults,
+    /// locals, the job), to stop files that would take forever.
+    static STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts the evaluation budget of a new file.
+pub(crate) fn reset_budget() {
+    STEPS.with(|steps| steps.set(0));
+}
+
+/// Most expressions one file may evaluate; real job files need a few thousand.
+const MAX_STEPS: usize = 2_000_000;
+
+/// Longest string or list an expression may build (64 MiB of text, a million elements).
+const MAX_TEXT: usize = 64 * 1024 * 1024;
+const MAX_ITEMS: usize = 1_000_000;
+
 impl<'a> Scope<'a> {
     pub(crate) fn new(
         source: &'a str,
@@ -95,6 +113,16 @@ pub(crate) fn span_of(expr: &Expression) -> Range<usize> {
 /// Evaluates an expression.
 pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, EvalError> {
     let span = span_of(expr);
+    let steps = STEPS.with(|steps| {
+        steps.set(steps.get() + 1);
+        steps.get()
+    });
+    if steps > MAX_STEPS {
+        return Err(EvalError::new(
+            span,
+            format!("the expressions of this file take more than {MAX_STEPS} steps to evaluate"),
+        ));
+    }
     match expr {
         Expression::Null(_) => Ok(Value::Null),
         Expression::Bool(b) => Ok(Value::Bool(*b.value())),
@@ -314,6 +342,12 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
                 }
                 let value = eval(&interpolation.expr, scope)?;
                 out.push_str(&to_template_string(value, span_of(&interpolation.expr))?);
+                if out.len() > MAX_TEXT {
+                    return Err(EvalError::new(
+                        span_of(&interpolation.expr),
+                        format!("the string grows beyond {MAX_TEXT} bytes"),
+                    ));
+                }
             }
             Element::Directive(directive) => match directive.as_ref() {
                 Directive::If(dir) => {
@@ -608,8 +642,19 @@ fn eval_call(
     if args.iter().any(is_unknown) {
         return Ok(unknown());
     }
-    functions::call(name, args, scope.base_dir)
-        .map_err(|message| EvalError::new(span, format!("in call to {name}(): {message}")))
+    let value = functions::call(name, args, scope.base_dir);
+    let too_big = match &value {
+        Ok(Value::String(s)) => s.len() > MAX_TEXT,
+        Ok(Value::Array(items)) => items.len() > MAX_ITEMS,
+        _ => false,
+    };
+    if too_big {
+        return Err(EvalError::new(
+            span.clone(),
+            format!("in call to {name}(): the result is too large"),
+        ));
+    }
+    value.map_err(|message| EvalError::new(span, format!("in call to {name}(): {message}")))
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
             Ok(Value::String(chars[start..end].iter().collect()))
         }
         "indent" => {
-            let pad = " ".repeat(a.number(0)? as usize);
+            let pad = " ".repeat(padding(a.number(0)? as usize)?);
             Ok(Value::String(a.string(1)?.replace('\n', &format!("\n{pad}"))))
         }
         "replace" => replace(&a.string(0)?, &a.string(1)?, &a.string(2)?),
@@ -456,6 +456,15 @@ fn range(a: &Args) -> Outcome {
     Ok(Value::Array(out))
 }
 
+/// A width or indent, bounded so that a job file cannot ask for gigabytes of spaces.
+fn padding(width: usize) -> Result<usize, String> {
+    const MOST: usize = 4096;
+    if width > MOST {
+        return Err(format!("a width of {width} is more than the {MOST} allowed"));
+    }
+    Ok(width)
+}
+
 /// `format` with the verbs job files use: `%s`, `%d`, `%f`, `%v`, `%q`, `%%`, and widths.
 fn format(spec: &str, args: &[Value]) -> Result<String, String> {
     let mut out = String::new();
@@ -523,7 +532,7 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
             .next()
             .and_then(|w| w.parse().ok())
             .unwrap_or(0);
-        let pad = width.saturating_sub(text.chars().count());
+        let pad = padding(width)?.saturating_sub(text.chars().count());
         if flags.starts_with('-') {
             out.push_str(&text);
             out.push_str(&" ".repeat(pad));
@@ -754,6 +763,7 @@ mod tests {
             ("length", vec![json!("héllo")], json!(5)),
             ("element", vec![json!(["a", "b"]), json!(3)], json!("b")),
             ("tonumber", vec![json!("42")], json!(42)),
+            ("indent", vec![json!(2), json!("a\nb")], json!("a\n  b")),
         ];
         for (name, args, want) in cases {
             assert_eq!(call(name, args, None), Ok(want), "{name}");
@@ -781,6 +791,14 @@ mod tests {
             Ok(json!(false))
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn huge_widths_are_refused_not_allocated() {
+        let err = call("indent", vec![json!(1e15), json!("a\nb")], None).unwrap_err();
+        assert_eq!(err, "a width of 1000000000000000 is more than the 4096 allowed");
+        let err = call("format", vec![json!("%99999999d"), json!(1)], None).unwrap_err();
+        assert_eq!(err, "a width of 99999999 is more than the 4096 allowed");
     }
 
     #[test]
