@@ -265,11 +265,19 @@ fn expressions_that_would_run_for_ages_are_stopped() {
             "  huge{i} = [for a in range(1024) : [for b in range(1024) : [for c in range(1024) : c]]]\n"
         ));
     }
-    job.push_str("}\n\njob \"bomb\" {\n  meta {\n    width = indent(100000000, \"x\")\n  }\n}\n");
-    write(dir.path(), "bomb.nomad.hcl", &job);
-    let output = nomad_spec(&["parse", "bomb.nomad.hcl"], dir.path());
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("take more than 2000000 steps"), "{stderr}");
-    assert!(stderr.contains("a width of 100000000 is more than the 4096 allowed"), "{stderr}");
+    job.push_str("}\n\njob \"bomb\" {}\n");
+    write(dir.path(), "loops.nomad.hcl", &job);
+    write(
+        dir.path(),
+        "width.nomad.hcl",
+        "job \"bomb\" {\n  meta {\n    width = indent(100000000, \"x\")\n  }\n}\n",
+    );
+    let mut stderr = String::new();
+    for file in ["loops.nomad.hcl", "width.nomad.hcl"] {
+        let output = nomad_spec(&["parse", file], dir.path());
+        assert_eq!(output.status.code(), Some(1), "{file}");
+        stderr.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(stderr.contains("loops.nomad.hcl:2:83: error: the expressions of this file take more than 2000000 steps"), "{stderr}");
+    assert!(stderr.contains("width.nomad.hcl:3:13: error: in call to indent(): a width of 100000000 is more than the 4096 allowed"), "{stderr}");
 }
