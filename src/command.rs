@@ -97,11 +97,7 @@ impl std::error::Error for ParseError {}
 
 /// Every command in a comment, in order; lines that are not commands are ignored.
 pub fn parse_commands(text: &str) -> Vec<Result<Command, ParseError>> {
-    visible_lines(text)
-        .iter()
-        .filter_map(|line| command_line(line))
-        .map(parse_command)
-        .collect()
+    visible_lines(text).iter().filter_map(|line| command_line(line)).map(parse_command).collect()
 }
 
 /// The arguments of a command line, or `None` when the line is no command.

@@ -11,7 +11,7 @@ use nomad_spec::cli::Cli;
 
 fn main() -> ExitCode {
     nomad_spec::tls::install_crypto_provider();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(nomad_spec::cli::nomad_style_args(std::env::args_os()));
     nomad_spec::cli::init_logging(cli.verbose);
     match nomad_spec::cli::run(cli) {
         Ok(code) => code,

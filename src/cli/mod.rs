@@ -65,6 +65,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Accepts Nomad's single-dash `-var` and `-var-file` anywhere on the line by rewriting them
+/// to their `--` forms, since `-v` (verbose) would otherwise claim `-var`.
+pub fn nomad_style_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut after_separator = false;
+    args.into_iter()
+        .map(|arg| {
+            if after_separator {
+                return arg;
+            }
+            match arg.to_str() {
+                Some("--") => {
+                    after_separator = true;
+                    arg
+                }
+                Some("-var") => "--var".into(),
+                Some("-var-file") => "--var-file".into(),
+                Some(s) if s.starts_with("-var=") || s.starts_with("-var-file=") => {
+                    format!("-{s}").into()
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
 /// Logs go to stderr so that stdout stays machine-readable.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
