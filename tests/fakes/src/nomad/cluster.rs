@@ -1118,11 +1118,13 @@ fn alloc_can_change(alloc: &Alloc) -> bool {
     alloc.tasks.iter().any(|task| match task.phase {
         Phase::Received | Phase::Starting => true,
         Phase::Dead => false,
-        Phase::Running(_) => {
-            task.fate != Fate::Runs
-                || (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
-                || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
-        }
+        Phase::Running(_) => match task.fate {
+            Fate::OomKilled | Fate::Crashes { .. } | Fate::PullFails { .. } => true,
+            Fate::Runs | Fate::ChecksFail { .. } => {
+                (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
+                    || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
+            }
+        },
     })
 }
 
