@@ -507,3 +507,49 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
         post(&plan_url, json!({"Job": web_job("web", 8192, "nginx:1"), "Diff": true})).await.body;
     assert_eq!(huge["FailedTGAllocs"]["web"]["DimensionExhausted"], json!({"memory": 3}));
 }
+
+#[tokio::test]
+async fn nodes_namespaces_and_cluster_wide_lists() {
+    let nomad = FakeNomad::start(Scenario::default()).expect("fake starts");
+    let base = nomad.url();
+    let nodes = get(&format!("{base}/v1/nodes")).await.body;
+    assert_eq!(nodes.as_array().map(Vec::len), Some(3));
+    let node_id = nodes[0]["ID"].as_str().unwrap_or_default();
+    let node = get(&format!("{base}/v1/node/{node_id}")).await.body;
+    assert_eq!(node["Attributes"]["cpu.arch"], "amd64");
+    assert_eq!(node["Attributes"]["driver.docker"], "1");
+    assert_eq!(get(&format!("{base}/v1/namespaces")).await.body[0]["Name"], "default");
+    deploy(&base, web_job("web", 256, "nginx:1")).await;
+    let evals = get(&format!("{base}/v1/evaluations")).await.body;
+    assert_eq!(evals[0]["JobID"], "web");
+    assert_eq!(get(&format!("{base}/v1/deployments")).await.body[0]["Status"], "successful");
+    assert_eq!(
+        get(&format!("{base}/v1/allocations?namespace=*")).await.body.as_array().map(Vec::len),
+        Some(2)
+    );
+    let alloc_id = nomad.allocations("web")[0]["ID"].as_str().unwrap_or_default().to_string();
+    let checks = get(&format!("{base}/v1/allocation/{alloc_id}/checks")).await.body;
+    let check = checks.as_object().and_then(|c| c.values().next()).cloned().expect("one check");
+    assert_eq!(
+        (check["Status"].clone(), check["Service"].clone()),
+        (json!("success"), json!("web"))
+    );
+}
+
+#[tokio::test]
+async fn registering_an_unchanged_job_keeps_its_version_and_its_deployment() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let base = nomad.url();
+    let first = register(&base, web_job("web", 256, "nginx:1")).await;
+    nomad.advance(1);
+    assert_eq!(nomad.deployments("web")[0]["Status"], "running");
+    let again = register(&base, web_job("web", 256, "nginx:1")).await;
+    assert_eq!(again.body["JobModifyIndex"], first.body["JobModifyIndex"]);
+    assert!(nomad.settle());
+    let deployments = nomad.deployments("web");
+    assert_eq!(deployments.len(), 1, "{deployments:#?}");
+    assert_eq!(deployments[0]["Status"], "successful");
+    assert_eq!(nomad.job_versions("web").len(), 1);
+    assert_eq!(nomad.allocations("web").len(), 2);
+    assert_eq!(nomad.register_calls("web"), 2);
+}

@@ -169,6 +169,17 @@ fn the_missing_image_and_failing_check_scenarios_fail_their_deployments() {
         nomad.deployments("web")[0]["StatusDescription"],
         "Failed due to unhealthy allocations"
     );
+    let alloc_id = nomad.allocations("web")[0]["ID"].as_str().unwrap_or_default().to_string();
+    let (status, body) =
+        http(&nomad.addr().to_string(), "GET", &format!("/v1/allocation/{alloc_id}/checks"), None);
+    assert_eq!(status, 200, "{body}");
+    let checks = json_of(&body);
+    let check = checks.as_object().and_then(|c| c.values().next()).cloned().expect("one check");
+    assert_eq!(
+        (check["Check"].clone(), check["Status"].clone()),
+        (json!("http"), json!("failure"))
+    );
+    assert_eq!(check["StatusCode"], 503);
 }
 
 #[test]

@@ -646,9 +646,12 @@ impl Cluster {
             self.tables.allocs = index;
         }
         for deployment in self.deployments.iter_mut() {
+            // Re-registering an unchanged job leaves its deployment alone, as Nomad does.
+            let superseded = stopping || Some(deployment.job_version) != version;
             if deployment.namespace == key.0
                 && deployment.job_id == key.1
                 && deployment.status == "running"
+                && superseded
             {
                 deployment.status = "cancelled".to_string();
                 deployment.status_description = if stopping {

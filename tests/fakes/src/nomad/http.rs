@@ -42,14 +42,19 @@ impl Shared {
         f(&self.lock())
     }
 
-    /// Changes the cluster and wakes blocking queries.
+    /// Changes the cluster and wakes blocking queries when the index moved.
     pub fn write<R>(&self, f: impl FnOnce(&mut Cluster) -> R) -> R {
-        let (result, index) = {
+        let (result, before, after) = {
             let mut cluster = self.lock();
+            let before = cluster.index;
             let result = f(&mut cluster);
-            (result, cluster.index)
+            (result, before, cluster.index)
         };
-        self.changed.send_replace(index);
+        // Bookkeeping (the request log, the fault table) does not move the index and must
+        // not wake every blocking query.
+        if after != before {
+            self.changed.send_replace(after);
+        }
         result
     }
 
@@ -529,6 +534,86 @@ async fn route(
                     .find(|a| a.id == id)
                     .ok_or_else(|| ApiError::new(404, "alloc not found"))?;
                 Ok((alloc.modify_index, render::alloc_full(c, alloc)))
+            })
+            .await
+        }
+        ["allocation", id, "checks"] if get => {
+            let id = id.to_string();
+            check_object_namespace(shared, headers, |c| {
+                c.allocs.iter().find(|a| a.id == id).map(|a| a.namespace.clone())
+            })?;
+            let body = shared.read(|c| {
+                let alloc = c
+                    .allocs
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| ApiError::new(404, "alloc not found"))?;
+                Ok::<Value, ApiError>(render::alloc_checks(c, alloc))
+            })?;
+            Ok(Answer::Json { index: 0, body })
+        }
+        ["nodes"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body =
+                shared.read(|c| json!(c.nodes.iter().map(render::node_stub).collect::<Vec<_>>()));
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["node", id] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                c.nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map(render::node)
+                    .ok_or_else(|| ApiError::new(404, "node not found"))
+            })?;
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["namespaces"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                json!(c
+                    .scenario
+                    .namespaces
+                    .iter()
+                    .map(|ns| json!({"Name": ns, "Description": "", "Quota": "", "Meta": null, "CreateIndex": 1, "ModifyIndex": 1}))
+                    .collect::<Vec<_>>())
+            });
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["evaluations"] | ["deployments"] | ["allocations"] if get => {
+            let all = namespace == "*";
+            shared.read(|c| authorize(c, headers, (!all).then_some(namespace.as_str())))?;
+            let what = segments[1].to_string();
+            let in_scope = move |ns: &str| all || ns == namespace;
+            blocking(shared, query, |c| {
+                let (index, items): (u64, Vec<Value>) = match what.as_str() {
+                    "evaluations" => (
+                        c.tables.evals,
+                        c.evals
+                            .iter()
+                            .filter(|e| in_scope(&e.namespace))
+                            .map(|e| render::eval(c, e, false))
+                            .collect(),
+                    ),
+                    "deployments" => (
+                        c.tables.deployments,
+                        c.deployments
+                            .iter()
+                            .filter(|d| in_scope(&d.namespace))
+                            .map(render::deployment)
+                            .collect(),
+                    ),
+                    _ => (
+                        c.tables.allocs,
+                        c.allocs
+                            .iter()
+                            .filter(|a| in_scope(&a.namespace))
+                            .map(|a| render::alloc_stub(c, a))
+                            .collect(),
+                    ),
+                };
+                Ok((index.max(1), json!(items)))
             })
             .await
         }
