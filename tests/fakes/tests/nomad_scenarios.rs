@@ -218,3 +218,45 @@ fn the_binary_refuses_a_bad_scenario_with_exit_code_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/scenario.toml"), "{stderr}");
 }
+
+#[test]
+fn memory_max_raises_the_oom_limit() {
+    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+    let mut body = job("web", 128, "nginx:1");
+    body["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = json!(512);
+    play(&nomad, &body);
+    assert_eq!(nomad.deployments("web")[0]["Status"], "successful");
+}
+
+#[test]
+fn a_template_reading_a_missing_secret_blocks_the_task() {
+    let rule = fakes::nomad::JobRule::for_job("*").missing_secret("secret/data/app");
+    let nomad = FakeNomad::start(Scenario::default().with_rule(rule).with_manual_clock())
+        .expect("fake starts");
+    let mut body = job("web", 256, "nginx:1");
+    body["Job"]["TaskGroups"][0]["Tasks"][0]["Templates"] = json!([{
+        "EmbeddedTmpl": "{{ with secret \"secret/data/app\" }}DB={{ .Data.data.db }}{{ end }}",
+        "DestPath": "secrets/app.env",
+        "Envvars": true
+    }]);
+    play(&nomad, &body);
+    let deployment = &nomad.deployments("web")[0];
+    assert_eq!(deployment["StatusDescription"], "Failed due to unhealthy allocations");
+    let alloc = &nomad.allocations("web")[0];
+    assert_eq!(alloc["ClientStatus"], "pending");
+    let events: Vec<(Value, Value)> = alloc["TaskStates"]["app"]["Events"]
+        .as_array()
+        .map(|e| e.iter().map(|e| (e["Type"].clone(), e["DisplayMessage"].clone())).collect())
+        .unwrap_or_default();
+    assert!(
+        events.contains(&(json!("Template"), json!("Missing: vault.read(secret/data/app)"))),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&(
+            json!("Alloc Unhealthy"),
+            json!("Task not running by healthy_deadline of 5m0s")
+        )),
+        "{events:?}"
+    );
+}

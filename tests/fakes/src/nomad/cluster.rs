@@ -117,9 +117,20 @@ pub(crate) struct Deployment {
 pub(crate) enum Fate {
     Runs,
     OomKilled,
-    PullFails { message: String },
-    Crashes { exit_code: i64, stderr: Vec<String> },
-    ChecksFail { check: String },
+    PullFails {
+        message: String,
+    },
+    Crashes {
+        exit_code: i64,
+        stderr: Vec<String>,
+    },
+    ChecksFail {
+        check: String,
+    },
+    /// A template waits for data that does not exist; the task never starts.
+    TemplateBlocked {
+        missing: String,
+    },
 }
 
 /// Where a task is in its life.
@@ -127,6 +138,8 @@ pub(crate) enum Fate {
 pub(crate) enum Phase {
     Received,
     Starting,
+    /// Waiting on a template for this many steps.
+    Blocked(u64),
     Running(u64),
     Dead,
 }
@@ -915,8 +928,9 @@ impl Cluster {
         serial: usize,
     ) -> (Fate, Vec<String>) {
         let image = job::image(task).unwrap_or("");
-        let (_, memory) = job::task_resources(task);
+        let memory = job::memory_limit(task);
         let checks = job::check_paths(group, task);
+        let templates = job::template_text(task);
         let mut stdout = Vec::new();
         let mut fate = Fate::Runs;
         for rule in self.scenario.rules_for(job_id) {
@@ -938,6 +952,19 @@ impl Cluster {
                         "Failed to pull `{image}`: Error response from daemon: pull access denied \
                          for {repository}, repository does not exist or may require 'docker \
                          login': denied: requested access to the resource is denied"
+                    ),
+                };
+            } else if let Some(path) =
+                rule.missing_secrets.iter().find(|p| templates.contains(p.as_str()))
+            {
+                fate = Fate::TemplateBlocked { missing: format!("vault.read({path})") };
+            } else if let Some(path) =
+                rule.missing_variables.iter().find(|p| templates.contains(p.as_str()))
+            {
+                fate = Fate::TemplateBlocked {
+                    missing: format!(
+                        "nomad.var.block({path}@{}.{})",
+                        "default", self.scenario.region
                     ),
                 };
             } else if rule.oom_below_mb.is_some_and(|limit| memory < limit) {
@@ -1121,9 +1148,10 @@ fn alloc_can_change(alloc: &Alloc) -> bool {
     alloc.tasks.iter().any(|task| match task.phase {
         Phase::Received | Phase::Starting => true,
         Phase::Dead => false,
+        Phase::Blocked(_) => !alloc.deployment_id.is_empty() && alloc.healthy.is_none(),
         Phase::Running(_) => match task.fate {
             Fate::OomKilled | Fate::Crashes { .. } | Fate::PullFails { .. } => true,
-            Fate::Runs | Fate::ChecksFail { .. } => {
+            Fate::Runs | Fate::ChecksFail { .. } | Fate::TemplateBlocked { .. } => {
                 (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
                     || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
             }
@@ -1205,7 +1233,23 @@ fn step_alloc(alloc: &mut Alloc, timing: &super::scenario::Timing, now: u128) ->
         changed = true;
     }
     if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
+        let blocked = alloc.tasks.iter().position(|t| match t.phase {
+            Phase::Blocked(n) => n >= timing.healthy_deadline_steps,
+            _ => false,
+        });
         let health = if any_failed {
+            Some(false)
+        } else if let Some(position) = blocked {
+            let deadline = job::groups(&alloc.job)
+                .iter()
+                .find(|g| str_field(g, "Name") == alloc.group)
+                .map(|g| job::healthy_deadline(&alloc.job, g))
+                .unwrap_or_else(|| "5m0s".to_string());
+            let message = format!("Task not running by healthy_deadline of {deadline}");
+            alloc.tasks[position].events.push(with_fields(
+                event("Alloc Unhealthy", &message, now),
+                &[("Message", json!(message))],
+            ));
             Some(false)
         } else {
             let steps: Vec<u64> = alloc
@@ -1262,7 +1306,20 @@ fn step_task(task: &mut TaskRun, batch: bool, now: u128) -> bool {
             task.phase = Phase::Starting;
             true
         }
+        Phase::Blocked(n) => {
+            task.phase = Phase::Blocked(n + 1);
+            false
+        }
         Phase::Starting => {
+            if let Fate::TemplateBlocked { missing } = &task.fate {
+                let message = format!("Missing: {missing}");
+                task.events.push(with_fields(
+                    event("Template", &message, now),
+                    &[("Message", json!(message))],
+                ));
+                task.phase = Phase::Blocked(0);
+                return true;
+            }
             if let Some(image) = &task.image {
                 let message = format!("Downloading image {image}");
                 task.events.push(with_fields(

@@ -259,6 +259,37 @@ pub(crate) fn task_resources(task: &Value) -> (u64, u64) {
     (cpu, memory)
 }
 
+/// The memory (MB) a task may use before it is OOM-killed: `MemoryMaxMB` (oversubscription,
+/// `memory_max`) when it is above `MemoryMB`.
+pub(crate) fn memory_limit(task: &Value) -> u64 {
+    let (_, memory) = task_resources(task);
+    let max = task
+        .get("Resources")
+        .and_then(|r| r.get("MemoryMaxMB"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    memory.max(max)
+}
+
+/// The text of a task's templates (inline content and source paths), to find what they read.
+pub(crate) fn template_text(task: &Value) -> String {
+    array(task, "Templates")
+        .iter()
+        .flat_map(|t| [str_field(t, "EmbeddedTmpl"), str_field(t, "SourcePath")])
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The group's healthy deadline as Go prints it (`5m0s` by default).
+pub(crate) fn healthy_deadline(job: &Value, group: &Value) -> String {
+    let deadline = [group.get("Update"), job.get("Update")]
+        .into_iter()
+        .flatten()
+        .find_map(|u| u.get("HealthyDeadline").and_then(Value::as_u64))
+        .unwrap_or(300_000_000_000);
+    go_duration(deadline)
+}
+
 /// The resources and ports one allocation of the group needs.
 pub(crate) fn group_ask(group: &Value) -> GroupAsk {
     let mut ask = GroupAsk::default();
