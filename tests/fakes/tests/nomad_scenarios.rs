@@ -164,6 +164,8 @@ fn the_missing_image_and_failing_check_scenarios_fail_their_deployments() {
     let mut body = job("web", 256, "nginx:1");
     body["Job"]["TaskGroups"][0]["Services"] =
         json!([{"Name": "web", "Checks": [{"Name": "http", "Type": "http", "Path": "/health"}]}]);
+    // No progress deadline: the first unhealthy allocation fails the deployment and stays.
+    body["Job"]["Update"]["ProgressDeadline"] = json!(0);
     play(&nomad, &body);
     assert_eq!(
         nomad.deployments("web")[0]["StatusDescription"],
@@ -241,9 +243,12 @@ fn a_template_reading_a_missing_secret_blocks_the_task() {
     }]);
     play(&nomad, &body);
     let deployment = &nomad.deployments("web")[0];
-    assert_eq!(deployment["StatusDescription"], "Failed due to unhealthy allocations");
-    let alloc = &nomad.allocations("web")[0];
-    assert_eq!(alloc["ClientStatus"], "pending");
+    assert_eq!(deployment["StatusDescription"], "Failed due to progress deadline");
+    let allocs = nomad.allocations("web");
+    let last = allocs.last().expect("allocations");
+    assert_eq!(last["ClientStatus"], "pending", "still waiting for its template");
+    let alloc = &allocs[0];
+    assert_eq!(alloc["DesiredDescription"], "alloc was rescheduled because it failed");
     let events: Vec<(Value, Value)> = alloc["TaskStates"]["app"]["Events"]
         .as_array()
         .map(|e| e.iter().map(|e| (e["Type"].clone(), e["DisplayMessage"].clone())).collect())

@@ -80,12 +80,15 @@ pub(crate) struct Eval {
     pub modify_index: u64,
     pub create_time: u128,
     pub modify_time: u128,
+    /// When a delayed evaluation (a reschedule) may run, in nanoseconds.
+    pub wait_until: Option<u128>,
 }
 
 /// One task group's progress in a deployment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DeploymentGroup {
     pub auto_revert: bool,
+    pub progress_based: bool,
     pub desired_canaries: u64,
     pub desired_total: u64,
     pub placed: u64,
@@ -165,6 +168,17 @@ pub(crate) struct TaskRun {
     pub stderr: String,
 }
 
+/// Where an allocation is in being replaced after a failure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Reschedule {
+    /// Not asked for (healthy, or not eligible).
+    No,
+    /// A follow-up evaluation will replace it.
+    Requested,
+    /// A replacement was placed.
+    Done,
+}
+
 /// An allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct Alloc {
@@ -183,6 +197,9 @@ pub(crate) struct Alloc {
     pub desired_description: String,
     pub client_status: String,
     pub client_description: String,
+    pub reschedule: Reschedule,
+    pub reschedule_events: Vec<Value>,
+    pub followup_eval_id: String,
     pub healthy: Option<bool>,
     pub health_time: Option<u128>,
     pub tasks: Vec<TaskRun>,
@@ -329,8 +346,13 @@ impl Cluster {
     }
 
     /// True when nothing is scheduled and every allocation and deployment is settled.
+    /// Replacements of failed allocations outside a deployment do not count: a job that
+    /// keeps failing is rescheduled forever, as in Nomad.
     pub fn is_settled(&self) -> bool {
-        self.queue.is_empty()
+        let waiting = self.queue.iter().any(|(_, Work::Evaluate(id))| {
+            self.evals.iter().any(|e| &e.id == id && e.triggered_by != "alloc-failure")
+        });
+        !waiting
             && !self.deployments.iter().any(|d| d.status == "running")
             && !self.allocs.iter().any(|a| !a.is_terminal() && alloc_can_change(a))
     }
@@ -424,7 +446,7 @@ impl Cluster {
             record.job_modify_index
         };
         self.tables.jobs = index;
-        let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index);
+        let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
         Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
     }
 
@@ -434,6 +456,7 @@ impl Cluster {
         triggered_by: &str,
         job_modify_index: u64,
         index: u64,
+        delay_steps: u64,
     ) -> String {
         // A newer evaluation supersedes the job's blocked ones, as Nomad cancels them.
         for eval in self.evals.iter_mut() {
@@ -471,9 +494,12 @@ impl Cluster {
             modify_index: index,
             create_time: now,
             modify_time: now,
+            wait_until: (delay_steps > 1).then(|| {
+                now + u128::from(delay_steps) * u128::from(self.scenario.step_ms) * 1_000_000
+            }),
         });
         self.tables.evals = index;
-        self.queue.push((self.step + 1, Work::Evaluate(id.clone())));
+        self.queue.push((self.step + delay_steps, Work::Evaluate(id.clone())));
         id
     }
 
@@ -512,7 +538,7 @@ impl Cluster {
         }
         record.modify_index = index;
         let job_modify_index = record.job_modify_index;
-        let eval_id = self.create_eval(&key, "job-deregister", job_modify_index, index);
+        let eval_id = self.create_eval(&key, "job-deregister", job_modify_index, index, 1);
         if purge {
             self.jobs.remove(&key);
         }
@@ -606,6 +632,9 @@ impl Cluster {
         if self.watch_deployments(index) {
             changed = true;
         }
+        if self.request_reschedules(index) {
+            changed = true;
+        }
         if changed {
             self.index = self.index.max(index);
         }
@@ -627,33 +656,56 @@ impl Cluster {
             .unwrap_or(true);
         let version = job_value.as_ref().and_then(|j| j.get("Version")).and_then(Value::as_u64);
 
-        // Allocations of the current version keep running; all others make way.
+        // Allocations of the current version keep their slot (even finished or failed ones,
+        // unless a replacement was asked for); all others make way.
+        let active_deployments: BTreeSet<String> = self
+            .deployments
+            .iter()
+            .filter(|d| d.status == "running")
+            .map(|d| d.id.clone())
+            .collect();
         let mut kept: BTreeMap<String, usize> = BTreeMap::new();
         for alloc in self.allocs.iter_mut() {
-            if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.is_terminal() {
+            if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.desired_status != "run" {
                 continue;
             }
             let same_version = !stopping && Some(alloc.job_version()) == version;
             if same_version {
-                *kept.entry(alloc.group.clone()).or_default() += 1;
+                if alloc.reschedule == Reschedule::Requested {
+                    // Allocations of a deployment that already failed are not replaced.
+                    let allowed = alloc.deployment_id.is_empty()
+                        || active_deployments.contains(&alloc.deployment_id);
+                    if allowed {
+                        alloc.reschedule = Reschedule::Done;
+                        if !alloc.is_terminal() {
+                            stop_alloc(
+                                alloc,
+                                "alloc was rescheduled because it failed",
+                                "complete",
+                                now,
+                            );
+                        }
+                        alloc.modify_index = index;
+                        alloc.modify_time = now;
+                        self.tables.allocs = index;
+                        continue;
+                    }
+                    alloc.reschedule = Reschedule::No;
+                }
+                if alloc.reschedule != Reschedule::Done {
+                    *kept.entry(alloc.group.clone()).or_default() += 1;
+                }
                 continue;
             }
-            alloc.desired_status = "stop".to_string();
-            alloc.desired_description = if stopping {
-                "alloc not needed due to job update".to_string()
-            } else {
-                "alloc is being updated due to job update".to_string()
-            };
-            alloc.client_status = "complete".to_string();
-            for task in alloc.tasks.iter_mut() {
-                if task.phase != Phase::Dead {
-                    task.events.push(event("Killing", "Sent interrupt", now));
-                    task.events.push(event("Killed", "Task successfully killed", now));
-                    task.state = "dead".to_string();
-                    task.phase = Phase::Dead;
-                    task.finished_at = Some(now);
-                }
+            if alloc.is_terminal() {
+                continue;
             }
+            let description = if stopping {
+                "alloc not needed due to job update"
+            } else {
+                "alloc is being updated due to job update"
+            };
+            stop_alloc(alloc, description, "complete", now);
             alloc.modify_index = index;
             alloc.modify_time = now;
             self.tables.allocs = index;
@@ -706,7 +758,26 @@ impl Cluster {
                 (!result.placed.is_empty() || result.unplaced > 0)
                     && job::update_strategy(&job_value, group).is_some()
             });
-            if needs_deployment {
+            let record = self.jobs.get(&key);
+            let create_index = record.map(|r| r.create_index).unwrap_or(0);
+            let existing = self
+                .deployments
+                .iter()
+                .rev()
+                .find(|d| {
+                    d.namespace == key.0
+                        && d.job_id == key.1
+                        && Some(d.job_version) == version
+                        && d.job_create_index == create_index
+                })
+                .map(|d| (d.id.clone(), d.status == "running"));
+            if let Some((id, running)) = existing {
+                // Replacements join the version's running deployment; after it concluded,
+                // they are placed outside any deployment.
+                if running {
+                    deployment_id = id;
+                }
+            } else if needs_deployment {
                 deployment_id = self.new_id();
                 let record = self.jobs.get(&key);
                 let mut groups = BTreeMap::new();
@@ -716,6 +787,7 @@ impl Cluster {
                             name.clone(),
                             DeploymentGroup {
                                 auto_revert: strategy.auto_revert,
+                                progress_based: strategy.progress_based,
                                 desired_canaries: strategy.canary,
                                 desired_total: *wanted as u64,
                                 ..DeploymentGroup::default()
@@ -745,11 +817,16 @@ impl Cluster {
                 let in_deployment = job::update_strategy(&job_value, &group).is_some();
                 let mut slot = 0usize;
                 for placed in result.placed {
+                    // A slot is taken by a live allocation, or by a finished one of this
+                    // version that is not being replaced.
                     while self.allocs.iter().any(|a| {
                         a.namespace == key.0
                             && a.job_id == key.1
-                            && !a.is_terminal()
                             && a.name == format!("{}.{}[{}]", key.1, name, slot)
+                            && (!a.is_terminal()
+                                || (a.desired_status == "run"
+                                    && a.reschedule == Reschedule::No
+                                    && Some(a.job_version()) == version))
                     }) {
                         slot += 1;
                     }
@@ -795,6 +872,7 @@ impl Cluster {
             modify_index: index,
             create_time: now,
             modify_time: now,
+            wait_until: None,
             ..eval.clone()
         });
         if let Some(blocked) = blocked {
@@ -859,13 +937,22 @@ impl Cluster {
             *n += 1;
             *n
         };
-        let previous_allocation = self
+        let previous = self
             .allocs
             .iter()
             .rev()
-            .find(|a| a.namespace == key.0 && a.job_id == key.1 && a.name == name)
-            .map(|a| a.id.clone())
-            .unwrap_or_default();
+            .find(|a| a.namespace == key.0 && a.job_id == key.1 && a.name == name);
+        let previous_allocation = previous.map(|a| a.id.clone()).unwrap_or_default();
+        let mut reschedule_events = Vec::new();
+        if let Some(previous) = previous.filter(|a| a.reschedule == Reschedule::Done) {
+            reschedule_events = previous.reschedule_events.clone();
+            reschedule_events.push(json!({
+                "PrevAllocID": previous.id,
+                "PrevNodeID": self.nodes.get(previous.node).map(|n| n.id.as_str()).unwrap_or(""),
+                "RescheduleTime": now as u64,
+                "Delay": self.reschedule_delay(previous.reschedule_events.len()) * self.scenario.step_ms * 1_000_000,
+            }));
+        }
         let (attempts, give_up_reason) = job::restart_policy(job_value, group);
         let tasks = job::tasks(group)
             .iter()
@@ -907,6 +994,9 @@ impl Cluster {
             desired_description: String::new(),
             client_status: "pending".to_string(),
             client_description: String::new(),
+            reschedule: Reschedule::No,
+            reschedule_events,
+            followup_eval_id: String::new(),
             healthy: None,
             health_time: None,
             tasks,
@@ -983,6 +1073,68 @@ impl Cluster {
         (fate, stdout)
     }
 
+    /// Steps before the `n`th replacement (0-based) of an allocation.
+    fn reschedule_delay(&self, n: usize) -> u64 {
+        let base = self.scenario.timing.reschedule_delay_steps.max(1);
+        base << n.min(5)
+    }
+
+    /// Asks for the replacement of failed allocations, and of unhealthy ones in a deployment
+    /// with a progress deadline, as the group's reschedule policy allows.
+    fn request_reschedules(&mut self, index: u64) -> bool {
+        let running: BTreeMap<String, BTreeMap<String, bool>> = self
+            .deployments
+            .iter()
+            .filter(|d| d.status == "running")
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    d.groups.iter().map(|(g, s)| (g.clone(), s.progress_based)).collect(),
+                )
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for (i, alloc) in self.allocs.iter().enumerate() {
+            if alloc.reschedule != Reschedule::No || alloc.desired_status != "run" {
+                continue;
+            }
+            let in_deployment = !alloc.deployment_id.is_empty();
+            let deployment = running.get(&alloc.deployment_id);
+            if in_deployment && deployment.is_none() {
+                continue;
+            }
+            let progress_based =
+                deployment.and_then(|groups| groups.get(&alloc.group)).copied().unwrap_or(false);
+            let failed = alloc.client_status == "failed";
+            let unhealthy = alloc.healthy == Some(false) && progress_based;
+            if !(failed && (!in_deployment || progress_based) || unhealthy) {
+                continue;
+            }
+            let Some(group) =
+                job::groups(&alloc.job).iter().find(|g| str_field(g, "Name") == alloc.group)
+            else {
+                continue;
+            };
+            let (attempts, unlimited) = job::reschedule_policy(&alloc.job, group);
+            if !unlimited && alloc.reschedule_events.len() as u64 >= attempts {
+                continue;
+            }
+            wanted.push((i, self.reschedule_delay(alloc.reschedule_events.len())));
+        }
+        let changed = !wanted.is_empty();
+        for (i, delay) in wanted {
+            let key = (self.allocs[i].namespace.clone(), self.allocs[i].job_id.clone());
+            let job_modify_index = self.jobs.get(&key).map(|r| r.job_modify_index).unwrap_or(0);
+            let eval_id = self.create_eval(&key, "alloc-failure", job_modify_index, index, delay);
+            let alloc = &mut self.allocs[i];
+            alloc.reschedule = Reschedule::Requested;
+            alloc.followup_eval_id = eval_id;
+            alloc.modify_index = index;
+            self.tables.allocs = index;
+        }
+        changed
+    }
+
     /// Recounts deployments from their allocations and decides their outcome.
     fn watch_deployments(&mut self, index: u64) -> bool {
         let mut changed = false;
@@ -1017,13 +1169,17 @@ impl Cluster {
             if progressed {
                 deployment.last_progress_step = self.step;
             }
-            let failure = if deployment.groups.values().any(|g| g.unhealthy > 0) {
-                Some("Failed due to unhealthy allocations")
-            } else if self.step.saturating_sub(deployment.last_progress_step) > progress_deadline {
-                Some("Failed due to progress deadline")
-            } else {
-                None
-            };
+            let has_deadline = deployment.groups.values().any(|g| g.progress_based);
+            let failure =
+                if deployment.groups.values().any(|g| !g.progress_based && g.unhealthy > 0) {
+                    Some("Failed due to unhealthy allocations")
+                } else if has_deadline
+                    && self.step.saturating_sub(deployment.last_progress_step) > progress_deadline
+                {
+                    Some("Failed due to progress deadline")
+                } else {
+                    None
+                };
             if let Some(reason) = failure {
                 deployment.status = "failed".to_string();
                 deployment.status_description = reason.to_string();
@@ -1124,6 +1280,22 @@ impl Cluster {
         let fault = &mut self.faults[position];
         fault.times -= 1;
         Some(fault.clone())
+    }
+}
+
+/// Stops an allocation: desired `stop`, tasks killed, the given client status.
+fn stop_alloc(alloc: &mut Alloc, description: &str, client_status: &str, now: u128) {
+    alloc.desired_status = "stop".to_string();
+    alloc.desired_description = description.to_string();
+    alloc.client_status = client_status.to_string();
+    for task in alloc.tasks.iter_mut() {
+        if task.phase != Phase::Dead {
+            task.events.push(event("Killing", "Sent interrupt", now));
+            task.events.push(event("Killed", "Task successfully killed", now));
+            task.state = "dead".to_string();
+            task.phase = Phase::Dead;
+            task.finished_at = Some(now);
+        }
     }
 }
 

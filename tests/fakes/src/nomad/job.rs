@@ -328,6 +328,10 @@ pub(crate) fn group_ask(group: &Value) -> GroupAsk {
 pub(crate) struct UpdateStrategy {
     pub auto_revert: bool,
     pub canary: u64,
+    /// A non-zero `progress_deadline` (the default is 10m): unhealthy allocations are
+    /// replaced and only the deadline fails the deployment. With 0 the first unhealthy
+    /// allocation fails it.
+    pub progress_based: bool,
 }
 
 /// The update strategy of a group of a service job, or `None` when it has no deployments
@@ -354,7 +358,27 @@ pub(crate) fn update_strategy(job: &Value, group: &Value) -> Option<UpdateStrate
     Some(UpdateStrategy {
         auto_revert: field("AutoRevert").and_then(Value::as_bool).unwrap_or(false),
         canary: field("Canary").and_then(Value::as_u64).unwrap_or(0),
+        progress_based: field("ProgressDeadline")
+            .and_then(Value::as_u64)
+            .unwrap_or(600_000_000_000)
+            != 0,
     })
+}
+
+/// How often a failed allocation is replaced: (attempts, unlimited), from the group's
+/// `ReschedulePolicy` or Nomad's defaults (service: unlimited; batch: 1; system: never).
+pub(crate) fn reschedule_policy(job: &Value, group: &Value) -> (u64, bool) {
+    let (attempts, unlimited) = match job_type(job) {
+        "service" => (0, true),
+        "batch" => (1, false),
+        _ => return (0, false),
+    };
+    let policy = group.get("ReschedulePolicy").filter(|p| p.is_object());
+    let attempts =
+        policy.and_then(|p| p.get("Attempts")).and_then(Value::as_u64).unwrap_or(attempts);
+    let unlimited =
+        policy.and_then(|p| p.get("Unlimited")).and_then(Value::as_bool).unwrap_or(unlimited);
+    (attempts, unlimited)
 }
 
 /// How many times a failed task is restarted, and the phrase Nomad uses when it gives up.

@@ -142,7 +142,7 @@ pub(crate) fn eval(cluster: &Cluster, eval: &Eval, related: bool) -> Value {
         "Status": eval.status,
         "StatusDescription": eval.status_description,
         "Wait": 0,
-        "WaitUntil": null,
+        "WaitUntil": eval.wait_until.map(|t| json!(rfc3339(Some(t)))).unwrap_or(Value::Null),
         "NextEval": "",
         "PreviousEval": eval.previous_eval,
         "BlockedEval": eval.blocked_eval,
@@ -291,11 +291,19 @@ pub(crate) fn alloc_stub(cluster: &Cluster, alloc: &Alloc) -> Value {
         "DesiredDescription": alloc.desired_description,
         "ClientStatus": alloc.client_status,
         "ClientDescription": alloc.client_description,
-        "DesiredTransition": {"Migrate": null, "Reschedule": null, "ForceReschedule": null},
+        "DesiredTransition": {
+            "Migrate": null,
+            "Reschedule": (alloc.reschedule != super::cluster::Reschedule::No).then_some(true),
+            "ForceReschedule": null,
+        },
         "TaskStates": task_states,
         "DeploymentStatus": deployment_status(alloc),
-        "FollowupEvalID": "",
-        "RescheduleTracker": null,
+        "FollowupEvalID": alloc.followup_eval_id,
+        "RescheduleTracker": if alloc.reschedule_events.is_empty() {
+            Value::Null
+        } else {
+            json!({"Events": alloc.reschedule_events})
+        },
         "PreemptedAllocations": null,
         "PreemptedByAllocation": "",
         "PreviousAllocation": alloc.previous_allocation,

@@ -331,10 +331,18 @@ pub struct Timing {
     pub healthy_deadline_steps: u64,
     /// Steps without progress after which a deployment fails (`progress_deadline`).
     pub progress_deadline_steps: u64,
+    /// Steps before a failed allocation is replaced (doubling with each replacement, as
+    /// Nomad's exponential reschedule delay does, up to 32 times this).
+    pub reschedule_delay_steps: u64,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { min_healthy_steps: 2, healthy_deadline_steps: 6, progress_deadline_steps: 40 }
+        Timing {
+            min_healthy_steps: 2,
+            healthy_deadline_steps: 6,
+            progress_deadline_steps: 40,
+            reschedule_delay_steps: 3,
+        }
     }
 }
