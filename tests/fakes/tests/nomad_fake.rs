@@ -138,20 +138,27 @@ async fn a_stale_enforce_index_is_refused_with_nomads_words() {
 
     let stale = post(
         &format!("{base}/v1/job/web"),
-        json!({"Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": index}),
+        json!({
+            "Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": index,
+        }),
     )
     .await;
     assert_eq!(stale.status, 500);
     let current = second.body["JobModifyIndex"].as_u64().unwrap_or_default();
     assert_eq!(
         stale.text,
-        format!("Enforcing job modify index {index}: job exists with conflicting job modify index: {current}")
+        format!(
+            "Enforcing job modify index {index}: job exists with conflicting job modify index: \
+             {current}"
+        )
     );
     assert_eq!(nomad.job_versions("web").len(), 2, "nothing registered by the refused call");
 
     let fresh = post(
         &format!("{base}/v1/job/web"),
-        json!({"Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": current}),
+        json!({
+            "Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": current,
+        }),
     )
     .await;
     assert_eq!(fresh.status, 200, "{}", fresh.text);
@@ -296,7 +303,8 @@ async fn a_missing_image_fails_the_pull_with_dockers_words() {
         .expect("a Driver Failure");
     assert_eq!(
         failure["DriverError"],
-        "Failed to pull `acme/web:nope`: Error response from daemon: manifest for acme/web:nope not found: manifest unknown: manifest unknown"
+        "Failed to pull `acme/web:nope`: Error response from daemon: manifest for acme/web:nope \
+         not found: manifest unknown: manifest unknown"
     );
     assert_eq!(failure["DisplayMessage"], failure["DriverError"]);
     assert_eq!(alloc["TaskStates"]["app"]["Restarts"], 0, "pull failures are not retried");
@@ -497,7 +505,10 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
     let config = objects.iter().find(|o| o["Name"] == "Config").expect("a Config object");
     assert_eq!(
         config["Fields"],
-        json!([{"Type": "Edited", "Name": "image", "Old": "nginx:1", "New": "nginx:2", "Annotations": null}])
+        json!([{
+            "Type": "Edited", "Name": "image", "Old": "nginx:1", "New": "nginx:2",
+            "Annotations": null,
+        }])
     );
     let resources = objects.iter().find(|o| o["Name"] == "Resources").expect("a Resources object");
     assert_eq!(resources["Fields"][0]["Name"], "MemoryMB");

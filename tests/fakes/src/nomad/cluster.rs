@@ -578,7 +578,8 @@ impl Cluster {
                 ApiError::new(
                     500,
                     format!(
-                        "job {job_id:?} in namespace {namespace:?} at version {to_version} not found"
+                        "job {job_id:?} in namespace {namespace:?} at version {to_version} \
+                         not found"
                     ),
                 )
             })?;
@@ -945,12 +946,14 @@ impl Cluster {
         let previous_allocation = previous.map(|a| a.id.clone()).unwrap_or_default();
         let mut reschedule_events = Vec::new();
         if let Some(previous) = previous.filter(|a| a.reschedule == Reschedule::Done) {
+            let delay_steps = self.reschedule_delay(previous.reschedule_events.len());
+            let delay_nanos = delay_steps * self.scenario.step_ms * 1_000_000;
             reschedule_events = previous.reschedule_events.clone();
             reschedule_events.push(json!({
                 "PrevAllocID": previous.id,
                 "PrevNodeID": self.nodes.get(previous.node).map(|n| n.id.as_str()).unwrap_or(""),
                 "RescheduleTime": now as u64,
-                "Delay": self.reschedule_delay(previous.reschedule_events.len()) * self.scenario.step_ms * 1_000_000,
+                "Delay": delay_nanos,
             }));
         }
         let (attempts, give_up_reason) = job::restart_policy(job_value, group);

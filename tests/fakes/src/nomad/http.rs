@@ -576,7 +576,12 @@ async fn route(
                     .scenario
                     .namespaces
                     .iter()
-                    .map(|ns| json!({"Name": ns, "Description": "", "Quota": "", "Meta": null, "CreateIndex": 1, "ModifyIndex": 1}))
+                    .map(|ns| {
+                        json!({
+                            "Name": ns, "Description": "", "Quota": "", "Meta": null,
+                            "CreateIndex": 1, "ModifyIndex": 1,
+                        })
+                    })
                     .collect::<Vec<_>>())
             });
             Ok(Answer::Json { index: 1, body })
@@ -691,7 +696,10 @@ fn job_read(c: &Cluster, key: &JobKey, what: &str, all: bool) -> Result<(u64, Va
             let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
             Ok((
                 record.modify_index,
-                json!({"Versions": versions, "Diffs": null, "Index": record.modify_index, "KnownLeader": true, "LastContact": 0}),
+                json!({
+                    "Versions": versions, "Diffs": null, "Index": record.modify_index,
+                    "KnownLeader": true, "LastContact": 0,
+                }),
             ))
         }
         "allocations" => {
@@ -807,7 +815,10 @@ fn agent_self(c: &Cluster) -> Value {
             "Region": c.scenario.region,
             "Datacenter": "dc1",
             "NodeName": "fake-nomad",
-            "Version": {"Version": version, "VersionPrerelease": "", "VersionMetadata": "", "Revision": "fake"},
+            "Version": {
+                "Version": version, "VersionPrerelease": "", "VersionMetadata": "",
+                "Revision": "fake",
+            },
             "ACL": {"Enabled": !c.scenario.tokens.is_empty()},
             "Server": {"Enabled": true},
             "Client": {"Enabled": false},

@@ -378,7 +378,10 @@ fn is_scalar(value: &Value) -> bool {
 }
 
 fn field(kind: &str, name: &str, old: &Value, new: &Value) -> Value {
-    json!({"Type": kind, "Name": name, "Old": scalar_text(old), "New": scalar_text(new), "Annotations": null})
+    json!({
+        "Type": kind, "Name": name, "Old": scalar_text(old), "New": scalar_text(new),
+        "Annotations": null,
+    })
 }
 
 /// The fields and nested objects that differ between two objects, skipping `skip` keys.
@@ -568,7 +571,8 @@ mod tests {
     use super::*;
 
     fn web(memory: u64, image: &str) -> Value {
-        json!({"ID": "web", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "web", "Count": 2, "Tasks": [{
+        json!({"ID": "web", "Datacenters": ["dc1"],
+            "TaskGroups": [{"Name": "web", "Count": 2, "Tasks": [{
             "Name": "app", "Driver": "docker", "Config": {"image": image, "ports": ["http"]},
             "Env": {"LOG": "info"}, "Resources": {"CPU": 100, "MemoryMB": memory}
         }]}]})

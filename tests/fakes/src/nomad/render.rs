@@ -324,18 +324,22 @@ fn next_allocation(cluster: &Cluster, alloc: &Alloc) -> String {
         .unwrap_or_default()
 }
 
+fn port_json(label: &str, value: u16) -> Value {
+    json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"})
+}
+
 fn networks(alloc: &Alloc, node_ip: &str) -> Value {
     let reserved: Vec<Value> = alloc
         .ports
         .iter()
         .filter(|(_, _, fixed)| *fixed)
-        .map(|(label, value, _)| json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"}))
+        .map(|(label, value, _)| port_json(label, *value))
         .collect();
     let dynamic: Vec<Value> = alloc
         .ports
         .iter()
         .filter(|(_, _, fixed)| !*fixed)
-        .map(|(label, value, _)| json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"}))
+        .map(|(label, value, _)| port_json(label, *value))
         .collect();
     json!([{
         "Mode": "host",
@@ -387,7 +391,10 @@ pub(crate) fn alloc_full(cluster: &Cluster, alloc: &Alloc) -> Value {
         object.insert("Job".into(), alloc.job.clone());
         object.insert(
             "Resources".into(),
-            json!({"CPU": cpu_total, "MemoryMB": memory_total, "DiskMB": disk, "Networks": networks(alloc, &node_ip)}),
+            json!({
+                "CPU": cpu_total, "MemoryMB": memory_total, "DiskMB": disk,
+                "Networks": networks(alloc, &node_ip),
+            }),
         );
         object.insert(
             "SharedResources".into(),
@@ -501,7 +508,11 @@ pub(crate) fn node_stub(node: &ClientNode) -> Value {
         "SchedulingEligibility": "eligible",
         "Status": "ready",
         "StatusDescription": "",
-        "Drivers": node.drivers.iter().map(|d| (d.clone(), json!({"Detected": true, "Healthy": true}))).collect::<Map<_, _>>(),
+        "Drivers": node
+            .drivers
+            .iter()
+            .map(|d| (d.clone(), json!({"Detected": true, "Healthy": true})))
+            .collect::<Map<_, _>>(),
         "CreateIndex": 1,
         "ModifyIndex": 1,
     })

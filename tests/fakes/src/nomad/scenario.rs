@@ -116,8 +116,11 @@ pub struct Node {
     pub name: String,
     /// How many identical nodes this entry stands for.
     pub count: usize,
+    /// `${node.datacenter}`, matched against the job's `Datacenters` (globs allowed).
     pub datacenter: String,
+    /// `${node.pool}`, matched against the job's `NodePool` (`all` matches every pool).
     pub node_pool: String,
+    /// `${node.class}`.
     pub node_class: String,
     /// `${attr.cpu.arch}`: `amd64`, `arm64`, ...
     pub cpu_arch: String,
