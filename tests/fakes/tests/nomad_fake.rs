@@ -117,13 +117,14 @@ async fn blocking_queries_return_on_change_and_on_wait_timeout() {
 
     let url = format!("{base}/v1/evaluation/{eval_id}?index={}&wait=30s", first.index);
     let waiting = tokio::spawn(async move { get(&url).await });
-    // The query is parked until the state changes; one step runs the scheduler.
-    while nomad.requests().len() < 3 {
+    // Once the query is parked, one step (the scheduler) wakes it.
+    while nomad.waiting_queries() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     nomad.advance(1);
     let changed = waiting.await.expect("the waiting query finishes");
     assert!(changed.index > first.index, "{} > {}", changed.index, first.index);
+    assert_eq!(nomad.waiting_queries(), 0);
     assert_eq!(changed.body["Status"], "complete");
 }
 
@@ -433,6 +434,15 @@ async fn revert_honours_enforce_prior_version() {
     let base = nomad.url();
     deploy(&base, web_job("web", 256, "nginx:1")).await;
     deploy(&base, web_job("web", 256, "nginx:2")).await;
+    let versions = get(&format!("{base}/v1/job/web/versions?diffs=true")).await.body;
+    let diff = &versions["Diffs"][0];
+    assert_eq!(diff["Type"], "Edited");
+    let config = &diff["TaskGroups"][0]["Tasks"][0]["Objects"][0];
+    assert_eq!(config["Name"], "Config");
+    assert_eq!(
+        (config["Fields"][0]["Old"].clone(), config["Fields"][0]["New"].clone()),
+        (json!("nginx:1"), json!("nginx:2"))
+    );
     let url = format!("{base}/v1/job/web/revert");
     let refused =
         post(&url, json!({"JobID": "web", "JobVersion": 0, "EnforcePriorVersion": 5})).await;

@@ -6,6 +6,7 @@
 //! Answers are JSON, errors are plain text with Nomad's status codes and wording.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,12 +25,39 @@ use super::{job, plan, render};
 pub(crate) struct Shared {
     cluster: Mutex<Cluster>,
     changed: watch::Sender<u64>,
+    /// Blocking queries parked until the index moves (or their wait ends).
+    parked: AtomicUsize,
+}
+
+/// Counts a blocking query as parked while it lives, including when its client hangs up.
+struct Parked<'a>(&'a AtomicUsize);
+
+impl<'a> Parked<'a> {
+    fn new(counter: &'a AtomicUsize) -> Parked<'a> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Parked(counter)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
     pub fn new(cluster: Cluster) -> Shared {
         let index = cluster.index;
-        Shared { cluster: Mutex::new(cluster), changed: watch::Sender::new(index) }
+        Shared {
+            cluster: Mutex::new(cluster),
+            changed: watch::Sender::new(index),
+            parked: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many blocking queries are waiting for a change right now.
+    pub fn parked(&self) -> usize {
+        self.parked.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Cluster> {
@@ -296,6 +324,7 @@ async fn blocking(
         if now >= deadline {
             return Ok(Answer::Json { index, body });
         }
+        let _parked = Parked::new(&shared.parked);
         match tokio::time::timeout(deadline - now, changes.changed()).await {
             Ok(Ok(())) => continue,
             _ => return Ok(Answer::Json { index, body }),
@@ -459,7 +488,8 @@ async fn route(
             let key: JobKey = (namespace.clone(), id.to_string());
             let what = what.to_string();
             let all = query.flag("all");
-            blocking(shared, query, |c| job_read(c, &key, &what, all)).await
+            let diffs = query.flag("diffs");
+            blocking(shared, query, |c| job_read(c, &key, &what, all, diffs)).await
         }
         ["evaluation", id] if get => {
             let id = id.to_string();
@@ -686,7 +716,13 @@ fn register(
 }
 
 /// The job sub-resources: versions, allocations, evaluations, deployments, summary.
-fn job_read(c: &Cluster, key: &JobKey, what: &str, all: bool) -> Result<(u64, Value), ApiError> {
+fn job_read(
+    c: &Cluster,
+    key: &JobKey,
+    what: &str,
+    all: bool,
+    diffs: bool,
+) -> Result<(u64, Value), ApiError> {
     let not_found = || ApiError::new(404, "job not found");
     let of_job = |ns: &str, job_id: &str| ns == key.0 && job_id == key.1;
     match what {
@@ -694,10 +730,18 @@ fn job_read(c: &Cluster, key: &JobKey, what: &str, all: bool) -> Result<(u64, Va
             let record =
                 c.jobs.get(key).ok_or_else(|| ApiError::new(404, "job versions not found"))?;
             let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
+            let diffs = if diffs {
+                json!(versions
+                    .windows(2)
+                    .map(|pair| plan::version_diff(&pair[1], &pair[0]))
+                    .collect::<Vec<_>>())
+            } else {
+                Value::Null
+            };
             Ok((
                 record.modify_index,
                 json!({
-                    "Versions": versions, "Diffs": null, "Index": record.modify_index,
+                    "Versions": versions, "Diffs": diffs, "Index": record.modify_index,
                     "KnownLeader": true, "LastContact": 0,
                 }),
             ))
