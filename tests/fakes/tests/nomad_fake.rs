@@ -231,6 +231,10 @@ async fn unknown_objects_are_404_with_nomads_text() {
     }
     let stop = call(reqwest::Method::DELETE, &format!("{base}/v1/job/ghost"), None, None).await;
     assert_eq!(stop.status, 404);
+    let wrong_method = call(reqwest::Method::DELETE, &format!("{base}/v1/jobs"), None, None).await;
+    assert_eq!((wrong_method.status, wrong_method.text.as_str()), (405, "Invalid method"));
+    let unknown = get(&format!("{base}/v1/volumes")).await;
+    assert_eq!(unknown.status, 404);
     let region = get(&format!("{base}/v1/jobs?region=mars")).await;
     assert_eq!((region.status, region.text.as_str()), (500, "No path to region"));
 }

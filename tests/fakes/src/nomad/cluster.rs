@@ -499,7 +499,7 @@ impl Cluster {
             }),
         });
         self.tables.evals = index;
-        self.queue.push((self.step + delay_steps, Work::Evaluate(id.clone())));
+        self.queue.push((self.step.saturating_add(delay_steps), Work::Evaluate(id.clone())));
         id
     }
 
@@ -947,7 +947,8 @@ impl Cluster {
         let mut reschedule_events = Vec::new();
         if let Some(previous) = previous.filter(|a| a.reschedule == Reschedule::Done) {
             let delay_steps = self.reschedule_delay(previous.reschedule_events.len());
-            let delay_nanos = delay_steps * self.scenario.step_ms * 1_000_000;
+            let delay_nanos =
+                delay_steps.saturating_mul(self.scenario.step_ms).saturating_mul(1_000_000);
             reschedule_events = previous.reschedule_events.clone();
             reschedule_events.push(json!({
                 "PrevAllocID": previous.id,
@@ -1079,7 +1080,7 @@ impl Cluster {
     /// Steps before the `n`th replacement (0-based) of an allocation.
     fn reschedule_delay(&self, n: usize) -> u64 {
         let base = self.scenario.timing.reschedule_delay_steps.max(1);
-        base << n.min(5)
+        base.saturating_mul(1 << n.min(5))
     }
 
     /// Asks for the replacement of failed allocations, and of unhealthy ones in a deployment

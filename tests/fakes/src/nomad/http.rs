@@ -173,7 +173,7 @@ fn parse_wait(text: &str) -> Option<Duration> {
             "h" => number * 3600.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(seconds);
+        total = total.checked_add(Duration::try_from_secs_f64(seconds).ok()?)?;
     }
     Some(total)
 }
@@ -659,8 +659,36 @@ async fn route(
             })?;
             logs(shared, &id, query)
         }
+        _ if known_path(&segments[1..]) => Err(ApiError::new(405, "Invalid method")),
         _ => Err(ApiError::new(404, "Invalid URL path")),
     }
+}
+
+/// Whether a path (after `/v1`) is one the fake serves with some method.
+fn known_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["agent", "self"]
+            | ["status", "leader"]
+            | ["jobs"]
+            | ["jobs", "parse"]
+            | ["validate", "job"]
+            | ["job", _]
+            | ["job", _, _]
+            | ["evaluation", _]
+            | ["evaluation", _, "allocations"]
+            | ["evaluations"]
+            | ["deployment", _]
+            | ["deployment", "allocations", _]
+            | ["deployments"]
+            | ["allocation", _]
+            | ["allocation", _, "checks"]
+            | ["allocations"]
+            | ["nodes"]
+            | ["node", _]
+            | ["namespaces"]
+            | ["client", "fs", "logs", _]
+    )
 }
 
 /// Authorizes a request for an object by the object's own namespace; unknown objects pass
@@ -896,6 +924,7 @@ mod tests {
             assert_eq!(parse_wait(text), Some(Duration::from_millis(millis)), "{text}");
         }
         assert_eq!(parse_wait("soon"), None);
+        assert_eq!(parse_wait("99999999999999999999999999h"), None);
     }
 
     #[test]
