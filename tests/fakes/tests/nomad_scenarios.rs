@@ -266,3 +266,56 @@ fn a_template_reading_a_missing_secret_blocks_the_task() {
         "{events:?}"
     );
 }
+
+#[test]
+fn new_capacity_unblocks_a_blocked_evaluation() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let mut body = job("big", 8192, "nginx:1");
+    body["Job"]["TaskGroups"][0]["Count"] = json!(2);
+    let (status, text) = http(&nomad.addr().to_string(), "POST", "/v1/jobs", Some(&body));
+    assert_eq!(status, 200, "{text}");
+    nomad.advance(1);
+    let evals = nomad.evaluations("big");
+    assert_eq!(evals[1]["Status"], "blocked");
+    let blocked_id = evals[1]["ID"].clone();
+
+    nomad.add_nodes(vec![fakes::nomad::Node {
+        name: "large".to_string(),
+        memory_mb: 32768,
+        ..fakes::nomad::Node::default()
+    }]);
+    assert!(nomad.settle());
+    let retried = nomad.evaluations("big").into_iter().find(|e| e["ID"] == blocked_id);
+    assert_eq!(retried.map(|e| e["Status"].clone()), Some(json!("complete")));
+    let allocs = nomad.allocations("big");
+    assert_eq!(allocs.len(), 2);
+    assert!(allocs.iter().all(|a| a["ClientStatus"] == "running"), "{allocs:#?}");
+    assert_eq!(nomad.deployments("big")[0]["Status"], "successful");
+}
+
+#[test]
+fn someone_else_registering_in_between_makes_an_enforced_register_fail() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    play(&nomad, &job("web", 256, "nginx:1"));
+    let (_, plan) = http(&addr, "POST", "/v1/job/web/plan", Some(&job("web", 512, "nginx:1")));
+    let planned_index = json_of(&plan)["JobModifyIndex"].as_u64().unwrap_or_default();
+    let theirs = job("web", 384, "nginx:1")["Job"].clone();
+    let their_index = nomad.register_job(theirs).expect("the side register works");
+    assert!(their_index > planned_index);
+    let mut ours = job("web", 512, "nginx:1");
+    ours["EnforceIndex"] = json!(true);
+    ours["JobModifyIndex"] = json!(planned_index);
+    let (status, text) = http(&addr, "POST", "/v1/job/web", Some(&ours));
+    assert_eq!(status, 500);
+    assert_eq!(
+        text,
+        format!(
+            "Enforcing job modify index {planned_index}: job exists with conflicting job modify \
+             index: {their_index}"
+        )
+    );
+    assert_eq!(nomad.register_calls("web"), 2, "ours twice over HTTP; theirs is not counted");
+    let current = nomad.job("web").expect("the job");
+    assert_eq!(current["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"], 384);
+}

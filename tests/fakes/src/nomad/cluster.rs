@@ -280,6 +280,7 @@ pub(crate) struct Cluster {
     next_id: u64,
     allocs_per_job: BTreeMap<JobKey, usize>,
     pub faults: Vec<Fault>,
+    /// Register requests received over HTTP (refused ones included), per job.
     pub register_calls: BTreeMap<JobKey, usize>,
     pub reverts: Vec<Revert>,
     pub stops: Vec<Stop>,
@@ -377,9 +378,6 @@ impl Cluster {
             ));
         }
         let key = (namespace.to_string(), id.clone());
-        if triggered_by == "job-register" {
-            *self.register_calls.entry(key.clone()).or_default() += 1;
-        }
         if let Some(wanted) = enforce_index {
             let existing = self.jobs.get(&key).map(|record| record.job_modify_index);
             match (wanted, existing) {
@@ -1272,6 +1270,24 @@ impl Cluster {
         } else {
             "dead"
         }
+    }
+
+    /// Adds nodes and retries the blocked evaluations on the new capacity.
+    pub fn add_nodes(&mut self, nodes: &[super::scenario::Node]) {
+        let mut all = self.scenario.nodes.clone();
+        all.extend(nodes.iter().cloned());
+        let expanded = ClientNode::expand(&all);
+        // Existing nodes keep their IDs (expansion is deterministic); only new ones are added.
+        self.nodes.extend(expanded.into_iter().skip(self.nodes.len()));
+        self.scenario.nodes = all;
+        let index = self.bump();
+        for eval in self.evals.iter_mut().filter(|e| e.status == "blocked") {
+            eval.status = "pending".to_string();
+            eval.status_description = String::new();
+            eval.modify_index = index;
+            self.queue.push((self.step + 1, Work::Evaluate(eval.id.clone())));
+        }
+        self.tables.evals = index;
     }
 
     /// Takes the next matching injected fault, if any.

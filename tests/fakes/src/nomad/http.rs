@@ -735,6 +735,8 @@ fn register(
     }
     let namespace = job_namespace(&job_value, &query.namespace());
     shared.read(|c| authorize(c, headers, Some(&namespace)))?;
+    let key = (namespace.clone(), id.to_string());
+    shared.write(|c| *c.register_calls.entry(key).or_default() += 1);
     let enforce = request.get("EnforceIndex").and_then(Value::as_bool).unwrap_or(false);
     let enforce_index =
         enforce.then(|| request.get("JobModifyIndex").and_then(Value::as_u64).unwrap_or(0));
