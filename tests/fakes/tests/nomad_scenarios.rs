@@ -319,3 +319,48 @@ fn someone_else_registering_in_between_makes_an_enforced_register_fail() {
     let current = nomad.job("web").expect("the job");
     assert_eq!(current["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"], 384);
 }
+
+fn running_versions(nomad: &FakeNomad, job_id: &str) -> Vec<u64> {
+    nomad
+        .allocations(job_id)
+        .iter()
+        .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
+        .map(|a| a["Job"]["Version"].as_u64().unwrap_or(u64::MAX))
+        .collect()
+}
+
+#[test]
+fn an_update_rolls_one_allocation_at_a_time() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    play(&nomad, &job("web", 256, "nginx:1"));
+    assert_eq!(running_versions(&nomad, "web"), vec![0, 0, 0]);
+
+    let addr = nomad.addr().to_string();
+    let (status, text) = http(&addr, "POST", "/v1/jobs", Some(&job("web", 256, "nginx:2")));
+    assert_eq!(status, 200, "{text}");
+    nomad.advance(1);
+    let allocs = nomad.allocations("web");
+    assert_eq!(allocs.len(), 4, "max_parallel = 1: one replacement at a time");
+    assert_eq!(allocs.iter().filter(|a| a["DesiredStatus"] == "stop").count(), 1);
+    assert!(nomad.settle());
+    assert_eq!(running_versions(&nomad, "web"), vec![1, 1, 1]);
+    assert_eq!(nomad.allocations("web").len(), 6);
+    assert_eq!(nomad.deployments("web")[1]["Status"], "successful");
+    let triggers: Vec<Value> =
+        nomad.evaluations("web").iter().map(|e| e["TriggeredBy"].clone()).collect();
+    assert!(triggers.contains(&json!("deployment-watcher")), "{triggers:?}");
+}
+
+#[test]
+fn a_failed_rolling_update_leaves_the_old_allocations_running() {
+    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+    play(&nomad, &job("web", 512, "nginx:1"));
+    let mut update = job("web", 128, "nginx:1");
+    update["Job"]["Update"]["ProgressDeadline"] = json!(0);
+    play(&nomad, &update);
+    assert_eq!(
+        nomad.deployments("web")[1]["StatusDescription"],
+        "Failed due to unhealthy allocations"
+    );
+    assert_eq!(running_versions(&nomad, "web"), vec![0, 0], "two of three old ones still serve");
+}

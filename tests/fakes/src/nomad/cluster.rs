@@ -664,7 +664,10 @@ impl Cluster {
             .map(|d| d.id.clone())
             .collect();
         let mut kept: BTreeMap<String, usize> = BTreeMap::new();
-        for alloc in self.allocs.iter_mut() {
+        // Allocations of older versions, replaced in batches of `max_parallel` when the
+        // group has an update strategy (a rolling update), all at once otherwise.
+        let mut older: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (position, alloc) in self.allocs.iter_mut().enumerate() {
             if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.desired_status != "run" {
                 continue;
             }
@@ -699,12 +702,11 @@ impl Cluster {
             if alloc.is_terminal() {
                 continue;
             }
-            let description = if stopping {
-                "alloc not needed due to job update"
-            } else {
-                "alloc is being updated due to job update"
-            };
-            stop_alloc(alloc, description, "complete", now);
+            if !stopping {
+                older.entry(alloc.group.clone()).or_default().push(position);
+                continue;
+            }
+            stop_alloc(alloc, "alloc not needed due to job update", "complete", now);
             alloc.modify_index = index;
             alloc.modify_time = now;
             self.tables.allocs = index;
@@ -733,9 +735,11 @@ impl Cluster {
         let mut queued: BTreeMap<String, u64> = BTreeMap::new();
         let mut deployment_id = String::new();
         if let (false, Some(job_value)) = (stopping, job_value) {
-            let mut usage = self.node_usage(&key);
+            // Older allocations make way for their replacements, so they hold nothing here.
+            let mut usage = self.node_usage(&key, version);
             let job_type = job::job_type(&job_value).to_string();
             let mut placements = Vec::new();
+            let mut to_stop: Vec<usize> = Vec::new();
             for group in job::groups(&job_value) {
                 let name = str_field(group, "Name").to_string();
                 let wanted = if job_type == "system" || job_type == "sysbatch" {
@@ -744,7 +748,32 @@ impl Cluster {
                     job::count(group)
                 };
                 let have = kept.get(&name).copied().unwrap_or(0);
-                let missing = wanted.saturating_sub(have);
+                let mut missing = wanted.saturating_sub(have);
+                let old = older.remove(&name).unwrap_or_default();
+                match job::update_strategy(&job_value, group) {
+                    Some(strategy) if !old.is_empty() => {
+                        // New allocations not yet healthy hold a slot of `max_parallel`.
+                        let in_flight = self
+                            .allocs
+                            .iter()
+                            .filter(|a| {
+                                a.namespace == key.0
+                                    && a.job_id == key.1
+                                    && a.group == name
+                                    && Some(a.job_version()) == version
+                                    && !a.deployment_id.is_empty()
+                                    && !a.is_terminal()
+                                    && a.healthy != Some(true)
+                            })
+                            .count() as u64;
+                        let batch = strategy.max_parallel.saturating_sub(in_flight) as usize;
+                        missing = missing.min(batch);
+                        let replaced =
+                            if missing == 0 && in_flight == 0 { old.len() } else { missing };
+                        to_stop.extend(old.into_iter().take(replaced));
+                    }
+                    _ => to_stop.extend(old),
+                }
                 let result =
                     placement::place_group(&self.nodes, &mut usage, &job_value, group, missing);
                 queued.insert(name.clone(), result.unplaced as u64);
@@ -752,6 +781,13 @@ impl Cluster {
                     failed.insert(name.clone(), metrics);
                 }
                 placements.push((group.clone(), name, wanted, result));
+            }
+            for position in to_stop {
+                let alloc = &mut self.allocs[position];
+                stop_alloc(alloc, "alloc is being updated due to job update", "complete", now);
+                alloc.modify_index = index;
+                alloc.modify_time = now;
+                self.tables.allocs = index;
             }
             let needs_deployment = placements.iter().any(|(group, _, _, result)| {
                 (!result.placed.is_empty() || result.unplaced > 0)
@@ -884,16 +920,16 @@ impl Cluster {
         }
     }
 
-    /// Resources used on each node by allocations of other jobs that keep running.
-    fn node_usage(&self, key: &JobKey) -> Vec<NodeUsage> {
+    /// Resources used on each node by the allocations that keep running: other jobs', and
+    /// this job's current version.
+    fn node_usage(&self, key: &JobKey, version: Option<u64>) -> Vec<NodeUsage> {
         let mut usage = vec![NodeUsage::default(); self.nodes.len()];
         for alloc in &self.allocs {
             let same_job = alloc.namespace == key.0 && alloc.job_id == key.1;
             if alloc.is_terminal() || alloc.node >= usage.len() {
                 continue;
             }
-            // Allocations of this job that stay (same version) still hold their resources.
-            if same_job && alloc.desired_status != "run" {
+            if same_job && Some(alloc.job_version()) != version {
                 continue;
             }
             add_usage(&mut usage[alloc.node], alloc);
@@ -1143,6 +1179,7 @@ impl Cluster {
         let now = now_nanos();
         let progress_deadline = self.scenario.timing.progress_deadline_steps;
         let mut outcomes = Vec::new();
+        let mut continue_rollout: Vec<JobKey> = Vec::new();
         for deployment in self.deployments.iter_mut().filter(|d| d.status == "running") {
             let mut counts_changed = false;
             let mut progressed = false;
@@ -1170,6 +1207,17 @@ impl Cluster {
             }
             if progressed {
                 deployment.last_progress_step = self.step;
+                // A healthy replacement lets the rolling update take its next batch.
+                let older_left = self.allocs.iter().any(|a| {
+                    a.namespace == deployment.namespace
+                        && a.job_id == deployment.job_id
+                        && a.job_version() != deployment.job_version
+                        && !a.is_terminal()
+                });
+                if older_left {
+                    continue_rollout
+                        .push((deployment.namespace.clone(), deployment.job_id.clone()));
+                }
             }
             let has_deadline = deployment.groups.values().any(|g| g.progress_based);
             let failure =
@@ -1202,6 +1250,11 @@ impl Cluster {
         }
         for (deployment_id, success) in outcomes {
             self.conclude_deployment(&deployment_id, success, index);
+        }
+        for key in continue_rollout {
+            let job_modify_index = self.jobs.get(&key).map(|r| r.job_modify_index).unwrap_or(0);
+            self.create_eval(&key, "deployment-watcher", job_modify_index, index, 1);
+            changed = true;
         }
         changed
     }

@@ -326,6 +326,8 @@ pub(crate) fn group_ask(group: &Value) -> GroupAsk {
 /// A group's update strategy, merged over the job's, when it makes a deployment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UpdateStrategy {
+    /// How many allocations are replaced at a time in an update.
+    pub max_parallel: u64,
     pub auto_revert: bool,
     pub canary: u64,
     /// A non-zero `progress_deadline` (the default is 10m): unhealthy allocations are
@@ -356,6 +358,7 @@ pub(crate) fn update_strategy(job: &Value, group: &Value) -> Option<UpdateStrate
         return None;
     }
     Some(UpdateStrategy {
+        max_parallel,
         auto_revert: field("AutoRevert").and_then(Value::as_bool).unwrap_or(false),
         canary: field("Canary").and_then(Value::as_u64).unwrap_or(0),
         progress_based: field("ProgressDeadline")
