@@ -512,7 +512,13 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
     let destructive =
         post(&plan_url, json!({"Job": web_job("web", 512, "nginx:2"), "Diff": true})).await.body;
     assert_eq!(destructive["Diff"]["Type"], "Edited");
-    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["DestructiveUpdate"], 2);
+    // MaxParallel = 1: the first batch is replaced, the other allocation waits its turn.
+    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["DestructiveUpdate"], 1);
+    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["Ignore"], 1);
+    assert_eq!(
+        destructive["Diff"]["TaskGroups"][0]["Updates"],
+        json!({"ignore": 1, "create/destroy update": 1})
+    );
     let task = &destructive["Diff"]["TaskGroups"][0]["Tasks"][0];
     assert_eq!(task["Annotations"], json!(["forces create/destroy update"]));
     let objects = task["Objects"].as_array().cloned().unwrap_or_default();
