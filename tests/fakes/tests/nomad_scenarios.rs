@@ -364,3 +364,47 @@ fn a_failed_rolling_update_leaves_the_old_allocations_running() {
     );
     assert_eq!(running_versions(&nomad, "web"), vec![0, 0], "two of three old ones still serve");
 }
+
+#[test]
+fn placement_failures_name_what_filtered_or_exhausted_the_nodes() {
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "driver",
+            json!({"/TaskGroups/0/Tasks/0/Driver": "podman"}),
+            json!({"NodesEvaluated": 3, "NodesFiltered": 3, "ConstraintFiltered": {"missing drivers": 3}}),
+        ),
+        (
+            "datacenter",
+            json!({"/Datacenters": ["eu-west-1"]}),
+            json!({"NodesEvaluated": 0, "NodesAvailable": {"eu-west-1": 0}, "NodesInPool": 3}),
+        ),
+        ("node pool", json!({"/NodePool": "gpu"}), json!({"NodesEvaluated": 0, "NodesInPool": 0})),
+        (
+            "cpu",
+            json!({"/TaskGroups/0/Tasks/0/Resources/CPU": 5000}),
+            json!({"NodesExhausted": 3, "DimensionExhausted": {"cpu": 3}}),
+        ),
+        (
+            "kernel",
+            json!({"/Constraints": [{"LTarget": "${attr.kernel.name}", "RTarget": "windows", "Operand": "="}]}),
+            json!({"ConstraintFiltered": {"${attr.kernel.name} = windows": 3}}),
+        ),
+    ];
+    for (name, changes, expected) in cases {
+        let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+        let mut body = job("web", 256, "nginx:1");
+        for (pointer, value) in changes.as_object().into_iter().flatten() {
+            let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            let parent =
+                body["Job"].pointer_mut(parent).unwrap_or_else(|| panic!("{name}: {pointer}"));
+            parent[field] = value.clone();
+        }
+        let (status, text) = http(&nomad.addr().to_string(), "POST", "/v1/jobs", Some(&body));
+        assert_eq!(status, 200, "{name}: {text}");
+        nomad.advance(1);
+        let metrics = nomad.evaluations("web")[0]["FailedTGAllocs"]["web"].clone();
+        for (key, want) in expected.as_object().into_iter().flatten() {
+            assert_eq!(&metrics[key], want, "{name}: {key} in {metrics:#}");
+        }
+    }
+}
