@@ -408,3 +408,20 @@ fn placement_failures_name_what_filtered_or_exhausted_the_nodes() {
         }
     }
 }
+
+#[test]
+fn the_readme_scenario_example_parses_with_the_documented_defaults() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let example = Scenario::from_toml(&readme[start..end]).unwrap_or_else(|e| panic!("{e:#}"));
+    let defaults = Scenario::default();
+    assert_eq!(example.step_ms, defaults.step_ms);
+    assert_eq!(example.region, defaults.region);
+    assert_eq!(example.timing.progress_deadline_steps, defaults.timing.progress_deadline_steps);
+    assert_eq!(example.timing.reschedule_delay_steps, defaults.timing.reschedule_delay_steps);
+    assert_eq!(example.nodes[0].memory_mb, defaults.nodes[0].memory_mb);
+    assert_eq!(example.nodes[0].drivers, defaults.nodes[0].drivers);
+    assert_eq!(example.faults[0].body, "No cluster leader");
+}
