@@ -223,10 +223,27 @@ fn the_binary_refuses_a_bad_scenario_with_exit_code_1() {
 }
 
 #[test]
-fn memory_max_raises_the_oom_limit() {
-    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+fn memory_max_raises_the_oom_limit_only_with_oversubscription() {
     let mut body = job("web", 128, "nginx:1");
     body["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = json!(512);
+
+    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    let (_, config) = http(&addr, "GET", "/v1/operator/scheduler/configuration", None);
+    assert_eq!(json_of(&config)["SchedulerConfig"]["MemoryOversubscriptionEnabled"], false);
+    let (status, text) = http(&addr, "POST", "/v1/jobs", Some(&body));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        json_of(&text)["Warnings"],
+        "1 warning(s):\n\n* Memory oversubscription is not enabled; Task \"web.app\" memory_max \
+         value will be ignored. Update the Scheduler Configuration to allow oversubscription."
+    );
+    assert!(nomad.settle());
+    assert_eq!(nomad.deployments("web")[0]["Status"], "failed", "memory_max was ignored");
+
+    let mut oversubscribed = scenario("oom.toml").with_manual_clock();
+    oversubscribed.memory_oversubscription = true;
+    let nomad = FakeNomad::start(oversubscribed).expect("fake starts");
     play(&nomad, &body);
     assert_eq!(nomad.deployments("web")[0]["Status"], "successful");
 }

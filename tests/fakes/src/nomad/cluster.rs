@@ -296,6 +296,7 @@ pub(crate) fn now_nanos() -> u128 {
 #[derive(Debug, Clone)]
 pub(crate) struct WriteOutcome {
     pub eval_id: String,
+    pub warnings: String,
     pub eval_create_index: u64,
     pub job_modify_index: u64,
     pub index: u64,
@@ -406,6 +407,7 @@ impl Cluster {
             }
         }
         job::canonicalize(&mut job_value, namespace, &self.scenario.region);
+        let warnings = job::warnings(&job_value, self.scenario.memory_oversubscription);
         let index = self.bump();
         let now = now_nanos();
         let changed = match self.jobs.get(&key) {
@@ -445,7 +447,7 @@ impl Cluster {
         };
         self.tables.jobs = index;
         let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
-        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+        Ok(WriteOutcome { eval_id, warnings, eval_create_index: index, job_modify_index, index })
     }
 
     fn create_eval(
@@ -541,7 +543,13 @@ impl Cluster {
             self.jobs.remove(&key);
         }
         self.tables.jobs = index;
-        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+        Ok(WriteOutcome {
+            eval_id,
+            warnings: String::new(),
+            eval_create_index: index,
+            job_modify_index,
+            index,
+        })
     }
 
     /// Registers an older version's spec again as a new version.
@@ -1056,7 +1064,7 @@ impl Cluster {
         serial: usize,
     ) -> (Fate, Vec<String>) {
         let image = job::image(task).unwrap_or("");
-        let memory = job::memory_limit(task);
+        let memory = job::memory_limit(task, self.scenario.memory_oversubscription);
         let checks = job::check_paths(group, task);
         let templates = job::template_text(task);
         let mut stdout = Vec::new();

@@ -292,7 +292,7 @@ fn write_answer(outcome: WriteOutcome) -> Answer {
             "EvalID": outcome.eval_id,
             "EvalCreateIndex": outcome.eval_create_index,
             "JobModifyIndex": outcome.job_modify_index,
-            "Warnings": "",
+            "Warnings": outcome.warnings,
             "Index": outcome.index,
             "LastContact": 0,
             "KnownLeader": false,
@@ -420,7 +420,7 @@ async fn route(
                     "DriverConfigValidated": true,
                     "ValidationErrors": if errors.is_empty() { Value::Null } else { json!(errors) },
                     "Error": error,
-                    "Warnings": "",
+                    "Warnings": shared.read(|c| job::warnings(&job_value, c.scenario.memory_oversubscription)),
                 }),
             })
         }
@@ -582,6 +582,31 @@ async fn route(
             })?;
             Ok(Answer::Json { index: 0, body })
         }
+        ["operator", "scheduler", "configuration"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                json!({
+                    "SchedulerConfig": {
+                        "SchedulerAlgorithm": "binpack",
+                        "MemoryOversubscriptionEnabled": c.scenario.memory_oversubscription,
+                        "RejectJobRegistration": false,
+                        "PauseEvalBroker": false,
+                        "PreemptionConfig": {
+                            "SystemSchedulerEnabled": true,
+                            "SysBatchSchedulerEnabled": false,
+                            "BatchSchedulerEnabled": false,
+                            "ServiceSchedulerEnabled": false,
+                        },
+                        "CreateIndex": 1,
+                        "ModifyIndex": 1,
+                    },
+                    "Index": 1,
+                    "KnownLeader": true,
+                    "LastContact": 0,
+                })
+            });
+            Ok(Answer::Json { index: 1, body })
+        }
         ["nodes"] if get => {
             shared.read(|c| authorize(c, headers, None))?;
             let body =
@@ -687,6 +712,7 @@ fn known_path(segments: &[&str]) -> bool {
             | ["nodes"]
             | ["node", _]
             | ["namespaces"]
+            | ["operator", "scheduler", "configuration"]
             | ["client", "fs", "logs", _]
     )
 }

@@ -132,7 +132,7 @@ pub(crate) fn plan(
         "CreatedEvals": null,
         "Diff": diff,
         "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
-        "Warnings": "",
+        "Warnings": job::warnings(&job_value, cluster.scenario.memory_oversubscription),
         "Index": cluster.index,
     }))
 }
