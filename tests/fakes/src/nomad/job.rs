@@ -194,8 +194,9 @@ pub(crate) fn warnings(job: &Value, oversubscription: bool) -> String {
                 .unwrap_or(0);
             if max > 0 && !oversubscription {
                 items.push(format!(
-                    "* Memory oversubscription is not enabled; Task \"{}.{}\" memory_max value \
-                     will be ignored. Update the Scheduler Configuration to allow oversubscription.",
+                    "* Memory oversubscription is not enabled; Task \"{}.{}\" memory_max \
+                     value will be ignored. Update the Scheduler Configuration to allow \
+                     oversubscription.",
                     str_field(group, "Name"),
                     str_field(task, "Name")
                 ));

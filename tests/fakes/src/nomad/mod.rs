@@ -9,6 +9,7 @@
 mod cluster;
 mod http;
 mod job;
+mod lifecycle;
 mod placement;
 mod plan;
 mod render;
