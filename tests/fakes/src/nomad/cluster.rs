@@ -395,6 +395,18 @@ impl Cluster {
             record.job_modify_index
         };
         self.tables.jobs = index;
+        // Periodic and parameterized jobs are templates: Nomad launches children later and
+        // creates no evaluation for the parent.
+        let template = self.jobs.get(&key).is_some_and(|r| job::is_template(r.current()));
+        if template {
+            return Ok(WriteOutcome {
+                eval_id: String::new(),
+                warnings,
+                eval_create_index: 0,
+                job_modify_index,
+                index,
+            });
+        }
         let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
         Ok(WriteOutcome { eval_id, warnings, eval_create_index: index, job_modify_index, index })
     }
@@ -1264,6 +1276,9 @@ impl Cluster {
         let Some(record) = self.jobs.get(key) else { return "dead" };
         if record.current().get("Stop").and_then(Value::as_bool).unwrap_or(false) {
             return "dead";
+        }
+        if job::is_template(record.current()) {
+            return "running";
         }
         let allocs: Vec<&Alloc> =
             self.allocs.iter().filter(|a| a.namespace == key.0 && a.job_id == key.1).collect();
