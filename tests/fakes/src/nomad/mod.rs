@@ -251,6 +251,12 @@ impl FakeNomad {
     }
 }
 
+impl std::fmt::Debug for FakeNomad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeNomad").field("url", &self.url()).field("index", &self.index()).finish()
+    }
+}
+
 fn key(namespace: &str, job_id: &str) -> JobKey {
     (namespace.to_string(), job_id.to_string())
 }
