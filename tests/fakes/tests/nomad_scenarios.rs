@@ -447,3 +447,37 @@ fn the_readme_scenario_example_parses_with_the_documented_defaults() {
     assert_eq!(example.nodes[0].drivers, defaults.nodes[0].drivers);
     assert_eq!(example.faults[0].body, "No cluster leader");
 }
+
+#[test]
+fn failing_a_deployment_by_hand_rolls_back_with_auto_revert() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    let mut first = job("web", 256, "nginx:1");
+    first["Job"]["Update"]["AutoRevert"] = json!(true);
+    play(&nomad, &first);
+    let mut second = first.clone();
+    second["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    let (status, _) = http(&addr, "POST", "/v1/jobs", Some(&second));
+    assert_eq!(status, 200);
+    nomad.advance(1);
+    let deployment_id = nomad.deployments("web")[1]["ID"].as_str().unwrap_or_default().to_string();
+    let path = format!("/v1/deployment/fail/{deployment_id}");
+    let (status, text) = http(&addr, "POST", &path, None);
+    assert_eq!(status, 200, "{text}");
+    let answer = json_of(&text);
+    let keys: Vec<&String> = answer.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert_eq!(
+        keys,
+        ["EvalID", "EvalCreateIndex", "DeploymentModifyIndex", "RevertedJobVersion", "Index"]
+    );
+    assert_eq!(answer["RevertedJobVersion"], 0);
+    assert_eq!(
+        nomad.deployments("web")[1]["StatusDescription"],
+        "Deployment marked as failed - rolling back to job version 0"
+    );
+    let (status, text) = http(&addr, "POST", &path, None);
+    assert_eq!((status, text.as_str()), (500, "can't fail terminal deployment"));
+    assert!(nomad.settle());
+    assert_eq!(nomad.job("web").expect("job")["Version"], 2);
+    assert_eq!(running_versions(&nomad, "web"), vec![2, 2, 2]);
+}
