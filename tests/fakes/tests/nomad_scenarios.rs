@@ -481,3 +481,30 @@ fn failing_a_deployment_by_hand_rolls_back_with_auto_revert() {
     assert_eq!(nomad.job("web").expect("job")["Version"], 2);
     assert_eq!(running_versions(&nomad, "web"), vec![2, 2, 2]);
 }
+
+#[test]
+fn a_system_job_runs_once_on_every_eligible_node() {
+    let nodes = vec![
+        fakes::nomad::Node {
+            name: "arm".to_string(),
+            cpu_arch: "arm64".to_string(),
+            ..Default::default()
+        },
+        fakes::nomad::Node { name: "amd".to_string(), count: 2, ..Default::default() },
+    ];
+    let nomad = FakeNomad::start(Scenario::default().with_nodes(nodes).with_manual_clock())
+        .expect("fake starts");
+    let mut body = job("agent", 128, "grafana/alloy:1");
+    body["Job"]["Type"] = json!("system");
+    body["Job"]["Constraints"] =
+        json!([{"LTarget": "${attr.cpu.arch}", "RTarget": "amd64", "Operand": "="}]);
+    let (_, plan) = http(&nomad.addr().to_string(), "POST", "/v1/job/agent/plan", Some(&body));
+    assert_eq!(json_of(&plan)["Annotations"]["DesiredTGUpdates"]["web"]["Place"], 2);
+    play(&nomad, &body);
+    let allocs = nomad.allocations("agent");
+    let mut node_ids: Vec<Value> = allocs.iter().map(|a| a["NodeID"].clone()).collect();
+    node_ids.dedup();
+    assert_eq!(node_ids.len(), 2, "one allocation on each amd64 node");
+    assert_eq!(nomad.evaluations("agent")[0]["FailedTGAllocs"], Value::Null);
+    assert!(allocs.iter().all(|a| a["ClientStatus"] == "running"));
+}

@@ -712,7 +712,7 @@ impl Cluster {
             for group in job::groups(&job_value) {
                 let name = str_field(group, "Name").to_string();
                 let wanted = if job_type == "system" || job_type == "sysbatch" {
-                    self.nodes.len()
+                    placement::eligible_nodes(&self.nodes, &job_value, group)
                 } else {
                     job::count(group)
                 };
