@@ -9,21 +9,11 @@
 //! proxy config reaching it (`proxy_pass http://backend:8000`), or from the image's
 //! convention (mariadb 3306); none depends on manifest or source scanning.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use nomad_spec::analyze::{analyze, Analysis, Options, Protocol, Service, Source};
-
-fn corpus() -> PathBuf {
-    if let Ok(dir) = std::env::var("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/corpus")
-}
 
 use Source::{Build, Image};
 
@@ -119,13 +109,13 @@ fn port_label(service: &Service, index: usize) -> String {
 }
 
 fn analyzed(app: &str) -> Analysis {
-    let root = corpus().join("compose-apps").join(app);
+    let root = common::corpus_dir().join("compose-apps").join(app);
     assert!(root.is_dir(), "corpus app {} is missing", root.display());
     analyze(&root, &Options::default())
 }
 
 fn apps() -> Vec<String> {
-    let dir = corpus().join("compose-apps");
+    let dir = common::corpus_dir().join("compose-apps");
     let mut apps: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .filter_map(|e| e.ok())
@@ -196,7 +186,7 @@ fn every_compose_service_with_ports_source_and_dependencies() {
 #[test]
 fn evidence_points_at_lines_that_say_it() {
     for app in apps() {
-        let root = corpus().join("compose-apps").join(&app);
+        let root = common::corpus_dir().join("compose-apps").join(&app);
         let analysis = analyzed(&app);
         for service in &analysis.services {
             let first = &service.evidence[0];

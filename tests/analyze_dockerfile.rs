@@ -1,20 +1,11 @@
 //! The Dockerfile parser on every real Dockerfile of the shared corpus: no file gives a note,
 //! and the stages, base images, ports and commands are the ones written there.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use nomad_spec::analyze::dockerfile::{self, Command, Healthcheck};
-
-fn corpus() -> PathBuf {
-    if let Ok(dir) = std::env::var("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/corpus")
-}
 
 fn dockerfiles(dir: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -29,7 +20,7 @@ fn dockerfiles(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 fn parse(rel: &str, args: &[(&str, &str)]) -> dockerfile::Dockerfile {
-    let path = corpus().join("compose-apps").join(rel);
+    let path = common::corpus_dir().join("compose-apps").join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let args: Vec<(String, String)> =
         args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -41,7 +32,7 @@ fn parse(rel: &str, args: &[(&str, &str)]) -> dockerfile::Dockerfile {
 
 #[test]
 fn every_corpus_dockerfile_parses_without_notes() {
-    let root = corpus().join("compose-apps");
+    let root = common::corpus_dir().join("compose-apps");
     let mut found = Vec::new();
     dockerfiles(&root, &mut found);
     assert!(found.len() >= 19, "only {} Dockerfiles found under {}", found.len(), root.display());

@@ -13,30 +13,17 @@
 //! that output is exactly `hclwrite`'s. The corpus files themselves are not copied here,
 //! only their names and hashes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 
 use hcl::template::{Directive, Element, Template};
 use hcl::{Body, Expression, ObjectKey, Structure, TemplateExpr, TraversalOperator};
 use nomad_spec::spec::format::format_hcl;
 use sha2::{Digest, Sha256};
 
-/// The shared corpus: `$NOMAD_SPEC_CORPUS`, next to the repository, or at its usual place.
-fn corpus_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|dir| dir.join("nomad-jobs").is_dir())
-        .expect("the shared corpus (set NOMAD_SPEC_CORPUS to its directory)")
-}
-
 /// Every file under `corpus/nomad-jobs`, as (path relative to it, text).
 fn corpus_jobs() -> Vec<(String, String)> {
-    let root = corpus_dir().join("nomad-jobs");
+    let root = common::corpus_dir().join("nomad-jobs");
     let mut pending = vec![root.clone()];
     let mut files = Vec::new();
     while let Some(dir) = pending.pop() {
@@ -159,7 +146,7 @@ fn formatting_keeps_the_meaning_of_every_corpus_file() {
 
 #[test]
 fn already_formatted_corpus_files_are_left_unchanged() {
-    let root = corpus_dir().join("nomad-jobs");
+    let root = common::corpus_dir().join("nomad-jobs");
     for name in ALREADY_FORMATTED {
         let text = std::fs::read_to_string(root.join(name)).expect("listed corpus file");
         let formatted = format_hcl(&text, name).expect("listed files are valid");
@@ -169,7 +156,7 @@ fn already_formatted_corpus_files_are_left_unchanged() {
 
 #[test]
 fn output_matches_terraform_fmt_on_the_corpus() {
-    let root = corpus_dir().join("nomad-jobs");
+    let root = common::corpus_dir().join("nomad-jobs");
     for (name, expected) in TERRAFORM_FMT_OUTPUT {
         let text = std::fs::read_to_string(root.join(name)).expect("listed corpus file");
         let formatted = format_hcl(&text, name).expect("listed files are valid");

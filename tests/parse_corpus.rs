@@ -2,39 +2,10 @@
 //! that fits `JobSpec`, or fails for the reason listed in `EXPECTED_FAILURES`. A file that
 //! fails otherwise, or an expected failure that starts passing, fails the test.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 
 use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
-
-/// The shared corpus: `$NOMAD_SPEC_CORPUS`, else next to the repository, else `/work/shared`.
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/corpus")
-}
-
-fn job_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![corpus_dir().join("nomad-jobs")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "hcl" || e == "nomad") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 /// Files that must fail, by path under `nomad-jobs/`, and a piece of the reason they fail.
 const EXPECTED_FAILURES: &[(&str, &str)] = &[
@@ -88,8 +59,8 @@ const NEEDS_VAR: &str = "is required but has no value";
 
 #[test]
 fn every_corpus_job_parses_or_fails_for_its_listed_reason() {
-    let root = corpus_dir().join("nomad-jobs");
-    let files = job_files();
+    let root = common::corpus_dir().join("nomad-jobs");
+    let files = common::corpus_job_files();
     assert!(files.len() > 300, "the corpus at {} holds {} job files", root.display(), files.len());
     let mut wrong = Vec::new();
     for path in &files {
@@ -127,9 +98,9 @@ fn every_corpus_job_parses_or_fails_for_its_listed_reason() {
 
 #[test]
 fn parsed_corpus_jobs_keep_runtime_interpolations() {
-    let path = corpus_dir().join("nomad-jobs");
+    let path = common::corpus_dir().join("nomad-jobs");
     let mut checked = 0;
-    for file in job_files() {
+    for file in common::corpus_job_files() {
         let Ok(source) = std::fs::read_to_string(&file) else { continue };
         if !source.contains("${NOMAD_") {
             continue;
@@ -151,7 +122,7 @@ fn parsed_corpus_jobs_keep_runtime_interpolations() {
 
 #[test]
 fn required_variables_parse_when_given() {
-    let root = corpus_dir().join("nomad-jobs");
+    let root = common::corpus_dir().join("nomad-jobs");
     for (name, why) in EXPECTED_FAILURES.iter().filter(|(_, why)| *why == NEEDS_VAR) {
         let path = root.join(name);
         let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -17,24 +17,9 @@ use nomad_spec::spec::format::format_hcl;
 use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
 use nomad_spec::spec::validate::{is_valid, validate_source};
 
-fn job_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            job_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "nomad" || e == "hcl") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn formatting_never_changes_what_a_corpus_job_means() {
-    let Some(dir) = common::corpus("nomad-jobs") else { return };
-    let mut files = Vec::new();
-    job_files(&dir, &mut files);
-    files.sort();
+    let files = common::corpus_job_files();
     assert!(files.len() > 300, "expected the whole corpus, found {} files", files.len());
     let mut compared = 0;
     let mut problems = Vec::new();
@@ -103,7 +88,7 @@ fn subfolders(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn generate_writes_valid_canonical_files_for_every_compose_app() {
-    let Some(dir) = common::corpus("compose-apps") else { return };
+    let dir = common::corpus_dir().join("compose-apps");
     let apps = subfolders(&dir);
     assert!(apps.len() >= 20, "expected the corpus apps, found {}", apps.len());
     let mut written = 0;
@@ -135,7 +120,7 @@ fn generate_writes_valid_canonical_files_for_every_fixture_repository() {
 
 #[test]
 fn rendered_jobs_parse_back_into_the_same_spec() {
-    let Some(dir) = common::corpus("compose-apps") else { return };
+    let dir = common::corpus_dir().join("compose-apps");
     let mut checked = 0;
     for app in subfolders(&dir) {
         let Ok((generated, files)) = generate_text(&app, &Answers::default(), &Config::default())

@@ -3,40 +3,11 @@
 //! listed reason. These are published jobs, so every entry was checked by hand against
 //! Nomad's own validation; a new error elsewhere is a false positive until shown otherwise.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 
 use nomad_spec::spec::validate::validate_source;
 use nomad_spec::spec::Severity;
-
-/// The shared corpus: `$NOMAD_SPEC_CORPUS`, else next to the repository, else `/work/shared`.
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/corpus")
-}
-
-fn job_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![corpus_dir().join("nomad-jobs")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "hcl" || e == "nomad") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 const FILE_MISSING: &str = "in call to file(): cannot read";
 
@@ -86,8 +57,8 @@ const EXPECTED_ERRORS: &[(&str, &[&str])] = &[
 
 #[test]
 fn corpus_jobs_validate_except_the_listed_real_errors() {
-    let root = corpus_dir().join("nomad-jobs");
-    let files = job_files();
+    let root = common::corpus_dir().join("nomad-jobs");
+    let files = common::corpus_job_files();
     assert!(files.len() > 300, "the corpus at {} holds {} job files", root.display(), files.len());
     let mut wrong = Vec::new();
     for path in &files {
@@ -129,7 +100,7 @@ fn corpus_jobs_validate_except_the_listed_real_errors() {
 
 #[test]
 fn variables_without_defaults_warn_instead_of_failing_validation() {
-    let path = corpus_dir().join("nomad-jobs/hashicorp+nomad/e2e/pledge/input/curl.hcl");
+    let path = common::corpus_dir().join("nomad-jobs/hashicorp+nomad/e2e/pledge/input/curl.hcl");
     let source =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let diagnostics = validate_source(&source, "curl.hcl");

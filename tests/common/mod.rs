@@ -1,33 +1,45 @@
-//! Shared test support: where the real-world corpus lives.
+//! Shared test support: where the real-world corpus lives, and its job files.
 //!
-//! The corpus (`shared/corpus` beside the repository) is data nobody here wrote; tests read
-//! it in place. `NOMAD_SPEC_CORPUS` points elsewhere. When it is missing, corpus tests skip
-//! with a message, unless `NOMAD_SPEC_REQUIRE_CORPUS` is set (as `.ci/run` does), where a
-//! missing corpus fails the run instead of passing it quietly.
+//! The corpus (`shared/corpus` beside the repository) is data nobody here wrote; tests read it
+//! in place and never copy it. `NOMAD_SPEC_CORPUS` points elsewhere. A missing corpus fails the
+//! test with a message saying so, rather than letting a corpus test pass on nothing.
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The corpus folder, or `None` (with a message) when it is absent and not required.
-pub fn corpus_dir() -> Option<PathBuf> {
+/// The corpus folder.
+pub fn corpus_dir() -> PathBuf {
     let candidates = [
         std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
         Some(PathBuf::from("/work/shared/corpus")),
     ];
-    if let Some(found) = candidates.into_iter().flatten().find(|p| p.is_dir()) {
-        return Some(found);
-    }
-    assert!(
-        std::env::var_os("NOMAD_SPEC_REQUIRE_CORPUS").is_none(),
-        "the corpus is required (NOMAD_SPEC_REQUIRE_CORPUS) but was not found: set NOMAD_SPEC_CORPUS"
-    );
-    eprintln!("skipped: no corpus found (set NOMAD_SPEC_CORPUS to ../shared/corpus)");
-    None
+    candidates.into_iter().flatten().find(|p| p.join("nomad-jobs").is_dir()).unwrap_or_else(|| {
+        panic!("the shared corpus was not found: set NOMAD_SPEC_CORPUS to its folder")
+    })
 }
 
-/// A folder of the corpus, e.g. `corpus("nomad-jobs")`.
-pub fn corpus(sub: &str) -> Option<PathBuf> {
-    corpus_dir().map(|dir| dir.join(sub))
+/// Every job file (`*.nomad`, `*.hcl`) below `dir`, sorted.
+pub fn job_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "hcl" || e == "nomad") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The corpus's Nomad job files.
+pub fn corpus_job_files() -> Vec<PathBuf> {
+    job_files(&corpus_dir().join("nomad-jobs"))
 }
