@@ -1,1 +1,6 @@
 //! The Nomad engine: HTTP API client, plan, deploy, watch, diagnose, fix and roll back.
+
+pub mod api;
+pub mod client;
+
+pub use client::{Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError};
