@@ -27,8 +27,11 @@ fn read_as<T: DeserializeOwned>(text: &str) -> Result<(), String> {
 }
 
 /// File name → the type the client reads that response as.
-fn reader(file: &str) -> Option<fn(&str) -> Result<(), String>> {
-    let read: fn(&str) -> Result<(), String> = match file {
+/// Reads a sample's text as one type.
+type Reader = fn(&str) -> Result<(), String>;
+
+fn reader(file: &str) -> Option<Reader> {
+    let read: Reader = match file {
         "agent--query-self.json" => read_as::<AgentSelf>,
         "allocations--list-allocations.json"
         | "deployments--list-allocations-for-deployment.json"
