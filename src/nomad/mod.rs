@@ -2,5 +2,7 @@
 
 pub mod api;
 pub mod client;
+pub mod diagnose;
+pub mod plan;
 
 pub use client::{Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError};
