@@ -3,6 +3,7 @@
 pub mod api;
 pub mod client;
 pub mod diagnose;
+pub mod fix;
 pub mod plan;
 
 pub use client::{Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError};
