@@ -5,5 +5,6 @@ pub mod client;
 pub mod diagnose;
 pub mod fix;
 pub mod plan;
+pub mod watch;
 
 pub use client::{Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError};
