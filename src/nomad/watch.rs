@@ -291,6 +291,7 @@ impl<'a> WatchState<'a> {
                         .find(|a| {
                             a.deployment_status.as_ref().and_then(|s| s.healthy) == Some(false)
                         })
+                        .or_else(|| self.our_allocations().find(|a| a.client_status == "failed"))
                         .or_else(|| self.our_allocations().next())
                         .map(|alloc| self.evidence_of(alloc))
                         .unwrap_or_default();
@@ -333,10 +334,18 @@ impl<'a> WatchState<'a> {
         }
     }
 
-    /// Evidence when an allocation shows a failure that will not heal by itself.
+    /// Evidence when an allocation shows a failure that will not heal by itself. Under a
+    /// deployment, a failed allocation may still be replaced (Nomad reschedules within the
+    /// progress deadline), so only deterministic failures (an OOM kill, an image that
+    /// cannot be pulled) end the watch early; the deployment's own verdict decides the rest.
     fn failure_in(&self, alloc: &AllocationStub) -> Option<Evidence> {
-        let failed = alloc.client_status == "failed"
-            || alloc.deployment_status.as_ref().and_then(|s| s.healthy) == Some(false);
+        let under_deployment = !self.deployment_id.is_empty() || self.our_deployment().is_some();
+        let failed = !under_deployment
+            && (alloc.client_status == "failed"
+                || alloc
+                    .task_states
+                    .values()
+                    .any(|t| t.events.iter().any(|e| e.r#type == "Not Restarting")));
         let decisive = alloc.task_states.values().flat_map(|t| &t.events).any(decisive_event);
         (failed || decisive).then(|| self.evidence_of(alloc))
     }
@@ -437,7 +446,7 @@ fn decisive_event(event: &TaskEvent) -> bool {
     let oom = event.detail("oom_killed").as_deref() == Some("true");
     let pull = event.r#type == "Driver Failure"
         && (event.fails_task || event.text().to_lowercase().contains("pull"));
-    oom || pull || event.r#type == "Not Restarting" || event.r#type == "Alloc Unhealthy"
+    oom || pull
 }
 
 /// The last lines of the task's stderr; empty when the logs cannot be read (the node may be
