@@ -130,29 +130,29 @@ pub async fn deploy(
                 .join(", ")
         ));
 
-        let (registered_version, verdict) =
-            if let Some((group, metric)) = response.failed_tg_allocs.iter().next() {
-                // Registering would only leave a blocked evaluation behind.
-                let evidence = Evidence {
-                    group: group.clone(),
-                    placement: Some(metric.clone()),
-                    demand: GroupDemand::of(&job, group),
-                    ..Default::default()
-                };
-                (None, Verdict::Failed(Box::new(Failure::from_evidence(evidence))))
-            } else {
-                let register = client.register(&job, Some(plan.job_modify_index)).await?;
-                registered_any = true;
-                let version = client.job(&id).await.map(|j| j.value.version).ok();
-                last_version = version;
-                progress(&format!(
-                    "registered job {id}{} (evaluation {})",
-                    version.map(|v| format!(" version {v}")).unwrap_or_default(),
-                    register.eval_id.get(..8).unwrap_or(&register.eval_id)
-                ));
-                let verdict = watch(client, &job, &register, &options.watch, progress).await?;
-                (version, verdict)
+        let (registered_version, verdict) = if let Some((group, metric)) =
+            response.failed_tg_allocs.iter().next()
+        {
+            // Registering would only leave a blocked evaluation behind.
+            let evidence = Evidence {
+                group: group.clone(),
+                placement: Some(metric.clone()),
+                demand: GroupDemand::of(&job, group),
+                ..Default::default()
             };
+            (None, Verdict::Failed(Box::new(Failure::from_evidence(evidence))))
+        } else {
+            let register = client.register(&job, Some(plan.job_modify_index)).await?;
+            registered_any = true;
+            let version = client.job(&id).await?.value.version;
+            last_version = Some(version);
+            progress(&format!(
+                "registered job {id} version {version} (evaluation {})",
+                register.eval_id.get(..8).unwrap_or(&register.eval_id)
+            ));
+            let verdict = watch(client, &job, version, &register, &options.watch, progress).await?;
+            (Some(version), verdict)
+        };
         progress(&verdict_line(&verdict));
 
         let mut attempt = Attempt { plan, registered_version, verdict, fix: None, no_fix: None };

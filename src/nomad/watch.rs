@@ -66,12 +66,13 @@ impl Failure {
     }
 }
 
-/// Follows a job registered by `register` until a verdict. `job` is the registered job's
-/// API JSON (for its ID, type and what its groups ask for); `progress` receives one line
-/// per observed change.
+/// Follows version `version` of a job, registered by `register`, until a verdict. `job` is
+/// the registered job's API JSON (for its ID, type and what its groups ask for); `progress`
+/// receives one line per observed change.
 pub async fn watch(
     client: &NomadClient,
     job: &Value,
+    version: u64,
     register: &RegisterResponse,
     options: &WatchOptions,
     progress: &mut dyn FnMut(&str),
@@ -111,8 +112,6 @@ pub async fn watch(
         deployment_id = evaluation.deployment_id.clone();
     }
 
-    let current = client.job(&job_id).await?.value;
-    let version = current.version;
     let expected = expected_allocations(job);
     let mut state = WatchState::new(job, &job_type, version, expected, deployment_id);
     let wait = options.wait;
