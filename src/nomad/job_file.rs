@@ -186,4 +186,25 @@ mod tests {
             "image = \"web:1\"\ngreeting = \"say \\\"$${hi}\\\"\"\n"
         );
     }
+
+    #[test]
+    fn fixes_are_written_into_hcl_files_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.nomad.hcl");
+        let source = "job \"web\" {\n  group \"app\" {\n    task \"server\" {\n      \
+                      resources {\n        memory = 256 # measured\n      }\n    }\n  }\n}\n";
+        std::fs::write(&path, source).unwrap();
+        let mut file = JobFile::read(&path).unwrap();
+        assert_eq!(file.format, JobFormat::Hcl);
+        let edit = Edit::SetMemory {
+            group: "app".into(),
+            task: "server".into(),
+            memory_mb: 512,
+            memory_max_mb: None,
+        };
+        file.write_edits(&[edit]).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written, source.replace("256", "512"));
+        assert_eq!(file.text, written);
+    }
 }
