@@ -177,14 +177,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 tracing::info!("{line}");
             }
         };
-        anyhow::Ok(deploy(&client, job, Some(&mut file), &deploy_options, &mut progress).await)
-    })?;
+        let report = deploy(&client, job, Some(&mut file), &deploy_options, &mut progress).await?;
+        anyhow::Ok(report)
+    });
     let report = match result {
         Ok(report) => report,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return Ok(ExitCode::from(exit_code_of(&err)));
-        }
+        Err(err) => match err.downcast_ref::<NomadError>() {
+            Some(nomad) => {
+                eprintln!("error: {nomad}");
+                return Ok(ExitCode::from(exit_code_of(nomad)));
+            }
+            None => return Err(err),
+        },
     };
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
