@@ -1,6 +1,64 @@
 //! `fakes`: start one of the fakes by hand.
+//!
+//! `fakes nomad --listen 127.0.0.1:4646 --scenario scenarios/oom.toml` serves a fake Nomad
+//! until Ctrl-C; it prints the URL to put in `NOMAD_ADDR`. Exit codes: 0 after Ctrl-C, 1 when
+//! the scenario cannot be read or the address cannot be bound.
 
-fn main() {
-    eprintln!("no fake is available in this build yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fakes::nomad::{FakeNomad, Scenario};
+
+/// Stateful fakes of the services nomad-spec talks to.
+#[derive(Parser)]
+#[command(name = "fakes", version)]
+struct Cli {
+    #[command(subcommand)]
+    fake: Fake,
+}
+
+#[derive(Subcommand)]
+enum Fake {
+    /// Serve a fake Nomad HTTP API.
+    Nomad {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4646")]
+        listen: String,
+        /// Scenario file (TOML); without it, a healthy cluster of three linux/amd64 nodes.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("fakes: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.fake {
+        Fake::Nomad { listen, scenario } => {
+            let scenario = match scenario {
+                Some(path) => Scenario::from_file(&path)?,
+                None => Scenario::default(),
+            };
+            let nomad = FakeNomad::start_on(&listen, scenario)?;
+            println!("fake Nomad listening on {}", nomad.url());
+            println!("export NOMAD_ADDR={}", nomad.url());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build a runtime to wait for Ctrl-C")?;
+            runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
+            drop(nomad);
+            Ok(())
+        }
+    }
 }

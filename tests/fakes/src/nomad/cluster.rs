@@ -1,0 +1,1388 @@
+//! The state of the fake cluster (jobs and their versions, evaluations, deployments,
+//! allocations, task logs) and the simulation that moves it forward one step at a time.
+//!
+//! Everything that changes bumps a raft-like index, so blocking queries can wait for it.
+//! The HTTP layer (`http`) only reads this state and calls the operations here; the timer
+//! or the test's manual clock calls `step`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use super::job::{self, str_field};
+use super::placement::{self, ClientNode, NodeUsage};
+use super::scenario::{Fault, Scenario};
+
+/// A job is identified by namespace and ID.
+pub(crate) type JobKey = (String, String);
+
+/// An error answered to an HTTP client: status and plain-text body, as Nomad does.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub text: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, text: impl Into<String>) -> ApiError {
+        ApiError { status, text: text.into() }
+    }
+}
+
+/// The last index at which each kind of object changed, like Nomad's table indexes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tables {
+    pub jobs: u64,
+    pub evals: u64,
+    pub allocs: u64,
+    pub deployments: u64,
+}
+
+/// A registered job: its versions (the last is current) and indexes.
+#[derive(Debug, Clone)]
+pub(crate) struct JobRecord {
+    pub versions: Vec<Value>,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+}
+
+impl JobRecord {
+    pub fn current(&self) -> &Value {
+        // A record is only created with one version and versions are never removed.
+        &self.versions[self.versions.len() - 1]
+    }
+
+    pub fn version(&self) -> u64 {
+        self.current().get("Version").and_then(Value::as_u64).unwrap_or(0)
+    }
+}
+
+/// An evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct Eval {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub job_type: String,
+    pub priority: u64,
+    pub triggered_by: String,
+    pub job_modify_index: u64,
+    pub status: String,
+    pub status_description: String,
+    pub deployment_id: String,
+    pub previous_eval: String,
+    pub blocked_eval: String,
+    pub failed_tg_allocs: Option<Map<String, Value>>,
+    pub queued: BTreeMap<String, u64>,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: u128,
+    pub modify_time: u128,
+}
+
+/// One task group's progress in a deployment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeploymentGroup {
+    pub auto_revert: bool,
+    pub desired_canaries: u64,
+    pub desired_total: u64,
+    pub placed: u64,
+    pub healthy: u64,
+    pub unhealthy: u64,
+}
+
+/// A deployment.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub job_version: u64,
+    pub job_modify_index: u64,
+    pub job_create_index: u64,
+    pub groups: BTreeMap<String, DeploymentGroup>,
+    pub status: String,
+    pub status_description: String,
+    pub last_progress_step: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: u128,
+    pub modify_time: u128,
+}
+
+/// What the scenario makes a task do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Fate {
+    Runs,
+    OomKilled,
+    PullFails { message: String },
+    Crashes { exit_code: i64, stderr: Vec<String> },
+    ChecksFail { check: String },
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Phase {
+    Received,
+    Starting,
+    Running(u64),
+    Dead,
+}
+
+/// A task of an allocation, with its `TaskState` fields.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskRun {
+    pub name: String,
+    pub fate: Fate,
+    pub image: Option<String>,
+    pub stdout_lines: Vec<String>,
+    pub attempts_left: u32,
+    pub give_up_reason: String,
+    pub phase: Phase,
+    pub state: String,
+    pub failed: bool,
+    pub restarts: u64,
+    pub started_at: Option<u128>,
+    pub finished_at: Option<u128>,
+    pub last_restart: Option<u128>,
+    pub events: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// An allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct Alloc {
+    pub id: String,
+    pub eval_id: String,
+    pub name: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub job: Value,
+    pub group: String,
+    pub node: usize,
+    pub ports: Vec<(String, u16, bool)>,
+    pub metrics: Value,
+    pub deployment_id: String,
+    pub desired_status: String,
+    pub desired_description: String,
+    pub client_status: String,
+    pub client_description: String,
+    pub healthy: Option<bool>,
+    pub health_time: Option<u128>,
+    pub tasks: Vec<TaskRun>,
+    pub previous_allocation: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub alloc_modify_index: u64,
+    pub create_time: u128,
+    pub modify_time: u128,
+}
+
+impl Alloc {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
+            || self.desired_status != "run"
+    }
+
+    pub fn job_version(&self) -> u64 {
+        self.job.get("Version").and_then(Value::as_u64).unwrap_or(0)
+    }
+}
+
+/// A revert the fake performed, by request or by `auto_revert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revert {
+    /// Namespace of the job.
+    pub namespace: String,
+    /// Job ID.
+    pub job_id: String,
+    /// The version whose spec was registered again.
+    pub to_version: u64,
+    /// True when a failed deployment triggered it (`auto_revert`).
+    pub automatic: bool,
+}
+
+/// A stop (deregister) the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// Namespace of the job.
+    pub namespace: String,
+    /// Job ID.
+    pub job_id: String,
+    /// Whether `purge=true` was given.
+    pub purge: bool,
+}
+
+/// One HTTP request the fake answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    /// The status the fake answered.
+    pub status: u16,
+}
+
+/// A scheduled piece of work.
+#[derive(Debug, Clone)]
+enum Work {
+    Evaluate(String),
+}
+
+/// The whole fake cluster.
+pub(crate) struct Cluster {
+    pub scenario: Scenario,
+    pub nodes: Vec<ClientNode>,
+    pub index: u64,
+    pub step: u64,
+    pub tables: Tables,
+    pub jobs: BTreeMap<JobKey, JobRecord>,
+    pub evals: Vec<Eval>,
+    pub deployments: Vec<Deployment>,
+    pub allocs: Vec<Alloc>,
+    queue: Vec<(u64, Work)>,
+    next_id: u64,
+    allocs_per_job: BTreeMap<JobKey, usize>,
+    pub faults: Vec<Fault>,
+    pub register_calls: BTreeMap<JobKey, usize>,
+    pub reverts: Vec<Revert>,
+    pub stops: Vec<Stop>,
+    pub requests: Vec<RequestRecord>,
+}
+
+/// Nanoseconds since the Unix epoch, Nomad's timestamp unit.
+pub(crate) fn now_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+/// What a register call returns.
+#[derive(Debug, Clone)]
+pub(crate) struct WriteOutcome {
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    pub index: u64,
+}
+
+impl Cluster {
+    pub fn new(scenario: Scenario) -> Cluster {
+        let nodes = ClientNode::expand(&scenario.nodes);
+        let faults = scenario.faults.clone();
+        Cluster {
+            scenario,
+            nodes,
+            index: 1,
+            step: 0,
+            tables: Tables::default(),
+            jobs: BTreeMap::new(),
+            evals: Vec::new(),
+            deployments: Vec::new(),
+            allocs: Vec::new(),
+            queue: Vec::new(),
+            next_id: 0,
+            allocs_per_job: BTreeMap::new(),
+            faults,
+            register_calls: BTreeMap::new(),
+            reverts: Vec::new(),
+            stops: Vec::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    /// A new UUID-shaped identifier; deterministic so test failures are reproducible.
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        let n = self.next_id;
+        let mix = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (mix >> 32) as u32,
+            (mix >> 16) as u16,
+            (n >> 4) & 0xfff,
+            n & 0xfff,
+            mix & 0xffff_ffff_ffff
+        )
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.index += 1;
+        self.index
+    }
+
+    /// True when nothing is scheduled and every allocation and deployment is settled.
+    pub fn is_settled(&self) -> bool {
+        self.queue.is_empty()
+            && !self.deployments.iter().any(|d| d.status == "running")
+            && !self.allocs.iter().any(|a| !a.is_terminal() && alloc_can_change(a))
+    }
+
+    /// Registers a job version (or re-registers an unchanged one) and creates its evaluation.
+    pub fn register(
+        &mut self,
+        namespace: &str,
+        mut job_value: Value,
+        enforce_index: Option<u64>,
+        triggered_by: &str,
+    ) -> Result<WriteOutcome, ApiError> {
+        let errors = job::validation_errors(&job_value);
+        if !errors.is_empty() {
+            return Err(ApiError::new(500, job::multierror(&errors)));
+        }
+        let id = str_field(&job_value, "ID").to_string();
+        if !self.scenario.namespaces.iter().any(|ns| ns == namespace) {
+            return Err(ApiError::new(
+                500,
+                format!("job \"{id}\" is in nonexistent namespace \"{namespace}\""),
+            ));
+        }
+        let key = (namespace.to_string(), id.clone());
+        if triggered_by == "job-register" {
+            *self.register_calls.entry(key.clone()).or_default() += 1;
+        }
+        if let Some(wanted) = enforce_index {
+            let existing = self.jobs.get(&key).map(|record| record.job_modify_index);
+            match (wanted, existing) {
+                (0, Some(_)) => {
+                    return Err(ApiError::new(
+                        500,
+                        "Enforcing job modify index 0: job already exists",
+                    ))
+                }
+                (n, None) if n != 0 => {
+                    return Err(ApiError::new(
+                        500,
+                        format!("Enforcing job modify index {n}: job does not exist"),
+                    ))
+                }
+                (n, Some(current)) if n != current => {
+                    return Err(ApiError::new(
+                        500,
+                        format!(
+                            "Enforcing job modify index {n}: job exists with conflicting job \
+                             modify index: {current}"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        job::canonicalize(&mut job_value, namespace, &self.scenario.region);
+        let index = self.bump();
+        let now = now_nanos();
+        let changed = match self.jobs.get(&key) {
+            Some(record) => job::spec_of(record.current()) != job::spec_of(&job_value),
+            None => true,
+        };
+        let job_modify_index = if changed {
+            let (version, create_index) = match self.jobs.get(&key) {
+                Some(record) => (record.version() + 1, record.create_index),
+                None => (0, index),
+            };
+            if let Some(object) = job_value.as_object_mut() {
+                object.insert("Version".into(), json!(version));
+                object.insert("Stable".into(), json!(false));
+                object.insert("Status".into(), json!("pending"));
+                object.insert("StatusDescription".into(), json!(""));
+                object.insert("SubmitTime".into(), json!(now as u64));
+                object.insert("CreateIndex".into(), json!(create_index));
+                object.insert("ModifyIndex".into(), json!(index));
+                object.insert("JobModifyIndex".into(), json!(index));
+            }
+            let record = self.jobs.entry(key.clone()).or_insert_with(|| JobRecord {
+                versions: Vec::new(),
+                create_index,
+                modify_index: index,
+                job_modify_index: index,
+            });
+            record.versions.push(job_value);
+            record.modify_index = index;
+            record.job_modify_index = index;
+            index
+        } else {
+            let record =
+                self.jobs.get_mut(&key).ok_or_else(|| ApiError::new(500, "job vanished"))?;
+            record.modify_index = index;
+            record.job_modify_index
+        };
+        self.tables.jobs = index;
+        let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index);
+        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+    }
+
+    fn create_eval(
+        &mut self,
+        key: &JobKey,
+        triggered_by: &str,
+        job_modify_index: u64,
+        index: u64,
+    ) -> String {
+        // A newer evaluation supersedes the job's blocked ones, as Nomad cancels them.
+        for eval in self.evals.iter_mut() {
+            if eval.namespace == key.0 && eval.job_id == key.1 && eval.status == "blocked" {
+                eval.status = "canceled".to_string();
+                eval.status_description = "evaluation superseded by a newer evaluation".to_string();
+                eval.modify_index = index;
+            }
+        }
+        let (job_type, priority) = match self.jobs.get(key) {
+            Some(record) => (
+                job::job_type(record.current()).to_string(),
+                record.current().get("Priority").and_then(Value::as_u64).unwrap_or(50),
+            ),
+            None => ("service".to_string(), 50),
+        };
+        let id = self.new_id();
+        let now = now_nanos();
+        self.evals.push(Eval {
+            id: id.clone(),
+            namespace: key.0.clone(),
+            job_id: key.1.clone(),
+            job_type,
+            priority,
+            triggered_by: triggered_by.to_string(),
+            job_modify_index,
+            status: "pending".to_string(),
+            status_description: String::new(),
+            deployment_id: String::new(),
+            previous_eval: String::new(),
+            blocked_eval: String::new(),
+            failed_tg_allocs: None,
+            queued: BTreeMap::new(),
+            create_index: index,
+            modify_index: index,
+            create_time: now,
+            modify_time: now,
+        });
+        self.tables.evals = index;
+        self.queue.push((self.step + 1, Work::Evaluate(id.clone())));
+        id
+    }
+
+    /// Stops a job (a new version with `Stop = true`), or removes it with `purge`.
+    pub fn stop(
+        &mut self,
+        namespace: &str,
+        job_id: &str,
+        purge: bool,
+    ) -> Result<WriteOutcome, ApiError> {
+        let key = (namespace.to_string(), job_id.to_string());
+        if !self.jobs.contains_key(&key) {
+            return Err(ApiError::new(404, "job not found"));
+        }
+        self.stops.push(Stop {
+            namespace: namespace.to_string(),
+            job_id: job_id.to_string(),
+            purge,
+        });
+        let index = self.bump();
+        let record = self.jobs.get_mut(&key).ok_or_else(|| ApiError::new(404, "job not found"))?;
+        let mut stopped = record.current().clone();
+        let already_stopped = stopped.get("Stop").and_then(Value::as_bool).unwrap_or(false);
+        if !already_stopped {
+            let version = record.version() + 1;
+            if let Some(object) = stopped.as_object_mut() {
+                object.insert("Stop".into(), json!(true));
+                object.insert("Version".into(), json!(version));
+                object.insert("Stable".into(), json!(false));
+                object.insert("ModifyIndex".into(), json!(index));
+                object.insert("JobModifyIndex".into(), json!(index));
+                object.insert("SubmitTime".into(), json!(now_nanos() as u64));
+            }
+            record.versions.push(stopped);
+            record.job_modify_index = index;
+        }
+        record.modify_index = index;
+        let job_modify_index = record.job_modify_index;
+        let eval_id = self.create_eval(&key, "job-deregister", job_modify_index, index);
+        if purge {
+            self.jobs.remove(&key);
+        }
+        self.tables.jobs = index;
+        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+    }
+
+    /// Registers an older version's spec again as a new version.
+    pub fn revert(
+        &mut self,
+        namespace: &str,
+        job_id: &str,
+        to_version: u64,
+        enforce_prior: Option<u64>,
+        automatic: bool,
+    ) -> Result<WriteOutcome, ApiError> {
+        let key = (namespace.to_string(), job_id.to_string());
+        let record = self.jobs.get(&key).ok_or_else(|| ApiError::new(404, "job not found"))?;
+        let current = record.version();
+        if let Some(prior) = enforce_prior {
+            if prior != current {
+                return Err(ApiError::new(
+                    500,
+                    format!("Current job has version {current}; enforcing version {prior}"),
+                ));
+            }
+        }
+        if to_version == current {
+            return Err(ApiError::new(500, "can't revert to current version"));
+        }
+        let old = record
+            .versions
+            .iter()
+            .find(|v| v.get("Version").and_then(Value::as_u64) == Some(to_version))
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    500,
+                    format!(
+                        "job {job_id:?} in namespace {namespace:?} at version {to_version} not found"
+                    ),
+                )
+            })?;
+        self.reverts.push(Revert {
+            namespace: namespace.to_string(),
+            job_id: job_id.to_string(),
+            to_version,
+            automatic,
+        });
+        let trigger = if automatic { "deployment-watcher" } else { "job-register" };
+        self.register(namespace, job::spec_of(&old), None, trigger)
+    }
+
+    /// Advances the simulation by one step; returns whether anything changed.
+    pub fn advance(&mut self) -> bool {
+        self.step += 1;
+        let index = self.index + 1;
+        let mut changed = false;
+        let due: Vec<Work> = {
+            let step = self.step;
+            let (now, later): (Vec<_>, Vec<_>) =
+                self.queue.drain(..).partition(|(at, _)| *at <= step);
+            self.queue = later;
+            now.into_iter().map(|(_, work)| work).collect()
+        };
+        for work in due {
+            match work {
+                Work::Evaluate(eval_id) => {
+                    self.evaluate(&eval_id, index);
+                    changed = true;
+                }
+            }
+        }
+        let timing = self.scenario.timing.clone();
+        let now = now_nanos();
+        let mut allocs_changed = false;
+        for alloc in self.allocs.iter_mut() {
+            if alloc.create_index == index || alloc.is_terminal() {
+                continue;
+            }
+            if step_alloc(alloc, &timing, now) {
+                alloc.modify_index = index;
+                alloc.modify_time = now;
+                allocs_changed = true;
+            }
+        }
+        if allocs_changed {
+            self.tables.allocs = index;
+            changed = true;
+        }
+        if self.watch_deployments(index) {
+            changed = true;
+        }
+        if changed {
+            self.index = self.index.max(index);
+        }
+        changed
+    }
+
+    /// Places (or stops) the job's allocations for an evaluation, like a scheduler worker.
+    fn evaluate(&mut self, eval_id: &str, index: u64) {
+        let Some(eval_pos) = self.evals.iter().position(|e| e.id == eval_id) else { return };
+        if self.evals[eval_pos].status != "pending" {
+            return;
+        }
+        let key = (self.evals[eval_pos].namespace.clone(), self.evals[eval_pos].job_id.clone());
+        let now = now_nanos();
+        let job_value = self.jobs.get(&key).map(|r| r.current().clone());
+        let stopping = job_value
+            .as_ref()
+            .map(|j| j.get("Stop").and_then(Value::as_bool).unwrap_or(false))
+            .unwrap_or(true);
+        let version = job_value.as_ref().and_then(|j| j.get("Version")).and_then(Value::as_u64);
+
+        // Allocations of the current version keep running; all others make way.
+        let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+        for alloc in self.allocs.iter_mut() {
+            if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.is_terminal() {
+                continue;
+            }
+            let same_version = !stopping && Some(alloc.job_version()) == version;
+            if same_version {
+                *kept.entry(alloc.group.clone()).or_default() += 1;
+                continue;
+            }
+            alloc.desired_status = "stop".to_string();
+            alloc.desired_description = if stopping {
+                "alloc not needed due to job update".to_string()
+            } else {
+                "alloc is being updated due to job update".to_string()
+            };
+            alloc.client_status = "complete".to_string();
+            for task in alloc.tasks.iter_mut() {
+                if task.phase != Phase::Dead {
+                    task.events.push(event("Killing", "Sent interrupt", now));
+                    task.events.push(event("Killed", "Task successfully killed", now));
+                    task.state = "dead".to_string();
+                    task.phase = Phase::Dead;
+                    task.finished_at = Some(now);
+                }
+            }
+            alloc.modify_index = index;
+            alloc.modify_time = now;
+            self.tables.allocs = index;
+        }
+        for deployment in self.deployments.iter_mut() {
+            if deployment.namespace == key.0
+                && deployment.job_id == key.1
+                && deployment.status == "running"
+            {
+                deployment.status = "cancelled".to_string();
+                deployment.status_description = if stopping {
+                    "Cancelled because job is stopped".to_string()
+                } else {
+                    "Cancelled due to newer version of job".to_string()
+                };
+                deployment.modify_index = index;
+                deployment.modify_time = now;
+                self.tables.deployments = index;
+            }
+        }
+
+        let mut failed: Map<String, Value> = Map::new();
+        let mut queued: BTreeMap<String, u64> = BTreeMap::new();
+        let mut deployment_id = String::new();
+        if let (false, Some(job_value)) = (stopping, job_value) {
+            let mut usage = self.node_usage(&key);
+            let job_type = job::job_type(&job_value).to_string();
+            let mut placements = Vec::new();
+            for group in job::groups(&job_value) {
+                let name = str_field(group, "Name").to_string();
+                let wanted = if job_type == "system" || job_type == "sysbatch" {
+                    self.nodes.len()
+                } else {
+                    job::count(group)
+                };
+                let have = kept.get(&name).copied().unwrap_or(0);
+                let missing = wanted.saturating_sub(have);
+                let result =
+                    placement::place_group(&self.nodes, &mut usage, &job_value, group, missing);
+                queued.insert(name.clone(), result.unplaced as u64);
+                if let Some(metrics) = result.failure.clone() {
+                    failed.insert(name.clone(), metrics);
+                }
+                placements.push((group.clone(), name, wanted, result));
+            }
+            let needs_deployment = placements.iter().any(|(group, _, _, result)| {
+                (!result.placed.is_empty() || result.unplaced > 0)
+                    && job::update_strategy(&job_value, group).is_some()
+            });
+            if needs_deployment {
+                deployment_id = self.new_id();
+                let record = self.jobs.get(&key);
+                let mut groups = BTreeMap::new();
+                for (group, name, wanted, _) in &placements {
+                    if let Some(strategy) = job::update_strategy(&job_value, group) {
+                        groups.insert(
+                            name.clone(),
+                            DeploymentGroup {
+                                auto_revert: strategy.auto_revert,
+                                desired_canaries: strategy.canary,
+                                desired_total: *wanted as u64,
+                                ..DeploymentGroup::default()
+                            },
+                        );
+                    }
+                }
+                self.deployments.push(Deployment {
+                    id: deployment_id.clone(),
+                    namespace: key.0.clone(),
+                    job_id: key.1.clone(),
+                    job_version: version.unwrap_or(0),
+                    job_modify_index: record.map(|r| r.job_modify_index).unwrap_or(0),
+                    job_create_index: record.map(|r| r.create_index).unwrap_or(0),
+                    groups,
+                    status: "running".to_string(),
+                    status_description: "Deployment is running".to_string(),
+                    last_progress_step: self.step,
+                    create_index: index,
+                    modify_index: index,
+                    create_time: now,
+                    modify_time: now,
+                });
+                self.tables.deployments = index;
+            }
+            for (group, name, _, result) in placements {
+                let in_deployment = job::update_strategy(&job_value, &group).is_some();
+                let mut slot = 0usize;
+                for placed in result.placed {
+                    while self.allocs.iter().any(|a| {
+                        a.namespace == key.0
+                            && a.job_id == key.1
+                            && !a.is_terminal()
+                            && a.name == format!("{}.{}[{}]", key.1, name, slot)
+                    }) {
+                        slot += 1;
+                    }
+                    let alloc_name = format!("{}.{}[{}]", key.1, name, slot);
+                    slot += 1;
+                    let alloc = self.new_alloc(
+                        &key,
+                        eval_id,
+                        &job_value,
+                        &group,
+                        alloc_name,
+                        placed,
+                        if in_deployment { deployment_id.clone() } else { String::new() },
+                        index,
+                        now,
+                    );
+                    self.allocs.push(alloc);
+                    self.tables.allocs = index;
+                }
+            }
+        }
+
+        let blocked_id = if failed.is_empty() { String::new() } else { self.new_id() };
+        let eval = &mut self.evals[eval_pos];
+        eval.status = "complete".to_string();
+        eval.deployment_id = deployment_id.clone();
+        eval.queued = queued.clone();
+        eval.failed_tg_allocs = if failed.is_empty() { None } else { Some(failed.clone()) };
+        eval.blocked_eval = blocked_id.clone();
+        eval.modify_index = index;
+        eval.modify_time = now;
+        let blocked = (!blocked_id.is_empty()).then(|| Eval {
+            id: blocked_id,
+            triggered_by: "queued-allocs".to_string(),
+            status: "blocked".to_string(),
+            status_description: "created to place remaining allocations".to_string(),
+            previous_eval: eval.id.clone(),
+            blocked_eval: String::new(),
+            deployment_id,
+            failed_tg_allocs: Some(failed),
+            queued,
+            create_index: index,
+            modify_index: index,
+            create_time: now,
+            modify_time: now,
+            ..eval.clone()
+        });
+        if let Some(blocked) = blocked {
+            self.evals.push(blocked);
+        }
+        self.tables.evals = index;
+        if let Some(record) = self.jobs.get_mut(&key) {
+            record.modify_index = index;
+            self.tables.jobs = index;
+        }
+    }
+
+    /// Resources used on each node by allocations of other jobs that keep running.
+    fn node_usage(&self, key: &JobKey) -> Vec<NodeUsage> {
+        let mut usage = vec![NodeUsage::default(); self.nodes.len()];
+        for alloc in &self.allocs {
+            let same_job = alloc.namespace == key.0 && alloc.job_id == key.1;
+            if alloc.is_terminal() || alloc.node >= usage.len() {
+                continue;
+            }
+            // Allocations of this job that stay (same version) still hold their resources.
+            if same_job && alloc.desired_status != "run" {
+                continue;
+            }
+            add_usage(&mut usage[alloc.node], alloc);
+        }
+        usage
+    }
+
+    /// Resources used on each node by every other job's running allocations (for plans,
+    /// which assume the job's own allocations are replaced).
+    pub fn node_usage_without(&self, key: &JobKey) -> Vec<NodeUsage> {
+        let mut usage = vec![NodeUsage::default(); self.nodes.len()];
+        for alloc in &self.allocs {
+            if alloc.is_terminal() || alloc.node >= usage.len() {
+                continue;
+            }
+            if alloc.namespace == key.0 && alloc.job_id == key.1 {
+                continue;
+            }
+            add_usage(&mut usage[alloc.node], alloc);
+        }
+        usage
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_alloc(
+        &mut self,
+        key: &JobKey,
+        eval_id: &str,
+        job_value: &Value,
+        group: &Value,
+        name: String,
+        placed: placement::Placement,
+        deployment_id: String,
+        index: u64,
+        now: u128,
+    ) -> Alloc {
+        let id = self.new_id();
+        let serial = {
+            let n = self.allocs_per_job.entry(key.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let previous_allocation = self
+            .allocs
+            .iter()
+            .rev()
+            .find(|a| a.namespace == key.0 && a.job_id == key.1 && a.name == name)
+            .map(|a| a.id.clone())
+            .unwrap_or_default();
+        let (attempts, give_up_reason) = job::restart_policy(job_value, group);
+        let tasks = job::tasks(group)
+            .iter()
+            .map(|task| {
+                let (fate, stdout_lines) = self.fate_of(&key.1, group, task, serial);
+                TaskRun {
+                    name: str_field(task, "Name").to_string(),
+                    fate,
+                    image: job::image(task).map(str::to_string),
+                    stdout_lines,
+                    attempts_left: attempts,
+                    give_up_reason: give_up_reason.clone(),
+                    phase: Phase::Received,
+                    state: "pending".to_string(),
+                    failed: false,
+                    restarts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    last_restart: None,
+                    events: Vec::new(),
+                    stdout: String::new(),
+                    stderr: String::new(),
+                }
+            })
+            .collect();
+        Alloc {
+            id,
+            eval_id: eval_id.to_string(),
+            name,
+            namespace: key.0.clone(),
+            job_id: key.1.clone(),
+            job: job_value.clone(),
+            group: str_field(group, "Name").to_string(),
+            node: placed.node,
+            ports: placed.ports,
+            metrics: placed.metrics,
+            deployment_id,
+            desired_status: "run".to_string(),
+            desired_description: String::new(),
+            client_status: "pending".to_string(),
+            client_description: String::new(),
+            healthy: None,
+            health_time: None,
+            tasks,
+            previous_allocation,
+            create_index: index,
+            modify_index: index,
+            alloc_modify_index: index,
+            create_time: now,
+            modify_time: now,
+        }
+    }
+
+    /// The scripted fate of one task, from the scenario's rules, and its stdout lines.
+    fn fate_of(
+        &self,
+        job_id: &str,
+        group: &Value,
+        task: &Value,
+        serial: usize,
+    ) -> (Fate, Vec<String>) {
+        let image = job::image(task).unwrap_or("");
+        let (_, memory) = job::task_resources(task);
+        let checks = job::check_paths(group, task);
+        let mut stdout = Vec::new();
+        let mut fate = Fate::Runs;
+        for rule in self.scenario.rules_for(job_id) {
+            stdout.extend(rule.stdout.iter().cloned());
+            if fate != Fate::Runs {
+                continue;
+            }
+            if !image.is_empty() && rule.missing_images.iter().any(|i| i == image) {
+                fate = Fate::PullFails {
+                    message: format!(
+                        "Failed to pull `{image}`: Error response from daemon: manifest for \
+                         {image} not found: manifest unknown: manifest unknown"
+                    ),
+                };
+            } else if !image.is_empty() && rule.unauthorized_images.iter().any(|i| i == image) {
+                let repository = image.split(':').next().unwrap_or(image);
+                fate = Fate::PullFails {
+                    message: format!(
+                        "Failed to pull `{image}`: Error response from daemon: pull access denied \
+                         for {repository}, repository does not exist or may require 'docker \
+                         login': denied: requested access to the resource is denied"
+                    ),
+                };
+            } else if rule.oom_below_mb.is_some_and(|limit| memory < limit) {
+                fate = Fate::OomKilled;
+            } else if serial <= rule.crash_first_allocs {
+                fate = Fate::Crashes {
+                    exit_code: rule.crash_exit_code,
+                    stderr: rule.crash_stderr.clone(),
+                };
+            } else if let Some(check) = checks.iter().find(|path| {
+                rule.failing_check_paths.iter().any(|failing| failing == "*" || failing == *path)
+            }) {
+                fate = Fate::ChecksFail { check: check.clone() };
+            }
+        }
+        (fate, stdout)
+    }
+
+    /// Recounts deployments from their allocations and decides their outcome.
+    fn watch_deployments(&mut self, index: u64) -> bool {
+        let mut changed = false;
+        let now = now_nanos();
+        let progress_deadline = self.scenario.timing.progress_deadline_steps;
+        let mut outcomes = Vec::new();
+        for deployment in self.deployments.iter_mut().filter(|d| d.status == "running") {
+            let mut counts_changed = false;
+            let mut progressed = false;
+            for (name, group) in deployment.groups.iter_mut() {
+                let allocs = self
+                    .allocs
+                    .iter()
+                    .filter(|a| a.deployment_id == deployment.id && &a.group == name);
+                let (mut placed, mut healthy, mut unhealthy) = (0, 0, 0);
+                for alloc in allocs {
+                    placed += 1;
+                    match alloc.healthy {
+                        Some(true) => healthy += 1,
+                        Some(false) => unhealthy += 1,
+                        None => {}
+                    }
+                }
+                if (placed, healthy, unhealthy) != (group.placed, group.healthy, group.unhealthy) {
+                    progressed |= healthy > group.healthy;
+                    group.placed = placed;
+                    group.healthy = healthy;
+                    group.unhealthy = unhealthy;
+                    counts_changed = true;
+                }
+            }
+            if progressed {
+                deployment.last_progress_step = self.step;
+            }
+            let failure = if deployment.groups.values().any(|g| g.unhealthy > 0) {
+                Some("Failed due to unhealthy allocations")
+            } else if self.step.saturating_sub(deployment.last_progress_step) > progress_deadline {
+                Some("Failed due to progress deadline")
+            } else {
+                None
+            };
+            if let Some(reason) = failure {
+                deployment.status = "failed".to_string();
+                deployment.status_description = reason.to_string();
+                outcomes.push((deployment.id.clone(), false));
+                counts_changed = true;
+            } else if deployment.groups.values().all(|g| g.healthy >= g.desired_total) {
+                deployment.status = "successful".to_string();
+                deployment.status_description = "Deployment completed successfully".to_string();
+                outcomes.push((deployment.id.clone(), true));
+                counts_changed = true;
+            }
+            if counts_changed {
+                deployment.modify_index = index;
+                deployment.modify_time = now;
+                self.tables.deployments = index;
+                changed = true;
+            }
+        }
+        for (deployment_id, success) in outcomes {
+            self.conclude_deployment(&deployment_id, success, index);
+        }
+        changed
+    }
+
+    /// Marks the version stable after success; auto-reverts after a failure when asked to.
+    fn conclude_deployment(&mut self, deployment_id: &str, success: bool, index: u64) {
+        let Some(deployment) = self.deployments.iter().find(|d| d.id == deployment_id).cloned()
+        else {
+            return;
+        };
+        let key = (deployment.namespace.clone(), deployment.job_id.clone());
+        let Some(record) = self.jobs.get_mut(&key) else { return };
+        if success {
+            for version in record.versions.iter_mut() {
+                if version.get("Version").and_then(Value::as_u64) == Some(deployment.job_version) {
+                    if let Some(object) = version.as_object_mut() {
+                        object.insert("Stable".into(), json!(true));
+                    }
+                }
+            }
+            record.modify_index = index;
+            self.tables.jobs = index;
+            return;
+        }
+        if !deployment.groups.values().any(|g| g.auto_revert) {
+            return;
+        }
+        let stable = record
+            .versions
+            .iter()
+            .rev()
+            .filter(|v| v.get("Stable").and_then(Value::as_bool).unwrap_or(false))
+            .filter_map(|v| v.get("Version").and_then(Value::as_u64))
+            .find(|v| *v < deployment.job_version);
+        let suffix = match stable {
+            Some(version) => format!(" - rolling back to job version {version}"),
+            None => " - no stable job version to auto revert to".to_string(),
+        };
+        if let Some(d) = self.deployments.iter_mut().find(|d| d.id == deployment_id) {
+            d.status_description.push_str(&suffix);
+        }
+        if let Some(version) = stable {
+            // The revert is the fake's own write; an error here only means the job vanished.
+            let _ = self.revert(&key.0, &key.1, version, None, true);
+        }
+    }
+
+    /// The status Nomad would show for a job, from its allocations and evaluations.
+    pub fn job_status(&self, key: &JobKey) -> &'static str {
+        let Some(record) = self.jobs.get(key) else { return "dead" };
+        if record.current().get("Stop").and_then(Value::as_bool).unwrap_or(false) {
+            return "dead";
+        }
+        let allocs: Vec<&Alloc> =
+            self.allocs.iter().filter(|a| a.namespace == key.0 && a.job_id == key.1).collect();
+        if allocs.iter().any(|a| !a.is_terminal()) {
+            return "running";
+        }
+        let waiting = self.evals.iter().any(|e| {
+            e.namespace == key.0
+                && e.job_id == key.1
+                && matches!(e.status.as_str(), "pending" | "blocked")
+        });
+        if waiting || allocs.is_empty() {
+            "pending"
+        } else {
+            "dead"
+        }
+    }
+
+    /// Takes the next matching injected fault, if any.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let position = self.faults.iter().position(|fault| {
+            fault.times > 0
+                && fault.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && fault.path.as_deref().is_none_or(|p| path.starts_with(p))
+        })?;
+        let fault = &mut self.faults[position];
+        fault.times -= 1;
+        Some(fault.clone())
+    }
+}
+
+/// Adds what an allocation holds on its node.
+fn add_usage(node: &mut NodeUsage, alloc: &Alloc) {
+    for task in job::groups(&alloc.job)
+        .iter()
+        .filter(|g| str_field(g, "Name") == alloc.group)
+        .flat_map(job::tasks)
+    {
+        let (cpu, memory) = job::task_resources(task);
+        node.cpu += cpu;
+        node.memory += memory;
+    }
+    for (_, port, _) in &alloc.ports {
+        node.ports.insert(*port);
+    }
+}
+
+/// Whether a step can still change this allocation (so the cluster is not settled).
+fn alloc_can_change(alloc: &Alloc) -> bool {
+    alloc.tasks.iter().any(|task| match task.phase {
+        Phase::Received | Phase::Starting => true,
+        Phase::Dead => false,
+        Phase::Running(_) => {
+            task.fate != Fate::Runs
+                || (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
+                || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
+        }
+    })
+}
+
+/// A task event in Nomad's shape.
+pub(crate) fn event(kind: &str, display: &str, time: u128) -> Value {
+    json!({
+        "Type": kind,
+        "Time": time as u64,
+        "Message": "",
+        "DisplayMessage": display,
+        "Details": {},
+        "FailsTask": false,
+        "RestartReason": "",
+        "SetupError": "",
+        "DriverError": "",
+        "DriverMessage": "",
+        "ExitCode": 0,
+        "Signal": 0,
+        "KillTimeout": 0,
+        "KillError": "",
+        "KillReason": "",
+        "StartDelay": 0,
+        "DownloadError": "",
+        "ValidationError": "",
+        "DiskLimit": 0,
+        "FailedSibling": "",
+        "VaultError": "",
+        "TaskSignalReason": "",
+        "TaskSignal": "",
+        "GenericSource": "",
+    })
+}
+
+fn with_fields(mut event: Value, fields: &[(&str, Value)]) -> Value {
+    if let Some(object) = event.as_object_mut() {
+        for (key, value) in fields {
+            object.insert((*key).to_string(), value.clone());
+        }
+    }
+    event
+}
+
+fn details(pairs: &[(&str, String)]) -> Value {
+    Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect())
+}
+
+/// Moves one allocation forward by one step; returns whether it changed.
+fn step_alloc(alloc: &mut Alloc, timing: &super::scenario::Timing, now: u128) -> bool {
+    let batch = matches!(job::job_type(&alloc.job), "batch" | "sysbatch");
+    let mut changed = false;
+    for task in alloc.tasks.iter_mut() {
+        changed |= step_task(task, batch, now);
+    }
+    let any_failed = alloc.tasks.iter().any(|t| t.failed);
+    let all_dead = alloc.tasks.iter().all(|t| t.phase == Phase::Dead);
+    let all_running = alloc.tasks.iter().all(|t| matches!(t.phase, Phase::Running(_)));
+    let status = if any_failed && (all_dead || !batch) {
+        "failed"
+    } else if all_dead {
+        "complete"
+    } else if all_running || alloc.tasks.iter().any(|t| matches!(t.phase, Phase::Running(_))) {
+        "running"
+    } else {
+        "pending"
+    };
+    if alloc.client_status != status {
+        alloc.client_status = status.to_string();
+        if status == "failed" {
+            alloc.client_description = "Failed tasks".to_string();
+        } else if status == "complete" {
+            alloc.client_description = "All tasks have completed".to_string();
+        } else if status == "running" {
+            alloc.client_description = "Tasks are running".to_string();
+        }
+        changed = true;
+    }
+    if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
+        let health = if any_failed {
+            Some(false)
+        } else {
+            let steps: Vec<u64> = alloc
+                .tasks
+                .iter()
+                .filter_map(|t| match t.phase {
+                    Phase::Running(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            let min_steps = steps.iter().copied().min().unwrap_or(0);
+            let failing = alloc.tasks.iter().find_map(|t| match &t.fate {
+                Fate::ChecksFail { check } => Some((t.name.clone(), check.clone())),
+                _ => None,
+            });
+            match failing {
+                Some((task_name, check))
+                    if all_running && min_steps >= timing.healthy_deadline_steps =>
+                {
+                    if let Some(task) = alloc.tasks.iter_mut().find(|t| t.name == task_name) {
+                        task.events.push(with_fields(
+                            event("Alloc Unhealthy", "Services not healthy by deadline", now),
+                            &[
+                                ("Message", json!("Services not healthy by deadline")),
+                                ("Details", details(&[("check", check)])),
+                            ],
+                        ));
+                    }
+                    Some(false)
+                }
+                None if all_running && min_steps >= timing.min_healthy_steps => Some(true),
+                _ => None,
+            }
+        };
+        if health.is_some() {
+            alloc.healthy = health;
+            alloc.health_time = Some(now);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Moves one task forward by one step.
+fn step_task(task: &mut TaskRun, batch: bool, now: u128) -> bool {
+    match task.phase {
+        Phase::Dead => false,
+        Phase::Received => {
+            task.events.push(event("Received", "Task received by client", now));
+            task.events.push(with_fields(
+                event("Task Setup", "Building Task Directory", now),
+                &[("Message", json!("Building Task Directory"))],
+            ));
+            task.phase = Phase::Starting;
+            true
+        }
+        Phase::Starting => {
+            if let Some(image) = &task.image {
+                let message = format!("Downloading image {image}");
+                task.events.push(with_fields(
+                    event("Driver", &message, now),
+                    &[
+                        ("DriverMessage", json!(message)),
+                        ("Details", details(&[("image", image.clone())])),
+                    ],
+                ));
+            }
+            if let Fate::PullFails { message } = task.fate.clone() {
+                task.events.push(with_fields(
+                    event("Driver Failure", &message, now),
+                    &[
+                        ("DriverError", json!(message)),
+                        ("Details", details(&[("driver_error", message.clone())])),
+                    ],
+                ));
+                // Docker pull errors are not recoverable: Nomad does not restart the task.
+                give_up(task, "Error was unrecoverable", now);
+                return true;
+            }
+            task.events.push(event("Started", "Task started by client", now));
+            task.state = "running".to_string();
+            task.started_at = Some(now);
+            task.phase = Phase::Running(0);
+            for line in &task.stdout_lines {
+                task.stdout.push_str(line);
+                task.stdout.push('\n');
+            }
+            true
+        }
+        Phase::Running(n) => {
+            task.phase = Phase::Running(n + 1);
+            match task.fate.clone() {
+                Fate::OomKilled => {
+                    let display = "Exit Code: 137, Exit Message: \"OOM Killed\"";
+                    task.events.push(with_fields(
+                        event("Terminated", display, now),
+                        &[
+                            ("ExitCode", json!(137)),
+                            ("Message", json!("OOM Killed")),
+                            (
+                                "Details",
+                                details(&[
+                                    ("exit_code", "137".to_string()),
+                                    ("signal", "0".to_string()),
+                                    ("oom_killed", "true".to_string()),
+                                    ("exit_message", "OOM Killed".to_string()),
+                                ]),
+                            ),
+                        ],
+                    ));
+                    restart_or_give_up(task, now);
+                    true
+                }
+                Fate::Crashes { exit_code, stderr } => {
+                    for line in &stderr {
+                        task.stderr.push_str(line);
+                        task.stderr.push('\n');
+                    }
+                    let display = format!("Exit Code: {exit_code}");
+                    task.events.push(with_fields(
+                        event("Terminated", &display, now),
+                        &[
+                            ("ExitCode", json!(exit_code)),
+                            (
+                                "Details",
+                                details(&[
+                                    ("exit_code", exit_code.to_string()),
+                                    ("signal", "0".to_string()),
+                                    ("oom_killed", "false".to_string()),
+                                ]),
+                            ),
+                        ],
+                    ));
+                    restart_or_give_up(task, now);
+                    true
+                }
+                Fate::Runs | Fate::ChecksFail { .. } if batch => {
+                    task.events.push(with_fields(
+                        event("Terminated", "Exit Code: 0", now),
+                        &[("Details", details(&[("exit_code", "0".to_string())]))],
+                    ));
+                    task.state = "dead".to_string();
+                    task.phase = Phase::Dead;
+                    task.finished_at = Some(now);
+                    true
+                }
+                // Running steps only count time; the allocation decides health from them.
+                _ => false,
+            }
+        }
+    }
+}
+
+fn restart_or_give_up(task: &mut TaskRun, now: u128) {
+    if task.attempts_left > 0 {
+        task.attempts_left -= 1;
+        task.restarts += 1;
+        task.last_restart = Some(now);
+        task.state = "pending".to_string();
+        task.phase = Phase::Starting;
+        task.events.push(with_fields(
+            event("Restarting", "Task restarting in 0s", now),
+            &[("RestartReason", json!("Restart within policy")), ("StartDelay", json!(0))],
+        ));
+    } else {
+        let reason = task.give_up_reason.clone();
+        give_up(task, &reason, now);
+    }
+}
+
+fn give_up(task: &mut TaskRun, reason: &str, now: u128) {
+    task.events.push(with_fields(
+        event("Not Restarting", reason, now),
+        &[("RestartReason", json!(reason)), ("FailsTask", json!(true))],
+    ));
+    task.state = "dead".to_string();
+    task.failed = true;
+    task.phase = Phase::Dead;
+    task.finished_at = Some(now);
+}
+
+/// Task names of a group, for summaries of groups without allocations.
+pub(crate) fn group_names(job_value: &Value) -> BTreeSet<String> {
+    job::groups(job_value).iter().map(|g| str_field(g, "Name").to_string()).collect()
+}

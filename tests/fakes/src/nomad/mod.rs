@@ -1,0 +1,242 @@
+//! A fake Nomad: a stateful HTTP server speaking Nomad's `/v1` API on loopback.
+//!
+//! `FakeNomad::start(scenario)` serves on a free port from its own thread and runtime, so it
+//! works from plain `#[test]`s and from `#[tokio::test]`s alike, and stops when dropped. Jobs
+//! registered with it get evaluations, deployments and allocations that move forward on a
+//! timer (or on the test's manual clock) as the scenario scripts them; the handle exposes
+//! that state for assertions.
+
+mod cluster;
+mod http;
+mod job;
+mod placement;
+mod plan;
+mod render;
+mod scenario;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub use cluster::{RequestRecord, Revert, Stop};
+pub use scenario::{Fault, JobRule, Node, Scenario, Timing, Token};
+
+use cluster::{Cluster, JobKey};
+use http::Shared;
+
+/// Most steps `settle` takes before giving up (a deployment always ends well before).
+const SETTLE_LIMIT: u64 = 10_000;
+
+/// A running fake Nomad; dropping it stops the server.
+pub struct FakeNomad {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeNomad {
+    /// Starts a fake Nomad on a free loopback port.
+    pub fn start(scenario: Scenario) -> anyhow::Result<FakeNomad> {
+        FakeNomad::start_on("127.0.0.1:0", scenario)
+    }
+
+    /// Starts a fake Nomad on the given address (`127.0.0.1:4646`, or port 0 for a free one).
+    pub fn start_on(listen: &str, scenario: Scenario) -> anyhow::Result<FakeNomad> {
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
+        let addr = listener.local_addr().context("cannot read the listening address")?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot build the fake Nomad's runtime")?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
+        };
+        let step = Duration::from_millis(scenario.step_ms.max(1));
+        let manual = scenario.manual_clock;
+        let shared = Arc::new(Shared::new(Cluster::new(scenario)));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let served = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("fake-nomad-{}", addr.port()))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    if !manual {
+                        let ticking = served.clone();
+                        tokio::spawn(async move {
+                            let mut interval = tokio::time::interval(step);
+                            interval
+                                .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            interval.tick().await;
+                            loop {
+                                interval.tick().await;
+                                ticking.advance();
+                            }
+                        });
+                    }
+                    let app = axum::Router::new().fallback(http::handle).with_state(served);
+                    // Not a graceful shutdown: a blocking query may be waiting for minutes,
+                    // and a dropped fake must stop at once.
+                    tokio::select! {
+                        result = axum::serve(listener, app) => {
+                            if let Err(error) = result {
+                                eprintln!("fake Nomad on {addr} stopped: {error}");
+                            }
+                        }
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .context("cannot start the fake Nomad's thread")?;
+        Ok(FakeNomad { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+
+    /// The address the fake listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to put in `NOMAD_ADDR`, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs `steps` simulation steps now (the only way time passes with the manual clock).
+    pub fn advance(&self, steps: u64) {
+        for _ in 0..steps {
+            self.shared.advance();
+        }
+    }
+
+    /// Steps until nothing is left to happen (evaluations done, deployments concluded);
+    /// returns false if the cluster had not settled after a very large number of steps.
+    pub fn settle(&self) -> bool {
+        for _ in 0..SETTLE_LIMIT {
+            if self.shared.read(Cluster::is_settled) {
+                return true;
+            }
+            self.shared.advance();
+        }
+        self.shared.read(Cluster::is_settled)
+    }
+
+    /// Waits (with the timer clock) until nothing is left to happen, at most `timeout`.
+    pub fn wait_settled(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.shared.read(Cluster::is_settled) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.shared.read(Cluster::is_settled)
+    }
+
+    /// The current raft-like index.
+    pub fn index(&self) -> u64 {
+        self.shared.read(|c| c.index)
+    }
+
+    /// The current version of a job in the `default` namespace, as `GET /v1/job/:id` shows it.
+    pub fn job(&self, job_id: &str) -> Option<Value> {
+        self.job_in("default", job_id)
+    }
+
+    /// The current version of a job in a namespace.
+    pub fn job_in(&self, namespace: &str, job_id: &str) -> Option<Value> {
+        let key = key(namespace, job_id);
+        self.shared.read(|c| render::job(c, &key))
+    }
+
+    /// Every registered version of a job (`default` namespace), oldest first.
+    pub fn job_versions(&self, job_id: &str) -> Vec<Value> {
+        let key = key("default", job_id);
+        self.shared.read(|c| c.jobs.get(&key).map(|r| r.versions.clone()).unwrap_or_default())
+    }
+
+    /// How many register calls (`POST /v1/jobs` or `/v1/job/:id`) named this job, refused
+    /// ones included.
+    pub fn register_calls(&self, job_id: &str) -> usize {
+        self.shared.read(|c| {
+            c.register_calls.iter().filter(|((_, id), _)| id == job_id).map(|(_, n)| *n).sum()
+        })
+    }
+
+    /// The job's allocations (`default` namespace) in Nomad's full JSON, oldest first.
+    pub fn allocations(&self, job_id: &str) -> Vec<Value> {
+        self.shared.read(|c| {
+            c.allocs
+                .iter()
+                .filter(|a| a.namespace == "default" && a.job_id == job_id)
+                .map(|a| render::alloc_full(c, a))
+                .collect()
+        })
+    }
+
+    /// The job's evaluations (`default` namespace), oldest first.
+    pub fn evaluations(&self, job_id: &str) -> Vec<Value> {
+        self.shared.read(|c| {
+            c.evals
+                .iter()
+                .filter(|e| e.namespace == "default" && e.job_id == job_id)
+                .map(|e| render::eval(c, e, false))
+                .collect()
+        })
+    }
+
+    /// The job's deployments (`default` namespace), oldest first.
+    pub fn deployments(&self, job_id: &str) -> Vec<Value> {
+        self.shared.read(|c| {
+            c.deployments
+                .iter()
+                .filter(|d| d.namespace == "default" && d.job_id == job_id)
+                .map(render::deployment)
+                .collect()
+        })
+    }
+
+    /// Reverts performed so far, requested or automatic.
+    pub fn reverts(&self) -> Vec<Revert> {
+        self.shared.read(|c| c.reverts.clone())
+    }
+
+    /// Stops (deregistrations) received so far.
+    pub fn stops(&self) -> Vec<Stop> {
+        self.shared.read(|c| c.stops.clone())
+    }
+
+    /// Every HTTP request answered so far, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.read(|c| c.requests.clone())
+    }
+
+    /// Adds a fault while running (e.g. "the next two registers fail").
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.write(|c| c.faults.push(fault));
+    }
+}
+
+fn key(namespace: &str, job_id: &str) -> JobKey {
+    (namespace.to_string(), job_id.to_string())
+}
+
+impl Drop for FakeNomad {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // The server may already have stopped on its own; nothing to tell it then.
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic in the server thread has already been printed; dropping must not panic.
+            let _ = thread.join();
+        }
+    }
+}
