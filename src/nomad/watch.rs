@@ -160,6 +160,17 @@ pub async fn watch(
             Judgement::Healthy(allocations) => {
                 return Ok(Verdict::Healthy { version, allocations });
             }
+            Judgement::DeploymentFailed => {
+                // The deployment and allocation queries answer separately: read the
+                // allocations as they are now, so the evidence matches the verdict.
+                state.allocations = client.job_allocations(&job_id, Blocking::NOW).await?.value;
+                let mut evidence = state.deployment_failure_evidence();
+                if !evidence.alloc_id.is_empty() && !evidence.task.is_empty() {
+                    evidence.stderr_tail =
+                        stderr_tail(client, &evidence, options.stderr_lines).await;
+                }
+                return Ok(Verdict::Failed(Box::new(Failure::from_evidence(evidence))));
+            }
             Judgement::Failed(mut evidence) => {
                 if !evidence.alloc_id.is_empty() && !evidence.task.is_empty() {
                     evidence.stderr_tail =
@@ -224,6 +235,8 @@ enum Judgement {
     Waiting,
     Healthy(usize),
     Failed(Box<Evidence>),
+    /// The deployment failed; the evidence is read from fresh allocations.
+    DeploymentFailed,
 }
 
 /// What `watch` knows so far.
@@ -284,20 +297,7 @@ impl<'a> WatchState<'a> {
                 "successful" => {
                     return Judgement::Healthy(self.our_allocations().count());
                 }
-                "failed" | "cancelled" => {
-                    let mut evidence = self
-                        .our_allocations()
-                        .find(|a| {
-                            a.deployment_status.as_ref().and_then(|s| s.healthy) == Some(false)
-                        })
-                        .or_else(|| self.our_allocations().find(|a| a.client_status == "failed"))
-                        .or_else(|| self.our_allocations().next())
-                        .map(|alloc| self.evidence_of(alloc))
-                        .unwrap_or_default();
-                    evidence.unhealthy = true;
-                    evidence.deployment_description = deployment.status_description.clone();
-                    return Judgement::Failed(Box::new(evidence));
-                }
+                "failed" | "cancelled" => return Judgement::DeploymentFailed,
                 _ => return Judgement::Waiting,
             }
         }
@@ -306,6 +306,31 @@ impl<'a> WatchState<'a> {
             return Judgement::Waiting;
         }
         self.judge_without_deployment()
+    }
+
+    /// Evidence for a failed deployment, from the allocations of the watched version (those
+    /// Nomad already stopped included): the most telling one first.
+    fn deployment_failure_evidence(&self) -> Evidence {
+        let version = self.version;
+        let ours = || self.allocations.iter().filter(move |a| a.job_version == version);
+        let unhealthy = |a: &&AllocationStub| {
+            a.deployment_status.as_ref().and_then(|s| s.healthy) == Some(false)
+        };
+        let telling = |a: &&AllocationStub| {
+            a.task_states.values().flat_map(|t| &t.events).any(decisive_event)
+        };
+        let mut evidence = ours()
+            .find(telling)
+            .or_else(|| ours().find(unhealthy))
+            .or_else(|| ours().find(|a| a.client_status == "failed"))
+            .or_else(|| ours().next())
+            .map(|alloc| self.evidence_of(alloc))
+            .unwrap_or_default();
+        evidence.unhealthy = true;
+        if let Some(deployment) = self.our_deployment() {
+            evidence.deployment_description = deployment.status_description.clone();
+        }
+        evidence
     }
 
     /// Batch, system and update-less jobs: healthy when every allocation runs (or, for
@@ -525,7 +550,8 @@ mod tests {
             .unwrap(),
         );
         state.allocations = vec![running("a1")];
-        let Judgement::Failed(evidence) = state.judge() else { panic!("expected a failure") };
+        assert!(matches!(state.judge(), Judgement::DeploymentFailed));
+        let evidence = state.deployment_failure_evidence();
         assert_eq!(evidence.deployment_description, "Failed due to progress deadline");
         assert!(evidence.unhealthy);
     }
