@@ -108,7 +108,7 @@ pub async fn deploy(
     mut job: Value,
     mut file: Option<&mut JobFile>,
     options: &DeployOptions,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<DeployReport, NomadError> {
     let id = job_id(&job)?.to_string();
     let mut attempts: Vec<Attempt> = Vec::new();

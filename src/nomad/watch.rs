@@ -75,7 +75,7 @@ pub async fn watch(
     version: u64,
     register: &RegisterResponse,
     options: &WatchOptions,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Verdict, NomadError> {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + options.deadline;
@@ -295,7 +295,11 @@ impl<'a> WatchState<'a> {
         if let Some(deployment) = self.our_deployment() {
             match deployment.status.as_str() {
                 "successful" => {
-                    return Judgement::Healthy(self.our_allocations().count());
+                    // The allocation query may not have caught up with the deployment yet.
+                    let healthy: i64 =
+                        deployment.task_groups.values().map(|g| g.healthy_allocs).sum();
+                    let seen = self.our_allocations().count();
+                    return Judgement::Healthy(seen.max(usize::try_from(healthy).unwrap_or(0)));
                 }
                 "failed" | "cancelled" => return Judgement::DeploymentFailed,
                 _ => return Judgement::Waiting,
