@@ -382,3 +382,77 @@ fn binary_exits_3_on_concurrent_modification() {
     assert_eq!(output.status.code(), Some(3), "{stderr}{}", text(&output.stdout));
     assert!(stderr.contains("was changed on Nomad since it was planned"), "{stderr}");
 }
+
+#[tokio::test]
+async fn reads_recover_from_server_errors_and_a_failed_register_registers_nothing() {
+    let fake = FakeNomad::start(
+        Scenario::default().with_fault(Fault::server_error(2, Some("/v1/job/web/allocations"))),
+    )
+    .unwrap();
+    let report = run_deploy(&fake, web_job(512, "/health"), None, &options(false)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healthy, "{report:#?}");
+
+    let fake = FakeNomad::start(Scenario::default().with_fault(Fault {
+        method: Some("POST".into()),
+        path: Some("/v1/jobs".into()),
+        status: Some(500),
+        times: 1,
+        ..Fault::default()
+    }))
+    .unwrap();
+    let err = run_deploy(&fake, web_job(512, "/health"), None, &options(false)).await.unwrap_err();
+    assert!(matches!(err, NomadError::Server { status: 500, .. }), "{err:?}");
+    assert!(fake.job("web").is_none(), "nothing half-registered");
+}
+
+#[tokio::test]
+async fn crashes_are_judged_when_nomad_gives_up_not_at_the_first_exit() {
+    let fake = FakeNomad::start(
+        Scenario::default()
+            .with_rule(JobRule::for_job("web").crash_first_allocs(2, &["panic: cache not warm"])),
+    )
+    .unwrap();
+    let report = run_deploy(&fake, web_job(512, "/health"), None, &options(true)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let Verdict::Failed(failure) = &report.attempts[0].verdict else { panic!("{report:#?}") };
+    assert_eq!(failure.diagnosis.category, Category::CrashOnStart);
+    assert_eq!(failure.evidence.exit_code, Some(1));
+    assert!(failure.evidence.stderr_tail.iter().any(|l| l.contains("cache not warm")));
+    // Restarts were given their chance: the verdict waited for Nomad to stop restarting.
+    assert!(failure.evidence.events.iter().any(|e| e.r#type == "Not Restarting"));
+    assert!(report.attempts[0].no_fix.is_some(), "a crash has no automatic fix");
+}
+
+#[tokio::test]
+async fn jobs_without_a_deployment_are_judged_from_allocations() {
+    let fake = FakeNomad::start(Scenario::default()).unwrap();
+    let mut job = web_job(512, "/health");
+    job.as_object_mut().unwrap().remove("Update");
+    let report = run_deploy(&fake, job, None, &options(false)).await.unwrap();
+    assert!(
+        matches!(report.attempts[0].verdict, Verdict::Healthy { allocations: 2, .. }),
+        "{report:#?}"
+    );
+    assert!(fake.deployments("web").is_empty());
+
+    let mut batch = web_job(512, "/health");
+    batch["ID"] = json!("report");
+    batch["Name"] = json!("report");
+    batch["Type"] = json!("batch");
+    batch.as_object_mut().unwrap().remove("Update");
+    let report = run_deploy(&fake, batch, None, &options(false)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healthy, "{report:#?}");
+}
+
+#[tokio::test]
+async fn a_deadline_ends_the_watch_and_the_job_is_stopped() {
+    // With the manual clock nothing ever happens: only the deadline can end the watch.
+    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+    let mut options = options(true);
+    options.watch.deadline = Duration::from_millis(300);
+    let report = run_deploy(&fake, web_job(512, "/health"), None, &options).await.unwrap();
+    assert_eq!(report.outcome, Outcome::TimedOut, "{report:#?}");
+    assert_eq!(report.attempts.len(), 1, "a timeout is not retried");
+    assert!(report.rollback.as_deref().unwrap_or_default().starts_with("stopped job web"));
+    assert_eq!(fake.stops().len(), 1);
+}
