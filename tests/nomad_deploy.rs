@@ -456,3 +456,25 @@ async fn a_deadline_ends_the_watch_and_the_job_is_stopped() {
     assert!(report.rollback.as_deref().unwrap_or_default().starts_with("stopped job web"));
     assert_eq!(fake.stops().len(), 1);
 }
+
+#[tokio::test]
+async fn without_stable_versions_the_version_that_ran_before_is_restored() {
+    let fake = FakeNomad::start(
+        Scenario::default().with_rule(JobRule::for_job("web").missing_image("ghcr.io/acme/web:9")),
+    )
+    .unwrap();
+    // No update block: no deployments, so Nomad never marks a version stable.
+    let mut job = web_job(512, "/health");
+    job.as_object_mut().unwrap().remove("Update");
+    let first = run_deploy(&fake, job.clone(), None, &options(false)).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Healthy, "{first:#?}");
+    job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("ghcr.io/acme/web:9");
+    let report = run_deploy(&fake, job, None, &options(true)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert_eq!(
+        report.rollback.as_deref(),
+        Some("reverted job web to version 0, the version that ran before this deploy")
+    );
+    assert!(fake.reverts().iter().any(|r| r.to_version == 0), "{:?}", fake.reverts());
+    assert!(fake.stops().is_empty());
+}

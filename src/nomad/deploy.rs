@@ -113,14 +113,23 @@ pub async fn deploy(
     let id = job_id(&job)?.to_string();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut write_back_warnings = Vec::new();
-    let mut existed_before: Option<bool> = None;
+    // The version running before this deploy (`None` for a new or stopped job), read once.
+    let mut before: Option<Option<u64>> = None;
     let mut registered_any = false;
     let mut last_version: Option<u64> = None;
 
     let gave_up = loop {
         let response: PlanResponse = client.plan(&job).await?;
         let plan = PlanReport::new(&job, &response);
-        existed_before.get_or_insert(plan.job_modify_index > 0);
+        if before.is_none() {
+            let running = if plan.job_modify_index > 0 {
+                let current = client.job(&id).await?.value;
+                (!current.stop).then_some(current.version)
+            } else {
+                None
+            };
+            before = Some(running);
+        }
         progress(&format!(
             "plan: {}",
             plan.groups
@@ -217,10 +226,9 @@ pub async fn deploy(
     let rollback = match &gave_up {
         None => None,
         Some(_) if !registered_any => Some("nothing was registered".to_string()),
-        Some(_) => Some(
-            give_up(client, &id, options.on_give_up, existed_before.unwrap_or(false), last_version)
-                .await?,
-        ),
+        Some(_) => {
+            Some(give_up(client, &id, options.on_give_up, before.flatten(), last_version).await?)
+        }
     };
     if let Some(action) = &rollback {
         progress(action);
@@ -253,12 +261,13 @@ pub fn verdict_line(verdict: &Verdict) -> String {
     }
 }
 
-/// Reverts, stops or leaves the job; says what it did.
+/// Reverts, stops or leaves the job; says what it did. `before` is the version that ran
+/// before this deploy, if any.
 async fn give_up(
     client: &NomadClient,
     id: &str,
     action: GiveUp,
-    existed_before: bool,
+    before: Option<u64>,
     current_version: Option<u64>,
 ) -> Result<String, NomadError> {
     match action {
@@ -268,6 +277,13 @@ async fn give_up(
             Ok(format!("stopped job {id}"))
         }
         GiveUp::Revert => {
+            let Some(before) = before else {
+                client.stop(id).await?;
+                return Ok(format!(
+                    "stopped job {id}: it never ran successfully, so there is no version to \
+                     revert to"
+                ));
+            };
             let versions = client.job_versions(id).await?;
             let current = current_version
                 .or_else(|| versions.versions.iter().map(|v| v.version).max())
@@ -276,20 +292,21 @@ async fn give_up(
                 .versions
                 .iter()
                 .filter(|v| v.stable && v.version < current)
-                .max_by_key(|v| v.version);
-            match stable {
-                Some(stable) if existed_before => {
-                    client.revert(id, stable.version, Some(current)).await?;
-                    Ok(format!(
-                        "reverted job {id} to version {}, its last stable version",
-                        stable.version
-                    ))
-                }
-                _ => {
-                    client.stop(id).await?;
-                    Ok(format!("stopped job {id}: it never ran successfully, so there is no version to revert to"))
-                }
+                .map(|v| v.version)
+                .max();
+            // Nomad marks versions stable only through deployments; a job without an
+            // update block has none, and the version that ran before is the one to restore.
+            let (target, why) = match stable {
+                Some(version) => (version, "its last stable version"),
+                None => (before, "the version that ran before this deploy"),
+            };
+            if target >= current {
+                return Ok(format!(
+                    "left job {id} at version {current}: no earlier version to revert to"
+                ));
             }
+            client.revert(id, target, Some(current)).await?;
+            Ok(format!("reverted job {id} to version {target}, {why}"))
         }
     }
 }
