@@ -239,3 +239,22 @@ fn binary_reports_nomad_down_with_its_exit_code() {
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("cannot reach Nomad at http://127.0.0.1:"), "{stderr}");
 }
+
+#[tokio::test]
+async fn tls_server_name_is_the_name_asked_for_at_the_address_given() {
+    let (address, seen) = scripted(vec![ok(json!({"config": {"Version": "1.9.3"}}))]).await;
+    let port = address.rsplit(':').next().unwrap().to_string();
+    let client = NomadClient::new(NomadConfig {
+        address,
+        tls_server_name: Some("server.global.nomad".into()),
+        ..NomadConfig::default()
+    })
+    .unwrap();
+    let agent = client.agent_self().await.unwrap();
+    assert_eq!(agent.version().as_deref(), Some("1.9.3"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0].headers.get("host").map(String::as_str),
+        Some(format!("server.global.nomad:{port}").as_str())
+    );
+}

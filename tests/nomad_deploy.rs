@@ -478,3 +478,27 @@ async fn without_stable_versions_the_version_that_ran_before_is_restored() {
     assert!(fake.reverts().iter().any(|r| r.to_version == 0), "{:?}", fake.reverts());
     assert!(fake.stops().is_empty());
 }
+
+#[tokio::test]
+async fn a_blocked_evaluation_is_a_placement_failure() {
+    let fake = FakeNomad::start(Scenario::default()).unwrap();
+    let client = client(&fake, None);
+    let mut job = web_job(512, "/health");
+    job["Constraints"] =
+        json!([{"LTarget": "${attr.cpu.arch}", "RTarget": "arm64", "Operand": "="}]);
+    // Registered without a plan, as another tool would: only the evaluation tells.
+    let register = client.register(&job, None).await.unwrap();
+    let version = client.job("web").await.unwrap().value.version;
+    let options = WatchOptions { deadline: Duration::from_secs(30), ..WatchOptions::default() };
+    let verdict =
+        nomad_spec::nomad::watch::watch(&client, &job, version, &register, &options, &mut |_| {})
+            .await
+            .unwrap();
+    let Verdict::Failed(failure) = verdict else { panic!("{verdict:?}") };
+    assert_eq!(failure.diagnosis.category, Category::ConstraintFiltered);
+    assert!(
+        failure.diagnosis.explanation.contains("filtered by constraint ${attr.cpu.arch} = arm64"),
+        "{}",
+        failure.diagnosis.explanation
+    );
+}

@@ -182,6 +182,23 @@ pub enum ApiFailure {
     PermissionDenied(String),
 }
 
+impl ApiFailure {
+    /// The API failures a diagnosis reports (unreachable, timed out, permission denied);
+    /// other errors are not about the deployment and stay errors.
+    pub fn from_error(err: &super::client::NomadError) -> Option<ApiFailure> {
+        use super::client::NomadError;
+        match err {
+            NomadError::Unreachable { .. } | NomadError::Timeout { .. } => {
+                Some(ApiFailure::Unreachable(err.to_string()))
+            }
+            NomadError::PermissionDenied { .. } => {
+                Some(ApiFailure::PermissionDenied(err.to_string()))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A failure, classified and explained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
@@ -679,6 +696,25 @@ mod tests {
         for (value, expected) in cases {
             assert_eq!(explain_placement(&metric(value), &demand), expected);
         }
+    }
+
+    #[test]
+    fn api_errors_become_evidence() {
+        use crate::nomad::NomadError;
+        let denied = NomadError::PermissionDenied {
+            who: "the token in NOMAD_TOKEN".into(),
+            action: "register job web in namespace default".into(),
+        };
+        let evidence =
+            Evidence { api_error: ApiFailure::from_error(&denied), ..Default::default() };
+        let diagnosis = diagnose(&evidence);
+        assert_eq!(diagnosis.category, Category::PermissionDenied);
+        assert_eq!(
+            diagnosis.explanation,
+            "permission denied: the token in NOMAD_TOKEN cannot register job web in namespace default"
+        );
+        let conflict = NomadError::Conflict { job: "web".into(), detail: "index".into() };
+        assert_eq!(ApiFailure::from_error(&conflict), None);
     }
 
     #[test]

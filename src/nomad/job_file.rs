@@ -88,7 +88,11 @@ impl JobFile {
                     }
                 };
                 let job = parse_job(&self.text, &self.name(), options).map_err(|diagnostics| {
-                    let mut text = format!("{} does not parse:", self.name());
+                    let mut text = format!(
+                        "{} does not parse (with nomad-spec's own parser; Nomad's was not \
+                         used: {reason}):",
+                        self.name()
+                    );
                     for d in diagnostics {
                         let _ =
                             write!(text, "\n  {}:{}:{}: {}", d.file, d.line, d.column, d.message);
