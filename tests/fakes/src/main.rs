@@ -4,6 +4,7 @@
 //! until Ctrl-C; it prints the URL to put in `NOMAD_ADDR`. Exit codes: 0 after Ctrl-C, 1 when
 //! the scenario cannot be read or the address cannot be bound.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,8 +51,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Scenario::default(),
             };
             let nomad = FakeNomad::start_on(&listen, scenario)?;
-            println!("fake Nomad listening on {}", nomad.url());
-            println!("export NOMAD_ADDR={}", nomad.url());
+            // Whoever started us may stop reading stdout; that must not stop the server.
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "fake Nomad listening on {}", nomad.url());
+            let _ = writeln!(stdout, "export NOMAD_ADDR={}", nomad.url());
+            let _ = stdout.flush();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -64,14 +64,24 @@ async fn too_little_memory_gets_oom_killed_and_more_memory_fixes_it() {
     let base = nomad.url();
     let (_, deployment) = deploy(&base, web_job("web", 128, "nginx:1.27")).await;
     assert_eq!(deployment["Status"], "failed");
-    assert!(
-        deployment["StatusDescription"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("Failed due to unhealthy allocations"),
-        "{deployment}"
+    // With the default progress deadline Nomad replaces failed allocations until the deadline
+    // passes; only then does the deployment fail (no stable version: nothing to revert to).
+    assert_eq!(
+        deployment["StatusDescription"],
+        "Failed due to progress deadline - no stable job version to auto revert to"
     );
-    let alloc_id = nomad.allocations("web")[0]["ID"].as_str().unwrap_or_default().to_string();
+    let allocs = nomad.allocations("web");
+    assert!(allocs.len() > 2, "failed allocations were replaced: {}", allocs.len());
+    let first = &allocs[0];
+    assert!(first["NextAllocation"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(first["FollowupEvalID"].as_str().is_some_and(|id| !id.is_empty()));
+    let replacement = allocs
+        .iter()
+        .find(|a| a["PreviousAllocation"] == first["ID"])
+        .expect("a replacement of the first allocation");
+    assert_eq!(replacement["RescheduleTracker"]["Events"][0]["PrevAllocID"], first["ID"]);
+    assert!(nomad.evaluations("web").iter().any(|e| e["TriggeredBy"] == "alloc-failure"));
+    let alloc_id = first["ID"].as_str().unwrap_or_default().to_string();
     let alloc = get(&format!("{base}/v1/allocation/{alloc_id}")).await.body;
     assert_eq!(alloc["ClientStatus"], "failed");
     assert_eq!(alloc["DeploymentStatus"]["Healthy"], false);
@@ -107,13 +117,14 @@ async fn blocking_queries_return_on_change_and_on_wait_timeout() {
 
     let url = format!("{base}/v1/evaluation/{eval_id}?index={}&wait=30s", first.index);
     let waiting = tokio::spawn(async move { get(&url).await });
-    // The query is parked until the state changes; one step runs the scheduler.
-    while nomad.requests().len() < 3 {
+    // Once the query is parked, one step (the scheduler) wakes it.
+    while nomad.waiting_queries() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     nomad.advance(1);
     let changed = waiting.await.expect("the waiting query finishes");
     assert!(changed.index > first.index, "{} > {}", changed.index, first.index);
+    assert_eq!(nomad.waiting_queries(), 0);
     assert_eq!(changed.body["Status"], "complete");
 }
 
@@ -128,20 +139,27 @@ async fn a_stale_enforce_index_is_refused_with_nomads_words() {
 
     let stale = post(
         &format!("{base}/v1/job/web"),
-        json!({"Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": index}),
+        json!({
+            "Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": index,
+        }),
     )
     .await;
     assert_eq!(stale.status, 500);
     let current = second.body["JobModifyIndex"].as_u64().unwrap_or_default();
     assert_eq!(
         stale.text,
-        format!("Enforcing job modify index {index}: job exists with conflicting job modify index: {current}")
+        format!(
+            "Enforcing job modify index {index}: job exists with conflicting job modify index: \
+             {current}"
+        )
     );
     assert_eq!(nomad.job_versions("web").len(), 2, "nothing registered by the refused call");
 
     let fresh = post(
         &format!("{base}/v1/job/web"),
-        json!({"Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": current}),
+        json!({
+            "Job": web_job("web", 400, "nginx:1"), "EnforceIndex": true, "JobModifyIndex": current,
+        }),
     )
     .await;
     assert_eq!(fresh.status, 200, "{}", fresh.text);
@@ -286,7 +304,8 @@ async fn a_missing_image_fails_the_pull_with_dockers_words() {
         .expect("a Driver Failure");
     assert_eq!(
         failure["DriverError"],
-        "Failed to pull `acme/web:nope`: Error response from daemon: manifest for acme/web:nope not found: manifest unknown: manifest unknown"
+        "Failed to pull `acme/web:nope`: Error response from daemon: manifest for acme/web:nope \
+         not found: manifest unknown: manifest unknown"
     );
     assert_eq!(failure["DisplayMessage"], failure["DriverError"]);
     assert_eq!(alloc["TaskStates"]["app"]["Restarts"], 0, "pull failures are not retried");
@@ -302,6 +321,8 @@ async fn a_failing_check_fails_the_deployment_and_auto_reverts_to_the_stable_ver
 
     let mut broken = web_job("web", 256, "nginx:2");
     broken["TaskGroups"][0]["Services"][0]["Checks"][0]["Path"] = json!("/broken");
+    // Without a progress deadline the first unhealthy allocation fails the deployment.
+    broken["Update"]["ProgressDeadline"] = json!(0);
     let (_, second) = deploy(&base, broken).await;
     assert_eq!(second["Status"], "failed");
     assert_eq!(
@@ -336,13 +357,20 @@ async fn a_failing_check_fails_the_deployment_and_auto_reverts_to_the_stable_ver
 }
 
 #[tokio::test]
-async fn crashing_allocations_leave_stderr_in_the_logs_then_later_ones_recover() {
+async fn crashing_allocations_leave_stderr_in_the_logs_and_their_replacements_recover() {
     let rule = JobRule::for_job("web").crash_first_allocs(2, &["panic: DATABASE_URL is not set"]);
     let nomad = FakeNomad::start(Scenario::default().with_rule(rule)).expect("fake starts");
     let base = nomad.url();
     let (_, deployment) = deploy(&base, web_job("web", 256, "nginx:1")).await;
-    assert_eq!(deployment["Status"], "failed");
-    let alloc = &nomad.allocations("web")[0];
+    assert_eq!(deployment["Status"], "successful", "{deployment}");
+    assert_eq!(deployment["TaskGroups"]["web"]["PlacedAllocs"], 4);
+    let allocs = nomad.allocations("web");
+    let statuses: Vec<Value> = allocs.iter().map(|a| a["ClientStatus"].clone()).collect();
+    assert_eq!(
+        statuses,
+        vec![json!("failed"), json!("failed"), json!("running"), json!("running")]
+    );
+    let alloc = &allocs[0];
     let terminated = events_of(alloc, "app")
         .into_iter()
         .find(|e| e["Type"] == "Terminated")
@@ -359,11 +387,6 @@ async fn crashing_allocations_leave_stderr_in_the_logs_then_later_ones_recover()
         get(&format!("{base}/v1/client/fs/logs/{id}?task=app&type=stderr&origin=start&offset=0"))
             .await;
     assert!(framed.body["Data"].as_str().is_some_and(|d| !d.is_empty()));
-
-    let mut changed = web_job("web", 256, "nginx:1");
-    changed["TaskGroups"][0]["Tasks"][0]["Env"] = json!({"DATABASE_URL": "postgres://db"});
-    let (_, deployment) = deploy(&base, changed).await;
-    assert_eq!(deployment["Status"], "successful", "{deployment}");
 }
 
 #[tokio::test]
@@ -411,6 +434,15 @@ async fn revert_honours_enforce_prior_version() {
     let base = nomad.url();
     deploy(&base, web_job("web", 256, "nginx:1")).await;
     deploy(&base, web_job("web", 256, "nginx:2")).await;
+    let versions = get(&format!("{base}/v1/job/web/versions?diffs=true")).await.body;
+    let diff = &versions["Diffs"][0];
+    assert_eq!(diff["Type"], "Edited");
+    let config = &diff["TaskGroups"][0]["Tasks"][0]["Objects"][0];
+    assert_eq!(config["Name"], "Config");
+    assert_eq!(
+        (config["Fields"][0]["Old"].clone(), config["Fields"][0]["New"].clone()),
+        (json!("nginx:1"), json!("nginx:2"))
+    );
     let url = format!("{base}/v1/job/web/revert");
     let refused =
         post(&url, json!({"JobID": "web", "JobVersion": 0, "EnforcePriorVersion": 5})).await;
@@ -483,7 +515,10 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
     let config = objects.iter().find(|o| o["Name"] == "Config").expect("a Config object");
     assert_eq!(
         config["Fields"],
-        json!([{"Type": "Edited", "Name": "image", "Old": "nginx:1", "New": "nginx:2", "Annotations": null}])
+        json!([{
+            "Type": "Edited", "Name": "image", "Old": "nginx:1", "New": "nginx:2",
+            "Annotations": null,
+        }])
     );
     let resources = objects.iter().find(|o| o["Name"] == "Resources").expect("a Resources object");
     assert_eq!(resources["Fields"][0]["Name"], "MemoryMB");
@@ -506,4 +541,50 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
     let huge =
         post(&plan_url, json!({"Job": web_job("web", 8192, "nginx:1"), "Diff": true})).await.body;
     assert_eq!(huge["FailedTGAllocs"]["web"]["DimensionExhausted"], json!({"memory": 3}));
+}
+
+#[tokio::test]
+async fn nodes_namespaces_and_cluster_wide_lists() {
+    let nomad = FakeNomad::start(Scenario::default()).expect("fake starts");
+    let base = nomad.url();
+    let nodes = get(&format!("{base}/v1/nodes")).await.body;
+    assert_eq!(nodes.as_array().map(Vec::len), Some(3));
+    let node_id = nodes[0]["ID"].as_str().unwrap_or_default();
+    let node = get(&format!("{base}/v1/node/{node_id}")).await.body;
+    assert_eq!(node["Attributes"]["cpu.arch"], "amd64");
+    assert_eq!(node["Attributes"]["driver.docker"], "1");
+    assert_eq!(get(&format!("{base}/v1/namespaces")).await.body[0]["Name"], "default");
+    deploy(&base, web_job("web", 256, "nginx:1")).await;
+    let evals = get(&format!("{base}/v1/evaluations")).await.body;
+    assert_eq!(evals[0]["JobID"], "web");
+    assert_eq!(get(&format!("{base}/v1/deployments")).await.body[0]["Status"], "successful");
+    assert_eq!(
+        get(&format!("{base}/v1/allocations?namespace=*")).await.body.as_array().map(Vec::len),
+        Some(2)
+    );
+    let alloc_id = nomad.allocations("web")[0]["ID"].as_str().unwrap_or_default().to_string();
+    let checks = get(&format!("{base}/v1/allocation/{alloc_id}/checks")).await.body;
+    let check = checks.as_object().and_then(|c| c.values().next()).cloned().expect("one check");
+    assert_eq!(
+        (check["Status"].clone(), check["Service"].clone()),
+        (json!("success"), json!("web"))
+    );
+}
+
+#[tokio::test]
+async fn registering_an_unchanged_job_keeps_its_version_and_its_deployment() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let base = nomad.url();
+    let first = register(&base, web_job("web", 256, "nginx:1")).await;
+    nomad.advance(1);
+    assert_eq!(nomad.deployments("web")[0]["Status"], "running");
+    let again = register(&base, web_job("web", 256, "nginx:1")).await;
+    assert_eq!(again.body["JobModifyIndex"], first.body["JobModifyIndex"]);
+    assert!(nomad.settle());
+    let deployments = nomad.deployments("web");
+    assert_eq!(deployments.len(), 1, "{deployments:#?}");
+    assert_eq!(deployments[0]["Status"], "successful");
+    assert_eq!(nomad.job_versions("web").len(), 1);
+    assert_eq!(nomad.allocations("web").len(), 2);
+    assert_eq!(nomad.register_calls("web"), 2);
 }

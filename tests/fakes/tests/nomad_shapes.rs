@@ -154,7 +154,7 @@ async fn responses_have_the_keys_and_types_of_real_nomad() {
     assert_shape("jobs--list-jobs.json", &get(&format!("{base}/v1/jobs")).await.body);
     assert_shape(
         "jobs--list-job-versions.json",
-        &get(&format!("{base}/v1/job/web/versions")).await.body,
+        &get(&format!("{base}/v1/job/web/versions?diffs=true")).await.body,
     );
     let revert =
         post(&format!("{base}/v1/job/web/revert"), json!({"JobID": "web", "JobVersion": 0})).await;

@@ -80,12 +80,15 @@ pub(crate) struct Eval {
     pub modify_index: u64,
     pub create_time: u128,
     pub modify_time: u128,
+    /// When a delayed evaluation (a reschedule) may run, in nanoseconds.
+    pub wait_until: Option<u128>,
 }
 
 /// One task group's progress in a deployment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DeploymentGroup {
     pub auto_revert: bool,
+    pub progress_based: bool,
     pub desired_canaries: u64,
     pub desired_total: u64,
     pub placed: u64,
@@ -117,9 +120,20 @@ pub(crate) struct Deployment {
 pub(crate) enum Fate {
     Runs,
     OomKilled,
-    PullFails { message: String },
-    Crashes { exit_code: i64, stderr: Vec<String> },
-    ChecksFail { check: String },
+    PullFails {
+        message: String,
+    },
+    Crashes {
+        exit_code: i64,
+        stderr: Vec<String>,
+    },
+    ChecksFail {
+        check: String,
+    },
+    /// A template waits for data that does not exist; the task never starts.
+    TemplateBlocked {
+        missing: String,
+    },
 }
 
 /// Where a task is in its life.
@@ -127,6 +141,8 @@ pub(crate) enum Fate {
 pub(crate) enum Phase {
     Received,
     Starting,
+    /// Waiting on a template for this many steps.
+    Blocked(u64),
     Running(u64),
     Dead,
 }
@@ -152,6 +168,17 @@ pub(crate) struct TaskRun {
     pub stderr: String,
 }
 
+/// Where an allocation is in being replaced after a failure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Reschedule {
+    /// Not asked for (healthy, or not eligible).
+    No,
+    /// A follow-up evaluation will replace it.
+    Requested,
+    /// A replacement was placed.
+    Done,
+}
+
 /// An allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct Alloc {
@@ -170,6 +197,9 @@ pub(crate) struct Alloc {
     pub desired_description: String,
     pub client_status: String,
     pub client_description: String,
+    pub reschedule: Reschedule,
+    pub reschedule_events: Vec<Value>,
+    pub followup_eval_id: String,
     pub healthy: Option<bool>,
     pub health_time: Option<u128>,
     pub tasks: Vec<TaskRun>,
@@ -316,8 +346,13 @@ impl Cluster {
     }
 
     /// True when nothing is scheduled and every allocation and deployment is settled.
+    /// Replacements of failed allocations outside a deployment do not count: a job that
+    /// keeps failing is rescheduled forever, as in Nomad.
     pub fn is_settled(&self) -> bool {
-        self.queue.is_empty()
+        let waiting = self.queue.iter().any(|(_, Work::Evaluate(id))| {
+            self.evals.iter().any(|e| &e.id == id && e.triggered_by != "alloc-failure")
+        });
+        !waiting
             && !self.deployments.iter().any(|d| d.status == "running")
             && !self.allocs.iter().any(|a| !a.is_terminal() && alloc_can_change(a))
     }
@@ -411,7 +446,7 @@ impl Cluster {
             record.job_modify_index
         };
         self.tables.jobs = index;
-        let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index);
+        let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
         Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
     }
 
@@ -421,6 +456,7 @@ impl Cluster {
         triggered_by: &str,
         job_modify_index: u64,
         index: u64,
+        delay_steps: u64,
     ) -> String {
         // A newer evaluation supersedes the job's blocked ones, as Nomad cancels them.
         for eval in self.evals.iter_mut() {
@@ -458,9 +494,12 @@ impl Cluster {
             modify_index: index,
             create_time: now,
             modify_time: now,
+            wait_until: (delay_steps > 1).then(|| {
+                now + u128::from(delay_steps) * u128::from(self.scenario.step_ms) * 1_000_000
+            }),
         });
         self.tables.evals = index;
-        self.queue.push((self.step + 1, Work::Evaluate(id.clone())));
+        self.queue.push((self.step + delay_steps, Work::Evaluate(id.clone())));
         id
     }
 
@@ -499,7 +538,7 @@ impl Cluster {
         }
         record.modify_index = index;
         let job_modify_index = record.job_modify_index;
-        let eval_id = self.create_eval(&key, "job-deregister", job_modify_index, index);
+        let eval_id = self.create_eval(&key, "job-deregister", job_modify_index, index, 1);
         if purge {
             self.jobs.remove(&key);
         }
@@ -539,7 +578,8 @@ impl Cluster {
                 ApiError::new(
                     500,
                     format!(
-                        "job {job_id:?} in namespace {namespace:?} at version {to_version} not found"
+                        "job {job_id:?} in namespace {namespace:?} at version {to_version} \
+                         not found"
                     ),
                 )
             })?;
@@ -593,6 +633,9 @@ impl Cluster {
         if self.watch_deployments(index) {
             changed = true;
         }
+        if self.request_reschedules(index) {
+            changed = true;
+        }
         if changed {
             self.index = self.index.max(index);
         }
@@ -614,41 +657,67 @@ impl Cluster {
             .unwrap_or(true);
         let version = job_value.as_ref().and_then(|j| j.get("Version")).and_then(Value::as_u64);
 
-        // Allocations of the current version keep running; all others make way.
+        // Allocations of the current version keep their slot (even finished or failed ones,
+        // unless a replacement was asked for); all others make way.
+        let active_deployments: BTreeSet<String> = self
+            .deployments
+            .iter()
+            .filter(|d| d.status == "running")
+            .map(|d| d.id.clone())
+            .collect();
         let mut kept: BTreeMap<String, usize> = BTreeMap::new();
         for alloc in self.allocs.iter_mut() {
-            if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.is_terminal() {
+            if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.desired_status != "run" {
                 continue;
             }
             let same_version = !stopping && Some(alloc.job_version()) == version;
             if same_version {
-                *kept.entry(alloc.group.clone()).or_default() += 1;
+                if alloc.reschedule == Reschedule::Requested {
+                    // Allocations of a deployment that already failed are not replaced.
+                    let allowed = alloc.deployment_id.is_empty()
+                        || active_deployments.contains(&alloc.deployment_id);
+                    if allowed {
+                        alloc.reschedule = Reschedule::Done;
+                        if !alloc.is_terminal() {
+                            stop_alloc(
+                                alloc,
+                                "alloc was rescheduled because it failed",
+                                "complete",
+                                now,
+                            );
+                        }
+                        alloc.modify_index = index;
+                        alloc.modify_time = now;
+                        self.tables.allocs = index;
+                        continue;
+                    }
+                    alloc.reschedule = Reschedule::No;
+                }
+                if alloc.reschedule != Reschedule::Done {
+                    *kept.entry(alloc.group.clone()).or_default() += 1;
+                }
                 continue;
             }
-            alloc.desired_status = "stop".to_string();
-            alloc.desired_description = if stopping {
-                "alloc not needed due to job update".to_string()
-            } else {
-                "alloc is being updated due to job update".to_string()
-            };
-            alloc.client_status = "complete".to_string();
-            for task in alloc.tasks.iter_mut() {
-                if task.phase != Phase::Dead {
-                    task.events.push(event("Killing", "Sent interrupt", now));
-                    task.events.push(event("Killed", "Task successfully killed", now));
-                    task.state = "dead".to_string();
-                    task.phase = Phase::Dead;
-                    task.finished_at = Some(now);
-                }
+            if alloc.is_terminal() {
+                continue;
             }
+            let description = if stopping {
+                "alloc not needed due to job update"
+            } else {
+                "alloc is being updated due to job update"
+            };
+            stop_alloc(alloc, description, "complete", now);
             alloc.modify_index = index;
             alloc.modify_time = now;
             self.tables.allocs = index;
         }
         for deployment in self.deployments.iter_mut() {
+            // Re-registering an unchanged job leaves its deployment alone, as Nomad does.
+            let superseded = stopping || Some(deployment.job_version) != version;
             if deployment.namespace == key.0
                 && deployment.job_id == key.1
                 && deployment.status == "running"
+                && superseded
             {
                 deployment.status = "cancelled".to_string();
                 deployment.status_description = if stopping {
@@ -690,7 +759,26 @@ impl Cluster {
                 (!result.placed.is_empty() || result.unplaced > 0)
                     && job::update_strategy(&job_value, group).is_some()
             });
-            if needs_deployment {
+            let record = self.jobs.get(&key);
+            let create_index = record.map(|r| r.create_index).unwrap_or(0);
+            let existing = self
+                .deployments
+                .iter()
+                .rev()
+                .find(|d| {
+                    d.namespace == key.0
+                        && d.job_id == key.1
+                        && Some(d.job_version) == version
+                        && d.job_create_index == create_index
+                })
+                .map(|d| (d.id.clone(), d.status == "running"));
+            if let Some((id, running)) = existing {
+                // Replacements join the version's running deployment; after it concluded,
+                // they are placed outside any deployment.
+                if running {
+                    deployment_id = id;
+                }
+            } else if needs_deployment {
                 deployment_id = self.new_id();
                 let record = self.jobs.get(&key);
                 let mut groups = BTreeMap::new();
@@ -700,6 +788,7 @@ impl Cluster {
                             name.clone(),
                             DeploymentGroup {
                                 auto_revert: strategy.auto_revert,
+                                progress_based: strategy.progress_based,
                                 desired_canaries: strategy.canary,
                                 desired_total: *wanted as u64,
                                 ..DeploymentGroup::default()
@@ -729,11 +818,16 @@ impl Cluster {
                 let in_deployment = job::update_strategy(&job_value, &group).is_some();
                 let mut slot = 0usize;
                 for placed in result.placed {
+                    // A slot is taken by a live allocation, or by a finished one of this
+                    // version that is not being replaced.
                     while self.allocs.iter().any(|a| {
                         a.namespace == key.0
                             && a.job_id == key.1
-                            && !a.is_terminal()
                             && a.name == format!("{}.{}[{}]", key.1, name, slot)
+                            && (!a.is_terminal()
+                                || (a.desired_status == "run"
+                                    && a.reschedule == Reschedule::No
+                                    && Some(a.job_version()) == version))
                     }) {
                         slot += 1;
                     }
@@ -779,6 +873,7 @@ impl Cluster {
             modify_index: index,
             create_time: now,
             modify_time: now,
+            wait_until: None,
             ..eval.clone()
         });
         if let Some(blocked) = blocked {
@@ -843,13 +938,24 @@ impl Cluster {
             *n += 1;
             *n
         };
-        let previous_allocation = self
+        let previous = self
             .allocs
             .iter()
             .rev()
-            .find(|a| a.namespace == key.0 && a.job_id == key.1 && a.name == name)
-            .map(|a| a.id.clone())
-            .unwrap_or_default();
+            .find(|a| a.namespace == key.0 && a.job_id == key.1 && a.name == name);
+        let previous_allocation = previous.map(|a| a.id.clone()).unwrap_or_default();
+        let mut reschedule_events = Vec::new();
+        if let Some(previous) = previous.filter(|a| a.reschedule == Reschedule::Done) {
+            let delay_steps = self.reschedule_delay(previous.reschedule_events.len());
+            let delay_nanos = delay_steps * self.scenario.step_ms * 1_000_000;
+            reschedule_events = previous.reschedule_events.clone();
+            reschedule_events.push(json!({
+                "PrevAllocID": previous.id,
+                "PrevNodeID": self.nodes.get(previous.node).map(|n| n.id.as_str()).unwrap_or(""),
+                "RescheduleTime": now as u64,
+                "Delay": delay_nanos,
+            }));
+        }
         let (attempts, give_up_reason) = job::restart_policy(job_value, group);
         let tasks = job::tasks(group)
             .iter()
@@ -891,6 +997,9 @@ impl Cluster {
             desired_description: String::new(),
             client_status: "pending".to_string(),
             client_description: String::new(),
+            reschedule: Reschedule::No,
+            reschedule_events,
+            followup_eval_id: String::new(),
             healthy: None,
             health_time: None,
             tasks,
@@ -912,8 +1021,9 @@ impl Cluster {
         serial: usize,
     ) -> (Fate, Vec<String>) {
         let image = job::image(task).unwrap_or("");
-        let (_, memory) = job::task_resources(task);
+        let memory = job::memory_limit(task);
         let checks = job::check_paths(group, task);
+        let templates = job::template_text(task);
         let mut stdout = Vec::new();
         let mut fate = Fate::Runs;
         for rule in self.scenario.rules_for(job_id) {
@@ -937,6 +1047,19 @@ impl Cluster {
                          login': denied: requested access to the resource is denied"
                     ),
                 };
+            } else if let Some(path) =
+                rule.missing_secrets.iter().find(|p| templates.contains(p.as_str()))
+            {
+                fate = Fate::TemplateBlocked { missing: format!("vault.read({path})") };
+            } else if let Some(path) =
+                rule.missing_variables.iter().find(|p| templates.contains(p.as_str()))
+            {
+                fate = Fate::TemplateBlocked {
+                    missing: format!(
+                        "nomad.var.block({path}@{}.{})",
+                        "default", self.scenario.region
+                    ),
+                };
             } else if rule.oom_below_mb.is_some_and(|limit| memory < limit) {
                 fate = Fate::OomKilled;
             } else if serial <= rule.crash_first_allocs {
@@ -951,6 +1074,68 @@ impl Cluster {
             }
         }
         (fate, stdout)
+    }
+
+    /// Steps before the `n`th replacement (0-based) of an allocation.
+    fn reschedule_delay(&self, n: usize) -> u64 {
+        let base = self.scenario.timing.reschedule_delay_steps.max(1);
+        base << n.min(5)
+    }
+
+    /// Asks for the replacement of failed allocations, and of unhealthy ones in a deployment
+    /// with a progress deadline, as the group's reschedule policy allows.
+    fn request_reschedules(&mut self, index: u64) -> bool {
+        let running: BTreeMap<String, BTreeMap<String, bool>> = self
+            .deployments
+            .iter()
+            .filter(|d| d.status == "running")
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    d.groups.iter().map(|(g, s)| (g.clone(), s.progress_based)).collect(),
+                )
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for (i, alloc) in self.allocs.iter().enumerate() {
+            if alloc.reschedule != Reschedule::No || alloc.desired_status != "run" {
+                continue;
+            }
+            let in_deployment = !alloc.deployment_id.is_empty();
+            let deployment = running.get(&alloc.deployment_id);
+            if in_deployment && deployment.is_none() {
+                continue;
+            }
+            let progress_based =
+                deployment.and_then(|groups| groups.get(&alloc.group)).copied().unwrap_or(false);
+            let failed = alloc.client_status == "failed";
+            let unhealthy = alloc.healthy == Some(false) && progress_based;
+            if !(failed && (!in_deployment || progress_based) || unhealthy) {
+                continue;
+            }
+            let Some(group) =
+                job::groups(&alloc.job).iter().find(|g| str_field(g, "Name") == alloc.group)
+            else {
+                continue;
+            };
+            let (attempts, unlimited) = job::reschedule_policy(&alloc.job, group);
+            if !unlimited && alloc.reschedule_events.len() as u64 >= attempts {
+                continue;
+            }
+            wanted.push((i, self.reschedule_delay(alloc.reschedule_events.len())));
+        }
+        let changed = !wanted.is_empty();
+        for (i, delay) in wanted {
+            let key = (self.allocs[i].namespace.clone(), self.allocs[i].job_id.clone());
+            let job_modify_index = self.jobs.get(&key).map(|r| r.job_modify_index).unwrap_or(0);
+            let eval_id = self.create_eval(&key, "alloc-failure", job_modify_index, index, delay);
+            let alloc = &mut self.allocs[i];
+            alloc.reschedule = Reschedule::Requested;
+            alloc.followup_eval_id = eval_id;
+            alloc.modify_index = index;
+            self.tables.allocs = index;
+        }
+        changed
     }
 
     /// Recounts deployments from their allocations and decides their outcome.
@@ -987,13 +1172,17 @@ impl Cluster {
             if progressed {
                 deployment.last_progress_step = self.step;
             }
-            let failure = if deployment.groups.values().any(|g| g.unhealthy > 0) {
-                Some("Failed due to unhealthy allocations")
-            } else if self.step.saturating_sub(deployment.last_progress_step) > progress_deadline {
-                Some("Failed due to progress deadline")
-            } else {
-                None
-            };
+            let has_deadline = deployment.groups.values().any(|g| g.progress_based);
+            let failure =
+                if deployment.groups.values().any(|g| !g.progress_based && g.unhealthy > 0) {
+                    Some("Failed due to unhealthy allocations")
+                } else if has_deadline
+                    && self.step.saturating_sub(deployment.last_progress_step) > progress_deadline
+                {
+                    Some("Failed due to progress deadline")
+                } else {
+                    None
+                };
             if let Some(reason) = failure {
                 deployment.status = "failed".to_string();
                 deployment.status_description = reason.to_string();
@@ -1097,6 +1286,22 @@ impl Cluster {
     }
 }
 
+/// Stops an allocation: desired `stop`, tasks killed, the given client status.
+fn stop_alloc(alloc: &mut Alloc, description: &str, client_status: &str, now: u128) {
+    alloc.desired_status = "stop".to_string();
+    alloc.desired_description = description.to_string();
+    alloc.client_status = client_status.to_string();
+    for task in alloc.tasks.iter_mut() {
+        if task.phase != Phase::Dead {
+            task.events.push(event("Killing", "Sent interrupt", now));
+            task.events.push(event("Killed", "Task successfully killed", now));
+            task.state = "dead".to_string();
+            task.phase = Phase::Dead;
+            task.finished_at = Some(now);
+        }
+    }
+}
+
 /// Adds what an allocation holds on its node.
 fn add_usage(node: &mut NodeUsage, alloc: &Alloc) {
     for task in job::groups(&alloc.job)
@@ -1118,11 +1323,14 @@ fn alloc_can_change(alloc: &Alloc) -> bool {
     alloc.tasks.iter().any(|task| match task.phase {
         Phase::Received | Phase::Starting => true,
         Phase::Dead => false,
-        Phase::Running(_) => {
-            task.fate != Fate::Runs
-                || (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
-                || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
-        }
+        Phase::Blocked(_) => !alloc.deployment_id.is_empty() && alloc.healthy.is_none(),
+        Phase::Running(_) => match task.fate {
+            Fate::OomKilled | Fate::Crashes { .. } | Fate::PullFails { .. } => true,
+            Fate::Runs | Fate::ChecksFail { .. } | Fate::TemplateBlocked { .. } => {
+                (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
+                    || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
+            }
+        },
     })
 }
 
@@ -1200,7 +1408,23 @@ fn step_alloc(alloc: &mut Alloc, timing: &super::scenario::Timing, now: u128) ->
         changed = true;
     }
     if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
+        let blocked = alloc.tasks.iter().position(|t| match t.phase {
+            Phase::Blocked(n) => n >= timing.healthy_deadline_steps,
+            _ => false,
+        });
         let health = if any_failed {
+            Some(false)
+        } else if let Some(position) = blocked {
+            let deadline = job::groups(&alloc.job)
+                .iter()
+                .find(|g| str_field(g, "Name") == alloc.group)
+                .map(|g| job::healthy_deadline(&alloc.job, g))
+                .unwrap_or_else(|| "5m0s".to_string());
+            let message = format!("Task not running by healthy_deadline of {deadline}");
+            alloc.tasks[position].events.push(with_fields(
+                event("Alloc Unhealthy", &message, now),
+                &[("Message", json!(message))],
+            ));
             Some(false)
         } else {
             let steps: Vec<u64> = alloc
@@ -1257,7 +1481,20 @@ fn step_task(task: &mut TaskRun, batch: bool, now: u128) -> bool {
             task.phase = Phase::Starting;
             true
         }
+        Phase::Blocked(n) => {
+            task.phase = Phase::Blocked(n + 1);
+            false
+        }
         Phase::Starting => {
+            if let Fate::TemplateBlocked { missing } = &task.fate {
+                let message = format!("Missing: {missing}");
+                task.events.push(with_fields(
+                    event("Template", &message, now),
+                    &[("Message", json!(message))],
+                ));
+                task.phase = Phase::Blocked(0);
+                return true;
+            }
             if let Some(image) = &task.image {
                 let message = format!("Downloading image {image}");
                 task.events.push(with_fields(

@@ -6,6 +6,7 @@
 //! Answers are JSON, errors are plain text with Nomad's status codes and wording.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,12 +25,39 @@ use super::{job, plan, render};
 pub(crate) struct Shared {
     cluster: Mutex<Cluster>,
     changed: watch::Sender<u64>,
+    /// Blocking queries parked until the index moves (or their wait ends).
+    parked: AtomicUsize,
+}
+
+/// Counts a blocking query as parked while it lives, including when its client hangs up.
+struct Parked<'a>(&'a AtomicUsize);
+
+impl<'a> Parked<'a> {
+    fn new(counter: &'a AtomicUsize) -> Parked<'a> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Parked(counter)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
     pub fn new(cluster: Cluster) -> Shared {
         let index = cluster.index;
-        Shared { cluster: Mutex::new(cluster), changed: watch::Sender::new(index) }
+        Shared {
+            cluster: Mutex::new(cluster),
+            changed: watch::Sender::new(index),
+            parked: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many blocking queries are waiting for a change right now.
+    pub fn parked(&self) -> usize {
+        self.parked.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Cluster> {
@@ -42,14 +70,19 @@ impl Shared {
         f(&self.lock())
     }
 
-    /// Changes the cluster and wakes blocking queries.
+    /// Changes the cluster and wakes blocking queries when the index moved.
     pub fn write<R>(&self, f: impl FnOnce(&mut Cluster) -> R) -> R {
-        let (result, index) = {
+        let (result, before, after) = {
             let mut cluster = self.lock();
+            let before = cluster.index;
             let result = f(&mut cluster);
-            (result, cluster.index)
+            (result, before, cluster.index)
         };
-        self.changed.send_replace(index);
+        // Bookkeeping (the request log, the fault table) does not move the index and must
+        // not wake every blocking query.
+        if after != before {
+            self.changed.send_replace(after);
+        }
         result
     }
 
@@ -291,6 +324,7 @@ async fn blocking(
         if now >= deadline {
             return Ok(Answer::Json { index, body });
         }
+        let _parked = Parked::new(&shared.parked);
         match tokio::time::timeout(deadline - now, changes.changed()).await {
             Ok(Ok(())) => continue,
             _ => return Ok(Answer::Json { index, body }),
@@ -454,7 +488,8 @@ async fn route(
             let key: JobKey = (namespace.clone(), id.to_string());
             let what = what.to_string();
             let all = query.flag("all");
-            blocking(shared, query, |c| job_read(c, &key, &what, all)).await
+            let diffs = query.flag("diffs");
+            blocking(shared, query, |c| job_read(c, &key, &what, all, diffs)).await
         }
         ["evaluation", id] if get => {
             let id = id.to_string();
@@ -532,6 +567,91 @@ async fn route(
             })
             .await
         }
+        ["allocation", id, "checks"] if get => {
+            let id = id.to_string();
+            check_object_namespace(shared, headers, |c| {
+                c.allocs.iter().find(|a| a.id == id).map(|a| a.namespace.clone())
+            })?;
+            let body = shared.read(|c| {
+                let alloc = c
+                    .allocs
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| ApiError::new(404, "alloc not found"))?;
+                Ok::<Value, ApiError>(render::alloc_checks(c, alloc))
+            })?;
+            Ok(Answer::Json { index: 0, body })
+        }
+        ["nodes"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body =
+                shared.read(|c| json!(c.nodes.iter().map(render::node_stub).collect::<Vec<_>>()));
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["node", id] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                c.nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map(render::node)
+                    .ok_or_else(|| ApiError::new(404, "node not found"))
+            })?;
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["namespaces"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                json!(c
+                    .scenario
+                    .namespaces
+                    .iter()
+                    .map(|ns| {
+                        json!({
+                            "Name": ns, "Description": "", "Quota": "", "Meta": null,
+                            "CreateIndex": 1, "ModifyIndex": 1,
+                        })
+                    })
+                    .collect::<Vec<_>>())
+            });
+            Ok(Answer::Json { index: 1, body })
+        }
+        ["evaluations"] | ["deployments"] | ["allocations"] if get => {
+            let all = namespace == "*";
+            shared.read(|c| authorize(c, headers, (!all).then_some(namespace.as_str())))?;
+            let what = segments[1].to_string();
+            let in_scope = move |ns: &str| all || ns == namespace;
+            blocking(shared, query, |c| {
+                let (index, items): (u64, Vec<Value>) = match what.as_str() {
+                    "evaluations" => (
+                        c.tables.evals,
+                        c.evals
+                            .iter()
+                            .filter(|e| in_scope(&e.namespace))
+                            .map(|e| render::eval(c, e, false))
+                            .collect(),
+                    ),
+                    "deployments" => (
+                        c.tables.deployments,
+                        c.deployments
+                            .iter()
+                            .filter(|d| in_scope(&d.namespace))
+                            .map(render::deployment)
+                            .collect(),
+                    ),
+                    _ => (
+                        c.tables.allocs,
+                        c.allocs
+                            .iter()
+                            .filter(|a| in_scope(&a.namespace))
+                            .map(|a| render::alloc_stub(c, a))
+                            .collect(),
+                    ),
+                };
+                Ok((index.max(1), json!(items)))
+            })
+            .await
+        }
         ["client", "fs", "logs", id] if get => {
             let id = id.to_string();
             check_object_namespace(shared, headers, |c| {
@@ -596,7 +716,13 @@ fn register(
 }
 
 /// The job sub-resources: versions, allocations, evaluations, deployments, summary.
-fn job_read(c: &Cluster, key: &JobKey, what: &str, all: bool) -> Result<(u64, Value), ApiError> {
+fn job_read(
+    c: &Cluster,
+    key: &JobKey,
+    what: &str,
+    all: bool,
+    diffs: bool,
+) -> Result<(u64, Value), ApiError> {
     let not_found = || ApiError::new(404, "job not found");
     let of_job = |ns: &str, job_id: &str| ns == key.0 && job_id == key.1;
     match what {
@@ -604,9 +730,20 @@ fn job_read(c: &Cluster, key: &JobKey, what: &str, all: bool) -> Result<(u64, Va
             let record =
                 c.jobs.get(key).ok_or_else(|| ApiError::new(404, "job versions not found"))?;
             let versions: Vec<Value> = record.versions.iter().rev().cloned().collect();
+            let diffs = if diffs {
+                json!(versions
+                    .windows(2)
+                    .map(|pair| plan::version_diff(&pair[1], &pair[0]))
+                    .collect::<Vec<_>>())
+            } else {
+                Value::Null
+            };
             Ok((
                 record.modify_index,
-                json!({"Versions": versions, "Diffs": null, "Index": record.modify_index, "KnownLeader": true, "LastContact": 0}),
+                json!({
+                    "Versions": versions, "Diffs": diffs, "Index": record.modify_index,
+                    "KnownLeader": true, "LastContact": 0,
+                }),
             ))
         }
         "allocations" => {
@@ -722,7 +859,10 @@ fn agent_self(c: &Cluster) -> Value {
             "Region": c.scenario.region,
             "Datacenter": "dc1",
             "NodeName": "fake-nomad",
-            "Version": {"Version": version, "VersionPrerelease": "", "VersionMetadata": "", "Revision": "fake"},
+            "Version": {
+                "Version": version, "VersionPrerelease": "", "VersionMetadata": "",
+                "Revision": "fake",
+            },
             "ACL": {"Enabled": !c.scenario.tokens.is_empty()},
             "Server": {"Enabled": true},
             "Client": {"Enabled": false},

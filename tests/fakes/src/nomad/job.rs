@@ -259,6 +259,37 @@ pub(crate) fn task_resources(task: &Value) -> (u64, u64) {
     (cpu, memory)
 }
 
+/// The memory (MB) a task may use before it is OOM-killed: `MemoryMaxMB` (oversubscription,
+/// `memory_max`) when it is above `MemoryMB`.
+pub(crate) fn memory_limit(task: &Value) -> u64 {
+    let (_, memory) = task_resources(task);
+    let max = task
+        .get("Resources")
+        .and_then(|r| r.get("MemoryMaxMB"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    memory.max(max)
+}
+
+/// The text of a task's templates (inline content and source paths), to find what they read.
+pub(crate) fn template_text(task: &Value) -> String {
+    array(task, "Templates")
+        .iter()
+        .flat_map(|t| [str_field(t, "EmbeddedTmpl"), str_field(t, "SourcePath")])
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The group's healthy deadline as Go prints it (`5m0s` by default).
+pub(crate) fn healthy_deadline(job: &Value, group: &Value) -> String {
+    let deadline = [group.get("Update"), job.get("Update")]
+        .into_iter()
+        .flatten()
+        .find_map(|u| u.get("HealthyDeadline").and_then(Value::as_u64))
+        .unwrap_or(300_000_000_000);
+    go_duration(deadline)
+}
+
 /// The resources and ports one allocation of the group needs.
 pub(crate) fn group_ask(group: &Value) -> GroupAsk {
     let mut ask = GroupAsk::default();
@@ -297,6 +328,10 @@ pub(crate) fn group_ask(group: &Value) -> GroupAsk {
 pub(crate) struct UpdateStrategy {
     pub auto_revert: bool,
     pub canary: u64,
+    /// A non-zero `progress_deadline` (the default is 10m): unhealthy allocations are
+    /// replaced and only the deadline fails the deployment. With 0 the first unhealthy
+    /// allocation fails it.
+    pub progress_based: bool,
 }
 
 /// The update strategy of a group of a service job, or `None` when it has no deployments
@@ -323,7 +358,27 @@ pub(crate) fn update_strategy(job: &Value, group: &Value) -> Option<UpdateStrate
     Some(UpdateStrategy {
         auto_revert: field("AutoRevert").and_then(Value::as_bool).unwrap_or(false),
         canary: field("Canary").and_then(Value::as_u64).unwrap_or(0),
+        progress_based: field("ProgressDeadline")
+            .and_then(Value::as_u64)
+            .unwrap_or(600_000_000_000)
+            != 0,
     })
+}
+
+/// How often a failed allocation is replaced: (attempts, unlimited), from the group's
+/// `ReschedulePolicy` or Nomad's defaults (service: unlimited; batch: 1; system: never).
+pub(crate) fn reschedule_policy(job: &Value, group: &Value) -> (u64, bool) {
+    let (attempts, unlimited) = match job_type(job) {
+        "service" => (0, true),
+        "batch" => (1, false),
+        _ => return (0, false),
+    };
+    let policy = group.get("ReschedulePolicy").filter(|p| p.is_object());
+    let attempts =
+        policy.and_then(|p| p.get("Attempts")).and_then(Value::as_u64).unwrap_or(attempts);
+    let unlimited =
+        policy.and_then(|p| p.get("Unlimited")).and_then(Value::as_bool).unwrap_or(unlimited);
+    (attempts, unlimited)
 }
 
 /// How many times a failed task is restarted, and the phrase Nomad uses when it gives up.

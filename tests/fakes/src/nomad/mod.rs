@@ -140,6 +140,12 @@ impl FakeNomad {
         self.shared.read(Cluster::is_settled)
     }
 
+    /// How many blocking queries are parked waiting for a change (or for their `wait`):
+    /// lets a test advance the manual clock once a watcher is really waiting.
+    pub fn waiting_queries(&self) -> usize {
+        self.shared.parked()
+    }
+
     /// The current raft-like index.
     pub fn index(&self) -> u64 {
         self.shared.read(|c| c.index)

@@ -121,26 +121,7 @@ pub(crate) fn plan(
         }
     }
 
-    let diff = with_diff.then(|| {
-        let (fields, objects) = diff_body(current.as_ref(), Some(&planned), JOB_SKIP);
-        let kind = if current.is_none() {
-            "Added"
-        } else if fields.is_empty()
-            && objects.is_empty()
-            && group_diffs.iter().all(|g| g["Type"] == "None")
-        {
-            "None"
-        } else {
-            "Edited"
-        };
-        json!({
-            "Type": kind,
-            "ID": key.1,
-            "Fields": null_if_empty(fields),
-            "Objects": null_if_empty(objects),
-            "TaskGroups": null_if_empty(group_diffs),
-        })
-    });
+    let diff = with_diff.then(|| assemble(&key.1, current.as_ref(), &planned, group_diffs));
     Ok(json!({
         "Annotations": {"DesiredTGUpdates": desired, "PreemptedAllocs": null},
         "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
@@ -151,6 +132,51 @@ pub(crate) fn plan(
         "Warnings": "",
         "Index": cluster.index,
     }))
+}
+
+/// The job-level diff around the group diffs.
+fn assemble(id: &str, current: Option<&Value>, planned: &Value, group_diffs: Vec<Value>) -> Value {
+    let (fields, objects) = diff_body(current, Some(planned), JOB_SKIP);
+    let kind = if current.is_none() {
+        "Added"
+    } else if fields.is_empty()
+        && objects.is_empty()
+        && group_diffs.iter().all(|g| g["Type"] == "None")
+    {
+        "None"
+    } else {
+        "Edited"
+    };
+    json!({
+        "Type": kind,
+        "ID": id,
+        "Fields": null_if_empty(fields),
+        "Objects": null_if_empty(objects),
+        "TaskGroups": null_if_empty(group_diffs),
+    })
+}
+
+/// The diff between two versions of a job (`/v1/job/:id/versions?diffs=true`), without the
+/// per-group update counts a plan adds.
+pub(crate) fn version_diff(older: &Value, newer: &Value) -> Value {
+    let older = job::spec_of(older);
+    let newer = job::spec_of(newer);
+    let old_groups: BTreeMap<String, &Value> =
+        job::groups(&older).iter().map(|g| (str_field(g, "Name").to_string(), g)).collect();
+    let new_groups: BTreeMap<String, &Value> =
+        job::groups(&newer).iter().map(|g| (str_field(g, "Name").to_string(), g)).collect();
+    let names: BTreeSet<&String> = old_groups.keys().chain(new_groups.keys()).collect();
+    let mut group_diffs = Vec::new();
+    for name in names {
+        let (old_group, new_group) = (old_groups.get(name).copied(), new_groups.get(name).copied());
+        let change = classify(Some(&older), &newer, old_group, new_group);
+        if let Some(diff) = group_diff(name, old_group, new_group, &Updates::default(), change) {
+            if diff["Type"] != "None" {
+                group_diffs.push(diff);
+            }
+        }
+    }
+    assemble(str_field(&newer, "ID"), Some(&older), &newer, group_diffs)
 }
 
 /// How a group's existing allocations are affected.
@@ -378,7 +404,10 @@ fn is_scalar(value: &Value) -> bool {
 }
 
 fn field(kind: &str, name: &str, old: &Value, new: &Value) -> Value {
-    json!({"Type": kind, "Name": name, "Old": scalar_text(old), "New": scalar_text(new), "Annotations": null})
+    json!({
+        "Type": kind, "Name": name, "Old": scalar_text(old), "New": scalar_text(new),
+        "Annotations": null,
+    })
 }
 
 /// The fields and nested objects that differ between two objects, skipping `skip` keys.
@@ -568,7 +597,8 @@ mod tests {
     use super::*;
 
     fn web(memory: u64, image: &str) -> Value {
-        json!({"ID": "web", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "web", "Count": 2, "Tasks": [{
+        json!({"ID": "web", "Datacenters": ["dc1"],
+            "TaskGroups": [{"Name": "web", "Count": 2, "Tasks": [{
             "Name": "app", "Driver": "docker", "Config": {"image": image, "ports": ["http"]},
             "Env": {"LOG": "info"}, "Resources": {"CPU": 100, "MemoryMB": memory}
         }]}]})

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::cluster::{Alloc, Cluster, Deployment, Eval, JobKey, TaskRun};
 use super::job::{self, str_field};
+use super::placement::ClientNode;
 
 /// A timestamp as Go's `time.Time` marshals it (RFC 3339 with nanoseconds, UTC).
 pub(crate) fn rfc3339(nanos: Option<u128>) -> String {
@@ -141,7 +142,7 @@ pub(crate) fn eval(cluster: &Cluster, eval: &Eval, related: bool) -> Value {
         "Status": eval.status,
         "StatusDescription": eval.status_description,
         "Wait": 0,
-        "WaitUntil": null,
+        "WaitUntil": eval.wait_until.map(|t| json!(rfc3339(Some(t)))).unwrap_or(Value::Null),
         "NextEval": "",
         "PreviousEval": eval.previous_eval,
         "BlockedEval": eval.blocked_eval,
@@ -290,11 +291,19 @@ pub(crate) fn alloc_stub(cluster: &Cluster, alloc: &Alloc) -> Value {
         "DesiredDescription": alloc.desired_description,
         "ClientStatus": alloc.client_status,
         "ClientDescription": alloc.client_description,
-        "DesiredTransition": {"Migrate": null, "Reschedule": null, "ForceReschedule": null},
+        "DesiredTransition": {
+            "Migrate": null,
+            "Reschedule": (alloc.reschedule != super::cluster::Reschedule::No).then_some(true),
+            "ForceReschedule": null,
+        },
         "TaskStates": task_states,
         "DeploymentStatus": deployment_status(alloc),
-        "FollowupEvalID": "",
-        "RescheduleTracker": null,
+        "FollowupEvalID": alloc.followup_eval_id,
+        "RescheduleTracker": if alloc.reschedule_events.is_empty() {
+            Value::Null
+        } else {
+            json!({"Events": alloc.reschedule_events})
+        },
         "PreemptedAllocations": null,
         "PreemptedByAllocation": "",
         "PreviousAllocation": alloc.previous_allocation,
@@ -315,18 +324,22 @@ fn next_allocation(cluster: &Cluster, alloc: &Alloc) -> String {
         .unwrap_or_default()
 }
 
+fn port_json(label: &str, value: u16) -> Value {
+    json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"})
+}
+
 fn networks(alloc: &Alloc, node_ip: &str) -> Value {
     let reserved: Vec<Value> = alloc
         .ports
         .iter()
         .filter(|(_, _, fixed)| *fixed)
-        .map(|(label, value, _)| json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"}))
+        .map(|(label, value, _)| port_json(label, *value))
         .collect();
     let dynamic: Vec<Value> = alloc
         .ports
         .iter()
         .filter(|(_, _, fixed)| !*fixed)
-        .map(|(label, value, _)| json!({"Label": label, "Value": value, "To": 0, "HostNetwork": "default"}))
+        .map(|(label, value, _)| port_json(label, *value))
         .collect();
     json!([{
         "Mode": "host",
@@ -378,7 +391,10 @@ pub(crate) fn alloc_full(cluster: &Cluster, alloc: &Alloc) -> Value {
         object.insert("Job".into(), alloc.job.clone());
         object.insert(
             "Resources".into(),
-            json!({"CPU": cpu_total, "MemoryMB": memory_total, "DiskMB": disk, "Networks": networks(alloc, &node_ip)}),
+            json!({
+                "CPU": cpu_total, "MemoryMB": memory_total, "DiskMB": disk,
+                "Networks": networks(alloc, &node_ip),
+            }),
         );
         object.insert(
             "SharedResources".into(),
@@ -396,6 +412,122 @@ pub(crate) fn alloc_full(cluster: &Cluster, alloc: &Alloc) -> Value {
         object.insert("Metrics".into(), alloc.metrics.clone());
         object.insert("DeploymentID".into(), json!(alloc.deployment_id));
         object.insert("AllocModifyIndex".into(), json!(alloc.alloc_modify_index));
+    }
+    value
+}
+
+/// `GET /v1/allocation/:id/checks`: the status of the allocation's service checks, keyed by
+/// check ID, as Nomad reports checks of its own service provider.
+pub(crate) fn alloc_checks(cluster: &Cluster, alloc: &Alloc) -> Value {
+    let mut checks = Map::new();
+    let Some(group) = job::groups(&alloc.job).iter().find(|g| str_field(g, "Name") == alloc.group)
+    else {
+        return Value::Object(checks);
+    };
+    let failing: Vec<&String> = cluster
+        .scenario
+        .rules_for(&alloc.job_id)
+        .flat_map(|rule| rule.failing_check_paths.iter())
+        .collect();
+    let mut services: Vec<(&Value, &str)> = Vec::new();
+    for service in group.get("Services").and_then(Value::as_array).into_iter().flatten() {
+        services.push((service, ""));
+    }
+    for task in job::tasks(group) {
+        for service in task.get("Services").and_then(Value::as_array).into_iter().flatten() {
+            services.push((service, str_field(task, "Name")));
+        }
+    }
+    let running = alloc.client_status == "running";
+    for (service, task) in services {
+        for check in service.get("Checks").and_then(Value::as_array).into_iter().flatten() {
+            let name = str_field(check, "Name");
+            let path = str_field(check, "Path");
+            let kind = match str_field(check, "Type") {
+                "" => "tcp",
+                kind => kind,
+            };
+            let target = if path.is_empty() { name } else { path };
+            let fails = failing.iter().any(|f| f.as_str() == "*" || f.as_str() == target);
+            let (status, code, output) = match (running, fails, kind) {
+                (false, _, _) => ("pending", 0, String::new()),
+                (true, true, "http") => {
+                    ("failure", 503, format!("nomad: http: GET {path}: 503 Service Unavailable"))
+                }
+                (true, true, _) => ("failure", 0, format!("nomad: {kind}: connection refused")),
+                (true, false, "http") => ("success", 200, "nomad: http ok".to_string()),
+                (true, false, _) => ("success", 0, format!("nomad: {kind} ok")),
+            };
+            let id = check_id(&alloc.id, str_field(service, "Name"), name);
+            checks.insert(
+                id.clone(),
+                json!({
+                    "Check": name,
+                    "Group": alloc.name,
+                    "ID": id,
+                    "Mode": "healthiness",
+                    "Output": output,
+                    "Service": str_field(service, "Name"),
+                    "Status": status,
+                    "StatusCode": code,
+                    "Task": task,
+                    "Timestamp": (alloc.modify_time / 1_000_000_000) as u64,
+                }),
+            );
+        }
+    }
+    Value::Object(checks)
+}
+
+/// A stable 32-hex-digit check ID, as Nomad derives one from the allocation and check.
+fn check_id(alloc_id: &str, service: &str, check: &str) -> String {
+    // FNV-1a over the three names, twice with different seeds for 128 bits.
+    let hash = |seed: u64| {
+        let mut h = seed;
+        for byte in alloc_id.bytes().chain(service.bytes()).chain(check.bytes()) {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    format!("{:016x}{:016x}", hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4))
+}
+
+/// One entry of `GET /v1/nodes`.
+pub(crate) fn node_stub(node: &ClientNode) -> Value {
+    json!({
+        "Address": "10.0.0.1",
+        "ID": node.id,
+        "Attributes": {"os.name": "ubuntu"},
+        "Datacenter": node.datacenter,
+        "Name": node.name,
+        "NodeClass": node.node_class,
+        "NodePool": node.node_pool,
+        "Version": "1.10.3",
+        "Drain": false,
+        "SchedulingEligibility": "eligible",
+        "Status": "ready",
+        "StatusDescription": "",
+        "Drivers": node
+            .drivers
+            .iter()
+            .map(|d| (d.clone(), json!({"Detected": true, "Healthy": true})))
+            .collect::<Map<_, _>>(),
+        "CreateIndex": 1,
+        "ModifyIndex": 1,
+    })
+}
+
+/// `GET /v1/node/:id`.
+pub(crate) fn node(node: &ClientNode) -> Value {
+    let mut value = node_stub(node);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("Attributes".into(), json!(node.attributes));
+        object.insert("Meta".into(), json!(node.meta));
+        object.insert(
+            "NodeResources".into(),
+            json!({"Cpu": {"CpuShares": node.cpu_mhz}, "Memory": {"MemoryMB": node.memory_mb}}),
+        );
     }
     value
 }

@@ -116,8 +116,11 @@ pub struct Node {
     pub name: String,
     /// How many identical nodes this entry stands for.
     pub count: usize,
+    /// `${node.datacenter}`, matched against the job's `Datacenters` (globs allowed).
     pub datacenter: String,
+    /// `${node.pool}`, matched against the job's `NodePool` (`all` matches every pool).
     pub node_pool: String,
+    /// `${node.class}`.
     pub node_class: String,
     /// `${attr.cpu.arch}`: `amd64`, `arm64`, ...
     pub cpu_arch: String,
@@ -192,7 +195,8 @@ impl Token {
 pub struct JobRule {
     /// The job ID the rule is for, or `*`.
     pub job: String,
-    /// A task given less memory than this (MB) is OOM-killed shortly after starting.
+    /// A task whose memory limit (`MemoryMB`, or `MemoryMaxMB` when higher) is below this
+    /// (MB) is OOM-killed shortly after starting.
     pub oom_below_mb: Option<u64>,
     /// Images whose pull fails with "manifest unknown".
     pub missing_images: Vec<String>,
@@ -200,6 +204,11 @@ pub struct JobRule {
     pub unauthorized_images: Vec<String>,
     /// Health check paths that never pass (`*` for every check).
     pub failing_check_paths: Vec<String>,
+    /// Vault secret paths (e.g. `secret/data/app`) that do not exist: a task whose template
+    /// reads one stays blocked on "Missing: vault.read(...)" and never starts.
+    pub missing_secrets: Vec<String>,
+    /// Nomad variable paths (e.g. `nomad/jobs/web`) that do not exist, likewise.
+    pub missing_variables: Vec<String>,
     /// The first N allocations of the job crash on every start; later ones run.
     pub crash_first_allocs: usize,
     /// The exit code of a crash.
@@ -218,6 +227,8 @@ impl Default for JobRule {
             missing_images: Vec::new(),
             unauthorized_images: Vec::new(),
             failing_check_paths: Vec::new(),
+            missing_secrets: Vec::new(),
+            missing_variables: Vec::new(),
             crash_first_allocs: 0,
             crash_exit_code: 1,
             crash_stderr: Vec::new(),
@@ -253,6 +264,12 @@ impl JobRule {
     /// Checks on `path` (or every check, with `*`) never pass.
     pub fn failing_check(mut self, path: &str) -> JobRule {
         self.failing_check_paths.push(path.to_string());
+        self
+    }
+
+    /// Templates reading the Vault secret `path` block their task.
+    pub fn missing_secret(mut self, path: &str) -> JobRule {
+        self.missing_secrets.push(path.to_string());
         self
     }
 
@@ -317,10 +334,18 @@ pub struct Timing {
     pub healthy_deadline_steps: u64,
     /// Steps without progress after which a deployment fails (`progress_deadline`).
     pub progress_deadline_steps: u64,
+    /// Steps before a failed allocation is replaced (doubling with each replacement, as
+    /// Nomad's exponential reschedule delay does, up to 32 times this).
+    pub reschedule_delay_steps: u64,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { min_healthy_steps: 2, healthy_deadline_steps: 6, progress_deadline_steps: 40 }
+        Timing {
+            min_healthy_steps: 2,
+            healthy_deadline_steps: 6,
+            progress_deadline_steps: 40,
+            reschedule_delay_steps: 3,
+        }
     }
 }

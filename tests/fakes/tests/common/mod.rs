@@ -63,7 +63,10 @@ pub fn web_job(id: &str, memory: u64, image: &str) -> Value {
             "Count": 2,
             "Networks": [{"DynamicPorts": [{"Label": "http", "To": 8080}]}],
             "Services": [{"Name": id, "PortLabel": "http", "Checks": [
-                {"Name": "alive", "Type": "http", "Path": "/health", "Interval": 10_000_000_000u64, "Timeout": 2_000_000_000u64}
+                {
+                    "Name": "alive", "Type": "http", "Path": "/health",
+                    "Interval": 10_000_000_000u64, "Timeout": 2_000_000_000u64,
+                }
             ]}],
             "Tasks": [{
                 "Name": "app",
