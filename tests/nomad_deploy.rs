@@ -517,3 +517,16 @@ async fn a_blocked_evaluation_is_a_placement_failure() {
         failure.diagnosis.explanation
     );
 }
+
+#[tokio::test]
+async fn a_job_goes_to_the_namespace_it_names() {
+    let scenario =
+        Scenario { namespaces: vec!["default".into(), "apps".into()], ..Scenario::default() };
+    let fake = FakeNomad::start(scenario).unwrap();
+    let mut job = web_job(512, "/health");
+    job["Namespace"] = json!("apps");
+    let report = run_deploy(&fake, job, None, &options(false)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healthy, "{report:#?}");
+    assert!(fake.job_in("apps", "web").is_some());
+    assert!(fake.job("web").is_none());
+}

@@ -64,7 +64,7 @@ fn plan(args: &Args) -> anyhow::Result<ExitCode> {
     let report = runtime()?.block_on(async {
         let (job, parsed_by) = file.to_job(Some(&client), &options).await?;
         note_parser(&parsed_by);
-        let response = client.plan(&job).await?;
+        let response = client.for_job(&job).plan(&job).await?;
         anyhow::Ok(PlanReport::new(&job, &response))
     })?;
     match args.format {

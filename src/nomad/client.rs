@@ -348,6 +348,19 @@ impl NomadClient {
         self.config.namespace_or_default()
     }
 
+    /// The same client for the namespace a job names, as `nomad job run` does: a job's own
+    /// `Namespace` wins over `NOMAD_NAMESPACE`; a job without one goes where the client does.
+    pub fn for_job(&self, job: &Value) -> NomadClient {
+        match job.get("Namespace").and_then(Value::as_str).filter(|ns| !ns.is_empty()) {
+            Some(namespace) if namespace != self.namespace() => {
+                let mut client = self.clone();
+                client.config.namespace = Some(namespace.to_string());
+                client
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// `GET /v1/agent/self`.
     pub async fn agent_self(&self) -> Result<AgentSelf, NomadError> {
         self.call(Call::new(Method::GET, vec!["agent", "self"], "read the agent's configuration"))
@@ -760,6 +773,21 @@ mod tests {
             NomadConfig { client_cert: Some("/nonexistent.pem".into()), ..Default::default() };
         let err = NomadClient::new(config).unwrap_err();
         assert!(err.to_string().contains("NOMAD_CLIENT_CERT"), "{err}");
+    }
+
+    #[test]
+    fn a_job_namespace_wins_over_the_environment() {
+        let client = NomadClient::new(NomadConfig {
+            namespace: Some("apps".into()),
+            ..NomadConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            client.for_job(&json!({"ID": "web", "Namespace": "batch"})).namespace(),
+            "batch"
+        );
+        assert_eq!(client.for_job(&json!({"ID": "web", "Namespace": ""})).namespace(), "apps");
+        assert_eq!(client.for_job(&json!({"ID": "web"})).namespace(), "apps");
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub async fn deploy(
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<DeployReport, NomadError> {
     let id = job_id(&job)?.to_string();
+    let job_client = client.for_job(&job);
+    let client = &job_client;
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut write_back_warnings = Vec::new();
     // The version running before this deploy (`None` for a new or stopped job), read once.
