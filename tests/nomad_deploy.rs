@@ -530,3 +530,22 @@ async fn a_job_goes_to_the_namespace_it_names() {
     assert!(fake.job_in("apps", "web").is_some());
     assert!(fake.job("web").is_none());
 }
+
+#[test]
+fn binary_reports_json_and_exits_6_at_the_deadline() {
+    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = job_file(dir.path(), &web_job(512, "/health"));
+    let file = path.to_str().unwrap();
+    let args = ["deploy", file, "--deadline", "300ms", "--on-give-up", "leave", "--format", "json"];
+    let output = nomad_spec(&fake.url(), None, &args);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["outcome"], "timed-out");
+    assert_eq!(report["attempts"][0]["verdict"]["verdict"], "timed-out");
+    assert_eq!(report["rollback"], "left job web as it is (--on-give-up leave)");
+    assert!(fake.stops().is_empty());
+
+    let usage = nomad_spec(&fake.url(), None, &["deploy", file, "--deadline", "5 minutes"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
