@@ -683,7 +683,7 @@ fn expression_text(expr: &Expression) -> String {
 }
 
 /// Sets an attribute, keeping its decoration (indent, alignment, trailing comment); a new
-/// attribute is indented like its siblings.
+/// attribute is indented like its siblings (or one step in from the closing brace).
 fn set_attribute(body: &mut Body, key: &str, value: Expression) {
     if let Some(mut attr) = body.get_attribute_mut(key) {
         let decor = attr.value_mut().decor().clone();
@@ -692,23 +692,29 @@ fn set_attribute(body: &mut Body, key: &str, value: Expression) {
         *attr.value_mut() = value;
         return;
     }
-    let indent = sibling_indent(body);
     let mut attribute = Attribute::new(Decorated::new(Ident::new(key)), value);
-    attribute.decor_mut().set_prefix(indent);
+    // A one-line block (`port "http" { static = 80 }`) keeps its own spacing.
+    if !body.prefer_oneline() {
+        attribute.decor_mut().set_prefix(child_indent(body));
+    }
     body.push(attribute);
 }
 
-fn sibling_indent(body: &Body) -> String {
-    body.iter()
-        .find_map(|s| {
-            let prefix = match s {
-                Structure::Attribute(a) => a.decor().prefix(),
-                Structure::Block(b) => b.decor().prefix(),
-            }?;
-            let text: &str = prefix;
-            Some(text.rsplit('\n').next().unwrap_or(text).to_string())
-        })
-        .unwrap_or_else(|| "  ".into())
+/// The indentation of a body's children: that of an existing child, else one step in from
+/// the closing brace.
+fn child_indent(body: &Body) -> String {
+    let existing = body.iter().find_map(|s| {
+        let prefix = match s {
+            Structure::Attribute(a) => a.decor().prefix(),
+            Structure::Block(b) => b.decor().prefix(),
+        }?;
+        let text: &str = prefix;
+        Some(text.rsplit('\n').next().unwrap_or(text).to_string())
+    });
+    existing.unwrap_or_else(|| {
+        let closing: &str = body.decor().suffix().map_or("", |suffix| suffix);
+        format!("{}  ", closing.rsplit('\n').next().unwrap_or(closing))
+    })
 }
 
 fn remove_attribute(body: &mut Body, key: &str) {
@@ -717,9 +723,11 @@ fn remove_attribute(body: &mut Body, key: &str) {
 
 fn child_block<'a>(body: &'a mut Body, ident: &str) -> &'a mut Block {
     if !body.blocks().any(|b| b.has_ident(ident)) {
-        let indent = sibling_indent(body);
+        let indent = child_indent(body);
         let mut block = Block::new(Decorated::new(Ident::new(ident)));
-        block.decor_mut().set_prefix(indent);
+        block.decor_mut().set_prefix(indent.clone());
+        // The closing brace lines up with the block's first line.
+        block.body.decor_mut().set_suffix(indent);
         body.push(block);
     }
     // Present: either found or just pushed.
@@ -1092,5 +1100,53 @@ job "web" {
             .map(|l| format!("-{l}"))
             .chain(new[start..new_end].iter().map(|l| format!("+{l}")))
             .collect()
+    }
+
+    #[test]
+    fn new_blocks_and_one_line_blocks_are_laid_out_like_their_neighbours() {
+        let source = r#"job "web" {
+  group "app" {
+    network {
+      port "http" { static = 80 }
+    }
+    task "server" {
+      driver = "docker"
+    }
+  }
+}
+"#;
+        let edits = vec![
+            Edit::PortToDynamic { group: "app".into(), label: "http".into(), to: 80 },
+            Edit::SetMemory {
+                group: "app".into(),
+                task: "server".into(),
+                memory_mb: 512,
+                memory_max_mb: Some(1024),
+            },
+            Edit::SetHealthyDeadline {
+                group: "app".into(),
+                healthy_deadline: 120 * SECOND,
+                progress_deadline: None,
+            },
+        ];
+        insta::assert_snapshot!(apply_to_hcl(source, "web.nomad.hcl", &edits).unwrap(), @r#"
+        job "web" {
+          group "app" {
+            network {
+              port "http" { to = 80 }
+            }
+            task "server" {
+              driver = "docker"
+              resources {
+                memory = 512
+                memory_max = 1024
+              }
+            }
+            update {
+              healthy_deadline = "2m"
+            }
+          }
+        }
+        "#);
     }
 }
