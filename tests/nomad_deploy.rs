@@ -549,3 +549,26 @@ fn binary_reports_json_and_exits_6_at_the_deadline() {
     let usage = nomad_spec(&fake.url(), None, &["deploy", file, "--deadline", "5 minutes"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn binary_exits_7_when_nomad_answers_with_an_error() {
+    let fake = FakeNomad::start(Scenario::default().with_fault(Fault {
+        method: Some("POST".into()),
+        path: Some("/v1/jobs".into()),
+        status: Some(500),
+        body: "rpc error: No cluster leader".into(),
+        times: 1,
+        ..Fault::default()
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = job_file(dir.path(), &web_job(512, "/health"));
+    let output = nomad_spec(&fake.url(), None, &["deploy", path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("Nomad answered 500 to register job web: rpc error: No cluster leader"),
+        "{stderr}"
+    );
+    assert!(fake.job("web").is_none());
+}

@@ -31,6 +31,10 @@ pub const EXIT_UNREACHABLE: u8 = 4;
 pub const EXIT_PERMISSION_DENIED: u8 = 5;
 /// Deploy: the job was neither healthy nor failed by the deadline.
 pub const EXIT_TIMED_OUT: u8 = 6;
+/// Nomad answered with an error (5xx, 404, ...) or with a body nomad-spec cannot read.
+pub const EXIT_NOMAD_ERROR: u8 = 7;
+/// Nomad accepted the connection but did not answer in time.
+pub const EXIT_NOMAD_SLOW: u8 = 8;
 
 /// Arguments of `nomad-spec deploy`.
 #[derive(Debug, clap::Args)]
@@ -44,9 +48,11 @@ Exit codes:
   1  the job failed (after any fixes) and nomad-spec gave up
   2  usage error or unreadable job file
   3  the job was changed on Nomad since it was planned; nothing was registered
-  4  Nomad is unreachable or did not answer in time
+  4  Nomad is unreachable
   5  permission denied: NOMAD_TOKEN may not do this
-  6  not healthy by the deadline")]
+  6  not healthy by the deadline
+  7  Nomad answered with an error (5xx, 404) or an unreadable response
+  8  Nomad did not answer in time")]
 pub struct Args {
     /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
     pub file: PathBuf,
@@ -136,14 +142,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The exit code for a Nomad error (plan uses 255 for all of them, like `nomad job plan`).
+/// The exit code for a Nomad error (`plan` uses 255 for all of them, like `nomad job plan`).
 pub(crate) fn exit_code_of(err: &NomadError) -> u8 {
     match err {
         NomadError::Conflict { .. } => EXIT_CONFLICT,
-        NomadError::Unreachable { .. } | NomadError::Timeout { .. } => EXIT_UNREACHABLE,
+        NomadError::Unreachable { .. } => EXIT_UNREACHABLE,
+        NomadError::Timeout { .. } => EXIT_NOMAD_SLOW,
         NomadError::PermissionDenied { .. } => EXIT_PERMISSION_DENIED,
         NomadError::Config(_) => crate::cli::EXIT_USAGE,
-        _ => EXIT_FAILED,
+        NomadError::NotFound { .. }
+        | NomadError::Server { .. }
+        | NomadError::BadResponse { .. } => EXIT_NOMAD_ERROR,
     }
 }
 

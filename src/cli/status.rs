@@ -16,8 +16,10 @@ Exit codes:
   0  the summary was printed
   1  the job does not exist in the namespace
   2  usage error
-  4  Nomad is unreachable or did not answer in time
-  5  permission denied: NOMAD_TOKEN may not read the job")]
+  4  Nomad is unreachable
+  5  permission denied: NOMAD_TOKEN may not read the job
+  7  Nomad answered with an error or an unreadable response
+  8  Nomad did not answer in time")]
 pub struct Args {
     /// The job's ID.
     pub job: String,
