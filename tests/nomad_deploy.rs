@@ -572,3 +572,16 @@ fn binary_exits_7_when_nomad_answers_with_an_error() {
     );
     assert!(fake.job("web").is_none());
 }
+
+#[tokio::test]
+async fn an_unknown_datacenter_is_explained_and_not_fixed() {
+    let fake = FakeNomad::start(Scenario::default()).unwrap();
+    let mut job = web_job(512, "/health");
+    job["Datacenters"] = json!(["dc9"]);
+    let report = run_deploy(&fake, job, None, &options(true)).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let Verdict::Failed(failure) = &report.attempts[0].verdict else { panic!("{report:#?}") };
+    assert_eq!(failure.diagnosis.category, Category::NoNodesAvailable, "{report:#?}");
+    assert!(failure.diagnosis.explanation.contains("dc9"), "{}", failure.diagnosis.explanation);
+    assert_eq!(report.rollback.as_deref(), Some("nothing was registered"));
+}
