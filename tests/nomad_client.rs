@@ -258,3 +258,15 @@ async fn tls_server_name_is_the_name_asked_for_at_the_address_given() {
         Some(format!("server.global.nomad:{port}").as_str())
     );
 }
+
+#[tokio::test]
+async fn too_many_requests_waits_as_asked_then_retries() {
+    let (address, seen) = scripted(vec![
+        Some((429, vec![("retry-after", "0".into())], "rate limited".into())),
+        ok(json!({"ID": "web", "Version": 2})),
+    ])
+    .await;
+    let job = client(&address, None).job("web").await.unwrap();
+    assert_eq!(job.value.version, 2);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -595,12 +595,13 @@ impl NomadClient {
         let mut delay = self.config.retry_backoff;
         let mut attempt = 0;
         loop {
-            let result = self.send_once(call).await;
+            let (result, asked_wait) = self.send_once(call).await;
             let retry_after = match &result {
                 Err(NomadError::Unreachable { .. } | NomadError::Timeout { .. }) => Some(delay),
                 Err(NomadError::Server { status, .. }) if *status >= 500 => Some(delay),
+                // Too many requests: wait as long as Nomad asks, within reason.
                 Err(NomadError::Server { status: 429, .. }) => {
-                    Some(delay.max(Duration::from_secs(1)))
+                    Some(asked_wait.unwrap_or(delay).min(Duration::from_secs(30)))
                 }
                 _ => None,
             };
@@ -616,7 +617,11 @@ impl NomadClient {
         }
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<reqwest::Response, NomadError> {
+    /// One request; with an error answer, the wait its `Retry-After` header asks for.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+    ) -> (Result<reqwest::Response, NomadError>, Option<Duration>) {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push("v1").extend(&call.segments);
@@ -643,13 +648,22 @@ impl NomadClient {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|err| self.transport_error(call, err))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return (Err(self.transport_error(call, err)), None),
+        };
         let status = response.status();
         if status.is_success() {
-            return Ok(response);
+            return (Ok(response), None);
         }
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let body = response.text().await.unwrap_or_default();
-        Err(self.status_error(call, status, body))
+        (Err(self.status_error(call, status, body)), retry_after)
     }
 
     fn status_error(&self, call: &Call<'_>, status: StatusCode, body: String) -> NomadError {
