@@ -191,8 +191,19 @@ pub async fn deploy(
                             Some(reason)
                         }
                         Ok(fix) => {
+                            let unchanged = job.clone();
                             for edit in &fix.edits {
                                 apply_to_json(&mut job, edit);
+                            }
+                            if job == unchanged {
+                                // Deploying the same job again would only fail again.
+                                let reason = format!(
+                                    "the fix found nothing to change in the job: {}",
+                                    fix.explanation
+                                );
+                                attempt.no_fix = Some(reason.clone());
+                                attempts.push(attempt);
+                                break Some(reason);
                             }
                             progress(&format!("fix: {}", fix.explanation));
                             if let Some(file) = file.as_deref_mut() {
