@@ -231,6 +231,10 @@ async fn unknown_objects_are_404_with_nomads_text() {
     }
     let stop = call(reqwest::Method::DELETE, &format!("{base}/v1/job/ghost"), None, None).await;
     assert_eq!(stop.status, 404);
+    let wrong_method = call(reqwest::Method::DELETE, &format!("{base}/v1/jobs"), None, None).await;
+    assert_eq!((wrong_method.status, wrong_method.text.as_str()), (405, "Invalid method"));
+    let unknown = get(&format!("{base}/v1/volumes")).await;
+    assert_eq!(unknown.status, 404);
     let region = get(&format!("{base}/v1/jobs?region=mars")).await;
     assert_eq!((region.status, region.text.as_str()), (500, "No path to region"));
 }
@@ -508,7 +512,13 @@ async fn plans_show_group_updates_field_diffs_and_placement_failures() {
     let destructive =
         post(&plan_url, json!({"Job": web_job("web", 512, "nginx:2"), "Diff": true})).await.body;
     assert_eq!(destructive["Diff"]["Type"], "Edited");
-    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["DestructiveUpdate"], 2);
+    // MaxParallel = 1: the first batch is replaced, the other allocation waits its turn.
+    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["DestructiveUpdate"], 1);
+    assert_eq!(destructive["Annotations"]["DesiredTGUpdates"]["web"]["Ignore"], 1);
+    assert_eq!(
+        destructive["Diff"]["TaskGroups"][0]["Updates"],
+        json!({"ignore": 1, "create/destroy update": 1})
+    );
     let task = &destructive["Diff"]["TaskGroups"][0]["Tasks"][0];
     assert_eq!(task["Annotations"], json!(["forces create/destroy update"]));
     let objects = task["Objects"].as_array().cloned().unwrap_or_default();

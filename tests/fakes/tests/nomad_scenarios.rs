@@ -223,10 +223,27 @@ fn the_binary_refuses_a_bad_scenario_with_exit_code_1() {
 }
 
 #[test]
-fn memory_max_raises_the_oom_limit() {
-    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+fn memory_max_raises_the_oom_limit_only_with_oversubscription() {
     let mut body = job("web", 128, "nginx:1");
     body["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = json!(512);
+
+    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    let (_, config) = http(&addr, "GET", "/v1/operator/scheduler/configuration", None);
+    assert_eq!(json_of(&config)["SchedulerConfig"]["MemoryOversubscriptionEnabled"], false);
+    let (status, text) = http(&addr, "POST", "/v1/jobs", Some(&body));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        json_of(&text)["Warnings"],
+        "1 warning(s):\n\n* Memory oversubscription is not enabled; Task \"web.app\" memory_max \
+         value will be ignored. Update the Scheduler Configuration to allow oversubscription."
+    );
+    assert!(nomad.settle());
+    assert_eq!(nomad.deployments("web")[0]["Status"], "failed", "memory_max was ignored");
+
+    let mut oversubscribed = scenario("oom.toml").with_manual_clock();
+    oversubscribed.memory_oversubscription = true;
+    let nomad = FakeNomad::start(oversubscribed).expect("fake starts");
     play(&nomad, &body);
     assert_eq!(nomad.deployments("web")[0]["Status"], "successful");
 }
@@ -265,4 +282,163 @@ fn a_template_reading_a_missing_secret_blocks_the_task() {
         )),
         "{events:?}"
     );
+}
+
+#[test]
+fn new_capacity_unblocks_a_blocked_evaluation() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let mut body = job("big", 8192, "nginx:1");
+    body["Job"]["TaskGroups"][0]["Count"] = json!(2);
+    let (status, text) = http(&nomad.addr().to_string(), "POST", "/v1/jobs", Some(&body));
+    assert_eq!(status, 200, "{text}");
+    nomad.advance(1);
+    let evals = nomad.evaluations("big");
+    assert_eq!(evals[1]["Status"], "blocked");
+    let blocked_id = evals[1]["ID"].clone();
+
+    nomad.add_nodes(vec![fakes::nomad::Node {
+        name: "large".to_string(),
+        memory_mb: 32768,
+        ..fakes::nomad::Node::default()
+    }]);
+    assert!(nomad.settle());
+    let retried = nomad.evaluations("big").into_iter().find(|e| e["ID"] == blocked_id);
+    assert_eq!(retried.map(|e| e["Status"].clone()), Some(json!("complete")));
+    let allocs = nomad.allocations("big");
+    assert_eq!(allocs.len(), 2);
+    assert!(allocs.iter().all(|a| a["ClientStatus"] == "running"), "{allocs:#?}");
+    assert_eq!(nomad.deployments("big")[0]["Status"], "successful");
+}
+
+#[test]
+fn someone_else_registering_in_between_makes_an_enforced_register_fail() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    play(&nomad, &job("web", 256, "nginx:1"));
+    let (_, plan) = http(&addr, "POST", "/v1/job/web/plan", Some(&job("web", 512, "nginx:1")));
+    let planned_index = json_of(&plan)["JobModifyIndex"].as_u64().unwrap_or_default();
+    let theirs = job("web", 384, "nginx:1")["Job"].clone();
+    let their_index = nomad.register_job(theirs).expect("the side register works");
+    assert!(their_index > planned_index);
+    let mut ours = job("web", 512, "nginx:1");
+    ours["EnforceIndex"] = json!(true);
+    ours["JobModifyIndex"] = json!(planned_index);
+    let (status, text) = http(&addr, "POST", "/v1/job/web", Some(&ours));
+    assert_eq!(status, 500);
+    assert_eq!(
+        text,
+        format!(
+            "Enforcing job modify index {planned_index}: job exists with conflicting job modify \
+             index: {their_index}"
+        )
+    );
+    assert_eq!(nomad.register_calls("web"), 2, "ours twice over HTTP; theirs is not counted");
+    let current = nomad.job("web").expect("the job");
+    assert_eq!(current["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"], 384);
+}
+
+fn running_versions(nomad: &FakeNomad, job_id: &str) -> Vec<u64> {
+    nomad
+        .allocations(job_id)
+        .iter()
+        .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
+        .map(|a| a["Job"]["Version"].as_u64().unwrap_or(u64::MAX))
+        .collect()
+}
+
+#[test]
+fn an_update_rolls_one_allocation_at_a_time() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    play(&nomad, &job("web", 256, "nginx:1"));
+    assert_eq!(running_versions(&nomad, "web"), vec![0, 0, 0]);
+
+    let addr = nomad.addr().to_string();
+    let (status, text) = http(&addr, "POST", "/v1/jobs", Some(&job("web", 256, "nginx:2")));
+    assert_eq!(status, 200, "{text}");
+    nomad.advance(1);
+    let allocs = nomad.allocations("web");
+    assert_eq!(allocs.len(), 4, "max_parallel = 1: one replacement at a time");
+    assert_eq!(allocs.iter().filter(|a| a["DesiredStatus"] == "stop").count(), 1);
+    assert!(nomad.settle());
+    assert_eq!(running_versions(&nomad, "web"), vec![1, 1, 1]);
+    assert_eq!(nomad.allocations("web").len(), 6);
+    assert_eq!(nomad.deployments("web")[1]["Status"], "successful");
+    let triggers: Vec<Value> =
+        nomad.evaluations("web").iter().map(|e| e["TriggeredBy"].clone()).collect();
+    assert!(triggers.contains(&json!("deployment-watcher")), "{triggers:?}");
+}
+
+#[test]
+fn a_failed_rolling_update_leaves_the_old_allocations_running() {
+    let nomad = FakeNomad::start(scenario("oom.toml").with_manual_clock()).expect("fake starts");
+    play(&nomad, &job("web", 512, "nginx:1"));
+    let mut update = job("web", 128, "nginx:1");
+    update["Job"]["Update"]["ProgressDeadline"] = json!(0);
+    play(&nomad, &update);
+    assert_eq!(
+        nomad.deployments("web")[1]["StatusDescription"],
+        "Failed due to unhealthy allocations"
+    );
+    assert_eq!(running_versions(&nomad, "web"), vec![0, 0], "two of three old ones still serve");
+}
+
+#[test]
+fn placement_failures_name_what_filtered_or_exhausted_the_nodes() {
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "driver",
+            json!({"/TaskGroups/0/Tasks/0/Driver": "podman"}),
+            json!({"NodesEvaluated": 3, "NodesFiltered": 3, "ConstraintFiltered": {"missing drivers": 3}}),
+        ),
+        (
+            "datacenter",
+            json!({"/Datacenters": ["eu-west-1"]}),
+            json!({"NodesEvaluated": 0, "NodesAvailable": {"eu-west-1": 0}, "NodesInPool": 3}),
+        ),
+        ("node pool", json!({"/NodePool": "gpu"}), json!({"NodesEvaluated": 0, "NodesInPool": 0})),
+        (
+            "cpu",
+            json!({"/TaskGroups/0/Tasks/0/Resources/CPU": 5000}),
+            json!({"NodesExhausted": 3, "DimensionExhausted": {"cpu": 3}}),
+        ),
+        (
+            "kernel",
+            json!({"/Constraints": [{"LTarget": "${attr.kernel.name}", "RTarget": "windows", "Operand": "="}]}),
+            json!({"ConstraintFiltered": {"${attr.kernel.name} = windows": 3}}),
+        ),
+    ];
+    for (name, changes, expected) in cases {
+        let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+        let mut body = job("web", 256, "nginx:1");
+        for (pointer, value) in changes.as_object().into_iter().flatten() {
+            let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            let parent =
+                body["Job"].pointer_mut(parent).unwrap_or_else(|| panic!("{name}: {pointer}"));
+            parent[field] = value.clone();
+        }
+        let (status, text) = http(&nomad.addr().to_string(), "POST", "/v1/jobs", Some(&body));
+        assert_eq!(status, 200, "{name}: {text}");
+        nomad.advance(1);
+        let metrics = nomad.evaluations("web")[0]["FailedTGAllocs"]["web"].clone();
+        for (key, want) in expected.as_object().into_iter().flatten() {
+            assert_eq!(&metrics[key], want, "{name}: {key} in {metrics:#}");
+        }
+    }
+}
+
+#[test]
+fn the_readme_scenario_example_parses_with_the_documented_defaults() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let example = Scenario::from_toml(&readme[start..end]).unwrap_or_else(|e| panic!("{e:#}"));
+    let defaults = Scenario::default();
+    assert_eq!(example.step_ms, defaults.step_ms);
+    assert_eq!(example.region, defaults.region);
+    assert_eq!(example.timing.progress_deadline_steps, defaults.timing.progress_deadline_steps);
+    assert_eq!(example.timing.reschedule_delay_steps, defaults.timing.reschedule_delay_steps);
+    assert_eq!(example.nodes[0].memory_mb, defaults.nodes[0].memory_mb);
+    assert_eq!(example.nodes[0].drivers, defaults.nodes[0].drivers);
+    assert_eq!(example.faults[0].body, "No cluster leader");
 }

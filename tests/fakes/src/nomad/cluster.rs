@@ -280,6 +280,7 @@ pub(crate) struct Cluster {
     next_id: u64,
     allocs_per_job: BTreeMap<JobKey, usize>,
     pub faults: Vec<Fault>,
+    /// Register requests received over HTTP (refused ones included), per job.
     pub register_calls: BTreeMap<JobKey, usize>,
     pub reverts: Vec<Revert>,
     pub stops: Vec<Stop>,
@@ -295,6 +296,7 @@ pub(crate) fn now_nanos() -> u128 {
 #[derive(Debug, Clone)]
 pub(crate) struct WriteOutcome {
     pub eval_id: String,
+    pub warnings: String,
     pub eval_create_index: u64,
     pub job_modify_index: u64,
     pub index: u64,
@@ -377,9 +379,6 @@ impl Cluster {
             ));
         }
         let key = (namespace.to_string(), id.clone());
-        if triggered_by == "job-register" {
-            *self.register_calls.entry(key.clone()).or_default() += 1;
-        }
         if let Some(wanted) = enforce_index {
             let existing = self.jobs.get(&key).map(|record| record.job_modify_index);
             match (wanted, existing) {
@@ -408,6 +407,7 @@ impl Cluster {
             }
         }
         job::canonicalize(&mut job_value, namespace, &self.scenario.region);
+        let warnings = job::warnings(&job_value, self.scenario.memory_oversubscription);
         let index = self.bump();
         let now = now_nanos();
         let changed = match self.jobs.get(&key) {
@@ -447,7 +447,7 @@ impl Cluster {
         };
         self.tables.jobs = index;
         let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
-        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+        Ok(WriteOutcome { eval_id, warnings, eval_create_index: index, job_modify_index, index })
     }
 
     fn create_eval(
@@ -499,7 +499,7 @@ impl Cluster {
             }),
         });
         self.tables.evals = index;
-        self.queue.push((self.step + delay_steps, Work::Evaluate(id.clone())));
+        self.queue.push((self.step.saturating_add(delay_steps), Work::Evaluate(id.clone())));
         id
     }
 
@@ -543,7 +543,13 @@ impl Cluster {
             self.jobs.remove(&key);
         }
         self.tables.jobs = index;
-        Ok(WriteOutcome { eval_id, eval_create_index: index, job_modify_index, index })
+        Ok(WriteOutcome {
+            eval_id,
+            warnings: String::new(),
+            eval_create_index: index,
+            job_modify_index,
+            index,
+        })
     }
 
     /// Registers an older version's spec again as a new version.
@@ -666,7 +672,10 @@ impl Cluster {
             .map(|d| d.id.clone())
             .collect();
         let mut kept: BTreeMap<String, usize> = BTreeMap::new();
-        for alloc in self.allocs.iter_mut() {
+        // Allocations of older versions, replaced in batches of `max_parallel` when the
+        // group has an update strategy (a rolling update), all at once otherwise.
+        let mut older: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (position, alloc) in self.allocs.iter_mut().enumerate() {
             if alloc.namespace != key.0 || alloc.job_id != key.1 || alloc.desired_status != "run" {
                 continue;
             }
@@ -701,12 +710,11 @@ impl Cluster {
             if alloc.is_terminal() {
                 continue;
             }
-            let description = if stopping {
-                "alloc not needed due to job update"
-            } else {
-                "alloc is being updated due to job update"
-            };
-            stop_alloc(alloc, description, "complete", now);
+            if !stopping {
+                older.entry(alloc.group.clone()).or_default().push(position);
+                continue;
+            }
+            stop_alloc(alloc, "alloc not needed due to job update", "complete", now);
             alloc.modify_index = index;
             alloc.modify_time = now;
             self.tables.allocs = index;
@@ -735,9 +743,11 @@ impl Cluster {
         let mut queued: BTreeMap<String, u64> = BTreeMap::new();
         let mut deployment_id = String::new();
         if let (false, Some(job_value)) = (stopping, job_value) {
-            let mut usage = self.node_usage(&key);
+            // Older allocations make way for their replacements, so they hold nothing here.
+            let mut usage = self.node_usage(&key, version);
             let job_type = job::job_type(&job_value).to_string();
             let mut placements = Vec::new();
+            let mut to_stop: Vec<usize> = Vec::new();
             for group in job::groups(&job_value) {
                 let name = str_field(group, "Name").to_string();
                 let wanted = if job_type == "system" || job_type == "sysbatch" {
@@ -746,7 +756,32 @@ impl Cluster {
                     job::count(group)
                 };
                 let have = kept.get(&name).copied().unwrap_or(0);
-                let missing = wanted.saturating_sub(have);
+                let mut missing = wanted.saturating_sub(have);
+                let old = older.remove(&name).unwrap_or_default();
+                match job::update_strategy(&job_value, group) {
+                    Some(strategy) if !old.is_empty() => {
+                        // New allocations not yet healthy hold a slot of `max_parallel`.
+                        let in_flight = self
+                            .allocs
+                            .iter()
+                            .filter(|a| {
+                                a.namespace == key.0
+                                    && a.job_id == key.1
+                                    && a.group == name
+                                    && Some(a.job_version()) == version
+                                    && !a.deployment_id.is_empty()
+                                    && !a.is_terminal()
+                                    && a.healthy != Some(true)
+                            })
+                            .count() as u64;
+                        let batch = strategy.max_parallel.saturating_sub(in_flight) as usize;
+                        missing = missing.min(batch);
+                        let replaced =
+                            if missing == 0 && in_flight == 0 { old.len() } else { missing };
+                        to_stop.extend(old.into_iter().take(replaced));
+                    }
+                    _ => to_stop.extend(old),
+                }
                 let result =
                     placement::place_group(&self.nodes, &mut usage, &job_value, group, missing);
                 queued.insert(name.clone(), result.unplaced as u64);
@@ -754,6 +789,13 @@ impl Cluster {
                     failed.insert(name.clone(), metrics);
                 }
                 placements.push((group.clone(), name, wanted, result));
+            }
+            for position in to_stop {
+                let alloc = &mut self.allocs[position];
+                stop_alloc(alloc, "alloc is being updated due to job update", "complete", now);
+                alloc.modify_index = index;
+                alloc.modify_time = now;
+                self.tables.allocs = index;
             }
             let needs_deployment = placements.iter().any(|(group, _, _, result)| {
                 (!result.placed.is_empty() || result.unplaced > 0)
@@ -886,16 +928,16 @@ impl Cluster {
         }
     }
 
-    /// Resources used on each node by allocations of other jobs that keep running.
-    fn node_usage(&self, key: &JobKey) -> Vec<NodeUsage> {
+    /// Resources used on each node by the allocations that keep running: other jobs', and
+    /// this job's current version.
+    fn node_usage(&self, key: &JobKey, version: Option<u64>) -> Vec<NodeUsage> {
         let mut usage = vec![NodeUsage::default(); self.nodes.len()];
         for alloc in &self.allocs {
             let same_job = alloc.namespace == key.0 && alloc.job_id == key.1;
             if alloc.is_terminal() || alloc.node >= usage.len() {
                 continue;
             }
-            // Allocations of this job that stay (same version) still hold their resources.
-            if same_job && alloc.desired_status != "run" {
+            if same_job && Some(alloc.job_version()) != version {
                 continue;
             }
             add_usage(&mut usage[alloc.node], alloc);
@@ -947,7 +989,8 @@ impl Cluster {
         let mut reschedule_events = Vec::new();
         if let Some(previous) = previous.filter(|a| a.reschedule == Reschedule::Done) {
             let delay_steps = self.reschedule_delay(previous.reschedule_events.len());
-            let delay_nanos = delay_steps * self.scenario.step_ms * 1_000_000;
+            let delay_nanos =
+                delay_steps.saturating_mul(self.scenario.step_ms).saturating_mul(1_000_000);
             reschedule_events = previous.reschedule_events.clone();
             reschedule_events.push(json!({
                 "PrevAllocID": previous.id,
@@ -1021,7 +1064,7 @@ impl Cluster {
         serial: usize,
     ) -> (Fate, Vec<String>) {
         let image = job::image(task).unwrap_or("");
-        let memory = job::memory_limit(task);
+        let memory = job::memory_limit(task, self.scenario.memory_oversubscription);
         let checks = job::check_paths(group, task);
         let templates = job::template_text(task);
         let mut stdout = Vec::new();
@@ -1079,7 +1122,7 @@ impl Cluster {
     /// Steps before the `n`th replacement (0-based) of an allocation.
     fn reschedule_delay(&self, n: usize) -> u64 {
         let base = self.scenario.timing.reschedule_delay_steps.max(1);
-        base << n.min(5)
+        base.saturating_mul(1 << n.min(5))
     }
 
     /// Asks for the replacement of failed allocations, and of unhealthy ones in a deployment
@@ -1144,6 +1187,7 @@ impl Cluster {
         let now = now_nanos();
         let progress_deadline = self.scenario.timing.progress_deadline_steps;
         let mut outcomes = Vec::new();
+        let mut continue_rollout: Vec<JobKey> = Vec::new();
         for deployment in self.deployments.iter_mut().filter(|d| d.status == "running") {
             let mut counts_changed = false;
             let mut progressed = false;
@@ -1171,6 +1215,17 @@ impl Cluster {
             }
             if progressed {
                 deployment.last_progress_step = self.step;
+                // A healthy replacement lets the rolling update take its next batch.
+                let older_left = self.allocs.iter().any(|a| {
+                    a.namespace == deployment.namespace
+                        && a.job_id == deployment.job_id
+                        && a.job_version() != deployment.job_version
+                        && !a.is_terminal()
+                });
+                if older_left {
+                    continue_rollout
+                        .push((deployment.namespace.clone(), deployment.job_id.clone()));
+                }
             }
             let has_deadline = deployment.groups.values().any(|g| g.progress_based);
             let failure =
@@ -1203,6 +1258,11 @@ impl Cluster {
         }
         for (deployment_id, success) in outcomes {
             self.conclude_deployment(&deployment_id, success, index);
+        }
+        for key in continue_rollout {
+            let job_modify_index = self.jobs.get(&key).map(|r| r.job_modify_index).unwrap_or(0);
+            self.create_eval(&key, "deployment-watcher", job_modify_index, index, 1);
+            changed = true;
         }
         changed
     }
@@ -1271,6 +1331,24 @@ impl Cluster {
         } else {
             "dead"
         }
+    }
+
+    /// Adds nodes and retries the blocked evaluations on the new capacity.
+    pub fn add_nodes(&mut self, nodes: &[super::scenario::Node]) {
+        let mut all = self.scenario.nodes.clone();
+        all.extend(nodes.iter().cloned());
+        let expanded = ClientNode::expand(&all);
+        // Existing nodes keep their IDs (expansion is deterministic); only new ones are added.
+        self.nodes.extend(expanded.into_iter().skip(self.nodes.len()));
+        self.scenario.nodes = all;
+        let index = self.bump();
+        for eval in self.evals.iter_mut().filter(|e| e.status == "blocked") {
+            eval.status = "pending".to_string();
+            eval.status_description = String::new();
+            eval.modify_index = index;
+            self.queue.push((self.step + 1, Work::Evaluate(eval.id.clone())));
+        }
+        self.tables.evals = index;
     }
 
     /// Takes the next matching injected fault, if any.

@@ -173,7 +173,7 @@ fn parse_wait(text: &str) -> Option<Duration> {
             "h" => number * 3600.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(seconds);
+        total = total.checked_add(Duration::try_from_secs_f64(seconds).ok()?)?;
     }
     Some(total)
 }
@@ -292,7 +292,7 @@ fn write_answer(outcome: WriteOutcome) -> Answer {
             "EvalID": outcome.eval_id,
             "EvalCreateIndex": outcome.eval_create_index,
             "JobModifyIndex": outcome.job_modify_index,
-            "Warnings": "",
+            "Warnings": outcome.warnings,
             "Index": outcome.index,
             "LastContact": 0,
             "KnownLeader": false,
@@ -420,7 +420,7 @@ async fn route(
                     "DriverConfigValidated": true,
                     "ValidationErrors": if errors.is_empty() { Value::Null } else { json!(errors) },
                     "Error": error,
-                    "Warnings": "",
+                    "Warnings": shared.read(|c| job::warnings(&job_value, c.scenario.memory_oversubscription)),
                 }),
             })
         }
@@ -582,6 +582,31 @@ async fn route(
             })?;
             Ok(Answer::Json { index: 0, body })
         }
+        ["operator", "scheduler", "configuration"] if get => {
+            shared.read(|c| authorize(c, headers, None))?;
+            let body = shared.read(|c| {
+                json!({
+                    "SchedulerConfig": {
+                        "SchedulerAlgorithm": "binpack",
+                        "MemoryOversubscriptionEnabled": c.scenario.memory_oversubscription,
+                        "RejectJobRegistration": false,
+                        "PauseEvalBroker": false,
+                        "PreemptionConfig": {
+                            "SystemSchedulerEnabled": true,
+                            "SysBatchSchedulerEnabled": false,
+                            "BatchSchedulerEnabled": false,
+                            "ServiceSchedulerEnabled": false,
+                        },
+                        "CreateIndex": 1,
+                        "ModifyIndex": 1,
+                    },
+                    "Index": 1,
+                    "KnownLeader": true,
+                    "LastContact": 0,
+                })
+            });
+            Ok(Answer::Json { index: 1, body })
+        }
         ["nodes"] if get => {
             shared.read(|c| authorize(c, headers, None))?;
             let body =
@@ -659,8 +684,37 @@ async fn route(
             })?;
             logs(shared, &id, query)
         }
+        _ if known_path(&segments[1..]) => Err(ApiError::new(405, "Invalid method")),
         _ => Err(ApiError::new(404, "Invalid URL path")),
     }
+}
+
+/// Whether a path (after `/v1`) is one the fake serves with some method.
+fn known_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["agent", "self"]
+            | ["status", "leader"]
+            | ["jobs"]
+            | ["jobs", "parse"]
+            | ["validate", "job"]
+            | ["job", _]
+            | ["job", _, _]
+            | ["evaluation", _]
+            | ["evaluation", _, "allocations"]
+            | ["evaluations"]
+            | ["deployment", _]
+            | ["deployment", "allocations", _]
+            | ["deployments"]
+            | ["allocation", _]
+            | ["allocation", _, "checks"]
+            | ["allocations"]
+            | ["nodes"]
+            | ["node", _]
+            | ["namespaces"]
+            | ["operator", "scheduler", "configuration"]
+            | ["client", "fs", "logs", _]
+    )
 }
 
 /// Authorizes a request for an object by the object's own namespace; unknown objects pass
@@ -707,6 +761,8 @@ fn register(
     }
     let namespace = job_namespace(&job_value, &query.namespace());
     shared.read(|c| authorize(c, headers, Some(&namespace)))?;
+    let key = (namespace.clone(), id.to_string());
+    shared.write(|c| *c.register_calls.entry(key).or_default() += 1);
     let enforce = request.get("EnforceIndex").and_then(Value::as_bool).unwrap_or(false);
     let enforce_index =
         enforce.then(|| request.get("JobModifyIndex").and_then(Value::as_u64).unwrap_or(0));
@@ -896,6 +952,7 @@ mod tests {
             assert_eq!(parse_wait(text), Some(Duration::from_millis(millis)), "{text}");
         }
         assert_eq!(parse_wait("soon"), None);
+        assert_eq!(parse_wait("99999999999999999999999999h"), None);
     }
 
     #[test]

@@ -181,6 +181,34 @@ pub(crate) fn validation_errors(job: &Value) -> Vec<String> {
     errors
 }
 
+/// The warnings Nomad gives when registering, planning or validating a job, in its format
+/// (`N warning(s):` and a bullet per warning); empty when there are none.
+pub(crate) fn warnings(job: &Value, oversubscription: bool) -> String {
+    let mut items = Vec::new();
+    for group in groups(job) {
+        for task in tasks(group) {
+            let max = task
+                .get("Resources")
+                .and_then(|r| r.get("MemoryMaxMB"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if max > 0 && !oversubscription {
+                items.push(format!(
+                    "* Memory oversubscription is not enabled; Task \"{}.{}\" memory_max value \
+                     will be ignored. Update the Scheduler Configuration to allow oversubscription.",
+                    str_field(group, "Name"),
+                    str_field(task, "Name")
+                ));
+            }
+        }
+    }
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{} warning(s):\n\n{}", items.len(), items.join("\n"))
+    }
+}
+
 /// Joins errors the way Go's `multierror` prints them, as Nomad's messages do.
 pub(crate) fn multierror(errors: &[String]) -> String {
     let items: Vec<String> = errors.iter().map(|e| format!("* {e}")).collect();
@@ -259,10 +287,13 @@ pub(crate) fn task_resources(task: &Value) -> (u64, u64) {
     (cpu, memory)
 }
 
-/// The memory (MB) a task may use before it is OOM-killed: `MemoryMaxMB` (oversubscription,
-/// `memory_max`) when it is above `MemoryMB`.
-pub(crate) fn memory_limit(task: &Value) -> u64 {
+/// The memory (MB) a task may use before it is OOM-killed: `MemoryMaxMB` (`memory_max`)
+/// when it is above `MemoryMB` and the cluster allows oversubscription.
+pub(crate) fn memory_limit(task: &Value, oversubscription: bool) -> u64 {
     let (_, memory) = task_resources(task);
+    if !oversubscription {
+        return memory;
+    }
     let max = task
         .get("Resources")
         .and_then(|r| r.get("MemoryMaxMB"))
@@ -326,6 +357,8 @@ pub(crate) fn group_ask(group: &Value) -> GroupAsk {
 /// A group's update strategy, merged over the job's, when it makes a deployment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UpdateStrategy {
+    /// How many allocations are replaced at a time in an update.
+    pub max_parallel: u64,
     pub auto_revert: bool,
     pub canary: u64,
     /// A non-zero `progress_deadline` (the default is 10m): unhealthy allocations are
@@ -356,6 +389,7 @@ pub(crate) fn update_strategy(job: &Value, group: &Value) -> Option<UpdateStrate
         return None;
     }
     Some(UpdateStrategy {
+        max_parallel,
         auto_revert: field("AutoRevert").and_then(Value::as_bool).unwrap_or(false),
         canary: field("Canary").and_then(Value::as_u64).unwrap_or(0),
         progress_based: field("ProgressDeadline")

@@ -168,8 +168,8 @@ impl FakeNomad {
         self.shared.read(|c| c.jobs.get(&key).map(|r| r.versions.clone()).unwrap_or_default())
     }
 
-    /// How many register calls (`POST /v1/jobs` or `/v1/job/:id`) named this job, refused
-    /// ones included.
+    /// How many register requests (`POST /v1/jobs` or `/v1/job/:id`) named this job over
+    /// HTTP, refused ones included (reverts and `register_job` are not counted).
     pub fn register_calls(&self, job_id: &str) -> usize {
         self.shared.read(|c| {
             c.register_calls.iter().filter(|((_, id), _)| id == job_id).map(|(_, n)| *n).sum()
@@ -222,6 +222,26 @@ impl FakeNomad {
     /// Every HTTP request answered so far, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.read(|c| c.requests.clone())
+    }
+
+    /// Registers a job as someone else would (e.g. a colleague changing it between a plan
+    /// and a deploy); returns its `JobModifyIndex`. Not counted in `register_calls`.
+    pub fn register_job(&self, job: Value) -> anyhow::Result<u64> {
+        let namespace = match job.get("Namespace").and_then(Value::as_str) {
+            Some(ns) if !ns.is_empty() => ns.to_string(),
+            _ => "default".to_string(),
+        };
+        let outcome = self
+            .shared
+            .write(|c| c.register(&namespace, job, None, "job-register"))
+            .map_err(|e| anyhow::anyhow!("the fake Nomad refused the job: {}", e.text))?;
+        Ok(outcome.job_modify_index)
+    }
+
+    /// Adds client nodes while running; blocked evaluations are retried, as Nomad retries
+    /// them when capacity appears.
+    pub fn add_nodes(&self, nodes: Vec<Node>) {
+        self.shared.write(|c| c.add_nodes(&nodes));
     }
 
     /// Adds a fault while running (e.g. "the next two registers fail").

@@ -88,10 +88,8 @@ pub(crate) fn plan(
         };
         let change = classify(current.as_ref(), &planned, old_group, new_group);
         let wanted = new_group.map(|g| job::count(g) as u64).unwrap_or(0);
-        let canary = new_group
-            .and_then(|g| job::update_strategy(&planned, g))
-            .map(|s| s.canary)
-            .unwrap_or(0);
+        let strategy = new_group.and_then(|g| job::update_strategy(&planned, g));
+        let canary = strategy.as_ref().map(|s| s.canary).unwrap_or(0);
         let mut updates = Updates::default();
         let base = running.min(wanted);
         updates.place = wanted.saturating_sub(running);
@@ -101,7 +99,12 @@ pub(crate) fn plan(
                 updates.canary = canary.min(wanted);
                 updates.ignore = base;
             }
-            Change::Destructive => updates.destructive = base,
+            // A rolling update replaces only its first batch now; the rest wait (ignore).
+            Change::Destructive => {
+                let batch = strategy.as_ref().map(|s| s.max_parallel).unwrap_or(base);
+                updates.destructive = base.min(batch);
+                updates.ignore = base - updates.destructive;
+            }
             Change::InPlace => updates.in_place = base,
             Change::None => updates.ignore = base,
         }
@@ -129,7 +132,7 @@ pub(crate) fn plan(
         "CreatedEvals": null,
         "Diff": diff,
         "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
-        "Warnings": "",
+        "Warnings": job::warnings(&job_value, cluster.scenario.memory_oversubscription),
         "Index": cluster.index,
     }))
 }

@@ -27,6 +27,9 @@ pub struct Scenario {
     pub nodes: Vec<Node>,
     /// Namespaces that exist; a job in another namespace is refused like Nomad does.
     pub namespaces: Vec<String>,
+    /// The scheduler's `MemoryOversubscriptionEnabled` (off by default, as in Nomad): when
+    /// off, `memory_max` is ignored (with a warning) and `MemoryMB` is the OOM limit.
+    pub memory_oversubscription: bool,
     /// ACL tokens; when the list is empty, ACLs are disabled.
     pub tokens: Vec<Token>,
     /// Scripted behaviour of tasks, per job.
@@ -46,6 +49,7 @@ impl Default for Scenario {
             manual_clock: false,
             nodes: default_nodes(),
             namespaces: vec!["default".to_string()],
+            memory_oversubscription: false,
             tokens: Vec::new(),
             jobs: Vec::new(),
             faults: Vec::new(),
