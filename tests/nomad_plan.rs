@@ -136,7 +136,7 @@ async fn destructive_update() {
     let report = plan(&client, &job("web:2", "v1")).await;
     insta::assert_snapshot!(render_text(&report), @r#"
     ~ Job: "web"
-    ~ Task Group: "app" (2 create/destroy update)
+    ~ Task Group: "app" (1 create/destroy update, 1 ignore)
       ~ Task: "server" (forces create/destroy update)
         ~ Config {
           ~ image: "web:1" => "web:2"
@@ -144,7 +144,7 @@ async fn destructive_update() {
 
     Scheduler dry-run:
     - All tasks successfully allocated.
-    - Task group "app": 2 create/destroy update
+    - Task group "app": 1 create/destroy update, 1 ignore
 
     Job Modify Index: 2 (nomad-spec deploy registers only if it is still current)
     "#);
@@ -153,13 +153,13 @@ async fn destructive_update() {
 
     | task group | create | destroy | in-place | destructive | canary | ignore |
     |---|---:|---:|---:|---:|---:|---:|
-    | `app` | 0 | 0 | 0 | 2 | 0 | 0 |
+    | `app` | 0 | 0 | 0 | 1 | 0 | 1 |
 
     <details><summary>Diff</summary>
 
     ```diff
     ~ Job: "web"
-    ~ Task Group: "app" (2 create/destroy update)
+    ~ Task Group: "app" (1 create/destroy update, 1 ignore)
       ~ Task: "server" (forces create/destroy update)
         ~ Config {
           ~ image: "web:1" => "web:2"
@@ -181,8 +181,8 @@ async fn placement_failure() {
     let text = render_text(&report);
     let dry_run = text.split("Scheduler dry-run:\n").nth(1).unwrap();
     insta::assert_snapshot!(dry_run, @r#"
-    - WARNING: Failed to place all allocations of task group "app": no node has 6000 MB of memory free: memory exhausted on 3 nodes (3 nodes evaluated, 2 allocations unplaced)
-    - Task group "app": 2 create/destroy update
+    - WARNING: Failed to place all allocations of task group "app": no node has 6000 MB of memory free: memory exhausted on 3 nodes (3 nodes evaluated, 1 allocation unplaced)
+    - Task group "app": 1 create/destroy update, 1 ignore
 
     Job Modify Index: 2 (nomad-spec deploy registers only if it is still current)
     "#);

@@ -502,13 +502,17 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
             format!("{subject} {words} (Nomad said: {text}){tail}"),
         );
     }
-    let signal = evidence.events.last().map(|e| e.text().to_string()).unwrap_or_default();
+    let signal = if evidence.deployment_description.is_empty() {
+        evidence.events.last().map(|e| e.text().to_string()).unwrap_or_default()
+    } else {
+        evidence.deployment_description.clone()
+    };
     diagnosis(
         Category::Unknown,
         signal.clone(),
         format!(
             "{subject} failed for a reason nomad-spec does not recognise{}{tail}",
-            if signal.is_empty() { String::new() } else { format!(" (last event: {signal})") }
+            if signal.is_empty() { String::new() } else { format!(" (Nomad said: {signal})") }
         ),
     )
 }

@@ -323,14 +323,18 @@ impl<'a> WatchState<'a> {
         let telling = |a: &&AllocationStub| {
             a.task_states.values().flat_map(|t| &t.events).any(decisive_event)
         };
-        let mut evidence = ours()
+        let not_healthy = |a: &&AllocationStub| {
+            a.deployment_status.as_ref().and_then(|s| s.healthy) != Some(true)
+        };
+        let chosen = ours()
             .find(telling)
             .or_else(|| ours().find(unhealthy))
             .or_else(|| ours().find(|a| a.client_status == "failed"))
-            .or_else(|| ours().next())
-            .map(|alloc| self.evidence_of(alloc))
-            .unwrap_or_default();
-        evidence.unhealthy = true;
+            .or_else(|| ours().find(not_healthy))
+            .or_else(|| ours().next());
+        let mut evidence = chosen.map(|alloc| self.evidence_of(alloc)).unwrap_or_default();
+        // Unhealthy, or never healthy in time; a healthy allocation explains nothing.
+        evidence.unhealthy = chosen.is_none_or(|alloc| not_healthy(&alloc));
         if let Some(deployment) = self.our_deployment() {
             evidence.deployment_description = deployment.status_description.clone();
         }
