@@ -82,6 +82,16 @@ pub async fn watch(
     let job_id = super::client::job_id(job)?.to_string();
     let job_type = job.get("Type").and_then(Value::as_str).unwrap_or("service").to_string();
 
+    // Periodic and parameterized jobs only register a template: nothing runs until a launch
+    // or a dispatch, so a successful register is all there is to watch.
+    let template = ["Periodic", "ParameterizedJob"]
+        .iter()
+        .any(|key| job.get(*key).is_some_and(|value| !value.is_null()));
+    if template && register.eval_id.is_empty() {
+        progress("periodic or parameterized job: registered, nothing runs until it is launched");
+        return Ok(Verdict::Healthy { version, allocations: 0 });
+    }
+
     let mut deployment_id = String::new();
     if !register.eval_id.is_empty() {
         let evaluation =
@@ -515,6 +525,24 @@ mod tests {
         alloc(json!({"ID": id, "JobVersion": 1, "TaskGroup": "app", "DesiredStatus": "run",
             "ClientStatus": "running",
             "TaskStates": {"server": {"State": "running", "Events": [{"Type": "Started", "Time": 2}]}}}))
+    }
+
+    #[tokio::test]
+    async fn a_periodic_job_is_done_once_registered() {
+        // Nothing is asked of Nomad: the client points nowhere.
+        let client = NomadClient::new(crate::nomad::NomadConfig {
+            address: "http://127.0.0.1:9".into(),
+            retries: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut job = job();
+        job["Periodic"] = json!({"Enabled": true, "Spec": "0 3 * * *"});
+        let register = RegisterResponse::default();
+        let verdict = watch(&client, &job, 4, &register, &WatchOptions::default(), &mut |_| {})
+            .await
+            .unwrap();
+        assert!(matches!(verdict, Verdict::Healthy { version: 4, allocations: 0 }), "{verdict:?}");
     }
 
     #[test]
