@@ -388,7 +388,10 @@ fn placement_failures_name_what_filtered_or_exhausted_the_nodes() {
         (
             "driver",
             json!({"/TaskGroups/0/Tasks/0/Driver": "podman"}),
-            json!({"NodesEvaluated": 3, "NodesFiltered": 3, "ConstraintFiltered": {"missing drivers": 3}}),
+            json!({
+                "NodesEvaluated": 3, "NodesFiltered": 3,
+                "ConstraintFiltered": {"missing drivers": 3},
+            }),
         ),
         (
             "datacenter",
@@ -403,7 +406,9 @@ fn placement_failures_name_what_filtered_or_exhausted_the_nodes() {
         ),
         (
             "kernel",
-            json!({"/Constraints": [{"LTarget": "${attr.kernel.name}", "RTarget": "windows", "Operand": "="}]}),
+            json!({"/Constraints": [
+                {"LTarget": "${attr.kernel.name}", "RTarget": "windows", "Operand": "="}
+            ]}),
             json!({"ConstraintFiltered": {"${attr.kernel.name} = windows": 3}}),
         ),
     ];

@@ -3,7 +3,8 @@
 //!
 //! Everything that changes bumps a raft-like index, so blocking queries can wait for it.
 //! The HTTP layer (`http`) only reads this state and calls the operations here; the timer
-//! or the test's manual clock calls `step`.
+//! or the test's manual clock calls `advance`. What happens inside one allocation is in
+//! `lifecycle`; where allocations land is in `placement`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::job::{self, str_field};
+use super::lifecycle::{alloc_can_change, step_alloc, stop_alloc, Fate, Phase, TaskRun};
 use super::placement::{self, ClientNode, NodeUsage};
 use super::scenario::{Fault, Scenario};
 
@@ -113,59 +115,6 @@ pub(crate) struct Deployment {
     pub modify_index: u64,
     pub create_time: u128,
     pub modify_time: u128,
-}
-
-/// What the scenario makes a task do.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Fate {
-    Runs,
-    OomKilled,
-    PullFails {
-        message: String,
-    },
-    Crashes {
-        exit_code: i64,
-        stderr: Vec<String>,
-    },
-    ChecksFail {
-        check: String,
-    },
-    /// A template waits for data that does not exist; the task never starts.
-    TemplateBlocked {
-        missing: String,
-    },
-}
-
-/// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Phase {
-    Received,
-    Starting,
-    /// Waiting on a template for this many steps.
-    Blocked(u64),
-    Running(u64),
-    Dead,
-}
-
-/// A task of an allocation, with its `TaskState` fields.
-#[derive(Debug, Clone)]
-pub(crate) struct TaskRun {
-    pub name: String,
-    pub fate: Fate,
-    pub image: Option<String>,
-    pub stdout_lines: Vec<String>,
-    pub attempts_left: u32,
-    pub give_up_reason: String,
-    pub phase: Phase,
-    pub state: String,
-    pub failed: bool,
-    pub restarts: u64,
-    pub started_at: Option<u128>,
-    pub finished_at: Option<u128>,
-    pub last_restart: Option<u128>,
-    pub events: Vec<Value>,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 /// Where an allocation is in being replaced after a failure.
@@ -446,6 +395,18 @@ impl Cluster {
             record.job_modify_index
         };
         self.tables.jobs = index;
+        // Periodic and parameterized jobs are templates: Nomad launches children later and
+        // creates no evaluation for the parent.
+        let template = self.jobs.get(&key).is_some_and(|r| job::is_template(r.current()));
+        if template {
+            return Ok(WriteOutcome {
+                eval_id: String::new(),
+                warnings,
+                eval_create_index: 0,
+                job_modify_index,
+                index,
+            });
+        }
         let eval_id = self.create_eval(&key, triggered_by, job_modify_index, index, 1);
         Ok(WriteOutcome { eval_id, warnings, eval_create_index: index, job_modify_index, index })
     }
@@ -1316,6 +1277,9 @@ impl Cluster {
         if record.current().get("Stop").and_then(Value::as_bool).unwrap_or(false) {
             return "dead";
         }
+        if job::is_template(record.current()) {
+            return "running";
+        }
         let allocs: Vec<&Alloc> =
             self.allocs.iter().filter(|a| a.namespace == key.0 && a.job_id == key.1).collect();
         if allocs.iter().any(|a| !a.is_terminal()) {
@@ -1364,22 +1328,6 @@ impl Cluster {
     }
 }
 
-/// Stops an allocation: desired `stop`, tasks killed, the given client status.
-fn stop_alloc(alloc: &mut Alloc, description: &str, client_status: &str, now: u128) {
-    alloc.desired_status = "stop".to_string();
-    alloc.desired_description = description.to_string();
-    alloc.client_status = client_status.to_string();
-    for task in alloc.tasks.iter_mut() {
-        if task.phase != Phase::Dead {
-            task.events.push(event("Killing", "Sent interrupt", now));
-            task.events.push(event("Killed", "Task successfully killed", now));
-            task.state = "dead".to_string();
-            task.phase = Phase::Dead;
-            task.finished_at = Some(now);
-        }
-    }
-}
-
 /// Adds what an allocation holds on its node.
 fn add_usage(node: &mut NodeUsage, alloc: &Alloc) {
     for task in job::groups(&alloc.job)
@@ -1396,308 +1344,7 @@ fn add_usage(node: &mut NodeUsage, alloc: &Alloc) {
     }
 }
 
-/// Whether a step can still change this allocation (so the cluster is not settled).
-fn alloc_can_change(alloc: &Alloc) -> bool {
-    alloc.tasks.iter().any(|task| match task.phase {
-        Phase::Received | Phase::Starting => true,
-        Phase::Dead => false,
-        Phase::Blocked(_) => !alloc.deployment_id.is_empty() && alloc.healthy.is_none(),
-        Phase::Running(_) => match task.fate {
-            Fate::OomKilled | Fate::Crashes { .. } | Fate::PullFails { .. } => true,
-            Fate::Runs | Fate::ChecksFail { .. } | Fate::TemplateBlocked { .. } => {
-                (!alloc.deployment_id.is_empty() && alloc.healthy.is_none())
-                    || matches!(job::job_type(&alloc.job), "batch" | "sysbatch")
-            }
-        },
-    })
-}
-
-/// A task event in Nomad's shape.
-pub(crate) fn event(kind: &str, display: &str, time: u128) -> Value {
-    json!({
-        "Type": kind,
-        "Time": time as u64,
-        "Message": "",
-        "DisplayMessage": display,
-        "Details": {},
-        "FailsTask": false,
-        "RestartReason": "",
-        "SetupError": "",
-        "DriverError": "",
-        "DriverMessage": "",
-        "ExitCode": 0,
-        "Signal": 0,
-        "KillTimeout": 0,
-        "KillError": "",
-        "KillReason": "",
-        "StartDelay": 0,
-        "DownloadError": "",
-        "ValidationError": "",
-        "DiskLimit": 0,
-        "FailedSibling": "",
-        "VaultError": "",
-        "TaskSignalReason": "",
-        "TaskSignal": "",
-        "GenericSource": "",
-    })
-}
-
-fn with_fields(mut event: Value, fields: &[(&str, Value)]) -> Value {
-    if let Some(object) = event.as_object_mut() {
-        for (key, value) in fields {
-            object.insert((*key).to_string(), value.clone());
-        }
-    }
-    event
-}
-
-fn details(pairs: &[(&str, String)]) -> Value {
-    Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect())
-}
-
-/// Moves one allocation forward by one step; returns whether it changed.
-fn step_alloc(alloc: &mut Alloc, timing: &super::scenario::Timing, now: u128) -> bool {
-    let batch = matches!(job::job_type(&alloc.job), "batch" | "sysbatch");
-    let mut changed = false;
-    for task in alloc.tasks.iter_mut() {
-        changed |= step_task(task, batch, now);
-    }
-    let any_failed = alloc.tasks.iter().any(|t| t.failed);
-    let all_dead = alloc.tasks.iter().all(|t| t.phase == Phase::Dead);
-    let all_running = alloc.tasks.iter().all(|t| matches!(t.phase, Phase::Running(_)));
-    let status = if any_failed && (all_dead || !batch) {
-        "failed"
-    } else if all_dead {
-        "complete"
-    } else if all_running || alloc.tasks.iter().any(|t| matches!(t.phase, Phase::Running(_))) {
-        "running"
-    } else {
-        "pending"
-    };
-    if alloc.client_status != status {
-        alloc.client_status = status.to_string();
-        if status == "failed" {
-            alloc.client_description = "Failed tasks".to_string();
-        } else if status == "complete" {
-            alloc.client_description = "All tasks have completed".to_string();
-        } else if status == "running" {
-            alloc.client_description = "Tasks are running".to_string();
-        }
-        changed = true;
-    }
-    if !alloc.deployment_id.is_empty() && alloc.healthy.is_none() {
-        let blocked = alloc.tasks.iter().position(|t| match t.phase {
-            Phase::Blocked(n) => n >= timing.healthy_deadline_steps,
-            _ => false,
-        });
-        let health = if any_failed {
-            Some(false)
-        } else if let Some(position) = blocked {
-            let deadline = job::groups(&alloc.job)
-                .iter()
-                .find(|g| str_field(g, "Name") == alloc.group)
-                .map(|g| job::healthy_deadline(&alloc.job, g))
-                .unwrap_or_else(|| "5m0s".to_string());
-            let message = format!("Task not running by healthy_deadline of {deadline}");
-            alloc.tasks[position].events.push(with_fields(
-                event("Alloc Unhealthy", &message, now),
-                &[("Message", json!(message))],
-            ));
-            Some(false)
-        } else {
-            let steps: Vec<u64> = alloc
-                .tasks
-                .iter()
-                .filter_map(|t| match t.phase {
-                    Phase::Running(n) => Some(n),
-                    _ => None,
-                })
-                .collect();
-            let min_steps = steps.iter().copied().min().unwrap_or(0);
-            let failing = alloc.tasks.iter().find_map(|t| match &t.fate {
-                Fate::ChecksFail { check } => Some((t.name.clone(), check.clone())),
-                _ => None,
-            });
-            match failing {
-                Some((task_name, check))
-                    if all_running && min_steps >= timing.healthy_deadline_steps =>
-                {
-                    if let Some(task) = alloc.tasks.iter_mut().find(|t| t.name == task_name) {
-                        task.events.push(with_fields(
-                            event("Alloc Unhealthy", "Services not healthy by deadline", now),
-                            &[
-                                ("Message", json!("Services not healthy by deadline")),
-                                ("Details", details(&[("check", check)])),
-                            ],
-                        ));
-                    }
-                    Some(false)
-                }
-                None if all_running && min_steps >= timing.min_healthy_steps => Some(true),
-                _ => None,
-            }
-        };
-        if health.is_some() {
-            alloc.healthy = health;
-            alloc.health_time = Some(now);
-            changed = true;
-        }
-    }
-    changed
-}
-
-/// Moves one task forward by one step.
-fn step_task(task: &mut TaskRun, batch: bool, now: u128) -> bool {
-    match task.phase {
-        Phase::Dead => false,
-        Phase::Received => {
-            task.events.push(event("Received", "Task received by client", now));
-            task.events.push(with_fields(
-                event("Task Setup", "Building Task Directory", now),
-                &[("Message", json!("Building Task Directory"))],
-            ));
-            task.phase = Phase::Starting;
-            true
-        }
-        Phase::Blocked(n) => {
-            task.phase = Phase::Blocked(n + 1);
-            false
-        }
-        Phase::Starting => {
-            if let Fate::TemplateBlocked { missing } = &task.fate {
-                let message = format!("Missing: {missing}");
-                task.events.push(with_fields(
-                    event("Template", &message, now),
-                    &[("Message", json!(message))],
-                ));
-                task.phase = Phase::Blocked(0);
-                return true;
-            }
-            if let Some(image) = &task.image {
-                let message = format!("Downloading image {image}");
-                task.events.push(with_fields(
-                    event("Driver", &message, now),
-                    &[
-                        ("DriverMessage", json!(message)),
-                        ("Details", details(&[("image", image.clone())])),
-                    ],
-                ));
-            }
-            if let Fate::PullFails { message } = task.fate.clone() {
-                task.events.push(with_fields(
-                    event("Driver Failure", &message, now),
-                    &[
-                        ("DriverError", json!(message)),
-                        ("Details", details(&[("driver_error", message.clone())])),
-                    ],
-                ));
-                // Docker pull errors are not recoverable: Nomad does not restart the task.
-                give_up(task, "Error was unrecoverable", now);
-                return true;
-            }
-            task.events.push(event("Started", "Task started by client", now));
-            task.state = "running".to_string();
-            task.started_at = Some(now);
-            task.phase = Phase::Running(0);
-            for line in &task.stdout_lines {
-                task.stdout.push_str(line);
-                task.stdout.push('\n');
-            }
-            true
-        }
-        Phase::Running(n) => {
-            task.phase = Phase::Running(n + 1);
-            match task.fate.clone() {
-                Fate::OomKilled => {
-                    let display = "Exit Code: 137, Exit Message: \"OOM Killed\"";
-                    task.events.push(with_fields(
-                        event("Terminated", display, now),
-                        &[
-                            ("ExitCode", json!(137)),
-                            ("Message", json!("OOM Killed")),
-                            (
-                                "Details",
-                                details(&[
-                                    ("exit_code", "137".to_string()),
-                                    ("signal", "0".to_string()),
-                                    ("oom_killed", "true".to_string()),
-                                    ("exit_message", "OOM Killed".to_string()),
-                                ]),
-                            ),
-                        ],
-                    ));
-                    restart_or_give_up(task, now);
-                    true
-                }
-                Fate::Crashes { exit_code, stderr } => {
-                    for line in &stderr {
-                        task.stderr.push_str(line);
-                        task.stderr.push('\n');
-                    }
-                    let display = format!("Exit Code: {exit_code}");
-                    task.events.push(with_fields(
-                        event("Terminated", &display, now),
-                        &[
-                            ("ExitCode", json!(exit_code)),
-                            (
-                                "Details",
-                                details(&[
-                                    ("exit_code", exit_code.to_string()),
-                                    ("signal", "0".to_string()),
-                                    ("oom_killed", "false".to_string()),
-                                ]),
-                            ),
-                        ],
-                    ));
-                    restart_or_give_up(task, now);
-                    true
-                }
-                Fate::Runs | Fate::ChecksFail { .. } if batch => {
-                    task.events.push(with_fields(
-                        event("Terminated", "Exit Code: 0", now),
-                        &[("Details", details(&[("exit_code", "0".to_string())]))],
-                    ));
-                    task.state = "dead".to_string();
-                    task.phase = Phase::Dead;
-                    task.finished_at = Some(now);
-                    true
-                }
-                // Running steps only count time; the allocation decides health from them.
-                _ => false,
-            }
-        }
-    }
-}
-
-fn restart_or_give_up(task: &mut TaskRun, now: u128) {
-    if task.attempts_left > 0 {
-        task.attempts_left -= 1;
-        task.restarts += 1;
-        task.last_restart = Some(now);
-        task.state = "pending".to_string();
-        task.phase = Phase::Starting;
-        task.events.push(with_fields(
-            event("Restarting", "Task restarting in 0s", now),
-            &[("RestartReason", json!("Restart within policy")), ("StartDelay", json!(0))],
-        ));
-    } else {
-        let reason = task.give_up_reason.clone();
-        give_up(task, &reason, now);
-    }
-}
-
-fn give_up(task: &mut TaskRun, reason: &str, now: u128) {
-    task.events.push(with_fields(
-        event("Not Restarting", reason, now),
-        &[("RestartReason", json!(reason)), ("FailsTask", json!(true))],
-    ));
-    task.state = "dead".to_string();
-    task.failed = true;
-    task.phase = Phase::Dead;
-    task.finished_at = Some(now);
-}
-
-/// Task names of a group, for summaries of groups without allocations.
+/// The names of a job's task groups, for summaries of groups without allocations.
 pub(crate) fn group_names(job_value: &Value) -> BTreeSet<String> {
     job::groups(job_value).iter().map(|g| str_field(g, "Name").to_string()).collect()
 }

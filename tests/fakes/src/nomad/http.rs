@@ -414,13 +414,15 @@ async fn route(
             }
             let errors = job::validation_errors(&job_value);
             let error = if errors.is_empty() { String::new() } else { job::multierror(&errors) };
+            let warnings =
+                shared.read(|c| job::warnings(&job_value, c.scenario.memory_oversubscription));
             Ok(Answer::Json {
                 index: 0,
                 body: json!({
                     "DriverConfigValidated": true,
                     "ValidationErrors": if errors.is_empty() { Value::Null } else { json!(errors) },
                     "Error": error,
-                    "Warnings": shared.read(|c| job::warnings(&job_value, c.scenario.memory_oversubscription)),
+                    "Warnings": warnings,
                 }),
             })
         }

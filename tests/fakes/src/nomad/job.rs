@@ -49,6 +49,11 @@ pub(crate) fn job_type(job: &Value) -> &str {
     }
 }
 
+/// Whether the job is periodic or parameterized: a template Nomad launches children from.
+pub(crate) fn is_template(job: &Value) -> bool {
+    ["Periodic", "ParameterizedJob"].iter().any(|k| job.get(*k).is_some_and(|v| !v.is_null()))
+}
+
 /// The group's desired count (Nomad's API default is 1).
 pub(crate) fn count(group: &Value) -> usize {
     group.get("Count").and_then(Value::as_u64).unwrap_or(1) as usize
@@ -194,8 +199,9 @@ pub(crate) fn warnings(job: &Value, oversubscription: bool) -> String {
                 .unwrap_or(0);
             if max > 0 && !oversubscription {
                 items.push(format!(
-                    "* Memory oversubscription is not enabled; Task \"{}.{}\" memory_max value \
-                     will be ignored. Update the Scheduler Configuration to allow oversubscription.",
+                    "* Memory oversubscription is not enabled; Task \"{}.{}\" memory_max \
+                     value will be ignored. Update the Scheduler Configuration to allow \
+                     oversubscription.",
                     str_field(group, "Name"),
                     str_field(task, "Name")
                 ));

@@ -9,6 +9,7 @@
 mod cluster;
 mod http;
 mod job;
+mod lifecycle;
 mod placement;
 mod plan;
 mod render;
@@ -247,6 +248,12 @@ impl FakeNomad {
     /// Adds a fault while running (e.g. "the next two registers fail").
     pub fn inject_fault(&self, fault: Fault) {
         self.shared.write(|c| c.faults.push(fault));
+    }
+}
+
+impl std::fmt::Debug for FakeNomad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeNomad").field("url", &self.url()).field("index", &self.index()).finish()
     }
 }
 

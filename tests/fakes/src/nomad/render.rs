@@ -6,8 +6,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::cluster::{Alloc, Cluster, Deployment, Eval, JobKey, TaskRun};
+use super::cluster::{Alloc, Cluster, Deployment, Eval, JobKey};
 use super::job::{self, str_field};
+use super::lifecycle::TaskRun;
 use super::placement::ClientNode;
 
 /// A timestamp as Go's `time.Time` marshals it (RFC 3339 with nanoseconds, UTC).
