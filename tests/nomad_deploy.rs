@@ -590,3 +590,18 @@ async fn an_unknown_datacenter_is_explained_and_not_fixed() {
     assert!(failure.diagnosis.explanation.contains("dc9"), "{}", failure.diagnosis.explanation);
     assert_eq!(report.rollback.as_deref(), Some("nothing was registered"));
 }
+
+#[tokio::test]
+async fn a_periodic_job_is_done_once_registered() {
+    let fake = FakeNomad::start(Scenario::default()).unwrap();
+    let mut job = web_job(512, "/health");
+    job["Type"] = json!("batch");
+    job["Periodic"] = json!({"Enabled": true, "Spec": "0 3 * * *", "SpecType": "cron"});
+    job.as_object_mut().unwrap().remove("Update");
+    let report = run_deploy(&fake, job, None, &options(false)).await.unwrap();
+    assert!(
+        matches!(report.attempts[0].verdict, Verdict::Healthy { version: 0, allocations: 0 }),
+        "{report:#?}"
+    );
+    assert!(fake.allocations("web").is_empty());
+}
