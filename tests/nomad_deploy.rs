@@ -132,6 +132,10 @@ fn binary_deploys_a_healthy_job() {
     let shown = text(&status.stdout);
     assert!(shown.contains("Allocations: 2 running"), "{shown}");
     assert!(shown.contains("successful"), "{shown}");
+
+    let missing = nomad_spec(&fake.url(), None, &["status", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(text(&missing.stderr), "error: job nope not found in namespace default\n");
 }
 
 #[test]
