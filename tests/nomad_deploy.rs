@@ -445,6 +445,14 @@ async fn crashes_that_never_recover_carry_exit_code_and_stderr() {
     assert!(failure.diagnosis.explanation.contains("exited with code 1"));
     assert!(report.attempts[0].no_fix.is_some(), "a crash has no automatic fix");
     assert_eq!(fake.register_calls("web"), 1);
+    // The JSON report carries the evidence: category, exit code, events, stderr.
+    let json = serde_json::to_value(&report).unwrap();
+    let verdict = &json["attempts"][0]["verdict"];
+    assert_eq!(verdict["verdict"], "failed");
+    assert_eq!(verdict["diagnosis"]["category"], "crash-on-start");
+    assert_eq!(verdict["evidence"]["exit_code"], 1);
+    let events = verdict["evidence"]["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["Type"] == "Terminated" && e["ExitCode"] == 1));
 }
 
 #[tokio::test]

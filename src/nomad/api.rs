@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Reads `null` as the type's default (Nomad sends `null` for empty lists, maps and strings).
@@ -135,7 +135,7 @@ pub struct Evaluation {
 }
 
 /// The scheduler's placement metrics for one task group (`FailedTGAllocs`, `Metrics`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct AllocMetric {
     pub nodes_evaluated: i64,
@@ -265,7 +265,7 @@ pub struct TaskState {
 }
 
 /// One event in a task's life (`Received`, `Driver Failure`, `Terminated`, ...).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TaskEvent {
     #[serde(deserialize_with = "nullable")]

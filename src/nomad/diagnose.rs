@@ -152,7 +152,6 @@ pub struct Evidence {
     /// The allocation the task events come from.
     pub alloc_id: String,
     /// The failing task's events, oldest first.
-    #[serde(skip)]
     pub events: Vec<TaskEvent>,
     /// The last non-zero exit code seen.
     pub exit_code: Option<i64>,
@@ -161,7 +160,6 @@ pub struct Evidence {
     /// The last lines of the task's stderr.
     pub stderr_tail: Vec<String>,
     /// Placement metrics when allocations could not be placed.
-    #[serde(skip)]
     pub placement: Option<AllocMetric>,
     /// What the group asks of a node.
     pub demand: GroupDemand,
