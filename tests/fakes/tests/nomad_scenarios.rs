@@ -447,3 +447,64 @@ fn the_readme_scenario_example_parses_with_the_documented_defaults() {
     assert_eq!(example.nodes[0].drivers, defaults.nodes[0].drivers);
     assert_eq!(example.faults[0].body, "No cluster leader");
 }
+
+#[test]
+fn failing_a_deployment_by_hand_rolls_back_with_auto_revert() {
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).expect("fake starts");
+    let addr = nomad.addr().to_string();
+    let mut first = job("web", 256, "nginx:1");
+    first["Job"]["Update"]["AutoRevert"] = json!(true);
+    play(&nomad, &first);
+    let mut second = first.clone();
+    second["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    let (status, _) = http(&addr, "POST", "/v1/jobs", Some(&second));
+    assert_eq!(status, 200);
+    nomad.advance(1);
+    let deployment_id = nomad.deployments("web")[1]["ID"].as_str().unwrap_or_default().to_string();
+    let path = format!("/v1/deployment/fail/{deployment_id}");
+    let (status, text) = http(&addr, "POST", &path, None);
+    assert_eq!(status, 200, "{text}");
+    let answer = json_of(&text);
+    let keys: Vec<&String> = answer.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert_eq!(
+        keys,
+        ["EvalID", "EvalCreateIndex", "DeploymentModifyIndex", "RevertedJobVersion", "Index"]
+    );
+    assert_eq!(answer["RevertedJobVersion"], 0);
+    assert_eq!(
+        nomad.deployments("web")[1]["StatusDescription"],
+        "Deployment marked as failed - rolling back to job version 0"
+    );
+    let (status, text) = http(&addr, "POST", &path, None);
+    assert_eq!((status, text.as_str()), (500, "can't fail terminal deployment"));
+    assert!(nomad.settle());
+    assert_eq!(nomad.job("web").expect("job")["Version"], 2);
+    assert_eq!(running_versions(&nomad, "web"), vec![2, 2, 2]);
+}
+
+#[test]
+fn a_system_job_runs_once_on_every_eligible_node() {
+    let nodes = vec![
+        fakes::nomad::Node {
+            name: "arm".to_string(),
+            cpu_arch: "arm64".to_string(),
+            ..Default::default()
+        },
+        fakes::nomad::Node { name: "amd".to_string(), count: 2, ..Default::default() },
+    ];
+    let nomad = FakeNomad::start(Scenario::default().with_nodes(nodes).with_manual_clock())
+        .expect("fake starts");
+    let mut body = job("agent", 128, "grafana/alloy:1");
+    body["Job"]["Type"] = json!("system");
+    body["Job"]["Constraints"] =
+        json!([{"LTarget": "${attr.cpu.arch}", "RTarget": "amd64", "Operand": "="}]);
+    let (_, plan) = http(&nomad.addr().to_string(), "POST", "/v1/job/agent/plan", Some(&body));
+    assert_eq!(json_of(&plan)["Annotations"]["DesiredTGUpdates"]["web"]["Place"], 2);
+    play(&nomad, &body);
+    let allocs = nomad.allocations("agent");
+    let mut node_ids: Vec<Value> = allocs.iter().map(|a| a["NodeID"].clone()).collect();
+    node_ids.dedup();
+    assert_eq!(node_ids.len(), 2, "one allocation on each amd64 node");
+    assert_eq!(nomad.evaluations("agent")[0]["FailedTGAllocs"], Value::Null);
+    assert!(allocs.iter().all(|a| a["ClientStatus"] == "running"));
+}

@@ -712,7 +712,7 @@ impl Cluster {
             for group in job::groups(&job_value) {
                 let name = str_field(group, "Name").to_string();
                 let wanted = if job_type == "system" || job_type == "sysbatch" {
-                    self.nodes.len()
+                    placement::eligible_nodes(&self.nodes, &job_value, group)
                 } else {
                     job::count(group)
                 };
@@ -1295,6 +1295,39 @@ impl Cluster {
         } else {
             "dead"
         }
+    }
+
+    /// Fails a running deployment by request (`POST /v1/deployment/fail/:id`), rolling back
+    /// like an automatic failure would; returns the evaluation, the index and the version
+    /// reverted to, if any.
+    pub fn fail_deployment(
+        &mut self,
+        deployment_id: &str,
+    ) -> Result<(String, u64, Option<u64>), ApiError> {
+        let deployment = self
+            .deployments
+            .iter()
+            .find(|d| d.id == deployment_id)
+            .ok_or_else(|| ApiError::new(404, "deployment not found"))?;
+        if deployment.status != "running" {
+            return Err(ApiError::new(500, "can't fail terminal deployment"));
+        }
+        let key = (deployment.namespace.clone(), deployment.job_id.clone());
+        let index = self.bump();
+        let now = now_nanos();
+        if let Some(d) = self.deployments.iter_mut().find(|d| d.id == deployment_id) {
+            d.status = "failed".to_string();
+            d.status_description = "Deployment marked as failed".to_string();
+            d.modify_index = index;
+            d.modify_time = now;
+        }
+        self.tables.deployments = index;
+        let reverts_before = self.reverts.len();
+        self.conclude_deployment(deployment_id, false, index);
+        let reverted = self.reverts.get(reverts_before).map(|r| r.to_version);
+        let job_modify_index = self.jobs.get(&key).map(|r| r.job_modify_index).unwrap_or(0);
+        let eval_id = self.create_eval(&key, "deployment-watcher", job_modify_index, index, 1);
+        Ok((eval_id, index, reverted))
     }
 
     /// Adds nodes and retries the blocked evaluations on the new capacity.

@@ -524,6 +524,23 @@ async fn route(
             })
             .await
         }
+        ["deployment", "fail", id] if write => {
+            let id = id.to_string();
+            check_object_namespace(shared, headers, |c| {
+                c.deployments.iter().find(|d| d.id == id).map(|d| d.namespace.clone())
+            })?;
+            let (eval_id, index, reverted) = shared.write(|c| c.fail_deployment(&id))?;
+            Ok(Answer::Json {
+                index,
+                body: json!({
+                    "EvalID": eval_id,
+                    "EvalCreateIndex": index,
+                    "DeploymentModifyIndex": index,
+                    "RevertedJobVersion": reverted,
+                    "Index": index,
+                }),
+            })
+        }
         ["deployment", "allocations", id] if get => {
             let id = id.to_string();
             check_object_namespace(shared, headers, |c| {
@@ -707,6 +724,7 @@ fn known_path(segments: &[&str]) -> bool {
             | ["evaluations"]
             | ["deployment", _]
             | ["deployment", "allocations", _]
+            | ["deployment", "fail", _]
             | ["deployments"]
             | ["allocation", _]
             | ["allocation", _, "checks"]

@@ -153,6 +153,8 @@ pub(crate) fn place_group(
 
     let mut out = GroupPlacement::default();
     let mut used_by_group: BTreeSet<usize> = BTreeSet::new();
+    // A system job runs one allocation on each node.
+    let one_per_node = matches!(job::job_type(job_value), "system" | "sysbatch");
     let mut failures = 0u64;
     for alloc_index in 0..count {
         let mut attempt = Attempt::default();
@@ -160,6 +162,9 @@ pub(crate) fn place_group(
         for offset in 0..candidates.len() {
             let i = candidates[(alloc_index + offset) % candidates.len()];
             let node = &nodes[i];
+            if one_per_node && used_by_group.contains(&i) {
+                continue;
+            }
             attempt.evaluated += 1;
             if let Some(reason) =
                 filter_reason(node, &ask, &constraints, used_by_group.contains(&i))
@@ -201,6 +206,21 @@ pub(crate) fn place_group(
         metrics.insert("CoalescedFailures".to_string(), json!(failures.saturating_sub(1)));
     }
     out
+}
+
+/// How many nodes a group of a system job belongs on: those in its datacenters and node pool
+/// that pass its drivers and constraints (Nomad does not count the others as failures).
+pub(crate) fn eligible_nodes(nodes: &[ClientNode], job_value: &Value, group: &Value) -> usize {
+    let datacenters = job::datacenters(job_value);
+    let pool = job::node_pool(job_value);
+    let ask = job::group_ask(group);
+    let constraints = job::constraints(job_value, group);
+    nodes
+        .iter()
+        .filter(|n| pool == "all" || n.node_pool == pool)
+        .filter(|n| datacenters.iter().any(|dc| glob_match(dc, &n.datacenter)))
+        .filter(|n| filter_reason(n, &ask, &constraints, false).is_none())
+        .count()
 }
 
 /// Why a node is filtered out before resources are considered, in Nomad's words.

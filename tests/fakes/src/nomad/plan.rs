@@ -87,7 +87,16 @@ pub(crate) fn plan(
                 .count() as u64
         };
         let change = classify(current.as_ref(), &planned, old_group, new_group);
-        let wanted = new_group.map(|g| job::count(g) as u64).unwrap_or(0);
+        let system = matches!(job::job_type(&planned), "system" | "sysbatch");
+        let wanted = new_group
+            .map(|g| {
+                if system {
+                    placement::eligible_nodes(&cluster.nodes, &planned, g) as u64
+                } else {
+                    job::count(g) as u64
+                }
+            })
+            .unwrap_or(0);
         let strategy = new_group.and_then(|g| job::update_strategy(&planned, g));
         let canary = strategy.as_ref().map(|s| s.canary).unwrap_or(0);
         let mut updates = Updates::default();
