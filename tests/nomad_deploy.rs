@@ -617,3 +617,16 @@ async fn a_periodic_job_is_done_once_registered() {
     );
     assert!(fake.allocations("web").is_empty());
 }
+
+#[tokio::test]
+async fn a_system_job_is_healthy_when_it_runs_on_every_node() {
+    let fake = FakeNomad::start(Scenario::default()).unwrap();
+    let mut job = web_job(512, "/health");
+    job["Type"] = json!("system");
+    job.as_object_mut().unwrap().remove("Update");
+    let report = run_deploy(&fake, job, None, &options(false)).await.unwrap();
+    assert!(
+        matches!(report.attempts[0].verdict, Verdict::Healthy { allocations: 3, .. }),
+        "{report:#?}"
+    );
+}
