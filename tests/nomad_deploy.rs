@@ -228,6 +228,22 @@ async fn failing_check_is_fixed_with_a_path_the_repository_shows() {
 }
 
 #[test]
+fn binary_corrects_a_check_path_with_the_evidence_given() {
+    let fake = FakeNomad::start(
+        Scenario::default().with_rule(JobRule::for_job("web").failing_check("/health")),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = job_file(dir.path(), &web_job(512, "/health"));
+    let file = path.to_str().unwrap();
+    let output =
+        nomad_spec(&fake.url(), None, &["deploy", file, "--fix", "--health-path", "/healthz"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let checks = &read_job(&path)["TaskGroups"][0]["Services"][0]["Checks"];
+    assert_eq!(checks[0]["Path"], "/healthz");
+}
+
+#[test]
 fn failing_check_without_evidence_gives_up_with_a_revert() {
     let fake = FakeNomad::start(
         Scenario::default().with_rule(JobRule::for_job("web").failing_check("/broken")),

@@ -77,6 +77,10 @@ pub struct Args {
     /// Most memory a fix may give a task, in MB.
     #[arg(long, default_value_t = 8192, value_name = "MB")]
     pub max_memory: i64,
+    /// A path the application serves its health endpoint on: evidence for correcting the
+    /// path of a check that keeps failing; repeatable.
+    #[arg(long = "health-path", value_name = "PATH")]
+    pub health_paths: Vec<String>,
     /// Output format of the final report on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -173,7 +177,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_fix_iterations: args.max_fix_iterations,
         watch: WatchOptions { deadline: args.deadline, ..WatchOptions::default() },
         on_give_up: args.on_give_up,
-        policy: FixPolicy { max_memory_mb: args.max_memory, ..FixPolicy::default() },
+        policy: FixPolicy {
+            max_memory_mb: args.max_memory,
+            known_health_paths: args.health_paths.clone(),
+            ..FixPolicy::default()
+        },
     };
     let live = std::io::stderr().is_terminal();
     let result = runtime()?.block_on(async {
