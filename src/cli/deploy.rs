@@ -1,12 +1,276 @@
-//! `nomad-spec deploy`: placeholder until its issue lands.
+//! `nomad-spec deploy`: plan, register, watch until healthy or failed, optionally fix the
+//! file and try again, and roll back when giving up.
+//!
+//! This file owns the command's arguments, exit codes and output; the loop itself is
+//! `nomad::deploy`. Also home of what `plan` and `status` share with it: the runtime, the
+//! Nomad client from the environment, and the exit code of each Nomad error kind.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
+use crate::nomad::fix::FixPolicy;
+use crate::nomad::job_file::{JobFile, ParsedBy};
+use crate::nomad::watch::WatchOptions;
+use crate::nomad::{NomadClient, NomadError};
+use crate::spec::parse::ParseOptions;
+
+/// Deploy: the job is healthy.
+pub const EXIT_HEALTHY: u8 = 0;
+/// Deploy: the job failed and the loop gave up.
+pub const EXIT_FAILED: u8 = 1;
+/// The job was changed on Nomad since it was planned; nothing was registered.
+pub const EXIT_CONFLICT: u8 = 3;
+/// Nomad could not be reached or did not answer in time.
+pub const EXIT_UNREACHABLE: u8 = 4;
+/// The token may not do what the command needs.
+pub const EXIT_PERMISSION_DENIED: u8 = 5;
+/// Deploy: the job was neither healthy nor failed by the deadline.
+pub const EXIT_TIMED_OUT: u8 = 6;
+/// Nomad answered with an error (5xx, 404, ...) or with a body nomad-spec cannot read.
+pub const EXIT_NOMAD_ERROR: u8 = 7;
+/// Nomad accepted the connection but did not answer in time.
+pub const EXIT_NOMAD_SLOW: u8 = 8;
 
 /// Arguments of `nomad-spec deploy`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Nomad is configured as for the nomad command: NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, \
+NOMAD_REGION, NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, \
+NOMAD_SKIP_VERIFY.
+
+Exit codes:
+  0  the job is healthy
+  1  the job failed (after any fixes) and nomad-spec gave up
+  2  usage error or unreadable job file
+  3  the job was changed on Nomad since it was planned; nothing was registered
+  4  Nomad is unreachable
+  5  permission denied: NOMAD_TOKEN may not do this
+  6  not healthy by the deadline
+  7  Nomad answered with an error (5xx, 404) or an unreadable response
+  8  Nomad did not answer in time")]
+pub struct Args {
+    /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
+    pub file: PathBuf,
+    /// Set an HCL variable (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read HCL variables from a file; repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// After a fixable failure, fix the file in place and deploy again.
+    #[arg(long)]
+    pub fix: bool,
+    /// At most this many fixes.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_fix_iterations: u32,
+    /// How long one attempt may take to become healthy (90s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub deadline: Duration,
+    /// What to do with the job when giving up.
+    #[arg(long, value_enum, default_value_t = GiveUp::Revert)]
+    pub on_give_up: GiveUp,
+    /// Most memory a fix may give a task, in MB.
+    #[arg(long, default_value_t = 8192, value_name = "MB")]
+    pub max_memory: i64,
+    /// A path the application serves its health endpoint on: evidence for correcting the
+    /// path of a check that keeps failing; repeatable.
+    #[arg(long = "health-path", value_name = "PATH")]
+    pub health_paths: Vec<String>,
+    /// Output format of the final report on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// A duration as Go writes it: `90s`, `5m`, `1h30m`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h30m"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number * 60),
+            "h" => Duration::from_secs(number * 3600),
+            other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m or h)")),
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// `-var NAME=VALUE` pairs and var files as parse options.
+pub(crate) fn parse_options(
+    vars: &[String],
+    var_files: &[PathBuf],
+) -> anyhow::Result<ParseOptions> {
+    let vars = vars
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
+            _ => bail!("--var {pair:?} is not NAME=VALUE"),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ParseOptions { vars, var_files: var_files.to_vec() })
+}
+
+/// A runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The exit code for a Nomad error (`plan` uses 255 for all of them, like `nomad job plan`).
+pub(crate) fn exit_code_of(err: &NomadError) -> u8 {
+    match err {
+        NomadError::Conflict { .. } => EXIT_CONFLICT,
+        NomadError::Unreachable { .. } => EXIT_UNREACHABLE,
+        NomadError::Timeout { .. } => EXIT_NOMAD_SLOW,
+        NomadError::PermissionDenied { .. } => EXIT_PERMISSION_DENIED,
+        NomadError::Config(_) => crate::cli::EXIT_USAGE,
+        NomadError::NotFound { .. }
+        | NomadError::Server { .. }
+        | NomadError::BadResponse { .. } => EXIT_NOMAD_ERROR,
+    }
+}
+
+/// Tells the user which parser read the file when it was not Nomad's.
+pub(crate) fn note_parser(parsed_by: &ParsedBy) {
+    if let ParsedBy::Local { reason } = parsed_by {
+        eprintln!("note: parsed with nomad-spec's own HCL parser ({reason})");
+    }
+}
 
 /// Runs `nomad-spec deploy`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`nomad-spec deploy` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let options = parse_options(&args.vars, &args.var_files)?;
+    let mut file = JobFile::read(&args.file)?;
+    let client = NomadClient::from_env()?;
+    let deploy_options = DeployOptions {
+        fix: args.fix,
+        max_fix_iterations: args.max_fix_iterations,
+        watch: WatchOptions { deadline: args.deadline, ..WatchOptions::default() },
+        on_give_up: args.on_give_up,
+        policy: FixPolicy {
+            max_memory_mb: args.max_memory,
+            known_health_paths: args.health_paths.clone(),
+            ..FixPolicy::default()
+        },
+    };
+    let live = std::io::stderr().is_terminal();
+    let result = runtime()?.block_on(async {
+        let (job, parsed_by) = file.to_job(Some(&client), &options).await?;
+        note_parser(&parsed_by);
+        let mut progress = |line: &str| {
+            if live {
+                eprintln!("  {line}");
+            } else {
+                tracing::info!("{line}");
+            }
+        };
+        let report = deploy(&client, job, Some(&mut file), &deploy_options, &mut progress).await?;
+        anyhow::Ok(report)
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => match err.downcast_ref::<NomadError>() {
+            Some(nomad) => {
+                eprintln!("error: {nomad}");
+                return Ok(ExitCode::from(exit_code_of(nomad)));
+            }
+            None => return Err(err),
+        },
+    };
+    match args.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Text => print!("{}", render_report(&report)),
+    }
+    Ok(ExitCode::from(match report.outcome {
+        Outcome::Healthy => EXIT_HEALTHY,
+        Outcome::Failed => EXIT_FAILED,
+        Outcome::TimedOut => EXIT_TIMED_OUT,
+    }))
+}
+
+/// The deploy report for a terminal.
+pub fn render_report(report: &DeployReport) -> String {
+    let mut out = String::new();
+    let fixes = report.fixes().count();
+    let headline = match report.outcome {
+        Outcome::Healthy if fixes == 0 => "healthy".to_string(),
+        Outcome::Healthy => format!("healthy after {fixes} fix(es)"),
+        Outcome::Failed => "failed".to_string(),
+        Outcome::TimedOut => "timed out".to_string(),
+    };
+    out.push_str(&format!("job {}: {headline}\n", report.job));
+    for (number, attempt) in report.attempts.iter().enumerate() {
+        out.push_str(&format!("attempt {}: {}\n", number + 1, verdict_line(&attempt.verdict)));
+        if let Some(fix) = &attempt.fix {
+            out.push_str(&format!("  fix: {}\n", fix.explanation));
+        }
+        if let Some(reason) = &attempt.no_fix {
+            out.push_str(&format!("  no fix: {reason}\n"));
+        }
+    }
+    if let Some(reason) = &report.gave_up {
+        out.push_str(&format!("gave up: {reason}\n"));
+    }
+    if let Some(action) = &report.rollback {
+        out.push_str(&format!("then: {action}\n"));
+    }
+    for warning in &report.write_back_warnings {
+        out.push_str(&format!("warning: the file was not updated: {warning}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_go() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn vars_must_be_pairs() {
+        let options = parse_options(&["image=web:1".into(), "empty=".into()], &[]).unwrap();
+        assert_eq!(
+            options.vars,
+            vec![("image".into(), "web:1".into()), ("empty".into(), String::new())]
+        );
+        assert!(parse_options(&["novalue".into()], &[]).is_err());
+    }
 }

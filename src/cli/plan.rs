@@ -1,12 +1,76 @@
-//! `nomad-spec plan`: placeholder until its issue lands.
+//! `nomad-spec plan`: what Nomad would do with a job file, for a terminal or a PR comment.
+//!
+//! This file owns the command's arguments and exit codes (those of `nomad job plan`); the
+//! report and its renderings are `nomad::plan`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::nomad::job_file::JobFile;
+use crate::nomad::plan::{render_markdown, render_text, PlanReport, EXIT_ERROR};
+use crate::nomad::NomadClient;
+
+use super::deploy::{note_parser, parse_options, runtime};
 
 /// Arguments of `nomad-spec plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Nomad is configured as for the nomad command (NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, ...).
+
+Exit codes (as for `nomad job plan`):
+    0  no changes
+    1  changes: allocations would be created, destroyed or updated
+  255  error (Nomad unreachable, permission denied, unreadable job file, ...)")]
+pub struct Args {
+    /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
+    pub file: PathBuf,
+    /// Set an HCL variable (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read HCL variables from a file; repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For a terminal.
+    Text,
+    /// For a pull-request comment.
+    Markdown,
+    /// The report as JSON.
+    Json,
+}
 
 /// Runs `nomad-spec plan`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`nomad-spec plan` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match plan(&args) {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn plan(args: &Args) -> anyhow::Result<ExitCode> {
+    let options = parse_options(&args.vars, &args.var_files)?;
+    let file = JobFile::read(&args.file)?;
+    let client = NomadClient::from_env()?;
+    let report = runtime()?.block_on(async {
+        let (job, parsed_by) = file.to_job(Some(&client), &options).await?;
+        note_parser(&parsed_by);
+        let response = client.for_job(&job).plan(&job).await?;
+        anyhow::Ok(PlanReport::new(&job, &response))
+    })?;
+    match args.format {
+        PlanFormat::Text => print!("{}", render_text(&report)),
+        PlanFormat::Markdown => print!("{}", render_markdown(&report)),
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(ExitCode::from(report.exit_code()))
 }

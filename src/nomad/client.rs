@@ -1,0 +1,813 @@
+//! The HTTP client for Nomad's API, configured exactly as the `nomad` command line is.
+//!
+//! This file owns the connection settings (`NOMAD_ADDR`, `NOMAD_TOKEN`, TLS, namespace and
+//! region), the error kinds callers branch on (`NomadError`), timeouts, the retry policy
+//! (idempotent reads only) and blocking queries. It knows endpoints and their JSON shapes but
+//! makes no decisions: plan, watch and the deploy loop live next to it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use url::Url;
+
+use super::api::{
+    AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobSummary,
+    JobVersions, PlanResponse, RegisterResponse, ValidateResponse,
+};
+
+/// Nomad's address when `NOMAD_ADDR` is unset, as for the `nomad` command.
+pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
+
+/// How long a blocking query waits for a change unless told otherwise.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// What went wrong talking to Nomad; callers pick exit codes and next steps by kind.
+#[derive(Debug, thiserror::Error)]
+pub enum NomadError {
+    /// No connection could be made (refused, DNS, TLS handshake).
+    #[error("cannot reach Nomad at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    /// Nomad accepted the connection but did not answer in time.
+    #[error("Nomad at {address} did not answer {what} within {seconds} s")]
+    Timeout { address: String, what: String, seconds: u64 },
+    /// 403: the token (or its absence) does not allow the call.
+    #[error("permission denied: {who} cannot {action}")]
+    PermissionDenied { who: String, action: String },
+    /// 404 on a named object.
+    #[error("{what} not found in namespace {namespace}")]
+    NotFound { what: String, namespace: String },
+    /// Register with `EnforceIndex` was refused: the job changed since it was planned.
+    #[error(
+        "job {job} was changed on Nomad since it was planned ({detail}); nothing was \
+         registered: plan again and review the new diff"
+    )]
+    Conflict { job: String, detail: String },
+    /// Any other error status, with Nomad's own message.
+    #[error("Nomad answered {status} to {what}: {body}")]
+    Server { status: u16, what: String, body: String },
+    /// A success status with a body that does not read as the expected JSON.
+    #[error("Nomad sent a response to {what} that nomad-spec cannot read: {detail}")]
+    BadResponse { what: String, detail: String },
+    /// A `NOMAD_*` setting is unusable (bad address, unreadable certificate).
+    #[error("invalid Nomad setting: {0}")]
+    Config(String),
+}
+
+/// Connection settings, as the `nomad` command reads them from `NOMAD_*` variables.
+#[derive(Clone)]
+pub struct NomadConfig {
+    /// `NOMAD_ADDR`.
+    pub address: String,
+    /// `NOMAD_TOKEN`, sent as `X-Nomad-Token`; never printed.
+    pub token: Option<String>,
+    /// `NOMAD_NAMESPACE`.
+    pub namespace: Option<String>,
+    /// `NOMAD_REGION`.
+    pub region: Option<String>,
+    /// `NOMAD_CACERT`: PEM bundle of the CAs to trust.
+    pub ca_cert: Option<PathBuf>,
+    /// `NOMAD_CLIENT_CERT`: PEM client certificate for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// `NOMAD_CLIENT_KEY`: PEM key of the client certificate.
+    pub client_key: Option<PathBuf>,
+    /// `NOMAD_TLS_SERVER_NAME`: the name to verify the server's certificate against.
+    pub tls_server_name: Option<String>,
+    /// `NOMAD_SKIP_VERIFY`: accept any server certificate.
+    pub skip_verify: bool,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one non-blocking request.
+    pub request_timeout: Duration,
+    /// Extra attempts for idempotent reads after a transient failure.
+    pub retries: u32,
+    /// First back-off delay between attempts (doubled each time).
+    pub retry_backoff: Duration,
+}
+
+impl fmt::Debug for NomadConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NomadConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .field("region", &self.region)
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("skip_verify", &self.skip_verify)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for NomadConfig {
+    fn default() -> Self {
+        NomadConfig {
+            address: DEFAULT_ADDRESS.to_string(),
+            token: None,
+            namespace: None,
+            region: None,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            skip_verify: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retries: 3,
+            retry_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl NomadConfig {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, NomadError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the settings from a map of `NOMAD_*` variables (empty values count as unset).
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, NomadError> {
+        let get =
+            |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let skip_verify = match get("NOMAD_SKIP_VERIFY").as_deref() {
+            None => false,
+            Some(text) => parse_bool(text).ok_or_else(|| {
+                NomadError::Config(format!("NOMAD_SKIP_VERIFY={text:?} is not a boolean"))
+            })?,
+        };
+        Ok(NomadConfig {
+            address: get("NOMAD_ADDR").unwrap_or_else(|| DEFAULT_ADDRESS.to_string()),
+            token: get("NOMAD_TOKEN"),
+            namespace: get("NOMAD_NAMESPACE"),
+            region: get("NOMAD_REGION"),
+            ca_cert: get("NOMAD_CACERT").map(PathBuf::from),
+            client_cert: get("NOMAD_CLIENT_CERT").map(PathBuf::from),
+            client_key: get("NOMAD_CLIENT_KEY").map(PathBuf::from),
+            tls_server_name: get("NOMAD_TLS_SERVER_NAME"),
+            skip_verify,
+            ..NomadConfig::default()
+        })
+    }
+
+    /// The namespace requests go to (`default` when unset, as for Nomad).
+    pub fn namespace_or_default(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
+    }
+}
+
+/// Booleans as Go's `strconv.ParseBool` reads them (what the `nomad` command accepts).
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A value read with a blocking query, and the index to wait on next.
+#[derive(Debug, Clone)]
+pub struct Indexed<T> {
+    pub value: T,
+    /// `X-Nomad-Index`: pass it back to wait for the next change.
+    pub index: u64,
+}
+
+/// A blocking query: return when the object's index passes `index`, or after `wait`.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocking {
+    pub index: u64,
+    pub wait: Duration,
+}
+
+impl Blocking {
+    /// No blocking: answer at once.
+    pub const NOW: Blocking = Blocking { index: 0, wait: Duration::ZERO };
+
+    /// Wait for a change past `index`, up to `wait`.
+    pub fn after(index: u64, wait: Duration) -> Self {
+        Blocking { index, wait }
+    }
+}
+
+/// Which log stream of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One request, described for sending, retrying and explaining failures.
+struct Call<'a> {
+    method: Method,
+    segments: Vec<&'a str>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+    /// For messages: "read job web", "register job web".
+    action: String,
+    /// For 404s: "job web"; `None` means a 404 is an ordinary server error.
+    not_found: Option<String>,
+    blocking: Blocking,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, segments: Vec<&'a str>, action: impl Into<String>) -> Self {
+        Call {
+            method,
+            segments,
+            query: Vec::new(),
+            body: None,
+            action: action.into(),
+            not_found: None,
+            blocking: Blocking::NOW,
+        }
+    }
+
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn not_found(mut self, what: impl Into<String>) -> Self {
+        self.not_found = Some(what.into());
+        self
+    }
+
+    fn blocking(mut self, blocking: Blocking) -> Self {
+        self.blocking = blocking;
+        self
+    }
+
+    fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+}
+
+/// A client for one Nomad cluster (one address, token, namespace and region).
+#[derive(Clone)]
+pub struct NomadClient {
+    config: NomadConfig,
+    base: Url,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for NomadClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NomadClient").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl NomadClient {
+    /// A client from the process environment, as the `nomad` command would be configured.
+    pub fn from_env() -> Result<Self, NomadError> {
+        Self::new(NomadConfig::from_env()?)
+    }
+
+    /// A client from explicit settings.
+    pub fn new(config: NomadConfig) -> Result<Self, NomadError> {
+        crate::tls::install_crypto_provider();
+        let mut base = Url::parse(&config.address).map_err(|err| {
+            NomadError::Config(format!("NOMAD_ADDR={:?} is not a URL: {err}", config.address))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(NomadError::Config(format!(
+                "NOMAD_ADDR={:?} must start with http:// or https://",
+                config.address
+            )));
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_cert {
+            let pem = read_pem(path, "NOMAD_CACERT")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+                NomadError::Config(format!("NOMAD_CACERT {}: {err}", path.display()))
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read_pem(cert, "NOMAD_CLIENT_CERT")?;
+                pem.push(b'\n');
+                pem.extend(read_pem(key, "NOMAD_CLIENT_KEY")?);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|err| {
+                    NomadError::Config(format!("NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY: {err}"))
+                })?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(NomadError::Config(
+                    "NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY must be set together".into(),
+                ))
+            }
+        }
+        if config.skip_verify {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(server_name) = &config.tls_server_name {
+            // Verify the certificate against the configured name while still connecting to
+            // the address's host: resolve the name to that address.
+            let host = base.host_str().unwrap_or_default().to_string();
+            let port = base.port_or_known_default().unwrap_or(4646);
+            let addr = (host.trim_matches(['[', ']']), port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(|| NomadError::Unreachable {
+                    address: config.address.clone(),
+                    reason: format!("cannot resolve {host}"),
+                })?;
+            builder = builder.resolve(server_name, addr);
+            base.set_host(Some(server_name)).map_err(|err| {
+                NomadError::Config(format!("NOMAD_TLS_SERVER_NAME={server_name:?}: {err}"))
+            })?;
+        }
+        let http = builder
+            .build()
+            .map_err(|err| NomadError::Config(format!("cannot build the HTTP client: {err}")))?;
+        Ok(NomadClient { config, base, http })
+    }
+
+    /// The settings this client uses.
+    pub fn config(&self) -> &NomadConfig {
+        &self.config
+    }
+
+    /// The namespace requests go to.
+    pub fn namespace(&self) -> &str {
+        self.config.namespace_or_default()
+    }
+
+    /// The same client for the namespace a job names, as `nomad job run` does: a job's own
+    /// `Namespace` wins over `NOMAD_NAMESPACE`; a job without one goes where the client does.
+    pub fn for_job(&self, job: &Value) -> NomadClient {
+        match job.get("Namespace").and_then(Value::as_str).filter(|ns| !ns.is_empty()) {
+            Some(namespace) if namespace != self.namespace() => {
+                let mut client = self.clone();
+                client.config.namespace = Some(namespace.to_string());
+                client
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// `GET /v1/agent/self`.
+    pub async fn agent_self(&self) -> Result<AgentSelf, NomadError> {
+        self.call(Call::new(Method::GET, vec!["agent", "self"], "read the agent's configuration"))
+            .await
+            .map(|indexed| indexed.value)
+    }
+
+    /// `POST /v1/jobs/parse`: Nomad's own HCL parser; `variables` is HCL var-file text.
+    pub async fn parse_job(&self, hcl: &str, variables: &str) -> Result<Value, NomadError> {
+        let body = json!({ "JobHCL": hcl, "Canonicalize": true, "Variables": variables });
+        let call = Call::new(Method::POST, vec!["jobs", "parse"], "parse job files").body(body);
+        self.call(call).await.map(|indexed| indexed.value)
+    }
+
+    /// `PUT /v1/validate/job`: Nomad's validation of a job (the `Job` object, no envelope).
+    pub async fn validate_job(&self, job: &Value) -> Result<ValidateResponse, NomadError> {
+        let call = Call::new(Method::PUT, vec!["validate", "job"], "validate jobs")
+            .body(json!({ "Job": job }));
+        self.call(call).await.map(|indexed| indexed.value)
+    }
+
+    /// `PUT /v1/job/:id/plan` with the diff.
+    pub async fn plan(&self, job: &Value) -> Result<PlanResponse, NomadError> {
+        let id = job_id(job)?;
+        let call = Call::new(Method::PUT, vec!["job", id, "plan"], format!("plan job {id}"))
+            .body(json!({ "Job": job, "Diff": true, "PolicyOverride": false }));
+        self.call(call).await.map(|indexed| indexed.value)
+    }
+
+    /// `POST /v1/jobs`. With `enforce_index`, Nomad registers only if the job's modify index
+    /// still equals it (0: the job must not exist); otherwise this returns `Conflict`.
+    pub async fn register(
+        &self,
+        job: &Value,
+        enforce_index: Option<u64>,
+    ) -> Result<RegisterResponse, NomadError> {
+        let id = job_id(job)?;
+        let mut body = json!({ "Job": job });
+        if let Some(index) = enforce_index {
+            body["EnforceIndex"] = json!(true);
+            body["JobModifyIndex"] = json!(index);
+        }
+        let call = Call::new(Method::POST, vec!["jobs"], format!("register job {id}")).body(body);
+        match self.call(call).await {
+            Ok(indexed) => Ok(indexed.value),
+            Err(NomadError::Server { status, body, .. })
+                if status == 409 || body.contains("job modify index") =>
+            {
+                Err(NomadError::Conflict { job: id.to_string(), detail: body.trim().to_string() })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GET /v1/job/:id`.
+    pub async fn job(&self, id: &str) -> Result<Indexed<JobInfo>, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id` as raw JSON (for re-registering or reverting).
+    pub async fn job_json(&self, id: &str) -> Result<Value, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
+    /// `GET /v1/job/:id/summary`.
+    pub async fn job_summary(&self, id: &str) -> Result<JobSummary, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id, "summary"], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
+    /// `GET /v1/job/:id/versions`.
+    pub async fn job_versions(&self, id: &str) -> Result<JobVersions, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id, "versions"], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
+    /// `GET /v1/evaluation/:id`, blocking.
+    pub async fn evaluation(
+        &self,
+        id: &str,
+        blocking: Blocking,
+    ) -> Result<Indexed<Evaluation>, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["evaluation", id], format!("read evaluation {id}"))
+                .not_found(format!("evaluation {id}"))
+                .blocking(blocking),
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id/evaluations`.
+    pub async fn job_evaluations(&self, id: &str) -> Result<Vec<Evaluation>, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id, "evaluations"], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
+    /// `GET /v1/job/:id/deployment`, blocking: the latest deployment, if any.
+    pub async fn latest_deployment(
+        &self,
+        job: &str,
+        blocking: Blocking,
+    ) -> Result<Indexed<Option<Deployment>>, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", job, "deployment"], format!("read job {job}"))
+                .not_found(format!("job {job}"))
+                .blocking(blocking),
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id/allocations`, blocking.
+    pub async fn job_allocations(
+        &self,
+        job: &str,
+        blocking: Blocking,
+    ) -> Result<Indexed<Vec<AllocationStub>>, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", job, "allocations"], format!("read job {job}"))
+                .not_found(format!("job {job}"))
+                .query("all", "true")
+                .blocking(blocking),
+        )
+        .await
+    }
+
+    /// `GET /v1/allocation/:id`.
+    pub async fn allocation(&self, id: &str) -> Result<Allocation, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["allocation", id], format!("read allocation {id}"))
+                .not_found(format!("allocation {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
+    /// The last `bytes` of a task's log (`/v1/client/fs/logs/:alloc`, plain text from the end).
+    pub async fn task_log_tail(
+        &self,
+        alloc: &str,
+        task: &str,
+        stream: LogStream,
+        bytes: u64,
+    ) -> Result<String, NomadError> {
+        let kind = match stream {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        };
+        let call = Call::new(
+            Method::GET,
+            vec!["client", "fs", "logs", alloc],
+            format!("read the logs of allocation {alloc}"),
+        )
+        .not_found(format!("logs of task {task} in allocation {alloc}"))
+        .query("task", task)
+        .query("type", kind)
+        .query("origin", "end")
+        .query("offset", bytes.to_string())
+        .query("plain", "true");
+        let response = self.send(&call).await?;
+        response.text().await.map_err(|err| NomadError::BadResponse {
+            what: call.action.clone(),
+            detail: err.to_string(),
+        })
+    }
+
+    /// `POST /v1/job/:id/revert` to `version`; with `enforce_prior_version`, only if the
+    /// current version is still that one.
+    pub async fn revert(
+        &self,
+        job: &str,
+        version: u64,
+        enforce_prior_version: Option<u64>,
+    ) -> Result<RegisterResponse, NomadError> {
+        let mut body = json!({ "JobID": job, "JobVersion": version });
+        if let Some(prior) = enforce_prior_version {
+            body["EnforcePriorVersion"] = json!(prior);
+        }
+        let call = Call::new(Method::POST, vec!["job", job, "revert"], format!("revert job {job}"))
+            .not_found(format!("job {job}"))
+            .body(body);
+        self.call(call).await.map(|indexed| indexed.value)
+    }
+
+    /// `DELETE /v1/job/:id`: stop the job (kept in history, not purged).
+    pub async fn stop(&self, job: &str) -> Result<RegisterResponse, NomadError> {
+        let call = Call::new(Method::DELETE, vec!["job", job], format!("stop job {job}"))
+            .not_found(format!("job {job}"));
+        self.call(call).await.map(|indexed| indexed.value)
+    }
+
+    /// Sends a call and reads its JSON body and index.
+    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<Indexed<T>, NomadError> {
+        let response = self.send(&call).await?;
+        let index = response
+            .headers()
+            .get("X-Nomad-Index")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        let bytes = response.bytes().await.map_err(|err| self.transport_error(&call, err))?;
+        let value = serde_json::from_slice(&bytes).map_err(|err| NomadError::BadResponse {
+            what: call.action.clone(),
+            detail: err.to_string(),
+        })?;
+        Ok(Indexed { value, index })
+    }
+
+    /// Sends a call, retrying idempotent reads on transient failures; maps error statuses.
+    async fn send(&self, call: &Call<'_>) -> Result<reqwest::Response, NomadError> {
+        let retries = if call.method == Method::GET { self.config.retries } else { 0 };
+        let mut delay = self.config.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let (result, asked_wait) = self.send_once(call).await;
+            let retry_after = match &result {
+                Err(NomadError::Unreachable { .. } | NomadError::Timeout { .. }) => Some(delay),
+                Err(NomadError::Server { status, .. }) if *status >= 500 => Some(delay),
+                // Too many requests: wait as long as Nomad asks, within reason.
+                Err(NomadError::Server { status: 429, .. }) => {
+                    Some(asked_wait.unwrap_or(delay).min(Duration::from_secs(30)))
+                }
+                _ => None,
+            };
+            match retry_after {
+                Some(wait) if attempt < retries => {
+                    tracing::debug!(action = %call.action, attempt, "retrying after a transient failure");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    delay *= 2;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    /// One request; with an error answer, the wait its `Retry-After` header asks for.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+    ) -> (Result<reqwest::Response, NomadError>, Option<Duration>) {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("v1").extend(&call.segments);
+        }
+        let mut query = call.query.clone();
+        if let Some(namespace) = &self.config.namespace {
+            query.push(("namespace", namespace.clone()));
+        }
+        if let Some(region) = &self.config.region {
+            query.push(("region", region.clone()));
+        }
+        let mut timeout = self.config.request_timeout;
+        if call.blocking.index > 0 && !call.blocking.wait.is_zero() {
+            query.push(("index", call.blocking.index.to_string()));
+            query.push(("wait", format!("{}ms", call.blocking.wait.as_millis())));
+            // Nomad adds up to wait/16 of jitter before answering.
+            timeout = call.blocking.wait + call.blocking.wait / 16 + self.config.request_timeout;
+        }
+        let mut request =
+            self.http.request(call.method.clone(), url).query(&query).timeout(timeout);
+        if let Some(token) = &self.config.token {
+            request = request.header("X-Nomad-Token", token);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return (Err(self.transport_error(call, err)), None),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return (Ok(response), None);
+        }
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.text().await.unwrap_or_default();
+        (Err(self.status_error(call, status, body)), retry_after)
+    }
+
+    fn status_error(&self, call: &Call<'_>, status: StatusCode, body: String) -> NomadError {
+        match status {
+            StatusCode::FORBIDDEN => NomadError::PermissionDenied {
+                who: if self.config.token.is_some() {
+                    "the token in NOMAD_TOKEN".into()
+                } else {
+                    "anonymous access (NOMAD_TOKEN is not set)".into()
+                },
+                action: format!("{} in namespace {}", call.action, self.namespace()),
+            },
+            StatusCode::NOT_FOUND if call.not_found.is_some() => NomadError::NotFound {
+                what: call.not_found.clone().unwrap_or_default(),
+                namespace: self.namespace().to_string(),
+            },
+            _ => NomadError::Server {
+                status: status.as_u16(),
+                what: call.action.clone(),
+                body: body.trim().chars().take(2000).collect(),
+            },
+        }
+    }
+
+    fn transport_error(&self, call: &Call<'_>, err: reqwest::Error) -> NomadError {
+        if err.is_timeout() {
+            let seconds = if call.blocking.index > 0 {
+                (call.blocking.wait + self.config.request_timeout).as_secs()
+            } else {
+                self.config.request_timeout.as_secs()
+            };
+            NomadError::Timeout {
+                address: self.config.address.clone(),
+                what: format!("the request to {}", call.action),
+                seconds,
+            }
+        } else if err.is_decode() || err.is_body() {
+            NomadError::BadResponse { what: call.action.clone(), detail: error_chain(&err) }
+        } else {
+            NomadError::Unreachable {
+                address: self.config.address.clone(),
+                reason: error_chain(&err),
+            }
+        }
+    }
+}
+
+/// The innermost causes of an error, which say more than reqwest's top-level message.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+fn read_pem(path: &PathBuf, variable: &str) -> Result<Vec<u8>, NomadError> {
+    std::fs::read(path)
+        .map_err(|err| NomadError::Config(format!("{variable} {}: {err}", path.display())))
+}
+
+/// The job's `ID` (or `Name`), needed in request paths.
+pub fn job_id(job: &Value) -> Result<&str, NomadError> {
+    job.get("ID")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .or_else(|| job.get("Name").and_then(Value::as_str).filter(|name| !name.is_empty()))
+        .ok_or_else(|| NomadError::Config("the job has neither an ID nor a Name".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn config_reads_nomad_variables() {
+        let config = NomadConfig::from_vars(&vars(&[
+            ("NOMAD_ADDR", "https://nomad.example:4646"),
+            ("NOMAD_TOKEN", "s3cr3t"),
+            ("NOMAD_NAMESPACE", "apps"),
+            ("NOMAD_REGION", "eu"),
+            ("NOMAD_SKIP_VERIFY", "true"),
+            ("NOMAD_CACERT", ""),
+        ]))
+        .unwrap();
+        assert_eq!(config.address, "https://nomad.example:4646");
+        assert_eq!(config.namespace_or_default(), "apps");
+        assert_eq!(config.region.as_deref(), Some("eu"));
+        assert!(config.skip_verify);
+        assert_eq!(config.ca_cert, None);
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+    }
+
+    #[test]
+    fn config_defaults_like_the_nomad_command() {
+        let config = NomadConfig::from_vars(&BTreeMap::new()).unwrap();
+        assert_eq!(config.address, DEFAULT_ADDRESS);
+        assert_eq!(config.namespace_or_default(), "default");
+        assert!(!config.skip_verify);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let err = NomadConfig::from_vars(&vars(&[("NOMAD_SKIP_VERIFY", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("NOMAD_SKIP_VERIFY"), "{err}");
+        let config =
+            NomadConfig { address: "unix:///var/run/nomad.sock".into(), ..Default::default() };
+        let err = NomadClient::new(config).unwrap_err();
+        assert!(err.to_string().contains("NOMAD_ADDR"), "{err}");
+        let config =
+            NomadConfig { client_cert: Some("/nonexistent.pem".into()), ..Default::default() };
+        let err = NomadClient::new(config).unwrap_err();
+        assert!(err.to_string().contains("NOMAD_CLIENT_CERT"), "{err}");
+    }
+
+    #[test]
+    fn a_job_namespace_wins_over_the_environment() {
+        let client = NomadClient::new(NomadConfig {
+            namespace: Some("apps".into()),
+            ..NomadConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            client.for_job(&json!({"ID": "web", "Namespace": "batch"})).namespace(),
+            "batch"
+        );
+        assert_eq!(client.for_job(&json!({"ID": "web", "Namespace": ""})).namespace(), "apps");
+        assert_eq!(client.for_job(&json!({"ID": "web"})).namespace(), "apps");
+    }
+
+    #[test]
+    fn job_id_falls_back_to_name() {
+        assert_eq!(job_id(&json!({"ID": "web"})).unwrap(), "web");
+        assert_eq!(job_id(&json!({"ID": "", "Name": "api"})).unwrap(), "api");
+        assert!(job_id(&json!({})).is_err());
+    }
+}
