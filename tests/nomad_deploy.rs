@@ -1,7 +1,8 @@
 //! The deploy loop end to end against the fake Nomad: the library (`nomad::deploy`) and the
 //! real binary (`nomad-spec deploy`, `plan`, `status`) with `NOMAD_ADDR` pointing at it.
-//! Each test starts its own fake with a scripted scenario; job files are JSON until the HCL
-//! parser lands.
+//! Each test starts its own fake with a scripted scenario. Most job files are JSON (exact
+//! assertions on fields); the HCL cases check that fixes land in the user's file with its
+//! comments and layout kept.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -164,6 +165,54 @@ fn oom_is_fixed_in_one_iteration_and_written_into_the_file() {
     );
     assert_eq!(job["Update"]["MaxParallel"], 2);
     assert_eq!(fake.register_calls("web"), 2);
+}
+
+#[test]
+fn oom_fix_is_written_into_an_hcl_file_keeping_its_comments() {
+    let fake =
+        FakeNomad::start(Scenario::default().with_rule(JobRule::for_job("web").oom_below_mb(400)))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.nomad.hcl");
+    let original = r#"# The web job, written by a person.
+job "web" {
+  datacenters = ["dc1"]
+
+  group "app" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    update {
+      max_parallel     = 2
+      healthy_deadline = "1m"
+    }
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "ghcr.io/acme/web:1.4"
+        ports = ["http"]
+      }
+
+      resources {
+        cpu    = 200 # MHz
+        memory = 256 # keep an eye on this
+      }
+    }
+  }
+}
+"#;
+    std::fs::write(&path, original).unwrap();
+    let output = nomad_spec(&fake.url(), None, &["deploy", path.to_str().unwrap(), "--fix"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.starts_with("job web: healthy after 1 fix(es)"), "{stdout}");
+    let fixed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(fixed, original.replace("memory = 256 #", "memory = 512 #"));
 }
 
 #[tokio::test]
