@@ -8,8 +8,11 @@
 pub mod analyze;
 pub mod cli;
 pub mod command;
+pub mod conversation;
 pub mod event;
 pub mod git;
+pub mod infra;
+pub mod llm;
 pub mod nomad;
 pub mod spec;
 pub mod tls;

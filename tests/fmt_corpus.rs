@@ -15,7 +15,6 @@
 
 mod common;
 
-
 use hcl::template::{Directive, Element, Template};
 use hcl::{Body, Expression, ObjectKey, Structure, TemplateExpr, TraversalOperator};
 use nomad_spec::spec::format::format_hcl;

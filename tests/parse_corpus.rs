@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
 
 /// Files that must fail, by path under `nomad-jobs/`, and a piece of the reason they fail.

@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use nomad_spec::spec::validate::validate_source;
 use nomad_spec::spec::Severity;
 

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod check;
 pub mod deploy;
+pub mod eval;
 pub mod fmt;
 pub mod generate;
 pub mod parse;
@@ -43,6 +45,10 @@ pub enum Command {
     Fmt(fmt::Args),
     /// Check job files for syntax errors and Nomad's semantic rules.
     Validate(validate::Args),
+    /// Check a job file against the cluster: validate, Vault secrets, Fabio routes, plan.
+    Check(check::Args),
+    /// Measure analysis and generation against a dataset of repositories with expected answers.
+    Eval(eval::Args),
     /// Show what Nomad would do with a job file (needs NOMAD_ADDR).
     Plan(plan::Args),
     /// Register a job file, watch it until healthy or failed, optionally fix and retry.
@@ -59,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Parse(args) => parse::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Status(args) => status::run(args),

@@ -3,4 +3,8 @@
 //! Each fake keeps real state and answers in the real API's JSON shapes, so the real clients
 //! can be pointed at it through the same environment variables a user would set.
 
+pub mod consul;
+pub mod fabio;
+pub mod llm;
 pub mod nomad;
+pub mod vault;

@@ -1,0 +1,1 @@
+//! The PR conversation: questions, answers, the status comment and its hidden checkpoint.

@@ -1,0 +1,1 @@
+//! The LLM advisor (OpenAI-compatible): questions, answers, diagnoses, explanations.

@@ -1,0 +1,1 @@
+//! A stateful fake of consul (placeholder until its issue lands).

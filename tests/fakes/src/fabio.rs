@@ -1,0 +1,1 @@
+//! A stateful fake of fabio (placeholder until its issue lands).

@@ -1,0 +1,1 @@
+//! A stateful fake of llm (placeholder until its issue lands).

@@ -1,0 +1,1 @@
+//! A stateful fake of vault (placeholder until its issue lands).
