@@ -1,8 +1,20 @@
 //! Other deployment descriptors as evidence: Kubernetes manifests, Helm/kustomize values,
 //! Procfile, fly.toml, app.yaml, existing Nomad job files.
+//!
+//! Teams moving to Nomad often arrive with one of these, and it says what the service needs
+//! better than any guess: its image, ports, env, probe and resources. This file finds the
+//! descriptors in a repository and hands each to its reader (`kubernetes` for Kubernetes,
+//! Helm and kustomize; `platforms` for Procfile, fly.toml and App Engine; `nomad` for job
+//! files). Every reader takes text and returns [`DescribedService`]s with evidence; values of
+//! secret-looking env names are withheld at the source; anything unreadable is a note.
 
+use super::source::looks_secret;
 use super::walk::RepoFiles;
 use super::{EnvVar, Evidence, Health, Note, Port, Resources};
+
+pub mod kubernetes;
+pub mod nomad;
+pub mod platforms;
 
 /// One app as another deployment descriptor describes it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,10 +37,255 @@ pub struct DescribedService {
     pub command: Option<Vec<String>>,
     /// Where each fact came from.
     pub evidence: Vec<Evidence>,
+    /// The kind of descriptor (`kubernetes Deployment`, `helm values`, `Procfile`, `fly.toml`,
+    /// `app.yaml`, `nomad job`).
+    pub kind: String,
+}
+
+/// Folders never read for descriptors: other people's code and build output.
+const SKIPPED_DIRS: &[&str] = &["node_modules", "vendor", ".git", "target", "dist", "build"];
+
+/// What a file is, as far as descriptors go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DescriptorFile {
+    Procfile,
+    Fly,
+    AppYaml,
+    Nomad,
+    MaybeNomad,
+    Kustomization,
+    HelmValues,
+    MaybeKubernetes,
+}
+
+fn descriptor_file(files: &RepoFiles, path: &str) -> Option<DescriptorFile> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if dir.split('/').any(|d| SKIPPED_DIRS.contains(&d)) {
+        return None;
+    }
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    let sibling = |other: &str| {
+        if dir.is_empty() {
+            files.contains(other)
+        } else {
+            files.contains(&format!("{dir}/{other}"))
+        }
+    };
+    let kind = match name {
+        "Procfile" => DescriptorFile::Procfile,
+        "fly.toml" => DescriptorFile::Fly,
+        "app.yaml" | "app.yml" => DescriptorFile::AppYaml,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization" => {
+            DescriptorFile::Kustomization
+        }
+        "values.yaml" | "values.yml" if sibling("Chart.yaml") || sibling("Chart.yml") => {
+            DescriptorFile::HelmValues
+        }
+        _ if name.ends_with(".nomad") || name.ends_with(".nomad.hcl") => DescriptorFile::Nomad,
+        _ if name.ends_with(".hcl") => DescriptorFile::MaybeNomad,
+        _ if yaml && (name.starts_with("docker-compose") || name.starts_with("compose")) => {
+            return None
+        }
+        // A chart's templates are Go templates, not YAML; its values.yaml says the same.
+        _ if yaml && is_chart_templates(files, dir) => return None,
+        _ if yaml => DescriptorFile::MaybeKubernetes,
+        _ => return None,
+    };
+    Some(kind)
 }
 
 /// Finds every descriptor in the repository.
 pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
-    let _ = (files, notes);
-    Vec::new()
+    let mut services = Vec::new();
+    let mut overrides = Vec::new();
+    for file in &files.files {
+        let Some(kind) = descriptor_file(files, &file.path) else { continue };
+        let Some(text) = files.read_text(&file.path, notes) else { continue };
+        let path = file.path.as_str();
+        match kind {
+            DescriptorFile::Procfile => {
+                services.extend(platforms::read_procfile(&text, path, notes))
+            }
+            DescriptorFile::Fly => services.extend(platforms::read_fly_toml(&text, path, notes)),
+            DescriptorFile::AppYaml => {
+                if platforms::is_app_engine(&text) {
+                    services.extend(platforms::read_app_yaml(&text, path, notes));
+                } else {
+                    services.extend(kubernetes::read_manifests(&text, path, notes));
+                }
+            }
+            DescriptorFile::Nomad => services.extend(nomad::read_job(&text, path, notes)),
+            DescriptorFile::MaybeNomad => {
+                if nomad::looks_like_job(&text) {
+                    services.extend(nomad::read_job(&text, path, notes));
+                }
+            }
+            DescriptorFile::Kustomization => {
+                overrides.extend(kubernetes::read_kustomization(&text, path, notes));
+            }
+            DescriptorFile::HelmValues => {
+                let chart = chart_text(files, path, notes);
+                services.extend(kubernetes::read_helm_values(&text, chart.as_deref(), path, notes));
+            }
+            DescriptorFile::MaybeKubernetes => {
+                if kubernetes::looks_like_manifest(&text) {
+                    services.extend(kubernetes::read_manifests(&text, path, notes));
+                }
+            }
+        }
+    }
+    kubernetes::apply_image_overrides(&mut services, &overrides);
+    services
+}
+
+fn is_chart_templates(files: &RepoFiles, dir: &str) -> bool {
+    let Some(chart) = dir.strip_suffix("templates") else { return false };
+    if !(chart.is_empty() || chart.ends_with('/')) {
+        return false;
+    }
+    files.contains(&format!("{chart}Chart.yaml")) || files.contains(&format!("{chart}Chart.yml"))
+}
+
+fn chart_text(files: &RepoFiles, values: &str, notes: &mut Vec<Note>) -> Option<String> {
+    let dir = dir_of(values);
+    ["Chart.yaml", "Chart.yml"].iter().find_map(|name| {
+        let path = if dir == "." { name.to_string() } else { format!("{dir}/{name}") };
+        files.contains(&path).then(|| files.read_text(&path, notes)).flatten()
+    })
+}
+
+/// The folder of a file, relative to the root (`.` for the root).
+pub fn dir_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => ".".to_string(),
+    }
+}
+
+/// An env var as a descriptor gives it; a secret-looking name never keeps its value.
+pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
+    let secret = looks_secret(name);
+    EnvVar {
+        name: name.to_string(),
+        secret,
+        default: if secret { None } else { value.map(str::to_string) },
+    }
+}
+
+/// 1-based line of the first occurrence of `needle` at or after byte `from`.
+pub fn line_of(text: &str, needle: &str, from: usize) -> Option<u32> {
+    let from = from.min(text.len());
+    let offset = text.get(from..)?.find(needle)? + from;
+    let line = text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+    u32::try_from(line).ok()
+}
+
+/// Memory in MB (MiB, as Nomad counts it) from a Kubernetes quantity (`512Mi`, `1Gi`,
+/// `500M`, `1e9`, `134217728`) or a platform size (`512mb`, `1gb`).
+pub fn memory_mb(quantity: &str) -> Option<u32> {
+    let quantity = quantity.trim();
+    let split =
+        quantity.find(|c: char| c.is_ascii_alphabetic() && c != 'e').unwrap_or(quantity.len());
+    let (number, unit) = quantity.split_at(split);
+    let number: f64 = number.trim().parse().ok()?;
+    let bytes_per_unit: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => {
+            // Kubernetes `M` is 10^6 bytes; platforms' `mb` mean MiB as people write them.
+            if unit == "M" {
+                1e6
+            } else {
+                1_048_576.0
+            }
+        }
+        "g" | "gb" => {
+            if unit == "G" {
+                1e9
+            } else {
+                1_073_741_824.0
+            }
+        }
+        "t" => 1e12,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1_048_576.0,
+        "gi" | "gib" => 1_073_741_824.0,
+        "ti" | "tib" => 1_099_511_627_776.0,
+        _ => return None,
+    };
+    let mb = (number * bytes_per_unit / 1_048_576.0).ceil();
+    (mb.is_finite() && mb >= 1.0 && mb <= f64::from(u32::MAX)).then_some(mb as u32)
+}
+
+/// CPU in MHz from a Kubernetes quantity (`250m`, `0.5`, `2`), counting one core as 1000 MHz.
+pub fn cpu_mhz(quantity: &str) -> Option<u32> {
+    let quantity = quantity.trim();
+    let millicores = match quantity.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok()?,
+        None => quantity.parse::<f64>().ok()? * 1000.0,
+    };
+    (millicores.is_finite() && millicores >= 1.0 && millicores <= f64::from(u32::MAX))
+        .then_some(millicores.round() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_quantities() {
+        let cases = [
+            ("512Mi", Some(512)),
+            ("1Gi", Some(1024)),
+            ("1.5Gi", Some(1536)),
+            ("500M", Some(477)),
+            ("1G", Some(954)),
+            ("134217728", Some(128)),
+            ("128974848", Some(123)),
+            ("1e9", Some(954)),
+            ("256Ki", Some(1)),
+            ("512mb", Some(512)),
+            ("1gb", Some(1024)),
+            ("2GB", Some(2048)),
+            ("", None),
+            ("lots", None),
+            ("12Xi", None),
+            ("-1Gi", None),
+        ];
+        for (quantity, mb) in cases {
+            assert_eq!(memory_mb(quantity), mb, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn cpu_quantities() {
+        let cases = [
+            ("250m", Some(250)),
+            ("0.5", Some(500)),
+            ("2", Some(2000)),
+            ("1500m", Some(1500)),
+            ("0", None),
+            ("abc", None),
+            ("", None),
+        ];
+        for (quantity, mhz) in cases {
+            assert_eq!(cpu_mhz(quantity), mhz, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn secret_env_values_are_withheld() {
+        assert_eq!(env_var("DB_PASSWORD", Some("hunter2")).default, None);
+        assert!(env_var("DB_PASSWORD", Some("hunter2")).secret);
+        assert_eq!(env_var("LOG_LEVEL", Some("info")).default.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn lines() {
+        let text = "a\nb\nimage: x\nimage: x\n";
+        assert_eq!(line_of(text, "image: x", 0), Some(3));
+        assert_eq!(line_of(text, "image: x", 6), Some(4));
+        assert_eq!(line_of(text, "nope", 0), None);
+        assert_eq!(line_of(text, "a", 999), None);
+    }
 }
