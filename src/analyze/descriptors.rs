@@ -58,7 +58,8 @@ enum DescriptorFile {
     MaybeKubernetes,
 }
 
-fn descriptor_file(files: &RepoFiles, path: &str) -> Option<DescriptorFile> {
+/// What `path` is; `contains` says whether another file of the repository exists.
+fn descriptor_file(contains: &dyn Fn(&str) -> bool, path: &str) -> Option<DescriptorFile> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if dir.split('/').any(|d| SKIPPED_DIRS.contains(&d)) {
         return None;
@@ -66,9 +67,9 @@ fn descriptor_file(files: &RepoFiles, path: &str) -> Option<DescriptorFile> {
     let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
     let sibling = |other: &str| {
         if dir.is_empty() {
-            files.contains(other)
+            contains(other)
         } else {
-            files.contains(&format!("{dir}/{other}"))
+            contains(&format!("{dir}/{other}"))
         }
     };
     let kind = match name {
@@ -87,7 +88,7 @@ fn descriptor_file(files: &RepoFiles, path: &str) -> Option<DescriptorFile> {
             return None
         }
         // A chart's templates are Go templates, not YAML; its values.yaml says the same.
-        _ if yaml && is_chart_templates(files, dir) => return None,
+        _ if yaml && is_chart_templates(contains, dir) => return None,
         _ if yaml => DescriptorFile::MaybeKubernetes,
         _ => return None,
     };
@@ -99,7 +100,9 @@ pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
     let mut services = Vec::new();
     let mut overrides = Vec::new();
     for file in &files.files {
-        let Some(kind) = descriptor_file(files, &file.path) else { continue };
+        let Some(kind) = descriptor_file(&|other| files.contains(other), &file.path) else {
+            continue;
+        };
         let Some(text) = files.read_text(&file.path, notes) else { continue };
         let path = file.path.as_str();
         match kind {
@@ -138,12 +141,12 @@ pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
     services
 }
 
-fn is_chart_templates(files: &RepoFiles, dir: &str) -> bool {
+fn is_chart_templates(contains: &dyn Fn(&str) -> bool, dir: &str) -> bool {
     let Some(chart) = dir.strip_suffix("templates") else { return false };
     if !(chart.is_empty() || chart.ends_with('/')) {
         return false;
     }
-    files.contains(&format!("{chart}Chart.yaml")) || files.contains(&format!("{chart}Chart.yml"))
+    contains(&format!("{chart}Chart.yaml")) || contains(&format!("{chart}Chart.yml"))
 }
 
 fn chart_text(files: &RepoFiles, values: &str, notes: &mut Vec<Note>) -> Option<String> {
@@ -231,6 +234,53 @@ pub fn cpu_mhz(quantity: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptor_files() {
+        let repo = [
+            "Procfile",
+            "fly.toml",
+            "api/app.yaml",
+            "deploy/kustomization.yaml",
+            "charts/shop/Chart.yaml",
+            "charts/shop/values.yaml",
+            "charts/shop/templates/deployment.yaml",
+            "deploy/k8s/api.yaml",
+            "deploy/shop.nomad",
+            "deploy/shop.nomad.hcl",
+            "infra/main.hcl",
+            "docker-compose.yml",
+            "compose.yaml",
+            "config/values.yaml",
+            "node_modules/x/deployment.yaml",
+            "src/main.py",
+        ];
+        let contains = |path: &str| repo.contains(&path);
+        let kinds: Vec<Option<DescriptorFile>> =
+            repo.iter().map(|path| descriptor_file(&contains, path)).collect();
+        use DescriptorFile as D;
+        assert_eq!(
+            kinds,
+            [
+                Some(D::Procfile),
+                Some(D::Fly),
+                Some(D::AppYaml),
+                Some(D::Kustomization),
+                Some(D::MaybeKubernetes),
+                Some(D::HelmValues),
+                None,
+                Some(D::MaybeKubernetes),
+                Some(D::Nomad),
+                Some(D::Nomad),
+                Some(D::MaybeNomad),
+                None,
+                None,
+                Some(D::MaybeKubernetes),
+                None,
+                None,
+            ]
+        );
+    }
 
     #[test]
     fn memory_quantities() {

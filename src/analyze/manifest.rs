@@ -175,19 +175,9 @@ fn preference(ecosystem: Ecosystem) -> usize {
 
 /// Reads the manifests in `dir` (relative to the root; `.` for the root).
 pub fn detect(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Stack {
-    let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{dir}/") };
     let mut manifests = Vec::new();
     for file in files.under(dir) {
-        let Some(rest) = file.path.strip_prefix(&prefix) else { continue };
-        // Manifests of the folder itself, plus `requirements/*.txt`.
-        let name = match rest.split_once('/') {
-            None => rest,
-            Some(("requirements", name)) if !name.contains('/') && name.ends_with(".txt") => {
-                "requirements.txt"
-            }
-            Some(_) => continue,
-        };
-        let Some(parser) = parser_for(name) else { continue };
+        let Some(parser) = manifest_in(dir, &file.path) else { continue };
         let Some(text) = files.read_text(&file.path, notes) else { continue };
         if let Some(manifest) = parser(&text, &file.path, notes) {
             manifests.push(manifest);
@@ -303,6 +293,24 @@ pub fn conclude(manifest: &Manifest) -> Stack {
         }
     }
     stack
+}
+
+/// The parser for `path` when it is a manifest of the folder `dir` itself (or one of its
+/// `requirements/*.txt`); manifests of sub-folders belong to other services.
+fn manifest_in(dir: &str, path: &str) -> Option<Parser> {
+    let rest = if dir.is_empty() || dir == "." {
+        path
+    } else {
+        path.strip_prefix(dir)?.strip_prefix('/')?
+    };
+    let name = match rest.split_once('/') {
+        None => rest,
+        Some(("requirements", name)) if !name.contains('/') && name.ends_with(".txt") => {
+            "requirements.txt"
+        }
+        Some(_) => return None,
+    };
+    parser_for(name)
 }
 
 /// Picks the stack that best describes a folder: the first manifest naming a server framework,

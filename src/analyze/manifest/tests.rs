@@ -381,6 +381,25 @@ fn merge_prefers_a_server_framework() {
 }
 
 #[test]
+fn manifests_of_a_folder() {
+    let cases = [
+        (".", "package.json", true),
+        (".", "api/package.json", false),
+        ("api", "api/package.json", true),
+        ("api", "api/requirements/base.txt", true),
+        ("api", "api/requirements/deep/x.txt", false),
+        ("api", "api/src/Api.csproj", false),
+        ("api", "api/Api.csproj", true),
+        ("api", "apis/package.json", false),
+        ("api", "api/README.md", false),
+        ("", "go.mod", true),
+    ];
+    for (dir, path, found) in cases {
+        assert_eq!(manifest_in(dir, path).is_some(), found, "{dir} {path}");
+    }
+}
+
+#[test]
 fn ports_in_start_commands() {
     let cases = [
         ("next start -p 3001", Some(3001)),
