@@ -8,6 +8,7 @@
 //! files). Every reader takes text and returns [`DescribedService`]s with evidence; values of
 //! secret-looking env names are withheld at the source; anything unreadable is a note.
 
+use super::manifest::ReadText;
 use super::source::looks_secret;
 use super::walk::RepoFiles;
 use super::{EnvVar, Evidence, Health, Note, Port, Resources};
@@ -97,14 +98,28 @@ fn descriptor_file(contains: &dyn Fn(&str) -> bool, path: &str) -> Option<Descri
 
 /// Finds every descriptor in the repository.
 pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
+    let paths = files.files.iter().map(|f| f.path.as_str());
+    scan_in(
+        paths,
+        &|other| files.contains(other),
+        &mut |path, notes| files.read_text(path, notes),
+        notes,
+    )
+}
+
+/// [`scan`] over any listing: `paths` relative to the root, `contains` to ask whether a file
+/// exists, `read` to read one.
+pub fn scan_in<'a>(
+    paths: impl Iterator<Item = &'a str>,
+    contains: &dyn Fn(&str) -> bool,
+    read: &mut ReadText<'_>,
+    notes: &mut Vec<Note>,
+) -> Vec<DescribedService> {
     let mut services = Vec::new();
     let mut overrides = Vec::new();
-    for file in &files.files {
-        let Some(kind) = descriptor_file(&|other| files.contains(other), &file.path) else {
-            continue;
-        };
-        let Some(text) = files.read_text(&file.path, notes) else { continue };
-        let path = file.path.as_str();
+    for path in paths {
+        let Some(kind) = descriptor_file(contains, path) else { continue };
+        let Some(text) = read(path, notes) else { continue };
         match kind {
             DescriptorFile::Procfile => {
                 services.extend(platforms::read_procfile(&text, path, notes))
@@ -127,7 +142,7 @@ pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
                 overrides.extend(kubernetes::read_kustomization(&text, path, notes));
             }
             DescriptorFile::HelmValues => {
-                let chart = chart_text(files, path, notes);
+                let chart = chart_path(contains, path).and_then(|chart| read(&chart, notes));
                 services.extend(kubernetes::read_helm_values(&text, chart.as_deref(), path, notes));
             }
             DescriptorFile::MaybeKubernetes => {
@@ -149,12 +164,13 @@ fn is_chart_templates(contains: &dyn Fn(&str) -> bool, dir: &str) -> bool {
     contains(&format!("{chart}Chart.yaml")) || contains(&format!("{chart}Chart.yml"))
 }
 
-fn chart_text(files: &RepoFiles, values: &str, notes: &mut Vec<Note>) -> Option<String> {
+/// The `Chart.yaml` next to a chart's `values.yaml`.
+fn chart_path(contains: &dyn Fn(&str) -> bool, values: &str) -> Option<String> {
     let dir = dir_of(values);
-    ["Chart.yaml", "Chart.yml"].iter().find_map(|name| {
-        let path = if dir == "." { name.to_string() } else { format!("{dir}/{name}") };
-        files.contains(&path).then(|| files.read_text(&path, notes)).flatten()
-    })
+    ["Chart.yaml", "Chart.yml"]
+        .iter()
+        .map(|name| if dir == "." { name.to_string() } else { format!("{dir}/{name}") })
+        .find(|path| contains(path))
 }
 
 /// The folder of a file, relative to the root (`.` for the root).

@@ -175,11 +175,25 @@ fn preference(ecosystem: Ecosystem) -> usize {
 
 /// Reads the manifests in `dir` (relative to the root; `.` for the root).
 pub fn detect(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Stack {
+    let paths = files.under(dir).map(|f| f.path.as_str());
+    detect_in(paths, dir, &mut |path, notes| files.read_text(path, notes), notes)
+}
+
+/// Reads a file's text (relative path), noting why when it cannot.
+pub type ReadText<'a> = dyn FnMut(&str, &mut Vec<Note>) -> Option<String> + 'a;
+
+/// [`detect`] over any listing: `paths` relative to the root, `read` to read one of them.
+pub fn detect_in<'a>(
+    paths: impl Iterator<Item = &'a str>,
+    dir: &str,
+    read: &mut ReadText<'_>,
+    notes: &mut Vec<Note>,
+) -> Stack {
     let mut manifests = Vec::new();
-    for file in files.under(dir) {
-        let Some(parser) = manifest_in(dir, &file.path) else { continue };
-        let Some(text) = files.read_text(&file.path, notes) else { continue };
-        if let Some(manifest) = parser(&text, &file.path, notes) {
+    for path in paths {
+        let Some(parser) = manifest_in(dir, path) else { continue };
+        let Some(text) = read(path, notes) else { continue };
+        if let Some(manifest) = parser(&text, path, notes) {
             manifests.push(manifest);
         }
     }

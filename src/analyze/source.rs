@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
+use super::manifest::ReadText;
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
 
@@ -128,24 +129,35 @@ pub fn is_skipped(path: &str) -> bool {
 
 /// Scans the source files below `dir`.
 pub fn scan(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> SourceFacts {
+    let listing = files.under(dir).map(|f| (f.path.as_str(), f.size));
+    scan_in(listing, dir, &mut |path, notes| files.read_text(path, notes), notes)
+}
+
+/// [`scan`] over any listing: `(path, size)` pairs relative to the root, below `dir`, and
+/// `read` to read one of them.
+pub fn scan_in<'a>(
+    listing: impl Iterator<Item = (&'a str, u64)>,
+    dir: &str,
+    read: &mut ReadText<'_>,
+    notes: &mut Vec<Note>,
+) -> SourceFacts {
     let mut facts = SourceFacts::default();
     let mut budget = MAX_SCAN_BYTES;
-    for file in files.under(dir) {
-        let Some(kind) = kind_of(&file.path) else { continue };
-        if is_skipped(&file.path) {
+    for (path, size) in listing {
+        let Some(kind) = kind_of(path) else { continue };
+        if is_skipped(path) {
             continue;
         }
-        if file.size > budget {
+        if size > budget {
             notes.push(Note::general(format!(
-                "source scan of {dir} stopped after {} MiB at {}; files after it were not read",
+                "source scan of {dir} stopped after {} MiB at {path}; files after it were not read",
                 MAX_SCAN_BYTES / (1024 * 1024),
-                file.path
             )));
             break;
         }
-        budget -= file.size;
-        if let Some(text) = files.read_text(&file.path, notes) {
-            scan_text(&file.path, kind, &text, &mut facts, notes);
+        budget -= size;
+        if let Some(text) = read(path, notes) {
+            scan_text(path, kind, &text, &mut facts, notes);
         }
     }
     facts.finish();
@@ -433,6 +445,7 @@ pub fn scan_text(
     let patterns = &*PATTERNS;
     let lines = Lines::of(text);
     let mut file_ports = Vec::new();
+    let mut file_env = Vec::new();
     for (kinds, regex) in &patterns.env {
         if !kinds.has(kind) {
             continue;
@@ -453,9 +466,12 @@ pub fn scan_text(
                     file_ports.push((port, Evidence::at(path, Some(line), what)));
                 }
             }
-            facts.env.push((name, default, Evidence::at(path, Some(line), what)));
+            file_env.push((name, default, Evidence::at(path, Some(line), what)));
         }
     }
+    // Several patterns read one file: report in the file's own order.
+    file_env.sort_by_key(|(_, _, evidence)| evidence.line);
+    facts.env.extend(file_env);
     for (kinds, regex) in &patterns.ports {
         if !kinds.has(kind) {
             continue;
@@ -466,6 +482,7 @@ pub fn scan_text(
             file_ports.push((port, Evidence::at(path, Some(line), format!("listens on {port}"))));
         }
     }
+    file_ports.sort_by_key(|(_, evidence)| evidence.line);
     if kind == SourceKind::SpringYaml {
         spring_yaml_ports(path, text, &lines, &mut file_ports, facts, notes);
     }
