@@ -11,6 +11,7 @@
 //!
 //! It also owns [`looks_secret`], the one place that decides which env names hold secrets.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -175,6 +176,8 @@ struct Patterns {
     ports: Vec<(SourceKindSet, Regex)>,
     grpc: Vec<(SourceKindSet, Regex)>,
     health: Vec<(SourceKindSet, Regex)>,
+    /// Words every health route contains; a cheap test before the route patterns.
+    health_words: Regex,
 }
 
 /// A set of kinds, as a bit mask.
@@ -390,6 +393,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         ports: compile(ports),
         grpc: compile(grpc),
         health: compile(health),
+        health_words: build(r"health|ready|live|ping|status|\bup\b"),
     }
 });
 
@@ -528,8 +532,10 @@ pub fn scan_text(
         }
     }
     facts.ports.extend(file_ports);
+    // Route patterns have no literal to search for; most files name no health word at all.
+    let health_words = patterns.health_words.is_match(text);
     for (kinds, regex) in &patterns.health {
-        if !kinds.has(kind) {
+        if !health_words || !kinds.has(kind) {
             continue;
         }
         for captures in regex.captures_iter(text) {
@@ -604,13 +610,18 @@ impl SourceFacts {
     /// puts health routes best first.
     pub fn finish(&mut self) {
         let mut env: Vec<(String, Option<String>, Evidence)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for (name, default, evidence) in self.env.drain(..) {
-            match env.iter_mut().find(|(known, _, _)| *known == name) {
-                Some(existing) if existing.1.is_none() && default.is_some() => {
-                    *existing = (name, default, evidence);
+            match index.get(&name) {
+                Some(&i) => {
+                    if env[i].1.is_none() && default.is_some() {
+                        env[i] = (name, default, evidence);
+                    }
                 }
-                Some(_) => {}
-                None => env.push((name, default, evidence)),
+                None => {
+                    index.insert(name.clone(), env.len());
+                    env.push((name, default, evidence));
+                }
             }
         }
         self.env = env;
