@@ -47,13 +47,21 @@ pub struct Stack {
 /// Dependency ecosystems, each with its rule table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ecosystem {
+    /// npm (`package.json`).
     Node,
+    /// PyPI (`requirements*.txt`, `pyproject.toml`, `Pipfile`).
     Python,
+    /// Go modules (`go.mod`).
     Go,
+    /// crates.io (`Cargo.toml`).
     Rust,
+    /// Maven and Gradle (`pom.xml`, `build.gradle(.kts)`).
     Jvm,
+    /// NuGet (`*.csproj`).
     Dotnet,
+    /// Composer (`composer.json`).
     Php,
+    /// RubyGems (`Gemfile`).
     Ruby,
 }
 

@@ -42,16 +42,27 @@ pub struct SourceFacts {
 /// Kinds of files the scan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
+    /// `.py`
     Python,
+    /// JavaScript and TypeScript on the server (`.js .mjs .cjs .ts .mts .cts`).
     Script,
+    /// `.go`
     Go,
+    /// Java, Kotlin, Scala, Groovy.
     Jvm,
+    /// `.cs`
     CSharp,
+    /// `.php`
     Php,
+    /// `.rb`
     Ruby,
+    /// `.rs`
     Rust,
+    /// Protocol Buffers definitions (`.proto`).
     Proto,
+    /// Spring's `application*.properties` / `bootstrap*.properties`.
     SpringProperties,
+    /// Spring's `application*.yml|yaml` / `bootstrap*.yml|yaml`.
     SpringYaml,
 }
 
@@ -296,6 +307,11 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b"
                 .to_string(),
         ),
+        (
+            set(&[K::Script]),
+            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>\d{2,5})\s*;?\s*$"
+                .to_string(),
+        ),
         (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>\d{2,5})["'`]"#.to_string()),
         (
             set(&[K::Python]),
@@ -413,6 +429,18 @@ impl Lines {
     }
 }
 
+/// A [`Lines`] built on first use.
+struct LazyLines<'a> {
+    text: &'a str,
+    index: &'a std::cell::OnceCell<Lines>,
+}
+
+impl LazyLines<'_> {
+    fn at(&self, offset: usize) -> u32 {
+        self.index.get_or_init(|| Lines::of(self.text)).at(offset)
+    }
+}
+
 fn default_of(captures: &Captures<'_>) -> Option<String> {
     ["d1", "d2", "d3", "d4", "e1", "e2", "e3", "e4"]
         .iter()
@@ -447,7 +475,9 @@ pub fn scan_text(
     notes: &mut Vec<Note>,
 ) {
     let patterns = &*PATTERNS;
-    let lines = Lines::of(text);
+    // Most files match nothing: index their lines only when a match needs one.
+    let index = std::cell::OnceCell::new();
+    let lines = LazyLines { text, index: &index };
     let mut file_ports = Vec::new();
     let mut file_env = Vec::new();
     for (kinds, regex) in &patterns.env {
@@ -552,7 +582,7 @@ pub fn scan_text(
 fn spring_yaml_ports(
     path: &str,
     text: &str,
-    lines: &Lines,
+    lines: &LazyLines<'_>,
     ports: &mut Vec<(u16, Evidence)>,
     facts: &mut SourceFacts,
     notes: &mut Vec<Note>,
@@ -977,7 +1007,9 @@ mod tests {
             ("Program.cs", "app.Run(\"http://0.0.0.0:5005\");", &[5005]),
             ("Program.cs", "o.ListenAnyIP(8085);", &[8085]),
             ("app.rb", "set :port, 4567\n", &[4567]),
+            ("index.js", "const port = 4001;\napp.listen(port)", &[4001]),
             ("index.js", "app.listen(port)", &[]),
+            ("index.js", "const port = 4001 + offset;", &[]),
             ("index.js", "const x = foo(3000)", &[]),
             ("main.go", "fmt.Println(\":8080\")", &[]),
         ];
