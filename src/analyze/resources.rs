@@ -225,12 +225,18 @@ const HEAVY: u32 = 500;
 const COMPUTE: u32 = 1000;
 
 /// Suggested resources for a service, with the reason.
+///
+/// The reason reads "who: class, figures, why", e.g. "JVM (spring-boot): heavy class,
+/// 500 MHz, 1024 MB, JVM heap plus metaspace".
 pub fn suggest(language: Option<Language>, framework: Option<&str>, role: Role) -> Resources {
-    let (class, why) = classify(language, framework, role);
+    let (class, who, why) = classify(language, framework, role);
     Resources {
         cpu: class.cpu,
         memory: class.memory,
-        reason: format!("{why}: {} class, {} MHz, {} MB", class.name, class.cpu, class.memory),
+        reason: format!(
+            "{who}: {} class, {} MHz, {} MB, {why}",
+            class.name, class.cpu, class.memory
+        ),
     }
 }
 
@@ -249,7 +255,7 @@ pub fn suggest_with_ml(
                 cpu: class.cpu,
                 memory: class.memory,
                 reason: format!(
-                    "loads {library}: {} class, {} MHz, {} MB for model weights and tensors",
+                    "loads {library}: {} class, {} MHz, {} MB, model weights and tensors",
                     class.name, class.cpu, class.memory
                 ),
             }
@@ -258,24 +264,32 @@ pub fn suggest_with_ml(
     }
 }
 
-fn classify(language: Option<Language>, framework: Option<&str>, role: Role) -> (Class, String) {
+/// The class of a service, who it is in words, and why the class fits.
+fn classify(
+    language: Option<Language>,
+    framework: Option<&str>,
+    role: Role,
+) -> (Class, String, &'static str) {
     let class = |name, cpu, memory| Class { name, cpu, memory };
+    let backing = |who: &str| who.to_string();
     match role {
         Role::Database => {
-            return (class("heavy", HEAVY, 1024), "database: buffer cache and connections".into())
+            return (
+                class("heavy", HEAVY, 1024),
+                backing("database"),
+                "buffer cache and connections",
+            )
         }
         Role::Cache => {
-            return (class("medium", MEDIUM, 256), "cache: keeps its data in memory".into())
+            return (class("medium", MEDIUM, 256), backing("cache"), "keeps its data in memory")
         }
         Role::Queue => {
-            return (class("heavy", HEAVY, 512), "message broker: queues and buffers".into())
+            return (class("heavy", HEAVY, 512), backing("message broker"), "queues and buffers")
         }
         Role::Proxy => {
-            return (class("light", LIGHT, 128), "reverse proxy: forwards requests".into())
+            return (class("light", LIGHT, 128), backing("reverse proxy"), "forwards requests")
         }
-        Role::Tool => {
-            return (class("medium", MEDIUM, 256), "third-party tool from its image".into())
-        }
+        Role::Tool => return (class("medium", MEDIUM, 256), backing("tool"), "third-party image"),
         Role::App => {}
     }
     let framework = framework.map(str::to_ascii_lowercase);
@@ -285,50 +299,40 @@ fn classify(language: Option<Language>, framework: Option<&str>, role: Role) -> 
         None => lang.to_string(),
     };
     match language {
-        Some(Language::Go) => (class("light", LIGHT, 128), format!("{}: compiled", named("Go"))),
-        Some(Language::Rust) => {
-            (class("light", LIGHT, 128), format!("{}: compiled, no GC", named("Rust")))
-        }
+        Some(Language::Go) => (class("light", LIGHT, 128), named("Go"), "compiled, small runtime"),
+        Some(Language::Rust) => (class("light", LIGHT, 128), named("Rust"), "compiled, no GC"),
         Some(Language::Static) => {
-            (class("light", LIGHT, 64), "static site: a web server serving files".into())
+            (class("light", LIGHT, 64), "static site".into(), "a web server serving files")
         }
         Some(Language::Java) => match fw {
-            Some("quarkus" | "micronaut" | "sparkjava" | "javalin") => (
-                class("heavy", HEAVY, 512),
-                format!("{}: JVM with a small-footprint framework", named("JVM")),
-            ),
-            _ => {
-                (class("heavy", HEAVY, 1024), format!("{}: JVM heap plus metaspace", named("JVM")))
+            Some("quarkus" | "micronaut" | "sparkjava" | "javalin") => {
+                (class("heavy", HEAVY, 512), named("JVM"), "JVM with a small-footprint framework")
             }
+            _ => (class("heavy", HEAVY, 1024), named("JVM"), "JVM heap plus metaspace"),
         },
         Some(Language::Node) => match fw {
-            Some("next" | "nuxt" | "nest") => (
-                class("medium", MEDIUM, 512),
-                format!("{}: V8 heap, server rendering", named("Node")),
-            ),
-            _ => (class("medium", MEDIUM, 256), format!("{}: V8 heap", named("Node"))),
+            Some("next" | "nuxt" | "nest") => {
+                (class("medium", MEDIUM, 512), named("Node"), "V8 heap, server rendering")
+            }
+            _ => (class("medium", MEDIUM, 256), named("Node"), "V8 heap"),
         },
         Some(Language::Python) => match fw {
-            Some("django") => (
-                class("medium", MEDIUM, 384),
-                format!("{}: interpreter plus worker processes", named("Python")),
-            ),
-            _ => (class("medium", MEDIUM, 256), format!("{}: interpreter", named("Python"))),
+            Some("django") => {
+                (class("medium", MEDIUM, 384), named("Python"), "interpreter plus worker processes")
+            }
+            _ => (class("medium", MEDIUM, 256), named("Python"), "interpreter"),
         },
         Some(Language::Ruby) => match fw {
-            Some("rails") => (
-                class("medium", MEDIUM, 512),
-                format!("{}: framework loaded eagerly", named("Ruby")),
-            ),
-            _ => (class("medium", MEDIUM, 256), format!("{}: interpreter", named("Ruby"))),
+            Some("rails") => {
+                (class("medium", MEDIUM, 512), named("Ruby"), "framework loaded eagerly")
+            }
+            _ => (class("medium", MEDIUM, 256), named("Ruby"), "interpreter"),
         },
-        Some(Language::Php) => {
-            (class("medium", MEDIUM, 256), format!("{}: worker processes", named("PHP")))
-        }
+        Some(Language::Php) => (class("medium", MEDIUM, 256), named("PHP"), "worker processes"),
         Some(Language::Dotnet) => {
-            (class("medium", MEDIUM, 512), format!("{}: .NET runtime and GC", named(".NET")))
+            (class("medium", MEDIUM, 512), named(".NET"), ".NET runtime and GC")
         }
-        None => (class("medium", MEDIUM, 256), "unknown stack: a safe starting point".into()),
+        None => (class("medium", MEDIUM, 256), "unknown stack".into(), "a safe starting point"),
     }
 }
 
@@ -446,38 +450,124 @@ mod tests {
 
     #[test]
     fn suggestions_follow_the_class_table() {
+        use Language as L;
         let cases = [
-            (Some(Language::Go), None, Role::App, 100, 128, "Go: compiled: light class"),
-            (Some(Language::Rust), Some("axum"), Role::App, 100, 128, "Rust (axum)"),
-            (Some(Language::Static), None, Role::App, 100, 64, "static site"),
             (
-                Some(Language::Java),
+                Some(L::Go),
+                None,
+                Role::App,
+                "Go: light class, 100 MHz, 128 MB, compiled, small runtime",
+            ),
+            (
+                Some(L::Rust),
+                Some("axum"),
+                Role::App,
+                "Rust (axum): light class, 100 MHz, 128 MB, compiled, no GC",
+            ),
+            (
+                Some(L::Static),
+                None,
+                Role::App,
+                "static site: light class, 100 MHz, 64 MB, a web server serving files",
+            ),
+            (
+                Some(L::Java),
                 Some("spring-boot"),
                 Role::App,
-                500,
-                1024,
-                "JVM (spring-boot): JVM heap plus metaspace: heavy class, 500 MHz, 1024 MB",
+                "JVM (spring-boot): heavy class, 500 MHz, 1024 MB, JVM heap plus metaspace",
             ),
-            (Some(Language::Java), Some("quarkus"), Role::App, 500, 512, "small-footprint"),
-            (Some(Language::Node), Some("express"), Role::App, 200, 256, "Node (express): V8"),
-            (Some(Language::Node), Some("next"), Role::App, 200, 512, "server rendering"),
-            (Some(Language::Python), Some("django"), Role::App, 200, 384, "Python (django)"),
-            (Some(Language::Python), Some("flask"), Role::App, 200, 256, "medium class"),
-            (Some(Language::Ruby), Some("rails"), Role::App, 200, 512, "Ruby (rails)"),
-            (Some(Language::Php), Some("laravel"), Role::App, 200, 256, "PHP (laravel)"),
-            (Some(Language::Dotnet), Some("aspnet"), Role::App, 200, 512, ".NET"),
-            (None, None, Role::App, 200, 256, "unknown stack"),
-            (None, None, Role::Database, 500, 1024, "database: buffer cache"),
-            (Some(Language::Go), None, Role::Database, 500, 1024, "database"),
-            (None, None, Role::Cache, 200, 256, "cache"),
-            (None, None, Role::Queue, 500, 512, "message broker"),
-            (None, None, Role::Proxy, 100, 128, "reverse proxy"),
-            (None, None, Role::Tool, 200, 256, "tool"),
+            (
+                Some(L::Java),
+                Some("Quarkus"),
+                Role::App,
+                "JVM (quarkus): heavy class, 500 MHz, 512 MB, JVM with a small-footprint framework",
+            ),
+            (
+                Some(L::Node),
+                Some("express"),
+                Role::App,
+                "Node (express): medium class, 200 MHz, 256 MB, V8 heap",
+            ),
+            (
+                Some(L::Node),
+                Some("next"),
+                Role::App,
+                "Node (next): medium class, 200 MHz, 512 MB, V8 heap, server rendering",
+            ),
+            (
+                Some(L::Python),
+                Some("django"),
+                Role::App,
+                "Python (django): medium class, 200 MHz, 384 MB, interpreter plus worker processes",
+            ),
+            (
+                Some(L::Python),
+                Some("flask"),
+                Role::App,
+                "Python (flask): medium class, 200 MHz, 256 MB, interpreter",
+            ),
+            (
+                Some(L::Ruby),
+                Some("rails"),
+                Role::App,
+                "Ruby (rails): medium class, 200 MHz, 512 MB, framework loaded eagerly",
+            ),
+            (
+                Some(L::Php),
+                Some("laravel"),
+                Role::App,
+                "PHP (laravel): medium class, 200 MHz, 256 MB, worker processes",
+            ),
+            (
+                Some(L::Dotnet),
+                Some("aspnet"),
+                Role::App,
+                ".NET (aspnet): medium class, 200 MHz, 512 MB, .NET runtime and GC",
+            ),
+            (
+                None,
+                None,
+                Role::App,
+                "unknown stack: medium class, 200 MHz, 256 MB, a safe starting point",
+            ),
+            (
+                None,
+                None,
+                Role::Database,
+                "database: heavy class, 500 MHz, 1024 MB, buffer cache and connections",
+            ),
+            (
+                Some(L::Go),
+                None,
+                Role::Database,
+                "database: heavy class, 500 MHz, 1024 MB, buffer cache and connections",
+            ),
+            (
+                None,
+                None,
+                Role::Cache,
+                "cache: medium class, 200 MHz, 256 MB, keeps its data in memory",
+            ),
+            (
+                None,
+                None,
+                Role::Queue,
+                "message broker: heavy class, 500 MHz, 512 MB, queues and buffers",
+            ),
+            (
+                None,
+                None,
+                Role::Proxy,
+                "reverse proxy: light class, 100 MHz, 128 MB, forwards requests",
+            ),
+            (None, None, Role::Tool, "tool: medium class, 200 MHz, 256 MB, third-party image"),
         ];
-        for (language, framework, role, cpu, memory, reason) in cases {
+        for (language, framework, role, reason) in cases {
             let got = suggest(language, framework, role);
-            assert_eq!((got.cpu, got.memory), (cpu, memory), "{language:?} {framework:?}");
-            assert!(got.reason.contains(reason), "{:?} lacks {reason:?}", got.reason);
+            assert_eq!(got.reason, reason);
+            // The figures in the reason are the figures suggested.
+            let figures = format!("{} MHz, {} MB", got.cpu, got.memory);
+            assert!(reason.contains(&figures), "{reason} vs {figures}");
         }
     }
 
@@ -486,7 +576,10 @@ mod tests {
         let got =
             suggest_with_ml(Some(Language::Python), Some("fastapi"), Role::App, Some("torch"));
         assert_eq!((got.cpu, got.memory), (1000, 2048));
-        assert!(got.reason.starts_with("loads torch: compute class"), "{}", got.reason);
+        assert_eq!(
+            got.reason,
+            "loads torch: compute class, 1000 MHz, 2048 MB, model weights and tensors"
+        );
         let db = suggest_with_ml(None, None, Role::Database, Some("torch"));
         assert_eq!(db.memory, 1024);
         let plain = suggest_with_ml(Some(Language::Go), None, Role::App, None);
