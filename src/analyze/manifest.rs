@@ -666,8 +666,9 @@ pub fn parse_cargo_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Option
                 .map(|f| f.iter().filter_map(|x| x.as_str()).map(str::to_string).collect())
                 .unwrap_or_default();
             let line = line_of(text, &format!("\n{key} ="))
+                .or_else(|| line_of(text, &format!("\n{key}=")))
                 .map(|l| l + 1)
-                .or_else(|| line_of(text, &format!("\n{key}=")).map(|l| l + 1));
+                .or_else(|| line_of(text, &format!("dependencies.{key}]")));
             manifest.depend(name.to_ascii_lowercase(), line).features = features;
         }
     }

@@ -218,6 +218,10 @@ fn cargo_toml() {
         r#"Some(Rust) Some("axum") Some(3000) None grpc=true backing=["postgres", "redis"]"#
     );
     assert_eq!(evidence_with(&stack, "framework axum")[0].0, Some(6));
+    let table_style =
+        must("Cargo.toml", "[package]\nname = \"t\"\n\n[dependencies.rocket]\nversion = \"0.5\"\n");
+    assert_eq!(table_style.framework.as_deref(), Some("rocket"));
+    assert_eq!(evidence_with(&table_style, "framework rocket")[0].0, Some(4));
     let grpc_only =
         must("Cargo.toml", "[package]\nname = \"g\"\n[dependencies]\ntonic = \"0.12\"\n");
     assert_eq!(
@@ -426,6 +430,9 @@ fn corpus() -> Option<PathBuf> {
     candidates.into_iter().flatten().find(|p| p.is_dir())
 }
 
+/// A create-react-app front end: the dev server's port.
+const REACT: &str = r#"Some(Node) Some("react") Some(3000) None grpc=false backing=[]"#;
+
 #[test]
 fn corpus_manifests() {
     let Some(corpus) = corpus() else {
@@ -478,6 +485,13 @@ fn corpus_manifests() {
             "angular/angular/package.json",
             r#"Some(Node) Some("angular") Some(4200) None grpc=false backing=[]"#,
         ),
+        (
+            "react-express-mysql/backend/package.json",
+            r#"Some(Node) Some("express") Some(3000) None grpc=false backing=["mysql"]"#,
+        ),
+        ("react-express-mysql/frontend/package.json", REACT),
+        ("react-rust-postgres/frontend/package.json", REACT),
+        ("react-nginx/package.json", REACT),
     ];
     for (path, expected) in cases {
         let file = corpus.join("compose-apps").join(path);
