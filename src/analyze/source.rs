@@ -675,6 +675,49 @@ fn dedup_by_key<T, K: PartialEq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
     });
 }
 
+/// Hosts (with ports) an env value names: `db`, `db:5432`, `redis://redis:6379/0`,
+/// `postgresql://user:pass@db:5432/app`, `http://api:8080/v1`, or a comma list of them
+/// (`kafka-1:9092,kafka-2:9092`). The caller decides which hosts are services of the analysis;
+/// a plain word (`info`) comes back too, because `DB_HOST=db` looks the same. Values with
+/// spaces or interpolations left in them name no host.
+pub fn hosts_in(value: &str) -> Vec<(String, Option<u16>)> {
+    let value = value.trim();
+    if value.is_empty() || value.contains(char::is_whitespace) || value.contains("${") {
+        return Vec::new();
+    }
+    value.split(',').filter_map(host_of).collect()
+}
+
+fn host_of(item: &str) -> Option<(String, Option<u16>)> {
+    let rest = match item.split_once("://") {
+        Some((_, rest)) => rest,
+        None => item,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // User info (which may hold a password) ends at the last `@`.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let bracketed = authority.starts_with('[');
+    let (host, port) = if bracketed {
+        let (host, after) = authority[1..].split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    let starts_well = bracketed || host.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if host.is_empty() || !host.chars().all(valid) || !starts_well {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok().filter(|p| *p > 0)?),
+        None => None,
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
 /// Words that end a name whose value describes a secret rather than holding it: a lifetime,
 /// a length, where the secret lives (`PASSWORD_FILE` holds a path), what it is called.
 const DESCRIBING_WORDS: &[&str] = &[
@@ -1200,6 +1243,40 @@ mod tests {
         ];
         for (name, secret) in cases {
             assert_eq!(looks_secret(name), secret, "{name}");
+        }
+    }
+
+    /// Hosts and ports a case expects.
+    type Hosts<'a> = &'a [(&'a str, Option<u16>)];
+
+    #[test]
+    fn hosts_in_values() {
+        let cases: &[(&str, Hosts)] = &[
+            ("db", &[("db", None)]),
+            ("db:5432", &[("db", Some(5432))]),
+            ("redis://redis:6379/0", &[("redis", Some(6379))]),
+            (
+                "postgresql://app:s3cr3t@Postgres:5432/app?sslmode=disable",
+                &[("postgres", Some(5432))],
+            ),
+            ("postgres://user:p@ss@db/app", &[("db", None)]),
+            ("http://api:8080/v1", &[("api", Some(8080))]),
+            ("amqp://guest:guest@rabbitmq", &[("rabbitmq", None)]),
+            ("kafka-1:9092,kafka-2:9092", &[("kafka-1", Some(9092)), ("kafka-2", Some(9092))]),
+            ("http://[::1]:8080/", &[("::1", Some(8080))]),
+            ("10.0.0.5:80", &[("10.0.0.5", Some(80))]),
+            ("info", &[("info", None)]),
+            ("", &[]),
+            ("hello world", &[]),
+            ("${DB_HOST}", &[]),
+            ("db:notaport", &[]),
+            ("/var/run/app.sock", &[]),
+            ("-x", &[]),
+        ];
+        for (value, expected) in cases {
+            let want: Vec<(String, Option<u16>)> =
+                expected.iter().map(|(h, p)| (h.to_string(), *p)).collect();
+            assert_eq!(hosts_in(value), want, "{value}");
         }
     }
 
