@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::source::built_in;
 use super::walk::RepoFiles;
 use super::{Evidence, Language, Note};
 
@@ -397,8 +398,7 @@ fn short(file: &str) -> &str {
 }
 
 static START_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:--port[= ]|(?:^|\s)-p\s+|\bPORT=|--bind[= ]\S*:|-b\s+\S*:)(\d{2,5})\b")
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(r"(?:--port[= ]|(?:^|\s)-p\s+|\bPORT=|--bind[= ]\S*:|-b\s+\S*:)(\d{2,5})\b")
 });
 
 /// A port a start command names (`next start -p 3001`, `PORT=4000 node x`, `--bind :8000`).
@@ -471,8 +471,7 @@ pub fn parse_package_json(text: &str, file: &str, notes: &mut Vec<Note>) -> Opti
 }
 
 static REQUIREMENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*(?:[<>=!~;@(,]|$)")
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*(?:[<>=!~;@(,]|$)")
 });
 
 /// A PEP 508 requirement's normalized name and extras (`Flask-SQLAlchemy[x]>=3` →
@@ -681,8 +680,9 @@ pub fn parse_cargo_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Option
 }
 
 static XML_COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"<(dependency|parent|plugin|/dependency|/parent|/plugin)>|<(groupId|artifactId)>\s*([^<\s]+)\s*</(?:groupId|artifactId)>")
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(
+        r"<(dependency|parent|plugin|/dependency|/parent|/plugin)>|<(groupId|artifactId)>\s*([^<\s]+)\s*</(?:groupId|artifactId)>",
+    )
 });
 
 /// Blanks `<!-- -->` comments and the named sections, keeping every newline so lines stay
@@ -780,12 +780,12 @@ pub fn parse_pom(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Manife
 }
 
 static GRADLE_DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\b(?:implementation|api|compile|runtimeOnly|compileOnly|developmentOnly|kapt|annotationProcessor)\s*\(?\s*(?:platform\s*\(\s*)?["']([\w.\-]+):([\w.\-]+)"#)
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(
+        r#"\b(?:implementation|api|compile|runtimeOnly|compileOnly|developmentOnly|kapt|annotationProcessor)\s*\(?\s*(?:platform\s*\(\s*)?["']([\w.\-]+):([\w.\-]+)"#,
+    )
 });
 static GRADLE_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bid\s*\(?\s*["']([\w.\-]+)["']|\bapply\s+plugin\s*:\s*["']([\w.\-]+)["']"#)
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(r#"\bid\s*\(?\s*["']([\w.\-]+)["']|\bapply\s+plugin\s*:\s*["']([\w.\-]+)["']"#)
 });
 
 /// `build.gradle(.kts)`: string dependency coordinates in main configurations (not test ones)
@@ -809,8 +809,9 @@ pub fn parse_gradle(text: &str, file: &str, _notes: &mut Vec<Note>) -> Option<Ma
 }
 
 static CSPROJ_ITEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"<Project\s+Sdk\s*=\s*"([^"]+)"|<PackageReference\s+Include\s*=\s*"([^"]+)"|<TargetFramework>\s*([^<\s]+)\s*</TargetFramework>"#)
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
+    built_in(
+        r#"<Project\s+Sdk\s*=\s*"([^"]+)"|<PackageReference\s+Include\s*=\s*"([^"]+)"|<TargetFramework>\s*([^<\s]+)\s*</TargetFramework>"#,
+    )
 });
 
 /// `*.csproj`: the project SDK (`sdk:microsoft.net.sdk.web`), package references, and the
@@ -866,10 +867,8 @@ pub fn parse_composer(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<M
     Some(manifest)
 }
 
-static GEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(gem|ruby)\s*\(?\s*["']([^"']+)["']"#)
-        .unwrap_or_else(|e| panic!("bad built-in pattern: {e}"))
-});
+static GEM: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r#"^\s*(gem|ruby)\s*\(?\s*["']([^"']+)["']"#));
 
 /// `Gemfile`: `gem` lines outside test/development-only groups, and the `ruby` version.
 pub fn parse_gemfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Manifest> {

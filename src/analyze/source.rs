@@ -245,8 +245,9 @@ const HEALTH_PATHS: &[&str] = &[
     "/status",
 ];
 
-fn build(pattern: &str) -> Regex {
-    // The patterns are constants of this file; the test `patterns_compile` guards them.
+/// Compiles one of the analyzer's own patterns. They are constants of the source, not input,
+/// and every one is exercised by a unit test, so a bad one fails the tests, not a user's run.
+pub(crate) fn built_in(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("bad built-in pattern {pattern}: {e}"))
 }
 
@@ -402,14 +403,14 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Ruby]), format!(r#"\bget\s+["'](?P<path>{alternation})["']\s*(?:=>|,\s*to:)"#)),
     ];
     let compile = |list: Vec<(SourceKindSet, String)>| {
-        list.into_iter().map(|(kinds, p)| (kinds, build(&p))).collect::<Vec<_>>()
+        list.into_iter().map(|(kinds, p)| (kinds, built_in(&p))).collect::<Vec<_>>()
     };
     Patterns {
         env: compile(env),
         ports: compile(ports),
         grpc: compile(grpc),
         health: compile(health),
-        health_words: build(r"health|ready|live|ping|status|\bup\b"),
+        health_words: built_in(r"health|ready|live|ping|status|\bup\b"),
     }
 });
 
