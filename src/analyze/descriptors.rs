@@ -195,8 +195,14 @@ pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
 pub fn line_of(text: &str, needle: &str, from: usize) -> Option<u32> {
     let from = from.min(text.len());
     let offset = text.get(from..)?.find(needle)? + from;
-    let line = text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
-    u32::try_from(line).ok()
+    Some(line_at(text, offset))
+}
+
+/// 1-based line of byte `offset` in `text`.
+pub fn line_at(text: &str, offset: usize) -> u32 {
+    let end = offset.min(text.len());
+    let line = text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1;
+    u32::try_from(line).unwrap_or(u32::MAX)
 }
 
 /// Memory in MB (MiB, as Nomad counts it) from a Kubernetes quantity (`512Mi`, `1Gi`,

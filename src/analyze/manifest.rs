@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::descriptors::line_at;
 use super::source::built_in;
 use super::walk::RepoFiles;
 use super::{Evidence, Language, Note};
@@ -412,12 +413,7 @@ pub fn port_in_command(command: &str) -> Option<u16> {
 
 /// 1-based line of the first occurrence of `needle`.
 fn line_of(text: &str, needle: &str) -> Option<u32> {
-    text.find(needle).map(|offset| line_at(text, offset))
-}
-
-fn line_at(text: &str, offset: usize) -> u32 {
-    let line = text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count();
-    u32::try_from(line + 1).unwrap_or(u32::MAX)
+    super::descriptors::line_of(text, needle, 0)
 }
 
 fn json(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<serde_json::Value> {
@@ -431,11 +427,12 @@ fn json(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<serde_json::Val
     }
 }
 
-fn toml_table(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<toml::Table> {
+/// Parses a TOML file; an error becomes a note at its line.
+pub(crate) fn toml_table(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<toml::Table> {
     match text.parse::<toml::Table>() {
         Ok(table) => Some(table),
         Err(e) => {
-            let message = format!("not valid TOML, manifest skipped: {}", e.message());
+            let message = format!("not valid TOML, skipped: {}", e.message());
             notes.push(match e.span() {
                 Some(span) => Note::line(file, line_at(text, span.start), message),
                 None => Note::file(file, message),

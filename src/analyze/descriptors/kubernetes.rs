@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::{cpu_mhz, dir_of, env_var, line_of, memory_mb, DescribedService};
+use super::{cpu_mhz, dir_of, env_var, line_at, line_of, memory_mb, DescribedService};
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 /// Whether YAML text looks like Kubernetes objects.
@@ -46,11 +46,11 @@ pub fn parse_yaml(
     match serde_saphyr::from_str::<Value>(doc) {
         Ok(value) => Some(value),
         Err(error) => {
-            let first = text.as_bytes()[..doc_offset].iter().filter(|b| **b == b'\n').count();
+            let first = line_at(text, doc_offset) - 1;
             let line = error
                 .location()
                 .and_then(|l| u32::try_from(l.line()).ok())
-                .map(|l| l + u32::try_from(first).unwrap_or(0));
+                .map(|l| l.saturating_add(first));
             let message = error.to_string();
             let message = message.lines().next().unwrap_or("").trim();
             notes.push(Note {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::kubernetes::parse_yaml;
 use super::{dir_of, env_var, line_of, memory_mb, DescribedService};
-use crate::analyze::manifest::port_in_command;
+use crate::analyze::manifest::{port_in_command, toml_table};
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 /// Splits a command line into words, honouring single and double quotes.
@@ -97,24 +97,6 @@ pub fn read_procfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
         services.push(service);
     }
     services
-}
-
-fn toml_table(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<toml::Table> {
-    match text.parse::<toml::Table>() {
-        Ok(table) => Some(table),
-        Err(e) => {
-            let line = e.span().map(|s| {
-                text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count()
-                    + 1
-            });
-            notes.push(Note {
-                file: Some(file.to_string()),
-                line: line.and_then(|l| u32::try_from(l).ok()),
-                message: format!("not valid TOML, skipped: {}", e.message()),
-            });
-            None
-        }
-    }
 }
 
 fn toml_port(value: Option<&toml::Value>) -> Option<u16> {
