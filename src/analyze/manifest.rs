@@ -907,4 +907,4 @@ pub fn parse_gemfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Ma
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -420,8 +420,8 @@ fn ports_in_start_commands() {
 }
 
 /// The shared corpus (real projects): `$NOMAD_SPEC_CORPUS`, else next to the repository, else
-/// the machine-wide copy.
-fn corpus() -> Option<PathBuf> {
+/// the machine-wide copy. The one lookup of the analyzer's unit tests.
+pub(crate) fn corpus() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
         Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))),

@@ -1,8 +1,7 @@
 //! Tests of the Nomad job reader, on hand-written jobs and on the shared corpus.
 
-use std::path::PathBuf;
-
 use super::*;
+use crate::analyze::manifest::tests::corpus;
 use crate::analyze::EnvVar;
 
 const JOB: &str = r#"variable "tag" {
@@ -135,16 +134,6 @@ fn job_detection() {
     assert!(looks_like_job("job \"x\" {\n}"));
     assert!(looks_like_job("# c\n  job \"x\" {\n}"));
     assert!(!looks_like_job("terraform {\n}\nresource \"nomad_job\" \"x\" {}\n"));
-}
-
-/// The shared corpus: `$NOMAD_SPEC_CORPUS`, else next to the repository, else machine-wide.
-fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
 }
 
 #[test]
