@@ -305,6 +305,38 @@ mod tests {
     }
 
     #[test]
+    fn a_repository_with_a_chart_and_a_kustomization() {
+        let files = [
+            ("charts/shop/Chart.yaml", "apiVersion: v2\nname: shop\nappVersion: \"1.0\"\n"),
+            ("charts/shop/values.yaml", "image:\n  repository: ghcr.io/acme/shop\nservice:\n  port: 8000\n"),
+            ("charts/shop/templates/deployment.yaml", "kind: Deployment\nname: {{ .Release.Name }}\n"),
+            ("deploy/base/api.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0\n"),
+            ("deploy/prod/kustomization.yaml", "images:\n  - name: ghcr.io/acme/api\n    newTag: \"2.0\"\n"),
+            ("deploy/broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [\n"),
+            (".github/workflows/ci.yml", "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"),
+        ];
+        let contains = |path: &str| files.iter().any(|(p, _)| *p == path);
+        let mut read = |path: &str, _: &mut Vec<Note>| {
+            files.iter().find(|(p, _)| *p == path).map(|(_, text)| text.to_string())
+        };
+        let mut notes = Vec::new();
+        let services = scan_in(files.iter().map(|(p, _)| *p), &contains, &mut read, &mut notes);
+        let found: Vec<(&str, Option<&str>, &str)> = services
+            .iter()
+            .map(|s| (s.name.as_str(), s.image.as_deref(), s.kind.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("shop", Some("ghcr.io/acme/shop:1.0"), "helm values"),
+                ("api", Some("ghcr.io/acme/api:2.0"), "kubernetes Deployment"),
+            ]
+        );
+        assert_eq!(notes.len(), 1, "only the broken manifest: {notes:?}");
+        assert_eq!(notes[0].file.as_deref(), Some("deploy/broken.yaml"));
+    }
+
+    #[test]
     fn memory_quantities() {
         let cases = [
             ("512Mi", Some(512)),

@@ -1153,6 +1153,32 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_is_bounded() {
+        let listing = [
+            ("svc/a.py", 10),
+            ("svc/node_modules/x.js", MAX_SCAN_BYTES),
+            ("svc/b.py", MAX_SCAN_BYTES - 10),
+            ("svc/c.py", 6),
+            ("svc/d.py", 1),
+        ];
+        let mut read_files = Vec::new();
+        let mut notes = Vec::new();
+        let facts = scan_in(
+            listing.iter().map(|(p, s)| (*p, *s)),
+            "svc",
+            &mut |path, _| {
+                read_files.push(path.to_string());
+                Some("import os\nX = os.getenv('SETTING')\n".to_string())
+            },
+            &mut notes,
+        );
+        assert_eq!(read_files, ["svc/a.py", "svc/b.py"], "skipped folders are not read");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].message.contains("stopped after 8 MiB at svc/c.py"), "{notes:?}");
+        assert_eq!(facts.env.len(), 1, "both files read the same name");
+    }
+
+    #[test]
     fn files_scanned_and_skipped() {
         let cases = [
             ("src/app.py", Some(SourceKind::Python), false),
