@@ -771,6 +771,7 @@ const URL_HOLDERS: &[&str] = &[
     "MONGO",
     "MONGODB",
     "REDIS",
+    "CACHE",
     "AMQP",
     "RABBITMQ",
     "RABBIT",
@@ -779,6 +780,13 @@ const URL_HOLDERS: &[&str] = &[
     "SQL",
     "SQLALCHEMY",
     "CLICKHOUSE",
+    "ELASTICSEARCH",
+    "OPENSEARCH",
+    "SMTP",
+    "EMAIL",
+    "MAIL",
+    // A webhook URL is itself the credential (Slack, Discord, Teams embed a token in it).
+    "WEBHOOK",
 ];
 
 /// Spellings that mean a secret wherever they appear in a name, even glued to other words.
@@ -829,9 +837,9 @@ fn words(name: &str) -> Vec<String> {
 /// Case-insensitive, on the name's words (`_`, `-`, `.` and camelCase split it). In order:
 /// - the mysql/mariadb switches `*_ALLOW_EMPTY_PASSWORD` and `*_RANDOM_ROOT_PASSWORD` are not
 ///   secrets (their value is `yes`);
-/// - a DSN, a connection string, or a URL/URI of a database, cache or broker
-///   (`DATABASE_URL`, `REDIS_URL`, `MONGODB_URI`, `SENTRY_DSN`) is a secret: it can carry a
-///   password;
+/// - a DSN, a connection string, or a URL/URI of a database, cache, broker or mail server
+///   (`DATABASE_URL`, `REDIS_URL`, `MONGODB_URI`, `EMAIL_URL`, `SENTRY_DSN`) is a secret: it can
+///   carry a password; so is a webhook URL (`SLACK_WEBHOOK_URL`), which embeds a token;
 /// - a name ending in a describing word (`_TTL`, `_LENGTH`, `_FILE`, `_PATH`, `_URL`, `_NAME`,
 ///   ...) is not: `PASSWORD_FILE` holds a path, `TOKEN_URL` an OAuth endpoint; nor is an
 ///   `*_KEY_ID` (AWS access key IDs appear in logs; the secret is `*_SECRET_ACCESS_KEY`);
@@ -1235,6 +1243,9 @@ mod tests {
             ("MONGODB_URI", true),
             ("CELERY_BROKER_URL", true),
             ("SENTRY_DSN", true),
+            ("SLACK_WEBHOOK_URL", true),
+            ("EMAIL_URL", true),
+            ("CACHE_URL", true),
             ("ConnectionStrings__DefaultConnection", true),
             ("SSL_KEYSTORE_PASSWORD", true),
             ("AUTH_SALT", true),
@@ -1261,6 +1272,8 @@ mod tests {
             ("SECRET_NAME", false),
             ("TLS_CERT", false),
             ("API_URL", false),
+            ("NEXTAUTH_URL", false),
+            ("ELASTIC_APM_SERVER_URL", false),
             ("REDIS_HOST", false),
             ("DB_USER", false),
             ("MYSQL_ALLOW_EMPTY_PASSWORD", false),
