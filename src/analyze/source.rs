@@ -336,6 +336,11 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
                 .to_string(),
         ),
         (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>\d{2,5})""#.to_string()),
+        // `if port == "" { port = "8080" }`: the Go idiom for a default.
+        (
+            set(&[K::Go]),
+            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>\d{2,5})"\s*\}?"#.to_string(),
+        ),
         (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>\d{2,5})\s*\)".to_string()),
         (
             set(&[K::Jvm]),

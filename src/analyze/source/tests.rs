@@ -167,6 +167,12 @@ fn listen_ports_per_language() {
         ("index.js", "const port = 4001 + offset;", &[]),
         ("index.js", "const x = foo(3000)", &[]),
         ("main.go", "fmt.Println(\":8080\")", &[]),
+        (
+            "main.go",
+            "port := os.Getenv(\"PORT\")\nif port == \"\" {\n\tport = \"8090\"\n}\n",
+            &[8090],
+        ),
+        ("main.go", "if name == \"\" {\n\tname = \"world\"\n}\n", &[]),
     ];
     for (path, text, expected) in cases {
         let (facts, _) = scan_one(path, text);
