@@ -18,4 +18,6 @@ for run in 1 2 3; do
   peak="$(grep 'Maximum resident set size' "$work/time.txt" | awk '{print $NF}')"
   echo "run $run: wall ${wall}, peak RSS ${peak} KiB"
 done
-echo "services found: $(grep -o '"name"' "$work/analysis.json" | wc -l) name fields in the JSON"
+if command -v jq >/dev/null; then
+  echo "services found: $(jq '.services | length' "$work/analysis.json"), notes: $(jq '.notes | length' "$work/analysis.json")"
+fi
