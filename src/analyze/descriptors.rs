@@ -173,6 +173,63 @@ fn chart_path(contains: &dyn Fn(&str) -> bool, values: &str) -> Option<String> {
         .find(|path| contains(path))
 }
 
+/// The documents of a multi-document YAML text, each with its byte offset.
+pub fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let is_separator = line.starts_with("---")
+            && line[3..].trim_start().chars().next().is_none_or(|c| c == '#');
+        if is_separator {
+            documents.push((start, &text[start..offset]));
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    documents.push((start, &text[start..]));
+    documents.into_iter().filter(|(_, doc)| !doc.trim().is_empty()).collect()
+}
+
+/// Parses one YAML document; an error becomes a note at the right line of the whole file.
+pub fn parse_yaml(
+    text: &str,
+    doc: &str,
+    doc_offset: usize,
+    file: &str,
+    notes: &mut Vec<Note>,
+) -> Option<serde_json::Value> {
+    match serde_saphyr::from_str::<serde_json::Value>(doc) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let first = line_at(text, doc_offset) - 1;
+            let line = error
+                .location()
+                .and_then(|l| u32::try_from(l.line()).ok())
+                .map(|l| l.saturating_add(first));
+            let message = yaml_error_message(&error.to_string());
+            notes.push(Note {
+                file: Some(file.to_string()),
+                line,
+                message: format!("not valid YAML, document skipped: {message}"),
+            });
+            None
+        }
+    }
+}
+
+/// The reason of a YAML error without its position, which is relative to the document and
+/// is given in the note's line instead: `error: line 3 column 11: unclosed bracket` →
+/// `unclosed bracket`.
+fn yaml_error_message(full: &str) -> String {
+    let first = full.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error:").unwrap_or(first).trim();
+    match first.split_once(": ") {
+        Some((position, reason)) if position.starts_with("line ") => reason.to_string(),
+        _ => first.to_string(),
+    }
+}
+
 /// The folder of a file, relative to the root (`.` for the root).
 pub fn dir_of(path: &str) -> String {
     match path.rsplit_once('/') {
@@ -334,6 +391,30 @@ mod tests {
         );
         assert_eq!(notes.len(), 1, "only the broken manifest: {notes:?}");
         assert_eq!(notes[0].file.as_deref(), Some("deploy/broken.yaml"));
+    }
+
+    #[test]
+    fn yaml_errors_read_well() {
+        let cases = [
+            ("error: line 3 column 11: unclosed bracket '['", "unclosed bracket '['"),
+            ("error: line 1 column 1: x\n  |\n1 | snippet", "x"),
+            ("something else", "something else"),
+            ("", ""),
+        ];
+        for (full, message) in cases {
+            assert_eq!(yaml_error_message(full), message, "{full}");
+        }
+        let mut notes = Vec::new();
+        let text = "a: 1\n---\nb: 2\nc: [\n";
+        let parsed: Vec<_> = documents(text)
+            .into_iter()
+            .filter_map(|(o, d)| parse_yaml(text, d, o, "x.yaml", &mut notes))
+            .collect();
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(
+            (notes[0].line, notes[0].message.as_str()),
+            (Some(4), "not valid YAML, document skipped: unclosed bracket '['")
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod secrets;
 
 pub use secrets::looks_secret;
 
+use super::descriptors::{documents, parse_yaml};
 use super::manifest::ReadText;
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
@@ -599,15 +600,9 @@ fn spring_yaml_ports(
     facts: &mut SourceFacts,
     notes: &mut Vec<Note>,
 ) {
-    let documents: Vec<serde_json::Value> = match serde_saphyr::from_multiple(text) {
-        Ok(documents) => documents,
-        Err(error) => {
-            let line = error.location().map(|l| u32::try_from(l.line()).unwrap_or(0));
-            let message = format!("not valid YAML: {}", first_line(&error.to_string()));
-            notes.push(Note { file: Some(path.to_string()), line, message });
-            return;
-        }
-    };
+    let documents = documents(text)
+        .into_iter()
+        .filter_map(|(offset, doc)| parse_yaml(text, doc, offset, path, notes));
     for document in documents {
         for (keys, grpc) in
             [(["server", "port"].as_slice(), false), (&["grpc", "server", "port"], true)]
@@ -637,10 +632,6 @@ fn spring_yaml_ports(
             ports.push((port, evidence));
         }
     }
-}
-
-fn first_line(message: &str) -> &str {
-    message.lines().next().unwrap_or(message).trim()
 }
 
 fn health_rank(path: &str) -> usize {

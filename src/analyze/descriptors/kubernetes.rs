@@ -9,58 +9,14 @@
 
 use serde_json::Value;
 
-use super::{cpu_mhz, dir_of, env_var, line_at, line_of, memory_mb, DescribedService};
+use super::{
+    cpu_mhz, dir_of, documents, env_var, line_of, memory_mb, parse_yaml, DescribedService,
+};
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 /// Whether YAML text looks like Kubernetes objects.
 pub fn looks_like_manifest(text: &str) -> bool {
     text.contains("apiVersion:") && text.contains("kind:")
-}
-
-/// The documents of a multi-document YAML text, each with its byte offset.
-pub fn documents(text: &str) -> Vec<(usize, &str)> {
-    let mut documents = Vec::new();
-    let mut start = 0;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let is_separator = line.starts_with("---")
-            && line[3..].trim_start().chars().next().is_none_or(|c| c == '#');
-        if is_separator {
-            documents.push((start, &text[start..offset]));
-            start = offset + line.len();
-        }
-        offset += line.len();
-    }
-    documents.push((start, &text[start..]));
-    documents.into_iter().filter(|(_, doc)| !doc.trim().is_empty()).collect()
-}
-
-/// Parses one YAML document; an error becomes a note at the right line of the whole file.
-pub fn parse_yaml(
-    text: &str,
-    doc: &str,
-    doc_offset: usize,
-    file: &str,
-    notes: &mut Vec<Note>,
-) -> Option<Value> {
-    match serde_saphyr::from_str::<Value>(doc) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            let first = line_at(text, doc_offset) - 1;
-            let line = error
-                .location()
-                .and_then(|l| u32::try_from(l.line()).ok())
-                .map(|l| l.saturating_add(first));
-            let message = error.to_string();
-            let message = message.lines().next().unwrap_or("").trim();
-            notes.push(Note {
-                file: Some(file.to_string()),
-                line,
-                message: format!("not valid YAML, document skipped: {message}"),
-            });
-            None
-        }
-    }
 }
 
 /// A scalar as text (numbers and booleans too, as YAML authors write them unquoted).

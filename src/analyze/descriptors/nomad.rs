@@ -75,12 +75,12 @@ pub fn read_job(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<DescribedS
     let body = match hcl::parse(text) {
         Ok(body) => body,
         Err(error) => {
-            let line = match &error {
-                hcl::Error::Parse(parse) => u32::try_from(parse.location().line()).ok(),
-                _ => None,
+            let (line, message) = match &error {
+                hcl::Error::Parse(parse) => {
+                    (u32::try_from(parse.location().line()).ok(), parse.message().to_string())
+                }
+                other => (None, other.to_string().lines().next().unwrap_or("").trim().to_string()),
             };
-            let message = error.to_string();
-            let message = message.lines().next().unwrap_or("").trim();
             notes.push(Note {
                 file: Some(file.to_string()),
                 line,

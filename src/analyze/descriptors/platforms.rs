@@ -8,8 +8,7 @@
 
 use serde_json::Value;
 
-use super::kubernetes::parse_yaml;
-use super::{dir_of, env_var, line_of, memory_mb, DescribedService};
+use super::{dir_of, env_var, line_of, memory_mb, parse_yaml, DescribedService};
 use crate::analyze::manifest::{port_in_command, toml_table};
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 

@@ -116,8 +116,11 @@ fn malformed_and_odd_jobs() {
         read("job \"x\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \n");
     assert!(services.is_empty());
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].message.starts_with("not valid HCL"), "{notes:?}");
-    assert!(notes[0].line.is_some(), "{notes:?}");
+    assert_eq!(notes[0].line, Some(4), "{notes:?}");
+    assert!(
+        notes[0].message.starts_with("not valid HCL, Nomad job skipped: invalid expression"),
+        "{notes:?}"
+    );
 
     let variable_image = "job \"v\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = var.image\n      }\n    }\n  }\n}\n";
     let (services, notes) = read(variable_image);
