@@ -6,7 +6,9 @@
 //! descriptors in a repository and hands each to its reader (`kubernetes` for Kubernetes,
 //! Helm and kustomize; `platforms` for Procfile, fly.toml and App Engine; `nomad` for job
 //! files). Every reader takes text and returns [`DescribedService`]s with evidence; values of
-//! secret-looking env names are withheld at the source; anything unreadable is a note.
+//! secret-looking env names are withheld at the source; anything unreadable is a note. The
+//! small helpers they share live here: multi-document YAML, lines of evidence, Kubernetes and
+//! platform quantities (`512Mi`, `250m`, `1gb`) in Nomad's units.
 
 use super::manifest::ReadText;
 use super::source::looks_secret;
