@@ -45,8 +45,22 @@ pub struct DescribedService {
     pub kind: String,
 }
 
-/// Folders never read for descriptors: other people's code and build output.
-const SKIPPED_DIRS: &[&str] = &["node_modules", "vendor", ".git", "target", "dist", "build"];
+/// Folders never read for descriptors: other people's code, build output, and test data (a
+/// manifest under `tests/` describes a test, not the service).
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "vendor",
+    ".git",
+    "target",
+    "dist",
+    "build",
+    "test",
+    "tests",
+    "testdata",
+    "__tests__",
+    "fixtures",
+    "e2e",
+];
 
 /// What a file is, as far as descriptors go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +349,7 @@ mod tests {
             "config/values.yaml",
             "node_modules/x/deployment.yaml",
             "src/main.py",
+            "tests/fixtures/job.nomad",
         ];
         let contains = |path: &str| repo.contains(&path);
         let kinds: Vec<Option<DescriptorFile>> =
@@ -357,6 +372,7 @@ mod tests {
                 None,
                 None,
                 Some(D::MaybeKubernetes),
+                None,
                 None,
                 None,
             ]
