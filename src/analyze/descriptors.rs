@@ -1,8 +1,23 @@
 //! Other deployment descriptors as evidence: Kubernetes manifests, Helm/kustomize values,
 //! Procfile, fly.toml, app.yaml, existing Nomad job files.
+//!
+//! Teams moving to Nomad often arrive with one of these, and it says what the service needs
+//! better than any guess: its image, ports, env, probe and resources. This file finds the
+//! descriptors in a repository and hands each to its reader (`kubernetes` for Kubernetes,
+//! Helm and kustomize; `platforms` for Procfile, fly.toml and App Engine; `nomad` for job
+//! files). Every reader takes text and returns [`DescribedService`]s with evidence; values of
+//! secret-looking env names are withheld at the source; anything unreadable is a note. The
+//! small helpers they share live here: multi-document YAML, lines of evidence, Kubernetes and
+//! platform quantities (`512Mi`, `250m`, `1gb`) in Nomad's units.
 
+use super::manifest::ReadText;
+use super::source::looks_secret;
 use super::walk::RepoFiles;
 use super::{EnvVar, Evidence, Health, Note, Port, Resources};
+
+pub mod kubernetes;
+pub mod nomad;
+pub mod platforms;
 
 /// One app as another deployment descriptor describes it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,10 +40,455 @@ pub struct DescribedService {
     pub command: Option<Vec<String>>,
     /// Where each fact came from.
     pub evidence: Vec<Evidence>,
+    /// The kind of descriptor (`kubernetes Deployment`, `helm values`, `Procfile`, `fly.toml`,
+    /// `app.yaml`, `nomad job`).
+    pub kind: String,
+}
+
+/// Folders never read for descriptors: other people's code, build output, and test data (a
+/// manifest under `tests/` describes a test, not the service).
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "vendor",
+    ".git",
+    "target",
+    "dist",
+    "build",
+    "test",
+    "tests",
+    "testdata",
+    "__tests__",
+    "fixtures",
+    "e2e",
+];
+
+/// What a file is, as far as descriptors go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DescriptorFile {
+    Procfile,
+    Fly,
+    AppYaml,
+    Nomad,
+    MaybeNomad,
+    Kustomization,
+    HelmValues,
+    MaybeKubernetes,
+}
+
+/// What `path` is; `contains` says whether another file of the repository exists.
+fn descriptor_file(contains: &dyn Fn(&str) -> bool, path: &str) -> Option<DescriptorFile> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if dir.split('/').any(|d| SKIPPED_DIRS.contains(&d)) {
+        return None;
+    }
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    let sibling = |other: &str| {
+        if dir.is_empty() {
+            contains(other)
+        } else {
+            contains(&format!("{dir}/{other}"))
+        }
+    };
+    let kind = match name {
+        "Procfile" => DescriptorFile::Procfile,
+        "fly.toml" => DescriptorFile::Fly,
+        "app.yaml" | "app.yml" => DescriptorFile::AppYaml,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization" => {
+            DescriptorFile::Kustomization
+        }
+        "values.yaml" | "values.yml" if sibling("Chart.yaml") || sibling("Chart.yml") => {
+            DescriptorFile::HelmValues
+        }
+        _ if name.ends_with(".nomad") || name.ends_with(".nomad.hcl") => DescriptorFile::Nomad,
+        _ if name.ends_with(".hcl") => DescriptorFile::MaybeNomad,
+        _ if yaml && (name.starts_with("docker-compose") || name.starts_with("compose")) => {
+            return None
+        }
+        // A chart's templates are Go templates, not YAML; its values.yaml says the same.
+        _ if yaml && is_chart_templates(contains, dir) => return None,
+        _ if yaml => DescriptorFile::MaybeKubernetes,
+        _ => return None,
+    };
+    Some(kind)
 }
 
 /// Finds every descriptor in the repository.
 pub fn scan(files: &RepoFiles, notes: &mut Vec<Note>) -> Vec<DescribedService> {
-    let _ = (files, notes);
-    Vec::new()
+    let paths = files.files.iter().map(|f| f.path.as_str());
+    scan_in(
+        paths,
+        &|other| files.contains(other),
+        &mut |path, notes| files.read_text(path, notes),
+        notes,
+    )
+}
+
+/// [`scan`] over any listing: `paths` relative to the root, `contains` to ask whether a file
+/// exists, `read` to read one.
+pub fn scan_in<'a>(
+    paths: impl Iterator<Item = &'a str>,
+    contains: &dyn Fn(&str) -> bool,
+    read: &mut ReadText<'_>,
+    notes: &mut Vec<Note>,
+) -> Vec<DescribedService> {
+    let mut services = Vec::new();
+    let mut overrides = Vec::new();
+    for path in paths {
+        let Some(kind) = descriptor_file(contains, path) else { continue };
+        let Some(text) = read(path, notes) else { continue };
+        match kind {
+            DescriptorFile::Procfile => {
+                services.extend(platforms::read_procfile(&text, path, notes))
+            }
+            DescriptorFile::Fly => services.extend(platforms::read_fly_toml(&text, path, notes)),
+            DescriptorFile::AppYaml => {
+                if platforms::is_app_engine(&text) {
+                    services.extend(platforms::read_app_yaml(&text, path, notes));
+                } else {
+                    services.extend(kubernetes::read_manifests(&text, path, notes));
+                }
+            }
+            DescriptorFile::Nomad => services.extend(nomad::read_job(&text, path, notes)),
+            DescriptorFile::MaybeNomad => {
+                if nomad::looks_like_job(&text) {
+                    services.extend(nomad::read_job(&text, path, notes));
+                }
+            }
+            DescriptorFile::Kustomization => {
+                overrides.extend(kubernetes::read_kustomization(&text, path, notes));
+            }
+            DescriptorFile::HelmValues => {
+                let chart = chart_path(contains, path).and_then(|chart| read(&chart, notes));
+                services.extend(kubernetes::read_helm_values(&text, chart.as_deref(), path, notes));
+            }
+            DescriptorFile::MaybeKubernetes => {
+                if kubernetes::looks_like_manifest(&text) {
+                    services.extend(kubernetes::read_manifests(&text, path, notes));
+                }
+            }
+        }
+    }
+    kubernetes::apply_image_overrides(&mut services, &overrides);
+    services
+}
+
+fn is_chart_templates(contains: &dyn Fn(&str) -> bool, dir: &str) -> bool {
+    let Some(chart) = dir.strip_suffix("templates") else { return false };
+    if !(chart.is_empty() || chart.ends_with('/')) {
+        return false;
+    }
+    contains(&format!("{chart}Chart.yaml")) || contains(&format!("{chart}Chart.yml"))
+}
+
+/// The `Chart.yaml` next to a chart's `values.yaml`.
+fn chart_path(contains: &dyn Fn(&str) -> bool, values: &str) -> Option<String> {
+    let dir = dir_of(values);
+    ["Chart.yaml", "Chart.yml"]
+        .iter()
+        .map(|name| if dir == "." { name.to_string() } else { format!("{dir}/{name}") })
+        .find(|path| contains(path))
+}
+
+/// The documents of a multi-document YAML text, each with its byte offset.
+pub fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let is_separator = line.starts_with("---")
+            && line[3..].trim_start().chars().next().is_none_or(|c| c == '#');
+        if is_separator {
+            documents.push((start, &text[start..offset]));
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    documents.push((start, &text[start..]));
+    documents.into_iter().filter(|(_, doc)| !doc.trim().is_empty()).collect()
+}
+
+/// Parses one YAML document; an error becomes a note at the right line of the whole file.
+pub fn parse_yaml(
+    text: &str,
+    doc: &str,
+    doc_offset: usize,
+    file: &str,
+    notes: &mut Vec<Note>,
+) -> Option<serde_json::Value> {
+    match serde_saphyr::from_str::<serde_json::Value>(doc) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let first = line_at(text, doc_offset) - 1;
+            let line = error
+                .location()
+                .and_then(|l| u32::try_from(l.line()).ok())
+                .map(|l| l.saturating_add(first));
+            let message = yaml_error_message(&error.to_string());
+            notes.push(Note {
+                file: Some(file.to_string()),
+                line,
+                message: format!("not valid YAML, document skipped: {message}"),
+            });
+            None
+        }
+    }
+}
+
+/// The reason of a YAML error without its position, which is relative to the document and
+/// is given in the note's line instead: `error: line 3 column 11: unclosed bracket` →
+/// `unclosed bracket`.
+fn yaml_error_message(full: &str) -> String {
+    let first = full.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error:").unwrap_or(first).trim();
+    match first.split_once(": ") {
+        Some((position, reason)) if position.starts_with("line ") => reason.to_string(),
+        _ => first.to_string(),
+    }
+}
+
+/// The folder of a file, relative to the root (`.` for the root).
+pub fn dir_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => ".".to_string(),
+    }
+}
+
+/// An env var as a descriptor gives it; a secret-looking name never keeps its value.
+pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
+    let secret = looks_secret(name);
+    EnvVar {
+        name: name.to_string(),
+        secret,
+        default: if secret { None } else { value.map(str::to_string) },
+    }
+}
+
+/// 1-based line of the first occurrence of `needle` at or after byte `from`.
+pub fn line_of(text: &str, needle: &str, from: usize) -> Option<u32> {
+    let from = from.min(text.len());
+    let offset = text.get(from..)?.find(needle)? + from;
+    Some(line_at(text, offset))
+}
+
+/// 1-based line of byte `offset` in `text`.
+pub fn line_at(text: &str, offset: usize) -> u32 {
+    let end = offset.min(text.len());
+    let line = text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1;
+    u32::try_from(line).unwrap_or(u32::MAX)
+}
+
+/// Memory in MB (MiB, as Nomad counts it) from a Kubernetes quantity (`512Mi`, `1Gi`,
+/// `500M`, `1e9`, `134217728`) or a platform size (`512mb`, `1gb`).
+pub fn memory_mb(quantity: &str) -> Option<u32> {
+    let quantity = quantity.trim();
+    let split =
+        quantity.find(|c: char| c.is_ascii_alphabetic() && c != 'e').unwrap_or(quantity.len());
+    let (number, unit) = quantity.split_at(split);
+    let number: f64 = number.trim().parse().ok()?;
+    let bytes_per_unit: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => {
+            // Kubernetes `M` is 10^6 bytes; platforms' `mb` mean MiB as people write them.
+            if unit == "M" {
+                1e6
+            } else {
+                1_048_576.0
+            }
+        }
+        "g" | "gb" => {
+            if unit == "G" {
+                1e9
+            } else {
+                1_073_741_824.0
+            }
+        }
+        "t" => 1e12,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1_048_576.0,
+        "gi" | "gib" => 1_073_741_824.0,
+        "ti" | "tib" => 1_099_511_627_776.0,
+        _ => return None,
+    };
+    let mb = (number * bytes_per_unit / 1_048_576.0).ceil();
+    (mb.is_finite() && mb >= 1.0 && mb <= f64::from(u32::MAX)).then_some(mb as u32)
+}
+
+/// CPU in MHz from a Kubernetes quantity (`250m`, `0.5`, `2`), counting one core as 1000 MHz.
+pub fn cpu_mhz(quantity: &str) -> Option<u32> {
+    let quantity = quantity.trim();
+    let millicores = match quantity.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok()?,
+        None => quantity.parse::<f64>().ok()? * 1000.0,
+    };
+    (millicores.is_finite() && millicores >= 1.0 && millicores <= f64::from(u32::MAX))
+        .then_some(millicores.round() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_files() {
+        let repo = [
+            "Procfile",
+            "fly.toml",
+            "api/app.yaml",
+            "deploy/kustomization.yaml",
+            "charts/shop/Chart.yaml",
+            "charts/shop/values.yaml",
+            "charts/shop/templates/deployment.yaml",
+            "deploy/k8s/api.yaml",
+            "deploy/shop.nomad",
+            "deploy/shop.nomad.hcl",
+            "infra/main.hcl",
+            "docker-compose.yml",
+            "compose.yaml",
+            "config/values.yaml",
+            "node_modules/x/deployment.yaml",
+            "src/main.py",
+            "tests/fixtures/job.nomad",
+        ];
+        let contains = |path: &str| repo.contains(&path);
+        let kinds: Vec<Option<DescriptorFile>> =
+            repo.iter().map(|path| descriptor_file(&contains, path)).collect();
+        use DescriptorFile as D;
+        assert_eq!(
+            kinds,
+            [
+                Some(D::Procfile),
+                Some(D::Fly),
+                Some(D::AppYaml),
+                Some(D::Kustomization),
+                Some(D::MaybeKubernetes),
+                Some(D::HelmValues),
+                None,
+                Some(D::MaybeKubernetes),
+                Some(D::Nomad),
+                Some(D::Nomad),
+                Some(D::MaybeNomad),
+                None,
+                None,
+                Some(D::MaybeKubernetes),
+                None,
+                None,
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repository_with_a_chart_and_a_kustomization() {
+        let files = [
+            ("charts/shop/Chart.yaml", "apiVersion: v2\nname: shop\nappVersion: \"1.0\"\n"),
+            ("charts/shop/values.yaml", "image:\n  repository: ghcr.io/acme/shop\nservice:\n  port: 8000\n"),
+            ("charts/shop/templates/deployment.yaml", "kind: Deployment\nname: {{ .Release.Name }}\n"),
+            ("deploy/base/api.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0\n"),
+            ("deploy/prod/kustomization.yaml", "images:\n  - name: ghcr.io/acme/api\n    newTag: \"2.0\"\n"),
+            ("deploy/broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [\n"),
+            (".github/workflows/ci.yml", "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"),
+        ];
+        let contains = |path: &str| files.iter().any(|(p, _)| *p == path);
+        let mut read = |path: &str, _: &mut Vec<Note>| {
+            files.iter().find(|(p, _)| *p == path).map(|(_, text)| text.to_string())
+        };
+        let mut notes = Vec::new();
+        let services = scan_in(files.iter().map(|(p, _)| *p), &contains, &mut read, &mut notes);
+        let found: Vec<(&str, Option<&str>, &str)> = services
+            .iter()
+            .map(|s| (s.name.as_str(), s.image.as_deref(), s.kind.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("shop", Some("ghcr.io/acme/shop:1.0"), "helm values"),
+                ("api", Some("ghcr.io/acme/api:2.0"), "kubernetes Deployment"),
+            ]
+        );
+        assert_eq!(notes.len(), 1, "only the broken manifest: {notes:?}");
+        assert_eq!(notes[0].file.as_deref(), Some("deploy/broken.yaml"));
+    }
+
+    #[test]
+    fn yaml_errors_read_well() {
+        let cases = [
+            ("error: line 3 column 11: unclosed bracket '['", "unclosed bracket '['"),
+            ("error: line 1 column 1: x\n  |\n1 | snippet", "x"),
+            ("something else", "something else"),
+            ("", ""),
+        ];
+        for (full, message) in cases {
+            assert_eq!(yaml_error_message(full), message, "{full}");
+        }
+        let mut notes = Vec::new();
+        let text = "a: 1\n---\nb: 2\nc: [\n";
+        let parsed: Vec<_> = documents(text)
+            .into_iter()
+            .filter_map(|(o, d)| parse_yaml(text, d, o, "x.yaml", &mut notes))
+            .collect();
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(
+            (notes[0].line, notes[0].message.as_str()),
+            (Some(4), "not valid YAML, document skipped: unclosed bracket '['")
+        );
+    }
+
+    #[test]
+    fn memory_quantities() {
+        let cases = [
+            ("512Mi", Some(512)),
+            ("1Gi", Some(1024)),
+            ("1.5Gi", Some(1536)),
+            ("500M", Some(477)),
+            ("1G", Some(954)),
+            ("134217728", Some(128)),
+            ("128974848", Some(123)),
+            ("1e9", Some(954)),
+            ("256Ki", Some(1)),
+            ("512mb", Some(512)),
+            ("1gb", Some(1024)),
+            ("2GB", Some(2048)),
+            ("", None),
+            ("lots", None),
+            ("12Xi", None),
+            ("-1Gi", None),
+        ];
+        for (quantity, mb) in cases {
+            assert_eq!(memory_mb(quantity), mb, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn cpu_quantities() {
+        let cases = [
+            ("250m", Some(250)),
+            ("0.5", Some(500)),
+            ("2", Some(2000)),
+            ("1500m", Some(1500)),
+            ("0", None),
+            ("abc", None),
+            ("", None),
+        ];
+        for (quantity, mhz) in cases {
+            assert_eq!(cpu_mhz(quantity), mhz, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn secret_env_values_are_withheld() {
+        assert_eq!(env_var("DB_PASSWORD", Some("hunter2")).default, None);
+        assert!(env_var("DB_PASSWORD", Some("hunter2")).secret);
+        assert_eq!(env_var("LOG_LEVEL", Some("info")).default.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn lines() {
+        let text = "a\nb\nimage: x\nimage: x\n";
+        assert_eq!(line_of(text, "image: x", 0), Some(3));
+        assert_eq!(line_of(text, "image: x", 6), Some(4));
+        assert_eq!(line_of(text, "nope", 0), None);
+        assert_eq!(line_of(text, "a", 999), None);
+    }
 }

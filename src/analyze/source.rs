@@ -1,29 +1,725 @@
 //! Source scan: env vars the code reads, listen ports, gRPC servers, HTTP health routes.
+//!
+//! The scan reads source files by extension only (`.py .js .mjs .cjs .ts .go .java .kt .cs .php
+//! .rb .rs`, `.proto`, and Spring's `application*.properties|yml`), skips tests, vendored code
+//! and build output, and stops after [`MAX_SCAN_BYTES`] per call with a note. Every pattern is a
+//! regular expression compiled once per process. It looks for the shapes code takes when it
+//! reads configuration (`os.getenv("X", "d")`, `process.env.X || "d"`, `ENV.fetch("X") { d }`,
+//! `${X:d}` ...), listens (`app.listen(3000)`, `http.ListenAndServe(":8080", ...)`,
+//! `server.port=8081`), registers a gRPC server, or routes a health path; it does not
+//! understand the code, so a value computed at run time is not seen.
+//!
+//! It also owns [`looks_secret`], the one place that decides which env names hold secrets, and
+//! [`hosts_in`], which reads the hosts an env value points at (`DB_HOST=db`,
+//! `REDIS_URL=redis://redis:6379`) so the assembly can tell which services depend on which.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+mod secrets;
+
+pub use secrets::looks_secret;
+
+use super::descriptors::{documents, parse_yaml};
+use super::manifest::ReadText;
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
+
+/// Most bytes of source read per [`scan`] call; beyond it the scan stops with a note.
+pub const MAX_SCAN_BYTES: u64 = 8 * 1024 * 1024;
 
 /// What the source code below one folder says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceFacts {
     /// Env var names the code reads, with a default when the code gives one, and where.
+    /// Defaults of secret-looking names are never kept.
     pub env: Vec<(String, Option<String>, Evidence)>,
-    /// Ports the code listens on.
+    /// Ports the code listens on, in the order found.
     pub ports: Vec<(u16, Evidence)>,
-    /// A gRPC server is registered.
+    /// A gRPC server is registered (or, failing that, a `.proto` file defines a service).
     pub grpc: Option<Evidence>,
     /// HTTP health routes the code serves, best first.
     pub health_paths: Vec<(String, Evidence)>,
+    /// Those of `ports` that serve gRPC (found next to a gRPC server registration).
+    pub grpc_ports: Vec<(u16, Evidence)>,
+}
+
+/// Kinds of files the scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `.py`
+    Python,
+    /// JavaScript and TypeScript on the server (`.js .mjs .cjs .ts .mts .cts`).
+    Script,
+    /// `.go`
+    Go,
+    /// Java, Kotlin, Scala, Groovy.
+    Jvm,
+    /// `.cs`
+    CSharp,
+    /// `.php`
+    Php,
+    /// `.rb`
+    Ruby,
+    /// `.rs`
+    Rust,
+    /// Protocol Buffers definitions (`.proto`).
+    Proto,
+    /// Spring's `application*.properties` / `bootstrap*.properties`.
+    SpringProperties,
+    /// Spring's `application*.yml|yaml` / `bootstrap*.yml|yaml`.
+    SpringYaml,
+}
+
+/// The kind of a file from its path, or `None` when the scan does not read it.
+pub fn kind_of(path: &str) -> Option<SourceKind> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.starts_with("application") || name.starts_with("bootstrap") {
+        if name.ends_with(".properties") {
+            return Some(SourceKind::SpringProperties);
+        }
+        if name.ends_with(".yml") || name.ends_with(".yaml") {
+            return Some(SourceKind::SpringYaml);
+        }
+    }
+    let extension = name.rsplit_once('.')?.1;
+    let kind = match extension {
+        "py" => SourceKind::Python,
+        "js" | "mjs" | "cjs" | "ts" | "mts" | "cts" => SourceKind::Script,
+        "go" => SourceKind::Go,
+        "java" | "kt" | "kts" | "scala" | "groovy" => SourceKind::Jvm,
+        "cs" => SourceKind::CSharp,
+        "php" => SourceKind::Php,
+        "rb" => SourceKind::Ruby,
+        "rs" => SourceKind::Rust,
+        "proto" => SourceKind::Proto,
+        _ => return None,
+    };
+    Some(kind)
+}
+
+/// Folders whose code does not run in the service: tests, vendored and generated code.
+const SKIPPED_DIRS: &[&str] = &[
+    "test",
+    "tests",
+    "__tests__",
+    "__mocks__",
+    "spec",
+    "specs",
+    "testdata",
+    "test_data",
+    "e2e",
+    "cypress",
+    "fixtures",
+    "vendor",
+    "node_modules",
+    "bower_components",
+    "dist",
+    "build",
+    "target",
+    "venv",
+    ".venv",
+    "site-packages",
+    "__pycache__",
+    ".git",
+];
+
+/// Whether a file is a test, vendored or generated, and so not evidence of what runs.
+pub fn is_skipped(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let name = parts.next_back().unwrap_or(path);
+    if parts.any(|dir| SKIPPED_DIRS.contains(&dir)) {
+        return true;
+    }
+    let stem = name.split('.').next().unwrap_or(name);
+    name.ends_with("_test.go")
+        || name.ends_with(".min.js")
+        || name.ends_with(".d.ts")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || name == "conftest.py"
+        || (name.ends_with(".py") && (stem.starts_with("test_") || stem.ends_with("_test")))
+        || name.ends_with("_spec.rb")
+        || stem.ends_with("Test")
+        || stem.ends_with("Tests")
 }
 
 /// Scans the source files below `dir`.
 pub fn scan(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> SourceFacts {
-    let _ = (files, dir, notes);
-    SourceFacts::default()
+    let listing = files.under(dir).map(|f| (f.path.as_str(), f.size));
+    scan_in(listing, dir, &mut |path, notes| files.read_text(path, notes), notes)
 }
 
-/// Whether an env var name looks like it holds a secret.
-pub fn looks_secret(name: &str) -> bool {
-    let _ = name;
-    false
+/// [`scan`] over any listing: `(path, size)` pairs relative to the root, below `dir`, and
+/// `read` to read one of them.
+pub fn scan_in<'a>(
+    listing: impl Iterator<Item = (&'a str, u64)>,
+    dir: &str,
+    read: &mut ReadText<'_>,
+    notes: &mut Vec<Note>,
+) -> SourceFacts {
+    let mut facts = SourceFacts::default();
+    let mut budget = MAX_SCAN_BYTES;
+    for (path, size) in listing {
+        let Some(kind) = kind_of(path) else { continue };
+        if is_skipped(path) {
+            continue;
+        }
+        if size > budget {
+            notes.push(Note::general(format!(
+                "source scan of {dir} stopped after {} MiB at {path}; files after it were not read",
+                MAX_SCAN_BYTES / (1024 * 1024),
+            )));
+            break;
+        }
+        budget -= size;
+        if let Some(text) = read(path, notes) {
+            scan_text(path, kind, &text, &mut facts, notes);
+        }
+    }
+    facts.finish();
+    facts
 }
+
+/// A string, number or backtick literal; the default value of an env read.
+const LITERAL: &str =
+    r#"(?:"(?P<d1>[^"\\\n]*)"|'(?P<d2>[^'\\\n]*)'|`(?P<d3>[^`\\\n$]*)`|(?P<d4>-?\d+(?:\.\d+)?)\b)"#;
+const NAME: &str = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)";
+
+/// Precompiled patterns, one list per kind of file.
+struct Patterns {
+    env: Vec<(SourceKindSet, Regex)>,
+    ports: Vec<(SourceKindSet, Regex)>,
+    grpc: Vec<(SourceKindSet, Regex)>,
+    health: Vec<(SourceKindSet, Regex)>,
+    /// Words every health route contains; a cheap test before the route patterns.
+    health_words: Regex,
+}
+
+/// A set of kinds, as a bit mask.
+#[derive(Clone, Copy)]
+struct SourceKindSet(u16);
+
+impl SourceKindSet {
+    const fn of(kinds: &[SourceKind]) -> Self {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < kinds.len() {
+            mask |= 1 << kinds[i] as u16;
+            i += 1;
+        }
+        SourceKindSet(mask)
+    }
+
+    fn has(self, kind: SourceKind) -> bool {
+        self.0 & (1 << kind as u16) != 0
+    }
+}
+
+use SourceKind as K;
+
+const CODE: SourceKindSet =
+    SourceKindSet::of(&[K::Python, K::Script, K::Go, K::Jvm, K::CSharp, K::Php, K::Ruby, K::Rust]);
+
+/// Health paths recognised in route registrations, best first: dedicated health endpoints,
+/// then framework ones, then readiness, liveness, and the generic ping/status last.
+const HEALTH_PATHS: &[&str] = &[
+    "/healthz",
+    "/health",
+    "/_healthz",
+    "/_health",
+    "/healthcheck",
+    "/health-check",
+    "/api/health",
+    "/api/healthz",
+    "/api/v1/health",
+    "/actuator/health",
+    "/q/health",
+    "/up",
+    "/health/ready",
+    "/health/readiness",
+    "/readyz",
+    "/ready",
+    "/readiness",
+    "/health/live",
+    "/health/liveness",
+    "/livez",
+    "/live",
+    "/liveness",
+    "/ping",
+    "/status",
+];
+
+/// Compiles one of the analyzer's own patterns. They are constants of the source, not input,
+/// and every one is exercised by a unit test, so a bad one fails the tests, not a user's run.
+pub(crate) fn built_in(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("bad built-in pattern {pattern}: {e}"))
+}
+
+static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
+    let set = SourceKindSet::of;
+    let lit = LITERAL;
+    let env = vec![
+        (set(&[K::Python]), format!(r#"\benviron\[\s*["']{NAME}["']\s*\]"#)),
+        (
+            set(&[K::Python]),
+            format!(r#"\benviron\.(?:get|setdefault)\(\s*["']{NAME}["']\s*(?:,\s*{lit})?"#),
+        ),
+        (set(&[K::Python, K::Php]), format!(r#"\bgetenv\(\s*["']{NAME}["']\s*(?:,\s*{lit})?"#)),
+        (set(&[K::Script]), format!(r#"\bprocess\.env\.{NAME}(?:\s*(?:\|\||\?\?)\s*{lit})?"#)),
+        (
+            set(&[K::Script]),
+            format!(r#"\bprocess\.env\[\s*["'`]{NAME}["'`]\s*\](?:\s*(?:\|\||\?\?)\s*{lit})?"#),
+        ),
+        (set(&[K::Go]), format!(r#"\bos\.(?:Getenv|LookupEnv)\(\s*"{NAME}"\s*\)"#)),
+        (set(&[K::Jvm]), format!(r#"\bSystem\.getenv\(\s*"{NAME}"\s*\)(?:\s*\?:\s*{lit})?"#)),
+        (
+            set(&[K::Jvm, K::SpringProperties, K::SpringYaml]),
+            r"\$\{(?P<name>[A-Z][A-Z0-9_]*)(?::(?P<d1>[^}\n]*))?\}".to_string(),
+        ),
+        (
+            set(&[K::Rust]),
+            format!(
+                r#"\benv::var(?:_os)?\(\s*"{NAME}"\s*\)(?:\s*\.unwrap_or(?:_else)?\(\s*(?:\|_\|\s*)?{lit})?"#
+            ),
+        ),
+        (
+            set(&[K::CSharp]),
+            format!(
+                r#"\bEnvironment\.GetEnvironmentVariable\(\s*"{NAME}"\s*\)(?:\s*\?\?\s*{lit})?"#
+            ),
+        ),
+        (set(&[K::Php]), format!(r#"\$_ENV\[\s*["']{NAME}["']\s*\](?:\s*\?\?\s*{lit})?"#)),
+        (
+            set(&[K::Php]),
+            format!(r#"\benv\(\s*["'](?P<name>[A-Z][A-Z0-9_]*)["']\s*(?:,\s*{lit})?"#),
+        ),
+        (set(&[K::Ruby]), format!(r#"\bENV\[\s*["']{NAME}["']\s*\](?:\s*\|\|\s*{lit})?"#)),
+        (
+            set(&[K::Ruby]),
+            format!(
+                r#"\bENV\.fetch\(\s*["']{NAME}["']\s*(?:,\s*{lit}|\)\s*\{{\s*{lit2})?"#,
+                lit2 = lit.replace("?P<d", "?P<e")
+            ),
+        ),
+    ];
+    let ports = vec![
+        (
+            set(&[K::Script]),
+            r"\.listen\(\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b".to_string(),
+        ),
+        (
+            set(&[K::Script]),
+            r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b"
+                .to_string(),
+        ),
+        (
+            set(&[K::Script]),
+            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>\d{2,5})\s*;?\s*$"
+                .to_string(),
+        ),
+        (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>\d{2,5})["'`]"#.to_string()),
+        (
+            set(&[K::Python]),
+            r"\b(?:run|run_app)\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+        ),
+        (set(&[K::Python]), r#"(?m)^[ \t]*bind\s*=\s*\[?\s*["'][^"'\n]*:(?P<port>\d{2,5})["']"#.to_string()),
+        (
+            set(&[K::Python]),
+            r#"\badd_(?:insecure|secure)_port\(\s*f?["'][^"'\n]*:(?P<port>\d{2,5})["']"#
+                .to_string(),
+        ),
+        (
+            set(&[K::Go]),
+            r#"\b(?:ListenAndServe(?:TLS)?|Listen|Run|Start)\(\s*(?:"tcp[46]?"\s*,\s*)?"[^"\n]*:(?P<port>\d{2,5})""#
+                .to_string(),
+        ),
+        (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>\d{2,5})""#.to_string()),
+        // `if port == "" { port = "8080" }`: the Go idiom for a default.
+        (
+            set(&[K::Go]),
+            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>\d{2,5})"\s*\}?"#.to_string(),
+        ),
+        (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>\d{2,5})\s*\)".to_string()),
+        (
+            set(&[K::Jvm]),
+            r#"\bnew\s+InetSocketAddress\(\s*(?:"[^"\n]*"\s*,\s*)?(?P<port>\d{2,5})\s*\)"#
+                .to_string(),
+        ),
+        (
+            set(&[K::Jvm]),
+            r"\bembeddedServer\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+        ),
+        (
+            set(&[K::SpringProperties]),
+            r"(?m)^[ \t]*server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b".to_string(),
+        ),
+        (
+            set(&[K::Rust]),
+            r#"\bbind\(\s*&?"[^"\n]*:(?P<port>\d{2,5})""#.to_string(),
+        ),
+        (
+            set(&[K::Rust]),
+            r#"\bbind\(\s*&?\(\s*"[^"\n]*"\s*,\s*(?P<port>\d{2,5})\s*\)"#.to_string(),
+        ),
+        (
+            set(&[K::Rust]),
+            r"\bSocketAddr::from\(\(\s*\[[\d,\s]+\]\s*,\s*(?P<port>\d{2,5})\s*\)\)".to_string(),
+        ),
+        (set(&[K::Rust]), r#""[\[\]\w.:]*:(?P<port>\d{2,5})"\s*\.parse"#.to_string()),
+        (
+            set(&[K::CSharp]),
+            r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>\d{2,5})\b".to_string(),
+        ),
+        (
+            set(&[K::CSharp]),
+            r#"\b(?:UseUrls|Run)\(\s*"https?://[^"\n]*:(?P<port>\d{2,5})"#.to_string(),
+        ),
+        (set(&[K::Ruby]), r"\bset\s+:port\s*,\s*(?P<port>\d{2,5})\b".to_string()),
+        (set(&[K::Ruby]), r"(?m)^[ \t]*port\s+(?P<port>\d{2,5})\s*$".to_string()),
+    ];
+    let grpc_ports = (
+        set(&[K::SpringProperties]),
+        r"(?m)^[ \t]*grpc\.server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b",
+    );
+    let grpc = vec![
+        (set(&[K::Go]), r"\bgrpc\.NewServer\(".to_string()),
+        (set(&[K::Python]), r"\bgrpc\.(?:aio\.)?server\(".to_string()),
+        (set(&[K::Script]), r"\bnew\s+grpc\.Server\(|\.addService\(".to_string()),
+        (
+            set(&[K::Jvm]),
+            r"\b(?:Netty)?ServerBuilder\s*\.\s*forPort\(|@GrpcService\b|\bextends\s+\w+Grpc\.\w+ImplBase\b"
+                .to_string(),
+        ),
+        (set(&[K::Rust]), r"\bServer::builder\(\)".to_string()),
+        (set(&[K::CSharp]), r"\bMapGrpcService<|\bAddGrpc\(".to_string()),
+        (set(&[K::Ruby]), r"\bGRPC::RpcServer\.new\b".to_string()),
+        (set(&[K::Proto]), r"(?m)^[ \t]*service\s+\w+\s*\{".to_string()),
+        (set(&[K::SpringProperties]), grpc_ports.1.to_string()),
+    ];
+    let alternation =
+        HEALTH_PATHS.iter().map(|p| regex::escape(&p[1..])).collect::<Vec<_>>().join("|");
+    let health = vec![
+        (
+            CODE,
+            format!(
+                r#"(?:\(\s*|\b(?:get|head|route|match)\s+|\b(?:value|path)\s*=\s*)["'`](?:(?:GET|HEAD)\s+)?/(?P<path>{alternation})/?["'`]"#
+            ),
+        ),
+        (
+            set(&[K::Python]),
+            format!(r#"\b(?:re_)?path\(\s*r?["']\^?(?P<path>{alternation})/?\$?["']"#),
+        ),
+        (set(&[K::Ruby]), format!(r#"\bget\s+["'](?P<path>{alternation})["']\s*(?:=>|,\s*to:)"#)),
+    ];
+    let compile = |list: Vec<(SourceKindSet, String)>| {
+        list.into_iter().map(|(kinds, p)| (kinds, built_in(&p))).collect::<Vec<_>>()
+    };
+    Patterns {
+        env: compile(env),
+        ports: compile(ports),
+        grpc: compile(grpc),
+        health: compile(health),
+        health_words: built_in(r"health|ready|live|ping|status|\bup\b"),
+    }
+});
+
+/// Line starts of one text, to turn byte offsets into 1-based lines.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        Lines(starts)
+    }
+
+    fn at(&self, offset: usize) -> u32 {
+        let index = self.0.partition_point(|start| *start <= offset);
+        u32::try_from(index).unwrap_or(u32::MAX)
+    }
+}
+
+/// A [`Lines`] built on first use.
+struct LazyLines<'a> {
+    text: &'a str,
+    index: &'a std::cell::OnceCell<Lines>,
+}
+
+impl LazyLines<'_> {
+    fn at(&self, offset: usize) -> u32 {
+        self.index.get_or_init(|| Lines::of(self.text)).at(offset)
+    }
+}
+
+fn default_of(captures: &Captures<'_>) -> Option<String> {
+    ["d1", "d2", "d3", "d4", "e1", "e2", "e3", "e4"]
+        .iter()
+        .find_map(|group| captures.name(group))
+        .map(|m| m.as_str().to_string())
+}
+
+fn port_of(captures: &Captures<'_>) -> Option<u16> {
+    captures.name("port").and_then(|m| m.as_str().parse::<u16>().ok()).filter(|port| *port > 0)
+}
+
+/// Env names whose default is the port the service itself listens on (not a client's port
+/// like `DB_PORT`).
+fn is_listen_port_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    match name.strip_suffix("PORT") {
+        Some("") => true,
+        Some(prefix) => matches!(
+            prefix,
+            "HTTP_" | "SERVER_" | "APP_" | "GRPC_" | "LISTEN_" | "WEB_" | "API_" | "SERVICE_"
+        ),
+        None => false,
+    }
+}
+
+/// Scans one file's text; `path` is the file relative to the root, used in evidence.
+pub fn scan_text(
+    path: &str,
+    kind: SourceKind,
+    text: &str,
+    facts: &mut SourceFacts,
+    notes: &mut Vec<Note>,
+) {
+    let patterns = &*PATTERNS;
+    // Most files match nothing: index their lines only when a match needs one.
+    let index = std::cell::OnceCell::new();
+    let lines = LazyLines { text, index: &index };
+    let mut file_ports = Vec::new();
+    let mut file_env = Vec::new();
+    for (kinds, regex) in &patterns.env {
+        if !kinds.has(kind) {
+            continue;
+        }
+        for captures in regex.captures_iter(text) {
+            let Some(name) = captures.name("name") else { continue };
+            let name = name.as_str().to_string();
+            let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
+            let secret = looks_secret(&name);
+            let default = if secret { None } else { default_of(&captures) };
+            let what = match &default {
+                Some(d) => format!("reads env {name} (default {d:?})"),
+                None => format!("reads env {name}"),
+            };
+            if is_listen_port_name(&name) {
+                if let Some(port) = default.as_deref().and_then(|d| d.parse::<u16>().ok()) {
+                    let what = format!("listens on {name}, default {port}");
+                    file_ports.push((port, Evidence::at(path, Some(line), what)));
+                }
+            }
+            file_env.push((name, default, Evidence::at(path, Some(line), what)));
+        }
+    }
+    // Several patterns read one file: report in the file's own order.
+    file_env.sort_by_key(|(_, _, evidence)| evidence.line);
+    facts.env.extend(file_env);
+    for (kinds, regex) in &patterns.ports {
+        if !kinds.has(kind) {
+            continue;
+        }
+        for captures in regex.captures_iter(text) {
+            let Some(port) = port_of(&captures) else { continue };
+            let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
+            file_ports.push((port, Evidence::at(path, Some(line), format!("listens on {port}"))));
+        }
+    }
+    file_ports.sort_by_key(|(_, evidence)| evidence.line);
+    if kind == SourceKind::SpringYaml {
+        spring_yaml_ports(path, text, &lines, &mut file_ports, facts, notes);
+    }
+    let mut grpc_here = None;
+    for (kinds, regex) in &patterns.grpc {
+        if !kinds.has(kind) {
+            continue;
+        }
+        if kind == SourceKind::Rust && !text.contains("tonic") {
+            continue;
+        }
+        if let Some(found) = regex.captures(text) {
+            let start = found.get(0).map_or(0, |m| m.start());
+            let line = lines.at(start);
+            if let Some(port) = port_of(&found) {
+                let what = format!("serves gRPC on {port}");
+                facts.grpc_ports.push((port, Evidence::at(path, Some(line), what.clone())));
+                file_ports.push((port, Evidence::at(path, Some(line), what)));
+            }
+            let what = if kind == SourceKind::Proto {
+                "defines a gRPC service".to_string()
+            } else {
+                "registers a gRPC server".to_string()
+            };
+            grpc_here = Some(Evidence::at(path, Some(line), what));
+            break;
+        }
+    }
+    if let Some(evidence) = grpc_here {
+        if !matches!(kind, SourceKind::Proto | SourceKind::SpringProperties) {
+            // A port opened in the same file as the server registration is the gRPC port.
+            for (port, found) in &file_ports {
+                let what = format!("serves gRPC on {port}");
+                facts.grpc_ports.push((*port, Evidence::at(&found.file, found.line, what)));
+            }
+        }
+        let better = match &facts.grpc {
+            None => true,
+            Some(existing) => existing.what.starts_with("defines") && kind != SourceKind::Proto,
+        };
+        if better {
+            facts.grpc = Some(evidence);
+        }
+    }
+    facts.ports.extend(file_ports);
+    // Route patterns have no literal to search for; most files name no health word at all.
+    let health_words = patterns.health_words.is_match(text);
+    for (kinds, regex) in &patterns.health {
+        if !health_words || !kinds.has(kind) {
+            continue;
+        }
+        for captures in regex.captures_iter(text) {
+            let Some(found) = captures.name("path") else { continue };
+            let route = format!("/{}", found.as_str());
+            let line = lines.at(found.start());
+            let what = format!("serves health route {route}");
+            facts.health_paths.push((route, Evidence::at(path, Some(line), what)));
+        }
+    }
+}
+
+/// `server.port` and `grpc.server.port` from a Spring `application.yml` (all its documents).
+fn spring_yaml_ports(
+    path: &str,
+    text: &str,
+    lines: &LazyLines<'_>,
+    ports: &mut Vec<(u16, Evidence)>,
+    facts: &mut SourceFacts,
+    notes: &mut Vec<Note>,
+) {
+    let documents = documents(text)
+        .into_iter()
+        .filter_map(|(offset, doc)| parse_yaml(text, doc, offset, path, notes));
+    for document in documents {
+        for (keys, grpc) in
+            [(["server", "port"].as_slice(), false), (&["grpc", "server", "port"], true)]
+        {
+            let mut value = &document;
+            for key in keys {
+                value = &value[*key];
+            }
+            let port = match value {
+                serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                // `${PORT:8081}`: the default after the colon.
+                serde_json::Value::String(s) => s
+                    .trim_end_matches('}')
+                    .rsplit(':')
+                    .next()
+                    .and_then(|d| d.trim().parse::<u16>().ok()),
+                _ => None,
+            };
+            let Some(port) = port.filter(|p| *p > 0) else { continue };
+            let offset = text.find(&format!("port: {port}")).or_else(|| text.find("port:"));
+            let line = offset.map(|o| lines.at(o));
+            let key = keys.join(".");
+            let evidence = Evidence::at(path, line, format!("{key} = {port}"));
+            if grpc {
+                facts.grpc_ports.push((port, evidence.clone()));
+            }
+            ports.push((port, evidence));
+        }
+    }
+}
+
+fn health_rank(path: &str) -> usize {
+    HEALTH_PATHS.iter().position(|p| *p == path).unwrap_or(HEALTH_PATHS.len())
+}
+
+impl SourceFacts {
+    /// Removes repeats (the first sighting stays, a later default fills a missing one) and
+    /// puts health routes best first.
+    pub fn finish(&mut self) {
+        let mut env: Vec<(String, Option<String>, Evidence)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (name, default, evidence) in self.env.drain(..) {
+            match index.get(&name) {
+                Some(&i) => {
+                    if env[i].1.is_none() && default.is_some() {
+                        env[i] = (name, default, evidence);
+                    }
+                }
+                None => {
+                    index.insert(name.clone(), env.len());
+                    env.push((name, default, evidence));
+                }
+            }
+        }
+        self.env = env;
+        dedup_by_key(&mut self.ports, |(port, _)| *port);
+        dedup_by_key(&mut self.grpc_ports, |(port, _)| *port);
+        dedup_by_key(&mut self.health_paths, |(path, _)| path.clone());
+        self.health_paths.sort_by_key(|(path, _)| health_rank(path));
+    }
+}
+
+fn dedup_by_key<T, K: PartialEq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut seen: Vec<K> = Vec::new();
+    items.retain(|item| {
+        let k = key(item);
+        if seen.contains(&k) {
+            false
+        } else {
+            seen.push(k);
+            true
+        }
+    });
+}
+
+/// Hosts (with ports) an env value names: `db`, `db:5432`, `redis://redis:6379/0`,
+/// `postgresql://user:pass@db:5432/app`, `http://api:8080/v1`, or a comma list of them
+/// (`kafka-1:9092,kafka-2:9092`). The caller decides which hosts are services of the analysis;
+/// a plain word (`info`) comes back too, because `DB_HOST=db` looks the same. Values with
+/// spaces or interpolations left in them name no host.
+pub fn hosts_in(value: &str) -> Vec<(String, Option<u16>)> {
+    let value = value.trim();
+    if value.is_empty() || value.contains(char::is_whitespace) || value.contains("${") {
+        return Vec::new();
+    }
+    value.split(',').filter_map(host_of).collect()
+}
+
+fn host_of(item: &str) -> Option<(String, Option<u16>)> {
+    let rest = match item.split_once("://") {
+        Some((_, rest)) => rest,
+        None => item,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // User info (which may hold a password) ends at the last `@`.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let bracketed = authority.starts_with('[');
+    let (host, port) = if bracketed {
+        let (host, after) = authority[1..].split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    let starts_well = bracketed || host.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if host.is_empty() || !host.chars().all(valid) || !starts_well {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok().filter(|p| *p > 0)?),
+        None => None,
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
+#[cfg(test)]
+mod tests;

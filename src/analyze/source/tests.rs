@@ -1,0 +1,433 @@
+//! Tests of the source scan, of `looks_secret` and of `hosts_in`.
+
+use super::secrets::words;
+use super::*;
+
+fn scan_one(path: &str, text: &str) -> (SourceFacts, Vec<Note>) {
+    let mut facts = SourceFacts::default();
+    let mut notes = Vec::new();
+    let kind = kind_of(path).unwrap_or_else(|| panic!("{path} is not a source file"));
+    scan_text(path, kind, text, &mut facts, &mut notes);
+    facts.finish();
+    (facts, notes)
+}
+
+fn env_of(facts: &SourceFacts) -> Vec<(String, Option<String>, Option<u32>)> {
+    facts.env.iter().map(|(n, d, e)| (n.clone(), d.clone(), e.line)).collect()
+}
+
+#[test]
+fn patterns_compile() {
+    let patterns = &*PATTERNS;
+    assert!(patterns.env.len() > 10 && patterns.ports.len() > 10);
+}
+
+/// Env names and defaults a case expects.
+type Expected<'a> = &'a [(&'a str, Option<&'a str>)];
+
+#[test]
+fn env_reads_per_language() {
+    let cases: &[(&str, &str, Expected)] = &[
+        (
+            "app.py",
+            "import os\nA = os.environ[\"DB_HOST\"]\nB = os.environ.get('DB_PORT', '5432')\n\
+             C = os.getenv(\"WORKERS\", 4)\nD = os.getenv('MODE')\n\
+             os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site.settings\")\n",
+            &[
+                ("DB_HOST", None),
+                ("DB_PORT", Some("5432")),
+                ("WORKERS", Some("4")),
+                ("MODE", None),
+                ("DJANGO_SETTINGS_MODULE", Some("site.settings")),
+            ],
+        ),
+        (
+            "server.js",
+            "const port = process.env.PORT || 3000;\nconst url = process.env['API_URL'] ?? \"http://api:8080\";\n\
+             const lvl = process.env.LOG_LEVEL;\n",
+            &[("PORT", Some("3000")), ("LOG_LEVEL", None), ("API_URL", Some("http://api:8080"))],
+        ),
+        (
+            "main.go",
+            "addr := os.Getenv(\"LISTEN_ADDR\")\nv, ok := os.LookupEnv(\"FEATURE_X\")\n",
+            &[("LISTEN_ADDR", None), ("FEATURE_X", None)],
+        ),
+        (
+            "App.java",
+            "String h = System.getenv(\"REDIS_HOST\");\n@Value(\"${QUEUE_NAME:jobs}\") String q;\n",
+            &[("REDIS_HOST", None), ("QUEUE_NAME", Some("jobs"))],
+        ),
+        (
+            "Main.kt",
+            "val port = System.getenv(\"HTTP_PORT\") ?: \"8080\"\n",
+            &[("HTTP_PORT", Some("8080"))],
+        ),
+        (
+            "main.rs",
+            "let p = std::env::var(\"PORT\").unwrap_or_else(|_| \"8000\".to_string());\n\
+             let d = env::var(\"DATABASE_URL\")?;\nlet r = env::var(\"RUST_LOG\").unwrap_or(\"info\".into());\n",
+            &[("PORT", Some("8000")), ("DATABASE_URL", None), ("RUST_LOG", Some("info"))],
+        ),
+        (
+            "Program.cs",
+            "var c = Environment.GetEnvironmentVariable(\"CACHE_HOST\") ?? \"cache\";\n",
+            &[("CACHE_HOST", Some("cache"))],
+        ),
+        (
+            "config.php",
+            "<?php\n$h = getenv('DB_HOST');\n$u = $_ENV['APP_URL'] ?? 'http://localhost';\n\
+             'debug' => env('APP_DEBUG', false),\n'name' => env('APP_NAME', 'Laravel'),\n",
+            &[
+                ("APP_URL", Some("http://localhost")),
+                ("APP_NAME", Some("Laravel")),
+                ("APP_DEBUG", None),
+                ("DB_HOST", None),
+            ],
+        ),
+        (
+            "config/puma.rb",
+            "port ENV.fetch(\"PORT\") { 3000 }\nthreads = ENV.fetch('RAILS_MAX_THREADS', 5)\n\
+             host = ENV['REDIS_HOST'] || 'localhost'\n",
+            &[("PORT", Some("3000")), ("RAILS_MAX_THREADS", Some("5")), ("REDIS_HOST", Some("localhost"))],
+        ),
+        (
+            "src/main/resources/application.properties",
+            "spring.datasource.url=jdbc:postgresql://${DB_HOST:localhost}:5432/app\n\
+             spring.datasource.password=${DB_PASSWORD:devpass}\nserver.port=${PORT:8081}\n\
+             spring.application.name=${spring.app.name}\n",
+            &[("DB_HOST", Some("localhost")), ("DB_PASSWORD", None), ("PORT", Some("8081"))],
+        ),
+    ];
+    for (path, text, expected) in cases {
+        let (facts, notes) = scan_one(path, text);
+        assert!(notes.is_empty(), "{path}: {notes:?}");
+        let mut got: Vec<(String, Option<String>)> =
+            facts.env.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect();
+        let mut want: Vec<(String, Option<String>)> =
+            expected.iter().map(|(n, d)| (n.to_string(), d.map(str::to_string))).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{path}");
+    }
+}
+
+#[test]
+fn env_evidence_has_lines_and_no_secret_values() {
+    let (facts, _) = scan_one(
+        "app.py",
+        "import os\n\nSECRET = os.getenv('SECRET_KEY', 'dev-only-secret')\nPORT = os.getenv('PORT', '5000')\nX = os.getenv('PORT')\n",
+    );
+    assert_eq!(
+        env_of(&facts),
+        vec![
+            ("SECRET_KEY".to_string(), None, Some(3)),
+            ("PORT".to_string(), Some("5000".to_string()), Some(4)),
+        ]
+    );
+    let all = format!("{facts:?}");
+    assert!(!all.contains("dev-only-secret"), "{all}");
+    assert_eq!(
+        facts.ports.iter().map(|(p, e)| (*p, e.line)).collect::<Vec<_>>(),
+        [(5000, Some(4))]
+    );
+}
+
+#[test]
+fn listen_ports_per_language() {
+    let cases: &[(&str, &str, &[u16])] = &[
+        ("index.js", "app.listen(3000, () => {})", &[3000]),
+        ("index.js", "server.listen(process.env.PORT || 8080);", &[8080]),
+        ("server.ts", "await app.listen({ port: 4000, host: '0.0.0.0' })", &[4000]),
+        ("app.py", "if __name__ == '__main__':\n    app.run(host='0.0.0.0', port=5000)\n", &[5000]),
+        ("main.py", "uvicorn.run(app, host=\"0.0.0.0\", port=8000)", &[8000]),
+        ("gunicorn.conf.py", "bind = \"0.0.0.0:8001\"\nworkers = 2\n", &[8001]),
+        ("main.go", "log.Fatal(http.ListenAndServe(\":8080\", mux))", &[8080]),
+        ("main.go", "lis, err := net.Listen(\"tcp\", \":50051\")", &[50051]),
+        ("main.go", "r.Run(\":9000\")\nsrv := &http.Server{Addr: \"0.0.0.0:9001\"}", &[9000, 9001]),
+        ("App.java", "port(4567);\nServerBuilder.forPort(50052)", &[4567, 50052]),
+        ("src/main/resources/application.properties", "server.port=8081\n", &[8081]),
+        (
+            "src/main/resources/application.properties",
+            "server.port = ${SERVER_PORT:8082}\n",
+            &[8082],
+        ),
+        (
+            "src/main/resources/application.yml",
+            "spring:\n  application:\n    name: x\nserver:\n  port: 8083\n",
+            &[8083],
+        ),
+        ("main.rs", "HttpServer::new(f).bind((\"0.0.0.0\", 8080))?", &[8080]),
+        ("main.rs", "let l = TcpListener::bind(\"0.0.0.0:3000\").await?;", &[3000]),
+        ("main.rs", "let addr = SocketAddr::from(([0, 0, 0, 0], 3001));", &[3001]),
+        ("Program.cs", "app.Run(\"http://0.0.0.0:5005\");", &[5005]),
+        ("Program.cs", "o.ListenAnyIP(8085);", &[8085]),
+        ("app.rb", "set :port, 4567\n", &[4567]),
+        ("index.js", "const port = 4001;\napp.listen(port)", &[4001]),
+        ("index.js", "app.listen(port)", &[]),
+        ("index.js", "const port = 4001 + offset;", &[]),
+        ("index.js", "const x = foo(3000)", &[]),
+        ("main.go", "fmt.Println(\":8080\")", &[]),
+        (
+            "main.go",
+            "port := os.Getenv(\"PORT\")\nif port == \"\" {\n\tport = \"8090\"\n}\n",
+            &[8090],
+        ),
+        ("main.go", "if name == \"\" {\n\tname = \"world\"\n}\n", &[]),
+    ];
+    for (path, text, expected) in cases {
+        let (facts, _) = scan_one(path, text);
+        let got: Vec<u16> = facts.ports.iter().map(|(p, _)| *p).collect();
+        assert_eq!(got, *expected, "{path}: {text}");
+    }
+}
+
+#[test]
+fn grpc_servers_and_their_ports() {
+    let go = "package main\nfunc main() {\n\tlis, _ := net.Listen(\"tcp\", \":50051\")\n\ts := grpc.NewServer()\n}\n";
+    let (facts, _) = scan_one("cmd/server/main.go", go);
+    let grpc = facts.grpc.expect("grpc found");
+    assert_eq!((grpc.line, grpc.what.as_str()), (Some(4), "registers a gRPC server"));
+    assert_eq!(facts.grpc_ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [50051]);
+
+    let python = "server = grpc.server(futures.ThreadPoolExecutor(max_workers=10))\nserver.add_insecure_port('[::]:50052')\n";
+    let (facts, _) = scan_one("server.py", python);
+    assert!(facts.grpc.is_some());
+    assert_eq!(facts.grpc_ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [50052]);
+
+    let node = "const server = new grpc.Server();\nserver.bindAsync('0.0.0.0:50053', creds, cb);\n";
+    let (facts, _) = scan_one("server.js", node);
+    assert_eq!(facts.grpc_ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [50053]);
+
+    let rust = "use tonic::transport::Server;\nServer::builder().add_service(s).serve(\"[::]:50054\".parse()?).await?;\n";
+    let (facts, _) = scan_one("src/main.rs", rust);
+    assert_eq!(facts.grpc_ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [50054]);
+
+    let axum = "let app = Server::builder();\n";
+    assert!(scan_one("src/main.rs", axum).0.grpc.is_none(), "no tonic, no gRPC");
+
+    let proto = "syntax = \"proto3\";\n\nservice Greeter {\n  rpc SayHello (HelloRequest) returns (HelloReply);\n}\n";
+    let (facts, _) = scan_one("proto/greeter.proto", proto);
+    assert_eq!(
+        facts.grpc.map(|e| (e.line, e.what)),
+        Some((Some(3), "defines a gRPC service".into()))
+    );
+
+    let spring = "grpc.server.port=9090\n";
+    let (facts, _) = scan_one("src/main/resources/application.properties", spring);
+    assert_eq!(facts.grpc_ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [9090]);
+
+    let plain = "http.ListenAndServe(\":8080\", nil)";
+    let (facts, _) = scan_one("main.go", plain);
+    assert!(facts.grpc.is_none() && facts.grpc_ports.is_empty());
+}
+
+#[test]
+fn health_routes_best_first() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("app.py", "@app.route(\"/ping\")\ndef ping(): pass\n@app.route('/health')\ndef h(): pass\n", &["/health", "/ping"]),
+        ("main.py", "@app.get(\"/healthz\")\nasync def hz(): ...\n@router.get('/readyz')\n", &["/healthz", "/readyz"]),
+        ("index.js", "app.get('/health', (req, res) => res.send('ok'))", &["/health"]),
+        ("main.go", "mux.HandleFunc(\"/healthz\", h)\nmux.HandleFunc(\"GET /livez\", l)\nr.GET(\"/status\", s)\n", &["/healthz", "/livez", "/status"]),
+        ("Api.java", "@GetMapping(\"/ready\")\n@RequestMapping(value = \"/health\")\n", &["/health", "/ready"]),
+        ("Program.cs", "app.MapHealthChecks(\"/healthz\");\napp.MapGet(\"/ping\", () => \"pong\");", &["/healthz", "/ping"]),
+        ("urls.py", "urlpatterns = [path(\"health/\", views.health), path('admin/', admin.site.urls)]", &["/health"]),
+        ("config/routes.rb", "Rails.application.routes.draw do\n  get \"up\" => \"rails/health#show\"\nend\n", &["/up"]),
+        ("app.rb", "get '/health' do\n  'ok'\nend\n", &["/health"]),
+        ("src/main.rs", ".route(\"/healthz\", get(health))", &["/healthz"]),
+        ("src/main.rs", "#[get(\"/health\")]\nasync fn h() {}", &["/health"]),
+        // Near misses: a path that is not a route, a longer path.
+        ("index.js", "const s = '/health';\nfetch('https://x/health')\n", &[]),
+        ("main.go", "mux.HandleFunc(\"/healthy-food\", h)", &[]),
+    ];
+    for (path, text, expected) in cases {
+        let (facts, _) = scan_one(path, text);
+        let got: Vec<&str> = facts.health_paths.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(got, *expected, "{path}: {text}");
+    }
+    let (facts, _) = scan_one("index.js", "\n\napp.get('/health', h)");
+    assert_eq!(facts.health_paths[0].1.line, Some(3));
+}
+
+#[test]
+fn malformed_spring_yaml_is_a_note() {
+    let (facts, notes) = scan_one("src/main/resources/application.yml", "server:\n  port: [8080\n");
+    assert!(facts.ports.is_empty());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].message.starts_with("not valid YAML"), "{notes:?}");
+    assert_eq!(notes[0].file.as_deref(), Some("src/main/resources/application.yml"));
+}
+
+#[test]
+fn binary_looking_and_odd_text_does_not_panic() {
+    let odd =
+        "process.env.\nprocess.env[\nos.getenv(\napp.listen(99999)\n\u{0}\u{1}é\n@app.get(\"/";
+    for path in ["a.js", "a.py", "a.go", "a.rs", "a.rb", "a.php", "a.cs", "A.java"] {
+        let (facts, _) = scan_one(path, odd);
+        assert!(facts.ports.is_empty(), "{path}");
+    }
+}
+
+#[test]
+fn the_scan_is_bounded() {
+    let listing = [
+        ("svc/a.py", 10),
+        ("svc/node_modules/x.js", MAX_SCAN_BYTES),
+        ("svc/b.py", MAX_SCAN_BYTES - 10),
+        ("svc/c.py", 6),
+        ("svc/d.py", 1),
+    ];
+    let mut read_files = Vec::new();
+    let mut notes = Vec::new();
+    let facts = scan_in(
+        listing.iter().map(|(p, s)| (*p, *s)),
+        "svc",
+        &mut |path, _| {
+            read_files.push(path.to_string());
+            Some("import os\nX = os.getenv('SETTING')\n".to_string())
+        },
+        &mut notes,
+    );
+    assert_eq!(read_files, ["svc/a.py", "svc/b.py"], "skipped folders are not read");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].message.contains("stopped after 8 MiB at svc/c.py"), "{notes:?}");
+    assert_eq!(facts.env.len(), 1, "both files read the same name");
+}
+
+#[test]
+fn files_scanned_and_skipped() {
+    let cases = [
+        ("src/app.py", Some(SourceKind::Python), false),
+        ("web/server.mjs", Some(SourceKind::Script), false),
+        ("web/App.tsx", None, false),
+        ("cmd/api/main.go", Some(SourceKind::Go), false),
+        ("cmd/api/main_test.go", Some(SourceKind::Go), true),
+        ("src/main/resources/application-prod.yml", Some(SourceKind::SpringYaml), false),
+        ("config/settings.yml", None, false),
+        ("node_modules/express/index.js", Some(SourceKind::Script), true),
+        ("tests/test_app.py", Some(SourceKind::Python), true),
+        ("app/test_views.py", Some(SourceKind::Python), true),
+        ("src/app.test.ts", Some(SourceKind::Script), true),
+        ("src/test/java/AppTest.java", Some(SourceKind::Jvm), true),
+        ("vendor/github.com/x/y.go", Some(SourceKind::Go), true),
+        ("README.md", None, false),
+        ("Makefile", None, false),
+    ];
+    for (path, kind, skipped) in cases {
+        assert_eq!(kind_of(path), kind, "{path}");
+        assert_eq!(is_skipped(path), skipped, "{path}");
+    }
+}
+
+#[test]
+fn secret_names() {
+    let cases = [
+        ("PASSWORD", true),
+        ("DB_PASSWORD", true),
+        ("POSTGRES_PASSWORD", true),
+        ("MYSQL_ROOT_PASSWORD", true),
+        ("dbPassword", true),
+        ("SMTP_PASS", true),
+        ("DB_PWD", true),
+        ("JWT_SECRET", true),
+        ("SECRET_KEY", true),
+        ("SECRET_KEY_BASE", true),
+        ("GITHUB_TOKEN", true),
+        ("access_token", true),
+        ("API_KEY", true),
+        ("apiKey", true),
+        ("APIKEY", true),
+        ("STRIPE_KEY", true),
+        ("TLS_KEY", true),
+        ("AWS_SECRET_ACCESS_KEY", true),
+        ("PRIVATE_KEY", true),
+        ("GOOGLE_APPLICATION_CREDENTIALS", true),
+        ("DOCKER_CREDS", true),
+        ("BASIC_AUTH", true),
+        ("REDIS_AUTH", true),
+        ("DATABASE_URL", true),
+        ("SQLALCHEMY_DATABASE_URI", true),
+        ("REDIS_URL", true),
+        ("MONGODB_URI", true),
+        ("CELERY_BROKER_URL", true),
+        ("SENTRY_DSN", true),
+        ("SLACK_WEBHOOK_URL", true),
+        ("EMAIL_URL", true),
+        ("CACHE_URL", true),
+        ("ConnectionStrings__DefaultConnection", true),
+        ("SSL_KEYSTORE_PASSWORD", true),
+        ("AUTH_SALT", true),
+        // Near misses.
+        ("PWD", false),
+        ("KEYCLOAK_URL", false),
+        ("TOKENIZER_MODEL", false),
+        ("BYPASS_CACHE", false),
+        ("COMPASS_URL", false),
+        ("AUTHOR_NAME", false),
+        ("AUTH_ENABLED", false),
+        ("AUTH_URL", false),
+        ("OAUTH_CLIENT_ID", false),
+        ("AWS_ACCESS_KEY_ID", false),
+        ("PUBLIC_KEY", false),
+        ("STRIPE_PUBLISHABLE_KEY", false),
+        ("CACHE_KEY", false),
+        ("KEY_PREFIX", false),
+        ("TOKEN_TTL", false),
+        ("JWT_EXPIRY", false),
+        ("PASSWORD_MIN_LENGTH", false),
+        ("POSTGRES_PASSWORD_FILE", false),
+        ("PRIVATE_KEY_PATH", false),
+        ("SECRET_NAME", false),
+        ("TLS_CERT", false),
+        ("API_URL", false),
+        ("NEXTAUTH_URL", false),
+        ("ELASTIC_APM_SERVER_URL", false),
+        ("REDIS_HOST", false),
+        ("DB_USER", false),
+        ("MYSQL_ALLOW_EMPTY_PASSWORD", false),
+        ("MYSQL_RANDOM_ROOT_PASSWORD", false),
+        ("PORT", false),
+        ("", false),
+    ];
+    for (name, secret) in cases {
+        assert_eq!(looks_secret(name), secret, "{name}");
+    }
+}
+
+/// Hosts and ports a case expects.
+type Hosts<'a> = &'a [(&'a str, Option<u16>)];
+
+#[test]
+fn hosts_in_values() {
+    let cases: &[(&str, Hosts)] = &[
+        ("db", &[("db", None)]),
+        ("db:5432", &[("db", Some(5432))]),
+        ("redis://redis:6379/0", &[("redis", Some(6379))]),
+        ("postgresql://app:s3cr3t@Postgres:5432/app?sslmode=disable", &[("postgres", Some(5432))]),
+        ("postgres://user:p@ss@db/app", &[("db", None)]),
+        ("http://api:8080/v1", &[("api", Some(8080))]),
+        ("amqp://guest:guest@rabbitmq", &[("rabbitmq", None)]),
+        ("kafka-1:9092,kafka-2:9092", &[("kafka-1", Some(9092)), ("kafka-2", Some(9092))]),
+        ("http://[::1]:8080/", &[("::1", Some(8080))]),
+        ("10.0.0.5:80", &[("10.0.0.5", Some(80))]),
+        ("info", &[("info", None)]),
+        ("", &[]),
+        ("hello world", &[]),
+        ("${DB_HOST}", &[]),
+        ("db:notaport", &[]),
+        ("/var/run/app.sock", &[]),
+        ("-x", &[]),
+    ];
+    for (value, expected) in cases {
+        let want: Vec<(String, Option<u16>)> =
+            expected.iter().map(|(h, p)| (h.to_string(), *p)).collect();
+        assert_eq!(hosts_in(value), want, "{value}");
+    }
+}
+
+#[test]
+fn name_words() {
+    assert_eq!(words("dbPassword"), ["DB", "PASSWORD"]);
+    assert_eq!(words("APIKey"), ["API", "KEY"]);
+    assert_eq!(words("ConnectionStrings__Default"), ["CONNECTION", "STRINGS", "DEFAULT"]);
+    assert_eq!(words("a.b-c_d"), ["A", "B", "C", "D"]);
+}
