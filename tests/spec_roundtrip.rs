@@ -107,6 +107,7 @@ fn generate_writes_valid_canonical_files_for_every_compose_app() {
 fn generate_writes_valid_canonical_files_for_every_fixture_repository() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
     let repos = subfolders(&dir);
+    assert!(repos.len() >= 9, "expected the fixture repositories, found {}", repos.len());
     let mut problems = Vec::new();
     for repo in &repos {
         match generated_files_are_valid_and_formatted(repo) {

@@ -313,6 +313,9 @@ impl<'a> Builder<'a> {
         analysis: &'b Analysis,
     ) -> Result<Vec<&'b analyze::Service>, BuildError> {
         let mut deployed = Vec::new();
+        // A repository that holds nothing but backing services (a database stack, say) is
+        // there to deploy them: nothing else would point at them.
+        let only_backing = analysis.services.iter().all(|s| s.role.is_backing());
         for service in &analysis.services {
             let answer = self.answers.for_service(&service.name).and_then(|a| a.deploy);
             let deploy = match answer {
@@ -320,6 +323,25 @@ impl<'a> Builder<'a> {
                     let choice = if deploy { "deployed" } else { "not deployed" };
                     self.decide(&service.name, choice, "answered");
                     deploy
+                }
+                None if service.role.is_backing() && only_backing => {
+                    self.ask(
+                        format!("deploy.{}", service.name),
+                        format!("Deploy {} ({})?", service.name, role_name(service.role)),
+                        "true".into(),
+                        "the repository runs nothing but backing services".into(),
+                        false,
+                    );
+                    self.decide(
+                        &service.name,
+                        "deployed",
+                        format!(
+                            "a {}, and the repository has no application that would use an \
+                             existing one instead: it is what there is to deploy",
+                            role_name(service.role)
+                        ),
+                    );
+                    true
                 }
                 None if service.role.is_backing() => {
                     self.ask(

@@ -145,9 +145,27 @@ fn nothing_to_deploy_is_an_error_that_says_why() {
     assert!(err.to_string().starts_with("no deployable service found"), "{err}");
 
     let only_db = Analysis { services: vec![service("db", Role::Database, &[])], notes: vec![] };
-    let err = build(&only_db, &Answers::default(), &Config::default(), "x").unwrap_err();
+    let mut no = Answers::default();
+    no.set("deploy.db=false").unwrap();
+    let err = build(&only_db, &no, &Config::default(), "x").unwrap_err();
     assert!(err.to_string().contains("found: db"), "{err}");
     assert!(matches!(err, BuildError::NothingToDeploy(_)));
+}
+
+#[test]
+fn a_repository_of_backing_services_only_deploys_them() {
+    let only_db = Analysis { services: vec![service("db", Role::Database, &[])], notes: vec![] };
+    let generated = build(&only_db, &Answers::default(), &Config::default(), "x").unwrap();
+    assert_eq!(generated.jobs.len(), 1);
+    let decision = generated.decisions.iter().find(|d| d.subject == "db").unwrap();
+    assert_eq!(decision.choice, "deployed");
+    // With an application beside it, the database is looked up instead.
+    let with_app = Analysis {
+        services: vec![service("web", Role::App, &[]), service("db", Role::Database, &[])],
+        notes: vec![],
+    };
+    let generated = build(&with_app, &Answers::default(), &Config::default(), "x").unwrap();
+    assert!(generated.decisions.iter().any(|d| d.subject == "db" && d.choice == "not deployed"));
 }
 
 #[test]
