@@ -218,7 +218,7 @@ pub fn conclude(manifest: &Manifest) -> Stack {
     stack.evidence.push(Evidence::at(
         file,
         None,
-        format!("{} manifest: language {}", short(file), name_of(language)),
+        format!("{} manifest: language {}", short(file), language.as_str()),
     ));
     let table = manifest.ecosystem.rules();
     let found = |pattern: &str, dev_ok: bool| {
@@ -377,20 +377,6 @@ fn ecosystem_of(language: Language) -> Ecosystem {
         Language::Php => Ecosystem::Php,
         Language::Rust => Ecosystem::Rust,
         Language::Ruby => Ecosystem::Ruby,
-    }
-}
-
-fn name_of(language: Language) -> &'static str {
-    match language {
-        Language::Go => "go",
-        Language::Python => "python",
-        Language::Node => "node",
-        Language::Java => "java",
-        Language::Dotnet => "dotnet",
-        Language::Php => "php",
-        Language::Rust => "rust",
-        Language::Ruby => "ruby",
-        Language::Static => "static",
     }
 }
 

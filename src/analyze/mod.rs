@@ -483,7 +483,7 @@ fn apply_image_config(
             draft.evidence(
                 path,
                 None,
-                format!("language {} from image {image}", language_name(language)),
+                format!("language {} from image {image}", language.as_str()),
             );
         }
     }
@@ -907,20 +907,6 @@ fn language_of_images(images: &[String]) -> Option<(Language, String)> {
         return Some((language, image.clone()));
     }
     None
-}
-
-fn language_name(language: Language) -> &'static str {
-    match language {
-        Language::Go => "go",
-        Language::Python => "python",
-        Language::Node => "node",
-        Language::Java => "java",
-        Language::Dotnet => "dotnet",
-        Language::Php => "php",
-        Language::Rust => "rust",
-        Language::Ruby => "ruby",
-        Language::Static => "static",
-    }
 }
 
 /// Web server configuration files below a folder (`*.conf`, `*.conf.template`, `Caddyfile`).

@@ -81,6 +81,23 @@ pub enum Language {
     Static,
 }
 
+impl Language {
+    /// The lowercase name used in the JSON contract (`go`, `python`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Go => "go",
+            Language::Python => "python",
+            Language::Node => "node",
+            Language::Java => "java",
+            Language::Dotnet => "dotnet",
+            Language::Php => "php",
+            Language::Rust => "rust",
+            Language::Ruby => "ruby",
+            Language::Static => "static",
+        }
+    }
+}
+
 /// What a service is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -57,7 +57,7 @@ fn row(service: &Service) -> [String; 7] {
         Source::Build => format!("build {}", service.path),
         Source::Image => format!("image {}", service.image.as_deref().unwrap_or("?")),
     };
-    let language = service.language.map(language_name);
+    let language = service.language.map(Language::as_str);
     let stack = match (language, service.framework.as_deref()) {
         (Some(l), Some(f)) => format!("{l}/{f}"),
         (Some(l), None) => l.to_string(),
@@ -107,20 +107,6 @@ fn row(service: &Service) -> [String; 7] {
         if service.depends_on.is_empty() { "-".to_string() } else { service.depends_on.join(", ") };
     let resources = format!("{} MHz, {} MB", service.resources.cpu, service.resources.memory);
     [service.name.clone(), source, stack, ports, health, deps, resources]
-}
-
-fn language_name(language: Language) -> &'static str {
-    match language {
-        Language::Go => "go",
-        Language::Python => "python",
-        Language::Node => "node",
-        Language::Java => "java",
-        Language::Dotnet => "dotnet",
-        Language::Php => "php",
-        Language::Rust => "rust",
-        Language::Ruby => "ruby",
-        Language::Static => "static",
-    }
 }
 
 #[cfg(test)]
