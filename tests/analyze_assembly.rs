@@ -73,7 +73,9 @@ fn monorepo_folders_become_services_with_meaningful_names() {
         "from the build stage image"
     );
     assert_eq!(api.ports.iter().map(|p| p.container).collect::<Vec<_>>(), [8080]);
-    assert_eq!(api.command.as_deref(), Some(&["/api".to_string()][..]));
+    // The image's own CMD is evidence, not an override the job would have to repeat.
+    assert_eq!(api.command, None);
+    assert!(api.evidence.iter().any(|e| e.what == "command of the built stage: /api"));
     assert_eq!(api.dockerfile.as_deref(), Some("services/api/Dockerfile"));
 }
 
@@ -173,7 +175,8 @@ volumes:
         ]
     );
     assert_eq!((api.resources.cpu, api.resources.memory), (1500, 1024));
-    assert_eq!(api.command.as_deref().map(|c| c.join(" ")), Some("gunicorn app:app".into()));
+    assert_eq!(api.command, None, "the built stage's CMD is the image's own");
+    assert!(api.evidence.iter().any(|e| e.what.ends_with("gunicorn app:app")));
     assert_eq!(
         api.volumes.iter().map(|v| (v.path.as_str(), v.persistent)).collect::<Vec<_>>(),
         [("/cache", true)]

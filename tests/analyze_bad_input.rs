@@ -267,7 +267,7 @@ fn command_json_has_the_documented_shape() {
             "env",
             "volumes",
             "depends_on",
-            "command",
+            // `command` appears only when the compose file overrides the image's own.
             "resources",
             "evidence"
         ]

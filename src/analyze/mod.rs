@@ -474,8 +474,13 @@ fn apply_image_config(
         draft.evidence(path, Some(volume.line), format!("VOLUME {}", volume.value));
     }
     if let Some(command) = config.command() {
-        draft.service.command = Some(command.value);
-        draft.evidence(path, Some(command.line), "command of the built stage");
+        // The image built from this stage runs it already: it is evidence, not an override
+        // (`Service.command` is only for commands that replace the image's own).
+        draft.evidence(
+            path,
+            Some(command.line),
+            format!("command of the built stage: {}", command.value.join(" ")),
+        );
     }
     if draft.service.language.is_none() {
         if let Some((language, image)) = language_of_images(&config.images) {
