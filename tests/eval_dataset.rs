@@ -86,3 +86,46 @@ fn llm_on_without_an_llm_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read the dataset no/such/folder"), "{stderr}");
 }
+
+#[test]
+fn a_prompt_version_can_be_compared() {
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "refine",
+        Reply::Json(json!({"changes": []})),
+    )]))
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let prompts = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/refine.md"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let terse = shipped.replace("version: 1", "version: 2-terse");
+    std::fs::write(prompts.path().join("refine.2-terse.md"), terse)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(prompts.path().join("refine.3.md"), &shipped).unwrap_or_else(|e| panic!("{e}"));
+    let dir = prompts.path().display().to_string();
+    let url = llm.url();
+    let env = [("NOMAD_SPEC_LLM_BASE_URL", url.as_str())];
+    let mut args = vec!["--dataset", "datasets/fixtures", "--llm", "on", "--format", "json"];
+    args.extend(["--prompts", &dir, "--prompt-version", "refine=2-terse"]);
+    let (code, stdout, stderr) = eval(&args, &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&stdout)["prompts"]["refine"], "2-terse");
+    assert!(llm.requests().iter().all(|r| r.body.contains("(prompt version 2-terse)")));
+
+    let mismatch = [
+        "--dataset",
+        "datasets/fixtures",
+        "--llm",
+        "on",
+        "--prompts",
+        &dir,
+        "--prompt-version",
+        "refine=3",
+    ];
+    let (code, _, stderr) = eval(&mismatch, &env);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("its front matter says refine version 1, not refine version 3"),
+        "{stderr}"
+    );
+}
