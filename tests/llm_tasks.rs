@@ -163,6 +163,7 @@ fn answers_that_move_the_job_or_carry_secrets_are_rejected() {
         (json!({"key": "env.api.DB_PASSWORD", "value": "x"}), "would put a secret value"),
         (json!({"key": "memory.api", "value": "lots"}), "bad value for `memory.api`"),
         (json!({"key": "replicas.api", "value": "3"}), "unknown answer key `replicas.api`"),
+        (json!({"key": "memory.billing", "value": "512"}), "the answers do not build a job"),
     ];
     for (assignment, expected) in cases {
         let llm = fake(vec![Rule::task(

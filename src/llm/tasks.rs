@@ -17,7 +17,11 @@ use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
 use crate::nomad::diagnose::{Category, Diagnosis, Evidence};
 use crate::spec::answers::{Answers, Question};
+use crate::spec::build::build;
+use crate::spec::config::Config;
 use crate::spec::parse::{parse_job_spec, ParseOptions};
+use crate::spec::render::{render_job, RenderOptions};
+use crate::spec::validate::{is_valid, validate_source};
 use crate::spec::JobSpec;
 
 /// What the LLM advised: a value that passed the guardrails, or none, and notes for the
@@ -199,6 +203,13 @@ pub async fn answers(
         }
         applied.push(assignment);
     }
+    // The answers as a whole must still build valid jobs: a service the repository does not
+    // have, or a combination the builder refuses, rejects the answer.
+    if !applied.is_empty() {
+        if let Err(why) = builds_valid_jobs(analysis, &patched) {
+            return Advice::rejected(why);
+        }
+    }
     let unclear = answer["unclear"]
         .as_array()
         .into_iter()
@@ -211,6 +222,21 @@ pub async fn answers(
         notes.push("the reply changed nothing".into());
     }
     Advice { value: Some(AnswersPatch { answers: patched, applied, unclear }), notes }
+}
+
+fn builds_valid_jobs(analysis: &Analysis, answers: &Answers) -> Result<(), String> {
+    let generated = build(analysis, answers, &Config::default(), "llm-check")
+        .map_err(|err| format!("the answers do not build a job: {err}"))?;
+    for job in &generated.jobs {
+        let text = render_job(&job.spec, &RenderOptions::default())
+            .map_err(|err| format!("the job cannot be rendered: {err}"))?;
+        let diagnostics = validate_source(&text, &job.path);
+        if !is_valid(&diagnostics) {
+            let errors: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
+            return Err(format!("the job would not be valid: {}", errors.join("; ")));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
