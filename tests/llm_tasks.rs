@@ -325,6 +325,11 @@ fn faults_end_on_the_rules_with_a_note() {
             Reply::Status { status: 503, retry_after: None },
             "LLM skipped: HTTP 503 after 3 attempts",
         ),
+        // An hour's `Retry-After` is capped by the client's longest wait (10 ms here).
+        (
+            Reply::Status { status: 429, retry_after: Some(3600) },
+            "LLM skipped: HTTP 429 after 3 attempts",
+        ),
         (Reply::Html(404), "is not an OpenAI-compatible chat completions endpoint"),
     ];
     for (reply, expected) in cases {
