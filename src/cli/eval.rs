@@ -1,12 +1,484 @@
-//! `nomad-spec eval`: placeholder until its issue lands.
+//! `nomad-spec eval`: how well analysis and generation do on a dataset of repositories with
+//! expected answers, with or without the LLM, so two prompt versions or two models can be
+//! compared on the same data.
+//!
+//! A dataset is a folder of cases, one sub-folder each holding an `expected.toml`:
+//!
+//! ```toml
+//! path = "../../../fixtures/repos/flask-postgres"  # the repository, relative to this file
+//! service = "api"                  # the service the fields describe (default: the first)
+//! language = "python"              # the analyzer's language, or "none"
+//! ports = [8000]                   # container ports of the generated job's group
+//! image = "postgres:16-alpine"     # the image the generated task runs
+//! health = "http:/healthz"         # the job's check: "http:PATH", "tcp", "grpc" or "none"
+//! secrets = ["DATABASE_URL"]       # environment variables treated as secrets
+//! dependencies = ["db"]            # services it depends on
+//! memory_min = 1024                # the task's memory is at least this (MB)
+//! ```
+//!
+//! Every field but `path` is optional; only the fields given are scored. The case's service is
+//! always deployed (`deploy.SERVICE=true`), everything else takes the rules' defaults. With
+//! `--llm on`, the `refine` task reviews each case's job and accepted changes are scored;
+//! the report adds the LLM's calls, tokens and latency. `--prompt-version TASK=V` uses
+//! `prompts/TASK.V.md` (under `--prompts`) instead of the shipped prompt of that task.
+//!
+//! Exit codes: 0 the report was printed; 2 the dataset, a case or a prompt cannot be read, or
+//! `--llm on` without an LLM configured.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::analyze::Format;
+use crate::analyze::{self, Analysis, Options};
+use crate::llm::prompt::Prompt;
+use crate::llm::{tasks, Client};
+use crate::spec::answers::Answers;
+use crate::spec::build::build;
+use crate::spec::config::Config;
+use crate::spec::render::{render_job, RenderOptions};
+use crate::spec::validate::{is_valid, validate_source};
+use crate::spec::{JobSpec, TaskGroup};
+
+/// Whether the LLM takes part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// The rules alone.
+    Off,
+    /// The rules, then the LLM's `refine` (needs NOMAD_SPEC_LLM_BASE_URL).
+    On,
+}
 
 /// Arguments of `nomad-spec eval`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Exit codes: 0 report printed; 2 unreadable dataset, case or prompt, or \
+    --llm on without an LLM configured.")]
+pub struct Args {
+    /// Folder of cases, each a sub-folder with an `expected.toml`.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Let the LLM refine each job.
+    #[arg(long, value_enum, default_value_t = Switch::Off)]
+    pub llm: Switch,
+    /// Use prompt version V of TASK (`prompts/TASK.V.md`); repeatable.
+    #[arg(long = "prompt-version", value_name = "TASK=V")]
+    pub prompt_versions: Vec<String>,
+    /// Where `--prompt-version` finds prompt files.
+    #[arg(long, default_value = "prompts")]
+    pub prompts: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// One case's `expected.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    path: PathBuf,
+    service: Option<String>,
+    language: Option<String>,
+    ports: Option<Vec<u16>>,
+    image: Option<String>,
+    health: Option<String>,
+    secrets: Option<Vec<String>>,
+    dependencies: Option<Vec<String>>,
+    memory_min: Option<i64>,
+}
+
+/// One scored field of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldScore {
+    /// The field (`ports`).
+    pub field: String,
+    /// What `expected.toml` says.
+    pub expected: String,
+    /// What the tool produced.
+    pub actual: String,
+    /// Whether they agree.
+    pub ok: bool,
+}
+
+/// One case's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReport {
+    /// The case folder's name.
+    pub name: String,
+    /// The fields scored.
+    pub fields: Vec<FieldScore>,
+    /// Generated jobs that validate.
+    pub valid_jobs: usize,
+    /// Generated jobs.
+    pub jobs: usize,
+    /// What happened (build errors, LLM notes).
+    pub notes: Vec<String>,
+}
+
+/// A field's accuracy over the dataset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Accuracy {
+    /// Cases where it matched.
+    pub matched: usize,
+    /// Cases that score it.
+    pub total: usize,
+}
+
+/// The LLM's cost over the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Usage {
+    /// HTTP calls made.
+    pub calls: usize,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Sum of the calls' latencies.
+    pub latency_ms: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The dataset folder.
+    pub dataset: String,
+    /// `on` or `off`.
+    pub llm: String,
+    /// Prompt version per task, when the LLM is on.
+    pub prompts: BTreeMap<String, String>,
+    /// Accuracy per field.
+    pub accuracy: BTreeMap<String, Accuracy>,
+    /// Jobs that validate, over all cases.
+    pub valid_jobs: usize,
+    /// Jobs generated, over all cases.
+    pub jobs: usize,
+    /// The LLM's calls, tokens and latency (zero when off).
+    pub usage: Usage,
+    /// Every case.
+    pub cases: Vec<CaseReport>,
+}
 
 /// Runs `nomad-spec eval`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`nomad-spec eval` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let report = match evaluate(&args) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("nomad-spec eval: {err:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print!("{}", text(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client(args: &Args) -> anyhow::Result<Option<Client>> {
+    if args.llm == Switch::Off {
+        anyhow::ensure!(args.prompt_versions.is_empty(), "--prompt-version needs --llm on");
+        return Ok(None);
+    }
+    let mut client = Client::from_env()?.ok_or_else(|| {
+        anyhow::anyhow!("--llm on, but no LLM is configured (set NOMAD_SPEC_LLM_BASE_URL)")
+    })?;
+    for choice in &args.prompt_versions {
+        let (task, version) = choice
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--prompt-version `{choice}` is not TASK=V"))?;
+        let file = args.prompts.join(format!("{task}.{version}.md"));
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let prompt = Prompt::parse(&text, &file.display().to_string())?;
+        anyhow::ensure!(
+            prompt.name == task && prompt.version == version,
+            "{}: its front matter says {} version {}, not {task} version {version}",
+            file.display(),
+            prompt.name,
+            prompt.version
+        );
+        client = client.with_prompt(prompt);
+    }
+    Ok(Some(client))
+}
+
+/// Runs every case of the dataset.
+pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
+    let client = client(args)?;
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&args.dataset)
+        .with_context(|| format!("cannot read the dataset {}", args.dataset.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.join("expected.toml").is_file())
+        .collect();
+    cases.sort();
+    anyhow::ensure!(
+        !cases.is_empty(),
+        "{}: no case (a folder with expected.toml)",
+        args.dataset.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime for the LLM")?;
+    let mut reports = Vec::new();
+    for case in &cases {
+        reports.push(run_case(case, client.as_ref(), &runtime)?);
+    }
+    let mut accuracy: BTreeMap<String, Accuracy> = BTreeMap::new();
+    for field in reports.iter().flat_map(|r| &r.fields) {
+        let entry = accuracy.entry(field.field.clone()).or_default();
+        entry.total += 1;
+        entry.matched += usize::from(field.ok);
+    }
+    let mut usage = Usage::default();
+    let mut prompts = BTreeMap::new();
+    if let Some(client) = &client {
+        for call in client.calls() {
+            usage.calls += 1;
+            usage.prompt_tokens += call.prompt_tokens;
+            usage.completion_tokens += call.completion_tokens;
+            usage.latency_ms += call.latency_ms;
+        }
+        // `refine` is the only task eval runs.
+        prompts.insert("refine".to_string(), client.prompt("refine")?.version);
+    }
+    Ok(Report {
+        dataset: args.dataset.display().to_string(),
+        llm: if client.is_some() { "on" } else { "off" }.into(),
+        prompts,
+        accuracy,
+        valid_jobs: reports.iter().map(|r| r.valid_jobs).sum(),
+        jobs: reports.iter().map(|r| r.jobs).sum(),
+        usage,
+        cases: reports,
+    })
+}
+
+fn run_case(
+    case: &Path,
+    client: Option<&Client>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<CaseReport> {
+    let file = case.join("expected.toml");
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let expected: Expected =
+        toml::from_str(&text).with_context(|| format!("{} is not a valid case", file.display()))?;
+    let root = case.join(&expected.path);
+    anyhow::ensure!(root.is_dir(), "{}: `path` {} is not a folder", file.display(), root.display());
+    let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let analysis = analyze::analyze(&root, &Options::default());
+    let mut notes = Vec::new();
+    let Some(service) =
+        expected.service.clone().or_else(|| analysis.services.first().map(|s| s.name.clone()))
+    else {
+        notes.push("the analyzer found no service".into());
+        return Ok(score(&name, &expected, &analysis, None, 0, 0, notes));
+    };
+    let mut answers = Answers::default();
+    if let Err(err) = answers.set(&format!("deploy.{service}=true")) {
+        notes.push(format!("cannot deploy `{service}`: {err}"));
+    }
+    let repository =
+        root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(name.clone());
+    let mut jobs: Vec<JobSpec> = match build(&analysis, &answers, &Config::default(), &repository) {
+        Ok(generated) => generated.jobs.into_iter().map(|job| job.spec).collect(),
+        Err(err) => {
+            notes.push(format!("no job: {err}"));
+            Vec::new()
+        }
+    };
+    if client.is_some() {
+        for job in &mut jobs {
+            let advice = runtime.block_on(tasks::refine(client, &analysis, job));
+            notes.extend(advice.notes);
+            if let Some(patched) = advice.value {
+                *job = patched.spec;
+            }
+        }
+    }
+    let valid = jobs
+        .iter()
+        .filter(|job| {
+            render_job(job, &RenderOptions::default())
+                .is_ok_and(|text| is_valid(&validate_source(&text, "eval.nomad.hcl")))
+        })
+        .count();
+    let group = jobs
+        .iter()
+        .flat_map(|j| j.groups())
+        .find(|g| g.name == service || g.tasks.iter().any(|t| t.name == service));
+    Ok(score(
+        &name,
+        &expected,
+        &analysis,
+        group.map(|g| (g, service.as_str())),
+        valid,
+        jobs.len(),
+        notes,
+    ))
+}
+
+fn list<T: ToString>(items: &[T]) -> String {
+    let mut items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    items.sort();
+    items.dedup();
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    items.join(",")
+}
+
+fn health_of(group: &TaskGroup) -> String {
+    let task_services = group.tasks.iter().flat_map(|t| t.services.iter().flatten());
+    let check = group
+        .services
+        .iter()
+        .flatten()
+        .chain(task_services)
+        .flat_map(|s| s.checks.iter().flatten())
+        .next();
+    match check {
+        None => "none".into(),
+        Some(check) if check.r#type == "http" => {
+            format!("http:{}", check.path.as_deref().unwrap_or("/"))
+        }
+        Some(check) => check.r#type.clone(),
+    }
+}
+
+fn score(
+    name: &str,
+    expected: &Expected,
+    analysis: &Analysis,
+    group: Option<(&TaskGroup, &str)>,
+    valid_jobs: usize,
+    jobs: usize,
+    notes: Vec<String>,
+) -> CaseReport {
+    let service_name = group.map(|(_, s)| s.to_string()).or_else(|| expected.service.clone());
+    let service = analysis
+        .services
+        .iter()
+        .find(|s| Some(&s.name) == service_name.as_ref())
+        .or_else(|| analysis.services.first());
+    let task = group.and_then(|(g, s)| g.tasks.iter().find(|t| t.name == s).or(g.tasks.first()));
+    let missing = || "(no job)".to_string();
+    let mut fields = Vec::new();
+    let mut field = |field: &str, expected: String, actual: String, ok: bool| {
+        fields.push(FieldScore { field: field.into(), expected, actual, ok });
+    };
+    if let Some(language) = &expected.language {
+        let actual = service
+            .and_then(|s| s.language)
+            .and_then(|l| serde_json::to_value(l).ok())
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "none".into());
+        let ok = &actual == language;
+        field("language", language.clone(), actual, ok);
+    }
+    if let Some(ports) = &expected.ports {
+        let actual = group
+            .map(|(g, _)| {
+                let to: Vec<i64> = g
+                    .networks
+                    .iter()
+                    .flatten()
+                    .flat_map(|n| {
+                        n.reserved_ports.iter().flatten().chain(n.dynamic_ports.iter().flatten())
+                    })
+                    .filter_map(|p| p.to.or(p.value))
+                    .collect();
+                list(&to)
+            })
+            .unwrap_or_else(missing);
+        let wanted = list(ports);
+        let ok = actual == wanted;
+        field("ports", wanted, actual, ok);
+    }
+    if let Some(image) = &expected.image {
+        let actual = task
+            .and_then(|t| t.config.as_ref())
+            .and_then(|c| c.get("image"))
+            .and_then(|v| v.as_str())
+            .map(String::from)
+            .unwrap_or_else(missing);
+        let ok = &actual == image;
+        field("image", image.clone(), actual, ok);
+    }
+    if let Some(health) = &expected.health {
+        let actual = group.map(|(g, _)| health_of(g)).unwrap_or_else(missing);
+        let ok = &actual == health;
+        field("health", health.clone(), actual, ok);
+    }
+    if let Some(secrets) = &expected.secrets {
+        let found: Vec<&str> = service
+            .map(|s| s.env.iter().filter(|v| v.secret).map(|v| v.name.as_str()).collect())
+            .unwrap_or_default();
+        let (wanted, actual) = (list(secrets), list(&found));
+        let ok = wanted == actual;
+        field("secrets", wanted, actual, ok);
+    }
+    if let Some(dependencies) = &expected.dependencies {
+        let found = service.map(|s| s.depends_on.clone()).unwrap_or_default();
+        let (wanted, actual) = (list(dependencies), list(&found));
+        let ok = wanted == actual;
+        field("dependencies", wanted, actual, ok);
+    }
+    if let Some(minimum) = expected.memory_min {
+        let memory = task.and_then(|t| t.resources.as_ref()).and_then(|r| r.memory_mb);
+        let actual = memory.map(|m| m.to_string()).unwrap_or_else(missing);
+        field("memory_min", format!(">= {minimum}"), actual, memory.is_some_and(|m| m >= minimum));
+    }
+    CaseReport { name: name.into(), fields, valid_jobs, jobs, notes }
+}
+
+fn percent(matched: usize, total: usize) -> String {
+    if total == 0 {
+        return "-".into();
+    }
+    format!("{:.0}%", matched as f64 * 100.0 / total as f64)
+}
+
+/// The report for a person.
+fn text(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "dataset {} (LLM {})", report.dataset, report.llm);
+    for (task, version) in &report.prompts {
+        let _ = writeln!(out, "prompt {task} version {version}");
+    }
+    for case in &report.cases {
+        let _ = writeln!(out, "\n{}  ({} of {} jobs valid)", case.name, case.valid_jobs, case.jobs);
+        for f in &case.fields {
+            let mark = if f.ok { "ok  " } else { "MISS" };
+            let _ =
+                writeln!(out, "  {mark} {:<13} expected {}, got {}", f.field, f.expected, f.actual);
+        }
+        for note in &case.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+    }
+    let _ = writeln!(out, "\naccuracy");
+    for (name, a) in &report.accuracy {
+        let _ =
+            writeln!(out, "  {name:<13} {}/{} {}", a.matched, a.total, percent(a.matched, a.total));
+    }
+    let _ = writeln!(
+        out,
+        "spec validity {}/{} {}",
+        report.valid_jobs,
+        report.jobs,
+        percent(report.valid_jobs, report.jobs)
+    );
+    let u = &report.usage;
+    let _ = writeln!(
+        out,
+        "LLM {} calls, {} prompt + {} completion tokens, {} ms",
+        u.calls, u.prompt_tokens, u.completion_tokens, u.latency_ms
+    );
+    out
 }

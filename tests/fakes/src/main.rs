@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use fakes::nomad::{FakeNomad, Scenario};
 
 /// Stateful fakes of the services nomad-spec talks to.
@@ -30,6 +31,15 @@ enum Fake {
         /// Scenario file (TOML); without it, a healthy cluster of three linux/amd64 nodes.
         #[arg(long)]
         scenario: Option<PathBuf>,
+    },
+    /// Serve a fake OpenAI-compatible LLM that answers every request with one JSON reply.
+    Llm {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: String,
+        /// File holding the JSON object every chat completion answers with.
+        #[arg(long)]
+        reply: PathBuf,
     },
 }
 
@@ -62,6 +72,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot build a runtime to wait for Ctrl-C")?;
             runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
             drop(nomad);
+            Ok(())
+        }
+        Fake::Llm { listen, reply } => {
+            let text = std::fs::read_to_string(&reply)
+                .with_context(|| format!("cannot read {}", reply.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", reply.display()))?;
+            let script = Script::new(vec![Rule::any(Reply::Json(value))]);
+            let llm = FakeLlm::start_on(&listen, script)?;
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "fake LLM listening on {}", llm.url());
+            let _ = writeln!(stdout, "export NOMAD_SPEC_LLM_BASE_URL={}", llm.url());
+            let _ = stdout.flush();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build a runtime to wait for Ctrl-C")?;
+            runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
+            drop(llm);
             Ok(())
         }
     }

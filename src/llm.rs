@@ -1,1 +1,0 @@
-//! The LLM advisor (OpenAI-compatible): questions, answers, diagnoses, explanations.

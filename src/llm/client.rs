@@ -1,0 +1,460 @@
+//! The HTTP client for an OpenAI-compatible chat completions endpoint (vLLM, llama.cpp's
+//! server, OpenAI, Anthropic's compatible endpoint).
+//!
+//! One [`Client::ask`] is one task's question: it asks for structured output with the task's
+//! JSON schema (`response_format: json_schema`, which vLLM and llama.cpp enforce), falls back
+//! to JSON mode when the server refuses that (HTTP 400) or the answer does not fit, and then
+//! allows one repair attempt quoting what was wrong. Transient failures (429, 5xx) are retried
+//! a bounded number of times, waiting what `Retry-After` asks (capped). A per-run token budget
+//! stops calls once spent. Every HTTP call is recorded with its tokens and latency. The API
+//! key is sent as a bearer token and never printed (`Settings`' `Debug` hides it).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::prompt::Prompt;
+use super::schema;
+
+/// Where the LLM is and how to use it.
+#[derive(Clone)]
+pub struct Settings {
+    /// Base URL ending before `/chat/completions` (`http://localhost:8000/v1`).
+    pub base_url: String,
+    /// Bearer token; some local servers need none.
+    pub api_key: Option<String>,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Limit on one HTTP call.
+    pub timeout: Duration,
+    /// Retries after a 429 or 5xx answer.
+    pub max_retries: u32,
+    /// Longest wait between retries, whatever `Retry-After` asks.
+    pub max_retry_wait: Duration,
+    /// Tokens (prompt plus completion) one run may spend.
+    pub token_budget: u64,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("token_budget", &self.token_budget)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Reads the settings from environment variables given as a map:
+    /// `NOMAD_SPEC_LLM_BASE_URL` (else `OPENAI_BASE_URL`), `NOMAD_SPEC_LLM_API_KEY` (else
+    /// `OPENAI_API_KEY`), `NOMAD_SPEC_LLM_MODEL` (default `default`, which llama.cpp's server
+    /// accepts), `NOMAD_SPEC_LLM_TIMEOUT` (seconds, default 30),
+    /// `NOMAD_SPEC_LLM_MAX_RETRIES` (default 2), `NOMAD_SPEC_LLM_TOKEN_BUDGET` (default
+    /// 200000). `Ok(None)` when no base URL is set: the LLM is not configured.
+    pub fn from_env_map(env: &BTreeMap<String, String>) -> anyhow::Result<Option<Settings>> {
+        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let Some(base_url) = get("NOMAD_SPEC_LLM_BASE_URL").or_else(|| get("OPENAI_BASE_URL"))
+        else {
+            return Ok(None);
+        };
+        url::Url::parse(base_url)
+            .with_context(|| format!("NOMAD_SPEC_LLM_BASE_URL `{base_url}` is not a URL"))?;
+        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => {
+                    text.parse().with_context(|| format!("{name} `{text}` is not a whole number"))
+                }
+            }
+        };
+        Ok(Some(Settings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: get("NOMAD_SPEC_LLM_API_KEY")
+                .or_else(|| get("OPENAI_API_KEY"))
+                .map(Into::into),
+            model: get("NOMAD_SPEC_LLM_MODEL").unwrap_or("default").to_string(),
+            timeout: Duration::from_secs(number("NOMAD_SPEC_LLM_TIMEOUT", 30)?.max(1)),
+            max_retries: u32::try_from(number("NOMAD_SPEC_LLM_MAX_RETRIES", 2)?.min(10))
+                .unwrap_or(2),
+            max_retry_wait: Duration::from_secs(10),
+            token_budget: number("NOMAD_SPEC_LLM_TOKEN_BUDGET", 200_000)?,
+        }))
+    }
+
+    /// [`Settings::from_env_map`] over the process environment.
+    pub fn from_env() -> anyhow::Result<Option<Settings>> {
+        Settings::from_env_map(&std::env::vars().collect())
+    }
+}
+
+/// One HTTP call to the LLM, for the run's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    /// The task asked (`answers`).
+    pub task: String,
+    /// Tokens of the prompt, as the server counted them.
+    pub prompt_tokens: u64,
+    /// Tokens of the answer.
+    pub completion_tokens: u64,
+    /// Time from sending to the whole answer.
+    pub latency_ms: u64,
+    /// `ok`, or what went wrong (`HTTP 429`, `timed out`).
+    pub outcome: String,
+}
+
+/// Why a question to the LLM got no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// The run's token budget is spent.
+    #[error("the token budget of {budget} tokens is spent ({spent} used)")]
+    BudgetSpent {
+        /// Tokens used so far.
+        spent: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// No answer within the timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The endpoint could not be reached.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
+    /// Still rate-limited or failing after the retries.
+    #[error("HTTP {status} after {attempts} attempts: {message}")]
+    GaveUp {
+        /// The last status.
+        status: u16,
+        /// Calls made.
+        attempts: u32,
+        /// The last answer's text, shortened.
+        message: String,
+    },
+    /// The endpoint does not speak the chat completions API.
+    #[error("{0} is not an OpenAI-compatible chat completions endpoint")]
+    NotOpenAi(String),
+    /// The server refused the request.
+    #[error("HTTP {status}: {message}")]
+    Refused {
+        /// The status.
+        status: u16,
+        /// The answer's text, shortened.
+        message: String,
+    },
+    /// The answer did not fit the schema, even after one repair attempt.
+    #[error("the answer does not fit the task's schema: {0}")]
+    Invalid(String),
+}
+
+/// What a task asks: its prompt (already rendered) and the schema of its answer.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// The task name; it names the schema too.
+    pub task: String,
+    /// The prompt's version, for the record.
+    pub version: String,
+    /// The rendered prompt.
+    pub prompt: String,
+    /// The JSON schema the answer must fit.
+    pub schema: Value,
+}
+
+/// A client for one run: settings, prompt overrides, the calls made and the tokens spent.
+pub struct Client {
+    http: reqwest::Client,
+    settings: Settings,
+    prompts: BTreeMap<String, Prompt>,
+    calls: Mutex<Vec<CallRecord>>,
+}
+
+/// How the answer's JSON is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    JsonSchema,
+    JsonObject,
+}
+
+fn shorten(text: &str) -> String {
+    let text: String = text.chars().take(160).collect();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The JSON inside a model's answer, tolerating a Markdown code fence around it.
+fn answer_json(content: &str) -> Result<Value, String> {
+    let trimmed = content.trim();
+    let inner = trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.trim_end().strip_suffix("```"))
+        .unwrap_or(trimmed);
+    serde_json::from_str(inner.trim())
+        .map_err(|err| format!("the answer is not JSON ({err}): `{}`", shorten(trimmed)))
+}
+
+impl Client {
+    /// A client for these settings.
+    pub fn new(settings: Settings) -> anyhow::Result<Client> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the LLM's HTTP client")?;
+        Ok(Client { http, settings, prompts: BTreeMap::new(), calls: Mutex::new(Vec::new()) })
+    }
+
+    /// A client from the process environment; `Ok(None)` when the LLM is not configured.
+    pub fn from_env() -> anyhow::Result<Option<Client>> {
+        Settings::from_env()?.map(Client::new).transpose()
+    }
+
+    /// Uses `prompt` instead of the shipped prompt of its task (`eval --prompt-version`).
+    pub fn with_prompt(mut self, prompt: Prompt) -> Client {
+        self.prompts.insert(prompt.name.clone(), prompt);
+        self
+    }
+
+    /// The prompt of a task: an override, else the shipped one.
+    pub fn prompt(&self, task: &str) -> anyhow::Result<Prompt> {
+        match self.prompts.get(task) {
+            Some(prompt) => Ok(prompt.clone()),
+            None => Prompt::builtin(task),
+        }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Every HTTP call made so far.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.calls.lock().map(|calls| calls.clone()).unwrap_or_default()
+    }
+
+    /// Tokens spent so far.
+    pub fn tokens_spent(&self) -> u64 {
+        self.calls().iter().map(|c| c.prompt_tokens + c.completion_tokens).sum()
+    }
+
+    fn record(&self, record: CallRecord) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(record);
+        }
+    }
+
+    /// Asks one task's question; the answer fits `ask.schema` or this is an error.
+    pub async fn ask(&self, ask: &Ask) -> Result<Value, LlmError> {
+        let system = format!(
+            "nomad-spec-task: {} (prompt version {})\n\n{}",
+            ask.task, ask.version, ask.prompt
+        );
+        let user = format!(
+            "Reply with one JSON object and nothing else. It must fit this JSON schema:\n{}",
+            ask.schema
+        );
+        let mut messages = vec![
+            json!({"role": "system", "content": system}),
+            json!({"role": "user", "content": user}),
+        ];
+        let mut mode = Mode::JsonSchema;
+        let mut repaired = false;
+        loop {
+            let content = match self.send(ask, &messages, mode).await {
+                Err(LlmError::Refused { status: 400, .. }) if mode == Mode::JsonSchema => {
+                    // The server does not take `json_schema`; JSON mode and our own check.
+                    mode = Mode::JsonObject;
+                    continue;
+                }
+                other => other?,
+            };
+            let checked = answer_json(&content).and_then(|value| {
+                schema::validate(&ask.schema, &value).map(|()| value).map_err(|e| e.join("; "))
+            });
+            match checked {
+                Ok(value) => return Ok(value),
+                Err(why) if !repaired => {
+                    repaired = true;
+                    mode = Mode::JsonObject;
+                    messages.push(json!({"role": "assistant", "content": content}));
+                    messages.push(json!({
+                        "role": "user",
+                        "content": format!(
+                            "That answer was rejected: {why}. Reply again with only a JSON \
+                             object that fits the schema."
+                        ),
+                    }));
+                }
+                Err(why) => return Err(LlmError::Invalid(why)),
+            }
+        }
+    }
+
+    /// One chat completion, retried on 429 and 5xx; the answer's text.
+    async fn send(&self, ask: &Ask, messages: &[Value], mode: Mode) -> Result<String, LlmError> {
+        let response_format = match mode {
+            Mode::JsonSchema => json!({
+                "type": "json_schema",
+                "json_schema": {"name": ask.task, "schema": ask.schema, "strict": true},
+            }),
+            Mode::JsonObject => json!({"type": "json_object"}),
+        };
+        let body = json!({
+            "model": self.settings.model,
+            "messages": messages,
+            "temperature": 0,
+            "response_format": response_format,
+        });
+        let url = format!("{}/chat/completions", self.settings.base_url);
+        let mut attempt = 0;
+        loop {
+            let spent = self.tokens_spent();
+            if spent >= self.settings.token_budget {
+                return Err(LlmError::BudgetSpent { spent, budget: self.settings.token_budget });
+            }
+            attempt += 1;
+            let started = Instant::now();
+            let mut request = self.http.post(&url).json(&body);
+            if let Some(key) = &self.settings.api_key {
+                request = request.bearer_auth(key);
+            }
+            let record = |outcome: String, prompt_tokens, completion_tokens| CallRecord {
+                task: ask.task.clone(),
+                prompt_tokens,
+                completion_tokens,
+                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                outcome,
+            };
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(err) => {
+                    let error = if err.is_timeout() {
+                        LlmError::Timeout(self.settings.timeout)
+                    } else {
+                        LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
+                    };
+                    self.record(record(error.to_string(), 0, 0));
+                    return Err(error);
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let text = match response.text().await {
+                Ok(text) => text,
+                Err(err) => {
+                    let error = if err.is_timeout() {
+                        LlmError::Timeout(self.settings.timeout)
+                    } else {
+                        LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
+                    };
+                    self.record(record(error.to_string(), 0, 0));
+                    return Err(error);
+                }
+            };
+            if status == 429 || status >= 500 {
+                self.record(record(format!("HTTP {status}"), 0, 0));
+                if attempt > self.settings.max_retries {
+                    return Err(LlmError::GaveUp {
+                        status,
+                        attempts: attempt,
+                        message: shorten(&text),
+                    });
+                }
+                let backoff = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                let wait = retry_after.map(Duration::from_secs).unwrap_or(backoff);
+                tokio::time::sleep(wait.min(self.settings.max_retry_wait)).await;
+                continue;
+            }
+            let parsed: Option<Value> = serde_json::from_str(&text).ok();
+            let Some(parsed) = parsed.filter(Value::is_object) else {
+                self.record(record(format!("HTTP {status}, not JSON"), 0, 0));
+                return Err(LlmError::NotOpenAi(format!(
+                    "{url} (HTTP {status}: `{}`)",
+                    shorten(&text)
+                )));
+            };
+            if !(200..300).contains(&status) {
+                self.record(record(format!("HTTP {status}"), 0, 0));
+                let message = parsed
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(shorten)
+                    .unwrap_or_else(|| shorten(&text));
+                return Err(LlmError::Refused { status, message });
+            }
+            let tokens =
+                |key: &str| parsed.pointer(&format!("/usage/{key}")).and_then(Value::as_u64);
+            let (prompt_tokens, completion_tokens) =
+                (tokens("prompt_tokens").unwrap_or(0), tokens("completion_tokens").unwrap_or(0));
+            let content = parsed.pointer("/choices/0/message/content").and_then(Value::as_str);
+            let Some(content) = content else {
+                self.record(record("no message content".into(), prompt_tokens, completion_tokens));
+                return Err(LlmError::NotOpenAi(format!(
+                    "{url} (the answer has no `choices[0].message.content`)"
+                )));
+            };
+            self.record(record("ok".into(), prompt_tokens, completion_tokens));
+            return Ok(content.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{answer_json, Settings};
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn settings_come_from_the_environment() {
+        let none = Settings::from_env_map(&env(&[("NOMAD_SPEC_LLM_MODEL", "qwen")]));
+        assert!(matches!(none, Ok(None)));
+        let settings = Settings::from_env_map(&env(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1/"),
+            ("OPENAI_API_KEY", "sk-very-secret"),
+            ("NOMAD_SPEC_LLM_MODEL", "qwen"),
+            ("NOMAD_SPEC_LLM_TIMEOUT", "5"),
+        ]));
+        let Ok(Some(settings)) = settings else { panic!("{settings:?}") };
+        assert_eq!(settings.base_url, "http://127.0.0.1:8000/v1");
+        assert_eq!(settings.model, "qwen");
+        assert_eq!(settings.timeout.as_secs(), 5);
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("sk-very-secret"), "{debug}");
+        let own_first = Settings::from_env_map(&env(&[
+            ("OPENAI_BASE_URL", "http://a/v1"),
+            ("NOMAD_SPEC_LLM_BASE_URL", "http://b/v1"),
+        ]));
+        assert!(matches!(own_first, Ok(Some(s)) if s.base_url == "http://b/v1"));
+        let bad = Settings::from_env_map(&env(&[
+            ("NOMAD_SPEC_LLM_BASE_URL", "http://b/v1"),
+            ("NOMAD_SPEC_LLM_TIMEOUT", "soon"),
+        ]));
+        let message = bad.map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(message, Err("NOMAD_SPEC_LLM_TIMEOUT `soon` is not a whole number".into()));
+    }
+
+    #[test]
+    fn answers_may_come_in_a_code_fence() {
+        assert_eq!(answer_json("```json\n{\"a\":1}\n```"), Ok(serde_json::json!({"a": 1})));
+        assert_eq!(answer_json(" {\"a\":1} "), Ok(serde_json::json!({"a": 1})));
+        let truncated = answer_json("{\"a\": [1, 2");
+        assert!(truncated.is_err_and(|e| e.starts_with("the answer is not JSON")));
+    }
+}

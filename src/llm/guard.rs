@@ -1,0 +1,443 @@
+//! Guardrails around the LLM: what may go in, and what may come out.
+//!
+//! In: repository text, comments and logs are fenced as untrusted data ([`untrusted`]), and
+//! secret values are redacted before anything is sent ([`redact_text`], [`redact_spec`]): the
+//! LLM sees environment variable names, never their values. Out: a proposed change to a job
+//! is a [`Change`] naming one field of the allow-list ([`Field`]); [`apply_changes`] checks
+//! each against its bounds, applies them to a copy of the `JobSpec`, then renders and
+//! validates the whole job. The LLM's text never becomes HCL: only typed values reach the
+//! model, and the renderer writes the file. Pure: no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::analyze::source::looks_secret;
+use crate::spec::render::{render_job, RenderOptions};
+use crate::spec::validate::{is_valid, validate_source};
+use crate::spec::{Check, Constraint, JobSpec, Port, Severity, Task};
+
+/// What replaces a secret value in anything sent to the LLM.
+pub const REDACTED: &str = "[redacted]";
+
+/// Memory a change may set, in MB.
+pub const MEMORY_MB: std::ops::RangeInclusive<i64> = 16..=65536;
+/// CPU a change may set, in MHz.
+pub const CPU_MHZ: std::ops::RangeInclusive<i64> = 10..=64000;
+/// Instances a change may set.
+pub const COUNT: std::ops::RangeInclusive<i64> = 1..=100;
+
+/// Fences text from the repository, a comment or a log as data, labelled with where it came
+/// from. A closing (or opening) fence inside the text is escaped, so the text cannot end the
+/// fence early and pose as instructions.
+pub fn untrusted(source: &str, text: &str) -> String {
+    static FENCE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)<(/?)(untrusted)").unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    let source: String = source
+        .chars()
+        .map(|c| if c == '"' || c == '<' || c == '>' || c.is_control() { '_' } else { c })
+        .collect();
+    let body = FENCE.replace_all(text, "&lt;${1}${2}");
+    format!("<untrusted source=\"{source}\">\n{body}\n</untrusted>")
+}
+
+/// Redacts secret-looking values in free text (logs, READMEs): the values of
+/// `NAME=value`/`NAME: value` pairs whose name looks secret, bearer tokens, passwords in URLs,
+/// and every value in `known` (environment values of the job), longest first.
+pub fn redact_text(text: &str, known: &[String]) -> String {
+    static PAIR: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)\b([A-Z][A-Z0-9_.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;]+)"#)
+            .unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    static BEARER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(bearer|token)(\s+)[A-Za-z0-9._~+/=-]{8,}")
+            .unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"://([^:/@\s]+):[^@/\s]+@").unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    let mut out = text.to_string();
+    let mut known: Vec<&String> = known.iter().filter(|v| v.chars().count() >= 4).collect();
+    known.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for value in known {
+        out = out.replace(value.as_str(), REDACTED);
+    }
+    out = BEARER.replace_all(&out, format!("${{1}}${{2}}{REDACTED}")).into_owned();
+    out = PAIR
+        .replace_all(&out, |caps: &regex::Captures| {
+            let name = caps[1].replace(['.', '-'], "_");
+            if looks_secret(&name) {
+                format!("{}{}{REDACTED}", &caps[1], &caps[2])
+            } else {
+                caps[0].to_string()
+            }
+        })
+        .into_owned();
+    URL_PASSWORD.replace_all(&out, format!("://${{1}}:{REDACTED}@")).into_owned()
+}
+
+/// Every environment value of the job's tasks: they are redacted from logs before sending.
+pub fn secret_values(spec: &JobSpec) -> Vec<String> {
+    spec.groups()
+        .iter()
+        .flat_map(|g| &g.tasks)
+        .flat_map(|t| t.env.iter().flatten())
+        .map(|(_, value)| value.clone())
+        .collect()
+}
+
+/// The job as Nomad's API JSON with environment values and template bodies replaced by
+/// [`REDACTED`]: names stay, so the LLM can reason about them.
+pub fn redact_spec(spec: &JobSpec) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    match (key.as_str(), item) {
+                        ("Env", Value::Object(env)) => {
+                            for value in env.values_mut() {
+                                *value = Value::String(REDACTED.into());
+                            }
+                        }
+                        ("EmbeddedTmpl", item) => *item = Value::String(REDACTED.into()),
+                        (_, item) => walk(item),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(spec).unwrap_or(Value::Null);
+    walk(&mut value);
+    value
+}
+
+/// Checks an image reference (`[registry[:port]/]path[:tag][@sha256:digest]`).
+pub fn check_image(image: &str) -> Result<(), String> {
+    static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+        let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        let registry = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/)";
+        let pattern = format!(
+            r"^{registry}?{component}(?:/{component})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
+        );
+        Regex::new(&pattern).unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    if image.len() > 255 || !REFERENCE.is_match(image) {
+        return Err(format!(
+            "`{}` is not a valid image reference (like `ghcr.io/acme/api:1.4`)",
+            image.chars().take(80).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
+/// The fields of a job the LLM may change: the allow-list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// A task's image (`value`).
+    Image,
+    /// The container port (`value`) of a group's port label (`name`).
+    Port,
+    /// A task's non-secret environment variable `name` set to `value`.
+    Env,
+    /// A task's memory in MB (`value`).
+    Memory,
+    /// A task's CPU in MHz (`value`).
+    Cpu,
+    /// The path (`value`) of the group's HTTP health checks.
+    HealthCheck,
+    /// The group's instance count (`value`).
+    Count,
+    /// A group constraint on attribute `name`, `value` being `OPERATOR VALUE`.
+    Constraint,
+}
+
+/// The allow-list's names, as the answer schemas list them.
+pub const FIELDS: [&str; 8] =
+    ["image", "port", "env", "memory", "cpu", "health_check", "count", "constraint"];
+
+/// Constraint operators a change may use.
+const OPERATORS: [&str; 10] =
+    ["=", "!=", ">", ">=", "<", "<=", "regexp", "version", "semver", "set_contains"];
+
+/// One change the LLM proposes, as its answer schemas shape it (strings throughout, so the
+/// schema stays simple enough for servers that enforce it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Which field; outside the allow-list means the whole answer is rejected.
+    pub field: String,
+    /// The task group.
+    pub group: String,
+    /// The task (empty: the group's only task).
+    #[serde(default)]
+    pub task: String,
+    /// The port label, environment variable or constraint attribute.
+    #[serde(default)]
+    pub name: String,
+    /// The new value.
+    pub value: String,
+    /// Why, for a reviewer.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The JSON schema of a [`Change`].
+pub fn change_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["field", "group", "task", "name", "value", "reason"],
+        "properties": {
+            "field": {"type": "string", "enum": FIELDS},
+            "group": {"type": "string", "maxLength": 128},
+            "task": {"type": "string", "maxLength": 128},
+            "name": {"type": "string", "maxLength": 128},
+            "value": {"type": "string", "maxLength": 256},
+            "reason": {"type": "string", "maxLength": 400}
+        }
+    })
+}
+
+/// Why an LLM answer was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection(pub String);
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A job with the LLM's changes applied, and what each change did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patched {
+    /// The changed job (rendered and validated).
+    pub spec: JobSpec,
+    /// One line per change: what changed and the LLM's reason.
+    pub applied: Vec<String>,
+}
+
+/// Checks every change against the allow-list and its bounds, applies them to a copy of
+/// `spec`, and validates the rendered result. One bad change rejects the whole answer.
+pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Rejection> {
+    let mut patched = spec.clone();
+    let mut applied = Vec::new();
+    for (index, change) in changes.iter().enumerate() {
+        let line = apply_one(&mut patched, change)
+            .map_err(|why| Rejection(format!("change {} ({}): {why}", index + 1, change.field)))?;
+        let reason = change.reason.trim();
+        applied.push(if reason.is_empty() { line } else { format!("{line} ({reason})") });
+    }
+    let text = render_job(&patched, &RenderOptions::default())
+        .map_err(|err| Rejection(format!("the changed job cannot be rendered: {err}")))?;
+    let diagnostics = validate_source(&text, "llm-patch.nomad.hcl");
+    if !is_valid(&diagnostics) {
+        let errors: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.message.clone())
+            .collect();
+        return Err(Rejection(format!("the changed job is not valid: {}", errors.join("; "))));
+    }
+    Ok(Patched { spec: patched, applied })
+}
+
+fn parse_field(name: &str) -> Result<Field, String> {
+    serde_json::from_value(Value::String(name.to_string()))
+        .map_err(|_| format!("`{name}` is outside the allow-list ({})", FIELDS.join(", ")))
+}
+
+fn number(value: &str, range: std::ops::RangeInclusive<i64>, unit: &str) -> Result<i64, String> {
+    let n: i64 =
+        value.trim().parse().map_err(|_| format!("`{value}` is not a whole number of {unit}"))?;
+    if !range.contains(&n) {
+        return Err(format!("{n} {unit} is outside {}..={} {unit}", range.start(), range.end()));
+    }
+    Ok(n)
+}
+
+fn plain(value: &str, max: usize) -> Result<(), String> {
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(format!("the value is longer than {max} characters or has control characters"));
+    }
+    Ok(())
+}
+
+fn task_mut<'a>(spec: &'a mut JobSpec, group: &str, task: &str) -> Result<&'a mut Task, String> {
+    let known: Vec<String> = spec.groups().iter().map(|g| g.name.clone()).collect();
+    let group = spec
+        .groups_mut()
+        .iter_mut()
+        .find(|g| g.name == group)
+        .ok_or_else(|| format!("no group `{group}` (groups: {})", known.join(", ")))?;
+    if task.is_empty() && group.tasks.len() == 1 {
+        return Ok(&mut group.tasks[0]);
+    }
+    let names: Vec<String> = group.tasks.iter().map(|t| t.name.clone()).collect();
+    group
+        .tasks
+        .iter_mut()
+        .find(|t| t.name == task)
+        .ok_or_else(|| format!("no task `{task}` (tasks: {})", names.join(", ")))
+}
+
+fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
+    let field = parse_field(&change.field)?;
+    let (group, task, name, value) =
+        (change.group.as_str(), change.task.as_str(), change.name.trim(), change.value.trim());
+    match field {
+        Field::Image => {
+            check_image(value)?;
+            let task = task_mut(spec, group, task)?;
+            if task.driver != "docker" && task.driver != "podman" {
+                return Err(format!(
+                    "task `{}` uses driver `{}`, not an image",
+                    task.name, task.driver
+                ));
+            }
+            task.config.get_or_insert_with(BTreeMap::new).insert("image".into(), value.into());
+            Ok(format!("image of `{}`: {value}", task.name))
+        }
+        Field::Memory | Field::Cpu => {
+            let (range, unit) =
+                if field == Field::Memory { (MEMORY_MB, "MB") } else { (CPU_MHZ, "MHz") };
+            let n = number(value, range, unit)?;
+            let task = task_mut(spec, group, task)?;
+            let resources = task.resources.get_or_insert_with(Default::default);
+            if field == Field::Memory {
+                resources.memory_mb = Some(n);
+                if resources.memory_max_mb.is_some_and(|max| max < n) {
+                    resources.memory_max_mb = Some(n);
+                }
+                Ok(format!("memory of `{}`: {n} MB", task.name))
+            } else {
+                resources.cpu = Some(n);
+                Ok(format!("cpu of `{}`: {n} MHz", task.name))
+            }
+        }
+        Field::Env => {
+            if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$").is_ok_and(|re| re.is_match(name)) {
+                return Err(format!("`{name}` is not an environment variable name"));
+            }
+            if looks_secret(name) {
+                return Err(format!(
+                    "`{name}` looks secret: secrets come from Vault answers, never from the LLM"
+                ));
+            }
+            plain(value, 256)?;
+            let task = task_mut(spec, group, task)?;
+            task.env.get_or_insert_with(BTreeMap::new).insert(name.into(), value.into());
+            Ok(format!("env {name} of `{}`: {value}", task.name))
+        }
+        Field::Port => {
+            let to = number(value, 1..=65535, "(port)")?;
+            let g = spec
+                .groups_mut()
+                .iter_mut()
+                .find(|g| g.name == group)
+                .ok_or_else(|| format!("no group `{group}`"))?;
+            if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$").is_ok_and(|re| re.is_match(name)) {
+                return Err(format!("`{name}` is not a port label"));
+            }
+            let networks = g.networks.get_or_insert_with(|| vec![Default::default()]);
+            if networks.is_empty() {
+                networks.push(Default::default());
+            }
+            let existing = networks
+                .iter_mut()
+                .flat_map(|n| {
+                    n.reserved_ports
+                        .iter_mut()
+                        .flatten()
+                        .chain(n.dynamic_ports.iter_mut().flatten())
+                })
+                .find(|p| p.label == name);
+            match existing {
+                Some(port) => port.to = Some(to),
+                None => networks[0].dynamic_ports.get_or_insert_with(Vec::new).push(Port {
+                    label: name.into(),
+                    to: Some(to),
+                    ..Default::default()
+                }),
+            }
+            Ok(format!("port `{name}` of group `{group}`: container port {to}"))
+        }
+        Field::HealthCheck => {
+            let ok = value.starts_with('/')
+                && value.len() <= 200
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"');
+            if !ok {
+                return Err(format!("`{value}` is not an HTTP path like `/health`"));
+            }
+            let g = spec
+                .groups_mut()
+                .iter_mut()
+                .find(|g| g.name == group)
+                .ok_or_else(|| format!("no group `{group}`"))?;
+            let task_services = g.tasks.iter_mut().flat_map(|t| t.services.iter_mut().flatten());
+            let checks: Vec<&mut Check> = g
+                .services
+                .iter_mut()
+                .flatten()
+                .chain(task_services)
+                .flat_map(|s| s.checks.iter_mut().flatten())
+                .filter(|c| c.r#type == "http")
+                .collect();
+            if checks.is_empty() {
+                return Err(format!("group `{group}` has no HTTP check whose path could change"));
+            }
+            for check in checks {
+                check.path = Some(value.into());
+            }
+            Ok(format!("health check path of group `{group}`: {value}"))
+        }
+        Field::Count => {
+            let n = number(value, COUNT, "instances")?;
+            let g = spec
+                .groups_mut()
+                .iter_mut()
+                .find(|g| g.name == group)
+                .ok_or_else(|| format!("no group `{group}`"))?;
+            g.count = Some(n);
+            Ok(format!("count of group `{group}`: {n}"))
+        }
+        Field::Constraint => {
+            let attribute_ok =
+                ["${attr.", "${node.", "${meta."].iter().any(|prefix| name.starts_with(prefix))
+                    && name.ends_with('}')
+                    && name.len() <= 128;
+            if !attribute_ok {
+                return Err(format!("`{name}` is not a node attribute like `${{attr.cpu.arch}}`"));
+            }
+            let (operator, target) = value.split_once(' ').unwrap_or((value, ""));
+            if !OPERATORS.contains(&operator) {
+                return Err(format!(
+                    "`{operator}` is not a constraint operator ({})",
+                    OPERATORS.join(" ")
+                ));
+            }
+            plain(target.trim(), 128)?;
+            let g = spec
+                .groups_mut()
+                .iter_mut()
+                .find(|g| g.name == group)
+                .ok_or_else(|| format!("no group `{group}`"))?;
+            g.constraints.get_or_insert_with(Vec::new).push(Constraint {
+                l_target: Some(name.into()),
+                operand: Some(operator.into()),
+                r_target: Some(target.trim().into()),
+            });
+            Ok(format!("constraint on group `{group}`: {name} {operator} {}", target.trim()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

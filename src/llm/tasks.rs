@@ -1,0 +1,622 @@
+//! The five tasks the LLM advises on, each from the rules' result to a better one or to the
+//! rules' result with a note.
+//!
+//! A task renders its prompt (`prompts/<task>.md`) with redacted, fenced inputs, asks the
+//! client for an answer fitting its schema, and passes that answer through the guardrails:
+//! `answers` through `Answers::set` and a list of keys the LLM may not touch, `diagnose` and
+//! `refine` through `guard::apply_changes`, `questions` through the answer grammar. When
+//! anything fails (not configured, timeout, garbage, a rejected change) the [`Advice`] has no
+//! value and its note says why; the caller keeps what the rules decided.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::client::{Ask, Client};
+use super::guard::{self, apply_changes, Change, Patched};
+use crate::analyze::source::looks_secret;
+use crate::analyze::Analysis;
+use crate::nomad::diagnose::{Category, Diagnosis, Evidence};
+use crate::spec::answers::{Answers, Question};
+use crate::spec::build::build;
+use crate::spec::config::Config;
+use crate::spec::parse::{parse_job_spec, ParseOptions};
+use crate::spec::render::{render_job, RenderOptions};
+use crate::spec::validate::{is_valid, validate_source};
+use crate::spec::JobSpec;
+
+/// What the LLM advised: a value that passed the guardrails, or none, and notes for the
+/// report either way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Advice<T> {
+    /// The advised value; `None` means the rules' result stands.
+    pub value: Option<T>,
+    /// What happened ("LLM skipped: not configured", what was rejected and why).
+    pub notes: Vec<String>,
+}
+
+impl<T> Advice<T> {
+    fn skipped(note: String) -> Advice<T> {
+        Advice { value: None, notes: vec![note] }
+    }
+
+    fn rejected(why: impl std::fmt::Display) -> Advice<T> {
+        Advice::skipped(format!("LLM answer rejected: {why}; the rules' result stands"))
+    }
+}
+
+/// The note every task gives when no LLM is configured.
+pub const NOT_CONFIGURED: &str = "LLM skipped: not configured";
+
+/// Keys of the answer grammar that say where the job runs: only a person sets those, with
+/// `/nomad-spec set`, never the LLM reading a reply.
+const PLACEMENT_KEYS: [&str; 4] = ["job", "datacenters", "namespace", "node_pool"];
+
+/// The answer grammar, for the prompts.
+const KEYS: &str = "deploy.SERVICE, image.SERVICE, count.SERVICE, cpu.SERVICE, memory.SERVICE, \
+    memory_max.SERVICE, class.SERVICE, hostname.SERVICE, route_port.SERVICE, \
+    static_port.SERVICE[.CONTAINER_PORT], volume.SERVICE./PATH, owner.SERVICE, \
+    endpoint.SERVICE, env.SERVICE.VAR, secret.VAR";
+
+/// Renders the task's prompt and asks; an error is the note to give.
+async fn consult(
+    client: Option<&Client>,
+    task: &str,
+    values: &[(&str, &str)],
+    schema: Value,
+) -> Result<Value, String> {
+    let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
+    let prompt = client.prompt(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
+    let text = prompt.render(values).map_err(|e| format!("LLM skipped: {e:#}"))?;
+    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema };
+    client.ask(&ask).await.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+}
+
+fn json_text(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The analysis as the LLM sees it: services, ports, health, dependencies and environment
+/// variable names (never their values), fenced as untrusted.
+pub fn analysis_for_prompt(analysis: &Analysis) -> String {
+    let services: Vec<Value> = analysis
+        .services
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "path": s.path,
+                "image": s.image,
+                "language": s.language,
+                "framework": s.framework,
+                "role": s.role,
+                "ports": s.ports.iter().map(|p| p.container).collect::<Vec<_>>(),
+                "health": s.health,
+                "env": s.env.iter().map(|v| json!({"name": v.name, "secret": v.secret}))
+                    .collect::<Vec<_>>(),
+                "depends_on": s.depends_on,
+                "resources": {"cpu": s.resources.cpu, "memory": s.resources.memory},
+            })
+        })
+        .collect();
+    guard::untrusted("analysis", &guard::redact_text(&json_text(&services), &[]))
+}
+
+fn questions_for_prompt(asked: &[Question]) -> String {
+    let asked: Vec<Value> = asked
+        .iter()
+        .map(
+            |q| json!({"key": q.key, "prompt": q.prompt, "default": q.default, "reason": q.reason}),
+        )
+        .collect();
+    guard::untrusted("questions", &guard::redact_text(&json_text(&asked), &[]))
+}
+
+// ---------------------------------------------------------------------------------------
+// answers
+
+/// A free-form reply understood: the answers with the reply's assignments applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswersPatch {
+    /// The answers after the assignments.
+    pub answers: Answers,
+    /// The `KEY=VALUE` assignments applied, in order.
+    pub applied: Vec<String>,
+    /// Parts of the reply the LLM could not map.
+    pub unclear: Vec<String>,
+}
+
+/// The schema of the answers task.
+pub fn answers_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["assignments", "unclear"],
+        "properties": {
+            "assignments": {
+                "type": "array",
+                "maxItems": 40,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["key", "value"],
+                    "properties": {
+                        "key": {"type": "string", "maxLength": 200},
+                        "value": {"type": "string", "maxLength": 300}
+                    }
+                }
+            },
+            "unclear": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 300}}
+        }
+    })
+}
+
+/// Turns a free-form reply into `KEY=VALUE` assignments on top of `answers`. Every
+/// assignment goes through `Answers::set`; one that names a placement key or puts a value
+/// into a secret-looking variable rejects the whole answer.
+pub async fn answers(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+    reply: &str,
+    answers: &Answers,
+) -> Advice<AnswersPatch> {
+    let services: Vec<String> = analysis
+        .services
+        .iter()
+        .map(|s| {
+            let ports: Vec<String> = s.ports.iter().map(|p| p.container.to_string()).collect();
+            format!("- {} (ports: {})", s.name, ports.join(", "))
+        })
+        .collect();
+    let reply = guard::untrusted("reply", &guard::redact_text(reply, &[]));
+    let values = [
+        ("keys", KEYS),
+        ("services", &services.join("\n")),
+        ("questions", &questions_for_prompt(asked)),
+        ("reply", &reply),
+    ];
+    let answer = match consult(client, "answers", &values, answers_schema()).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let mut patched = answers.clone();
+    let mut applied = Vec::new();
+    for item in answer["assignments"].as_array().into_iter().flatten() {
+        let key = item["key"].as_str().unwrap_or_default().trim();
+        let value = item["value"].as_str().unwrap_or_default();
+        let (kind, rest) = key.split_once('.').unwrap_or((key, ""));
+        if PLACEMENT_KEYS.contains(&kind) {
+            return Advice::rejected(format!(
+                "`{key}` says where the job runs, which only `/nomad-spec set` may change"
+            ));
+        }
+        let variable = rest.rsplit('.').next().unwrap_or_default();
+        if kind == "env" && looks_secret(variable) {
+            return Advice::rejected(format!(
+                "`{key}` would put a secret value in the job; secrets are Vault references \
+                 (`secret.{variable}=path#key`)"
+            ));
+        }
+        let assignment = format!("{key}={value}");
+        if let Err(err) = patched.set(&assignment) {
+            return Advice::rejected(err);
+        }
+        applied.push(assignment);
+    }
+    // The answers as a whole must still build valid jobs: a service the repository does not
+    // have, or a combination the builder refuses, rejects the answer.
+    if !applied.is_empty() {
+        if let Err(why) = builds_valid_jobs(analysis, &patched) {
+            return Advice::rejected(why);
+        }
+    }
+    let unclear = answer["unclear"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
+    let mut notes = vec![format!("LLM read the reply: {} assignment(s)", applied.len())];
+    if applied.is_empty() {
+        notes.push("the reply changed nothing".into());
+    }
+    Advice { value: Some(AnswersPatch { answers: patched, applied, unclear }), notes }
+}
+
+fn builds_valid_jobs(analysis: &Analysis, answers: &Answers) -> Result<(), String> {
+    let generated = build(analysis, answers, &Config::default(), "llm-check")
+        .map_err(|err| format!("the answers do not build a job: {err}"))?;
+    for job in &generated.jobs {
+        let text = render_job(&job.spec, &RenderOptions::default())
+            .map_err(|err| format!("the job cannot be rendered: {err}"))?;
+        let diagnostics = validate_source(&text, &job.path);
+        if !is_valid(&diagnostics) {
+            let errors: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
+            return Err(format!("the job would not be valid: {}", errors.join("; ")));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// diagnose
+
+/// A failure the rules did not know, diagnosed by the LLM.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdvisedDiagnosis {
+    /// The kind of failure (one of the schema's list).
+    pub category: String,
+    /// What went wrong, citing the evidence.
+    pub explanation: String,
+    /// The fix, when the LLM proposed changes and they passed the guardrails.
+    #[serde(skip)]
+    pub fix: Option<Patched>,
+    /// The changes made, one line each.
+    pub applied: Vec<String>,
+}
+
+/// Categories the diagnose task may name.
+const DIAGNOSE_CATEGORIES: [&str; 12] = [
+    "out-of-memory",
+    "image-not-found",
+    "crash-on-start",
+    "health-check-failing",
+    "wrong-port",
+    "missing-configuration",
+    "dependency-unavailable",
+    "bad-command",
+    "permission-error",
+    "placement-failed",
+    "resource-starvation",
+    "other",
+];
+
+/// The schema of the diagnose task.
+pub fn diagnose_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["category", "explanation", "changes"],
+        "properties": {
+            "category": {"type": "string", "enum": DIAGNOSE_CATEGORIES},
+            "explanation": {"type": "string", "maxLength": 1200},
+            "changes": {"type": "array", "maxItems": 8, "items": guard::change_schema()}
+        }
+    })
+}
+
+/// The evidence in words, secrets redacted, fenced as untrusted.
+fn evidence_for_prompt(evidence: &Evidence, spec: &JobSpec) -> String {
+    let mut lines = vec![format!("group: {}, task: {}", evidence.group, evidence.task)];
+    for event in &evidence.events {
+        let mut line = format!("event {}: {}", event.r#type, event.display_message);
+        if event.exit_code != 0 {
+            line.push_str(&format!(" (exit code {})", event.exit_code));
+        }
+        for text in [&event.driver_error, &event.setup_error, &event.validation_error] {
+            if !text.is_empty() {
+                line.push_str(&format!(" [{text}]"));
+            }
+        }
+        lines.push(line);
+    }
+    if let Some(code) = evidence.exit_code {
+        lines.push(format!("last exit code: {code}"));
+    }
+    if evidence.oom_killed {
+        lines.push("killed by the OOM killer".into());
+    }
+    if !evidence.deployment_description.is_empty() {
+        lines.push(format!("deployment: {}", evidence.deployment_description));
+    }
+    if let Some(placement) = &evidence.placement {
+        lines.push(format!("placement: {}", json_text(placement)));
+    }
+    if !evidence.stderr_tail.is_empty() {
+        lines.push("stderr (last lines):".into());
+        lines.extend(evidence.stderr_tail.iter().cloned());
+    }
+    let text = guard::redact_text(&lines.join("\n"), &guard::secret_values(spec));
+    guard::untrusted("nomad evidence and task logs", &text)
+}
+
+fn spec_for_prompt(spec: &JobSpec) -> String {
+    guard::untrusted("job", &json_text(&guard::redact_spec(spec)))
+}
+
+fn changes_of(answer: &Value) -> Result<Vec<Change>, String> {
+    serde_json::from_value(answer["changes"].clone())
+        .map_err(|err| format!("the changes do not have the expected shape: {err}"))
+}
+
+/// Asks the LLM about a failure the rules could not classify; when the rules know the
+/// category, the LLM is not asked. A proposed fix passes the allow-list, its bounds and a
+/// validation of the whole job, or the whole answer is rejected.
+pub async fn diagnose(
+    client: Option<&Client>,
+    evidence: &Evidence,
+    rules: &Diagnosis,
+    spec: &JobSpec,
+) -> Advice<AdvisedDiagnosis> {
+    if rules.category != Category::Unknown {
+        return Advice::skipped(format!(
+            "LLM not asked: the rules recognised the failure ({})",
+            rules.category.name()
+        ));
+    }
+    let fields = guard::FIELDS.join(", ");
+    let values = [
+        ("fields", fields.as_str()),
+        ("job", &spec_for_prompt(spec)),
+        ("evidence", &evidence_for_prompt(evidence, spec)),
+    ];
+    let answer = match consult(client, "diagnose", &values, diagnose_schema()).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let changes = match changes_of(&answer) {
+        Ok(changes) => changes,
+        Err(why) => return Advice::rejected(why),
+    };
+    let fix = if changes.is_empty() {
+        None
+    } else {
+        match apply_changes(spec, &changes) {
+            Ok(patched) => Some(patched),
+            Err(why) => return Advice::rejected(why),
+        }
+    };
+    let category = answer["category"].as_str().unwrap_or("other").to_string();
+    let explanation = answer["explanation"].as_str().unwrap_or_default().to_string();
+    let applied = fix.as_ref().map(|f| f.applied.clone()).unwrap_or_default();
+    let note = match &fix {
+        Some(_) => format!("LLM diagnosed `{category}` and proposed {} change(s)", applied.len()),
+        None => format!("LLM diagnosed `{category}` without a fix"),
+    };
+    Advice {
+        value: Some(AdvisedDiagnosis { category, explanation, fix, applied }),
+        notes: vec![note],
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// questions
+
+/// The schema of the questions task.
+pub fn questions_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["questions"],
+        "properties": {
+            "questions": {
+                "type": "array",
+                "maxItems": 40,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["key", "prompt", "default", "reason", "new"],
+                    "properties": {
+                        "key": {"type": "string", "maxLength": 200},
+                        "prompt": {"type": "string", "maxLength": 300},
+                        "default": {"type": "string", "maxLength": 300},
+                        "reason": {"type": "string", "maxLength": 400},
+                        "new": {"type": "boolean"}
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Rewords the rules' questions for this repository and adds ones they missed. A reworded
+/// question keeps the rules' key and default (the engine decides defaults); a new one must be
+/// a valid `KEY=VALUE` of the grammar with its default, outside the placement keys, and not a
+/// secret value. An invalid question rejects the whole answer.
+pub async fn questions(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+) -> Advice<Vec<Question>> {
+    let values = [
+        ("keys", KEYS),
+        ("analysis", &analysis_for_prompt(analysis)),
+        ("questions", &questions_for_prompt(asked)),
+    ];
+    let answer = match consult(client, "questions", &values, questions_schema()).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let mut out: Vec<Question> = asked.to_vec();
+    let mut reworded = 0;
+    let mut added = 0;
+    for item in answer["questions"].as_array().into_iter().flatten() {
+        let text = |name: &str| item[name].as_str().unwrap_or_default().trim().to_string();
+        let (key, prompt, default, reason) =
+            (text("key"), text("prompt"), text("default"), text("reason"));
+        if prompt.is_empty() {
+            return Advice::rejected(format!("question `{key}` has no prompt"));
+        }
+        if let Some(known) = out.iter_mut().find(|q| q.key == key) {
+            known.prompt = prompt;
+            if !reason.is_empty() {
+                known.reason = reason;
+            }
+            reworded += 1;
+            continue;
+        }
+        let (kind, rest) = key.split_once('.').unwrap_or((&key, ""));
+        if PLACEMENT_KEYS.contains(&kind) {
+            return Advice::rejected(format!("question `{key}` is about where the job runs"));
+        }
+        if kind == "env" && looks_secret(rest.rsplit('.').next().unwrap_or_default()) {
+            return Advice::rejected(format!("question `{key}` asks for a secret value"));
+        }
+        if let Err(err) = Answers::default().set(&format!("{key}={default}")) {
+            return Advice::rejected(format!("new question `{key}`: {err}"));
+        }
+        out.push(Question { key, prompt, default, reason, needs_answer: false });
+        added += 1;
+    }
+    let note = format!("LLM reworded {reworded} question(s) and added {added}");
+    Advice { value: Some(out), notes: vec![note] }
+}
+
+// ---------------------------------------------------------------------------------------
+// explain
+
+/// The schema of the explain task.
+pub fn explain_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["explanation"],
+        "properties": {"explanation": {"type": "string", "maxLength": 1500}}
+    })
+}
+
+/// A short plain-language explanation of a job file or a plan's text; `label` says what it
+/// is (`deploy/shop.nomad.hcl`, `plan of shop`). The text's environment values are redacted
+/// when it parses as a job.
+pub async fn explain(client: Option<&Client>, label: &str, text: &str) -> Advice<String> {
+    let known = parse_job_spec(text, label, &ParseOptions::default())
+        .map(|spec| guard::secret_values(&spec))
+        .unwrap_or_default();
+    let subject = guard::untrusted(label, &guard::redact_text(text, &known));
+    let answer = match consult(client, "explain", &[("subject", &subject)], explain_schema()).await
+    {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let explanation = answer["explanation"].as_str().unwrap_or_default().trim().to_string();
+    if explanation.is_empty() {
+        return Advice::rejected("the explanation is empty");
+    }
+    Advice { value: Some(explanation), notes: vec!["LLM explained the job".into()] }
+}
+
+// ---------------------------------------------------------------------------------------
+// refine
+
+/// The schema of the refine task.
+pub fn refine_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["changes"],
+        "properties": {
+            "changes": {"type": "array", "maxItems": 12, "items": guard::change_schema()}
+        }
+    })
+}
+
+/// Proposes allow-listed changes to a generated job, each with a reason; the changed job is
+/// checked as a whole, or the answer is rejected.
+pub async fn refine(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    spec: &JobSpec,
+) -> Advice<Patched> {
+    let fields = guard::FIELDS.join(", ");
+    let values = [
+        ("fields", fields.as_str()),
+        ("analysis", &analysis_for_prompt(analysis)),
+        ("job", &spec_for_prompt(spec)),
+    ];
+    let answer = match consult(client, "refine", &values, refine_schema()).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let changes = match changes_of(&answer) {
+        Ok(changes) => changes,
+        Err(why) => return Advice::rejected(why),
+    };
+    if changes.is_empty() {
+        return Advice::skipped("LLM proposed no change".into());
+    }
+    match apply_changes(spec, &changes) {
+        Ok(patched) => {
+            let note = format!("LLM proposed {} change(s)", patched.applied.len());
+            Advice { value: Some(patched), notes: vec![note] }
+        }
+        Err(why) => Advice::rejected(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_without_an_llm_says_it_was_skipped() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        let Ok(runtime) = runtime else { panic!("no runtime") };
+        let analysis = Analysis::default();
+        let spec = JobSpec::default();
+        let evidence = Evidence::default();
+        let unknown = Diagnosis {
+            category: Category::Unknown,
+            fixable: false,
+            explanation: String::new(),
+            group: String::new(),
+            task: String::new(),
+            signal: String::new(),
+        };
+        runtime.block_on(async {
+            let notes = [
+                answers(None, &analysis, &[], "512 megs", &Answers::default()).await.notes,
+                diagnose(None, &evidence, &unknown, &spec).await.notes,
+                questions(None, &analysis, &[]).await.notes,
+                explain(None, "x.nomad.hcl", "job \"x\" {}").await.notes,
+                refine(None, &analysis, &spec).await.notes,
+            ];
+            for note in notes {
+                assert_eq!(note, vec![NOT_CONFIGURED.to_string()]);
+            }
+        });
+    }
+
+    #[test]
+    fn every_schema_uses_only_what_the_validator_knows() {
+        fn keywords(value: &Value, out: &mut Vec<String>) {
+            if let Value::Object(map) = value {
+                for (key, item) in map {
+                    out.push(key.clone());
+                    if key == "properties" {
+                        if let Value::Object(props) = item {
+                            props.values().for_each(|p| keywords(p, out));
+                        }
+                    } else {
+                        keywords(item, out);
+                    }
+                }
+            }
+        }
+        let known = [
+            "type",
+            "required",
+            "properties",
+            "additionalProperties",
+            "items",
+            "enum",
+            "minimum",
+            "maximum",
+            "maxLength",
+            "maxItems",
+        ];
+        for schema in [
+            answers_schema(),
+            diagnose_schema(),
+            questions_schema(),
+            explain_schema(),
+            refine_schema(),
+        ] {
+            let mut found = Vec::new();
+            keywords(&schema, &mut found);
+            for keyword in found {
+                assert!(known.contains(&keyword.as_str()), "unsupported keyword `{keyword}`");
+            }
+        }
+    }
+}
