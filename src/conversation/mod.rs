@@ -43,5 +43,5 @@ pub use checkpoint::{
     decode, encode, find_status_comment, sha256_hex, BranchFacts, Checkpoint, CheckpointError,
     Owner, PostedComment, Stage, TrackedQuestion, STATUS_MARKER,
 };
-pub use state::{apply, Action, Actor, DeployOutcome, Event, Permission, Reaction};
+pub use state::{apply, Action, Actor, DeployOutcome, Event, Learned, Permission, Reaction};
 pub use status_comment::{render, FoundService, StatusInput};

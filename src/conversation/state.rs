@@ -27,6 +27,7 @@ use super::checkpoint::{
     KEPT_EVENTS,
 };
 use crate::command::{help_markdown, Command, PREFIX};
+use crate::event::Trigger;
 use crate::infra::CheckStatus;
 use crate::spec::answers::{Answers, Question};
 
@@ -190,6 +191,66 @@ impl Event {
             Event::ChecksFinished { .. } => "checks_finished",
             Event::Merged { .. } => "merged",
             Event::DeployFinished { .. } => "deploy_finished",
+        }
+    }
+}
+
+/// What the workflow learned around a trigger, to turn it into an [`Event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The bot's own login (its status comment is written by it).
+    pub bot_login: String,
+    /// Who caused the event (GitHub's `sender`), with the permission looked up for them.
+    pub sender: Actor,
+    /// The builder's questions for the head's analysis, with no answers given.
+    pub questions: Vec<Question>,
+    /// Where the job file goes.
+    pub spec_path: String,
+    /// sha256 of the job file on the head, when it exists.
+    pub spec_file_hash: Option<String>,
+}
+
+impl Event {
+    /// The conversation event for a trigger, or `None` when the trigger is no PR conversation
+    /// (pushes, manual runs, ignored events: the workflow handles or logs those itself).
+    pub fn from_trigger(trigger: &Trigger, learned: &Learned) -> Option<Event> {
+        match trigger {
+            Trigger::PullRequestChanged { pull_request, .. } => Some(Event::PullRequestChanged {
+                head_sha: pull_request.head_sha.clone(),
+                draft: pull_request.draft,
+                from_fork: pull_request.from_fork,
+                questions: learned.questions.clone(),
+                spec_path: learned.spec_path.clone(),
+                spec_file_hash: learned.spec_file_hash.clone(),
+            }),
+            Trigger::PullRequestMerged { merge_sha, .. } => {
+                Some(Event::Merged { merge_sha: merge_sha.clone() })
+            }
+            Trigger::PullRequestComment { comment, .. } => {
+                let own = comment.author.eq_ignore_ascii_case(&learned.bot_login);
+                let by_person = !learned.sender.login.eq_ignore_ascii_case(&learned.bot_login);
+                if own && comment.edited && by_person {
+                    return Some(Event::StatusCommentEdited {
+                        actor: learned.sender.clone(),
+                        body: comment.body.clone(),
+                    });
+                }
+                let permission = if comment.author.eq_ignore_ascii_case(&learned.sender.login) {
+                    learned.sender.permission
+                } else {
+                    // The permission looked up is someone else's: trust nothing.
+                    Permission::None
+                };
+                Some(Event::Comment {
+                    comment_id: comment.id,
+                    actor: Actor { login: comment.author.clone(), permission },
+                    body: comment.body.clone(),
+                    from_bot: comment.from_bot || own,
+                })
+            }
+            Trigger::PushToDefaultBranch { .. }
+            | Trigger::Manual { .. }
+            | Trigger::Ignored { .. } => None,
         }
     }
 }

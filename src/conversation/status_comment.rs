@@ -90,7 +90,8 @@ pub fn escape(text: &str) -> String {
             '@' => out.push_str("&#64;"),
             '\n' | '\r' | '\t' => out.push(' '),
             c if c.is_control() => {}
-            c if c.is_ascii_punctuation() => {
+            // Punctuation Markdown gives a meaning to; `:`, `/` or `,` are left readable.
+            c if "\\`*_[](){}#+-.!|~$".contains(c) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -208,12 +209,28 @@ fn fit(parts: &mut [Part], budget: usize) {
             Some(at) => cut[..at].to_string(),
             None => String::new(),
         };
-        if body.lines().filter(|l| l.trim_start().starts_with("```")).count() % 2 == 1 {
-            body.push_str("\n```");
+        if let Some(fence) = open_fence(&body) {
+            body.push('\n');
+            body.push_str(&fence);
         }
         body.push_str(POINTER);
         longest.body = if body.chars().count() < length { body } else { pointer_only.to_string() };
     }
+}
+
+/// The fence of a code block `text` leaves open, if any.
+fn open_fence(text: &str) -> Option<String> {
+    let mut open: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim_start();
+        let run: String = line.chars().take_while(|&c| c == '`').collect();
+        match &open {
+            None if run.len() >= 3 => open = Some(run),
+            Some(fence) if run.len() >= fence.len() && line.trim_end() == run => open = None,
+            _ => {}
+        }
+    }
+    open
 }
 
 /// A fence longer than any backtick run in `text`, so the text cannot close it.
@@ -367,7 +384,7 @@ mod tests {
     #[test]
     fn escape_defuses_markup() {
         let cases = [
-            ("</details><!--", "&lt;\\/details&gt;&lt;\\!\\-\\-"),
+            ("</details><!--", "&lt;/details&gt;&lt;\\!\\-\\-"),
             ("@alice [x](y) `z`", "&#64;alice \\[x\\]\\(y\\) \\`z\\`"),
             ("a|b\nc", "a\\|b c"),
             ("${x}", "\\$\\{x\\}"),
@@ -376,6 +393,13 @@ mod tests {
             assert_eq!(escape(input), expected, "{input}");
         }
         assert_eq!(escape(&"a".repeat(500)).chars().count(), LONGEST_VALUE + 1);
+    }
+
+    #[test]
+    fn open_fences_are_found() {
+        assert_eq!(open_fence("a\n```diff\n+x\n```\nb"), None);
+        assert_eq!(open_fence("`````hcl\n```\nx"), Some("`````".to_string()));
+        assert_eq!(open_fence("````\nx\n`````"), None);
     }
 
     #[test]
