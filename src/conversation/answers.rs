@@ -137,6 +137,9 @@ fn checkbox() -> &'static Regex {
 /// Keys of the `KEY=VALUE` grammar that have no dot.
 const PLAIN_KEYS: [&str; 4] = ["job", "datacenters", "namespace", "node_pool"];
 
+/// Longest answer value read; the checkpoint keeps every answer, and it must fit in a comment.
+pub const LONGEST_ANSWER: usize = 1_000;
+
 /// Marks inline code in [`command::visible_lines`] output.
 const INLINE_CODE: char = '\u{1}';
 
@@ -235,6 +238,10 @@ fn check_answer(line: &str, key: &str, value: &str, questions: &[TrackedQuestion
             format!("no value given for `{key}`"),
             example(questions, Some(key)),
         );
+    }
+    if value.chars().count() > LONGEST_ANSWER {
+        let why = format!("the value is longer than {LONGEST_ANSWER} characters");
+        return not_understood(line, why, example(questions, Some(key)));
     }
     match Answers::default().set(&format!("{key}={value}")) {
         Ok(()) => LineResult::Applied { key: key.to_string(), value: value.to_string() },

@@ -7,7 +7,7 @@
 //! <!-- nomad-spec:state v1 sha256=<64 hex> {"version":1,...} -->
 //! ```
 //!
-//! The payload is plain JSON made safe inside an HTML comment: every `-`, `<` and `>` is
+//! The payload is plain JSON made safe inside an HTML comment: every `-`, `<`, `>` and `@` is
 //! written as a JSON `\u` escape. The checkpoint holds no negative numbers, so those characters
 //! only ever occur inside JSON strings, where the escape decodes to the same text; the marker can
 //! therefore never contain `--` or `>` and no answer text can end the comment early. The
@@ -95,12 +95,19 @@ pub struct TrackedQuestion {
     pub comment_id: Option<u64>,
 }
 
+/// Longest prompt kept in the checkpoint, so the marker stays well below the comment limit.
+const LONGEST_PROMPT: usize = 300;
+
 impl TrackedQuestion {
-    /// An unanswered question from the spec engine's.
+    /// An unanswered question from the spec engine's (a very long prompt is shortened).
     pub fn new(question: &Question) -> Self {
+        let mut prompt: String = question.prompt.chars().take(LONGEST_PROMPT).collect();
+        if prompt.len() < question.prompt.len() {
+            prompt.push('…');
+        }
         TrackedQuestion {
             key: question.key.clone(),
-            prompt: question.prompt.clone(),
+            prompt,
             default: question.default.clone(),
             needs_answer: question.needs_answer,
             answer: None,
@@ -293,7 +300,7 @@ pub fn encode(checkpoint: &Checkpoint) -> String {
     format!("{STATE_OPEN}v{VERSION} sha256={digest} {payload} {STATE_CLOSE}")
 }
 
-/// JSON whose text holds no `-`, `<` or `>` (see the module doc for why this is exact).
+/// JSON whose text holds no `-`, `<`, `>` or `@` (see the module doc for why this is exact).
 fn comment_safe_json(checkpoint: &Checkpoint) -> String {
     // Serializing a struct of strings, unsigned numbers and maps cannot fail.
     let json = serde_json::to_string(checkpoint).unwrap_or_default();
@@ -303,6 +310,8 @@ fn comment_safe_json(checkpoint: &Checkpoint) -> String {
             '-' => out.push_str("\\u002d"),
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
+            // A mention inside a hidden comment should not notify anyone either.
+            '@' => out.push_str("\\u0040"),
             c => out.push(c),
         }
     }

@@ -31,6 +31,9 @@ use crate::event::Trigger;
 use crate::infra::CheckStatus;
 use crate::spec::answers::{Answers, Question};
 
+/// Most questions the status comment numbers and the checkpoint keeps.
+pub const MAX_QUESTIONS: usize = 50;
+
 /// A person's permission on the repository, as the collaborator permission endpoint says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -410,7 +413,8 @@ fn pull_request_changed(
     }
     next.fork = from_fork;
     next.spec_path = Some(spec_path.to_string());
-    next.questions = questions.iter().map(TrackedQuestion::new).collect();
+    // The checkpoint carries every question it shows; past this many, keys still answer.
+    next.questions = questions.iter().take(MAX_QUESTIONS).map(TrackedQuestion::new).collect();
     recompute_answers(next);
     let mut actions = Vec::new();
     if let Some(hash) = spec_file_hash {

@@ -115,8 +115,18 @@ pub fn render(input: &StatusInput<'_>) -> String {
     if !input.services.is_empty() {
         parts.push(Part::open("What I found", found(input.services)));
     }
+    let conversing = matches!(
+        checkpoint.stage,
+        Stage::New
+            | Stage::AwaitingAnswers
+            | Stage::Generated
+            | Stage::Checked
+            | Stage::ChecksFailed
+    );
     if !checkpoint.questions.is_empty() {
-        parts.push(Part::open("Questions", questions(checkpoint)));
+        // Once merged, the answers are history: kept, but folded away.
+        let part = if conversing { Part::open } else { Part::collapsed };
+        parts.push(part("Questions", questions(checkpoint)));
     }
     if let Some(record) = &checkpoint.deploy {
         parts.push(Part::open("Deploy", deploy(record)));
@@ -135,10 +145,15 @@ pub fn render(input: &StatusInput<'_>) -> String {
     if !input.decisions.is_empty() {
         parts.push(Part::collapsed("Why these choices", decisions(input.decisions)));
     }
-    let help = format!(
-        "Answer in a reply (`1: value` or `key = value`), tick the boxes above, or say \
-         `{PREFIX} accept` to take every proposed default. `{PREFIX} help` lists the commands.\n"
-    );
+    let help = if conversing {
+        format!(
+            "Answer in a reply (`1: value` or `key = value`), tick the boxes above, or say \
+             `{PREFIX} accept` to take every proposed default. `{PREFIX} help` lists the \
+             commands.\n"
+        )
+    } else {
+        format!("`{PREFIX} help` lists the commands.\n")
+    };
     let marker = encode(checkpoint);
     let fixed = STATUS_MARKER.len() + head.chars().count() + help.len() + marker.len() + 16;
     fit(&mut parts, BUDGET.saturating_sub(fixed));
@@ -212,6 +227,12 @@ fn fit(parts: &mut [Part], budget: usize) {
         if let Some(fence) = open_fence(&body) {
             body.push('\n');
             body.push_str(&fence);
+        }
+        // Plan Markdown nests its own `<details>`; a cut one is closed after the fence.
+        let open =
+            body.matches("<details").count().saturating_sub(body.matches("</details>").count());
+        for _ in 0..open {
+            body.push_str("\n</details>");
         }
         body.push_str(POINTER);
         longest.body = if body.chars().count() < length { body } else { pointer_only.to_string() };
