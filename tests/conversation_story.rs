@@ -131,7 +131,8 @@ fn story() -> Vec<(Event, Stage, Vec<&'static str>)> {
             Generated,
             vec!["nothing"],
         ),
-        (pushed("b1", "hash1"), Generated, vec!["commit", "checks", "upsert"]),
+        (pushed("b1", "hash1"), Generated, vec!["nothing"]),
+        (pushed("h2", "hash1"), Generated, vec!["commit", "checks", "upsert"]),
         (
             Event::ChecksFinished {
                 head_sha: "b1".into(),
@@ -327,7 +328,7 @@ fn unparseable_answers_get_a_specific_reply() {
 #[test]
 fn fixes_run_out_then_roll_back() {
     let mut pr = PullRequest::default();
-    for (event, _, _) in story().into_iter().take(6) {
+    for (event, _, _) in story().into_iter().take(7) {
         pr.run(&event);
     }
     let (_, actions) = pr.run(&Event::DeployFinished {
@@ -352,7 +353,7 @@ fn fixes_run_out_then_roll_back() {
 #[test]
 fn a_merge_with_failed_checks_does_not_deploy() {
     let mut pr = PullRequest::default();
-    for (event, _, _) in story().into_iter().take(4) {
+    for (event, _, _) in story().into_iter().take(5) {
         pr.run(&event);
     }
     pr.run(&Event::ChecksFinished { head_sha: "b1".into(), statuses: vec![CheckStatus::Failure] });

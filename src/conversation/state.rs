@@ -338,6 +338,19 @@ pub fn apply(checkpoint: &Checkpoint, event: &Event) -> (Checkpoint, Vec<Action>
     }
     let mut next = checkpoint.clone();
     let actions = match event {
+        Event::PullRequestChanged { head_sha, draft, spec_file_hash, .. }
+            if !draft
+                && next.bot_commit.as_deref() == Some(head_sha.as_str())
+                && next.spec_hash.is_some()
+                && next.spec_hash == *spec_file_hash
+                && matches!(
+                    next.stage,
+                    Stage::Generated | Stage::Checked | Stage::ChecksFailed
+                ) =>
+        {
+            // The push of the bot's own commit: it was checked when it was made.
+            nothing("the head is the bot's own commit, already being checked")
+        }
         Event::PullRequestChanged {
             head_sha: _,
             draft,
