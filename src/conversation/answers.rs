@@ -137,6 +137,26 @@ fn checkbox() -> &'static Regex {
 /// Keys of the `KEY=VALUE` grammar that have no dot.
 const PLAIN_KEYS: [&str; 4] = ["job", "datacenters", "namespace", "node_pool"];
 
+/// The first part of every dotted key of the `KEY=VALUE` grammar: a line starting with one of
+/// these is an answer attempt, any other `word.word: text` is prose ("docs.rs: see there").
+const KEY_KINDS: [&str; 15] = [
+    "deploy",
+    "image",
+    "count",
+    "cpu",
+    "memory",
+    "memory_max",
+    "class",
+    "hostname",
+    "route_port",
+    "static_port",
+    "volume",
+    "owner",
+    "endpoint",
+    "env",
+    "secret",
+];
+
 /// Longest answer value read; the checkpoint keeps every answer, and it must fit in a comment.
 pub const LONGEST_ANSWER: usize = 1_000;
 
@@ -219,7 +239,8 @@ fn read_answer_line(line: &str, questions: &[TrackedQuestion]) -> Option<LineRes
     let caps = by_key().captures(line)?;
     let key = &caps[1];
     let known = questions.iter().any(|q| q.key == key) || PLAIN_KEYS.contains(&key);
-    let looks_like_key = key.contains('.') && !key.ends_with('.');
+    let kind = key.split_once('.').map_or(key, |(kind, _)| kind);
+    let looks_like_key = KEY_KINDS.contains(&kind);
     if !known && !looks_like_key {
         return None;
     }
@@ -322,13 +343,19 @@ mod tests {
 
     #[test]
     fn misunderstood_lines_say_why_with_an_example() {
-        insta::assert_snapshot!(read("7: x\nmemory.api: lots\nfoo.bar = 1\n1: `ghcr.io/x`\n/nomad-spec frobnicate"), @r#"
+        insta::assert_snapshot!(read("7: x\nmemory.api: lots\nimage.x.y = a b\n1: `ghcr.io/x`\n/nomad-spec frobnicate"), @r#"
         NotUnderstood { line: "7: x", why: "there is no question 7 (the questions are numbered 1 to 3)", example: "1: ghcr.io/acme/api:latest" }
         NotUnderstood { line: "memory.api: lots", why: "bad value for `memory.api`: expected a whole number, got `lots`", example: "2: 256" }
-        NotUnderstood { line: "foo.bar = 1", why: "`foo.bar` is neither a question here nor an answer key", example: "1: ghcr.io/acme/api:latest" }
+        NotUnderstood { line: "image.x.y = a b", why: "bad value for `image.x.y`: an image reference has no blanks, like `ghcr.io/acme/api:1.4`", example: "image.x.y = VALUE" }
         NotUnderstood { line: "1: `…`", why: "a value in backticks reads as an example; write it without backticks", example: "1: ghcr.io/acme/api:latest" }
         NotUnderstood { line: "/nomad-spec frobnicate", why: "unknown command `frobnicate`; `/nomad-spec help` lists the commands", example: "/nomad-spec help" }
         "#);
+    }
+
+    #[test]
+    fn prose_that_looks_like_a_key_is_left_alone() {
+        assert_eq!(read("docs.rs: see the page\nNote: later\n1.4 is out"), "");
+        assert!(read("memory = 5").contains("neither a question here nor an answer key"));
     }
 
     #[test]

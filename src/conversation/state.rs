@@ -783,3 +783,52 @@ fn deploy_finished(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_drive() {
+        let cases = [
+            ("admin", true),
+            ("maintain", true),
+            ("write", true),
+            ("push", true),
+            ("triage", false),
+            ("read", false),
+            ("none", false),
+            ("", false),
+            ("ADMIN ", true),
+        ];
+        for (text, may) in cases {
+            assert_eq!(Permission::from_api(text).may_drive(), may, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ids_follow_content() {
+        let actor = Actor { login: "alice".into(), permission: Permission::Write };
+        let comment = |body: &str| Event::Comment {
+            comment_id: 7,
+            actor: actor.clone(),
+            body: body.into(),
+            from_bot: false,
+        };
+        assert_eq!(comment("1: a").id(), comment("1: a").id());
+        assert_ne!(comment("1: a").id(), comment("1: b").id(), "an edit is a new event");
+        let merged = Event::Merged { merge_sha: "m1".into() };
+        assert_eq!(merged.id(), "merged:m1");
+    }
+
+    #[test]
+    fn old_events_are_forgotten_beyond_the_bound() {
+        let mut c = Checkpoint::new();
+        for i in 0..(KEPT_EVENTS + 5) {
+            let event = Event::Merged { merge_sha: format!("m{i}") };
+            c = apply(&c, &event).0;
+        }
+        assert_eq!(c.events.len(), KEPT_EVENTS);
+        assert_eq!(c.events.last().map(|e| e.id.as_str()), Some("merged:m36"));
+    }
+}

@@ -27,7 +27,7 @@ pub const GITHUB_LIMIT: usize = 65_536;
 const BUDGET: usize = GITHUB_LIMIT - 1_000;
 
 /// Longest piece of repository text shown inline before it is shortened.
-const LONGEST_VALUE: usize = 200;
+const LONGEST_VALUE: usize = 1_000;
 
 /// One service the analyzer found, as the comment shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,7 +413,7 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(escape(input), expected, "{input}");
         }
-        assert_eq!(escape(&"a".repeat(500)).chars().count(), LONGEST_VALUE + 1);
+        assert_eq!(escape(&"a".repeat(5_000)).chars().count(), LONGEST_VALUE + 1);
     }
 
     #[test]
