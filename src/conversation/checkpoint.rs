@@ -188,7 +188,7 @@ pub struct Checkpoint {
     pub deploy: Option<DeployRecord>,
     /// Logins already told they may not drive the bot (told once only).
     pub refused: Vec<String>,
-    /// Why the checkpoint was rebuilt, shown in the status comment until the next rebuild.
+    /// Why the checkpoint was rebuilt, shown in the status comment until someone answers.
     pub rebuilt_because: Option<String>,
     /// The last events applied, newest last (at most [`KEPT_EVENTS`]).
     pub events: Vec<EventStamp>,

@@ -15,8 +15,10 @@
 //!    GitLab: the member's access level, mapped onto [`Permission`]; write/maintain/admin, or
 //!    GitLab Developer and above, may drive), whether the head is a fork, the builder's questions
 //!    for the analysis (`spec::build` with empty answers, so numbering is stable) and the sha256
-//!    of the job file on the head ([`sha256_hex`]). An `issue_comment` edit of the bot's own
-//!    comment by a person is [`Event::StatusCommentEdited`] (ticked boxes).
+//!    of the job file on the head ([`sha256_hex`]). [`Event::from_trigger`] does this for a
+//!    GitHub `Trigger` given a [`Learned`]; an `issue_comment` edit of the bot's own comment
+//!    by a person becomes [`Event::StatusCommentEdited`] (ticked boxes). GitLab merge-request
+//!    events map onto the same variants.
 //! 3. **Apply** with [`apply`]: a new checkpoint and a list of [`Action`]s. Perform the actions
 //!    in order. After [`Action::CommitSpec`] (generate from `checkpoint.answers`, commit,
 //!    push; skip when unchanged) apply [`Event::SpecCommitted`]; after [`Action::RunChecks`]
@@ -28,7 +30,9 @@
 //!
 //! Replaying an event is harmless: [`Event::id`] is derived from the event's content and
 //! remembered in the checkpoint, so a second delivery returns the same checkpoint and only
-//! [`Action::Nothing`].
+//! [`Action::Nothing`]. The checkpoint remembers the last [`checkpoint::KEPT_EVENTS`] ids; an
+//! older event delivered again is applied again, which the rules mostly absorb (answers are
+//! keyed by comment, a merge already handled is refused by stage).
 //!
 //! Not here: pushes to the default branch outside a PR and `workflow_dispatch` deploys have no
 //! conversation and are the workflow's to drive directly.

@@ -21,7 +21,7 @@
 //! - only a merge whose checks passed deploys; a fixable failure gets a fix commit and a
 //!   redeploy up to the limit, then a rollback.
 
-use super::answers::{read_checkboxes, read_reply, Reading};
+use super::answers::{read_checkboxes, read_reply, LineResult, Reading};
 use super::checkpoint::{
     sha256_hex, AnswerRecord, Checkpoint, DeployRecord, EventStamp, Owner, Stage, TrackedQuestion,
     KEPT_EVENTS,
@@ -585,11 +585,16 @@ fn comment(
     answers_changed |= !pairs.is_empty() || position.is_some();
     if answers_changed {
         recompute_answers(next);
+        // The rebuild notice asked people to answer again; now someone has.
+        next.rebuilt_because = None;
     }
 
-    if let Some(text) = reading.not_understood_markdown() {
-        let mut text = text;
-        if reading.lines.iter().any(|l| matches!(l, super::answers::LineResult::NotUnderstood { example, .. } if example.starts_with(PREFIX))) {
+    if let Some(mut text) = reading.not_understood_markdown() {
+        // A command that was not understood gets the list of commands with it.
+        let bad_command = reading.not_understood().any(
+            |l| matches!(l, LineResult::NotUnderstood { line, .. } if line.starts_with(PREFIX)),
+        );
+        if bad_command {
             text.push('\n');
             text.push_str(&help_markdown());
         }
