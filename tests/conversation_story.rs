@@ -1,5 +1,5 @@
-//! The whole pull-request story through the conversation's pure core, saved and loaded through
-//! the status comment between every step the way CI runs do: opened → questions → answer reply
+//! The whole pull-request story through the conversation's pure core, saved and loaded
+//! through the status comment between every step the way CI runs do: opened → questions → answer reply
 //! → generated → checks → merged → deploy → OOM → fix → healthy, plus replays, an unauthorized
 //! commenter, a fork, a human edit and a corrupted checkpoint.
 
@@ -402,4 +402,19 @@ fn the_status_comment_is_found_among_quotes() {
     ];
     let found = find_status_comment(&comments, BOT).map(|c| c.id);
     assert_eq!(found, Some(4));
+}
+
+#[test]
+fn a_new_pull_request_keeps_a_job_file_the_bot_committed_before() {
+    let facts = BranchFacts {
+        spec_path: Some(SPEC.into()),
+        spec_hash: Some("hash-from-last-pr".into()),
+        last_commit_by_bot: Some("c0ffee".into()),
+    };
+    let (c, _) = apply(&Checkpoint::for_branch(&facts), &pushed("h1", "hash-from-last-pr"));
+    assert_eq!((c.owner, c.stage), (Owner::Bot, Stage::AwaitingAnswers));
+    let facts = BranchFacts { last_commit_by_bot: None, ..facts };
+    let (c, actions) = apply(&Checkpoint::for_branch(&facts), &pushed("h1", "hash-from-last-pr"));
+    assert_eq!((c.owner, c.stage), (Owner::Human, Stage::Generated));
+    assert_eq!(kinds(&actions), vec!["checks", "upsert"], "a person's file: no takeover notice");
 }

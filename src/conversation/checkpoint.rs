@@ -229,9 +229,17 @@ impl Checkpoint {
     /// kept: where the job file is and whether the bot committed it last. `branch` says so; the
     /// caller learns it from git (last commit touching `spec_path` and its author).
     pub fn rebuilt_from(branch: &BranchFacts, error: &CheckpointError) -> Self {
+        let mut checkpoint = Checkpoint::for_branch(branch);
+        checkpoint.rebuilt_because = Some(error.to_string());
+        checkpoint
+    }
+
+    /// A fresh conversation on a branch that may already hold a job file: a file the bot
+    /// committed last (in an earlier pull request, say) stays the bot's; any other file is a
+    /// person's. Use it for a pull request without a status comment yet.
+    pub fn for_branch(branch: &BranchFacts) -> Self {
         let mut checkpoint = Checkpoint::new();
         checkpoint.spec_path = branch.spec_path.clone();
-        checkpoint.rebuilt_because = Some(error.to_string());
         match (&branch.spec_hash, &branch.last_commit_by_bot) {
             (Some(hash), Some(commit)) => {
                 checkpoint.spec_hash = Some(hash.clone());

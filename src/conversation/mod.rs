@@ -5,11 +5,12 @@
 //!
 //! 1. **Load.** List the PR's comments (newest forge state, as [`PostedComment`]s) and find the
 //!    bot's with [`find_status_comment`] (by the bot's own login: a person quoting the comment is
-//!    ignored). [`decode`] its body. On [`CheckpointError::Absent`] with no status comment at all,
-//!    start from [`Checkpoint::new`]. On any other error, or a status comment without a marker,
-//!    never trust it: rebuild with [`Checkpoint::rebuilt_from`] from what the branch tells
-//!    ([`BranchFacts`]: the job file's hash and whether the bot made its last commit); the
-//!    status comment then says it was rebuilt and asks again.
+//!    ignored). [`decode`] its body. With no status comment at all, start from
+//!    [`Checkpoint::for_branch`] (a job file the bot committed earlier stays its own). On any
+//!    error, or a status comment without a marker, never trust it: rebuild with
+//!    [`Checkpoint::rebuilt_from`] from what the branch tells ([`BranchFacts`]: the job file's
+//!    hash and whether the bot made its last commit); the status comment then says it was
+//!    rebuilt and asks again.
 //! 2. **Translate** the forge event into an [`Event`], adding what only the workflow can learn:
 //!    the commenter's permission (GitHub: `GET /repos/{o}/{r}/collaborators/{login}/permission`,
 //!    GitLab: the member's access level, mapped onto [`Permission`]; write/maintain/admin, or
