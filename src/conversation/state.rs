@@ -827,6 +827,49 @@ mod tests {
     }
 
     #[test]
+    fn comments_become_the_right_events() {
+        use crate::event::{Comment, Repository};
+        let trigger = |author: &str, edited: bool| Trigger::PullRequestComment {
+            repository: Repository { full_name: "acme/shop".into(), default_branch: "main".into() },
+            pull_request_number: 3,
+            comment: Comment {
+                id: 9,
+                author: author.into(),
+                body: "- [x] deploy.db".into(),
+                edited,
+                from_bot: author.ends_with("[bot]"),
+            },
+        };
+        let learned = |sender: &str, permission| Learned {
+            bot_login: "nomad-spec[bot]".into(),
+            sender: Actor { login: sender.into(), permission },
+            questions: Vec::new(),
+            spec_path: "deploy/shop.nomad.hcl".into(),
+            spec_file_hash: None,
+        };
+        let kind = |t: &Trigger, l: &Learned| Event::from_trigger(t, l).map(|e| e.kind());
+        let bot = "nomad-spec[bot]";
+        let cases = [
+            (trigger(bot, true), learned("alice", Permission::Write), "status_comment_edited"),
+            (trigger(bot, true), learned(bot, Permission::Write), "comment"),
+            (trigger("alice", false), learned("alice", Permission::Write), "comment"),
+        ];
+        for (t, l, expected) in cases {
+            assert_eq!(kind(&t, &l), Some(expected), "{t:?} {l:?}");
+        }
+        // The bot's own edit is a bot comment, never read.
+        let own = Event::from_trigger(&trigger(bot, true), &learned(bot, Permission::Admin));
+        assert!(matches!(own, Some(Event::Comment { from_bot: true, .. })));
+        // A permission looked up for someone else is not lent to the comment's author.
+        let lent =
+            Event::from_trigger(&trigger("mallory", true), &learned("alice", Permission::Admin));
+        assert!(matches!(
+            lent,
+            Some(Event::Comment { actor: Actor { permission: Permission::None, .. }, .. })
+        ));
+    }
+
+    #[test]
     fn old_events_are_forgotten_beyond_the_bound() {
         let mut c = Checkpoint::new();
         for i in 0..(KEPT_EVENTS + 5) {
