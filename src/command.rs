@@ -211,7 +211,7 @@ fn split_arguments(rest: &str) -> Result<Vec<String>, ParseError> {
 }
 
 /// The lines of prose a reader sees, without code, quotes and link text.
-fn visible_lines(text: &str) -> Vec<String> {
+pub(crate) fn visible_lines(text: &str) -> Vec<String> {
     let mut lines = vec![String::new()];
     // Depth counters: inside any of these, text is not prose.
     let mut hidden = 0usize;

@@ -1,1 +1,0 @@
-//! The PR conversation: questions, answers, the status comment and its hidden checkpoint.
