@@ -496,6 +496,63 @@ pub async fn look_up_services(
     lookup
 }
 
+/// Fills `config` from Consul for `generate`: conventions (the file wins) and the catalog
+/// entries of the services the analysis depends on. Returns notes for the person: what was
+/// used, and what was skipped and why. Never fails: Consul is optional.
+pub async fn enrich(
+    config: &mut Config,
+    analysis: &crate::analyze::Analysis,
+    env: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let client = match ConsulClient::from_env(env) {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return vec![
+                "Consul is not configured (CONSUL_HTTP_ADDR): conventions and service lookups \
+                 skipped"
+                    .into(),
+            ]
+        }
+        Err(err) => return vec![format!("Consul skipped: {err}")],
+    };
+    let mut notes = Vec::new();
+    let key = env
+        .get("NOMAD_SPEC_CONVENTIONS_KEY")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_CONVENTIONS_KEY);
+    match client.conventions(key).await {
+        Ok(Some(conventions)) => {
+            let filled = conventions.fill(config);
+            if !filled.is_empty() {
+                notes.push(format!("from Consul conventions ({key}): {}", filled.join(", ")));
+            }
+        }
+        Ok(None) => notes.push(format!("no conventions in Consul at {key}")),
+        Err(err) => notes.push(format!("Consul conventions skipped: {err:#}")),
+    }
+    let mut dependencies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for service in &analysis.services {
+        if service.role.is_backing() {
+            dependencies.entry(service.name.clone()).or_default();
+        }
+        for dependency in &service.depends_on {
+            dependencies.entry(dependency.clone()).or_default();
+        }
+    }
+    if !dependencies.is_empty() {
+        let lookup = look_up_services(&client, &dependencies).await;
+        for (dependency, found) in &lookup.found {
+            notes.push(format!(
+                "{dependency}: found in Consul as `{}` ({} of {} passing)",
+                found.name, found.passing, found.instances
+            ));
+        }
+        notes.extend(lookup.notes);
+        config.cluster.services.extend(lookup.found);
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

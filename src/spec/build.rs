@@ -321,6 +321,29 @@ impl<'a> Builder<'a> {
                     self.decide(&service.name, choice, "answered");
                     deploy
                 }
+                None if service.role.is_backing()
+                    && self.config.cluster.services.contains_key(&service.name) =>
+                {
+                    let found = &self.config.cluster.services[&service.name];
+                    self.decide(
+                        &service.name,
+                        format!("not deployed: Consul service `{}`", found.name),
+                        format!(
+                            "found in Consul's catalog ({} of {} instances passing); the \
+                             application looks it up there (answer deploy.{}=true to deploy it)",
+                            found.passing, found.instances, service.name
+                        ),
+                    );
+                    if found.passing == 0 {
+                        self.decide(
+                            &service.name,
+                            "unhealthy in Consul",
+                            "no instance passes its checks: the application will not reach it \
+                             until one does",
+                        );
+                    }
+                    false
+                }
                 None if service.role.is_backing() => {
                     self.ask(
                         format!("deploy.{}", service.name),
@@ -400,6 +423,9 @@ impl<'a> Builder<'a> {
             datacenters.clone()
         } else {
             let (datacenters, reason) = match &self.config.datacenters {
+                Some(list) if self.config.cluster.from_conventions.contains("datacenters") => {
+                    (list.clone(), "(0.8, from conventions) `datacenters` of Consul's conventions")
+                }
                 Some(list) => (list.clone(), "`datacenters` of .nomad-spec.toml"),
                 None => (vec!["*".to_string()], "every datacenter, as Nomad does by default"),
             };
