@@ -595,6 +595,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_is_valid() {
+        let text = include_str!("../../examples/conventions.json");
+        let conventions = Conventions::from_json(text, "examples/conventions.json");
+        assert!(conventions.is_ok(), "{conventions:?}");
+    }
+
+    #[test]
     fn the_file_wins() {
         let conventions = Conventions::from_json(
             r#"{"datacenters": ["dc9"], "fabio": {"hostname_suffix": "apps.example.com"},
