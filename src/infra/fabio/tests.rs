@@ -28,9 +28,12 @@ fn route(service: &str, src: &str) -> FabioRoute {
     }
 }
 
+/// Host, path and options of a route.
+type Split<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 #[test]
 fn route_grammar() {
-    let cases: &[(&str, Option<(&str, &str, &[(&str, &str)])>)] = &[
+    let cases: &[(&str, Option<Split>)] = &[
         ("shop.example.com/", Some(("shop.example.com", "/", &[]))),
         ("Shop.Example.com/api", Some(("shop.example.com", "/api", &[]))),
         ("/admin strip=/admin", Some(("", "/admin", &[("strip", "/admin")]))),
