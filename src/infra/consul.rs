@@ -91,7 +91,7 @@ pub struct SecretLocation {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FabioConventions {
-    /// Fabio's HTTP listener port.
+    /// Fabio's HTTP listener port (informational: jobs route by host name or TCP tags).
     pub port: Option<u16>,
     /// Public host names are `<service>.<suffix>`.
     pub hostname_suffix: Option<String>,
@@ -101,6 +101,14 @@ impl Conventions {
     /// Reads conventions JSON; errors name `origin` and the line and column.
     pub fn from_json(text: &str, origin: &str) -> anyhow::Result<Conventions> {
         let conventions: Conventions = serde_json::from_str(text).map_err(|err| {
+            if !text.trim_start().starts_with('{') && err.is_data() {
+                return anyhow::anyhow!(
+                    "{origin}:{}:{}: the conventions must be a JSON object of the documented \
+                     schema (vault_paths, env, fabio, datacenters, service_classes)",
+                    err.line(),
+                    err.column()
+                );
+            }
             anyhow::anyhow!(
                 "{origin}:{}:{}: the conventions are not valid: {err}",
                 err.line(),
@@ -167,10 +175,6 @@ impl Conventions {
             if file.hostname_suffix.is_none() && fabio.hostname_suffix.is_some() {
                 file.hostname_suffix = fabio.hostname_suffix.clone();
                 filled.push("fabio.hostname_suffix".to_string());
-            }
-            if file.port.is_none() && fabio.port.is_some() {
-                file.port = fabio.port;
-                filled.push("fabio.port".to_string());
             }
         }
         config.cluster.from_conventions.extend(filled.iter().cloned());
@@ -583,7 +587,7 @@ mod tests {
             ),
             (r#"{"vault_paths": {"db": "a#b"}}"#, "kv: vault_paths.db = \"a#b\""),
             (r#"{"datacenters": []}"#, "kv: datacenters: a non-empty list"),
-            ("[1]", "kv:1:0: the conventions are not valid: invalid type: sequence"),
+            ("[1]", "kv:1:2: the conventions must be a JSON object"),
         ];
         for (text, expected) in cases {
             let message = match Conventions::from_json(text, "kv") {

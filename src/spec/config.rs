@@ -35,7 +35,6 @@
 //! [fabio]
 //! tag_prefix = "urlprefix-"            # the presence of [fabio] turns routing tags on
 //! hostname_suffix = "apps.example.com" # suggested host names: <service>.<suffix>
-//! port = 9999                          # Fabio's HTTP listener
 //!
 //! [templates]
 //! left_delimiter = "[["
@@ -207,9 +206,6 @@ pub struct FabioConfig {
     /// Public host names are `<service>.<suffix>`; used to suggest free host names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname_suffix: Option<String>,
-    /// Fabio's HTTP listener port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
 }
 
 /// What was learned from the cluster (Consul) for this run; never read from the file.
