@@ -77,6 +77,9 @@ fn conventions_fill_the_datacenters_with_their_reason() {
         "{stderr}"
     );
     assert!(stderr.contains("from conventions"), "{stderr}");
+    // The suffix suggests a public name but does not make the service public.
+    assert!(stderr.contains("`web.apps.example.com` follows the hostname suffix"), "{stderr}");
+    assert!(!stdout.contains("urlprefix-"), "{stdout}");
 }
 
 #[test]

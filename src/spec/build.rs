@@ -747,11 +747,34 @@ impl<'a> Builder<'a> {
                     && port.port.protocol == Protocol::Http
                     && !service.role.is_backing()
                 {
+                    let mut reason =
+                        "nothing in the repository says the service is public".to_string();
+                    // The suffix only suggests a name: making a service public stays a choice.
+                    if let Some(suffix) =
+                        self.config.fabio.as_ref().and_then(|f| f.hostname_suffix.as_deref())
+                    {
+                        let origin = if self
+                            .config
+                            .cluster
+                            .from_conventions
+                            .contains("fabio.hostname_suffix")
+                        {
+                            "Consul's conventions"
+                        } else {
+                            ".nomad-spec.toml"
+                        };
+                        reason.push_str(&format!(
+                            "; if it is, `{}.{}` follows the hostname suffix (0.6, from \
+                             conventions: {origin})",
+                            service.name,
+                            suffix.trim_start_matches('.')
+                        ));
+                    }
                     self.ask(
                         format!("hostname.{}", service.name),
                         format!("Public hostname of {} (empty: not public)?", service.name),
                         String::new(),
-                        "nothing in the repository says the service is public".into(),
+                        reason,
                         false,
                     );
                 }
