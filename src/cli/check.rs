@@ -18,12 +18,12 @@ use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
 use crate::infra::fabio::{self, FabioClient};
 use crate::infra::{CheckResult, CheckStatus};
 use crate::nomad::job_file::JobFile;
-use crate::nomad::plan::{render_text, PlanReport};
+use crate::nomad::plan::PlanReport;
 use crate::nomad::NomadClient;
 use crate::spec::config::Config;
 use crate::spec::parse::ParseOptions;
 use crate::spec::validate::validate_source;
-use crate::spec::Severity;
+use crate::spec::{Diagnostic, Severity};
 
 use super::deploy::{parse_options, runtime};
 
@@ -189,23 +189,43 @@ async fn plan_check(
         anyhow::Ok(PlanReport::new(&job, &response))
     };
     match planned.await {
-        Ok(report) => {
-            let text = render_text(&report);
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("planned");
-            let summary = if report.exit_code() == 0 {
-                format!("no changes: {}", first.trim())
-            } else {
-                format!("changes: {}", first.trim())
-            };
-            CheckResult {
-                name: NAME.into(),
-                status: CheckStatus::Success,
-                summary,
-                annotations: Vec::new(),
-            }
-        }
+        Ok(report) => plan_result(&report, &file.text, &file.path.display().to_string()),
         Err(err) => CheckResult::skipped(NAME, format!("skipped: {err:#}")),
     }
+}
+
+/// A plan as a check: placement failures fail it (the job could not run), warnings are
+/// reported, changes are the summary.
+fn plan_result(report: &PlanReport, source: &str, file: &str) -> CheckResult {
+    let groups: Vec<String> =
+        report.groups.iter().map(|g| format!("{}: {}", g.name, g.summary())).collect();
+    let mut summary = if report.has_changes() {
+        format!("job `{}` would change ({})", report.job, groups.join("; "))
+    } else {
+        format!("job `{}`: no changes", report.job)
+    };
+    let mut annotations: Vec<Diagnostic> =
+        report.warnings.iter().map(|w| Diagnostic::warning(file, 0, 0, w.clone())).collect();
+    for failure in &report.placement_failures {
+        let header = format!("group \"{}\"", failure.group);
+        let line = source
+            .lines()
+            .position(|l| l.trim_start().starts_with(&header))
+            .map_or(0, |i| u32::try_from(i + 1).unwrap_or(0));
+        annotations.push(Diagnostic::error(
+            file,
+            line,
+            u32::from(line > 0),
+            format!("group `{}` cannot be placed: {}", failure.group, failure.explanation),
+        ));
+    }
+    let status = if report.placement_failures.is_empty() {
+        CheckStatus::Success
+    } else {
+        summary.push_str("; some groups cannot be placed");
+        CheckStatus::Failure
+    };
+    CheckResult { name: "nomad-spec/plan".into(), status, summary, annotations }
 }
 
 /// One block per check: `name: status`, the summary, then the annotations.
