@@ -251,3 +251,29 @@ pub fn render_text_results(results: &[CheckResult]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_has_one_block_per_check() {
+        let results = vec![
+            CheckResult {
+                name: "nomad-spec/routes".into(),
+                status: CheckStatus::Failure,
+                summary: "1 route conflict(s) with other services".into(),
+                annotations: vec![Diagnostic::error("web.hcl", 10, 15, "route tag clash")],
+            },
+            CheckResult::skipped("nomad-spec/plan", "Nomad is not configured"),
+        ];
+        insta::assert_snapshot!(render_text_results(&results), @r"
+        nomad-spec/routes: FAILED
+          1 route conflict(s) with other services
+          web.hcl:10:15: error: route tag clash
+
+        nomad-spec/plan: skipped
+          Nomad is not configured
+        ");
+    }
+}

@@ -208,7 +208,12 @@ pub struct ConsulClient {
     base: Url,
     token: Option<String>,
     http: reqwest::Client,
+    /// Longest wait for one answer: Consul is optional, a slow agent must not hold a run.
+    timeout: Duration,
 }
+
+/// Default of [`ConsulClient::with_timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One instance of a service and whether all its checks pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +254,6 @@ impl ConsulClient {
         crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = get("CONSUL_CACERT").map(PathBuf::from) {
             let pem = std::fs::read(&path).map_err(|err| {
@@ -265,7 +269,14 @@ impl ConsulClient {
         let http = builder
             .build()
             .map_err(|err| ConsulError::Config(format!("cannot build the Consul client: {err}")))?;
-        Ok(Some(ConsulClient { base, token: get("CONSUL_HTTP_TOKEN").map(String::from), http }))
+        let token = get("CONSUL_HTTP_TOKEN").map(String::from);
+        Ok(Some(ConsulClient { base, token, http, timeout: DEFAULT_TIMEOUT }))
+    }
+
+    /// The same client, giving up on an answer after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> ConsulClient {
+        self.timeout = timeout;
+        self
     }
 
     /// The address in use.
@@ -282,13 +293,13 @@ impl ConsulClient {
             url.query_pairs_mut().extend_pairs(query);
         }
         let shown = format!("{}{}", self.base.as_str().trim_end_matches('/'), url.path());
-        let mut request = self.http.get(url);
+        let mut request = self.http.get(url).timeout(self.timeout);
         if let Some(token) = &self.token {
             request = request.header("X-Consul-Token", token);
         }
         let unreachable = |err: reqwest::Error| ConsulError::Unreachable {
             url: shown.clone(),
-            reason: err.without_url().to_string(),
+            reason: transport_reason(&err.without_url()),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -394,6 +405,25 @@ impl ConsulClient {
             .map_err(|_| anyhow::anyhow!("consul kv {key}: the value is not UTF-8 text"))?;
         Conventions::from_json(&text, &format!("consul kv {key}")).map(Some)
     }
+}
+
+/// Why a request got no answer, in words: reqwest's top-level message ("error sending
+/// request") says nothing, its causes do. (The same walk as `nomad::client`'s private
+/// `error_chain`; one of them should go when both are shared.)
+pub(crate) fn transport_reason(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "no answer in time (timed out)".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 fn first_line(body: &str) -> String {

@@ -349,7 +349,7 @@ impl FabioClient {
         let shown = url.to_string();
         let unreachable = |err: reqwest::Error| FabioError::Unreachable {
             url: shown.clone(),
-            reason: err.without_url().to_string(),
+            reason: super::consul::transport_reason(&err.without_url()),
         };
         let response = self.http.get(url.clone()).send().await.map_err(unreachable)?;
         let status = response.status();
