@@ -15,6 +15,11 @@ fn analysis() -> std::path::PathBuf {
 
 /// Runs `generate -o -` on the app-database analysis with `CONSUL_HTTP_ADDR` = `consul`.
 fn generate(consul: &str) -> (Output, String, String) {
+    generate_with(consul, &[])
+}
+
+/// `generate` as above with more arguments.
+fn generate_with(consul: &str, args: &[&str]) -> (Output, String, String) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let repo = dir.path().join("shop");
     std::fs::create_dir(&repo).unwrap_or_else(|e| panic!("mkdir: {e}"));
@@ -23,6 +28,7 @@ fn generate(consul: &str) -> (Output, String, String) {
         .arg(analysis())
         .arg("--path")
         .arg(&repo)
+        .args(args)
         .env("CONSUL_HTTP_ADDR", consul)
         .env_remove("CONSUL_HTTP_TOKEN")
         .output()
@@ -47,6 +53,16 @@ fn a_dependency_in_the_catalog_becomes_a_service_template() {
     assert!(stderr.contains("not deployed: Consul service `db`"), "{stderr}");
     assert!(!stderr.contains("deploy.db = false"), "not asked when found: {stderr}");
     assert!(consul.requests().contains(&"/v1/health/service/db".to_string()));
+}
+
+#[test]
+fn a_dependency_deployed_here_is_not_taken_from_consul() {
+    let consul = FakeConsul::start(ConsulState::default().service("db", 5432, "passing"))
+        .unwrap_or_else(|e| panic!("consul: {e}"));
+    let (out, stdout, stderr) = generate_with(&consul.http_addr(), &["--set", "deploy.db=true"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains("range service \"db\""), "{stdout}");
+    assert!(stdout.contains("range nomadService \"shop-db\""), "{stdout}");
 }
 
 #[test]

@@ -35,6 +35,8 @@ Services, all optional (a check whose service is not configured is skipped):
     Fabio   FABIO_ADMIN_ADDR (default http://localhost:9998)   nomad-spec/routes
     Nomad   NOMAD_ADDR, NOMAD_TOKEN, ...        nomad-spec/plan
     Consul  CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (conventions: Fabio hostname suffix)
+The working directory's .nomad-spec.toml ([fabio] tag_prefix, hostname_suffix) wins over
+Consul's conventions.
 
 Exit codes:
     0  no check failed (skipped checks allowed)

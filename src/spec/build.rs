@@ -423,9 +423,10 @@ impl<'a> Builder<'a> {
             datacenters.clone()
         } else {
             let (datacenters, reason) = match &self.config.datacenters {
-                Some(list) if self.config.cluster.from_conventions.contains("datacenters") => {
-                    (list.clone(), "(0.8, from conventions) `datacenters` of Consul's conventions")
-                }
+                Some(list) if self.config.cluster.from_conventions.contains("datacenters") => (
+                    list.clone(),
+                    "`datacenters` of the team's conventions in Consul (0.8, from conventions)",
+                ),
                 Some(list) => (list.clone(), "`datacenters` of .nomad-spec.toml"),
                 None => (vec!["*".to_string()], "every datacenter, as Nomad does by default"),
             };

@@ -203,7 +203,13 @@ impl Builder<'_> {
                         format!("points at {endpoint}"),
                         format!("endpoint.{dependency} answered"),
                     );
-                } else if let Some(found) = self.config.cluster.services.get(dependency) {
+                } else if let Some(found) = self
+                    .config
+                    .cluster
+                    .services
+                    .get(dependency)
+                    .filter(|_| !deployed.iter().any(|s| &s.name == dependency))
+                {
                     self.decide(
                         &format!("{} env {}", service.name, var.name),
                         format!("looked up as Consul service `{}`", found.name),
