@@ -161,3 +161,27 @@ fn the_text_table_is_skipped_with_a_clear_message() {
     let summary = routes["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("text table instead of JSON"), "{summary}");
 }
+
+#[test]
+fn the_suggested_host_name_follows_consuls_conventions() {
+    let fabio = FakeFabio::start(
+        FabioState::default()
+            .route("legacy", "shop.example.com/")
+            .route("someone", "shop-web.apps.example.com/"),
+    )
+    .unwrap_or_else(|e| panic!("fabio: {e}"));
+    let consul = fakes::consul::FakeConsul::start(fakes::consul::ConsulState::default().put(
+        "config/nomad-agent/conventions",
+        br#"{"fabio": {"hostname_suffix": "apps.example.com"}}"#,
+    ))
+    .unwrap_or_else(|e| panic!("consul: {e}"));
+    let (code, json, stdout) = check(&fabio, &[("CONSUL_HTTP_ADDR", &consul.http_addr())]);
+    assert_eq!(code, 1, "{stdout}");
+    let message =
+        routes_result(&json)["annotations"][0]["message"].as_str().unwrap_or_default().to_string();
+    // shop-web.apps.example.com is taken: the next free name is offered.
+    assert!(
+        message.ends_with("a free host name: `urlprefix-shop-web-2.apps.example.com/`"),
+        "{message}"
+    );
+}

@@ -68,7 +68,7 @@ pub struct RouteTag {
     pub options: BTreeMap<String, String>,
     /// The whole tag, for messages.
     pub tag: String,
-    /// 1-based line and column of the tag in the job file (0 when not found).
+    /// 1-based line of the tag in the job file (0 when not found).
     pub line: u32,
     /// 1-based column.
     pub column: u32,
@@ -460,16 +460,16 @@ pub async fn check_routes(
     }
     let status = if conflicts > 0 && strict { CheckStatus::Failure } else { CheckStatus::Success };
     let summary = match (conflicts, updates) {
-        (0, 0) => format!("{} route(s), all new and free in Fabio", tags.len()),
+        (0, 0) => format!("{} route tag(s), none used in Fabio yet", tags.len()),
         (0, _) => format!(
-            "{} route(s), no conflict; {updates} update routes this service already has",
+            "{} route tag(s), no conflict; {updates} already route to this service (an update)",
             tags.len()
         ),
         (_, _) if strict => format!(
             "{conflicts} route conflict(s) with other services: deploy is blocked (strict mode)"
         ),
         (_, _) => {
-            format!("{conflicts} route conflict(s) with other services (not strict: reported only)")
+            format!("{conflicts} route conflict(s) with other services (lenient: reported only)")
         }
     };
     annotations.sort_by_key(|d| (d.line, d.column));
