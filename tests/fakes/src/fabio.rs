@@ -1,10 +1,12 @@
 //! A fake of Fabio's admin API: `/api/routes` from a routing table it holds.
 //!
 //! It owns the routing table and answers `GET /api/routes` with the JSON array Fabio's admin
-//! API returns (fields of `apiRoute` in Fabio's `admin/api/routes.go`: `service`, `host`,
-//! `path`, `src`, `dst`, `opts`, `weight`, `tags`, `cmd`, `rate1`, `pct99`;
-//! https://fabiolb.net/ref/ui.addr/ and the admin UI's routes page). In text mode it answers
-//! with the text table of `/routes` instead, as a wrong endpoint or an old version does.
+//! API returns: one object per route target with the fields of `apiRoute` in Fabio's
+//! `admin/api/routes.go` (github.com/fabiolb/fabio): `service`, `host`, `path`, `src`
+//! (`host + path`), `dst`, `opts`, `weight`, `tags`, `cmd` (`route add`), `rate1`, `pct99`;
+//! `null` for an empty table. In text mode it answers as Fabio does for `/api/routes?raw`
+//! (the table in Fabio's config language, `text/plain`), which is what a client pointed at
+//! the wrong thing gets instead of JSON.
 
 use std::sync::{Arc, Mutex};
 
@@ -76,21 +78,14 @@ impl FakeFabio {
 async fn routes(State(state): State<Arc<Mutex<FabioState>>>) -> Response {
     let state = state.lock().map(|s| s.clone()).unwrap_or_default();
     if state.text_table {
-        let mut table = String::from(
-            "+----+---------+--------+------+--------+\n\
-             | #  | Service | Source | Dest | Weight |\n\
-             +----+---------+--------+------+--------+\n",
-        );
-        for (i, r) in state.routes.iter().enumerate() {
-            table.push_str(&format!(
-                "| {} | {} | {} | {} | 100% |\n",
-                i + 1,
-                r.service,
-                r.src,
-                r.dst
-            ));
+        let mut table = String::new();
+        for r in &state.routes {
+            table.push_str(&format!("route add {} {} {} weight 1.00\n", r.service, r.src, r.dst));
         }
-        return table.into_response();
+        return ([("Content-Type", "text/plain")], table).into_response();
+    }
+    if state.routes.is_empty() {
+        return Json(Value::Null).into_response();
     }
     let routes: Vec<Value> = state
         .routes
