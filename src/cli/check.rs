@@ -1,12 +1,281 @@
-//! `nomad-spec check`: placeholder until its issue lands.
+//! `nomad-spec check FILE`: a job file against the cluster, as named checks.
+//!
+//! This file owns the command: it runs `nomad-spec/validate` (the job spec rules),
+//! `nomad-spec/secrets` (Vault), `nomad-spec/routes` (Fabio) and `nomad-spec/plan` (when
+//! `NOMAD_ADDR` is set), each as a [`CheckResult`], and prints them for a person or as JSON.
+//! The checks themselves live in `spec::validate`, `infra` and `nomad`. Every service is
+//! optional: a check whose service is not configured or not reachable is skipped and says why.
+//!
+//! Exit codes: 0 nothing failed (skipped checks allowed), 1 a check failed, 2 usage error or
+//! unreadable file.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
+use crate::infra::fabio::{self, FabioClient};
+use crate::infra::{CheckResult, CheckStatus};
+use crate::nomad::job_file::JobFile;
+use crate::nomad::plan::PlanReport;
+use crate::nomad::NomadClient;
+use crate::spec::config::Config;
+use crate::spec::parse::ParseOptions;
+use crate::spec::validate::validate_source;
+use crate::spec::{Diagnostic, Severity};
+
+use super::deploy::{parse_options, runtime};
 
 /// Arguments of `nomad-spec check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Services, all optional (a check whose service is not configured is skipped):
+    Vault   VAULT_ADDR, VAULT_TOKEN, ...        nomad-spec/secrets
+    Fabio   FABIO_ADMIN_ADDR (default http://localhost:9998)   nomad-spec/routes
+    Nomad   NOMAD_ADDR, NOMAD_TOKEN, ...        nomad-spec/plan
+    Consul  CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (conventions: Fabio hostname suffix)
+The working directory's .nomad-spec.toml ([fabio] tag_prefix, hostname_suffix) wins over
+Consul's conventions.
+
+Exit codes:
+    0  no check failed (skipped checks allowed)
+    1  a check failed
+    2  usage error or unreadable job file")]
+pub struct Args {
+    /// The job file (HCL).
+    pub file: PathBuf,
+    /// How to print the results.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Set an HCL variable (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read HCL variables from a file; repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// Report route conflicts as warnings instead of failing the routes check.
+    #[arg(long)]
+    pub lenient_routes: bool,
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// One block per check, for a person.
+    Text,
+    /// A JSON array of results, for machines.
+    Json,
+}
 
 /// Runs `nomad-spec check`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`nomad-spec check` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let options = parse_options(&args.vars, &args.var_files)?;
+    let file = JobFile::read(&args.file)?;
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let config = Config::load_from_repository(Path::new("."))?;
+    let results =
+        runtime()?.block_on(check_file(&file, &options, &env, &config, !args.lenient_routes));
+    match args.format {
+        CheckFormat::Text => print!("{}", render_text_results(&results)),
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+    }
+    let failed = results.iter().any(|r| r.status == CheckStatus::Failure);
+    Ok(ExitCode::from(u8::from(failed)))
+}
+
+/// Every check on one job file, in order: validate, secrets, routes, plan.
+pub async fn check_file(
+    file: &JobFile,
+    options: &ParseOptions,
+    env: &BTreeMap<String, String>,
+    config: &Config,
+    strict_routes: bool,
+) -> Vec<CheckResult> {
+    let name = file.path.display().to_string();
+    let source = file.text.as_str();
+    let mut results = vec![validate_check(source, &name)];
+    results.push(secrets_check(source, &name).await);
+
+    let (suffix, note) = hostname_suffix(env, config).await;
+    let mut routes = match FabioClient::from_env(env) {
+        Ok(client) => {
+            let prefix = config
+                .fabio
+                .as_ref()
+                .and_then(|f| f.tag_prefix.as_deref())
+                .unwrap_or(fabio::DEFAULT_TAG_PREFIX);
+            fabio::check_routes(
+                source,
+                &name,
+                options,
+                Some(&client),
+                prefix,
+                suffix.as_deref(),
+                strict_routes,
+            )
+            .await
+        }
+        Err(err) => CheckResult::skipped(fabio::CHECK_NAME, err.to_string()),
+    };
+    if let Some(note) = note {
+        routes.summary.push_str(&format!(" (note: {note})"));
+    }
+    results.push(routes);
+    results.push(plan_check(file, options, env).await);
+    results
+}
+
+/// The validate check: the job spec rules.
+fn validate_check(source: &str, file: &str) -> CheckResult {
+    let annotations = validate_source(source, file);
+    let errors = annotations.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = annotations.len() - errors;
+    let (status, summary) = match (errors, warnings) {
+        (0, 0) => (CheckStatus::Success, "the job file is valid".to_string()),
+        (0, _) => (CheckStatus::Success, format!("valid, with {warnings} warning(s)")),
+        _ => (CheckStatus::Failure, format!("{errors} error(s), {warnings} warning(s)")),
+    };
+    CheckResult { name: "nomad-spec/validate".into(), status, summary, annotations }
+}
+
+/// The secrets check (Vault).
+async fn secrets_check(_source: &str, _file: &str) -> CheckResult {
+    // Once Vault lands: crate::infra::vault::check_secrets(source, file, client.as_ref()).await
+    CheckResult::skipped("nomad-spec/secrets", "Vault secret checks are not part of this build")
+}
+
+/// The hostname suffix for suggestions: `.nomad-spec.toml` first, then Consul's conventions;
+/// and a note when the conventions could not be read.
+async fn hostname_suffix(
+    env: &BTreeMap<String, String>,
+    config: &Config,
+) -> (Option<String>, Option<String>) {
+    if let Some(suffix) = config.fabio.as_ref().and_then(|f| f.hostname_suffix.clone()) {
+        return (Some(suffix), None);
+    }
+    let client = match ConsulClient::from_env(env) {
+        Ok(Some(client)) => client,
+        Ok(None) => return (None, None),
+        Err(err) => return (None, Some(format!("Consul conventions skipped: {err}"))),
+    };
+    let key = env
+        .get("NOMAD_SPEC_CONVENTIONS_KEY")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_CONVENTIONS_KEY);
+    match client.conventions(key).await {
+        Ok(conventions) => {
+            (conventions.and_then(|c| c.fabio).and_then(|f| f.hostname_suffix), None)
+        }
+        Err(err) => (None, Some(format!("Consul conventions skipped: {err:#}"))),
+    }
+}
+
+/// The plan check: what Nomad would do, when `NOMAD_ADDR` is set.
+async fn plan_check(
+    file: &JobFile,
+    options: &ParseOptions,
+    env: &BTreeMap<String, String>,
+) -> CheckResult {
+    const NAME: &str = "nomad-spec/plan";
+    if env.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
+        return CheckResult::skipped(NAME, "Nomad is not configured (NOMAD_ADDR is not set)");
+    }
+    let client = match NomadClient::from_env() {
+        Ok(client) => client,
+        Err(err) => return CheckResult::skipped(NAME, format!("skipped: {err}")),
+    };
+    let planned = async {
+        let (job, _) = file.to_job(Some(&client), options).await?;
+        let response = client.for_job(&job).plan(&job).await?;
+        anyhow::Ok(PlanReport::new(&job, &response))
+    };
+    match planned.await {
+        Ok(report) => plan_result(&report, &file.text, &file.path.display().to_string()),
+        Err(err) => CheckResult::skipped(NAME, format!("skipped: {err:#}")),
+    }
+}
+
+/// A plan as a check: placement failures fail it (the job could not run), warnings are
+/// reported, changes are the summary.
+fn plan_result(report: &PlanReport, source: &str, file: &str) -> CheckResult {
+    let groups: Vec<String> =
+        report.groups.iter().map(|g| format!("{}: {}", g.name, g.summary())).collect();
+    let mut summary = if report.has_changes() {
+        format!("job `{}` would change ({})", report.job, groups.join("; "))
+    } else {
+        format!("job `{}`: no changes", report.job)
+    };
+    let mut annotations: Vec<Diagnostic> =
+        report.warnings.iter().map(|w| Diagnostic::warning(file, 0, 0, w.clone())).collect();
+    for failure in &report.placement_failures {
+        let header = format!("group \"{}\"", failure.group);
+        let line = source
+            .lines()
+            .position(|l| l.trim_start().starts_with(&header))
+            .map_or(0, |i| u32::try_from(i + 1).unwrap_or(0));
+        annotations.push(Diagnostic::error(
+            file,
+            line,
+            u32::from(line > 0),
+            format!("group `{}` cannot be placed: {}", failure.group, failure.explanation),
+        ));
+    }
+    let status = if report.placement_failures.is_empty() {
+        CheckStatus::Success
+    } else {
+        summary.push_str("; some groups cannot be placed");
+        CheckStatus::Failure
+    };
+    CheckResult { name: "nomad-spec/plan".into(), status, summary, annotations }
+}
+
+/// One block per check: `name: status`, the summary, then the annotations.
+pub fn render_text_results(results: &[CheckResult]) -> String {
+    let mut out = String::new();
+    for result in results {
+        let status = match result.status {
+            CheckStatus::Success => "ok",
+            CheckStatus::Failure => "FAILED",
+            CheckStatus::Skipped => "skipped",
+        };
+        let _ = writeln!(out, "{}: {status}", result.name);
+        let _ = writeln!(out, "  {}", result.summary);
+        for d in &result.annotations {
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let _ =
+                writeln!(out, "  {}:{}:{}: {severity}: {}", d.file, d.line, d.column, d.message);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_has_one_block_per_check() {
+        let results = vec![
+            CheckResult {
+                name: "nomad-spec/routes".into(),
+                status: CheckStatus::Failure,
+                summary: "1 route conflict(s) with other services".into(),
+                annotations: vec![Diagnostic::error("web.hcl", 10, 15, "route tag clash")],
+            },
+            CheckResult::skipped("nomad-spec/plan", "Nomad is not configured"),
+        ];
+        insta::assert_snapshot!(render_text_results(&results), @r"
+        nomad-spec/routes: FAILED
+          1 route conflict(s) with other services
+          web.hcl:10:15: error: route tag clash
+
+        nomad-spec/plan: skipped
+          Nomad is not configured
+        ");
+    }
 }

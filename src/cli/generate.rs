@@ -120,6 +120,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &analyze::Options::default()),
     };
+    // Consul is optional: what it adds and what was skipped is said on stderr.
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let mut config = config;
+    let notes = super::deploy::runtime()?.block_on(crate::infra::consul::enrich(
+        &mut config,
+        &analysis,
+        &env,
+    ));
+    for note in notes {
+        eprintln!("note: {note}");
+    }
     let interactive =
         !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let stdin = std::io::stdin();

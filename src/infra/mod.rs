@@ -5,6 +5,9 @@
 //! shared result shape, [`CheckResult`], that the `check` command prints and the PR bot posts
 //! as the `nomad-spec/secrets` and `nomad-spec/routes` checks.
 
+pub mod consul;
+pub mod fabio;
+
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Diagnostic;

@@ -324,6 +324,29 @@ impl<'a> Builder<'a> {
                     self.decide(&service.name, choice, "answered");
                     deploy
                 }
+                None if service.role.is_backing()
+                    && self.config.cluster.services.contains_key(&service.name) =>
+                {
+                    let found = &self.config.cluster.services[&service.name];
+                    self.decide(
+                        &service.name,
+                        format!("not deployed: Consul service `{}`", found.name),
+                        format!(
+                            "found in Consul's catalog ({} of {} instances passing); the \
+                             application looks it up there (answer deploy.{}=true to deploy it)",
+                            found.passing, found.instances, service.name
+                        ),
+                    );
+                    if found.passing == 0 {
+                        self.decide(
+                            &service.name,
+                            "unhealthy in Consul",
+                            "no instance passes its checks: the application will not reach it \
+                             until one does",
+                        );
+                    }
+                    false
+                }
                 None if service.role.is_backing() && only_backing => {
                     self.ask(
                         format!("deploy.{}", service.name),
@@ -422,6 +445,10 @@ impl<'a> Builder<'a> {
             datacenters.clone()
         } else {
             let (datacenters, reason) = match &self.config.datacenters {
+                Some(list) if self.config.cluster.from_conventions.contains("datacenters") => (
+                    list.clone(),
+                    "`datacenters` of the team's conventions in Consul (0.8, from conventions)",
+                ),
                 Some(list) => (list.clone(), "`datacenters` of .nomad-spec.toml"),
                 None => (vec!["*".to_string()], "every datacenter, as Nomad does by default"),
             };
@@ -743,11 +770,34 @@ impl<'a> Builder<'a> {
                     && port.port.protocol == Protocol::Http
                     && !service.role.is_backing()
                 {
+                    let mut reason =
+                        "nothing in the repository says the service is public".to_string();
+                    // The suffix only suggests a name: making a service public stays a choice.
+                    if let Some(suffix) =
+                        self.config.fabio.as_ref().and_then(|f| f.hostname_suffix.as_deref())
+                    {
+                        let origin = if self
+                            .config
+                            .cluster
+                            .from_conventions
+                            .contains("fabio.hostname_suffix")
+                        {
+                            "Consul's conventions"
+                        } else {
+                            ".nomad-spec.toml"
+                        };
+                        reason.push_str(&format!(
+                            "; if it is, `{}.{}` follows the hostname suffix (0.6, from \
+                             conventions: {origin})",
+                            service.name,
+                            suffix.trim_start_matches('.')
+                        ));
+                    }
                     self.ask(
                         format!("hostname.{}", service.name),
                         format!("Public hostname of {} (empty: not public)?", service.name),
                         String::new(),
-                        "nothing in the repository says the service is public".into(),
+                        reason,
                         false,
                     );
                 }

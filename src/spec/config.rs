@@ -34,6 +34,7 @@
 //!
 //! [fabio]
 //! tag_prefix = "urlprefix-"            # the presence of [fabio] turns routing tags on
+//! hostname_suffix = "apps.example.com" # suggested host names: <service>.<suffix>
 //!
 //! [templates]
 //! left_delimiter = "[["
@@ -93,6 +94,9 @@ pub struct Config {
     pub templates: Option<TemplateConfig>,
     /// Vault settings for secrets.
     pub vault: Option<VaultConfig>,
+    /// Facts from the cluster (Consul conventions and services), filled at run time.
+    #[serde(skip)]
+    pub cluster: ClusterFacts,
 }
 
 /// The CPU architectures a constraint can pin.
@@ -199,6 +203,29 @@ pub struct VolumeConfig {
 pub struct FabioConfig {
     /// Tag prefix Fabio watches (default `urlprefix-`).
     pub tag_prefix: Option<String>,
+    /// Public host names are `<service>.<suffix>`; used to suggest free host names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname_suffix: Option<String>,
+}
+
+/// What was learned from the cluster (Consul) for this run; never read from the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterFacts {
+    /// Settings filled from the Consul conventions (`datacenters`, `classes.large`, ...).
+    pub from_conventions: std::collections::BTreeSet<String>,
+    /// Services the analysis depends on that Consul's catalog has, by analysis name.
+    pub services: BTreeMap<String, CatalogService>,
+}
+
+/// A service found in Consul's catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogService {
+    /// Its name in Consul.
+    pub name: String,
+    /// Instances whose checks all pass.
+    pub passing: usize,
+    /// Instances registered.
+    pub instances: usize,
 }
 
 /// Template conventions.

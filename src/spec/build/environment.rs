@@ -164,6 +164,8 @@ impl Builder<'_> {
         let (left, right) = self.config.delimiters();
         let mut lookups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut pointed = BTreeSet::new();
+        // Dependencies found in Consul's catalog are looked up there whatever the provider.
+        let mut consul_names = BTreeSet::new();
         for var in &service.env {
             if secrets.contains(&var.name) || answers.env.contains_key(&var.name) || var.secret {
                 continue;
@@ -201,6 +203,20 @@ impl Builder<'_> {
                         format!("points at {endpoint}"),
                         format!("endpoint.{dependency} answered"),
                     );
+                } else if let Some(found) = self
+                    .config
+                    .cluster
+                    .services
+                    .get(dependency)
+                    .filter(|_| !deployed.iter().any(|s| &s.name == dependency))
+                {
+                    self.decide(
+                        &format!("{} env {}", service.name, var.name),
+                        format!("looked up as Consul service `{}`", found.name),
+                        format!("its value names {dependency}, found in Consul's catalog"),
+                    );
+                    consul_names.insert(found.name.clone());
+                    lookup = Some((found.name.clone(), rewritten.0));
                 } else {
                     let name = names.service(dependency, None);
                     let where_ = if deployed.iter().any(|s| &s.name == dependency) {
@@ -267,6 +283,7 @@ impl Builder<'_> {
         };
         let mut data = String::new();
         for (name, lines) in &lookups {
+            let function = if consul_names.contains(name) { "service" } else { function };
             data.push_str(&format!("{left} range {function} \"{name}\" {right}\n"));
             for line in lines {
                 data.push_str(line);

@@ -41,6 +41,33 @@ enum Fake {
         #[arg(long)]
         reply: PathBuf,
     },
+    /// Serve a fake Consul (KV, catalog services, health).
+    Consul {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8500")]
+        listen: String,
+        /// KV entry KEY=FILE (the file's bytes are the value); repeatable.
+        #[arg(long = "kv", value_name = "KEY=FILE")]
+        kv: Vec<String>,
+        /// Service instance NAME:PORT[:STATUS] (status passing, warning or critical); repeatable.
+        #[arg(long = "service", value_name = "NAME:PORT[:STATUS]")]
+        services: Vec<String>,
+        /// Require this ACL token.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Serve a fake Fabio admin API (`/api/routes`).
+    Fabio {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9998")]
+        listen: String,
+        /// Route SERVICE=SRC (`shop=shop.example.com/`); repeatable.
+        #[arg(long = "route", value_name = "SERVICE=SRC")]
+        routes: Vec<String>,
+        /// Answer with the text table instead of JSON.
+        #[arg(long)]
+        text_table: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,16 +88,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Scenario::default(),
             };
             let nomad = FakeNomad::start_on(&listen, scenario)?;
-            // Whoever started us may stop reading stdout; that must not stop the server.
-            let mut stdout = std::io::stdout();
-            let _ = writeln!(stdout, "fake Nomad listening on {}", nomad.url());
-            let _ = writeln!(stdout, "export NOMAD_ADDR={}", nomad.url());
-            let _ = stdout.flush();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot build a runtime to wait for Ctrl-C")?;
-            runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
+            announce(&format!(
+                "fake Nomad listening on {}\nexport NOMAD_ADDR={}",
+                nomad.url(),
+                nomad.url()
+            ));
+            wait_for_ctrl_c()?;
             drop(nomad);
             Ok(())
         }
@@ -81,17 +104,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not JSON", reply.display()))?;
             let script = Script::new(vec![Rule::any(Reply::Json(value))]);
             let llm = FakeLlm::start_on(&listen, script)?;
-            let mut stdout = std::io::stdout();
-            let _ = writeln!(stdout, "fake LLM listening on {}", llm.url());
-            let _ = writeln!(stdout, "export NOMAD_SPEC_LLM_BASE_URL={}", llm.url());
-            let _ = stdout.flush();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot build a runtime to wait for Ctrl-C")?;
-            runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
+            announce(&format!(
+                "fake LLM listening on {}\nexport NOMAD_SPEC_LLM_BASE_URL={}",
+                llm.url(),
+                llm.url()
+            ));
+            wait_for_ctrl_c()?;
             drop(llm);
             Ok(())
         }
+        Fake::Consul { listen, kv, services, token } => {
+            let mut state = fakes::consul::ConsulState { token, ..Default::default() };
+            for entry in &kv {
+                let (key, file) = entry
+                    .split_once('=')
+                    .with_context(|| format!("--kv {entry:?} is not KEY=FILE"))?;
+                let value = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+                state = state.put(key, &value);
+            }
+            for service in &services {
+                let mut parts = service.split(':');
+                let (Some(name), Some(port)) = (parts.next(), parts.next()) else {
+                    anyhow::bail!("--service {service:?} is not NAME:PORT[:STATUS]");
+                };
+                let port: u16 =
+                    port.parse().with_context(|| format!("--service {service:?}: bad port"))?;
+                state = state.service(name, port, parts.next().unwrap_or("passing"));
+            }
+            let consul = fakes::consul::FakeConsul::start_on(&listen, state)?;
+            announce(&format!(
+                "fake Consul listening on {}\nexport CONSUL_HTTP_ADDR={}",
+                consul.url(),
+                consul.http_addr()
+            ));
+            wait_for_ctrl_c()?;
+            drop(consul);
+            Ok(())
+        }
+        Fake::Fabio { listen, routes, text_table } => {
+            let mut state = fakes::fabio::FabioState { text_table, ..Default::default() };
+            for route in &routes {
+                let (service, src) = route
+                    .split_once('=')
+                    .with_context(|| format!("--route {route:?} is not SERVICE=SRC"))?;
+                state = state.route(service, src);
+            }
+            let fabio = fakes::fabio::FakeFabio::start_on(&listen, state)?;
+            announce(&format!(
+                "fake Fabio listening on {}\nexport FABIO_ADMIN_ADDR={}",
+                fabio.url(),
+                fabio.url()
+            ));
+            wait_for_ctrl_c()?;
+            drop(fabio);
+            Ok(())
+        }
     }
+}
+
+/// Prints where a fake listens; a closed stdout must not stop the server.
+fn announce(text: &str) {
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+fn wait_for_ctrl_c() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot build a runtime to wait for Ctrl-C")?;
+    runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")
 }
