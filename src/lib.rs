@@ -11,6 +11,7 @@ pub mod command;
 pub mod conversation;
 pub mod event;
 pub mod git;
+pub mod http;
 pub mod infra;
 pub mod llm;
 pub mod nomad;

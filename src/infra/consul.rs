@@ -410,23 +410,12 @@ impl ConsulClient {
     }
 }
 
-/// Why a request got no answer, in words: reqwest's top-level message ("error sending
-/// request") says nothing, its causes do. (The same walk as `nomad::client`'s private
-/// `error_chain`; one of them should go when both are shared.)
+/// Why a request got no answer, in words: a timeout says so, anything else gives its causes.
 pub(crate) fn transport_reason(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         return "no answer in time (timed out)".into();
     }
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = Some(err);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
+    crate::http::error_chain(err)
 }
 
 fn first_line(body: &str) -> String {

@@ -701,30 +701,20 @@ impl NomadClient {
                 seconds,
             }
         } else if err.is_decode() || err.is_body() {
-            NomadError::BadResponse { what: call.action.clone(), detail: error_chain(&err) }
+            NomadError::BadResponse {
+                what: call.action.clone(),
+                detail: crate::http::error_chain(&err),
+            }
         } else {
             NomadError::Unreachable {
                 address: self.config.address.clone(),
-                reason: error_chain(&err),
+                reason: crate::http::error_chain(&err),
             }
         }
     }
 }
 
 /// The innermost causes of an error, which say more than reqwest's top-level message.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
-}
-
 fn read_pem(path: &PathBuf, variable: &str) -> Result<Vec<u8>, NomadError> {
     std::fs::read(path)
         .map_err(|err| NomadError::Config(format!("{variable} {}: {err}", path.display())))
