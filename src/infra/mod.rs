@@ -5,6 +5,8 @@
 //! shared result shape, [`CheckResult`], that the `check` command prints and the PR bot posts
 //! as the `nomad-spec/secrets` and `nomad-spec/routes` checks.
 
+pub mod vault;
+
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Diagnostic;
