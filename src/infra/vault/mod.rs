@@ -418,10 +418,18 @@ impl VaultClient {
     fn error(&self, err: ClientError, what: &str) -> VaultError {
         match err {
             ClientError::APIError { code, errors } => self.status_error(code, errors, what),
-            ClientError::RestClientError { source } => VaultError::Unreachable {
-                address: self.address().to_string(),
-                reason: chain(&source),
-            },
+            // rustify's error kinds are not re-exported; its messages name them.
+            ClientError::RestClientError { source }
+                if matches!(
+                    source.to_string().as_str(),
+                    "Error sending HTTP request" | "Error retrieving HTTP response"
+                ) =>
+            {
+                VaultError::Unreachable {
+                    address: self.address().to_string(),
+                    reason: chain(&source),
+                }
+            }
             other => VaultError::BadResponse { what: what.to_string(), detail: chain(&other) },
         }
     }

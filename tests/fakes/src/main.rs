@@ -31,6 +31,15 @@ enum Fake {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
+    /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
+    Vault {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8200")]
+        listen: String,
+        /// State file (TOML, `fakes::vault::VaultState`); without it, an empty Vault.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot build a runtime to wait for Ctrl-C")?;
             runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
             drop(nomad);
+            Ok(())
+        }
+        Fake::Vault { listen, state } => {
+            let state = match state {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    toml::from_str(&text)
+                        .with_context(|| format!("{} is not a Vault state", path.display()))?
+                }
+                None => fakes::vault::VaultState::default(),
+            };
+            let vault = fakes::vault::FakeVault::start_on(&listen, state)?;
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "fake Vault listening on {}", vault.url());
+            let _ = writeln!(stdout, "export VAULT_ADDR={}", vault.url());
+            let _ = stdout.flush();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build a runtime to wait for Ctrl-C")?;
+            runtime.block_on(tokio::signal::ctrl_c()).context("cannot wait for Ctrl-C")?;
+            drop(vault);
             Ok(())
         }
     }
