@@ -191,6 +191,41 @@ async fn old_vault_without_ui_mounts_falls_back_to_sys_mounts() {
 }
 
 #[tokio::test]
+async fn a_deleted_current_version_is_reported() {
+    let mut state = state();
+    if let Some(secret) = state.secrets.get_mut("kv/shop/db") {
+        secret.deleted = true;
+    }
+    let fake = FakeVault::start(state).unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Failure);
+    assert!(
+        lines(&result).contains("10:17: error: the current version of kv/data/shop/db is deleted"),
+        "{}",
+        lines(&result)
+    );
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn a_secret_block_is_checked_on_its_mount() {
+    let fake = FakeVault::start(state()).unwrap();
+    let source = job("").replace(
+        "      template {",
+        "      secret \"db\" {\n        provider = \"vault\"\n        path     = \"kv/shop/gone\"\n      }\n\n      template {",
+    );
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Failure, "{}", lines(&result));
+    assert!(
+        lines(&result).contains("10:21: error: secret kv/data/shop/gone does not exist"),
+        "{}",
+        lines(&result)
+    );
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
 async fn the_fake_catches_a_secret_read() {
     // Proof that `secret_reads() == 0` in the other tests means something: a real read of
     // secret data, as a careless client would make it, is recorded.

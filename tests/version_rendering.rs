@@ -110,3 +110,20 @@ fn never_a_vault_env_map() {
         assert!(!block.contains("env {"), "{version}: {block}");
     }
 }
+
+#[tokio::test]
+async fn features_come_from_the_clusters_agent_self() {
+    use nomad_spec::spec::build::{Feature, NomadFeatures};
+    for (version, identity, blocks) in [("1.6.5", false, false), ("1.11.0", true, true)] {
+        let scenario = fakes::nomad::Scenario { version: version.into(), ..Default::default() };
+        let fake = fakes::nomad::FakeNomad::start(scenario).unwrap();
+        let vars = [("NOMAD_ADDR".to_string(), fake.url())].into_iter().collect();
+        let config = nomad_spec::nomad::NomadConfig::from_vars(&vars).unwrap();
+        let client = nomad_spec::nomad::NomadClient::new(config).unwrap();
+        let agent = client.agent_self().await.unwrap();
+        let features = NomadFeatures::from_agent_self(&agent).unwrap();
+        assert_eq!(features.has(Feature::VaultWorkloadIdentity), identity, "{version}");
+        assert_eq!(features.has(Feature::SecretBlocks), blocks, "{version}");
+        assert!(features.describe().contains(version), "{}", features.describe());
+    }
+}

@@ -262,12 +262,13 @@ async fn check_reference(
     let (line, column) = (reference.line, reference.column);
     let error = |message: String| Diagnostic::error(file, line, column, message);
     let path = reference.path.trim_matches('/').to_string();
-    let first = path.split('/').next().unwrap_or_default().to_string();
-    let mount = match mounts.get(&first) {
+    // Mounts can nest (`secret/` and `secret/team/`), so a cached one is reused only for the
+    // same path; different paths under one mount cost one small call each.
+    let mount = match mounts.get(&path) {
         Some(mount) => mount.clone(),
         None => {
             let mount = vault.mount_of(&path).await?;
-            mounts.insert(first, mount.clone());
+            mounts.insert(path.clone(), mount.clone());
             mount
         }
     };
