@@ -226,6 +226,60 @@ async fn a_secret_block_is_checked_on_its_mount() {
 }
 
 #[tokio::test]
+async fn the_namespace_goes_with_every_call() {
+    let fake = FakeVault::start(state()).unwrap();
+    let env: BTreeMap<String, String> = [
+        ("VAULT_ADDR", fake.url().as_str()),
+        ("VAULT_TOKEN", TOKEN),
+        ("VAULT_NAMESPACE", "team-a"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let vault = VaultClient::new(&env).unwrap().unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&vault)).await;
+    assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
+    let namespaces = fake.namespaces();
+    assert!(namespaces.len() >= 4, "{:?}", fake.requests());
+    assert!(namespaces.iter().all(|n| n == "team-a"), "{namespaces:?} for {:?}", fake.requests());
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn an_unreachable_vault_skips_the_check() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env: BTreeMap<String, String> = [
+        ("VAULT_ADDR".to_string(), format!("http://127.0.0.1:{port}")),
+        ("VAULT_TOKEN".to_string(), TOKEN.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let vault = VaultClient::new(&env).unwrap().unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&vault)).await;
+    assert_eq!(result.status, CheckStatus::Skipped);
+    assert!(
+        result.summary.contains("cannot reach Vault at http://127.0.0.1:"),
+        "{}",
+        result.summary
+    );
+    assert!(!result.summary.contains(TOKEN));
+}
+
+#[test]
+fn an_unreadable_ca_file_is_a_clear_setting_error() {
+    let env: BTreeMap<String, String> =
+        [("VAULT_ADDR", "https://127.0.0.1:8200"), ("VAULT_CACERT", "/nonexistent/ca.pem")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let err = VaultClient::new(&env).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("VAULT_CACERT") && err.contains("/nonexistent/ca.pem"), "{err}");
+}
+
+#[tokio::test]
 async fn the_fake_catches_a_secret_read() {
     // Proof that `secret_reads() == 0` in the other tests means something: a real read of
     // secret data, as a careless client would make it, is recorded.

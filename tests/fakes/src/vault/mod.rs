@@ -76,9 +76,13 @@ struct Shared {
     state: VaultState,
     secret_reads: Mutex<Vec<String>>,
     requests: Mutex<Vec<String>>,
+    namespaces: Mutex<Vec<String>>,
 }
 
 impl Shared {
+    fn namespaces(&self) -> MutexGuard<'_, Vec<String>> {
+        self.namespaces.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
     fn reads(&self) -> MutexGuard<'_, Vec<String>> {
         self.secret_reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -119,6 +123,7 @@ impl FakeVault {
             state,
             secret_reads: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            namespaces: Mutex::new(Vec::new()),
         });
         let served = shared.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -154,6 +159,11 @@ impl FakeVault {
     /// The secret data paths that were requested.
     pub fn secret_read_paths(&self) -> Vec<String> {
         self.shared.reads().clone()
+    }
+
+    /// The `X-Vault-Namespace` header of every request, in order (empty when absent).
+    pub fn namespaces(&self) -> Vec<String> {
+        self.shared.namespaces().clone()
     }
 
     /// Every request as `METHOD /v1/path?query`, in order.
@@ -199,6 +209,8 @@ async fn handle(
 ) -> Response {
     let query = uri.query().unwrap_or("");
     shared.requests().push(format!("{method} {}", uri));
+    let namespace = headers.get("x-vault-namespace").and_then(|v| v.to_str().ok());
+    shared.namespaces().push(namespace.unwrap_or_default().to_string());
     let Some(path) = uri.path().strip_prefix("/v1/") else {
         return errors(StatusCode::NOT_FOUND, &[]);
     };
