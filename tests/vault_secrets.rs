@@ -280,6 +280,18 @@ fn an_unreadable_ca_file_is_a_clear_setting_error() {
 }
 
 #[tokio::test]
+async fn a_path_filled_in_at_run_time_is_noted_not_checked() {
+    let fake = FakeVault::start(state()).unwrap();
+    let source =
+        job("{{ with secret \"kv/data/${NOMAD_JOB_NAME}/db\" }}{{ .Data.data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
+    assert!(lines(&result).contains("is filled in at run time: not checked"), "{}", lines(&result));
+    assert!(!fake.requests().iter().any(|r| r.contains("NOMAD_JOB_NAME")), "{:?}", fake.requests());
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
 async fn the_fake_catches_a_secret_read() {
     // Proof that `secret_reads() == 0` in the other tests means something: a real read of
     // secret data, as a careless client would make it, is recorded.

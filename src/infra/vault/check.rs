@@ -262,6 +262,10 @@ async fn check_reference(
     let (line, column) = (reference.line, reference.column);
     let error = |message: String| Diagnostic::error(file, line, column, message);
     let path = reference.path.trim_matches('/').to_string();
+    if path.contains("${") || path.contains("{{") || path.is_empty() {
+        let note = format!("{path} is filled in at run time: not checked");
+        return Ok(vec![Diagnostic::warning(file, line, column, note)]);
+    }
     // Mounts can nest (`secret/` and `secret/team/`), so a cached one is reused only for the
     // same path; different paths under one mount cost one small call each.
     let mount = match mounts.get(&path) {
