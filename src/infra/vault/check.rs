@@ -8,6 +8,7 @@
 //! would need the secret's value (see the module doc of [`super`]).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
@@ -119,7 +120,8 @@ fn offset_of(source: &str, line: u32, column: u32) -> usize {
     let mut offset = 0;
     for (index, text) in source.split_inclusive('\n').enumerate() {
         if index + 1 == line as usize {
-            let within: usize = text.chars().take(column as usize - 1).map(char::len_utf8).sum();
+            let within: usize =
+                text.chars().take((column as usize).saturating_sub(1)).map(char::len_utf8).sum();
             return offset + within;
         }
         offset += text.len();
@@ -127,16 +129,27 @@ fn offset_of(source: &str, line: u32, column: u32) -> usize {
     offset
 }
 
+/// `secret "PATH"` inside a template action.
+static SECRET_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant pattern: it compiles, or every test of this file fails.
+    Regex::new(r#"\bsecret\s+"([^"]+)""#).expect("the secret-call pattern compiles")
+});
+
+/// `.Data.data.KEY` (KV v2), `.Data.KEY` (KV v1), `index .Data[.data] "KEY"`.
+static KEY_USE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\.Data\.data\.([A-Za-z_][A-Za-z0-9_]*)|\.Data\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.Data(\.data)?\s+"([^"]+)""#,
+    )
+    .expect("the key-use pattern compiles")
+});
+
 fn template_references(
     text: &str,
     left: &str,
     right: &str,
     locator: &mut Locator<'_>,
 ) -> Vec<SecretReference> {
-    // Static patterns; a failure to compile is a bug caught by every test.
-    let secret = Regex::new(r#"\bsecret\s+"([^"]+)""#).ok();
-    let key = Regex::new(r#"\.Data\.data\.([A-Za-z_][A-Za-z0-9_]*)|\.Data\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.Data(\.data)?\s+"([^"]+)""#).ok();
-    let (Some(secret), Some(key)) = (secret, key) else { return Vec::new() };
+    let (secret, key) = (&*SECRET_CALL, &*KEY_USE);
     let mut references: Vec<SecretReference> = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find(left) {
