@@ -95,7 +95,7 @@ pub async fn check_file(
     let name = file.path.display().to_string();
     let source = file.text.as_str();
     let mut results = vec![validate_check(source, &name)];
-    results.push(secrets_check(source, &name).await);
+    results.push(secrets_check(source, &name, env).await);
 
     let (suffix, note) = hostname_suffix(env, config).await;
     let mut routes = match FabioClient::from_env(env) {
@@ -139,10 +139,16 @@ fn validate_check(source: &str, file: &str) -> CheckResult {
     CheckResult { name: "nomad-spec/validate".into(), status, summary, annotations }
 }
 
-/// The secrets check (Vault).
-async fn secrets_check(_source: &str, _file: &str) -> CheckResult {
-    // Once Vault lands: crate::infra::vault::check_secrets(source, file, client.as_ref()).await
-    CheckResult::skipped("nomad-spec/secrets", "Vault secret checks are not part of this build")
+/// The secrets check (Vault), skipped with the reason when Vault is not configured or its
+/// settings cannot be used.
+async fn secrets_check(source: &str, file: &str, env: &BTreeMap<String, String>) -> CheckResult {
+    match crate::infra::vault::VaultClient::new(env) {
+        Ok(client) => crate::infra::vault::check_secrets(source, file, client.as_ref()).await,
+        Err(err) => CheckResult::skipped(
+            crate::infra::vault::SECRETS_CHECK,
+            format!("the Vault settings cannot be used: {err}"),
+        ),
+    }
 }
 
 /// The hostname suffix for suggestions: `.nomad-spec.toml` first, then Consul's conventions;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::spec::build::NomadFeatures;
 use crate::spec::parse::source_text;
-use crate::spec::validate::{is_valid, validate_source};
+use crate::spec::validate::{is_valid, validate_source, validate_source_for};
 use crate::spec::{Diagnostic, Severity};
 
 /// Output formats.
@@ -38,6 +39,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also report features the files use that this Nomad version lacks (`1.6`, `1.9.3`).
+    #[arg(long, value_name = "X.Y")]
+    pub nomad_version: Option<String>,
 }
 
 /// One file's result in the JSON output.
@@ -58,13 +62,24 @@ struct Report {
 
 /// Runs `nomad-spec validate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let features = match args.nomad_version.as_deref().map(NomadFeatures::parse) {
+        Some(Err(err)) => {
+            eprintln!("error: --nomad-version: {err}");
+            return Ok(ExitCode::from(crate::cli::EXIT_USAGE));
+        }
+        Some(Ok(features)) => Some(features),
+        None => None,
+    };
     let mut reports = Vec::with_capacity(args.files.len());
     let mut unreadable = false;
     for path in &args.files {
         let file = path.display().to_string();
         let diagnostics = match super::parse::read_input(&file) {
             Ok(bytes) => match source_text(&bytes, &file) {
-                Ok(source) => validate_source(source, &file),
+                Ok(source) => match &features {
+                    Some(features) => validate_source_for(source, &file, features),
+                    None => validate_source(source, &file),
+                },
                 Err(diagnostic) => vec![diagnostic],
             },
             Err(err) => {

@@ -462,7 +462,17 @@ impl<'a> Builder<'a> {
             datacenters
         };
         let namespace = self.answers.namespace.clone().or_else(|| self.config.namespace.clone());
-        let node_pool = self.answers.node_pool.clone().or_else(|| self.config.node_pool.clone());
+        let mut node_pool =
+            self.answers.node_pool.clone().or_else(|| self.config.node_pool.clone());
+        let features = self.config.nomad_features();
+        if node_pool.is_some() && !features.has(features::Feature::NodePools) {
+            node_pool = None;
+            self.decide(
+                "job",
+                "no node_pool",
+                format!("node pools need Nomad 1.6; the cluster runs {}", features.describe()),
+            );
+        }
         let constraints = self.config.architecture.map(|arch| {
             self.decide(
                 "job",
@@ -546,6 +556,8 @@ impl<'a> Builder<'a> {
             &mut env,
             &mut templates,
         );
+        // Secret blocks put their `${secret.*}` references into the task's env already.
+        env.extend(task.env.take().unwrap_or_default());
         if !env.is_empty() {
             task.env = Some(env);
         }
@@ -1051,7 +1063,10 @@ fn role_name(role: Role) -> &'static str {
 }
 
 mod environment;
+pub mod features;
 mod volumes;
+
+pub use features::{Feature, NomadFeatures, NomadVersion};
 
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@
 //! node_pool = "default"                # default node pool
 //! architecture = "amd64"               # constraint on ${attr.cpu.arch}: amd64 or arm64
 //! service_provider = "consul"          # "nomad" (default; "consul" with [fabio])
+//! nomad_version = "1.9"                # the cluster's Nomad; the job uses what it has
 //!
 //! [terraform]
 //! datacenters_variable = "datacenter"  # datacenters = ["${datacenter}"], the rest escaped
@@ -44,6 +45,8 @@
 //! mount = "kv"
 //! path = "{job}"                       # secret path under <mount>/data/; {job}, {service}
 //! role = "nomad-workloads"             # or policies = [...] for pre-1.7 token auth
+//! kv_version = 2                       # 1 for a KV v1 mount: paths without data/, .Data.KEY
+//! use_secret_blocks = true             # Nomad 1.11+ task `secret` blocks instead of templates
 //! ```
 
 use std::collections::BTreeMap;
@@ -51,6 +54,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use super::build::NomadFeatures;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
@@ -97,6 +102,9 @@ pub struct Config {
     /// Facts from the cluster (Consul conventions and services), filled at run time.
     #[serde(skip)]
     pub cluster: ClusterFacts,
+    /// The cluster's Nomad version (`1.9`); the generated job uses only what it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nomad_version: Option<String>,
 }
 
 /// The CPU architectures a constraint can pin.
@@ -251,6 +259,13 @@ pub struct VaultConfig {
     pub role: Option<String>,
     /// Legacy token policies (before workload identity); exclusive with `role`.
     pub policies: Option<Vec<String>>,
+    /// KV engine version of the mount, 1 or 2 (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_version: Option<u8>,
+    /// Read secrets with Nomad 1.11 task `secret` blocks instead of templates (on older
+    /// clusters templates are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_secret_blocks: Option<bool>,
 }
 
 impl Config {
@@ -287,8 +302,26 @@ impl Config {
         }
     }
 
+    /// The features of the cluster's Nomad (`nomad_version`), else of the newest Nomad.
+    pub fn nomad_features(&self) -> NomadFeatures {
+        self.nomad_version
+            .as_deref()
+            .and_then(|version| NomadFeatures::parse(version).ok())
+            .unwrap_or(NomadFeatures::LATEST)
+    }
+
     /// Rules serde cannot express.
     fn check(&self) -> anyhow::Result<()> {
+        if let Some(version) = &self.nomad_version {
+            if let Err(err) = NomadFeatures::parse(version) {
+                anyhow::bail!("nomad_version: {err}");
+            }
+        }
+        if let Some(version) = self.vault.as_ref().and_then(|v| v.kv_version) {
+            if version != 1 && version != 2 {
+                anyhow::bail!("[vault] kv_version must be 1 or 2, not {version}");
+            }
+        }
         if let Some(vault) = &self.vault {
             if vault.role.is_some() && vault.policies.is_some() {
                 anyhow::bail!(
@@ -440,6 +473,8 @@ mod tests {
             ("[volumes]\ndefault_owner = \"app\"\n", "default_owner must be a numeric"),
             ("[vault]\nmount = \"kv\\\" }}\"\n", "mount must be a plain path"),
             ("[vault]\npath = \"{job}\\\"\"\n", "path must be a plain path"),
+            ("[vault]\nkv_version = 3\n", "kv_version must be 1 or 2, not 3"),
+            ("nomad_version = \"one\"\n", "`one` is not a Nomad version"),
         ];
         for (text, expected) in table {
             let err = format!("{:#}", Config::from_toml(text, "c.toml").unwrap_err());

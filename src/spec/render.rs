@@ -748,7 +748,7 @@ fn check_key(context: &str, key: &str) -> Result<(), RenderError> {
     }
 }
 
-/// Nomad's runtime variables: `NOMAD_*`, `attr.*`, `node.*`, `meta.*`.
+/// Nomad's runtime variables: `NOMAD_*`, `attr.*`, `node.*`, `meta.*`, `secret.*.*`.
 fn is_runtime_reference(reference: &str) -> bool {
     let mut parts = reference.split('.');
     let root = parts.next().unwrap_or_default();
@@ -760,6 +760,8 @@ fn is_runtime_reference(reference: &str) -> bool {
     match root {
         _ if root.starts_with("NOMAD_") => rest.is_empty() && is_ident(&root),
         "attr" | "node" | "meta" => !rest.is_empty() && rest.iter().all(is_ident),
+        // Nomad 1.11 `secret` blocks: `${secret.<name>.<key>}`.
+        "secret" => rest.len() == 2 && rest.iter().all(is_ident),
         _ => false,
     }
 }

@@ -5,6 +5,7 @@
 //! `validate/rules.rs` run over the decoded job. Findings come out in file order.
 
 mod rules;
+mod version;
 
 use super::parse::decode_for_validation;
 use super::{Diagnostic, Severity};
@@ -13,6 +14,21 @@ use super::{Diagnostic, Severity};
 pub fn validate_source(source: &str, file: &str) -> Vec<Diagnostic> {
     let decoded = decode_for_validation(source, file);
     let mut diagnostics = rules::check_decoded(&decoded, file);
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    diagnostics.dedup();
+    diagnostics
+}
+
+/// Validates job file source for a cluster of a given Nomad version: the findings of
+/// [`validate_source`] plus every feature the file uses that the version lacks.
+pub fn validate_source_for(
+    source: &str,
+    file: &str,
+    features: &super::build::NomadFeatures,
+) -> Vec<Diagnostic> {
+    let decoded = decode_for_validation(source, file);
+    let mut diagnostics = rules::check_decoded(&decoded, file);
+    diagnostics.extend(version::check_version(&decoded, file, features));
     diagnostics.sort_by_key(|d| (d.line, d.column));
     diagnostics.dedup();
     diagnostics

@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Feature;
 use super::{Builder, GroupNames};
 use crate::analyze::{self, Analysis};
 use crate::spec::answers::{is_env_name, SecretRef, ServiceAnswers};
 use crate::spec::config::ServiceProvider;
-use crate::spec::{Task, Template, Vault};
+use crate::spec::{Secret, Task, Template, Vault};
 
 impl Builder<'_> {
     /// Secret variables → a Vault template; returns the names handled.
@@ -21,6 +22,7 @@ impl Builder<'_> {
     ) -> BTreeSet<String> {
         let mut by_path: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut handled = BTreeSet::new();
+        let kv_v1 = self.config.vault.as_ref().and_then(|v| v.kv_version) == Some(1);
         for var in &service.env {
             let answered = self.answers.secrets.get(&var.name);
             if !(var.secret || answered.is_some()) || answers.env.contains_key(&var.name) {
@@ -51,18 +53,24 @@ impl Builder<'_> {
                     let path = pattern
                         .replace("{job}", &names.job)
                         .replace("{service}", &names.group(&service.name));
+                    let data = if kv_v1 { "" } else { "data/" };
                     let reference = SecretRef {
-                        path: format!("{mount}/data/{}", path.trim_matches('/')),
+                        path: format!("{mount}/{data}{}", path.trim_matches('/')),
                         key: var.name.clone(),
                     };
                     let default = format!("{}#{}", reference.path, reference.key);
-                    let reason =
+                    let reason = if kv_v1 {
+                        "the [vault] convention (KV v1 under <mount>/<job>), the key named \
+                         after the variable"
+                    } else {
                         "the [vault] convention (KV v2 under <mount>/data/<job>), the key \
-                                  named after the variable";
+                                  named after the variable"
+                    };
+                    let kv = if kv_v1 { 1 } else { 2 };
                     self.ask(
                         format!("secret.{}", var.name),
                         format!(
-                            "Vault KV v2 path#key holding {} (for {})?",
+                            "Vault KV v{kv} path#key holding {} (for {})?",
                             var.name, service.name
                         ),
                         default.clone(),
@@ -94,44 +102,138 @@ impl Builder<'_> {
         if by_path.is_empty() {
             return handled;
         }
-        let (left, right) = self.config.delimiters();
-        let mut data = String::new();
-        for (path, vars) in &by_path {
-            data.push_str(&format!("{left} with secret \"{path}\" {right}\n"));
-            for (var, key) in vars {
-                let access = if is_env_name(key) {
-                    format!("{left} .Data.data.{key} {right}")
-                } else {
-                    format!("{left} index .Data.data \"{key}\" {right}")
-                };
-                data.push_str(&format!("{var}={access}\n"));
-            }
-            data.push_str(&format!("{left} end {right}\n"));
-        }
-        templates.push(self.template(data, "secrets/vault.env"));
+        let features = self.config.nomad_features();
         let vault = self.config.vault.clone().unwrap_or_default();
+        let blocks_wanted = vault.use_secret_blocks == Some(true);
+        let what = if blocks_wanted && features.has(Feature::SecretBlocks) {
+            self.secret_blocks(service, &by_path, kv_v1, task);
+            "Vault token for the task's `secret` blocks"
+        } else {
+            if blocks_wanted {
+                self.decide(
+                    &service.name,
+                    "secrets read through templates, not `secret` blocks",
+                    format!(
+                        "[vault] use_secret_blocks needs Nomad 1.11; the cluster runs {}",
+                        features.describe()
+                    ),
+                );
+            }
+            let (left, right) = self.config.delimiters();
+            let data_field = if kv_v1 { ".Data" } else { ".Data.data" };
+            let mut data = String::new();
+            for (path, vars) in &by_path {
+                data.push_str(&format!("{left} with secret \"{path}\" {right}\n"));
+                for (var, key) in vars {
+                    let access = if is_env_name(key) {
+                        format!("{left} {data_field}.{key} {right}")
+                    } else {
+                        format!("{left} index {data_field} \"{key}\" {right}")
+                    };
+                    data.push_str(&format!("{var}={access}\n"));
+                }
+                data.push_str(&format!("{left} end {right}\n"));
+            }
+            templates.push(self.template(data, "secrets/vault.env"));
+            "secrets rendered from Vault into secrets/vault.env"
+        };
+        let identity = features.has(Feature::VaultWorkloadIdentity);
         let (role, policies, reason) = match (&vault.role, &vault.policies) {
-            (Some(role), _) => (
+            (Some(role), _) if identity => (
                 Some(role.clone()),
                 None,
                 format!("workload identity role `{role}` of .nomad-spec.toml"),
             ),
-            (None, Some(policies)) => (
+            (_, Some(policies)) => (
                 None,
                 Some(policies.clone()),
                 "legacy token policies of .nomad-spec.toml".to_string(),
             ),
-            (None, None) => (
+            (None, None) if identity => (
                 None,
                 None,
                 "Nomad 1.7+ workload identity with the cluster's default Vault role \
                  (set [vault] role to name one)"
                     .to_string(),
             ),
+            (role, None) => {
+                // Before 1.7 a task's Vault token comes from policies; a role there would be
+                // a token role, not the workload identity role the config names.
+                let policy = names.job.clone();
+                (
+                    None,
+                    Some(vec![policy.clone()]),
+                    format!(
+                        "{} has no Vault workload identity (Nomad 1.7+){}: token policy \
+                         `{policy}` named after the job (set [vault] policies to choose)",
+                        features.describe(),
+                        if role.is_some() { ", so [vault] role is not used" } else { "" }
+                    ),
+                )
+            }
         };
-        self.decide(&service.name, "secrets rendered from Vault into secrets/vault.env", reason);
+        self.decide(&service.name, what, reason);
         task.vault = Some(Vault { role, policies, ..Default::default() });
         handled
+    }
+
+    /// Nomad 1.11 `secret` blocks, one per Vault path, and task env entries
+    /// `VAR = "${secret.<name>.<key>}"`. The block's path is the secret's path without KV
+    /// v2's `data/` segment; the engine says which KV version reads it.
+    fn secret_blocks(
+        &mut self,
+        service: &analyze::Service,
+        by_path: &BTreeMap<String, Vec<(String, String)>>,
+        kv_v1: bool,
+        task: &mut Task,
+    ) {
+        let mut names = BTreeSet::new();
+        for (path, vars) in by_path {
+            let logical = if kv_v1 {
+                path.clone()
+            } else {
+                match path.split_once("/data/") {
+                    Some((mount, rest)) => format!("{mount}/{rest}"),
+                    None => path.clone(),
+                }
+            };
+            let base: String = logical
+                .rsplit('/')
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("_")
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+                .collect();
+            let mut name = base.clone();
+            let mut n = 2;
+            while !names.insert(name.clone()) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            let engine = if kv_v1 { "kv" } else { "kv_v2" };
+            let mut config = BTreeMap::new();
+            config.insert("engine".to_string(), serde_json::Value::String(engine.into()));
+            task.secrets.get_or_insert_with(Vec::new).push(Secret {
+                name: name.clone(),
+                provider: "vault".into(),
+                path: logical,
+                config: Some(config),
+                env: None,
+            });
+            let env = task.env.get_or_insert_with(BTreeMap::new);
+            for (var, key) in vars {
+                env.insert(var.clone(), format!("${{secret.{name}.{key}}}"));
+            }
+        }
+        self.decide(
+            &service.name,
+            "secrets read by Nomad 1.11 `secret` blocks",
+            "[vault] use_secret_blocks, and the cluster runs Nomad 1.11 or newer",
+        );
     }
 
     fn template(&self, data: String, destination: &str) -> Template {

@@ -68,6 +68,15 @@ enum Fake {
         #[arg(long)]
         text_table: bool,
     },
+    /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
+    Vault {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8200")]
+        listen: String,
+        /// State file (TOML, `fakes::vault::VaultState`); without it, an empty Vault.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -157,6 +166,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ));
             wait_for_ctrl_c()?;
             drop(fabio);
+            Ok(())
+        }
+        Fake::Vault { listen, state } => {
+            let state = match state {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    toml::from_str(&text)
+                        .with_context(|| format!("{} is not a Vault state", path.display()))?
+                }
+                None => fakes::vault::VaultState::default(),
+            };
+            let vault = fakes::vault::FakeVault::start_on(&listen, state)?;
+            announce(&format!(
+                "fake Vault listening on {}\nexport VAULT_ADDR={}",
+                vault.url(),
+                vault.url()
+            ));
+            wait_for_ctrl_c()?;
+            drop(vault);
             Ok(())
         }
     }

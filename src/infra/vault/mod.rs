@@ -1,0 +1,513 @@
+//! Vault, read for metadata only: who the token is, which KV mounts exist, which secret paths
+//! exist and whether the token may read them.
+//!
+//! This module owns the Vault client (configured like the `vault` command line from
+//! `VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_NAMESPACE` and `VAULT_CACERT`), the secret suggestions
+//! for an analysis ([`suggest`]) and the `nomad-spec/secrets` check of a job file
+//! ([`check`]). It does not render templates (that is `spec::build`).
+//!
+//! **Never secret data.** The tool must not be able to leak what it never read, so no call
+//! here requests a secret's value: KV v2 is only touched under `<mount>/metadata/`, KV v1 only
+//! with `LIST`, and readability comes from `sys/capabilities-self`. The consequence is
+//! deliberate: whether a *key* (`password` in `kv/data/shop/db`) exists cannot be checked.
+//! Vault's KV v2 metadata (`current_version`, `versions`, `custom_metadata`, timestamps)
+//! carries no key names, and KV v1 has no metadata at all; `custom_metadata` is free-form
+//! and written by people, so reading key names from it would be a guess. The secrets check
+//! therefore reports each key as a warning, "not verifiable without reading the secret".
+//!
+//! vaultrs is used for the calls it has (token lookup-self, KV v2 metadata read and list,
+//! KV v1 list); the two it lacks (`sys/capabilities-self`, `sys/internal/ui/mounts`, and
+//! `sys/mounts` read as plain JSON) go through the same reqwest client vaultrs built, with
+//! the same headers.
+
+pub mod check;
+pub mod suggest;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+use vaultrs::client::{VaultClient as RawClient, VaultClientSettingsBuilder};
+use vaultrs::error::ClientError;
+
+pub use check::{check_secrets, SECRETS_CHECK};
+pub use suggest::{suggest_secrets, SecretListing, SecretSuggestion, VaultConventions};
+
+/// How long one Vault call may take; Vault is optional, so a slow one is skipped, not waited on.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong talking to Vault; the secrets check picks skip or failure by kind.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// A `VAULT_*` setting is unusable (bad address, unreadable CA file).
+    #[error("invalid Vault setting: {0}")]
+    Config(String),
+    /// No connection, or no answer in time.
+    #[error("cannot reach Vault at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    /// 403: the token is invalid, expired, or lacks a policy for the call.
+    #[error(
+        "Vault denied {what}: permission denied (the token is invalid, expired or lacks a policy)"
+    )]
+    PermissionDenied { what: String },
+    /// Any other error status, with Vault's own messages.
+    #[error("Vault answered {status} to {what}: {errors}")]
+    Server { status: u16, what: String, errors: String },
+    /// A success status with a body that is not the expected JSON.
+    #[error("Vault sent a response to {what} that nomad-spec cannot read: {detail}")]
+    BadResponse { what: String, detail: String },
+}
+
+/// Connection settings, as the `vault` command reads them.
+#[derive(Clone)]
+pub struct VaultSettings {
+    /// `VAULT_ADDR`.
+    pub address: Url,
+    /// `VAULT_TOKEN`, sent as `X-Vault-Token`; never printed.
+    pub token: Option<String>,
+    /// `VAULT_NAMESPACE`, sent as `X-Vault-Namespace`.
+    pub namespace: Option<String>,
+    /// `VAULT_CACERT`: PEM bundle of the CAs to trust.
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for VaultSettings {
+    /// The token is masked: settings end up in error chains and logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSettings")
+            .field("address", &self.address.as_str())
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("namespace", &self.namespace)
+            .field("ca_cert", &self.ca_cert)
+            .finish()
+    }
+}
+
+impl VaultSettings {
+    /// Reads `VAULT_*` from `env`; `None` when `VAULT_ADDR` is unset or empty (not configured).
+    pub fn from_map(env: &BTreeMap<String, String>) -> Result<Option<VaultSettings>, VaultError> {
+        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let Some(address) = get("VAULT_ADDR") else { return Ok(None) };
+        let address = Url::parse(address)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+            .ok_or_else(|| {
+                VaultError::Config(format!(
+                    "VAULT_ADDR `{address}` is not an http:// or https:// address"
+                ))
+            })?;
+        Ok(Some(VaultSettings {
+            address,
+            token: get("VAULT_TOKEN").map(str::to_string),
+            namespace: get("VAULT_NAMESPACE").map(str::to_string),
+            ca_cert: get("VAULT_CACERT").map(PathBuf::from),
+        }))
+    }
+}
+
+/// The token's own view of itself (`auth/token/lookup-self`), without the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    /// Display name (`token`, `approle`, ...).
+    pub display_name: String,
+    /// Policies attached to the token and its identity.
+    pub policies: Vec<String>,
+    /// Seconds left; 0 for a token that never expires.
+    pub ttl: u64,
+    /// RFC 3339 expiry, absent for a token that never expires.
+    pub expire_time: Option<String>,
+}
+
+/// A KV secrets engine mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvMount {
+    /// Mount path with its trailing slash (`kv/`).
+    pub path: String,
+    /// 1 or 2.
+    pub version: u8,
+}
+
+impl KvMount {
+    /// The mount path without its trailing slash, as vaultrs wants it.
+    fn name(&self) -> &str {
+        self.path.trim_end_matches('/')
+    }
+}
+
+/// A mount that is not a KV engine (`pki/`, `database/`), found where a secret was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// A KV engine.
+    Kv(KvMount),
+    /// Another engine; its type (`pki`, `transit`, ...).
+    Other { path: String, kind: String },
+}
+
+/// KV v2 metadata of one secret (`<mount>/metadata/<path>`): versions, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMetadata {
+    /// The version a plain read returns.
+    pub current_version: u64,
+    /// That version was deleted or destroyed: reading it gives nothing.
+    pub current_deleted: bool,
+}
+
+/// A Vault client that reads metadata only.
+pub struct VaultClient {
+    raw: RawClient,
+    settings: VaultSettings,
+}
+
+impl VaultClient {
+    /// A client for the settings in `env`; `Ok(None)` when `VAULT_ADDR` is unset.
+    pub fn new(env: &BTreeMap<String, String>) -> Result<Option<VaultClient>, VaultError> {
+        match VaultSettings::from_map(env)? {
+            Some(settings) => VaultClient::with_settings(settings).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A client configured from the process environment, like the `vault` command.
+    pub fn from_env() -> Result<Option<VaultClient>, VaultError> {
+        VaultClient::new(&std::env::vars().collect())
+    }
+
+    /// A client for explicit settings.
+    pub fn with_settings(settings: VaultSettings) -> Result<VaultClient, VaultError> {
+        crate::tls::install_crypto_provider();
+        let mut builder = VaultClientSettingsBuilder::default();
+        // Every field is set explicitly: vaultrs's defaults read the process environment, and
+        // this client must see only the map it was given.
+        builder
+            .address(settings.address.as_str())
+            .token(settings.token.clone().unwrap_or_default())
+            .namespace(settings.namespace.clone())
+            .ca_certs(settings.ca_cert.iter().map(|p| p.display().to_string()).collect())
+            .identity(None)
+            .verify(true)
+            .timeout(Some(TIMEOUT));
+        let raw_settings = builder.build().map_err(|err| VaultError::Config(err.to_string()))?;
+        let raw = RawClient::new(raw_settings).map_err(|err| match err {
+            ClientError::FileReadError { path, .. } | ClientError::FileNotFoundError { path } => {
+                VaultError::Config(format!("VAULT_CACERT `{path}` cannot be read"))
+            }
+            other => VaultError::Config(format!("VAULT_CACERT: {other}")),
+        })?;
+        Ok(VaultClient { raw, settings })
+    }
+
+    /// The address this client talks to.
+    pub fn address(&self) -> &str {
+        self.settings.address.as_str()
+    }
+
+    /// `GET auth/token/lookup-self`: is the token valid, and what is it.
+    /// <https://developer.hashicorp.com/vault/api-docs/auth/token#lookup-a-token-self>
+    pub async fn lookup_self(&self) -> Result<TokenInfo, VaultError> {
+        if self.settings.token.is_none() {
+            return Err(VaultError::Config("VAULT_TOKEN is not set".into()));
+        }
+        let token = vaultrs::token::lookup_self(&self.raw)
+            .await
+            .map_err(|err| self.error(err, "the token lookup (auth/token/lookup-self)"))?;
+        let mut policies = token.policies;
+        policies.extend(token.identity_policies.unwrap_or_default());
+        Ok(TokenInfo {
+            display_name: token.display_name,
+            policies,
+            ttl: token.ttl,
+            expire_time: token.expire_time,
+        })
+    }
+
+    /// The mount holding `path` (`kv/data/shop/db` → `kv/`, version 2); `None` when no
+    /// engine is mounted there. Asks `sys/internal/ui/mounts/<path>` (readable by any token
+    /// with access below the mount) and falls back to `sys/mounts`.
+    /// <https://developer.hashicorp.com/vault/api-docs/system/internal-ui-mounts>
+    pub async fn mount_of(&self, path: &str) -> Result<Option<Mount>, VaultError> {
+        let path = path.trim_matches('/');
+        let what = format!("the mount lookup of {path}");
+        match self.raw_get(&format!("sys/internal/ui/mounts/{path}"), &what).await {
+            Ok(Some(body)) => {
+                if let Some(mount) = body.get("data").and_then(|data| mount_from(data, None)) {
+                    return Ok(Some(mount));
+                }
+            }
+            // Not found, or a Vault without this endpoint: sys/mounts knows the same.
+            Ok(None) | Err(VaultError::PermissionDenied { .. } | VaultError::Server { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        // https://developer.hashicorp.com/vault/api-docs/system/mounts#list-mounted-secrets-engines
+        let body = self.raw_get("sys/mounts", "the list of mounts (sys/mounts)").await?;
+        let Some(body) = body else { return Ok(None) };
+        let mounts = body.get("data").and_then(Value::as_object).or_else(|| body.as_object());
+        let best = mounts.into_iter().flatten().filter_map(|(mount, info)| {
+            let prefix = mount.trim_end_matches('/');
+            let inside = path == prefix || path.starts_with(&format!("{prefix}/"));
+            (inside && info.is_object()).then_some((mount, info))
+        });
+        let longest = best.max_by_key(|(mount, _)| mount.len());
+        Ok(longest.and_then(|(mount, info)| mount_from(info, Some(mount))))
+    }
+
+    /// `POST sys/capabilities-self`: what the token may do on `path` (`read`, `list`, `deny`,
+    /// `root`, ...).
+    /// <https://developer.hashicorp.com/vault/api-docs/system/capabilities-self>
+    pub async fn capabilities(&self, path: &str) -> Result<Vec<String>, VaultError> {
+        let path = path.trim_matches('/');
+        let what = format!("the capability lookup of {path} (sys/capabilities-self)");
+        let body = serde_json::json!({ "paths": [path] });
+        let request = self.request(reqwest::Method::POST, "sys/capabilities-self").json(&body);
+        let answer = self.send(request, &what).await?;
+        let Some(answer) = answer else {
+            return Err(VaultError::BadResponse { what, detail: "404 Not Found".into() });
+        };
+        // The answer repeats each path as a key; older Vaults also send `capabilities`.
+        let list = answer
+            .get(path)
+            .or_else(|| answer.get("data").and_then(|data| data.get(path)))
+            .or_else(|| answer.get("capabilities"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| VaultError::BadResponse {
+                what: what.clone(),
+                detail: format!("no capabilities listed for {path}"),
+            })?;
+        Ok(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+    }
+
+    /// KV v2 `GET <mount>/metadata/<path>`: versions of a secret, never its data; `None` when
+    /// the path holds no secret.
+    /// <https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2#read-secret-metadata>
+    pub async fn metadata(
+        &self,
+        mount: &KvMount,
+        path: &str,
+    ) -> Result<Option<SecretMetadata>, VaultError> {
+        let what = format!("the metadata of {}metadata/{path}", mount.path);
+        match vaultrs::kv2::read_metadata(&self.raw, mount.name(), path).await {
+            Ok(meta) => {
+                let current = meta.versions.get(&meta.current_version.to_string());
+                let current_deleted = current
+                    .is_some_and(|version| version.destroyed || !version.deletion_time.is_empty());
+                Ok(Some(SecretMetadata { current_version: meta.current_version, current_deleted }))
+            }
+            Err(ClientError::APIError { code: 404, .. }) => Ok(None),
+            Err(err) => Err(self.error(err, &what)),
+        }
+    }
+
+    /// The names in a folder: KV v2 `LIST <mount>/metadata/<folder>`, KV v1
+    /// `LIST <mount>/<folder>`; folders end in `/`. Empty when the folder does not exist.
+    /// <https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2#list-secrets>
+    /// <https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v1#list-secrets>
+    pub async fn list(&self, mount: &KvMount, folder: &str) -> Result<Vec<String>, VaultError> {
+        let folder = folder.trim_matches('/');
+        let (answer, what) = if mount.version == 2 {
+            let what = format!("the list of {}metadata/{folder}", mount.path);
+            (vaultrs::kv2::list(&self.raw, mount.name(), folder).await, what)
+        } else {
+            let what = format!("the list of {}{folder}", mount.path);
+            let answer = vaultrs::kv1::list(&self.raw, mount.name(), folder).await;
+            (answer.map(|list| list.data.keys), what)
+        };
+        match answer {
+            Ok(keys) => Ok(keys),
+            Err(ClientError::APIError { code: 404, .. }) => Ok(Vec::new()),
+            Err(err) => Err(self.error(err, &what)),
+        }
+    }
+
+    /// Every secret path below `folder` of a mount (relative to the mount), walking folders
+    /// breadth-first; stops after `limit` paths so a huge Vault costs a bounded number of
+    /// calls. Folders the token may not list are skipped.
+    pub async fn list_all(
+        &self,
+        mount: &KvMount,
+        folder: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, VaultError> {
+        let mut found = Vec::new();
+        let mut folders = std::collections::VecDeque::from([folder.trim_matches('/').to_string()]);
+        let mut first = true;
+        while let Some(folder) = folders.pop_front() {
+            if found.len() >= limit {
+                break;
+            }
+            let names = match self.list(mount, &folder).await {
+                Ok(names) => names,
+                Err(VaultError::PermissionDenied { .. }) if !first => continue,
+                Err(err) => return Err(err),
+            };
+            first = false;
+            for name in names {
+                let full =
+                    if folder.is_empty() { name.clone() } else { format!("{folder}/{name}") };
+                match full.strip_suffix('/') {
+                    Some(sub) => folders.push_back(sub.to_string()),
+                    None => found.push(full),
+                }
+            }
+        }
+        found.truncate(limit);
+        found.sort();
+        Ok(found)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let base = self.settings.address.as_str().trim_end_matches('/');
+        let mut request = self.raw.http.http.request(method, format!("{base}/v1/{path}"));
+        if let Some(token) = &self.settings.token {
+            request = request.header("X-Vault-Token", token);
+        }
+        if let Some(namespace) = &self.settings.namespace {
+            request = request.header("X-Vault-Namespace", namespace);
+        }
+        request
+    }
+
+    /// A GET through the shared client; `None` on 404.
+    async fn raw_get(&self, path: &str, what: &str) -> Result<Option<Value>, VaultError> {
+        self.send(self.request(reqwest::Method::GET, path), what).await
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Option<Value>, VaultError> {
+        let response = request.send().await.map_err(|err| self.unreachable(&err))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|err| self.unreachable(&err))?;
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let errors = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|body| body.get("errors").and_then(Value::as_array).cloned())
+                .map(|errors| errors.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            return Err(self.status_error(status.as_u16(), errors, what));
+        }
+        serde_json::from_str(&text).map(Some).map_err(|err| VaultError::BadResponse {
+            what: what.to_string(),
+            detail: err.to_string(),
+        })
+    }
+
+    fn unreachable(&self, err: &reqwest::Error) -> VaultError {
+        let mut reason = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(inner) = source {
+            reason = format!("{reason}: {inner}");
+            source = inner.source();
+        }
+        VaultError::Unreachable { address: self.address().to_string(), reason }
+    }
+
+    fn status_error(&self, status: u16, errors: Vec<String>, what: &str) -> VaultError {
+        if status == 403 {
+            VaultError::PermissionDenied { what: what.to_string() }
+        } else {
+            VaultError::Server { status, what: what.to_string(), errors: errors.join("; ") }
+        }
+    }
+
+    fn error(&self, err: ClientError, what: &str) -> VaultError {
+        match err {
+            ClientError::APIError { code, errors } => self.status_error(code, errors, what),
+            // rustify's error kinds are not re-exported; its messages name them.
+            ClientError::RestClientError { source }
+                if matches!(
+                    source.to_string().as_str(),
+                    "Error sending HTTP request" | "Error retrieving HTTP response"
+                ) =>
+            {
+                VaultError::Unreachable {
+                    address: self.address().to_string(),
+                    reason: chain(&source),
+                }
+            }
+            other => VaultError::BadResponse { what: what.to_string(), detail: chain(&other) },
+        }
+    }
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// A mount from a mount description: `{"type": "kv", "path": "kv/", "options": {"version":
+/// "2"}}`. `sys/mounts` keys mounts by path instead of carrying `path`.
+fn mount_from(info: &Value, path: Option<&str>) -> Option<Mount> {
+    let path = path.or_else(|| info.get("path").and_then(Value::as_str))?;
+    let path = format!("{}/", path.trim_matches('/'));
+    let kind = info.get("type").and_then(Value::as_str)?;
+    // `generic` is the old name of KV v1.
+    if kind != "kv" && kind != "generic" {
+        return Some(Mount::Other { path, kind: kind.to_string() });
+    }
+    let version = info
+        .get("options")
+        .and_then(|options| options.get("version"))
+        .and_then(|version| version.as_str().map(str::to_string).or(Some(version.to_string())));
+    let version = if version.as_deref() == Some("2") { 2 } else { 1 };
+    Some(Mount::Kv(KvMount { path, version }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_given_map_only() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()
+        };
+        assert!(VaultSettings::from_map(&env(&[])).unwrap().is_none());
+        assert!(VaultSettings::from_map(&env(&[("VAULT_ADDR", " ")])).unwrap().is_none());
+        let err = VaultSettings::from_map(&env(&[("VAULT_ADDR", "vault:8200")])).unwrap_err();
+        assert!(err.to_string().contains("VAULT_ADDR `vault:8200`"), "{err}");
+        let settings = VaultSettings::from_map(&env(&[
+            ("VAULT_ADDR", "https://vault.example:8200"),
+            ("VAULT_TOKEN", "s.secret"),
+            ("VAULT_NAMESPACE", "team"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.namespace.as_deref(), Some("team"));
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s.secret") && debug.contains("***"), "{debug}");
+    }
+
+    #[test]
+    fn mounts_are_read_from_both_shapes() {
+        let cases = [
+            (r#"{"type":"kv","path":"kv/","options":{"version":"2"}}"#, None, "kv/", Some(2)),
+            (r#"{"type":"kv","options":{"version":"1"}}"#, Some("secret/"), "secret/", Some(1)),
+            (r#"{"type":"kv","options":null}"#, Some("old"), "old/", Some(1)),
+            (r#"{"type":"generic"}"#, Some("legacy/"), "legacy/", Some(1)),
+            (r#"{"type":"pki","path":"pki/"}"#, None, "pki/", None),
+        ];
+        for (json, path, want_path, want_version) in cases {
+            let info: Value = serde_json::from_str(json).unwrap();
+            match mount_from(&info, path) {
+                Some(Mount::Kv(kv)) => {
+                    assert_eq!((kv.path.as_str(), Some(kv.version)), (want_path, want_version))
+                }
+                Some(Mount::Other { path, .. }) => {
+                    assert_eq!((path.as_str(), None), (want_path, want_version))
+                }
+                None => panic!("no mount from {json}"),
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! A stateful fake of vault (placeholder until its issue lands).
