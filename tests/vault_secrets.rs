@@ -375,3 +375,35 @@ fn corpus_jobs_that_read_vault_secrets_yield_references() {
     }
     assert!(seen > 0, "no corpus job reads a Vault secret through a template");
 }
+
+/// `nomad-spec check` runs the secrets check with the Vault settings of its environment.
+#[test]
+fn the_check_command_reports_a_missing_secret_on_its_line() {
+    let fake = FakeVault::start(state()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.nomad.hcl");
+    std::fs::write(
+        &path,
+        job("{{ with secret \"kv/data/shop/missing\" }}\nX={{ .Data.data.x }}\n{{ end }}"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .current_dir(dir.path())
+        .args(["check", "shop.nomad.hcl"])
+        .env("VAULT_ADDR", fake.url())
+        .env("VAULT_TOKEN", TOKEN)
+        .env_remove("VAULT_NAMESPACE")
+        .env_remove("NOMAD_ADDR")
+        .env_remove("CONSUL_HTTP_ADDR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("nomad-spec/secrets: FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("shop.nomad.hcl:10:17: error: secret kv/data/shop/missing does not exist"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(TOKEN), "{stdout}");
+    assert_eq!(fake.secret_reads(), 0);
+}
