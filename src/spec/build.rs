@@ -186,7 +186,11 @@ impl GroupNames {
     /// lowercase letters, digits and dashes, at most 63 characters (RFC 1123, as Nomad and
     /// Consul require), a hash keeping long ones apart.
     fn service(&self, service: &str, label: Option<&str>) -> String {
-        let mut full = format!("{}-{}", self.job, self.group(service));
+        // A single-service repository names its job and its group alike: `shop`, not
+        // `shop-shop`.
+        let group = self.group(service);
+        let mut full =
+            if group == self.job { group } else { format!("{}-{}", self.job, group) };
         if let Some(label) = label {
             full = format!("{full}-{label}");
         }

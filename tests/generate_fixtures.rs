@@ -1,0 +1,30 @@
+//! The rendered job files for every fixture repository, as snapshots (issue #3): what
+//! `generate --no-questions` writes for each, so a change in any rule shows up here, file by
+//! file, in review.
+
+use std::path::Path;
+
+use nomad_spec::cli::generate::generate_text;
+use nomad_spec::spec::answers::Answers;
+use nomad_spec::spec::config::Config;
+
+#[test]
+fn rendered_job_files_of_every_fixture_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
+    let mut repos: Vec<_> = std::fs::read_dir(&root)
+        .expect("fixtures/repos is readable")
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    repos.sort();
+    assert!(repos.len() >= 9, "expected the fixture repositories, found {}", repos.len());
+    for repo in repos {
+        let name = repo.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let (_, files) = generate_text(&repo, &Answers::default(), &Config::default())
+            .unwrap_or_else(|err| panic!("{name}: {err:#}"));
+        let text: String =
+            files.iter().map(|file| format!("=== {}\n{}", file.path, file.text)).collect();
+        insta::assert_snapshot!(format!("fixture_{name}"), text);
+    }
+}
