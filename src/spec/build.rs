@@ -189,8 +189,7 @@ impl GroupNames {
         // A single-service repository names its job and its group alike: `shop`, not
         // `shop-shop`.
         let group = self.group(service);
-        let mut full =
-            if group == self.job { group } else { format!("{}-{}", self.job, group) };
+        let mut full = if group == self.job { group } else { format!("{}-{}", self.job, group) };
         if let Some(label) = label {
             full = format!("{full}-{label}");
         }
