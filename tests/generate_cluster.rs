@@ -1,0 +1,42 @@
+//! `generate` asks the cluster at `NOMAD_ADDR` for its Nomad version and uses only what that
+//! version has; without `NOMAD_ADDR` it says it assumed the newest Nomad.
+
+use std::process::{Command, Output};
+
+use fakes::nomad::{FakeNomad, Scenario};
+
+fn generate(nomad_addr: Option<&str>) -> Output {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repos/flask-postgres");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
+    command.args(["generate", "--path", repo, "--no-questions", "-o", "-"]);
+    for var in ["NOMAD_ADDR", "NOMAD_TOKEN", "CONSUL_HTTP_ADDR", "VAULT_ADDR"] {
+        command.env_remove(var);
+    }
+    if let Some(addr) = nomad_addr {
+        command.env("NOMAD_ADDR", addr);
+    }
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn an_older_cluster_gets_a_job_in_its_own_terms() {
+    let scenario = Scenario { version: "1.6.0".into(), ..Scenario::default() };
+    let fake = FakeNomad::start(scenario).expect("the fake starts");
+    let out = generate(Some(&fake.url()));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Nomad 1.6.0 at NOMAD_ADDR"), "{stderr}");
+    // Before workload identity (1.7) a task reads Vault with policies, not a role.
+    assert!(stdout.contains("policies"), "{stdout}");
+}
+
+#[test]
+fn without_nomad_addr_the_newest_nomad_is_assumed_and_said() {
+    let out = generate(None);
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("NOMAD_ADDR is not set: the job uses the newest Nomad"), "{stderr}");
+    assert!(!stdout.contains("policies"), "{stdout}");
+}
