@@ -40,3 +40,45 @@ fn without_nomad_addr_the_newest_nomad_is_assumed_and_said() {
     assert!(stderr.contains("NOMAD_ADDR is not set: the job uses the newest Nomad"), "{stderr}");
     assert!(!stdout.contains("policies"), "{stdout}");
 }
+
+/// With Vault configured, secret variables are matched with the paths that exist there
+/// (metadata only).
+#[test]
+fn secrets_are_pointed_at_the_paths_vault_has() {
+    use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState};
+    let mut state = VaultState::default();
+    state.mounts.insert("kv/".into(), MountState { version: 2 });
+    for path in ["kv/flask-postgres/db", "kv/flask-postgres/app", "kv/other/thing"] {
+        state.secrets.insert(
+            path.into(),
+            SecretState { keys: vec!["url".into()], current_version: 1, deleted: false },
+        );
+    }
+    state.tokens.insert(
+        "s.ci".into(),
+        TokenState { read: vec!["kv/*".into()], ttl: 3600, ..TokenState::default() },
+    );
+    let fake = FakeVault::start(state).expect("the fake starts");
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repos/flask-postgres");
+    let out = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["generate", "--path", repo, "--no-questions", "-o", "-"])
+        .env_remove("NOMAD_ADDR")
+        .env_remove("CONSUL_HTTP_ADDR")
+        .env_remove("VAULT_NAMESPACE")
+        .env("VAULT_ADDR", fake.url())
+        .env("VAULT_TOKEN", "s.ci")
+        .output()
+        .expect("the binary runs");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // A path found by name similarity is shown, not applied: only conventions (or a person)
+    // are sure enough to change where the job reads its secrets.
+    assert!(
+        stderr.contains("suggested, not applied: secret.DATABASE_URL = kv/data/flask-postgres/db#"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("kv/data/flask-postgres/db\""), "{stdout}");
+    assert!(!stderr.contains("s.ci") && !stdout.contains("s.ci"), "the token never shows");
+    assert_eq!(fake.secret_reads(), 0, "no secret data is ever requested");
+}

@@ -156,6 +156,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if config.nomad_version.is_none() {
         notes.push(runtime.block_on(cluster_version(&mut config, &env)));
     }
+    let app_name = answers.job.clone().unwrap_or_else(|| repository_name(root));
+    notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
+        &analysis,
+        &app_name,
+        &config,
+        &env,
+        &mut answers,
+    )));
     for note in notes {
         eprintln!("note: {note}");
     }

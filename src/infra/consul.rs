@@ -523,6 +523,13 @@ pub async fn enrich(
         .unwrap_or(DEFAULT_CONVENTIONS_KEY);
     match client.conventions(key).await {
         Ok(Some(conventions)) => {
+            // The Vault part feeds the secret suggestions (`infra::vault::suggest_for`).
+            config.cluster.vault_paths = conventions.vault_paths.clone();
+            config.cluster.secret_locations = conventions
+                .env
+                .iter()
+                .map(|(name, at)| (name.clone(), format!("{}#{}", at.path, at.key)))
+                .collect();
             let filled = conventions.fill(config);
             if !filled.is_empty() {
                 notes.push(format!("from Consul conventions ({key}): {}", filled.join(", ")));

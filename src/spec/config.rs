@@ -223,6 +223,10 @@ pub struct ClusterFacts {
     pub from_conventions: std::collections::BTreeSet<String>,
     /// Services the analysis depends on that Consul's catalog has, by analysis name.
     pub services: BTreeMap<String, CatalogService>,
+    /// Vault path pattern by kind of secret, from the conventions (`{app_name}` in them).
+    pub vault_paths: BTreeMap<String, String>,
+    /// Environment variable → `path#key`, from the conventions.
+    pub secret_locations: BTreeMap<String, String>,
 }
 
 /// A service found in Consul's catalog.

@@ -21,6 +21,7 @@
 //! the same headers.
 
 pub mod check;
+pub mod enrich;
 pub mod suggest;
 
 use std::collections::BTreeMap;

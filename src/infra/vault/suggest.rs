@@ -180,18 +180,25 @@ fn key_of(words: &[String]) -> String {
 /// How well a path fits a variable, 0..1: a segment naming the variable's kind counts most,
 /// then the app's name, then any other shared word.
 fn similarity(words: &[String], kind: &str, app_name: &str, relative: &str) -> f64 {
-    let segments: Vec<String> = relative
-        .split(['/', '_', '-', '.'])
+    let app = app_name.to_ascii_lowercase();
+    let lower = relative.to_ascii_lowercase();
+    // The app's own folder is matched whole and then set aside, so that the words of its name
+    // (`flask-postgres`) do not pass for the kind of secret (`postgres`) in every path below it.
+    let folders: Vec<&str> = lower.split('/').filter(|s| !s.is_empty()).collect();
+    let app_matched = !app.is_empty() && folders.contains(&app.as_str());
+    let segments: Vec<String> = folders
+        .iter()
+        .filter(|folder| !app_matched || **folder != app)
+        .flat_map(|folder| folder.split(['_', '-', '.']))
         .filter(|s| !s.is_empty())
-        .map(str::to_ascii_lowercase)
+        .map(str::to_string)
         .collect();
     let marks = KINDS.iter().find(|(k, _)| *k == kind).map(|(_, marks)| *marks).unwrap_or(&[]);
     let mut score = 0.0;
     if segments.iter().any(|segment| marks.contains(&segment.as_str())) {
         score += 0.6;
     }
-    let app = app_name.to_ascii_lowercase();
-    if !app.is_empty() && segments.contains(&app) {
+    if app_matched {
         score += 0.3;
     }
     let key = key_of(words);
@@ -319,5 +326,23 @@ mod tests {
         assert_eq!(ok.patterns["default"], "kv/data/{app_name}");
         let err = serde_json::from_str::<VaultConventions>(r#"{"pattern":{}}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `pattern`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod app_name_tests {
+    use super::*;
+
+    /// Regression: the words of a hyphenated app name (`flask-postgres`) once counted as the
+    /// kind of secret in every path below the app's folder, so `DATABASE_URL` matched
+    /// `flask-postgres/app` as well as `flask-postgres/db`.
+    #[test]
+    fn the_app_folder_does_not_pass_for_the_kind_of_secret() {
+        let database = words("DATABASE_URL");
+        let kind = kind_of(&database);
+        let db = similarity(&database, kind, "flask-postgres", "flask-postgres/db");
+        let app = similarity(&database, kind, "flask-postgres", "flask-postgres/app");
+        assert!(db > app, "db {db} should beat app {app}");
+        assert_eq!(app, 0.0, "the app's name alone says nothing");
     }
 }
