@@ -82,3 +82,50 @@ fn secrets_are_pointed_at_the_paths_vault_has() {
     assert!(!stderr.contains("s.ci") && !stdout.contains("s.ci"), "the token never shows");
     assert_eq!(fake.secret_reads(), 0, "no secret data is ever requested");
 }
+
+/// `generate --prompt` with an LLM configured: the request is read as answers (checked by the
+/// guardrails); without one the rules pick services by name and say the LLM was skipped.
+#[test]
+fn a_free_form_request_is_read_by_the_llm_when_there_is_one() {
+    use fakes::llm::{FakeLlm, Reply, Rule, Script};
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "answers",
+        Reply::Json(serde_json::json!({
+            "assignments": [
+                {"key": "image.api", "value": "ghcr.io/acme/notes-api:1.4"},
+                {"key": "memory.api", "value": "512"}
+            ],
+            "unclear": []
+        })),
+    )]))
+    .expect("the fake LLM starts");
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repos/flask-postgres");
+    let run = |base_url: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
+        command.args(["generate", "--path", repo, "--no-questions", "-o", "-"]);
+        command.args(["--prompt", "the api from ghcr.io/acme/notes-api:1.4 with 512 megs"]);
+        for var in ["NOMAD_ADDR", "CONSUL_HTTP_ADDR", "VAULT_ADDR", "OPENAI_BASE_URL"] {
+            command.env_remove(var);
+        }
+        command.env_remove("NOMAD_SPEC_LLM_BASE_URL");
+        if let Some(url) = base_url {
+            command.env("NOMAD_SPEC_LLM_BASE_URL", url);
+        }
+        command.output().expect("the binary runs")
+    };
+
+    let out = run(Some(&llm.url()));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the LLM read the request as: image.api="), "{stderr}");
+    assert!(stdout.contains("ghcr.io/acme/notes-api:1.4"), "{stdout}");
+    assert!(stdout.contains("memory = 512"), "{stdout}");
+
+    let out = run(None);
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("LLM skipped: not configured"), "{stderr}");
+    assert!(!stdout.contains("ghcr.io/acme/notes-api"), "{stdout}");
+}

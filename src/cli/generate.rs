@@ -181,13 +181,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
-        let picked = select_from_prompt(&prompt, &analysis, &mut answers);
-        let message = if picked.is_empty() {
-            "the answer names no service; using the defaults".to_string()
+        // The LLM, when one is configured, reads the request as answers; the rules below
+        // (services named in it) stand when it is absent, down, or its answer is rejected.
+        let llm = crate::llm::Client::from_env().unwrap_or_else(|err| {
+            eprintln!("note: LLM skipped: {err:#}");
+            None
+        });
+        let advice = runtime.block_on(crate::llm::tasks::answers(
+            llm.as_ref(),
+            &analysis,
+            &[],
+            &prompt,
+            &answers,
+        ));
+        for note in &advice.notes {
+            eprintln!("note: {note}");
+        }
+        if let Some(patch) = advice.value.filter(|patch| !patch.applied.is_empty()) {
+            eprintln!("the LLM read the request as: {}", patch.applied.join(", "));
+            answers = patch.answers;
         } else {
-            format!("deploying what it names: {}", picked.join(", "))
-        };
-        eprintln!("{message}");
+            let picked = select_from_prompt(&prompt, &analysis, &mut answers);
+            let message = if picked.is_empty() {
+                "the answer names no service; using the defaults".to_string()
+            } else {
+                format!("deploying what it names: {}", picked.join(", "))
+            };
+            eprintln!("{message}");
+        }
     }
 
     let repository = repository_name(root);
