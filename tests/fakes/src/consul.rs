@@ -2,87 +2,19 @@
 //!
 //! It owns the Consul state (KV entries, services and their instances' check statuses, an
 //! optional ACL token and an optional delay to play a slow agent) and answers in the shapes
-//! of Consul's API documentation. It also owns [`LoopbackServer`], the small axum-on-a-thread
-//! plumbing the Fabio fake reuses.
+//! of Consul's API documentation.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::Context;
+use crate::server::LoopbackServer;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-
-/// An axum app served on a loopback port by its own thread, stopped when dropped.
-pub struct LoopbackServer {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LoopbackServer {
-    /// Serves `app` on `listen` (port 0 for a free one).
-    pub fn start(listen: &str, app: Router, what: &str) -> anyhow::Result<LoopbackServer> {
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .with_context(|| format!("cannot build the {what}'s runtime"))?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
-        };
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let name = format!("{what} on {addr}");
-        let thread = std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(error) = result {
-                                eprintln!("{name} stopped: {error}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .with_context(|| format!("cannot start the {what}'s thread"))?;
-        Ok(LoopbackServer { addr, shutdown: Some(shutdown), thread: Some(thread) })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// `127.0.0.1:PORT` (the form of `CONSUL_HTTP_ADDR`).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for LoopbackServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// One registered instance of a service.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::consul::LoopbackServer;
+use crate::server::LoopbackServer;
 
 /// One route in the table.
 #[derive(Debug, Clone)]

@@ -7,4 +7,5 @@ pub mod consul;
 pub mod fabio;
 pub mod llm;
 pub mod nomad;
+pub mod server;
 pub mod vault;

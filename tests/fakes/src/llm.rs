@@ -8,18 +8,15 @@
 //! JSON, a 429 with `Retry-After`, a stall, a 400, an HTML page. Every request is recorded so
 //! tests can assert what was sent.
 
-use std::net::SocketAddr;
+use crate::server::LoopbackServer;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 /// What a rule answers.
 #[derive(Debug, Clone)]
@@ -120,10 +117,8 @@ struct Shared {
 
 /// A running fake LLM; dropping it stops the server.
 pub struct FakeLlm {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FakeLlm {
@@ -134,62 +129,23 @@ impl FakeLlm {
 
     /// Starts the fake on the given address.
     pub fn start_on(listen: &str, script: Script) -> anyhow::Result<FakeLlm> {
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot build the fake LLM's runtime")?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
-        };
         let shared = Arc::new(Shared {
             rules: Mutex::new(script.rules.into_iter().map(|r| (r, 0)).collect()),
             requests: Mutex::new(Vec::new()),
         });
-        let served = shared.clone();
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-llm-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let app = axum::Router::new().fallback(handle).with_state(served);
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(error) = result {
-                                eprintln!("fake LLM on {addr} stopped: {error}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .context("cannot start the fake LLM's thread")?;
-        Ok(FakeLlm { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let server = LoopbackServer::start(listen, app, "fake LLM")?;
+        Ok(FakeLlm { server, shared })
     }
 
     /// The base URL to put in `NOMAD_SPEC_LLM_BASE_URL` (`http://127.0.0.1:PORT/v1`).
     pub fn url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("{}/v1", self.server.url())
     }
 
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

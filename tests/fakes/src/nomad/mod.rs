@@ -15,14 +15,12 @@ mod plan;
 mod render;
 mod scenario;
 
+use crate::server::LoopbackServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 pub use cluster::{RequestRecord, Revert, Stop};
 pub use scenario::{Fault, JobRule, Node, Scenario, Timing, Token};
@@ -35,10 +33,8 @@ const SETTLE_LIMIT: u64 = 10_000;
 
 /// A running fake Nomad; dropping it stops the server.
 pub struct FakeNomad {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FakeNomad {
@@ -49,65 +45,33 @@ impl FakeNomad {
 
     /// Starts a fake Nomad on the given address (`127.0.0.1:4646`, or port 0 for a free one).
     pub fn start_on(listen: &str, scenario: Scenario) -> anyhow::Result<FakeNomad> {
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot build the fake Nomad's runtime")?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
-        };
         let step = Duration::from_millis(scenario.step_ms.max(1));
         let manual = scenario.manual_clock;
         let shared = Arc::new(Shared::new(Cluster::new(scenario)));
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let served = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-nomad-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    if !manual {
-                        let ticking = served.clone();
-                        tokio::spawn(async move {
-                            let mut interval = tokio::time::interval(step);
-                            interval
-                                .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                            interval.tick().await;
-                            loop {
-                                interval.tick().await;
-                                ticking.advance();
-                            }
-                        });
-                    }
-                    let app = axum::Router::new().fallback(http::handle).with_state(served);
-                    // Not a graceful shutdown: a blocking query may be waiting for minutes,
-                    // and a dropped fake must stop at once.
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(error) = result {
-                                eprintln!("fake Nomad on {addr} stopped: {error}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .context("cannot start the fake Nomad's thread")?;
-        Ok(FakeNomad { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+        let ticking = shared.clone();
+        // The simulation clock: one step per tick, unless the test turns it by hand.
+        let clock = (!manual).then_some(async move {
+            let mut interval = tokio::time::interval(step);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                ticking.advance();
+            }
+        });
+        let app = axum::Router::new().fallback(http::handle).with_state(shared.clone());
+        let server = LoopbackServer::start_with(listen, app, "fake Nomad", clock)?;
+        Ok(FakeNomad { server, shared })
     }
 
     /// The address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The URL to put in `NOMAD_ADDR`, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Runs `steps` simulation steps now (the only way time passes with the manual clock).
@@ -259,17 +223,4 @@ impl std::fmt::Debug for FakeNomad {
 
 fn key(namespace: &str, job_id: &str) -> JobKey {
     (namespace.to_string(), job_id.to_string())
-}
-
-impl Drop for FakeNomad {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            // The server may already have stopped on its own; nothing to tell it then.
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            // A panic in the server thread has already been printed; dropping must not panic.
-            let _ = thread.join();
-        }
-    }
 }

@@ -5,12 +5,10 @@
 //! (`GET <mount>/data/...` on KV v2, a plain `GET <mount>/<path>` on KV v1) is recorded, and
 //! tests assert `secret_reads() == 0`. Errors use Vault's shape `{"errors": ["..."]}`.
 
+use crate::server::LoopbackServer;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
-use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -18,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 /// The marker a fake secret value carries, so a test can prove no output contains one.
 pub const SECRET_VALUE: &str = "FAKE-VAULT-SECRET-VALUE";
@@ -93,10 +90,8 @@ impl Shared {
 
 /// A running fake Vault; stops when dropped.
 pub struct FakeVault {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FakeVault {
@@ -107,48 +102,20 @@ impl FakeVault {
 
     /// Starts a fake Vault on the given address.
     pub fn start_on(listen: &str, state: VaultState) -> anyhow::Result<FakeVault> {
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot build the fake Vault's runtime")?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
-        };
         let shared = Arc::new(Shared {
             state,
             secret_reads: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             namespaces: Mutex::new(Vec::new()),
         });
-        let served = shared.clone();
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-vault-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let app = axum::Router::new().fallback(handle).with_state(served);
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(error) = result {
-                                eprintln!("fake Vault on {addr} stopped: {error}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .context("cannot start the fake Vault's thread")?;
-        Ok(FakeVault { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let server = LoopbackServer::start(listen, app, "fake Vault")?;
+        Ok(FakeVault { server, shared })
     }
 
     /// The URL to put in `VAULT_ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// How many requests asked for secret data; every test asserts 0.
@@ -169,17 +136,6 @@ impl FakeVault {
     /// Every request as `METHOD /v1/path?query`, in order.
     pub fn requests(&self) -> Vec<String> {
         self.shared.requests().clone()
-    }
-}
-
-impl Drop for FakeVault {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
