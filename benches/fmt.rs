@@ -9,7 +9,8 @@
 //! LTO): 325 files, 498 KiB; median 35.8 µs per file, slowest 0.73 ms; one `fmt --check`
 //! pass over the whole directory 37 ms (hcl-edit's grammar check included).
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use nomad_spec::spec::format::format_hcl;
@@ -17,45 +18,8 @@ use nomad_spec::spec::format::format_hcl;
 /// Timed repetitions per file; the median is reported.
 const ROUNDS: usize = 15;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates.into_iter().flatten().find(|dir| dir.join("nomad-jobs").is_dir())
-}
-
-fn job_files(root: &Path) -> Vec<(String, String)> {
-    let mut pending = vec![root.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                let name = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-                files.push((name, text));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() {
-    let Some(corpus) = corpus_dir() else {
-        eprintln!("no corpus found: set NOMAD_SPEC_CORPUS to the shared corpus directory");
-        std::process::exit(2);
-    };
-    let files = job_files(&corpus.join("nomad-jobs"));
+    let files = common::corpus_job_files();
     let bytes: usize = files.iter().map(|(_, text)| text.len()).sum();
 
     let mut medians = Vec::with_capacity(files.len());
@@ -69,7 +33,7 @@ fn main() {
                 elapsed
             })
             .collect();
-        let median = median(samples);
+        let median = common::median(samples);
         println!("{:>10.1} µs  {name}", median.as_secs_f64() * 1e6);
         medians.push(median);
     }
@@ -86,7 +50,7 @@ fn main() {
     let sum: Duration = medians.iter().sum();
     println!();
     println!("files: {}  ({} KiB)", files.len(), bytes / 1024);
-    println!("median per file: {:.1} µs", median(medians.clone()).as_secs_f64() * 1e6);
+    println!("median per file: {:.1} µs", common::median(medians.clone()).as_secs_f64() * 1e6);
     println!("sum of per-file medians: {:.2} ms", sum.as_secs_f64() * 1e3);
     println!(
         "one `fmt --check` pass over the corpus: {:.2} ms ({unformatted} files would change)",

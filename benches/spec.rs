@@ -7,8 +7,10 @@
 //! the corpus is found through `NOMAD_SPEC_CORPUS`, `../shared/corpus` or
 //! `/work/shared/corpus`. Figures are written down in `bench/README.md`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::path::Path;
+use std::time::Instant;
 
 use nomad_spec::cli::generate::generate_text;
 use nomad_spec::spec::answers::Answers;
@@ -18,36 +20,6 @@ use nomad_spec::spec::render::{render_job, RenderOptions};
 use nomad_spec::spec::validate::validate_source;
 
 const ROUNDS: usize = 200;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn corpus_jobs() -> Vec<(String, String)> {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    let Some(root) = candidates.into_iter().flatten().find(|d| d.join("nomad-jobs").is_dir())
-    else {
-        return Vec::new();
-    };
-    let mut pending = vec![root.join("nomad-jobs")];
-    let mut files = Vec::new();
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                pending.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                files.push((path.display().to_string(), text));
-            }
-        }
-    }
-    files
-}
 
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/multi-service");
@@ -72,14 +44,10 @@ fn main() {
         "render + validate of a generated {}-group job: median {:.1} µs over {ROUNDS} runs \
          (target well under 1 ms)",
         job.groups().len(),
-        median(samples).as_secs_f64() * 1e6
+        common::median(samples).as_secs_f64() * 1e6
     );
 
-    let files = corpus_jobs();
-    if files.is_empty() {
-        eprintln!("no corpus found: set NOMAD_SPEC_CORPUS to the shared corpus directory");
-        std::process::exit(2);
-    }
+    let files = common::corpus_job_files();
     let passes = (0..5)
         .map(|_| {
             let start = Instant::now();
@@ -94,6 +62,6 @@ fn main() {
         "fmt --check + validate over {} corpus job files: median {:.1} ms over 5 passes \
          (target under 1 s)",
         files.len(),
-        median(passes).as_secs_f64() * 1e3
+        common::median(passes).as_secs_f64() * 1e3
     );
 }

@@ -1,0 +1,48 @@
+//! What the benchmarks share: the corpus job files and the median of timings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The corpus: `NOMAD_SPEC_CORPUS`, `../shared/corpus` or `/work/shared/corpus`.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
+        Some(PathBuf::from("/work/shared/corpus")),
+    ];
+    candidates.into_iter().flatten().find(|dir| dir.join("nomad-jobs").is_dir())
+}
+
+pub fn job_files(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let name = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+                files.push((name, text));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Every corpus job file as (path under `nomad-jobs/`, text), sorted; exits with a message
+/// when there is no corpus.
+pub fn corpus_job_files() -> Vec<(String, String)> {
+    let Some(corpus) = corpus_dir() else {
+        eprintln!("no corpus found: set NOMAD_SPEC_CORPUS to the shared corpus directory");
+        std::process::exit(2);
+    };
+    job_files(&corpus.join("nomad-jobs"))
+}
