@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+mod common;
+
 use nomad_spec::cli::generate::generate_text;
 use nomad_spec::spec::answers::Answers;
 use nomad_spec::spec::config::Config;
@@ -11,13 +13,7 @@ use nomad_spec::spec::config::Config;
 #[test]
 fn rendered_job_files_of_every_fixture_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
-    let mut repos: Vec<_> = std::fs::read_dir(&root)
-        .expect("fixtures/repos is readable")
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir())
-        .collect();
-    repos.sort();
+    let repos = common::subfolders(&root);
     assert!(repos.len() >= 9, "expected the fixture repositories, found {}", repos.len());
     for repo in repos {
         let name = repo.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nomad_spec::cli::generate::generate_text;
 use nomad_spec::spec::answers::Answers;
@@ -78,18 +78,10 @@ fn generated_files_are_valid_and_formatted(root: &Path) -> Result<usize, String>
     }
 }
 
-fn subfolders(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    dirs
-}
-
 #[test]
 fn generate_writes_valid_canonical_files_for_every_compose_app() {
     let dir = common::corpus_dir().join("compose-apps");
-    let apps = subfolders(&dir);
+    let apps = common::subfolders(&dir);
     assert!(apps.len() >= 20, "expected the corpus apps, found {}", apps.len());
     let mut written = 0;
     let mut problems = Vec::new();
@@ -106,7 +98,7 @@ fn generate_writes_valid_canonical_files_for_every_compose_app() {
 #[test]
 fn generate_writes_valid_canonical_files_for_every_fixture_repository() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
-    let repos = subfolders(&dir);
+    let repos = common::subfolders(&dir);
     assert!(repos.len() >= 9, "expected the fixture repositories, found {}", repos.len());
     let mut problems = Vec::new();
     for repo in &repos {
@@ -123,7 +115,7 @@ fn generate_writes_valid_canonical_files_for_every_fixture_repository() {
 fn rendered_jobs_parse_back_into_the_same_spec() {
     let dir = common::corpus_dir().join("compose-apps");
     let mut checked = 0;
-    for app in subfolders(&dir) {
+    for app in common::subfolders(&dir) {
         let Ok((generated, files)) = generate_text(&app, &Answers::default(), &Config::default())
         else {
             continue;

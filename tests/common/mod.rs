@@ -43,3 +43,12 @@ pub fn job_files(dir: &Path) -> Vec<PathBuf> {
 pub fn corpus_job_files() -> Vec<PathBuf> {
     job_files(&corpus_dir().join("nomad-jobs"))
 }
+
+/// The folders directly below `dir`, sorted (empty when it cannot be read).
+pub fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
