@@ -33,6 +33,92 @@ pub fn clone_to_temp(url: &str) -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
+/// Who the bot commits as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+/// A commit, as far as the bot cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// First line of the message.
+    pub subject: String,
+}
+
+/// How a push ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The branch now points at this commit.
+    Pushed { commit: String },
+    /// Someone pushed meanwhile (not a fast-forward): sync and reapply.
+    NonFastForward,
+    /// The remote refused the ref (branch protection, a hook); `message` is the remote's words.
+    Rejected { message: String, protected: bool },
+}
+
+/// A clone of the repository in a temporary folder, removed when dropped.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+    remote: crate::forge::GitRemote,
+}
+
+impl Workspace {
+    /// Clones `remote` and checks out `git_ref` (`refs/heads/feature`, `refs/pull/7/head`)
+    /// as a detached head.
+    pub fn clone(remote: &crate::forge::GitRemote, git_ref: &str) -> anyhow::Result<Workspace> {
+        let _ = (remote, git_ref);
+        anyhow::bail!("not built yet")
+    }
+
+    /// The checkout's folder.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The checked-out commit.
+    pub fn head(&self) -> anyhow::Result<String> {
+        let _ = &self.remote;
+        anyhow::bail!("not built yet")
+    }
+
+    /// The newest commit on the checked-out history that changed `path`.
+    pub fn last_commit_touching(&self, path: &str) -> anyhow::Result<Option<CommitInfo>> {
+        let _ = path;
+        anyhow::bail!("not built yet")
+    }
+
+    /// Writes `content` to `path` and commits it on the head as `identity`; `None` when the
+    /// file already had that content (nothing committed).
+    pub fn commit_file(
+        &mut self,
+        path: &str,
+        content: &str,
+        message: &str,
+        identity: &Identity,
+    ) -> anyhow::Result<Option<String>> {
+        let _ = (path, content, message, identity);
+        anyhow::bail!("not built yet")
+    }
+
+    /// Pushes the head to `refs/heads/<branch>` (never forced), with the remote's push options.
+    pub fn push(&mut self, branch: &str) -> anyhow::Result<PushOutcome> {
+        let _ = branch;
+        anyhow::bail!("not built yet")
+    }
+
+    /// Fetches `refs/heads/<branch>` and resets the checkout to it (dropping local commits);
+    /// returns the new head.
+    pub fn sync_to(&mut self, branch: &str) -> anyhow::Result<String> {
+        let _ = branch;
+        anyhow::bail!("not built yet")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

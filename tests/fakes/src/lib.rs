@@ -5,6 +5,7 @@
 
 pub mod consul;
 pub mod fabio;
+pub mod git_http;
 pub mod llm;
 pub mod nomad;
 pub mod server;
