@@ -132,6 +132,8 @@ pub fn init_bare(path: &Path, branch: &str) -> anyhow::Result<()> {
     git(path, &["init", "--quiet", "--bare", &format!("--initial-branch={branch}")])?;
     // Pushes over HTTP run as REMOTE_USER; allow them without per-repo config elsewhere.
     git(path, &["config", "http.receivepack", "true"])?;
+    // Accept `git push -o ...` (GitLab's `ci.skip`); hooks see them as GIT_PUSH_OPTION_<n>.
+    git(path, &["config", "receive.advertisePushOptions", "true"])?;
     Ok(())
 }
 
