@@ -80,6 +80,9 @@ impl GitHub {
     ) -> Result<u64, ForgeError> {
         Err(pending("open_change_request"))
     }
+    pub async fn merged_change_request(&self, _sha: &str) -> Result<Option<u64>, ForgeError> {
+        Err(pending("merged_change_request"))
+    }
     pub fn git_remote(&self) -> GitRemote {
         self.remote.clone()
     }

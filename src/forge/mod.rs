@@ -265,6 +265,17 @@ impl Forge {
         }
     }
 
+    /// The change request that was merged as `sha` on the default branch, if any (GitHub:
+    /// `GET /repos/{o}/{r}/commits/{sha}/pulls`; GitLab:
+    /// `GET /projects/:id/repository/commits/:sha/merge_requests`), so a push pipeline after a
+    /// merge can report on the merged change request.
+    pub async fn merged_change_request(&self, sha: &str) -> Result<Option<u64>, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.merged_change_request(sha).await,
+            Forge::GitLab(f) => f.merged_change_request(sha).await,
+        }
+    }
+
     /// The repository's git remote with push credentials.
     pub fn git_remote(&self) -> GitRemote {
         match self {
