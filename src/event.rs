@@ -56,6 +56,9 @@ pub struct Comment {
     pub edited: bool,
     /// The commenter is a bot account (the bot never answers itself).
     pub from_bot: bool,
+    /// Who caused the event (GitHub's `sender`): the author for a new comment, the editor for
+    /// an edit (a person ticking boxes in the bot's status comment).
+    pub sender: String,
 }
 
 /// What happened, in the bot's terms.
@@ -211,10 +214,11 @@ fn comment_trigger(p: IssueCommentPayload) -> Trigger {
         pull_request_number: p.issue.number,
         comment: Comment {
             id: p.comment.id,
-            author: p.comment.user.login,
+            author: p.comment.user.login.clone(),
             body: p.comment.body.unwrap_or_default(),
             edited,
             from_bot,
+            sender: p.sender.map(|s| s.login).unwrap_or_else(|| p.comment.user.login.clone()),
         },
     }
 }
@@ -323,6 +327,7 @@ struct IssueCommentPayload {
     issue: IssuePayload,
     comment: CommentPayload,
     repository: RepositoryPayload,
+    sender: Option<UserPayload>,
 }
 
 #[derive(Deserialize)]

@@ -838,6 +838,7 @@ mod tests {
                 body: "- [x] deploy.db".into(),
                 edited,
                 from_bot: author.ends_with("[bot]"),
+                sender: author.into(),
             },
         };
         let learned = |sender: &str, permission| Learned {
