@@ -5,6 +5,8 @@
 //! field being absent or new, and decides between acting and ignoring with a reason a person
 //! can read in the log. Everything downstream sees only `Trigger`.
 
+pub mod gitlab;
+
 use serde::Deserialize;
 
 /// A repository, as `owner/name` plus what the bot needs to know of it.

@@ -92,6 +92,17 @@ pub async fn check_file(
     config: &Config,
     strict_routes: bool,
 ) -> Vec<CheckResult> {
+    check_file_with_plan(file, options, env, config, strict_routes).await.0
+}
+
+/// [`check_file`], also returning the Nomad plan when one was made (the PR bot shows it).
+pub async fn check_file_with_plan(
+    file: &JobFile,
+    options: &ParseOptions,
+    env: &BTreeMap<String, String>,
+    config: &Config,
+    strict_routes: bool,
+) -> (Vec<CheckResult>, Option<PlanReport>) {
     let name = file.path.display().to_string();
     let source = file.text.as_str();
     let mut results = vec![validate_check(source, &name)];
@@ -122,8 +133,9 @@ pub async fn check_file(
         routes.summary.push_str(&format!(" (note: {note})"));
     }
     results.push(routes);
-    results.push(plan_check(file, options, env).await);
-    results
+    let (plan, report) = plan_check(file, options, env).await;
+    results.push(plan);
+    (results, report)
 }
 
 /// The validate check: the job spec rules.
@@ -182,14 +194,15 @@ async fn plan_check(
     file: &JobFile,
     options: &ParseOptions,
     env: &BTreeMap<String, String>,
-) -> CheckResult {
+) -> (CheckResult, Option<PlanReport>) {
     const NAME: &str = "nomad-spec/plan";
     if env.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
-        return CheckResult::skipped(NAME, "Nomad is not configured (NOMAD_ADDR is not set)");
+        let why = "Nomad is not configured (NOMAD_ADDR is not set)";
+        return (CheckResult::skipped(NAME, why), None);
     }
-    let client = match NomadClient::from_env() {
+    let client = match crate::nomad::NomadConfig::from_vars(env).and_then(NomadClient::new) {
         Ok(client) => client,
-        Err(err) => return CheckResult::skipped(NAME, format!("skipped: {err}")),
+        Err(err) => return (CheckResult::skipped(NAME, format!("skipped: {err}")), None),
     };
     let planned = async {
         let (job, _) = file.to_job(Some(&client), options).await?;
@@ -197,8 +210,10 @@ async fn plan_check(
         anyhow::Ok(PlanReport::new(&job, &response))
     };
     match planned.await {
-        Ok(report) => plan_result(&report, &file.text, &file.path.display().to_string()),
-        Err(err) => CheckResult::skipped(NAME, format!("skipped: {err:#}")),
+        Ok(report) => {
+            (plan_result(&report, &file.text, &file.path.display().to_string()), Some(report))
+        }
+        Err(err) => (CheckResult::skipped(NAME, format!("skipped: {err:#}")), None),
     }
 }
 

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod analyze;
 pub mod check;
+pub mod ci;
 pub mod deploy;
 pub mod eval;
 pub mod fmt;
@@ -55,6 +56,8 @@ pub enum Command {
     Deploy(deploy::Args),
     /// Summarize a job running on Nomad.
     Status(status::Args),
+    /// Run the pull-request bot for this CI event (GitHub Actions or GitLab CI).
+    Ci(ci::Args),
 }
 
 /// Runs one parsed command line.
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Status(args) => status::run(args),
+        Command::Ci(args) => ci::run(args),
     }
 }
 

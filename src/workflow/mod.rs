@@ -1,4 +1,216 @@
-//! The bot's run: one CI event, from trigger to the forge's comments, commits, checks and
-//! deploys. Being written.
+//! The bot's run (`nomad-spec ci`): one CI event, from the trigger to the forge's comments,
+//! commits, checks and deploys.
+//!
+//! ```text
+//! CI environment ──▶ forge + trigger ──▶ conversation run ──▶ report
+//! (GITHUB_* or CI_*)  (detect, event)     (conversation.rs)     (runner: summary, outputs)
+//! ```
+//!
+//! [`detect`] tells GitHub Actions from GitLab CI; [`trigger_from_env`] reads the event the
+//! way each forge delivers it (GitHub: `GITHUB_EVENT_NAME` + the payload file; GitLab: the
+//! `CI_*` variables, or the note event in the `TRIGGER_PAYLOAD` file of a triggered
+//! pipeline). Change-request triggers go to [`conversation`], which is the same code for both
+//! forges. A push to the default branch reports on the change request it merged when there is
+//! one; a manual run only checks. [`dry_run`] prints what a run would do without calling
+//! anything.
 
+pub mod conversation;
+pub mod deploying;
+pub mod dry_run;
+pub mod runner;
 pub mod settings;
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+
+pub use runner::Runner;
+pub use settings::Settings;
+
+use crate::event::{self, Trigger};
+use crate::forge::{Forge, ForgeKind};
+
+/// What a run did, for the log, the job summary and the step outputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// The event, in words.
+    pub trigger: String,
+    /// The job file's path in the repository.
+    pub spec_path: Option<String>,
+    /// The Nomad job id, once deployed.
+    pub job_id: Option<String>,
+    /// Where the conversation stands after the run (`awaiting-answers`, `healthy`, ...), or
+    /// `ignored`.
+    pub verdict: String,
+    /// Commits pushed.
+    pub commits: Vec<String>,
+    /// What happened, line by line.
+    pub log: Vec<String>,
+}
+
+impl RunReport {
+    /// An empty report for `trigger`.
+    pub fn new(trigger: impl Into<String>) -> RunReport {
+        RunReport { trigger: trigger.into(), ..Default::default() }
+    }
+
+    /// The job summary's Markdown.
+    pub fn summary_markdown(&self) -> String {
+        use crate::conversation::status_comment::escape;
+        let mut text =
+            format!("## nomad-spec\n\n**{}**: {}\n", escape(&self.trigger), self.verdict);
+        if let Some(path) = &self.spec_path {
+            text.push_str(&format!("\n- job file: `{}`\n", path.replace('`', "'")));
+        }
+        if let Some(job) = &self.job_id {
+            text.push_str(&format!("- Nomad job: `{}`\n", job.replace('`', "'")));
+        }
+        for commit in &self.commits {
+            text.push_str(&format!("- pushed {commit}\n"));
+        }
+        for line in &self.log {
+            text.push_str(&format!("- {}\n", escape(line)));
+        }
+        text
+    }
+}
+
+/// Which forge's CI this is, from its predefined variables.
+pub fn detect(vars: &BTreeMap<String, String>) -> Option<ForgeKind> {
+    if vars.get("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+        || vars.contains_key("GITHUB_EVENT_NAME")
+    {
+        Some(ForgeKind::GitHub)
+    } else if vars.contains_key("GITLAB_CI") || vars.contains_key("CI_API_V4_URL") {
+        Some(ForgeKind::GitLab)
+    } else {
+        None
+    }
+}
+
+/// The trigger the CI environment describes.
+pub fn trigger_from_env(
+    kind: ForgeKind,
+    vars: &BTreeMap<String, String>,
+) -> anyhow::Result<Trigger> {
+    match kind {
+        ForgeKind::GitHub => {
+            let name = vars
+                .get("GITHUB_EVENT_NAME")
+                .context("GITHUB_EVENT_NAME is not set: is this a GitHub Actions run?")?;
+            let path = vars.get("GITHUB_EVENT_PATH").context(
+                "GITHUB_EVENT_PATH is not set: GitHub Actions sets it to the payload file",
+            )?;
+            let payload = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the event payload {path}"))?;
+            Ok(event::from_github(name, &payload)?)
+        }
+        ForgeKind::GitLab => {
+            // A file variable holds a path; a plain variable (set by hand) holds the JSON.
+            let payload = match vars.get("TRIGGER_PAYLOAD") {
+                None => None,
+                Some(value) if value.trim_start().starts_with('{') => Some(value.clone()),
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read TRIGGER_PAYLOAD from {path}"))?,
+                ),
+            };
+            Ok(event::gitlab::from_gitlab(vars, payload.as_deref())?)
+        }
+    }
+}
+
+/// Runs the bot for the CI environment `vars`.
+pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Result<RunReport> {
+    let kind = detect(vars).context(
+        "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
+         GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
+    )?;
+    let settings = Settings::from_vars(vars)?;
+    let trigger = trigger_from_env(kind, vars)?;
+    runner.log(&format!("trigger: {}", describe(&trigger)));
+    let forge = Forge::from_vars(kind, vars)?;
+    let report = match &trigger {
+        Trigger::Ignored { reason } => {
+            let mut report = RunReport::new("ignored event");
+            report.verdict = "ignored".into();
+            report.log.push(reason.clone());
+            report
+        }
+        Trigger::PullRequestChanged { .. }
+        | Trigger::PullRequestMerged { .. }
+        | Trigger::PullRequestComment { .. } => {
+            conversation::run(
+                &forge,
+                runner,
+                &settings,
+                vars,
+                conversation::Start::Trigger(&trigger),
+            )
+            .await?
+        }
+        Trigger::PushToDefaultBranch { repository, after, .. } => {
+            match forge.merged_change_request(after).await? {
+                Some(number) => {
+                    let start = conversation::Start::MergedByPush {
+                        number,
+                        merge_sha: after.clone(),
+                        repository: repository.clone(),
+                    };
+                    conversation::run(&forge, runner, &settings, vars, start).await?
+                }
+                None => {
+                    let mut report = RunReport::new(format!("push of {after}"));
+                    report.verdict = "ignored".into();
+                    report.log.push(format!(
+                        "{after} was not merged from a change request; deploy it with \
+                         `nomad-spec deploy` or through a change request"
+                    ));
+                    report
+                }
+            }
+        }
+        Trigger::Manual { git_ref, .. } => {
+            let mut report = RunReport::new(format!("manual run on {git_ref}"));
+            report.verdict = "ignored".into();
+            report.log.push(
+                "a manual run does nothing on its own: the bot works on change requests and \
+                 merges"
+                    .into(),
+            );
+            report
+        }
+    };
+    Ok(report)
+}
+
+/// A trigger in words, for logs.
+pub fn describe(trigger: &Trigger) -> String {
+    match trigger {
+        Trigger::PullRequestChanged { pull_request, action, .. } => {
+            format!(
+                "change request #{} {action:?} (head {})",
+                pull_request.number,
+                short(&pull_request.head_sha)
+            )
+        }
+        Trigger::PullRequestMerged { pull_request, merge_sha, .. } => {
+            format!("change request #{} merged as {}", pull_request.number, short(merge_sha))
+        }
+        Trigger::PullRequestComment { pull_request_number, comment, .. } => format!(
+            "comment {} by {} on change request #{pull_request_number}{}",
+            comment.id,
+            comment.author,
+            if comment.edited { " (edited)" } else { "" }
+        ),
+        Trigger::PushToDefaultBranch { repository, after, .. } => {
+            format!("push of {} to {}", short(after), repository.default_branch)
+        }
+        Trigger::Manual { git_ref, .. } => format!("manual run on {git_ref}"),
+        Trigger::Ignored { reason } => format!("ignored: {reason}"),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}

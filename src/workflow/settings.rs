@@ -32,8 +32,9 @@ pub const DEFAULT_SPEC_PATH: &str = "deploy/{job}.nomad.hcl";
 /// What the bot itself decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Job file path pattern (`deploy/{job}.nomad.hcl`).
-    pub spec_path: String,
+    /// Job file path pattern (`deploy/{job}.nomad.hcl`) when set; otherwise the repository's
+    /// `.nomad-spec.toml` `output`, else [`DEFAULT_SPEC_PATH`].
+    pub spec_path: Option<String>,
     pub auto_deploy: bool,
     pub max_fix_iterations: u32,
     pub environment: String,
@@ -58,7 +59,7 @@ impl Settings {
             })?,
         };
         Ok(Settings {
-            spec_path: get(SPEC_PATH).unwrap_or(DEFAULT_SPEC_PATH).to_string(),
+            spec_path: get(SPEC_PATH).map(str::to_string),
             auto_deploy,
             max_fix_iterations,
             environment: get(ENVIRONMENT).unwrap_or("nomad").to_string(),
@@ -95,7 +96,7 @@ mod tests {
     #[test]
     fn defaults_and_blank_inputs() {
         let s = Settings::from_vars(&vars(&[(SPEC_PATH, ""), (AUTO_DEPLOY, " ")])).unwrap();
-        assert_eq!(s.spec_path, DEFAULT_SPEC_PATH);
+        assert_eq!(s.spec_path, None);
         assert!(s.auto_deploy);
         assert_eq!(s.max_fix_iterations, 3);
         assert_eq!(s.environment, "nomad");

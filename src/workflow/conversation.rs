@@ -1,0 +1,738 @@
+//! One run of the pull-request conversation on a forge: load the checkpoint from the status
+//! comment, learn what the event needs (permission, the branch's job file, the analysis),
+//! apply the conversation's rules, perform the actions, save the checkpoint.
+//!
+//! Every decision is `conversation::apply`'s; this file only performs what it asks and feeds
+//! the results back (`SpecCommitted`, `ChecksFinished`, `DeployFinished`). The forge is
+//! reached only through `crate::forge::Forge`, git only through `crate::git::Workspace`, so
+//! GitHub and GitLab runs are this same code.
+//!
+//! Writes are kept few and idempotent: the status comment is created once and edited only
+//! when the checkpoint changed (a replayed event changes nothing, so it writes nothing); a
+//! commit is made only when the file's content changes; a push is never forced (an author's
+//! push in between is fetched, and the file regenerated on top, a bounded number of times).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::deploying::{self, DeployAttempt};
+use super::settings::Settings;
+use super::{RunReport, Runner};
+use crate::analyze::{self, Analysis};
+use crate::conversation::{
+    apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, Checkpoint,
+    DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
+};
+use crate::event::{PullRequest, Repository, Trigger};
+use crate::forge::{DeploymentState, Forge};
+use crate::git::{Identity, PushOutcome, Workspace};
+use crate::infra::{CheckResult, CheckStatus};
+use crate::nomad::fix::Fix;
+use crate::nomad::job_file::JobFile;
+use crate::nomad::plan::PlanReport;
+use crate::spec::answers::{Answers, Question};
+use crate::spec::build::{self, Decision, Generated};
+use crate::spec::config::Config;
+use crate::spec::parse::ParseOptions;
+
+/// Pushes tried before giving up when someone keeps pushing to the branch.
+const PUSH_ATTEMPTS: u32 = 3;
+
+/// What started the conversation run.
+pub enum Start<'a> {
+    /// A trigger about a change request (opened, changed, commented on, merged).
+    Trigger(&'a Trigger),
+    /// A push to the default branch that merged change request `number` as `merge_sha`.
+    MergedByPush { number: u64, merge_sha: String, repository: Repository },
+}
+
+/// The state of one run.
+struct Run<'a> {
+    forge: &'a Forge,
+    runner: &'a Runner,
+    settings: &'a Settings,
+    vars: &'a BTreeMap<String, String>,
+    number: u64,
+    repository: Repository,
+    /// The branch the bot pushes to (the PR head, or the default branch after a merge).
+    branch: String,
+    workspace: Workspace,
+    identity: Identity,
+    config: Config,
+    analysis: Analysis,
+    repository_name: String,
+    checkpoint: Checkpoint,
+    status_comment: Option<u64>,
+    status_dirty: bool,
+    generated: Option<Generated>,
+    checks: Vec<CheckResult>,
+    plan: Option<PlanReport>,
+    proposed_file: Option<String>,
+    pending_fix: Option<Box<Fix>>,
+    deployment: Option<u64>,
+    /// A fix went to a pull request because the default branch is protected.
+    fix_pull_request: Option<u64>,
+    report: RunReport,
+}
+
+/// Runs the conversation for a change-request trigger.
+pub async fn run(
+    forge: &Forge,
+    runner: &Runner,
+    settings: &Settings,
+    vars: &BTreeMap<String, String>,
+    start: Start<'_>,
+) -> anyhow::Result<RunReport> {
+    let bot_login = forge.bot_login().await?;
+    let (number, repository, known_pr) = match &start {
+        Start::Trigger(Trigger::PullRequestChanged { repository, pull_request, .. })
+        | Start::Trigger(Trigger::PullRequestMerged { repository, pull_request, .. }) => {
+            (pull_request.number, repository.clone(), Some(pull_request.clone()))
+        }
+        Start::Trigger(Trigger::PullRequestComment { repository, pull_request_number, .. }) => {
+            (*pull_request_number, repository.clone(), None)
+        }
+        Start::MergedByPush { number, repository, .. } => (*number, repository.clone(), None),
+        Start::Trigger(_) => anyhow::bail!("not a change-request trigger"),
+    };
+    let pr = match known_pr {
+        Some(pr) => pr,
+        None => forge.pull_request(number).await?,
+    };
+    let merged = matches!(
+        start,
+        Start::Trigger(Trigger::PullRequestMerged { .. }) | Start::MergedByPush { .. }
+    );
+
+    // Clone what the event is about: the merged default branch, the PR head, or (a fork, which
+    // the token cannot push to) the head the base repository keeps for it.
+    let remote = forge.git_remote();
+    runner.mask(&remote.token);
+    let (git_ref, branch) = if merged {
+        (format!("refs/heads/{}", repository.default_branch), repository.default_branch.clone())
+    } else if pr.from_fork {
+        (forge.change_request_ref(number), String::new())
+    } else {
+        (format!("refs/heads/{}", pr.head_ref), pr.head_ref.clone())
+    };
+    runner.group(&format!("clone {git_ref}"));
+    let workspace = Workspace::clone(&remote, &git_ref)
+        .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
+    runner.end_group(&format!("clone {git_ref}"));
+
+    let repository_name = repository
+        .full_name
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("app")
+        .to_string();
+    let mut config = Config::load_from_repository(workspace.path())?;
+    if let Some(path) = &settings.spec_path {
+        config.output = Some(path.clone());
+    }
+    let options =
+        analyze::Options { root_name: Some(repository_name.clone()), ..Default::default() };
+    let analysis = analyze::analyze(workspace.path(), &options);
+    let notes = crate::infra::consul::enrich(&mut config, &analysis, vars).await;
+    for note in notes {
+        runner.log(&format!("note: {note}"));
+    }
+
+    // The questions for this head, with no answers given, so numbers stay stable.
+    let (questions, spec_path) = questions_and_path(&analysis, &config, &repository_name);
+    let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
+    let identity =
+        Identity { name: settings.commit_name.clone(), email: settings.commit_email.clone() };
+    let facts = BranchFacts {
+        spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
+        spec_hash: spec_file_hash.clone(),
+        last_commit_by_bot: workspace
+            .last_commit_touching(&spec_path)?
+            .filter(|c| c.author_email.eq_ignore_ascii_case(&identity.email))
+            .map(|c| c.sha),
+    };
+
+    let comments = forge.comments(number).await?;
+    let status = find_status_comment(&comments, &bot_login);
+    let checkpoint = match status {
+        None => Checkpoint::for_branch(&facts),
+        Some(comment) => match decode(&comment.body) {
+            Ok(checkpoint) => checkpoint,
+            Err(err) => {
+                runner.warn(&format!("the status comment's state was not usable: {err}"));
+                Checkpoint::rebuilt_from(&facts, &err)
+            }
+        },
+    };
+
+    let event = match &start {
+        Start::MergedByPush { merge_sha, .. } => Event::Merged { merge_sha: merge_sha.clone() },
+        Start::Trigger(trigger) => {
+            let sender = sender_of(forge, trigger, &bot_login).await?;
+            let learned = Learned {
+                bot_login: bot_login.clone(),
+                sender,
+                questions,
+                spec_path: spec_path.clone(),
+                spec_file_hash,
+            };
+            match Event::from_trigger(trigger, &learned) {
+                Some(event) => event,
+                None => anyhow::bail!("the trigger is not part of a conversation"),
+            }
+        }
+    };
+    if let Event::Merged { .. } = event {
+        if !settings.auto_deploy {
+            let mut report = RunReport::new(format!("change request #{number} merged"));
+            report.verdict = "not-deployed".into();
+            report.log.push(format!(
+                "auto-deploy is off ({}=false): not deploying",
+                super::settings::AUTO_DEPLOY
+            ));
+            return Ok(report);
+        }
+    }
+
+    let mut run = Run {
+        forge,
+        runner,
+        settings,
+        vars,
+        number,
+        repository,
+        branch,
+        workspace,
+        identity,
+        config,
+        analysis,
+        repository_name,
+        status_comment: status.map(|c| c.id),
+        checkpoint,
+        status_dirty: false,
+        generated: None,
+        checks: Vec::new(),
+        plan: None,
+        proposed_file: None,
+        pending_fix: None,
+        deployment: None,
+        fix_pull_request: None,
+        report: RunReport::new(format!("{} on change request #{number}", event.kind())),
+    };
+    run.report.spec_path = Some(spec_path);
+    let loaded = run.checkpoint.clone();
+    run.drive(event).await?;
+    if run.checkpoint != loaded {
+        run.status_dirty = true;
+    }
+    run.save().await?;
+    run.finish_deployment().await;
+    run.report.verdict = stage_name(run.checkpoint.stage).to_string();
+    Ok(run.report)
+}
+
+/// Who caused a comment event, with the permission the forge gives them (never the event's
+/// own claim). Other events need no permission.
+async fn sender_of(forge: &Forge, trigger: &Trigger, bot_login: &str) -> anyhow::Result<Actor> {
+    let Trigger::PullRequestComment { comment, .. } = trigger else {
+        return Ok(Actor { login: String::new(), permission: Permission::None });
+    };
+    let login = comment.sender.clone();
+    let is_bot = comment.from_bot && comment.sender == comment.author
+        || login.eq_ignore_ascii_case(bot_login);
+    let permission = if is_bot || login.is_empty() {
+        Permission::None
+    } else {
+        forge.permission(&login).await?
+    };
+    Ok(Actor { login, permission })
+}
+
+/// The builder's questions with no answers, and the primary job file's path.
+fn questions_and_path(
+    analysis: &Analysis,
+    config: &Config,
+    repository: &str,
+) -> (Vec<Question>, String) {
+    let fallback = config
+        .output
+        .as_deref()
+        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
+        .replace("{job}", repository);
+    match build::build(analysis, &Answers::default(), config, repository) {
+        Ok(generated) => {
+            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
+            (generated.unanswered, path)
+        }
+        Err(_) => (Vec::new(), fallback),
+    }
+}
+
+fn read_in(root: &Path, relative: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(relative)).ok()
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::New => "new",
+        Stage::AwaitingAnswers => "awaiting-answers",
+        Stage::Generated => "generated",
+        Stage::Checked => "checked",
+        Stage::ChecksFailed => "checks-failed",
+        Stage::Merged => "merged",
+        Stage::Deploying => "deploying",
+        Stage::Healthy => "healthy",
+        Stage::Failed => "failed",
+        Stage::GaveUp => "rolled-back",
+    }
+}
+
+impl Run<'_> {
+    /// Applies `event` and performs what it asks, feeding results back, depth first.
+    async fn drive(&mut self, event: Event) -> anyhow::Result<()> {
+        let mut queue: VecDeque<Action> = VecDeque::new();
+        let (next, actions) = apply(&self.checkpoint, &event);
+        self.checkpoint = next;
+        queue.extend(actions);
+        while let Some(action) = queue.pop_front() {
+            if let Some(feedback) = self.perform(action).await? {
+                let (next, actions) = apply(&self.checkpoint, &feedback);
+                self.checkpoint = next;
+                for action in actions.into_iter().rev() {
+                    queue.push_front(action);
+                }
+            }
+            if self.fix_pull_request.is_some() {
+                // The fix waits for a person to merge it; nothing else of this batch applies.
+                queue.clear();
+            }
+        }
+        Ok(())
+    }
+
+    async fn perform(&mut self, action: Action) -> anyhow::Result<Option<Event>> {
+        match action {
+            Action::UpsertStatusComment => {
+                self.status_dirty = true;
+                if self.status_comment.is_none() {
+                    self.save().await?;
+                }
+                Ok(None)
+            }
+            Action::Reply { text } => {
+                self.forge.create_comment(self.number, &text).await?;
+                Ok(None)
+            }
+            Action::React { comment_id, reaction } => {
+                if comment_id != 0 {
+                    if let Err(err) = self.forge.react(self.number, comment_id, reaction).await {
+                        self.runner.warn(&format!("could not react to the comment: {err}"));
+                    }
+                }
+                Ok(None)
+            }
+            Action::CommitSpec { path, message } => self.commit_spec(&path, &message).await,
+            Action::SuggestSpec => {
+                let generated = self.generate()?;
+                let text = self.render_primary(&generated)?;
+                self.proposed_file = Some(text);
+                self.generated = Some(generated);
+                Ok(None)
+            }
+            Action::RunChecks => self.run_checks().await.map(Some),
+            Action::Explain => {
+                let text = self.explanation()?;
+                self.forge.create_comment(self.number, &text).await?;
+                Ok(None)
+            }
+            Action::Deploy { commit: _ } => {
+                // Show "deploying" before the wait.
+                self.save().await?;
+                self.deploy().await.map(Some)
+            }
+            Action::Rollback { reason } => {
+                self.rollback(&reason).await;
+                Ok(None)
+            }
+            Action::Nothing { reason } => {
+                self.runner.log(&format!("nothing to do: {reason}"));
+                self.report.log.push(reason);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Builds the jobs from the conversation's answers.
+    fn generate(&self) -> anyhow::Result<Generated> {
+        build::build(&self.analysis, &self.checkpoint.answers, &self.config, &self.repository_name)
+            .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
+    }
+
+    fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
+        let files =
+            crate::cli::generate::render_files(generated, &self.config, &self.repository_name)?;
+        files.into_iter().next().map(|f| f.text).context("the builder made no job")
+    }
+
+    /// Commits the job file: generated from the answers on a pull request, or with the pending
+    /// fix applied after a failed deploy. Returns `SpecCommitted`.
+    async fn commit_spec(&mut self, path: &str, message: &str) -> anyhow::Result<Option<Event>> {
+        let fixing = self.checkpoint.stage == Stage::Deploying;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let content = if fixing {
+                self.fixed_content(path)?
+            } else {
+                let generated = self.generate()?;
+                let files = crate::cli::generate::render_files(
+                    &generated,
+                    &self.config,
+                    &self.repository_name,
+                )?;
+                self.generated = Some(generated);
+                let file = files.into_iter().find(|f| f.path == path);
+                match file {
+                    Some(file) => file.text,
+                    None => anyhow::bail!("the builder made no job file at {path}"),
+                }
+            };
+            let message = self.commit_message(message);
+            let committed = self.workspace.commit_file(path, &content, &message, &self.identity)?;
+            let hash = sha256_hex(content.as_bytes());
+            let Some(commit) = committed else {
+                let head = self.workspace.head()?;
+                return Ok(Some(Event::SpecCommitted { commit: head, spec_hash: hash }));
+            };
+            match self.workspace.push(&self.branch)? {
+                PushOutcome::Pushed { commit } => {
+                    self.runner.log(&format!("pushed {commit} to {}", self.branch));
+                    self.report.commits.push(commit.clone());
+                    return Ok(Some(Event::SpecCommitted { commit, spec_hash: hash }));
+                }
+                PushOutcome::NonFastForward if attempt < PUSH_ATTEMPTS => {
+                    self.runner.log(&format!(
+                        "{} moved while I was committing; fetching it and trying again",
+                        self.branch
+                    ));
+                    self.workspace.sync_to(&self.branch)?;
+                    if !fixing && self.edited_by_person(path)? {
+                        return self.stop_owning(path).await;
+                    }
+                    let _ = commit;
+                }
+                PushOutcome::NonFastForward => {
+                    anyhow::bail!(
+                        "{} kept moving: gave up pushing after {PUSH_ATTEMPTS} attempts",
+                        self.branch
+                    )
+                }
+                PushOutcome::Rejected { message: why, protected } if fixing && protected => {
+                    return self.open_fix_pull_request(path, &message, &why).await;
+                }
+                PushOutcome::Rejected { message: why, .. } => {
+                    anyhow::bail!("the push to {} was rejected: {why}", self.branch)
+                }
+            }
+        }
+    }
+
+    /// After a racing push: whether a person changed the job file since the bot's commit.
+    fn edited_by_person(&self, path: &str) -> anyhow::Result<bool> {
+        let Some(text) = read_in(self.workspace.path(), path) else { return Ok(false) };
+        let hash = sha256_hex(text.as_bytes());
+        if self.checkpoint.spec_hash.as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+        let last = self.workspace.last_commit_touching(path)?;
+        Ok(last.is_some_and(|c| !c.author_email.eq_ignore_ascii_case(&self.identity.email)))
+    }
+
+    /// A person's push changed the file: it is theirs now; check it instead of rewriting it.
+    async fn stop_owning(&mut self, path: &str) -> anyhow::Result<Option<Event>> {
+        self.checkpoint.owner = Owner::Human;
+        self.forge
+            .create_comment(
+                self.number,
+                &format!(
+                    "Someone pushed a change to `{}` while I was about to commit it, so it is \
+                     theirs now: I will only check it. `{} generate` makes it mine again.",
+                    crate::conversation::status_comment::escape(path),
+                    crate::command::PREFIX
+                ),
+            )
+            .await?;
+        Ok(Some(Event::ChecksFinished {
+            head_sha: self.workspace.head()?,
+            statuses: self.run_check_statuses().await?,
+        }))
+    }
+
+    fn commit_message(&self, base: &str) -> String {
+        let mut message = base.trim_end().to_string();
+        if let Some(generated) = &self.generated {
+            if !generated.decisions.is_empty() && self.pending_fix.is_none() {
+                message.push_str("\n\nDecisions:\n");
+                for decision in generated.decisions.iter().take(40) {
+                    message.push_str(&format!(
+                        "- {}: {} ({})\n",
+                        decision.subject, decision.choice, decision.reason
+                    ));
+                }
+            }
+        }
+        if let Some(fix) = &self.pending_fix {
+            message.push_str(&format!("\n\n{}\n", fix.explanation));
+        }
+        message.push('\n');
+        message
+    }
+
+    /// The job file with the pending fix written in, comments kept.
+    fn fixed_content(&mut self, path: &str) -> anyhow::Result<String> {
+        let fix = self.pending_fix.as_ref().context("a fix commit was asked with no fix")?;
+        let full = self.workspace.path().join(path);
+        let mut file = JobFile::read(&full)?;
+        file.write_edits(&fix.edits)?;
+        Ok(file.text)
+    }
+
+    /// The default branch is protected: push the fix to its own branch and open a change
+    /// request for it; the deploy waits for a person to merge it.
+    async fn open_fix_pull_request(
+        &mut self,
+        path: &str,
+        message: &str,
+        why: &str,
+    ) -> anyhow::Result<Option<Event>> {
+        let head = self.workspace.head()?;
+        let branch = format!("nomad-spec/fix-{}", &head[..head.len().min(12)]);
+        match self.workspace.push(&branch)? {
+            PushOutcome::Pushed { .. } => {}
+            other => anyhow::bail!("cannot push the fix to {branch}: {other:?}"),
+        }
+        let title = format!("nomad-spec: fix {path}");
+        let body = format!(
+            "The deploy of #{} failed and `{}` is protected ({}), so here is the fix as a change \
+             request.\n\n```\n{}\n```\nMerging it deploys the fix.",
+            self.number,
+            self.repository.default_branch,
+            crate::conversation::status_comment::escape(why),
+            message.replace("```", "'''")
+        );
+        let number = self
+            .forge
+            .open_change_request(&branch, &self.repository.default_branch, &title, &body)
+            .await?;
+        self.fix_pull_request = Some(number);
+        self.checkpoint.stage = Stage::Failed;
+        self.forge
+            .create_comment(
+                self.number,
+                &format!(
+                    "The deploy failed and `{}` is protected, so I opened #{number} with the fix; \
+                     merging it deploys it.",
+                    self.repository.default_branch
+                ),
+            )
+            .await?;
+        Ok(None)
+    }
+
+    /// Runs and reports every check on the head; returns `ChecksFinished`.
+    async fn run_checks(&mut self) -> anyhow::Result<Event> {
+        let statuses = self.run_check_statuses().await?;
+        Ok(Event::ChecksFinished { head_sha: self.workspace.head()?, statuses })
+    }
+
+    async fn run_check_statuses(&mut self) -> anyhow::Result<Vec<CheckStatus>> {
+        let Some(path) = self.report.spec_path.clone() else { return Ok(Vec::new()) };
+        self.runner.group("checks");
+        let full = self.workspace.path().join(&path);
+        let (mut results, plan) = match JobFile::read(&full) {
+            Ok(mut file) => {
+                // Annotations name the file as the repository does.
+                file.path = Path::new(&path).to_path_buf();
+                let source = file.text.clone();
+                let mut file_for_checks = file.clone();
+                file_for_checks.path = full.clone();
+                let (mut results, plan) = crate::cli::check::check_file_with_plan(
+                    &file_for_checks,
+                    &ParseOptions::default(),
+                    self.vars,
+                    &self.config,
+                    true,
+                )
+                .await;
+                for result in &mut results {
+                    for annotation in &mut result.annotations {
+                        annotation.file = path.clone();
+                    }
+                }
+                let _ = source;
+                (results, plan)
+            }
+            Err(err) => (
+                vec![CheckResult {
+                    name: "nomad-spec/validate".into(),
+                    status: CheckStatus::Failure,
+                    summary: format!("{err:#}"),
+                    annotations: Vec::new(),
+                }],
+                None,
+            ),
+        };
+        let head = self.workspace.head()?;
+        let plan_markdown = plan.as_ref().map(crate::nomad::plan::render_markdown);
+        for result in &mut results {
+            let details = match (&plan_markdown, result.name.as_str()) {
+                (Some(markdown), "nomad-spec/plan") => markdown.clone(),
+                _ => String::new(),
+            };
+            self.runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
+            if let Err(err) = self.forge.report_check(&head, result, &details).await {
+                self.runner.warn(&format!("could not report {}: {err}", result.name));
+            }
+        }
+        self.runner.end_group("checks");
+        let statuses = results.iter().map(|r| r.status).collect();
+        self.checks = results;
+        self.plan = plan;
+        Ok(statuses)
+    }
+
+    /// The reply to `/nomad-spec explain`.
+    fn explanation(&mut self) -> anyhow::Result<String> {
+        let generated = match self.generate() {
+            Ok(generated) => generated,
+            Err(err) => return Ok(format!("I cannot explain the job file: {err:#}")),
+        };
+        let text = explain_decisions(&generated.decisions);
+        self.generated = Some(generated);
+        Ok(text)
+    }
+
+    /// One attempt at deploying the job file on the checkout; returns `DeployFinished`.
+    async fn deploy(&mut self) -> anyhow::Result<Event> {
+        let path = self.report.spec_path.clone().unwrap_or_default();
+        let commit = self.workspace.head()?;
+        if self.deployment.is_none() {
+            match self
+                .forge
+                .start_deployment(
+                    &commit,
+                    &self.repository.default_branch,
+                    &self.settings.environment,
+                )
+                .await
+            {
+                Ok(id) => self.deployment = Some(id),
+                Err(err) => self.runner.warn(&format!("could not record the deployment: {err}")),
+            }
+        }
+        self.runner.group(&format!("deploy {path}"));
+        let full = self.workspace.path().join(&path);
+        let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+        self.runner.end_group(&format!("deploy {path}"));
+        let outcome = match attempt {
+            DeployAttempt::Healthy { job } => {
+                self.report.job_id = Some(job);
+                DeployOutcome::Healthy
+            }
+            DeployAttempt::Failed { job, diagnosis, fix } => {
+                self.report.job_id = job;
+                let fixable = fix.is_some();
+                self.pending_fix = fix;
+                DeployOutcome::Failed { diagnosis, fixable }
+            }
+        };
+        if let Some(id) = self.deployment {
+            let description = match &outcome {
+                DeployOutcome::Healthy => "healthy".to_string(),
+                DeployOutcome::Failed { diagnosis, .. } => diagnosis.clone(),
+            };
+            let _ =
+                self.forge.update_deployment(id, DeploymentState::InProgress, &description).await;
+        }
+        Ok(Event::DeployFinished {
+            commit,
+            outcome,
+            max_fix_iterations: self.settings.max_fix_iterations,
+        })
+    }
+
+    async fn rollback(&mut self, reason: &str) {
+        let job = self.report.job_id.clone();
+        let text = match job {
+            Some(job) => deploying::rollback(self.vars, &job).await,
+            None => "nothing was registered, so there is nothing to roll back".to_string(),
+        };
+        self.runner.log(&format!("rollback ({reason}): {text}"));
+        self.report.log.push(format!("rollback: {text}"));
+    }
+
+    /// Moves the deployment record to its final state.
+    async fn finish_deployment(&self) {
+        let Some(id) = self.deployment else { return };
+        let (state, description) = match self.checkpoint.stage {
+            Stage::Healthy => (DeploymentState::Success, "the job runs healthy on Nomad"),
+            Stage::Deploying => return,
+            _ => (DeploymentState::Failure, "the deploy failed; see the pull request"),
+        };
+        if let Err(err) = self.forge.update_deployment(id, state, description).await {
+            self.runner.warn(&format!("could not update the deployment: {err}"));
+        }
+    }
+
+    /// Renders the status comment from the checkpoint and creates or edits it.
+    async fn save(&mut self) -> anyhow::Result<()> {
+        if !self.status_dirty {
+            return Ok(());
+        }
+        let services = FoundService::from_analysis(&self.analysis);
+        let no_decisions: Vec<Decision> = Vec::new();
+        let decisions = self.generated.as_ref().map_or(&no_decisions, |g| &g.decisions);
+        let body = render(&StatusInput {
+            checkpoint: &self.checkpoint,
+            services: &services,
+            checks: &self.checks,
+            plan: self.plan.as_ref(),
+            decisions,
+            proposed_file: self.proposed_file.as_deref(),
+        });
+        match self.status_comment {
+            Some(id) => self.forge.edit_comment(self.number, id, &body).await?,
+            None => {
+                self.status_comment = Some(self.forge.create_comment(self.number, &body).await?)
+            }
+        }
+        self.status_dirty = false;
+        Ok(())
+    }
+}
+
+/// The builder's decisions as a reply.
+fn explain_decisions(decisions: &[Decision]) -> String {
+    use crate::conversation::status_comment::escape;
+    if decisions.is_empty() {
+        return "The job file follows the defaults; there is no decision to explain.".into();
+    }
+    let mut text = String::from("Why the job file is what it is:\n\n");
+    for d in decisions {
+        text.push_str(&format!(
+            "- **{}**: {} ({})\n",
+            escape(&d.subject),
+            escape(&d.choice),
+            escape(&d.reason)
+        ));
+    }
+    text
+}
+
+/// A pull request for logs.
+pub fn describe(pr: &PullRequest) -> String {
+    format!("#{} {} ({} → {})", pr.number, pr.title, pr.head_ref, pr.base_ref)
+}

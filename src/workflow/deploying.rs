@@ -1,0 +1,116 @@
+//! The bot's deploys: one attempt at a time, so that the conversation decides between
+//! attempts (a fix commit, a redeploy, a rollback) and every step shows on the change request.
+//!
+//! Each attempt is the Nomad engine's plan → register (with `EnforceIndex`) → watch
+//! (`nomad::deploy` with fixes off and nothing done on failure); the fix for a failure is
+//! proposed by the same rules `nomad-spec deploy --fix` uses, and the conversation commits it.
+//! Rolling back reverts the job to its last stable version (or stops a job that never ran
+//! healthy), with `EnforcePriorVersion` so a newer deploy is never reverted by mistake.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::Runner;
+use crate::nomad::deploy::{deploy, DeployOptions, GiveUp, Outcome};
+use crate::nomad::fix::{propose_fix, Fix, FixPolicy};
+use crate::nomad::job_file::JobFile;
+use crate::nomad::watch::Verdict;
+use crate::nomad::{NomadClient, NomadConfig};
+use crate::spec::parse::ParseOptions;
+use crate::spec::JobSpec;
+
+/// How one attempt ended.
+#[derive(Debug)]
+pub enum DeployAttempt {
+    /// The job (this id) runs healthy.
+    Healthy { job: String },
+    /// It failed; `fix` is what the rules would change, when they know.
+    Failed { job: Option<String>, diagnosis: String, fix: Option<Box<Fix>> },
+}
+
+fn client(vars: &BTreeMap<String, String>) -> Result<NomadClient, String> {
+    if !vars.contains_key("NOMAD_ADDR") {
+        return Err("Nomad is not configured: set NOMAD_ADDR (and NOMAD_TOKEN) to deploy".into());
+    }
+    NomadConfig::from_vars(vars).and_then(NomadClient::new).map_err(|err| err.to_string())
+}
+
+/// Deploys the job file at `path` once and waits for the verdict.
+pub async fn attempt(
+    path: &Path,
+    vars: &BTreeMap<String, String>,
+    runner: &Runner,
+) -> DeployAttempt {
+    let failed = |job: Option<String>, diagnosis: String| DeployAttempt::Failed {
+        job,
+        diagnosis,
+        fix: None,
+    };
+    let client = match client(vars) {
+        Ok(client) => client,
+        Err(why) => return failed(None, why),
+    };
+    let file = match JobFile::read(path) {
+        Ok(file) => file,
+        Err(err) => return failed(None, format!("{err:#}")),
+    };
+    let job = match file.to_job(Some(&client), &ParseOptions::default()).await {
+        Ok((job, _)) => job,
+        Err(err) => return failed(None, format!("{err:#}")),
+    };
+    let id = job.get("ID").and_then(Value::as_str).map(str::to_string);
+    let options = DeployOptions { fix: false, on_give_up: GiveUp::Leave, ..Default::default() };
+    let mut progress = |line: &str| runner.log(line);
+    let report = match deploy(&client, job.clone(), None, &options, &mut progress).await {
+        Ok(report) => report,
+        Err(err) => return failed(id, err.to_string()),
+    };
+    if report.outcome == Outcome::Healthy {
+        return DeployAttempt::Healthy { job: report.job };
+    }
+    let last = report.attempts.last().map(|a| &a.verdict);
+    let (diagnosis, fix) = match last {
+        Some(Verdict::Failed(failure)) => {
+            let fix = serde_json::from_value::<JobSpec>(job)
+                .ok()
+                .and_then(|spec| propose_fix(&failure.diagnosis, &spec, &FixPolicy::default()).ok())
+                .map(Box::new);
+            (failure.diagnosis.explanation.clone(), fix)
+        }
+        Some(Verdict::TimedOut { state, .. }) => {
+            (format!("not healthy by the deadline: {state}"), None)
+        }
+        _ => (report.gave_up.clone().unwrap_or_else(|| "the deploy failed".into()), None),
+    };
+    DeployAttempt::Failed { job: Some(report.job), diagnosis, fix }
+}
+
+/// Reverts `job` to its last stable version, or stops it when it never had one; says what
+/// was done.
+pub async fn rollback(vars: &BTreeMap<String, String>, job: &str) -> String {
+    let client = match client(vars) {
+        Ok(client) => client,
+        Err(why) => return format!("cannot roll back: {why}"),
+    };
+    let versions = match client.job_versions(job).await {
+        Ok(versions) => versions.versions,
+        Err(err) => return format!("cannot roll back job {job}: {err}"),
+    };
+    let Some(current) = versions.iter().map(|v| v.version).max() else {
+        return format!("job {job} has no versions; nothing to roll back");
+    };
+    let stable =
+        versions.iter().filter(|v| v.stable && v.version < current).map(|v| v.version).max();
+    match stable {
+        Some(version) => match client.revert(job, version, Some(current)).await {
+            Ok(_) => format!("reverted job {job} to version {version}, its last stable one"),
+            Err(err) => format!("could not revert job {job} to version {version}: {err}"),
+        },
+        None => match client.stop(job).await {
+            Ok(_) => format!("stopped job {job}: no version of it ever ran healthy"),
+            Err(err) => format!("could not stop job {job}: {err}"),
+        },
+    }
+}

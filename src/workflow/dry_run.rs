@@ -1,0 +1,173 @@
+//! `nomad-spec ci --dry-run`: what the bot would do with an event, without calling anything.
+//!
+//! It reads the trigger from the CI environment exactly as a real run does, analyzes a local
+//! checkout (the current folder by default) instead of cloning, and applies the event to a
+//! fresh conversation (the real run loads the conversation from the change request's status
+//! comment, which a dry run cannot read). Nothing is posted, committed, checked or deployed;
+//! where a real run would ask the forge (a commenter's permission, the merged change request of
+//! a push), the dry run says what it assumed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::settings::Settings;
+use super::{describe, detect, trigger_from_env};
+use crate::analyze;
+use crate::conversation::{
+    apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
+};
+use crate::event::Trigger;
+use crate::spec::answers::Answers;
+use crate::spec::build;
+use crate::spec::config::Config;
+
+/// The plan of a run, as text.
+pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<String> {
+    let kind = detect(vars).context(
+        "no CI event to read: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH (GitHub) or the \
+         GitLab CI_* variables, as the CI would",
+    )?;
+    let settings = Settings::from_vars(vars)?;
+    let trigger = trigger_from_env(kind, vars)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "forge:   {kind:?}");
+    let _ = writeln!(out, "trigger: {}", describe(&trigger));
+
+    let mut config = Config::load_from_repository(checkout)?;
+    if let Some(path) = &settings.spec_path {
+        config.output = Some(path.clone());
+    }
+    let repository = match &trigger {
+        Trigger::PullRequestChanged { repository, .. }
+        | Trigger::PullRequestMerged { repository, .. }
+        | Trigger::PullRequestComment { repository, .. }
+        | Trigger::PushToDefaultBranch { repository, .. }
+        | Trigger::Manual { repository, .. } => repository.full_name.clone(),
+        Trigger::Ignored { reason } => {
+            let _ = writeln!(out, "\nwould do nothing: {reason}");
+            return Ok(out);
+        }
+    };
+    let name = repository.rsplit('/').next().unwrap_or("app").to_string();
+    let options = analyze::Options { root_name: Some(name.clone()), ..Default::default() };
+    let analysis = analyze::analyze(checkout, &options);
+    let fallback = config
+        .output
+        .as_deref()
+        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
+        .replace("{job}", &name);
+    let (questions, spec_path) = match build::build(&analysis, &Answers::default(), &config, &name)
+    {
+        Ok(generated) => {
+            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
+            (generated.unanswered, path)
+        }
+        Err(err) => {
+            let _ = writeln!(out, "analysis: {err}");
+            (Vec::new(), fallback)
+        }
+    };
+    let _ = writeln!(
+        out,
+        "analysis of {}: {} service(s), {} question(s); job file {spec_path}",
+        checkout.display(),
+        analysis.services.len(),
+        questions.len()
+    );
+
+    let spec_hash = std::fs::read(checkout.join(&spec_path)).ok().map(|b| sha256_hex(&b));
+    let facts = BranchFacts {
+        spec_path: spec_hash.as_ref().map(|_| spec_path.clone()),
+        spec_hash: spec_hash.clone(),
+        last_commit_by_bot: None,
+    };
+    let event = match &trigger {
+        Trigger::PushToDefaultBranch { after, .. } => {
+            let _ = writeln!(
+                out,
+                "assumed: {after} merged a change request (a real run asks the forge); \
+                 otherwise nothing is deployed"
+            );
+            Event::Merged { merge_sha: after.clone() }
+        }
+        Trigger::Manual { .. } => {
+            let _ = writeln!(out, "\nwould do nothing: a manual run only logs");
+            return Ok(out);
+        }
+        _ => {
+            let sender = match &trigger {
+                Trigger::PullRequestComment { comment, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "assumed: {} has write permission (a real run asks the forge)",
+                        comment.sender
+                    );
+                    Actor { login: comment.sender.clone(), permission: Permission::Write }
+                }
+                _ => Actor { login: String::new(), permission: Permission::None },
+            };
+            let learned = Learned {
+                bot_login: settings.bot_login.clone().unwrap_or_else(|| "nomad-spec[bot]".into()),
+                sender,
+                questions,
+                spec_path: spec_path.clone(),
+                spec_file_hash: spec_hash,
+            };
+            match Event::from_trigger(&trigger, &learned) {
+                Some(event) => event,
+                None => {
+                    let _ = writeln!(out, "\nwould do nothing");
+                    return Ok(out);
+                }
+            }
+        }
+    };
+    let _ = writeln!(
+        out,
+        "assumed: no status comment yet (a real run reads it from the change request)"
+    );
+    let (checkpoint, actions) = apply(&Checkpoint::for_branch(&facts), &event);
+    let _ = writeln!(out, "\nwould do, in order:");
+    for (i, action) in actions.iter().enumerate() {
+        let _ = writeln!(out, "{:>3}. {}", i + 1, describe_action(action, &settings));
+    }
+    let _ = writeln!(out, "\nconversation afterwards: {:?}", checkpoint.stage);
+    Ok(out)
+}
+
+fn describe_action(action: &Action, settings: &Settings) -> String {
+    match action {
+        Action::UpsertStatusComment => "create or edit the status comment".into(),
+        Action::Reply { text } => format!("reply: {}", first_line(text)),
+        Action::React { comment_id, reaction } => {
+            format!("react {} to comment {comment_id}", reaction.as_str())
+        }
+        Action::CommitSpec { path, message } => {
+            format!("commit {path} ({}) and push it, never forced", first_line(message))
+        }
+        Action::SuggestSpec => "show the job file as a suggestion (fork: no push)".into(),
+        Action::RunChecks => {
+            "run and report nomad-spec/validate, /secrets, /routes and /plan on the head".into()
+        }
+        Action::Explain => "reply with the reasons behind the job file".into(),
+        Action::Deploy { commit } => {
+            if settings.auto_deploy {
+                format!(
+                    "deploy the job file at {} to Nomad and watch it",
+                    &commit[..commit.len().min(12)]
+                )
+            } else {
+                "nothing: auto-deploy is off".into()
+            }
+        }
+        Action::Rollback { reason } => format!("roll the job back ({reason})"),
+        Action::Nothing { reason } => format!("nothing: {reason}"),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
