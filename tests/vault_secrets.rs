@@ -1,6 +1,7 @@
 //! The `nomad-spec/secrets` check and the Vault client against the fake Vault: missing and
-//! unreadable paths with their lines, KV v1 where v2 was assumed, an expired token, no Vault,
-//! and — in every test — not one request for secret data.
+//! unreadable paths with their lines, keys against the names a secret declares in its custom
+//! metadata, KV v1 where v2 was assumed, an expired token, no Vault, and — in every test — not
+//! one request for secret data.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 
 use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState, SECRET_VALUE};
 use nomad_spec::infra::vault::{check_secrets, suggest_secrets, SecretListing, VaultClient};
-use nomad_spec::infra::vault::{KvMount, VaultConventions};
+use nomad_spec::infra::vault::{KvMount, VaultConventions, KEYS_METADATA};
 use nomad_spec::infra::CheckStatus;
 use nomad_spec::spec::Severity;
 
@@ -92,8 +93,82 @@ async fn a_readable_existing_secret_passes_with_keys_marked_unverifiable() {
     );
     let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
     assert_eq!(result.status, CheckStatus::Success, "{}\n{}", result.summary, lines(&result));
-    insta::assert_snapshot!(lines(&result), @"shop.nomad.hcl:11:16: warning: key `password` of kv/data/shop/db is not verifiable without reading the secret; nomad-spec never reads secret values");
+    insta::assert_snapshot!(lines(&result), @"shop.nomad.hcl:11:16: warning: key `password` of kv/data/shop/db is not verifiable without reading the secret, and nomad-spec never reads secret values; to make it verifiable, list the secret's keys in its custom metadata: `vault kv metadata patch -custom-metadata=nomad-spec/keys=password -mount=kv shop/db`");
     assert_no_secret_output(&fake, &result);
+}
+
+/// `state()` with `kv/shop/db` declaring its keys in its custom metadata as `list`.
+fn declaring(entry: &str, list: &str) -> VaultState {
+    let mut state = state();
+    let custom = [(entry.to_string(), list.to_string())].into_iter().collect();
+    state.custom_metadata.insert("kv/shop/db".into(), custom);
+    state
+}
+
+#[tokio::test]
+async fn a_key_the_secret_does_not_declare_is_an_error_on_its_line() {
+    let fake = FakeVault::start(declaring(KEYS_METADATA, "user,pass")).unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}\nDB_USER={{ .Data.data.user }}\n\
+                      DB_PASSWORD={{ .Data.data.password }}\n{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Failure, "{}", lines(&result));
+    insta::assert_snapshot!(lines(&result), @"shop.nomad.hcl:12:16: error: key `password` is not in kv/data/shop/db (its metadata declares: user, pass); did you mean `pass`?");
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn declared_keys_that_are_read_pass_without_a_finding() {
+    // Blanks around names and empty items are how people type lists; both are ignored.
+    let fake = FakeVault::start(declaring(KEYS_METADATA, " user , password,, ")).unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}\nP={{ .Data.data.password }}\n\
+                      U={{ index .Data.data \"user\" }}\n{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
+    assert_eq!(lines(&result), "", "no finding when every key read is declared");
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn custom_metadata_under_another_name_is_not_a_declaration() {
+    // A bare `keys` entry may mean anything to the team that wrote it: nomad-spec reads only
+    // its own entry, so this stays a warning and never becomes an error.
+    let fake = FakeVault::start(declaring("keys", "user")).unwrap();
+    let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
+    assert!(
+        lines(&result)
+            .contains("10:39: warning: key `password` of kv/data/shop/db is not verifiable"),
+        "{}",
+        lines(&result)
+    );
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn keys_on_kv_v1_are_unverifiable_and_say_why() {
+    let fake = FakeVault::start(state()).unwrap();
+    let source = job("{{ with secret \"legacy/shop/smtp\" }}{{ .Data.password }}{{ end }}");
+    let result = check_secrets(&source, "shop.nomad.hcl", Some(&client(&fake, TOKEN))).await;
+    assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
+    insta::assert_snapshot!(lines(&result), @"shop.nomad.hcl:10:40: warning: key `password` of legacy/shop/smtp is not verifiable without reading the secret, and nomad-spec never reads secret values; legacy/ is a KV v1 mount, which keeps no metadata; on KV v2 a secret can declare its keys in its custom metadata (`nomad-spec/keys`)");
+    assert_no_secret_output(&fake, &result);
+}
+
+#[tokio::test]
+async fn the_client_reads_custom_metadata_in_vaults_shape() {
+    let fake = FakeVault::start(declaring(KEYS_METADATA, "user,pass")).unwrap();
+    let vault = client(&fake, TOKEN);
+    let mount = KvMount { path: "kv/".into(), version: 2 };
+    let declared = vault.metadata(&mount, "shop/db").await.unwrap().unwrap();
+    assert_eq!(
+        declared.custom_metadata,
+        [(KEYS_METADATA.to_string(), "user,pass".to_string())].into_iter().collect()
+    );
+    // A secret nobody declared anything on: Vault sends `null`, read as empty.
+    let plain = vault.metadata(&mount, "shop/redis").await.unwrap().unwrap();
+    assert!(plain.custom_metadata.is_empty(), "{plain:?}");
+    assert_eq!(fake.secret_reads(), 0, "{:?}", fake.secret_read_paths());
 }
 
 #[tokio::test]

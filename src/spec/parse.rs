@@ -26,7 +26,7 @@ use self::decode::{Problem, Reader};
 use self::variables::Inputs;
 use super::{Diagnostic, JobSpec, Severity};
 
-pub(crate) use self::decode::is_unknown;
+pub(crate) use self::decode::{closest, is_unknown};
 pub(crate) use self::text::LineIndex;
 
 /// Inputs of a parse besides the file: `-var` and `-var-file` values.

@@ -4,8 +4,10 @@
 //!
 //! References are found in `template` blocks (`{{ with secret "kv/data/app/db" }}`,
 //! `{{ secret "..." }}`, then `.Data.data.KEY`, `.Data.KEY` or `index .Data.data "KEY"`) and
-//! in Nomad 1.11 `secret` blocks with the `vault` provider. Keys are never verified: that
-//! would need the secret's value (see the module doc of [`super`]).
+//! in Nomad 1.11 `secret` blocks with the `vault` provider. A key is checked only against the
+//! key names a KV v2 secret declares in its custom metadata ([`KEYS_METADATA`]); without a
+//! declaration it is reported as not verifiable, since Vault names keys only with their values
+//! (see the module doc of [`super`]).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -14,11 +16,17 @@ use regex::Regex;
 
 use super::{KvMount, Mount, VaultClient, VaultError};
 use crate::infra::{CheckResult, CheckStatus};
-use crate::spec::parse::{parse_job_spec, ParseOptions};
+use crate::spec::parse::{closest, parse_job_spec, ParseOptions};
 use crate::spec::Diagnostic;
 
 /// The check's name, as the PR bot posts it.
 pub const SECRETS_CHECK: &str = "nomad-spec/secrets";
+
+/// The `custom_metadata` entry in which a KV v2 secret declares its key names,
+/// comma-separated (`user, password`). Named for nomad-spec rather than a bare `keys`: a
+/// declaration turns every key it does not list into an error, so it must not be confused
+/// with an entry a team already keeps for something else.
+pub const KEYS_METADATA: &str = "nomad-spec/keys";
 
 /// One secret a job file reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,8 +325,8 @@ async fn check_reference(
         (_, Some(relative)) => {
             // On KV v1 `data/` is an ordinary folder name; only call it a v2 path when the
             // secret is not there but is without it.
-            if exists(vault, &kv, &inner).await? != Some(true)
-                && exists(vault, &kv, relative).await? == Some(true)
+            if !matches!(presence(vault, &kv, &inner).await?, Presence::Live(_))
+                && matches!(presence(vault, &kv, relative).await?, Presence::Live(_))
             {
                 let fixed = format!("{}{relative}", kv.path);
                 found.push(error(format!(
@@ -342,16 +350,16 @@ async fn check_reference(
         ))),
         _ => {}
     }
-    match exists(vault, &kv, &relative).await? {
-        Some(true) => {}
-        Some(false) if kv.version == 2 && deleted(vault, &kv, &relative).await? => {
-            found.push(error(format!(
-                "the current version of {data_path} is deleted or destroyed: reading it gives \
-                 nothing"
-            )));
+    let presence = presence(vault, &kv, &relative).await?;
+    match &presence {
+        Presence::Live(_) => {}
+        Presence::Deleted => found.push(error(format!(
+            "the current version of {data_path} is deleted or destroyed: reading it gives nothing"
+        ))),
+        Presence::Missing => {
+            found.push(error(format!("secret {data_path} does not exist in Vault")))
         }
-        Some(false) => found.push(error(format!("secret {data_path} does not exist in Vault"))),
-        None => found.push(Diagnostic::warning(
+        Presence::Unknown => found.push(Diagnostic::warning(
             file,
             line,
             column,
@@ -367,46 +375,158 @@ async fn check_reference(
             "the Vault token cannot read {data_path} (its capabilities there: {has})"
         )));
     }
-    for key in &reference.keys {
-        found.push(Diagnostic::warning(
-            file,
-            key.line,
-            key.column,
+    let declared = match &presence {
+        // A missing or deleted secret has no keys to speak of; its own error says so.
+        Presence::Missing | Presence::Deleted => return Ok(found),
+        Presence::Live(custom_metadata) => declared_keys(custom_metadata),
+        Presence::Unknown => None,
+    };
+    let how_to = match (&presence, kv.version) {
+        (_, 1) => format!(
+            "{} is a KV v1 mount, which keeps no metadata; on KV v2 a secret can declare its keys \
+             in its custom metadata (`{KEYS_METADATA}`)",
+            kv.path
+        ),
+        (Presence::Unknown, _) => format!(
+            "the token may not read the secret's metadata, where its keys can be declared \
+             (`{KEYS_METADATA}`)"
+        ),
+        _ => {
+            let mut names: Vec<&str> = Vec::new();
+            for key in &reference.keys {
+                if !names.contains(&key.key.as_str()) {
+                    names.push(&key.key);
+                }
+            }
             format!(
-                "key `{}` of {data_path} is not verifiable without reading the secret; \
-                 nomad-spec never reads secret values",
-                key.key
-            ),
-        ));
-    }
+                "to make it verifiable, list the secret's keys in its custom metadata: \
+                 `vault kv metadata patch -custom-metadata={KEYS_METADATA}={} -mount={} {relative}`",
+                names.join(","),
+                kv.name()
+            )
+        }
+    };
+    found.extend(key_findings(&reference.keys, &data_path, declared.as_deref(), &how_to, file));
     Ok(found)
 }
 
-/// Whether a secret exists: KV v2 by its metadata (a live current version), KV v1 by the
-/// list of its folder. `None` when the token may not look.
-async fn exists(
+/// The key names `custom_metadata` declares under [`KEYS_METADATA`], in their order, without
+/// surrounding blanks, empty items or repeats; `None` when the secret declares nothing.
+pub fn declared_keys(custom_metadata: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    let list = custom_metadata.get(KEYS_METADATA)?;
+    let mut keys: Vec<String> = Vec::new();
+    for key in list.split(',').map(str::trim).filter(|key| !key.is_empty()) {
+        if !keys.iter().any(|known| known == key) {
+            keys.push(key.to_string());
+        }
+    }
+    Some(keys)
+}
+
+/// Findings for the keys a job reads from one secret: each one the declaration does not list
+/// is an error; without a declaration each is a warning ending with `how_to`.
+fn key_findings(
+    keys: &[KeyUse],
+    data_path: &str,
+    declared: Option<&[String]>,
+    how_to: &str,
+    file: &str,
+) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for key in keys {
+        let (line, column, name) = (key.line, key.column, key.key.as_str());
+        let Some(declared) = declared else {
+            found.push(Diagnostic::warning(
+                file,
+                line,
+                column,
+                format!(
+                    "key `{name}` of {data_path} is not verifiable without reading the secret, \
+                     and nomad-spec never reads secret values; {how_to}"
+                ),
+            ));
+            continue;
+        };
+        if declared.iter().any(|known| known == name) {
+            continue;
+        }
+        let mut message = if declared.is_empty() {
+            format!(
+                "key `{name}` is not in {data_path} (its metadata declares no keys: \
+                 `{KEYS_METADATA}` lists none)"
+            )
+        } else {
+            format!(
+                "key `{name}` is not in {data_path} (its metadata declares: {})",
+                declared.join(", ")
+            )
+        };
+        if let Some(meant) = meant(name, declared) {
+            message.push_str(&format!("; did you mean `{meant}`?"));
+        }
+        found.push(Diagnostic::error(file, line, column, message));
+    }
+    found
+}
+
+/// The declared key a job probably meant: one a typo away (`pasword`), or the same name
+/// shortened or lengthened (`pass` for `password`), which edit distance alone cannot tell
+/// from an unrelated name (`pass` is as far from `password` as `user` is).
+fn meant<'a>(name: &str, declared: &'a [String]) -> Option<&'a str> {
+    let names: Vec<&'a str> = declared.iter().map(String::as_str).collect();
+    if let Some(close) = closest(name, &names) {
+        return Some(close);
+    }
+    let wanted = name.to_ascii_lowercase();
+    names
+        .into_iter()
+        .filter(|known| {
+            let known = known.to_ascii_lowercase();
+            let (short, long) =
+                if known.len() < wanted.len() { (&known, &wanted) } else { (&wanted, &known) };
+            short.len() >= 3 && (long.starts_with(short.as_str()) || long.ends_with(short.as_str()))
+        })
+        .min_by_key(|known| (known.len().abs_diff(name.len()), *known))
+}
+
+/// What KV v2 metadata or a KV v1 folder listing says about a secret.
+enum Presence {
+    /// It exists, with its custom metadata (always empty on KV v1).
+    Live(BTreeMap<String, String>),
+    /// KV v2: its current version was deleted or destroyed.
+    Deleted,
+    /// No secret at that path.
+    Missing,
+    /// The token may not look.
+    Unknown,
+}
+
+/// Whether a secret exists: KV v2 by its metadata (one read, which also brings its custom
+/// metadata), KV v1 by the list of its folder.
+async fn presence(
     vault: &VaultClient,
     kv: &KvMount,
     relative: &str,
-) -> Result<Option<bool>, VaultError> {
+) -> Result<Presence, VaultError> {
     let answer = if kv.version == 2 {
-        vault.metadata(kv, relative).await.map(|meta| meta.is_some_and(|m| !m.current_deleted))
+        vault.metadata(kv, relative).await.map(|meta| match meta {
+            None => Presence::Missing,
+            Some(meta) if meta.current_deleted => Presence::Deleted,
+            Some(meta) => Presence::Live(meta.custom_metadata),
+        })
     } else {
         let (folder, name) = relative.rsplit_once('/').unwrap_or(("", relative));
-        vault.list(kv, folder).await.map(|names| names.iter().any(|n| n == name))
+        vault.list(kv, folder).await.map(|names| {
+            if names.iter().any(|n| n == name) {
+                Presence::Live(BTreeMap::new())
+            } else {
+                Presence::Missing
+            }
+        })
     };
     match answer {
-        Ok(found) => Ok(Some(found)),
-        Err(VaultError::PermissionDenied { .. }) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-async fn deleted(vault: &VaultClient, kv: &KvMount, relative: &str) -> Result<bool, VaultError> {
-    match vault.metadata(kv, relative).await {
-        Ok(meta) => Ok(meta.is_some_and(|m| m.current_deleted)),
-        Err(VaultError::PermissionDenied { .. }) => Ok(false),
-        Err(err) => Err(err),
+        Err(VaultError::PermissionDenied { .. }) => Ok(Presence::Unknown),
+        other => other,
     }
 }
 
@@ -481,6 +601,53 @@ EOT
         let found = secret_references(&job, "f").unwrap();
         let paths: Vec<&str> = found.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["kv/data/shop/db", "kv/shop/cache"]);
+    }
+
+    #[test]
+    fn declared_keys_are_read_from_the_named_entry_only() {
+        let custom = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let declared = declared_keys(&custom(&[(KEYS_METADATA, " user ,password,,user, ")]));
+        assert_eq!(declared, Some(vec!["user".to_string(), "password".to_string()]));
+        assert_eq!(declared_keys(&custom(&[(KEYS_METADATA, " , ")])), Some(Vec::new()));
+        assert_eq!(declared_keys(&custom(&[("keys", "user")])), None);
+        assert_eq!(declared_keys(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn the_meant_key_is_a_typo_or_an_abbreviation_away() {
+        let declared = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(meant("password", &declared(&["user", "pass"])), Some("pass"));
+        assert_eq!(meant("pasword", &declared(&["user", "password"])), Some("password"));
+        assert_eq!(meant("Password", &declared(&["password"])), Some("password"));
+        assert_eq!(meant("user", &declared(&["username", "user_id"])), Some("user_id"));
+        assert_eq!(meant("db_password", &declared(&["password", "host"])), Some("password"));
+        assert_eq!(meant("token", &declared(&["user", "password"])), None);
+        // Two letters in common say nothing.
+        assert_eq!(meant("pw", &declared(&["pwd_hash"])), None);
+    }
+
+    #[test]
+    fn key_findings_follow_the_declaration() {
+        let keys = [
+            KeyUse { key: "user".into(), line: 3, column: 5 },
+            KeyUse { key: "password".into(), line: 4, column: 9 },
+        ];
+        let declared = vec!["user".to_string(), "host".to_string()];
+        let found = key_findings(&keys, "kv/data/shop/db", Some(&declared), "unused", "f.hcl");
+        let text: Vec<String> = found.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            text,
+            ["f.hcl:4:9: error: key `password` is not in kv/data/shop/db (its metadata declares: \
+              user, host)"]
+        );
+        let found = key_findings(&keys, "kv/data/shop/db", Some(&[]), "unused", "f.hcl");
+        assert_eq!(found.len(), 2, "an empty declaration lists no key: {found:?}");
+        assert!(found[0].message.contains("`nomad-spec/keys` lists none"), "{found:?}");
+        let found = key_findings(&keys, "kv/data/shop/db", None, "declare them", "f.hcl");
+        assert!(found.iter().all(|d| d.severity == crate::spec::Severity::Warning), "{found:?}");
+        assert!(found.iter().all(|d| d.message.ends_with("; declare them")), "{found:?}");
     }
 
     #[test]

@@ -9,11 +9,20 @@
 //! **Never secret data.** The tool must not be able to leak what it never read, so no call
 //! here requests a secret's value: KV v2 is only touched under `<mount>/metadata/`, KV v1 only
 //! with `LIST`, and readability comes from `sys/capabilities-self`. The consequence is
-//! deliberate: whether a *key* (`password` in `kv/data/shop/db`) exists cannot be checked.
-//! Vault's KV v2 metadata (`current_version`, `versions`, `custom_metadata`, timestamps)
-//! carries no key names, and KV v1 has no metadata at all; `custom_metadata` is free-form
-//! and written by people, so reading key names from it would be a guess. The secrets check
-//! therefore reports each key as a warning, "not verifiable without reading the secret".
+//! deliberate: Vault itself never says which *keys* (`password` in `kv/data/shop/db`) a secret
+//! holds without handing over their values. KV v2 metadata (`current_version`, `versions`,
+//! timestamps) carries no key names, and KV v1 has no metadata at all.
+//!
+//! **Declared keys.** What Vault does not say, a team can declare. A KV v2 secret may list
+//! its key names in its `custom_metadata`, under the entry [`KEYS_METADATA`]
+//! (`nomad-spec/keys = "user,password"`, set with `vault kv metadata patch
+//! -custom-metadata=nomad-spec/keys=user,password -mount=kv shop/db`). nomad-spec never guesses
+//! key names from free-form custom metadata; this one entry, named for nomad-spec and written
+//! on purpose per secret, is a declaration, not a guess, and the secrets check holds the job
+//! file to it: a key the job reads that the declaration does not list is an error. The check
+//! compares the job file with the declaration, not with the secret: keeping the declaration
+//! true is the team's part. Without the entry (or on KV v1) each key is a warning, "not
+//! verifiable without reading the secret", that says how to declare the keys.
 //!
 //! vaultrs is used for the calls it has (token lookup-self, KV v2 metadata read and list,
 //! KV v1 list); the two it lacks (`sys/capabilities-self`, `sys/internal/ui/mounts`, and
@@ -33,7 +42,7 @@ use url::Url;
 use vaultrs::client::{VaultClient as RawClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
-pub use check::{check_secrets, SECRETS_CHECK};
+pub use check::{check_secrets, KEYS_METADATA, SECRETS_CHECK};
 pub use suggest::{suggest_secrets, SecretListing, SecretSuggestion, VaultConventions};
 
 /// How long one Vault call may take; Vault is optional, so a slow one is skipped, not waited on.
@@ -153,6 +162,8 @@ pub struct SecretMetadata {
     pub current_version: u64,
     /// That version was deleted or destroyed: reading it gives nothing.
     pub current_deleted: bool,
+    /// The secret's `custom_metadata` (string to string, set by people; empty when unset).
+    pub custom_metadata: BTreeMap<String, String>,
 }
 
 /// A Vault client that reads metadata only.
@@ -278,8 +289,8 @@ impl VaultClient {
         Ok(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
     }
 
-    /// KV v2 `GET <mount>/metadata/<path>`: versions of a secret, never its data; `None` when
-    /// the path holds no secret.
+    /// KV v2 `GET <mount>/metadata/<path>`: versions and custom metadata of a secret, never its
+    /// data; `None` when the path holds no secret.
     /// <https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2#read-secret-metadata>
     pub async fn metadata(
         &self,
@@ -292,7 +303,11 @@ impl VaultClient {
                 let current = meta.versions.get(&meta.current_version.to_string());
                 let current_deleted = current
                     .is_some_and(|version| version.destroyed || !version.deletion_time.is_empty());
-                Ok(Some(SecretMetadata { current_version: meta.current_version, current_deleted }))
+                Ok(Some(SecretMetadata {
+                    current_version: meta.current_version,
+                    current_deleted,
+                    custom_metadata: meta.custom_metadata.unwrap_or_default().into_iter().collect(),
+                }))
             }
             Err(ClientError::APIError { code: 404, .. }) => Ok(None),
             Err(err) => Err(self.error(err, &what)),

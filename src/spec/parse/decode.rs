@@ -765,7 +765,7 @@ fn free_body(d: &mut Decoder<'_>, body: &Body, path: &str, depth: usize) -> Map<
 }
 
 /// The known name closest to a misspelt one, when it is close enough to be a typo.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), *k))

@@ -1,5 +1,6 @@
-//! A stateful fake of Vault's HTTP API: tokens, KV mounts (v1 and v2), secret metadata and
-//! folder listings, and capabilities, in the JSON shapes of Vault's API docs.
+//! A stateful fake of Vault's HTTP API: tokens, KV mounts (v1 and v2), secret metadata (with
+//! custom metadata) and folder listings, and capabilities, in the JSON shapes of Vault's API
+//! docs.
 //!
 //! Its purpose beyond answering: **catching secret reads**. Any request for secret data
 //! (`GET <mount>/data/...` on KV v2, a plain `GET <mount>/<path>` on KV v1) is recorded, and
@@ -30,6 +31,9 @@ pub struct VaultState {
     pub mounts: BTreeMap<String, MountState>,
     /// Secrets by mount and path (`kv/shop/db`, no `data/`).
     pub secrets: BTreeMap<String, SecretState>,
+    /// KV v2 `custom_metadata` by secret (`kv/shop/db`), as `vault kv metadata put
+    /// -custom-metadata=K=V` sets it; a secret without an entry has none (`null`).
+    pub custom_metadata: BTreeMap<String, BTreeMap<String, String>>,
     /// Folders (`kv/shop`) where LIST answers 403 while reads of their secrets still work.
     pub list_denied: Vec<String>,
     /// Answer 404 on `sys/internal/ui/mounts` like a Vault older than 0.10.
@@ -384,11 +388,16 @@ fn kv(
             )
         })
         .collect();
+    // Vault stores custom metadata as a string-to-string map and sends `null` when none was set.
+    let custom_metadata = match state.custom_metadata.get(&full) {
+        Some(entries) => json!(entries),
+        None => Value::Null,
+    };
     envelope(json!({
             "cas_required": false,
             "created_time": "2026-01-01T00:00:00Z",
             "current_version": current,
-            "custom_metadata": null,
+            "custom_metadata": custom_metadata,
             "delete_version_after": "0s",
             "max_versions": 0,
             "oldest_version": 0,
