@@ -389,13 +389,27 @@ fn proxy<'a>() -> ProxyOptions<'a> {
     proxy
 }
 
-/// What a ref the remote refused with `status` means for the bot: lost a race (the remote
-/// moved, or its ref was locked by a concurrent push), or a refusal to report.
+/// What a ref the remote refused with `status` means for the bot: lost a race (the branch
+/// moved between the remote's advertisement and the update, or a concurrent push held its
+/// lock), or a refusal to report in the remote's words.
 fn rejection(refname: &str, status: &str, remote_text: &str) -> PushOutcome {
-    let lower = status.to_lowercase();
-    let lost_race = ["non-fast-forward", "fetch first", "failed to lock", "cannot lock ref"]
-        .iter()
-        .any(|sign| lower.contains(sign));
+    let status_lower = status.to_lowercase();
+    let text_lower = remote_text.to_lowercase();
+    // receive-pack's words: `non-fast-forward`, `failed to lock`, `cannot lock ref '...': is
+    // at X but expected Y` (as the status, or on the side band under `failed to update ref`),
+    // and newer gits' `incorrect old value provided` / `reference already exists`.
+    let lost_race = [
+        "non-fast-forward",
+        "fetch first",
+        "failed to lock",
+        "cannot lock ref",
+        "incorrect old value",
+        "reference already exists",
+    ]
+    .iter()
+    .any(|sign| status_lower.contains(sign))
+        || (status_lower.contains("failed to update ref")
+            && (text_lower.contains("cannot lock ref") || text_lower.contains("but expected")));
     if lost_race {
         return PushOutcome::NonFastForward;
     }
@@ -411,7 +425,12 @@ fn rejection(refname: &str, status: &str, remote_text: &str) -> PushOutcome {
     }
     message.push_str(&format!("{refname}: {status}"));
     let lower = message.to_lowercase();
-    let protected = ["protected", "gh006", "hook declined"].iter().any(|sign| lower.contains(sign));
+    // GitHub: `GH006: Protected branch update failed`, rulesets `GH013: Repository rule
+    // violations`; GitLab: `You are not allowed to push code to protected branches`, and any
+    // refusal by a pre-receive hook, which is where forges enforce branch protection.
+    let protected = ["protected", "gh006", "gh013", "pre-receive hook declined"]
+        .iter()
+        .any(|sign| lower.contains(sign));
     PushOutcome::Rejected { message, protected }
 }
 
@@ -549,6 +568,79 @@ mod tests {
         assert_eq!(repository_name("git@github.com:o/shop").as_deref(), Some("shop"));
         assert_eq!(repository_name("file:///srv/shop.git/").as_deref(), Some("shop"));
         assert_eq!(repository_name("git@host:").as_deref(), None);
+    }
+
+    #[test]
+    fn refusals_by_the_remote() {
+        let main = "refs/heads/main";
+        let github = "Resolving deltas: 100% (2/2), completed with 2 local objects.\r\n\
+                      error: GH006: Protected branch update failed for refs/heads/main.\n\
+                      error: Changes must be made through a pull request.\n";
+        assert_eq!(
+            rejection(main, "protected branch hook declined", github),
+            PushOutcome::Rejected {
+                message: "error: GH006: Protected branch update failed for refs/heads/main.\n\
+                          error: Changes must be made through a pull request.\n\
+                          refs/heads/main: protected branch hook declined"
+                    .to_string(),
+                protected: true,
+            }
+        );
+        let gitlab = "GitLab: You are not allowed to push code to protected branches on this \
+                      project.\n";
+        let PushOutcome::Rejected { protected, .. } =
+            rejection(main, "pre-receive hook declined", gitlab)
+        else {
+            panic!("a refusal");
+        };
+        assert!(protected);
+        let PushOutcome::Rejected { message, protected } =
+            rejection(main, "hook declined", "error: too big\n")
+        else {
+            panic!("a refusal");
+        };
+        assert!(!protected, "{message}");
+        assert_eq!(message, "error: too big\nrefs/heads/main: hook declined");
+
+        for (status, text) in [
+            ("non-fast-forward", ""),
+            ("failed to lock", ""),
+            ("cannot lock ref 'refs/heads/main': is at 1111 but expected 2222", ""),
+            (
+                "failed to update ref",
+                "error: cannot lock ref 'refs/heads/main': is at 1 but expected 2\n",
+            ),
+            ("incorrect old value provided", ""),
+        ] {
+            assert_eq!(rejection(main, status, text), PushOutcome::NonFastForward, "{status}");
+        }
+        let PushOutcome::Rejected { .. } =
+            rejection(main, "failed to update ref", "error: disk full")
+        else {
+            panic!("a failed update that is no race is a refusal");
+        };
+    }
+
+    #[test]
+    fn paths_in_the_checkout() {
+        assert_eq!(checkout_path("deploy/shop.nomad.hcl").unwrap(), "deploy/shop.nomad.hcl");
+        assert_eq!(checkout_path("./deploy//shop.hcl").unwrap(), "deploy/shop.hcl");
+        for (path, says) in [
+            ("../x", "`..`"),
+            ("a/../../x", "`..`"),
+            ("/etc/passwd", "absolute"),
+            (".git/config", ".git folder"),
+            ("sub/.GIT/config", ".git folder"),
+            (".", "names no file"),
+        ] {
+            let err = checkout_path(path).unwrap_err();
+            assert!(format!("{err:#}").contains(says), "{path}: {err:#}");
+        }
+        assert_eq!(qualified_ref("main").unwrap(), "refs/heads/main");
+        assert_eq!(qualified_ref("refs/pull/7/head").unwrap(), "refs/pull/7/head");
+        assert!(qualified_ref("refs/pull/7/head~1").is_err());
+        assert!(branch_ref("nomad-spec/fix-shop").is_ok());
+        assert!(branch_ref("bad..name").is_err());
     }
 
     #[test]
