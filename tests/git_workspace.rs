@@ -400,3 +400,24 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn a_push_that_loses_the_race_on_the_server_is_a_non_fast_forward() {
+    let forge = Forge::new();
+    // Someone's commit lands while our push is in flight: a pre-receive hook moves `main`
+    // after the remote advertised it and before it updates it.
+    git(&forge.bare(), &["branch", "theirs", "main"]);
+    let theirs = forge.commit("theirs", &[("README.md", "# shop\n")], "their push", "Carol");
+    let hook = forge.bare().join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncat >/dev/null\nenv -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {theirs}\nexit 0\n"
+    );
+    std::fs::write(&hook, script).unwrap();
+    make_executable(&hook);
+
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    workspace.commit_file("shop.nomad.hcl", "job {}\n", "Add job", &bot()).unwrap().unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::NonFastForward);
+    assert_eq!(forge.head("main"), theirs);
+}
