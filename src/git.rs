@@ -1,9 +1,24 @@
-//! Git operations (git2): clone a repository into a temporary directory.
+//! Git operations (git2): the clone the analyzer reads and the PR bot's workspace.
 //!
-//! Only what the analyzer needs today: `nomad-spec analyze --path <git URL>` clones the
-//! repository, analyzes the checkout and removes it. Commit and push come with the bot.
+//! `nomad-spec analyze --path <git URL>` clones into a temporary folder ([`clone_to_temp`]).
+//! The bot works in a [`Workspace`]: a clone over HTTP(S) with the forge's token, checked out
+//! at the pull request's head, where it commits the generated file and pushes it, never
+//! forced. A push that lost a race comes back as [`PushOutcome::NonFastForward`] and one the
+//! remote refused (branch protection, a hook) as [`PushOutcome::Rejected`]; the bounded retry
+//! loop belongs to the workflow. The token only travels through libgit2's credentials
+//! callback, and every message from libgit2 or the remote is scrubbed of it before it becomes
+//! an error.
 
-use anyhow::Context;
+use std::cell::{Cell, RefCell};
+use std::path::{Component, Path};
+
+use anyhow::{anyhow, bail, Context};
+use git2::{
+    AutotagOption, Cred, CredentialType, ErrorCode, FetchOptions, ProxyOptions, PushOptions,
+    RemoteCallbacks, Repository,
+};
+
+use crate::forge::GitRemote;
 
 /// Whether `--path` names a git repository to clone rather than a local folder: an
 /// `https://`, `http://`, `ssh://`, `git://` or `file://` URL, an scp-like `git@host:path`, or
@@ -61,18 +76,49 @@ pub enum PushOutcome {
     Rejected { message: String, protected: bool },
 }
 
+/// Where a workspace keeps the commit it was asked to check out (a pull request's head may be
+/// no branch at all: `refs/pull/7/head`, `refs/merge-requests/7/head`).
+const CHECKOUT_REF: &str = "refs/remotes/origin/nomad-spec-head";
+
+/// How many times the credentials callback answers. libgit2 asks again each time the server
+/// answers 401, so with a wrong token it would ask forever.
+const CREDENTIAL_ATTEMPTS: u32 = 2;
+
 /// A clone of the repository in a temporary folder, removed when dropped.
+///
+/// The checkout is always a detached head; branches live on the remote only, so pushing to a
+/// branch that does not exist yet (a fix PR's branch) is the same as pushing to one that does.
+/// Every call blocks on the network or the disk (run it off the async executor).
 pub struct Workspace {
     dir: tempfile::TempDir,
-    remote: crate::forge::GitRemote,
+    remote: GitRemote,
 }
 
 impl Workspace {
-    /// Clones `remote` and checks out `git_ref` (`refs/heads/feature`, `refs/pull/7/head`)
-    /// as a detached head.
-    pub fn clone(remote: &crate::forge::GitRemote, git_ref: &str) -> anyhow::Result<Workspace> {
-        let _ = (remote, git_ref);
-        anyhow::bail!("not built yet")
+    /// Clones `remote` and checks out `git_ref` (`refs/heads/feature`, `refs/pull/7/head`; a
+    /// bare name is a branch) as a detached head.
+    pub fn clone(remote: &GitRemote, git_ref: &str) -> anyhow::Result<Workspace> {
+        let git_ref = qualified_ref(git_ref)?;
+        let dir = tempfile::Builder::new()
+            .prefix("nomad-spec-workspace-")
+            .tempdir()
+            .context("cannot create a temporary directory for the clone")?;
+        let repo = Repository::init(dir.path())
+            .with_context(|| format!("cannot create a repository in {}", dir.path().display()))?;
+        let workspace = Workspace { dir, remote: remote.clone() };
+        repo.remote("origin", &remote.url).map_err(|err| {
+            anyhow!("{} is not a usable git remote: {}", remote.url, workspace.scrub(err.message()))
+        })?;
+        let mut refspecs = vec![format!("+{git_ref}:{CHECKOUT_REF}")];
+        if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
+            refspecs.push(format!("+{git_ref}:{}", tracking_ref(branch)));
+        }
+        workspace.fetch(&repo, &refspecs, &git_ref)?;
+        let commit = repo
+            .refname_to_id(CHECKOUT_REF)
+            .map_err(|_| anyhow!("{} has no {git_ref} to check out", remote.url))?;
+        workspace.check_out(&repo, commit)?;
+        Ok(workspace)
     }
 
     /// The checkout's folder.
@@ -82,18 +128,52 @@ impl Workspace {
 
     /// The checked-out commit.
     pub fn head(&self) -> anyhow::Result<String> {
-        let _ = &self.remote;
-        anyhow::bail!("not built yet")
+        let repo = self.open()?;
+        let head = head_commit(&repo)?.id();
+        Ok(head.to_string())
     }
 
-    /// The newest commit on the checked-out history that changed `path`.
+    /// The newest commit on the checked-out history that changed `path`: as `git log -1 --
+    /// path` counts it, a commit whose version of the path (content, mode, or presence)
+    /// differs from each of its parents', so a merge that only brought a side branch's change
+    /// in names that side branch's commit.
     pub fn last_commit_touching(&self, path: &str) -> anyhow::Result<Option<CommitInfo>> {
-        let _ = path;
-        anyhow::bail!("not built yet")
+        let relative = checkout_path(path)?;
+        let repo = self.open()?;
+        let head = head_commit(&repo)?;
+        let mut walk = repo.revwalk().context("cannot walk the history")?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+            .context("cannot sort the history")?;
+        walk.push(head.id()).context("cannot walk the history from the head")?;
+        for id in walk {
+            let id = id.context("cannot read the history")?;
+            let commit =
+                repo.find_commit(id).with_context(|| format!("cannot read commit {id}"))?;
+            let here = entry_at(&commit, &relative)?;
+            let touched = if commit.parent_count() == 0 {
+                here.is_some()
+            } else {
+                let mut differs_from_all = true;
+                for parent in commit.parents() {
+                    if entry_at(&parent, &relative)? == here {
+                        differs_from_all = false;
+                        break;
+                    }
+                }
+                differs_from_all
+            };
+            if touched {
+                return Ok(Some(commit_info(&commit)));
+            }
+        }
+        Ok(None)
     }
 
     /// Writes `content` to `path` and commits it on the head as `identity`; `None` when the
     /// file already had that content (nothing committed).
+    ///
+    /// `path` is relative to the checkout, uses `/`, and may not leave it: `..`, absolute
+    /// paths, `.git` and symbolic links on the way are refused.
     pub fn commit_file(
         &mut self,
         path: &str,
@@ -101,21 +181,364 @@ impl Workspace {
         message: &str,
         identity: &Identity,
     ) -> anyhow::Result<Option<String>> {
-        let _ = (path, content, message, identity);
-        anyhow::bail!("not built yet")
+        let relative = checkout_path(path)?;
+        refuse_symlinks(self.dir.path(), &relative)?;
+        let file = self.dir.path().join(&relative);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder for {relative}"))?;
+        }
+        std::fs::write(&file, content).with_context(|| format!("cannot write {relative}"))?;
+
+        let repo = self.open()?;
+        let head = head_commit(&repo)?;
+        let mut index = repo.index().context("cannot read the checkout's index")?;
+        index.add_path(Path::new(&relative)).with_context(|| format!("cannot stage {relative}"))?;
+        index.write().context("cannot write the checkout's index")?;
+        let tree_id = index.write_tree().context("cannot write the tree to commit")?;
+        if tree_id == head.tree_id() {
+            return Ok(None);
+        }
+        let tree = repo.find_tree(tree_id).context("cannot read the tree to commit")?;
+        let signature =
+            git2::Signature::now(&identity.name, &identity.email).with_context(|| {
+                format!("`{} <{}>` cannot sign a commit", identity.name, identity.email)
+            })?;
+        let commit = repo
+            .commit(Some("HEAD"), &signature, &signature, message, &tree, &[&head])
+            .with_context(|| format!("cannot commit {relative}"))?;
+        Ok(Some(commit.to_string()))
     }
 
     /// Pushes the head to `refs/heads/<branch>` (never forced), with the remote's push options.
+    /// The branch need not exist on the remote yet.
     pub fn push(&mut self, branch: &str) -> anyhow::Result<PushOutcome> {
-        let _ = branch;
-        anyhow::bail!("not built yet")
+        let refname = branch_ref(branch)?;
+        let repo = self.open()?;
+        let head = head_commit(&repo)?.id().to_string();
+        let mut origin = repo.find_remote("origin").context("the workspace has no origin")?;
+        let session = Session::default();
+        let push_options: Vec<&str> = self.remote.push_options.iter().map(String::as_str).collect();
+        let mut options = PushOptions::new();
+        options.remote_callbacks(session.callbacks(&self.remote));
+        options.remote_push_options(&push_options);
+        options.proxy_options(proxy());
+        // No `+`: a push that is not a fast-forward fails instead of rewriting history.
+        let result = origin.push(&[format!("HEAD:{refname}")], Some(&mut options));
+        drop(options);
+        match result {
+            Ok(()) => {}
+            Err(err) if err.code() == ErrorCode::NotFastForward => {
+                return Ok(PushOutcome::NonFastForward)
+            }
+            Err(err) => {
+                return Err(self.network_error(
+                    &session,
+                    &err,
+                    &format!("cannot push to {refname} of {}", self.remote.url),
+                ))
+            }
+        }
+        let status = session
+            .ref_updates
+            .borrow()
+            .iter()
+            .find(|(name, _)| *name == refname)
+            .and_then(|(_, status)| status.clone());
+        Ok(match status {
+            None => PushOutcome::Pushed { commit: head },
+            Some(status) => {
+                let remote_text = session.remote_text.borrow();
+                let outcome = rejection(&refname, &status, &remote_text);
+                match outcome {
+                    PushOutcome::Rejected { message, protected } => {
+                        PushOutcome::Rejected { message: self.scrub(&message), protected }
+                    }
+                    other => other,
+                }
+            }
+        })
     }
 
     /// Fetches `refs/heads/<branch>` and resets the checkout to it (dropping local commits);
     /// returns the new head.
     pub fn sync_to(&mut self, branch: &str) -> anyhow::Result<String> {
-        let _ = branch;
-        anyhow::bail!("not built yet")
+        let refname = branch_ref(branch)?;
+        let tracking = tracking_ref(branch);
+        let repo = self.open()?;
+        // A stale tracking ref must not pass for the branch when the remote has lost it.
+        if let Ok(mut stale) = repo.find_reference(&tracking) {
+            stale.delete().with_context(|| format!("cannot drop the stale {tracking}"))?;
+        }
+        self.fetch(&repo, &[format!("+{refname}:{tracking}")], &refname)?;
+        let commit = repo
+            .refname_to_id(&tracking)
+            .map_err(|_| anyhow!("{} has no branch {branch}", self.remote.url))?;
+        self.check_out(&repo, commit)?;
+        Ok(commit.to_string())
+    }
+
+    fn open(&self) -> anyhow::Result<Repository> {
+        Repository::open(self.dir.path())
+            .with_context(|| format!("cannot open the checkout in {}", self.dir.path().display()))
+    }
+
+    /// Fetches `refspecs` from origin; `what` names the ref in errors.
+    fn fetch(&self, repo: &Repository, refspecs: &[String], what: &str) -> anyhow::Result<()> {
+        let mut origin = repo.find_remote("origin").context("the workspace has no origin")?;
+        let session = Session::default();
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(session.callbacks(&self.remote))
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false)
+            .proxy_options(proxy());
+        let result = origin.fetch(refspecs, Some(&mut options), None);
+        drop(options);
+        result.map_err(|err| {
+            self.network_error(
+                &session,
+                &err,
+                &format!("cannot fetch {what} from {}", self.remote.url),
+            )
+        })
+    }
+
+    /// Makes the checkout exactly `commit`'s tree, with a detached head on it.
+    fn check_out(&self, repo: &Repository, commit: git2::Oid) -> anyhow::Result<()> {
+        let object = repo
+            .find_object(commit, Some(git2::ObjectType::Commit))
+            .with_context(|| format!("{commit} is not a commit"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force();
+        repo.checkout_tree(&object, Some(&mut checkout))
+            .with_context(|| format!("cannot check out {commit}"))?;
+        repo.set_head_detached(commit).with_context(|| format!("cannot move the head to {commit}"))
+    }
+
+    /// A failed network operation in words: a refused token says so (and nothing else about
+    /// the token); anything else keeps libgit2's message, scrubbed.
+    fn network_error(&self, session: &Session, err: &git2::Error, doing: &str) -> anyhow::Error {
+        if session.credentials_refused() {
+            anyhow!(
+                "authentication failed for {}: the server refused the token of user `{}`",
+                self.remote.url,
+                self.remote.username
+            )
+        } else {
+            anyhow!("{doing}: {}", self.scrub(err.message()))
+        }
+    }
+
+    /// `text` without the token.
+    fn scrub(&self, text: &str) -> String {
+        if self.remote.token.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&self.remote.token, "***")
+        }
+    }
+}
+
+/// What one network operation saw through libgit2's callbacks.
+#[derive(Default)]
+struct Session {
+    credential_requests: Cell<u32>,
+    /// What the remote wrote on its side band (`remote: error: GH006: ...`).
+    remote_text: RefCell<String>,
+    /// Each ref the push reported on, with the remote's reason when it refused it.
+    ref_updates: RefCell<Vec<(String, Option<String>)>>,
+}
+
+impl Session {
+    fn callbacks<'a>(&'a self, remote: &'a GitRemote) -> RemoteCallbacks<'a> {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.credentials(move |_url, _username, allowed| {
+            let requests = self.credential_requests.get() + 1;
+            self.credential_requests.set(requests);
+            if requests > CREDENTIAL_ATTEMPTS {
+                return Err(git2::Error::from_str("the server refused the credentials"));
+            }
+            if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                return Err(git2::Error::from_str(
+                    "the server wants credentials other than a user name and token",
+                ));
+            }
+            Cred::userpass_plaintext(&remote.username, &remote.token)
+        });
+        callbacks.sideband_progress(move |data| {
+            self.remote_text.borrow_mut().push_str(&String::from_utf8_lossy(data));
+            true
+        });
+        callbacks.push_update_reference(move |refname, status| {
+            self.ref_updates.borrow_mut().push((refname.to_string(), status.map(str::to_string)));
+            Ok(())
+        });
+        callbacks
+    }
+
+    fn credentials_refused(&self) -> bool {
+        self.credential_requests.get() > CREDENTIAL_ATTEMPTS
+    }
+}
+
+/// The proxy a user configured (`http.proxy`, `https_proxy`), as git itself would use it.
+fn proxy<'a>() -> ProxyOptions<'a> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    proxy
+}
+
+/// What a ref the remote refused with `status` means for the bot: lost a race (the branch
+/// moved between the remote's advertisement and the update, or a concurrent push held its
+/// lock), or a refusal to report in the remote's words.
+fn rejection(refname: &str, status: &str, remote_text: &str) -> PushOutcome {
+    let status_lower = status.to_lowercase();
+    let text_lower = remote_text.to_lowercase();
+    // receive-pack's words: `non-fast-forward`, `failed to lock`, `cannot lock ref '...': is
+    // at X but expected Y` (as the status, or on the side band under `failed to update ref`),
+    // and newer gits' `incorrect old value provided` / `reference already exists`.
+    let lost_race = [
+        "non-fast-forward",
+        "fetch first",
+        "failed to lock",
+        "cannot lock ref",
+        "incorrect old value",
+        "reference already exists",
+    ]
+    .iter()
+    .any(|sign| status_lower.contains(sign))
+        || (status_lower.contains("failed to update ref")
+            && (text_lower.contains("cannot lock ref") || text_lower.contains("but expected")));
+    if lost_race {
+        return PushOutcome::NonFastForward;
+    }
+    let lines: Vec<&str> = remote_text
+        .split(['\n', '\r'])
+        .map(str::trim)
+        // Progress counters (`Resolving deltas: 100% (3/3)`) say nothing about the refusal.
+        .filter(|line| !line.is_empty() && !line.contains("% ("))
+        .collect();
+    let mut message = lines.join("\n");
+    if !message.is_empty() {
+        message.push('\n');
+    }
+    message.push_str(&format!("{refname}: {status}"));
+    let lower = message.to_lowercase();
+    // GitHub: `GH006: Protected branch update failed`, rulesets `GH013: Repository rule
+    // violations`; GitLab: `You are not allowed to push code to protected branches`, and any
+    // refusal by a pre-receive hook, which is where forges enforce branch protection.
+    let protected = ["protected", "gh006", "gh013", "pre-receive hook declined"]
+        .iter()
+        .any(|sign| lower.contains(sign));
+    PushOutcome::Rejected { message, protected }
+}
+
+/// `git_ref` as a full ref name: a bare name is a branch.
+fn qualified_ref(git_ref: &str) -> anyhow::Result<String> {
+    let full = if git_ref.starts_with("refs/") {
+        git_ref.to_string()
+    } else {
+        format!("refs/heads/{git_ref}")
+    };
+    if !git2::Reference::is_valid_name(&full) {
+        bail!("`{git_ref}` is not a valid git ref");
+    }
+    Ok(full)
+}
+
+/// `refs/heads/<branch>`, once `branch` is known to be a valid branch name.
+fn branch_ref(branch: &str) -> anyhow::Result<String> {
+    let full = format!("refs/heads/{branch}");
+    if branch.is_empty() || branch.starts_with("refs/") || !git2::Reference::is_valid_name(&full) {
+        bail!("`{branch}` is not a valid branch name");
+    }
+    Ok(full)
+}
+
+fn tracking_ref(branch: &str) -> String {
+    format!("refs/remotes/origin/{branch}")
+}
+
+fn head_commit(repo: &Repository) -> anyhow::Result<git2::Commit<'_>> {
+    repo.head()
+        .and_then(|head| head.peel_to_commit())
+        .context("the checkout has no commit checked out")
+}
+
+/// `path` as a clean relative path inside the checkout (`deploy/job.nomad.hcl`), or an error
+/// saying why it would leave it.
+fn checkout_path(path: &str) -> anyhow::Result<String> {
+    let mut parts = Vec::new();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(part) => {
+                let part = part
+                    .to_str()
+                    .with_context(|| format!("the path `{path}` is not valid UTF-8"))?;
+                if part.eq_ignore_ascii_case(".git") {
+                    bail!("the path `{path}` points into the repository's .git folder");
+                }
+                parts.push(part);
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                bail!("the path `{path}` leaves the checkout (`..` is not allowed)")
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                bail!("the path `{path}` is absolute; give it relative to the repository")
+            }
+        }
+    }
+    if parts.is_empty() {
+        bail!("the path `{path}` names no file in the repository");
+    }
+    Ok(parts.join("/"))
+}
+
+/// Refuses to write through a symbolic link committed in the repository: a pull request could
+/// point `deploy` at a folder outside the checkout.
+fn refuse_symlinks(root: &Path, relative: &str) -> anyhow::Result<()> {
+    let mut at = root.to_path_buf();
+    for part in relative.split('/') {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let shown = at.strip_prefix(root).unwrap_or(&at).display().to_string();
+                bail!("cannot write {relative}: {shown} is a symbolic link in the repository");
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot inspect {}", at.display()))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tree entry (id and mode) `commit` has at `path`, `None` when it has none.
+fn entry_at(commit: &git2::Commit<'_>, path: &str) -> anyhow::Result<Option<(git2::Oid, i32)>> {
+    let tree = commit.tree().with_context(|| format!("cannot read the tree of {}", commit.id()))?;
+    match tree.get_path(Path::new(path)) {
+        Ok(entry) => Ok(Some((entry.id(), entry.filemode()))),
+        Err(err) if err.code() == ErrorCode::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot look up {path} in {}", commit.id())),
+    }
+}
+
+fn commit_info(commit: &git2::Commit<'_>) -> CommitInfo {
+    let author = commit.author();
+    CommitInfo {
+        sha: commit.id().to_string(),
+        author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        subject: String::from_utf8_lossy(commit.message_bytes())
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
     }
 }
 
@@ -145,6 +568,79 @@ mod tests {
         assert_eq!(repository_name("git@github.com:o/shop").as_deref(), Some("shop"));
         assert_eq!(repository_name("file:///srv/shop.git/").as_deref(), Some("shop"));
         assert_eq!(repository_name("git@host:").as_deref(), None);
+    }
+
+    #[test]
+    fn refusals_by_the_remote() {
+        let main = "refs/heads/main";
+        let github = "Resolving deltas: 100% (2/2), completed with 2 local objects.\r\n\
+                      error: GH006: Protected branch update failed for refs/heads/main.\n\
+                      error: Changes must be made through a pull request.\n";
+        assert_eq!(
+            rejection(main, "protected branch hook declined", github),
+            PushOutcome::Rejected {
+                message: "error: GH006: Protected branch update failed for refs/heads/main.\n\
+                          error: Changes must be made through a pull request.\n\
+                          refs/heads/main: protected branch hook declined"
+                    .to_string(),
+                protected: true,
+            }
+        );
+        let gitlab = "GitLab: You are not allowed to push code to protected branches on this \
+                      project.\n";
+        let PushOutcome::Rejected { protected, .. } =
+            rejection(main, "pre-receive hook declined", gitlab)
+        else {
+            panic!("a refusal");
+        };
+        assert!(protected);
+        let PushOutcome::Rejected { message, protected } =
+            rejection(main, "hook declined", "error: too big\n")
+        else {
+            panic!("a refusal");
+        };
+        assert!(!protected, "{message}");
+        assert_eq!(message, "error: too big\nrefs/heads/main: hook declined");
+
+        for (status, text) in [
+            ("non-fast-forward", ""),
+            ("failed to lock", ""),
+            ("cannot lock ref 'refs/heads/main': is at 1111 but expected 2222", ""),
+            (
+                "failed to update ref",
+                "error: cannot lock ref 'refs/heads/main': is at 1 but expected 2\n",
+            ),
+            ("incorrect old value provided", ""),
+        ] {
+            assert_eq!(rejection(main, status, text), PushOutcome::NonFastForward, "{status}");
+        }
+        let PushOutcome::Rejected { .. } =
+            rejection(main, "failed to update ref", "error: disk full")
+        else {
+            panic!("a failed update that is no race is a refusal");
+        };
+    }
+
+    #[test]
+    fn paths_in_the_checkout() {
+        assert_eq!(checkout_path("deploy/shop.nomad.hcl").unwrap(), "deploy/shop.nomad.hcl");
+        assert_eq!(checkout_path("./deploy//shop.hcl").unwrap(), "deploy/shop.hcl");
+        for (path, says) in [
+            ("../x", "`..`"),
+            ("a/../../x", "`..`"),
+            ("/etc/passwd", "absolute"),
+            (".git/config", ".git folder"),
+            ("sub/.GIT/config", ".git folder"),
+            (".", "names no file"),
+        ] {
+            let err = checkout_path(path).unwrap_err();
+            assert!(format!("{err:#}").contains(says), "{path}: {err:#}");
+        }
+        assert_eq!(qualified_ref("main").unwrap(), "refs/heads/main");
+        assert_eq!(qualified_ref("refs/pull/7/head").unwrap(), "refs/pull/7/head");
+        assert!(qualified_ref("refs/pull/7/head~1").is_err());
+        assert!(branch_ref("nomad-spec/fix-shop").is_ok());
+        assert!(branch_ref("bad..name").is_err());
     }
 
     #[test]

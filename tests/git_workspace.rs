@@ -1,0 +1,423 @@
+//! The bot's git workspace (`nomad_spec::git::Workspace`) against bare repositories served
+//! over real smart HTTP (`git http-backend`, via `fakes::git_http`) behind HTTP basic auth:
+//! clone of a branch and of a pull request's ref, commit, push, a lost race, a protected
+//! branch, a wrong token, push options, and who last touched a file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use fakes::git_http;
+use fakes::server::LoopbackServer;
+use nomad_spec::forge::GitRemote;
+use nomad_spec::git::{Identity, PushOutcome, Workspace};
+
+const TOKEN: &str = "ghs_s3cretT0kenForTheBot";
+const USER: &str = "x-access-token";
+
+/// A forge holding `acme/shop.git` (branch `main`, one commit by Ada), serving it over HTTP
+/// to whoever gives `TOKEN` as the password.
+struct Forge {
+    root: tempfile::TempDir,
+    server: LoopbackServer,
+}
+
+struct Auth {
+    root: PathBuf,
+    token: String,
+}
+
+async fn git_over_http(State(auth): State<Arc<Auth>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let user = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok())
+        .and_then(|decoded| String::from_utf8(decoded).ok())
+        .and_then(|pair| {
+            let (user, password) = pair.split_once(':')?;
+            (password == auth.token).then(|| user.to_string())
+        });
+    let Some(user) = user else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"fake forge\"")],
+            "authentication required\n",
+        )
+            .into_response();
+    };
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    git_http::serve(
+        &auth.root,
+        parts.uri.path(),
+        &parts.method,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+        &user,
+    )
+    .await
+}
+
+impl Forge {
+    fn new() -> Forge {
+        let root = tempfile::tempdir().unwrap();
+        let forge_root = root.path().to_path_buf();
+        git_http::init_bare(&forge_root.join("acme/shop.git"), "main").unwrap();
+        let auth = Arc::new(Auth { root: forge_root, token: TOKEN.to_string() });
+        let app = axum::Router::new().fallback(git_over_http).with_state(auth);
+        let server = LoopbackServer::start("127.0.0.1:0", app, "git forge").unwrap();
+        let forge = Forge { root, server };
+        forge.commit("main", &[("Dockerfile", "FROM nginx\n")], "initial", "Ada");
+        forge
+    }
+
+    fn bare(&self) -> PathBuf {
+        self.root.path().join("acme/shop.git")
+    }
+
+    fn url(&self) -> String {
+        format!("{}/acme/shop.git", self.server.url())
+    }
+
+    fn remote(&self) -> GitRemote {
+        GitRemote {
+            url: self.url(),
+            username: USER.to_string(),
+            token: TOKEN.to_string(),
+            push_options: vec![],
+        }
+    }
+
+    /// Someone else commits `files` on `branch`, straight into the bare repository.
+    fn commit(&self, branch: &str, files: &[(&str, &str)], message: &str, author: &str) -> String {
+        let work = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let path = work.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        git_http::commit_tree(&self.bare(), branch, work.path(), message, author).unwrap()
+    }
+
+    fn head(&self, branch: &str) -> String {
+        git_http::head_of(&self.bare(), branch).unwrap()
+    }
+}
+
+fn bot() -> Identity {
+    Identity { name: "nomad-spec[bot]".to_string(), email: "bot@nomad-spec.example".to_string() }
+}
+
+/// Runs git in the bare repository `bare` (for refs the fakes have no helper for).
+fn git(bare: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git").args(args).current_dir(bare).output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn clone_a_branch_commit_and_push() {
+    let forge = Forge::new();
+    let initial = forge.head("main");
+    let mut workspace = Workspace::clone(&forge.remote(), "refs/heads/main").unwrap();
+    assert_eq!(workspace.head().unwrap(), initial);
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("Dockerfile")).unwrap(),
+        "FROM nginx\n"
+    );
+
+    let unchanged = workspace.commit_file("Dockerfile", "FROM nginx\n", "same", &bot()).unwrap();
+    assert_eq!(unchanged, None);
+    assert_eq!(workspace.head().unwrap(), initial);
+
+    let job = "job \"shop\" {}\n";
+    let message = "Add the Nomad job for shop\n\nOne group: the Dockerfile exposes no port.";
+    let commit =
+        workspace.commit_file("deploy/shop.nomad.hcl", job, message, &bot()).unwrap().unwrap();
+    assert_eq!(workspace.head().unwrap(), commit);
+    let again = workspace.commit_file("deploy/shop.nomad.hcl", job, "again", &bot()).unwrap();
+    assert_eq!(again, None, "the same content twice is one commit");
+
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit: commit.clone() });
+    assert_eq!(forge.head("main"), commit);
+    assert_eq!(git_http::read_file(&forge.bare(), "main", "deploy/shop.nomad.hcl").unwrap(), job);
+    assert_eq!(
+        git_http::log_subjects(&forge.bare(), "main").unwrap(),
+        ["Add the Nomad job for shop", "initial"]
+    );
+    let author = git(&forge.bare(), &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "main"]);
+    assert_eq!(
+        author,
+        format!("nomad-spec[bot] <bot@nomad-spec.example>|nomad-spec[bot] <bot@nomad-spec.example>|{message}")
+    );
+}
+
+#[test]
+fn clone_a_pull_request_ref_and_push_a_new_branch() {
+    let forge = Forge::new();
+    git(&forge.bare(), &["branch", "topic", "main"]);
+    let pr_head =
+        forge.commit("topic", &[("src/app.py", "print('hi')\n")], "the author's change", "Bob");
+    git(&forge.bare(), &["update-ref", "refs/pull/7/head", &pr_head]);
+    git(&forge.bare(), &["branch", "-D", "topic"]);
+
+    let mut workspace = Workspace::clone(&forge.remote(), "refs/pull/7/head").unwrap();
+    assert_eq!(workspace.head().unwrap(), pr_head);
+    assert!(workspace.path().join("src/app.py").is_file());
+
+    let commit =
+        workspace.commit_file("shop.nomad.hcl", "job \"shop\" {}\n", "Add job", &bot()).unwrap();
+    let commit = commit.unwrap();
+    let outcome = workspace.push("nomad-spec/fix-shop").unwrap();
+    assert_eq!(outcome, PushOutcome::Pushed { commit: commit.clone() });
+    assert_eq!(forge.head("nomad-spec/fix-shop"), commit);
+    assert_eq!(
+        git_http::log_subjects(&forge.bare(), "nomad-spec/fix-shop").unwrap(),
+        ["Add job", "the author's change", "initial"]
+    );
+    assert_eq!(forge.head("main"), git(&forge.bare(), &["rev-parse", &format!("{pr_head}~1")]));
+}
+
+#[test]
+fn a_ref_the_remote_does_not_have_is_a_clear_error() {
+    let forge = Forge::new();
+    let err = Workspace::clone(&forge.remote(), "refs/pull/99/head").err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("refs/pull/99/head") && text.contains(&forge.url()), "{text}");
+
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let err = workspace.sync_to("gone").unwrap_err();
+    assert!(format!("{err:#}").contains("has no branch gone"), "{err:#}");
+    for bad in ["", "a..b", "refs/heads/x", "with space"] {
+        let err = workspace.push(bad).unwrap_err();
+        assert!(format!("{err:#}").contains("not a valid branch name"), "{bad}: {err:#}");
+    }
+}
+
+#[test]
+fn a_racing_push_is_not_overwritten_then_sync_and_retry_succeeds() {
+    let forge = Forge::new();
+    let mut workspace = Workspace::clone(&forge.remote(), "refs/heads/main").unwrap();
+    workspace.commit_file("shop.nomad.hcl", "job \"shop\" {}\n", "Add job", &bot()).unwrap();
+
+    let theirs = forge.commit("main", &[("README.md", "# shop\n")], "their push", "Carol");
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::NonFastForward);
+    assert_eq!(forge.head("main"), theirs, "their commit is still the branch's head");
+
+    assert_eq!(workspace.sync_to("main").unwrap(), theirs);
+    assert_eq!(workspace.head().unwrap(), theirs);
+    assert!(workspace.path().join("README.md").is_file());
+    assert!(!workspace.path().join("shop.nomad.hcl").exists(), "the reset dropped our commit");
+
+    let ours = workspace
+        .commit_file("shop.nomad.hcl", "job \"shop\" {}\n", "Add job", &bot())
+        .unwrap()
+        .unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit: ours.clone() });
+    assert_eq!(forge.head("main"), ours);
+    assert_eq!(
+        git_http::log_subjects(&forge.bare(), "main").unwrap(),
+        ["Add job", "their push", "initial"]
+    );
+    git(&forge.bare(), &["merge-base", "--is-ancestor", &theirs, &ours]);
+}
+
+#[test]
+fn a_protected_branch_is_rejected_with_the_remotes_words() {
+    let forge = Forge::new();
+    let initial = forge.head("main");
+    let gh006 = "GH006: Protected branch update failed for refs/heads/main.";
+    git_http::protect_branch(&forge.bare(), "main", gh006).unwrap();
+    let mut workspace = Workspace::clone(&forge.remote(), "refs/heads/main").unwrap();
+    let commit = workspace
+        .commit_file("shop.nomad.hcl", "job \"shop\" {}\n", "Add job", &bot())
+        .unwrap()
+        .unwrap();
+
+    match workspace.push("main").unwrap() {
+        PushOutcome::Rejected { message, protected } => {
+            assert!(protected, "{message}");
+            assert!(message.contains(gh006), "{message}");
+            assert!(message.contains("pre-receive hook declined"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(forge.head("main"), initial);
+
+    let outcome = workspace.push("nomad-spec/fix-main").unwrap();
+    assert_eq!(outcome, PushOutcome::Pushed { commit: commit.clone() });
+    assert_eq!(forge.head("nomad-spec/fix-main"), commit);
+}
+
+#[test]
+fn an_update_hook_refusing_for_another_reason_is_not_called_protection() {
+    let forge = Forge::new();
+    let hook = forge.bare().join("hooks/update");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\necho 'error: commit messages need a ticket' >&2\nexit 1\n")
+        .unwrap();
+    make_executable(&hook);
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    workspace.commit_file("a.txt", "a\n", "no ticket", &bot()).unwrap().unwrap();
+    match workspace.push("main").unwrap() {
+        PushOutcome::Rejected { message, protected } => {
+            assert!(!protected, "{message}");
+            assert!(message.contains("commit messages need a ticket"), "{message}");
+            assert!(message.contains("hook declined"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_token_is_a_clear_error_without_the_token() {
+    let forge = Forge::new();
+    let wrong = "glpat-WrongTokenValue123";
+    let remote = GitRemote { token: wrong.to_string(), ..forge.remote() };
+    let err = Workspace::clone(&remote, "refs/heads/main").err().unwrap();
+    let text = format!("{err:#} {err:?}");
+    assert!(text.contains("authentication failed for"), "{text}");
+    assert!(text.contains(&forge.url()), "{text}");
+    assert!(!text.contains(wrong) && !text.contains(TOKEN), "{text}");
+}
+
+#[test]
+fn push_options_reach_the_server() {
+    let forge = Forge::new();
+    let record = forge.root.path().join("push-options.txt");
+    let hook = forge.bare().join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncat >/dev/null\necho \"$GIT_PUSH_OPTION_COUNT $GIT_PUSH_OPTION_0 $GIT_PUSH_OPTION_1\" > '{}'\nexit 0\n",
+        record.display()
+    );
+    std::fs::write(&hook, script).unwrap();
+    make_executable(&hook);
+
+    let remote = GitRemote {
+        push_options: vec!["ci.skip".to_string(), "merge_request.create".to_string()],
+        ..forge.remote()
+    };
+    let mut workspace = Workspace::clone(&remote, "refs/heads/main").unwrap();
+    let commit = workspace.commit_file("a.txt", "a\n", "a", &bot()).unwrap().unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit });
+    assert_eq!(std::fs::read_to_string(&record).unwrap().trim(), "2 ci.skip merge_request.create");
+}
+
+#[test]
+fn paths_outside_the_checkout_are_refused() {
+    let forge = Forge::new();
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let head = workspace.head().unwrap();
+    for (path, says) in [
+        ("../escape.hcl", "`..` is not allowed"),
+        ("deploy/../../escape.hcl", "`..` is not allowed"),
+        ("/tmp/escape.hcl", "is absolute"),
+        (".git/hooks/post-commit", ".git folder"),
+        ("", "names no file"),
+    ] {
+        let err = workspace.commit_file(path, "x", "m", &bot()).unwrap_err();
+        assert!(format!("{err:#}").contains(says), "{path}: {err:#}");
+    }
+    assert!(!workspace.path().parent().unwrap().join("escape.hcl").exists());
+
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), workspace.path().join("deploy")).unwrap();
+    let err = workspace.commit_file("deploy/job.hcl", "x", "m", &bot()).unwrap_err();
+    assert!(format!("{err:#}").contains("deploy is a symbolic link"), "{err:#}");
+    assert!(!outside.path().join("job.hcl").exists());
+    assert_eq!(workspace.head().unwrap(), head);
+}
+
+#[test]
+fn the_last_commit_touching_a_file() {
+    let forge = Forge::new();
+    let first = forge.head("main");
+    let readme = forge.commit("main", &[("README.md", "# shop\n")], "docs: readme", "Grace");
+    forge.commit("main", &[("src/app.py", "print()\n")], "code", "Linus");
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+
+    let dockerfile = workspace.last_commit_touching("Dockerfile").unwrap().unwrap();
+    assert_eq!(dockerfile.sha, first);
+    assert_eq!(dockerfile.author_name, "Ada");
+    assert_eq!(dockerfile.author_email, "Ada@users.noreply.example");
+    assert_eq!(dockerfile.subject, "initial");
+    let touched = workspace.last_commit_touching("README.md").unwrap().unwrap();
+    assert_eq!((touched.sha.as_str(), touched.author_name.as_str()), (readme.as_str(), "Grace"));
+    assert_eq!(workspace.last_commit_touching("deploy/shop.nomad.hcl").unwrap(), None);
+
+    let ours = workspace
+        .commit_file("deploy/shop.nomad.hcl", "job {}\n", "Add job\n\nwhy", &bot())
+        .unwrap()
+        .unwrap();
+    let touched = workspace.last_commit_touching("deploy/shop.nomad.hcl").unwrap().unwrap();
+    assert_eq!(touched.sha, ours);
+    assert_eq!(touched.author_name, "nomad-spec[bot]");
+    assert_eq!(touched.subject, "Add job");
+    let dockerfile_again = workspace.last_commit_touching("./Dockerfile").unwrap().unwrap();
+    assert_eq!(dockerfile_again.sha, first);
+}
+
+#[test]
+fn a_merge_names_the_side_branchs_commit() {
+    let forge = Forge::new();
+    git(&forge.bare(), &["branch", "side", "main"]);
+    let side = forge.commit("side", &[("Dockerfile", "FROM caddy\n")], "switch to caddy", "Bob");
+    forge.commit("main", &[("README.md", "# shop\n")], "docs", "Grace");
+    let work = tempfile::tempdir().unwrap();
+    let url = forge.bare().display().to_string();
+    git(work.path(), &["clone", "--quiet", &url, "w"]);
+    let w = work.path().join("w");
+    git(&w, &["fetch", "--quiet", "origin", "side"]);
+    git(
+        &w,
+        &[
+            "-c",
+            "user.name=Mia",
+            "-c",
+            "user.email=mia@x",
+            "merge",
+            "--no-ff",
+            "-m",
+            "merge side",
+            "FETCH_HEAD",
+        ],
+    );
+    git(&w, &["push", "--quiet", "origin", "HEAD:main"]);
+
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let touched = workspace.last_commit_touching("Dockerfile").unwrap().unwrap();
+    assert_eq!((touched.sha.as_str(), touched.author_name.as_str()), (side.as_str(), "Bob"));
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_push_that_loses_the_race_on_the_server_is_a_non_fast_forward() {
+    let forge = Forge::new();
+    // Someone's commit lands while our push is in flight: a pre-receive hook moves `main`
+    // after the remote advertised it and before it updates it.
+    git(&forge.bare(), &["branch", "theirs", "main"]);
+    let theirs = forge.commit("theirs", &[("README.md", "# shop\n")], "their push", "Carol");
+    let hook = forge.bare().join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncat >/dev/null\nenv -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {theirs}\nexit 0\n"
+    );
+    std::fs::write(&hook, script).unwrap();
+    make_executable(&hook);
+
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    workspace.commit_file("shop.nomad.hcl", "job {}\n", "Add job", &bot()).unwrap().unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::NonFastForward);
+    assert_eq!(forge.head("main"), theirs);
+}
