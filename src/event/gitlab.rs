@@ -29,9 +29,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{Comment, EventError, PullRequest, PullRequestAction, Repository, Trigger};
-
-/// The variable holding the login of the bot (its notes are never answered).
-const BOT_LOGIN: &str = "NOMAD_SPEC_BOT_LOGIN";
+/// The bot's login; its notes are never answered.
+use crate::workflow::settings::BOT_LOGIN;
 
 /// Turns a GitLab job's variables, and the contents of its `TRIGGER_PAYLOAD` file when it has
 /// one, into a trigger.
