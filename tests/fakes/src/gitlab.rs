@@ -390,6 +390,25 @@ impl FakeGitLab {
         state.tokens.iter().find(|(_, id)| **id == user).map(|(token, _)| token.clone())
     }
 
+    /// Commits the files of `files` to `branch` of the main project as `author` (cutting the
+    /// branch from the default branch when it is new); returns the new head.
+    pub fn commit_to_branch(
+        &self,
+        branch: &str,
+        files: &Path,
+        message: &str,
+        author: &str,
+    ) -> anyhow::Result<String> {
+        let project = self.project();
+        if git_http::head_of(&project.bare, branch).is_err() {
+            let base = git_http::head_of(&project.bare, &project.default_branch)?;
+            git(&project.bare, &["update-ref", &format!("refs/heads/{branch}"), &base])?;
+        }
+        let head = git_http::commit_tree(&project.bare, branch, files, message, author)?;
+        self.lock().refresh_merge_requests();
+        Ok(head)
+    }
+
     /// Opens a merge request by `author` from a new branch `branch` (cut from the default
     /// branch) carrying the files of `files` in one commit; returns its iid.
     pub fn open_merge_request(
@@ -698,7 +717,7 @@ impl FakeGitLab {
         self.lock().writes.get(kind).copied().unwrap_or(0)
     }
 
-    /// The push options of every accepted push to the main project, oldest first.
+    /// The push options of every push accepted over HTTP by the main project, oldest first.
     pub fn push_options(&self) -> Vec<Vec<String>> {
         let log = std::fs::read_to_string(self.project().bare.join(PUSH_OPTION_LOG));
         log.unwrap_or_default()
@@ -966,14 +985,15 @@ fn add_note(
 /// Where the `post-receive` hook logs push options, inside the bare repository.
 const PUSH_OPTION_LOG: &str = "push-options.log";
 
-/// Installs a `post-receive` hook that appends each accepted push's options, tab-separated,
-/// as one line to [`PUSH_OPTION_LOG`] (hooks see them as `GIT_PUSH_OPTION_<n>`).
+/// Installs a `post-receive` hook that appends the options of each push accepted over HTTP
+/// (where `REMOTE_USER` is set; the fake's own commits are not pushes), tab-separated, as one
+/// line to [`PUSH_OPTION_LOG`] (hooks see them as `GIT_PUSH_OPTION_<n>`).
 fn install_push_option_log(bare: &Path) -> anyhow::Result<()> {
     let hooks = bare.join("hooks");
     std::fs::create_dir_all(&hooks).context("cannot create the hooks folder")?;
     let log = bare.join(PUSH_OPTION_LOG).to_string_lossy().replace('\'', "'\\''");
     let script = format!(
-        "#!/bin/sh\nline=''\ni=0\nwhile [ \"$i\" -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n  \
+        "#!/bin/sh\n[ -n \"$REMOTE_USER\" ] || exit 0\nline=''\ni=0\nwhile [ \"$i\" -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n  \
          eval \"value=\\$GIT_PUSH_OPTION_$i\"\n  line=\"$line$value\t\"\n  i=$((i + 1))\ndone\n\
          printf '%s\\n' \"$line\" >> '{log}'\n"
     );
