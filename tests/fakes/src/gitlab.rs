@@ -960,6 +960,67 @@ impl FakeGitLab {
     }
 }
 
+/// `fakes gitlab`: serve a fake GitLab by hand.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8929")]
+    pub listen: String,
+    /// The project's path.
+    #[arg(long, default_value = "acme/shop")]
+    pub project: String,
+    /// Its default branch.
+    #[arg(long, default_value = "main")]
+    pub default_branch: String,
+    /// Folder whose files make the first commit (without it, a README).
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// A person NAME:LEVEL (10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner;
+    /// 0 for no membership); repeatable.
+    #[arg(long = "user", value_name = "NAME:LEVEL")]
+    pub users: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Starts the fake with a project access token for the bot (Developer); returns it and
+    /// the text telling a person how to point nomad-spec at it.
+    pub fn start(&self) -> anyhow::Result<(FakeGitLab, String)> {
+        let readme = tempfile::tempdir().context("cannot create a seed folder")?;
+        let seed = match &self.seed {
+            Some(seed) => seed.clone(),
+            None => {
+                std::fs::write(readme.path().join("README.md"), "# A project\n")?;
+                readme.path().to_path_buf()
+            }
+        };
+        let gitlab =
+            FakeGitLab::start_on(&self.listen, &self.project, &self.default_branch, &seed)?;
+        let mut text = format!("fake GitLab listening on {}\n", gitlab.url());
+        for user in &self.users {
+            let (name, level) = user
+                .split_once(':')
+                .with_context(|| format!("--user {user:?} is not NAME:LEVEL"))?;
+            let level: u32 =
+                level.parse().with_context(|| format!("--user {user:?}: LEVEL is a number"))?;
+            let token = gitlab.add_user(name, (level > 0).then_some(level));
+            text.push_str(&format!("user {name} (access level {level}): token {token}\n"));
+        }
+        let (bot, token) = gitlab.add_project_access_token(DEVELOPER);
+        let project = gitlab.project();
+        text.push_str(&format!(
+            "bot {bot}\nexport CI_API_V4_URL={}\nexport CI_SERVER_URL={}\n\
+             export CI_PROJECT_ID={}\nexport CI_PROJECT_PATH={}\nexport CI_DEFAULT_BRANCH={}\n\
+             export NOMAD_SPEC_GITLAB_TOKEN={token}",
+            gitlab.api_url(),
+            gitlab.url(),
+            project.id,
+            project.path,
+            project.default_branch
+        ));
+        Ok((gitlab, text))
+    }
+}
+
 fn add_note(
     state: &mut GitLabState,
     on: Noteable,
@@ -1896,5 +1957,49 @@ mod tests {
         assert_eq!(decode_base64("!!"), None);
         assert_eq!(percent_decode("acme%2Fshop"), "acme/shop");
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[tokio::test]
+    async fn tokens_decide_what_a_request_may_do() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let seed = tempfile::tempdir().unwrap();
+        std::fs::write(seed.path().join("README.md"), "hi\n").unwrap();
+        let gitlab = FakeGitLab::start("acme/shop", "main", seed.path()).unwrap();
+        let dev = gitlab.add_user("dev", Some(DEVELOPER));
+        let outsider = gitlab.add_user("outsider", None);
+        let change = tempfile::tempdir().unwrap();
+        std::fs::write(change.path().join("a.txt"), "a\n").unwrap();
+        let iid = gitlab.open_merge_request("dev", "feature", change.path(), "A").unwrap();
+        let project = gitlab.project().id;
+        let http = reqwest::Client::new();
+        let mr = format!("{}/projects/{project}/merge_requests/{iid}", gitlab.api_url());
+        let notes = format!("{mr}/notes");
+        let status = |r: reqwest::Response| r.status().as_u16();
+
+        assert_eq!(status(http.get(&mr).send().await.unwrap()), 401);
+        assert_eq!(status(http.get(&mr).header("PRIVATE-TOKEN", &dev).send().await.unwrap()), 200);
+        assert_eq!(status(http.get(&mr).bearer_auth(&dev).send().await.unwrap()), 200);
+        assert_eq!(
+            status(http.get(&mr).header("PRIVATE-TOKEN", &outsider).send().await.unwrap()),
+            404
+        );
+        // The project may also be named by its URL-encoded path.
+        let by_path = format!("{}/projects/acme%2Fshop/merge_requests/{iid}", gitlab.api_url());
+        assert_eq!(
+            status(http.get(&by_path).header("PRIVATE-TOKEN", &dev).send().await.unwrap()),
+            200
+        );
+        let job = gitlab.job_token();
+        assert_eq!(status(http.get(&mr).header("JOB-TOKEN", &job).send().await.unwrap()), 200);
+        let post = http.post(&notes).header("JOB-TOKEN", &job).json(&json!({"body": "hi"}));
+        assert_eq!(status(post.send().await.unwrap()), 403);
+        // A form body, as curl sends it, works like JSON.
+        let post = http
+            .post(&notes)
+            .header("PRIVATE-TOKEN", &dev)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("body=hi%20there");
+        assert_eq!(status(post.send().await.unwrap()), 201);
+        assert_eq!(gitlab.notes(iid), [("dev".to_string(), "hi there".to_string())]);
     }
 }
