@@ -288,6 +288,11 @@ struct IssuePayload {
 mod tests {
     use super::*;
 
+    /// Variables a case sets.
+    type Changes = &'static [(&'static str, &'static str)];
+    /// What a case expects: a value, or the reason it is ignored.
+    type Expect<T> = Result<T, &'static str>;
+
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
@@ -346,7 +351,7 @@ mod tests {
     #[test]
     fn merge_request_variants() {
         // (changed variables, head_sha, from_fork, draft)
-        let cases: &[(&[(&str, &str)], &str, bool, bool)] = &[
+        let cases: &[(Changes, &str, bool, bool)] = &[
             (&[("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "head1")], "head1", false, false),
             (&[("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "")], "c0ffee", false, false),
             (&[("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "99")], "c0ffee", true, false),
@@ -403,7 +408,7 @@ mod tests {
     #[test]
     fn branch_pipelines() {
         // (source, extra variables, expected: Some(after) deploys, None is ignored with reason)
-        let cases: &[(&str, &[(&str, &str)], Result<&str, &str>)] = &[
+        let cases: &[(&str, Changes, Expect<&str>)] = &[
             ("push", &[("CI_COMMIT_BRANCH", "main")], Ok("m1")),
             ("web", &[("CI_COMMIT_BRANCH", "main")], Ok("m1")),
             (
@@ -494,7 +499,8 @@ mod tests {
     fn note_variants() {
         // (noteable_type, action, username, bot login variable, expected (edited, from_bot) or
         // the reason it is ignored)
-        let cases: &[(&str, &str, &str, &str, Result<(bool, bool), &str>)] = &[
+        type Case = (&'static str, &'static str, &'static str, &'static str, Expect<(bool, bool)>);
+        let cases: &[Case] = &[
             ("MergeRequest", "update", "dev", "", Ok((true, false))),
             ("MergeRequest", "create", "project_7_bot_3f2a", "", Ok((false, true))),
             ("MergeRequest", "create", "group_12_bot", "", Ok((false, true))),
