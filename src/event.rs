@@ -97,7 +97,7 @@ pub enum Trigger {
 
 /// The payload could not be read as the event it claims to be.
 #[derive(Debug, thiserror::Error)]
-#[error("the `{event}` event payload is not what GitHub sends: {detail}")]
+#[error("the `{event}` event is not what the forge sends: {detail}")]
 pub struct EventError {
     /// `GITHUB_EVENT_NAME`.
     pub event: String,
@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn missing_fields_are_a_clear_error() {
         let err = from_github("pull_request", r#"{"action": "opened"}"#).map(|_| ()).unwrap_err();
-        insta::assert_snapshot!(err.to_string(), @"the `pull_request` event payload is not what GitHub sends: missing field `pull_request` at line 1 column 20");
+        insta::assert_snapshot!(err.to_string(), @"the `pull_request` event is not what the forge sends: missing field `pull_request` at line 1 column 20");
         assert!(from_github("push", "not json").is_err());
     }
 

@@ -1,13 +1,585 @@
-//! GitLab CI variables → `Trigger` (stub until the GitLab adapter lands).
+//! GitLab CI → one `Trigger` (pure): the job's predefined variables, plus the webhook JSON a
+//! comment-triggered pipeline carries in `TRIGGER_PAYLOAD`.
+//!
+//! A GitLab job learns what happened from its predefined CI/CD variables
+//! (<https://docs.gitlab.com/ci/variables/predefined_variables/>):
+//!
+//! - `CI_PIPELINE_SOURCE=merge_request_event`: a merge request pipeline, started when the merge
+//!   request was opened or its source branch got commits. No variable tells the two apart, so
+//!   the action is always [`PullRequestAction::Synchronize`] (the workflow does the same for
+//!   both).
+//! - `push` (or `web`, a pipeline run by hand) on `CI_COMMIT_BRANCH == CI_DEFAULT_BRANCH`: the
+//!   default branch moved, usually a merge. GitLab does not list the changed files in any
+//!   variable; `changed_files` is empty and the workflow diffs `CI_COMMIT_BEFORE_SHA..
+//!   CI_COMMIT_SHA` itself.
+//! - `trigger` or `pipeline` with `TRIGGER_PAYLOAD`: notes cannot start a pipeline, so a
+//!   project webhook on comment events calls the pipeline trigger API and the job gets the
+//!   webhook's body in the file variable `TRIGGER_PAYLOAD`. Its contents (the caller reads the
+//!   file) are a note event (<https://docs.gitlab.com/user/project/integrations/webhook_events/#comment-events>):
+//!   a note on a merge request becomes [`Trigger::PullRequestComment`]; the commenter's
+//!   permission is checked later against the members API, never taken from the payload.
+//!
+//! Everything else (branch pipelines off the default branch, tags, schedules, notes on issues,
+//! commits or snippets, webhook events that are not notes) is [`Trigger::Ignored`] with a
+//! reason a person can read in the job log. A variable or payload that contradicts what GitLab
+//! sends is an [`EventError`].
 
 use std::collections::BTreeMap;
 
-use super::{EventError, Trigger};
+use serde::Deserialize;
 
-/// Turns GitLab CI's variables (and a triggered pipeline's note event) into a trigger.
+use super::{Comment, EventError, PullRequest, PullRequestAction, Repository, Trigger};
+/// The bot's login; its notes are never answered.
+use crate::workflow::settings::BOT_LOGIN;
+
+/// Turns a GitLab job's variables, and the contents of its `TRIGGER_PAYLOAD` file when it has
+/// one, into a trigger.
 pub fn from_gitlab(
-    _vars: &BTreeMap<String, String>,
-    _trigger_payload: Option<&str>,
+    vars: &BTreeMap<String, String>,
+    trigger_payload: Option<&str>,
 ) -> Result<Trigger, EventError> {
-    Err(EventError { event: "gitlab".into(), detail: "not built yet".into() })
+    let source = get(vars, "CI_PIPELINE_SOURCE").ok_or_else(|| EventError {
+        event: "GitLab CI".into(),
+        detail: "CI_PIPELINE_SOURCE is not set; is this a GitLab CI job?".into(),
+    })?;
+    match source {
+        "merge_request_event" => merge_request_trigger(vars),
+        "push" | "web" => push_trigger(vars, source),
+        "trigger" | "pipeline" => match trigger_payload {
+            Some(payload) => note_trigger(vars, payload),
+            None => Ok(Trigger::Ignored {
+                reason: format!(
+                    "a `{source}` pipeline without TRIGGER_PAYLOAD; comment commands arrive \
+                     through a comment webhook that calls the pipeline trigger API"
+                ),
+            }),
+        },
+        other => Ok(Trigger::Ignored {
+            reason: format!("a `{other}` pipeline is not one nomad-spec acts on"),
+        }),
+    }
+}
+
+/// A variable's value, `None` when unset or blank.
+fn get<'a>(vars: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn require<'a>(
+    vars: &'a BTreeMap<String, String>,
+    name: &str,
+    event: &str,
+) -> Result<&'a str, EventError> {
+    get(vars, name).ok_or_else(|| EventError {
+        event: event.to_string(),
+        detail: format!("{name} is not set, though GitLab sets it in such pipelines"),
+    })
+}
+
+fn merge_request_trigger(vars: &BTreeMap<String, String>) -> Result<Trigger, EventError> {
+    const EVENT: &str = "merge_request_event";
+    let iid = require(vars, "CI_MERGE_REQUEST_IID", EVENT)?;
+    let number = iid.parse::<u64>().map_err(|_| EventError {
+        event: EVENT.into(),
+        detail: format!("CI_MERGE_REQUEST_IID={iid:?} is not a number"),
+    })?;
+    let project_id = get(vars, "CI_MERGE_REQUEST_PROJECT_ID")
+        .or_else(|| get(vars, "CI_PROJECT_ID"))
+        .ok_or_else(|| EventError {
+            event: EVENT.into(),
+            detail: "neither CI_MERGE_REQUEST_PROJECT_ID nor CI_PROJECT_ID is set".into(),
+        })?;
+    // Absent on old GitLab versions: then the source is the project itself.
+    let source_project_id = get(vars, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID").unwrap_or(project_id);
+    let title = get(vars, "CI_MERGE_REQUEST_TITLE").unwrap_or_default().to_string();
+    let draft = match get(vars, "CI_MERGE_REQUEST_DRAFT") {
+        Some(value) => value.eq_ignore_ascii_case("true"),
+        // Older GitLab versions have no such variable; the title prefix is what marks a draft.
+        None => ["draft:", "[draft]", "(draft)"]
+            .iter()
+            .any(|prefix| title.to_ascii_lowercase().starts_with(prefix)),
+    };
+    let pull_request = PullRequest {
+        number,
+        title,
+        // Who started the pipeline; the forge's answer names the merge request's author.
+        author: get(vars, "GITLAB_USER_LOGIN").unwrap_or_default().to_string(),
+        // Set in merged-results pipelines, where CI_COMMIT_SHA is the merge result instead.
+        head_sha: match get(vars, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") {
+            Some(sha) => sha.to_string(),
+            None => require(vars, "CI_COMMIT_SHA", EVENT)?.to_string(),
+        },
+        head_ref: require(vars, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", EVENT)?.to_string(),
+        base_ref: require(vars, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", EVENT)?.to_string(),
+        from_fork: source_project_id != project_id,
+        draft,
+    };
+    let full_name = get(vars, "CI_MERGE_REQUEST_PROJECT_PATH")
+        .or_else(|| get(vars, "CI_PROJECT_PATH"))
+        .ok_or_else(|| EventError {
+            event: EVENT.into(),
+            detail: "neither CI_MERGE_REQUEST_PROJECT_PATH nor CI_PROJECT_PATH is set".into(),
+        })?;
+    let repository = Repository {
+        full_name: full_name.to_string(),
+        default_branch: get(vars, "CI_DEFAULT_BRANCH").unwrap_or("main").to_string(),
+    };
+    Ok(Trigger::PullRequestChanged {
+        repository,
+        pull_request,
+        action: PullRequestAction::Synchronize,
+    })
+}
+
+fn push_trigger(vars: &BTreeMap<String, String>, source: &str) -> Result<Trigger, EventError> {
+    let default_branch = require(vars, "CI_DEFAULT_BRANCH", source)?;
+    let Some(branch) = get(vars, "CI_COMMIT_BRANCH") else {
+        let reason = match get(vars, "CI_COMMIT_TAG") {
+            Some(tag) => format!("a pipeline for the tag `{tag}`; deploys happen from branches"),
+            None => format!("a `{source}` pipeline without CI_COMMIT_BRANCH"),
+        };
+        return Ok(Trigger::Ignored { reason });
+    };
+    if branch != default_branch {
+        return Ok(Trigger::Ignored {
+            reason: format!(
+                "a pipeline on `{branch}`; deploys happen from the default branch \
+                 `{default_branch}`"
+            ),
+        });
+    }
+    Ok(Trigger::PushToDefaultBranch {
+        repository: Repository {
+            full_name: require(vars, "CI_PROJECT_PATH", source)?.to_string(),
+            default_branch: default_branch.to_string(),
+        },
+        after: require(vars, "CI_COMMIT_SHA", source)?.to_string(),
+        // GitLab lists no files; the workflow diffs CI_COMMIT_BEFORE_SHA..CI_COMMIT_SHA.
+        changed_files: Vec::new(),
+    })
+}
+
+fn note_trigger(vars: &BTreeMap<String, String>, payload: &str) -> Result<Trigger, EventError> {
+    let error = |detail: String| EventError { event: "TRIGGER_PAYLOAD note".into(), detail };
+    let kind: KindPayload = serde_json::from_str(payload)
+        .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
+    match kind.object_kind.as_deref() {
+        Some("note") => {}
+        Some(other) => {
+            return Ok(Trigger::Ignored {
+                reason: format!(
+                    "TRIGGER_PAYLOAD is a `{other}` event, not a comment (`note`) event"
+                ),
+            })
+        }
+        None => {
+            return Ok(Trigger::Ignored {
+                reason: "TRIGGER_PAYLOAD has no `object_kind`: not a GitLab webhook event".into(),
+            })
+        }
+    }
+    let note: NotePayload = serde_json::from_str(payload).map_err(|err| error(err.to_string()))?;
+    let attributes = note.object_attributes;
+    if attributes.noteable_type != "MergeRequest" {
+        let what = match (attributes.noteable_type.as_str(), &note.issue) {
+            ("Issue", Some(issue)) => format!("issue #{}", issue.iid),
+            ("Issue", None) => "an issue".to_string(),
+            ("Commit", _) => "a commit".to_string(),
+            ("Snippet", _) => "a snippet".to_string(),
+            (other, _) => format!("a `{other}`"),
+        };
+        return Ok(Trigger::Ignored {
+            reason: format!("the comment is on {what}, not on a merge request"),
+        });
+    }
+    if attributes.system.unwrap_or(false) {
+        return Ok(Trigger::Ignored { reason: "a system note carries no answer".into() });
+    }
+    let edited = match attributes.action.as_deref() {
+        // Payloads from before GitLab 16.11 have no action: they were only sent on create.
+        None | Some("create") => false,
+        Some("update") => true,
+        Some(other) => {
+            return Ok(Trigger::Ignored {
+                reason: format!("note action `{other}` carries no answer"),
+            })
+        }
+    };
+    let Some(merge_request) = note.merge_request else {
+        return Err(error("a merge request note without `merge_request`".into()));
+    };
+    let username = note.user.username;
+    let from_bot = get(vars, BOT_LOGIN).is_some_and(|bot| bot.eq_ignore_ascii_case(&username))
+        || is_access_token_bot(&username);
+    let default_branch = note
+        .project
+        .default_branch
+        .or_else(|| get(vars, "CI_DEFAULT_BRANCH").map(str::to_string))
+        .unwrap_or_else(|| "main".to_string());
+    Ok(Trigger::PullRequestComment {
+        repository: Repository { full_name: note.project.path_with_namespace, default_branch },
+        pull_request_number: merge_request.iid,
+        comment: Comment {
+            id: attributes.id,
+            sender: username.clone(),
+            author: username,
+            body: attributes.note.unwrap_or_default(),
+            edited,
+            from_bot,
+        },
+    })
+}
+
+/// Project and group access tokens act as bot users named `project_<id>_bot_<suffix>` or
+/// `group_<id>_bot_<suffix>` (older ones without the suffix).
+fn is_access_token_bot(username: &str) -> bool {
+    let Some(rest) = username.strip_prefix("project_").or_else(|| username.strip_prefix("group_"))
+    else {
+        return false;
+    };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && rest[digits..].starts_with("_bot")
+}
+
+#[derive(Deserialize)]
+struct KindPayload {
+    object_kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NotePayload {
+    user: UserPayload,
+    project: ProjectPayload,
+    object_attributes: NoteAttributes,
+    merge_request: Option<MergeRequestPayload>,
+    issue: Option<IssuePayload>,
+}
+
+#[derive(Deserialize)]
+struct UserPayload {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct ProjectPayload {
+    path_with_namespace: String,
+    default_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NoteAttributes {
+    id: u64,
+    note: Option<String>,
+    noteable_type: String,
+    action: Option<String>,
+    system: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct MergeRequestPayload {
+    iid: u64,
+}
+
+#[derive(Deserialize)]
+struct IssuePayload {
+    iid: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Variables a case sets.
+    type Changes = &'static [(&'static str, &'static str)];
+    /// What a case expects: a value, or the reason it is ignored.
+    type Expect<T> = Result<T, &'static str>;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const MR_PIPELINE: &[(&str, &str)] = &[
+        ("GITLAB_CI", "true"),
+        ("CI_PIPELINE_SOURCE", "merge_request_event"),
+        ("CI_PROJECT_ID", "7"),
+        ("CI_PROJECT_PATH", "acme/shop"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("CI_COMMIT_SHA", "c0ffee"),
+        ("CI_MERGE_REQUEST_IID", "3"),
+        ("CI_MERGE_REQUEST_PROJECT_ID", "7"),
+        ("CI_MERGE_REQUEST_PROJECT_PATH", "acme/shop"),
+        ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "7"),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature"),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+        ("CI_MERGE_REQUEST_TITLE", "Add the api"),
+        ("GITLAB_USER_LOGIN", "dev"),
+    ];
+
+    fn mr_vars(changes: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut map = vars(MR_PIPELINE);
+        for (k, v) in changes {
+            map.insert(k.to_string(), v.to_string());
+        }
+        map
+    }
+
+    #[test]
+    fn merge_request_pipeline() {
+        let t = from_gitlab(&mr_vars(&[]), None).map_err(|e| e.to_string());
+        insta::assert_debug_snapshot!(t, @r#"
+        Ok(
+            PullRequestChanged {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+                pull_request: PullRequest {
+                    number: 3,
+                    title: "Add the api",
+                    author: "dev",
+                    head_sha: "c0ffee",
+                    head_ref: "feature",
+                    base_ref: "main",
+                    from_fork: false,
+                    draft: false,
+                },
+                action: Synchronize,
+            },
+        )
+        "#);
+    }
+
+    #[test]
+    fn merge_request_variants() {
+        // (changed variables, head_sha, from_fork, draft)
+        let cases: &[(Changes, &str, bool, bool)] = &[
+            (&[("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "head1")], "head1", false, false),
+            (&[("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "")], "c0ffee", false, false),
+            (&[("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "99")], "c0ffee", true, false),
+            (&[("CI_MERGE_REQUEST_DRAFT", "true")], "c0ffee", false, true),
+            (&[("CI_MERGE_REQUEST_TITLE", "Draft: api")], "c0ffee", false, true),
+            (
+                &[("CI_MERGE_REQUEST_TITLE", "Draft: api"), ("CI_MERGE_REQUEST_DRAFT", "false")],
+                "c0ffee",
+                false,
+                false,
+            ),
+        ];
+        for (changes, head_sha, from_fork, draft) in cases {
+            let Ok(Trigger::PullRequestChanged { pull_request, .. }) =
+                from_gitlab(&mr_vars(changes), None)
+            else {
+                panic!("expected a merge request trigger for {changes:?}");
+            };
+            assert_eq!(
+                (pull_request.head_sha.as_str(), pull_request.from_fork, pull_request.draft),
+                (*head_sha, *from_fork, *draft),
+                "{changes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn merge_request_pipeline_with_bad_variables_is_a_clear_error() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("CI_MERGE_REQUEST_IID", "three")],
+                "the `merge_request_event` event is not what the forge sends: CI_MERGE_REQUEST_IID=\"three\" is not a number",
+            ),
+            (
+                &[("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", " ")],
+                "the `merge_request_event` event is not what the forge sends: CI_MERGE_REQUEST_SOURCE_BRANCH_NAME is not set, though GitLab sets it in such pipelines",
+            ),
+        ];
+        for (changes, expected) in cases {
+            let err = from_gitlab(&mr_vars(changes), None).map(|_| ()).unwrap_err();
+            assert_eq!(err.to_string(), *expected);
+        }
+        let err = from_gitlab(&vars(&[("GITLAB_CI", "true")]), None).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("CI_PIPELINE_SOURCE is not set"), "{err}");
+    }
+
+    const BRANCH_PIPELINE: &[(&str, &str)] = &[
+        ("CI_PROJECT_PATH", "acme/shop"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("CI_COMMIT_SHA", "m1"),
+        ("CI_COMMIT_BEFORE_SHA", "b0"),
+    ];
+
+    #[test]
+    fn branch_pipelines() {
+        // (source, extra variables, expected: Some(after) deploys, None is ignored with reason)
+        let cases: &[(&str, Changes, Expect<&str>)] = &[
+            ("push", &[("CI_COMMIT_BRANCH", "main")], Ok("m1")),
+            ("web", &[("CI_COMMIT_BRANCH", "main")], Ok("m1")),
+            (
+                "push",
+                &[("CI_COMMIT_BRANCH", "feature")],
+                Err("a pipeline on `feature`; deploys happen from the default branch `main`"),
+            ),
+            (
+                "push",
+                &[("CI_COMMIT_TAG", "v1.0")],
+                Err("a pipeline for the tag `v1.0`; deploys happen from branches"),
+            ),
+            (
+                "schedule",
+                &[("CI_COMMIT_BRANCH", "main")],
+                Err("a `schedule` pipeline is not one nomad-spec acts on"),
+            ),
+            (
+                "trigger",
+                &[("CI_COMMIT_BRANCH", "main")],
+                Err("a `trigger` pipeline without TRIGGER_PAYLOAD; comment commands arrive through a comment webhook that calls the pipeline trigger API"),
+            ),
+        ];
+        for (source, extra, expected) in cases {
+            let mut map = vars(BRANCH_PIPELINE);
+            map.insert("CI_PIPELINE_SOURCE".into(), source.to_string());
+            map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let got = match from_gitlab(&map, None) {
+                Ok(Trigger::PushToDefaultBranch { after, changed_files, repository }) => {
+                    assert!(changed_files.is_empty());
+                    assert_eq!(repository.full_name, "acme/shop");
+                    Ok(after)
+                }
+                Ok(Trigger::Ignored { reason }) => Err(reason),
+                other => panic!("{source} {extra:?}: unexpected {other:?}"),
+            };
+            assert_eq!(got.as_deref().map_err(String::as_str), *expected, "{source} {extra:?}");
+        }
+    }
+
+    fn note_event(noteable_type: &str, action: &str, username: &str) -> String {
+        format!(
+            r#"{{
+              "object_kind": "note", "event_type": "note",
+              "user": {{"id": 5, "name": "Dev", "username": "{username}", "email": "[REDACTED]"}},
+              "project_id": 7,
+              "project": {{"id": 7, "name": "shop", "path_with_namespace": "acme/shop",
+                           "default_branch": "main", "web_url": "http://gitlab.example/acme/shop"}},
+              "object_attributes": {{"id": 1244, "note": "/nomad-spec plan",
+                  "noteable_type": "{noteable_type}", "author_id": 5, "project_id": 7,
+                  "noteable_id": 70, "system": false, "action": "{action}",
+                  "url": "http://gitlab.example/acme/shop/-/merge_requests/3#note_1244"}},
+              "merge_request": {{"id": 70, "iid": 3, "source_branch": "feature",
+                  "target_branch": "main", "source_project_id": 7, "target_project_id": 7,
+                  "title": "Add the api", "state": "opened", "draft": false,
+                  "last_commit": {{"id": "c0ffee", "message": "api"}}}},
+              "issue": {{"id": 30, "iid": 12, "title": "Bug"}}
+            }}"#
+        )
+    }
+
+    #[test]
+    fn note_on_a_merge_request() {
+        let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let t = from_gitlab(&map, Some(&note_event("MergeRequest", "create", "dev")))
+            .map_err(|e| e.to_string());
+        insta::assert_debug_snapshot!(t, @r#"
+        Ok(
+            PullRequestComment {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+                pull_request_number: 3,
+                comment: Comment {
+                    id: 1244,
+                    author: "dev",
+                    body: "/nomad-spec plan",
+                    edited: false,
+                    from_bot: false,
+                    sender: "dev",
+                },
+            },
+        )
+        "#);
+    }
+
+    #[test]
+    fn note_variants() {
+        // (noteable_type, action, username, bot login variable, expected (edited, from_bot) or
+        // the reason it is ignored)
+        type Case = (&'static str, &'static str, &'static str, &'static str, Expect<(bool, bool)>);
+        let cases: &[Case] = &[
+            ("MergeRequest", "update", "dev", "", Ok((true, false))),
+            ("MergeRequest", "create", "project_7_bot_3f2a", "", Ok((false, true))),
+            ("MergeRequest", "create", "group_12_bot", "", Ok((false, true))),
+            ("MergeRequest", "create", "project_manager", "", Ok((false, false))),
+            ("MergeRequest", "create", "Nomad-Bot", "nomad-bot", Ok((false, true))),
+            (
+                "Issue",
+                "create",
+                "dev",
+                "",
+                Err("the comment is on issue #12, not on a merge request"),
+            ),
+            (
+                "Commit",
+                "create",
+                "dev",
+                "",
+                Err("the comment is on a commit, not on a merge request"),
+            ),
+            (
+                "Snippet",
+                "create",
+                "dev",
+                "",
+                Err("the comment is on a snippet, not on a merge request"),
+            ),
+            ("MergeRequest", "delete", "dev", "", Err("note action `delete` carries no answer")),
+        ];
+        for (noteable_type, action, username, bot, expected) in cases {
+            let map = vars(&[("CI_PIPELINE_SOURCE", "pipeline"), (BOT_LOGIN, bot)]);
+            let payload = note_event(noteable_type, action, username);
+            let got = match from_gitlab(&map, Some(&payload)) {
+                Ok(Trigger::PullRequestComment { comment, .. }) => {
+                    Ok((comment.edited, comment.from_bot))
+                }
+                Ok(Trigger::Ignored { reason }) => Err(reason),
+                other => panic!("{noteable_type} {action}: unexpected {other:?}"),
+            };
+            assert_eq!(got.as_ref().map_err(String::as_str), expected.as_ref().map_err(|e| *e));
+        }
+    }
+
+    #[test]
+    fn payloads_that_are_not_note_events() {
+        let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let ignored = |payload: &str| match from_gitlab(&map, Some(payload)) {
+            Ok(Trigger::Ignored { reason }) => reason,
+            other => panic!("{payload}: unexpected {other:?}"),
+        };
+        assert_eq!(
+            ignored(r#"{"object_kind": "push", "ref": "refs/heads/main"}"#),
+            "TRIGGER_PAYLOAD is a `push` event, not a comment (`note`) event"
+        );
+        assert_eq!(
+            ignored(r#"{"hello": "world"}"#),
+            "TRIGGER_PAYLOAD has no `object_kind`: not a GitLab webhook event"
+        );
+        let system = note_event("MergeRequest", "create", "dev")
+            .replace(r#""system": false"#, r#""system": true"#);
+        assert_eq!(ignored(&system), "a system note carries no answer");
+        // Before GitLab 16.11 a note event had no action: it was a new note.
+        let old =
+            note_event("MergeRequest", "create", "dev").replace(r#", "action": "create""#, "");
+        assert!(matches!(
+            from_gitlab(&map, Some(&old)),
+            Ok(Trigger::PullRequestComment { comment: Comment { edited: false, .. }, .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_payloads_are_a_clear_error() {
+        let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let err = |payload: &str| from_gitlab(&map, Some(payload)).map(|_| ()).unwrap_err();
+        insta::assert_snapshot!(err("{not json").to_string(), @"the `TRIGGER_PAYLOAD note` event is not what the forge sends: the webhook body is not a JSON object: key must be a string at line 1 column 2");
+        insta::assert_snapshot!(err(r#"{"object_kind": "note", "user": {"username": "dev"}}"#).to_string(), @"the `TRIGGER_PAYLOAD note` event is not what the forge sends: missing field `project` at line 1 column 52");
+        let no_mr =
+            note_event("MergeRequest", "create", "dev").replace("\"merge_request\"", "\"x\"");
+        assert!(err(&no_mr).to_string().contains("without `merge_request`"));
+    }
 }

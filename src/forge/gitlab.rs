@@ -1,89 +1,752 @@
-//! GitLab adapter (contract stub: the bodies are being written).
+//! GitLab adapter: the forge calls of the bot over GitLab's REST API v4 (reqwest).
+//!
+//! It owns how the bot's words map onto GitLab: a change request is a merge request (numbered
+//! by its `iid`), comments are its notes (system notes skipped), reactions are award emoji,
+//! checks are commit statuses (`nomad-spec/plan`, ...), the deploy record is a deployment of
+//! an environment, and the commenter's permission is their member access level. Every call
+//! goes to `CI_API_V4_URL` with the project access token from `NOMAD_SPEC_GITLAB_TOKEN` in
+//! `PRIVATE-TOKEN`: the job token (`CI_JOB_TOKEN`) may not write notes, statuses or read
+//! members, and one credential fails one way. Pushes go to `CI_SERVER_URL` with the same
+//! token and the `ci.skip` push option, so the bot's own commits start no pipeline.
+//!
+//! Rate limits (`429`) and server errors (`5xx`) are retried per [`RetryPolicy`], waiting what
+//! `Retry-After` (or `RateLimit-Reset`) says; a call that would create something twice
+//! (posting a note) is retried only after a `429`, which GitLab answers before doing anything.
+//! Errors name the call (`POST /projects/7/merge_requests/3/notes`), GitLab's `message` and
+//! what to do; the token never appears in one.
+//!
+//! API pages: <https://docs.gitlab.com/api/notes/>, <https://docs.gitlab.com/api/emoji_reactions/>,
+//! <https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit>,
+//! <https://docs.gitlab.com/api/members/>, <https://docs.gitlab.com/api/deployments/>,
+//! <https://docs.gitlab.com/api/merge_requests/>, <https://docs.gitlab.com/api/rest/#pagination>.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::CheckResult;
+use crate::infra::{CheckResult, CheckStatus};
+use crate::workflow::settings::{BOT_LOGIN, GITLAB_TOKEN};
 
-/// The GitLab client.
-#[derive(Debug)]
+/// GitLab refuses a commit status description or target URL longer than this.
+const STATUS_TEXT_LIMIT: usize = 255;
+/// Notes are read 100 a page; more pages than this is a loop, not a merge request.
+const MAX_PAGES: u32 = 200;
+
+/// The GitLab client of one project, from the CI job's variables.
 pub struct GitLab {
+    /// `CI_API_V4_URL` without a trailing slash.
+    api: String,
+    /// The project's id (or URL-encoded path) as it goes into API paths.
+    project: String,
+    token: String,
+    configured_login: Option<String>,
+    login: OnceCell<String>,
+    http: reqwest::Client,
+    retry: RetryPolicy,
     remote: GitRemote,
 }
 
-fn pending(what: &str) -> ForgeError {
-    ForgeError {
-        forge: "GitLab",
-        what: what.to_string(),
-        status: None,
-        message: "not built yet".into(),
+impl std::fmt::Debug for GitLab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitLab")
+            .field("api", &self.api)
+            .field("project", &self.project)
+            .field("token", &"***")
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
     }
 }
 
+/// What GitLab answered, read whole.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+/// Whether a call may be sent again after a server error: a `5xx` may come after the work
+/// was done, so only calls that cannot do it twice are repeated then.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Safe,
+    OnlyAfterRateLimit,
+}
+
 impl GitLab {
-    pub fn from_vars(_vars: &BTreeMap<String, String>) -> Result<GitLab, ForgeError> {
-        Err(pending("from_vars"))
+    /// The client from a GitLab CI job's variables: `CI_API_V4_URL` (required), the project
+    /// (`CI_MERGE_REQUEST_PROJECT_ID` / `CI_PROJECT_ID`, `CI_MERGE_REQUEST_PROJECT_PATH` /
+    /// `CI_PROJECT_PATH`), `CI_SERVER_URL` for git, `CI_SERVER_TLS_CA_FILE` for a private CA,
+    /// the write token `NOMAD_SPEC_GITLAB_TOKEN` (required) and `NOMAD_SPEC_BOT_LOGIN`.
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<GitLab, ForgeError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let config = |message: String| ForgeError {
+            forge: "GitLab",
+            what: "reading the CI/CD variables".into(),
+            status: None,
+            message,
+        };
+        let api = get("CI_API_V4_URL").ok_or_else(|| {
+            config(
+                "CI_API_V4_URL is not set; GitLab sets it in every CI job \
+                 (https://gitlab.example.com/api/v4)"
+                    .into(),
+            )
+        })?;
+        let api_url = url::Url::parse(api)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| config(format!("CI_API_V4_URL={api:?} is not an http(s) URL")))?;
+        let api = api_url.as_str().trim_end_matches('/').to_string();
+        let server = match get("CI_SERVER_URL") {
+            Some(server) => server.trim_end_matches('/').to_string(),
+            None => api.strip_suffix("/api/v4").unwrap_or(&api).to_string(),
+        };
+        let path = get("CI_MERGE_REQUEST_PROJECT_PATH").or_else(|| get("CI_PROJECT_PATH"));
+        let project = match get("CI_MERGE_REQUEST_PROJECT_ID").or_else(|| get("CI_PROJECT_ID")) {
+            Some(id) => id.to_string(),
+            None => match path {
+                Some(path) => path.replace('/', "%2F"),
+                None => {
+                    return Err(config("neither CI_PROJECT_ID nor CI_PROJECT_PATH is set".into()))
+                }
+            },
+        };
+        let path = path.ok_or_else(|| {
+            config("CI_PROJECT_PATH is not set; it names the repository to clone".into())
+        })?;
+        let token = get(GITLAB_TOKEN).ok_or_else(|| {
+            config(format!(
+                "{GITLAB_TOKEN} is not set: create a project access token with the Developer \
+                 role (or above) and the `api` scope, and add it as a masked CI/CD variable \
+                 named {GITLAB_TOKEN}; the job token cannot write notes or commit statuses"
+            ))
+        })?;
+        crate::tls::install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
+        // The runner writes a self-managed instance's CA bundle here.
+        if let Some(file) = get("CI_SERVER_TLS_CA_FILE").map(PathBuf::from) {
+            let pem = std::fs::read(&file).map_err(|err| {
+                config(format!("CI_SERVER_TLS_CA_FILE {}: {err}", file.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+                config(format!("CI_SERVER_TLS_CA_FILE {}: {err}", file.display()))
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|err| config(format!("cannot build the HTTP client: {err}")))?;
+        let remote = GitRemote {
+            url: format!("{server}/{path}.git"),
+            username: "oauth2".into(),
+            token: token.to_string(),
+            push_options: vec!["ci.skip".into()],
+        };
+        Ok(GitLab {
+            api,
+            project,
+            token: token.to_string(),
+            configured_login: get(BOT_LOGIN).map(str::to_string),
+            login: OnceCell::new(),
+            http,
+            retry: RetryPolicy::default(),
+            remote,
+        })
     }
+
+    /// The same client with another retry policy (tests wait less).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> GitLab {
+        self.retry = retry;
+        self
+    }
+
+    /// The write token's user (`GET /user`), asked once; or `NOMAD_SPEC_BOT_LOGIN`.
     pub async fn bot_login(&self) -> Result<String, ForgeError> {
-        Err(pending("bot_login"))
+        if let Some(login) = &self.configured_login {
+            return Ok(login.clone());
+        }
+        self.login
+            .get_or_try_init(|| async {
+                #[derive(Deserialize)]
+                struct User {
+                    username: String,
+                }
+                let user: User = self.read(Method::GET, "/user", &[]).await?;
+                Ok(user.username)
+            })
+            .await
+            .cloned()
     }
-    pub async fn pull_request(&self, _number: u64) -> Result<PullRequest, ForgeError> {
-        Err(pending("pull_request"))
+
+    /// The merge request `iid` as GitLab has it now.
+    pub async fn pull_request(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        let path = format!("/projects/{}/merge_requests/{number}", self.project);
+        let mr: MergeRequest = self.read(Method::GET, &path, &[]).await?;
+        let head_sha = mr.sha.ok_or_else(|| ForgeError {
+            forge: "GitLab",
+            what: format!("GET {path}"),
+            status: None,
+            message: format!("merge request !{number} has no commits yet"),
+        })?;
+        Ok(PullRequest {
+            number: mr.iid,
+            title: mr.title,
+            author: mr.author.username,
+            head_sha,
+            head_ref: mr.source_branch,
+            base_ref: mr.target_branch,
+            from_fork: mr.source_project_id != mr.target_project_id,
+            draft: mr.draft.or(mr.work_in_progress).unwrap_or(false),
+        })
     }
-    pub async fn comments(&self, _number: u64) -> Result<Vec<PostedComment>, ForgeError> {
-        Err(pending("comments"))
+
+    /// Every note of the merge request, oldest first, all pages; system notes ("added 1
+    /// commit") are not comments and are left out.
+    pub async fn comments(&self, number: u64) -> Result<Vec<PostedComment>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Note {
+            id: u64,
+            body: String,
+            author: Author,
+            #[serde(default)]
+            system: bool,
+        }
+        let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
+        let mut comments = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let query = [
+                ("sort", "asc".to_string()),
+                ("order_by", "created_at".to_string()),
+                ("per_page", "100".to_string()),
+                ("page", page.to_string()),
+            ];
+            let answer = self.call(Method::GET, &path, &query, None, Repeat::Safe).await?;
+            let notes: Vec<Note> = self.decode(Method::GET, &path, &answer)?;
+            comments.extend(notes.into_iter().filter(|n| !n.system).map(|n| PostedComment {
+                id: n.id,
+                author: n.author.username,
+                body: n.body,
+            }));
+            let next = answer
+                .headers
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            match next {
+                Some(next) if next > page && next <= MAX_PAGES => page = next,
+                _ => break,
+            }
+        }
+        Ok(comments)
     }
-    pub async fn create_comment(&self, _number: u64, _body: &str) -> Result<u64, ForgeError> {
-        Err(pending("create_comment"))
+
+    /// Posts a note; returns its id.
+    pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
+        let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
+        let answer = self
+            .call(
+                Method::POST,
+                &path,
+                &[],
+                Some(json!({ "body": body })),
+                Repeat::OnlyAfterRateLimit,
+            )
+            .await?;
+        let note: Id = self.decode(Method::POST, &path, &answer)?;
+        Ok(note.id)
     }
-    pub async fn edit_comment(&self, _n: u64, _id: u64, _body: &str) -> Result<(), ForgeError> {
-        Err(pending("edit_comment"))
+
+    /// Replaces a note's body.
+    pub async fn edit_comment(&self, number: u64, id: u64, body: &str) -> Result<(), ForgeError> {
+        let path = format!("/projects/{}/merge_requests/{number}/notes/{id}", self.project);
+        let answer =
+            self.call(Method::PUT, &path, &[], Some(json!({ "body": body })), Repeat::Safe).await?;
+        self.decode::<Id>(Method::PUT, &path, &answer).map(|_| ())
     }
-    pub async fn react(&self, _n: u64, _id: u64, _r: Reaction) -> Result<(), ForgeError> {
-        Err(pending("react"))
+
+    /// Awards `thumbsup` or `confused` to a note; an emoji already awarded is success.
+    pub async fn react(&self, number: u64, id: u64, reaction: Reaction) -> Result<(), ForgeError> {
+        let name = match reaction {
+            Reaction::PlusOne => "thumbsup",
+            Reaction::Confused => "confused",
+        };
+        let path =
+            format!("/projects/{}/merge_requests/{number}/notes/{id}/award_emoji", self.project);
+        let answer = self
+            .call(Method::POST, &path, &[], Some(json!({ "name": name })), Repeat::Safe)
+            .await?;
+        // GitLab answers an award given twice with `404 Award Emoji Name has already been
+        // taken` (lib/api/award_emoji.rb).
+        if answer.status == 404 && answer.body.contains("has already been taken") {
+            return Ok(());
+        }
+        self.decode::<Id>(Method::POST, &path, &answer).map(|_| ())
     }
-    pub async fn permission(&self, _login: &str) -> Result<Permission, ForgeError> {
-        Err(pending("permission"))
+
+    /// A person's access level on the project (inherited from groups included): Owner →
+    /// Admin, Maintainer → Maintain, Developer → Write, Reporter and below → Read; not a
+    /// member (or no such user) → None.
+    pub async fn permission(&self, login: &str) -> Result<Permission, ForgeError> {
+        #[derive(Deserialize)]
+        struct User {
+            id: u64,
+            username: String,
+        }
+        let users: Vec<User> =
+            self.read(Method::GET, "/users", &[("username", login.to_string())]).await?;
+        let Some(user) = users.into_iter().find(|u| u.username.eq_ignore_ascii_case(login)) else {
+            return Ok(Permission::None);
+        };
+        let path = format!("/projects/{}/members/all/{}", self.project, user.id);
+        let answer = self.call(Method::GET, &path, &[], None, Repeat::Safe).await?;
+        if answer.status == 404 {
+            return Ok(Permission::None);
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            access_level: u32,
+        }
+        let member: Member = self.decode(Method::GET, &path, &answer)?;
+        Ok(match member.access_level {
+            50.. => Permission::Admin,
+            40..=49 => Permission::Maintain,
+            30..=39 => Permission::Write,
+            // Reporter (20), Guest (10), Minimal access (5), Planner (15): may read.
+            1..=29 => Permission::Read,
+            _ => Permission::None,
+        })
     }
+
+    /// Sets the commit status named after the check on `head_sha`; the summary is its
+    /// description (shortened to GitLab's 255 characters). GitLab keeps one status per name
+    /// and sha, so a second report replaces the first. `details` has no place in a status:
+    /// the bot's note carries it.
     pub async fn report_check(
         &self,
-        _head_sha: &str,
-        _check: &CheckResult,
+        head_sha: &str,
+        check: &CheckResult,
         _details: &str,
     ) -> Result<CheckDelivery, ForgeError> {
-        Err(pending("report_check"))
+        let state = match check.status {
+            CheckStatus::Success => "success",
+            CheckStatus::Failure => "failed",
+            CheckStatus::Skipped => "skipped",
+        };
+        let path = format!("/projects/{}/statuses/{head_sha}", self.project);
+        let body = json!({
+            "state": state,
+            "name": check.name,
+            "description": shorten(&check.summary, STATUS_TEXT_LIMIT),
+        });
+        let answer = self.call(Method::POST, &path, &[], Some(body), Repeat::Safe).await?;
+        self.decode::<Id>(Method::POST, &path, &answer)?;
+        Ok(CheckDelivery::CommitStatus)
     }
+
+    /// Creates a running deployment of `sha` to `environment` (created by GitLab on first use).
     pub async fn start_deployment(
         &self,
-        _sha: &str,
-        _git_ref: &str,
-        _environment: &str,
+        sha: &str,
+        git_ref: &str,
+        environment: &str,
     ) -> Result<u64, ForgeError> {
-        Err(pending("start_deployment"))
+        let path = format!("/projects/{}/deployments", self.project);
+        let git_ref = git_ref.strip_prefix("refs/heads/").unwrap_or(git_ref);
+        let body = json!({
+            "environment": environment,
+            "sha": sha,
+            "ref": git_ref,
+            "tag": false,
+            "status": "running",
+        });
+        let answer =
+            self.call(Method::POST, &path, &[], Some(body), Repeat::OnlyAfterRateLimit).await?;
+        let deployment: Id = self.decode(Method::POST, &path, &answer)?;
+        Ok(deployment.id)
     }
+
+    /// Moves a deployment to `running`, `success` or `failed`. GitLab deployments have no
+    /// description; the bot's note says what happened.
     pub async fn update_deployment(
         &self,
-        _id: u64,
-        _state: DeploymentState,
+        id: u64,
+        state: DeploymentState,
         _description: &str,
     ) -> Result<(), ForgeError> {
-        Err(pending("update_deployment"))
+        let status = match state {
+            DeploymentState::InProgress => "running",
+            DeploymentState::Success => "success",
+            DeploymentState::Failure => "failed",
+        };
+        let path = format!("/projects/{}/deployments/{id}", self.project);
+        let answer = self
+            .call(Method::PUT, &path, &[], Some(json!({ "status": status })), Repeat::Safe)
+            .await?;
+        self.decode::<Id>(Method::PUT, &path, &answer).map(|_| ())
     }
+
+    /// Opens a merge request from `head` into `base`; when one is open already (GitLab
+    /// answers `409`), returns that one's iid.
     pub async fn open_change_request(
         &self,
-        _head: &str,
-        _base: &str,
-        _title: &str,
-        _body: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
     ) -> Result<u64, ForgeError> {
-        Err(pending("open_change_request"))
+        let path = format!("/projects/{}/merge_requests", self.project);
+        let request = json!({
+            "source_branch": head,
+            "target_branch": base,
+            "title": title,
+            "description": body,
+        });
+        let answer = self.call(Method::POST, &path, &[], Some(request), Repeat::Safe).await?;
+        if answer.status == 409 {
+            #[derive(Deserialize)]
+            struct Open {
+                iid: u64,
+            }
+            let query = [
+                ("state", "opened".to_string()),
+                ("source_branch", head.to_string()),
+                ("target_branch", base.to_string()),
+            ];
+            let open: Vec<Open> = self.read(Method::GET, &path, &query).await?;
+            return open.first().map(|mr| mr.iid).ok_or_else(|| {
+                self.failure(Method::POST, &path, &answer, "and no open one was found")
+            });
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            iid: u64,
+        }
+        let created: Created = self.decode(Method::POST, &path, &answer)?;
+        Ok(created.iid)
     }
-    pub async fn merged_change_request(&self, _sha: &str) -> Result<Option<u64>, ForgeError> {
-        Err(pending("merged_change_request"))
+
+    /// The merged merge request that brought `sha` (its merge, squash or head commit).
+    pub async fn merged_change_request(&self, sha: &str) -> Result<Option<u64>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Related {
+            iid: u64,
+            state: String,
+            merge_commit_sha: Option<String>,
+            squash_commit_sha: Option<String>,
+        }
+        let path = format!("/projects/{}/repository/commits/{sha}/merge_requests", self.project);
+        let related: Vec<Related> = self.read(Method::GET, &path, &[]).await?;
+        let merged: Vec<&Related> = related.iter().filter(|mr| mr.state == "merged").collect();
+        let exact = merged.iter().find(|mr| {
+            mr.merge_commit_sha.as_deref() == Some(sha)
+                || mr.squash_commit_sha.as_deref() == Some(sha)
+        });
+        Ok(exact.or(merged.first()).map(|mr| mr.iid))
     }
+
+    /// `{CI_SERVER_URL}/{project path}.git`, user `oauth2`, the write token, `ci.skip`.
     pub fn git_remote(&self) -> GitRemote {
         self.remote.clone()
+    }
+
+    /// A call whose 2xx answer is decoded as `T`.
+    async fn read<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ForgeError> {
+        let answer = self.call(method.clone(), path, query, None, Repeat::Safe).await?;
+        self.decode(method, path, &answer)
+    }
+
+    /// Sends a call, retrying rate limits and server errors per the policy; any other answer
+    /// (4xx included) is returned for the caller to read.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+        repeat: Repeat,
+    ) -> Result<Answer, ForgeError> {
+        let attempts = self.retry.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.api))
+                .header("PRIVATE-TOKEN", &self.token);
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let answer = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match response.text().await {
+                        Ok(body) => Ok(Answer { status, headers, body }),
+                        Err(err) => Err(err),
+                    }
+                }
+                Err(err) => Err(err),
+            };
+            let answer = match answer {
+                Ok(answer) => answer,
+                // The connection failed or broke: try again when that cannot do work twice.
+                Err(_) if attempt < attempts && repeat == Repeat::Safe => {
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+                Err(err) => {
+                    return Err(ForgeError {
+                        forge: "GitLab",
+                        what: format!("{method} {path}"),
+                        status: None,
+                        message: self.redact(&format!(
+                            "no answer from {}: {}",
+                            self.api,
+                            crate::http::error_chain(&err.without_url())
+                        )),
+                    })
+                }
+            };
+            let transient =
+                answer.status == 429 || (answer.status >= 500 && repeat == Repeat::Safe);
+            if !transient {
+                return Ok(answer);
+            }
+            if attempt >= attempts {
+                let gave_up = format!("gave up after {attempts} tries");
+                return Err(self.failure(method, path, &answer, &gave_up));
+            }
+            tokio::time::sleep(self.wait(&answer.headers, attempt)).await;
+        }
+    }
+
+    /// How long to wait before the next try: `Retry-After` seconds, else until
+    /// `RateLimit-Reset` (a Unix time), else a doubling backoff; never over the policy's cap.
+    fn wait(&self, headers: &HeaderMap, attempt: u32) -> Duration {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let wait = if let Some(seconds) = header("retry-after") {
+            Duration::from_secs(seconds)
+        } else if let Some(reset) = header("ratelimit-reset") {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            Duration::from_secs(reset.saturating_sub(now))
+        } else {
+            self.backoff(attempt)
+        };
+        wait.min(self.retry.max_wait)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(self.retry.max_wait)
+    }
+
+    /// A 2xx answer decoded as `T`, or the error GitLab's answer describes.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        answer: &Answer,
+    ) -> Result<T, ForgeError> {
+        if !(200..300).contains(&answer.status) {
+            return Err(self.failure(method, path, answer, ""));
+        }
+        serde_json::from_str(&answer.body).map_err(|err| ForgeError {
+            forge: "GitLab",
+            what: format!("{method} {path}"),
+            status: Some(answer.status),
+            message: format!("the answer is not what GitLab sends: {err}"),
+        })
+    }
+
+    /// The error for a refused call: GitLab's `message` (or `error`), what to do about it,
+    /// and `more`.
+    fn failure(&self, method: Method, path: &str, answer: &Answer, more: &str) -> ForgeError {
+        let said = gitlab_message(&answer.body);
+        let advice = match answer.status {
+            401 => format!(
+                "; the token in {GITLAB_TOKEN} was refused: is it expired, revoked or mistyped?"
+            ),
+            403 => format!(
+                "; the token in {GITLAB_TOKEN} needs the Developer role (or above) on this \
+                 project and the `api` scope"
+            ),
+            429 => "; GitLab's rate limit".into(),
+            _ => String::new(),
+        };
+        let more = if more.is_empty() { String::new() } else { format!(" ({more})") };
+        ForgeError {
+            forge: "GitLab",
+            what: format!("{method} {path}"),
+            status: Some(answer.status),
+            message: self.redact(&format!("{said}{advice}{more}")),
+        }
+    }
+
+    /// The text with the token masked, should GitLab ever echo it.
+    fn redact(&self, text: &str) -> String {
+        text.replace(&self.token, "***")
+    }
+}
+
+/// GitLab's words from an error body: `message` (a string, a list, or field → problems) or
+/// `error`; else the body's first line.
+fn gitlab_message(body: &str) -> String {
+    fn flatten(value: &Value) -> String {
+        match value {
+            Value::String(text) => text.clone(),
+            Value::Array(items) => items.iter().map(flatten).collect::<Vec<_>>().join("; "),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(field, problems)| format!("{field} {}", flatten(problems)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let said = parsed
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("error")))
+        .map(flatten)
+        .unwrap_or_else(|| body.lines().next().unwrap_or_default().to_string());
+    let said = shorten(said.trim(), 300);
+    if said.is_empty() {
+        "GitLab gave no reason".into()
+    } else {
+        said
+    }
+}
+
+/// `text` cut to at most `limit` characters, an ellipsis marking the cut.
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct Author {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct MergeRequest {
+    iid: u64,
+    #[serde(default)]
+    title: String,
+    author: Author,
+    sha: Option<String>,
+    source_branch: String,
+    target_branch: String,
+    source_project_id: u64,
+    target_project_id: u64,
+    draft: Option<bool>,
+    /// The older name of `draft`.
+    work_in_progress: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_from_error_bodies() {
+        let cases = [
+            (r#"{"message": "401 Unauthorized"}"#, "401 Unauthorized"),
+            (
+                r#"{"message": ["Another open merge request already exists for this source branch: !3"]}"#,
+                "Another open merge request already exists for this source branch: !3",
+            ),
+            (r#"{"message": {"name": ["has already been taken"]}}"#, "name has already been taken"),
+            (
+                r#"{"error": "state does not have a valid value"}"#,
+                "state does not have a valid value",
+            ),
+            ("Retry later\n", "Retry later"),
+            ("", "GitLab gave no reason"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(gitlab_message(body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn descriptions_fit_gitlab() {
+        assert_eq!(shorten("short", 255), "short");
+        let long = "é".repeat(300);
+        let cut = shorten(&long, 255);
+        assert_eq!(cut.chars().count(), 255);
+        assert!(cut.ends_with('…'));
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn configuration_from_ci_variables() {
+        let base = [
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4/"),
+            ("CI_PROJECT_ID", "7"),
+            ("CI_PROJECT_PATH", "acme/shop"),
+            (GITLAB_TOKEN, "glpat-secret"),
+        ];
+        let gitlab = GitLab::from_vars(&vars(&base)).unwrap();
+        let remote = gitlab.git_remote();
+        assert_eq!(remote.url, "https://gitlab.example.com/acme/shop.git");
+        assert_eq!(
+            (remote.username.as_str(), remote.push_options.as_slice()),
+            ("oauth2", &["ci.skip".to_string()][..])
+        );
+        assert!(!format!("{gitlab:?}").contains("glpat-secret"));
+
+        let err = GitLab::from_vars(&vars(&base[..3])).unwrap_err();
+        assert!(err.message.contains(GITLAB_TOKEN) && err.message.contains("`api` scope"), "{err}");
+        let err = GitLab::from_vars(&vars(&base[1..])).unwrap_err();
+        assert!(err.message.contains("CI_API_V4_URL"), "{err}");
+        let err = GitLab::from_vars(&vars(&[
+            ("CI_API_V4_URL", "gitlab.example.com"),
+            base[1],
+            base[2],
+            base[3],
+        ]))
+        .unwrap_err();
+        assert!(err.message.contains("not an http(s) URL"), "{err}");
     }
 }

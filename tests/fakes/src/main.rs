@@ -68,6 +68,8 @@ enum Fake {
         #[arg(long)]
         text_table: bool,
     },
+    /// Serve a fake GitLab (REST API v4 and git over HTTP) with one project.
+    Gitlab(fakes::gitlab::ServeArgs),
     /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
     Vault {
         /// Address to listen on.
@@ -166,6 +168,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ));
             wait_for_ctrl_c()?;
             drop(fabio);
+            Ok(())
+        }
+        Fake::Gitlab(args) => {
+            let (gitlab, text) = args.start()?;
+            announce(&text);
+            wait_for_ctrl_c()?;
+            drop(gitlab);
             Ok(())
         }
         Fake::Vault { listen, state } => {
