@@ -17,14 +17,21 @@
 # process unprivileged and still owns those mounts on hosted runners (libgit2 also refuses a
 # repository owned by another uid). On a self-hosted runner whose user has another uid, the
 # file commands cannot be written by 1001; run the image there with `--user "$(id -u)"` (a
-# `docker run` step) or build it with `--build-arg UID=<the runner's uid>`. On GitLab the
-# Docker executor leaves the checkout and file variables readable by any uid.
+# `docker run` step) or build it with `--build-arg UID=<the runner's uid>`; without either,
+# nomad-spec warns that it cannot write the outputs and the summary, and the run goes on. On
+# GitLab the Docker executor makes the checkout writable by the job's user (umask 0000, or a
+# chown with FF_DISABLE_UMASK_FOR_DOCKER_EXECUTOR, which needs `id`: Debian slim has it).
 
 ARG RUST_VERSION=1
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 ARG TARGETPLATFORM
 WORKDIR /src
+# The rust image usually has both; named here so the OpenSSL that libgit2 links against is
+# found the same way on every base image update.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 # The workspace manifest names tests/fakes as a member, so cargo needs it to load the
 # workspace even though only the main package is built; prompts/ is compiled into the binary
 # (`include_str!` in src/llm/prompt.rs). tests/packaging.rs checks this list against the source.

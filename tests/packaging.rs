@@ -372,6 +372,11 @@ fn the_example_workflow_passes_secrets_as_secrets_and_only_declared_inputs() {
     // requests do not ask for a job file.
     let condition = string(&job["if"], "if");
     assert!(condition.contains("vars.NOMAD_ADDR != ''"), "{condition}");
+    // A fork's pull request event gets a read-only token: nothing the bot could do.
+    assert!(
+        condition.contains("github.event.pull_request.head.repo.full_name == github.repository"),
+        "{condition}"
+    );
 }
 
 #[test]
