@@ -44,7 +44,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let runner = Runner::from_vars(&vars);
-    for secret in ["GITHUB_TOKEN", settings::GITLAB_TOKEN, "NOMAD_TOKEN", "VAULT_TOKEN"] {
+    for secret in [
+        "GITHUB_TOKEN",
+        settings::GITLAB_TOKEN,
+        "CI_JOB_TOKEN",
+        "NOMAD_TOKEN",
+        "VAULT_TOKEN",
+        "CONSUL_HTTP_TOKEN",
+        "NOMAD_SPEC_LLM_API_KEY",
+        "OPENAI_API_KEY",
+    ] {
         if let Some(value) = vars.get(secret) {
             runner.mask(value);
         }

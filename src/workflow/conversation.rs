@@ -168,9 +168,46 @@ pub async fn run(
         },
     };
 
-    let event = match &start {
-        Start::MergedByPush { merge_sha, .. } => Event::Merged { merge_sha: merge_sha.clone() },
-        Start::Trigger(trigger) => {
+    // A comment is read back from the forge, never trusted from the event: a GitLab trigger
+    // payload can be sent by anyone holding the trigger token.
+    let confirmed;
+    let start_trigger = match &start {
+        Start::Trigger(Trigger::PullRequestComment {
+            repository,
+            pull_request_number,
+            comment,
+        }) => {
+            let Some(posted) = comments.iter().find(|c| c.id == comment.id) else {
+                let mut report = RunReport::new(format!("comment {} on #{number}", comment.id));
+                report.verdict = "ignored".into();
+                report.log.push(format!(
+                    "comment {} is not on change request #{number} (deleted, or not real)",
+                    comment.id
+                ));
+                return Ok(report);
+            };
+            let mut comment = comment.clone();
+            if !posted.author.eq_ignore_ascii_case(&comment.author) {
+                comment.sender = posted.author.clone();
+            }
+            comment.author = posted.author.clone();
+            comment.body = posted.body.clone();
+            confirmed = Trigger::PullRequestComment {
+                repository: repository.clone(),
+                pull_request_number: *pull_request_number,
+                comment,
+            };
+            Some(&confirmed)
+        }
+        Start::Trigger(trigger) => Some(*trigger),
+        Start::MergedByPush { .. } => None,
+    };
+    let event = match (&start, start_trigger) {
+        (Start::MergedByPush { merge_sha, .. }, _) => {
+            Event::Merged { merge_sha: merge_sha.clone() }
+        }
+        (Start::Trigger(_), None) => anyhow::bail!("no trigger to start from"),
+        (Start::Trigger(_), Some(trigger)) => {
             let sender = sender_of(forge, trigger, &bot_login).await?;
             let learned = Learned {
                 bot_login: bot_login.clone(),

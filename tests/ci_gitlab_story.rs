@@ -1,0 +1,256 @@
+//! The same bot as a GitLab CI job, end to end: the real `nomad-spec ci` binary against a fake
+//! GitLab (REST under `CI_API_V4_URL`, git over HTTP under `CI_SERVER_URL`) and a fake Nomad,
+//! with the variables GitLab CI sets for each pipeline.
+//!
+//! The story: merge request pipeline → status note with questions → a comment webhook triggers
+//! a pipeline whose `TRIGGER_PAYLOAD` carries the answer → commit (pushed with `ci.skip`) →
+//! commit statuses → merge → default-branch pipeline deploys → OOM → fix commit → healthy.
+//! Then every pipeline runs again and nothing changes. Around it: a Reporter's comment, a note
+//! on an issue, a missing write token, GitLab 5xx and 429, a fork merge request.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, REPORTER};
+use fakes::nomad::{FakeNomad, JobRule, Scenario};
+
+const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
+const JOB_FILE: &str = "deploy/shop.nomad.hcl";
+
+struct Story {
+    gitlab: FakeGitLab,
+    nomad: FakeNomad,
+    bot: String,
+    dir: tempfile::TempDir,
+}
+
+impl Story {
+    fn new(scenario: Scenario) -> Story {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("seed");
+        std::fs::create_dir_all(&seed).unwrap();
+        std::fs::write(seed.join("README.md"), "# shop\n").unwrap();
+        let gitlab = FakeGitLab::start("acme/shop", "main", &seed).unwrap();
+        gitlab.add_user("dev", Some(DEVELOPER));
+        gitlab.add_user("rita", Some(REPORTER));
+        let (bot, _token) = gitlab.add_project_access_token(DEVELOPER);
+        let nomad = FakeNomad::start(scenario).unwrap();
+        Story { gitlab, nomad, bot, dir }
+    }
+
+    fn open(&self) -> u64 {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+        self.gitlab.open_merge_request("dev", "add-app", &fixture, "Add the shop").unwrap()
+    }
+
+    fn run(&self, vars: &BTreeMap<String, String>) -> Output {
+        self.run_with(vars, &[])
+    }
+
+    fn run_with(&self, vars: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Output {
+        let mut vars = vars.clone();
+        vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        vars.retain(|_, v| !v.is_empty());
+        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(&vars)
+            .output()
+            .unwrap()
+    }
+
+    fn comment(&self, iid: u64, author: &str, body: &str) -> BTreeMap<String, String> {
+        let note = self.gitlab.post_note(author, iid, body).unwrap();
+        self.gitlab.note_pipeline_vars(note).unwrap()
+    }
+
+    fn status_notes(&self, iid: u64) -> Vec<String> {
+        self.gitlab
+            .notes(iid)
+            .into_iter()
+            .filter(|(author, body)| *author == self.bot && body.contains(STATUS_MARKER))
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    fn status(&self, iid: u64) -> String {
+        let notes = self.status_notes(iid);
+        assert_eq!(notes.len(), 1, "exactly one status note: {notes:#?}");
+        notes.into_iter().next().unwrap()
+    }
+
+    fn replies(&self, iid: u64) -> Vec<String> {
+        self.gitlab
+            .notes(iid)
+            .into_iter()
+            .filter(|(author, body)| *author == self.bot && !body.contains(STATUS_MARKER))
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    fn snapshot(&self) -> (Vec<u32>, String, usize) {
+        let kinds = ["note_created", "note_edited", "status", "deployment_created", "award"];
+        (
+            kinds.iter().map(|k| self.gitlab.writes(k)).collect(),
+            self.gitlab.head_of("main").unwrap(),
+            self.nomad.register_calls("shop"),
+        )
+    }
+}
+
+fn ok(output: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "nomad-spec ci failed:\n{text}");
+    text
+}
+
+fn question_number(status: &str, prefix: &str) -> u32 {
+    let escaped = prefix.replace('.', "\\.");
+    status
+        .lines()
+        .find_map(|line| {
+            let (number, rest) = line.trim().split_once(". ")?;
+            let rest = rest.trim_start_matches("[ ] ").trim_start_matches("[x] ");
+            (rest.starts_with(&escaped) || rest.starts_with(prefix)).then(|| number.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no question {prefix} in:\n{status}"))
+}
+
+#[test]
+fn the_whole_story_and_its_replay() {
+    let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
+    let gitlab = &story.gitlab;
+    let iid = story.open();
+
+    // 1. The merge request pipeline: one status note with the questions.
+    let mr_pipeline = gitlab.mr_pipeline_vars(iid).unwrap();
+    ok(&story.run(&mr_pipeline));
+    let status = story.status(iid);
+    assert!(status.contains("needs your answer"), "{status}");
+    let image = question_number(&status, "image.");
+
+    // 2. A comment pipeline (webhook → trigger API) with the answer.
+    let answered = story.comment(iid, "dev", &format!("{image}: registry.acme.dev/shop:1.4"));
+    ok(&story.run(&answered));
+    let mr = gitlab.merge_request(iid).unwrap();
+    let job_file =
+        git_show(gitlab, &mr.source_branch, JOB_FILE).expect("the job file was committed");
+    assert!(job_file.contains("registry.acme.dev/shop:1.4"), "{job_file}");
+    assert!(
+        gitlab.push_options().iter().any(|options| options.contains(&"ci.skip".to_string())),
+        "the bot's push carries ci.skip: {:?}",
+        gitlab.push_options()
+    );
+    let head = gitlab.head_of("add-app").unwrap();
+    let statuses = gitlab.statuses(&head);
+    for name in
+        ["nomad-spec/validate", "nomad-spec/secrets", "nomad-spec/routes", "nomad-spec/plan"]
+    {
+        assert!(statuses.contains_key(name), "{name} on {head}: {statuses:?}");
+    }
+    assert_eq!(statuses["nomad-spec/validate"].state, "success");
+    assert_eq!(statuses["nomad-spec/plan"].state, "success");
+
+    // 3. Merge; the default-branch pipeline deploys, fixes the OOM and reports.
+    gitlab.merge(iid, "dev").unwrap();
+    let main_pipeline = gitlab.default_branch_pipeline_vars("dev").unwrap();
+    let out = ok(&story.run(&main_pipeline));
+    let main_file = git_show(gitlab, "main", JOB_FILE).unwrap();
+    assert!(!main_file.contains("memory = 64"), "the fix is on main:\n{main_file}\n{out}");
+    assert_eq!(story.nomad.register_calls("shop"), 2, "{out}");
+    assert!(story.replies(iid).iter().any(|r| r.contains("healthy")), "{:#?}", story.replies(iid));
+    let deployments = gitlab.deployments();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0].status, "success", "{deployments:?}");
+
+    // 4. Every pipeline again: nothing changes.
+    let before = story.snapshot();
+    for vars in [&mr_pipeline, &answered, &main_pipeline] {
+        ok(&story.run(vars));
+        assert_eq!(story.snapshot(), before);
+    }
+    assert_eq!(story.status_notes(iid).len(), 1);
+}
+
+fn git_show(gitlab: &FakeGitLab, branch: &str, path: &str) -> Option<String> {
+    let output = Command::new("git")
+        .args(["show", &format!("refs/heads/{branch}:{path}")])
+        .current_dir(gitlab.project().bare)
+        .output()
+        .ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+#[test]
+fn a_reporter_is_refused_once_and_cannot_answer() {
+    let story = Story::new(Scenario::default());
+    let iid = story.open();
+    ok(&story.run(&story.gitlab.mr_pipeline_vars(iid).unwrap()));
+    for body in ["/nomad-spec accept", "/nomad-spec set memory.shop=4096"] {
+        ok(&story.run(&story.comment(iid, "rita", body)));
+    }
+    let refusals: Vec<String> =
+        story.replies(iid).into_iter().filter(|r| r.contains("rita")).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
+    assert!(git_show(&story.gitlab, "add-app", JOB_FILE).is_none());
+}
+
+#[test]
+fn a_note_on_an_issue_is_ignored() {
+    let story = Story::new(Scenario::default());
+    let issue = story.gitlab.add_issue("a bug");
+    let note = story.gitlab.post_issue_note("dev", issue, "/nomad-spec accept").unwrap();
+    let vars = story.gitlab.note_pipeline_vars(note).unwrap();
+    let out = ok(&story.run(&vars));
+    assert!(out.contains("ignored"), "{out}");
+    assert_eq!(story.gitlab.writes("note_created"), 0);
+}
+
+#[test]
+fn a_missing_write_token_names_the_variable() {
+    let story = Story::new(Scenario::default());
+    let iid = story.open();
+    let mut vars = story.gitlab.mr_pipeline_vars(iid).unwrap();
+    vars.remove("NOMAD_SPEC_GITLAB_TOKEN");
+    let output = story.run(&vars);
+    let text = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOMAD_SPEC_GITLAB_TOKEN"), "{text}");
+    assert_eq!(story.gitlab.writes("note_created"), 0);
+}
+
+#[test]
+fn gitlab_errors_and_rate_limits_are_retried_without_double_posting() {
+    let story = Story::new(Scenario::default());
+    let iid = story.open();
+    story.gitlab.fail_next(1, Fault::RateLimited { retry_after: 1 });
+    story.gitlab.fail_next(1, Fault::ServerError);
+    ok(&story.run(&story.gitlab.mr_pipeline_vars(iid).unwrap()));
+    assert_eq!(story.status_notes(iid).len(), 1);
+}
+
+#[test]
+fn a_fork_merge_request_never_pushes_or_deploys() {
+    let story = Story::new(Scenario::default());
+    let files = story.dir.path().join("fork");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("Dockerfile"), "FROM nginx:1.27\nEXPOSE 80\n").unwrap();
+    story.gitlab.add_user("eve", None);
+    let iid = story.gitlab.open_fork_merge_request("eve", "patch", &files, "From a fork").unwrap();
+    // A fork's pipeline runs in the fork without the project's variables: no write token.
+    let output = story.run(&story.gitlab.mr_pipeline_vars(iid).unwrap());
+    let text = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(text.contains("NOMAD_SPEC_GITLAB_TOKEN"), "{text}");
+    assert!(story.gitlab.push_options().is_empty(), "no push");
+    assert!(story.gitlab.deployments().is_empty());
+}
