@@ -68,6 +68,24 @@ enum Fake {
         #[arg(long)]
         text_table: bool,
     },
+    /// Serve a fake GitHub (REST API and git over HTTP) for one repository.
+    Github {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// The repository, `owner/name`.
+        #[arg(long, default_value = "acme/shop")]
+        repository: String,
+        /// Folder whose files become the first commit of the default branch.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// The token the fake accepts (`GITHUB_TOKEN`).
+        #[arg(long, default_value = fakes::github::DEFAULT_TOKEN)]
+        token: String,
+        /// The default branch.
+        #[arg(long, default_value = "main")]
+        default_branch: String,
+    },
     /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
     Vault {
         /// Address to listen on.
@@ -166,6 +184,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ));
             wait_for_ctrl_c()?;
             drop(fabio);
+            Ok(())
+        }
+        Fake::Github { listen, repository, seed, token, default_branch } => {
+            let settings =
+                fakes::github::Settings { repository, token, default_branch, ..Default::default() };
+            let github = fakes::github::FakeGitHub::start_on(&listen, settings)?;
+            if let Some(seed) = seed {
+                let branch = github.default_branch();
+                github.commit_tree(&branch, &seed, "Initial commit", "octocat")?;
+            }
+            let vars = github.vars();
+            let mut text = format!("fake GitHub listening on {}", github.url());
+            for (name, value) in &vars {
+                text.push_str(&format!("\nexport {name}={value}"));
+            }
+            announce(&text);
+            wait_for_ctrl_c()?;
+            drop(github);
             Ok(())
         }
         Fake::Vault { listen, state } => {
