@@ -35,12 +35,12 @@ const MAX_PAGES: usize = 10_000;
 
 /// The GitHub client for one repository.
 pub struct GitHub {
-    /// Built on first use (octocrab needs a running Tokio runtime to build).
-    client: OnceLock<octocrab::Octocrab>,
+    /// Built on first use (octocrab needs a running Tokio runtime to build); boxed, so the
+    /// `Forge` enum stays small.
+    client: OnceLock<Box<octocrab::Octocrab>>,
     api_url: String,
     /// `owner/name`.
     repository: String,
-    owner: String,
     bot_login: String,
     remote: GitRemote,
     retry: RetryPolicy,
@@ -183,7 +183,6 @@ impl GitHub {
             client: OnceLock::new(),
             api_url: api_url.trim_end_matches('/').to_string(),
             repository: format!("{owner}/{name}"),
-            owner: owner.to_string(),
             bot_login: bot_login.to_string(),
             remote,
             retry: RetryPolicy::default(),
@@ -435,7 +434,7 @@ impl GitHub {
                 let list = format!(
                     "{}/pulls?head={}&base={}&state=open",
                     self.repo_path(),
-                    query_value(&format!("{}:{head}", self.owner)),
+                    query_value(&format!("{}:{head}", self.owner())),
                     query_value(base)
                 );
                 let answer = self.send(Verb::Get, &list, None, Repeat::Safe).await?;
@@ -472,7 +471,11 @@ impl GitHub {
                     .build()
             })
             .map_err(|err| config_error(what, self.scrub(&crate::http::error_chain(&err))))?;
-        Ok(self.client.get_or_init(|| built))
+        Ok(self.client.get_or_init(|| Box::new(built)))
+    }
+
+    fn owner(&self) -> &str {
+        self.repository.split('/').next().unwrap_or_default()
     }
 
     fn repo_path(&self) -> String {

@@ -85,6 +85,10 @@ enum Fake {
         /// The default branch.
         #[arg(long, default_value = "main")]
         default_branch: String,
+        /// Folder whose files are committed to a `feature` branch and opened as pull request
+        /// #1 by `octocat` (needs `--seed`).
+        #[arg(long, requires = "seed")]
+        pull: Option<PathBuf>,
     },
     /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
     Vault {
@@ -186,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             drop(fabio);
             Ok(())
         }
-        Fake::Github { listen, repository, seed, token, default_branch } => {
+        Fake::Github { listen, repository, seed, token, default_branch, pull } => {
             let settings =
                 fakes::github::Settings { repository, token, default_branch, ..Default::default() };
             let github = fakes::github::FakeGitHub::start_on(&listen, settings)?;
@@ -194,8 +198,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let branch = github.default_branch();
                 github.commit_tree(&branch, &seed, "Initial commit", "octocat")?;
             }
-            let vars = github.vars();
             let mut text = format!("fake GitHub listening on {}", github.url());
+            if let Some(pull) = pull {
+                github.commit_tree("feature", &pull, "Add the feature", "octocat")?;
+                let number = github.open_pull_request("feature", "Add the feature", "octocat")?;
+                text.push_str(&format!("\npull request #{number} from `feature`"));
+            }
+            let vars = github.vars();
             for (name, value) in &vars {
                 text.push_str(&format!("\nexport {name}={value}"));
             }

@@ -36,12 +36,12 @@ struct Call<'a> {
 
 impl Call<'_> {
     /// The request body as JSON; `Err` is GitHub's 400 for a body that does not parse.
-    fn json(&self) -> Result<Value, Response> {
+    fn json(&self) -> Result<Value, Refusal> {
         if self.body.is_empty() {
             return Ok(json!({}));
         }
         serde_json::from_slice(&self.body)
-            .map_err(|_| message(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
+            .map_err(|_| Box::new(message(StatusCode::BAD_REQUEST, "Problems parsing JSON")))
     }
 
     fn per_page(&self) -> usize {
@@ -53,6 +53,9 @@ impl Call<'_> {
         self.query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
     }
 }
+
+/// An error answer, boxed: a request the endpoint refuses before touching the state.
+type Refusal = Box<Response>;
 
 /// GitHub's error body: `{"message", "documentation_url", "status"}`.
 fn message(status: StatusCode, text: &str) -> Response {
@@ -404,7 +407,7 @@ fn resolve(call: &Call, git_ref: &str) -> Option<String> {
     if git_ref.starts_with('-') {
         return None;
     }
-    git_http::git(&bare, &["rev-parse", "--verify", "--quiet", &format!("{git_ref}^{{commit}}")])
+    git_http::git(bare, &["rev-parse", "--verify", "--quiet", &format!("{git_ref}^{{commit}}")])
         .ok()
         .map(|s| s.trim().to_string())
 }
@@ -468,7 +471,7 @@ fn list_pulls(call: &Call) -> Response {
 fn create_pull(call: &Call) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
     let (Some(head), Some(base)) = (text("head"), text("base")) else {
@@ -562,18 +565,18 @@ fn list_comments(call: &Call, number: u64) -> Response {
 
 const MAX_COMMENT: usize = 65_536;
 
-fn comment_body(call: &Call) -> Result<String, Response> {
+fn comment_body(call: &Call) -> Result<String, Refusal> {
     let input = call.json()?;
     let Some(body) = input.get("body").and_then(Value::as_str) else {
-        return Err(unprocessable("Invalid request.\n\n\"body\" wasn't supplied."));
+        return Err(Box::new(unprocessable("Invalid request.\n\n\"body\" wasn't supplied.")));
     };
     if body.chars().count() > MAX_COMMENT {
-        return Err(validation_failed(json!([{
+        return Err(Box::new(validation_failed(json!([{
             "resource": "IssueComment",
             "code": "custom",
             "field": "body",
             "message": format!("body is too long (maximum is {MAX_COMMENT} characters)"),
-        }])));
+        }]))));
     }
     Ok(body.to_string())
 }
@@ -582,7 +585,7 @@ fn comment_body(call: &Call) -> Result<String, Response> {
 fn create_comment(call: &Call, number: u64) -> Response {
     let body = match comment_body(call) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut state = call.shared.lock();
     if !state.pulls.contains_key(&number) {
@@ -617,7 +620,7 @@ fn get_comment(call: &Call, id: u64) -> Response {
 fn update_comment(call: &Call, id: u64) -> Response {
     let body = match comment_body(call) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut state = call.shared.lock();
     let now = state.now();
@@ -657,7 +660,7 @@ fn list_reactions(call: &Call, id: u64) -> Response {
 fn create_reaction(call: &Call, id: u64) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let content = input.get("content").and_then(Value::as_str).unwrap_or_default().to_string();
     if !REACTIONS.contains(&content.as_str()) {
@@ -736,28 +739,28 @@ struct CheckRunInput {
 
 /// Validates a check run's body as GitHub does: conclusion with `completed`, output title and
 /// summary, 65535 characters per text, at most 50 annotations per request.
-fn check_run_input(input: &Value, creating: bool) -> Result<CheckRunInput, Response> {
+fn check_run_input(input: &Value, creating: bool) -> Result<CheckRunInput, Refusal> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
     let status = text(input, "status");
     if let Some(status) = &status {
         if !["queued", "in_progress", "completed"].contains(&status.as_str()) {
-            return Err(unprocessable(&format!(
+            return Err(Box::new(unprocessable(&format!(
                 "Invalid request.\n\n{status:?} is not a member of [\"queued\", \"in_progress\", \"completed\"]."
-            )));
+            ))));
         }
     }
     let conclusion = text(input, "conclusion");
     if let Some(conclusion) = &conclusion {
         if !CONCLUSIONS.contains(&conclusion.as_str()) {
-            return Err(unprocessable(&format!(
+            return Err(Box::new(unprocessable(&format!(
                 "Invalid request.\n\n{conclusion:?} is not a valid conclusion."
-            )));
+            ))));
         }
     }
     if creating && status.as_deref() == Some("completed") && conclusion.is_none() {
-        return Err(unprocessable(
+        return Err(Box::new(unprocessable(
             "Invalid request.\n\n\"conclusion\" is required when \"status\" is \"completed\".",
-        ));
+        )));
     }
     let mut result = CheckRunInput {
         status,
@@ -770,23 +773,25 @@ fn check_run_input(input: &Value, creating: bool) -> Result<CheckRunInput, Respo
     let Some(output) = input.get("output").filter(|o| !o.is_null()) else { return Ok(result) };
     let (title, summary) = (text(output, "title"), text(output, "summary"));
     if title.is_none() || summary.is_none() {
-        return Err(unprocessable("Invalid request.\n\n\"title\", \"summary\" weren't supplied."));
+        return Err(Box::new(unprocessable(
+            "Invalid request.\n\n\"title\", \"summary\" weren't supplied.",
+        )));
     }
     for value in [&summary, &text(output, "text")].into_iter().flatten() {
         let length = value.chars().count();
         if length > MAX_OUTPUT {
-            return Err(unprocessable(&format!(
+            return Err(Box::new(unprocessable(&format!(
                 "Invalid request.\n\nOnly {MAX_OUTPUT} characters are allowed; {length} were supplied."
-            )));
+            ))));
         }
     }
     let annotations = output.get("annotations").and_then(Value::as_array).cloned();
     let annotations = annotations.unwrap_or_default();
     if annotations.len() > MAX_ANNOTATIONS {
-        return Err(unprocessable(&format!(
+        return Err(Box::new(unprocessable(&format!(
             "Invalid request.\n\nOnly {MAX_ANNOTATIONS} annotations are allowed per request; {} were supplied.",
             annotations.len()
-        )));
+        ))));
     }
     for a in &annotations {
         let line = |key: &str| a.get(key).and_then(Value::as_u64);
@@ -794,14 +799,14 @@ fn check_run_input(input: &Value, creating: bool) -> Result<CheckRunInput, Respo
         let (Some(path), Some(start_line), Some(end_line), Some(message)) =
             (text(a, "path"), line("start_line"), line("end_line"), text(a, "message"))
         else {
-            return Err(unprocessable(
+            return Err(Box::new(unprocessable(
                 "Invalid request.\n\nAn annotation needs \"path\", \"start_line\", \"end_line\", \"annotation_level\" and \"message\".",
-            ));
+            )));
         };
         if !["notice", "warning", "failure"].contains(&level.as_str()) {
-            return Err(unprocessable(&format!(
+            return Err(Box::new(unprocessable(&format!(
                 "Invalid request.\n\n{level:?} is not a member of [\"notice\", \"warning\", \"failure\"]."
-            )));
+            ))));
         }
         result.annotations.push(Annotation {
             path,
@@ -828,7 +833,7 @@ fn check_run_json(call: &Call, state: &mut GitHubState, run: &CheckRun) -> Value
 fn create_check_run(call: &Call) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(name) = input.get("name").and_then(Value::as_str).map(str::to_string) else {
         return unprocessable("Invalid request.\n\n\"name\" wasn't supplied.");
@@ -841,7 +846,7 @@ fn create_check_run(call: &Call) -> Response {
     }
     let fields = match check_run_input(&input, true) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut state = call.shared.lock();
     let run = CheckRun {
@@ -865,11 +870,11 @@ fn create_check_run(call: &Call) -> Response {
 fn update_check_run(call: &Call, id: u64) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let fields = match check_run_input(&input, false) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut state = call.shared.lock();
     let Some(run) = state.check_runs.iter_mut().find(|r| r.id == id) else {
@@ -947,7 +952,7 @@ const MAX_DESCRIPTION: usize = 140;
 fn create_status(call: &Call, sha: &str) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
     let state_name = text("state").unwrap_or_default();
@@ -1008,7 +1013,7 @@ fn list_statuses(call: &Call, git_ref: &str) -> Response {
 fn create_deployment(call: &Call) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
     let Some(git_ref) = text("ref") else {
@@ -1083,7 +1088,7 @@ const DEPLOYMENT_STATES: [&str; 7] =
 fn create_deployment_status(call: &Call, id: u64) -> Response {
     let input = match call.json() {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
     let state_name = text("state").unwrap_or_default();
@@ -1130,4 +1135,166 @@ fn list_deployment_statuses(call: &Call, id: u64) -> Response {
         })
         .collect();
     paged(Value::Array(body), link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+    use crate::github::FakeGitHub;
+    use serde_json::{json, Value};
+
+    struct Client {
+        http: reqwest::Client,
+        github: FakeGitHub,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let github = FakeGitHub::start().unwrap();
+            github.commit("main", &[("README.md", "hi\n")], "Initial commit", "octocat").unwrap();
+            github.commit("feature", &[("a.txt", "a\n")], "Add a", "dev").unwrap();
+            github.open_pull_request("feature", "Add a", "dev").unwrap();
+            Client { http: reqwest::Client::new(), github }
+        }
+
+        async fn send(
+            &self,
+            method: &str,
+            path: &str,
+            body: Option<Value>,
+        ) -> (u16, String, Value) {
+            let url = format!("{}{path}", self.github.url());
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut request = self.http.request(method, url).bearer_auth(self.github.token());
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let link = response
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let body = response.json().await.unwrap_or(Value::Null);
+            (status, link, body)
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_checked() {
+        let client = Client::new();
+        let url = format!("{}/repos/acme/shop", client.github.url());
+        let missing = client.http.get(&url).send().await.unwrap();
+        assert_eq!(missing.status().as_u16(), 401);
+        let body: Value = missing.json().await.unwrap();
+        assert_eq!(body["message"], "Requires authentication");
+        let wrong = client.http.get(&url).header("authorization", "token nope").send().await;
+        let body: Value = wrong.unwrap().json().await.unwrap();
+        assert_eq!(body["message"], "Bad credentials");
+        let basic = client.http.get(&url).basic_auth("x", Some(client.github.token())).send();
+        let body: Value = basic.await.unwrap().json().await.unwrap();
+        assert_eq!(body["default_branch"], "main");
+    }
+
+    #[tokio::test]
+    async fn pages_link_to_their_neighbours() {
+        let client = Client::new();
+        for i in 0..5 {
+            client.github.post_comment(1, "dev", &format!("c{i}")).unwrap();
+        }
+        let base = format!("{}/repos/acme/shop/issues/1/comments", client.github.url());
+        let (_, link, body) =
+            client.send("GET", "/repos/acme/shop/issues/1/comments?per_page=2&page=2", None).await;
+        assert_eq!(body.as_array().unwrap().len(), 2);
+        assert_eq!(body[0]["body"], "c2");
+        assert_eq!(
+            link,
+            format!(
+                "<{base}?per_page=2&page=1>; rel=\"prev\", <{base}?per_page=2&page=3>; rel=\"next\", \
+                 <{base}?per_page=2&page=3>; rel=\"last\", <{base}?per_page=2&page=1>; rel=\"first\""
+            )
+        );
+        let (_, link, body) =
+            client.send("GET", "/repos/acme/shop/issues/1/comments?per_page=2&page=3", None).await;
+        assert_eq!(body.as_array().unwrap().len(), 1);
+        assert!(!link.contains("next"), "{link}");
+        let (_, link, _) = client.send("GET", "/repos/acme/shop/issues/1/comments", None).await;
+        assert_eq!(link, "");
+    }
+
+    #[tokio::test]
+    async fn check_runs_follow_githubs_rules() {
+        let client = Client::new();
+        let sha = client.github.head_of("feature").unwrap();
+        let annotation = |i: u64| json!({"path": "a.txt", "start_line": i, "end_line": i, "annotation_level": "warning", "message": "m"});
+        let output = |n: u64| json!({"title": "t", "summary": "s", "annotations": (1..=n).map(annotation).collect::<Vec<_>>()});
+        let create = |output: Value| json!({"name": "lint", "head_sha": sha, "status": "completed", "conclusion": "failure", "output": output});
+        let (status, _, body) =
+            client.send("POST", "/repos/acme/shop/check-runs", Some(create(output(51)))).await;
+        assert_eq!(status, 422, "{body}");
+        let no_conclusion = json!({"name": "lint", "head_sha": sha, "status": "completed"});
+        let (status, _, _) =
+            client.send("POST", "/repos/acme/shop/check-runs", Some(no_conclusion)).await;
+        assert_eq!(status, 422);
+        let unknown = json!({"name": "lint", "head_sha": "0".repeat(40)});
+        let (status, _, body) =
+            client.send("POST", "/repos/acme/shop/check-runs", Some(unknown)).await;
+        assert_eq!(
+            (status, body["message"].as_str().unwrap()),
+            (422, format!("No commit found for SHA: {}", "0".repeat(40)).as_str())
+        );
+
+        let (status, _, run) =
+            client.send("POST", "/repos/acme/shop/check-runs", Some(create(output(50)))).await;
+        assert_eq!(status, 201);
+        let path = format!("/repos/acme/shop/check-runs/{}", run["id"]);
+        let (status, _, run) =
+            client.send("PATCH", &path, Some(json!({"output": output(2)}))).await;
+        assert_eq!((status, &run["output"]["annotations_count"]), (200, &json!(52)));
+        let (_, _, newer) =
+            client.send("POST", "/repos/acme/shop/check-runs", Some(create(output(0)))).await;
+        let list = format!("/repos/acme/shop/commits/{sha}/check-runs?check_name=lint");
+        let (_, _, latest) = client.send("GET", &list, None).await;
+        assert_eq!(latest["total_count"], 1);
+        assert_eq!(latest["check_runs"][0]["id"], newer["id"]);
+        let (_, _, all) = client.send("GET", &format!("{list}&filter=all"), None).await;
+        assert_eq!(all["total_count"], 2);
+        assert_eq!(client.github.check_runs(&sha)[0].annotations.len(), 52);
+    }
+
+    #[tokio::test]
+    async fn reactions_and_statuses() {
+        let client = Client::new();
+        let id = client.github.post_comment(1, "dev", "hi").unwrap();
+        let path = format!("/repos/acme/shop/issues/comments/{id}/reactions");
+        let (first, _, _) = client.send("POST", &path, Some(json!({"content": "+1"}))).await;
+        let (second, _, _) = client.send("POST", &path, Some(json!({"content": "+1"}))).await;
+        let (bad, _, _) = client.send("POST", &path, Some(json!({"content": "thumbs"}))).await;
+        assert_eq!((first, second, bad), (201, 200, 422));
+
+        let sha = client.github.head_of("main").unwrap();
+        let path = format!("/repos/acme/shop/statuses/{sha}");
+        let long = json!({"state": "success", "context": "c", "description": "x".repeat(141)});
+        let (status, _, body) = client.send("POST", &path, Some(long)).await;
+        assert_eq!(status, 422, "{body}");
+        let (status, _, _) = client.send("POST", &path, Some(json!({"state": "neutral"}))).await;
+        assert_eq!(status, 422);
+        let (status, _, _) =
+            client.send("POST", &path, Some(json!({"state": "failure", "context": "c"}))).await;
+        assert_eq!(status, 201);
+        // Without required_contexts, a failing status blocks a deployment.
+        let deploy = json!({"ref": "main", "environment": "production"});
+        let (status, _, _) =
+            client.send("POST", "/repos/acme/shop/deployments", Some(deploy)).await;
+        assert_eq!(status, 409);
+    }
+
+    #[test]
+    fn path_segments_decode() {
+        assert_eq!(decode("renovate%5Bbot%5D"), "renovate[bot]");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
 }

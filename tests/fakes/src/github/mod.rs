@@ -413,8 +413,8 @@ impl FakeGitHub {
         self.shared.bare.clone()
     }
 
-    /// Commits every file under `files` on top of `branch` (created when missing) as
-    /// `author`; returns the commit id.
+    /// Commits every file under `files` on top of `branch` (created from the default branch
+    /// when missing) as `author`; returns the commit id.
     pub fn commit_tree(
         &self,
         branch: &str,
@@ -422,7 +422,14 @@ impl FakeGitHub {
         message: &str,
         author: &str,
     ) -> anyhow::Result<String> {
-        git_http::commit_tree(&self.bare_path(), branch, files, message, author)
+        let bare = self.bare_path();
+        let default_branch = self.default_branch();
+        if branch != default_branch && git_http::head_of(&bare, branch).is_err() {
+            if let Ok(base) = git_http::head_of(&bare, &default_branch) {
+                git_http::git(&bare, &["update-ref", &format!("refs/heads/{branch}"), &base])?;
+            }
+        }
+        git_http::commit_tree(&bare, branch, files, message, author)
     }
 
     /// Commits `files` (path, content) on top of `branch` (created from the default branch
@@ -434,13 +441,6 @@ impl FakeGitHub {
         message: &str,
         author: &str,
     ) -> anyhow::Result<String> {
-        let bare = self.bare_path();
-        let default_branch = self.default_branch();
-        if branch != default_branch && git_http::head_of(&bare, branch).is_err() {
-            if let Ok(base) = git_http::head_of(&bare, &default_branch) {
-                git_http::git(&bare, &["update-ref", &format!("refs/heads/{branch}"), &base])?;
-            }
-        }
         let folder = tempfile::tempdir().context("cannot create a folder for the files")?;
         for (path, content) in files {
             let target = folder.path().join(path);
@@ -450,7 +450,7 @@ impl FakeGitHub {
             std::fs::write(&target, content)
                 .with_context(|| format!("cannot write {}", target.display()))?;
         }
-        git_http::commit_tree(&bare, branch, folder.path(), message, author)
+        self.commit_tree(branch, folder.path(), message, author)
     }
 
     /// The commit `branch` points at.
