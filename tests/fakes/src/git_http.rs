@@ -215,7 +215,7 @@ pub fn protect_branch(bare: &Path, branch: &str, message: &str) -> anyhow::Resul
 }
 
 /// Runs git in `dir`, returning stdout, or an error with stderr.
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = std::process::Command::new("git")
         .args(args)
         .current_dir(dir)

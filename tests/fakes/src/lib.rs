@@ -6,6 +6,7 @@
 pub mod consul;
 pub mod fabio;
 pub mod git_http;
+pub mod github;
 pub mod gitlab;
 pub mod llm;
 pub mod nomad;

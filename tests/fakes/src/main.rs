@@ -70,6 +70,28 @@ enum Fake {
     },
     /// Serve a fake GitLab (REST API v4 and git over HTTP) with one project.
     Gitlab(fakes::gitlab::ServeArgs),
+    /// Serve a fake GitHub (REST API and git over HTTP) for one repository.
+    Github {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// The repository, `owner/name`.
+        #[arg(long, default_value = "acme/shop")]
+        repository: String,
+        /// Folder whose files become the first commit of the default branch.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// The token the fake accepts (`GITHUB_TOKEN`).
+        #[arg(long, default_value = fakes::github::DEFAULT_TOKEN)]
+        token: String,
+        /// The default branch.
+        #[arg(long, default_value = "main")]
+        default_branch: String,
+        /// Folder whose files are committed to a `feature` branch and opened as pull request
+        /// #1 by `octocat` (needs `--seed`).
+        #[arg(long, requires = "seed")]
+        pull: Option<PathBuf>,
+    },
     /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
     Vault {
         /// Address to listen on.
@@ -175,6 +197,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             announce(&text);
             wait_for_ctrl_c()?;
             drop(gitlab);
+            Ok(())
+        }
+        Fake::Github { listen, repository, seed, token, default_branch, pull } => {
+            let settings =
+                fakes::github::Settings { repository, token, default_branch, ..Default::default() };
+            let github = fakes::github::FakeGitHub::start_on(&listen, settings)?;
+            if let Some(seed) = seed {
+                let branch = github.default_branch();
+                github.commit_tree(&branch, &seed, "Initial commit", "octocat")?;
+            }
+            let mut text = format!("fake GitHub listening on {}", github.url());
+            if let Some(pull) = pull {
+                github.commit_tree("feature", &pull, "Add the feature", "octocat")?;
+                let number = github.open_pull_request("feature", "Add the feature", "octocat")?;
+                text.push_str(&format!("\npull request #{number} from `feature`"));
+            }
+            let vars = github.vars();
+            for (name, value) in &vars {
+                text.push_str(&format!("\nexport {name}={value}"));
+            }
+            announce(&text);
+            wait_for_ctrl_c()?;
+            drop(github);
             Ok(())
         }
         Fake::Vault { listen, state } => {
