@@ -1038,8 +1038,36 @@ fn set_attribute(body: &mut Body, key: &str, value: Expression) {
     // A one-line block (`port "http" { static = 80 }`) keeps its own spacing.
     if !body.prefer_oneline() {
         attribute.decor_mut().set_prefix(child_indent(body));
+        // Lined up with the attributes above it when they share an `=` column.
+        if let Some(column) = trailing_equals_column(body).filter(|&c| c > key.len()) {
+            attribute.key.decor_mut().set_suffix(" ".repeat(column - key.len()));
+        }
     }
     body.push(attribute);
+}
+
+/// The column of `=` (counted from the key's start) shared by the run of attributes that
+/// ends the body, if they share one.
+fn trailing_equals_column(body: &Body) -> Option<usize> {
+    let mut column = None;
+    for index in (0..body.len()).rev() {
+        let Some(Structure::Attribute(attribute)) = body.get(index) else { break };
+        let suffix: &str = attribute.key.decor().suffix().map_or(" ", |suffix| suffix);
+        if !suffix.chars().all(|c| c == ' ') {
+            return None;
+        }
+        let at = attribute.key.as_str().len() + suffix.len();
+        match column {
+            None => column = Some(at),
+            Some(shared) if shared != at => return None,
+            Some(_) => {}
+        }
+        // A blank line or a comment above ends the run.
+        if attribute.decor().prefix().is_some_and(|p| p.contains('\n') || p.contains('#')) {
+            break;
+        }
+    }
+    column
 }
 
 /// The indentation of a body's children: that of an existing child, else one step in from
@@ -1744,6 +1772,41 @@ job "web" {
           }
         }
         "#);
+    }
+
+    #[test]
+    fn a_new_attribute_lines_up_with_its_neighbours() {
+        let source = r#"job "web" {
+  group "app" {
+    task "server" {
+      env {
+        LOG_LEVEL = "info" # quiet
+        DATABASE_HOST = "db"
+      }
+      env_two {
+        LOG_LEVEL     = "info"
+        DATABASE_HOST = "db"
+      }
+    }
+  }
+}
+"#;
+        let set = |name: &str| Edit::SetEnv {
+            group: "app".into(),
+            task: "server".into(),
+            name: name.into(),
+            value: "x".into(),
+        };
+        // Not aligned: the new line gets one space.
+        let edited = apply_to_hcl(source, "web.nomad.hcl", &[set("APP_ENV")]).unwrap();
+        assert!(edited.contains("        DATABASE_HOST = \"db\"\n        APP_ENV = \"x\"\n"));
+        // Aligned: the new line joins the column; a longer name does not move the others.
+        let aligned = source.replace("LOG_LEVEL = \"info\" # quiet", "LOG_LEVEL     = \"info\"");
+        let edited = apply_to_hcl(&aligned, "web.nomad.hcl", &[set("APP_ENV")]).unwrap();
+        assert!(edited.contains("        DATABASE_HOST = \"db\"\n        APP_ENV       = \"x\"\n"));
+        let edited = apply_to_hcl(&aligned, "web.nomad.hcl", &[set("A_VERY_LONG_NAME")]).unwrap();
+        assert!(edited.contains("        LOG_LEVEL     = \"info\"\n"), "{edited}");
+        assert!(edited.contains("        A_VERY_LONG_NAME = \"x\"\n"), "{edited}");
     }
 
     #[test]
