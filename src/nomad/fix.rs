@@ -893,7 +893,7 @@ pub fn apply_to_json(job: &mut Value, edit: &Edit) {
         }
         Edit::SetPortTo { group, label, to } => {
             for g in named_mut(job.get_mut("TaskGroups"), group) {
-                if !g.get("Networks").is_some_and(|n| n.as_array().is_some_and(|n| !n.is_empty())) {
+                if g.get("Networks").and_then(Value::as_array).is_none_or(Vec::is_empty) {
                     g["Networks"] = json!([{}]);
                 }
                 let Some(networks) = g.get_mut("Networks").and_then(Value::as_array_mut) else {
