@@ -446,6 +446,28 @@ async fn an_unknown_failure_gets_the_llm_fix_and_a_known_one_the_rules_fix() {
         vec!["LLM not asked: the rules recognised the failure (image-not-found)".to_string()]
     );
     assert_eq!(llm.requests().len(), 1);
+
+    // A diagnosis without a change: no fix, and the explanation is passed on.
+    let llm = fake_llm(vec![Rule::task(
+        "diagnose",
+        Reply::Json(json!({
+            "category": "dependency-unavailable",
+            "explanation": "The database at db:5432 refuses connections.",
+            "changes": []
+        })),
+    )]);
+    let next =
+        propose_next_fix(&unknown, &api_job(), &FixPolicy::default(), Some(&llm_client(&llm)))
+            .await;
+    let reason = next.fix.expect_err("no change, no fix");
+    assert_eq!(
+        next.llm_notes,
+        vec![
+            "LLM diagnosed `dependency-unavailable` without a fix".to_string(),
+            "LLM's explanation: The database at db:5432 refuses connections.".to_string(),
+        ]
+    );
+    assert!(reason.ends_with(&format!("({})", next.llm_notes.join("; "))), "{reason}");
 }
 
 #[test]

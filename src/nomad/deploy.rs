@@ -316,11 +316,16 @@ pub async fn propose_next_fix(
     };
     let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec).await;
     let mut llm_notes = advice.notes;
-    if let Some(advised) = advice.value {
-        match advised_fix(&advised, &spec, policy) {
+    match advice.value {
+        // A diagnosis without a change still helps the person who takes over.
+        Some(advised) if advised.fix.is_none() => {
+            llm_notes.push(format!("LLM's explanation: {}", advised.explanation.trim()));
+        }
+        Some(advised) => match advised_fix(&advised, &spec, policy) {
             Ok(fix) => return NextFix { fix: Ok(fix), llm_notes },
             Err(why) => llm_notes.push(format!("LLM fix not used: {why}")),
-        }
+        },
+        None => {}
     }
     let reason = match llm {
         // Without an LLM the reason reads as it always did.
