@@ -90,6 +90,10 @@ async fn run_deploy(
 fn nomad_spec(fake_url: &str, token: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
     command.args(args).env("NOMAD_ADDR", fake_url).env_remove("NOMAD_NAMESPACE");
+    // The rules alone: an LLM configured on the developer's machine is not asked.
+    for name in ["NOMAD_SPEC_LLM_BASE_URL", "OPENAI_BASE_URL"] {
+        command.env_remove(name);
+    }
     match token {
         Some(token) => command.env("NOMAD_TOKEN", token),
         None => command.env_remove("NOMAD_TOKEN"),

@@ -41,7 +41,9 @@ pub const EXIT_NOMAD_SLOW: u8 = 8;
 #[command(after_help = "\
 Nomad is configured as for the nomad command: NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, \
 NOMAD_REGION, NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, \
-NOMAD_SKIP_VERIFY.
+NOMAD_SKIP_VERIFY. With --fix and an LLM configured (NOMAD_SPEC_LLM_BASE_URL, see \
+prompts/README.md), failures the rules have no fix for are diagnosed by the LLM, whose \
+allow-listed changes are checked before they are applied.
 
 Exit codes:
   0  the job is healthy
@@ -172,6 +174,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = parse_options(&args.vars, &args.var_files)?;
     let mut file = JobFile::read(&args.file)?;
     let client = NomadClient::from_env()?;
+    // The LLM advises on failures the rules cannot fix; a bad setting only skips it.
+    let llm = if args.fix {
+        crate::llm::Client::from_env().unwrap_or_else(|err| {
+            eprintln!("note: LLM skipped: {err:#}");
+            None
+        })
+    } else {
+        None
+    };
     let deploy_options = DeployOptions {
         fix: args.fix,
         max_fix_iterations: args.max_fix_iterations,
@@ -182,6 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             known_health_paths: args.health_paths.clone(),
             ..FixPolicy::default()
         },
+        llm: llm.map(std::sync::Arc::new),
     };
     let live = std::io::stderr().is_terminal();
     let result = runtime()?.block_on(async {
@@ -236,6 +248,9 @@ pub fn render_report(report: &DeployReport) -> String {
         }
         if let Some(reason) = &attempt.no_fix {
             out.push_str(&format!("  no fix: {reason}\n"));
+        }
+        for note in &attempt.llm_notes {
+            out.push_str(&format!("  llm: {note}\n"));
         }
     }
     if let Some(reason) = &report.gave_up {

@@ -175,6 +175,16 @@ pub struct Client {
     calls: Mutex<Vec<CallRecord>>,
 }
 
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The settings' own `Debug` hides the API key.
+        f.debug_struct("Client")
+            .field("settings", &self.settings)
+            .field("prompt_overrides", &self.prompts.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// How the answer's JSON is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {

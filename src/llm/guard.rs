@@ -222,6 +222,8 @@ pub struct Patched {
     pub spec: JobSpec,
     /// One line per change: what changed and the LLM's reason.
     pub applied: Vec<String>,
+    /// The changes that were checked and applied, in order (for writing them into a file).
+    pub changes: Vec<Change>,
 }
 
 /// Checks every change against the allow-list and its bounds, applies them to a copy of
@@ -246,12 +248,15 @@ pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Reje
             .collect();
         return Err(Rejection(format!("the changed job is not valid: {}", errors.join("; "))));
     }
-    Ok(Patched { spec: patched, applied })
+    Ok(Patched { spec: patched, applied, changes: changes.to_vec() })
 }
 
-fn parse_field(name: &str) -> Result<Field, String> {
-    serde_json::from_value(Value::String(name.to_string()))
-        .map_err(|_| format!("`{name}` is outside the allow-list ({})", FIELDS.join(", ")))
+impl Field {
+    /// The field a change names, or why it is not on the allow-list.
+    pub fn parse(name: &str) -> Result<Field, String> {
+        serde_json::from_value(Value::String(name.to_string()))
+            .map_err(|_| format!("`{name}` is outside the allow-list ({})", FIELDS.join(", ")))
+    }
 }
 
 fn number(value: &str, range: std::ops::RangeInclusive<i64>, unit: &str) -> Result<i64, String> {
@@ -289,7 +294,7 @@ fn task_mut<'a>(spec: &'a mut JobSpec, group: &str, task: &str) -> Result<&'a mu
 }
 
 fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
-    let field = parse_field(&change.field)?;
+    let field = Field::parse(&change.field)?;
     let (group, task, name, value) =
         (change.group.as_str(), change.task.as_str(), change.name.trim(), change.value.trim());
     match field {

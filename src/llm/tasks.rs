@@ -330,24 +330,39 @@ fn changes_of(answer: &Value) -> Result<Vec<Change>, String> {
         .map_err(|err| format!("the changes do not have the expected shape: {err}"))
 }
 
-/// Asks the LLM about a failure the rules could not classify; when the rules know the
-/// category, the LLM is not asked. A proposed fix passes the allow-list, its bounds and a
-/// validation of the whole job, or the whole answer is rejected.
+/// The failures the LLM is asked about: those whose cause the rules did not find
+/// (`unknown`), or found only as a symptom whose cause is in the logs (a crash at start,
+/// failing health checks). The others are about the cluster, the registry or credentials,
+/// which no allow-listed change of the job fixes.
+pub const ASKED_ABOUT: [Category; 3] =
+    [Category::Unknown, Category::CrashOnStart, Category::HealthCheckFailing];
+
+/// Asks the LLM about a failure the rules have no fix for; for a category outside
+/// [`ASKED_ABOUT`] the LLM is not asked. Callers ask only once the rules' own fix (if any)
+/// was refused. A proposed fix passes the allow-list, its bounds and a validation of the
+/// whole job, or the whole answer is rejected.
 pub async fn diagnose(
     client: Option<&Client>,
     evidence: &Evidence,
     rules: &Diagnosis,
     spec: &JobSpec,
 ) -> Advice<AdvisedDiagnosis> {
-    if rules.category != Category::Unknown {
+    if !ASKED_ABOUT.contains(&rules.category) {
         return Advice::skipped(format!(
             "LLM not asked: the rules recognised the failure ({})",
             rules.category.name()
         ));
     }
     let fields = guard::FIELDS.join(", ");
+    let rules_said = match rules.category {
+        Category::Unknown => "The rules did not recognise the failure.".to_string(),
+        category => {
+            format!("The rules saw `{category}` but found no cause in the job they could fix.")
+        }
+    };
     let values = [
         ("fields", fields.as_str()),
+        ("rules", &rules_said),
         ("job", &spec_for_prompt(spec)),
         ("evidence", &evidence_for_prompt(evidence, spec)),
     ];

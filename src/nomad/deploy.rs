@@ -1,6 +1,11 @@
 //! The deploy loop: plan → register → watch → diagnose → fix → again, a bounded number of
 //! times, then roll back if it never became healthy.
 //!
+//! The next fix comes from [`propose_next_fix`]: the rules first, then, for a failure they
+//! have no fix for, the LLM when one is configured (its changes limited to the allow-list
+//! and the policy's bounds, checked by the guardrails). The LLM only proposes edits; the
+//! loop's own limits decide whether anything is deployed again.
+//!
 //! Every register carries the plan's `JobModifyIndex` with `EnforceIndex`, so a job changed
 //! by someone else since the plan is never overwritten. A plan that cannot place a group is
 //! a failure before anything is registered. When the loop gives up (an unfixable failure,
@@ -8,16 +13,19 @@
 //! stopped if it never ran successfully, or left as it is, as configured; the report says
 //! which.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use super::api::PlanResponse;
 use super::client::{job_id, NomadClient, NomadError};
 use super::diagnose::{Evidence, GroupDemand};
-use super::fix::{apply_to_json, propose_fix, Fix, FixPolicy};
+use super::fix::{advised_fix, apply_to_json, propose_fix, Fix, FixPolicy};
 use super::job_file::JobFile;
 use super::plan::PlanReport;
 use super::watch::{watch, Failure, Verdict, WatchOptions};
+use crate::llm::{tasks, Client};
 use crate::spec::JobSpec;
 
 /// What to do with the job when the loop gives up.
@@ -45,6 +53,8 @@ pub struct DeployOptions {
     pub on_give_up: GiveUp,
     /// Bounds on fixes.
     pub policy: FixPolicy,
+    /// The LLM asked about failures the rules have no fix for; `None`: the rules alone.
+    pub llm: Option<Arc<Client>>,
 }
 
 impl Default for DeployOptions {
@@ -55,6 +65,7 @@ impl Default for DeployOptions {
             watch: WatchOptions::default(),
             on_give_up: GiveUp::Revert,
             policy: FixPolicy::default(),
+            llm: None,
         }
     }
 }
@@ -70,6 +81,9 @@ pub struct Attempt {
     pub fix: Option<Fix>,
     /// Why no fix was applied after a failure.
     pub no_fix: Option<String>,
+    /// What the LLM did about this attempt's failure (asked or not, and why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub llm_notes: Vec<String>,
 }
 
 /// How the whole loop ended.
@@ -166,7 +180,14 @@ pub async fn deploy(
         };
         progress(&verdict_line(&verdict));
 
-        let mut attempt = Attempt { plan, registered_version, verdict, fix: None, no_fix: None };
+        let mut attempt = Attempt {
+            plan,
+            registered_version,
+            verdict,
+            fix: None,
+            no_fix: None,
+            llm_notes: Vec::new(),
+        };
         let stop = match &attempt.verdict {
             Verdict::Healthy { .. } => {
                 attempts.push(attempt);
@@ -185,7 +206,14 @@ pub async fn deploy(
                         failure.diagnosis.explanation
                     ))
                 } else {
-                    match next_fix(&failure.diagnosis, &job, &options.policy) {
+                    let next =
+                        propose_next_fix(failure, &job, &options.policy, options.llm.as_deref())
+                            .await;
+                    for note in &next.llm_notes {
+                        progress(note);
+                    }
+                    attempt.llm_notes = next.llm_notes;
+                    match next.fix {
                         Err(reason) => {
                             attempt.no_fix = Some(reason.clone());
                             Some(reason)
@@ -249,14 +277,62 @@ pub async fn deploy(
     Ok(DeployReport { job: id, outcome, attempts, gave_up, rollback, write_back_warnings })
 }
 
-fn next_fix(
-    diagnosis: &super::diagnose::Diagnosis,
+/// The next fix for a failure, or why there is none, and what the LLM did on the way.
+#[derive(Debug, Clone)]
+pub struct NextFix {
+    /// The fix to apply (its `origin` says whether the rules or the LLM proposed it), or the
+    /// reason there is none.
+    pub fix: Result<Fix, String>,
+    /// The LLM's notes ("LLM diagnosed `bad-command` and proposed 1 change(s)", "LLM
+    /// skipped: not configured", a rejected answer); empty when the rules had a fix and the
+    /// LLM was not consulted.
+    pub llm_notes: Vec<String>,
+}
+
+/// Proposes the fix for a failed deploy of `job` (Nomad API JSON): the rules' fix when they
+/// have one; otherwise, for a failure the LLM may be asked about, the LLM's fix when its
+/// answer passes the guardrails and `policy`. Without a fix, the reason is the rules' own,
+/// followed by what the LLM said when one is configured. Nothing is deployed or written
+/// here: the deploy loop and the PR bot apply the `Fix` (`apply_to_json`,
+/// `JobFile::write_edits`) under their own limits.
+pub async fn propose_next_fix(
+    failure: &Failure,
     job: &Value,
     policy: &FixPolicy,
-) -> Result<Fix, String> {
-    let spec: JobSpec = serde_json::from_value(job.clone())
-        .map_err(|err| format!("the job does not fit nomad-spec's job model ({err}); no fix"))?;
-    propose_fix(diagnosis, &spec, policy).map_err(|err| err.0)
+    llm: Option<&Client>,
+) -> NextFix {
+    let spec: JobSpec = match serde_json::from_value(job.clone()) {
+        Ok(spec) => spec,
+        Err(err) => {
+            return NextFix {
+                fix: Err(format!("the job does not fit nomad-spec's job model ({err}); no fix")),
+                llm_notes: Vec::new(),
+            }
+        }
+    };
+    let rules_reason = match propose_fix(&failure.diagnosis, &spec, policy) {
+        Ok(fix) => return NextFix { fix: Ok(fix), llm_notes: Vec::new() },
+        Err(not_fixable) => not_fixable.0,
+    };
+    let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec).await;
+    let mut llm_notes = advice.notes;
+    match advice.value {
+        // A diagnosis without a change still helps the person who takes over.
+        Some(advised) if advised.fix.is_none() => {
+            llm_notes.push(format!("LLM's explanation: {}", advised.explanation.trim()));
+        }
+        Some(advised) => match advised_fix(&advised, &spec, policy) {
+            Ok(fix) => return NextFix { fix: Ok(fix), llm_notes },
+            Err(why) => llm_notes.push(format!("LLM fix not used: {why}")),
+        },
+        None => {}
+    }
+    let reason = match llm {
+        // Without an LLM the reason reads as it always did.
+        None => rules_reason,
+        Some(_) => format!("{rules_reason} ({})", llm_notes.join("; ")),
+    };
+    NextFix { fix: Err(reason), llm_notes }
 }
 
 /// One line for a verdict.

@@ -1,21 +1,28 @@
-//! Deterministic fixes: a diagnosis and the job in, a changed job and a reviewable
-//! explanation out, or the reason there is no safe fix.
+//! Fixes: a diagnosis and the job in, a changed job and a reviewable explanation out, or the
+//! reason there is no safe fix.
 //!
 //! A fix is a short list of `Edit`s (raise a task's memory, make a static port dynamic,
-//! remove a constraint, lengthen a health deadline, correct a check path). The same edits
-//! apply to the typed `JobSpec`, to the job's API JSON (what is re-registered), and to the
-//! user's file: HCL is edited in place with `hcl-edit`, so comments and layout survive;
-//! JSON files are rewritten. Pure: text and values in, text and values out.
+//! remove a constraint, lengthen a health deadline, correct a check path, and the other
+//! fields of the LLM's allow-list). The rules propose fixes for the failures they know
+//! ([`propose_fix`]); a fix the LLM proposed and the guardrails accepted becomes the same
+//! kind of `Fix` ([`advised_fix`]), marked as the LLM's. The same edits apply to the typed
+//! `JobSpec`, to the job's API JSON (what is re-registered), and to the user's file: HCL is
+//! edited in place with `hcl-edit`, so comments and layout survive; JSON files are rewritten.
+//! Pure: text and values in, text and values out.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::{Decorate, Decorated, Ident};
+use regex::Regex;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::diagnose::{Category, Diagnosis};
+use crate::llm::guard::{Change, Field};
+use crate::llm::tasks::AdvisedDiagnosis;
 use crate::spec::{Constraint, JobSpec, Nanos, Port, UpdateStrategy, SECOND};
 
 /// Nomad's default `MemoryMB` when a task sets none.
@@ -59,6 +66,19 @@ pub enum Edit {
     SetHealthyDeadline { group: String, healthy_deadline: Nanos, progress_deadline: Option<Nanos> },
     /// Change a service check's HTTP path.
     SetCheckPath { group: String, old_path: String, new_path: String },
+    /// Set a task's `cpu` (MHz).
+    SetCpu { group: String, task: String, cpu_mhz: i64 },
+    /// Set the `image` of a task's driver config.
+    SetImage { group: String, task: String, image: String },
+    /// Set one environment variable of a task (never a secret: those come from Vault).
+    SetEnv { group: String, task: String, name: String, value: String },
+    /// Set the port inside the task (`to`) of a group's port label, adding a dynamic port
+    /// with that label when the group has none.
+    SetPortTo { group: String, label: String, to: i64 },
+    /// Set a group's `count`.
+    SetCount { group: String, count: i64 },
+    /// Add a constraint to a group.
+    AddConstraint { group: String, constraint: ConstraintText },
 }
 
 /// A constraint as the three strings Nomad prints (`${attr.cpu.arch} = arm64`).
@@ -93,6 +113,18 @@ pub struct Fix {
     pub edits: Vec<Edit>,
     /// What was wrong, what changes, and why that should help; for a reviewer.
     pub explanation: String,
+    /// Who proposed it.
+    pub origin: FixOrigin,
+}
+
+/// Who proposed a fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum FixOrigin {
+    /// nomad-spec's deterministic rules.
+    Rules,
+    /// The LLM, for a failure the rules had no fix for; `category` is its diagnosis.
+    Llm { category: String },
 }
 
 /// Why no fix is proposed.
@@ -124,7 +156,162 @@ pub fn propose_fix(
     for edit in &edits {
         apply_to_spec(&mut changed, edit);
     }
-    Ok(Fix { spec: changed, edits, explanation })
+    Ok(Fix { spec: changed, edits, explanation, origin: FixOrigin::Rules })
+}
+
+/// The LLM's diagnosis as a fix: its changes (already through the guardrails: allow-list,
+/// bounds, a valid job) as edits of the job, within the policy's bounds. The edits must
+/// change the typed job exactly as the guardrails' patch did, so what is written into the
+/// file is what was checked; otherwise there is no fix. The explanation starts with
+/// "LLM diagnosis" so a reviewer knows where it came from.
+pub fn advised_fix(
+    advised: &AdvisedDiagnosis,
+    spec: &JobSpec,
+    policy: &FixPolicy,
+) -> Result<Fix, NotFixable> {
+    let Some(patched) = &advised.fix else {
+        return Err(NotFixable(format!(
+            "the LLM diagnosed `{}` without proposing a change",
+            advised.category
+        )));
+    };
+    let mut edits = Vec::new();
+    for (index, change) in patched.changes.iter().enumerate() {
+        let more = edits_for_change(spec, change).map_err(|why| {
+            NotFixable(format!("the LLM's change {} ({}): {why}", index + 1, change.field))
+        })?;
+        edits.extend(more);
+    }
+    for edit in &edits {
+        if let Edit::SetMemory { task, memory_mb, .. } = edit {
+            if *memory_mb > policy.max_memory_mb {
+                return Err(NotFixable(format!(
+                    "the LLM would give task \"{task}\" {memory_mb} MB, more than the {} MB \
+                     nomad-spec ever gives automatically",
+                    policy.max_memory_mb
+                )));
+            }
+        }
+    }
+    let mut changed = spec.clone();
+    for edit in &edits {
+        apply_to_spec(&mut changed, edit);
+    }
+    if changed != patched.spec {
+        return Err(NotFixable(
+            "the LLM's changes cannot be written as edits of the job (a check without a path, \
+             or a field in a shape nomad-spec does not edit)"
+                .into(),
+        ));
+    }
+    let explanation = format!(
+        "LLM diagnosis (`{}`): {} Changes: {}. Proposed by the LLM for a failure nomad-spec's \
+         rules had no fix for, and accepted by its guardrails (allow-listed fields, bounds, a \
+         valid job); review it like any other change.",
+        advised.category,
+        advised.explanation.trim(),
+        patched.applied.join("; ")
+    );
+    Ok(Fix {
+        spec: changed,
+        edits,
+        explanation,
+        origin: FixOrigin::Llm { category: advised.category.clone() },
+    })
+}
+
+/// The edits one allow-listed change stands for, with names resolved the way the
+/// guardrails resolve them (an empty task is the group's only task).
+fn edits_for_change(spec: &JobSpec, change: &Change) -> Result<Vec<Edit>, String> {
+    let field = Field::parse(&change.field)?;
+    let (name, value) = (change.name.trim(), change.value.trim());
+    let group = spec
+        .groups()
+        .iter()
+        .find(|g| g.name == change.group)
+        .ok_or_else(|| format!("no group `{}`", change.group))?;
+    let task = || {
+        if change.task.is_empty() && group.tasks.len() == 1 {
+            return Ok(&group.tasks[0]);
+        }
+        group
+            .tasks
+            .iter()
+            .find(|t| t.name == change.task)
+            .ok_or_else(|| format!("no task `{}` in group `{}`", change.task, group.name))
+    };
+    let number =
+        |text: &str| text.parse::<i64>().map_err(|_| format!("`{text}` is not a whole number"));
+    let group_name = group.name.clone();
+    Ok(match field {
+        Field::Image => vec![Edit::SetImage {
+            group: group_name,
+            task: task()?.name.clone(),
+            image: value.to_string(),
+        }],
+        Field::Memory => {
+            let task = task()?;
+            let memory_mb = number(value)?;
+            let max = task.resources.as_ref().and_then(|r| r.memory_max_mb);
+            vec![Edit::SetMemory {
+                group: group_name,
+                task: task.name.clone(),
+                memory_mb,
+                memory_max_mb: max.filter(|&max| max < memory_mb).map(|_| memory_mb),
+            }]
+        }
+        Field::Cpu => vec![Edit::SetCpu {
+            group: group_name,
+            task: task()?.name.clone(),
+            cpu_mhz: number(value)?,
+        }],
+        Field::Env => vec![Edit::SetEnv {
+            group: group_name,
+            task: task()?.name.clone(),
+            name: name.to_string(),
+            value: value.to_string(),
+        }],
+        Field::Port => {
+            vec![Edit::SetPortTo { group: group_name, label: name.to_string(), to: number(value)? }]
+        }
+        Field::Count => vec![Edit::SetCount { group: group_name, count: number(value)? }],
+        Field::HealthCheck => {
+            let task_services = group.tasks.iter().flat_map(|t| t.services.iter().flatten());
+            let mut old_paths: Vec<String> = Vec::new();
+            for check in group
+                .services
+                .iter()
+                .flatten()
+                .chain(task_services)
+                .flat_map(|s| s.checks.iter().flatten())
+                .filter(|c| c.r#type == "http")
+            {
+                let old = check.path.clone().unwrap_or_default();
+                if old != value && !old_paths.contains(&old) {
+                    old_paths.push(old);
+                }
+            }
+            old_paths
+                .into_iter()
+                .map(|old_path| Edit::SetCheckPath {
+                    group: group_name.clone(),
+                    old_path,
+                    new_path: value.to_string(),
+                })
+                .collect()
+        }
+        Field::Constraint => {
+            let (operator, target) = value.split_once(' ').unwrap_or((value, ""));
+            vec![Edit::AddConstraint {
+                group: group_name,
+                constraint: ConstraintText {
+                    attribute: name.to_string(),
+                    operator: operator.to_string(),
+                    value: target.trim().to_string(),
+                },
+            }]
+        }
+    })
 }
 
 fn find_group<'a>(
@@ -483,7 +670,76 @@ pub fn apply_to_spec(spec: &mut JobSpec, edit: &Edit) {
                 }
             }
         }
+        Edit::SetCpu { group, task, cpu_mhz } => {
+            for t in tasks_mut(spec, group, task) {
+                t.resources.get_or_insert_with(Default::default).cpu = Some(*cpu_mhz);
+            }
+        }
+        Edit::SetImage { group, task, image } => {
+            for t in tasks_mut(spec, group, task) {
+                t.config.get_or_insert_with(Default::default).insert("image".into(), json!(image));
+            }
+        }
+        Edit::SetEnv { group, task, name, value } => {
+            for t in tasks_mut(spec, group, task) {
+                t.env.get_or_insert_with(Default::default).insert(name.clone(), value.clone());
+            }
+        }
+        Edit::SetPortTo { group, label, to } => {
+            for g in spec.groups_mut().iter_mut().filter(|g| &g.name == group) {
+                let networks = g.networks.get_or_insert_with(Vec::new);
+                let existing = networks
+                    .iter_mut()
+                    .flat_map(|n| {
+                        n.reserved_ports
+                            .iter_mut()
+                            .flatten()
+                            .chain(n.dynamic_ports.iter_mut().flatten())
+                    })
+                    .find(|p| &p.label == label);
+                match existing {
+                    Some(port) => port.to = Some(*to),
+                    None => {
+                        if networks.is_empty() {
+                            networks.push(Default::default());
+                        }
+                        networks[0].dynamic_ports.get_or_insert_with(Vec::new).push(Port {
+                            label: label.clone(),
+                            to: Some(*to),
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+        }
+        Edit::SetCount { group, count } => {
+            for g in spec.groups_mut().iter_mut().filter(|g| &g.name == group) {
+                g.count = Some(*count);
+            }
+        }
+        Edit::AddConstraint { group, constraint } => {
+            for g in spec.groups_mut().iter_mut().filter(|g| &g.name == group) {
+                g.constraints.get_or_insert_with(Vec::new).push(Constraint {
+                    l_target: Some(constraint.attribute.clone()),
+                    operand: Some(constraint.operator.clone()),
+                    r_target: Some(constraint.value.clone()),
+                });
+            }
+        }
     }
+}
+
+/// The tasks named `task` in groups named `group`.
+fn tasks_mut<'a>(
+    spec: &'a mut JobSpec,
+    group: &'a str,
+    task: &'a str,
+) -> impl Iterator<Item = &'a mut crate::spec::Task> {
+    spec.groups_mut()
+        .iter_mut()
+        .filter(move |g| g.name == group)
+        .flat_map(|g| g.tasks.iter_mut())
+        .filter(move |t| t.name == task)
 }
 
 fn named_mut<'a>(
@@ -620,7 +876,93 @@ pub fn apply_to_json(job: &mut Value, edit: &Edit) {
                 }
             }
         }
+        Edit::SetCpu { group, task, cpu_mhz } => {
+            for t in json_tasks_mut(job, group, task) {
+                object_at(t, "Resources")["CPU"] = json!(cpu_mhz);
+            }
+        }
+        Edit::SetImage { group, task, image } => {
+            for t in json_tasks_mut(job, group, task) {
+                object_at(t, "Config")["image"] = json!(image);
+            }
+        }
+        Edit::SetEnv { group, task, name, value } => {
+            for t in json_tasks_mut(job, group, task) {
+                object_at(t, "Env")[name.as_str()] = json!(value);
+            }
+        }
+        Edit::SetPortTo { group, label, to } => {
+            for g in named_mut(job.get_mut("TaskGroups"), group) {
+                if g.get("Networks").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+                    g["Networks"] = json!([{}]);
+                }
+                let Some(networks) = g.get_mut("Networks").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                let existing = networks
+                    .iter_mut()
+                    .flat_map(|n| {
+                        let Some(object) = n.as_object_mut() else { return Vec::new() };
+                        object
+                            .iter_mut()
+                            .filter(|(key, _)| *key == "ReservedPorts" || *key == "DynamicPorts")
+                            .filter_map(|(_, ports)| ports.as_array_mut())
+                            .flat_map(|ports| ports.iter_mut())
+                            .collect::<Vec<_>>()
+                    })
+                    .find(|p| p.get("Label").and_then(Value::as_str) == Some(label));
+                match existing {
+                    Some(port) => port["To"] = json!(to),
+                    None => {
+                        let first = &mut networks[0];
+                        if !first.get("DynamicPorts").is_some_and(Value::is_array) {
+                            first["DynamicPorts"] = json!([]);
+                        }
+                        if let Some(dynamic) = first["DynamicPorts"].as_array_mut() {
+                            dynamic.push(json!({"Label": label, "Value": 0, "To": to}));
+                        }
+                    }
+                }
+            }
+        }
+        Edit::SetCount { group, count } => {
+            for g in named_mut(job.get_mut("TaskGroups"), group) {
+                g["Count"] = json!(count);
+            }
+        }
+        Edit::AddConstraint { group, constraint } => {
+            for g in named_mut(job.get_mut("TaskGroups"), group) {
+                if !g.get("Constraints").is_some_and(Value::is_array) {
+                    g["Constraints"] = json!([]);
+                }
+                if let Some(list) = g["Constraints"].as_array_mut() {
+                    list.push(json!({
+                        "LTarget": constraint.attribute,
+                        "RTarget": constraint.value,
+                        "Operand": constraint.operator,
+                    }));
+                }
+            }
+        }
     }
+}
+
+/// The tasks named `task` in groups named `group` of a job's API JSON.
+fn json_tasks_mut<'a>(
+    job: &'a mut Value,
+    group: &'a str,
+    task: &'a str,
+) -> impl Iterator<Item = &'a mut Value> {
+    named_mut(job.get_mut("TaskGroups"), group)
+        .flat_map(move |g| named_mut(g.get_mut("Tasks"), task))
+}
+
+/// The object under `key`, made an empty object first when it is missing or not one.
+fn object_at<'a>(holder: &'a mut Value, key: &str) -> &'a mut Value {
+    if !holder.get(key).is_some_and(Value::is_object) {
+        holder[key] = json!({});
+    }
+    &mut holder[key]
 }
 
 /// The group's services and tasks, borrowed together.
@@ -696,8 +1038,36 @@ fn set_attribute(body: &mut Body, key: &str, value: Expression) {
     // A one-line block (`port "http" { static = 80 }`) keeps its own spacing.
     if !body.prefer_oneline() {
         attribute.decor_mut().set_prefix(child_indent(body));
+        // Lined up with the attributes above it when they share an `=` column.
+        if let Some(column) = trailing_equals_column(body).filter(|&c| c > key.len()) {
+            attribute.key.decor_mut().set_suffix(" ".repeat(column - key.len()));
+        }
     }
     body.push(attribute);
+}
+
+/// The column of `=` (counted from the key's start) shared by the run of attributes that
+/// ends the body, if they share one.
+fn trailing_equals_column(body: &Body) -> Option<usize> {
+    let mut column = None;
+    for index in (0..body.len()).rev() {
+        let Some(Structure::Attribute(attribute)) = body.get(index) else { break };
+        let suffix: &str = attribute.key.decor().suffix().map_or(" ", |suffix| suffix);
+        if !suffix.chars().all(|c| c == ' ') {
+            return None;
+        }
+        let at = attribute.key.as_str().len() + suffix.len();
+        match column {
+            None => column = Some(at),
+            Some(shared) if shared != at => return None,
+            Some(_) => {}
+        }
+        // A blank line or a comment above ends the run.
+        if attribute.decor().prefix().is_some_and(|p| p.contains('\n') || p.contains('#')) {
+            break;
+        }
+    }
+    column
 }
 
 /// The indentation of a body's children: that of an existing child, else one step in from
@@ -717,18 +1087,41 @@ fn child_indent(body: &Body) -> String {
     })
 }
 
+/// Adds an empty block (with an optional label) at `at`, or at the end, indented like its
+/// siblings and with its closing brace lined up with its first line.
+fn new_block<'a>(
+    body: &'a mut Body,
+    ident: &str,
+    label: Option<&str>,
+    at: Option<usize>,
+) -> &'a mut Block {
+    let indent = child_indent(body);
+    // Blocks set apart by a blank line in this body get one too.
+    let spaced = body.iter().skip(1).any(|s| {
+        matches!(s, Structure::Block(b) if b.decor().prefix().is_some_and(|p| p.starts_with('\n')))
+    });
+    let mut block = match label {
+        Some(label) => Block::builder(Decorated::new(Ident::new(ident))).label(label).build(),
+        None => Block::new(Decorated::new(Ident::new(ident))),
+    };
+    let prefix = if spaced { format!("\n{indent}") } else { indent.clone() };
+    block.decor_mut().set_prefix(prefix);
+    block.body.decor_mut().set_suffix(indent);
+    let at = at.unwrap_or(body.len()).min(body.len());
+    body.insert(at, block);
+    match body.get_mut(at).and_then(Structure::as_block_mut) {
+        Some(block) => block,
+        None => unreachable!("the block was inserted above"),
+    }
+}
+
 fn remove_attribute(body: &mut Body, key: &str) {
     body.remove_attribute(key);
 }
 
 fn child_block<'a>(body: &'a mut Body, ident: &str) -> &'a mut Block {
     if !body.blocks().any(|b| b.has_ident(ident)) {
-        let indent = child_indent(body);
-        let mut block = Block::new(Decorated::new(Ident::new(ident)));
-        block.decor_mut().set_prefix(indent.clone());
-        // The closing brace lines up with the block's first line.
-        block.body.decor_mut().set_suffix(indent);
-        body.push(block);
+        new_block(body, ident, None, None);
     }
     // Present: either found or just pushed.
     let position = body.iter().position(|s| matches!(s, Structure::Block(b) if b.has_ident(ident)));
@@ -841,8 +1234,129 @@ fn edit_hcl_job(job: &mut Body, edit: &Edit) -> Result<(), String> {
                 return Err(format!("has no check with path {old_path}"));
             }
         }
+        Edit::SetCpu { group, task, cpu_mhz } => {
+            let task = block_mut(&mut block_mut(job, "group", group)?.body, "task", task)?;
+            let resources = child_block(&mut task.body, "resources");
+            check_literal(&resources.body, "cpu")?;
+            set_attribute(&mut resources.body, "cpu", Expression::from(*cpu_mhz));
+        }
+        Edit::SetImage { group, task, image } => {
+            let task = block_mut(&mut block_mut(job, "group", group)?.body, "task", task)?;
+            let config = child_block(&mut task.body, "config");
+            check_string(&config.body, "image")?;
+            set_attribute(&mut config.body, "image", string_expression(image));
+        }
+        Edit::SetEnv { group, task, name, value } => {
+            let task = block_mut(&mut block_mut(job, "group", group)?.body, "task", task)?;
+            if let Some(attr) = task.body.get_attribute("env") {
+                return Err(format!(
+                    "sets env of task \"{}\" as an expression ({}); add {name} by hand",
+                    task.labels.first().map(|l| l.as_str()).unwrap_or_default(),
+                    expression_text(&attr.value)
+                ));
+            }
+            Ident::try_new(name.as_str())
+                .map_err(|_| format!("cannot hold `{name}` as an env block attribute"))?;
+            let env = child_block(&mut task.body, "env");
+            check_string(&env.body, name)?;
+            set_attribute(&mut env.body, name, string_expression(value));
+        }
+        Edit::SetPortTo { group, label, to } => {
+            let group = block_mut(job, "group", group)?;
+            let mut done = false;
+            for network in group.body.blocks_mut().filter(|b| b.has_ident("network")) {
+                if let Ok(port) = block_mut(&mut network.body, "port", label) {
+                    check_literal(&port.body, "to")?;
+                    set_attribute(&mut port.body, "to", Expression::from(*to));
+                    done = true;
+                    break;
+                }
+            }
+            if !done {
+                if !group.body.blocks().any(|b| b.has_ident("network")) {
+                    // A new network block reads before the tasks that use its ports.
+                    let first_task = group
+                        .body
+                        .iter()
+                        .position(|s| matches!(s, Structure::Block(b) if b.has_ident("task")));
+                    new_block(&mut group.body, "network", None, first_task);
+                }
+                let network = child_block(&mut group.body, "network");
+                let port = new_block(&mut network.body, "port", Some(label), None);
+                set_attribute(&mut port.body, "to", Expression::from(*to));
+            }
+        }
+        Edit::SetCount { group, count } => {
+            let group = block_mut(job, "group", group)?;
+            if group.body.has_attribute("count") {
+                check_literal(&group.body, "count")?;
+                set_attribute(&mut group.body, "count", Expression::from(*count));
+            } else {
+                // The count reads first in a group, as `nomad fmt`'d files have it.
+                let mut attribute =
+                    Attribute::new(Decorated::new(Ident::new("count")), Expression::from(*count));
+                attribute.decor_mut().set_prefix(child_indent(&group.body));
+                group.body.insert(0, attribute);
+            }
+        }
+        Edit::AddConstraint { group, constraint } => {
+            let group = block_mut(job, "group", group)?;
+            // Next to the group's constraints, else before its first block.
+            let at = group
+                .body
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| matches!(s, Structure::Block(b) if b.has_ident("constraint")))
+                .last()
+                .map(|(last, _)| last + 1)
+                .or_else(|| group.body.iter().position(|s| matches!(s, Structure::Block(_))));
+            let block = new_block(&mut group.body, "constraint", None, at);
+            let mut attributes = vec![("attribute", string_expression(&constraint.attribute))];
+            if constraint.operator != "=" {
+                attributes.push(("operator", string_expression(&constraint.operator)));
+            }
+            attributes.push(("value", string_expression(&constraint.value)));
+            // Aligned on `=`, as `nomad fmt` lays out a block's attributes.
+            let width = attributes.iter().map(|(key, _)| key.len()).max().unwrap_or_default();
+            for (key, value) in attributes {
+                set_attribute(&mut block.body, key, value);
+                if let Some(mut attribute) = block.body.get_attribute_mut(key) {
+                    let padding = " ".repeat(width - key.len() + 1);
+                    attribute.key_decor_mut().set_suffix(padding);
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// A string value for the file: one of Nomad's runtime references on its own
+/// (`${attr.kernel.name}`, `${NOMAD_PORT_http}`) is written as the interpolation Nomad's
+/// documentation shows, anything else as a quoted literal whose `${` is escaped. Both read
+/// back as the same text.
+fn string_expression(value: &str) -> Expression {
+    static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\$\{(?:(?:attr|node|meta)(?:\.[A-Za-z0-9_-]+)+|NOMAD_[A-Za-z0-9_]+)\}$")
+            .unwrap_or_else(|_| unreachable!("fixed pattern"))
+    });
+    if REFERENCE.is_match(value) {
+        if let Ok(template) = format!("\"{value}\"").parse::<Expression>() {
+            return template;
+        }
+    }
+    Expression::from(value)
+}
+
+/// Refuses to overwrite a string computed by an expression or template (`var.image`,
+/// `"app:${var.tag}"`): the fix belongs where the value comes from.
+fn check_string(body: &Body, key: &str) -> Result<(), String> {
+    match body.get_attribute(key) {
+        Some(attr) if attr.value.as_str().is_none() => Err(format!(
+            "{key} is set by an expression ({}); change its source by hand",
+            expression_text(&attr.value)
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses to overwrite an attribute computed by an expression (`var.memory`): the fix
@@ -1100,6 +1614,338 @@ job "web" {
             .map(|l| format!("-{l}"))
             .chain(new[start..new_end].iter().map(|l| format!("+{l}")))
             .collect()
+    }
+
+    fn llm_edits() -> Vec<Edit> {
+        let (group, task) = (String::from("app"), String::from("server"));
+        vec![
+            Edit::SetEnv {
+                group: group.clone(),
+                task: task.clone(),
+                name: "APP_ENV".into(),
+                value: "production ${not.a.template}".into(),
+            },
+            Edit::SetImage {
+                group: group.clone(),
+                task: task.clone(),
+                image: "ghcr.io/acme/web:1.5".into(),
+            },
+            Edit::SetCpu { group: group.clone(), task, cpu_mhz: 500 },
+            Edit::SetPortTo { group: group.clone(), label: "http".into(), to: 9090 },
+            Edit::SetPortTo { group: group.clone(), label: "metrics".into(), to: 9100 },
+            Edit::SetCount { group: group.clone(), count: 3 },
+            Edit::AddConstraint {
+                group,
+                constraint: ConstraintText {
+                    attribute: "${attr.kernel.name}".into(),
+                    operator: "=".into(),
+                    value: "linux".into(),
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn every_llm_field_is_written_into_the_file_keeping_comments() {
+        let edited = apply_to_hcl(HCL, "web.nomad.hcl", &llm_edits()).unwrap();
+        insta::assert_snapshot!(edited, @r#"
+        # The web front end.
+        job "web" {
+          datacenters = ["dc1"]
+
+          constraint {
+            attribute = "${attr.cpu.arch}"
+            value     = "arm64" # built for Graviton
+          }
+
+          group "app" {
+            count = 3
+
+            constraint {
+              attribute = "${attr.kernel.name}"
+              value     = "linux"
+            }
+
+            network {
+              port "http" {
+                static = 80
+                to     = 9090
+              }
+              port "metrics" {
+                to = 9100
+              }
+            }
+
+            update {
+              healthy_deadline = "30s"
+            }
+
+            service {
+              name = "web"
+              port = "http"
+
+              check {
+                type     = "http"
+                path     = "/health" # the framework default
+                interval = "10s"
+                timeout  = "2s"
+              }
+            }
+
+            task "server" {
+              driver = "docker"
+
+              config {
+                image = "ghcr.io/acme/web:1.5"
+                ports = ["http"]
+              }
+
+              resources {
+                cpu    = 500 # MHz
+                memory = 256 # MB, measured locally
+              }
+
+              env {
+                APP_ENV = "production $${not.a.template}"
+              }
+            }
+          }
+        }
+        "#);
+        // What was written parses back into the job the typed edits make.
+        let mut expected = spec();
+        for edit in &llm_edits() {
+            apply_to_spec(&mut expected, edit);
+        }
+        let parsed = crate::spec::parse::parse_job_spec(
+            &edited,
+            "web.nomad.hcl",
+            &crate::spec::parse::ParseOptions::default(),
+        )
+        .unwrap();
+        let task = &parsed.groups()[0].tasks[0];
+        let want = &expected.groups()[0].tasks[0];
+        assert_eq!(task.env, want.env);
+        assert_eq!(task.config.as_ref().unwrap()["image"], want.config.as_ref().unwrap()["image"]);
+        assert_eq!(task.resources.as_ref().unwrap().cpu, Some(500));
+        assert_eq!(parsed.groups()[0].count, Some(3));
+        assert_eq!(parsed.groups()[0].constraints, expected.groups()[0].constraints);
+    }
+
+    #[test]
+    fn llm_edits_add_what_a_file_lacks() {
+        let source = r#"job "web" {
+  group "app" {
+    # the only task
+    task "server" {
+      driver = "docker"
+    }
+  }
+}
+"#;
+        let edits = vec![
+            Edit::SetCount { group: "app".into(), count: 2 },
+            Edit::SetPortTo { group: "app".into(), label: "http".into(), to: 8080 },
+            Edit::SetEnv {
+                group: "app".into(),
+                task: "server".into(),
+                name: "APP_ENV".into(),
+                value: "production".into(),
+            },
+        ];
+        insta::assert_snapshot!(apply_to_hcl(source, "web.nomad.hcl", &edits).unwrap(), @r#"
+        job "web" {
+          group "app" {
+            count = 2
+            network {
+              port "http" {
+                to = 8080
+              }
+            }
+            # the only task
+            task "server" {
+              driver = "docker"
+              env {
+                APP_ENV = "production"
+              }
+            }
+          }
+        }
+        "#);
+    }
+
+    #[test]
+    fn a_new_attribute_lines_up_with_its_neighbours() {
+        let source = r#"job "web" {
+  group "app" {
+    task "server" {
+      env {
+        LOG_LEVEL = "info" # quiet
+        DATABASE_HOST = "db"
+      }
+      env_two {
+        LOG_LEVEL     = "info"
+        DATABASE_HOST = "db"
+      }
+    }
+  }
+}
+"#;
+        let set = |name: &str| Edit::SetEnv {
+            group: "app".into(),
+            task: "server".into(),
+            name: name.into(),
+            value: "x".into(),
+        };
+        // Not aligned: the new line gets one space.
+        let edited = apply_to_hcl(source, "web.nomad.hcl", &[set("APP_ENV")]).unwrap();
+        assert!(edited.contains("        DATABASE_HOST = \"db\"\n        APP_ENV = \"x\"\n"));
+        // Aligned: the new line joins the column; a longer name does not move the others.
+        let aligned = source.replace("LOG_LEVEL = \"info\" # quiet", "LOG_LEVEL     = \"info\"");
+        let edited = apply_to_hcl(&aligned, "web.nomad.hcl", &[set("APP_ENV")]).unwrap();
+        assert!(edited.contains("        DATABASE_HOST = \"db\"\n        APP_ENV       = \"x\"\n"));
+        let edited = apply_to_hcl(&aligned, "web.nomad.hcl", &[set("A_VERY_LONG_NAME")]).unwrap();
+        assert!(edited.contains("        LOG_LEVEL     = \"info\"\n"), "{edited}");
+        assert!(edited.contains("        A_VERY_LONG_NAME = \"x\"\n"), "{edited}");
+    }
+
+    #[test]
+    fn llm_edits_refuse_values_from_expressions() {
+        let cases = [
+            ("image = \"ghcr.io/acme/web:1.4\"", "image = var.image", "image is set by"),
+            ("image = \"ghcr.io/acme/web:1.4\"", "image = \"web:${var.tag}\"", "image is set by"),
+            ("cpu    = 200", "cpu    = var.cpu", "cpu is set by"),
+            ("count = 2", "count = var.count", "count is set by"),
+        ];
+        for (from, to, expected) in cases {
+            let source = HCL.replace(from, to);
+            let err = apply_to_hcl(&source, "web.nomad.hcl", &llm_edits()).unwrap_err();
+            assert!(err.to_string().contains(expected), "{to}: {err}");
+        }
+        let source = HCL.replace("driver = \"docker\"", "driver = \"docker\"\n      env = var.env");
+        let err = apply_to_hcl(&source, "web.nomad.hcl", &llm_edits()).unwrap_err();
+        assert!(err.to_string().contains("env of task \"server\" as an expression"), "{err}");
+    }
+
+    #[test]
+    fn llm_edits_change_the_api_json_like_the_typed_job() {
+        let mut job = serde_json::to_value(spec()).unwrap();
+        job["Unknown"] = json!({"kept": true});
+        let mut typed = spec();
+        for edit in &llm_edits() {
+            apply_to_json(&mut job, edit);
+            apply_to_spec(&mut typed, edit);
+        }
+        let mut expected = serde_json::to_value(&typed).unwrap();
+        expected["Unknown"] = json!({"kept": true});
+        // The JSON side writes Nomad's explicit `Value: 0` for a new dynamic port.
+        let new_port = &mut job["TaskGroups"][0]["Networks"][0]["DynamicPorts"][0];
+        assert_eq!(new_port["Value"], 0);
+        new_port.as_object_mut().unwrap().remove("Value");
+        assert_eq!(job, expected);
+    }
+
+    /// The job of the HCL file above, as the typed model reads it.
+    fn hcl_spec() -> JobSpec {
+        crate::spec::parse::parse_job_spec(
+            HCL,
+            "web.nomad.hcl",
+            &crate::spec::parse::ParseOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn advised(changes: &[(&str, &str, &str)]) -> AdvisedDiagnosis {
+        let changes: Vec<Change> = changes
+            .iter()
+            .map(|(field, name, value)| Change {
+                field: field.to_string(),
+                group: "app".into(),
+                task: String::new(),
+                name: name.to_string(),
+                value: value.to_string(),
+                reason: "the log says so".into(),
+            })
+            .collect();
+        let fix = crate::llm::guard::apply_changes(&hcl_spec(), &changes)
+            .unwrap_or_else(|why| panic!("the guardrails refused: {why}"));
+        AdvisedDiagnosis {
+            category: "missing-configuration".into(),
+            explanation: "The application wants APP_ENV.".into(),
+            applied: fix.applied.clone(),
+            fix: Some(fix),
+        }
+    }
+
+    #[test]
+    fn an_llm_fix_carries_the_guarded_changes_as_edits() {
+        let advice = advised(&[("env", "APP_ENV", "production"), ("memory", "", "512")]);
+        let fix = advised_fix(&advice, &hcl_spec(), &FixPolicy::default()).unwrap();
+        assert_eq!(
+            fix.edits,
+            vec![
+                Edit::SetEnv {
+                    group: "app".into(),
+                    task: "server".into(),
+                    name: "APP_ENV".into(),
+                    value: "production".into()
+                },
+                Edit::SetMemory {
+                    group: "app".into(),
+                    task: "server".into(),
+                    memory_mb: 512,
+                    memory_max_mb: None
+                },
+            ]
+        );
+        assert_eq!(fix.origin, FixOrigin::Llm { category: "missing-configuration".into() });
+        assert!(
+            fix.explanation.starts_with(
+                "LLM diagnosis (`missing-configuration`): The application wants APP_ENV. \
+                 Changes: env APP_ENV of `server`: production (the log says so); memory of \
+                 `server`: 512 MB (the log says so)."
+            ),
+            "{}",
+            fix.explanation
+        );
+        assert_eq!(Some(&fix.spec), advice.fix.as_ref().map(|f| &f.spec));
+        // Every field of the allow-list becomes an edit that reproduces the guarded job.
+        let every = advised(&[
+            ("image", "", "ghcr.io/acme/web:1.5"),
+            ("port", "http", "9090"),
+            ("port", "metrics", "9100"),
+            ("cpu", "", "500"),
+            ("health_check", "", "/healthz"),
+            ("count", "", "3"),
+            ("constraint", "${attr.kernel.name}", "= linux"),
+        ]);
+        let fix = advised_fix(&every, &hcl_spec(), &FixPolicy::default()).unwrap();
+        assert_eq!(fix.edits.len(), 7);
+        let edited = apply_to_hcl(HCL, "web.nomad.hcl", &fix.edits).unwrap();
+        assert!(edited.contains("path     = \"/healthz\" # the framework default"), "{edited}");
+    }
+
+    #[test]
+    fn an_llm_fix_stays_within_the_policy_and_needs_a_change() {
+        let advice = advised(&[("memory", "", "4096")]);
+        let policy = FixPolicy { max_memory_mb: 1024, ..Default::default() };
+        let err = advised_fix(&advice, &hcl_spec(), &policy).unwrap_err();
+        assert_eq!(
+            err.0,
+            "the LLM would give task \"server\" 4096 MB, more than the 1024 MB nomad-spec ever \
+             gives automatically"
+        );
+        let without = AdvisedDiagnosis { fix: None, ..advice.clone() };
+        let err = advised_fix(&without, &hcl_spec(), &FixPolicy::default()).unwrap_err();
+        assert_eq!(err.0, "the LLM diagnosed `missing-configuration` without proposing a change");
+        // A patch that does not match its changes (tampered, or a shape the edits cannot
+        // express) is not written anywhere.
+        let mut tampered = advice;
+        if let Some(patched) = tampered.fix.as_mut() {
+            patched.spec.groups_mut()[0].count = Some(9);
+        }
+        let err = advised_fix(&tampered, &hcl_spec(), &FixPolicy::default()).unwrap_err();
+        assert!(err.0.starts_with("the LLM's changes cannot be written as edits"), "{err}");
     }
 
     #[test]

@@ -186,6 +186,37 @@ fn the_missing_image_and_failing_check_scenarios_fail_their_deployments() {
 }
 
 #[test]
+fn the_missing_env_scenario_crashes_until_the_variable_is_set() {
+    let nomad =
+        FakeNomad::start(scenario("missing-env.toml").with_manual_clock()).expect("fake starts");
+    play(&nomad, &job("web", 256, "nginx:1"));
+    assert_eq!(nomad.deployments("web")[0]["Status"], "failed");
+    let alloc = nomad.allocations("web")[0].clone();
+    let terminated = alloc["TaskStates"]["app"]["Events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["Type"] == "Terminated").cloned())
+        .expect("a Terminated event");
+    assert_eq!(terminated["ExitCode"], 1);
+    let alloc_id = alloc["ID"].as_str().unwrap_or_default().to_string();
+    let path = format!("/v1/client/fs/logs/{alloc_id}?task=app&type=stderr&plain=true");
+    let (status, stderr) = http(&nomad.addr().to_string(), "GET", &path, None);
+    assert_eq!(status, 200, "{stderr}");
+    assert!(stderr.contains("APP_ENV must be one of production, staging"), "{stderr}");
+
+    // The wrong value is no better; the right one runs.
+    let mut body = job("web", 256, "nginx:1");
+    body["Job"]["TaskGroups"][0]["Tasks"][0]["Env"] = json!({"APP_ENV": "staging"});
+    play(&nomad, &body);
+    assert_eq!(nomad.deployments("web").last().map(|d| d["Status"].clone()), Some(json!("failed")));
+    body["Job"]["TaskGroups"][0]["Tasks"][0]["Env"] = json!({"APP_ENV": "production"});
+    play(&nomad, &body);
+    assert_eq!(
+        nomad.deployments("web").last().map(|d| d["Status"].clone()),
+        Some(json!("successful"))
+    );
+}
+
+#[test]
 fn the_binary_serves_a_scenario_until_it_is_stopped() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fakes"))
         .args(["nomad", "--listen", "127.0.0.1:0", "--scenario"])

@@ -1071,6 +1071,16 @@ impl Cluster {
                     exit_code: rule.crash_exit_code,
                     stderr: rule.crash_stderr.clone(),
                 };
+            } else if let Some(missing) =
+                rule.required_env.iter().find(|wanted| !job::has_env(task, wanted))
+            {
+                let name = missing.split('=').next().unwrap_or(missing);
+                let stderr = if rule.crash_stderr.is_empty() {
+                    vec![format!("error: required environment variable {name} is not set")]
+                } else {
+                    rule.crash_stderr.clone()
+                };
+                fate = Fate::Crashes { exit_code: rule.crash_exit_code, stderr };
             } else if let Some(check) = checks.iter().find(|path| {
                 rule.failing_check_paths.iter().any(|failing| failing == "*" || failing == *path)
             }) {

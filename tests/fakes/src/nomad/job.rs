@@ -459,6 +459,18 @@ pub(crate) fn image(task: &Value) -> Option<&str> {
     task.get("Config").and_then(|c| c.get("image")).and_then(Value::as_str)
 }
 
+/// Whether a task's `Env` has `NAME` (any value) or `NAME=VALUE` (that value).
+pub(crate) fn has_env(task: &Value, wanted: &str) -> bool {
+    let (name, value) = match wanted.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (wanted, None),
+    };
+    match task.get("Env").and_then(|env| env.get(name)).and_then(Value::as_str) {
+        Some(actual) => value.is_none_or(|value| value == actual),
+        None => false,
+    }
+}
+
 /// The paths (or names, for checks without a path) of the task's and its group's checks.
 pub(crate) fn check_paths(group: &Value, task: &Value) -> Vec<String> {
     let mut paths = Vec::new();
@@ -510,6 +522,17 @@ mod tests {
         assert!(
             validation_errors(&json!({"ID": "x"})).contains(&"Missing job task groups".to_string())
         );
+    }
+
+    #[test]
+    fn required_environment_is_matched_by_name_or_value() {
+        let task = json!({"Name": "app", "Env": {"APP_ENV": "production", "EMPTY": ""}});
+        assert!(has_env(&task, "APP_ENV"));
+        assert!(has_env(&task, "APP_ENV=production"));
+        assert!(!has_env(&task, "APP_ENV=staging"));
+        assert!(has_env(&task, "EMPTY="));
+        assert!(!has_env(&task, "LOG_LEVEL"));
+        assert!(!has_env(&json!({"Name": "app"}), "APP_ENV"));
     }
 
     #[test]

@@ -219,6 +219,11 @@ pub struct JobRule {
     pub crash_exit_code: i64,
     /// Lines a crashing task writes to stderr before exiting.
     pub crash_stderr: Vec<String>,
+    /// Environment variables a task needs, as `NAME` (set to anything) or `NAME=VALUE`: a
+    /// task whose `Env` lacks one exits with `crash_exit_code` on every start, writing
+    /// `crash_stderr` (or, when that is empty, a line naming the variable), as an
+    /// application that checks its configuration at boot does.
+    pub required_env: Vec<String>,
     /// Lines every started task writes to stdout.
     pub stdout: Vec<String>,
 }
@@ -236,6 +241,7 @@ impl Default for JobRule {
             crash_first_allocs: 0,
             crash_exit_code: 1,
             crash_stderr: Vec::new(),
+            required_env: Vec::new(),
             stdout: Vec::new(),
         }
     }
@@ -274,6 +280,12 @@ impl JobRule {
     /// Templates reading the Vault secret `path` block their task.
     pub fn missing_secret(mut self, path: &str) -> JobRule {
         self.missing_secrets.push(path.to_string());
+        self
+    }
+
+    /// Tasks without environment variable `NAME` (or `NAME=VALUE`) crash on every start.
+    pub fn require_env(mut self, variable: &str) -> JobRule {
+        self.required_env.push(variable.to_string());
         self
     }
 
