@@ -109,7 +109,6 @@ pub async fn run(
     // Clone what the event is about: the merged default branch, the PR head, or (a fork, which
     // the token cannot push to) the head the base repository keeps for it.
     let remote = forge.git_remote();
-    runner.mask(&remote.token);
     let (git_ref, branch) = if merged {
         (format!("refs/heads/{}", repository.default_branch), repository.default_branch.clone())
     } else if pr.from_fork {

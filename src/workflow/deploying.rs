@@ -3,7 +3,8 @@
 //!
 //! Each attempt is the Nomad engine's plan → register (with `EnforceIndex`) → watch
 //! (`nomad::deploy` with fixes off and nothing done on failure); the fix for a failure is
-//! proposed by the same rules `nomad-spec deploy --fix` uses, and the conversation commits it.
+//! proposed the way `nomad-spec deploy --fix` proposes it (the rules, then the LLM when one is
+//! configured), and the conversation commits it.
 //! Rolling back reverts the job to its last stable version (or stops a job that never ran
 //! healthy), with `EnforcePriorVersion` so a newer deploy is never reverted by mistake.
 
@@ -13,13 +14,13 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Runner;
-use crate::nomad::deploy::{deploy, DeployOptions, GiveUp, Outcome};
-use crate::nomad::fix::{propose_fix, Fix, FixPolicy};
+use crate::llm::client::{Client, Settings};
+use crate::nomad::deploy::{deploy, propose_next_fix, DeployOptions, GiveUp, Outcome};
+use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
 use crate::nomad::{NomadClient, NomadConfig};
 use crate::spec::parse::ParseOptions;
-use crate::spec::JobSpec;
 
 /// How one attempt ended.
 #[derive(Debug)]
@@ -73,11 +74,21 @@ pub async fn attempt(
     let last = report.attempts.last().map(|a| &a.verdict);
     let (diagnosis, fix) = match last {
         Some(Verdict::Failed(failure)) => {
-            let fix = serde_json::from_value::<JobSpec>(job)
-                .ok()
-                .and_then(|spec| propose_fix(&failure.diagnosis, &spec, &FixPolicy::default()).ok())
-                .map(Box::new);
-            (failure.diagnosis.explanation.clone(), fix)
+            // The rules first, then the LLM when one is configured (it only advises: its fix
+            // passes the guardrails and the fix policy, and is committed for people to see).
+            let llm =
+                match Settings::from_env_map(vars).and_then(|s| s.map(Client::new).transpose()) {
+                    Ok(llm) => llm,
+                    Err(err) => {
+                        runner.log(&format!("LLM skipped: {err:#}"));
+                        None
+                    }
+                };
+            let next = propose_next_fix(failure, &job, &FixPolicy::default(), llm.as_ref()).await;
+            for note in &next.llm_notes {
+                runner.log(&format!("llm: {note}"));
+            }
+            (failure.diagnosis.explanation.clone(), next.fix.ok().map(Box::new))
         }
         Some(Verdict::TimedOut { state, .. }) => {
             (format!("not healthy by the deadline: {state}"), None)

@@ -1,0 +1,353 @@
+//! The pull-request bot on GitHub, end to end: the real `nomad-spec ci` binary against a fake
+//! GitHub (REST and git over HTTP) and a fake Nomad, driven by the webhook payloads GitHub
+//! would deliver, exactly as an Actions job would run it.
+//!
+//! The story: PR opened → status comment with questions → an answer in a reply → a commit of a
+//! valid job file → checks → merge → deploy → OOM → a fix commit on the default branch →
+//! healthy → the merged PR says so. Then every event of the story is delivered again and
+//! nothing changes. Around it, the faults the issue lists: an unauthorized commenter, a fork, an
+//! author racing the bot, a person editing the generated file, a protected default branch, a
+//! rate limit, a corrupted checkpoint.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fakes::github::{FakeGitHub, Fault};
+use fakes::nomad::{FakeNomad, JobRule, Scenario};
+
+const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
+
+struct Story {
+    github: FakeGitHub,
+    nomad: FakeNomad,
+    dir: tempfile::TempDir,
+    runs: std::cell::Cell<u32>,
+}
+
+impl Story {
+    fn new(scenario: Scenario) -> Story {
+        let github = FakeGitHub::start().unwrap();
+        github.add_user("alice", "write");
+        github.add_user("mallory", "read");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+        github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
+        let files = files_of(&fixture);
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        github.commit("add-app", &files, "add the app", "alice").unwrap();
+        let nomad = FakeNomad::start(scenario).unwrap();
+        Story { github, nomad, dir: tempfile::tempdir().unwrap(), runs: std::cell::Cell::new(0) }
+    }
+
+    /// Runs `nomad-spec ci` for one event, as an Actions job would.
+    fn run(&self, event: &(String, String)) -> Output {
+        self.run_with(event, &[])
+    }
+
+    fn run_with(&self, (name, payload): &(String, String), extra: &[(&str, &str)]) -> Output {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let event_path = self.dir.path().join(format!("event-{n}.json"));
+        std::fs::write(&event_path, payload).unwrap();
+        let mut vars: BTreeMap<String, String> = self.github.vars();
+        vars.insert("GITHUB_ACTIONS".into(), "true".into());
+        vars.insert("GITHUB_EVENT_NAME".into(), name.clone());
+        vars.insert("GITHUB_EVENT_PATH".into(), event_path.display().to_string());
+        vars.insert("GITHUB_STEP_SUMMARY".into(), self.path("summary.md"));
+        vars.insert("GITHUB_OUTPUT".into(), self.path("output"));
+        vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(&vars)
+            .output()
+            .unwrap();
+        output
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn status_comments(&self, number: u64) -> Vec<String> {
+        let bot = self.github.bot_login();
+        self.github
+            .comments(number)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.contains(STATUS_MARKER))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn status(&self, number: u64) -> String {
+        let comments = self.status_comments(number);
+        assert_eq!(comments.len(), 1, "exactly one status comment: {comments:#?}");
+        comments.into_iter().next().unwrap()
+    }
+
+    fn replies(&self, number: u64) -> Vec<String> {
+        let bot = self.github.bot_login();
+        self.github
+            .comments(number)
+            .into_iter()
+            .filter(|c| c.author == bot && !c.body.contains(STATUS_MARKER))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    /// Everything that a replay must leave alone.
+    fn snapshot(&self) -> (BTreeMap<String, u64>, Vec<String>, Vec<String>, usize) {
+        (
+            self.github.writes(),
+            self.github.log_subjects("main").unwrap(),
+            self.github.log_subjects("add-app").unwrap(),
+            self.nomad.register_calls("shop"),
+        )
+    }
+}
+
+/// Every file under `root` as (relative path, text).
+fn files_of(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// The branches of the fake's repository.
+fn branches(github: &FakeGitHub) -> Vec<String> {
+    let output = Command::new("git")
+        .args(["for-each-ref", "--format=%(refname:short)", "refs/heads"])
+        .current_dir(github.bare_path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+}
+
+fn ok(output: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "nomad-spec ci failed:\n{text}");
+    text
+}
+
+/// The number of the question whose key starts with `prefix` in the status comment.
+fn question_number(status: &str, prefix: &str) -> u32 {
+    let escaped = prefix.replace('.', "\\.");
+    status
+        .lines()
+        .find_map(|line| {
+            let (number, rest) = line.trim().split_once(". ")?;
+            let rest = rest.trim_start_matches("[ ] ").trim_start_matches("[x] ");
+            (rest.starts_with(&escaped) || rest.starts_with(prefix)).then(|| number.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no question {prefix} in:\n{status}"))
+}
+
+const JOB_FILE: &str = "deploy/shop.nomad.hcl";
+
+#[test]
+fn the_whole_story_and_its_replay() {
+    let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+
+    // 1. Opened: one status comment with the questions; nothing committed yet.
+    let opened = github.pull_request_event(pr, "opened").unwrap();
+    ok(&story.run(&opened));
+    let status = story.status(pr);
+    assert!(status.contains("needs your answer"), "{status}");
+    let image = question_number(&status, "image.");
+    assert_eq!(github.log_subjects("add-app").unwrap().len(), 2, "no commit before the answers");
+
+    // 2. Alice answers the image question by number.
+    let reply = format!("{image}: ghcr.io/acme/shop:1.4");
+    let comment = github.post_comment(pr, "alice", &reply).unwrap();
+    let answered = github.issue_comment_event(comment, "created").unwrap();
+    ok(&story.run(&answered));
+    let job_file = github.read_file("add-app", JOB_FILE).expect("the job file was committed");
+    assert!(job_file.contains("ghcr.io/acme/shop:1.4"), "{job_file}");
+    let head = github.head_of("add-app").unwrap();
+    assert!(github.log_subjects("add-app").unwrap()[0].starts_with("nomad-spec"), "bot commit");
+    let runs = github.check_runs(&head);
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    for name in ["nomad-spec/validate", "nomad-spec/secrets", "nomad-spec/routes", "nomad-spec/plan"]
+    {
+        assert!(names.contains(&name), "{name} reported on {head}: {names:?}");
+    }
+    let validate = runs.iter().find(|r| r.name == "nomad-spec/validate").unwrap();
+    assert_eq!(validate.conclusion.as_deref(), Some("success"), "{validate:?}");
+    let plan = runs.iter().find(|r| r.name == "nomad-spec/plan").unwrap();
+    assert_eq!(plan.conclusion.as_deref(), Some("success"), "{plan:?}");
+    assert!(github.reactions(comment).iter().any(|r| r.content == "+1"));
+    let status = story.status(pr);
+    assert!(status.contains("ghcr.io/acme/shop:1.4"), "{status}");
+
+    // 3. Merged: deploy, OOM, a fix commit on main, healthy, and the PR says so.
+    let merge = github.merge_pull_request(pr).unwrap();
+    let merged = github.pull_request_event(pr, "closed").unwrap();
+    let out = ok(&story.run(&merged));
+    let main_log = github.log_subjects("main").unwrap();
+    assert!(main_log[0].starts_with("nomad-spec: fix"), "{main_log:?}\n{out}");
+    assert_ne!(github.head_of("main").unwrap(), merge);
+    let fixed = github.read_file("main", JOB_FILE).unwrap();
+    assert!(!fixed.contains("memory = 64"), "{fixed}");
+    assert_eq!(story.nomad.register_calls("shop"), 2, "{out}");
+    let replies = story.replies(pr);
+    assert!(replies.iter().any(|r| r.contains("OOM") || r.contains("memory")), "{replies:#?}");
+    assert!(replies.iter().any(|r| r.contains("healthy")), "{replies:#?}");
+    let deployments = github.deployments();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(
+        deployments[0].statuses.last().map(|s| s.state.as_str()),
+        Some("success"),
+        "{deployments:?}"
+    );
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=healthy"), "{output}");
+    assert!(output.contains(&format!("spec-path={JOB_FILE}")), "{output}");
+
+    // 4. Every event again: no new comment, commit, check or deploy.
+    let before = story.snapshot();
+    for event in [&opened, &answered, &merged] {
+        ok(&story.run(event));
+        assert_eq!(story.snapshot(), before, "replaying {} changed something", event.0);
+    }
+    assert_eq!(story.status_comments(pr).len(), 1);
+}
+
+#[test]
+fn an_unauthorized_commenter_gets_one_polite_refusal() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    for body in ["/nomad-spec accept", "1: evil/image"] {
+        let id = github.post_comment(pr, "mallory", body).unwrap();
+        ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    }
+    let refusals: Vec<String> =
+        story.replies(pr).into_iter().filter(|r| r.contains("mallory")).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
+    assert!(github.read_file("add-app", JOB_FILE).is_none(), "nothing committed");
+    assert!(!story.status(pr).contains("evil/image"));
+}
+
+#[test]
+fn a_fork_gets_questions_and_a_suggestion_never_a_push() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let files = [("Dockerfile", "FROM nginx:1.27\nCOPY html /usr/share/nginx/html\nEXPOSE 80\n")];
+    let pr = github.open_fork_pull_request("eve/shop", "patch", &files, "From a fork", "eve").unwrap();
+    github.add_user("eve", "read");
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    let status = story.status(pr);
+    assert!(status.contains("job \"shop\""), "the file is shown as a suggestion:\n{status}");
+    assert_eq!(branches(github), ["add-app", "main"], "nothing pushed");
+    assert_eq!(github.log_subjects("main").unwrap().len(), 1);
+    assert!(github.deployments().is_empty());
+}
+
+#[test]
+fn an_author_pushing_meanwhile_is_fetched_and_never_overwritten() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+    let event = github.issue_comment_event(id, "created").unwrap();
+    // Alice pushes after the event was delivered, before the bot's run clones: the bot's
+    // commit lands on top of hers.
+    github.commit("add-app", &[("NOTES.md", "later\n")], "alice's later commit", "alice").unwrap();
+    ok(&story.run(&event));
+    let log = github.log_subjects("add-app").unwrap();
+    assert!(log[0].starts_with("nomad-spec"), "{log:?}");
+    assert!(log.contains(&"alice's later commit".to_string()), "{log:?}");
+}
+
+#[test]
+fn a_person_editing_the_generated_file_takes_it_over() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    let generated = github.read_file("add-app", JOB_FILE).unwrap();
+    let edited = generated.replace("count = 1", "count = 2");
+    github.commit("add-app", &[(JOB_FILE, &edited)], "two copies", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "synchronize").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec set memory.shop=128").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    assert_eq!(github.read_file("add-app", JOB_FILE).unwrap(), edited, "the person's file stays");
+    assert_eq!(github.log_subjects("add-app").unwrap()[0], "two copies");
+    let head = github.head_of("add-app").unwrap();
+    assert!(!github.check_runs(&head).is_empty(), "the person's file is still checked");
+}
+
+#[test]
+fn a_protected_default_branch_gets_a_fix_pull_request() {
+    let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    github.merge_pull_request(pr).unwrap();
+    github.protect_default_branch().unwrap();
+    let main_before = github.head_of("main").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(github.head_of("main").unwrap(), main_before, "nothing pushed to main");
+    let opened = github.pulls_by_bot();
+    assert_eq!(opened.len(), 1, "one fix pull request: {opened:?}");
+    assert!(story.replies(pr).iter().any(|r| r.contains(&format!("#{}", opened[0].number))));
+}
+
+#[test]
+fn a_rate_limit_is_waited_out() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    github.fail_next(1, &format!("/repos/acme/shop/issues/{pr}/comments"), Fault::TooManyRequests);
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    story.status(pr);
+}
+
+#[test]
+fn a_corrupted_checkpoint_is_rebuilt_not_trusted() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let bot = github.bot_login();
+    let status = github.comments(pr).into_iter().find(|c| c.author == bot).unwrap();
+    // Someone with access edits the hidden state to claim the checks passed.
+    let tampered = status.body.replace("awaiting_answers", "checked");
+    assert_ne!(tampered, status.body);
+    github.edit_comment(status.id, &tampered).unwrap();
+    let merged_early = github.merge_pull_request(pr).unwrap();
+    let _ = merged_early;
+    ok(&story.run(&github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(story.nomad.register_calls("shop"), 0, "a tampered checkpoint never deploys");
+    assert!(story.status(pr).contains("rebuilt") || story.status(pr).contains("edited"));
+}
