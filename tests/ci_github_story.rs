@@ -33,7 +33,8 @@ impl Story {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
         let files = files_of(&fixture);
-        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        let files: Vec<(&str, &str)> =
+            files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         github.commit("add-app", &files, "add the app", "alice").unwrap();
         let nomad = FakeNomad::start(scenario).unwrap();
         Story { github, nomad, dir: tempfile::tempdir().unwrap(), runs: std::cell::Cell::new(0) }
@@ -189,7 +190,8 @@ fn the_whole_story_and_its_replay() {
     assert!(github.log_subjects("add-app").unwrap()[0].starts_with("nomad-spec"), "bot commit");
     let runs = github.check_runs(&head);
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-    for name in ["nomad-spec/validate", "nomad-spec/secrets", "nomad-spec/routes", "nomad-spec/plan"]
+    for name in
+        ["nomad-spec/validate", "nomad-spec/secrets", "nomad-spec/routes", "nomad-spec/plan"]
     {
         assert!(names.contains(&name), "{name} reported on {head}: {names:?}");
     }
@@ -256,7 +258,8 @@ fn a_fork_gets_questions_and_a_suggestion_never_a_push() {
     let story = Story::new(Scenario::default());
     let github = &story.github;
     let files = [("Dockerfile", "FROM nginx:1.27\nCOPY html /usr/share/nginx/html\nEXPOSE 80\n")];
-    let pr = github.open_fork_pull_request("eve/shop", "patch", &files, "From a fork", "eve").unwrap();
+    let pr =
+        github.open_fork_pull_request("eve/shop", "patch", &files, "From a fork", "eve").unwrap();
     github.add_user("eve", "read");
     ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
     let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
@@ -275,14 +278,31 @@ fn an_author_pushing_meanwhile_is_fetched_and_never_overwritten() {
     let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
     ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
     let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
-    let event = github.issue_comment_event(id, "created").unwrap();
-    // Alice pushes after the event was delivered, before the bot's run clones: the bot's
-    // commit lands on top of hers.
-    github.commit("add-app", &[("NOTES.md", "later\n")], "alice's later commit", "alice").unwrap();
-    ok(&story.run(&event));
+    // Alice pushes while the bot is between its clone and its push: the bot's first push is
+    // not a fast-forward, so it fetches her commit and commits on top, never forcing.
+    github.race_next_push("add-app", &[("NOTES.md", "later\n")], "alice's later commit", "alice");
+    let out = ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    assert!(out.contains("moved while I was committing"), "{out}");
     let log = github.log_subjects("add-app").unwrap();
     assert!(log[0].starts_with("nomad-spec"), "{log:?}");
-    assert!(log.contains(&"alice's later commit".to_string()), "{log:?}");
+    assert_eq!(log[1], "alice's later commit", "{log:?}");
+    assert!(github.read_file("add-app", JOB_FILE).is_some());
+    assert_eq!(github.read_file("add-app", "NOTES.md").as_deref(), Some("later\n"));
+}
+
+#[test]
+fn a_person_racing_with_an_edit_of_the_job_file_keeps_it() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+    let hers = "job \"shop\" {\n  datacenters = [\"dc1\"]\n}\n";
+    github.race_next_push("add-app", &[(JOB_FILE, hers)], "my own job file", "alice");
+    let out = ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    assert_eq!(github.read_file("add-app", JOB_FILE).as_deref(), Some(hers), "{out}");
+    assert_eq!(github.log_subjects("add-app").unwrap()[0], "my own job file");
+    assert!(story.replies(pr).iter().any(|r| r.contains("theirs now")), "{:#?}", story.replies(pr));
 }
 
 #[test]

@@ -145,6 +145,11 @@ pub(super) async fn handle(
                 .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"GitHub\""));
             return response;
         }
+        if uri.path().ends_with("/git-receive-pack") {
+            if let Err(err) = shared.land_racing_commit() {
+                return message(StatusCode::INTERNAL_SERVER_ERROR, &format!("{err:#}"));
+            }
+        }
         let bot = shared.lock().bot();
         return git_http::serve(
             &shared.git_root,

@@ -205,6 +205,15 @@ struct FaultRule {
 }
 
 /// Everything the fake knows.
+/// A commit someone else pushes while the bot is between its fetch and its push.
+#[derive(Debug, Clone)]
+struct RacingCommit {
+    branch: String,
+    files: Vec<(String, String)>,
+    message: String,
+    author: String,
+}
+
 #[derive(Debug)]
 struct GitHubState {
     settings: Settings,
@@ -224,6 +233,9 @@ struct GitHubState {
     writes: BTreeMap<String, u64>,
     /// Every request as `METHOD /path?query`.
     requests: Vec<String>,
+    /// A person's commit that lands just before the next push is received, so that push
+    /// loses the race (`race_next_push`).
+    racing_commit: Option<RacingCommit>,
     next_id: u64,
     next_user_id: u64,
     /// Seconds since the fake's epoch; every write moves it on, so timestamps order.
@@ -246,6 +258,7 @@ impl GitHubState {
             checks_forbidden: false,
             writes: BTreeMap::new(),
             requests: Vec::new(),
+            racing_commit: None,
             next_id: 1_000_001,
             next_user_id: 100,
             clock: 0,
@@ -302,6 +315,27 @@ struct Shared {
 }
 
 impl Shared {
+    /// Lands the racing commit, if one is waiting (called before a push is received).
+    fn land_racing_commit(&self) -> anyhow::Result<()> {
+        let Some(race) = self.lock().racing_commit.take() else { return Ok(()) };
+        let folder = tempfile::tempdir().context("cannot create a folder for the racing commit")?;
+        for (path, content) in &race.files {
+            let target = folder.path().join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&target, content)?;
+        }
+        git_http::commit_tree(
+            &self.bare,
+            &race.branch,
+            folder.path(),
+            &race.message,
+            &race.author,
+        )?;
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, GitHubState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -451,6 +485,23 @@ impl FakeGitHub {
                 .with_context(|| format!("cannot write {}", target.display()))?;
         }
         self.commit_tree(branch, folder.path(), message, author)
+    }
+
+    /// The next push received (from anyone) finds `branch` moved by this commit of `author`,
+    /// made just before: the pusher lost a race, as when a person pushes while the bot works.
+    pub fn race_next_push(
+        &self,
+        branch: &str,
+        files: &[(&str, &str)],
+        message: &str,
+        author: &str,
+    ) {
+        self.shared.lock().racing_commit = Some(RacingCommit {
+            branch: branch.to_string(),
+            files: files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
+            message: message.to_string(),
+            author: author.to_string(),
+        });
     }
 
     /// The commit `branch` points at.
