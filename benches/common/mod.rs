@@ -1,5 +1,7 @@
 //! What the benchmarks share: the corpus job files and the median of timings.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

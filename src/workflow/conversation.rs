@@ -25,7 +25,7 @@ use crate::conversation::{
     apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, Checkpoint,
     DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
 };
-use crate::event::{PullRequest, Repository, Trigger};
+use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
 use crate::infra::{CheckResult, CheckStatus};
@@ -634,6 +634,7 @@ impl Run<'_> {
             }
         }
         self.runner.end_group("checks");
+        self.report.details.push_str(&checks_markdown(&results, plan_markdown.as_deref()));
         let statuses = results.iter().map(|r| r.status).collect();
         self.checks = results;
         self.plan = plan;
@@ -750,6 +751,35 @@ impl Run<'_> {
     }
 }
 
+/// Every check's findings and the plan, whole, for the job summary.
+fn checks_markdown(results: &[CheckResult], plan: Option<&str>) -> String {
+    use crate::conversation::status_comment::escape;
+    let mut text = String::from("### Checks\n\n");
+    for result in results {
+        text.push_str(&format!(
+            "- **{}**: {:?}: {}\n",
+            escape(&result.name),
+            result.status,
+            escape(&result.summary)
+        ));
+        for a in &result.annotations {
+            text.push_str(&format!(
+                "  - {}:{}:{}: {}\n",
+                escape(&a.file),
+                a.line,
+                a.column,
+                escape(&a.message)
+            ));
+        }
+    }
+    if let Some(plan) = plan {
+        text.push_str("\n### Plan\n\n");
+        text.push_str(plan);
+        text.push('\n');
+    }
+    text
+}
+
 /// The builder's decisions as a reply.
 fn explain_decisions(decisions: &[Decision]) -> String {
     use crate::conversation::status_comment::escape;
@@ -766,9 +796,4 @@ fn explain_decisions(decisions: &[Decision]) -> String {
         ));
     }
     text
-}
-
-/// A pull request for logs.
-pub fn describe(pr: &PullRequest) -> String {
-    format!("#{} {} ({} → {})", pr.number, pr.title, pr.head_ref, pr.base_ref)
 }

@@ -46,6 +46,9 @@ pub struct RunReport {
     pub commits: Vec<String>,
     /// What happened, line by line.
     pub log: Vec<String>,
+    /// Long Markdown the status comment may have to cut (check findings, the plan): the job
+    /// summary carries it whole.
+    pub details: String,
 }
 
 impl RunReport {
@@ -70,6 +73,10 @@ impl RunReport {
         }
         for line in &self.log {
             text.push_str(&format!("- {}\n", escape(line)));
+        }
+        if !self.details.is_empty() {
+            text.push('\n');
+            text.push_str(&self.details);
         }
         text
     }

@@ -1,0 +1,141 @@
+//! Benchmark of the pull-request bot (`nomad-spec ci`, the real binary) against the fake GitHub
+//! on loopback, on a repository of 1,000 files:
+//!
+//! - a `pull_request` `opened` run: clone, analyze, post the status comment (target < 1 s);
+//! - an `issue_comment` answer run: clone, analyze, read the answer, commit and push the job
+//!   file, report the checks, edit the status comment (target < 0.5 s);
+//!
+//! and the size of the binary measured (build with `cargo bench --bench ci`, which uses the
+//! release profile, for the release figure).
+//!
+//! Each run is a fresh process and a fresh pull request, as in CI. `BENCH_TMPDIR` sets the
+//! folder the bot clones into (default: the system's temporary folder). No service but the
+//! fake GitHub is configured: Vault, Consul, Fabio and Nomad checks are skipped, as they are
+//! when a repository configures none. Figures are in `bench/README.md`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fakes::github::FakeGitHub;
+
+mod common;
+
+const RUNS: usize = 5;
+const FILES: usize = 1_000;
+
+fn main() {
+    let github = FakeGitHub::start().expect("fake GitHub");
+    github.add_user("alice", "write");
+    github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
+    let files = repository();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = std::env::var("BENCH_TMPDIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let binary = env!("CARGO_BIN_EXE_nomad-spec");
+    let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
+
+    let mut opened = Vec::new();
+    let mut answered = Vec::new();
+    for run in 0..RUNS + 1 {
+        let branch = format!("add-app-{run}");
+        github.commit(&branch, &files, "add the app", "alice").unwrap();
+        let pr = github.open_pull_request(&branch, "Add the shop", "alice").unwrap();
+        let event = github.pull_request_event(pr, "opened").unwrap();
+        let took = time_run(&github, dir.path(), &tmp, &event, run * 2);
+        let comment = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+        let event = github.issue_comment_event(comment, "created").unwrap();
+        let took_answer = time_run(&github, dir.path(), &tmp, &event, run * 2 + 1);
+        assert!(github.read_file(&branch, "deploy/shop.nomad.hcl").is_some(), "no commit");
+        // The first run warms the file cache and the fake; it is not counted.
+        if run > 0 {
+            opened.push(took);
+            answered.push(took_answer);
+        }
+    }
+    println!("nomad-spec ci against the fake GitHub, {FILES}-file repository, {RUNS} runs each");
+    println!("binary: {binary} ({:.1} MB)", size as f64 / 1_048_576.0);
+    println!("clones into: {tmp}");
+    report("pull_request opened (clone, analyze, comment)", opened, Duration::from_secs(1));
+    report(
+        "issue_comment answer (clone, analyze, commit, push, checks)",
+        answered,
+        Duration::from_millis(500),
+    );
+}
+
+fn time_run(
+    github: &FakeGitHub,
+    dir: &Path,
+    tmp: &str,
+    (name, payload): &(String, String),
+    n: usize,
+) -> Duration {
+    let path = dir.join(format!("event-{n}.json"));
+    std::fs::write(&path, payload).unwrap();
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .arg("ci")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("TMPDIR", tmp)
+        .envs(github.vars())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", name)
+        .env("GITHUB_EVENT_PATH", &path)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "nomad-spec ci failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    took
+}
+
+fn report(what: &str, samples: Vec<Duration>, target: Duration) {
+    let worst = samples.iter().max().copied().unwrap_or_default();
+    let median = common::median(samples);
+    let verdict = if median <= target { "within" } else { "OVER" };
+    println!(
+        "{what}: median {:.0} ms, worst {:.0} ms ({verdict} the {:.0} ms target)",
+        median.as_secs_f64() * 1000.0,
+        worst.as_secs_f64() * 1000.0,
+        target.as_secs_f64() * 1000.0
+    );
+}
+
+/// A static site (the nginx fixture's shape) in a repository of 1,000 files: docs, assets and
+/// source of realistic sizes around it.
+fn repository() -> Vec<(String, String)> {
+    let mut files = vec![
+        ("Dockerfile".to_string(), "FROM nginx:1.27-alpine\nCOPY html /usr/share/nginx/html\nEXPOSE 80\nHEALTHCHECK CMD wget -qO- http://localhost/ || exit 1\n".to_string()),
+        ("html/index.html".to_string(), "<html><body>shop</body></html>\n".to_string()),
+    ];
+    let paragraph = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
+    let mut n = 0;
+    while files.len() < FILES {
+        let folder = n / 100;
+        let (path, text) = match n % 4 {
+            0 => {
+                (format!("docs/part-{folder}/page-{n}.md"), format!("# Page {n}\n\n{paragraph}\n"))
+            }
+            1 => (
+                format!("html/assets-{folder}/style-{n}.css"),
+                format!(".c{n} {{ color: #{n:06x}; }}\n"),
+            ),
+            2 => (format!("html/pages-{folder}/page-{n}.html"), format!("<p>{paragraph}</p>\n")),
+            _ => (
+                format!("data/set-{folder}/item-{n}.json"),
+                format!("{{\"id\": {n}, \"text\": \"{paragraph}\"}}\n"),
+            ),
+        };
+        files.push((path, text));
+        n += 1;
+    }
+    files
+}
