@@ -441,3 +441,28 @@ fn a_long_comment_in_any_script_with_markup_is_read_safely() {
     assert_eq!(story.status_comments(pr).len(), 1);
     assert!(story.nomad.register_calls("shop") == 0);
 }
+
+#[test]
+fn an_unfixable_failure_is_rolled_back_and_said_so() {
+    let story = Story::new(
+        Scenario::default().with_rule(JobRule::for_job("*").missing_image("ghcr.io/acme/shop:9")),
+    );
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let id =
+        github.post_comment(pr, "alice", "/nomad-spec set image.shop=ghcr.io/acme/shop:9").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    github.merge_pull_request(pr).unwrap();
+    let main_before = github.head_of("main").unwrap();
+    let out = ok(&story.run(&github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(github.head_of("main").unwrap(), main_before, "no fix commit: {out}");
+    assert_eq!(story.nomad.stops().len(), 1, "a job that never ran is stopped: {out}");
+    let replies = story.replies(pr);
+    let last = replies.last().unwrap();
+    assert!(last.contains("rolled the job back") && last.contains("stopped job shop"), "{last}");
+    let deployments = github.deployments();
+    assert_eq!(deployments[0].statuses.last().map(|s| s.state.as_str()), Some("failure"));
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=rolled-back"), "{output}");
+}

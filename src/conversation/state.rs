@@ -780,8 +780,8 @@ fn deploy_finished(
                 Action::UpsertStatusComment,
                 Action::Reply {
                     text: format!(
-                        "The deploy failed: {shown}. {why}, so I rolled the job back to its last \
-                         stable version. `{PREFIX} fix` tries again."
+                        "The deploy failed: {shown}. {why}, so I rolled the job back. \
+                         `{PREFIX} fix` tries again."
                     ),
                 },
             ]

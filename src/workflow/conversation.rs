@@ -74,6 +74,8 @@ struct Run<'a> {
     deployment: Option<u64>,
     /// A fix went to a pull request because the default branch is protected.
     fix_pull_request: Option<u64>,
+    /// What the last rollback did, told in the next reply.
+    rollback_note: Option<String>,
     report: RunReport,
 }
 
@@ -256,6 +258,7 @@ pub async fn run(
         pending_fix: None,
         deployment: None,
         fix_pull_request: None,
+        rollback_note: None,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
     run.report.spec_path = Some(spec_path);
@@ -358,7 +361,11 @@ impl Run<'_> {
                 }
                 Ok(None)
             }
-            Action::Reply { text } => {
+            Action::Reply { mut text } => {
+                if let Some(note) = self.rollback_note.take() {
+                    let note = crate::conversation::status_comment::escape(&note);
+                    text.push_str(&format!("\n\nWhat the rollback did: {note}."));
+                }
                 self.forge.create_comment(self.number, &text).await?;
                 Ok(None)
             }
@@ -709,6 +716,7 @@ impl Run<'_> {
         };
         self.runner.log(&format!("rollback ({reason}): {text}"));
         self.report.log.push(format!("rollback: {text}"));
+        self.rollback_note = Some(text);
     }
 
     /// Moves the deployment record to its final state.
