@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::bot::{ok, question_number, STATUS_MARKER};
 use fakes::github::{FakeGitHub, Fault};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
-
-const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
 
 struct Story {
     github: FakeGitHub,
@@ -132,35 +133,9 @@ fn files_of(root: &Path) -> Vec<(String, String)> {
 
 /// The branches of the fake's repository.
 fn branches(github: &FakeGitHub) -> Vec<String> {
-    let output = Command::new("git")
-        .args(["for-each-ref", "--format=%(refname:short)", "refs/heads"])
-        .current_dir(github.bare_path())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
-}
-
-fn ok(output: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "nomad-spec ci failed:\n{text}");
-    text
-}
-
-/// The number of the question whose key starts with `prefix` in the status comment.
-fn question_number(status: &str, prefix: &str) -> u32 {
-    let escaped = prefix.replace('.', "\\.");
-    status
-        .lines()
-        .find_map(|line| {
-            let (number, rest) = line.trim().split_once(". ")?;
-            let rest = rest.trim_start_matches("[ ] ").trim_start_matches("[x] ");
-            (rest.starts_with(&escaped) || rest.starts_with(prefix)).then(|| number.parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no question {prefix} in:\n{status}"))
+    let refs = ["for-each-ref", "--format=%(refname:short)", "refs/heads"];
+    let listed = fakes::git_http::git(&github.bare_path(), &refs).unwrap();
+    listed.lines().map(str::to_string).collect()
 }
 
 const JOB_FILE: &str = "deploy/shop.nomad.hcl";

@@ -12,10 +12,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
+use common::bot::{ok, question_number, STATUS_MARKER};
 use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, REPORTER};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
 
-const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
 const JOB_FILE: &str = "deploy/shop.nomad.hcl";
 
 struct Story {
@@ -104,28 +106,6 @@ impl Story {
     }
 }
 
-fn ok(output: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "nomad-spec ci failed:\n{text}");
-    text
-}
-
-fn question_number(status: &str, prefix: &str) -> u32 {
-    let escaped = prefix.replace('.', "\\.");
-    status
-        .lines()
-        .find_map(|line| {
-            let (number, rest) = line.trim().split_once(". ")?;
-            let rest = rest.trim_start_matches("[ ] ").trim_start_matches("[x] ");
-            (rest.starts_with(&escaped) || rest.starts_with(prefix)).then(|| number.parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no question {prefix} in:\n{status}"))
-}
-
 #[test]
 fn the_whole_story_and_its_replay() {
     let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
@@ -183,12 +163,7 @@ fn the_whole_story_and_its_replay() {
 }
 
 fn git_show(gitlab: &FakeGitLab, branch: &str, path: &str) -> Option<String> {
-    let output = Command::new("git")
-        .args(["show", &format!("refs/heads/{branch}:{path}")])
-        .current_dir(gitlab.project().bare)
-        .output()
-        .ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).to_string())
+    fakes::git_http::read_file(&gitlab.project().bare, branch, path)
 }
 
 #[test]

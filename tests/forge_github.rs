@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fakes::github::{FakeGitHub, Fault, NO_COMMIT};
@@ -454,25 +453,9 @@ async fn webhook_payloads_read_back_as_triggers() {
     assert!(matches!(created, Trigger::Ignored { .. }), "{created:?}");
 }
 
+/// git in `dir` (the fakes' helper); the error is git's stderr.
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if output.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
+    fakes::git_http::git(dir, args).map_err(|err| format!("{err:#}"))
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod bot;
+
 use std::path::{Path, PathBuf};
 
 /// The corpus folder.

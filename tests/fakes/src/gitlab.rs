@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::git_http;
+use crate::git_http::{self, git};
 use crate::server::LoopbackServer;
 
 /// GitLab's words when a push to a protected branch is refused.
@@ -1076,22 +1076,6 @@ fn publish_head(main: &Path, source: &Path, branch: &str, iid: u64) -> anyhow::R
     let source_text = source.to_string_lossy().to_string();
     git(main, &["fetch", "--quiet", &source_text, &format!("+refs/heads/{branch}:{target}")])?;
     Ok(git(main, &["rev-parse", &target])?.trim().to_string())
-}
-
-/// Runs git in `dir`; stdout, or an error with stderr.
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .with_context(|| format!("cannot run git {}", args.join(" ")))?;
-    if !output.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
