@@ -28,10 +28,14 @@ struct Story {
 
 impl Story {
     fn new(scenario: Scenario) -> Story {
+        Story::with_fixture("nginx-static", scenario)
+    }
+
+    fn with_fixture(fixture: &str, scenario: Scenario) -> Story {
         let github = FakeGitHub::start().unwrap();
         github.add_user("alice", "write");
         github.add_user("mallory", "read");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join(fixture);
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
         let files = files_of(&fixture);
         let files: Vec<(&str, &str)> =
@@ -440,4 +444,30 @@ fn an_unfixable_failure_is_rolled_back_and_said_so() {
     assert_eq!(deployments[0].statuses.last().map(|s| s.state.as_str()), Some("failure"));
     let output = std::fs::read_to_string(story.path("output")).unwrap();
     assert!(output.contains("verdict=rolled-back"), "{output}");
+}
+
+#[test]
+fn a_backing_service_the_answers_deploy_gets_its_own_job_deployed_first() {
+    let story = Story::with_fixture("flask-postgres", Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    // First an answer naming a service the repository does not have: said, nothing committed.
+    let id =
+        github.post_comment(pr, "alice", "/nomad-spec set image.web=ghcr.io/acme/x:1").unwrap();
+    ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    let last = story.replies(pr).pop().unwrap_or_default();
+    assert!(last.contains("cannot generate the job file") && last.contains("web"), "{last}\n{:#?}\n{}", story.replies(pr), story.status(pr));
+    assert!(github.read_file("add-app", JOB_FILE).is_none());
+    let reply = "/nomad-spec reset\n/nomad-spec set deploy.db=true image.api=ghcr.io/acme/shop:2\n/nomad-spec accept";
+    let id = github.post_comment(pr, "alice", reply).unwrap();
+    let out = ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+    let db = github.read_file("add-app", "deploy/shop-db.nomad.hcl");
+    assert!(db.is_some_and(|t| t.contains("postgres")), "the database's job file: {out}");
+    github.merge_pull_request(pr).unwrap();
+    let out = ok(&story.run(&github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(story.nomad.register_calls("shop-db"), 1, "{out}");
+    assert_eq!(story.nomad.register_calls("shop"), 1, "{out}");
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=healthy"), "{output}\n{out}");
 }

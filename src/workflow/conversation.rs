@@ -76,6 +76,8 @@ struct Run<'a> {
     fix_pull_request: Option<u64>,
     /// What the last rollback did, told in the next reply.
     rollback_note: Option<String>,
+    /// Nothing more of the current batch is done (the answers do not build a job).
+    halted: bool,
     report: RunReport,
 }
 
@@ -259,11 +261,18 @@ pub async fn run(
         deployment: None,
         fix_pull_request: None,
         rollback_note: None,
+        halted: false,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
     run.report.spec_path = Some(spec_path);
     let loaded = run.checkpoint.clone();
     run.drive(event).await?;
+    if run.checkpoint.answers != loaded.answers && !run.halted {
+        // New answers that build no job are said now, not at the commit they would block.
+        if let Err(err) = run.generate() {
+            run.cannot_generate(&err).await?;
+        }
+    }
     if run.checkpoint != loaded {
         run.status_dirty = true;
     }
@@ -344,8 +353,9 @@ impl Run<'_> {
                     queue.push_front(action);
                 }
             }
-            if self.fix_pull_request.is_some() {
-                // The fix waits for a person to merge it; nothing else of this batch applies.
+            if self.fix_pull_request.is_some() || self.halted {
+                // A fix waiting for a person to merge it, or answers that build no job:
+                // nothing else of this batch applies.
                 queue.clear();
             }
         }
@@ -377,9 +387,19 @@ impl Run<'_> {
                 }
                 Ok(None)
             }
-            Action::CommitSpec { path, message } => self.commit_spec(&path, &message).await,
+            Action::CommitSpec { path, message } => {
+                if self.checkpoint.stage != Stage::Deploying {
+                    if let Err(err) = self.generate() {
+                        return self.cannot_generate(&err).await;
+                    }
+                }
+                self.commit_spec(&path, &message).await
+            }
             Action::SuggestSpec => {
-                let generated = self.generate()?;
+                let generated = match self.generate() {
+                    Ok(generated) => generated,
+                    Err(err) => return self.cannot_generate(&err).await,
+                };
                 let text = self.render_primary(&generated)?;
                 self.proposed_file = Some(text);
                 self.generated = Some(generated);
@@ -408,6 +428,24 @@ impl Run<'_> {
         }
     }
 
+    /// The answers do not build a job (an answer names a service the repository does not
+    /// have, say): say so on the change request and wait for a better answer; nothing else
+    /// of this batch is done.
+    async fn cannot_generate(&mut self, err: &anyhow::Error) -> anyhow::Result<Option<Event>> {
+        let text = format!(
+            "I cannot generate the job file: {}. Correct the answer with `{} set KEY=VALUE`, \
+             or start over with `{} reset`.",
+            crate::conversation::status_comment::escape(&format!("{err:#}")),
+            crate::command::PREFIX,
+            crate::command::PREFIX
+        );
+        self.forge.create_comment(self.number, &text).await?;
+        self.checkpoint.stage = Stage::AwaitingAnswers;
+        self.status_dirty = true;
+        self.halted = true;
+        Ok(None)
+    }
+
     /// Builds the jobs from the conversation's answers.
     fn generate(&self) -> anyhow::Result<Generated> {
         build::build(&self.analysis, &self.checkpoint.answers, &self.config, &self.repository_name)
@@ -427,8 +465,10 @@ impl Run<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let content = if fixing {
-                self.fixed_content(path)?
+            // The primary job file, and any other job the builder made (a backing service
+            // deployed beside the app), each committed when its content changed.
+            let files: Vec<(String, String)> = if fixing {
+                vec![(path.to_string(), self.fixed_content(path)?)]
             } else {
                 let generated = self.generate()?;
                 let files = crate::cli::generate::render_files(
@@ -437,15 +477,26 @@ impl Run<'_> {
                     &self.repository_name,
                 )?;
                 self.generated = Some(generated);
-                let file = files.into_iter().find(|f| f.path == path);
-                match file {
-                    Some(file) => file.text,
-                    None => anyhow::bail!("the builder made no job file at {path}"),
+                if !files.iter().any(|f| f.path == path) {
+                    anyhow::bail!("the builder made no job file at {path}");
                 }
+                files.into_iter().map(|f| (f.path, f.text)).collect()
             };
             let message = self.commit_message(message);
-            let committed = self.workspace.commit_file(path, &content, &message, &self.identity)?;
-            let hash = sha256_hex(content.as_bytes());
+            let mut committed = None;
+            let mut hash = String::new();
+            for (file, content) in &files {
+                let file_message =
+                    if file == path { message.clone() } else { message.replacen(path, file, 1) };
+                if let Some(commit) =
+                    self.workspace.commit_file(file, content, &file_message, &self.identity)?
+                {
+                    committed = Some(commit);
+                }
+                if file == path {
+                    hash = sha256_hex(content.as_bytes());
+                }
+            }
             let Some(commit) = committed else {
                 let head = self.workspace.head()?;
                 return Ok(Some(Event::SpecCommitted { commit: head, spec_hash: hash }));
@@ -677,6 +728,26 @@ impl Run<'_> {
                 Err(err) => self.runner.warn(&format!("could not record the deployment: {err}")),
             }
         }
+        // Backing services the answers deploy beside the app (their own job files) go first,
+        // once each; the conversation's fixes are for the app's job file only.
+        if self.checkpoint.fix_iterations == 0 {
+            for other in self.other_job_files(&path) {
+                self.runner.group(&format!("deploy {other}"));
+                let full = self.workspace.path().join(&other);
+                let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+                self.runner.end_group(&format!("deploy {other}"));
+                if let DeployAttempt::Failed { diagnosis, .. } = attempt {
+                    return Ok(Event::DeployFinished {
+                        commit,
+                        outcome: DeployOutcome::Failed {
+                            diagnosis: format!("{other}: {diagnosis}"),
+                            fixable: false,
+                        },
+                        max_fix_iterations: self.settings.max_fix_iterations,
+                    });
+                }
+            }
+        }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
         let attempt = deploying::attempt(&full, self.vars, self.runner).await;
@@ -706,6 +777,17 @@ impl Run<'_> {
             outcome,
             max_fix_iterations: self.settings.max_fix_iterations,
         })
+    }
+
+    /// The job files the answers build besides `primary`, that are in the checkout.
+    fn other_job_files(&self, primary: &str) -> Vec<String> {
+        let Ok(generated) = self.generate() else { return Vec::new() };
+        generated
+            .jobs
+            .into_iter()
+            .map(|job| job.path)
+            .filter(|p| p != primary && self.workspace.path().join(p).is_file())
+            .collect()
     }
 
     async fn rollback(&mut self, reason: &str) {
