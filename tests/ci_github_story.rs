@@ -457,7 +457,12 @@ fn a_backing_service_the_answers_deploy_gets_its_own_job_deployed_first() {
         github.post_comment(pr, "alice", "/nomad-spec set image.web=ghcr.io/acme/x:1").unwrap();
     ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
     let last = story.replies(pr).pop().unwrap_or_default();
-    assert!(last.contains("cannot generate the job file") && last.contains("web"), "{last}\n{:#?}\n{}", story.replies(pr), story.status(pr));
+    assert!(
+        last.contains("cannot generate the job file") && last.contains("web"),
+        "{last}\n{:#?}\n{}",
+        story.replies(pr),
+        story.status(pr)
+    );
     assert!(github.read_file("add-app", JOB_FILE).is_none());
     let reply = "/nomad-spec reset\n/nomad-spec set deploy.db=true image.api=ghcr.io/acme/shop:2\n/nomad-spec accept";
     let id = github.post_comment(pr, "alice", reply).unwrap();
@@ -470,4 +475,26 @@ fn a_backing_service_the_answers_deploy_gets_its_own_job_deployed_first() {
     assert_eq!(story.nomad.register_calls("shop"), 1, "{out}");
     let output = std::fs::read_to_string(story.path("output")).unwrap();
     assert!(output.contains("verdict=healthy"), "{output}\n{out}");
+}
+
+#[test]
+fn a_manual_run_checks_the_job_files_and_writes_nothing() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let broken = "job \"shop\" {\n  group \"web\" {\n    count = -1\n  }\n}\n";
+    github.commit("main", &[("deploy/shop.nomad.hcl", broken)], "a job file", "alice").unwrap();
+    // The payload GitHub sends for `workflow_dispatch` (see the corpus), for this repository.
+    let payload = serde_json::json!({
+        "inputs": {},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "acme/shop", "default_branch": "main"},
+        "sender": {"login": "alice", "type": "User"},
+    });
+    let before = github.writes();
+    let out = ok(&story.run(&("workflow_dispatch".to_string(), payload.to_string())));
+    assert_eq!(github.writes(), before, "a manual run writes nothing to GitHub: {out}");
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=checks-failed"), "{output}\n{out}");
+    let summary = std::fs::read_to_string(story.path("summary.md")).unwrap();
+    assert!(summary.contains("deploy/shop.nomad.hcl") && summary.contains("count"), "{summary}");
 }

@@ -842,7 +842,7 @@ impl Run<'_> {
 }
 
 /// Every check's findings and the plan, whole, for the job summary.
-fn checks_markdown(results: &[CheckResult], plan: Option<&str>) -> String {
+pub(super) fn checks_markdown(results: &[CheckResult], plan: Option<&str>) -> String {
     use crate::conversation::status_comment::escape;
     let mut text = String::from("### Checks\n\n");
     for result in results {

@@ -94,7 +94,11 @@ pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<
             Event::Merged { merge_sha: after.clone() }
         }
         Trigger::Manual { .. } => {
-            let _ = writeln!(out, "\nwould do nothing: a manual run only logs");
+            let _ = writeln!(
+                out,
+                "\nwould check every job file of the ref (validate, secrets, routes, plan) and \
+                 report in the job summary; nothing is posted, committed or deployed"
+            );
             return Ok(out);
         }
         _ => {

@@ -11,8 +11,8 @@
 //! `CI_*` variables, or the note event in the `TRIGGER_PAYLOAD` file of a triggered
 //! pipeline). Change-request triggers go to [`conversation`], which is the same code for both
 //! forges. A push to the default branch reports on the change request it merged when there is
-//! one; a manual run only checks. [`dry_run`] prints what a run would do without calling
-//! anything.
+//! one; a manual run checks the job files of its ref and reports in the job summary.
+//! [`dry_run`] prints what a run would do without calling anything.
 
 pub mod conversation;
 pub mod deploying;
@@ -177,18 +177,82 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
                 }
             }
         }
-        Trigger::Manual { git_ref, .. } => {
-            let mut report = RunReport::new(format!("manual run on {git_ref}"));
-            report.verdict = "ignored".into();
-            report.log.push(
-                "a manual run does nothing on its own: the bot works on change requests and \
-                 merges"
-                    .into(),
-            );
-            report
-        }
+        Trigger::Manual { git_ref, .. } => manual_check(&forge, runner, vars, git_ref).await?,
     };
     Ok(report)
+}
+
+/// A manual run checks every job file of `git_ref` (validate, secrets, routes, plan) and
+/// reports in the job summary; it writes nothing to the forge and deploys nothing.
+async fn manual_check(
+    forge: &Forge,
+    runner: &Runner,
+    vars: &BTreeMap<String, String>,
+    git_ref: &str,
+) -> anyhow::Result<RunReport> {
+    let git_ref = if git_ref.starts_with("refs/") {
+        git_ref.to_string()
+    } else {
+        format!("refs/heads/{git_ref}")
+    };
+    let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
+    let config = crate::spec::config::Config::load_from_repository(workspace.path())?;
+    let mut report = RunReport::new(format!("manual check of {git_ref}"));
+    let files = job_files(workspace.path());
+    if files.is_empty() {
+        report.verdict = "no-job-files".into();
+        report.log.push("no job file (`*.nomad.hcl`, `*.nomad`) in the repository".into());
+        return Ok(report);
+    }
+    let mut failed = false;
+    for relative in files {
+        runner.group(&format!("check {relative}"));
+        let mut file = crate::nomad::job_file::JobFile::read(&workspace.path().join(&relative))?;
+        let (results, plan) = crate::cli::check::check_file_with_plan(
+            &file,
+            &crate::spec::parse::ParseOptions::default(),
+            vars,
+            &config,
+            true,
+        )
+        .await;
+        file.path = relative.clone().into();
+        for result in &results {
+            runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
+            failed |= result.status == crate::infra::CheckStatus::Failure;
+        }
+        runner.end_group(&format!("check {relative}"));
+        let plan = plan.as_ref().map(crate::nomad::plan::render_markdown);
+        report.details.push_str(&format!("#### {relative}\n\n"));
+        report.details.push_str(&conversation::checks_markdown(&results, plan.as_deref()));
+        report.spec_path.get_or_insert(relative);
+    }
+    report.verdict = if failed { "checks-failed" } else { "checked" }.into();
+    Ok(report)
+}
+
+/// Job files in a checkout, relative and sorted (the `.git` folder and symbolic links are
+/// not followed).
+fn job_files(root: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if kind.is_dir() && name != ".git" {
+                pending.push(path);
+            } else if kind.is_file() && (name.ends_with(".nomad.hcl") || name.ends_with(".nomad")) {
+                if let Ok(relative) = path.strip_prefix(root) {
+                    found.push(relative.display().to_string());
+                }
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// A trigger in words, for logs.
