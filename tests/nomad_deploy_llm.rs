@@ -344,6 +344,12 @@ async fn without_an_llm_or_with_one_down_the_loop_is_unchanged_and_says_why() {
     assert_eq!(report.attempts[0].llm_notes, vec!["LLM skipped: not configured".to_string()]);
     assert!(progress.iter().any(|l| l == "LLM skipped: not configured"), "{progress:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), JOB_FILE);
+    // The stderr the diagnosis quotes reaches terminals and pull requests: its password is
+    // redacted where the logs are read, and the rest of the line stays.
+    let reason = report.gave_up.clone().unwrap_or_default();
+    assert!(!reason.contains(DB_SECRET), "{reason}");
+    assert!(reason.contains("postgres://app:") && reason.contains("APP_ENV must be"), "{reason}");
+    assert!(progress.iter().all(|l| !l.contains(DB_SECRET)), "{progress:?}");
 
     // Down (every call answers 503): the rules' reason, and the note.
     let nomad = FakeNomad::start(scenario()).unwrap();

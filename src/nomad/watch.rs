@@ -177,14 +177,14 @@ pub async fn watch(
                 let mut evidence = state.deployment_failure_evidence();
                 if !evidence.alloc_id.is_empty() && !evidence.task.is_empty() {
                     evidence.stderr_tail =
-                        stderr_tail(client, &evidence, options.stderr_lines).await;
+                        stderr_tail(client, job, &evidence, options.stderr_lines).await;
                 }
                 return Ok(Verdict::Failed(Box::new(Failure::from_evidence(evidence))));
             }
             Judgement::Failed(mut evidence) => {
                 if !evidence.alloc_id.is_empty() && !evidence.task.is_empty() {
                     evidence.stderr_tail =
-                        stderr_tail(client, &evidence, options.stderr_lines).await;
+                        stderr_tail(client, job, &evidence, options.stderr_lines).await;
                 }
                 return Ok(Verdict::Failed(Box::new(Failure::from_evidence(*evidence))));
             }
@@ -493,17 +493,41 @@ fn decisive_event(event: &TaskEvent) -> bool {
 
 /// The last lines of the task's stderr; empty when the logs cannot be read (the node may be
 /// gone, or the token may lack `read-logs`): the rest of the evidence still stands.
-async fn stderr_tail(client: &NomadClient, evidence: &Evidence, lines: usize) -> Vec<String> {
+///
+/// The lines go into diagnoses that reach terminals, pull-request comments and the LLM, so
+/// secrets are redacted here, once: the job's own env values, `KEY=value` pairs whose name
+/// looks secret (and the job's values under such names), bearer tokens and passwords in URLs.
+async fn stderr_tail(
+    client: &NomadClient,
+    job: &Value,
+    evidence: &Evidence,
+    lines: usize,
+) -> Vec<String> {
     match client.task_log_tail(&evidence.alloc_id, &evidence.task, LogStream::Stderr, 4096).await {
         Ok(text) => {
+            let known = secret_env_values(job);
             let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            all[all.len().saturating_sub(lines)..].iter().map(|l| l.to_string()).collect()
+            all[all.len().saturating_sub(lines)..]
+                .iter()
+                .map(|l| crate::llm::guard::redact_text(l, &known))
+                .collect()
         }
         Err(err) => {
             tracing::debug!("cannot read stderr of {}: {err}", evidence.alloc_id);
             Vec::new()
         }
     }
+}
+
+/// The values of the job's env variables whose names look secret (Nomad API JSON).
+fn secret_env_values(job: &Value) -> Vec<String> {
+    let groups = job.get("TaskGroups").and_then(Value::as_array).into_iter().flatten();
+    groups
+        .flat_map(|g| g.get("Tasks").and_then(Value::as_array).into_iter().flatten())
+        .flat_map(|t| t.get("Env").and_then(Value::as_object).into_iter().flatten())
+        .filter(|(name, _)| crate::analyze::source::looks_secret(name))
+        .filter_map(|(_, v)| v.as_str().map(str::to_string))
+        .collect()
 }
 
 #[cfg(test)]
