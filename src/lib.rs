@@ -15,6 +15,7 @@ pub mod git;
 pub mod http;
 pub mod infra;
 pub mod llm;
+pub mod markdown;
 pub mod nomad;
 pub mod spec;
 pub mod tls;

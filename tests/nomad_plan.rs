@@ -105,11 +105,11 @@ async fn in_place_update() {
     Job Modify Index: 2 (nomad-spec deploy registers only if it is still current)
     "#);
     insta::assert_snapshot!(render_markdown(&report), @r#"
-    ### Nomad plan for `web`: changes
+    ### Nomad plan for <code>web</code>: changes
 
     | task group | create | destroy | in-place | destructive | canary | ignore |
     |---|---:|---:|---:|---:|---:|---:|
-    | `app` | 0 | 0 | 2 | 0 | 0 | 0 |
+    | <code>app</code> | 0 | 0 | 2 | 0 | 0 | 0 |
 
     <details><summary>Diff</summary>
 
@@ -149,11 +149,11 @@ async fn destructive_update() {
     Job Modify Index: 2 (nomad-spec deploy registers only if it is still current)
     "#);
     insta::assert_snapshot!(render_markdown(&report), @r#"
-    ### Nomad plan for `web`: changes
+    ### Nomad plan for <code>web</code>: changes
 
     | task group | create | destroy | in-place | destructive | canary | ignore |
     |---|---:|---:|---:|---:|---:|---:|
-    | `app` | 0 | 0 | 0 | 1 | 0 | 1 |
+    | <code>app</code> | 0 | 0 | 0 | 1 | 0 | 1 |
 
     <details><summary>Diff</summary>
 
@@ -188,10 +188,13 @@ async fn placement_failure() {
     "#);
     let markdown = render_markdown(&report);
     assert!(
-        markdown.starts_with("### Nomad plan for `web`: cannot be fully placed\n"),
+        markdown.starts_with("### Nomad plan for <code>web</code>: cannot be fully placed\n"),
         "{markdown}"
     );
-    assert!(markdown.contains("- `app`: no node has 6000 MB of memory free"), "{markdown}");
+    assert!(
+        markdown.contains("- <code>app</code>: no node has 6000 MB of memory free"),
+        "{markdown}"
+    );
 }
 
 #[test]

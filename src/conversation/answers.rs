@@ -94,9 +94,9 @@ impl Reading {
             if let LineResult::NotUnderstood { line, why, example } = line {
                 out.push_str(&format!(
                     "- {}: {}. For example: {}\n",
-                    super::status_comment::code(line),
-                    super::status_comment::escape(why),
-                    super::status_comment::code(example),
+                    crate::markdown::code(line),
+                    crate::markdown::escape(why),
+                    crate::markdown::code(example),
                 ));
             }
         }

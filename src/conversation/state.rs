@@ -437,7 +437,7 @@ fn pull_request_changed(
                 text: format!(
                     "{} was changed by a person since my last commit, so I will not rewrite it: \
                      I only check it from now on. `{PREFIX} generate` hands it back to me.",
-                    super::status_comment::code(spec_path)
+                    crate::markdown::code(spec_path)
                 ),
             });
         }
@@ -529,7 +529,7 @@ fn comment(
                 "Thanks, {}! Only people with write access to this repository can answer my \
                  questions or give me commands, so I will not act on your comments. A \
                  maintainer can repeat them.",
-                super::status_comment::escape(&actor.login)
+                crate::markdown::escape(&actor.login)
             ),
         }];
     }
@@ -746,7 +746,7 @@ fn deploy_finished(
         DeployOutcome::Failed { diagnosis, fixable } => {
             record.verdict = Some("failed".into());
             record.diagnosis = Some(diagnosis.clone());
-            let shown = super::status_comment::escape(diagnosis);
+            let shown = crate::markdown::escape(diagnosis);
             if *fixable && next.owner == Owner::Bot && next.fix_iterations < max_fix_iterations {
                 let mut actions = fix_and_redeploy(next, diagnosis);
                 actions.push(Action::Reply {

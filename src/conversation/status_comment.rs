@@ -20,14 +20,13 @@ use crate::infra::{CheckResult, CheckStatus};
 use crate::nomad::plan::{render_markdown, PlanReport};
 use crate::spec::build::Decision;
 
+pub use crate::markdown::{code, escape};
+
 /// GitHub refuses comment bodies longer than this many characters.
 pub const GITHUB_LIMIT: usize = 65_536;
 
 /// What the body aims to stay under, leaving room for GitHub's own counting of line ends.
 const BUDGET: usize = GITHUB_LIMIT - 1_000;
-
-/// Longest piece of repository text shown inline before it is shortened.
-const LONGEST_VALUE: usize = 1_000;
 
 /// One service the analyzer found, as the comment shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,41 +69,6 @@ pub struct StatusInput<'a> {
     pub decisions: &'a [Decision],
     /// On a fork, the job file the bot would commit, shown as a suggestion.
     pub proposed_file: Option<&'a str>,
-}
-
-/// Escapes repository or user text for Markdown prose and table cells: HTML-significant
-/// characters become entities, Markdown punctuation is backslash-escaped, `@` cannot mention,
-/// line breaks become spaces, and very long text is shortened.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (count, c) in text.chars().enumerate() {
-        if count == LONGEST_VALUE {
-            out.push('…');
-            break;
-        }
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '@' => out.push_str("&#64;"),
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
-            // Punctuation Markdown gives a meaning to; `:`, `/` or `,` are left readable.
-            c if "\\`*_[](){}#+-.!|~$".contains(c) => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Repository or user text shown as code (`<code>` with escaped content; a backtick span could
-/// be ended by the text itself).
-pub fn code(text: &str) -> String {
-    format!("<code>{}</code>", escape(text))
 }
 
 /// The whole status comment.
@@ -413,7 +377,7 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(escape(input), expected, "{input}");
         }
-        assert_eq!(escape(&"a".repeat(5_000)).chars().count(), LONGEST_VALUE + 1);
+        assert_eq!(escape(&"a".repeat(5_000)).chars().count(), crate::markdown::LONGEST_VALUE + 1);
     }
 
     #[test]

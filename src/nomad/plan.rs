@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::api::{DesiredUpdates, FieldDiff, JobDiff, ObjectDiff, PlanResponse};
 use super::diagnose::{explain_placement, GroupDemand};
+use crate::markdown::{code, escape};
 
 /// `nomad job plan`'s exit code when nothing would change.
 pub const EXIT_NO_CHANGES: u8 = 0;
@@ -328,11 +329,8 @@ pub fn render_text(report: &PlanReport) -> String {
 }
 
 /// Escapes text for a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
-/// The report for a pull-request comment.
+/// The report for a pull-request comment; names and Nomad's words are escaped, since a job
+/// file's author chooses the names.
 pub fn render_markdown(report: &PlanReport) -> String {
     let mut out = String::new();
     let verdict = if !report.placement_failures.is_empty() {
@@ -342,7 +340,7 @@ pub fn render_markdown(report: &PlanReport) -> String {
     } else {
         "no changes"
     };
-    let _ = writeln!(out, "### Nomad plan for `{}`: {verdict}\n", report.job);
+    let _ = writeln!(out, "### Nomad plan for {}: {verdict}\n", code(&report.job));
     if !report.groups.is_empty() {
         let _ = writeln!(
             out,
@@ -352,8 +350,8 @@ pub fn render_markdown(report: &PlanReport) -> String {
         for g in &report.groups {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} | {} |",
-                cell(&g.name),
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                code(&g.name),
                 g.create,
                 g.destroy,
                 g.in_place,
@@ -367,7 +365,7 @@ pub fn render_markdown(report: &PlanReport) -> String {
     if !report.placement_failures.is_empty() {
         let _ = writeln!(out, "**Placement failures**\n");
         for failure in &report.placement_failures {
-            let _ = writeln!(out, "- `{}`: {}", cell(&failure.group), failure.explanation);
+            let _ = writeln!(out, "- {}: {}", code(&failure.group), escape(&failure.explanation));
         }
         out.push('\n');
     }
@@ -383,7 +381,7 @@ pub fn render_markdown(report: &PlanReport) -> String {
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "**Warnings**\n");
         for warning in &report.warnings {
-            let _ = writeln!(out, "- {}", warning);
+            let _ = writeln!(out, "- {}", escape(warning));
         }
         out.push('\n');
     }
@@ -507,11 +505,11 @@ mod tests {
     #[test]
     fn create_markdown() {
         insta::assert_snapshot!(render_markdown(&create()), @r#"
-        ### Nomad plan for `web`: changes
+        ### Nomad plan for <code>web</code>: changes
 
         | task group | create | destroy | in-place | destructive | canary | ignore |
         |---|---:|---:|---:|---:|---:|---:|
-        | `app` | 2 | 0 | 0 | 0 | 0 | 0 |
+        | <code>app</code> | 2 | 0 | 0 | 0 | 0 | 0 |
 
         <details><summary>Diff</summary>
 
@@ -557,11 +555,11 @@ mod tests {
     #[test]
     fn in_place_markdown() {
         insta::assert_snapshot!(render_markdown(&in_place()), @r#"
-        ### Nomad plan for `web`: changes
+        ### Nomad plan for <code>web</code>: changes
 
         | task group | create | destroy | in-place | destructive | canary | ignore |
         |---|---:|---:|---:|---:|---:|---:|
-        | `app` | 0 | 0 | 2 | 0 | 0 | 0 |
+        | <code>app</code> | 0 | 0 | 2 | 0 | 0 | 0 |
 
         <details><summary>Diff</summary>
 
@@ -605,11 +603,11 @@ mod tests {
     #[test]
     fn destructive_markdown() {
         insta::assert_snapshot!(render_markdown(&destructive()), @r#"
-        ### Nomad plan for `web`: changes
+        ### Nomad plan for <code>web</code>: changes
 
         | task group | create | destroy | in-place | destructive | canary | ignore |
         |---|---:|---:|---:|---:|---:|---:|
-        | `app` | 0 | 0 | 0 | 1 | 1 | 0 |
+        | <code>app</code> | 0 | 0 | 0 | 1 | 1 | 0 |
 
         <details><summary>Diff</summary>
 
@@ -627,7 +625,7 @@ mod tests {
 
         **Warnings**
 
-        - Group "app" has warnings: update max parallel is greater than count
+        - Group &quot;app&quot; has warnings: update max parallel is greater than count
 
         <sub>Job modify index 57</sub>
         "#);
@@ -650,15 +648,15 @@ mod tests {
     #[test]
     fn placement_failure_markdown() {
         insta::assert_snapshot!(render_markdown(&placement_failure()), @r#"
-        ### Nomad plan for `web`: cannot be fully placed
+        ### Nomad plan for <code>web</code>: cannot be fully placed
 
         | task group | create | destroy | in-place | destructive | canary | ignore |
         |---|---:|---:|---:|---:|---:|---:|
-        | `app` | 2 | 0 | 0 | 0 | 0 | 0 |
+        | <code>app</code> | 2 | 0 | 0 | 0 | 0 | 0 |
 
         **Placement failures**
 
-        - `app`: no node has 2048 MB of memory free: memory exhausted on 3 nodes; 2 nodes filtered by constraint ${attr.cpu.arch} = arm64 (5 nodes evaluated, 2 allocations unplaced)
+        - <code>app</code>: no node has 2048 MB of memory free: memory exhausted on 3 nodes; 2 nodes filtered by constraint \$\{attr\.cpu\.arch\} = arm64 \(5 nodes evaluated, 2 allocations unplaced\)
 
         <details><summary>Diff</summary>
 

@@ -373,7 +373,7 @@ impl Run<'_> {
             }
             Action::Reply { mut text } => {
                 if let Some(note) = self.rollback_note.take() {
-                    let note = crate::conversation::status_comment::escape(&note);
+                    let note = crate::markdown::escape(&note);
                     text.push_str(&format!("\n\nWhat the rollback did: {note}."));
                 }
                 self.forge.create_comment(self.number, &text).await?;
@@ -435,7 +435,7 @@ impl Run<'_> {
         let text = format!(
             "I cannot generate the job file: {}. Correct the answer with `{} set KEY=VALUE`, \
              or start over with `{} reset`.",
-            crate::conversation::status_comment::escape(&format!("{err:#}")),
+            crate::markdown::escape(&format!("{err:#}")),
             crate::command::PREFIX,
             crate::command::PREFIX
         );
@@ -554,7 +554,7 @@ impl Run<'_> {
                 &format!(
                     "Someone pushed a change to `{}` while I was about to commit it, so it is \
                      theirs now: I will only check it. `{} generate` makes it mine again.",
-                    crate::conversation::status_comment::escape(path),
+                    crate::markdown::escape(path),
                     crate::command::PREFIX
                 ),
             )
@@ -614,7 +614,7 @@ impl Run<'_> {
              request.\n\n```\n{}\n```\nMerging it deploys the fix.",
             self.number,
             self.repository.default_branch,
-            crate::conversation::status_comment::escape(why),
+            crate::markdown::escape(why),
             message.replace("```", "'''")
         );
         let number = self
@@ -843,7 +843,7 @@ impl Run<'_> {
 
 /// Every check's findings and the plan, whole, for the job summary.
 pub(super) fn checks_markdown(results: &[CheckResult], plan: Option<&str>) -> String {
-    use crate::conversation::status_comment::escape;
+    use crate::markdown::escape;
     let mut text = String::from("### Checks\n\n");
     for result in results {
         text.push_str(&format!(
@@ -872,7 +872,7 @@ pub(super) fn checks_markdown(results: &[CheckResult], plan: Option<&str>) -> St
 
 /// The builder's decisions as a reply.
 fn explain_decisions(decisions: &[Decision]) -> String {
-    use crate::conversation::status_comment::escape;
+    use crate::markdown::escape;
     if decisions.is_empty() {
         return "The job file follows the defaults; there is no decision to explain.".into();
     }

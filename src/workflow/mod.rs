@@ -59,7 +59,7 @@ impl RunReport {
 
     /// The job summary's Markdown.
     pub fn summary_markdown(&self) -> String {
-        use crate::conversation::status_comment::escape;
+        use crate::markdown::escape;
         let mut text =
             format!("## nomad-spec\n\n**{}**: {}\n", escape(&self.trigger), self.verdict);
         if let Some(path) = &self.spec_path {
