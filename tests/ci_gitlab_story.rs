@@ -229,3 +229,40 @@ fn a_fork_merge_request_never_pushes_or_deploys() {
     assert!(story.gitlab.push_options().is_empty(), "no push");
     assert!(story.gitlab.deployments().is_empty());
 }
+
+#[test]
+fn a_protected_default_branch_gets_a_fix_merge_request() {
+    let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
+    let gitlab = &story.gitlab;
+    let iid = story.open();
+    ok(&story.run(&gitlab.mr_pipeline_vars(iid).unwrap()));
+    ok(&story.run(&story.comment(iid, "dev", "/nomad-spec accept")));
+    gitlab.merge(iid, "dev").unwrap();
+    gitlab.protect_branch("main").unwrap();
+    let main_before = gitlab.head_of("main").unwrap();
+    let out = ok(&story.run(&gitlab.default_branch_pipeline_vars("dev").unwrap()));
+    assert_eq!(gitlab.head_of("main").unwrap(), main_before, "nothing pushed to main: {out}");
+    let fixes = gitlab.merge_requests_by(&story.bot);
+    assert_eq!(fixes.len(), 1, "one fix merge request: {out}");
+    assert_eq!(fixes[0].target_branch, "main");
+    let reply = story.replies(iid).into_iter().find(|r| r.contains("protected"));
+    assert!(reply.is_some_and(|r| r.contains(&format!("#{}", fixes[0].iid))), "{out}");
+    assert_eq!(story.nomad.register_calls("shop"), 1, "the fix waits for its merge");
+}
+
+#[test]
+fn an_author_pushing_meanwhile_is_never_overwritten() {
+    let story = Story::new(Scenario::default());
+    let gitlab = &story.gitlab;
+    let iid = story.open();
+    ok(&story.run(&gitlab.mr_pipeline_vars(iid).unwrap()));
+    let answered = story.comment(iid, "dev", "/nomad-spec accept");
+    // The author pushes after the comment, before the pipeline runs: the bot builds on top.
+    let files = story.dir.path().join("later");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("NOTES.md"), "later\n").unwrap();
+    gitlab.push_to_merge_request(iid, &files, "the author's later commit").unwrap();
+    ok(&story.run(&answered));
+    assert!(git_show(gitlab, "add-app", JOB_FILE).is_some());
+    assert_eq!(git_show(gitlab, "add-app", "NOTES.md").as_deref(), Some("later\n"));
+}
