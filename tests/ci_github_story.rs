@@ -181,6 +181,12 @@ fn the_whole_story_and_its_replay() {
     assert!(github.reactions(comment).iter().any(|r| r.content == "+1"));
     let status = story.status(pr);
     assert!(status.contains("ghcr.io/acme/shop:1.4"), "{status}");
+    assert!(status.contains("nomad\\-spec/plan"), "the checks are in the comment:\n{status}");
+    // A later run that checks nothing keeps them in the comment.
+    let asked = github.post_comment(pr, "alice", "/nomad-spec status").unwrap();
+    ok(&story.run(&github.issue_comment_event(asked, "created").unwrap()));
+    let status = story.status(pr);
+    assert!(status.contains("nomad\\-spec/plan"), "the checks are kept:\n{status}");
 
     // 3. Merged: deploy, OOM, a fix commit on main, healthy, and the PR says so.
     let merge = github.merge_pull_request(pr).unwrap();

@@ -192,6 +192,41 @@ pub struct Checkpoint {
     pub rebuilt_because: Option<String>,
     /// The last events applied, newest last (at most [`KEPT_EVENTS`]).
     pub events: Vec<EventStamp>,
+    /// The checks of the file the bot last checked, in brief, so a later run's status comment
+    /// still shows them (their annotations stay on the checks themselves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckBrief>,
+}
+
+/// One check's outcome, as the status comment keeps it between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBrief {
+    /// `nomad-spec/validate`, ...
+    pub name: String,
+    pub status: crate::infra::CheckStatus,
+    /// The check's summary, shortened.
+    pub summary: String,
+}
+
+impl CheckBrief {
+    /// The brief of a check result (summaries beyond 300 characters are cut).
+    pub fn of(result: &crate::infra::CheckResult) -> CheckBrief {
+        let mut summary: String = result.summary.chars().take(300).collect();
+        if summary.len() < result.summary.len() {
+            summary.push('…');
+        }
+        CheckBrief { name: result.name.clone(), status: result.status, summary }
+    }
+
+    /// Back to a result without annotations, for rendering.
+    pub fn to_result(&self) -> crate::infra::CheckResult {
+        crate::infra::CheckResult {
+            name: self.name.clone(),
+            status: self.status,
+            summary: self.summary.clone(),
+            annotations: Vec::new(),
+        }
+    }
 }
 
 impl Default for Checkpoint {
@@ -219,6 +254,7 @@ impl Checkpoint {
             refused: Vec::new(),
             rebuilt_because: None,
             events: Vec::new(),
+            checks: Vec::new(),
         }
     }
 

@@ -95,8 +95,11 @@ pub fn render(input: &StatusInput<'_>) -> String {
     if let Some(record) = &checkpoint.deploy {
         parts.push(Part::open("Deploy", deploy(record)));
     }
-    if !input.checks.is_empty() {
-        parts.push(Part::open("Checks", checks(input.checks)));
+    // This run's checks, or those an earlier run kept in the checkpoint for the same file.
+    let kept: Vec<CheckResult> = checkpoint.checks.iter().map(|c| c.to_result()).collect();
+    let shown = if input.checks.is_empty() { kept.as_slice() } else { input.checks };
+    if !shown.is_empty() {
+        parts.push(Part::open("Checks", checks(shown)));
     }
     if let Some(plan) = input.plan {
         parts.push(Part::collapsed("Nomad plan", render_markdown(plan)));

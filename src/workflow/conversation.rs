@@ -22,8 +22,8 @@ use super::settings::Settings;
 use super::{RunReport, Runner};
 use crate::analyze::{self, Analysis};
 use crate::conversation::{
-    apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, Checkpoint,
-    DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
+    apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, CheckBrief,
+    Checkpoint, DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
 };
 use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
@@ -266,6 +266,11 @@ pub async fn run(
     };
     run.report.spec_path = Some(spec_path);
     let loaded = run.checkpoint.clone();
+    let replayed = loaded.events.iter().any(|e| e.id == event.id());
+    if matches!(event, Event::PullRequestChanged { .. }) && !replayed {
+        // A new head: the checks kept for the old one no longer say anything.
+        run.checkpoint.checks.clear();
+    }
     run.drive(event).await?;
     if run.checkpoint.answers != loaded.answers && !run.halted {
         // New answers that build no job are said now, not at the commit they would block.
@@ -504,6 +509,7 @@ impl Run<'_> {
             match self.workspace.push(&self.branch)? {
                 PushOutcome::Pushed { commit } => {
                     self.runner.log(&format!("pushed {commit} to {}", self.branch));
+                    self.checkpoint.checks.clear();
                     self.report.commits.push(commit.clone());
                     return Ok(Some(Event::SpecCommitted { commit, spec_hash: hash }));
                 }
@@ -693,6 +699,7 @@ impl Run<'_> {
         }
         self.runner.end_group("checks");
         self.report.details.push_str(&checks_markdown(&results, plan_markdown.as_deref()));
+        self.checkpoint.checks = results.iter().map(CheckBrief::of).collect();
         let statuses = results.iter().map(|r| r.status).collect();
         self.checks = results;
         self.plan = plan;
