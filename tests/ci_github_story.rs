@@ -504,3 +504,37 @@ fn a_manual_run_checks_the_job_files_and_writes_nothing() {
     let summary = std::fs::read_to_string(story.path("summary.md")).unwrap();
     assert!(summary.contains("deploy/shop.nomad.hcl") && summary.contains("count"), "{summary}");
 }
+
+#[test]
+fn a_free_form_answer_is_read_by_the_llm_and_said_back() {
+    use fakes::llm::{FakeLlm, Reply, Rule, Script};
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "answers",
+        Reply::Json(serde_json::json!({
+            "assignments": [{"key": "image.shop", "value": "ghcr.io/acme/shop:2.0"}],
+            "unclear": []
+        })),
+    )]))
+    .unwrap();
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let url = llm.url();
+    let with_llm = [("NOMAD_SPEC_LLM_BASE_URL", url.as_str())];
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run_with(&github.pull_request_event(pr, "opened").unwrap(), &with_llm));
+    let body = "Looks good! Please deploy it from ghcr.io/acme/shop:2.0, that's our registry.";
+    let id = github.post_comment(pr, "alice", body).unwrap();
+    let event = github.issue_comment_event(id, "created").unwrap();
+    ok(&story.run_with(&event, &with_llm));
+    let status = story.status(pr);
+    assert!(status.contains("ghcr\\.io/acme/shop:2\\.0"), "{status}");
+    let said = story.replies(pr).into_iter().find(|r| r.contains("with the help of the LLM"));
+    assert!(said.is_some_and(|r| r.contains("image\\.shop")), "{:#?}", story.replies(pr));
+    // The reply reached the LLM only as data, and a replay does not ask it again.
+    let asked = llm.requests().len();
+    assert_eq!(asked, 1);
+    let before = story.snapshot();
+    ok(&story.run_with(&event, &with_llm));
+    assert_eq!(llm.requests().len(), asked);
+    assert_eq!(story.snapshot(), before);
+}

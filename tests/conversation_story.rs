@@ -91,7 +91,13 @@ fn maintainer() -> Actor {
 }
 
 fn reply(id: u64, actor: Actor, body: &str) -> Event {
-    Event::Comment { comment_id: id, actor, body: body.into(), from_bot: false }
+    Event::Comment {
+        comment_id: id,
+        actor,
+        body: body.into(),
+        from_bot: false,
+        advised: Vec::new(),
+    }
 }
 
 fn kinds(actions: &[Action]) -> Vec<&'static str> {

@@ -116,6 +116,11 @@ pub enum Event {
         body: String,
         /// The comment was written by a bot account.
         from_bot: bool,
+        /// The LLM's reading of a free-form reply the rules could not use, as `(key, value)`
+        /// answers (the workflow asks it; empty without an LLM). Applied like `set`, and said
+        /// back to the commenter. Not part of the event's id: the same comment is the same
+        /// event whatever the LLM says.
+        advised: Vec<(String, String)>,
     },
     /// A person edited the bot's status comment (ticked boxes). On GitHub this is an
     /// `issue_comment` `edited` event on the bot's own comment whose `sender` is a person.
@@ -245,6 +250,7 @@ impl Event {
                     Permission::None
                 };
                 Some(Event::Comment {
+                    advised: Vec::new(),
                     comment_id: comment.id,
                     actor: Actor { login: comment.author.clone(), permission },
                     body: comment.body.clone(),
@@ -366,12 +372,35 @@ pub fn apply(checkpoint: &Checkpoint, event: &Event) -> (Checkpoint, Vec<Action>
             spec_path,
             spec_file_hash.as_deref(),
         ),
-        Event::Comment { comment_id, actor, body, from_bot } => {
+        Event::Comment { comment_id, actor, body, from_bot, advised } => {
             if *from_bot {
                 nothing("comments by bots are not read")
             } else {
-                let reading = read_reply(body, &next.questions);
-                comment(&mut next, *comment_id, actor, &reading)
+                let mut reading = read_reply(body, &next.questions);
+                let advised_here = !advised.is_empty() && actor.permission.may_drive();
+                if advised_here {
+                    // The LLM's reading stands for the lines the rules could not use.
+                    reading.lines.retain(|l| !matches!(l, LineResult::NotUnderstood { .. }));
+                    reading.lines.extend(advised.iter().map(|(key, value)| LineResult::Applied {
+                        key: key.clone(),
+                        value: value.clone(),
+                    }));
+                }
+                let mut actions = comment(&mut next, *comment_id, actor, &reading);
+                if advised_here {
+                    let read: Vec<String> = advised
+                        .iter()
+                        .map(|(k, v)| crate::markdown::code(&format!("{k} = {v}")))
+                        .collect();
+                    actions.push(Action::Reply {
+                        text: format!(
+                            "I read your reply as {} (with the help of the LLM). If that is not \
+                             what you meant, `{PREFIX} set KEY=VALUE` corrects it.",
+                            read.join(", ")
+                        ),
+                    });
+                }
+                actions
             }
         }
         Event::StatusCommentEdited { actor, body } => {
@@ -819,8 +848,17 @@ mod tests {
             actor: actor.clone(),
             body: body.into(),
             from_bot: false,
+            advised: Vec::new(),
         };
         assert_eq!(comment("1: a").id(), comment("1: a").id());
+        let advised = Event::Comment {
+            comment_id: 7,
+            actor: actor.clone(),
+            body: "1: a".into(),
+            from_bot: false,
+            advised: vec![("image.api".into(), "x".into())],
+        };
+        assert_eq!(advised.id(), comment("1: a").id(), "the LLM's reading is not the event");
         assert_ne!(comment("1: a").id(), comment("1: b").id(), "an edit is a new event");
         let merged = Event::Merged { merge_sha: "m1".into() };
         assert_eq!(merged.id(), "merged:m1");

@@ -215,7 +215,7 @@ pub async fn run(
             let learned = Learned {
                 bot_login: bot_login.clone(),
                 sender,
-                questions,
+                questions: questions.clone(),
                 spec_path: spec_path.clone(),
                 spec_file_hash,
             };
@@ -225,6 +225,8 @@ pub async fn run(
             }
         }
     };
+    let mut event = event;
+    advise_on_reply(&mut event, &checkpoint, &analysis, &questions, vars, runner).await;
     if let Event::Merged { .. } = event {
         if !settings.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
@@ -285,6 +287,66 @@ pub async fn run(
     run.finish_deployment().await;
     run.report.verdict = stage_name(run.checkpoint.stage).to_string();
     Ok(run.report)
+}
+
+/// A free-form reply the rules cannot use, from someone who may answer, while questions are
+/// open: the LLM (when one is configured) reads it into answers, which the conversation applies
+/// like `set` and says back. A replayed comment is not read again, so a replay stays a no-op
+/// whatever the LLM would say now.
+async fn advise_on_reply(
+    event: &mut Event,
+    checkpoint: &Checkpoint,
+    analysis: &Analysis,
+    questions: &[Question],
+    vars: &BTreeMap<String, String>,
+    runner: &Runner,
+) {
+    let id = event.id();
+    let Event::Comment { body, actor, from_bot: false, advised, .. } = event else { return };
+    let conversing = matches!(
+        checkpoint.stage,
+        Stage::New
+            | Stage::AwaitingAnswers
+            | Stage::Generated
+            | Stage::Checked
+            | Stage::ChecksFailed
+    );
+    let replayed = checkpoint.events.iter().any(|e| e.id == id);
+    if replayed || !conversing || !actor.permission.may_drive() || checkpoint.questions.is_empty() {
+        return;
+    }
+    let reading = crate::conversation::read_reply(body, &checkpoint.questions);
+    let usable = !reading.applied().is_empty() || !reading.commands().is_empty();
+    if usable && reading.not_understood().next().is_none() {
+        return;
+    }
+    let client = match crate::llm::client::Settings::from_env_map(vars) {
+        Ok(Some(settings)) => match crate::llm::Client::new(settings) {
+            Ok(client) => client,
+            Err(err) => {
+                runner.log(&format!("LLM skipped: {err:#}"));
+                return;
+            }
+        },
+        Ok(None) => return,
+        Err(err) => {
+            runner.log(&format!("LLM skipped: {err:#}"));
+            return;
+        }
+    };
+    let advice =
+        crate::llm::tasks::answers(Some(&client), analysis, questions, body, &checkpoint.answers)
+            .await;
+    for note in &advice.notes {
+        runner.log(&format!("llm: {note}"));
+    }
+    if let Some(patch) = advice.value {
+        *advised = patch
+            .applied
+            .iter()
+            .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+    }
 }
 
 /// Who caused a comment event, with the permission the forge gives them (never the event's
