@@ -38,6 +38,8 @@ RUN apt-get update \
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY prompts ./prompts
+# Cargo reads the manifest's declared benchmarks even to build only the binary.
+COPY benches ./benches
 COPY tests/fakes ./tests/fakes
 # The registry and target caches speed up local rebuilds; the binary is copied out of the cache
 # in the same step. One target cache per platform, since buildx builds both in parallel.

@@ -699,6 +699,25 @@ fn the_build_context_holds_everything_the_compiler_reads() {
             needed.push(format!("{member}/src/lib.rs"));
         }
     }
+    // Targets the manifest declares must exist for Cargo to read it at all (`[[bench]]`
+    // without a `path` means `benches/<name>.rs`), even when only the binary is built.
+    for kind in ["bench", "test", "example", "bin"] {
+        for target in manifest.get(kind).and_then(|t| t.as_array()).into_iter().flatten() {
+            let path = match target.get("path").and_then(|p| p.as_str()) {
+                Some(path) => path.to_string(),
+                None if kind == "bin" => continue,
+                None => {
+                    let folder = match kind {
+                        "bench" => "benches",
+                        "test" => "tests",
+                        _ => "examples",
+                    };
+                    format!("{folder}/{}.rs", target["name"].as_str().unwrap())
+                }
+            };
+            needed.push(path);
+        }
+    }
     // Files compiled into the binary, from the code that is not a test.
     let include = Regex::new(r#"include_(?:str|bytes)!\(\s*"([^"]+)"\s*\)"#).unwrap();
     for (file, code) in source_without_tests() {
