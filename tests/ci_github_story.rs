@@ -506,15 +506,30 @@ fn a_manual_run_checks_the_job_files_and_writes_nothing() {
 }
 
 #[test]
-fn a_free_form_answer_is_read_by_the_llm_and_said_back() {
+fn with_an_llm_questions_are_sharper_free_form_answers_read_and_explain_plainer() {
     use fakes::llm::{FakeLlm, Reply, Rule, Script};
-    let llm = FakeLlm::start(Script::new(vec![Rule::task(
-        "answers",
-        Reply::Json(serde_json::json!({
-            "assignments": [{"key": "image.shop", "value": "ghcr.io/acme/shop:2.0"}],
-            "unclear": []
-        })),
-    )]))
+    let llm = FakeLlm::start(Script::new(vec![
+        Rule::task(
+            "questions",
+            Reply::Json(serde_json::json!({"questions": [{
+                "key": "image.shop", "prompt": "Which registry image runs the shop site?",
+                "default": "", "reason": "the Dockerfile builds it here", "new": false
+            }]})),
+        ),
+        Rule::task(
+            "answers",
+            Reply::Json(serde_json::json!({
+                "assignments": [{"key": "image.shop", "value": "ghcr.io/acme/shop:2.0"}],
+                "unclear": []
+            })),
+        ),
+        Rule::task(
+            "explain",
+            Reply::Json(serde_json::json!({
+                "explanation": "One nginx task serves the site; ping @admins <b>now</b>."
+            })),
+        ),
+    ]))
     .unwrap();
     let story = Story::new(Scenario::default());
     let github = &story.github;
@@ -522,6 +537,11 @@ fn a_free_form_answer_is_read_by_the_llm_and_said_back() {
     let with_llm = [("NOMAD_SPEC_LLM_BASE_URL", url.as_str())];
     let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
     ok(&story.run_with(&github.pull_request_event(pr, "opened").unwrap(), &with_llm));
+    // The LLM worded the image question for this repository; key and default stay.
+    let status = story.status(pr);
+    assert!(status.contains("Which registry image runs the shop site?"), "{status}");
+    assert_eq!(question_number(&status, "image."), question_number(&status, "image.shop"));
+    let asked_before = llm.requests().len();
     let body = "Looks good! Please deploy it from ghcr.io/acme/shop:2.0, that's our registry.";
     let id = github.post_comment(pr, "alice", body).unwrap();
     let event = github.issue_comment_event(id, "created").unwrap();
@@ -532,9 +552,16 @@ fn a_free_form_answer_is_read_by_the_llm_and_said_back() {
     assert!(said.is_some_and(|r| r.contains("image\\.shop")), "{:#?}", story.replies(pr));
     // The reply reached the LLM only as data, and a replay does not ask it again.
     let asked = llm.requests().len();
-    assert_eq!(asked, 1);
+    assert_eq!(asked, asked_before + 1, "the answers task, once");
     let before = story.snapshot();
     ok(&story.run_with(&event, &with_llm));
     assert_eq!(llm.requests().len(), asked);
     assert_eq!(story.snapshot(), before);
+    // `explain` adds the LLM's plain words to the builder's reasons, escaped like any text.
+    let id = github.post_comment(pr, "alice", "/nomad-spec explain").unwrap();
+    ok(&story.run_with(&github.issue_comment_event(id, "created").unwrap(), &with_llm));
+    let replies = story.replies(pr);
+    let explained = replies.iter().find(|r| r.contains("In plain words")).expect("explained");
+    assert!(explained.contains("Why the job file is what it is"), "{explained}");
+    assert!(explained.contains("&#64;admins") && !explained.contains("<b>"), "{explained}");
 }

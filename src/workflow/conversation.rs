@@ -227,6 +227,7 @@ pub async fn run(
     };
     let mut event = event;
     advise_on_reply(&mut event, &checkpoint, &analysis, &questions, vars, runner).await;
+    sharpen_questions(&mut event, &checkpoint, &analysis, vars, runner).await;
     if let Event::Merged { .. } = event {
         if !settings.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
@@ -320,20 +321,7 @@ async fn advise_on_reply(
     if usable && reading.not_understood().next().is_none() {
         return;
     }
-    let client = match crate::llm::client::Settings::from_env_map(vars) {
-        Ok(Some(settings)) => match crate::llm::Client::new(settings) {
-            Ok(client) => client,
-            Err(err) => {
-                runner.log(&format!("LLM skipped: {err:#}"));
-                return;
-            }
-        },
-        Ok(None) => return,
-        Err(err) => {
-            runner.log(&format!("LLM skipped: {err:#}"));
-            return;
-        }
-    };
+    let Some(client) = super::llm_client(vars, runner) else { return };
     let advice =
         crate::llm::tasks::answers(Some(&client), analysis, questions, body, &checkpoint.answers)
             .await;
@@ -346,6 +334,31 @@ async fn advise_on_reply(
             .iter()
             .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect();
+    }
+}
+
+/// A new head of a pull request that is not a draft: the LLM (when one is configured) words
+/// the builder's questions for this repository and may add ones they missed; keys and
+/// defaults stay the engine's. A replayed event is not sent again.
+async fn sharpen_questions(
+    event: &mut Event,
+    checkpoint: &Checkpoint,
+    analysis: &Analysis,
+    vars: &BTreeMap<String, String>,
+    runner: &Runner,
+) {
+    let id = event.id();
+    let Event::PullRequestChanged { draft: false, questions, .. } = event else { return };
+    if questions.is_empty() || checkpoint.events.iter().any(|e| e.id == id) {
+        return;
+    }
+    let Some(client) = super::llm_client(vars, runner) else { return };
+    let advice = crate::llm::tasks::questions(Some(&client), analysis, questions).await;
+    for note in &advice.notes {
+        runner.log(&format!("llm: {note}"));
+    }
+    if let Some(sharper) = advice.value {
+        *questions = sharper;
     }
 }
 
@@ -474,7 +487,7 @@ impl Run<'_> {
             }
             Action::RunChecks => self.run_checks().await.map(Some),
             Action::Explain => {
-                let text = self.explanation()?;
+                let text = self.explanation().await?;
                 self.forge.create_comment(self.number, &text).await?;
                 Ok(None)
             }
@@ -769,13 +782,28 @@ impl Run<'_> {
     }
 
     /// The reply to `/nomad-spec explain`.
-    fn explanation(&mut self) -> anyhow::Result<String> {
+    async fn explanation(&mut self) -> anyhow::Result<String> {
         let generated = match self.generate() {
             Ok(generated) => generated,
             Err(err) => return Ok(format!("I cannot explain the job file: {err:#}")),
         };
-        let text = explain_decisions(&generated.decisions);
+        let mut text = explain_decisions(&generated.decisions);
         self.generated = Some(generated);
+        // In plain words too, when an LLM is configured (its words are escaped like any
+        // outside text).
+        let path = self.report.spec_path.clone().unwrap_or_default();
+        if let Some(job) = read_in(self.workspace.path(), &path) {
+            if let Some(client) = super::llm_client(self.vars, self.runner) {
+                let advice = crate::llm::tasks::explain(Some(&client), &path, &job).await;
+                for note in &advice.notes {
+                    self.runner.log(&format!("llm: {note}"));
+                }
+                if let Some(words) = advice.value {
+                    let words = crate::markdown::escape(&words);
+                    text.push_str(&format!("\nIn plain words (from the LLM): {words}\n"));
+                }
+            }
+        }
         Ok(text)
     }
 

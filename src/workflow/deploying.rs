@@ -14,7 +14,6 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Runner;
-use crate::llm::client::{Client, Settings};
 use crate::nomad::deploy::{deploy, propose_next_fix, DeployOptions, GiveUp, Outcome};
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
@@ -76,14 +75,7 @@ pub async fn attempt(
         Some(Verdict::Failed(failure)) => {
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
-            let llm =
-                match Settings::from_env_map(vars).and_then(|s| s.map(Client::new).transpose()) {
-                    Ok(llm) => llm,
-                    Err(err) => {
-                        runner.log(&format!("LLM skipped: {err:#}"));
-                        None
-                    }
-                };
+            let llm = super::llm_client(vars, runner);
             let next = propose_next_fix(failure, &job, &FixPolicy::default(), llm.as_ref()).await;
             for note in &next.llm_notes {
                 runner.log(&format!("llm: {note}"));

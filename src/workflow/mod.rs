@@ -255,6 +255,19 @@ fn job_files(root: &std::path::Path) -> Vec<String> {
     found
 }
 
+/// The LLM client when one is configured; a setting that cannot be used is a note in the log
+/// and no LLM (the rules' results stand).
+pub fn llm_client(vars: &BTreeMap<String, String>, runner: &Runner) -> Option<crate::llm::Client> {
+    let settings = crate::llm::client::Settings::from_env_map(vars);
+    match settings.and_then(|s| s.map(crate::llm::Client::new).transpose()) {
+        Ok(client) => client,
+        Err(err) => {
+            runner.log(&format!("LLM skipped: {err:#}"));
+            None
+        }
+    }
+}
+
 /// A trigger in words, for logs.
 pub fn describe(trigger: &Trigger) -> String {
     match trigger {
