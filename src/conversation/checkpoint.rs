@@ -65,6 +65,21 @@ pub enum Stage {
     GaveUp,
 }
 
+impl Stage {
+    /// The pull request is still being talked about: not merged yet (questions, the job file,
+    /// its checks).
+    pub fn before_merge(self) -> bool {
+        matches!(
+            self,
+            Stage::New
+                | Stage::AwaitingAnswers
+                | Stage::Generated
+                | Stage::Checked
+                | Stage::ChecksFailed
+        )
+    }
+}
+
 /// Who may write the generated job file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -431,16 +431,6 @@ pub fn apply(checkpoint: &Checkpoint, event: &Event) -> (Checkpoint, Vec<Action>
 }
 
 /// Stages before the merge, where the conversation is about the job file.
-fn before_merge(stage: Stage) -> bool {
-    matches!(
-        stage,
-        Stage::New
-            | Stage::AwaitingAnswers
-            | Stage::Generated
-            | Stage::Checked
-            | Stage::ChecksFailed
-    )
-}
 
 fn pull_request_changed(
     next: &mut Checkpoint,
@@ -450,7 +440,7 @@ fn pull_request_changed(
     spec_path: &str,
     spec_file_hash: Option<&str>,
 ) -> Vec<Action> {
-    if !before_merge(next.stage) {
+    if !next.stage.before_merge() {
         return nothing("the pull request is already merged");
     }
     next.fork = from_fork;
@@ -593,7 +583,7 @@ fn comment(
             Command::Reset => {
                 next.answer_log.clear();
                 answers_changed = true;
-                if before_merge(next.stage) {
+                if next.stage.before_merge() {
                     next.stage = Stage::AwaitingAnswers;
                 }
             }
@@ -630,7 +620,7 @@ fn comment(
         replies.push(text);
     }
 
-    if before_merge(next.stage) && (answers_changed || wants_generate) {
+    if next.stage.before_merge() && (answers_changed || wants_generate) {
         if next.owner == Owner::Human {
             if answers_changed {
                 replies.push(format!(
@@ -706,7 +696,7 @@ fn fix_and_redeploy(next: &mut Checkpoint, diagnosis: &str) -> Vec<Action> {
 }
 
 fn rollback_command(next: &mut Checkpoint, login: &str) -> Vec<Action> {
-    if next.fork || before_merge(next.stage) {
+    if next.fork || next.stage.before_merge() {
         return vec![Action::Reply { text: "Nothing of this pull request was deployed.".into() }];
     }
     let reason = format!("rollback requested by {login}");

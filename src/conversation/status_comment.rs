@@ -79,14 +79,7 @@ pub fn render(input: &StatusInput<'_>) -> String {
     if !input.services.is_empty() {
         parts.push(Part::open("What I found", found(input.services)));
     }
-    let conversing = matches!(
-        checkpoint.stage,
-        Stage::New
-            | Stage::AwaitingAnswers
-            | Stage::Generated
-            | Stage::Checked
-            | Stage::ChecksFailed
-    );
+    let conversing = checkpoint.stage.before_merge();
     if !checkpoint.questions.is_empty() {
         // Once merged, the answers are history: kept, but folded away.
         let part = if conversing { Part::open } else { Part::collapsed };

@@ -304,16 +304,12 @@ async fn advise_on_reply(
 ) {
     let id = event.id();
     let Event::Comment { body, actor, from_bot: false, advised, .. } = event else { return };
-    let conversing = matches!(
-        checkpoint.stage,
-        Stage::New
-            | Stage::AwaitingAnswers
-            | Stage::Generated
-            | Stage::Checked
-            | Stage::ChecksFailed
-    );
     let replayed = checkpoint.events.iter().any(|e| e.id == id);
-    if replayed || !conversing || !actor.permission.may_drive() || checkpoint.questions.is_empty() {
+    if replayed
+        || !checkpoint.stage.before_merge()
+        || !actor.permission.may_drive()
+        || checkpoint.questions.is_empty()
+    {
         return;
     }
     let reading = crate::conversation::read_reply(body, &checkpoint.questions);
