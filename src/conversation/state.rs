@@ -430,8 +430,6 @@ pub fn apply(checkpoint: &Checkpoint, event: &Event) -> (Checkpoint, Vec<Action>
     (next, actions)
 }
 
-/// Stages before the merge, where the conversation is about the job file.
-
 fn pull_request_changed(
     next: &mut Checkpoint,
     draft: bool,
