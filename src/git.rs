@@ -169,6 +169,30 @@ impl Workspace {
         Ok(None)
     }
 
+    /// Files added or modified between commit `before` and the head (`git diff --name-only
+    /// --diff-filter=AM before HEAD`), sorted; every file of the head when `before` is not in
+    /// the history (a new branch, a force push, GitLab's all-zero "before").
+    pub fn changed_files(&self, before: &str) -> anyhow::Result<Vec<String>> {
+        let repo = self.open()?;
+        let head = head_commit(&repo)?;
+        let new_tree = head.tree().context("cannot read the head's tree")?;
+        let old_tree = git2::Oid::from_str(before)
+            .ok()
+            .and_then(|id| repo.find_commit(id).ok())
+            .and_then(|commit| commit.tree().ok());
+        let diff = repo
+            .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
+            .context("cannot compare the commits")?;
+        let mut files: Vec<String> = diff
+            .deltas()
+            .filter(|d| matches!(d.status(), git2::Delta::Added | git2::Delta::Modified))
+            .filter_map(|d| d.new_file().path().map(|p| p.to_string_lossy().replace('\\', "/")))
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
     /// Writes `content` to `path` and commits it on the head as `identity`; `None` when the
     /// file already had that content (nothing committed).
     ///

@@ -565,3 +565,34 @@ fn with_an_llm_questions_are_sharper_free_form_answers_read_and_explain_plainer(
     assert!(explained.contains("Why the job file is what it is"), "{explained}");
     assert!(explained.contains("&#64;admins") && !explained.contains("<b>"), "{explained}");
 }
+
+#[test]
+fn a_direct_push_of_a_job_file_deploys_it_and_commits_the_fix() {
+    let story = Story::new(Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(100)));
+    let github = &story.github;
+    let before = github.head_of("main").unwrap();
+    let job = "# our own job file\njob \"shop\" {\n  group \"web\" {\n    update {\n      health_check     = \"task_states\"\n      min_healthy_time = \"10s\"\n    }\n\n    task \"web\" {\n      driver = \"docker\"\n\n      config {\n        image = \"nginx:1.27\"\n      }\n\n      resources {\n        memory = 64 # MB\n      }\n    }\n  }\n}\n";
+    let after = github.commit("main", &[(JOB_FILE, job)], "deploy the shop", "alice").unwrap();
+    let out = ok(&story.run(&github.push_event("main", &before, &after).unwrap()));
+    assert_eq!(story.nomad.register_calls("shop"), 2, "OOM, then the fix: {out}");
+    let fixed = github.read_file("main", JOB_FILE).unwrap();
+    assert!(
+        fixed.contains("# our own job file") && fixed.contains("# MB"),
+        "comments kept: {fixed}"
+    );
+    assert!(!fixed.contains("memory = 64"), "{fixed}");
+    assert!(github.log_subjects("main").unwrap()[0].starts_with("nomad-spec: fix"));
+    let deployments = github.deployments();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0].statuses.last().map(|s| s.state.as_str()), Some("success"));
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=healthy"), "{output}");
+
+    // A push that changes no job file deploys nothing.
+    let before = github.head_of("main").unwrap();
+    let after =
+        github.commit("main", &[("README.md", "# shop, again\n")], "docs", "alice").unwrap();
+    let out = ok(&story.run(&github.push_event("main", &before, &after).unwrap()));
+    assert_eq!(story.nomad.register_calls("shop"), 2, "{out}");
+    assert_eq!(github.deployments().len(), 1);
+}

@@ -266,3 +266,20 @@ fn an_author_pushing_meanwhile_is_never_overwritten() {
     assert!(git_show(gitlab, "add-app", JOB_FILE).is_some());
     assert_eq!(git_show(gitlab, "add-app", "NOTES.md").as_deref(), Some("later\n"));
 }
+
+#[test]
+fn a_direct_push_of_a_job_file_is_deployed_from_the_diff() {
+    let story = Story::new(Scenario::default());
+    let gitlab = &story.gitlab;
+    let files = story.dir.path().join("direct");
+    std::fs::create_dir_all(files.join("deploy")).unwrap();
+    let job = "job \"shop\" {\n  group \"web\" {\n    task \"web\" {\n      driver = \"docker\"\n\n      config {\n        image = \"nginx:1.27\"\n      }\n    }\n  }\n}\n";
+    std::fs::write(files.join(JOB_FILE), job).unwrap();
+    gitlab.commit_to_branch("main", &files, "deploy the shop", "dev").unwrap();
+    // GitLab lists no changed files: the bot reads them from CI_COMMIT_BEFORE_SHA..CI_COMMIT_SHA.
+    let out = ok(&story.run(&gitlab.default_branch_pipeline_vars("dev").unwrap()));
+    assert_eq!(story.nomad.register_calls("shop"), 1, "{out}");
+    let deployments = gitlab.deployments();
+    assert_eq!(deployments.len(), 1, "{out}");
+    assert_eq!(deployments[0].status, "success");
+}

@@ -421,3 +421,18 @@ fn a_push_that_loses_the_race_on_the_server_is_a_non_fast_forward() {
     assert_eq!(workspace.push("main").unwrap(), PushOutcome::NonFastForward);
     assert_eq!(forge.head("main"), theirs);
 }
+
+#[test]
+fn the_files_changed_since_a_commit() {
+    let forge = Forge::new();
+    let first = forge.head("main");
+    forge.commit("main", &[("deploy/shop.nomad.hcl", "job \"shop\" {}\n")], "job", "Grace");
+    forge.commit("main", &[("README.md", "# shop\n")], "docs", "Linus");
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    assert_eq!(workspace.changed_files(&first).unwrap(), ["README.md", "deploy/shop.nomad.hcl"]);
+    let head = workspace.head().unwrap();
+    assert!(workspace.changed_files(&head).unwrap().is_empty());
+    // GitLab's "before" of a new branch is all zeros: everything is new.
+    let everything = workspace.changed_files(&"0".repeat(40)).unwrap();
+    assert!(everything.contains(&"Dockerfile".to_string()), "{everything:?}");
+}

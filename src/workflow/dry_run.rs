@@ -89,7 +89,7 @@ pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<
             let _ = writeln!(
                 out,
                 "assumed: {after} merged a change request (a real run asks the forge); \
-                 otherwise nothing is deployed"
+                 otherwise the job files it changed are deployed and their fixes committed"
             );
             Event::Merged { merge_sha: after.clone() }
         }

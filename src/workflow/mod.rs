@@ -11,12 +11,14 @@
 //! `CI_*` variables, or the note event in the `TRIGGER_PAYLOAD` file of a triggered
 //! pipeline). Change-request triggers go to [`conversation`], which is the same code for both
 //! forges. A push to the default branch reports on the change request it merged when there is
-//! one; a manual run checks the job files of its ref and reports in the job summary.
+//! one, and otherwise deploys the job files it changed ([`push`]); a manual run checks the job
+//! files of its ref and reports in the job summary.
 //! [`dry_run`] prints what a run would do without calling anything.
 
 pub mod conversation;
 pub mod deploying;
 pub mod dry_run;
+pub mod push;
 pub mod runner;
 pub mod settings;
 
@@ -156,7 +158,7 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
             )
             .await?
         }
-        Trigger::PushToDefaultBranch { repository, after, .. } => {
+        Trigger::PushToDefaultBranch { repository, after, changed_files } => {
             match forge.merged_change_request(after).await? {
                 Some(number) => {
                     let start = conversation::Start::MergedByPush {
@@ -167,13 +169,16 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
                     conversation::run(&forge, runner, &settings, vars, start).await?
                 }
                 None => {
-                    let mut report = RunReport::new(format!("push of {after}"));
-                    report.verdict = "ignored".into();
-                    report.log.push(format!(
-                        "{after} was not merged from a change request; deploy it with \
-                         `nomad-spec deploy` or through a change request"
-                    ));
-                    report
+                    push::deploy_pushed(
+                        &forge,
+                        runner,
+                        &settings,
+                        vars,
+                        repository,
+                        after,
+                        changed_files,
+                    )
+                    .await?
                 }
             }
         }
@@ -198,7 +203,7 @@ async fn manual_check(
     let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
     let config = crate::spec::config::Config::load_from_repository(workspace.path())?;
     let mut report = RunReport::new(format!("manual check of {git_ref}"));
-    let files = job_files(workspace.path());
+    let files = job_files_in(workspace.path());
     if files.is_empty() {
         report.verdict = "no-job-files".into();
         report.log.push("no job file (`*.nomad.hcl`, `*.nomad`) in the repository".into());
@@ -233,7 +238,7 @@ async fn manual_check(
 
 /// Job files in a checkout, relative and sorted (the `.git` folder and symbolic links are
 /// not followed).
-fn job_files(root: &std::path::Path) -> Vec<String> {
+pub fn job_files_in(root: &std::path::Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
