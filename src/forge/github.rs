@@ -389,7 +389,7 @@ impl GitHub {
         environment: &str,
     ) -> Result<u64, ForgeError> {
         let path = format!("{}/deployments", self.repo_path());
-        let short = &sha[..sha.len().min(12)];
+        let short = sha.get(..12).unwrap_or(sha);
         let request = json!({
             "ref": sha,
             "environment": environment,

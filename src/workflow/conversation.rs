@@ -680,7 +680,7 @@ impl Run<'_> {
         why: &str,
     ) -> anyhow::Result<Option<Event>> {
         let head = self.workspace.head()?;
-        let branch = format!("nomad-spec/fix-{}", &head[..head.len().min(12)]);
+        let branch = format!("nomad-spec/fix-{}", head.get(..12).unwrap_or(&head));
         match self.workspace.push(&branch)? {
             PushOutcome::Pushed { .. } => {}
             other => anyhow::bail!("cannot push the fix to {branch}: {other:?}"),

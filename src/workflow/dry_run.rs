@@ -161,7 +161,7 @@ fn describe_action(action: &Action, settings: &Settings) -> String {
             if settings.auto_deploy {
                 format!(
                     "deploy the job file at {} to Nomad and watch it",
-                    &commit[..commit.len().min(12)]
+                    commit.get(..12).unwrap_or(commit)
                 )
             } else {
                 "nothing: auto-deploy is off".into()

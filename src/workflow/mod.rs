@@ -301,5 +301,37 @@ pub fn describe(trigger: &Trigger) -> String {
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+    sha.get(..12).unwrap_or(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Repository;
+
+    #[test]
+    fn odd_commit_ids_from_a_payload_are_described_without_panicking() {
+        let repository =
+            Repository { full_name: "acme/shop".into(), default_branch: "main".into() };
+        for after in ["", "abc", "0123456789abcdef", "日本語のコミットです", "0123456789a\u{e9}bc"]
+        {
+            let trigger = Trigger::PushToDefaultBranch {
+                repository: repository.clone(),
+                after: after.into(),
+                changed_files: Vec::new(),
+            };
+            assert!(describe(&trigger).starts_with("push of "));
+        }
+        assert_eq!(short("0123456789abcdef"), "0123456789ab");
+    }
+
+    #[test]
+    fn the_forge_is_told_from_its_variables() {
+        let vars = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(detect(&vars(&[("GITHUB_ACTIONS", "true")])), Some(ForgeKind::GitHub));
+        assert_eq!(detect(&vars(&[("GITLAB_CI", "true")])), Some(ForgeKind::GitLab));
+        assert_eq!(detect(&vars(&[("CI", "true")])), None);
+    }
 }

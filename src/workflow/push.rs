@@ -32,7 +32,7 @@ pub async fn deploy_pushed(
 ) -> anyhow::Result<RunReport> {
     let branch = repository.default_branch.clone();
     let mut report =
-        RunReport::new(format!("push of {} to {branch}", &after[..after.len().min(12)]));
+        RunReport::new(format!("push of {} to {branch}", after.get(..12).unwrap_or(after)));
     let mut workspace = Workspace::clone(&forge.git_remote(), &format!("refs/heads/{branch}"))?;
     let changed: Vec<String> = if changed.is_empty() {
         match vars.get("CI_COMMIT_BEFORE_SHA") {
@@ -174,7 +174,7 @@ async fn commit_fix(
                 }
             }
             PushOutcome::Rejected { protected: true, .. } => {
-                let fix_branch = format!("nomad-spec/fix-{}", &commit[..commit.len().min(12)]);
+                let fix_branch = format!("nomad-spec/fix-{}", commit.get(..12).unwrap_or(&commit));
                 if let PushOutcome::Pushed { .. } = workspace.push(&fix_branch)? {
                     let title = format!("nomad-spec: fix {path}");
                     let number =
