@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
@@ -25,7 +25,7 @@ use crate::spec::parse::ParseOptions;
 use crate::spec::validate::validate_source;
 use crate::spec::{Diagnostic, Severity};
 
-use super::deploy::{parse_options, runtime};
+use super::deploy::runtime;
 
 /// Arguments of `nomad-spec check`.
 #[derive(Debug, clap::Args)]
@@ -43,17 +43,11 @@ Exit codes:
     1  a check failed
     2  usage error or unreadable job file")]
 pub struct Args {
-    /// The job file (HCL).
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub job: super::JobFileArgs,
     /// How to print the results.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
-    /// Set an HCL variable (NAME=VALUE); repeatable.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    /// Read HCL variables from a file; repeatable.
-    #[arg(long = "var-file", value_name = "FILE")]
-    pub var_files: Vec<PathBuf>,
     /// Report route conflicts as warnings instead of failing the routes check.
     #[arg(long)]
     pub lenient_routes: bool,
@@ -70,8 +64,8 @@ pub enum CheckFormat {
 
 /// Runs `nomad-spec check`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = parse_options(&args.vars, &args.var_files)?;
-    let file = JobFile::read(&args.file)?;
+    let options = args.job.parse_options()?;
+    let file = JobFile::read(&args.job.file)?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let config = Config::load_from_repository(Path::new("."))?;
     let results =

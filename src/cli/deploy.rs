@@ -6,18 +6,16 @@
 //! Nomad client from the environment, and the exit code of each Nomad error kind.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::{JobFile, ParsedBy};
 use crate::nomad::watch::WatchOptions;
 use crate::nomad::{NomadClient, NomadError};
-use crate::spec::parse::ParseOptions;
 
 /// Deploy: the job is healthy.
 pub const EXIT_HEALTHY: u8 = 0;
@@ -56,14 +54,8 @@ Exit codes:
   7  Nomad answered with an error (5xx, 404) or an unreadable response
   8  Nomad did not answer in time")]
 pub struct Args {
-    /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
-    pub file: PathBuf,
-    /// Set an HCL variable (NAME=VALUE); repeatable.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    /// Read HCL variables from a file; repeatable.
-    #[arg(long = "var-file", value_name = "FILE")]
-    pub var_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub job: super::JobFileArgs,
     /// After a fixable failure, fix the file in place and deploy again.
     #[arg(long)]
     pub fix: bool,
@@ -122,23 +114,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// `-var NAME=VALUE` pairs and var files as parse options.
-pub(crate) fn parse_options(
-    vars: &[String],
-    var_files: &[PathBuf],
-) -> anyhow::Result<ParseOptions> {
-    let vars = vars
-        .iter()
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                Ok((name.trim().to_string(), value.to_string()))
-            }
-            _ => bail!("--var {pair:?} is not NAME=VALUE"),
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(ParseOptions { vars, var_files: var_files.to_vec() })
-}
-
 /// A runtime for one command.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -171,8 +146,8 @@ pub(crate) fn note_parser(parsed_by: &ParsedBy) {
 
 /// Runs `nomad-spec deploy`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = parse_options(&args.vars, &args.var_files)?;
-    let mut file = JobFile::read(&args.file)?;
+    let options = args.job.parse_options()?;
+    let mut file = JobFile::read(&args.job.file)?;
     let client = NomadClient::from_env()?;
     // The LLM advises on failures the rules cannot fix; a bad setting only skips it.
     let llm = if args.fix {
@@ -277,15 +252,5 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("m").is_err());
-    }
-
-    #[test]
-    fn vars_must_be_pairs() {
-        let options = parse_options(&["image=web:1".into(), "empty=".into()], &[]).unwrap();
-        assert_eq!(
-            options.vars,
-            vec![("image".into(), "web:1".into()), ("empty".into(), String::new())]
-        );
-        assert!(parse_options(&["novalue".into()], &[]).is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::nomad::job_file::find_job_files;
 use crate::spec::format::format_hcl;
 
 /// Exit code when `--check` finds files that are not formatted.
@@ -82,9 +83,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 searched_directory = true;
-                let (found, complete) = job_files_in(path);
+                let (found, unreadable) = find_job_files(path, is_job_file);
+                for problem in &unreadable {
+                    eprintln!("error: {problem}");
+                }
                 inputs.extend(found.into_iter().map(Input::File));
-                failed |= !complete;
+                failed |= !unreadable.is_empty();
             }
             Ok(_) => inputs.push(Input::File(path.clone())),
             Err(err) => {
@@ -291,50 +295,6 @@ fn push_diff_line(out: &mut String, prefix: char, line: &str) {
     if !line.ends_with('\n') {
         out.push_str("\n\\ No newline at end of file\n");
     }
-}
-
-/// Job files under `dir`, sorted, found without following symbolic links. A directory that
-/// cannot be read is reported and skipped; the flag says whether everything was read.
-fn job_files_in(dir: &Path) -> (Vec<PathBuf>, bool) {
-    let mut found = Vec::new();
-    let mut complete = true;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) => {
-                eprintln!("error: cannot list {}: {err}", dir.display());
-                complete = false;
-                continue;
-            }
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => {
-                    eprintln!("error: cannot list {}: {err}", dir.display());
-                    complete = false;
-                    continue;
-                }
-            };
-            let Ok(file_type) = entry.file_type() else {
-                eprintln!("error: cannot read {}", entry.path().display());
-                complete = false;
-                continue;
-            };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if file_type.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    pending.push(entry.path());
-                }
-            } else if file_type.is_file() && is_job_file(&name) {
-                found.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    (found, complete)
 }
 
 /// `*.nomad`, `*.nomad.hcl` and `*.hcl`.

@@ -19,6 +19,36 @@ pub mod plan;
 pub mod status;
 pub mod validate;
 
+/// A job file and its HCL variables, as `plan`, `deploy` and `check` take them.
+#[derive(Debug, clap::Args)]
+pub struct JobFileArgs {
+    /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
+    pub file: std::path::PathBuf,
+    /// Set an HCL variable (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read HCL variables from a file; repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<std::path::PathBuf>,
+}
+
+impl JobFileArgs {
+    /// The `--var` pairs and var files as parse options.
+    pub fn parse_options(&self) -> anyhow::Result<crate::spec::parse::ParseOptions> {
+        let vars = self
+            .vars
+            .iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((name, value)) if !name.trim().is_empty() => {
+                    Ok((name.trim().to_string(), value.to_string()))
+                }
+                _ => anyhow::bail!("--var {pair:?} is not NAME=VALUE"),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(crate::spec::parse::ParseOptions { vars, var_files: self.var_files.clone() })
+    }
+}
+
 /// Exit code for usage errors and unreadable input.
 pub const EXIT_USAGE: u8 = 2;
 
@@ -115,4 +145,31 @@ pub fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_options(
+        vars: &[String],
+        var_files: &[std::path::PathBuf],
+    ) -> anyhow::Result<crate::spec::parse::ParseOptions> {
+        let args = JobFileArgs {
+            file: "job.hcl".into(),
+            vars: vars.to_vec(),
+            var_files: var_files.to_vec(),
+        };
+        args.parse_options()
+    }
+
+    #[test]
+    fn vars_must_be_pairs() {
+        let options = parse_options(&["image=web:1".into(), "empty=".into()], &[]).unwrap();
+        assert_eq!(
+            options.vars,
+            vec![("image".into(), "web:1".into()), ("empty".into(), String::new())]
+        );
+        assert!(parse_options(&["novalue".into()], &[]).is_err());
+    }
 }

@@ -3,14 +3,13 @@
 //! This file owns the command's arguments and exit codes (those of `nomad job plan`); the
 //! report and its renderings are `nomad::plan`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::{render_markdown, render_text, PlanReport, EXIT_ERROR};
 use crate::nomad::NomadClient;
 
-use super::deploy::{note_parser, parse_options, runtime};
+use super::deploy::{note_parser, runtime};
 
 /// Arguments of `nomad-spec plan`.
 #[derive(Debug, clap::Args)]
@@ -22,14 +21,8 @@ Exit codes (as for `nomad job plan`):
     1  changes: allocations would be created, destroyed or updated
   255  error (Nomad unreachable, permission denied, unreadable job file, ...)")]
 pub struct Args {
-    /// The job file: HCL (parsed by Nomad when reachable) or JSON (with or without {"Job":}).
-    pub file: PathBuf,
-    /// Set an HCL variable (NAME=VALUE); repeatable.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    /// Read HCL variables from a file; repeatable.
-    #[arg(long = "var-file", value_name = "FILE")]
-    pub var_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub job: super::JobFileArgs,
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -58,8 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn plan(args: &Args) -> anyhow::Result<ExitCode> {
-    let options = parse_options(&args.vars, &args.var_files)?;
-    let file = JobFile::read(&args.file)?;
+    let options = args.job.parse_options()?;
+    let file = JobFile::read(&args.job.file)?;
     let client = NomadClient::from_env()?;
     let report = runtime()?.block_on(async {
         let (job, parsed_by) = file.to_job(Some(&client), &options).await?;

@@ -346,11 +346,7 @@ impl Client {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(err) => {
-                    let error = if err.is_timeout() {
-                        LlmError::Timeout(self.settings.timeout)
-                    } else {
-                        LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
-                    };
+                    let error = self.transport_error(&url, &err);
                     self.record(record(error.to_string(), 0, 0));
                     return Err(error);
                 }
@@ -364,11 +360,7 @@ impl Client {
             let text = match response.text().await {
                 Ok(text) => text,
                 Err(err) => {
-                    let error = if err.is_timeout() {
-                        LlmError::Timeout(self.settings.timeout)
-                    } else {
-                        LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
-                    };
+                    let error = self.transport_error(&url, &err);
                     self.record(record(error.to_string(), 0, 0));
                     return Err(error);
                 }
@@ -417,6 +409,15 @@ impl Client {
             };
             self.record(record("ok".into(), prompt_tokens, completion_tokens));
             return Ok(content.to_string());
+        }
+    }
+
+    /// A failed send or body read: a timeout, or the endpoint unreachable.
+    fn transport_error(&self, url: &str, err: &reqwest::Error) -> LlmError {
+        if err.is_timeout() {
+            LlmError::Timeout(self.settings.timeout)
+        } else {
+            LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
         }
     }
 }

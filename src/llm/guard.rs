@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::analyze::source::looks_secret;
 use crate::spec::render::{render_job, RenderOptions};
 use crate::spec::validate::{is_valid, validate_source};
-use crate::spec::{Check, Constraint, JobSpec, Port, Severity, Task};
+use crate::spec::{Check, Constraint, JobSpec, Severity, Task};
 
 /// What replaces a secret value in anything sent to the LLM.
 pub const REDACTED: &str = "[redacted]";
@@ -351,27 +351,7 @@ fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
             if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$").is_ok_and(|re| re.is_match(name)) {
                 return Err(format!("`{name}` is not a port label"));
             }
-            let networks = g.networks.get_or_insert_with(|| vec![Default::default()]);
-            if networks.is_empty() {
-                networks.push(Default::default());
-            }
-            let existing = networks
-                .iter_mut()
-                .flat_map(|n| {
-                    n.reserved_ports
-                        .iter_mut()
-                        .flatten()
-                        .chain(n.dynamic_ports.iter_mut().flatten())
-                })
-                .find(|p| p.label == name);
-            match existing {
-                Some(port) => port.to = Some(to),
-                None => networks[0].dynamic_ports.get_or_insert_with(Vec::new).push(Port {
-                    label: name.into(),
-                    to: Some(to),
-                    ..Default::default()
-                }),
-            }
+            g.set_port_to(name, to);
             Ok(format!("port `{name}` of group `{group}`: container port {to}"))
         }
         Field::HealthCheck => {

@@ -687,29 +687,7 @@ pub fn apply_to_spec(spec: &mut JobSpec, edit: &Edit) {
         }
         Edit::SetPortTo { group, label, to } => {
             for g in spec.groups_mut().iter_mut().filter(|g| &g.name == group) {
-                let networks = g.networks.get_or_insert_with(Vec::new);
-                let existing = networks
-                    .iter_mut()
-                    .flat_map(|n| {
-                        n.reserved_ports
-                            .iter_mut()
-                            .flatten()
-                            .chain(n.dynamic_ports.iter_mut().flatten())
-                    })
-                    .find(|p| &p.label == label);
-                match existing {
-                    Some(port) => port.to = Some(*to),
-                    None => {
-                        if networks.is_empty() {
-                            networks.push(Default::default());
-                        }
-                        networks[0].dynamic_ports.get_or_insert_with(Vec::new).push(Port {
-                            label: label.clone(),
-                            to: Some(*to),
-                            ..Default::default()
-                        });
-                    }
-                }
+                g.set_port_to(label, *to);
             }
         }
         Edit::SetCount { group, count } => {

@@ -459,3 +459,30 @@ impl JobSpec {
         self.task_groups.get_or_insert_with(Vec::new)
     }
 }
+
+impl TaskGroup {
+    /// Maps the port labelled `label` to container port `to`, adding it as a dynamic port of
+    /// the first network (created when there is none) when the group has no such port.
+    pub fn set_port_to(&mut self, label: &str, to: i64) {
+        let networks = self.networks.get_or_insert_with(Vec::new);
+        let existing = networks
+            .iter_mut()
+            .flat_map(|n| {
+                n.reserved_ports.iter_mut().flatten().chain(n.dynamic_ports.iter_mut().flatten())
+            })
+            .find(|p| p.label == label);
+        match existing {
+            Some(port) => port.to = Some(to),
+            None => {
+                if networks.is_empty() {
+                    networks.push(Default::default());
+                }
+                networks[0].dynamic_ports.get_or_insert_with(Vec::new).push(Port {
+                    label: label.to_string(),
+                    to: Some(to),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+}

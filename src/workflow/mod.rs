@@ -236,28 +236,15 @@ async fn manual_check(
     Ok(report)
 }
 
-/// Job files in a checkout, relative and sorted (the `.git` folder and symbolic links are
-/// not followed).
+/// Nomad job files in a checkout (`*.nomad.hcl`, `*.nomad`), relative and sorted.
 pub fn job_files_in(root: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if kind.is_dir() && name != ".git" {
-                pending.push(path);
-            } else if kind.is_file() && (name.ends_with(".nomad.hcl") || name.ends_with(".nomad")) {
-                if let Ok(relative) = path.strip_prefix(root) {
-                    found.push(relative.display().to_string());
-                }
-            }
-        }
-    }
-    found.sort();
+    let is_job = |name: &str| name.ends_with(".nomad.hcl") || name.ends_with(".nomad");
+    let (found, _unreadable) = crate::nomad::job_file::find_job_files(root, is_job);
     found
+        .iter()
+        .filter_map(|path| path.strip_prefix(root).ok())
+        .map(|relative| relative.display().to_string())
+        .collect()
 }
 
 /// The LLM client when one is configured; a setting that cannot be used is a note in the log
