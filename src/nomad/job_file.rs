@@ -154,6 +154,48 @@ fn variables_text(options: &ParseOptions) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The files under `dir` whose names `wanted` accepts, sorted; symbolic links are not
+/// followed and hidden folders and `target` are not entered. What could not be read is
+/// returned in words (`cannot list deploy: permission denied`), the rest still found.
+pub fn find_job_files(dir: &Path, wanted: fn(&str) -> bool) -> (Vec<PathBuf>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) => {
+                unreadable.push(format!("cannot list {}: {err}", dir.display()));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    unreadable.push(format!("cannot list {}: {err}", dir.display()));
+                    continue;
+                }
+            };
+            let Ok(file_type) = entry.file_type() else {
+                unreadable.push(format!("cannot read {}", entry.path().display()));
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if file_type.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    pending.push(entry.path());
+                }
+            } else if file_type.is_file() && wanted(&name) {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    (found, unreadable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,46 +253,4 @@ mod tests {
         assert_eq!(written, source.replace("256", "512"));
         assert_eq!(file.text, written);
     }
-}
-
-/// The files under `dir` whose names `wanted` accepts, sorted; symbolic links are not
-/// followed and hidden folders and `target` are not entered. What could not be read is
-/// returned in words (`cannot list deploy: permission denied`), the rest still found.
-pub fn find_job_files(dir: &Path, wanted: fn(&str) -> bool) -> (Vec<PathBuf>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut unreadable = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) => {
-                unreadable.push(format!("cannot list {}: {err}", dir.display()));
-                continue;
-            }
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => {
-                    unreadable.push(format!("cannot list {}: {err}", dir.display()));
-                    continue;
-                }
-            };
-            let Ok(file_type) = entry.file_type() else {
-                unreadable.push(format!("cannot read {}", entry.path().display()));
-                continue;
-            };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if file_type.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    pending.push(entry.path());
-                }
-            } else if file_type.is_file() && wanted(&name) {
-                found.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    (found, unreadable)
 }
