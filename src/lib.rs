@@ -6,6 +6,7 @@
 //! the map.
 
 pub mod analyze;
+pub mod checks;
 pub mod cli;
 pub mod command;
 pub mod conversation;

@@ -5,9 +5,9 @@
 //! blocks it should and that the value reads back as the exact text given.
 
 use nomad_spec::analyze::{Analysis, EnvVar, Port, Protocol, Resources, Role, Service, Source};
-use nomad_spec::cli::generate::render_files;
 use nomad_spec::spec::answers::Answers;
 use nomad_spec::spec::build::build;
+use nomad_spec::spec::build::render_files;
 use nomad_spec::spec::config::Config;
 
 const HOSTILE: &[&str] = &[

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use nomad_spec::analyze::Analysis;
-use nomad_spec::cli::generate::render_files;
 use nomad_spec::spec::answers::Answers;
 use nomad_spec::spec::build::build;
+use nomad_spec::spec::build::render_files;
 use nomad_spec::spec::config::Config;
 
 fn generate(config: &str) -> String {

@@ -7,9 +7,10 @@
 use std::path::Path;
 
 use nomad_spec::analyze::Analysis;
-use nomad_spec::cli::generate::{explain, render_files};
+use nomad_spec::cli::generate::explain;
 use nomad_spec::spec::answers::Answers;
 use nomad_spec::spec::build::build;
+use nomad_spec::spec::build::render_files;
 use nomad_spec::spec::config::Config;
 
 fn analysis() -> Analysis {

@@ -20,7 +20,7 @@ use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
 use crate::spec::answers::{Answers, Question};
-use crate::spec::build::{self, BuildError, Generated};
+use crate::spec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::spec::config::Config;
 use crate::spec::render::{self, Provenance};
 
@@ -58,15 +58,6 @@ pub struct Args {
     /// Use a saved analysis (`nomad-spec analyze --format json`) instead of reading --path.
     #[arg(long, value_name = "FILE")]
     pub analysis: Option<PathBuf>,
-}
-
-/// One rendered job file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratedFile {
-    /// Path relative to the repository (`deploy/shop.nomad.hcl`).
-    pub path: String,
-    /// The file's text, header included.
-    pub text: String,
 }
 
 /// Asks the cluster at `NOMAD_ADDR` for its version, so that the job uses only what that
@@ -108,23 +99,6 @@ pub fn generate_text(
     let generated = build::build(&analysis, answers, config, &repository)?;
     let files = render_files(&generated, config, &repository)?;
     Ok((generated, files))
-}
-
-/// Renders built jobs as files, each with a header naming the `repository` they come from.
-pub fn render_files(
-    generated: &Generated,
-    config: &Config,
-    repository: &str,
-) -> anyhow::Result<Vec<GeneratedFile>> {
-    let mut files = Vec::new();
-    for job in &generated.jobs {
-        let mut options = build::render_options(config);
-        options.generated_from = Some(format!("the repository `{repository}`"));
-        let text = render::render_job(&job.spec, &options)
-            .with_context(|| format!("cannot render {}", job.path))?;
-        files.push(GeneratedFile { path: job.path.clone(), text });
-    }
-    Ok(files)
 }
 
 /// Runs `nomad-spec generate`.

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -93,6 +94,32 @@ pub fn render_options(config: &Config) -> RenderOptions {
             .collect(),
         generated_from: None,
     }
+}
+
+/// One rendered job file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path relative to the repository (`deploy/shop.nomad.hcl`).
+    pub path: String,
+    /// The file's text, header included.
+    pub text: String,
+}
+
+/// Renders built jobs as files, each with a header naming the `repository` they come from.
+pub fn render_files(
+    generated: &Generated,
+    config: &Config,
+    repository: &str,
+) -> anyhow::Result<Vec<GeneratedFile>> {
+    let mut files = Vec::new();
+    for job in &generated.jobs {
+        let mut options = render_options(config);
+        options.generated_from = Some(format!("the repository `{repository}`"));
+        let text = super::render::render_job(&job.spec, &options)
+            .with_context(|| format!("cannot render {}", job.path))?;
+        files.push(GeneratedFile { path: job.path.clone(), text });
+    }
+    Ok(files)
 }
 
 /// Builds the jobs for `analysis`; `repository` names the default job (the folder name).

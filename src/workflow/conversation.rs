@@ -17,10 +17,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::checkout;
 use super::deploying::{self, DeployAttempt};
 use super::settings::Settings;
 use super::{RunReport, Runner};
-use crate::analyze::{self, Analysis};
+use crate::analyze::Analysis;
+use crate::checks::FileChecks;
 use crate::conversation::{
     apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, CheckBrief,
     Checkpoint, DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
@@ -32,10 +34,9 @@ use crate::infra::{CheckResult, CheckStatus};
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
-use crate::spec::answers::{Answers, Question};
+use crate::spec::answers::Question;
 use crate::spec::build::{self, Decision, Generated};
 use crate::spec::config::Config;
-use crate::spec::parse::ParseOptions;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -125,30 +126,19 @@ pub async fn run(
         .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
     runner.end_group(&format!("clone {git_ref}"));
 
-    let repository_name = repository
-        .full_name
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("app")
-        .to_string();
-    let mut config = Config::load_from_repository(workspace.path())?;
-    if let Some(path) = &settings.spec_path {
-        config.output = Some(path.clone());
-    }
-    let options =
-        analyze::Options { root_name: Some(repository_name.clone()), ..Default::default() };
-    let analysis = analyze::analyze(workspace.path(), &options);
+    let repository_name = checkout::repository_name(&repository.full_name);
+    let mut config = checkout::repository_config(workspace.path(), settings)?;
+    let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
     let notes = crate::infra::consul::enrich(&mut config, &analysis, vars).await;
     for note in notes {
         runner.log(&format!("note: {note}"));
     }
 
     // The questions for this head, with no answers given, so numbers stay stable.
-    let (questions, spec_path) = questions_and_path(&analysis, &config, &repository_name);
+    let (questions, spec_path, _) =
+        checkout::questions_and_path(&analysis, &config, &repository_name);
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
-    let identity =
-        Identity { name: settings.commit_name.clone(), email: settings.commit_email.clone() };
+    let identity = settings.identity();
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
@@ -375,26 +365,6 @@ async fn sender_of(forge: &Forge, trigger: &Trigger, bot_login: &str) -> anyhow:
     Ok(Actor { login, permission })
 }
 
-/// The builder's questions with no answers, and the primary job file's path.
-fn questions_and_path(
-    analysis: &Analysis,
-    config: &Config,
-    repository: &str,
-) -> (Vec<Question>, String) {
-    let fallback = config
-        .output
-        .as_deref()
-        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
-        .replace("{job}", repository);
-    match build::build(analysis, &Answers::default(), config, repository) {
-        Ok(generated) => {
-            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
-            (generated.unanswered, path)
-        }
-        Err(_) => (Vec::new(), fallback),
-    }
-}
-
 fn read_in(root: &Path, relative: &str) -> Option<String> {
     std::fs::read_to_string(root.join(relative)).ok()
 }
@@ -530,7 +500,7 @@ impl Run<'_> {
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
         let files =
-            crate::cli::generate::render_files(generated, &self.config, &self.repository_name)?;
+            crate::spec::build::render_files(generated, &self.config, &self.repository_name)?;
         files.into_iter().next().map(|f| f.text).context("the builder made no job")
     }
 
@@ -547,7 +517,7 @@ impl Run<'_> {
                 vec![(path.to_string(), self.fixed_content(path)?)]
             } else {
                 let generated = self.generate()?;
-                let files = crate::cli::generate::render_files(
+                let files = crate::spec::build::render_files(
                     &generated,
                     &self.config,
                     &self.repository_name,
@@ -722,40 +692,18 @@ impl Run<'_> {
     async fn run_check_statuses(&mut self) -> anyhow::Result<Vec<CheckStatus>> {
         let Some(path) = self.report.spec_path.clone() else { return Ok(Vec::new()) };
         self.runner.group("checks");
-        let full = self.workspace.path().join(&path);
-        let (mut results, plan) = match JobFile::read(&full) {
-            Ok(mut file) => {
-                // Annotations name the file as the repository does.
-                file.path = Path::new(&path).to_path_buf();
-                let source = file.text.clone();
-                let mut file_for_checks = file.clone();
-                file_for_checks.path = full.clone();
-                let (mut results, plan) = crate::cli::check::check_file_with_plan(
-                    &file_for_checks,
-                    &ParseOptions::default(),
-                    self.vars,
-                    &self.config,
-                    true,
-                )
+        let checked =
+            checkout::check_in_checkout(self.workspace.path(), &path, self.vars, &self.config)
                 .await;
-                for result in &mut results {
-                    for annotation in &mut result.annotations {
-                        annotation.file = path.clone();
-                    }
-                }
-                let _ = source;
-                (results, plan)
-            }
-            Err(err) => (
-                vec![CheckResult {
-                    name: "nomad-spec/validate".into(),
-                    status: CheckStatus::Failure,
-                    summary: format!("{err:#}"),
-                    annotations: Vec::new(),
-                }],
-                None,
-            ),
-        };
+        let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
+            results: vec![CheckResult {
+                name: "nomad-spec/validate".into(),
+                status: CheckStatus::Failure,
+                summary: format!("{err:#}"),
+                annotations: Vec::new(),
+            }],
+            plan: None,
+        });
         let head = self.workspace.head()?;
         let plan_markdown = plan.as_ref().map(crate::nomad::plan::render_markdown);
         for result in &mut results {

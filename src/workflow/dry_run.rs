@@ -14,18 +14,14 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::settings::Settings;
-use super::{describe, detect, trigger_from_env};
-use crate::analyze;
+use super::{checkout, describe, detect, trigger_from_env};
 use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
-use crate::spec::answers::Answers;
-use crate::spec::build;
-use crate::spec::config::Config;
 
 /// The plan of a run, as text.
-pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<String> {
+pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<String> {
     let kind = detect(vars).context(
         "no CI event to read: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH (GitHub) or the \
          GitLab CI_* variables, as the CI would",
@@ -36,10 +32,7 @@ pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<
     let _ = writeln!(out, "forge:   {kind:?}");
     let _ = writeln!(out, "trigger: {}", describe(&trigger));
 
-    let mut config = Config::load_from_repository(checkout)?;
-    if let Some(path) = &settings.spec_path {
-        config.output = Some(path.clone());
-    }
+    let config = checkout::repository_config(root, &settings)?;
     let repository = match &trigger {
         Trigger::PullRequestChanged { repository, .. }
         | Trigger::PullRequestMerged { repository, .. }
@@ -51,34 +44,21 @@ pub fn plan(vars: &BTreeMap<String, String>, checkout: &Path) -> anyhow::Result<
             return Ok(out);
         }
     };
-    let name = repository.rsplit('/').next().unwrap_or("app").to_string();
-    let options = analyze::Options { root_name: Some(name.clone()), ..Default::default() };
-    let analysis = analyze::analyze(checkout, &options);
-    let fallback = config
-        .output
-        .as_deref()
-        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
-        .replace("{job}", &name);
-    let (questions, spec_path) = match build::build(&analysis, &Answers::default(), &config, &name)
-    {
-        Ok(generated) => {
-            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
-            (generated.unanswered, path)
-        }
-        Err(err) => {
-            let _ = writeln!(out, "analysis: {err}");
-            (Vec::new(), fallback)
-        }
-    };
+    let name = checkout::repository_name(&repository);
+    let analysis = checkout::analyze_checkout(root, &name);
+    let (questions, spec_path, error) = checkout::questions_and_path(&analysis, &config, &name);
+    if let Some(err) = error {
+        let _ = writeln!(out, "analysis: {err}");
+    }
     let _ = writeln!(
         out,
         "analysis of {}: {} service(s), {} question(s); job file {spec_path}",
-        checkout.display(),
+        root.display(),
         analysis.services.len(),
         questions.len()
     );
 
-    let spec_hash = std::fs::read(checkout.join(&spec_path)).ok().map(|b| sha256_hex(&b));
+    let spec_hash = std::fs::read(root.join(&spec_path)).ok().map(|b| sha256_hex(&b));
     let facts = BranchFacts {
         spec_path: spec_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_hash.clone(),

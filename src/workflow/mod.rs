@@ -15,6 +15,7 @@
 //! files of its ref and reports in the job summary.
 //! [`dry_run`] prints what a run would do without calling anything.
 
+pub mod checkout;
 pub mod conversation;
 pub mod deploying;
 pub mod dry_run;
@@ -203,7 +204,7 @@ async fn manual_check(
     let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
     let config = crate::spec::config::Config::load_from_repository(workspace.path())?;
     let mut report = RunReport::new(format!("manual check of {git_ref}"));
-    let files = job_files_in(workspace.path());
+    let files = checkout::job_files_in(workspace.path());
     if files.is_empty() {
         report.verdict = "no-job-files".into();
         report.log.push("no job file (`*.nomad.hcl`, `*.nomad`) in the repository".into());
@@ -212,16 +213,8 @@ async fn manual_check(
     let mut failed = false;
     for relative in files {
         runner.group(&format!("check {relative}"));
-        let mut file = crate::nomad::job_file::JobFile::read(&workspace.path().join(&relative))?;
-        let (results, plan) = crate::cli::check::check_file_with_plan(
-            &file,
-            &crate::spec::parse::ParseOptions::default(),
-            vars,
-            &config,
-            true,
-        )
-        .await;
-        file.path = relative.clone().into();
+        let crate::checks::FileChecks { results, plan } =
+            checkout::check_in_checkout(workspace.path(), &relative, vars, &config).await?;
         for result in &results {
             runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
             failed |= result.status == crate::infra::CheckStatus::Failure;
@@ -234,17 +227,6 @@ async fn manual_check(
     }
     report.verdict = if failed { "checks-failed" } else { "checked" }.into();
     Ok(report)
-}
-
-/// Nomad job files in a checkout (`*.nomad.hcl`, `*.nomad`), relative and sorted.
-pub fn job_files_in(root: &std::path::Path) -> Vec<String> {
-    let is_job = |name: &str| name.ends_with(".nomad.hcl") || name.ends_with(".nomad");
-    let (found, _unreadable) = crate::nomad::job_file::find_job_files(root, is_job);
-    found
-        .iter()
-        .filter_map(|path| path.strip_prefix(root).ok())
-        .map(|relative| relative.display().to_string())
-        .collect()
 }
 
 /// The LLM client when one is configured; a setting that cannot be used is a note in the log

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{job_files_in, llm_client, RunReport, Runner, Settings};
+use super::checkout::job_files_in;
+use super::{llm_client, RunReport, Runner, Settings};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};

@@ -72,6 +72,13 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Who the bot's commits are by.
+    pub fn identity(&self) -> crate::git::Identity {
+        crate::git::Identity { name: self.commit_name.clone(), email: self.commit_email.clone() }
+    }
+}
+
 fn parse_bool(text: &str) -> anyhow::Result<bool> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),

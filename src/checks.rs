@@ -1,0 +1,185 @@
+//! Every named check of one job file, as `nomad-spec check` prints them and the PR bot
+//! posts them: `nomad-spec/validate` (the job spec rules), `nomad-spec/secrets` (Vault),
+//! `nomad-spec/routes` (Fabio, with the hostname suffix from `.nomad-spec.toml` or Consul's
+//! conventions) and `nomad-spec/plan` (Nomad). The checks themselves live in
+//! `spec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
+//! environment. Every service is optional: a check whose service is not configured or not
+//! reachable is skipped and says why.
+
+use std::collections::BTreeMap;
+
+use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
+use crate::infra::fabio::{self, FabioClient};
+use crate::infra::{CheckResult, CheckStatus};
+use crate::nomad::job_file::JobFile;
+use crate::nomad::plan::PlanReport;
+use crate::nomad::NomadClient;
+use crate::spec::config::Config;
+use crate::spec::parse::ParseOptions;
+use crate::spec::validate::validate_source;
+use crate::spec::{Diagnostic, Severity};
+
+/// What the checks of one job file found.
+#[derive(Debug, Clone)]
+pub struct FileChecks {
+    /// validate, secrets, routes, plan, in that order.
+    pub results: Vec<CheckResult>,
+    /// The Nomad plan, when one was made (the PR bot shows it).
+    pub plan: Option<PlanReport>,
+}
+
+/// Every check on one job file, in order: validate, secrets, routes, plan.
+pub async fn check_file(
+    file: &JobFile,
+    options: &ParseOptions,
+    env: &BTreeMap<String, String>,
+    config: &Config,
+    strict_routes: bool,
+) -> FileChecks {
+    let name = file.path.display().to_string();
+    let source = file.text.as_str();
+    let mut results = vec![validate_check(source, &name)];
+    results.push(secrets_check(source, &name, env).await);
+
+    let (suffix, note) = hostname_suffix(env, config).await;
+    let mut routes = match FabioClient::from_env(env) {
+        Ok(client) => {
+            let prefix = config
+                .fabio
+                .as_ref()
+                .and_then(|f| f.tag_prefix.as_deref())
+                .unwrap_or(fabio::DEFAULT_TAG_PREFIX);
+            fabio::check_routes(
+                source,
+                &name,
+                options,
+                Some(&client),
+                prefix,
+                suffix.as_deref(),
+                strict_routes,
+            )
+            .await
+        }
+        Err(err) => CheckResult::skipped(fabio::CHECK_NAME, err.to_string()),
+    };
+    if let Some(note) = note {
+        routes.summary.push_str(&format!(" (note: {note})"));
+    }
+    results.push(routes);
+    let (plan_result, plan) = plan_check(file, options, env).await;
+    results.push(plan_result);
+    FileChecks { results, plan }
+}
+
+/// The validate check: the job spec rules.
+fn validate_check(source: &str, file: &str) -> CheckResult {
+    let annotations = validate_source(source, file);
+    let errors = annotations.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = annotations.len() - errors;
+    let (status, summary) = match (errors, warnings) {
+        (0, 0) => (CheckStatus::Success, "the job file is valid".to_string()),
+        (0, _) => (CheckStatus::Success, format!("valid, with {warnings} warning(s)")),
+        _ => (CheckStatus::Failure, format!("{errors} error(s), {warnings} warning(s)")),
+    };
+    CheckResult { name: "nomad-spec/validate".into(), status, summary, annotations }
+}
+
+/// The secrets check (Vault), skipped with the reason when Vault is not configured or its
+/// settings cannot be used.
+async fn secrets_check(source: &str, file: &str, env: &BTreeMap<String, String>) -> CheckResult {
+    match crate::infra::vault::VaultClient::new(env) {
+        Ok(client) => crate::infra::vault::check_secrets(source, file, client.as_ref()).await,
+        Err(err) => CheckResult::skipped(
+            crate::infra::vault::SECRETS_CHECK,
+            format!("the Vault settings cannot be used: {err}"),
+        ),
+    }
+}
+
+/// The hostname suffix for suggestions: `.nomad-spec.toml` first, then Consul's conventions;
+/// and a note when the conventions could not be read.
+async fn hostname_suffix(
+    env: &BTreeMap<String, String>,
+    config: &Config,
+) -> (Option<String>, Option<String>) {
+    if let Some(suffix) = config.fabio.as_ref().and_then(|f| f.hostname_suffix.clone()) {
+        return (Some(suffix), None);
+    }
+    let client = match ConsulClient::from_env(env) {
+        Ok(Some(client)) => client,
+        Ok(None) => return (None, None),
+        Err(err) => return (None, Some(format!("Consul conventions skipped: {err}"))),
+    };
+    let key = env
+        .get("NOMAD_SPEC_CONVENTIONS_KEY")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_CONVENTIONS_KEY);
+    match client.conventions(key).await {
+        Ok(conventions) => {
+            (conventions.and_then(|c| c.fabio).and_then(|f| f.hostname_suffix), None)
+        }
+        Err(err) => (None, Some(format!("Consul conventions skipped: {err:#}"))),
+    }
+}
+
+/// The plan check: what Nomad would do, when `NOMAD_ADDR` is set.
+async fn plan_check(
+    file: &JobFile,
+    options: &ParseOptions,
+    env: &BTreeMap<String, String>,
+) -> (CheckResult, Option<PlanReport>) {
+    const NAME: &str = "nomad-spec/plan";
+    if env.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
+        let why = "Nomad is not configured (NOMAD_ADDR is not set)";
+        return (CheckResult::skipped(NAME, why), None);
+    }
+    let client = match crate::nomad::NomadConfig::from_vars(env).and_then(NomadClient::new) {
+        Ok(client) => client,
+        Err(err) => return (CheckResult::skipped(NAME, format!("skipped: {err}")), None),
+    };
+    let planned = async {
+        let (job, _) = file.to_job(Some(&client), options).await?;
+        let response = client.for_job(&job).plan(&job).await?;
+        anyhow::Ok(PlanReport::new(&job, &response))
+    };
+    match planned.await {
+        Ok(report) => {
+            (plan_result(&report, &file.text, &file.path.display().to_string()), Some(report))
+        }
+        Err(err) => (CheckResult::skipped(NAME, format!("skipped: {err:#}")), None),
+    }
+}
+
+/// A plan as a check: placement failures fail it (the job could not run), warnings are
+/// reported, changes are the summary.
+fn plan_result(report: &PlanReport, source: &str, file: &str) -> CheckResult {
+    let groups: Vec<String> =
+        report.groups.iter().map(|g| format!("{}: {}", g.name, g.summary())).collect();
+    let mut summary = if report.has_changes() {
+        format!("job `{}` would change ({})", report.job, groups.join("; "))
+    } else {
+        format!("job `{}`: no changes", report.job)
+    };
+    let mut annotations: Vec<Diagnostic> =
+        report.warnings.iter().map(|w| Diagnostic::warning(file, 0, 0, w.clone())).collect();
+    for failure in &report.placement_failures {
+        let header = format!("group \"{}\"", failure.group);
+        let line = source
+            .lines()
+            .position(|l| l.trim_start().starts_with(&header))
+            .map_or(0, |i| u32::try_from(i + 1).unwrap_or(0));
+        annotations.push(Diagnostic::error(
+            file,
+            line,
+            u32::from(line > 0),
+            format!("group `{}` cannot be placed: {}", failure.group, failure.explanation),
+        ));
+    }
+    let status = if report.placement_failures.is_empty() {
+        CheckStatus::Success
+    } else {
+        summary.push_str("; some groups cannot be placed");
+        CheckStatus::Failure
+    };
+    CheckResult { name: "nomad-spec/plan".into(), status, summary, annotations }
+}

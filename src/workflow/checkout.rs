@@ -1,0 +1,85 @@
+//! What a run reads from a checkout: the repository's name and settings, its analysis, the
+//! builder's questions with no answers given and where the job file goes, the job files it
+//! holds, and the checks of one of them. The conversation, the dry run, pushes and manual
+//! runs all read a checkout through these.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::Settings;
+use crate::analyze::{self, Analysis};
+use crate::checks::FileChecks;
+use crate::spec::answers::{Answers, Question};
+use crate::spec::build::{self, BuildError};
+use crate::spec::config::Config;
+
+/// The repository's short name (`acme/shop` → `shop`), which names its job by default.
+pub fn repository_name(full_name: &str) -> String {
+    full_name.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("app").to_string()
+}
+
+/// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
+/// `output`.
+pub fn repository_config(root: &Path, settings: &Settings) -> anyhow::Result<Config> {
+    let mut config = Config::load_from_repository(root)?;
+    if let Some(path) = &settings.spec_path {
+        config.output = Some(path.clone());
+    }
+    Ok(config)
+}
+
+/// The analysis of a checkout, named after its repository (a clone's folder name is not).
+pub fn analyze_checkout(root: &Path, repository_name: &str) -> Analysis {
+    let options =
+        analyze::Options { root_name: Some(repository_name.to_string()), ..Default::default() };
+    analyze::analyze(root, &options)
+}
+
+/// The builder's questions with no answers given (so their numbers stay stable) and the
+/// primary job file's path; with the build's error when no job can be built yet.
+pub fn questions_and_path(
+    analysis: &Analysis,
+    config: &Config,
+    repository_name: &str,
+) -> (Vec<Question>, String, Option<BuildError>) {
+    let fallback = config
+        .output
+        .as_deref()
+        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
+        .replace("{job}", repository_name);
+    match build::build(analysis, &Answers::default(), config, repository_name) {
+        Ok(generated) => {
+            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
+            (generated.unanswered, path, None)
+        }
+        Err(err) => (Vec::new(), fallback, Some(err)),
+    }
+}
+
+/// Every check of the job file at `relative` in a checkout, its findings named by that path
+/// (as the repository shows it, not the temporary checkout's).
+pub async fn check_in_checkout(
+    root: &Path,
+    relative: &str,
+    vars: &BTreeMap<String, String>,
+    config: &crate::spec::config::Config,
+) -> anyhow::Result<FileChecks> {
+    let file = crate::nomad::job_file::JobFile::read(&root.join(relative))?;
+    let options = crate::spec::parse::ParseOptions::default();
+    let mut checked = crate::checks::check_file(&file, &options, vars, config, true).await;
+    for annotation in checked.results.iter_mut().flat_map(|r| r.annotations.iter_mut()) {
+        annotation.file = relative.to_string();
+    }
+    Ok(checked)
+}
+
+/// Nomad job files in a checkout (`*.nomad.hcl`, `*.nomad`), relative and sorted.
+pub fn job_files_in(root: &Path) -> Vec<String> {
+    let is_job = |name: &str| name.ends_with(".nomad.hcl") || name.ends_with(".nomad");
+    let (found, _unreadable) = crate::nomad::job_file::find_job_files(root, is_job);
+    found
+        .iter()
+        .filter_map(|path| path.strip_prefix(root).ok())
+        .map(|relative| relative.display().to_string())
+        .collect()
+}
