@@ -34,7 +34,7 @@ use crate::infra::{CheckResult, CheckStatus};
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
-use crate::spec::answers::Question;
+use crate::spec::answers::{Answers, Question};
 use crate::spec::build::{self, Decision, Generated};
 use crate::spec::config::Config;
 
@@ -67,7 +67,8 @@ struct Run<'a> {
     checkpoint: Checkpoint,
     status_comment: Option<u64>,
     status_dirty: bool,
-    generated: Option<Generated>,
+    /// The jobs built in this run, with the answers they were built from.
+    generated: Option<(Answers, Generated)>,
     checks: Vec<CheckResult>,
     plan: Option<PlanReport>,
     proposed_file: Option<String>,
@@ -267,7 +268,7 @@ pub async fn run(
     run.drive(event).await?;
     if run.checkpoint.answers != loaded.answers && !run.halted {
         // New answers that build no job are said now, not at the commit they would block.
-        if let Err(err) = run.generate() {
+        if let Err(err) = run.build_jobs() {
             run.cannot_generate(&err).await?;
         }
     }
@@ -448,7 +449,6 @@ impl Run<'_> {
                 };
                 let text = self.render_primary(&generated)?;
                 self.proposed_file = Some(text);
-                self.generated = Some(generated);
                 Ok(None)
             }
             Action::RunChecks => self.run_checks().await.map(Some),
@@ -492,8 +492,21 @@ impl Run<'_> {
         Ok(None)
     }
 
-    /// Builds the jobs from the conversation's answers.
-    fn generate(&self) -> anyhow::Result<Generated> {
+    /// The jobs the conversation's answers build, built once per set of answers (kept for
+    /// the commit message and the status comment's decisions).
+    fn generate(&mut self) -> anyhow::Result<Generated> {
+        if let Some((answers, generated)) = &self.generated {
+            if *answers == self.checkpoint.answers {
+                return Ok(generated.clone());
+            }
+        }
+        let generated = self.build_jobs()?;
+        self.generated = Some((self.checkpoint.answers.clone(), generated.clone()));
+        Ok(generated)
+    }
+
+    /// The jobs the answers build, built now.
+    fn build_jobs(&self) -> anyhow::Result<Generated> {
         build::build(&self.analysis, &self.checkpoint.answers, &self.config, &self.repository_name)
             .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
     }
@@ -508,25 +521,27 @@ impl Run<'_> {
     /// fix applied after a failed deploy. Returns `SpecCommitted`.
     async fn commit_spec(&mut self, path: &str, message: &str) -> anyhow::Result<Option<Event>> {
         let fixing = self.checkpoint.stage == Stage::Deploying;
+        // The primary job file, and any other job the builder made (a backing service deployed
+        // beside the app), each committed when its content changed. Generated files depend on
+        // the answers only; a fix is applied to the file as the branch has it, after each sync.
+        let generated_files: Vec<(String, String)> = if fixing {
+            Vec::new()
+        } else {
+            let generated = self.generate()?;
+            let files =
+                crate::spec::build::render_files(&generated, &self.config, &self.repository_name)?;
+            if !files.iter().any(|f| f.path == path) {
+                anyhow::bail!("the builder made no job file at {path}");
+            }
+            files.into_iter().map(|f| (f.path, f.text)).collect()
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            // The primary job file, and any other job the builder made (a backing service
-            // deployed beside the app), each committed when its content changed.
-            let files: Vec<(String, String)> = if fixing {
+            let files = if fixing {
                 vec![(path.to_string(), self.fixed_content(path)?)]
             } else {
-                let generated = self.generate()?;
-                let files = crate::spec::build::render_files(
-                    &generated,
-                    &self.config,
-                    &self.repository_name,
-                )?;
-                self.generated = Some(generated);
-                if !files.iter().any(|f| f.path == path) {
-                    anyhow::bail!("the builder made no job file at {path}");
-                }
-                files.into_iter().map(|f| (f.path, f.text)).collect()
+                generated_files.clone()
             };
             let message = self.commit_message(message);
             let mut committed = None;
@@ -614,7 +629,7 @@ impl Run<'_> {
 
     fn commit_message(&self, base: &str) -> String {
         let mut message = base.trim_end().to_string();
-        if let Some(generated) = &self.generated {
+        if let Some((_, generated)) = &self.generated {
             if !generated.decisions.is_empty() && self.pending_fix.is_none() {
                 message.push_str("\n\nDecisions:\n");
                 for decision in generated.decisions.iter().take(40) {
@@ -649,13 +664,6 @@ impl Run<'_> {
         message: &str,
         why: &str,
     ) -> anyhow::Result<Option<Event>> {
-        let head = self.workspace.head()?;
-        let branch = format!("nomad-spec/fix-{}", head.get(..12).unwrap_or(&head));
-        match self.workspace.push(&branch)? {
-            PushOutcome::Pushed { .. } => {}
-            other => anyhow::bail!("cannot push the fix to {branch}: {other:?}"),
-        }
-        let title = format!("nomad-spec: fix {path}");
         let body = format!(
             "The deploy of #{} failed and `{}` is protected ({}), so here is the fix as a change \
              request.\n\n```\n{}\n```\nMerging it deploys the fix.",
@@ -664,10 +672,9 @@ impl Run<'_> {
             crate::markdown::escape(why),
             message.replace("```", "'''")
         );
-        let number = self
-            .forge
-            .open_change_request(&branch, &self.repository.default_branch, &title, &body)
-            .await?;
+        let base = self.repository.default_branch.clone();
+        let number =
+            super::push::propose_fix(self.forge, &mut self.workspace, &base, path, &body).await?;
         self.fix_pull_request = Some(number);
         self.checkpoint.stage = Stage::Failed;
         self.forge
@@ -732,7 +739,6 @@ impl Run<'_> {
             Err(err) => return Ok(format!("I cannot explain the job file: {err:#}")),
         };
         let mut text = explain_decisions(&generated.decisions);
-        self.generated = Some(generated);
         // In plain words too, when an LLM is configured (its words are escaped like any
         // outside text).
         let path = self.report.spec_path.clone().unwrap_or_default();
@@ -822,7 +828,7 @@ impl Run<'_> {
 
     /// The job files the answers build besides `primary`, that are in the checkout.
     fn other_job_files(&self, primary: &str) -> Vec<String> {
-        let Ok(generated) = self.generate() else { return Vec::new() };
+        let Ok(generated) = self.build_jobs() else { return Vec::new() };
         generated
             .jobs
             .into_iter()
@@ -862,7 +868,7 @@ impl Run<'_> {
         }
         let services = FoundService::from_analysis(&self.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
-        let decisions = self.generated.as_ref().map_or(&no_decisions, |g| &g.decisions);
+        let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
         let body = render(&StatusInput {
             checkpoint: &self.checkpoint,
             services: &services,

@@ -175,13 +175,8 @@ async fn commit_fix(
                 }
             }
             PushOutcome::Rejected { protected: true, .. } => {
-                let fix_branch = format!("nomad-spec/fix-{}", commit.get(..12).unwrap_or(&commit));
-                if let PushOutcome::Pushed { .. } = workspace.push(&fix_branch)? {
-                    let title = format!("nomad-spec: fix {path}");
-                    let number =
-                        forge.open_change_request(&fix_branch, branch, &title, message).await?;
-                    report.log.push(format!("{branch} is protected: the fix is in #{number}"));
-                }
+                let number = propose_fix(forge, workspace, branch, path, message).await?;
+                report.log.push(format!("{branch} is protected: the fix is in #{number}"));
                 return Ok(());
             }
             PushOutcome::Rejected { message: why, .. } => {
@@ -191,4 +186,23 @@ async fn commit_fix(
     }
     report.log.push(format!("{branch} kept moving; the fix to {path} was not committed"));
     Ok(())
+}
+
+/// Pushes the checkout's head (a fix `base` refused, being protected) to a branch of its own
+/// and opens a change request of it into `base`; returns its number.
+pub(super) async fn propose_fix(
+    forge: &Forge,
+    workspace: &mut Workspace,
+    base: &str,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<u64> {
+    let head = workspace.head()?;
+    let branch = format!("nomad-spec/fix-{}", head.get(..12).unwrap_or(&head));
+    match workspace.push(&branch)? {
+        PushOutcome::Pushed { .. } => {}
+        other => anyhow::bail!("cannot push the fix to {branch}: {other:?}"),
+    }
+    let title = format!("nomad-spec: fix {path}");
+    Ok(forge.open_change_request(&branch, base, &title, body).await?)
 }
