@@ -13,7 +13,7 @@
 use super::manifest::ReadText;
 use super::source::looks_secret;
 use super::walk::RepoFiles;
-use super::{EnvVar, Evidence, Health, Note, Port, Resources};
+use super::{EnvVar, Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 pub mod kubernetes;
 pub mod nomad;
@@ -251,6 +251,18 @@ pub fn dir_of(path: &str) -> String {
     match path.rsplit_once('/') {
         Some((dir, _)) => dir.to_string(),
         None => ".".to_string(),
+    }
+}
+
+/// A health check on `port` says what the port speaks (HTTP or gRPC; TCP says nothing).
+pub fn mark_port_protocol(service: &mut DescribedService, port: u16, kind: HealthKind) {
+    let protocol = match kind {
+        HealthKind::Http => Protocol::Http,
+        HealthKind::Grpc => Protocol::Grpc,
+        HealthKind::Tcp => return,
+    };
+    if let Some(found) = service.ports.iter_mut().find(|p| p.container == port) {
+        found.protocol = protocol;
     }
 }
 

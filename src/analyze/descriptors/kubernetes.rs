@@ -201,16 +201,7 @@ fn read_probe(
         };
         if let Some(port) = port {
             // The probe says what the port speaks.
-            let protocol = match kind {
-                HealthKind::Http => Some(Protocol::Http),
-                HealthKind::Grpc => Some(Protocol::Grpc),
-                HealthKind::Tcp => None,
-            };
-            if let (Some(protocol), Some(found)) =
-                (protocol, service.ports.iter_mut().find(|p| p.container == port))
-            {
-                found.protocol = protocol;
-            }
+            super::mark_port_protocol(service, port, kind);
         }
         let main = service.ports.first().map(|p| p.container);
         let what = match (&path, port) {

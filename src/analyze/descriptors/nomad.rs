@@ -333,16 +333,7 @@ fn apply_checks(
             .or_else(|| ports.iter().find(|n| n.label == p).and_then(|n| n.container))
     });
     if let Some(port) = port {
-        let protocol = match check.kind {
-            HealthKind::Http => Some(Protocol::Http),
-            HealthKind::Grpc => Some(Protocol::Grpc),
-            HealthKind::Tcp => None,
-        };
-        if let (Some(protocol), Some(found)) =
-            (protocol, service.ports.iter_mut().find(|p| p.container == port))
-        {
-            found.protocol = protocol;
-        }
+        super::mark_port_protocol(service, port, check.kind);
     }
     let main = service.ports.first().map(|p| p.container);
     let line = line_of(text, "check", from);
