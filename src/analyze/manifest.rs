@@ -669,8 +669,22 @@ static XML_COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Blanks `<!-- -->` comments and the named sections, keeping every newline so lines stay
-/// true. `None` when a comment or section is never closed.
-fn blank_xml(text: &str, sections: &[&str]) -> Result<String, (usize, String)> {
+/// true. `None` when a comment or section is never closed, said in a note at its line.
+fn blank_xml(text: &str, sections: &[&str], file: &str, notes: &mut Vec<Note>) -> Option<String> {
+    match blank_xml_sections(text, sections) {
+        Ok(scanned) => Some(scanned),
+        Err((offset, why)) => {
+            notes.push(Note::line(
+                file,
+                line_at(text, offset),
+                format!("malformed XML, skipped: {why}"),
+            ));
+            None
+        }
+    }
+}
+
+fn blank_xml_sections(text: &str, sections: &[&str]) -> Result<String, (usize, String)> {
     let mut out = text.to_string();
     let mut blank = |open: &str, close: &str| -> Result<(), (usize, String)> {
         let mut from = 0;
@@ -699,17 +713,7 @@ pub fn parse_pom(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Manife
         notes.push(Note::file(file, "no <project> element: not a Maven POM, skipped"));
         return None;
     }
-    let scanned = match blank_xml(text, &["dependencyManagement", "pluginManagement"]) {
-        Ok(scanned) => scanned,
-        Err((offset, why)) => {
-            notes.push(Note::line(
-                file,
-                line_at(text, offset),
-                format!("malformed XML, skipped: {why}"),
-            ));
-            return None;
-        }
-    };
+    let scanned = blank_xml(text, &["dependencyManagement", "pluginManagement"], file, notes)?;
     let opens = scanned.matches("<dependency>").count();
     let closes = scanned.matches("</dependency>").count();
     if opens != closes {
@@ -804,17 +808,7 @@ pub fn parse_csproj(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Man
         notes.push(Note::file(file, "no <Project> element: not an MSBuild project, skipped"));
         return None;
     }
-    let scanned = match blank_xml(text, &[]) {
-        Ok(scanned) => scanned,
-        Err((offset, why)) => {
-            notes.push(Note::line(
-                file,
-                line_at(text, offset),
-                format!("malformed XML, skipped: {why}"),
-            ));
-            return None;
-        }
-    };
+    let scanned = blank_xml(text, &[], file, notes)?;
     let mut manifest = Manifest::new(file, Ecosystem::Dotnet);
     for captures in CSPROJ_ITEM.captures_iter(&scanned) {
         let offset = captures.get(0).map_or(0, |m| m.start());
