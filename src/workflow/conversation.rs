@@ -64,6 +64,8 @@ struct Run<'a> {
     config: Config,
     analysis: Analysis,
     repository_name: String,
+    /// The primary job file, relative to the repository.
+    spec_path: String,
     checkpoint: Checkpoint,
     status_comment: Option<u64>,
     status_dirty: bool,
@@ -244,6 +246,7 @@ pub async fn run(
         config,
         analysis,
         repository_name,
+        spec_path,
         status_comment: status.map(|c| c.id),
         checkpoint,
         status_dirty: false,
@@ -258,7 +261,7 @@ pub async fn run(
         halted: false,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
-    run.report.spec_path = Some(spec_path);
+    run.report.spec_path = Some(run.spec_path.clone());
     let loaded = run.checkpoint.clone();
     let replayed = loaded.events.iter().any(|e| e.id == event.id());
     if matches!(event, Event::PullRequestChanged { .. }) && !replayed {
@@ -697,7 +700,7 @@ impl Run<'_> {
     }
 
     async fn run_check_statuses(&mut self) -> anyhow::Result<Vec<CheckStatus>> {
-        let Some(path) = self.report.spec_path.clone() else { return Ok(Vec::new()) };
+        let path = self.spec_path.clone();
         self.runner.group("checks");
         let checked =
             checkout::check_in_checkout(self.workspace.path(), &path, self.vars, &self.config)
@@ -741,7 +744,7 @@ impl Run<'_> {
         let mut text = explain_decisions(&generated.decisions);
         // In plain words too, when an LLM is configured (its words are escaped like any
         // outside text).
-        let path = self.report.spec_path.clone().unwrap_or_default();
+        let path = self.spec_path.clone();
         if let Some(job) = read_in(self.workspace.path(), &path) {
             if let Some(client) = super::llm_client(self.vars, self.runner) {
                 let advice = crate::llm::tasks::explain(Some(&client), &path, &job).await;
@@ -759,7 +762,7 @@ impl Run<'_> {
 
     /// One attempt at deploying the job file on the checkout; returns `DeployFinished`.
     async fn deploy(&mut self) -> anyhow::Result<Event> {
-        let path = self.report.spec_path.clone().unwrap_or_default();
+        let path = self.spec_path.clone();
         let commit = self.workspace.head()?;
         if self.deployment.is_none() {
             match self
