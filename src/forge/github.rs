@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
+use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::infra::{CheckResult, CheckStatus};
@@ -246,7 +246,7 @@ impl GitHub {
                             return Ok(last.id);
                         }
                     }
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
                     attempt += 1;
                 }
                 Err(err) => return Err(err),
@@ -535,7 +535,7 @@ impl GitHub {
             let wait = match &result {
                 Ok(answer) if (200..300).contains(&answer.status) => None,
                 Ok(answer) => retry_wait(answer, repeat, attempt, now_unix()),
-                Err(_) if repeat == Repeat::Safe => Some(backoff(attempt)),
+                Err(_) if repeat == Repeat::Safe => Some(doubling_backoff(attempt)),
                 Err(_) => None,
             };
             match (result, wait) {
@@ -628,10 +628,6 @@ impl GitHub {
         }
         text.replace(&self.remote.token, "***")
     }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        backoff(attempt).min(self.retry.max_wait)
-    }
 }
 
 fn valid_name(text: &str) -> bool {
@@ -647,11 +643,6 @@ fn is_server_error(err: &ForgeError) -> bool {
 
 fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// 1 s, 2 s, 4 s ... for failures that say nothing about when to come back.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6))
 }
 
 /// How long to wait before trying again, or `None` when this answer is final.
@@ -674,10 +665,10 @@ fn retry_wait(answer: &Answer, repeat: Repeat, attempt: u32, now: u64) -> Option
     match answer.status {
         429 => retry_after
             .or_else(|| if exhausted { until_reset() } else { None })
-            .or(Some(backoff(attempt))),
+            .or(Some(doubling_backoff(attempt))),
         403 if retry_after.is_some() => retry_after,
-        403 if exhausted => until_reset().or(Some(backoff(attempt))),
-        500..=599 if repeat == Repeat::Safe => retry_after.or(Some(backoff(attempt))),
+        403 if exhausted => until_reset().or(Some(doubling_backoff(attempt))),
+        500..=599 if repeat == Repeat::Safe => retry_after.or(Some(doubling_backoff(attempt))),
         _ => None,
     }
 }

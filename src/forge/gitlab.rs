@@ -515,7 +515,7 @@ impl GitLab {
                 Ok(answer) => answer,
                 // The connection failed or broke: try again when that cannot do work twice.
                 Err(_) if attempt < attempts && repeat == Repeat::Safe => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
                     continue;
                 }
                 Err(err) => {
@@ -559,13 +559,9 @@ impl GitLab {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             Duration::from_secs(reset.saturating_sub(now))
         } else {
-            self.backoff(attempt)
+            self.retry.backoff(attempt)
         };
         wait.min(self.retry.max_wait)
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(self.retry.max_wait)
     }
 
     /// A 2xx answer decoded as `T`, or the error GitLab's answer describes.

@@ -106,6 +106,19 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
+impl RetryPolicy {
+    /// The wait before try `attempt + 1` when the forge said nothing about when to come back:
+    /// [`doubling_backoff`], never over `max_wait`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        doubling_backoff(attempt).min(self.max_wait)
+    }
+}
+
+/// 1 s, 2 s, 4 s ... (at most 64 s) after try `attempt`.
+pub fn doubling_backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6))
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy { attempts: 4, max_wait: Duration::from_secs(60) }
