@@ -120,14 +120,6 @@ impl Runner {
             self.warn(&format!("cannot write the step outputs: {err}"));
         }
     }
-
-    /// The URL of this run's job summary (GitHub), for "see the job summary" pointers.
-    pub fn summary_url(vars: &BTreeMap<String, String>) -> Option<String> {
-        let server = vars.get("GITHUB_SERVER_URL")?;
-        let repository = vars.get("GITHUB_REPOSITORY")?;
-        let run = vars.get("GITHUB_RUN_ID")?;
-        Some(format!("{}/{repository}/actions/runs/{run}", server.trim_end_matches('/')))
-    }
 }
 
 fn append(path: &PathBuf, text: &str) -> std::io::Result<()> {
