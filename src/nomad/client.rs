@@ -18,7 +18,7 @@ use url::Url;
 
 use super::api::{
     AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobSummary,
-    JobVersions, PlanResponse, RegisterResponse, ValidateResponse,
+    JobVersions, PlanResponse, RegisterResponse,
 };
 
 /// Nomad's address when `NOMAD_ADDR` is unset, as for the `nomad` command.
@@ -375,13 +375,6 @@ impl NomadClient {
         self.call(call).await.map(|indexed| indexed.value)
     }
 
-    /// `PUT /v1/validate/job`: Nomad's validation of a job (the `Job` object, no envelope).
-    pub async fn validate_job(&self, job: &Value) -> Result<ValidateResponse, NomadError> {
-        let call = Call::new(Method::PUT, vec!["validate", "job"], "validate jobs")
-            .body(json!({ "Job": job }));
-        self.call(call).await.map(|indexed| indexed.value)
-    }
-
     /// `PUT /v1/job/:id/plan` with the diff.
     pub async fn plan(&self, job: &Value) -> Result<PlanResponse, NomadError> {
         let id = job_id(job)?;
@@ -424,16 +417,6 @@ impl NomadClient {
         .await
     }
 
-    /// `GET /v1/job/:id` as raw JSON (for re-registering or reverting).
-    pub async fn job_json(&self, id: &str) -> Result<Value, NomadError> {
-        self.call(
-            Call::new(Method::GET, vec!["job", id], format!("read job {id}"))
-                .not_found(format!("job {id}")),
-        )
-        .await
-        .map(|indexed| indexed.value)
-    }
-
     /// `GET /v1/job/:id/summary`.
     pub async fn job_summary(&self, id: &str) -> Result<JobSummary, NomadError> {
         self.call(
@@ -466,16 +449,6 @@ impl NomadClient {
                 .blocking(blocking),
         )
         .await
-    }
-
-    /// `GET /v1/job/:id/evaluations`.
-    pub async fn job_evaluations(&self, id: &str) -> Result<Vec<Evaluation>, NomadError> {
-        self.call(
-            Call::new(Method::GET, vec!["job", id, "evaluations"], format!("read job {id}"))
-                .not_found(format!("job {id}")),
-        )
-        .await
-        .map(|indexed| indexed.value)
     }
 
     /// `GET /v1/job/:id/deployment`, blocking: the latest deployment, if any.
