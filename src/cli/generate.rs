@@ -60,34 +60,6 @@ pub struct Args {
     pub analysis: Option<PathBuf>,
 }
 
-/// Asks the cluster at `NOMAD_ADDR` for its version, so that the job uses only what that
-/// Nomad has (`nomad_version` in `.nomad-spec.toml` wins and is not asked); says what it did.
-async fn cluster_version(
-    config: &mut Config,
-    env: &std::collections::BTreeMap<String, String>,
-) -> String {
-    const NEWEST: &str = "the job uses the newest Nomad's features (set nomad_version in \
-                          .nomad-spec.toml to target an older cluster)";
-    if !env.contains_key("NOMAD_ADDR") {
-        return format!("NOMAD_ADDR is not set: {NEWEST}");
-    }
-    let client = crate::nomad::NomadConfig::from_vars(env).and_then(crate::nomad::NomadClient::new);
-    let agent = match client {
-        Ok(client) => client.agent_self().await,
-        Err(err) => Err(err),
-    };
-    let features = agent
-        .map_err(|err| err.to_string())
-        .and_then(|agent| build::features::NomadFeatures::from_agent_self(&agent));
-    match features {
-        Ok(features) => {
-            config.nomad_version = features.version.map(|version| version.to_string());
-            format!("{} at NOMAD_ADDR: the job uses only what it has", features.describe())
-        }
-        Err(err) => format!("could not ask Nomad for its version ({err}): {NEWEST}"),
-    }
-}
-
 /// Analyzes `root` and renders its job files with the given answers and no questions.
 pub fn generate_text(
     root: &Path,
@@ -128,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::deploy::runtime()?;
     let mut notes = runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, &env));
     if config.nomad_version.is_none() {
-        notes.push(runtime.block_on(cluster_version(&mut config, &env)));
+        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, &env)));
     }
     let app_name = answers.job.clone().unwrap_or_else(|| repository_name(root));
     notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(

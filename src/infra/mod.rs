@@ -7,6 +7,7 @@
 
 pub mod consul;
 pub mod fabio;
+pub mod nomad_version;
 pub mod vault;
 
 use serde::{Deserialize, Serialize};
