@@ -138,15 +138,8 @@ impl GitLab {
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
         // The runner writes a self-managed instance's CA bundle here.
         if let Some(file) = get("CI_SERVER_TLS_CA_FILE").map(PathBuf::from) {
-            let pem = std::fs::read(&file).map_err(|err| {
-                config(format!("CI_SERVER_TLS_CA_FILE {}: {err}", file.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                config(format!("CI_SERVER_TLS_CA_FILE {}: {err}", file.display()))
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            builder = crate::http::trust_ca_bundle(builder, &file, "CI_SERVER_TLS_CA_FILE")
+                .map_err(config)?;
         }
         let http = builder
             .build()

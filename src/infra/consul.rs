@@ -256,15 +256,8 @@ impl ConsulClient {
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = get("CONSUL_CACERT").map(PathBuf::from) {
-            let pem = std::fs::read(&path).map_err(|err| {
-                ConsulError::Config(format!("CONSUL_CACERT {}: {err}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                ConsulError::Config(format!("CONSUL_CACERT {}: {err}", path.display()))
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            builder = crate::http::trust_ca_bundle(builder, &path, "CONSUL_CACERT")
+                .map_err(ConsulError::Config)?;
         }
         let http = builder
             .build()

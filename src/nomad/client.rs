@@ -286,13 +286,8 @@ impl NomadClient {
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_cert {
-            let pem = read_pem(path, "NOMAD_CACERT")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                NomadError::Config(format!("NOMAD_CACERT {}: {err}", path.display()))
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            builder = crate::http::trust_ca_bundle(builder, path, "NOMAD_CACERT")
+                .map_err(NomadError::Config)?;
         }
         match (&config.client_cert, &config.client_key) {
             (Some(cert), Some(key)) => {
