@@ -129,12 +129,12 @@ async fn plan_check(
     env: &BTreeMap<String, String>,
 ) -> (CheckResult, Option<PlanReport>) {
     const NAME: &str = "nomad-spec/plan";
-    if env.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
-        let why = "Nomad is not configured (NOMAD_ADDR is not set)";
-        return (CheckResult::skipped(NAME, why), None);
-    }
-    let client = match crate::nomad::NomadConfig::from_vars(env).and_then(NomadClient::new) {
-        Ok(client) => client,
+    let client = match NomadClient::configured(env) {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            let why = "Nomad is not configured (NOMAD_ADDR is not set)";
+            return (CheckResult::skipped(NAME, why), None);
+        }
         Err(err) => return (CheckResult::skipped(NAME, format!("skipped: {err}")), None),
     };
     let planned = async {

@@ -13,12 +13,9 @@ use crate::spec::config::Config;
 pub async fn learn(config: &mut Config, env: &BTreeMap<String, String>) -> String {
     const NEWEST: &str = "the job uses the newest Nomad's features (set nomad_version in \
                           .nomad-spec.toml to target an older cluster)";
-    if !env.contains_key("NOMAD_ADDR") {
-        return format!("NOMAD_ADDR is not set: {NEWEST}");
-    }
-    let client = crate::nomad::NomadConfig::from_vars(env).and_then(crate::nomad::NomadClient::new);
-    let agent = match client {
-        Ok(client) => client.agent_self().await,
+    let agent = match crate::nomad::NomadClient::configured(env) {
+        Ok(None) => return format!("NOMAD_ADDR is not set: {NEWEST}"),
+        Ok(Some(client)) => client.agent_self().await,
         Err(err) => Err(err),
     };
     let features = agent

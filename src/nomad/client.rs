@@ -265,6 +265,15 @@ impl fmt::Debug for NomadClient {
 }
 
 impl NomadClient {
+    /// A client for `vars` when they set `NOMAD_ADDR` (an empty value counts as unset);
+    /// `Ok(None)` when Nomad is not configured, for the callers to whom it is optional.
+    pub fn configured(vars: &BTreeMap<String, String>) -> Result<Option<Self>, NomadError> {
+        if vars.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
+            return Ok(None);
+        }
+        NomadConfig::from_vars(vars).and_then(NomadClient::new).map(Some)
+    }
+
     /// A client from the process environment, as the `nomad` command would be configured.
     pub fn from_env() -> Result<Self, NomadError> {
         Self::new(NomadConfig::from_env()?)

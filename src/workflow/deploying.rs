@@ -18,7 +18,7 @@ use crate::nomad::deploy::{deploy, propose_next_fix, DeployOptions, GiveUp, Outc
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
-use crate::nomad::{NomadClient, NomadConfig};
+use crate::nomad::NomadClient;
 use crate::spec::parse::ParseOptions;
 
 /// How one attempt ended.
@@ -31,10 +31,13 @@ pub enum DeployAttempt {
 }
 
 fn client(vars: &BTreeMap<String, String>) -> Result<NomadClient, String> {
-    if !vars.contains_key("NOMAD_ADDR") {
-        return Err("Nomad is not configured: set NOMAD_ADDR (and NOMAD_TOKEN) to deploy".into());
+    match NomadClient::configured(vars) {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => {
+            Err("Nomad is not configured: set NOMAD_ADDR (and NOMAD_TOKEN) to deploy".into())
+        }
+        Err(err) => Err(err.to_string()),
     }
-    NomadConfig::from_vars(vars).and_then(NomadClient::new).map_err(|err| err.to_string())
 }
 
 /// Deploys the job file at `path` once and waits for the verdict.

@@ -17,7 +17,7 @@ use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome};
 use crate::nomad::job_file::JobFile;
-use crate::nomad::{NomadClient, NomadConfig};
+use crate::nomad::NomadClient;
 use crate::spec::parse::ParseOptions;
 
 /// Deploys the job files `after` changed on the default branch. `changed` lists them when the
@@ -59,13 +59,12 @@ pub async fn deploy_pushed(
         ));
         return Ok(report);
     }
-    if !vars.contains_key("NOMAD_ADDR") {
+    let Some(client) = NomadClient::configured(vars)? else {
         anyhow::bail!(
             "the push changed {} but NOMAD_ADDR is not set: nothing was deployed",
             jobs.join(", ")
         );
-    }
-    let client = NomadConfig::from_vars(vars).and_then(NomadClient::new)?;
+    };
     let options = DeployOptions {
         fix: true,
         max_fix_iterations: settings.max_fix_iterations,
