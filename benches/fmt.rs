@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use nomad_spec::spec::format::format_hcl;
+use nomad_spec::jobspec::format::format_hcl;
 
 /// Timed repetitions per file; the median is reported.
 const ROUNDS: usize = 15;

@@ -13,11 +13,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use nomad_spec::cli::generate::generate_text;
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::config::Config;
-use nomad_spec::spec::format::format_hcl;
-use nomad_spec::spec::render::{render_job, RenderOptions};
-use nomad_spec::spec::validate::validate_source;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::config::Config;
+use nomad_spec::jobspec::format::format_hcl;
+use nomad_spec::jobspec::render::{render_job, RenderOptions};
+use nomad_spec::jobspec::validate::validate_source;
 
 const ROUNDS: usize = 200;
 

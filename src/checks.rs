@@ -2,7 +2,7 @@
 //! posts them: `nomad-spec/validate` (the job spec rules), `nomad-spec/secrets` (Vault),
 //! `nomad-spec/routes` (Fabio, with the hostname suffix from `.nomad-spec.toml` or Consul's
 //! conventions) and `nomad-spec/plan` (Nomad). The checks themselves live in
-//! `spec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
+//! `jobspec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
 //! environment. Every service is optional: a check whose service is not configured or not
 //! reachable is skipped and says why.
 
@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
 use crate::infra::fabio::{self, FabioClient};
 use crate::infra::{CheckResult, CheckStatus};
+use crate::jobspec::config::Config;
+use crate::jobspec::parse::ParseOptions;
+use crate::jobspec::validate::validate_source;
+use crate::jobspec::{Diagnostic, Severity};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
 use crate::nomad::NomadClient;
-use crate::spec::config::Config;
-use crate::spec::parse::ParseOptions;
-use crate::spec::validate::validate_source;
-use crate::spec::{Diagnostic, Severity};
 
 /// What the checks of one job file found.
 #[derive(Debug, Clone)]

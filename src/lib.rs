@@ -1,7 +1,7 @@
 //! nomad-spec: from "there is a Dockerfile" to "it runs healthy on HashiCorp Nomad".
 //!
 //! The library holds the whole engine; `main.rs` is a thin command-line shell over `cli`.
-//! Pure parts (`analyze` over a file tree, `spec`) carry most of the logic and tests; the I/O
+//! Pure parts (`analyze` over a file tree, `jobspec`) carry most of the logic and tests; the I/O
 //! parts (`nomad`, `git`) are thin clients. See `DESIGN.md` in the steering repository for
 //! the map.
 
@@ -15,9 +15,9 @@ pub mod forge;
 pub mod git;
 pub mod http;
 pub mod infra;
+pub mod jobspec;
 pub mod llm;
 pub mod markdown;
 pub mod nomad;
-pub mod spec;
 pub mod tls;
 pub mod workflow;

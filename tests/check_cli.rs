@@ -23,9 +23,9 @@ fn untagged_corpus_job() -> std::path::PathBuf {
         .find(|path| {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             !text.contains("urlprefix-")
-                && nomad_spec::spec::validate::validate_source(&text, "x")
+                && nomad_spec::jobspec::validate::validate_source(&text, "x")
                     .iter()
-                    .all(|d| d.severity != nomad_spec::spec::Severity::Error)
+                    .all(|d| d.severity != nomad_spec::jobspec::Severity::Error)
                 && text.contains("job \"")
         })
         .unwrap_or_else(|| panic!("no untagged valid job in the corpus"))

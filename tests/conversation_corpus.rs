@@ -10,7 +10,7 @@ use nomad_spec::conversation::{
     apply, Action, Actor, Checkpoint, Event, Learned, Permission, Stage,
 };
 use nomad_spec::event::{self, Trigger};
-use nomad_spec::spec::answers::Question;
+use nomad_spec::jobspec::answers::Question;
 
 fn payloads(event_name: &str) -> Vec<PathBuf> {
     let dir = common::corpus_dir().join("github-events").join(event_name);

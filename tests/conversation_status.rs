@@ -7,9 +7,9 @@ use nomad_spec::conversation::{
     StatusInput, TrackedQuestion,
 };
 use nomad_spec::infra::{CheckResult, CheckStatus};
+use nomad_spec::jobspec::answers::Question;
+use nomad_spec::jobspec::build::Decision;
 use nomad_spec::nomad::plan::{GroupPlan, PlacementFailure, PlanReport};
-use nomad_spec::spec::answers::Question;
-use nomad_spec::spec::build::Decision;
 
 const LIMIT: usize = 65_536;
 

@@ -9,7 +9,7 @@ use nomad_spec::conversation::{
     StatusInput, STATUS_MARKER,
 };
 use nomad_spec::infra::CheckStatus;
-use nomad_spec::spec::answers::Question;
+use nomad_spec::jobspec::answers::Question;
 
 const BOT: &str = "nomad-spec[bot]";
 const SPEC: &str = "deploy/shop.nomad.hcl";

@@ -17,7 +17,7 @@ mod common;
 
 use hcl::template::{Directive, Element, Template};
 use hcl::{Body, Expression, ObjectKey, Structure, TemplateExpr, TraversalOperator};
-use nomad_spec::spec::format::format_hcl;
+use nomad_spec::jobspec::format::format_hcl;
 use sha2::{Digest, Sha256};
 
 /// Every file under `corpus/nomad-jobs`, as (path relative to it, text).

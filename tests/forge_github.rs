@@ -12,7 +12,7 @@ use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::{from_github, PullRequest, PullRequestAction, Trigger};
 use nomad_spec::forge::{CheckDelivery, DeploymentState, Forge, ForgeKind, RetryPolicy};
 use nomad_spec::infra::{CheckResult, CheckStatus};
-use nomad_spec::spec::Diagnostic;
+use nomad_spec::jobspec::Diagnostic;
 
 const REPO: &str = "/repos/acme/shop";
 

@@ -7,8 +7,8 @@ use std::path::Path;
 mod common;
 
 use nomad_spec::cli::generate::generate_text;
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::config::Config;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::config::Config;
 
 #[test]
 fn rendered_job_files_of_every_fixture_repository() {

@@ -5,10 +5,10 @@
 //! blocks it should and that the value reads back as the exact text given.
 
 use nomad_spec::analyze::{Analysis, EnvVar, Port, Protocol, Resources, Role, Service, Source};
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::build::build;
-use nomad_spec::spec::build::render_files;
-use nomad_spec::spec::config::Config;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::build::build;
+use nomad_spec::jobspec::build::render_files;
+use nomad_spec::jobspec::config::Config;
 
 const HOSTILE: &[&str] = &[
     "quote \" inside",

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use nomad_spec::analyze::Analysis;
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::build::build;
-use nomad_spec::spec::build::render_files;
-use nomad_spec::spec::config::Config;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::build::build;
+use nomad_spec::jobspec::build::render_files;
+use nomad_spec::jobspec::config::Config;
 
 fn generate(config: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/generate/app-database.json");

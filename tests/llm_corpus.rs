@@ -5,8 +5,8 @@
 mod common;
 
 use nomad_spec::analyze::source::looks_secret;
+use nomad_spec::jobspec::parse::{parse_job_spec, ParseOptions};
 use nomad_spec::llm::guard::{redact_spec, redact_text, secret_values, untrusted};
-use nomad_spec::spec::parse::{parse_job_spec, ParseOptions};
 
 #[test]
 fn no_secret_value_of_a_corpus_job_reaches_the_prompt() {

@@ -24,9 +24,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use nomad_spec::analyze::{analyze, Options};
+use nomad_spec::jobspec::answers::Answers;
 use nomad_spec::llm::tasks;
 use nomad_spec::llm::{Client, Settings};
-use nomad_spec::spec::answers::Answers;
 
 #[test]
 fn a_real_server_answers_or_the_rules_stand() {

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use nomad_spec::analyze::{analyze, Analysis, Options};
+use nomad_spec::jobspec::answers::{Answers, Question};
+use nomad_spec::jobspec::build::build;
+use nomad_spec::jobspec::config::Config;
+use nomad_spec::jobspec::JobSpec;
 use nomad_spec::llm::tasks::{self, Advice};
 use nomad_spec::llm::{Client, Settings};
 use nomad_spec::nomad::diagnose::{Category, Diagnosis, Evidence};
-use nomad_spec::spec::answers::{Answers, Question};
-use nomad_spec::spec::build::build;
-use nomad_spec::spec::config::Config;
-use nomad_spec::spec::JobSpec;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-test-never-sent-in-a-body";

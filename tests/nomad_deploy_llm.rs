@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
+use nomad_spec::jobspec::parse::ParseOptions;
 use nomad_spec::llm::{Client, Settings};
 use nomad_spec::nomad::api::TaskEvent;
 use nomad_spec::nomad::deploy::{deploy, propose_next_fix, DeployOptions, DeployReport, Outcome};
@@ -20,7 +21,6 @@ use nomad_spec::nomad::fix::{Edit, FixOrigin, FixPolicy};
 use nomad_spec::nomad::job_file::JobFile;
 use nomad_spec::nomad::watch::{Failure, Verdict, WatchOptions};
 use nomad_spec::nomad::{NomadClient, NomadConfig};
-use nomad_spec::spec::parse::ParseOptions;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-test-never-sent-in-a-body";
@@ -382,7 +382,7 @@ fn failure(events: Vec<Value>, stderr: &[&str], oom_killed: bool) -> Failure {
 
 /// The job of `JOB_FILE` as Nomad's API JSON.
 fn api_job() -> Value {
-    nomad_spec::spec::parse::parse_job(JOB_FILE, "web.nomad.hcl", &ParseOptions::default())
+    nomad_spec::jobspec::parse::parse_job(JOB_FILE, "web.nomad.hcl", &ParseOptions::default())
         .unwrap_or_else(|d| panic!("{d:?}"))
 }
 

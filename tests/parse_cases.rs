@@ -1,7 +1,7 @@
 //! Job file features → Nomad API JSON, one small file per feature, with the JSON it must
 //! produce as an inline snapshot (field names and values as `nomad job run -output` has them).
 
-use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
+use nomad_spec::jobspec::parse::{parse_job, parse_job_spec, ParseOptions};
 
 /// Parses `source` with `-var` values and var files (written to a temporary directory).
 fn parse(source: &str, vars: &[(&str, &str)], var_files: &[(&str, &str)]) -> serde_json::Value {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
+use nomad_spec::jobspec::parse::{parse_job, parse_job_spec, ParseOptions};
 
 /// Files that must fail, by path under `nomad-jobs/`, and a piece of the reason they fail.
 const EXPECTED_FAILURES: &[(&str, &str)] = &[

@@ -11,11 +11,11 @@ mod common;
 use std::path::Path;
 
 use nomad_spec::cli::generate::generate_text;
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::config::Config;
-use nomad_spec::spec::format::format_hcl;
-use nomad_spec::spec::parse::{parse_job, parse_job_spec, ParseOptions};
-use nomad_spec::spec::validate::{is_valid, validate_source};
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::config::Config;
+use nomad_spec::jobspec::format::format_hcl;
+use nomad_spec::jobspec::parse::{parse_job, parse_job_spec, ParseOptions};
+use nomad_spec::jobspec::validate::{is_valid, validate_source};
 
 #[test]
 fn formatting_never_changes_what_a_corpus_job_means() {
@@ -136,7 +136,7 @@ fn rendered_jobs_parse_back_into_the_same_spec() {
 
 /// Nomad's parser fills in a template's `perms` and `splay`, and a vault block's `change_mode`
 /// and `env`, when the file leaves them out.
-fn with_nomad_template_defaults(job: &mut nomad_spec::spec::JobSpec) {
+fn with_nomad_template_defaults(job: &mut nomad_spec::jobspec::JobSpec) {
     for group in job.groups_mut() {
         for task in &mut group.tasks {
             if let Some(vault) = task.vault.as_mut() {
@@ -145,7 +145,7 @@ fn with_nomad_template_defaults(job: &mut nomad_spec::spec::JobSpec) {
             }
             for template in task.templates.iter_mut().flatten() {
                 template.perms.get_or_insert_with(|| "0644".to_string());
-                template.splay.get_or_insert(5 * nomad_spec::spec::SECOND);
+                template.splay.get_or_insert(5 * nomad_spec::jobspec::SECOND);
             }
         }
     }

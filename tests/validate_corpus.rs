@@ -5,8 +5,8 @@
 
 mod common;
 
-use nomad_spec::spec::validate::validate_source;
-use nomad_spec::spec::Severity;
+use nomad_spec::jobspec::validate::validate_source;
+use nomad_spec::jobspec::Severity;
 
 const FILE_MISSING: &str = "in call to file(): cannot read";
 

@@ -11,7 +11,7 @@ use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState, S
 use nomad_spec::infra::vault::{check_secrets, suggest_secrets, SecretListing, VaultClient};
 use nomad_spec::infra::vault::{KvMount, VaultConventions, KEYS_METADATA};
 use nomad_spec::infra::CheckStatus;
-use nomad_spec::spec::Severity;
+use nomad_spec::jobspec::Severity;
 
 const TOKEN: &str = "s.good";
 

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use nomad_spec::analyze::Analysis;
 use nomad_spec::cli::generate::explain;
-use nomad_spec::spec::answers::Answers;
-use nomad_spec::spec::build::build;
-use nomad_spec::spec::build::render_files;
-use nomad_spec::spec::config::Config;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::build::build;
+use nomad_spec::jobspec::build::render_files;
+use nomad_spec::jobspec::config::Config;
 
 fn analysis() -> Analysis {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/generate/app-secrets.json");
@@ -97,8 +97,11 @@ fn every_rendering_is_a_valid_job() {
     for version in ["1.6", "1.9", "1.11"] {
         let (files, _) = generate(&config(&format!("nomad_version = \"{version}\"\n{CLUSTER}")));
         let job = files.split_once('\n').map(|(_, job)| job).unwrap_or_default();
-        let diagnostics = nomad_spec::spec::validate::validate_source(job, "job.nomad.hcl");
-        assert!(nomad_spec::spec::validate::is_valid(&diagnostics), "{version}: {diagnostics:?}");
+        let diagnostics = nomad_spec::jobspec::validate::validate_source(job, "job.nomad.hcl");
+        assert!(
+            nomad_spec::jobspec::validate::is_valid(&diagnostics),
+            "{version}: {diagnostics:?}"
+        );
     }
 }
 
@@ -114,7 +117,7 @@ fn never_a_vault_env_map() {
 
 #[tokio::test]
 async fn features_come_from_the_clusters_agent_self() {
-    use nomad_spec::spec::build::{Feature, NomadFeatures};
+    use nomad_spec::jobspec::build::{Feature, NomadFeatures};
     for (version, identity, blocks) in [("1.6.5", false, false), ("1.11.0", true, true)] {
         let scenario = fakes::nomad::Scenario { version: version.into(), ..Default::default() };
         let fake = fakes::nomad::FakeNomad::start(scenario).unwrap();

@@ -16,9 +16,9 @@ use std::process::ExitCode;
 
 use crate::checks::check_file;
 use crate::infra::{CheckResult, CheckStatus};
+use crate::jobspec::config::Config;
+use crate::jobspec::Severity;
 use crate::nomad::job_file::JobFile;
-use crate::spec::config::Config;
-use crate::spec::Severity;
 
 use super::deploy::runtime;
 
@@ -101,7 +101,7 @@ pub fn render_text_results(results: &[CheckResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Diagnostic;
+    use crate::jobspec::Diagnostic;
 
     #[test]
     fn text_has_one_block_per_check() {

@@ -34,14 +34,14 @@ use serde::{Deserialize, Serialize};
 
 use super::analyze::Format;
 use crate::analyze::{self, Analysis, Options};
+use crate::jobspec::answers::Answers;
+use crate::jobspec::build::build;
+use crate::jobspec::config::Config;
+use crate::jobspec::render::{render_job, RenderOptions};
+use crate::jobspec::validate::{is_valid, validate_source};
+use crate::jobspec::{JobSpec, TaskGroup};
 use crate::llm::prompt::Prompt;
 use crate::llm::{tasks, Client};
-use crate::spec::answers::Answers;
-use crate::spec::build::build;
-use crate::spec::config::Config;
-use crate::spec::render::{render_job, RenderOptions};
-use crate::spec::validate::{is_valid, validate_source};
-use crate::spec::{JobSpec, TaskGroup};
 
 /// Whether the LLM takes part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,7 +2,7 @@
 //!
 //! This file owns which files are formatted (named files, directories searched for job
 //! files, `-` for stdin), what happens to the result (printed, written back atomically, or
-//! only compared) and the exit code. The layout itself is `spec::format::format_hcl`.
+//! only compared) and the exit code. The layout itself is `jobspec::format::format_hcl`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::jobspec::format::format_hcl;
 use crate::nomad::job_file::find_job_files;
-use crate::spec::format::format_hcl;
 
 /// Exit code when `--check` finds files that are not formatted.
 const EXIT_UNFORMATTED: u8 = 1;

@@ -6,7 +6,7 @@
 //! real answer flagged. Then it writes one file per job and prints why each decision was made.
 //!
 //! Overwriting: a file is replaced only when nomad-spec wrote it and nobody changed it since
-//! (its header checksum still matches; see `spec::render::Provenance`). A file a person wrote
+//! (its header checksum still matches; see `jobspec::render::Provenance`). A file a person wrote
 //! or edited is never overwritten without `--force`.
 //!
 //! Exit codes: 0 files written (or unchanged); 1 no deployable service; 2 usage, unreadable
@@ -19,10 +19,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
-use crate::spec::answers::{Answers, Question};
-use crate::spec::build::{self, render_files, BuildError, Generated, GeneratedFile};
-use crate::spec::config::Config;
-use crate::spec::render::{self, Provenance};
+use crate::jobspec::answers::{Answers, Question};
+use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
+use crate::jobspec::config::Config;
+use crate::jobspec::render::{self, Provenance};
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]

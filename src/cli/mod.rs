@@ -34,7 +34,7 @@ pub struct JobFileArgs {
 
 impl JobFileArgs {
     /// The `--var` pairs and var files as parse options.
-    pub fn parse_options(&self) -> anyhow::Result<crate::spec::parse::ParseOptions> {
+    pub fn parse_options(&self) -> anyhow::Result<crate::jobspec::parse::ParseOptions> {
         let vars = self
             .vars
             .iter()
@@ -45,7 +45,7 @@ impl JobFileArgs {
                 _ => anyhow::bail!("--var {pair:?} is not NAME=VALUE"),
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(crate::spec::parse::ParseOptions { vars, var_files: self.var_files.clone() })
+        Ok(crate::jobspec::parse::ParseOptions { vars, var_files: self.var_files.clone() })
     }
 }
 
@@ -154,7 +154,7 @@ mod tests {
     fn parse_options(
         vars: &[String],
         var_files: &[std::path::PathBuf],
-    ) -> anyhow::Result<crate::spec::parse::ParseOptions> {
+    ) -> anyhow::Result<crate::jobspec::parse::ParseOptions> {
         let args = JobFileArgs {
             file: "job.hcl".into(),
             vars: vars.to_vec(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::spec::parse::{parse_job, source_text, ParseOptions};
+use crate::jobspec::parse::{parse_job, source_text, ParseOptions};
 
 /// Arguments of `nomad-spec parse`.
 #[derive(Debug, clap::Args)]

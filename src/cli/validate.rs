@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::spec::build::NomadFeatures;
-use crate::spec::parse::source_text;
-use crate::spec::validate::{is_valid, validate_source, validate_source_for};
-use crate::spec::{Diagnostic, Severity};
+use crate::jobspec::build::NomadFeatures;
+use crate::jobspec::parse::source_text;
+use crate::jobspec::validate::{is_valid, validate_source, validate_source_for};
+use crate::jobspec::{Diagnostic, Severity};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -22,7 +22,7 @@ use regex::Regex;
 
 use super::checkpoint::TrackedQuestion;
 use crate::command::{self, Command, PREFIX};
-use crate::spec::answers::{AnswerError, Answers};
+use crate::jobspec::answers::{AnswerError, Answers};
 
 /// What one line of a comment meant.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spec::answers::{Answers, Question};
+use crate::jobspec::answers::{Answers, Question};
 
 /// The version written by [`encode`]; [`decode`] refuses others.
 pub const VERSION: u32 = 1;

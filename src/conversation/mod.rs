@@ -15,7 +15,7 @@
 //!    the commenter's permission (GitHub: `GET /repos/{o}/{r}/collaborators/{login}/permission`,
 //!    GitLab: the member's access level, mapped onto [`Permission`]; write/maintain/admin, or
 //!    GitLab Developer and above, may drive), whether the head is a fork, the builder's questions
-//!    for the analysis (`spec::build` with empty answers, so numbering is stable) and the sha256
+//!    for the analysis (`jobspec::build` with empty answers, so numbering is stable) and the sha256
 //!    of the job file on the head ([`sha256_hex`]). [`Event::from_trigger`] does this for a
 //!    GitHub `Trigger` given a [`Learned`]; an `issue_comment` edit of the bot's own comment
 //!    by a person becomes [`Event::StatusCommentEdited`] (ticked boxes). GitLab merge-request

@@ -29,7 +29,7 @@ use super::checkpoint::{
 use crate::command::{help_markdown, Command, PREFIX};
 use crate::event::Trigger;
 use crate::infra::CheckStatus;
-use crate::spec::answers::{Answers, Question};
+use crate::jobspec::answers::{Answers, Question};
 
 /// Most questions the status comment numbers and the checkpoint keeps.
 pub const MAX_QUESTIONS: usize = 50;

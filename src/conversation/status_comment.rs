@@ -17,8 +17,8 @@ use super::checkpoint::{encode, Checkpoint, Owner, Stage, STATUS_MARKER};
 use crate::analyze::Analysis;
 use crate::command::PREFIX;
 use crate::infra::{CheckResult, CheckStatus};
+use crate::jobspec::build::Decision;
 use crate::nomad::plan::{render_markdown, PlanReport};
-use crate::spec::build::Decision;
 
 pub use crate::markdown::{code, escape};
 

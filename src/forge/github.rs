@@ -21,7 +21,7 @@ use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, GitRem
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::infra::{CheckResult, CheckStatus};
-use crate::spec::{Diagnostic, Severity};
+use crate::jobspec::{Diagnostic, Severity};
 
 const FORGE: &str = "GitHub";
 /// GitHub accepts at most this many annotations per check-run request.

@@ -4,7 +4,7 @@
 //! service health), configured like the `consul` CLI: `CONSUL_HTTP_ADDR` (`host:port` or a
 //! URL; `https://` or `CONSUL_HTTP_SSL=true` for TLS), `CONSUL_HTTP_TOKEN` (sent as
 //! `X-Consul-Token`) and `CONSUL_CACERT`. It also owns the conventions schema. It does not
-//! decide anything about a job: `spec::build` reads what this module found.
+//! decide anything about a job: `jobspec::build` reads what this module found.
 //!
 //! Why not `rs-consul` (the crate first chosen): with `default-features = false` it still adds
 //! 29 crates to the build, among them a second, blocking HTTP client (`ureq`), the `bon` and
@@ -53,7 +53,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::spec::config::{Config, FabioConfig, ServiceClass};
+use crate::jobspec::config::{Config, FabioConfig, ServiceClass};
 
 /// KV key of the conventions unless `NOMAD_SPEC_CONVENTIONS_KEY` names another.
 pub const DEFAULT_CONVENTIONS_KEY: &str = "config/nomad-agent/conventions";
@@ -437,7 +437,7 @@ fn encode_path(key: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceLookup {
     /// Dependency (analysis service name) → what Consul has.
-    pub found: BTreeMap<String, crate::spec::config::CatalogService>,
+    pub found: BTreeMap<String, crate::jobspec::config::CatalogService>,
     /// Notes for the person: unreachable Consul, unhealthy dependencies.
     pub notes: Vec<String>,
 }
@@ -475,7 +475,7 @@ pub async fn look_up_services(
                 }
                 lookup.found.insert(
                     dependency.clone(),
-                    crate::spec::config::CatalogService {
+                    crate::jobspec::config::CatalogService {
                         name: name.clone(),
                         passing,
                         instances: instances.len(),

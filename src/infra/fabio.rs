@@ -18,8 +18,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::{CheckResult, CheckStatus};
-use crate::spec::parse::{parse_job, LineIndex, ParseOptions};
-use crate::spec::Diagnostic;
+use crate::jobspec::parse::{parse_job, LineIndex, ParseOptions};
+use crate::jobspec::Diagnostic;
 
 /// Name of the check this module produces.
 pub const CHECK_NAME: &str = "nomad-spec/routes";

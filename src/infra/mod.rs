@@ -12,7 +12,7 @@ pub mod vault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::Diagnostic;
+use crate::jobspec::Diagnostic;
 
 /// How a named check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

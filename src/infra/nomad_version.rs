@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::build::features::NomadFeatures;
-use crate::spec::config::Config;
+use crate::jobspec::build::features::NomadFeatures;
+use crate::jobspec::config::Config;
 
 /// Asks the cluster at `NOMAD_ADDR` for its version, so that the job uses only what that
 /// Nomad has (`nomad_version` in `.nomad-spec.toml` wins and is not asked); says what it did.

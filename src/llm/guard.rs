@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::analyze::source::looks_secret;
-use crate::spec::render::{render_job, RenderOptions};
-use crate::spec::validate::{is_valid, validate_source};
-use crate::spec::{Check, Constraint, JobSpec, Severity, Task};
+use crate::jobspec::render::{render_job, RenderOptions};
+use crate::jobspec::validate::{is_valid, validate_source};
+use crate::jobspec::{Check, Constraint, JobSpec, Severity, Task};
 
 /// What replaces a secret value in anything sent to the LLM.
 pub const REDACTED: &str = "[redacted]";

@@ -15,14 +15,14 @@ use super::client::{Ask, Client};
 use super::guard::{self, apply_changes, Change, Patched};
 use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
+use crate::jobspec::answers::{Answers, Question};
+use crate::jobspec::build::build;
+use crate::jobspec::config::Config;
+use crate::jobspec::parse::{parse_job_spec, ParseOptions};
+use crate::jobspec::render::{render_job, RenderOptions};
+use crate::jobspec::validate::{is_valid, validate_source};
+use crate::jobspec::JobSpec;
 use crate::nomad::diagnose::{Category, Diagnosis, Evidence};
-use crate::spec::answers::{Answers, Question};
-use crate::spec::build::build;
-use crate::spec::config::Config;
-use crate::spec::parse::{parse_job_spec, ParseOptions};
-use crate::spec::render::{render_job, RenderOptions};
-use crate::spec::validate::{is_valid, validate_source};
-use crate::spec::JobSpec;
 
 /// What the LLM advised: a value that passed the guardrails, or none, and notes for the
 /// report either way.

@@ -25,8 +25,8 @@ use super::fix::{advised_fix, apply_to_json, propose_fix, Fix, FixPolicy};
 use super::job_file::JobFile;
 use super::plan::PlanReport;
 use super::watch::{watch, Failure, Verdict, WatchOptions};
+use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
-use crate::spec::JobSpec;
 
 /// What to do with the job when the loop gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

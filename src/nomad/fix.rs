@@ -21,9 +21,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::diagnose::{Category, Diagnosis};
+use crate::jobspec::{Constraint, JobSpec, Nanos, Port, UpdateStrategy, SECOND};
 use crate::llm::guard::{Change, Field};
 use crate::llm::tasks::AdvisedDiagnosis;
-use crate::spec::{Constraint, JobSpec, Nanos, Port, UpdateStrategy, SECOND};
 
 /// Nomad's default `MemoryMB` when a task sets none.
 const DEFAULT_MEMORY_MB: i64 = 300;
@@ -317,7 +317,7 @@ fn edits_for_change(spec: &JobSpec, change: &Change) -> Result<Vec<Edit>, String
 fn find_group<'a>(
     spec: &'a JobSpec,
     group: &str,
-) -> Result<&'a crate::spec::TaskGroup, NotFixable> {
+) -> Result<&'a crate::jobspec::TaskGroup, NotFixable> {
     spec.groups()
         .iter()
         .find(|g| g.name == group)
@@ -712,7 +712,7 @@ fn tasks_mut<'a>(
     spec: &'a mut JobSpec,
     group: &'a str,
     task: &'a str,
-) -> impl Iterator<Item = &'a mut crate::spec::Task> {
+) -> impl Iterator<Item = &'a mut crate::jobspec::Task> {
     spec.groups_mut()
         .iter_mut()
         .filter(move |g| g.name == group)
@@ -1695,10 +1695,10 @@ job "web" {
         for edit in &llm_edits() {
             apply_to_spec(&mut expected, edit);
         }
-        let parsed = crate::spec::parse::parse_job_spec(
+        let parsed = crate::jobspec::parse::parse_job_spec(
             &edited,
             "web.nomad.hcl",
-            &crate::spec::parse::ParseOptions::default(),
+            &crate::jobspec::parse::ParseOptions::default(),
         )
         .unwrap();
         let task = &parsed.groups()[0].tasks[0];
@@ -1825,10 +1825,10 @@ job "web" {
 
     /// The job of the HCL file above, as the typed model reads it.
     fn hcl_spec() -> JobSpec {
-        crate::spec::parse::parse_job_spec(
+        crate::jobspec::parse::parse_job_spec(
             HCL,
             "web.nomad.hcl",
-            &crate::spec::parse::ParseOptions::default(),
+            &crate::jobspec::parse::ParseOptions::default(),
         )
         .unwrap()
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::client::{NomadClient, NomadError};
 use super::fix::{apply_to_hcl, apply_to_json_file, Edit};
-use crate::spec::parse::{parse_job, ParseOptions};
+use crate::jobspec::parse::{parse_job, ParseOptions};
 
 /// How a job file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

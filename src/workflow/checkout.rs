@@ -9,9 +9,9 @@ use std::path::Path;
 use super::Settings;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
-use crate::spec::answers::{Answers, Question};
-use crate::spec::build::{self, BuildError};
-use crate::spec::config::Config;
+use crate::jobspec::answers::{Answers, Question};
+use crate::jobspec::build::{self, BuildError};
+use crate::jobspec::config::Config;
 
 /// The repository's short name (`acme/shop` → `shop`), which names its job by default.
 pub fn repository_name(full_name: &str) -> String {
@@ -45,7 +45,7 @@ pub fn questions_and_path(
     let fallback = config
         .output
         .as_deref()
-        .unwrap_or(crate::spec::config::DEFAULT_OUTPUT)
+        .unwrap_or(crate::jobspec::config::DEFAULT_OUTPUT)
         .replace("{job}", repository_name);
     match build::build(analysis, &Answers::default(), config, repository_name) {
         Ok(generated) => {
@@ -62,10 +62,10 @@ pub async fn check_in_checkout(
     root: &Path,
     relative: &str,
     vars: &BTreeMap<String, String>,
-    config: &crate::spec::config::Config,
+    config: &crate::jobspec::config::Config,
 ) -> anyhow::Result<FileChecks> {
     let file = crate::nomad::job_file::JobFile::read(&root.join(relative))?;
-    let options = crate::spec::parse::ParseOptions::default();
+    let options = crate::jobspec::parse::ParseOptions::default();
     let mut checked = crate::checks::check_file(&file, &options, vars, config, true).await;
     for annotation in checked.results.iter_mut().flat_map(|r| r.annotations.iter_mut()) {
         annotation.file = relative.to_string();

@@ -31,12 +31,12 @@ use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
 use crate::infra::{CheckResult, CheckStatus};
+use crate::jobspec::answers::{Answers, Question};
+use crate::jobspec::build::{self, Decision, Generated};
+use crate::jobspec::config::Config;
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
-use crate::spec::answers::{Answers, Question};
-use crate::spec::build::{self, Decision, Generated};
-use crate::spec::config::Config;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -516,7 +516,7 @@ impl Run<'_> {
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
         let files =
-            crate::spec::build::render_files(generated, &self.config, &self.repository_name)?;
+            crate::jobspec::build::render_files(generated, &self.config, &self.repository_name)?;
         files.into_iter().next().map(|f| f.text).context("the builder made no job")
     }
 
@@ -531,8 +531,11 @@ impl Run<'_> {
             Vec::new()
         } else {
             let generated = self.generate()?;
-            let files =
-                crate::spec::build::render_files(&generated, &self.config, &self.repository_name)?;
+            let files = crate::jobspec::build::render_files(
+                &generated,
+                &self.config,
+                &self.repository_name,
+            )?;
             if !files.iter().any(|f| f.path == path) {
                 anyhow::bail!("the builder made no job file at {path}");
             }

@@ -14,12 +14,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Runner;
+use crate::jobspec::parse::ParseOptions;
 use crate::nomad::deploy::{deploy, propose_next_fix, DeployOptions, GiveUp, Outcome};
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
 use crate::nomad::NomadClient;
-use crate::spec::parse::ParseOptions;
 
 /// How one attempt ended.
 #[derive(Debug)]

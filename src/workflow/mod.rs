@@ -202,7 +202,7 @@ async fn manual_check(
         format!("refs/heads/{git_ref}")
     };
     let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
-    let config = crate::spec::config::Config::load_from_repository(workspace.path())?;
+    let config = crate::jobspec::config::Config::load_from_repository(workspace.path())?;
     let mut report = RunReport::new(format!("manual check of {git_ref}"));
     let files = checkout::job_files_in(workspace.path());
     if files.is_empty() {

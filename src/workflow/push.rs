@@ -15,10 +15,10 @@ use super::{llm_client, RunReport, Runner, Settings};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
+use crate::jobspec::parse::ParseOptions;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::NomadClient;
-use crate::spec::parse::ParseOptions;
 
 /// Deploys the job files `after` changed on the default branch. `changed` lists them when the
 /// event did (GitHub); otherwise they are read from git since `before` (GitLab).

@@ -16,8 +16,8 @@ use regex::Regex;
 
 use super::{KvMount, Mount, VaultClient, VaultError};
 use crate::infra::{CheckResult, CheckStatus};
-use crate::spec::parse::{closest, parse_job_spec, ParseOptions};
-use crate::spec::Diagnostic;
+use crate::jobspec::parse::{closest, parse_job_spec, ParseOptions};
+use crate::jobspec::Diagnostic;
 
 /// The check's name, as the PR bot posts it.
 pub const SECRETS_CHECK: &str = "nomad-spec/secrets";
@@ -257,7 +257,8 @@ pub async fn check_secrets(
             )),
         }
     }
-    let errors = annotations.iter().filter(|d| d.severity == crate::spec::Severity::Error).count();
+    let errors =
+        annotations.iter().filter(|d| d.severity == crate::jobspec::Severity::Error).count();
     let count = references.len();
     let plural = if count == 1 { "" } else { "s" };
     let (status, summary) = if errors == 0 {
@@ -646,7 +647,7 @@ EOT
         assert_eq!(found.len(), 2, "an empty declaration lists no key: {found:?}");
         assert!(found[0].message.contains("`nomad-spec/keys` lists none"), "{found:?}");
         let found = key_findings(&keys, "kv/data/shop/db", None, "declare them", "f.hcl");
-        assert!(found.iter().all(|d| d.severity == crate::spec::Severity::Warning), "{found:?}");
+        assert!(found.iter().all(|d| d.severity == crate::jobspec::Severity::Warning), "{found:?}");
         assert!(found.iter().all(|d| d.message.ends_with("; declare them")), "{found:?}");
     }
 

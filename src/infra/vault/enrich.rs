@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use super::{suggest_secrets, KvMount, Mount, SecretListing, VaultClient, VaultConventions};
 use crate::analyze::Analysis;
-use crate::spec::answers::Answers;
-use crate::spec::config::Config;
+use crate::jobspec::answers::Answers;
+use crate::jobspec::config::Config;
 
 /// Suggestions at or above this confidence become answers; the rest are only shown.
 pub const ANSWER_CONFIDENCE: f64 = 0.8;

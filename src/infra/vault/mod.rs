@@ -4,7 +4,7 @@
 //! This module owns the Vault client (configured like the `vault` command line from
 //! `VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_NAMESPACE` and `VAULT_CACERT`), the secret suggestions
 //! for an analysis ([`suggest`]) and the `nomad-spec/secrets` check of a job file
-//! ([`check`]). It does not render templates (that is `spec::build`).
+//! ([`check`]). It does not render templates (that is `jobspec::build`).
 //!
 //! **Never secret data.** The tool must not be able to leak what it never read, so no call
 //! here requests a secret's value: KV v2 is only touched under `<mount>/metadata/`, KV v1 only

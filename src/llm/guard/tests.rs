@@ -1,7 +1,7 @@
 //! Table tests of the guardrails: fences, redaction, the allow-list and its bounds.
 
 use super::*;
-use crate::spec::parse::{parse_job_spec, ParseOptions};
+use crate::jobspec::parse::{parse_job_spec, ParseOptions};
 
 const JOB: &str = r#"
 job "shop" {

@@ -4,7 +4,7 @@
 //! keys are errors) and what the PR conversation will produce from `/nomad-spec set KEY=VALUE`
 //! (`Answers::set`). A `Question` is what the builder could not decide alone: a key of that
 //! `KEY=VALUE` grammar, a prompt, the default it will use, and why. This module only holds and
-//! checks values; using them is `spec::build`'s job.
+//! checks values; using them is `jobspec::build`'s job.
 //!
 //! The `KEY=VALUE` grammar (SERVICE is a service name, VAR an environment variable):
 //!

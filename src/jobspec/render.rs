@@ -1,7 +1,7 @@
 //! `JobSpec` → HCL job file text, in canonical layout, meaning exactly the model.
 //!
 //! The document is built as hcl-rs structures (`Body`, `Block`, `Attribute`, `Expression`) and
-//! serialized by hcl-rs, then aligned by `spec::format::format_hcl`. Text is never pasted
+//! serialized by hcl-rs, then aligned by `jobspec::format::format_hcl`. Text is never pasted
 //! together, so a value can never become structure:
 //!
 //! - plain strings go through hcl-rs, which escapes quotes, newlines, `${` and `%{`;

@@ -1,8 +1,8 @@
 //! The `JobSpec` model: serde types mirroring Nomad's job API JSON.
 //!
 //! One value of these types is the single source of truth for a job: it is rendered to HCL
-//! (`spec::render`), sent to Nomad's HTTP API unchanged (`nomad`), and produced from a job
-//! file (`spec::parse`). Field names follow the API (`PascalCase`, durations in nanoseconds).
+//! (`jobspec::render`), sent to Nomad's HTTP API unchanged (`nomad`), and produced from a job
+//! file (`jobspec::parse`). Field names follow the API (`PascalCase`, durations in nanoseconds).
 //! Every field is optional so partial jobs deserialize; unknown fields are ignored. This file
 //! owns only types and small accessors, no behaviour.
 

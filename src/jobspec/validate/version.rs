@@ -1,13 +1,13 @@
 //! Features a job file uses that a given Nomad version lacks (`validate --nomad-version`):
 //! `node_pool` before 1.6, `vault { role }` before 1.7, task `secret` blocks before 1.11,
 //! `provider = "nomad"` services before 1.3 and their checks before 1.4. Each finding points
-//! at the block or value that uses the feature. Versions: [`crate::spec::build::Feature`].
+//! at the block or value that uses the feature. Versions: [`crate::jobspec::build::Feature`].
 
 use serde_json::Value;
 
-use crate::spec::build::{Feature, NomadFeatures};
-use crate::spec::parse::DecodedJob;
-use crate::spec::Diagnostic;
+use crate::jobspec::build::{Feature, NomadFeatures};
+use crate::jobspec::parse::DecodedJob;
+use crate::jobspec::Diagnostic;
 
 /// The findings for one decoded job.
 pub(crate) fn check_version(

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use super::{Builder, GroupNames};
 use crate::analyze;
-use crate::spec::answers::{ServiceAnswers, VolumeKind};
-use crate::spec::config::VolumeType;
-use crate::spec::{Lifecycle, Resources, Task, VolumeMount, VolumeRequest};
+use crate::jobspec::answers::{ServiceAnswers, VolumeKind};
+use crate::jobspec::config::VolumeType;
+use crate::jobspec::{Lifecycle, Resources, Task, VolumeMount, VolumeRequest};
 
 impl Builder<'_> {
     pub(super) fn volumes(

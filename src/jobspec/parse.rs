@@ -4,7 +4,7 @@
 //! resolved, and the `job` block is read against Nomad's schema (`parse/job.rs`) into the
 //! API's PascalCase JSON, keeping runtime interpolations (`${NOMAD_PORT_http}`) as text the
 //! way Nomad does. Every problem becomes a `Diagnostic` with its line and column. Validation
-//! (`spec::validate`) reuses the decoded job and its spans; it does not live here.
+//! (`jobspec::validate`) reuses the decoded job and its spans; it does not live here.
 
 mod decode;
 mod eval;

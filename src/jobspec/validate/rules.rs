@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::spec::parse::{is_unknown, DecodedJob};
-use crate::spec::{Diagnostic, Severity, SECOND};
+use crate::jobspec::parse::{is_unknown, DecodedJob};
+use crate::jobspec::{Diagnostic, Severity, SECOND};
 
 /// Collects findings for one file.
 struct Findings<'a> {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 pub(crate) use super::eval::is_unknown;
 use super::eval::{self, describe, span_of, EvalError, Scope, UNKNOWN_MARK};
-use crate::spec::Severity;
+use crate::jobspec::Severity;
 
 /// One finding while decoding, at a byte span.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::spec::{
+use crate::jobspec::{
     EphemeralDisk, Lifecycle, Port, ReschedulePolicy, RestartPolicy, Secret, Vault, VolumeMount,
     VolumeRequest, SECOND,
 };

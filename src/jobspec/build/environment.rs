@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Feature;
 use super::{Builder, GroupNames};
 use crate::analyze::{self, Analysis};
-use crate::spec::answers::{is_env_name, SecretRef, ServiceAnswers};
-use crate::spec::config::ServiceProvider;
-use crate::spec::{Secret, Task, Template, Vault};
+use crate::jobspec::answers::{is_env_name, SecretRef, ServiceAnswers};
+use crate::jobspec::config::ServiceProvider;
+use crate::jobspec::{Secret, Task, Template, Vault};
 
 impl Builder<'_> {
     /// Secret variables → a Vault template; returns the names handled.

@@ -1,7 +1,7 @@
 //! The repository's cluster conventions: `.nomad-spec.toml`, read strictly.
 //!
 //! This module owns the configuration types, their defaults and their loading; it does not
-//! decide anything about a job (that is `spec::build`). Every option is optional: an empty file
+//! decide anything about a job (that is `jobspec::build`). Every option is optional: an empty file
 //! (or no file) means "Nomad's defaults, dynamic ports, Nomad service discovery, Vault KV v2
 //! under `kv/data/<job>`". Unknown keys are errors, so a typo never silently changes a job.
 //!

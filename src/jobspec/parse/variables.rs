@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::decode::{Decoder, Problem};
 use super::eval::{self, describe, span_of, Scope, UNKNOWN_MARK};
-use crate::spec::Severity;
+use crate::jobspec::Severity;
 
 /// A variable's declared type (`string`, `list(number)`, `object({...})`, ...).
 #[derive(Debug, Clone, PartialEq)]
