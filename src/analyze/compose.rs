@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 
 use super::dockerfile::{exposed_ports, ExposedPort};
 use super::interpolate::{substitute, Dollar};
+use super::read::shell_words;
+use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
 use super::Note;
 
@@ -714,7 +716,7 @@ fn service(
             }
             if limits.memory.is_none() {
                 if let Some(text) = section.get("memory").and_then(scalar) {
-                    match memory_mb(&text) {
+                    match memory_mb(&text, Quantities::Docker) {
                         Some(mb) => limits.memory = Some(mb),
                         None => note(notes, "memory:", format!("memory `{text}` not understood")),
                     }
@@ -727,7 +729,7 @@ fn service(
     }
     match body.get("command") {
         Some(Value::String(line)) => {
-            service.command = Some(at.at(name, &["command:"], split_command(line)));
+            service.command = Some(at.at(name, &["command:"], shell_words(line, '\\')));
         }
         Some(Value::Array(items)) => {
             let words = items.iter().filter_map(scalar).collect();
@@ -874,62 +876,6 @@ fn mount_of(item: &Value) -> Result<Mount, String> {
     Ok(Mount { target: target.to_string(), source })
 }
 
-/// `"0.5"` CPUs → 500 MHz.
-fn cpu_mhz(text: &str) -> Option<u32> {
-    let cpus: f64 = text.trim().parse().ok()?;
-    (cpus > 0.0).then(|| (cpus * 1000.0).round().max(1.0) as u32)
-}
-
-/// `512M`, `1g`, `1.5G`, `300m`, `1073741824` (bytes) → MB (binary units, as compose reads
-/// them).
-pub fn memory_mb(text: &str) -> Option<u32> {
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let bytes = match unit.trim() {
-        "" | "b" => number,
-        "k" | "kb" | "ki" | "kib" => number * 1024.0,
-        "m" | "mb" | "mi" | "mib" => number * 1024.0 * 1024.0,
-        "g" | "gb" | "gi" | "gib" => number * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let mb = (bytes / (1024.0 * 1024.0)).ceil();
-    (mb >= 1.0 && mb < f64::from(u32::MAX)).then_some(mb as u32)
-}
-
-/// Splits a command string into words the way compose does (shell quoting, no shell).
-fn split_command(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in line.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => current.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1034,19 +980,6 @@ mod tests {
             assert_eq!(mount.as_ref().map(Mount::persistent), Ok(persistent), "{value}");
             assert_eq!(mount, Ok(expected), "{value}");
         }
-    }
-
-    #[test]
-    fn units() {
-        assert_eq!(memory_mb("512M"), Some(512));
-        assert_eq!(memory_mb("1g"), Some(1024));
-        assert_eq!(memory_mb("1.5G"), Some(1536));
-        assert_eq!(memory_mb("2048k"), Some(2));
-        assert_eq!(memory_mb("1073741824"), Some(1024));
-        assert_eq!(memory_mb("lots"), None);
-        assert_eq!(cpu_mhz("0.5"), Some(500));
-        assert_eq!(cpu_mhz("2"), Some(2000));
-        assert_eq!(cpu_mhz("-1"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::interpolate::{substitute, Dollar};
+use super::read::shell_words;
 use super::{Health, HealthKind, Note};
 
 /// A value and the 1-based line it was read from.
@@ -591,57 +592,6 @@ fn unquote(value: &str) -> String {
     } else {
         value.to_string()
     }
-}
-
-/// Splits on unquoted whitespace, removing quotes; `$` stays for later substitution.
-fn shell_words(text: &str, escape: char) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some('"') if c == escape => {
-                if let Some(next) = chars.next() {
-                    if next != '"' && next != escape {
-                        current.push(c);
-                    }
-                    current.push(next);
-                }
-            }
-            Some(_) => current.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c == escape => {
-                if let Some(next) = chars.next() {
-                    if next == '$' {
-                        // Kept escaped so that substitution leaves it literal.
-                        current.push(c);
-                    }
-                    current.push(next);
-                    in_word = true;
-                }
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
 }
 
 /// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`.

@@ -27,6 +27,7 @@ pub mod interpolate;
 pub mod links;
 pub mod manifest;
 mod model;
+pub mod read;
 pub mod report;
 pub mod resources;
 pub mod source;

@@ -22,8 +22,7 @@ mod secrets;
 
 pub use secrets::looks_secret;
 
-use super::descriptors::{documents, parse_yaml};
-use super::manifest::ReadText;
+use super::read::{documents, parse_yaml, ReadText};
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
 
