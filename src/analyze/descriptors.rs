@@ -208,6 +208,7 @@ pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
         name: name.to_string(),
         secret,
         default: if secret { None } else { value.map(str::to_string) },
+        ..EnvVar::default()
     }
 }
 

@@ -193,25 +193,7 @@ struct Draft {
 impl Draft {
     fn new(name: &str, source: Source, path: &str) -> Draft {
         Draft {
-            service: Service {
-                name: name.to_string(),
-                source,
-                path: path.to_string(),
-                dockerfile: None,
-                image: None,
-                base_image: None,
-                language: None,
-                framework: None,
-                role: Role::App,
-                ports: Vec::new(),
-                health: None,
-                env: Vec::new(),
-                volumes: Vec::new(),
-                depends_on: Vec::new(),
-                command: None,
-                resources: Resources { cpu: 0, memory: 0, reason: String::new() },
-                evidence: Vec::new(),
-            },
+            service: Service::new(name, source, path),
             aliases: Vec::new(),
             ports: Vec::new(),
             health: Vec::new(),
@@ -809,7 +791,12 @@ fn finish(mut draft: Draft) -> Service {
             }
             None => {
                 draft.service.evidence.push(fact.evidence);
-                env.push(EnvVar { name: fact.name, secret, default: fact.value });
+                env.push(EnvVar {
+                    name: fact.name,
+                    secret,
+                    default: fact.value,
+                    ..EnvVar::default()
+                });
             }
         }
     }
@@ -1008,6 +995,7 @@ mod tests {
                     name: "MODE".into(),
                     secret: false,
                     default: Some("prod".into()),
+                    ..EnvVar::default()
                 }],
                 health: Some(Health {
                     kind: HealthKind::Http,

@@ -511,6 +511,7 @@ mod tests {
                 command: None,
                 resources: Resources { cpu: 100, memory: 128, reason: "r".into() },
                 evidence: vec![],
+                ..Service::new(name, Source::Image, ".")
             })
             .collect();
         Analysis { services, notes: vec![] }

@@ -357,7 +357,10 @@ mod tests {
         assert_eq!(names, ["web", "worker", "admin"]);
         let web = &services[0];
         assert_eq!(web.dir, ".");
-        assert_eq!(web.env, [EnvVar { name: "PORT".into(), secret: false, default: None }]);
+        assert_eq!(
+            web.env,
+            [EnvVar { name: "PORT".into(), secret: false, default: None, ..EnvVar::default() }]
+        );
         assert!(web.ports.is_empty(), "$PORT is not a number");
         assert_eq!(web.command.as_ref().map(|c| c[0].as_str()), Some("gunicorn"));
         assert_eq!(web.evidence[0].line, Some(2));
@@ -411,9 +414,24 @@ primary_region = "ams"
         assert_eq!(
             fly.env,
             [
-                EnvVar { name: "LOG_LEVEL".into(), secret: false, default: Some("info".into()) },
-                EnvVar { name: "STRIPE_SECRET_KEY".into(), secret: true, default: None },
-                EnvVar { name: "WORKERS".into(), secret: false, default: Some("4".into()) },
+                EnvVar {
+                    name: "LOG_LEVEL".into(),
+                    secret: false,
+                    default: Some("info".into()),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "STRIPE_SECRET_KEY".into(),
+                    secret: true,
+                    default: None,
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "WORKERS".into(),
+                    secret: false,
+                    default: Some("4".into()),
+                    ..EnvVar::default()
+                },
             ]
         );
         assert_eq!(fly.resources.as_ref().map(|r| (r.cpu, r.memory)), Some((500, 1024)));
@@ -454,8 +472,18 @@ primary_region = "ams"
         assert_eq!(
             app.env,
             [
-                EnvVar { name: "BUCKET".into(), secret: false, default: Some("my-bucket".into()) },
-                EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None },
+                EnvVar {
+                    name: "BUCKET".into(),
+                    secret: false,
+                    default: Some("my-bucket".into()),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "DB_PASSWORD".into(),
+                    secret: true,
+                    default: None,
+                    ..EnvVar::default()
+                },
             ]
         );
         let flex = "runtime: custom\nenv: flex\nresources:\n  cpu: 2\n  memory_gb: 2.3\nreadiness_check:\n  path: \"/ready\"\n";
