@@ -310,7 +310,7 @@ fn from_compose(
         draft.evidence(
             &secret.file,
             secret.line,
-            format!("secret `{}` mounted at /run/secrets/{}", secret.value, secret.value),
+            format!("secret `{}` mounted at {}", secret.value.name, secret.value.target),
         );
     }
     for mount in &svc.volumes {
