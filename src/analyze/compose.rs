@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::dockerfile::{exposed_ports, ExposedPort};
-use super::interpolate::{substitute, Dollar};
+use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
 use super::read::shell_words;
 use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
@@ -394,7 +394,7 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     let mut errors = Vec::new();
     visit_strings(doc, &mut |s: &mut String| {
         if s.contains('$') {
-            let done = substitute(s, Dollar::Doubled, &lookup);
+            let done = substitute_keeping_unset(s, Dollar::Doubled, &lookup);
             unset.extend(done.unset);
             errors.extend(done.errors);
             *s = done.text;
@@ -405,7 +405,10 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     for name in unset {
         notes.push(Note::file(
             file,
-            format!("variable `{name}` is not set in .env; read as an empty value"),
+            format!(
+                "variable `{name}` is not set in .env: values that use it are kept as written \
+                 and a job asks for them instead of setting them"
+            ),
         ));
     }
     for error in errors {
@@ -860,7 +863,11 @@ fn service(
 }
 
 /// The settings of a service that a Nomad client must allow for its container.
-fn privileges(name: &str, body: &Map<String, Value>, at: &Locator) -> Vec<Located<(String, String)>> {
+fn privileges(
+    name: &str,
+    body: &Map<String, Value>,
+    at: &Locator,
+) -> Vec<Located<(String, String)>> {
     let mut found = Vec::new();
     let mut push = |key: &str, value: String| {
         let needles = [value.clone(), format!("{key}:")];
@@ -1104,7 +1111,11 @@ mod tests {
             ),
             (
                 Value::from("/code/node_modules"),
-                Mount { target: "/code/node_modules".into(), source: VolumeSource::Anonymous, read_only: false },
+                Mount {
+                    target: "/code/node_modules".into(),
+                    source: VolumeSource::Anonymous,
+                    read_only: false,
+                },
                 false,
             ),
             (

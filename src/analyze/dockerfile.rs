@@ -241,7 +241,10 @@ impl Dockerfile {
             for copy in &self.stages[i].copies {
                 let Copied { sources, dest, from } = &copy.value;
                 let from_stage = from.as_deref().and_then(|f| {
-                    f.parse::<usize>().ok().filter(|n| *n < self.stages.len()).or_else(|| self.stage_index(f))
+                    f.parse::<usize>()
+                        .ok()
+                        .filter(|n| *n < self.stages.len())
+                        .or_else(|| self.stage_index(f))
                 });
                 match (from, from_stage) {
                     (None, _) => {
@@ -1156,7 +1159,8 @@ mod tests {
                 ("b.txt", "/srv/b.txt", 9),
             ]
         );
-        let code = final_config("FROM python:3\nWORKDIR /code\nCOPY requirements.txt /code\nCOPY . .\n");
+        let code =
+            final_config("FROM python:3\nWORKDIR /code\nCOPY requirements.txt /code\nCOPY . .\n");
         let whole: Vec<(&str, &str)> =
             code.context_files.iter().map(|f| (f.value.0.as_str(), f.value.1.as_str())).collect();
         assert_eq!(whole, [("requirements.txt", "/code"), (".", "/code")]);

@@ -30,6 +30,7 @@ mod model;
 pub mod read;
 pub mod report;
 pub mod resources;
+pub mod run_files;
 pub mod source;
 pub mod walk;
 

@@ -205,6 +205,9 @@ pub enum HostMountKind {
     /// A path of the host's system (`/lib/modules`, `/sys`): the job needs a host volume the
     /// client declares.
     HostSystem,
+    /// A path of the repository that is not in it (a log file the compose user has locally,
+    /// an ignored folder): nothing to deliver.
+    NotInRepository,
 }
 
 /// A host name of another service written into the code.
