@@ -31,9 +31,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
-use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
+use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
+use crate::git::GitRemote;
 use crate::infra::{CheckResult, CheckStatus};
 use crate::workflow::settings::{BOT_LOGIN, GITLAB_TOKEN};
 
