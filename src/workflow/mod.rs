@@ -125,7 +125,8 @@ pub fn trigger_from_env(
                         .with_context(|| format!("cannot read TRIGGER_PAYLOAD from {path}"))?,
                 ),
             };
-            Ok(event::gitlab::from_gitlab(vars, payload.as_deref())?)
+            let bot_login = vars.get(settings::BOT_LOGIN).map(String::as_str);
+            Ok(event::gitlab::from_gitlab(vars, payload.as_deref(), bot_login)?)
         }
     }
 }
