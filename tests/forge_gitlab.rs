@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, MAINTAINER, REPORTER};
+use nomad_spec::checks::{CheckResult, CheckStatus};
 use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::gitlab::from_gitlab;
 use nomad_spec::event::{PullRequestAction, Trigger};
 use nomad_spec::forge::gitlab::GitLab;
 use nomad_spec::forge::{CheckDelivery, DeploymentState, RetryPolicy};
-use nomad_spec::infra::{CheckResult, CheckStatus};
 
 struct World {
     gitlab: FakeGitLab,

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
-use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::{Diagnostic, Severity};
 
 const FORGE: &str = "GitHub";

@@ -17,10 +17,10 @@ pub mod gitlab;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::checks::CheckResult;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
-use crate::infra::CheckResult;
 
 /// A forge API call that failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
