@@ -55,7 +55,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::build::NomadFeatures;
+use super::features::NomadFeatures;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
