@@ -20,7 +20,7 @@ use crate::jobspec::config::Config;
 use crate::jobspec::Severity;
 use crate::nomad::job_file::JobFile;
 
-use super::deploy::runtime;
+use super::runtime;
 
 /// Arguments of `nomad-spec check`.
 #[derive(Debug, clap::Args)]
