@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             runner.mask(value);
         }
     }
-    let result = super::deploy::runtime()?.block_on(workflow::run(&vars, &runner));
+    let result = super::runtime()?.block_on(workflow::run(&vars, &runner));
     match result {
         Ok(report) => {
             runner.summary(&report.summary_markdown());

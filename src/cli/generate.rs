@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Consul is optional: what it adds and what was skipped is said on stderr.
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     let mut config = config;
-    let runtime = super::deploy::runtime()?;
+    let runtime = super::runtime()?;
     let mut notes = runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, &env));
     if config.nomad_version.is_none() {
         notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, &env)));

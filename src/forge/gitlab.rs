@@ -31,10 +31,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
-use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
+use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::{CheckResult, CheckStatus};
+use crate::git::GitRemote;
 use crate::workflow::settings::{BOT_LOGIN, GITLAB_TOKEN};
 
 /// GitLab refuses a commit status description or target URL longer than this.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::jobspec::build::features::NomadFeatures;
 use crate::jobspec::config::Config;
 
 /// Asks the cluster at `NOMAD_ADDR` for its version, so that the job uses only what that
@@ -18,9 +17,7 @@ pub async fn learn(config: &mut Config, env: &BTreeMap<String, String>) -> Strin
         Ok(Some(client)) => client.agent_self().await,
         Err(err) => Err(err),
     };
-    let features = agent
-        .map_err(|err| err.to_string())
-        .and_then(|agent| NomadFeatures::from_agent_self(&agent));
+    let features = agent.map_err(|err| err.to_string()).and_then(|agent| agent.features());
     match features {
         Ok(features) => {
             config.nomad_version = features.version.map(|version| version.to_string());

@@ -55,7 +55,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::build::NomadFeatures;
+use super::features::NomadFeatures;
+use super::parse::LineIndex;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
@@ -279,7 +280,7 @@ impl Config {
             let position = err
                 .span()
                 .map(|span| {
-                    let (line, column) = line_and_column(text, span.start);
+                    let (line, column) = LineIndex::new(text).position(span.start);
                     format!(":{line}:{column}")
                 })
                 .unwrap_or_default();
@@ -425,14 +426,6 @@ impl Config {
             templates.and_then(|t| t.right_delimiter.as_deref()).unwrap_or("}}"),
         )
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |rest| rest.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

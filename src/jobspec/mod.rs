@@ -7,6 +7,7 @@ pub mod answers;
 pub mod build;
 pub mod config;
 mod diagnostic;
+pub mod features;
 pub mod format;
 mod model;
 pub mod parse;

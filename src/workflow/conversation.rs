@@ -22,7 +22,7 @@ use super::deploying::{self, DeployAttempt};
 use super::settings::Settings;
 use super::{RunReport, Runner};
 use crate::analyze::Analysis;
-use crate::checks::FileChecks;
+use crate::checks::{self, CheckResult, CheckStatus, FileChecks};
 use crate::conversation::{
     apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, CheckBrief,
     Checkpoint, DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
@@ -30,13 +30,11 @@ use crate::conversation::{
 use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
-use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, Decision, Generated};
 use crate::jobspec::config::Config;
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
-use crate::nomad::plan::PlanReport;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -72,7 +70,8 @@ struct Run<'a> {
     /// The jobs built in this run, with the answers they were built from.
     generated: Option<(Answers, Generated)>,
     checks: Vec<CheckResult>,
-    plan: Option<PlanReport>,
+    /// The Nomad plan of the job file, as Markdown.
+    plan: Option<String>,
     proposed_file: Option<String>,
     pending_fix: Option<Box<Fix>>,
     deployment: Option<u64>,
@@ -710,7 +709,7 @@ impl Run<'_> {
                 .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
-                name: "nomad-spec/validate".into(),
+                name: checks::VALIDATE.into(),
                 status: CheckStatus::Failure,
                 summary: format!("{err:#}"),
                 annotations: Vec::new(),
@@ -718,10 +717,9 @@ impl Run<'_> {
             plan: None,
         });
         let head = self.workspace.head()?;
-        let plan_markdown = plan.as_ref().map(crate::nomad::plan::render_markdown);
         for result in &mut results {
-            let details = match (&plan_markdown, result.name.as_str()) {
-                (Some(markdown), "nomad-spec/plan") => markdown.clone(),
+            let details = match &plan {
+                Some(markdown) if result.name == checks::PLAN => markdown.clone(),
                 _ => String::new(),
             };
             self.runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
@@ -730,7 +728,7 @@ impl Run<'_> {
             }
         }
         self.runner.end_group("checks");
-        self.report.details.push_str(&checks_markdown(&results, plan_markdown.as_deref()));
+        self.report.details.push_str(&checks_markdown(&results, plan.as_deref()));
         self.checkpoint.checks = results.iter().map(CheckBrief::of).collect();
         let statuses = results.iter().map(|r| r.status).collect();
         self.checks = results;
@@ -879,7 +877,7 @@ impl Run<'_> {
             checkpoint: &self.checkpoint,
             services: &services,
             checks: &self.checks,
-            plan: self.plan.as_ref(),
+            plan: self.plan.as_deref(),
             decisions,
             proposed_file: self.proposed_file.as_deref(),
         });

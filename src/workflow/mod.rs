@@ -125,7 +125,8 @@ pub fn trigger_from_env(
                         .with_context(|| format!("cannot read TRIGGER_PAYLOAD from {path}"))?,
                 ),
             };
-            Ok(event::gitlab::from_gitlab(vars, payload.as_deref())?)
+            let bot_login = vars.get(settings::BOT_LOGIN).map(String::as_str);
+            Ok(event::gitlab::from_gitlab(vars, payload.as_deref(), bot_login)?)
         }
     }
 }
@@ -217,10 +218,9 @@ async fn manual_check(
             checkout::check_in_checkout(workspace.path(), &relative, vars, &config).await?;
         for result in &results {
             runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
-            failed |= result.status == crate::infra::CheckStatus::Failure;
+            failed |= result.status == crate::checks::CheckStatus::Failure;
         }
         runner.end_group(&format!("check {relative}"));
-        let plan = plan.as_ref().map(crate::nomad::plan::render_markdown);
         report.details.push_str(&format!("#### {relative}\n\n"));
         report.details.push_str(&conversation::checks_markdown(&results, plan.as_deref()));
         report.spec_path.get_or_insert(relative);
