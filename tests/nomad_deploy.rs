@@ -345,6 +345,63 @@ fn filtering_constraint_is_diagnosed_in_words() {
     assert_eq!(read_job(&path)["Constraints"], json!([]));
 }
 
+/// Issue 13: `--max-fix-iterations N` allows exactly N fixes; the attempt after the Nth
+/// fix that still fails ends the loop with the give-up action. The task needs more memory
+/// than any of these fixes gives it, so every attempt fails with a fix to try.
+#[tokio::test]
+async fn the_loop_makes_exactly_max_fix_iterations_fixes_then_gives_up() {
+    for max in 0..=2u32 {
+        let fake = FakeNomad::start(
+            Scenario::default().with_rule(JobRule::for_job("web").oom_below_mb(3000)),
+        )
+        .unwrap();
+        let mut job = web_job(256, "/health");
+        job["Update"]["MaxParallel"] = json!(2);
+        let mut options = options(true);
+        options.max_fix_iterations = max;
+        let report = run_deploy(&fake, job, None, &options).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+        assert_eq!(report.fixes().count(), max as usize, "{report:#?}");
+        assert_eq!(report.attempts.len(), max as usize + 1, "{report:#?}");
+        assert_eq!(fake.register_calls("web"), max as usize + 1);
+        for attempt in &report.attempts {
+            assert_eq!(failure_category(&attempt.verdict), Some(Category::OutOfMemory));
+        }
+        let gave_up = report.gave_up.as_deref().unwrap_or_default();
+        assert!(gave_up.starts_with(&format!("still failing after {max} fix(es): ")), "{gave_up}");
+        assert!(report.attempts.last().is_some_and(|a| a.fix.is_none() && a.no_fix.is_none()));
+        assert_eq!(
+            report.rollback.as_deref(),
+            Some("stopped job web: it never ran successfully, so there is no version to revert to")
+        );
+        assert_eq!(fake.stops().len(), 1);
+    }
+}
+
+/// The same cap through the binary's `--max-fix-iterations`, with the fixes in the file.
+#[test]
+fn binary_stops_fixing_after_max_fix_iterations() {
+    let fake =
+        FakeNomad::start(Scenario::default().with_rule(JobRule::for_job("web").oom_below_mb(3000)))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = web_job(256, "/health");
+    job["Update"]["MaxParallel"] = json!(2);
+    let path = job_file(dir.path(), &job);
+    let file = path.to_str().unwrap();
+    let output =
+        nomad_spec(&fake.url(), None, &["deploy", file, "--fix", "--max-fix-iterations", "2"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("attempt 3: failed (out-of-memory)"), "{stdout}");
+    assert!(!stdout.contains("attempt 4"), "{stdout}");
+    assert_eq!(stdout.matches("  fix: ").count(), 2, "{stdout}");
+    assert!(stdout.contains("gave up: still failing after 2 fix(es)"), "{stdout}");
+    assert!(stdout.contains("then: stopped job web"), "{stdout}");
+    assert_eq!(read_job(&path)["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"], 1024);
+    assert_eq!(fake.register_calls("web"), 3);
+}
+
 #[test]
 fn nomad_down_exits_4() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
