@@ -56,6 +56,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::build::NomadFeatures;
+use super::Constraint;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
@@ -121,6 +122,16 @@ impl Architecture {
         match self {
             Architecture::Amd64 => "amd64",
             Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The constraint that keeps a job on such nodes, as generated jobs carry it (and as
+    /// fixes recognise it, to keep it).
+    pub fn constraint(self) -> Constraint {
+        Constraint {
+            l_target: Some("${attr.cpu.arch}".into()),
+            r_target: Some(self.as_str().into()),
+            operand: Some("=".into()),
         }
     }
 }

@@ -216,6 +216,7 @@ pub async fn deploy(
                     attempt.llm_notes = next.llm_notes;
                     match next.fix {
                         Err(reason) => {
+                            progress(&format!("no fix: {reason}"));
                             attempt.no_fix = Some(reason.clone());
                             Some(reason)
                         }

@@ -2,8 +2,9 @@
 //! that explain it to a reviewer; or the reason there is no safe fix.
 //!
 //! The rules propose fixes for the failures they know ([`propose_fix`]): raise a task's
-//! memory, make a static port dynamic, remove a constraint no node satisfies, lengthen a
-//! health deadline, correct a check path. A fix the LLM proposed and its guardrails
+//! memory, make a static port dynamic, remove a constraint no node satisfies (never one the
+//! repository's conventions set: for those the person is told what to do instead), lengthen
+//! a health deadline, correct a check path. A fix the LLM proposed and its guardrails
 //! accepted becomes the same kind of `Fix` ([`advised_fix`]), marked as the LLM's. A fix is a
 //! list of [`Edit`]s, the job-spec engine's one description of a change, which the deploy
 //! loop and the bot apply to the registered job and write into the user's file. Pure: values
@@ -14,6 +15,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::diagnose::{Category, Diagnosis};
+use crate::jobspec::config::{Architecture, Config};
 use crate::jobspec::edit::{self, ConstraintText, Edit};
 use crate::jobspec::render::duration;
 use crate::jobspec::{Constraint, JobSpec, Nanos, Port, TaskGroup, UpdateStrategy, SECOND};
@@ -32,6 +34,16 @@ pub struct FixPolicy {
     pub max_healthy_deadline: Nanos,
     /// Health-check paths the analyzer found evidence for (routes, Dockerfile HEALTHCHECK).
     pub known_health_paths: Vec<String>,
+    /// The CPU architecture the repository's conventions pin its jobs to (`architecture` in
+    /// .nomad-spec.toml): its images are built for it, so no fix removes that constraint.
+    pub architecture: Option<Architecture>,
+}
+
+impl FixPolicy {
+    /// The default bounds, keeping what the repository's conventions pin.
+    pub fn for_conventions(config: &Config) -> FixPolicy {
+        FixPolicy { architecture: config.architecture, ..FixPolicy::default() }
+    }
 }
 
 impl Default for FixPolicy {
@@ -40,6 +52,7 @@ impl Default for FixPolicy {
             max_memory_mb: 8192,
             max_healthy_deadline: 15 * 60 * SECOND,
             known_health_paths: Vec::new(),
+            architecture: None,
         }
     }
 }
@@ -87,7 +100,7 @@ pub fn propose_fix(
     let (edits, explanation) = match diagnosis.category {
         Category::OutOfMemory => raise_memory(diagnosis, spec, policy)?,
         Category::PortCollision => dynamic_port(diagnosis, spec)?,
-        Category::ConstraintFiltered => remove_constraint(diagnosis, spec)?,
+        Category::ConstraintFiltered => remove_constraint(diagnosis, spec, policy)?,
         Category::UnhealthyByDeadline => lengthen_deadline(diagnosis, spec, policy)?,
         Category::HealthCheckFailing => fix_check(diagnosis, spec, policy)?,
         other => return Err(NotFixable(format!("{other} failures have no automatic fix"))),
@@ -243,10 +256,12 @@ fn dynamic_port(diagnosis: &Diagnosis, spec: &JobSpec) -> Result<(Vec<Edit>, Str
     Ok((edits, explanation.trim_end().to_string()))
 }
 
-/// Removes the constraints that filtered every node.
+/// Removes the constraints that filtered every node, except one the repository's
+/// conventions set: that one stays, and the person is told what to do instead.
 fn remove_constraint(
     diagnosis: &Diagnosis,
     spec: &JobSpec,
+    policy: &FixPolicy,
 ) -> Result<(Vec<Edit>, String), NotFixable> {
     let filtered: Vec<&str> = diagnosis.signal.split(", ").collect();
     let mut scopes: Vec<(String, String, &Vec<Constraint>)> = Vec::new();
@@ -263,18 +278,31 @@ fn remove_constraint(
             }
         }
     }
+    let convention = policy.architecture.map(|arch| (arch, ConstraintText::of(&arch.constraint())));
     let mut edits = Vec::new();
+    let mut kept = None;
     for (group, task, constraints) in scopes {
         for constraint in constraints {
             let text = ConstraintText::of(constraint);
-            if filtered.contains(&text.nomad_key().as_str()) {
-                edits.push(Edit::RemoveConstraint {
+            if !filtered.contains(&text.nomad_key().as_str()) {
+                continue;
+            }
+            match &convention {
+                Some((arch, set)) if *set == text => kept = Some((*arch, text)),
+                _ => edits.push(Edit::RemoveConstraint {
                     group: group.clone(),
                     task: task.clone(),
                     constraint: text,
-                });
+                }),
             }
         }
+    }
+    if let (Some((arch, constraint)), true) = (&kept, edits.is_empty()) {
+        return Err(NotFixable(format!(
+            "no node satisfies constraint `{}`, and no fix removes it: {}",
+            constraint.nomad_key(),
+            convention_alternatives(*arch)
+        )));
     }
     if edits.is_empty() {
         return Err(NotFixable(format!(
@@ -292,14 +320,37 @@ fn remove_constraint(
             _ => None,
         })
         .collect();
-    let explanation = format!(
+    let mut explanation = format!(
         "No node satisfies constraint {}, so nothing could be placed ({}). Removed it; if \
          the job really needs it (an image built only for that platform, say), revert this \
          change and add matching nodes instead.",
         removed.join(" and "),
         diagnosis.explanation
     );
+    if let Some((arch, constraint)) = kept {
+        let _ = write!(
+            explanation,
+            " Kept `{}`: {}",
+            constraint.nomad_key(),
+            convention_alternatives(arch)
+        );
+    }
     Ok((edits, explanation))
+}
+
+/// Why the conventions' architecture constraint stays, and the two ways out a person has.
+fn convention_alternatives(arch: Architecture) -> String {
+    let other = match arch {
+        Architecture::Amd64 => Architecture::Arm64,
+        Architecture::Arm64 => Architecture::Amd64,
+    };
+    let (arch, other) = (arch.as_str(), other.as_str());
+    format!(
+        "`architecture = \"{arch}\"` in .nomad-spec.toml sets it on purpose (the images are \
+         built for {arch}; on other nodes they crash with exec format errors). Either build \
+         the image for {other} too (a multi-architecture image) and change `architecture`, or \
+         pin the job to {arch} nodes (a node pool or datacenter that has them)."
+    )
 }
 
 /// The update block that governs a group and whether it is the group's own.
@@ -589,6 +640,68 @@ mod tests {
             err.0,
             "the LLM would give task \"server\" 4096 MB, more than the 1024 MB nomad-spec ever \
              gives automatically"
+        );
+    }
+
+    /// The fixture's job pinned to amd64 by the conventions, on a cluster that has only arm64
+    /// nodes.
+    fn pinned_by_conventions() -> (JobSpec, FixPolicy, Diagnosis) {
+        let mut spec = spec();
+        spec.constraints = Some(vec![Architecture::Amd64.constraint()]);
+        let policy = FixPolicy { architecture: Some(Architecture::Amd64), ..Default::default() };
+        let mut diagnosis = diagnosis(Category::ConstraintFiltered, "${attr.cpu.arch} = amd64");
+        diagnosis.explanation = "no node satisfies the job's constraints".into();
+        (spec, policy, diagnosis)
+    }
+
+    #[test]
+    fn a_constraint_the_conventions_set_is_never_removed() {
+        let (spec, policy, diagnosis) = pinned_by_conventions();
+        let err = propose_fix(&diagnosis, &spec, &policy).unwrap_err();
+        assert_eq!(
+            err.0,
+            "no node satisfies constraint `${attr.cpu.arch} = amd64`, and no fix removes it: \
+             `architecture = \"amd64\"` in .nomad-spec.toml sets it on purpose (the images are built for amd64; on other \
+             nodes they crash with exec format errors). Either build the image for arm64 too \
+             (a multi-architecture image) and change `architecture`, or pin the job to amd64 \
+             nodes (a node pool or datacenter that has them)."
+        );
+        // Without that convention the same constraint is the job's own, and is removed.
+        let fix = propose_fix(&diagnosis, &spec, &FixPolicy::default()).unwrap();
+        assert_eq!(fix.spec.constraints.as_deref(), Some(&[][..]));
+        // A convention for the other architecture does not protect this one.
+        let arm = FixPolicy { architecture: Some(Architecture::Arm64), ..Default::default() };
+        assert!(propose_fix(&diagnosis, &spec, &arm).is_ok());
+    }
+
+    #[test]
+    fn beside_a_kept_convention_the_job_s_own_constraints_are_removed() {
+        let (mut spec, policy, mut diagnosis) = pinned_by_conventions();
+        let kernel = Constraint {
+            l_target: Some("${attr.kernel.name}".into()),
+            operand: None,
+            r_target: Some("windows".into()),
+        };
+        spec.groups_mut()[0].constraints = Some(vec![kernel, Architecture::Amd64.constraint()]);
+        diagnosis.signal = "${attr.cpu.arch} = amd64, ${attr.kernel.name} = windows".into();
+        let fix = propose_fix(&diagnosis, &spec, &policy).unwrap();
+        let removed: Vec<String> = fix
+            .edits
+            .iter()
+            .filter_map(|edit| match edit {
+                Edit::RemoveConstraint { constraint, .. } => Some(constraint.nomad_key()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed, vec!["${attr.kernel.name} = windows".to_string()]);
+        assert_eq!(fix.spec.constraints, spec.constraints, "the job's amd64 constraint stays");
+        assert_eq!(fix.spec.groups()[0].constraints, Some(vec![Architecture::Amd64.constraint()]));
+        assert!(
+            fix.explanation.contains(
+                "Kept `${attr.cpu.arch} = amd64`: `architecture = \"amd64\"` in .nomad-spec.toml"
+            ),
+            "{}",
+            fix.explanation
         );
     }
 }
