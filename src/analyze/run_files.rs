@@ -56,14 +56,24 @@ const SYSTEM_PATHS: [&str; 12] = [
     "/boot",
 ];
 
+/// The build context files a built image holds, and where they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct InImage<'a> {
+    /// The Dockerfile.
+    pub dockerfile: &'a str,
+    /// The build context folder, relative to the analyzed root.
+    pub context: &'a str,
+    /// (context path, path in the image, line of the instruction).
+    pub copies: &'a [Fact<(String, String)>],
+}
+
 /// Reads a compose service's mounts, configs and secrets. `compose_dir` is the compose file's
-/// folder; `in_image` lists the build context files the built image holds (context path,
-/// path in the image, line) with `dockerfile` and `context` naming where they come from.
+/// folder; `in_image`, for a built service, lists the build context files its image holds.
 pub fn mounted(
     files: &RepoFiles,
     service: &ComposeService,
     objects: &[Located<FileObject>],
-    in_image: Option<(&str, &str, &[Fact<(String, String)>])>,
+    in_image: Option<InImage<'_>>,
     notes: &mut Vec<Note>,
 ) -> Mounted {
     let mut out = Mounted::default();
@@ -147,7 +157,7 @@ fn bind(
     host: &str,
     compose_file: &str,
     evidence: Evidence,
-    in_image: Option<(&str, &str, &[Fact<(String, String)>])>,
+    in_image: Option<InImage<'_>>,
     out: &mut Mounted,
     notes: &mut Vec<Note>,
 ) {
@@ -226,11 +236,8 @@ fn bind(
 /// The Dockerfile instruction (`Dockerfile:12`) that copies the repository folder `rel` to
 /// `target` in the image, when one does: the whole build context copied to the mount's
 /// target, or that folder itself.
-fn copied_by_image(
-    rel: &str,
-    target: &str,
-    (dockerfile, context, copies): (&str, &str, &[Fact<(String, String)>]),
-) -> Option<String> {
+fn copied_by_image(rel: &str, target: &str, image: InImage<'_>) -> Option<String> {
+    let InImage { dockerfile, context, copies } = image;
     copies.iter().find_map(|copy| {
         let (source, in_image) = &copy.value;
         let source = if source == "." {

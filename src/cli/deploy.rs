@@ -7,9 +7,12 @@
 //! the CLI's (`cli/mod.rs`).
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+
+use crate::jobspec::config::Config;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::{JobFile, ParsedBy};
@@ -32,7 +35,8 @@ Nomad is configured as for the nomad command: NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAM
 NOMAD_REGION, NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, \
 NOMAD_SKIP_VERIFY. With --fix and an LLM configured (NOMAD_SPEC_LLM_BASE_URL, see \
 prompts/README.md), failures the rules have no fix for are diagnosed by the LLM, whose \
-allow-listed changes are checked before they are applied.
+allow-listed changes are checked before they are applied. A fix never removes the \
+constraint that `architecture` in the current directory's .nomad-spec.toml sets.
 
 Exit codes:
   0  the job is healthy
@@ -126,6 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    // What the repository's conventions pin, a fix keeps; read only when fixes may be made.
+    let conventions =
+        if args.fix { Config::load_from_repository(Path::new("."))? } else { Config::default() };
     let deploy_options = DeployOptions {
         fix: args.fix,
         max_fix_iterations: args.max_fix_iterations,
@@ -134,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         policy: FixPolicy {
             max_memory_mb: args.max_memory,
             known_health_paths: args.health_paths.clone(),
-            ..FixPolicy::default()
+            ..FixPolicy::for_conventions(&conventions)
         },
         llm: llm.map(std::sync::Arc::new),
     };

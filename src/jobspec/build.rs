@@ -510,11 +510,7 @@ impl<'a> Builder<'a> {
                 format!("only on {} nodes", arch.as_str()),
                 "`architecture` of .nomad-spec.toml: images are built for it",
             );
-            vec![Constraint {
-                l_target: Some("${attr.cpu.arch}".into()),
-                r_target: Some(arch.as_str().into()),
-                operand: Some("=".into()),
-            }]
+            vec![arch.constraint()]
         });
         JobSettings { datacenters, namespace, node_pool, constraints }
     }

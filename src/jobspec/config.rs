@@ -57,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 use super::features::NomadFeatures;
 use super::parse::LineIndex;
+use super::Constraint;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
@@ -122,6 +123,16 @@ impl Architecture {
         match self {
             Architecture::Amd64 => "amd64",
             Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The constraint that keeps a job on such nodes, as generated jobs carry it (and as
+    /// fixes recognise it, to keep it).
+    pub fn constraint(self) -> Constraint {
+        Constraint {
+            l_target: Some("${attr.cpu.arch}".into()),
+            r_target: Some(self.as_str().into()),
+            operand: Some("=".into()),
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::git::{Identity, PushOutcome, Workspace};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, Decision, Generated};
 use crate::jobspec::config::Config;
-use crate::nomad::fix::Fix;
+use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
@@ -765,6 +765,7 @@ impl Run<'_> {
     async fn deploy(&mut self) -> anyhow::Result<Event> {
         let path = self.spec_path.clone();
         let commit = self.workspace.head()?;
+        let policy = FixPolicy::for_conventions(&self.config);
         if self.deployment.is_none() {
             match self
                 .forge
@@ -785,7 +786,7 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+                let attempt = deploying::attempt(&full, self.vars, self.runner, &policy).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -801,7 +802,7 @@ impl Run<'_> {
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+        let attempt = deploying::attempt(&full, self.vars, self.runner, &policy).await;
         self.runner.end_group(&format!("deploy {path}"));
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {

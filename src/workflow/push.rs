@@ -10,13 +10,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::checkout::job_files_in;
+use super::checkout::{job_files_in, repository_config};
 use super::{llm_client, RunReport, Runner, Settings};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
 use crate::jobspec::parse::ParseOptions;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome};
+use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::NomadClient;
 
@@ -65,10 +66,12 @@ pub async fn deploy_pushed(
             jobs.join(", ")
         );
     };
+    let conventions = repository_config(workspace.path(), settings)?;
     let options = DeployOptions {
         fix: true,
         max_fix_iterations: settings.max_fix_iterations,
         on_give_up: GiveUp::Revert,
+        policy: FixPolicy::for_conventions(&conventions),
         llm: llm_client(vars, runner).map(Arc::new),
         ..Default::default()
     };
