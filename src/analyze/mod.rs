@@ -23,6 +23,7 @@ use std::path::Path;
 pub mod compose;
 pub mod descriptors;
 pub mod dockerfile;
+pub mod images;
 pub mod interpolate;
 pub mod links;
 pub mod manifest;
