@@ -66,7 +66,9 @@ static REQUIRED: LazyLock<Vec<(SourceKind, Regex)>> = LazyLock::new(|| {
     vec![
         (
             SourceKind::Python,
-            built_in(r#"\benviron\[\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\](?:\s*[^\s=]|\s*==|\s*$)"#),
+            built_in(
+                r#"\benviron\[\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\](?:\s*[^\s=]|\s*==|\s*$)"#,
+            ),
         ),
         (
             SourceKind::Rust,
@@ -74,7 +76,10 @@ static REQUIRED: LazyLock<Vec<(SourceKind, Regex)>> = LazyLock::new(|| {
                 r#"\benv::var\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)\s*(?:\?|\.unwrap\(\)|\.expect\()"#,
             ),
         ),
-        (SourceKind::Ruby, built_in(r#"\bENV\.fetch\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)(?:\s*[^{\s]|\s*$)"#)),
+        (
+            SourceKind::Ruby,
+            built_in(r#"\bENV\.fetch\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)(?:\s*[^{\s]|\s*$)"#),
+        ),
     ]
 });
 
@@ -94,16 +99,27 @@ fn scheme_port(scheme: &str) -> Option<u16> {
 }
 
 /// Host-like literals in one file's text, in the order of the text.
-pub fn host_literals(kind: SourceKind, text: &str, line_at: &dyn Fn(usize) -> u32) -> Vec<HostLiteral> {
+pub fn host_literals(
+    kind: SourceKind,
+    text: &str,
+    line_at: &dyn Fn(usize) -> u32,
+) -> Vec<HostLiteral> {
     let mut found: Vec<(usize, HostLiteral)> = Vec::new();
     let mut push = |offset: usize, host: &str, port: Option<u16>, text: String| {
         found.push((
             offset,
-            HostLiteral { host: host.to_string(), port, text, line: line_at(offset), setting: None },
+            HostLiteral {
+                host: host.to_string(),
+                port,
+                text,
+                line: line_at(offset),
+                setting: None,
+            },
         ));
     };
     for captures in URL.captures_iter(text) {
-        let (Some(all), Some(scheme), Some(host)) = (captures.get(0), captures.get(1), captures.get(2))
+        let (Some(all), Some(scheme), Some(host)) =
+            (captures.get(0), captures.get(1), captures.get(2))
         else {
             continue;
         };
@@ -178,7 +194,10 @@ mod tests {
     #[test]
     fn hosts_as_apps_write_them() {
         let go = "return sql.Open(\"mysql\", fmt.Sprintf(\"root:%s@tcp(db:3306)/example\", pw))";
-        assert_eq!(literals(SourceKind::Go, go), [("db".into(), Some(3306), "tcp(db:3306)".into(), 1)]);
+        assert_eq!(
+            literals(SourceKind::Go, go),
+            [("db".into(), Some(3306), "tcp(db:3306)".into(), 1)]
+        );
         let python = "class DBManager:\n    def __init__(self, database='example', host=\"db\", user=\"root\"):\n";
         assert_eq!(hosts(SourceKind::Python, python), [("db".to_string(), None)]);
         let redis = "g.redis = Redis(host=\"redis\", db=0, socket_timeout=5)";
@@ -191,7 +210,8 @@ mod tests {
         let found = literals(SourceKind::Script, url);
         assert_eq!(found, [("db".into(), Some(5432), "postgres://db".into(), 1)]);
         assert!(!found[0].2.contains("postgres@"), "the password part is never shown");
-        let csharp = "var pgsql = OpenDbConnection(\"Server=db;Username=postgres;Password=postgres;\");\n\
+        let csharp =
+            "var pgsql = OpenDbConnection(\"Server=db;Username=postgres;Password=postgres;\");\n\
                       var redisConn = OpenRedisConnection(\"redis\");";
         let found = literals(SourceKind::CSharp, csharp);
         assert_eq!(
@@ -199,9 +219,11 @@ mod tests {
             [("db", "Server=db"), ("redis", "OpenRedisConnection(\"redis\")")]
         );
         assert!(found.iter().all(|f| !f.2.contains("Password")));
-        let java = "DriverManager.getConnection(\"jdbc:mysql://db/example?useSSL=false\", \"root\", pw)";
+        let java =
+            "DriverManager.getConnection(\"jdbc:mysql://db/example?useSSL=false\", \"root\", pw)";
         assert_eq!(hosts(SourceKind::Jvm, java), [("db".to_string(), Some(3306))]);
-        let connection_string = "string c = $\"server=db;user=root;database=example;port=3306;password={password}\";";
+        let connection_string =
+            "string c = $\"server=db;user=root;database=example;port=3306;password={password}\";";
         assert_eq!(hosts(SourceKind::CSharp, connection_string), [("db".to_string(), None)]);
     }
 
@@ -219,12 +241,8 @@ mod tests {
     fn what_is_not_a_host_in_code() {
         // An env read's default is a setting, not a literal the code is stuck with: the
         // assembly drops literals that are env defaults; here only the shapes are checked.
-        let cases = [
-            "x = {'db': 1}",
-            "print(\"db\")",
-            "log.info(\"connecting\")",
-            "name = 'redis'",
-        ];
+        let cases =
+            ["x = {'db': 1}", "print(\"db\")", "log.info(\"connecting\")", "name = 'redis'"];
         for text in cases {
             assert_eq!(hosts(SourceKind::Python, text), [], "{text}");
         }
