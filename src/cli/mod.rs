@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod check;
 pub mod ci;
 pub mod deploy;
+pub mod deployability;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
