@@ -19,6 +19,7 @@ pub mod parse;
 pub mod plan;
 pub mod status;
 pub mod validate;
+pub mod whole_app;
 
 /// A job file and its HCL variables, as `plan`, `deploy` and `check` take them.
 #[derive(Debug, clap::Args)]
