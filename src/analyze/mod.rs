@@ -280,7 +280,8 @@ fn from_compose(
             });
         }
     }
-    let mut image_files: Option<(String, String, Vec<dockerfile::Fact<(String, String)>>)> = None;
+    // The Dockerfile, build context and context files of the built image.
+    let mut image_files: Option<ImageFiles> = None;
     if let Some(build) = &svc.build {
         let b = &build.value;
         draft.evidence(
@@ -458,6 +459,9 @@ fn from_compose(
     }
     draft
 }
+
+/// A built image's Dockerfile, build context, and the context files it holds.
+type ImageFiles = (String, String, Vec<dockerfile::Fact<(String, String)>>);
 
 /// Container paths that hold caches or installed dependencies, not data: a volume there is
 /// a speed-up of the developer's machine.

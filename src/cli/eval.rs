@@ -16,14 +16,20 @@
 //! memory_min = 1024                # the task's memory is at least this (MB)
 //! ```
 //!
+//! A dataset may also (or only) hold app files, `*.toml` directly in its folder
+//! (`datasets/apps`): each names an app of the shared corpus and what a job that really runs
+//! it must contain (`datasets/apps/README.md`); the report then adds a per-app deployability
+//! score (`cli::whole_app`, `cli::deployability`), judged on the rules' jobs (the LLM does not
+//! take part). The corpus is `--corpus` or `NOMAD_SPEC_CORPUS`, else `../shared/corpus`.
+//!
 //! Every field but `path` is optional; only the fields given are scored. The case's service is
 //! always deployed (`deploy.SERVICE=true`), everything else takes the rules' defaults. With
 //! `--llm on`, the `refine` task reviews each case's job and accepted changes are scored;
 //! the report adds the LLM's calls, tokens and latency. `--prompt-version TASK=V` uses
 //! `prompts/TASK.V.md` (under `--prompts`) instead of the shipped prompt of that task.
 //!
-//! Exit codes: 0 the report was printed; 2 the dataset, a case or a prompt cannot be read, or
-//! `--llm on` without an LLM configured.
+//! Exit codes: 0 the report was printed; 2 the dataset, a case, an app file, the corpus or a
+//! prompt cannot be read, or `--llm on` without an LLM configured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +78,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The shared corpus that holds the apps of app files (default: $NOMAD_SPEC_CORPUS, else
+    /// ../shared/corpus).
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
 }
 
 /// One case's `expected.toml`.
@@ -158,6 +168,9 @@ pub struct Report {
     pub usage: Usage,
     /// Every case.
     pub cases: Vec<CaseReport>,
+    /// Per app file: whether the generated jobs would really run the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployability: Option<super::deployability::Report>,
 }
 
 /// Runs `nomad-spec eval`.
@@ -214,11 +227,17 @@ pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
         .filter(|path| path.join("expected.toml").is_file())
         .collect();
     cases.sort();
+    let apps = !super::whole_app::app_files(&args.dataset)?.is_empty();
     anyhow::ensure!(
-        !cases.is_empty(),
-        "{}: no case (a folder with expected.toml)",
+        !cases.is_empty() || apps,
+        "{}: no case (a folder with expected.toml) and no app file (*.toml)",
         args.dataset.display()
     );
+    let deployability = if apps {
+        Some(super::whole_app::evaluate_apps(&args.dataset, args.corpus.as_deref())?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -254,6 +273,7 @@ pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
         jobs: reports.iter().map(|r| r.jobs).sum(),
         usage,
         cases: reports,
+        deployability,
     })
 }
 
@@ -474,6 +494,9 @@ fn text(report: &Report) -> String {
         report.jobs,
         percent(report.valid_jobs, report.jobs)
     );
+    if let Some(deployability) = &report.deployability {
+        out.push_str(&deployability.text());
+    }
     let u = &report.usage;
     let _ = writeln!(
         out,

@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod check;
 pub mod ci;
 pub mod deploy;
+pub mod deployability;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
@@ -21,6 +22,7 @@ pub mod parse;
 pub mod plan;
 pub mod status;
 pub mod validate;
+pub mod whole_app;
 
 /// A job file and its HCL variables, as `plan`, `deploy` and `check` take them.
 #[derive(Debug, clap::Args)]
