@@ -356,11 +356,7 @@ impl Workspace {
 
     /// `text` without the token.
     fn scrub(&self, text: &str) -> String {
-        if self.remote.token.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.remote.token, "***")
-        }
+        self.remote.token.redact(text)
     }
 }
 
@@ -388,7 +384,7 @@ impl Session {
                     "the server wants credentials other than a user name and token",
                 ));
             }
-            Cred::userpass_plaintext(&remote.username, &remote.token)
+            Cred::userpass_plaintext(&remote.username, remote.token.as_str())
         });
         callbacks.sideband_progress(move |data| {
             self.remote_text.borrow_mut().push_str(&String::from_utf8_lossy(data));

@@ -19,5 +19,6 @@ pub mod jobspec;
 pub mod llm;
 pub mod markdown;
 pub mod nomad;
+pub mod settings;
 pub mod tls;
 pub mod workflow;

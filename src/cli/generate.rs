@@ -23,6 +23,7 @@ use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
 use crate::jobspec::render::{self, Provenance};
+use crate::settings::Settings;
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]
@@ -74,7 +75,7 @@ pub fn generate_text(
 }
 
 /// Runs `nomad-spec generate`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let root = args.path.as_path();
     if !root.is_dir() {
         anyhow::bail!("--path {}: not a directory", root.display());
@@ -95,19 +96,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => analyze::analyze(root, &analyze::Options::default()),
     };
     // Consul is optional: what it adds and what was skipped is said on stderr.
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     let mut config = config;
     let runtime = super::deploy::runtime()?;
-    let mut notes = runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, &env));
+    let mut notes =
+        runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, settings));
     if config.nomad_version.is_none() {
-        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, &env)));
+        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, settings)));
     }
     let app_name = answers.job.clone().unwrap_or_else(|| repository_name(root));
     notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
         &analysis,
         &app_name,
         &config,
-        &env,
+        settings,
         &mut answers,
     )));
     for note in notes {
@@ -129,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
         // The LLM, when one is configured, reads the request as answers; the rules below
         // (services named in it) stand when it is absent, down, or its answer is rejected.
-        let llm = crate::llm::Client::from_env().unwrap_or_else(|err| {
+        let llm = crate::llm::Client::configured(settings).unwrap_or_else(|err| {
             eprintln!("note: LLM skipped: {err:#}");
             None
         });

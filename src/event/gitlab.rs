@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use super::{Comment, EventError, PullRequest, PullRequestAction, Repository, Trigger};
 /// The bot's login; its notes are never answered.
-use crate::workflow::settings::BOT_LOGIN;
+use crate::settings::BOT_LOGIN;
 
 /// Turns a GitLab job's variables, and the contents of its `TRIGGER_PAYLOAD` file when it has
 /// one, into a trigger.

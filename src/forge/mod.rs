@@ -14,12 +14,12 @@
 pub mod github;
 pub mod gitlab;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::infra::CheckResult;
+use crate::settings::{Secret, Settings};
 
 /// A forge API call that failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +73,7 @@ pub enum DeploymentState {
 }
 
 /// The git remote of the repository the change request merges into, with the credentials to
-/// clone and push over HTTP(S). `token` must never be printed.
+/// clone and push over HTTP(S).
 #[derive(Clone, PartialEq, Eq)]
 pub struct GitRemote {
     /// Clone URL without credentials (`https://github.com/acme/shop.git`).
@@ -81,7 +81,7 @@ pub struct GitRemote {
     /// User name for HTTP basic auth (`x-access-token` on GitHub, `oauth2` on GitLab).
     pub username: String,
     /// The token, used as the password.
-    pub token: String,
+    pub token: Secret,
     /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
     /// another pipeline).
     pub push_options: Vec<String>,
@@ -92,7 +92,7 @@ impl std::fmt::Debug for GitRemote {
         f.debug_struct("GitRemote")
             .field("url", &self.url)
             .field("username", &self.username)
-            .field("token", &"***")
+            .field("token", &self.token)
             .field("push_options", &self.push_options)
             .finish()
     }
@@ -133,14 +133,11 @@ pub enum Forge {
 }
 
 impl Forge {
-    /// The forge's client from the CI environment (`GITHUB_*` or `CI_*` variables).
-    pub fn from_vars(
-        kind: ForgeKind,
-        vars: &BTreeMap<String, String>,
-    ) -> Result<Forge, ForgeError> {
+    /// The forge's client from the CI job's settings (`GITHUB_*` or `CI_*` variables).
+    pub fn from_settings(kind: ForgeKind, settings: &Settings) -> Result<Forge, ForgeError> {
         match kind {
-            ForgeKind::GitHub => github::GitHub::from_vars(vars).map(Forge::GitHub),
-            ForgeKind::GitLab => gitlab::GitLab::from_vars(vars).map(Forge::GitLab),
+            ForgeKind::GitHub => github::GitHub::from_settings(settings).map(Forge::GitHub),
+            ForgeKind::GitLab => gitlab::GitLab::from_settings(settings).map(Forge::GitLab),
         }
     }
 

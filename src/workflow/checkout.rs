@@ -3,15 +3,14 @@
 //! holds, and the checks of one of them. The conversation, the dry run, pushes and manual
 //! runs all read a checkout through these.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::Settings;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, BuildError};
 use crate::jobspec::config::Config;
+use crate::settings::{BotSettings, Settings};
 
 /// The repository's short name (`acme/shop` → `shop`), which names its job by default.
 pub fn repository_name(full_name: &str) -> String {
@@ -20,7 +19,7 @@ pub fn repository_name(full_name: &str) -> String {
 
 /// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
 /// `output`.
-pub fn repository_config(root: &Path, settings: &Settings) -> anyhow::Result<Config> {
+pub fn repository_config(root: &Path, settings: &BotSettings) -> anyhow::Result<Config> {
     let mut config = Config::load_from_repository(root)?;
     if let Some(path) = &settings.spec_path {
         config.output = Some(path.clone());
@@ -61,12 +60,12 @@ pub fn questions_and_path(
 pub async fn check_in_checkout(
     root: &Path,
     relative: &str,
-    vars: &BTreeMap<String, String>,
-    config: &crate::jobspec::config::Config,
+    settings: &Settings,
+    config: &Config,
 ) -> anyhow::Result<FileChecks> {
     let file = crate::nomad::job_file::JobFile::read(&root.join(relative))?;
     let options = crate::jobspec::parse::ParseOptions::default();
-    let mut checked = crate::checks::check_file(&file, &options, vars, config, true).await;
+    let mut checked = crate::checks::check_file(&file, &options, settings, config, true).await;
     for annotation in checked.results.iter_mut().flat_map(|r| r.annotations.iter_mut()) {
         annotation.file = relative.to_string();
     }

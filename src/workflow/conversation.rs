@@ -12,14 +12,13 @@
 //! commit is made only when the file's content changes; a push is never forced (an author's
 //! push in between is fetched, and the file regenerated on top, a bounded number of times).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 
 use anyhow::Context;
 
 use super::checkout;
 use super::deploying::{self, DeployAttempt};
-use super::settings::Settings;
 use super::{RunReport, Runner};
 use crate::analyze::Analysis;
 use crate::checks::FileChecks;
@@ -37,6 +36,7 @@ use crate::jobspec::config::Config;
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
+use crate::settings::{BotSettings, Settings};
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -53,8 +53,8 @@ pub enum Start<'a> {
 struct Run<'a> {
     forge: &'a Forge,
     runner: &'a Runner,
+    bot: &'a BotSettings,
     settings: &'a Settings,
-    vars: &'a BTreeMap<String, String>,
     number: u64,
     repository: Repository,
     /// The branch the bot pushes to (the PR head, or the default branch after a merge).
@@ -89,8 +89,8 @@ struct Run<'a> {
 pub async fn run(
     forge: &Forge,
     runner: &Runner,
+    bot: &BotSettings,
     settings: &Settings,
-    vars: &BTreeMap<String, String>,
     start: Start<'_>,
 ) -> anyhow::Result<RunReport> {
     let bot_login = forge.bot_login().await?;
@@ -130,9 +130,9 @@ pub async fn run(
     runner.end_group(&format!("clone {git_ref}"));
 
     let repository_name = checkout::repository_name(&repository.full_name);
-    let mut config = checkout::repository_config(workspace.path(), settings)?;
+    let mut config = checkout::repository_config(workspace.path(), bot)?;
     let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
-    let notes = crate::infra::consul::enrich(&mut config, &analysis, vars).await;
+    let notes = crate::infra::consul::enrich(&mut config, &analysis, settings).await;
     for note in notes {
         runner.log(&format!("note: {note}"));
     }
@@ -141,7 +141,7 @@ pub async fn run(
     let (questions, spec_path, _) =
         checkout::questions_and_path(&analysis, &config, &repository_name);
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
-    let identity = settings.identity();
+    let identity = super::commit_identity(bot);
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
@@ -219,15 +219,15 @@ pub async fn run(
         }
     };
     let mut event = event;
-    advise_on_reply(&mut event, &checkpoint, &analysis, &questions, vars, runner).await;
-    sharpen_questions(&mut event, &checkpoint, &analysis, vars, runner).await;
+    advise_on_reply(&mut event, &checkpoint, &analysis, &questions, settings, runner).await;
+    sharpen_questions(&mut event, &checkpoint, &analysis, settings, runner).await;
     if let Event::Merged { .. } = event {
-        if !settings.auto_deploy {
+        if !bot.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
             report.verdict = "not-deployed".into();
             report.log.push(format!(
                 "auto-deploy is off ({}=false): not deploying",
-                super::settings::AUTO_DEPLOY
+                crate::settings::AUTO_DEPLOY
             ));
             return Ok(report);
         }
@@ -236,8 +236,8 @@ pub async fn run(
     let mut run = Run {
         forge,
         runner,
+        bot,
         settings,
-        vars,
         number,
         repository,
         branch,
@@ -293,7 +293,7 @@ async fn advise_on_reply(
     checkpoint: &Checkpoint,
     analysis: &Analysis,
     questions: &[Question],
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     runner: &Runner,
 ) {
     let id = event.id();
@@ -311,7 +311,7 @@ async fn advise_on_reply(
     if usable && reading.not_understood().next().is_none() {
         return;
     }
-    let Some(client) = super::llm_client(vars, runner) else { return };
+    let Some(client) = super::llm_client(settings, runner) else { return };
     let advice =
         crate::llm::tasks::answers(Some(&client), analysis, questions, body, &checkpoint.answers)
             .await;
@@ -334,7 +334,7 @@ async fn sharpen_questions(
     event: &mut Event,
     checkpoint: &Checkpoint,
     analysis: &Analysis,
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     runner: &Runner,
 ) {
     let id = event.id();
@@ -342,7 +342,7 @@ async fn sharpen_questions(
     if questions.is_empty() || checkpoint.events.iter().any(|e| e.id == id) {
         return;
     }
-    let Some(client) = super::llm_client(vars, runner) else { return };
+    let Some(client) = super::llm_client(settings, runner) else { return };
     let advice = crate::llm::tasks::questions(Some(&client), analysis, questions).await;
     for note in &advice.notes {
         runner.log(&format!("llm: {note}"));
@@ -706,7 +706,7 @@ impl Run<'_> {
         let path = self.spec_path.clone();
         self.runner.group("checks");
         let checked =
-            checkout::check_in_checkout(self.workspace.path(), &path, self.vars, &self.config)
+            checkout::check_in_checkout(self.workspace.path(), &path, self.settings, &self.config)
                 .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
@@ -749,7 +749,7 @@ impl Run<'_> {
         // outside text).
         let path = self.spec_path.clone();
         if let Some(job) = read_in(self.workspace.path(), &path) {
-            if let Some(client) = super::llm_client(self.vars, self.runner) {
+            if let Some(client) = super::llm_client(self.settings, self.runner) {
                 let advice = crate::llm::tasks::explain(Some(&client), &path, &job).await;
                 for note in &advice.notes {
                     self.runner.log(&format!("llm: {note}"));
@@ -770,11 +770,7 @@ impl Run<'_> {
         if self.deployment.is_none() {
             match self
                 .forge
-                .start_deployment(
-                    &commit,
-                    &self.repository.default_branch,
-                    &self.settings.environment,
-                )
+                .start_deployment(&commit, &self.repository.default_branch, &self.bot.environment)
                 .await
             {
                 Ok(id) => self.deployment = Some(id),
@@ -787,7 +783,7 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+                let attempt = deploying::attempt(&full, self.settings, self.runner).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -796,14 +792,14 @@ impl Run<'_> {
                             diagnosis: format!("{other}: {diagnosis}"),
                             fixable: false,
                         },
-                        max_fix_iterations: self.settings.max_fix_iterations,
+                        max_fix_iterations: self.bot.max_fix_iterations,
                     });
                 }
             }
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.vars, self.runner).await;
+        let attempt = deploying::attempt(&full, self.settings, self.runner).await;
         self.runner.end_group(&format!("deploy {path}"));
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
@@ -828,7 +824,7 @@ impl Run<'_> {
         Ok(Event::DeployFinished {
             commit,
             outcome,
-            max_fix_iterations: self.settings.max_fix_iterations,
+            max_fix_iterations: self.bot.max_fix_iterations,
         })
     }
 
@@ -846,7 +842,7 @@ impl Run<'_> {
     async fn rollback(&mut self, reason: &str) {
         let job = self.report.job_id.clone();
         let text = match job {
-            Some(job) => deploying::rollback(self.vars, &job).await,
+            Some(job) => deploying::rollback(self.settings, &job).await,
             None => "nothing was registered, so there is nothing to roll back".to_string(),
         };
         self.runner.log(&format!("rollback ({reason}): {text}"));

@@ -21,17 +21,16 @@ pub mod deploying;
 pub mod dry_run;
 pub mod push;
 pub mod runner;
-pub mod settings;
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 
 pub use runner::Runner;
-pub use settings::Settings;
 
 use crate::event::{self, Trigger};
 use crate::forge::{Forge, ForgeKind};
+use crate::settings::{BotSettings, Settings};
 
 /// What a run did, for the log, the job summary and the step outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,16 +129,16 @@ pub fn trigger_from_env(
     }
 }
 
-/// Runs the bot for the CI environment `vars`.
-pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Result<RunReport> {
-    let kind = detect(vars).context(
+/// Runs the bot for the CI job `settings` describe.
+pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunReport> {
+    let kind = detect(settings.vars()).context(
         "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
-    let settings = Settings::from_vars(vars)?;
-    let trigger = trigger_from_env(kind, vars)?;
+    let bot = settings.bot()?;
+    let trigger = trigger_from_env(kind, settings.vars())?;
     runner.log(&format!("trigger: {}", describe(&trigger)));
-    let forge = Forge::from_vars(kind, vars)?;
+    let forge = Forge::from_settings(kind, settings)?;
     let report = match &trigger {
         Trigger::Ignored { reason } => {
             let mut report = RunReport::new("ignored event");
@@ -150,14 +149,8 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
         Trigger::PullRequestChanged { .. }
         | Trigger::PullRequestMerged { .. }
         | Trigger::PullRequestComment { .. } => {
-            conversation::run(
-                &forge,
-                runner,
-                &settings,
-                vars,
-                conversation::Start::Trigger(&trigger),
-            )
-            .await?
+            let start = conversation::Start::Trigger(&trigger);
+            conversation::run(&forge, runner, &bot, settings, start).await?
         }
         Trigger::PushToDefaultBranch { repository, after, changed_files } => {
             match forge.merged_change_request(after).await? {
@@ -167,14 +160,14 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
                         merge_sha: after.clone(),
                         repository: repository.clone(),
                     };
-                    conversation::run(&forge, runner, &settings, vars, start).await?
+                    conversation::run(&forge, runner, &bot, settings, start).await?
                 }
                 None => {
                     push::deploy_pushed(
                         &forge,
                         runner,
-                        &settings,
-                        vars,
+                        &bot,
+                        settings,
                         repository,
                         after,
                         changed_files,
@@ -183,9 +176,14 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
                 }
             }
         }
-        Trigger::Manual { git_ref, .. } => manual_check(&forge, runner, vars, git_ref).await?,
+        Trigger::Manual { git_ref, .. } => manual_check(&forge, runner, settings, git_ref).await?,
     };
     Ok(report)
+}
+
+/// Who the bot's commits are by.
+pub fn commit_identity(bot: &BotSettings) -> crate::git::Identity {
+    crate::git::Identity { name: bot.commit_name.clone(), email: bot.commit_email.clone() }
 }
 
 /// A manual run checks every job file of `git_ref` (validate, secrets, routes, plan) and
@@ -193,7 +191,7 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
 async fn manual_check(
     forge: &Forge,
     runner: &Runner,
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     git_ref: &str,
 ) -> anyhow::Result<RunReport> {
     let git_ref = if git_ref.starts_with("refs/") {
@@ -214,7 +212,7 @@ async fn manual_check(
     for relative in files {
         runner.group(&format!("check {relative}"));
         let crate::checks::FileChecks { results, plan } =
-            checkout::check_in_checkout(workspace.path(), &relative, vars, &config).await?;
+            checkout::check_in_checkout(workspace.path(), &relative, settings, &config).await?;
         for result in &results {
             runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
             failed |= result.status == crate::infra::CheckStatus::Failure;
@@ -231,9 +229,8 @@ async fn manual_check(
 
 /// The LLM client when one is configured; a setting that cannot be used is a note in the log
 /// and no LLM (the rules' results stand).
-pub fn llm_client(vars: &BTreeMap<String, String>, runner: &Runner) -> Option<crate::llm::Client> {
-    let settings = crate::llm::client::Settings::from_env_map(vars);
-    match settings.and_then(|s| s.map(crate::llm::Client::new).transpose()) {
+pub fn llm_client(settings: &Settings, runner: &Runner) -> Option<crate::llm::Client> {
+    match crate::llm::Client::configured(settings) {
         Ok(client) => client,
         Err(err) => {
             runner.log(&format!("LLM skipped: {err:#}"));

@@ -5,12 +5,11 @@
 //! Owns only the wiring: the suggestions themselves are `suggest` (pure), the listing is the
 //! client's (metadata only). Vault is optional: without it the conventions alone are used.
 
-use std::collections::BTreeMap;
-
 use super::{suggest_secrets, KvMount, Mount, SecretListing, VaultClient, VaultConventions};
 use crate::analyze::Analysis;
 use crate::jobspec::answers::Answers;
 use crate::jobspec::config::Config;
+use crate::settings::Settings;
 
 /// Suggestions at or above this confidence become answers; the rest are only shown.
 pub const ANSWER_CONFIDENCE: f64 = 0.8;
@@ -24,7 +23,7 @@ pub async fn suggest_answers(
     analysis: &Analysis,
     app_name: &str,
     config: &Config,
-    env: &BTreeMap<String, String>,
+    settings: &Settings,
     answers: &mut Answers,
 ) -> Vec<String> {
     let mut notes = Vec::new();
@@ -32,7 +31,7 @@ pub async fn suggest_answers(
         patterns: config.cluster.vault_paths.clone(),
         mappings: config.cluster.secret_locations.clone(),
     };
-    let listing = match VaultClient::new(env) {
+    let listing = match VaultClient::configured(settings) {
         Ok(Some(client)) => {
             let mount = config.vault.as_ref().and_then(|v| v.mount.clone());
             let mount = mount.unwrap_or_else(|| "kv".to_string());
