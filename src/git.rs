@@ -30,11 +30,35 @@ pub fn is_git_url(path: &str) -> bool {
         || path.trim_end_matches('/').ends_with(".git")
 }
 
-/// The repository's name as its URL gives it (`https://host/o/shop.git` → `shop`).
-pub fn repository_name(url: &str) -> Option<String> {
-    let last = url.trim_end_matches('/').rsplit(['/', ':']).next()?;
-    let name = last.strip_suffix(".git").unwrap_or(last);
-    (!name.is_empty()).then(|| name.to_string())
+/// What a repository's name is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum NameSource<'a> {
+    /// A clone URL (`https://host/o/shop.git`, `git@host:o/shop`).
+    CloneUrl(&'a str),
+    /// The forge's `owner/name` (`acme/shop`).
+    FullName(&'a str),
+    /// A checkout on disk (`.`): the folder's own name.
+    Folder(&'a Path),
+}
+
+/// The repository's short name, which names its job by default: `shop` for
+/// `https://host/o/shop.git`, `acme/shop` or a folder `shop`; `app` when the source names
+/// nothing.
+pub fn repository_name(source: NameSource<'_>) -> String {
+    let name = match source {
+        NameSource::CloneUrl(url) => url
+            .trim_end_matches('/')
+            .rsplit(['/', ':'])
+            .next()
+            .map(|last| last.strip_suffix(".git").unwrap_or(last).to_string()),
+        NameSource::FullName(full_name) => full_name.rsplit('/').next().map(str::to_string),
+        NameSource::Folder(path) => {
+            // `.` and `..` have no name of their own: the folder they stand for has.
+            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            absolute.file_name().and_then(|name| name.to_str()).map(str::to_string)
+        }
+    };
+    name.filter(|name| !name.is_empty()).unwrap_or_else(|| "app".to_string())
 }
 
 /// Clones `url` (default branch, full history is not needed but libgit2 fetches it) into a new
@@ -584,10 +608,19 @@ mod tests {
 
     #[test]
     fn repository_names() {
-        assert_eq!(repository_name("https://github.com/o/shop.git").as_deref(), Some("shop"));
-        assert_eq!(repository_name("git@github.com:o/shop").as_deref(), Some("shop"));
-        assert_eq!(repository_name("file:///srv/shop.git/").as_deref(), Some("shop"));
-        assert_eq!(repository_name("git@host:").as_deref(), None);
+        let name = repository_name;
+        assert_eq!(name(NameSource::CloneUrl("https://github.com/o/shop.git")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("git@github.com:o/shop")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("file:///srv/shop.git/")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("git@host:")), "app");
+        assert_eq!(name(NameSource::FullName("acme/shop")), "shop");
+        assert_eq!(name(NameSource::FullName("acme/")), "app");
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("shop");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        assert_eq!(name(NameSource::Folder(&folder.join("sub/.."))), "shop");
+        assert_eq!(name(NameSource::Folder(&folder)), "shop");
+        assert_eq!(name(NameSource::Folder(Path::new("/"))), "app");
     }
 
     #[test]

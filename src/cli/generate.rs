@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
+use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
@@ -68,7 +69,7 @@ pub fn generate_text(
     config: &Config,
 ) -> anyhow::Result<(Generated, Vec<GeneratedFile>)> {
     let analysis = analyze::analyze(root, &analyze::Options::default());
-    let repository = repository_name(root);
+    let repository = repository_name(NameSource::Folder(root));
     let generated = build::build(&analysis, answers, config, &repository)?;
     let files = render_files(&generated, config, &repository)?;
     Ok((generated, files))
@@ -103,7 +104,8 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     if config.nomad_version.is_none() {
         notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, settings)));
     }
-    let app_name = answers.job.clone().unwrap_or_else(|| repository_name(root));
+    let repository = repository_name(NameSource::Folder(root));
+    let app_name = answers.job.clone().unwrap_or_else(|| repository.clone());
     notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
         &analysis,
         &app_name,
@@ -158,7 +160,6 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let repository = repository_name(root);
     let conversation = interactive.then_some(&mut terminal);
     let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
     {
@@ -322,12 +323,6 @@ fn show(default: &str) -> &str {
     } else {
         default
     }
-}
-
-/// The folder name of the repository, the default job name.
-fn repository_name(root: &Path) -> String {
-    let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    absolute.file_name().and_then(|name| name.to_str()).unwrap_or("app").to_string()
 }
 
 /// Marks the services a free-text answer names as deployed and the others as not, leaving

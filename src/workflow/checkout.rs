@@ -1,4 +1,4 @@
-//! What a run reads from a checkout: the repository's name and settings, its analysis, the
+//! What a run reads from a checkout: the repository's settings, its analysis, the
 //! builder's questions with no answers given and where the job file goes, the job files it
 //! holds, and the checks of one of them. The conversation, the dry run, pushes and manual
 //! runs all read a checkout through these.
@@ -11,11 +11,6 @@ use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, BuildError};
 use crate::jobspec::config::Config;
 use crate::settings::{BotSettings, Settings};
-
-/// The repository's short name (`acme/shop` → `shop`), which names its job by default.
-pub fn repository_name(full_name: &str) -> String {
-    full_name.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("app").to_string()
-}
 
 /// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
 /// `output`.

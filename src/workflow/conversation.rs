@@ -28,7 +28,7 @@ use crate::conversation::{
 };
 use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
-use crate::git::{Identity, PushOutcome, Workspace};
+use crate::git::{Identity, NameSource, PushOutcome, Workspace};
 use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, Decision, Generated};
@@ -129,7 +129,7 @@ pub async fn run(
         .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
     runner.end_group(&format!("clone {git_ref}"));
 
-    let repository_name = checkout::repository_name(&repository.full_name);
+    let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
     let mut config = checkout::repository_config(workspace.path(), bot)?;
     let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
     let notes = crate::infra::consul::enrich(&mut config, &analysis, settings).await;

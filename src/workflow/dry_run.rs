@@ -17,6 +17,7 @@ use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
+use crate::git::{repository_name, NameSource};
 use crate::settings::{BotSettings, Settings};
 
 /// The plan of a run, as text.
@@ -44,7 +45,7 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
             return Ok(out);
         }
     };
-    let name = checkout::repository_name(&repository);
+    let name = repository_name(NameSource::FullName(&repository));
     let analysis = checkout::analyze_checkout(root, &name);
     let (questions, spec_path, error) = checkout::questions_and_path(&analysis, &config, &name);
     if let Some(err) = error {
