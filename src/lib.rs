@@ -12,6 +12,7 @@ pub mod command;
 pub mod conversation;
 pub mod event;
 pub mod forge;
+pub mod generation;
 pub mod git;
 pub mod http;
 pub mod infra;

@@ -596,3 +596,83 @@ fn a_direct_push_of_a_job_file_deploys_it_and_commits_the_fix() {
     assert_eq!(story.nomad.register_calls("shop"), 2, "{out}");
     assert_eq!(github.deployments().len(), 1);
 }
+
+/// The same repository, cluster and answers make the same job file on the command line and
+/// on a pull request: `generate` and the bot prepare a generation the same way (Consul's
+/// conventions and catalog, the cluster's Nomad version, Vault's paths for secrets).
+#[test]
+fn the_command_line_and_a_pull_request_make_the_same_job_file() {
+    use fakes::consul::{ConsulState, FakeConsul};
+    use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState};
+
+    let conventions = serde_json::json!({
+        "datacenters": ["dc2"],
+        "env": {"SECRET_KEY": {"path": "kv/data/shop/app", "key": "secret_key"}},
+        "fabio": {"hostname_suffix": "apps.example.com"},
+    });
+    let consul = FakeConsul::start(
+        ConsulState::default()
+            .put("config/nomad-agent/conventions", conventions.to_string().as_bytes())
+            .service("db", 5432, "passing"),
+    )
+    .unwrap();
+    let mut vault_state = VaultState::default();
+    vault_state.mounts.insert("kv/".into(), MountState { version: 2 });
+    for path in ["kv/shop/db", "kv/shop/app"] {
+        let secret = SecretState { keys: vec!["url".into()], current_version: 1, deleted: false };
+        vault_state.secrets.insert(path.into(), secret);
+    }
+    let token = TokenState { read: vec!["kv/*".into()], ttl: 3600, ..TokenState::default() };
+    vault_state.tokens.insert("s.cluster".into(), token);
+    let vault = FakeVault::start(vault_state).unwrap();
+    let story = Story::with_fixture(
+        "flask-postgres",
+        Scenario { version: "1.6.0".into(), ..Scenario::default() },
+    );
+    let cluster = [
+        ("CONSUL_HTTP_ADDR", consul.http_addr()),
+        ("VAULT_ADDR", vault.url()),
+        ("VAULT_TOKEN", "s.cluster".to_string()),
+        ("NOMAD_ADDR", story.nomad.url()),
+    ];
+
+    // The command line, in a checkout named like the repository.
+    let checkout = story.dir.path().join("shop");
+    for (path, text) in
+        files_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/flask-postgres"))
+    {
+        let target = checkout.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    let generated = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["generate", "--no-questions", "--set", "image.api=ghcr.io/acme/shop:2", "--path"])
+        .arg(&checkout)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", story.dir.path())
+        .envs(cluster.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&generated.stderr);
+    assert_eq!(generated.status.code(), Some(0), "{stderr}");
+    let from_cli = std::fs::read_to_string(checkout.join(JOB_FILE)).unwrap();
+
+    // The bot, on a pull request of the same files with the same answer.
+    let github = &story.github;
+    let extra: Vec<(&str, &str)> = cluster.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run_with(&github.pull_request_event(pr, "opened").unwrap(), &extra));
+    let reply = "/nomad-spec set image.api=ghcr.io/acme/shop:2\n/nomad-spec accept";
+    let id = github.post_comment(pr, "alice", reply).unwrap();
+    let out = ok(&story.run_with(&github.issue_comment_event(id, "created").unwrap(), &extra));
+    let from_bot = github.read_file("add-app", JOB_FILE).expect("the bot committed the job file");
+
+    // What the cluster said is in the file: Consul's datacenters, the old Nomad's Vault
+    // policies, the secret the conventions place.
+    for (said, by) in [("dc2", "Consul"), ("policies", "Nomad 1.6"), ("kv/data/shop/app", "Vault")]
+    {
+        assert!(from_cli.contains(said), "{by} was not asked by the CLI:\n{from_cli}\n{stderr}");
+    }
+    assert_eq!(from_bot, from_cli, "the bot and the CLI differ:\n{out}");
+}

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
+use crate::generation::{prepare, Prepared};
 use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
@@ -85,44 +86,33 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => Config::load_from_repository(root)?,
     };
-    let mut answers = match &args.answers {
+    let mut given = match &args.answers {
         Some(path) => Answers::load(path)?,
         None => Answers::default(),
     };
     for assignment in &args.set {
-        answers.set(assignment).with_context(|| format!("--set {assignment}"))?;
+        given.set(assignment).with_context(|| format!("--set {assignment}"))?;
     }
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &analyze::Options::default()),
     };
-    // Consul is optional: what it adds and what was skipped is said on stderr.
-    let mut config = config;
-    let runtime = super::deploy::runtime()?;
-    let mut notes =
-        runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, settings));
-    if config.nomad_version.is_none() {
-        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, settings)));
-    }
+    // The cluster is optional: what it adds and what was skipped is said on stderr.
     let repository = repository_name(NameSource::Folder(root));
-    let app_name = answers.job.clone().unwrap_or_else(|| repository.clone());
-    notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
-        &analysis,
-        &app_name,
-        &config,
-        settings,
-        &mut answers,
-    )));
-    for note in notes {
+    let runtime = super::deploy::runtime()?;
+    let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    let (mut answers, suggested) = prepared.answers(&given);
+    for note in prepared.notes.iter().chain(&suggested) {
         eprintln!("note: {note}");
     }
+    let Prepared { analysis, config, repository, .. } = &prepared;
     let interactive =
         !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let stdin = std::io::stdin();
     let mut terminal = Conversation::new(stdin.lock(), std::io::stdout());
 
     if interactive {
-        print!("{}", summary_table(&analysis));
+        print!("{}", summary_table(analysis));
     }
     let prompt = match &args.prompt {
         Some(prompt) => Some(prompt.clone()),
@@ -138,7 +128,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         });
         let advice = runtime.block_on(crate::llm::tasks::answers(
             llm.as_ref(),
-            &analysis,
+            analysis,
             &[],
             &prompt,
             &answers,
@@ -150,7 +140,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             eprintln!("the LLM read the request as: {}", patch.applied.join(", "));
             answers = patch.answers;
         } else {
-            let picked = select_from_prompt(&prompt, &analysis, &mut answers);
+            let picked = select_from_prompt(&prompt, analysis, &mut answers);
             let message = if picked.is_empty() {
                 "the answer names no service; using the defaults".to_string()
             } else {
@@ -161,8 +151,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 
     let conversation = interactive.then_some(&mut terminal);
-    let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
-    {
+    let generated = match build_asking(analysis, &mut answers, config, repository, conversation)? {
         Ok(generated) => generated,
         Err(BuildError::NothingToDeploy(message)) => {
             eprintln!("error: {message}");
@@ -174,7 +163,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         report_defaults(&generated.unanswered);
     }
 
-    let files = render_files(&generated, &config, &repository)?;
+    let files = prepared.render(&generated)?;
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let targets = targets(root, args.output.as_deref(), &files)?;
     let mut out = std::io::stdout().lock();

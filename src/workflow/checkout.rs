@@ -1,14 +1,12 @@
-//! What a run reads from a checkout: the repository's settings, its analysis, the
-//! builder's questions with no answers given and where the job file goes, the job files it
-//! holds, and the checks of one of them. The conversation, the dry run, pushes and manual
+//! What a run reads from a checkout: the repository's settings, its analysis, the job files
+//! it holds, and the checks of one of them (the questions and where the job file goes are the
+//! generation's: `crate::generation`). The conversation, the dry run, pushes and manual
 //! runs all read a checkout through these.
 
 use std::path::Path;
 
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
-use crate::jobspec::answers::{Answers, Question};
-use crate::jobspec::build::{self, BuildError};
 use crate::jobspec::config::Config;
 use crate::settings::{BotSettings, Settings};
 
@@ -27,27 +25,6 @@ pub fn analyze_checkout(root: &Path, repository_name: &str) -> Analysis {
     let options =
         analyze::Options { root_name: Some(repository_name.to_string()), ..Default::default() };
     analyze::analyze(root, &options)
-}
-
-/// The builder's questions with no answers given (so their numbers stay stable) and the
-/// primary job file's path; with the build's error when no job can be built yet.
-pub fn questions_and_path(
-    analysis: &Analysis,
-    config: &Config,
-    repository_name: &str,
-) -> (Vec<Question>, String, Option<BuildError>) {
-    let fallback = config
-        .output
-        .as_deref()
-        .unwrap_or(crate::jobspec::config::DEFAULT_OUTPUT)
-        .replace("{job}", repository_name);
-    match build::build(analysis, &Answers::default(), config, repository_name) {
-        Ok(generated) => {
-            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
-            (generated.unanswered, path, None)
-        }
-        Err(err) => (Vec::new(), fallback, Some(err)),
-    }
 }
 
 /// Every check of the job file at `relative` in a checkout, its findings named by that path

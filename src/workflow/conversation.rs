@@ -28,11 +28,11 @@ use crate::conversation::{
 };
 use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
+use crate::generation::Prepared;
 use crate::git::{Identity, NameSource, PushOutcome, Workspace};
 use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::answers::{Answers, Question};
-use crate::jobspec::build::{self, Decision, Generated};
-use crate::jobspec::config::Config;
+use crate::jobspec::build::{Decision, Generated};
 use crate::nomad::fix::Fix;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::PlanReport;
@@ -61,9 +61,8 @@ struct Run<'a> {
     branch: String,
     workspace: Workspace,
     identity: Identity,
-    config: Config,
-    analysis: Analysis,
-    repository_name: String,
+    /// The analysis, configuration and cluster context every build of this run starts from.
+    prepared: Prepared,
     /// The primary job file, relative to the repository.
     spec_path: String,
     checkpoint: Checkpoint,
@@ -130,16 +129,15 @@ pub async fn run(
     runner.end_group(&format!("clone {git_ref}"));
 
     let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
-    let mut config = checkout::repository_config(workspace.path(), bot)?;
+    let config = checkout::repository_config(workspace.path(), bot)?;
     let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
-    let notes = crate::infra::consul::enrich(&mut config, &analysis, settings).await;
-    for note in notes {
+    let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
+    for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
     }
 
     // The questions for this head, with no answers given, so numbers stay stable.
-    let (questions, spec_path, _) =
-        checkout::questions_and_path(&analysis, &config, &repository_name);
+    let (questions, spec_path, _) = prepared.questions_and_path();
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
     let identity = super::commit_identity(bot);
     let facts = BranchFacts {
@@ -218,9 +216,13 @@ pub async fn run(
             }
         }
     };
+    for note in prepared.answers(&checkpoint.answers).1 {
+        runner.log(&format!("note: {note}"));
+    }
     let mut event = event;
-    advise_on_reply(&mut event, &checkpoint, &analysis, &questions, settings, runner).await;
-    sharpen_questions(&mut event, &checkpoint, &analysis, settings, runner).await;
+    let analysis = &prepared.analysis;
+    advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
+    sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
     if let Event::Merged { .. } = event {
         if !bot.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
@@ -243,9 +245,7 @@ pub async fn run(
         branch,
         workspace,
         identity,
-        config,
-        analysis,
-        repository_name,
+        prepared,
         spec_path,
         status_comment: status.map(|c| c.id),
         checkpoint,
@@ -510,13 +510,13 @@ impl Run<'_> {
 
     /// The jobs the answers build, built now.
     fn build_jobs(&self) -> anyhow::Result<Generated> {
-        build::build(&self.analysis, &self.checkpoint.answers, &self.config, &self.repository_name)
+        self.prepared
+            .build(&self.checkpoint.answers)
             .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
     }
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
-        let files =
-            crate::jobspec::build::render_files(generated, &self.config, &self.repository_name)?;
+        let files = self.prepared.render(generated)?;
         files.into_iter().next().map(|f| f.text).context("the builder made no job")
     }
 
@@ -531,11 +531,7 @@ impl Run<'_> {
             Vec::new()
         } else {
             let generated = self.generate()?;
-            let files = crate::jobspec::build::render_files(
-                &generated,
-                &self.config,
-                &self.repository_name,
-            )?;
+            let files = self.prepared.render(&generated)?;
             if !files.iter().any(|f| f.path == path) {
                 anyhow::bail!("the builder made no job file at {path}");
             }
@@ -705,9 +701,13 @@ impl Run<'_> {
     async fn run_check_statuses(&mut self) -> anyhow::Result<Vec<CheckStatus>> {
         let path = self.spec_path.clone();
         self.runner.group("checks");
-        let checked =
-            checkout::check_in_checkout(self.workspace.path(), &path, self.settings, &self.config)
-                .await;
+        let checked = checkout::check_in_checkout(
+            self.workspace.path(),
+            &path,
+            self.settings,
+            &self.prepared.config,
+        )
+        .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
                 name: "nomad-spec/validate".into(),
@@ -868,7 +868,7 @@ impl Run<'_> {
         if !self.status_dirty {
             return Ok(());
         }
-        let services = FoundService::from_analysis(&self.analysis);
+        let services = FoundService::from_analysis(&self.prepared.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
         let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
         let body = render(&StatusInput {

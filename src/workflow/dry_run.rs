@@ -17,6 +17,7 @@ use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
+use crate::generation::Prepared;
 use crate::git::{repository_name, NameSource};
 use crate::settings::{BotSettings, Settings};
 
@@ -47,7 +48,9 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
     };
     let name = repository_name(NameSource::FullName(&repository));
     let analysis = checkout::analyze_checkout(root, &name);
-    let (questions, spec_path, error) = checkout::questions_and_path(&analysis, &config, &name);
+    let prepared = Prepared::offline(analysis, config, name);
+    let (questions, spec_path, error) = prepared.questions_and_path();
+    let analysis = &prepared.analysis;
     if let Some(err) = error {
         let _ = writeln!(out, "analysis: {err}");
     }
