@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::bot::{ok, question_number, STATUS_MARKER};
+use common::bot::{failed, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
 use fakes::github::{FakeGitHub, Fault};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
 
@@ -94,6 +94,17 @@ impl Story {
         let comments = self.status_comments(number);
         assert_eq!(comments.len(), 1, "exactly one status comment: {comments:#?}");
         comments.into_iter().next().unwrap()
+    }
+
+    /// The bot's comments saying what went wrong in a run.
+    fn problems(&self, number: u64) -> Vec<String> {
+        let bot = self.github.bot_login();
+        self.github
+            .comments(number)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.starts_with(PROBLEM_MARKER))
+            .map(|c| c.body)
+            .collect()
     }
 
     fn replies(&self, number: u64) -> Vec<String> {
@@ -675,4 +686,70 @@ fn the_command_line_and_a_pull_request_make_the_same_job_file() {
         assert!(from_cli.contains(said), "{by} was not asked by the CLI:\n{from_cli}\n{stderr}");
     }
     assert_eq!(from_bot, from_cli, "the bot and the CLI differ:\n{out}");
+}
+
+#[test]
+fn a_problem_the_person_can_fix_is_said_on_the_pull_request_once_until_it_is_fixed() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let broken = "datacenters = [\"dc1\"]\nbogus = true\n";
+    github.commit("add-app", &[(".nomad-spec.toml", broken)], "conventions", "alice").unwrap();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let opened = github.pull_request_event(pr, "opened").unwrap();
+    let out = failed(&story.run(&opened));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1, "{out}");
+    assert!(problems[0].contains(".nomad-spec.toml") && problems[0].contains("bogus"), "{out}");
+    assert!(!problems[0].contains(&github.vars()["GITHUB_TOKEN"]));
+
+    // The same event again: the same problem, said once, nothing written.
+    let before = github.writes();
+    failed(&story.run(&opened));
+    assert_eq!(github.writes(), before);
+
+    // A malformed setting of the bot is the person's to fix too, and replaces what is said.
+    let bad_setting = [("NOMAD_SPEC_MAX_FIX_ITERATIONS", "lots")];
+    failed(&story.run_with(&opened, &bad_setting));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("NOMAD_SPEC_MAX_FIX_ITERATIONS"), "{}", problems[0]);
+
+    // Fixed: the run goes through and the comment says so.
+    github
+        .commit("add-app", &[(".nomad-spec.toml", "datacenters = [\"dc1\"]\n")], "fix", "alice")
+        .unwrap();
+    let synchronized = github.pull_request_event(pr, "synchronize").unwrap();
+    ok(&story.run(&synchronized));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("solved"), "{}", problems[0]);
+    assert!(story.status(pr).contains("needs your answer"));
+    let before = github.writes();
+    ok(&story.run(&synchronized));
+    assert_eq!(github.writes(), before, "a replay of the good run changes nothing");
+}
+
+#[test]
+fn an_internal_failure_points_at_the_run_log_and_stays_one_comment() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let opened = github.pull_request_event(pr, "opened").unwrap();
+    // The branch disappears between the event and the run: the clone fails, nobody's answer
+    // or file is wrong.
+    fakes::git_http::git(&github.bare_path(), &["update-ref", "-d", "refs/heads/add-app"]).unwrap();
+    let out = failed(&story.run_with(&opened, &[("GITHUB_RUN_ID", "7001")]));
+    assert!(out.contains("refs/heads/add-app"), "the log has the whole chain: {out}");
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1, "{out}");
+    let log = format!("{}/acme/shop/actions/runs/7001", github.url());
+    assert!(problems[0].contains(&log), "{}", problems[0]);
+    assert!(!problems[0].contains("refs/heads"), "only a pointer: {}", problems[0]);
+
+    // Run again (another run of the workflow): still one comment, pointing at the new log.
+    failed(&story.run_with(&opened, &[("GITHUB_RUN_ID", "7002")]));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("/actions/runs/7002"), "{}", problems[0]);
+    assert!(story.status_comments(pr).is_empty(), "nothing else was posted");
 }

@@ -26,7 +26,8 @@ VAULT_ADDR, CONSUL_HTTP_ADDR, FABIO_ADMIN_ADDR, NOMAD_SPEC_LLM_BASE_URL (all opt
 
 Exit codes:
     0  the event was handled (or ignored, with the reason in the log)
-    1  the run failed (the forge, git or a setting said no; the log says why)
+    1  the run failed (the forge, git or a setting said no; the log says why, and so does a
+       comment on the change request when the run was about one)
     2  usage error")]
 pub struct Args {
     /// Print the trigger and every action the bot would take, calling nothing.

@@ -5,15 +5,27 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
+use super::failure::UserError;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
-use crate::jobspec::config::Config;
+use crate::jobspec::config::{Config, FILE_NAME};
 use crate::settings::{BotSettings, Settings};
 
 /// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
-/// `output`.
+/// `output`. A file that cannot be read is the person's to fix ([`UserError`]); it is named
+/// as the repository has it, not by the temporary checkout's path.
 pub fn repository_config(root: &Path, settings: &BotSettings) -> anyhow::Result<Config> {
-    let mut config = Config::load_from_repository(root)?;
+    let path = root.join(FILE_NAME);
+    let mut config = if path.is_file() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {FILE_NAME}"))
+            .map_err(UserError::of)?;
+        Config::from_toml(&text, FILE_NAME).map_err(UserError::of)?
+    } else {
+        Config::default()
+    };
     if let Some(path) = &settings.spec_path {
         config.output = Some(path.clone());
     }

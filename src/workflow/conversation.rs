@@ -220,6 +220,14 @@ pub async fn run(
         runner.log(&format!("note: {note}"));
     }
     let mut event = event;
+    // A run the bot's own comment started says nothing about an earlier failure.
+    let caused_by_bot = match &event {
+        Event::Comment { actor, from_bot, .. } => {
+            *from_bot || actor.login.eq_ignore_ascii_case(&bot_login)
+        }
+        Event::StatusCommentEdited { actor, .. } => actor.login.eq_ignore_ascii_case(&bot_login),
+        _ => false,
+    };
     let analysis = &prepared.analysis;
     advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
     sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
@@ -280,6 +288,9 @@ pub async fn run(
     }
     run.save().await?;
     run.finish_deployment().await;
+    if !caused_by_bot {
+        super::failure::mark_solved(forge, number, &comments, &bot_login, runner).await;
+    }
     run.report.verdict = stage_name(run.checkpoint.stage).to_string();
     Ok(run.report)
 }

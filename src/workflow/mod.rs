@@ -19,6 +19,7 @@ pub mod checkout;
 pub mod conversation;
 pub mod deploying;
 pub mod dry_run;
+pub mod failure;
 pub mod push;
 pub mod runner;
 
@@ -31,6 +32,7 @@ pub use runner::Runner;
 use crate::event::{self, Trigger};
 use crate::forge::{Forge, ForgeKind};
 use crate::settings::{BotSettings, Settings};
+use failure::UserError;
 
 /// What a run did, for the log, the job summary and the step outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,17 +131,47 @@ pub fn trigger_from_env(
     }
 }
 
-/// Runs the bot for the CI job `settings` describe.
+/// Runs the bot for the CI job `settings` describe. A run that fails says so on the change
+/// request it was about, when there is one ([`failure`]): in full when the person can fix it,
+/// as a pointer to the run's log otherwise.
 pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunReport> {
     let kind = detect(settings.vars()).context(
         "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
-    let bot = settings.bot()?;
     let trigger = trigger_from_env(kind, settings.vars())?;
     runner.log(&format!("trigger: {}", describe(&trigger)));
     let forge = Forge::from_settings(kind, settings)?;
-    let report = match &trigger {
+    let mut change_request = change_request_of(&trigger);
+    let result = handle(&forge, runner, settings, &trigger, &mut change_request).await;
+    if let (Err(err), Some(number)) = (&result, change_request) {
+        failure::report(&forge, number, err, settings, runner).await;
+    }
+    result
+}
+
+/// The change request a trigger is about, when it names one.
+fn change_request_of(trigger: &Trigger) -> Option<u64> {
+    match trigger {
+        Trigger::PullRequestChanged { pull_request, .. }
+        | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
+        Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
+        Trigger::PushToDefaultBranch { .. } | Trigger::Manual { .. } | Trigger::Ignored { .. } => {
+            None
+        }
+    }
+}
+
+/// Handles one trigger; `change_request` learns the change request a push merged.
+async fn handle(
+    forge: &Forge,
+    runner: &Runner,
+    settings: &Settings,
+    trigger: &Trigger,
+    change_request: &mut Option<u64>,
+) -> anyhow::Result<RunReport> {
+    let bot = settings.bot().map_err(UserError::of)?;
+    let report = match trigger {
         Trigger::Ignored { reason } => {
             let mut report = RunReport::new("ignored event");
             report.verdict = "ignored".into();
@@ -149,22 +181,23 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
         Trigger::PullRequestChanged { .. }
         | Trigger::PullRequestMerged { .. }
         | Trigger::PullRequestComment { .. } => {
-            let start = conversation::Start::Trigger(&trigger);
-            conversation::run(&forge, runner, &bot, settings, start).await?
+            let start = conversation::Start::Trigger(trigger);
+            conversation::run(forge, runner, &bot, settings, start).await?
         }
         Trigger::PushToDefaultBranch { repository, after, changed_files } => {
             match forge.merged_change_request(after).await? {
                 Some(number) => {
+                    *change_request = Some(number);
                     let start = conversation::Start::MergedByPush {
                         number,
                         merge_sha: after.clone(),
                         repository: repository.clone(),
                     };
-                    conversation::run(&forge, runner, &bot, settings, start).await?
+                    conversation::run(forge, runner, &bot, settings, start).await?
                 }
                 None => {
                     push::deploy_pushed(
-                        &forge,
+                        forge,
                         runner,
                         &bot,
                         settings,
@@ -176,7 +209,9 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
                 }
             }
         }
-        Trigger::Manual { git_ref, .. } => manual_check(&forge, runner, settings, git_ref).await?,
+        Trigger::Manual { git_ref, .. } => {
+            manual_check(forge, runner, &bot, settings, git_ref).await?
+        }
     };
     Ok(report)
 }
@@ -191,6 +226,7 @@ pub fn commit_identity(bot: &BotSettings) -> crate::git::Identity {
 async fn manual_check(
     forge: &Forge,
     runner: &Runner,
+    bot: &BotSettings,
     settings: &Settings,
     git_ref: &str,
 ) -> anyhow::Result<RunReport> {
@@ -200,7 +236,7 @@ async fn manual_check(
         format!("refs/heads/{git_ref}")
     };
     let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
-    let config = crate::jobspec::config::Config::load_from_repository(workspace.path())?;
+    let config = checkout::repository_config(workspace.path(), bot)?;
     let mut report = RunReport::new(format!("manual check of {git_ref}"));
     let files = checkout::job_files_in(workspace.path());
     if files.is_empty() {

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use super::checkout::job_files_in;
+use super::failure::UserError;
 use super::{llm_client, RunReport, Runner};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
@@ -59,11 +60,11 @@ pub async fn deploy_pushed(
         ));
         return Ok(report);
     }
-    let Some(client) = NomadClient::configured(settings)? else {
-        anyhow::bail!(
+    let Some(client) = NomadClient::configured(settings).map_err(UserError::of)? else {
+        return Err(UserError::of(anyhow::anyhow!(
             "the push changed {} but NOMAD_ADDR is not set: nothing was deployed",
             jobs.join(", ")
-        );
+        )));
     };
     let options = DeployOptions {
         fix: true,
@@ -85,7 +86,15 @@ pub async fn deploy_pushed(
         };
         let mut file = JobFile::read(&workspace.path().join(path))?;
         let original = file.text.clone();
-        let (job, _) = file.to_job(Some(&client), &ParseOptions::default()).await?;
+        let (job, _) =
+            file.to_job(Some(&client), &ParseOptions::default()).await.map_err(|err| {
+                // Nomad failing is not the file's fault; a file that does not parse is.
+                if err.downcast_ref::<crate::nomad::NomadError>().is_some() {
+                    err
+                } else {
+                    UserError::of(err.context(format!("{path} cannot be deployed")))
+                }
+            })?;
         let mut progress = |line: &str| runner.log(line);
         let outcome = deploy(&client, job, Some(&mut file), &options, &mut progress).await;
         runner.end_group(&format!("deploy {path}"));
