@@ -18,7 +18,7 @@ use git2::{
     RemoteCallbacks, Repository,
 };
 
-use crate::forge::GitRemote;
+use crate::settings::Secret;
 
 /// Whether `--path` names a git repository to clone rather than a local folder: an
 /// `https://`, `http://`, `ssh://`, `git://` or `file://` URL, an scp-like `git@host:path`, or
@@ -107,6 +107,33 @@ const CHECKOUT_REF: &str = "refs/remotes/origin/nomad-spec-head";
 /// How many times the credentials callback answers. libgit2 asks again each time the server
 /// answers 401, so with a wrong token it would ask forever.
 const CREDENTIAL_ATTEMPTS: u32 = 2;
+
+/// A git remote to clone and push over HTTP(S), with its credentials: the forge builds it
+/// for the repository the change request merges into. `token` is a [`Secret`]: `Debug`
+/// prints `***`, and every text from libgit2 or the remote is scrubbed of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitRemote {
+    /// Clone URL without credentials (`https://github.com/acme/shop.git`).
+    pub url: String,
+    /// User name for HTTP basic auth (`x-access-token` on GitHub, `oauth2` on GitLab).
+    pub username: String,
+    /// The token, used as the password.
+    pub token: Secret,
+    /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
+    /// another pipeline).
+    pub push_options: Vec<String>,
+}
+
+impl std::fmt::Debug for GitRemote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRemote")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("token", &self.token)
+            .field("push_options", &self.push_options)
+            .finish()
+    }
+}
 
 /// A clone of the repository in a temporary folder, removed when dropped.
 ///

@@ -17,7 +17,7 @@ mod common;
 
 use common::bot::{failed, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
 use fakes::github::{FakeGitHub, Fault};
-use fakes::nomad::{FakeNomad, JobRule, Scenario};
+use fakes::nomad::{FakeNomad, JobRule, Node, Scenario};
 
 struct Story {
     github: FakeGitHub,
@@ -575,6 +575,30 @@ fn with_an_llm_questions_are_sharper_free_form_answers_read_and_explain_plainer(
     let explained = replies.iter().find(|r| r.contains("In plain words")).expect("explained");
     assert!(explained.contains("Why the job file is what it is"), "{explained}");
     assert!(explained.contains("&#64;admins") && !explained.contains("<b>"), "{explained}");
+}
+
+/// Issue 13: the repository's conventions pin its jobs to amd64 and the cluster has only arm64
+/// nodes. The push's deploy keeps the constraint, commits nothing, and says what to do.
+#[test]
+fn a_pushed_job_keeps_the_architecture_its_conventions_pin() {
+    let arm = vec![Node { count: 3, cpu_arch: "arm64".into(), ..Node::default() }];
+    let story = Story::new(Scenario::default().with_nodes(arm));
+    let github = &story.github;
+    let before = github.head_of("main").unwrap();
+    let job = "job \"shop\" {\n  constraint {\n    attribute = \"${attr.cpu.arch}\"\n    value     = \"amd64\"\n  }\n\n  group \"web\" {\n    task \"web\" {\n      driver = \"docker\"\n\n      config {\n        image = \"nginx:1.27\"\n      }\n    }\n  }\n}\n";
+    let files = [(".nomad-spec.toml", "architecture = \"amd64\"\n"), (JOB_FILE, job)];
+    let after = github.commit("main", &files, "deploy the shop", "alice").unwrap();
+    let out = ok(&story.run(&github.push_event("main", &before, &after).unwrap()));
+    assert_eq!(story.nomad.register_calls("shop"), 0, "{out}");
+    assert_eq!(github.read_file("main", JOB_FILE).unwrap(), job, "no fix was committed");
+    assert_eq!(github.head_of("main").unwrap(), after);
+    let deployments = github.deployments();
+    assert_eq!(deployments[0].statuses.last().map(|s| s.state.as_str()), Some("failure"));
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=failed"), "{output}");
+    assert!(out.contains("no fix removes it"), "{out}");
+    assert!(out.contains("build the image for arm64 too"), "{out}");
+    assert!(out.contains("pin the job to amd64 nodes"), "{out}");
 }
 
 #[test]

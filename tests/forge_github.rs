@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fakes::github::{FakeGitHub, Fault, NO_COMMIT};
+use nomad_spec::checks::{CheckResult, CheckStatus};
 use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::{from_github, PullRequest, PullRequestAction, Trigger};
 use nomad_spec::forge::{CheckDelivery, DeploymentState, Forge, ForgeKind, RetryPolicy};
-use nomad_spec::infra::{CheckResult, CheckStatus};
 use nomad_spec::jobspec::Diagnostic;
 use nomad_spec::settings::Settings;
 

@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, MAINTAINER, REPORTER};
+use nomad_spec::checks::{CheckResult, CheckStatus};
 use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::gitlab::from_gitlab;
 use nomad_spec::event::{PullRequestAction, Trigger};
 use nomad_spec::forge::gitlab::GitLab;
 use nomad_spec::forge::{CheckDelivery, DeploymentState, RetryPolicy};
-use nomad_spec::infra::{CheckResult, CheckStatus};
 use nomad_spec::settings::Settings;
 
 struct World {
@@ -337,7 +337,7 @@ fn pipeline_variables_become_triggers() {
     let mr = world.gitlab.merge_request(iid).unwrap();
 
     let Ok(Trigger::PullRequestChanged { repository, pull_request, action }) =
-        from_gitlab(&world.gitlab.mr_pipeline_vars(iid).unwrap(), None)
+        from_gitlab(&world.gitlab.mr_pipeline_vars(iid).unwrap(), None, None)
     else {
         panic!("a merge request pipeline is a merge request trigger");
     };
@@ -352,7 +352,7 @@ fn pipeline_variables_become_triggers() {
     let vars = world.gitlab.note_pipeline_vars(note).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
     let Ok(Trigger::PullRequestComment { pull_request_number, comment, .. }) =
-        from_gitlab(&vars, Some(&payload))
+        from_gitlab(&vars, Some(&payload), None)
     else {
         panic!("a note on a merge request is a comment trigger");
     };
@@ -367,7 +367,8 @@ fn pipeline_variables_become_triggers() {
     world.gitlab.edit_note(theirs, "/nomad-spec accept please").unwrap();
     let vars = world.gitlab.note_pipeline_vars(theirs).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
-    let Ok(Trigger::PullRequestComment { comment, .. }) = from_gitlab(&vars, Some(&payload)) else {
+    let Ok(Trigger::PullRequestComment { comment, .. }) = from_gitlab(&vars, Some(&payload), None)
+    else {
         panic!("a reporter's note is a comment trigger");
     };
     assert_eq!((comment.author.as_str(), comment.edited), ("reader", true));
@@ -376,7 +377,7 @@ fn pipeline_variables_become_triggers() {
     let on_issue = world.gitlab.post_issue_note("dev", issue, "/nomad-spec plan").unwrap();
     let vars = world.gitlab.note_pipeline_vars(on_issue).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
-    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload)) else {
+    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload), None) else {
         panic!("a note on an issue is ignored");
     };
     assert_eq!(reason, format!("the comment is on issue #{issue}, not on a merge request"));
@@ -385,7 +386,8 @@ fn pipeline_variables_become_triggers() {
     let merge = world.gitlab.merge(iid, "lead").unwrap();
     let vars = world.gitlab.default_branch_pipeline_vars("lead").unwrap();
     assert_eq!(vars["CI_COMMIT_BEFORE_SHA"], mr.base_sha);
-    let Ok(Trigger::PushToDefaultBranch { after, changed_files, .. }) = from_gitlab(&vars, None)
+    let Ok(Trigger::PushToDefaultBranch { after, changed_files, .. }) =
+        from_gitlab(&vars, None, None)
     else {
         panic!("a pipeline on the default branch is a push trigger");
     };
@@ -396,7 +398,8 @@ fn pipeline_variables_become_triggers() {
     let fork =
         world.gitlab.open_fork_merge_request("reader", "patch", change.path(), "Fork").unwrap();
     let vars = world.gitlab.mr_pipeline_vars(fork).unwrap();
-    let Ok(Trigger::PullRequestChanged { pull_request, repository, .. }) = from_gitlab(&vars, None)
+    let Ok(Trigger::PullRequestChanged { pull_request, repository, .. }) =
+        from_gitlab(&vars, None, None)
     else {
         panic!("a fork's merge request pipeline is a merge request trigger");
     };

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use fakes::git_http;
 use fakes::server::LoopbackServer;
-use nomad_spec::forge::GitRemote;
+use nomad_spec::git::GitRemote;
 use nomad_spec::git::{Identity, PushOutcome, Workspace};
 
 const TOKEN: &str = "ghs_s3cretT0kenForTheBot";

@@ -8,9 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState, SECRET_VALUE};
+use nomad_spec::checks::CheckStatus;
 use nomad_spec::infra::vault::{check_secrets, suggest_secrets, SecretListing, VaultClient};
 use nomad_spec::infra::vault::{KvMount, VaultConventions, KEYS_METADATA};
-use nomad_spec::infra::CheckStatus;
 use nomad_spec::jobspec::Severity;
 use nomad_spec::settings::Settings;
 
@@ -76,11 +76,11 @@ EOT
     )
 }
 
-fn lines(result: &nomad_spec::infra::CheckResult) -> String {
+fn lines(result: &nomad_spec::checks::CheckResult) -> String {
     result.annotations.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
 }
 
-fn assert_no_secret_output(fake: &FakeVault, result: &nomad_spec::infra::CheckResult) {
+fn assert_no_secret_output(fake: &FakeVault, result: &nomad_spec::checks::CheckResult) {
     assert_eq!(fake.secret_reads(), 0, "secret data requested: {:?}", fake.secret_read_paths());
     let text = serde_json::to_string(result).unwrap_or_default();
     assert!(!text.contains(SECRET_VALUE) && !text.contains(TOKEN), "{text}");

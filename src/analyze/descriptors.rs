@@ -6,11 +6,11 @@
 //! descriptors in a repository and hands each to its reader (`kubernetes` for Kubernetes,
 //! Helm and kustomize; `platforms` for Procfile, fly.toml and App Engine; `nomad` for job
 //! files). Every reader takes text and returns [`DescribedService`]s with evidence; values of
-//! secret-looking env names are withheld at the source; anything unreadable is a note. The
-//! small helpers they share live here: multi-document YAML, lines of evidence, Kubernetes and
-//! platform quantities (`512Mi`, `250m`, `1gb`) in Nomad's units.
+//! secret-looking env names are withheld at the source; anything unreadable is a note. What
+//! the readers share for reading text is in `read` (YAML documents, lines of evidence), and
+//! quantities (`512Mi`, `250m`, `1gb`) in Nomad's units are `resources`'.
 
-use super::manifest::ReadText;
+use super::read::ReadText;
 use super::source::looks_secret;
 use super::walk::RepoFiles;
 use super::{EnvVar, Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
@@ -182,76 +182,11 @@ fn is_chart_templates(contains: &dyn Fn(&str) -> bool, dir: &str) -> bool {
 
 /// The `Chart.yaml` next to a chart's `values.yaml`.
 fn chart_path(contains: &dyn Fn(&str) -> bool, values: &str) -> Option<String> {
-    let dir = dir_of(values);
+    let dir = super::walk::parent_dir(values);
     ["Chart.yaml", "Chart.yml"]
         .iter()
         .map(|name| if dir == "." { name.to_string() } else { format!("{dir}/{name}") })
         .find(|path| contains(path))
-}
-
-/// The documents of a multi-document YAML text, each with its byte offset.
-pub fn documents(text: &str) -> Vec<(usize, &str)> {
-    let mut documents = Vec::new();
-    let mut start = 0;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let is_separator = line.starts_with("---")
-            && line[3..].trim_start().chars().next().is_none_or(|c| c == '#');
-        if is_separator {
-            documents.push((start, &text[start..offset]));
-            start = offset + line.len();
-        }
-        offset += line.len();
-    }
-    documents.push((start, &text[start..]));
-    documents.into_iter().filter(|(_, doc)| !doc.trim().is_empty()).collect()
-}
-
-/// Parses one YAML document; an error becomes a note at the right line of the whole file.
-pub fn parse_yaml(
-    text: &str,
-    doc: &str,
-    doc_offset: usize,
-    file: &str,
-    notes: &mut Vec<Note>,
-) -> Option<serde_json::Value> {
-    match serde_saphyr::from_str::<serde_json::Value>(doc) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            let first = line_at(text, doc_offset) - 1;
-            let line = error
-                .location()
-                .and_then(|l| u32::try_from(l.line()).ok())
-                .map(|l| l.saturating_add(first));
-            let message = yaml_error_message(&error.to_string());
-            notes.push(Note {
-                file: Some(file.to_string()),
-                line,
-                message: format!("not valid YAML, document skipped: {message}"),
-            });
-            None
-        }
-    }
-}
-
-/// The reason of a YAML error without its position, which is relative to the document and
-/// is given in the note's line instead: `error: line 3 column 11: unclosed bracket` →
-/// `unclosed bracket`.
-fn yaml_error_message(full: &str) -> String {
-    let first = full.lines().next().unwrap_or("").trim();
-    let first = first.strip_prefix("error:").unwrap_or(first).trim();
-    match first.split_once(": ") {
-        Some((position, reason)) if position.starts_with("line ") => reason.to_string(),
-        _ => first.to_string(),
-    }
-}
-
-/// The folder of a file, relative to the root (`.` for the root).
-pub fn dir_of(path: &str) -> String {
-    match path.rsplit_once('/') {
-        Some((dir, _)) => dir.to_string(),
-        None => ".".to_string(),
-    }
 }
 
 /// A health check on `port` says what the port speaks (HTTP or gRPC; TCP says nothing).
@@ -273,69 +208,8 @@ pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
         name: name.to_string(),
         secret,
         default: if secret { None } else { value.map(str::to_string) },
+        ..EnvVar::default()
     }
-}
-
-/// 1-based line of the first occurrence of `needle` at or after byte `from`.
-pub fn line_of(text: &str, needle: &str, from: usize) -> Option<u32> {
-    let from = from.min(text.len());
-    let offset = text.get(from..)?.find(needle)? + from;
-    Some(line_at(text, offset))
-}
-
-/// 1-based line of byte `offset` in `text`.
-pub fn line_at(text: &str, offset: usize) -> u32 {
-    let end = offset.min(text.len());
-    let line = text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1;
-    u32::try_from(line).unwrap_or(u32::MAX)
-}
-
-/// Memory in MB (MiB, as Nomad counts it) from a Kubernetes quantity (`512Mi`, `1Gi`,
-/// `500M`, `1e9`, `134217728`) or a platform size (`512mb`, `1gb`).
-pub fn memory_mb(quantity: &str) -> Option<u32> {
-    let quantity = quantity.trim();
-    let split =
-        quantity.find(|c: char| c.is_ascii_alphabetic() && c != 'e').unwrap_or(quantity.len());
-    let (number, unit) = quantity.split_at(split);
-    let number: f64 = number.trim().parse().ok()?;
-    let bytes_per_unit: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => {
-            // Kubernetes `M` is 10^6 bytes; platforms' `mb` mean MiB as people write them.
-            if unit == "M" {
-                1e6
-            } else {
-                1_048_576.0
-            }
-        }
-        "g" | "gb" => {
-            if unit == "G" {
-                1e9
-            } else {
-                1_073_741_824.0
-            }
-        }
-        "t" => 1e12,
-        "ki" | "kib" => 1024.0,
-        "mi" | "mib" => 1_048_576.0,
-        "gi" | "gib" => 1_073_741_824.0,
-        "ti" | "tib" => 1_099_511_627_776.0,
-        _ => return None,
-    };
-    let mb = (number * bytes_per_unit / 1_048_576.0).ceil();
-    (mb.is_finite() && mb >= 1.0 && mb <= f64::from(u32::MAX)).then_some(mb as u32)
-}
-
-/// CPU in MHz from a Kubernetes quantity (`250m`, `0.5`, `2`), counting one core as 1000 MHz.
-pub fn cpu_mhz(quantity: &str) -> Option<u32> {
-    let quantity = quantity.trim();
-    let millicores = match quantity.strip_suffix('m') {
-        Some(milli) => milli.parse::<f64>().ok()?,
-        None => quantity.parse::<f64>().ok()? * 1000.0,
-    };
-    (millicores.is_finite() && millicores >= 1.0 && millicores <= f64::from(u32::MAX))
-        .then_some(millicores.round() as u32)
 }
 
 #[cfg(test)]
@@ -424,83 +298,9 @@ mod tests {
     }
 
     #[test]
-    fn yaml_errors_read_well() {
-        let cases = [
-            ("error: line 3 column 11: unclosed bracket '['", "unclosed bracket '['"),
-            ("error: line 1 column 1: x\n  |\n1 | snippet", "x"),
-            ("something else", "something else"),
-            ("", ""),
-        ];
-        for (full, message) in cases {
-            assert_eq!(yaml_error_message(full), message, "{full}");
-        }
-        let mut notes = Vec::new();
-        let text = "a: 1\n---\nb: 2\nc: [\n";
-        let parsed: Vec<_> = documents(text)
-            .into_iter()
-            .filter_map(|(o, d)| parse_yaml(text, d, o, "x.yaml", &mut notes))
-            .collect();
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(
-            (notes[0].line, notes[0].message.as_str()),
-            (Some(4), "not valid YAML, document skipped: unclosed bracket '['")
-        );
-    }
-
-    #[test]
-    fn memory_quantities() {
-        let cases = [
-            ("512Mi", Some(512)),
-            ("1Gi", Some(1024)),
-            ("1.5Gi", Some(1536)),
-            ("500M", Some(477)),
-            ("1G", Some(954)),
-            ("134217728", Some(128)),
-            ("128974848", Some(123)),
-            ("1e9", Some(954)),
-            ("256Ki", Some(1)),
-            ("512mb", Some(512)),
-            ("1gb", Some(1024)),
-            ("2GB", Some(2048)),
-            ("", None),
-            ("lots", None),
-            ("12Xi", None),
-            ("-1Gi", None),
-        ];
-        for (quantity, mb) in cases {
-            assert_eq!(memory_mb(quantity), mb, "{quantity}");
-        }
-    }
-
-    #[test]
-    fn cpu_quantities() {
-        let cases = [
-            ("250m", Some(250)),
-            ("0.5", Some(500)),
-            ("2", Some(2000)),
-            ("1500m", Some(1500)),
-            ("0", None),
-            ("abc", None),
-            ("", None),
-        ];
-        for (quantity, mhz) in cases {
-            assert_eq!(cpu_mhz(quantity), mhz, "{quantity}");
-        }
-    }
-
-    #[test]
     fn secret_env_values_are_withheld() {
         assert_eq!(env_var("DB_PASSWORD", Some("hunter2")).default, None);
         assert!(env_var("DB_PASSWORD", Some("hunter2")).secret);
         assert_eq!(env_var("LOG_LEVEL", Some("info")).default.as_deref(), Some("info"));
-    }
-
-    #[test]
-    fn lines() {
-        let text = "a\nb\nimage: x\nimage: x\n";
-        assert_eq!(line_of(text, "image: x", 0), Some(3));
-        assert_eq!(line_of(text, "image: x", 6), Some(4));
-        assert_eq!(line_of(text, "nope", 0), None);
-        assert_eq!(line_of(text, "a", 999), None);
     }
 }

@@ -48,7 +48,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     for secret in settings.secret_values() {
         runner.mask(secret);
     }
-    let result = super::deploy::runtime()?.block_on(workflow::run(settings, &runner));
+    let result = super::runtime()?.block_on(workflow::run(settings, &runner));
     match result {
         Ok(report) => {
             runner.summary(&report.summary_markdown());

@@ -99,7 +99,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     };
     // The cluster is optional: what it adds and what was skipped is said on stderr.
     let repository = repository_name(NameSource::Folder(root));
-    let runtime = super::deploy::runtime()?;
+    let runtime = super::runtime()?;
     let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
     let (mut answers, suggested) = prepared.answers(&given);
     for note in prepared.notes.iter().chain(&suggested) {
@@ -496,6 +496,7 @@ mod tests {
                 command: None,
                 resources: Resources { cpu: 100, memory: 128, reason: "r".into() },
                 evidence: vec![],
+                ..Service::new(name, Source::Image, ".")
             })
             .collect();
         Analysis { services, notes: vec![] }

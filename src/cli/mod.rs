@@ -5,8 +5,10 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::nomad::NomadError;
 use crate::settings::Settings;
 
 pub mod analyze;
@@ -53,6 +55,40 @@ impl JobFileArgs {
 
 /// Exit code for usage errors and unreadable input.
 pub const EXIT_USAGE: u8 = 2;
+/// The job was changed on Nomad since it was planned; nothing was registered.
+pub const EXIT_CONFLICT: u8 = 3;
+/// Nomad could not be reached or did not answer in time.
+pub const EXIT_UNREACHABLE: u8 = 4;
+/// The token may not do what the command needs.
+pub const EXIT_PERMISSION_DENIED: u8 = 5;
+/// Nomad answered with an error (5xx, 404, ...) or with a body nomad-spec cannot read.
+pub const EXIT_NOMAD_ERROR: u8 = 7;
+/// Nomad accepted the connection but did not answer in time.
+pub const EXIT_NOMAD_SLOW: u8 = 8;
+
+/// The exit code for a Nomad error, as `deploy` and `status` give it (`plan` uses 255 for all
+/// of them, like `nomad job plan`).
+pub(crate) fn exit_code_of(err: &NomadError) -> u8 {
+    match err {
+        NomadError::Conflict { .. } => EXIT_CONFLICT,
+        NomadError::Unreachable { .. } => EXIT_UNREACHABLE,
+        NomadError::Timeout { .. } => EXIT_NOMAD_SLOW,
+        NomadError::PermissionDenied { .. } => EXIT_PERMISSION_DENIED,
+        NomadError::Config(_) => EXIT_USAGE,
+        NomadError::NotFound { .. }
+        | NomadError::Server { .. }
+        | NomadError::BadResponse { .. } => EXIT_NOMAD_ERROR,
+    }
+}
+
+/// A runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
 
 /// From a Dockerfile to a healthy Nomad job.
 #[derive(Debug, Parser)]

@@ -10,7 +10,8 @@ use crate::nomad::plan::{render_markdown, render_text, PlanReport, EXIT_ERROR};
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
 
-use super::deploy::{note_parser, runtime};
+use super::deploy::note_parser;
+use super::runtime;
 
 /// Arguments of `nomad-spec plan`.
 #[derive(Debug, clap::Args)]

@@ -8,7 +8,8 @@ use crate::nomad::status::{render_status, JobStatus};
 use crate::nomad::{NomadClient, NomadError};
 use crate::settings::Settings;
 
-use super::deploy::{exit_code_of, runtime, ReportFormat};
+use super::deploy::ReportFormat;
+use super::{exit_code_of, runtime};
 
 /// Arguments of `nomad-spec status`.
 #[derive(Debug, clap::Args)]

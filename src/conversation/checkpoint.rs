@@ -218,14 +218,14 @@ pub struct Checkpoint {
 pub struct CheckBrief {
     /// `nomad-spec/validate`, ...
     pub name: String,
-    pub status: crate::infra::CheckStatus,
+    pub status: crate::checks::CheckStatus,
     /// The check's summary, shortened.
     pub summary: String,
 }
 
 impl CheckBrief {
     /// The brief of a check result (summaries beyond 300 characters are cut).
-    pub fn of(result: &crate::infra::CheckResult) -> CheckBrief {
+    pub fn of(result: &crate::checks::CheckResult) -> CheckBrief {
         let mut summary: String = result.summary.chars().take(300).collect();
         if summary.len() < result.summary.len() {
             summary.push('…');
@@ -234,8 +234,8 @@ impl CheckBrief {
     }
 
     /// Back to a result without annotations, for rendering.
-    pub fn to_result(&self) -> crate::infra::CheckResult {
-        crate::infra::CheckResult {
+    pub fn to_result(&self) -> crate::checks::CheckResult {
+        crate::checks::CheckResult {
             name: self.name.clone(),
             status: self.status,
             summary: self.summary.clone(),

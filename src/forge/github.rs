@@ -16,10 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
+use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::{CheckResult, CheckStatus};
+use crate::git::GitRemote;
 use crate::jobspec::{Diagnostic, Severity};
 use crate::settings::{GitHubSettings, Settings};
 

@@ -29,10 +29,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
-use super::{CheckDelivery, DeploymentState, ForgeError, GitRemote, RetryPolicy};
+use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
+use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::{CheckResult, CheckStatus};
+use crate::git::GitRemote;
 use crate::settings::{GitLabSettings, Secret, Settings, GITLAB_TOKEN};
 
 /// A CI/CD variable that cannot be used, as a forge error.

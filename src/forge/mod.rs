@@ -16,10 +16,11 @@ pub mod gitlab;
 
 use std::time::Duration;
 
+use crate::checks::CheckResult;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::CheckResult;
-use crate::settings::{Secret, Settings};
+use crate::git::GitRemote;
+use crate::settings::Settings;
 
 /// A forge API call that failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,32 +71,6 @@ pub enum DeploymentState {
     InProgress,
     Success,
     Failure,
-}
-
-/// The git remote of the repository the change request merges into, with the credentials to
-/// clone and push over HTTP(S).
-#[derive(Clone, PartialEq, Eq)]
-pub struct GitRemote {
-    /// Clone URL without credentials (`https://github.com/acme/shop.git`).
-    pub url: String,
-    /// User name for HTTP basic auth (`x-access-token` on GitHub, `oauth2` on GitLab).
-    pub username: String,
-    /// The token, used as the password.
-    pub token: Secret,
-    /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
-    /// another pipeline).
-    pub push_options: Vec<String>,
-}
-
-impl std::fmt::Debug for GitRemote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRemote")
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("token", &self.token)
-            .field("push_options", &self.push_options)
-            .finish()
-    }
 }
 
 /// A retry policy for rate limits and 5xx: at most `attempts` tries, waiting what the forge's

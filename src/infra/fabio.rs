@@ -17,13 +17,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::{CheckResult, CheckStatus};
+use crate::checks::{CheckResult, CheckStatus, ROUTES};
 use crate::jobspec::parse::{parse_job, LineIndex, ParseOptions};
 use crate::jobspec::Diagnostic;
 use crate::settings::FabioSettings;
-
-/// Name of the check this module produces.
-pub const CHECK_NAME: &str = "nomad-spec/routes";
 
 /// The tag prefix Fabio watches unless configured otherwise.
 pub const DEFAULT_TAG_PREFIX: &str = "urlprefix-";
@@ -381,7 +378,7 @@ pub async fn check_routes(
     let job = match parse_job(source, file, options) {
         Ok(job) => job,
         Err(_) => return CheckResult::skipped(
-            CHECK_NAME,
+            ROUTES,
             "the job file does not parse (see nomad-spec/validate), so its route tags are unknown",
         ),
     };
@@ -399,18 +396,18 @@ pub async fn check_routes(
         .collect();
     if tags.is_empty() {
         return CheckResult {
-            name: CHECK_NAME.into(),
+            name: ROUTES.into(),
             status: CheckStatus::Success,
             summary: format!("the job has no {prefix} tags: nothing is routed by Fabio"),
             annotations,
         };
     }
     let Some(client) = client else {
-        return CheckResult::skipped(CHECK_NAME, "Fabio is not configured (FABIO_ADMIN_ADDR)");
+        return CheckResult::skipped(ROUTES, "Fabio is not configured (FABIO_ADMIN_ADDR)");
     };
     let routes = match client.routes().await {
         Ok(routes) => routes,
-        Err(err) => return CheckResult::skipped(CHECK_NAME, format!("skipped: {err}")),
+        Err(err) => return CheckResult::skipped(ROUTES, format!("skipped: {err}")),
     };
     let findings = find_conflicts(&tags, &routes);
     let mut conflicts = 0;
@@ -461,7 +458,7 @@ pub async fn check_routes(
         }
     };
     annotations.sort_by_key(|d| (d.line, d.column));
-    CheckResult { name: CHECK_NAME.into(), status, summary, annotations }
+    CheckResult { name: ROUTES.into(), status, summary, annotations }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! Optional like every cluster service: without Nomad, the newest features are used and the
 //! note says so. Used by `generate` and by the PR bot.
 
-use crate::jobspec::build::features::NomadFeatures;
 use crate::jobspec::config::Config;
 use crate::settings::Settings;
 
@@ -17,9 +16,7 @@ pub async fn learn(config: &mut Config, settings: &Settings) -> String {
         Ok(Some(client)) => client.agent_self().await,
         Err(err) => Err(err),
     };
-    let features = agent
-        .map_err(|err| err.to_string())
-        .and_then(|agent| NomadFeatures::from_agent_self(&agent));
+    let features = agent.map_err(|err| err.to_string()).and_then(|agent| agent.features());
     match features {
         Ok(features) => {
             config.nomad_version = features.version.map(|version| version.to_string());

@@ -49,7 +49,7 @@ pub async fn check_in_checkout(
 ) -> anyhow::Result<FileChecks> {
     let file = crate::nomad::job_file::JobFile::read(&root.join(relative))?;
     let options = crate::jobspec::parse::ParseOptions::default();
-    let mut checked = crate::checks::check_file(&file, &options, settings, config, true).await;
+    let mut checked = crate::checks::run::check_file(&file, &options, settings, config, true).await;
     for annotation in checked.results.iter_mut().flat_map(|r| r.annotations.iter_mut()) {
         annotation.file = relative.to_string();
     }

@@ -21,7 +21,7 @@ use super::checkout;
 use super::deploying::{self, DeployAttempt};
 use super::{RunReport, Runner};
 use crate::analyze::Analysis;
-use crate::checks::FileChecks;
+use crate::checks::{self, CheckResult, CheckStatus, FileChecks};
 use crate::conversation::{
     apply, decode, find_status_comment, render, sha256_hex, Action, Actor, BranchFacts, CheckBrief,
     Checkpoint, DeployOutcome, Event, FoundService, Learned, Owner, Permission, Stage, StatusInput,
@@ -30,12 +30,10 @@ use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
 use crate::generation::Prepared;
 use crate::git::{Identity, NameSource, PushOutcome, Workspace};
-use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{Decision, Generated};
-use crate::nomad::fix::Fix;
+use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
-use crate::nomad::plan::PlanReport;
 use crate::settings::{BotSettings, Settings};
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
@@ -71,7 +69,8 @@ struct Run<'a> {
     /// The jobs built in this run, with the answers they were built from.
     generated: Option<(Answers, Generated)>,
     checks: Vec<CheckResult>,
-    plan: Option<PlanReport>,
+    /// The Nomad plan of the job file, as Markdown.
+    plan: Option<String>,
     proposed_file: Option<String>,
     pending_fix: Option<Box<Fix>>,
     deployment: Option<u64>,
@@ -721,7 +720,7 @@ impl Run<'_> {
         .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
-                name: "nomad-spec/validate".into(),
+                name: checks::VALIDATE.into(),
                 status: CheckStatus::Failure,
                 summary: format!("{err:#}"),
                 annotations: Vec::new(),
@@ -729,10 +728,9 @@ impl Run<'_> {
             plan: None,
         });
         let head = self.workspace.head()?;
-        let plan_markdown = plan.as_ref().map(crate::nomad::plan::render_markdown);
         for result in &mut results {
-            let details = match (&plan_markdown, result.name.as_str()) {
-                (Some(markdown), "nomad-spec/plan") => markdown.clone(),
+            let details = match &plan {
+                Some(markdown) if result.name == checks::PLAN => markdown.clone(),
                 _ => String::new(),
             };
             self.runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
@@ -741,7 +739,7 @@ impl Run<'_> {
             }
         }
         self.runner.end_group("checks");
-        self.report.details.push_str(&checks_markdown(&results, plan_markdown.as_deref()));
+        self.report.details.push_str(&checks_markdown(&results, plan.as_deref()));
         self.checkpoint.checks = results.iter().map(CheckBrief::of).collect();
         let statuses = results.iter().map(|r| r.status).collect();
         self.checks = results;
@@ -778,6 +776,7 @@ impl Run<'_> {
     async fn deploy(&mut self) -> anyhow::Result<Event> {
         let path = self.spec_path.clone();
         let commit = self.workspace.head()?;
+        let policy = FixPolicy::for_conventions(&self.prepared.config);
         if self.deployment.is_none() {
             match self
                 .forge
@@ -794,7 +793,7 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.settings, self.runner).await;
+                let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -810,7 +809,7 @@ impl Run<'_> {
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.settings, self.runner).await;
+        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
         self.runner.end_group(&format!("deploy {path}"));
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
@@ -886,7 +885,7 @@ impl Run<'_> {
             checkpoint: &self.checkpoint,
             services: &services,
             checks: &self.checks,
-            plan: self.plan.as_ref(),
+            plan: self.plan.as_deref(),
             decisions,
             proposed_file: self.proposed_file.as_deref(),
         });

@@ -40,8 +40,14 @@ fn client(settings: &Settings) -> Result<NomadClient, String> {
     }
 }
 
-/// Deploys the job file at `path` once and waits for the verdict.
-pub async fn attempt(path: &Path, settings: &Settings, runner: &Runner) -> DeployAttempt {
+/// Deploys the job file at `path` once and waits for the verdict; a fix for a failure stays
+/// within `policy`.
+pub async fn attempt(
+    path: &Path,
+    settings: &Settings,
+    runner: &Runner,
+    policy: &FixPolicy,
+) -> DeployAttempt {
     let failed = |job: Option<String>, diagnosis: String| DeployAttempt::Failed {
         job,
         diagnosis,
@@ -75,7 +81,7 @@ pub async fn attempt(path: &Path, settings: &Settings, runner: &Runner) -> Deplo
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
             let llm = super::llm_client(settings, runner);
-            let next = propose_next_fix(failure, &job, &FixPolicy::default(), llm.as_ref()).await;
+            let next = propose_next_fix(failure, &job, policy, llm.as_ref()).await;
             for note in &next.llm_notes {
                 runner.log(&format!("llm: {note}"));
             }

@@ -29,7 +29,7 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
          GitLab CI_* variables, as the CI would",
     )?;
     let bot = settings.bot()?;
-    let trigger = trigger_from_env(kind, vars)?;
+    let trigger = trigger_from_env(kind, settings)?;
     let mut out = String::new();
     let _ = writeln!(out, "forge:   {kind:?}");
     let _ = writeln!(out, "trigger: {}", describe(&trigger));

@@ -31,7 +31,7 @@ pub use runner::Runner;
 
 use crate::event::{self, Trigger};
 use crate::forge::{Forge, ForgeKind};
-use crate::settings::{BotSettings, Settings};
+use crate::settings::{BotSettings, Settings, BOT_LOGIN};
 use failure::UserError;
 
 /// What a run did, for the log, the job summary and the step outputs.
@@ -100,10 +100,8 @@ pub fn detect(vars: &BTreeMap<String, String>) -> Option<ForgeKind> {
 }
 
 /// The trigger the CI environment describes.
-pub fn trigger_from_env(
-    kind: ForgeKind,
-    vars: &BTreeMap<String, String>,
-) -> anyhow::Result<Trigger> {
+pub fn trigger_from_env(kind: ForgeKind, settings: &Settings) -> anyhow::Result<Trigger> {
+    let vars = settings.vars();
     match kind {
         ForgeKind::GitHub => {
             let name = vars
@@ -126,7 +124,10 @@ pub fn trigger_from_env(
                         .with_context(|| format!("cannot read TRIGGER_PAYLOAD from {path}"))?,
                 ),
             };
-            Ok(event::gitlab::from_gitlab(vars, payload.as_deref())?)
+            // Read on its own rather than with the rest of `BotSettings`, so that a malformed
+            // bot setting is reported on the change request the trigger names.
+            let bot_login = settings.var(BOT_LOGIN);
+            Ok(event::gitlab::from_gitlab(vars, payload.as_deref(), bot_login)?)
         }
     }
 }
@@ -139,7 +140,7 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
         "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
-    let trigger = trigger_from_env(kind, settings.vars())?;
+    let trigger = trigger_from_env(kind, settings)?;
     runner.log(&format!("trigger: {}", describe(&trigger)));
     let forge = Forge::from_settings(kind, settings)?;
     let mut change_request = change_request_of(&trigger);
@@ -251,10 +252,9 @@ async fn manual_check(
             checkout::check_in_checkout(workspace.path(), &relative, settings, &config).await?;
         for result in &results {
             runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
-            failed |= result.status == crate::infra::CheckStatus::Failure;
+            failed |= result.status == crate::checks::CheckStatus::Failure;
         }
         runner.end_group(&format!("check {relative}"));
-        let plan = plan.as_ref().map(crate::nomad::plan::render_markdown);
         report.details.push_str(&format!("#### {relative}\n\n"));
         report.details.push_str(&conversation::checks_markdown(&results, plan.as_deref()));
         report.spec_path.get_or_insert(relative);

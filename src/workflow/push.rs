@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::checkout::job_files_in;
+use super::checkout::{job_files_in, repository_config};
 use super::failure::UserError;
 use super::{llm_client, RunReport, Runner};
 use crate::event::Repository;
@@ -17,6 +17,7 @@ use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
 use crate::jobspec::parse::ParseOptions;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome};
+use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::NomadClient;
 use crate::settings::{BotSettings, Settings};
@@ -66,10 +67,12 @@ pub async fn deploy_pushed(
             jobs.join(", ")
         )));
     };
+    let conventions = repository_config(workspace.path(), bot)?;
     let options = DeployOptions {
         fix: true,
         max_fix_iterations: bot.max_fix_iterations,
         on_give_up: GiveUp::Revert,
+        policy: FixPolicy::for_conventions(&conventions),
         llm: llm_client(settings, runner).map(Arc::new),
         ..Default::default()
     };

@@ -10,7 +10,9 @@
 use hcl::expr::{Expression, TemplateExpr};
 use hcl::{Block, Body};
 
-use super::{dir_of, env_var, line_of, DescribedService};
+use super::{env_var, DescribedService};
+use crate::analyze::read::line_of;
+use crate::analyze::walk::parent_dir;
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 /// Whether HCL text holds a Nomad job (a top-level `job` block).
@@ -181,7 +183,7 @@ fn read_task(
     let start = text[from..].find(&format!("task \"{name}\"")).map_or(from, |i| i + from);
     let mut service = DescribedService {
         name,
-        dir: dir_of(file),
+        dir: parent_dir(file).to_string(),
         kind: "nomad job".into(),
         ..DescribedService::default()
     };

@@ -42,7 +42,7 @@ use vaultrs::error::ClientError;
 
 use crate::settings::Settings;
 
-pub use check::{check_secrets, KEYS_METADATA, SECRETS_CHECK};
+pub use check::{check_secrets, KEYS_METADATA};
 pub use suggest::{suggest_secrets, SecretListing, SecretSuggestion, VaultConventions};
 
 /// How long one Vault call may take; Vault is optional, so a slow one is skipped, not waited on.

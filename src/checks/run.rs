@@ -1,31 +1,22 @@
-//! Every named check of one job file, as `nomad-spec check` prints them and the PR bot
+//! Running the checks of one job file (I/O), as `nomad-spec check` prints them and the PR bot
 //! posts them: `nomad-spec/validate` (the job spec rules), `nomad-spec/secrets` (Vault),
 //! `nomad-spec/routes` (Fabio, with the hostname suffix from `.nomad-spec.toml` or Consul's
 //! conventions) and `nomad-spec/plan` (Nomad). The checks themselves live in
 //! `jobspec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
-//! set of settings. Every service is optional: a check whose service is not configured or not
-//! reachable is skipped and says why.
+//! set of settings and answers in the vocabulary of [`super`]. Every service is optional: a
+//! check whose service is not configured or not reachable is skipped and says why.
 
+use super::{CheckResult, CheckStatus, FileChecks, PLAN, ROUTES, SECRETS, VALIDATE};
 use crate::infra::consul::ConsulClient;
 use crate::infra::fabio::{self, FabioClient};
-use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::config::Config;
 use crate::jobspec::parse::ParseOptions;
 use crate::jobspec::validate::validate_source;
 use crate::jobspec::{Diagnostic, Severity};
 use crate::nomad::job_file::JobFile;
-use crate::nomad::plan::PlanReport;
+use crate::nomad::plan::{render_markdown, PlanReport};
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
-
-/// What the checks of one job file found.
-#[derive(Debug, Clone)]
-pub struct FileChecks {
-    /// validate, secrets, routes, plan, in that order.
-    pub results: Vec<CheckResult>,
-    /// The Nomad plan, when one was made (the PR bot shows it).
-    pub plan: Option<PlanReport>,
-}
 
 /// Every check on one job file, in order: validate, secrets, routes, plan.
 pub async fn check_file(
@@ -61,7 +52,7 @@ pub async fn check_file(
                 )
                 .await
             }
-            Err(why) => CheckResult::skipped(fabio::CHECK_NAME, why),
+            Err(why) => CheckResult::skipped(ROUTES, why),
         };
     if let Some(note) = note {
         routes.summary.push_str(&format!(" (note: {note})"));
@@ -69,7 +60,7 @@ pub async fn check_file(
     results.push(routes);
     let (plan_result, plan) = plan_check(file, options, settings).await;
     results.push(plan_result);
-    FileChecks { results, plan }
+    FileChecks { results, plan: plan.as_ref().map(render_markdown) }
 }
 
 /// The validate check: the job spec rules.
@@ -82,7 +73,7 @@ fn validate_check(source: &str, file: &str) -> CheckResult {
         (0, _) => (CheckStatus::Success, format!("valid, with {warnings} warning(s)")),
         _ => (CheckStatus::Failure, format!("{errors} error(s), {warnings} warning(s)")),
     };
-    CheckResult { name: "nomad-spec/validate".into(), status, summary, annotations }
+    CheckResult { name: VALIDATE.into(), status, summary, annotations }
 }
 
 /// The secrets check (Vault), skipped with the reason when Vault is not configured or its
@@ -90,10 +81,9 @@ fn validate_check(source: &str, file: &str) -> CheckResult {
 async fn secrets_check(source: &str, file: &str, settings: &Settings) -> CheckResult {
     match crate::infra::vault::VaultClient::configured(settings) {
         Ok(client) => crate::infra::vault::check_secrets(source, file, client.as_ref()).await,
-        Err(err) => CheckResult::skipped(
-            crate::infra::vault::SECRETS_CHECK,
-            format!("the Vault settings cannot be used: {err}"),
-        ),
+        Err(err) => {
+            CheckResult::skipped(SECRETS, format!("the Vault settings cannot be used: {err}"))
+        }
     }
 }
 
@@ -122,14 +112,13 @@ async fn plan_check(
     options: &ParseOptions,
     settings: &Settings,
 ) -> (CheckResult, Option<PlanReport>) {
-    const NAME: &str = "nomad-spec/plan";
     let client = match NomadClient::configured(settings) {
         Ok(Some(client)) => client,
         Ok(None) => {
             let why = "Nomad is not configured (NOMAD_ADDR is not set)";
-            return (CheckResult::skipped(NAME, why), None);
+            return (CheckResult::skipped(PLAN, why), None);
         }
-        Err(err) => return (CheckResult::skipped(NAME, format!("skipped: {err}")), None),
+        Err(err) => return (CheckResult::skipped(PLAN, format!("skipped: {err}")), None),
     };
     let planned = async {
         let (job, _) = file.to_job(Some(&client), options).await?;
@@ -140,7 +129,7 @@ async fn plan_check(
         Ok(report) => {
             (plan_result(&report, &file.text, &file.path.display().to_string()), Some(report))
         }
-        Err(err) => (CheckResult::skipped(NAME, format!("skipped: {err:#}")), None),
+        Err(err) => (CheckResult::skipped(PLAN, format!("skipped: {err:#}")), None),
     }
 }
 
@@ -175,5 +164,5 @@ fn plan_result(report: &PlanReport, source: &str, file: &str) -> CheckResult {
         summary.push_str("; some groups cannot be placed");
         CheckStatus::Failure
     };
-    CheckResult { name: "nomad-spec/plan".into(), status, summary, annotations }
+    CheckResult { name: PLAN.into(), status, summary, annotations }
 }
