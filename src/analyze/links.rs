@@ -370,6 +370,6 @@ mod tests {
     #[test]
     fn nginx_listen_ports() {
         let text = "server {\n  listen 80;\n  listen [::]:80;\n}\nserver {\n    listen 443 ssl;\n    listen 127.0.0.1:8081;\n}\n# listen 9;\n";
-        assert_eq!(listen_ports(text), [(80, 2), (443, 6), (8081, 7)]);
+        assert_eq!(super::listen_ports(text), [(80, 2), (443, 6), (8081, 7)]);
     }
 }

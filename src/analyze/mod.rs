@@ -280,7 +280,9 @@ fn from_compose(
             });
         }
     }
-    let mut image_files: Option<(String, String, Vec<dockerfile::Fact<(String, String)>>)> = None;
+    /// A built image's Dockerfile, its build context and the context files it copies in.
+    type ImageFiles = (String, String, Vec<dockerfile::Fact<(String, String)>>);
+    let mut image_files: Option<ImageFiles> = None;
     if let Some(build) = &svc.build {
         let b = &build.value;
         draft.evidence(
