@@ -113,7 +113,7 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     }
 
     for described in descriptors::scan(&files, &mut notes) {
-        add_described(&mut drafts, described);
+        add_described(&mut drafts, described, &mut notes);
     }
 
     unique_names(&mut drafts);
@@ -670,7 +670,11 @@ fn apply_stack(
     }
 }
 
-fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedService) {
+fn add_described(
+    drafts: &mut Vec<Draft>,
+    described: descriptors::DescribedService,
+    notes: &mut Vec<Note>,
+) {
     // Same name, else the only service built from the descriptor's folder (image services
     // have no folder of their own).
     let index = drafts.iter().position(|d| d.service.name == described.name).or_else(|| {
@@ -682,6 +686,24 @@ fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedServi
             .collect();
         (built_here.len() == 1).then(|| built_here[0])
     });
+    // A job file a person wrote is evidence about services found elsewhere, never a new
+    // service by itself: its groups may be helpers (a volume-owner step, a sidecar) or other
+    // applications' jobs.
+    if index.is_none() && described.kind == "nomad job" && !drafts.is_empty() {
+        let (file, line) = described
+            .evidence
+            .first()
+            .map_or((described.dir.clone(), None), |e| (e.file.clone(), e.line));
+        notes.push(Note {
+            file: Some(file),
+            line,
+            message: format!(
+                "job file task `{}` matches no service of the repository; read as evidence only",
+                described.name
+            ),
+        });
+        return;
+    }
     let draft = match index {
         Some(i) => &mut drafts[i],
         None => {
@@ -1395,6 +1417,7 @@ mod tests {
                 evidence: evidence.clone(),
                 ..Default::default()
             },
+            &mut Vec::new(),
         );
         add_described(
             &mut drafts,
@@ -1405,6 +1428,7 @@ mod tests {
                 evidence,
                 ..Default::default()
             },
+            &mut Vec::new(),
         );
         let services: Vec<Service> = drafts.into_iter().map(finish).collect();
         let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
