@@ -48,6 +48,7 @@ use crate::jobspec::validate::{is_valid, validate_source};
 use crate::jobspec::{JobSpec, TaskGroup};
 use crate::llm::prompt::Prompt;
 use crate::llm::{tasks, Client};
+use crate::settings::Settings;
 
 /// Whether the LLM takes part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -174,8 +175,8 @@ pub struct Report {
 }
 
 /// Runs `nomad-spec eval`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = match evaluate(&args) {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let report = match evaluate(&args, settings) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("nomad-spec eval: {err:#}");
@@ -189,12 +190,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn client(args: &Args) -> anyhow::Result<Option<Client>> {
+fn client(args: &Args, settings: &Settings) -> anyhow::Result<Option<Client>> {
     if args.llm == Switch::Off {
         anyhow::ensure!(args.prompt_versions.is_empty(), "--prompt-version needs --llm on");
         return Ok(None);
     }
-    let mut client = Client::from_env()?.ok_or_else(|| {
+    let mut client = Client::configured(settings)?.ok_or_else(|| {
         anyhow::anyhow!("--llm on, but no LLM is configured (set NOMAD_SPEC_LLM_BASE_URL)")
     })?;
     for choice in &args.prompt_versions {
@@ -217,9 +218,9 @@ fn client(args: &Args) -> anyhow::Result<Option<Client>> {
     Ok(Some(client))
 }
 
-/// Runs every case of the dataset.
-pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
-    let client = client(args)?;
+/// Runs every case of the dataset (with the LLM `settings` configure, when `--llm on`).
+pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
+    let client = client(args, settings)?;
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&args.dataset)
         .with_context(|| format!("cannot read the dataset {}", args.dataset.display()))?
         .flatten()

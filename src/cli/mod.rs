@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::nomad::NomadError;
+use crate::settings::Settings;
 
 pub mod analyze;
 pub mod check;
@@ -129,20 +130,20 @@ pub enum Command {
     Ci(ci::Args),
 }
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs one parsed command line with the settings `main` read from the environment.
+pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Generate(args) => generate::run(args),
+        Command::Generate(args) => generate::run(args, settings),
         Command::Parse(args) => parse::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Validate(args) => validate::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Ci(args) => ci::run(args),
+        Command::Check(args) => check::run(args, settings),
+        Command::Eval(args) => eval::run(args, settings),
+        Command::Plan(args) => plan::run(args, settings),
+        Command::Deploy(args) => deploy::run(args, settings),
+        Command::Status(args) => status::run(args, settings),
+        Command::Ci(args) => ci::run(args, settings),
     }
 }
 
