@@ -42,7 +42,7 @@ const EXPECTED: &[Expected] = &[
     //  app                              service          source  ports (main first)                          depends_on
     svc("angular",                       "web",           Build,  &["4200"],                                  &[]),
     svc("elasticsearch-logstash-kibana", "elasticsearch", Image,  &["9200", "9300"],                          &[]),
-    svc("elasticsearch-logstash-kibana", "logstash",      Image,  &["5000", "5000/udp", "5044", "9600"],      &["elasticsearch"]),
+    svc("elasticsearch-logstash-kibana", "logstash",      Image,  &["9600", "5000", "5000/udp", "5044"],      &["elasticsearch"]),
     svc("elasticsearch-logstash-kibana", "kibana",        Image,  &["5601"],                                  &["elasticsearch"]),
     svc("flask",                         "web",           Build,  &["8000"],                                  &[]),
     svc("flask-redis",                   "redis",         Image,  &["6379"],                                  &[]),

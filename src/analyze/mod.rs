@@ -158,6 +158,29 @@ fn add_published(drafts: &mut [Draft], published: &[published::Published]) {
     }
 }
 
+/// A signal as Nomad's `kill_signal` takes it: `SIGINT` for `INT`, `SIGINT` or `2`.
+fn signal_name(signal: &str) -> String {
+    let upper = signal.trim().to_ascii_uppercase();
+    let numbered = [
+        (1, "SIGHUP"),
+        (2, "SIGINT"),
+        (3, "SIGQUIT"),
+        (9, "SIGKILL"),
+        (10, "SIGUSR1"),
+        (12, "SIGUSR2"),
+        (15, "SIGTERM"),
+        (28, "SIGWINCH"),
+    ];
+    if let Some((_, name)) = numbered.iter().find(|(n, _)| upper == n.to_string()) {
+        return name.to_string();
+    }
+    if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    }
+}
+
 /// Manifest and source facts per folder: services built from one folder (two compose
 /// services of one context) read it once.
 type FolderScans = std::collections::HashMap<String, (manifest::Stack, source::SourceFacts)>;
@@ -471,6 +494,11 @@ fn from_compose(
             svc.line,
             format!("only started with compose profile(s) {}", svc.profiles.join(", ")),
         );
+    }
+    if let Some(signal) = &svc.stop_signal {
+        let signal = signal_name(&signal.value);
+        draft.evidence(&svc.file, svc.line, format!("compose stops it with {signal}"));
+        draft.service.stop_signal = Some(signal);
     }
     if let Some(user) = &svc.user {
         draft.service.user = Some(user.value.clone());
@@ -1116,6 +1144,13 @@ fn finish(mut draft: Draft) -> Service {
     if best == Some(PortOrigin::Convention) {
         draft.service.evidence.extend(convention_evidence);
     }
+    // The main port is the one the image is known to serve on, and never a debugger's.
+    let known = image.as_deref().and_then(conventional_image_port);
+    if let Some(at) = ports.iter().position(|p| Some(p.container) == known && !p.udp) {
+        let port = ports.remove(at);
+        ports.insert(0, port);
+    }
+    ports.sort_by_key(|p| model::DEBUGGER_PORTS.contains(&p.container));
     let main = ports.first().map(|p| p.container);
     // A descriptor naming the gRPC port settles which one it is; otherwise it is the main one.
     let named_grpc = ports.iter().any(|p| p.grpc);
@@ -1261,6 +1296,16 @@ fn finish(mut draft: Draft) -> Service {
         (None, Some(described)) => described,
         (None, None) => suggested,
     };
+    // A fixed JVM heap needs room beside it, or Nomad kills the task at its memory limit.
+    let options = draft.service.env.iter().filter_map(|e| e.default.as_deref());
+    let args = draft.service.command.iter().flatten().map(String::as_str);
+    if let Some((heap, needed)) = resources::jvm_memory_mb(options.chain(args)) {
+        if draft.service.resources.memory < needed {
+            draft.service.resources.memory = needed;
+            draft.service.resources.reason =
+                format!("a {heap} MB JVM heap (-Xmx) plus what lives beside it: {needed} MB");
+        }
+    }
     draft.service
 }
 

@@ -80,6 +80,10 @@ pub struct Service {
     /// Compose profiles the service belongs to: an optional part, not started by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
+    /// The signal that stops the process gracefully when it is not SIGTERM (compose
+    /// `stop_signal`: Flask's development server and many CLIs stop on SIGINT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
     /// Images the repository publishes for a service it builds (compose `image:` beside
     /// `build:`, deployment manifests, CI workflows), best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -118,6 +122,7 @@ impl Service {
             code_hosts: Vec::new(),
             user: None,
             profiles: Vec::new(),
+            stop_signal: None,
             published_images: Vec::new(),
             privileges: Vec::new(),
         }
@@ -336,6 +341,18 @@ pub struct Port {
     pub published: Option<u16>,
     /// Application protocol.
     pub protocol: Protocol,
+}
+
+/// Ports debuggers listen on by convention: Node's inspector (9229, 9230), the JVM's JDWP
+/// (5005), Python's debugpy (5678) and Go's Delve (2345). A development compose file publishes
+/// them; a deployment never needs them.
+pub const DEBUGGER_PORTS: [u16; 5] = [9229, 9230, 5005, 5678, 2345];
+
+impl Port {
+    /// Whether a debugger listens on it (see [`DEBUGGER_PORTS`]).
+    pub fn is_debugger(&self) -> bool {
+        DEBUGGER_PORTS.contains(&self.container)
+    }
 }
 
 /// Port protocols as the job spec needs them (http and grpc get matching checks).

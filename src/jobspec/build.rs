@@ -428,6 +428,26 @@ impl<'a> Builder<'a> {
                     }
                     false
                 }
+                None if !service.profiles.is_empty() => {
+                    let profiles = service.profiles.join(", ");
+                    self.ask(
+                        format!("deploy.{}", service.name),
+                        format!("Deploy {} (compose profile {profiles})?", service.name),
+                        "false".into(),
+                        "compose starts it only when its profile is asked for".into(),
+                        false,
+                    );
+                    self.decide(
+                        &service.name,
+                        "not deployed",
+                        format!(
+                            "it belongs to the compose profile {profiles}, an optional part \
+                             `docker compose up` leaves out (answer deploy.{}=true to deploy it)",
+                            service.name
+                        ),
+                    );
+                    false
+                }
                 None if service.role.is_backing() && only_backing => {
                     self.ask(
                         format!("deploy.{}", service.name),
@@ -618,8 +638,16 @@ impl<'a> Builder<'a> {
             driver: "docker".into(),
             config: Some(config),
             resources: Some(self.resources(service, &answers)),
+            kill_signal: service.stop_signal.clone().filter(|s| s != "SIGTERM"),
             ..Default::default()
         };
+        if let Some(signal) = &task.kill_signal {
+            self.decide(
+                &service.name,
+                format!("stopped with {signal}"),
+                "compose's stop_signal: the process shuts down cleanly on it, not on SIGTERM",
+            );
+        }
         let mut templates = Vec::new();
         let mut lines = environment::EnvLines::default();
         let secrets = self.secrets(
@@ -744,7 +772,18 @@ impl<'a> Builder<'a> {
             }
         }
         let mut named: Vec<NamedPort> = Vec::new();
+        let others = service.ports.iter().filter(|p| !p.is_debugger()).count();
         for (index, port) in service.ports.iter().enumerate() {
+            let answered = answers.static_ports.contains_key(&port.container.to_string());
+            if port.is_debugger() && others > 0 && !answered {
+                self.decide(
+                    &format!("{} port {}", service.name, port.container),
+                    "not exposed",
+                    "a debugger listens there by convention: a development setting that a \
+                     deployment should not open (answer static_port to keep it)",
+                );
+                continue;
+            }
             let base = match port.protocol {
                 Protocol::Http => "http",
                 Protocol::Grpc => "grpc",
@@ -864,6 +903,12 @@ impl<'a> Builder<'a> {
     ) -> Vec<Service> {
         let provider = self.config.provider();
         let health_port = service.health.as_ref().and_then(|h| h.port);
+        let facts = service
+            .image
+            .as_deref()
+            .filter(|_| service.source == Source::Image)
+            .and_then(analyze::images::facts);
+        let known_ports: Option<Vec<u16>> = facts.and_then(|f| f.port).map(|p| vec![p.number]);
         let mut out = Vec::new();
         for (index, port) in ports.iter().enumerate() {
             if port.port.protocol == Protocol::Udp {
@@ -876,7 +921,27 @@ impl<'a> Builder<'a> {
             }
             let main = index == 0;
             let name = names.service(&service.name, (!main).then_some(port.label.as_str()));
-            let check = self.check(service, port, main, health_port, ports);
+            // A published image's facts say where the service listens; its other listeners
+            // (MySQL's X protocol, a log input a mounted pipeline may not open) depend on
+            // configuration, and a failing check on one would keep the deployment from
+            // turning healthy. Other services' ports are each checked.
+            let checked = match &known_ports {
+                Some(known) => {
+                    known.contains(&port.port.container) || health_port == Some(port.port.container)
+                }
+                None => true,
+            };
+            let checks = if checked {
+                Some(vec![self.check(service, port, main, health_port, ports)])
+            } else {
+                self.decide(
+                    &format!("{} port {}", service.name, port.label),
+                    "registered without a check",
+                    "the image facts name another port as the service's: this listener depends \
+                     on configuration, and the service's check says whether it is up",
+                );
+                None
+            };
             let mut tags = None;
             if main {
                 if let (Some(hostname), Some(fabio)) = (&answers.hostname, &self.config.fabio) {
@@ -954,7 +1019,7 @@ impl<'a> Builder<'a> {
                 port_label: Some(port.label.clone()),
                 provider: Some(provider.as_str().into()),
                 tags,
-                checks: Some(vec![check]),
+                checks,
                 ..Default::default()
             });
         }
@@ -1080,6 +1145,24 @@ impl<'a> Builder<'a> {
                     self.decide(&service.name, format!("image {pinned}"), reason);
                     pinned
                 }
+                None if analyze::images::ImageRef::parse(image)
+                    .is_some_and(|r| r.is_unpinned()) =>
+                {
+                    let reason = format!(
+                        "{image} names no version, so every restart may run a different one; \
+                         answer image.{} with a version tag",
+                        service.name
+                    );
+                    self.ask(
+                        key,
+                        format!("Image of {} (pin a version)?", service.name),
+                        image.clone(),
+                        reason.clone(),
+                        false,
+                    );
+                    self.decide(&service.name, format!("image {image}, not pinned"), reason);
+                    image.clone()
+                }
                 None => {
                     self.decide(
                         &service.name,
@@ -1156,7 +1239,77 @@ impl<'a> Builder<'a> {
             let args = command.iter().map(|a| serde_json::Value::from(a.clone())).collect();
             config.insert("args".into(), serde_json::Value::Array(args));
         }
+        self.privileges(service, &mut config);
         config
+    }
+
+    /// What compose asks of the Docker daemon: capabilities, kernel parameters and a runtime
+    /// are carried into the driver configuration (each needs the client's docker plugin to
+    /// allow it); what would widen the container's reach over its host (privileged, host
+    /// devices, the host's network, process or IPC namespace) is left out and said.
+    fn privileges(
+        &mut self,
+        service: &analyze::Service,
+        config: &mut BTreeMap<String, serde_json::Value>,
+    ) {
+        use serde_json::Value;
+        for privilege in &service.privileges {
+            let at = format!(
+                "{}{}",
+                privilege.evidence.file,
+                privilege.evidence.line.map(|l| format!(":{l}")).unwrap_or_default()
+            );
+            let subject = format!("{} {}", service.name, privilege.key);
+            match privilege.key.as_str() {
+                "cap_add" => {
+                    let list = config.entry("cap_add".to_string()).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(list) = list {
+                        list.push(Value::from(privilege.value.to_ascii_lowercase()));
+                    }
+                    self.decide(
+                        &subject,
+                        format!("cap_add {}", privilege.value),
+                        format!("compose adds it ({at}); the client's docker plugin must list it in allow_caps"),
+                    );
+                }
+                "sysctls" => {
+                    let Some((name, value)) = privilege.value.split_once('=') else { continue };
+                    // Nomad's docker driver reads `sysctl` as a list of maps.
+                    let list = config
+                        .entry("sysctl".to_string())
+                        .or_insert_with(|| Value::Array(vec![Value::Object(Default::default())]));
+                    if let Some(Value::Object(map)) = list.as_array_mut().and_then(|l| l.first_mut()) {
+                        map.insert(name.trim().to_string(), Value::from(value.trim()));
+                    }
+                    self.decide(&subject, format!("sysctl {}", privilege.value), format!("compose sets it ({at})"));
+                }
+                "runtime" => {
+                    config.insert("runtime".into(), Value::from(privilege.value.clone()));
+                    self.decide(
+                        &subject,
+                        format!("runtime {}", privilege.value),
+                        format!(
+                            "compose runs it with this runtime ({at}); the client's docker plugin \
+                             must list it in allow_runtimes, and only clients that have it can run the task"
+                        ),
+                    );
+                }
+                "platform" => self.decide(
+                    &subject,
+                    format!("platform {} not carried", privilege.value),
+                    format!("compose asks for it ({at}); Nomad places by the client's architecture: add a constraint on attr.cpu.arch if the image has no other"),
+                ),
+                _ => self.decide(
+                    &subject,
+                    format!("{} {} left out", privilege.key, privilege.value),
+                    format!(
+                        "compose asks for it ({at}); it widens the container's reach over its host, \
+                         so the job does not ask for it: add it by hand if the service cannot run \
+                         without it and the client allows it"
+                    ),
+                ),
+            }
+        }
     }
 
     fn resources(&mut self, service: &analyze::Service, answers: &ServiceAnswers) -> Resources {

@@ -325,7 +325,9 @@ impl Builder<'_> {
                 }
                 continue;
             };
-            if !is_env_name(&var.name) {
+            // Docker passes dotted names (`discovery.type`, read by Elasticsearch as a
+            // setting) and Nomad's `env = { "a.b" = ... }` carries them.
+            if !var.name.split('.').all(is_env_name) {
                 self.decide(
                     &service.name,
                     format!("{} left out", var.name),
@@ -403,7 +405,10 @@ impl Builder<'_> {
         self.image_addresses(service, analysis, names, deployed, lines, &mut pointed);
         self.code_hosts(service, answers, analysis, names, deployed, lines, &mut pointed);
         for dependency in &service.depends_on {
-            if pointed.contains(dependency) {
+            // A delivered file naming it is rewritten by the files step.
+            let in_file =
+                service.files.iter().any(|f| f.hosts.iter().any(|h| &h.service == dependency));
+            if pointed.contains(dependency) || in_file {
                 continue;
             }
             let known = analysis.services.iter().any(|s| &s.name == dependency);
