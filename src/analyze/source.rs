@@ -1,4 +1,5 @@
-//! Source scan: env vars the code reads, listen ports, gRPC servers, HTTP health routes.
+//! Source scan: env vars the code reads, listen ports, gRPC servers and their health
+//! service, HTTP health routes.
 //!
 //! The scan reads source files by extension only (`.py .js .mjs .cjs .ts .go .java .kt .cs .php
 //! .rb .rs`, `.proto`, and Spring's `application*.properties|yml`), skips tests, vendored code
@@ -6,8 +7,9 @@
 //! regular expression compiled once per process. It looks for the shapes code takes when it
 //! reads configuration (`os.getenv("X", "d")`, `process.env.X || "d"`, `ENV.fetch("X") { d }`,
 //! `${X:d}` ...), listens (`app.listen(3000)`, `http.ListenAndServe(":8080", ...)`,
-//! `server.port=8081`), registers a gRPC server, or routes a health path; it does not
-//! understand the code, so a value computed at run time is not seen.
+//! `server.port=8081`), registers a gRPC server or gRPC's standard health service
+//! (`grpc.health.v1`), or routes a health path; it does not understand the code, so a value
+//! computed at run time is not seen.
 //!
 //! It also owns [`looks_secret`], the one place that decides which env names hold secrets, and
 //! [`hosts_in`], which reads the hosts an env value points at (`DB_HOST=db`,
@@ -44,6 +46,9 @@ pub struct SourceFacts {
     pub health_paths: Vec<(String, Evidence)>,
     /// Those of `ports` that serve gRPC (found next to a gRPC server registration).
     pub grpc_ports: Vec<(u16, Evidence)>,
+    /// The server registers gRPC's standard health service (`grpc.health.v1.Health`), so a
+    /// gRPC health check gets an answer (without it, the check fails with `UNIMPLEMENTED`).
+    pub grpc_health: Option<Evidence>,
 }
 
 /// Kinds of files the scan reads.
@@ -193,6 +198,9 @@ struct Patterns {
     env: Vec<(SourceKindSet, Regex)>,
     ports: Vec<(SourceKindSet, Regex)>,
     grpc: Vec<(SourceKindSet, Regex)>,
+    /// Registrations of the standard health service, each with the name of its library
+    /// when the call alone could be a project's own `Health` service.
+    grpc_health: Vec<(SourceKindSet, Option<&'static str>, Regex)>,
     health: Vec<(SourceKindSet, Regex)>,
     /// Words every health route contains; a cheap test before the route patterns.
     health_words: Regex,
@@ -399,6 +407,21 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Proto]), r"(?m)^[ \t]*service\s+\w+\s*\{".to_string()),
         (set(&[K::SpringProperties]), grpc_ports.1.to_string()),
     ];
+    // Registering the service, never a client of it (`NewHealthClient`, `HealthStub`,
+    // `HealthGrpc.newBlockingStub`).
+    let grpc_health = [
+        (set(&[K::Go]), Some("google.golang.org/grpc/health"), r"\bRegisterHealthServer\("),
+        (set(&[K::Python]), Some("grpc_health"), r"\badd_HealthServicer_to_server\("),
+        (
+            set(&[K::Script]),
+            Some("grpc-health-check"),
+            r"\bnew\s+(?:\w+\.)?(?:HealthImplementation|Implementation)\(",
+        ),
+        (set(&[K::Jvm]), None, r"\.getHealthService\(\s*\)"),
+        (set(&[K::CSharp]), None, r"\bMapGrpcHealthChecksService\("),
+        (set(&[K::Rust]), Some("tonic_health"), r"\bhealth_reporter\(\s*\)"),
+        (set(&[K::Ruby]), None, r"\bGrpc::Health::Checker\.new\b"),
+    ];
     let alternation =
         HEALTH_PATHS.iter().map(|p| regex::escape(&p[1..])).collect::<Vec<_>>().join("|");
     let health = vec![
@@ -421,6 +444,10 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         env: compile(env),
         ports: compile(ports),
         grpc: compile(grpc),
+        grpc_health: grpc_health
+            .into_iter()
+            .map(|(kinds, library, pattern)| (kinds, library, built_in(pattern)))
+            .collect(),
         health: compile(health),
         health_words: built_in(r"health|ready|live|ping|status|\bup\b"),
     }
@@ -574,6 +601,9 @@ pub fn scan_text(
             facts.grpc = Some(evidence);
         }
     }
+    if facts.grpc_health.is_none() {
+        facts.grpc_health = grpc_health_registration(patterns, path, kind, text, &lines);
+    }
     facts.ports.extend(file_ports);
     // Route patterns have no literal to search for; most files name no health word at all.
     let health_words = patterns.health_words.is_match(text);
@@ -589,6 +619,23 @@ pub fn scan_text(
             facts.health_paths.push((route, Evidence::at(path, Some(line), what)));
         }
     }
+}
+
+/// Where a file registers gRPC's standard health service, if it does.
+fn grpc_health_registration(
+    patterns: &Patterns,
+    path: &str,
+    kind: SourceKind,
+    text: &str,
+    lines: &LazyLines<'_>,
+) -> Option<Evidence> {
+    let found = patterns
+        .grpc_health
+        .iter()
+        .filter(|(kinds, library, _)| kinds.has(kind) && library.is_none_or(|l| text.contains(l)))
+        .find_map(|(_, _, regex)| regex.find(text))?;
+    let what = "registers the gRPC health service (grpc.health.v1)";
+    Some(Evidence::at(path, Some(lines.at(found.start())), what))
 }
 
 /// `server.port` and `grpc.server.port` from a Spring `application.yml` (all its documents).
