@@ -42,6 +42,31 @@ pub fn corpus_job_files(corpus: &Path) -> Vec<PathBuf> {
     job_files(&corpus.join("nomad-jobs"))
 }
 
+/// Commits the files of folder `dir` in a new git repository, clones that bare beside it as
+/// `<dir>.git`, and returns the bare one's `file://` URL (a git URL to `--path`).
+pub fn bare_repository(dir: &Path) -> String {
+    let git = |cwd: &Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "git {args:?}: {stderr}");
+    };
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "the app"]);
+    let bare = dir.with_extension("git");
+    let parent = dir.parent().unwrap_or(dir);
+    git(
+        parent,
+        &["clone", "-q", "--bare", &dir.display().to_string(), &bare.display().to_string()],
+    );
+    format!("file://{}", bare.display())
+}
+
 /// The folders directly below `dir`, sorted (empty when it cannot be read).
 pub fn subfolders(dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
