@@ -4,7 +4,9 @@
 //! The scan reads source files by extension only (`.py .js .mjs .cjs .ts .go .java .kt .cs .php
 //! .rb .rs`, `.proto`, and Spring's `application*.properties|yml`), skips tests, vendored code
 //! and build output, and stops after [`MAX_SCAN_BYTES`] per call with a note. Every pattern is a
-//! regular expression compiled once per process. It looks for the shapes code takes when it
+//! regular expression compiled once per process, on its first use: a run compiles only the
+//! patterns of the kinds of files it reads (compiling all of them would cost more than the
+//! analysis of a small repository). It looks for the shapes code takes when it
 //! reads configuration (`os.getenv("X", "d")`, `process.env.X || "d"`, `ENV.fetch("X") { d }`,
 //! `${X:d}` ...), listens (`app.listen(3000)`, `http.ListenAndServe(":8080", ...)`,
 //! `server.port=8081`), registers a gRPC server or gRPC's standard health service
@@ -16,7 +18,7 @@
 //! `REDIS_URL=redis://redis:6379`) so the assembly can tell which services depend on which.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
 
@@ -193,17 +195,35 @@ const LITERAL: &str =
     r#"(?:"(?P<d1>[^"\\\n]*)"|'(?P<d2>[^'\\\n]*)'|`(?P<d3>[^`\\\n$]*)`|(?P<d4>-?\d+(?:\.\d+)?)\b)"#;
 const NAME: &str = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)";
 
-/// Precompiled patterns, one list per kind of file.
+/// The scan's patterns, each with the kinds of files it applies to.
 struct Patterns {
-    env: Vec<(SourceKindSet, Regex)>,
-    ports: Vec<(SourceKindSet, Regex)>,
-    grpc: Vec<(SourceKindSet, Regex)>,
+    env: Vec<(SourceKindSet, LazyPattern)>,
+    ports: Vec<(SourceKindSet, LazyPattern)>,
+    grpc: Vec<(SourceKindSet, LazyPattern)>,
     /// Registrations of the standard health service, each with the name of its library
     /// when the call alone could be a project's own `Health` service.
-    grpc_health: Vec<(SourceKindSet, Option<&'static str>, Regex)>,
-    health: Vec<(SourceKindSet, Regex)>,
+    grpc_health: Vec<(SourceKindSet, Option<&'static str>, LazyPattern)>,
+    health: Vec<(SourceKindSet, LazyPattern)>,
     /// Words every health route contains; a cheap test before the route patterns.
-    health_words: Regex,
+    health_words: LazyPattern,
+}
+
+/// One of the analyzer's own patterns, compiled the first time it is used.
+pub(crate) struct LazyPattern {
+    source: String,
+    regex: OnceLock<Regex>,
+}
+
+impl LazyPattern {
+    /// A pattern to compile when first used.
+    pub(crate) fn new(source: impl Into<String>) -> Self {
+        LazyPattern { source: source.into(), regex: OnceLock::new() }
+    }
+
+    /// The compiled pattern.
+    pub(crate) fn get(&self) -> &Regex {
+        self.regex.get_or_init(|| built_in(&self.source))
+    }
 }
 
 /// A set of kinds, as a bit mask.
@@ -438,7 +458,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Ruby]), format!(r#"\bget\s+["'](?P<path>{alternation})["']\s*(?:=>|,\s*to:)"#)),
     ];
     let compile = |list: Vec<(SourceKindSet, String)>| {
-        list.into_iter().map(|(kinds, p)| (kinds, built_in(&p))).collect::<Vec<_>>()
+        list.into_iter().map(|(kinds, p)| (kinds, LazyPattern::new(p))).collect::<Vec<_>>()
     };
     Patterns {
         env: compile(env),
@@ -446,10 +466,10 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         grpc: compile(grpc),
         grpc_health: grpc_health
             .into_iter()
-            .map(|(kinds, library, pattern)| (kinds, library, built_in(pattern)))
+            .map(|(kinds, library, pattern)| (kinds, library, LazyPattern::new(pattern)))
             .collect(),
         health: compile(health),
-        health_words: built_in(r"health|ready|live|ping|status|\bup\b"),
+        health_words: LazyPattern::new(r"health|ready|live|ping|status|\bup\b"),
     }
 });
 
@@ -524,7 +544,7 @@ pub fn scan_text(
         if !kinds.has(kind) {
             continue;
         }
-        for captures in regex.captures_iter(text) {
+        for captures in regex.get().captures_iter(text) {
             let Some(name) = captures.name("name") else { continue };
             let name = name.as_str().to_string();
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
@@ -550,7 +570,7 @@ pub fn scan_text(
         if !kinds.has(kind) {
             continue;
         }
-        for captures in regex.captures_iter(text) {
+        for captures in regex.get().captures_iter(text) {
             let Some(port) = port_of(&captures) else { continue };
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
             file_ports.push((port, Evidence::at(path, Some(line), format!("listens on {port}"))));
@@ -568,7 +588,7 @@ pub fn scan_text(
         if kind == SourceKind::Rust && !text.contains("tonic") {
             continue;
         }
-        if let Some(found) = regex.captures(text) {
+        if let Some(found) = regex.get().captures(text) {
             let start = found.get(0).map_or(0, |m| m.start());
             let line = lines.at(start);
             if let Some(port) = port_of(&found) {
@@ -606,12 +626,12 @@ pub fn scan_text(
     }
     facts.ports.extend(file_ports);
     // Route patterns have no literal to search for; most files name no health word at all.
-    let health_words = patterns.health_words.is_match(text);
-    for (kinds, regex) in &patterns.health {
-        if !health_words || !kinds.has(kind) {
-            continue;
-        }
-        for captures in regex.captures_iter(text) {
+    let mut routed = patterns.health.iter().filter(|(kinds, _)| kinds.has(kind)).peekable();
+    if routed.peek().is_none() || !patterns.health_words.get().is_match(text) {
+        return;
+    }
+    for (_, regex) in routed {
+        for captures in regex.get().captures_iter(text) {
             let Some(found) = captures.name("path") else { continue };
             let route = format!("/{}", found.as_str());
             let line = lines.at(found.start());
@@ -633,7 +653,7 @@ fn grpc_health_registration(
         .grpc_health
         .iter()
         .filter(|(kinds, library, _)| kinds.has(kind) && library.is_none_or(|l| text.contains(l)))
-        .find_map(|(_, _, regex)| regex.find(text))?;
+        .find_map(|(_, _, regex)| regex.get().find(text))?;
     let what = "registers the gRPC health service (grpc.health.v1)";
     Some(Evidence::at(path, Some(lines.at(found.start())), what))
 }
