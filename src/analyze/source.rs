@@ -208,22 +208,87 @@ struct Patterns {
     health_words: LazyPattern,
 }
 
-/// One of the analyzer's own patterns, compiled the first time it is used.
+/// One of the analyzer's own patterns, compiled the first time a text may match it.
 pub(crate) struct LazyPattern {
     source: String,
+    /// Text every match contains (see [`required_literal`]): a text without it is neither
+    /// searched nor a reason to compile the pattern.
+    needs: Option<String>,
     regex: OnceLock<Regex>,
 }
 
 impl LazyPattern {
-    /// A pattern to compile when first used.
+    /// A pattern to compile when first needed.
     pub(crate) fn new(source: impl Into<String>) -> Self {
-        LazyPattern { source: source.into(), regex: OnceLock::new() }
+        let source = source.into();
+        LazyPattern { needs: required_literal(&source), source, regex: OnceLock::new() }
     }
 
     /// The compiled pattern.
     pub(crate) fn get(&self) -> &Regex {
         self.regex.get_or_init(|| built_in(&self.source))
     }
+
+    /// The compiled pattern, unless `text` lacks what every match contains.
+    fn for_text(&self, text: &str) -> Option<&Regex> {
+        match &self.needs {
+            Some(literal) if !text.contains(literal.as_str()) => None,
+            _ => Some(self.get()),
+        }
+    }
+}
+
+/// The plain text a pattern starts with, which every match therefore contains
+/// (`\bprocess\.env\.` → `process.env.`), when it is at least three characters long. Only the
+/// shapes of the analyzer's own patterns are read: an optional `(?m)` and `\b`, then letters,
+/// digits, `_`, `:`, `<`, `>`, `@`, `=` and escaped punctuation; a character a quantifier makes
+/// optional is left out, and a pattern with another flag or a top-level `|` has none.
+fn required_literal(pattern: &str) -> Option<String> {
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let rest = pattern.strip_prefix("(?m)").unwrap_or(pattern);
+    if rest.starts_with("(?") {
+        return None;
+    }
+    let rest = rest.strip_prefix(r"\b").unwrap_or(rest);
+    let mut literal = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_alphanumeric() || "_:<>@=\"'".contains(c) {
+            literal.push(c);
+            chars.next();
+        } else if c == '\\' {
+            let mut ahead = chars.clone();
+            ahead.next();
+            match ahead.next() {
+                Some(escaped) if escaped.is_ascii_punctuation() => {
+                    literal.push(escaped);
+                    chars = ahead;
+                }
+                _ => break,
+            }
+        } else {
+            break;
+        }
+    }
+    if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
+        literal.pop();
+    }
+    (literal.chars().count() >= 3).then_some(literal)
 }
 
 /// A set of kinds, as a bit mask.
@@ -333,84 +398,88 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             ),
         ),
     ];
+    // A port is ASCII digits `[0-9]`, not `\d` (every Unicode digit), which is much dearer to
+    // compile; where the digits are followed by something no digit matches (`\b`, a quote,
+    // `)`, the end of the line), a port in other digits failed to parse anyway, so the facts
+    // are the same. The one pattern that ends with its port keeps `\d`.
     let ports = vec![
         (
             set(&[K::Script]),
-            r"\.listen\(\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b".to_string(),
+            r"\.listen\(\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::Script]),
-            r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b"
+            r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>[0-9]{2,5})\b"
                 .to_string(),
         ),
         (
             set(&[K::Script]),
-            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>\d{2,5})\s*;?\s*$"
+            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>[0-9]{2,5})\s*;?\s*$"
                 .to_string(),
         ),
-        (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>\d{2,5})["'`]"#.to_string()),
+        (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>[0-9]{2,5})["'`]"#.to_string()),
         (
             set(&[K::Python]),
-            r"\b(?:run|run_app)\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\b(?:run|run_app)\([^)]*?\bport\s*=\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
-        (set(&[K::Python]), r#"(?m)^[ \t]*bind\s*=\s*\[?\s*["'][^"'\n]*:(?P<port>\d{2,5})["']"#.to_string()),
+        (set(&[K::Python]), r#"(?m)^[ \t]*bind\s*=\s*\[?\s*["'][^"'\n]*:(?P<port>[0-9]{2,5})["']"#.to_string()),
         (
             set(&[K::Python]),
-            r#"\badd_(?:insecure|secure)_port\(\s*f?["'][^"'\n]*:(?P<port>\d{2,5})["']"#
+            r#"\badd_(?:insecure|secure)_port\(\s*f?["'][^"'\n]*:(?P<port>[0-9]{2,5})["']"#
                 .to_string(),
         ),
         (
             set(&[K::Go]),
-            r#"\b(?:ListenAndServe(?:TLS)?|Listen|Run|Start)\(\s*(?:"tcp[46]?"\s*,\s*)?"[^"\n]*:(?P<port>\d{2,5})""#
+            r#"\b(?:ListenAndServe(?:TLS)?|Listen|Run|Start)\(\s*(?:"tcp[46]?"\s*,\s*)?"[^"\n]*:(?P<port>[0-9]{2,5})""#
                 .to_string(),
         ),
-        (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>\d{2,5})""#.to_string()),
+        (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>[0-9]{2,5})""#.to_string()),
         // `if port == "" { port = "8080" }`: the Go idiom for a default.
         (
             set(&[K::Go]),
-            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>\d{2,5})"\s*\}?"#.to_string(),
+            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>[0-9]{2,5})"\s*\}?"#.to_string(),
         ),
-        (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>\d{2,5})\s*\)".to_string()),
+        (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>[0-9]{2,5})\s*\)".to_string()),
         (
             set(&[K::Jvm]),
-            r#"\bnew\s+InetSocketAddress\(\s*(?:"[^"\n]*"\s*,\s*)?(?P<port>\d{2,5})\s*\)"#
+            r#"\bnew\s+InetSocketAddress\(\s*(?:"[^"\n]*"\s*,\s*)?(?P<port>[0-9]{2,5})\s*\)"#
                 .to_string(),
         ),
         (
             set(&[K::Jvm]),
-            r"\bembeddedServer\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\bembeddedServer\([^)]*?\bport\s*=\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::SpringProperties]),
-            r"(?m)^[ \t]*server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b".to_string(),
+            r"(?m)^[ \t]*server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::Rust]),
-            r#"\bbind\(\s*&?"[^"\n]*:(?P<port>\d{2,5})""#.to_string(),
+            r#"\bbind\(\s*&?"[^"\n]*:(?P<port>[0-9]{2,5})""#.to_string(),
         ),
         (
             set(&[K::Rust]),
-            r#"\bbind\(\s*&?\(\s*"[^"\n]*"\s*,\s*(?P<port>\d{2,5})\s*\)"#.to_string(),
+            r#"\bbind\(\s*&?\(\s*"[^"\n]*"\s*,\s*(?P<port>[0-9]{2,5})\s*\)"#.to_string(),
         ),
         (
             set(&[K::Rust]),
-            r"\bSocketAddr::from\(\(\s*\[[\d,\s]+\]\s*,\s*(?P<port>\d{2,5})\s*\)\)".to_string(),
+            r"\bSocketAddr::from\(\(\s*\[[\d,\s]+\]\s*,\s*(?P<port>[0-9]{2,5})\s*\)\)".to_string(),
         ),
-        (set(&[K::Rust]), r#""[\[\]\w.:]*:(?P<port>\d{2,5})"\s*\.parse"#.to_string()),
+        (set(&[K::Rust]), r#""[\[\]\w.:]*:(?P<port>[0-9]{2,5})"\s*\.parse"#.to_string()),
         (
             set(&[K::CSharp]),
-            r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::CSharp]),
             r#"\b(?:UseUrls|Run)\(\s*"https?://[^"\n]*:(?P<port>\d{2,5})"#.to_string(),
         ),
-        (set(&[K::Ruby]), r"\bset\s+:port\s*,\s*(?P<port>\d{2,5})\b".to_string()),
-        (set(&[K::Ruby]), r"(?m)^[ \t]*port\s+(?P<port>\d{2,5})\s*$".to_string()),
+        (set(&[K::Ruby]), r"\bset\s+:port\s*,\s*(?P<port>[0-9]{2,5})\b".to_string()),
+        (set(&[K::Ruby]), r"(?m)^[ \t]*port\s+(?P<port>[0-9]{2,5})\s*$".to_string()),
     ];
     let grpc_ports = (
         set(&[K::SpringProperties]),
-        r"(?m)^[ \t]*grpc\.server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b",
+        r"(?m)^[ \t]*grpc\.server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>[0-9]{2,5})\b",
     );
     let grpc = vec![
         (set(&[K::Go]), r"\bgrpc\.NewServer\(".to_string()),
@@ -540,11 +609,12 @@ pub fn scan_text(
     let lines = LazyLines { text, index: &index };
     let mut file_ports = Vec::new();
     let mut file_env = Vec::new();
-    for (kinds, regex) in &patterns.env {
+    for (kinds, pattern) in &patterns.env {
         if !kinds.has(kind) {
             continue;
         }
-        for captures in regex.get().captures_iter(text) {
+        let Some(regex) = pattern.for_text(text) else { continue };
+        for captures in regex.captures_iter(text) {
             let Some(name) = captures.name("name") else { continue };
             let name = name.as_str().to_string();
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
@@ -566,11 +636,12 @@ pub fn scan_text(
     // Several patterns read one file: report in the file's own order.
     file_env.sort_by_key(|(_, _, evidence)| evidence.line);
     facts.env.extend(file_env);
-    for (kinds, regex) in &patterns.ports {
+    for (kinds, pattern) in &patterns.ports {
         if !kinds.has(kind) {
             continue;
         }
-        for captures in regex.get().captures_iter(text) {
+        let Some(regex) = pattern.for_text(text) else { continue };
+        for captures in regex.captures_iter(text) {
             let Some(port) = port_of(&captures) else { continue };
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
             file_ports.push((port, Evidence::at(path, Some(line), format!("listens on {port}"))));
@@ -581,14 +652,12 @@ pub fn scan_text(
         spring_yaml_ports(path, text, &lines, &mut file_ports, facts, notes);
     }
     let mut grpc_here = None;
-    for (kinds, regex) in &patterns.grpc {
-        if !kinds.has(kind) {
+    for (kinds, pattern) in &patterns.grpc {
+        if !kinds.has(kind) || (kind == SourceKind::Rust && !text.contains("tonic")) {
             continue;
         }
-        if kind == SourceKind::Rust && !text.contains("tonic") {
-            continue;
-        }
-        if let Some(found) = regex.get().captures(text) {
+        let Some(regex) = pattern.for_text(text) else { continue };
+        if let Some(found) = regex.captures(text) {
             let start = found.get(0).map_or(0, |m| m.start());
             let line = lines.at(start);
             if let Some(port) = port_of(&found) {
@@ -653,7 +722,7 @@ fn grpc_health_registration(
         .grpc_health
         .iter()
         .filter(|(kinds, library, _)| kinds.has(kind) && library.is_none_or(|l| text.contains(l)))
-        .find_map(|(_, _, regex)| regex.get().find(text))?;
+        .find_map(|(_, _, pattern)| pattern.for_text(text)?.find(text))?;
     let what = "registers the gRPC health service (grpc.health.v1)";
     Some(Evidence::at(path, Some(lines.at(found.start())), what))
 }

@@ -32,6 +32,35 @@ fn patterns_compile() {
     patterns.health_words.get();
 }
 
+#[test]
+fn the_text_a_pattern_needs() {
+    let cases = [
+        (r"\bprocess\.env\.(?P<name>\w+)", Some("process.env.")),
+        (r"\benv::var(?:_os)?\(", Some("env::var")),
+        (r"\bgrpc\.(?:aio\.)?server\(", Some("grpc.")),
+        (r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>[0-9]{2,5})\b", Some("Listen")),
+        (r"(?m)^[ \t]*server\.port\s*[=:]", None),
+        (r"(?m)\bGRPC::RpcServer\.new\b", Some("GRPC::RpcServer.new")),
+        // A quantifier makes the last character optional; alternatives need no one text.
+        (r"\bhttps?://", Some("http")),
+        (r"\bnew\s+grpc\.Server\(|\.addService\(", None),
+        (r"\b(?:run|run_app)\(", None),
+        (r"\$\{(?P<name>[A-Z]+)\}", None),
+        (r"(?i)\bproxy_pass\s+", None),
+        (r"==\s*", None),
+    ];
+    for (pattern, needs) in cases {
+        assert_eq!(required_literal(pattern).as_deref(), needs, "{pattern}");
+    }
+    // Most of the scan's patterns start with a text of their own, and skip files without it.
+    let patterns = &*PATTERNS;
+    let lists = [&patterns.env, &patterns.ports, &patterns.grpc, &patterns.health];
+    let needs: Vec<&str> =
+        lists.into_iter().flatten().filter_map(|(_, p)| p.needs.as_deref()).collect();
+    assert!(needs.len() > 25, "{needs:?}");
+    assert!(needs.contains(&"process.env.") && needs.contains(&".listen("), "{needs:?}");
+}
+
 /// Env names and defaults a case expects.
 type Expected<'a> = &'a [(&'a str, Option<&'a str>)];
 
