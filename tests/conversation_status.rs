@@ -1,15 +1,15 @@
 //! The status comment as people read it: snapshots of the typical comments, injection through
 //! repository text, the size limit, and ticking its boxes.
 
+use nomad_spec::checks::{CheckResult, CheckStatus};
 use nomad_spec::conversation::checkpoint::DeployRecord;
 use nomad_spec::conversation::{
     apply, decode, render, Actor, Checkpoint, Event, FoundService, Owner, Permission, Stage,
     StatusInput, TrackedQuestion,
 };
-use nomad_spec::infra::{CheckResult, CheckStatus};
 use nomad_spec::jobspec::answers::Question;
 use nomad_spec::jobspec::build::Decision;
-use nomad_spec::nomad::plan::{GroupPlan, PlacementFailure, PlanReport};
+use nomad_spec::nomad::plan::{render_markdown, GroupPlan, PlacementFailure, PlanReport};
 
 const LIMIT: usize = 65_536;
 
@@ -139,10 +139,10 @@ fn awaiting_answers() {
 #[test]
 fn generated_and_checked() {
     let c = answered(checkpoint(Stage::ChecksFailed));
-    let (checks, plan, decisions) = (checks(), plan(1), decisions());
+    let (checks, plan, decisions) = (checks(), render_markdown(&plan(1)), decisions());
     let body = shown(&StatusInput {
         checks: &checks,
-        plan: Some(&plan),
+        plan: Some(plan.as_str()),
         decisions: &decisions,
         ..input(&c)
     });
@@ -240,13 +240,13 @@ fn long_parts_are_cut_below_the_limit_and_the_marker_survives() {
             needs_answer: false,
         }));
     }
-    let plan = plan(3_000);
+    let plan = render_markdown(&plan(3_000));
     let file: String = (0..4_000).map(|i| format!("  # line {i} of a long job file\n")).collect();
     let decisions: Vec<Decision> = (0..2_000)
         .map(|i| Decision { subject: format!("s{i}"), choice: "c".into(), reason: "r".repeat(40) })
         .collect();
     let body = render(&StatusInput {
-        plan: Some(&plan),
+        plan: Some(plan.as_str()),
         proposed_file: Some(&file),
         decisions: &decisions,
         ..input(&c)
@@ -270,7 +270,8 @@ fn placement_failures_and_plan_are_collapsed() {
         group: "group-0".into(),
         explanation: "memory exhausted on 3 nodes".into(),
     });
-    let body = render(&StatusInput { plan: Some(&plan), ..input(&c) });
+    let plan = render_markdown(&plan);
+    let body = render(&StatusInput { plan: Some(plan.as_str()), ..input(&c) });
     assert!(body.contains("<details><summary>Nomad plan</summary>"), "{body}");
     assert!(body.contains("memory exhausted on 3 nodes"));
 }

@@ -3,12 +3,12 @@
 //! → generated → checks → merged → deploy → OOM → fix → healthy, plus replays, an unauthorized
 //! commenter, a fork, a human edit and a corrupted checkpoint.
 
+use nomad_spec::checks::CheckStatus;
 use nomad_spec::conversation::{
     apply, decode, find_status_comment, render, Action, Actor, BranchFacts, Checkpoint,
     CheckpointError, DeployOutcome, Event, Owner, Permission, PostedComment, Reaction, Stage,
     StatusInput, STATUS_MARKER,
 };
-use nomad_spec::infra::CheckStatus;
 use nomad_spec::jobspec::answers::Question;
 
 const BOT: &str = "nomad-spec[bot]";

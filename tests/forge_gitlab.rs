@@ -9,12 +9,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, MAINTAINER, REPORTER};
+use nomad_spec::checks::{CheckResult, CheckStatus};
 use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::gitlab::from_gitlab;
 use nomad_spec::event::{PullRequestAction, Trigger};
 use nomad_spec::forge::gitlab::GitLab;
 use nomad_spec::forge::{CheckDelivery, DeploymentState, RetryPolicy};
-use nomad_spec::infra::{CheckResult, CheckStatus};
+use nomad_spec::settings::Settings;
 
 struct World {
     gitlab: FakeGitLab,
@@ -54,7 +55,7 @@ fn fast() -> RetryPolicy {
 
 fn client(world: &World) -> GitLab {
     let vars = world.gitlab.default_branch_pipeline_vars("dev").unwrap();
-    GitLab::from_vars(&vars).unwrap().with_retry(fast())
+    GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().with_retry(fast())
 }
 
 fn open_mr(world: &World, author: &str, branch: &str) -> u64 {
@@ -298,12 +299,12 @@ async fn token_problems_are_clear_and_never_show_the_token() {
     let world = world();
     let mut vars = world.gitlab.mr_pipeline_vars(open_mr(&world, "dev", "feature")).unwrap();
     vars.remove("NOMAD_SPEC_GITLAB_TOKEN");
-    let err = GitLab::from_vars(&vars).unwrap_err();
+    let err = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap_err();
     assert!(err.to_string().contains("NOMAD_SPEC_GITLAB_TOKEN is not set"), "{err}");
     assert!(err.message.contains("Developer") && err.message.contains("`api`"), "{err}");
 
     vars.insert("NOMAD_SPEC_GITLAB_TOKEN".into(), "glpat-wrong-secret-value".into());
-    let gitlab = GitLab::from_vars(&vars).unwrap().with_retry(fast());
+    let gitlab = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().with_retry(fast());
     let err = gitlab.bot_login().await.unwrap_err();
     assert_eq!(err.status, Some(401));
     assert!(err.is_forbidden());
@@ -320,7 +321,7 @@ async fn token_problems_are_clear_and_never_show_the_token() {
     // A token with too small a role: GitLab's 403 and what the token needs.
     let (_, reporter_token) = world.gitlab.add_project_access_token(REPORTER);
     vars.insert("NOMAD_SPEC_GITLAB_TOKEN".into(), reporter_token.clone());
-    let gitlab = GitLab::from_vars(&vars).unwrap();
+    let gitlab = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap();
     let sha = world.gitlab.head_of("main").unwrap();
     let err = gitlab.report_check(&sha, &statuses_check(), "").await.unwrap_err();
     assert!(err.is_forbidden() && err.message.contains("Developer role"), "{err}");
@@ -336,7 +337,7 @@ fn pipeline_variables_become_triggers() {
     let mr = world.gitlab.merge_request(iid).unwrap();
 
     let Ok(Trigger::PullRequestChanged { repository, pull_request, action }) =
-        from_gitlab(&world.gitlab.mr_pipeline_vars(iid).unwrap(), None)
+        from_gitlab(&world.gitlab.mr_pipeline_vars(iid).unwrap(), None, None)
     else {
         panic!("a merge request pipeline is a merge request trigger");
     };
@@ -351,7 +352,7 @@ fn pipeline_variables_become_triggers() {
     let vars = world.gitlab.note_pipeline_vars(note).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
     let Ok(Trigger::PullRequestComment { pull_request_number, comment, .. }) =
-        from_gitlab(&vars, Some(&payload))
+        from_gitlab(&vars, Some(&payload), None)
     else {
         panic!("a note on a merge request is a comment trigger");
     };
@@ -366,7 +367,8 @@ fn pipeline_variables_become_triggers() {
     world.gitlab.edit_note(theirs, "/nomad-spec accept please").unwrap();
     let vars = world.gitlab.note_pipeline_vars(theirs).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
-    let Ok(Trigger::PullRequestComment { comment, .. }) = from_gitlab(&vars, Some(&payload)) else {
+    let Ok(Trigger::PullRequestComment { comment, .. }) = from_gitlab(&vars, Some(&payload), None)
+    else {
         panic!("a reporter's note is a comment trigger");
     };
     assert_eq!((comment.author.as_str(), comment.edited), ("reader", true));
@@ -375,7 +377,7 @@ fn pipeline_variables_become_triggers() {
     let on_issue = world.gitlab.post_issue_note("dev", issue, "/nomad-spec plan").unwrap();
     let vars = world.gitlab.note_pipeline_vars(on_issue).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
-    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload)) else {
+    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload), None) else {
         panic!("a note on an issue is ignored");
     };
     assert_eq!(reason, format!("the comment is on issue #{issue}, not on a merge request"));
@@ -384,7 +386,8 @@ fn pipeline_variables_become_triggers() {
     let merge = world.gitlab.merge(iid, "lead").unwrap();
     let vars = world.gitlab.default_branch_pipeline_vars("lead").unwrap();
     assert_eq!(vars["CI_COMMIT_BEFORE_SHA"], mr.base_sha);
-    let Ok(Trigger::PushToDefaultBranch { after, changed_files, .. }) = from_gitlab(&vars, None)
+    let Ok(Trigger::PushToDefaultBranch { after, changed_files, .. }) =
+        from_gitlab(&vars, None, None)
     else {
         panic!("a pipeline on the default branch is a push trigger");
     };
@@ -395,7 +398,8 @@ fn pipeline_variables_become_triggers() {
     let fork =
         world.gitlab.open_fork_merge_request("reader", "patch", change.path(), "Fork").unwrap();
     let vars = world.gitlab.mr_pipeline_vars(fork).unwrap();
-    let Ok(Trigger::PullRequestChanged { pull_request, repository, .. }) = from_gitlab(&vars, None)
+    let Ok(Trigger::PullRequestChanged { pull_request, repository, .. }) =
+        from_gitlab(&vars, None, None)
     else {
         panic!("a fork's merge request pipeline is a merge request trigger");
     };
@@ -419,7 +423,7 @@ fn git(dir: &Path, args: &[&str]) -> std::process::Output {
 fn git_over_http_with_the_token_and_ci_skip() {
     let world = world();
     let vars = world.gitlab.default_branch_pipeline_vars("dev").unwrap();
-    let remote = GitLab::from_vars(&vars).unwrap().git_remote();
+    let remote = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().git_remote();
     assert_eq!(remote.url, world.gitlab.clone_url());
     assert_eq!(
         (remote.username.as_str(), remote.token.as_str()),
@@ -431,8 +435,11 @@ fn git_over_http_with_the_token_and_ci_skip() {
     let anonymous = git(work.path(), &["clone", "--quiet", &remote.url, "anonymous"]);
     assert!(!anonymous.status.success());
 
-    let with_token =
-        remote.url.replacen("http://", &format!("http://{}:{}@", remote.username, remote.token), 1);
+    let with_token = remote.url.replacen(
+        "http://",
+        &format!("http://{}:{}@", remote.username, remote.token.as_str()),
+        1,
+    );
     let cloned = git(work.path(), &["clone", "--quiet", &with_token, "clone"]);
     assert!(cloned.status.success(), "{}", String::from_utf8_lossy(&cloned.stderr));
     let clone = work.path().join("clone");

@@ -44,6 +44,7 @@ fn web(env: Vec<EnvVar>, command: Option<Vec<String>>) -> Analysis {
             command,
             resources: Resources { cpu: 100, memory: 128, reason: "r".into() },
             evidence: vec![],
+            ..Service::new("web", Source::Build, "web")
         }],
         notes: vec![],
     }
@@ -138,6 +139,7 @@ fn repository_text_stays_strings() {
             name: "FROM_REPO".into(),
             secret: false,
             default: Some(value.to_string()),
+            ..EnvVar::default()
         }];
         let command = Some(vec!["serve".to_string(), value.to_string()]);
         let text = generate(&web(env, command), &Answers::default());
@@ -187,7 +189,12 @@ fn odd_analyses_still_give_parseable_jobs() {
     let mut empty_name = base.clone();
     empty_name.name = String::new();
     empty_name.depends_on = vec![String::new(), "web".into()];
-    empty_name.env = vec![EnvVar { name: "X".into(), secret: false, default: Some("abc".into()) }];
+    empty_name.env = vec![EnvVar {
+        name: "X".into(),
+        secret: false,
+        default: Some("abc".into()),
+        ..EnvVar::default()
+    }];
     cases.push(vec![empty_name, base.clone()]);
     let mut duplicates = base.clone();
     duplicates.ports.push(duplicates.ports[0].clone());
@@ -204,12 +211,18 @@ fn odd_analyses_still_give_parseable_jobs() {
     odd.volumes =
         vec![nomad_spec::analyze::Volume { path: "relative\n\"path".into(), persistent: true }];
     odd.env = vec![
-        EnvVar { name: "1BAD".into(), secret: false, default: Some("x".into()) },
-        EnvVar { name: "SECRET-ISH".into(), secret: true, default: None },
+        EnvVar {
+            name: "1BAD".into(),
+            secret: false,
+            default: Some("x".into()),
+            ..EnvVar::default()
+        },
+        EnvVar { name: "SECRET-ISH".into(), secret: true, default: None, ..EnvVar::default() },
         EnvVar {
             name: "URL".into(),
             secret: false,
             default: Some(format!("http://{}:1/", "ÜBER service!!")),
+            ..EnvVar::default()
         },
     ];
     odd.resources = Resources { cpu: 0, memory: 0, reason: "\u{0}".into() };

@@ -59,7 +59,7 @@ fn read_job(path: &Path) -> Value {
 fn client(fake: &FakeNomad, token: Option<&str>) -> NomadClient {
     NomadClient::new(NomadConfig {
         address: fake.url(),
-        token: token.map(str::to_string),
+        token: token.map(Into::into),
         ..NomadConfig::default()
     })
     .unwrap()
@@ -88,6 +88,15 @@ async fn run_deploy(
 
 /// Runs the binary with `NOMAD_ADDR` (and `NOMAD_TOKEN`) set for the child only.
 fn nomad_spec(fake_url: &str, token: Option<&str>, args: &[&str]) -> Output {
+    binary(fake_url, token, args).output().unwrap()
+}
+
+/// Runs the binary as `nomad_spec` does, in `dir` (where it reads .nomad-spec.toml).
+fn nomad_spec_in(dir: &Path, fake_url: &str, args: &[&str]) -> Output {
+    binary(fake_url, None, args).current_dir(dir).output().unwrap()
+}
+
+fn binary(fake_url: &str, token: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
     command.args(args).env("NOMAD_ADDR", fake_url).env_remove("NOMAD_NAMESPACE");
     // The rules alone: an LLM configured on the developer's machine is not asked.
@@ -98,7 +107,7 @@ fn nomad_spec(fake_url: &str, token: Option<&str>, args: &[&str]) -> Output {
         Some(token) => command.env("NOMAD_TOKEN", token),
         None => command.env_remove("NOMAD_TOKEN"),
     };
-    command.output().unwrap()
+    command
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -343,6 +352,98 @@ fn filtering_constraint_is_diagnosed_in_words() {
     let fixed = nomad_spec(&fake.url(), None, &["deploy", path.to_str().unwrap(), "--fix"]);
     assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed.stdout));
     assert_eq!(read_job(&path)["Constraints"], json!([]));
+}
+
+/// Issue 13: `.nomad-spec.toml` pins the job to amd64 (its images are built for it) and the
+/// cluster has only arm64 nodes. Removing the constraint would start the tasks where they
+/// crash with exec format errors, so the fix loop keeps it and says what a person can do.
+#[test]
+fn a_constraint_the_conventions_set_is_kept_and_the_alternatives_are_said() {
+    let arm = vec![Node { count: 3, cpu_arch: "arm64".into(), ..Node::default() }];
+    let fake = FakeNomad::start(Scenario::default().with_nodes(arm)).unwrap();
+    let repository = tempfile::tempdir().unwrap();
+    std::fs::write(repository.path().join(".nomad-spec.toml"), "architecture = \"amd64\"\n")
+        .unwrap();
+    let mut job = web_job(512, "/health");
+    job["Constraints"] =
+        json!([{"LTarget": "${attr.cpu.arch}", "RTarget": "amd64", "Operand": "="}]);
+    let path = job_file(repository.path(), &job);
+    let before = std::fs::read_to_string(&path).unwrap();
+
+    let output =
+        nomad_spec_in(repository.path(), &fake.url(), &["deploy", "web.nomad.json", "--fix"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("failed (constraint-filtered)"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "  no fix: no node satisfies constraint `${attr.cpu.arch} = amd64`, and no fix \
+             removes it: `architecture = \"amd64\"` in .nomad-spec.toml sets it on purpose"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("build the image for arm64 too"), "{stdout}");
+    assert!(stdout.contains("pin the job to amd64 nodes"), "{stdout}");
+    assert!(stdout.contains("then: nothing was registered"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before, "the file keeps its constraint");
+    assert_eq!(fake.register_calls("web"), 0);
+}
+
+/// Issue 13: `--max-fix-iterations N` allows exactly N fixes; the attempt after the Nth
+/// fix that still fails ends the loop with the give-up action. The task needs more memory
+/// than any of these fixes gives it, so every attempt fails with a fix to try.
+#[tokio::test]
+async fn the_loop_makes_exactly_max_fix_iterations_fixes_then_gives_up() {
+    for max in 0..=2u32 {
+        let fake = FakeNomad::start(
+            Scenario::default().with_rule(JobRule::for_job("web").oom_below_mb(3000)),
+        )
+        .unwrap();
+        let mut job = web_job(256, "/health");
+        job["Update"]["MaxParallel"] = json!(2);
+        let mut options = options(true);
+        options.max_fix_iterations = max;
+        let report = run_deploy(&fake, job, None, &options).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+        assert_eq!(report.fixes().count(), max as usize, "{report:#?}");
+        assert_eq!(report.attempts.len(), max as usize + 1, "{report:#?}");
+        assert_eq!(fake.register_calls("web"), max as usize + 1);
+        for attempt in &report.attempts {
+            assert_eq!(failure_category(&attempt.verdict), Some(Category::OutOfMemory));
+        }
+        let gave_up = report.gave_up.as_deref().unwrap_or_default();
+        assert!(gave_up.starts_with(&format!("still failing after {max} fix(es): ")), "{gave_up}");
+        assert!(report.attempts.last().is_some_and(|a| a.fix.is_none() && a.no_fix.is_none()));
+        assert_eq!(
+            report.rollback.as_deref(),
+            Some("stopped job web: it never ran successfully, so there is no version to revert to")
+        );
+        assert_eq!(fake.stops().len(), 1);
+    }
+}
+
+/// The same cap through the binary's `--max-fix-iterations`, with the fixes in the file.
+#[test]
+fn binary_stops_fixing_after_max_fix_iterations() {
+    let fake =
+        FakeNomad::start(Scenario::default().with_rule(JobRule::for_job("web").oom_below_mb(3000)))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = web_job(256, "/health");
+    job["Update"]["MaxParallel"] = json!(2);
+    let path = job_file(dir.path(), &job);
+    let file = path.to_str().unwrap();
+    let output =
+        nomad_spec(&fake.url(), None, &["deploy", file, "--fix", "--max-fix-iterations", "2"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("attempt 3: failed (out-of-memory)"), "{stdout}");
+    assert!(!stdout.contains("attempt 4"), "{stdout}");
+    assert_eq!(stdout.matches("  fix: ").count(), 2, "{stdout}");
+    assert!(stdout.contains("gave up: still failing after 2 fix(es)"), "{stdout}");
+    assert!(stdout.contains("then: stopped job web"), "{stdout}");
+    assert_eq!(read_job(&path)["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMB"], 1024);
+    assert_eq!(fake.register_calls("web"), 3);
 }
 
 #[test]

@@ -12,15 +12,17 @@ use std::time::Duration;
 
 use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
+use nomad_spec::jobspec::edit::Edit;
 use nomad_spec::jobspec::parse::ParseOptions;
-use nomad_spec::llm::{Client, Settings};
+use nomad_spec::llm::Client;
 use nomad_spec::nomad::api::TaskEvent;
 use nomad_spec::nomad::deploy::{deploy, propose_next_fix, DeployOptions, DeployReport, Outcome};
 use nomad_spec::nomad::diagnose::{Category, Evidence};
-use nomad_spec::nomad::fix::{Edit, FixOrigin, FixPolicy};
+use nomad_spec::nomad::fix::{FixOrigin, FixPolicy};
 use nomad_spec::nomad::job_file::JobFile;
 use nomad_spec::nomad::watch::{Failure, Verdict, WatchOptions};
 use nomad_spec::nomad::{NomadClient, NomadConfig};
+use nomad_spec::settings::LlmSettings as Settings;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-test-never-sent-in-a-body";

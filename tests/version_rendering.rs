@@ -117,7 +117,7 @@ fn never_a_vault_env_map() {
 
 #[tokio::test]
 async fn features_come_from_the_clusters_agent_self() {
-    use nomad_spec::jobspec::build::{Feature, NomadFeatures};
+    use nomad_spec::jobspec::features::Feature;
     for (version, identity, blocks) in [("1.6.5", false, false), ("1.11.0", true, true)] {
         let scenario = fakes::nomad::Scenario { version: version.into(), ..Default::default() };
         let fake = fakes::nomad::FakeNomad::start(scenario).unwrap();
@@ -125,7 +125,7 @@ async fn features_come_from_the_clusters_agent_self() {
         let config = nomad_spec::nomad::NomadConfig::from_vars(&vars).unwrap();
         let client = nomad_spec::nomad::NomadClient::new(config).unwrap();
         let agent = client.agent_self().await.unwrap();
-        let features = NomadFeatures::from_agent_self(&agent).unwrap();
+        let features = agent.features().unwrap();
         assert_eq!(features.has(Feature::VaultWorkloadIdentity), identity, "{version}");
         assert_eq!(features.has(Feature::SecretBlocks), blocks, "{version}");
         assert!(features.describe().contains(version), "{}", features.describe());

@@ -105,7 +105,7 @@ fn corpus_jobs_are_checked_against_an_old_version_without_crashing() {
     for file in common::corpus_job_files(&corpus) {
         let Ok(source) = std::fs::read_to_string(&file) else { continue };
         let name = file.display().to_string();
-        let old = nomad_spec::jobspec::build::NomadFeatures::parse("1.2").unwrap();
+        let old = nomad_spec::jobspec::features::NomadFeatures::parse("1.2").unwrap();
         let plain = nomad_spec::jobspec::validate::validate_source(&source, &name);
         let versioned = nomad_spec::jobspec::validate::validate_source_for(&source, &name, &old);
         let extra: Vec<_> = versioned.iter().filter(|d| !plain.contains(d)).collect();

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::dockerfile::{exposed_ports, ExposedPort};
-use super::interpolate::{substitute, Dollar};
+use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
+use super::read::shell_words;
+use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
 use super::Note;
 
@@ -47,6 +49,30 @@ pub struct Project {
     pub files: Vec<String>,
     /// Services in file order.
     pub services: Vec<ComposeService>,
+    /// Top-level `secrets` and `configs` that name a file, by name: the file relative to the
+    /// analyzed root, with where the definition is.
+    pub file_objects: Vec<Located<FileObject>>,
+}
+
+/// A top-level `secrets:` or `configs:` entry backed by a file of the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileObject {
+    /// Its name (`db-password`).
+    pub name: String,
+    /// `true` for a secret, `false` for a config.
+    pub secret: bool,
+    /// The file relative to the analyzed root (`db/password.txt`).
+    pub file: String,
+}
+
+/// A service's use of a top-level secret or config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUse {
+    /// The top-level name.
+    pub name: String,
+    /// Where the container reads it: `target` when given, else `/run/secrets/<name>` for a
+    /// secret and `/<name>` for a config.
+    pub target: String,
 }
 
 /// How a service is built.
@@ -95,6 +121,8 @@ pub struct Mount {
     pub target: String,
     /// What is mounted there.
     pub source: VolumeSource,
+    /// `:ro` or `read_only: true`.
+    pub read_only: bool,
 }
 
 impl Mount {
@@ -154,8 +182,10 @@ pub struct ComposeService {
     pub environment: Vec<Located<(String, Option<String>)>>,
     /// Variables from `env_file` files.
     pub env_file_vars: Vec<Located<(String, Option<String>)>>,
-    /// `secrets` names.
-    pub secrets: Vec<Located<String>>,
+    /// `secrets` the service reads, with where.
+    pub secrets: Vec<Located<FileUse>>,
+    /// `configs` the service reads, with where.
+    pub configs: Vec<Located<FileUse>>,
     /// `volumes`.
     pub volumes: Vec<Located<Mount>>,
     /// `depends_on` and `links` service names.
@@ -168,6 +198,13 @@ pub struct ComposeService {
     pub command: Option<Located<Vec<String>>>,
     /// `profiles`.
     pub profiles: Vec<String>,
+    /// `user`.
+    pub user: Option<Located<String>>,
+    /// `entrypoint` (replaces the image's).
+    pub entrypoint: Option<Located<Vec<String>>>,
+    /// Settings a Nomad client must allow: `cap_add`, `network_mode`, `privileged`,
+    /// `runtime`, `platform`, `sysctls`, `devices` (key, value).
+    pub privileges: Vec<Located<(String, String)>>,
 }
 
 /// Finds the compose projects of the repository: the root's when it has one, else every
@@ -272,7 +309,59 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
         let service = service(files, dir, name, body, &locator, notes);
         project.services.push(service);
     }
+    project.file_objects = file_objects(&merged, dir, &texts, notes);
     project
+}
+
+/// The top-level `secrets` and `configs` backed by a file of the repository. A definition
+/// that names a file outside the repository, or `external`/`environment` ones, delivers no
+/// file of the repository: they are left out (the service's use still names them).
+fn file_objects(
+    merged: &Value,
+    dir: &str,
+    texts: &[(String, String)],
+    notes: &mut Vec<Note>,
+) -> Vec<Located<FileObject>> {
+    let mut found = Vec::new();
+    for (key, secret) in [("secrets", true), ("configs", false)] {
+        let Some(Value::Object(map)) = merged.get(key) else { continue };
+        for (name, definition) in map {
+            let Some(file) = definition.get("file").and_then(scalar) else { continue };
+            let (path, line) = top_level_line(texts, key, name);
+            match walk::join(dir, &file) {
+                Some(rel) => found.push(Located {
+                    value: FileObject { name: name.clone(), secret, file: rel },
+                    file: path,
+                    line,
+                }),
+                None => notes.push(Note {
+                    file: Some(path),
+                    line,
+                    message: format!("{key} `{name}`: {file} is outside the repository"),
+                }),
+            }
+        }
+    }
+    found
+}
+
+/// The file and line of `name:` under a top-level `section:` (the last file that has it).
+fn top_level_line(texts: &[(String, String)], section: &str, name: &str) -> (String, Option<u32>) {
+    let header = format!("{section}:");
+    for (path, text) in texts.iter().rev() {
+        let mut inside = false;
+        for (i, line) in text.lines().enumerate() {
+            if !line.starts_with([' ', '\t', '#']) && !line.trim().is_empty() {
+                inside = line.trim_end() == header;
+                continue;
+            }
+            let key = line.trim().trim_end_matches(':').trim_matches(['"', '\'']);
+            if inside && key == name {
+                return (path.clone(), Some(i as u32 + 1));
+            }
+        }
+    }
+    (texts.first().map(|t| t.0.clone()).unwrap_or_default(), None)
 }
 
 /// Reads `.env`-style files: `KEY=VALUE`, `export KEY=VALUE`, quoted values, comments.
@@ -305,7 +394,7 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     let mut errors = Vec::new();
     visit_strings(doc, &mut |s: &mut String| {
         if s.contains('$') {
-            let done = substitute(s, Dollar::Doubled, &lookup);
+            let done = substitute_keeping_unset(s, Dollar::Doubled, &lookup);
             unset.extend(done.unset);
             errors.extend(done.errors);
             *s = done.text;
@@ -316,7 +405,10 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     for name in unset {
         notes.push(Note::file(
             file,
-            format!("variable `{name}` is not set in .env; read as an empty value"),
+            format!(
+                "variable `{name}` is not set in .env: values that use it are kept as written \
+                 and a job asks for them instead of setting them"
+            ),
         ));
     }
     for error in errors {
@@ -644,13 +736,30 @@ fn service(
             }
         }
     }
-    for item in list(body.get("secrets")) {
-        let secret = match item {
-            Value::Object(map) => map.get("source").and_then(scalar),
-            other => scalar(other),
-        };
-        if let Some(secret) = secret {
-            service.secrets.push(at.at(name, &[&secret, "secrets:"], secret.clone()));
+    for (key, secret) in [("secrets", true), ("configs", false)] {
+        for item in list(body.get(key)) {
+            let (source, target) = match item {
+                Value::Object(map) => {
+                    (map.get("source").and_then(scalar), map.get("target").and_then(scalar))
+                }
+                other => (scalar(other), None),
+            };
+            let Some(source) = source else { continue };
+            let target = match target {
+                Some(target) if target.starts_with('/') => target,
+                // A relative secret target is under /run/secrets, as compose places it.
+                Some(target) if secret => format!("/run/secrets/{target}"),
+                Some(target) => format!("/{target}"),
+                None if secret => format!("/run/secrets/{source}"),
+                None => format!("/{source}"),
+            };
+            let needles = [source.clone(), format!("{key}:")];
+            let used = at.at(name, &[&needles[0], &needles[1]], FileUse { name: source, target });
+            if secret {
+                service.secrets.push(used);
+            } else {
+                service.configs.push(used);
+            }
         }
     }
     let mut mounts: Vec<Located<Mount>> = Vec::new();
@@ -714,7 +823,7 @@ fn service(
             }
             if limits.memory.is_none() {
                 if let Some(text) = section.get("memory").and_then(scalar) {
-                    match memory_mb(&text) {
+                    match memory_mb(&text, Quantities::Docker) {
                         Some(mb) => limits.memory = Some(mb),
                         None => note(notes, "memory:", format!("memory `{text}` not understood")),
                     }
@@ -727,7 +836,7 @@ fn service(
     }
     match body.get("command") {
         Some(Value::String(line)) => {
-            service.command = Some(at.at(name, &["command:"], split_command(line)));
+            service.command = Some(at.at(name, &["command:"], shell_words(line, '\\')));
         }
         Some(Value::Array(items)) => {
             let words = items.iter().filter_map(scalar).collect();
@@ -736,7 +845,58 @@ fn service(
         _ => {}
     }
     service.profiles = list(body.get("profiles")).iter().filter_map(|v| scalar(v)).collect();
+    if let Some(user) = body.get("user").and_then(scalar) {
+        service.user = Some(at.at(name, &["user:"], user));
+    }
+    match body.get("entrypoint") {
+        Some(Value::String(line)) => {
+            service.entrypoint = Some(at.at(name, &["entrypoint:"], shell_words(line, '\\')));
+        }
+        Some(Value::Array(items)) => {
+            let words = items.iter().filter_map(scalar).collect();
+            service.entrypoint = Some(at.at(name, &["entrypoint:"], words));
+        }
+        _ => {}
+    }
+    service.privileges = privileges(name, body, at);
     service
+}
+
+/// The settings of a service that a Nomad client must allow for its container.
+fn privileges(
+    name: &str,
+    body: &Map<String, Value>,
+    at: &Locator,
+) -> Vec<Located<(String, String)>> {
+    let mut found = Vec::new();
+    let mut push = |key: &str, value: String| {
+        let needles = [value.clone(), format!("{key}:")];
+        let located = at.at(name, &[&needles[0], &needles[1]], (key.to_string(), value));
+        found.push(located);
+    };
+    for key in ["cap_add", "devices"] {
+        for value in list(body.get(key)).iter().filter_map(|v| scalar(v)) {
+            push(key, value);
+        }
+    }
+    if let Some(Value::Object(map)) = body.get("sysctls") {
+        for (key, value) in map {
+            push("sysctls", format!("{key}={}", scalar(value).unwrap_or_default()));
+        }
+    } else {
+        for value in list(body.get("sysctls")).iter().filter_map(|v| scalar(v)) {
+            push("sysctls", value);
+        }
+    }
+    if body.get("privileged").and_then(Value::as_bool) == Some(true) {
+        push("privileged", "true".into());
+    }
+    for key in ["network_mode", "runtime", "platform", "pid", "ipc"] {
+        if let Some(value) = body.get(key).and_then(scalar) {
+            push(key, value);
+        }
+    }
+    found
 }
 
 fn list(value: Option<&Value>) -> Vec<&Value> {
@@ -852,15 +1012,18 @@ fn mount_of(item: &Value) -> Result<Mount, String> {
             ("volume", Some(name)) => VolumeSource::Named(name),
             _ => VolumeSource::Anonymous,
         };
-        return Ok(Mount { target, source });
+        let read_only = map.get("read_only").and_then(Value::as_bool).unwrap_or(false);
+        return Ok(Mount { target, source, read_only });
     }
     let text = scalar(item).ok_or("volume entry is neither text nor a mapping")?;
     let parts: Vec<&str> = text.split(':').collect();
-    let (source, target) = match parts.as_slice() {
-        [target] => (None, *target),
-        [source, target] | [source, target, _] => (Some(*source), *target),
+    let (source, target, mode) = match parts.as_slice() {
+        [target] => (None, *target, ""),
+        [source, target] => (Some(*source), *target, ""),
+        [source, target, mode] => (Some(*source), *target, *mode),
         _ => return Err(format!("volume `{text}` not understood")),
     };
+    let read_only = mode.split(',').any(|m| m == "ro");
     if target.is_empty() {
         return Err(format!("volume `{text}` has no container path"));
     }
@@ -871,63 +1034,7 @@ fn mount_of(item: &Value) -> Result<Mount, String> {
         }
         Some(s) => VolumeSource::Named(s.to_string()),
     };
-    Ok(Mount { target: target.to_string(), source })
-}
-
-/// `"0.5"` CPUs → 500 MHz.
-fn cpu_mhz(text: &str) -> Option<u32> {
-    let cpus: f64 = text.trim().parse().ok()?;
-    (cpus > 0.0).then(|| (cpus * 1000.0).round().max(1.0) as u32)
-}
-
-/// `512M`, `1g`, `1.5G`, `300m`, `1073741824` (bytes) → MB (binary units, as compose reads
-/// them).
-pub fn memory_mb(text: &str) -> Option<u32> {
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let bytes = match unit.trim() {
-        "" | "b" => number,
-        "k" | "kb" | "ki" | "kib" => number * 1024.0,
-        "m" | "mb" | "mi" | "mib" => number * 1024.0 * 1024.0,
-        "g" | "gb" | "gi" | "gib" => number * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let mb = (bytes / (1024.0 * 1024.0)).ceil();
-    (mb >= 1.0 && mb < f64::from(u32::MAX)).then_some(mb as u32)
-}
-
-/// Splits a command string into words the way compose does (shell quoting, no shell).
-fn split_command(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in line.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => current.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
+    Ok(Mount { target: target.to_string(), source, read_only })
 }
 
 #[cfg(test)]
@@ -989,22 +1096,35 @@ mod tests {
                 Mount {
                     target: "/var/lib/mysql".into(),
                     source: VolumeSource::Named("db-data".into()),
+                    read_only: false,
                 },
                 true,
             ),
             (
                 Value::from("./src:/code/src:ro"),
-                Mount { target: "/code/src".into(), source: VolumeSource::Bind("./src".into()) },
+                Mount {
+                    target: "/code/src".into(),
+                    source: VolumeSource::Bind("./src".into()),
+                    read_only: true,
+                },
                 false,
             ),
             (
                 Value::from("/code/node_modules"),
-                Mount { target: "/code/node_modules".into(), source: VolumeSource::Anonymous },
+                Mount {
+                    target: "/code/node_modules".into(),
+                    source: VolumeSource::Anonymous,
+                    read_only: false,
+                },
                 false,
             ),
             (
                 Value::from("~/data:/data"),
-                Mount { target: "/data".into(), source: VolumeSource::Bind("~/data".into()) },
+                Mount {
+                    target: "/data".into(),
+                    source: VolumeSource::Bind("~/data".into()),
+                    read_only: false,
+                },
                 true,
             ),
             (
@@ -1012,6 +1132,7 @@ mod tests {
                 Mount {
                     target: "/var/run/docker.sock".into(),
                     source: VolumeSource::Bind("/var/run/docker.sock".into()),
+                    read_only: false,
                 },
                 false,
             ),
@@ -1020,12 +1141,13 @@ mod tests {
                 Mount {
                     target: "/etc/nginx/conf.d/default.conf".into(),
                     source: VolumeSource::Bind("./nginx.conf".into()),
+                    read_only: false,
                 },
                 false,
             ),
             (
                 serde_json::json!({"type": "tmpfs", "target": "/tmp"}),
-                Mount { target: "/tmp".into(), source: VolumeSource::Tmpfs },
+                Mount { target: "/tmp".into(), source: VolumeSource::Tmpfs, read_only: false },
                 false,
             ),
         ];
@@ -1034,19 +1156,6 @@ mod tests {
             assert_eq!(mount.as_ref().map(Mount::persistent), Ok(persistent), "{value}");
             assert_eq!(mount, Ok(expected), "{value}");
         }
-    }
-
-    #[test]
-    fn units() {
-        assert_eq!(memory_mb("512M"), Some(512));
-        assert_eq!(memory_mb("1g"), Some(1024));
-        assert_eq!(memory_mb("1.5G"), Some(1536));
-        assert_eq!(memory_mb("2048k"), Some(2));
-        assert_eq!(memory_mb("1073741824"), Some(1024));
-        assert_eq!(memory_mb("lots"), None);
-        assert_eq!(cpu_mhz("0.5"), Some(500));
-        assert_eq!(cpu_mhz("2"), Some(2000));
-        assert_eq!(cpu_mhz("-1"), None);
     }
 
     #[test]
@@ -1134,7 +1243,8 @@ services:
             ]
         );
         assert_eq!(web.env_file_vars[0].value.0, "SECRET_TOKEN");
-        assert_eq!(web.secrets[0].value, "api-key");
+        assert_eq!(web.secrets[0].value.name, "api-key");
+        assert_eq!(web.secrets[0].value.target, "/run/secrets/api-key");
         assert_eq!(web.depends_on[0].value, "db");
         assert_eq!(web.depends_on[0].line, Some(18));
         assert_eq!(

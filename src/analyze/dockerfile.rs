@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::interpolate::{substitute, Dollar};
+use super::read::shell_words;
 use super::{Health, HealthKind, Note};
 
 /// A value and the 1-based line it was read from.
@@ -63,6 +64,19 @@ pub enum Healthcheck {
     Check(Command),
 }
 
+/// A `COPY` or `ADD` of files into the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// The sources as written (relative to the build context, or to the stage named by
+    /// `from`).
+    pub sources: Vec<String>,
+    /// The destination, absolute (a relative one resolved against the `WORKDIR` then in
+    /// force); it ends with `/` when the instruction names a folder.
+    pub dest: String,
+    /// `--from=`: the stage (or image) the sources are copied from.
+    pub from: Option<String>,
+}
+
 /// One build stage, with only the facts set by its own instructions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stage {
@@ -88,6 +102,8 @@ pub struct Stage {
     pub workdir: Option<Fact<String>>,
     /// `VOLUME` paths.
     pub volumes: Vec<Fact<String>>,
+    /// `COPY` and `ADD` instructions, in order.
+    pub copies: Vec<Fact<Copied>>,
 }
 
 impl Default for Fact<String> {
@@ -129,6 +145,10 @@ pub struct ImageConfig {
     pub workdir: Option<Fact<String>>,
     /// Declared volumes.
     pub volumes: Vec<Fact<String>>,
+    /// Files of the build context in the image: (context path, absolute path in the image,
+    /// line of the instruction that put them there), followed through `COPY --from` of
+    /// earlier stages. A context path `.` is the whole context.
+    pub context_files: Vec<Fact<(String, String)>>,
 }
 
 impl ImageConfig {
@@ -191,6 +211,7 @@ impl Dockerfile {
             }
             config.volumes.extend(stage.volumes.iter().cloned());
         }
+        config.context_files = self.context_files(index, 0);
         for &i in &chain {
             if self.stages[i].parent.is_none() {
                 config.images.push(self.stages[i].from.value.clone());
@@ -202,6 +223,66 @@ impl Dockerfile {
             }
         }
         Some(config)
+    }
+
+    /// Files of the build context in the image of stage `index`: its chain's copies from
+    /// the context, and what `COPY --from` of another stage takes of that stage's context
+    /// files. `depth` bounds the walk through stages.
+    fn context_files(&self, index: usize, depth: usize) -> Vec<Fact<(String, String)>> {
+        let mut chain = vec![index];
+        while let Some(parent) = chain.last().and_then(|i| self.stages.get(*i)?.parent) {
+            if chain.contains(&parent) || chain.len() > self.stages.len() {
+                break;
+            }
+            chain.push(parent);
+        }
+        let mut found: Vec<Fact<(String, String)>> = Vec::new();
+        for &i in chain.iter().rev() {
+            for copy in &self.stages[i].copies {
+                let Copied { sources, dest, from } = &copy.value;
+                let from_stage = from.as_deref().and_then(|f| {
+                    f.parse::<usize>()
+                        .ok()
+                        .filter(|n| *n < self.stages.len())
+                        .or_else(|| self.stage_index(f))
+                });
+                match (from, from_stage) {
+                    (None, _) => {
+                        for source in sources {
+                            let source = normalize_context(source);
+                            let target = copy_target(dest, &source, sources.len());
+                            found.push(Fact { value: (source, target), line: copy.line });
+                        }
+                    }
+                    (Some(_), Some(other)) if depth < 4 && other != index => {
+                        let theirs = self.context_files(other, depth + 1);
+                        for source in sources {
+                            for file in &theirs {
+                                let (context, in_image) = &file.value;
+                                if let Some(rest) = under(source, in_image) {
+                                    // A file (or folder) inside what the other stage copied.
+                                    let context = join_context(context, rest);
+                                    let name = source.rsplit('/').next().unwrap_or(source);
+                                    let target = if dest.ends_with('/') || sources.len() > 1 {
+                                        format!("{}/{name}", dest.trim_end_matches('/'))
+                                    } else {
+                                        dest.clone()
+                                    };
+                                    found.push(Fact { value: (context, target), line: copy.line });
+                                } else if let Some(rest) = under(in_image, source) {
+                                    // A folder that holds what the other stage copied.
+                                    let target = format!("{}/{rest}", dest.trim_end_matches('/'));
+                                    let value = (context.clone(), target);
+                                    found.push(Fact { value, line: copy.line });
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found
     }
 
     fn stage_index(&self, name: &str) -> Option<usize> {
@@ -389,6 +470,15 @@ pub fn parse(
                 };
                 stage.workdir = Some(Fact { value: dir, line });
             }
+            "COPY" | "ADD" => {
+                let workdir = effective_workdir(&file.stages);
+                if let Some(stage) = file.stages.last_mut() {
+                    if let Some(copied) = copy_instruction(&ins.args, &workdir, escape) {
+                        stage.copies.push(Fact { value: copied, line });
+                    }
+                }
+                continue;
+            }
             "VOLUME" => {
                 let args = ins.args.trim();
                 let paths = if args.starts_with('[') {
@@ -413,6 +503,101 @@ pub fn parse(
         notes.push(Note::file(path, "no FROM instruction: not a Dockerfile this tool can read"));
     }
     file
+}
+
+/// The `WORKDIR` in force at the end of the last stage (its own, else its ancestors').
+fn effective_workdir(stages: &[Stage]) -> String {
+    let mut index = stages.len().checked_sub(1);
+    let mut steps = 0;
+    while let Some(i) = index {
+        if let Some(workdir) = &stages[i].workdir {
+            return workdir.value.clone();
+        }
+        index = stages[i].parent;
+        steps += 1;
+        if steps > stages.len() {
+            break;
+        }
+    }
+    "/".to_string()
+}
+
+/// `COPY [--from=x] [--chown=..] src... dest` or the JSON form; `None` for heredoc copies and
+/// remote sources.
+fn copy_instruction(args: &str, workdir: &str, escape: char) -> Option<Copied> {
+    let trimmed = args.trim();
+    let mut words: Vec<String> = if trimmed.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(trimmed).ok()?
+    } else {
+        shell_words(trimmed, escape)
+    };
+    let mut from = None;
+    words.retain(|w| match w.strip_prefix("--") {
+        Some(flag) => {
+            if let Some(stage) = flag.strip_prefix("from=") {
+                from = Some(stage.to_string());
+            }
+            false
+        }
+        None => true,
+    });
+    if words.len() < 2 || words.iter().any(|w| w.starts_with("<<") || w.contains("://")) {
+        return None;
+    }
+    let dest = words.pop()?;
+    let dest = if dest.starts_with('/') {
+        dest
+    } else {
+        let base = workdir.trim_end_matches('/');
+        match dest.as_str() {
+            "." | "./" => format!("{base}/"),
+            _ => format!("{base}/{}", dest.trim_start_matches("./")),
+        }
+    };
+    Some(Copied { sources: words, dest, from })
+}
+
+/// A context path as the analyzer writes paths: `./a/b/` → `a/b`, `.` or `./` → `.`.
+fn normalize_context(source: &str) -> String {
+    let trimmed = source.trim_start_matches("./").trim_end_matches('/');
+    if trimmed.is_empty() || trimmed == "." || trimmed == "*" {
+        ".".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Where `source` lands for a copy to `dest`: a folder destination (ending in `/`, or one of
+/// several sources) keeps the file's name; the whole context lands at the folder itself.
+fn copy_target(dest: &str, source: &str, sources: usize) -> String {
+    if source == "." {
+        let folder = dest.trim_end_matches('/');
+        return if folder.is_empty() { "/".to_string() } else { folder.to_string() };
+    }
+    if dest.ends_with('/') || sources > 1 {
+        let name = source.rsplit('/').next().unwrap_or(source);
+        format!("{}/{name}", dest.trim_end_matches('/'))
+    } else {
+        dest.to_string()
+    }
+}
+
+/// A path below a context path (`.` is the context itself).
+fn join_context(context: &str, rest: &str) -> String {
+    match (context, rest) {
+        (context, "") => context.to_string(),
+        (".", rest) => rest.to_string(),
+        (context, rest) => format!("{context}/{rest}"),
+    }
+}
+
+/// The rest of `path` below `prefix` (`""` when they are equal), or `None`.
+fn under<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let prefix = prefix.trim_end_matches('/');
+    if path == prefix {
+        return Some("");
+    }
+    path.strip_prefix(prefix)?.strip_prefix('/')
 }
 
 fn lookup_in(
@@ -591,57 +776,6 @@ fn unquote(value: &str) -> String {
     } else {
         value.to_string()
     }
-}
-
-/// Splits on unquoted whitespace, removing quotes; `$` stays for later substitution.
-fn shell_words(text: &str, escape: char) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some('"') if c == escape => {
-                if let Some(next) = chars.next() {
-                    if next != '"' && next != escape {
-                        current.push(c);
-                    }
-                    current.push(next);
-                }
-            }
-            Some(_) => current.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c == escape => {
-                if let Some(next) = chars.next() {
-                    if next == '$' {
-                        // Kept escaped so that substitution leaves it literal.
-                        current.push(c);
-                    }
-                    current.push(next);
-                    in_word = true;
-                }
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            None => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
 }
 
 /// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`.
@@ -1002,5 +1136,33 @@ mod tests {
         assert_eq!(volumes, ["/data", "/logs", "/cache", "/tmp/x"]);
         assert_eq!(config.workdir.map(|w| w.value), Some("/srv/app".into()));
         assert_eq!(config.user.map(|u| u.value), Some("1000:1000".into()));
+    }
+
+    #[test]
+    fn copies_follow_the_context_through_stages() {
+        let config = final_config(
+            "FROM node:20 AS build\nWORKDIR /app\nCOPY package.json ./\nCOPY . .\n\
+             FROM nginx:alpine\nCOPY --from=build /app/.nginx/nginx.conf /etc/nginx/conf.d/default.conf\n\
+             COPY conf /etc/nginx/conf.d/extra.conf\nWORKDIR /srv\nCOPY [\"a.txt\", \"b.txt\", \"./\"]\n",
+        );
+        let files: Vec<(&str, &str, u32)> = config
+            .context_files
+            .iter()
+            .map(|f| (f.value.0.as_str(), f.value.1.as_str(), f.line))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                (".nginx/nginx.conf", "/etc/nginx/conf.d/default.conf", 6),
+                ("conf", "/etc/nginx/conf.d/extra.conf", 7),
+                ("a.txt", "/srv/a.txt", 9),
+                ("b.txt", "/srv/b.txt", 9),
+            ]
+        );
+        let code =
+            final_config("FROM python:3\nWORKDIR /code\nCOPY requirements.txt /code\nCOPY . .\n");
+        let whole: Vec<(&str, &str)> =
+            code.context_files.iter().map(|f| (f.value.0.as_str(), f.value.1.as_str())).collect();
+        assert_eq!(whole, [("requirements.txt", "/code"), (".", "/code")]);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::descriptors::line_at;
+use super::read::{line_at, toml_table, ReadText};
 use super::source::built_in;
 use super::walk::RepoFiles;
 use super::{Evidence, Language, Note};
@@ -188,9 +188,6 @@ pub fn detect(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Stack {
     let paths = files.under(dir).map(|f| f.path.as_str());
     detect_in(paths, dir, &mut |path, notes| files.read_text(path, notes), notes)
 }
-
-/// Reads a file's text (relative path), noting why when it cannot.
-pub type ReadText<'a> = dyn FnMut(&str, &mut Vec<Note>) -> Option<String> + 'a;
 
 /// [`detect`] over any listing: `paths` relative to the root, `read` to read one of them.
 pub fn detect_in<'a>(
@@ -399,7 +396,7 @@ pub fn port_in_command(command: &str) -> Option<u16> {
 
 /// 1-based line of the first occurrence of `needle`.
 fn line_of(text: &str, needle: &str) -> Option<u32> {
-    super::descriptors::line_of(text, needle, 0)
+    super::read::line_of(text, needle, 0)
 }
 
 fn json(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<serde_json::Value> {
@@ -408,21 +405,6 @@ fn json(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<serde_json::Val
         Err(e) => {
             let line = u32::try_from(e.line()).unwrap_or(0);
             notes.push(Note::line(file, line, format!("not valid JSON, manifest skipped: {e}")));
-            None
-        }
-    }
-}
-
-/// Parses a TOML file; an error becomes a note at its line.
-pub(crate) fn toml_table(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<toml::Table> {
-    match text.parse::<toml::Table>() {
-        Ok(table) => Some(table),
-        Err(e) => {
-            let message = format!("not valid TOML, skipped: {}", e.message());
-            notes.push(match e.span() {
-                Some(span) => Note::line(file, line_at(text, span.start), message),
-                None => Note::file(file, message),
-            });
             None
         }
     }

@@ -49,10 +49,206 @@ pub struct Service {
     /// The command that overrides the image's default, when one is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// The entrypoint that overrides the image's, when one is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
     /// Suggested resources with the reason for them.
     pub resources: Resources,
     /// Where each conclusion above came from.
     pub evidence: Vec<Evidence>,
+    /// Files of the repository the service is given at run time: compose bind mounts of
+    /// files, compose `configs` and `secrets` with `file:`, and configuration files a built
+    /// image copies in that name other services. A job must deliver each one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<RuntimeFile>,
+    /// Mounts that a job cannot reproduce as they are (a folder of code, a host path, the
+    /// Docker socket), each with what it means for the job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_mounts: Vec<HostMount>,
+    /// Services of this analysis that the code dials by a host name written into it, with
+    /// no setting to change it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_hosts: Vec<CodeHost>,
+    /// The user the service's process runs as (compose `user:`, the image's `USER`), when
+    /// known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Compose profiles the service belongs to: an optional part, not started by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    /// Images the repository publishes for a service it builds (compose `image:` beside
+    /// `build:`, deployment manifests, CI workflows), best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published_images: Vec<PublishedImage>,
+    /// What the container needs from the Docker daemon beyond the defaults (`cap_add`, host
+    /// networking, a runtime, sysctls), each a setting a Nomad client must allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub privileges: Vec<Privilege>,
+}
+
+impl Service {
+    /// A service with nothing known about it yet but its name, source and folder.
+    pub fn new(name: &str, source: Source, path: &str) -> Service {
+        Service {
+            name: name.to_string(),
+            source,
+            path: path.to_string(),
+            dockerfile: None,
+            image: None,
+            base_image: None,
+            language: None,
+            framework: None,
+            role: Role::App,
+            ports: Vec::new(),
+            health: None,
+            env: Vec::new(),
+            volumes: Vec::new(),
+            depends_on: Vec::new(),
+            command: None,
+            entrypoint: None,
+            resources: Resources { cpu: 0, memory: 0, reason: String::new() },
+            evidence: Vec::new(),
+            files: Vec::new(),
+            host_mounts: Vec::new(),
+            code_hosts: Vec::new(),
+            user: None,
+            profiles: Vec::new(),
+            published_images: Vec::new(),
+            privileges: Vec::new(),
+        }
+    }
+}
+
+/// A file of the repository a service reads at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeFile {
+    /// The file, relative to the analyzed root (`proxy/nginx.conf`).
+    pub source: String,
+    /// Where the container reads it (`/etc/nginx/conf.d/default.conf`).
+    pub destination: String,
+    /// What kind of file it is, which decides how a job delivers it.
+    pub kind: FileKind,
+    /// The file's text, for configuration files small enough to deliver (never for secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// `sha256:<hex>` of the file as it is in the repository (configuration files only), so
+    /// a copy in a job can be told from a changed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Services of this analysis the file names as hosts (`proxy_pass http://backend:8000`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<FileHost>,
+    /// The file is run (a script), so it must be executable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+    /// Where the service is given the file (the compose line, or the Dockerfile `COPY`).
+    pub evidence: Evidence,
+}
+
+/// How a run-time file reaches the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum FileKind {
+    /// A configuration file mounted or given as a compose config: its text goes into the job.
+    Config,
+    /// A compose secret: rendered from Vault; `name` is the compose secret's name. Its
+    /// content is never read.
+    Secret {
+        /// The compose secret's name (`db-password`).
+        name: String,
+    },
+    /// A configuration file copied into a built image that names other services: the image's
+    /// copy cannot reach them on Nomad, so the job delivers it with the hosts rewritten.
+    Baked,
+}
+
+/// A service named as a host in a run-time file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHost {
+    /// The host as written (`backend`).
+    pub host: String,
+    /// The service of the analysis it names.
+    pub service: String,
+    /// The port written with it, or implied by the scheme.
+    pub port: Option<u16>,
+    /// 1-based line in the file.
+    pub line: u32,
+}
+
+/// A mount a job cannot reproduce as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMount {
+    /// What is mounted, as compose writes it (`./app`, `/var/run/docker.sock`).
+    pub source: String,
+    /// Where, in the container.
+    pub target: String,
+    /// What it is.
+    pub kind: HostMountKind,
+    /// The compose line.
+    pub evidence: Evidence,
+}
+
+/// Kinds of mounts a job cannot reproduce as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum HostMountKind {
+    /// A folder of the repository the image already copies to the same place (a compose
+    /// mount for live reloading while developing): the image's copy serves on Nomad.
+    CodeInImage {
+        /// The Dockerfile instruction that copies it (`Dockerfile:12`).
+        copied_at: String,
+    },
+    /// A folder of the repository that is not in the image and too large to deliver as
+    /// files: it needs an image that contains it.
+    Folder {
+        /// Files in the folder.
+        files: usize,
+    },
+    /// A Unix socket of the host (the Docker socket gives the container the host).
+    Socket,
+    /// A path of the host's system (`/lib/modules`, `/sys`): the job needs a host volume the
+    /// client declares.
+    HostSystem,
+    /// A path of the repository that is not in it (a log file the compose user has locally,
+    /// an ignored folder): nothing to deliver.
+    NotInRepository,
+}
+
+/// A host name of another service written into the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeHost {
+    /// The service of the analysis it names.
+    pub service: String,
+    /// The text as written (`tcp(db:3306)`, `host="db"`).
+    pub text: String,
+    /// The port written with it, when one is.
+    pub port: Option<u16>,
+    /// File and line.
+    pub evidence: Evidence,
+    /// A setting that overrides it, when the framework has one (`SPRING_DATASOURCE_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+}
+
+/// An image the repository publishes for a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedImage {
+    /// The image reference (`ghcr.io/acme/api`, `dockersamples/examplevotingapp_vote`).
+    pub image: String,
+    /// Where it is named.
+    pub evidence: Evidence,
+}
+
+/// Something the container needs from the Docker daemon that a Nomad client must allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privilege {
+    /// The compose key (`cap_add`, `network_mode`, `runtime`, `sysctls`, `privileged`,
+    /// `devices`, `platform`).
+    pub key: String,
+    /// Its value (`NET_ADMIN`, `host`, `io.containerd.wasmedge.v1`).
+    pub value: String,
+    /// The compose line.
+    pub evidence: Evidence,
 }
 
 /// Where a service comes from.
@@ -168,7 +364,7 @@ pub enum HealthKind {
 }
 
 /// An environment variable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvVar {
     /// Variable name.
     pub name: String,
@@ -176,6 +372,40 @@ pub struct EnvVar {
     pub secret: bool,
     /// Default value found in the repository; always null for secrets.
     pub default: Option<String>,
+    /// Where the value comes from; decides whether a job sets it.
+    #[serde(default, skip_serializing_if = "EnvOrigin::is_default")]
+    pub origin: EnvOrigin,
+    /// The code reads it in a way that fails without it (`os.environ["X"]`,
+    /// `env::var("X")?`) and nothing in the repository gives it a value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+    /// For a secret: the value with its secret part masked, when the rest says something the
+    /// job needs (`mysql://root:***@db:3306/app`, a connection URL naming a service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
+    /// For a secret: one name for every variable of the analysis that holds the same secret
+    /// value (`credential-1`), so that both ends of one credential read one secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvOrigin {
+    /// The compose file (`environment`, `env_file`) or a deployment descriptor sets it.
+    #[default]
+    Given,
+    /// The image sets it (a Dockerfile `ENV`): the container has it already.
+    Image,
+    /// Only the code reads it; the default is the code's own.
+    Code,
+}
+
+impl EnvOrigin {
+    fn is_default(&self) -> bool {
+        *self == EnvOrigin::Given
+    }
 }
 
 /// A path the service writes to.

@@ -138,6 +138,7 @@ mod tests {
             command: None,
             resources: Resources { cpu: 200, memory: 256, reason: "python web app".into() },
             evidence: Vec::new(),
+            ..Service::new("web", Source::Build, "web")
         };
         let db = Service {
             name: "db".into(),

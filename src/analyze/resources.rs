@@ -336,6 +336,55 @@ fn classify(
     }
 }
 
+/// How a memory quantity's decimal-looking units read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantities {
+    /// Compose and Docker: every unit is binary and case does not matter (`512M` = 512 MiB).
+    Docker,
+    /// Kubernetes, with the platforms' sizes: `M`, `G`, `T` and `k` are powers of ten, `Mi`,
+    /// `Gi` ... powers of two, and the lowercase `mb`/`gb` people write in platform files mean
+    /// MiB/GiB.
+    Kubernetes,
+}
+
+/// Memory in MB (MiB, as Nomad counts it) from a quantity: `512Mi`, `1Gi`, `500M`, `1e9`,
+/// `134217728` (bytes), `512mb`, `1.5G`, `2048k`, read as `dialect` reads them.
+pub fn memory_mb(quantity: &str, dialect: Quantities) -> Option<u32> {
+    let quantity = quantity.trim();
+    let split =
+        quantity.find(|c: char| c.is_ascii_alphabetic() && c != 'e').unwrap_or(quantity.len());
+    let (number, unit) = quantity.split_at(split);
+    let number: f64 = number.trim().parse().ok()?;
+    let unit = unit.trim();
+    let decimal = dialect == Quantities::Kubernetes;
+    let bytes_per_unit: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" if decimal => 1e3,
+        "m" | "mb" if decimal && unit == "M" => 1e6,
+        "g" | "gb" if decimal && unit == "G" => 1e9,
+        "t" if decimal => 1e12,
+        "k" | "kb" | "ki" | "kib" => 1024.0,
+        "m" | "mb" | "mi" | "mib" => 1_048_576.0,
+        "g" | "gb" | "gi" | "gib" => 1_073_741_824.0,
+        "t" | "tb" | "ti" | "tib" => 1_099_511_627_776.0,
+        _ => return None,
+    };
+    let mb = (number * bytes_per_unit / 1_048_576.0).ceil();
+    (mb.is_finite() && mb >= 1.0 && mb <= f64::from(u32::MAX)).then_some(mb as u32)
+}
+
+/// CPU in MHz from a quantity of cores (`0.5`, `2`, compose's `cpus`) or Kubernetes
+/// millicores (`250m`), counting one core as 1000 MHz.
+pub fn cpu_mhz(quantity: &str) -> Option<u32> {
+    let quantity = quantity.trim();
+    let millicores = match quantity.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok()?,
+        None => quantity.parse::<f64>().ok()? * 1000.0,
+    };
+    (millicores.is_finite() && millicores >= 1.0 && millicores <= f64::from(u32::MAX))
+        .then_some(millicores.round() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,5 +633,61 @@ mod tests {
         assert_eq!(db.memory, 1024);
         let plain = suggest_with_ml(Some(Language::Go), None, Role::App, None);
         assert_eq!(plain, suggest(Some(Language::Go), None, Role::App));
+    }
+
+    #[test]
+    fn memory_quantities() {
+        let cases = [
+            ("512Mi", Some(512)),
+            ("1Gi", Some(1024)),
+            ("1.5Gi", Some(1536)),
+            ("500M", Some(477)),
+            ("1G", Some(954)),
+            ("134217728", Some(128)),
+            ("128974848", Some(123)),
+            ("1e9", Some(954)),
+            ("256Ki", Some(1)),
+            ("512mb", Some(512)),
+            ("1gb", Some(1024)),
+            ("2GB", Some(2048)),
+            ("", None),
+            ("lots", None),
+            ("12Xi", None),
+            ("-1Gi", None),
+        ];
+        for (quantity, mb) in cases {
+            assert_eq!(memory_mb(quantity, Quantities::Kubernetes), mb, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn cpu_quantities() {
+        let cases = [
+            ("250m", Some(250)),
+            ("0.5", Some(500)),
+            ("2", Some(2000)),
+            ("1500m", Some(1500)),
+            ("0", None),
+            ("abc", None),
+            ("", None),
+        ];
+        for (quantity, mhz) in cases {
+            assert_eq!(cpu_mhz(quantity), mhz, "{quantity}");
+        }
+    }
+
+    #[test]
+    fn docker_quantities_are_binary() {
+        let cases = [
+            ("512M", Some(512)),
+            ("1g", Some(1024)),
+            ("1.5G", Some(1536)),
+            ("2048k", Some(2)),
+            ("1073741824", Some(1024)),
+            ("lots", None),
+        ];
+        for (quantity, mb) in cases {
+            assert_eq!(memory_mb(quantity, Quantities::Docker), mb, "{quantity}");
+        }
     }
 }

@@ -22,12 +22,13 @@ use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
 
+mod hosts;
 mod secrets;
 
+pub use hosts::{HostLiteral, MAX_HOST_LITERALS};
 pub use secrets::looks_secret;
 
-use super::descriptors::{documents, parse_yaml};
-use super::manifest::ReadText;
+use super::read::{documents, parse_yaml, ReadText};
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
 
@@ -51,6 +52,11 @@ pub struct SourceFacts {
     /// The server registers gRPC's standard health service (`grpc.health.v1.Health`), so a
     /// gRPC health check gets an answer (without it, the check fails with `UNIMPLEMENTED`).
     pub grpc_health: Option<Evidence>,
+    /// Host-like literals in the code, with the file they are in (at most
+    /// [`MAX_HOST_LITERALS`]); the assembly keeps those that name a service.
+    pub hosts: Vec<(HostLiteral, String)>,
+    /// Env names the code reads in a way that fails without them.
+    pub required: Vec<String>,
 }
 
 /// Kinds of files the scan reads.
@@ -694,6 +700,13 @@ pub fn scan_text(
         facts.grpc_health = grpc_health_registration(patterns, path, kind, text, &lines);
     }
     facts.ports.extend(file_ports);
+    if kind != SourceKind::Proto && facts.hosts.len() < MAX_HOST_LITERALS {
+        let room = MAX_HOST_LITERALS - facts.hosts.len();
+        let at = |offset: usize| lines.at(offset);
+        let found = hosts::host_literals(kind, text, &at);
+        facts.hosts.extend(found.into_iter().take(room).map(|h| (h, path.to_string())));
+    }
+    facts.required.extend(hosts::required_reads(kind, text));
     // Route patterns have no literal to search for; most files name no health word at all.
     let mut routed = patterns.health.iter().filter(|(kinds, _)| kinds.has(kind)).peekable();
     if routed.peek().is_none() || !patterns.health_words.get().is_match(text) {
@@ -797,6 +810,8 @@ impl SourceFacts {
         dedup_by_key(&mut self.ports, |(port, _)| *port);
         dedup_by_key(&mut self.grpc_ports, |(port, _)| *port);
         dedup_by_key(&mut self.health_paths, |(path, _)| path.clone());
+        self.required.sort();
+        self.required.dedup();
         self.health_paths.sort_by_key(|(path, _)| health_rank(path));
     }
 }

@@ -61,7 +61,9 @@ impl PathRepository {
             bail!("{} is not a folder", root.display());
         }
         std::fs::read_dir(&root).with_context(|| format!("cannot read {}", root.display()))?;
-        let cloned_from = checkout.as_ref().and_then(|_| crate::git::repository_name(path));
+        let cloned_from = checkout
+            .as_ref()
+            .map(|_| crate::git::repository_name(crate::git::NameSource::CloneUrl(path)));
         Ok(PathRepository { root, cloned_from, clone: checkout })
     }
 

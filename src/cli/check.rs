@@ -3,24 +3,24 @@
 //! This file owns the command: it runs `nomad-spec/validate` (the job spec rules),
 //! `nomad-spec/secrets` (Vault), `nomad-spec/routes` (Fabio) and `nomad-spec/plan` (when
 //! `NOMAD_ADDR` is set), each as a [`CheckResult`], and prints them for a person or as JSON.
-//! The checks are run by `crate::checks` (the same the PR bot posts). Every service is
+//! The checks are run by `crate::checks::run` (the same the PR bot posts). Every service is
 //! optional: a check whose service is not configured or not reachable is skipped and says why.
 //!
 //! Exit codes: 0 nothing failed (skipped checks allowed), 1 a check failed, 2 usage error or
 //! unreadable file.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::checks::check_file;
-use crate::infra::{CheckResult, CheckStatus};
+use crate::checks::run::check_file;
+use crate::checks::{CheckResult, CheckStatus};
 use crate::jobspec::config::Config;
 use crate::jobspec::Severity;
 use crate::nomad::job_file::JobFile;
+use crate::settings::Settings;
 
-use super::deploy::runtime;
+use super::runtime;
 
 /// Arguments of `nomad-spec check`.
 #[derive(Debug, clap::Args)]
@@ -58,13 +58,12 @@ pub enum CheckFormat {
 }
 
 /// Runs `nomad-spec check`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = args.job.parse_options()?;
     let file = JobFile::read(&args.job.file)?;
-    let env: BTreeMap<String, String> = std::env::vars().collect();
     let config = Config::load_from_repository(Path::new("."))?;
     let results = runtime()?
-        .block_on(check_file(&file, &options, &env, &config, !args.lenient_routes))
+        .block_on(check_file(&file, &options, settings, &config, !args.lenient_routes))
         .results;
     match args.format {
         CheckFormat::Text => print!("{}", render_text_results(&results)),

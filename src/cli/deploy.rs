@@ -2,37 +2,31 @@
 //! file and try again, and roll back when giving up.
 //!
 //! This file owns the command's arguments, exit codes and output; the loop itself is
-//! `nomad::deploy`. Also home of what `plan` and `status` share with it: the runtime, the
-//! Nomad client from the environment, and the exit code of each Nomad error kind.
+//! `nomad::deploy`. Also home of what `plan` and `status` share with it: the note on which
+//! parser read the file, and the report formats. The exit code of each Nomad error kind is
+//! the CLI's (`cli/mod.rs`).
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-
+use crate::jobspec::config::Config;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::{JobFile, ParsedBy};
 use crate::nomad::watch::WatchOptions;
 use crate::nomad::{NomadClient, NomadError};
+use crate::settings::Settings;
+
+use super::{exit_code_of, runtime};
 
 /// Deploy: the job is healthy.
 pub const EXIT_HEALTHY: u8 = 0;
 /// Deploy: the job failed and the loop gave up.
 pub const EXIT_FAILED: u8 = 1;
-/// The job was changed on Nomad since it was planned; nothing was registered.
-pub const EXIT_CONFLICT: u8 = 3;
-/// Nomad could not be reached or did not answer in time.
-pub const EXIT_UNREACHABLE: u8 = 4;
-/// The token may not do what the command needs.
-pub const EXIT_PERMISSION_DENIED: u8 = 5;
 /// Deploy: the job was neither healthy nor failed by the deadline.
 pub const EXIT_TIMED_OUT: u8 = 6;
-/// Nomad answered with an error (5xx, 404, ...) or with a body nomad-spec cannot read.
-pub const EXIT_NOMAD_ERROR: u8 = 7;
-/// Nomad accepted the connection but did not answer in time.
-pub const EXIT_NOMAD_SLOW: u8 = 8;
 
 /// Arguments of `nomad-spec deploy`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +35,8 @@ Nomad is configured as for the nomad command: NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAM
 NOMAD_REGION, NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, \
 NOMAD_SKIP_VERIFY. With --fix and an LLM configured (NOMAD_SPEC_LLM_BASE_URL, see \
 prompts/README.md), failures the rules have no fix for are diagnosed by the LLM, whose \
-allow-listed changes are checked before they are applied.
+allow-listed changes are checked before they are applied. A fix never removes the \
+constraint that `architecture` in the current directory's .nomad-spec.toml sets.
 
 Exit codes:
   0  the job is healthy
@@ -114,29 +109,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// A runtime for one command.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// The exit code for a Nomad error (`plan` uses 255 for all of them, like `nomad job plan`).
-pub(crate) fn exit_code_of(err: &NomadError) -> u8 {
-    match err {
-        NomadError::Conflict { .. } => EXIT_CONFLICT,
-        NomadError::Unreachable { .. } => EXIT_UNREACHABLE,
-        NomadError::Timeout { .. } => EXIT_NOMAD_SLOW,
-        NomadError::PermissionDenied { .. } => EXIT_PERMISSION_DENIED,
-        NomadError::Config(_) => crate::cli::EXIT_USAGE,
-        NomadError::NotFound { .. }
-        | NomadError::Server { .. }
-        | NomadError::BadResponse { .. } => EXIT_NOMAD_ERROR,
-    }
-}
-
 /// Tells the user which parser read the file when it was not Nomad's.
 pub(crate) fn note_parser(parsed_by: &ParsedBy) {
     if let ParsedBy::Local { reason } = parsed_by {
@@ -145,19 +117,22 @@ pub(crate) fn note_parser(parsed_by: &ParsedBy) {
 }
 
 /// Runs `nomad-spec deploy`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = args.job.parse_options()?;
     let mut file = JobFile::read(&args.job.file)?;
-    let client = NomadClient::from_env()?;
+    let client = NomadClient::from_settings(settings)?;
     // The LLM advises on failures the rules cannot fix; a bad setting only skips it.
     let llm = if args.fix {
-        crate::llm::Client::from_env().unwrap_or_else(|err| {
+        crate::llm::Client::configured(settings).unwrap_or_else(|err| {
             eprintln!("note: LLM skipped: {err:#}");
             None
         })
     } else {
         None
     };
+    // What the repository's conventions pin, a fix keeps; read only when fixes may be made.
+    let conventions =
+        if args.fix { Config::load_from_repository(Path::new("."))? } else { Config::default() };
     let deploy_options = DeployOptions {
         fix: args.fix,
         max_fix_iterations: args.max_fix_iterations,
@@ -166,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         policy: FixPolicy {
             max_memory_mb: args.max_memory,
             known_health_paths: args.health_paths.clone(),
-            ..FixPolicy::default()
+            ..FixPolicy::for_conventions(&conventions)
         },
         llm: llm.map(std::sync::Arc::new),
     };

@@ -24,10 +24,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
+use crate::generation::{prepare, Prepared};
+use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
 use crate::jobspec::render::{self, Provenance};
+use crate::settings::Settings;
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]
@@ -74,60 +77,51 @@ pub fn generate_text(
     config: &Config,
 ) -> anyhow::Result<(Generated, Vec<GeneratedFile>)> {
     let analysis = analyze::analyze(root, &analyze::Options::default());
-    let repository = repository_name(root);
+    let repository = repository_name(NameSource::Folder(root));
     let generated = build::build(&analysis, answers, config, &repository)?;
     let files = render_files(&generated, config, &repository)?;
     Ok((generated, files))
 }
 
 /// Runs `nomad-spec generate`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let source = super::analyze::PathRepository::open(&args.path)?;
     let root = source.root();
-    let name = || source.name_from_url().map_or_else(|| repository_name(root), str::to_string);
     // A clone is temporary: what is generated from it can only be printed.
     let output = args.output.clone().or_else(|| source.is_clone().then(|| PathBuf::from("-")));
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::load_from_repository(root)?,
     };
-    let mut answers = match &args.answers {
+    let mut given = match &args.answers {
         Some(path) => Answers::load(path)?,
         None => Answers::default(),
     };
     for assignment in &args.set {
-        answers.set(assignment).with_context(|| format!("--set {assignment}"))?;
+        given.set(assignment).with_context(|| format!("--set {assignment}"))?;
     }
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &source.options()),
     };
-    // Consul is optional: what it adds and what was skipped is said on stderr.
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let mut config = config;
-    let runtime = super::deploy::runtime()?;
-    let mut notes = runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, &env));
-    if config.nomad_version.is_none() {
-        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, &env)));
-    }
-    let app_name = answers.job.clone().unwrap_or_else(name);
-    notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
-        &analysis,
-        &app_name,
-        &config,
-        &env,
-        &mut answers,
-    )));
-    for note in notes {
+    // The cluster is optional: what it adds and what was skipped is said on stderr.
+    let repository = source
+        .name_from_url()
+        .map_or_else(|| repository_name(NameSource::Folder(root)), str::to_string);
+    let runtime = super::runtime()?;
+    let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    let (mut answers, suggested) = prepared.answers(&given);
+    for note in prepared.notes.iter().chain(&suggested) {
         eprintln!("note: {note}");
     }
+    let Prepared { analysis, config, repository, .. } = &prepared;
     let interactive =
         !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let stdin = std::io::stdin();
     let mut terminal = Conversation::new(stdin.lock(), std::io::stdout());
 
     if interactive {
-        print!("{}", summary_table(&analysis));
+        print!("{}", summary_table(analysis));
     }
     let prompt = match &args.prompt {
         Some(prompt) => Some(prompt.clone()),
@@ -137,13 +131,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
         // The LLM, when one is configured, reads the request as answers; the rules below
         // (services named in it) stand when it is absent, down, or its answer is rejected.
-        let llm = crate::llm::Client::from_env().unwrap_or_else(|err| {
+        let llm = crate::llm::Client::configured(settings).unwrap_or_else(|err| {
             eprintln!("note: LLM skipped: {err:#}");
             None
         });
         let advice = runtime.block_on(crate::llm::tasks::answers(
             llm.as_ref(),
-            &analysis,
+            analysis,
             &[],
             &prompt,
             &answers,
@@ -155,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("the LLM read the request as: {}", patch.applied.join(", "));
             answers = patch.answers;
         } else {
-            let picked = select_from_prompt(&prompt, &analysis, &mut answers);
+            let picked = select_from_prompt(&prompt, analysis, &mut answers);
             let message = if picked.is_empty() {
                 "the answer names no service; using the defaults".to_string()
             } else {
@@ -165,10 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let repository = name();
     let conversation = interactive.then_some(&mut terminal);
-    let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
-    {
+    let generated = match build_asking(analysis, &mut answers, config, repository, conversation)? {
         Ok(generated) => generated,
         Err(BuildError::NothingToDeploy(message)) => {
             eprintln!("error: {message}");
@@ -180,7 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report_defaults(&generated.unanswered);
     }
 
-    let files = render_files(&generated, &config, &repository)?;
+    let files = prepared.render(&generated)?;
     let to_stdout = output.as_deref() == Some(Path::new("-"));
     let targets = targets(root, output.as_deref(), &files)?;
     let mut out = std::io::stdout().lock();
@@ -340,12 +332,6 @@ fn show(default: &str) -> &str {
     } else {
         default
     }
-}
-
-/// The folder name of the repository, the default job name.
-fn repository_name(root: &Path) -> String {
-    let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    absolute.file_name().and_then(|name| name.to_str()).unwrap_or("app").to_string()
 }
 
 /// Marks the services a free-text answer names as deployed and the others as not, leaving
@@ -530,6 +516,7 @@ mod tests {
                 command: None,
                 resources: Resources { cpu: 100, memory: 128, reason: "r".into() },
                 evidence: vec![],
+                ..Service::new(name, Source::Image, ".")
             })
             .collect();
         Analysis { services, notes: vec![] }

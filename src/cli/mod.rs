@@ -5,12 +5,17 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+use crate::nomad::NomadError;
+use crate::settings::Settings;
 
 pub mod analyze;
 pub mod check;
 pub mod ci;
 pub mod deploy;
+pub mod deployability;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
@@ -18,6 +23,7 @@ pub mod parse;
 pub mod plan;
 pub mod status;
 pub mod validate;
+pub mod whole_app;
 
 /// A job file and its HCL variables, as `plan`, `deploy` and `check` take them.
 #[derive(Debug, clap::Args)]
@@ -51,6 +57,40 @@ impl JobFileArgs {
 
 /// Exit code for usage errors and unreadable input.
 pub const EXIT_USAGE: u8 = 2;
+/// The job was changed on Nomad since it was planned; nothing was registered.
+pub const EXIT_CONFLICT: u8 = 3;
+/// Nomad could not be reached or did not answer in time.
+pub const EXIT_UNREACHABLE: u8 = 4;
+/// The token may not do what the command needs.
+pub const EXIT_PERMISSION_DENIED: u8 = 5;
+/// Nomad answered with an error (5xx, 404, ...) or with a body nomad-spec cannot read.
+pub const EXIT_NOMAD_ERROR: u8 = 7;
+/// Nomad accepted the connection but did not answer in time.
+pub const EXIT_NOMAD_SLOW: u8 = 8;
+
+/// The exit code for a Nomad error, as `deploy` and `status` give it (`plan` uses 255 for all
+/// of them, like `nomad job plan`).
+pub(crate) fn exit_code_of(err: &NomadError) -> u8 {
+    match err {
+        NomadError::Conflict { .. } => EXIT_CONFLICT,
+        NomadError::Unreachable { .. } => EXIT_UNREACHABLE,
+        NomadError::Timeout { .. } => EXIT_NOMAD_SLOW,
+        NomadError::PermissionDenied { .. } => EXIT_PERMISSION_DENIED,
+        NomadError::Config(_) => EXIT_USAGE,
+        NomadError::NotFound { .. }
+        | NomadError::Server { .. }
+        | NomadError::BadResponse { .. } => EXIT_NOMAD_ERROR,
+    }
+}
+
+/// A runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
 
 /// From a Dockerfile to a healthy Nomad job.
 #[derive(Debug, Parser)]
@@ -90,20 +130,20 @@ pub enum Command {
     Ci(ci::Args),
 }
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs one parsed command line with the settings `main` read from the environment.
+pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Generate(args) => generate::run(args),
+        Command::Generate(args) => generate::run(args, settings),
         Command::Parse(args) => parse::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Validate(args) => validate::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Ci(args) => ci::run(args),
+        Command::Check(args) => check::run(args, settings),
+        Command::Eval(args) => eval::run(args, settings),
+        Command::Plan(args) => plan::run(args, settings),
+        Command::Deploy(args) => deploy::run(args, settings),
+        Command::Status(args) => status::run(args, settings),
+        Command::Ci(args) => ci::run(args, settings),
     }
 }
 

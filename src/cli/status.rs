@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use crate::nomad::status::{render_status, JobStatus};
 use crate::nomad::{NomadClient, NomadError};
+use crate::settings::Settings;
 
-use super::deploy::{exit_code_of, runtime, ReportFormat};
+use super::deploy::ReportFormat;
+use super::{exit_code_of, runtime};
 
 /// Arguments of `nomad-spec status`.
 #[derive(Debug, clap::Args)]
@@ -29,8 +31,8 @@ pub struct Args {
 }
 
 /// Runs `nomad-spec status`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = NomadClient::from_env()?;
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let client = NomadClient::from_settings(settings)?;
     let result = runtime()?.block_on(JobStatus::read(&client, &args.job));
     let status = match result {
         Ok(status) => status,

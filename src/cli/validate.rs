@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::jobspec::build::NomadFeatures;
+use crate::jobspec::features::NomadFeatures;
 use crate::jobspec::parse::source_text;
 use crate::jobspec::validate::{is_valid, validate_source, validate_source_for};
 use crate::jobspec::{Diagnostic, Severity};

@@ -218,14 +218,14 @@ pub struct Checkpoint {
 pub struct CheckBrief {
     /// `nomad-spec/validate`, ...
     pub name: String,
-    pub status: crate::infra::CheckStatus,
+    pub status: crate::checks::CheckStatus,
     /// The check's summary, shortened.
     pub summary: String,
 }
 
 impl CheckBrief {
     /// The brief of a check result (summaries beyond 300 characters are cut).
-    pub fn of(result: &crate::infra::CheckResult) -> CheckBrief {
+    pub fn of(result: &crate::checks::CheckResult) -> CheckBrief {
         let mut summary: String = result.summary.chars().take(300).collect();
         if summary.len() < result.summary.len() {
             summary.push('…');
@@ -234,8 +234,8 @@ impl CheckBrief {
     }
 
     /// Back to a result without annotations, for rendering.
-    pub fn to_result(&self) -> crate::infra::CheckResult {
-        crate::infra::CheckResult {
+    pub fn to_result(&self) -> crate::checks::CheckResult {
+        crate::checks::CheckResult {
             name: self.name.clone(),
             status: self.status,
             summary: self.summary.clone(),
@@ -426,10 +426,20 @@ pub fn find_status_comment<'a>(
     comments: &'a [PostedComment],
     bot_login: &str,
 ) -> Option<&'a PostedComment> {
+    find_bot_comment(comments, bot_login, STATUS_MARKER)
+}
+
+/// The oldest comment written by `bot_login` that has `marker` as a line of its own (so a
+/// person quoting it is never mistaken for the bot).
+pub fn find_bot_comment<'a>(
+    comments: &'a [PostedComment],
+    bot_login: &str,
+    marker: &str,
+) -> Option<&'a PostedComment> {
     comments
         .iter()
         .filter(|c| c.author.eq_ignore_ascii_case(bot_login))
-        .filter(|c| c.body.lines().any(|line| line.trim() == STATUS_MARKER))
+        .filter(|c| c.body.lines().any(|line| line.trim() == marker))
         .min_by_key(|c| c.id)
 }
 

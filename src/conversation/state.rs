@@ -26,9 +26,9 @@ use super::checkpoint::{
     sha256_hex, AnswerRecord, Checkpoint, DeployRecord, EventStamp, Owner, Stage, TrackedQuestion,
     KEPT_EVENTS,
 };
+use crate::checks::CheckStatus;
 use crate::command::{help_markdown, Command, PREFIX};
 use crate::event::Trigger;
-use crate::infra::CheckStatus;
 use crate::jobspec::answers::{Answers, Question};
 
 /// Most questions the status comment numbers and the checkpoint keeps.

@@ -15,10 +15,9 @@ use std::fmt::Write as _;
 
 use super::checkpoint::{encode, Checkpoint, Owner, Stage, STATUS_MARKER};
 use crate::analyze::Analysis;
+use crate::checks::{CheckResult, CheckStatus};
 use crate::command::PREFIX;
-use crate::infra::{CheckResult, CheckStatus};
 use crate::jobspec::build::Decision;
-use crate::nomad::plan::{render_markdown, PlanReport};
 
 pub use crate::markdown::{code, escape};
 
@@ -63,8 +62,8 @@ pub struct StatusInput<'a> {
     pub services: &'a [FoundService],
     /// Check results of the current head, in order.
     pub checks: &'a [CheckResult],
-    /// The Nomad plan of the current job file.
-    pub plan: Option<&'a PlanReport>,
+    /// The Nomad plan of the current job file, as Markdown (`nomad::plan::render_markdown`).
+    pub plan: Option<&'a str>,
     /// Why the builder chose what it chose.
     pub decisions: &'a [Decision],
     /// On a fork, the job file the bot would commit, shown as a suggestion.
@@ -95,7 +94,7 @@ pub fn render(input: &StatusInput<'_>) -> String {
         parts.push(Part::open("Checks", checks(shown)));
     }
     if let Some(plan) = input.plan {
-        parts.push(Part::collapsed("Nomad plan", render_markdown(plan)));
+        parts.push(Part::collapsed("Nomad plan", plan.to_string()));
     }
     if let Some(file) = input.proposed_file {
         let path = checkpoint.spec_path.as_deref().unwrap_or("the job file");

@@ -29,14 +29,14 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{Comment, EventError, PullRequest, PullRequestAction, Repository, Trigger};
-/// The bot's login; its notes are never answered.
-use crate::workflow::settings::BOT_LOGIN;
 
 /// Turns a GitLab job's variables, and the contents of its `TRIGGER_PAYLOAD` file when it has
-/// one, into a trigger.
+/// one, into a trigger. `bot_login` is the bot's own login (`NOMAD_SPEC_BOT_LOGIN`), whose
+/// notes are marked as the bot's so they are never answered; blank counts as unset.
 pub fn from_gitlab(
     vars: &BTreeMap<String, String>,
     trigger_payload: Option<&str>,
+    bot_login: Option<&str>,
 ) -> Result<Trigger, EventError> {
     let source = get(vars, "CI_PIPELINE_SOURCE").ok_or_else(|| EventError {
         event: "GitLab CI".into(),
@@ -46,7 +46,7 @@ pub fn from_gitlab(
         "merge_request_event" => merge_request_trigger(vars),
         "push" | "web" => push_trigger(vars, source),
         "trigger" | "pipeline" => match trigger_payload {
-            Some(payload) => note_trigger(vars, payload),
+            Some(payload) => note_trigger(vars, payload, bot_login),
             None => Ok(Trigger::Ignored {
                 reason: format!(
                     "a `{source}` pipeline without TRIGGER_PAYLOAD; comment commands arrive \
@@ -159,7 +159,11 @@ fn push_trigger(vars: &BTreeMap<String, String>, source: &str) -> Result<Trigger
     })
 }
 
-fn note_trigger(vars: &BTreeMap<String, String>, payload: &str) -> Result<Trigger, EventError> {
+fn note_trigger(
+    vars: &BTreeMap<String, String>,
+    payload: &str,
+    bot_login: Option<&str>,
+) -> Result<Trigger, EventError> {
     let error = |detail: String| EventError { event: "TRIGGER_PAYLOAD note".into(), detail };
     let kind: KindPayload = serde_json::from_str(payload)
         .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
@@ -209,7 +213,8 @@ fn note_trigger(vars: &BTreeMap<String, String>, payload: &str) -> Result<Trigge
         return Err(error("a merge request note without `merge_request`".into()));
     };
     let username = note.user.username;
-    let from_bot = get(vars, BOT_LOGIN).is_some_and(|bot| bot.eq_ignore_ascii_case(&username))
+    let bot_login = bot_login.map(str::trim).filter(|bot| !bot.is_empty());
+    let from_bot = bot_login.is_some_and(|bot| bot.eq_ignore_ascii_case(&username))
         || is_access_token_bot(&username);
     let default_branch = note
         .project
@@ -325,7 +330,7 @@ mod tests {
 
     #[test]
     fn merge_request_pipeline() {
-        let t = from_gitlab(&mr_vars(&[]), None).map_err(|e| e.to_string());
+        let t = from_gitlab(&mr_vars(&[]), None, None).map_err(|e| e.to_string());
         insta::assert_debug_snapshot!(t, @r#"
         Ok(
             PullRequestChanged {
@@ -367,7 +372,7 @@ mod tests {
         ];
         for (changes, head_sha, from_fork, draft) in cases {
             let Ok(Trigger::PullRequestChanged { pull_request, .. }) =
-                from_gitlab(&mr_vars(changes), None)
+                from_gitlab(&mr_vars(changes), None, None)
             else {
                 panic!("expected a merge request trigger for {changes:?}");
             };
@@ -392,10 +397,10 @@ mod tests {
             ),
         ];
         for (changes, expected) in cases {
-            let err = from_gitlab(&mr_vars(changes), None).map(|_| ()).unwrap_err();
+            let err = from_gitlab(&mr_vars(changes), None, None).map(|_| ()).unwrap_err();
             assert_eq!(err.to_string(), *expected);
         }
-        let err = from_gitlab(&vars(&[("GITLAB_CI", "true")]), None).map(|_| ()).unwrap_err();
+        let err = from_gitlab(&vars(&[("GITLAB_CI", "true")]), None, None).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("CI_PIPELINE_SOURCE is not set"), "{err}");
     }
 
@@ -437,7 +442,7 @@ mod tests {
             let mut map = vars(BRANCH_PIPELINE);
             map.insert("CI_PIPELINE_SOURCE".into(), source.to_string());
             map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let got = match from_gitlab(&map, None) {
+            let got = match from_gitlab(&map, None, None) {
                 Ok(Trigger::PushToDefaultBranch { after, changed_files, repository }) => {
                     assert!(changed_files.is_empty());
                     assert_eq!(repository.full_name, "acme/shop");
@@ -474,7 +479,7 @@ mod tests {
     #[test]
     fn note_on_a_merge_request() {
         let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
-        let t = from_gitlab(&map, Some(&note_event("MergeRequest", "create", "dev")))
+        let t = from_gitlab(&map, Some(&note_event("MergeRequest", "create", "dev")), None)
             .map_err(|e| e.to_string());
         insta::assert_debug_snapshot!(t, @r#"
         Ok(
@@ -532,9 +537,9 @@ mod tests {
             ("MergeRequest", "delete", "dev", "", Err("note action `delete` carries no answer")),
         ];
         for (noteable_type, action, username, bot, expected) in cases {
-            let map = vars(&[("CI_PIPELINE_SOURCE", "pipeline"), (BOT_LOGIN, bot)]);
+            let map = vars(&[("CI_PIPELINE_SOURCE", "pipeline")]);
             let payload = note_event(noteable_type, action, username);
-            let got = match from_gitlab(&map, Some(&payload)) {
+            let got = match from_gitlab(&map, Some(&payload), Some(bot)) {
                 Ok(Trigger::PullRequestComment { comment, .. }) => {
                     Ok((comment.edited, comment.from_bot))
                 }
@@ -548,7 +553,7 @@ mod tests {
     #[test]
     fn payloads_that_are_not_note_events() {
         let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
-        let ignored = |payload: &str| match from_gitlab(&map, Some(payload)) {
+        let ignored = |payload: &str| match from_gitlab(&map, Some(payload), None) {
             Ok(Trigger::Ignored { reason }) => reason,
             other => panic!("{payload}: unexpected {other:?}"),
         };
@@ -567,7 +572,7 @@ mod tests {
         let old =
             note_event("MergeRequest", "create", "dev").replace(r#", "action": "create""#, "");
         assert!(matches!(
-            from_gitlab(&map, Some(&old)),
+            from_gitlab(&map, Some(&old), None),
             Ok(Trigger::PullRequestComment { comment: Comment { edited: false, .. }, .. })
         ));
     }
@@ -575,7 +580,7 @@ mod tests {
     #[test]
     fn malformed_payloads_are_a_clear_error() {
         let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
-        let err = |payload: &str| from_gitlab(&map, Some(payload)).map(|_| ()).unwrap_err();
+        let err = |payload: &str| from_gitlab(&map, Some(payload), None).map(|_| ()).unwrap_err();
         insta::assert_snapshot!(err("{not json").to_string(), @"the `TRIGGER_PAYLOAD note` event is not what the forge sends: the webhook body is not a JSON object: key must be a string at line 1 column 2");
         insta::assert_snapshot!(err(r#"{"object_kind": "note", "user": {"username": "dev"}}"#).to_string(), @"the `TRIGGER_PAYLOAD note` event is not what the forge sends: missing field `project` at line 1 column 52");
         let no_mr =

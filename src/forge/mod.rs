@@ -14,12 +14,13 @@
 pub mod github;
 pub mod gitlab;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::checks::CheckResult;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
-use crate::infra::CheckResult;
+use crate::git::GitRemote;
+use crate::settings::Settings;
 
 /// A forge API call that failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,32 +73,6 @@ pub enum DeploymentState {
     Failure,
 }
 
-/// The git remote of the repository the change request merges into, with the credentials to
-/// clone and push over HTTP(S). `token` must never be printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GitRemote {
-    /// Clone URL without credentials (`https://github.com/acme/shop.git`).
-    pub url: String,
-    /// User name for HTTP basic auth (`x-access-token` on GitHub, `oauth2` on GitLab).
-    pub username: String,
-    /// The token, used as the password.
-    pub token: String,
-    /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
-    /// another pipeline).
-    pub push_options: Vec<String>,
-}
-
-impl std::fmt::Debug for GitRemote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRemote")
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("token", &"***")
-            .field("push_options", &self.push_options)
-            .finish()
-    }
-}
-
 /// A retry policy for rate limits and 5xx: at most `attempts` tries, waiting what the forge's
 /// `Retry-After` (or rate-limit reset) says, never more than `max_wait` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,14 +108,11 @@ pub enum Forge {
 }
 
 impl Forge {
-    /// The forge's client from the CI environment (`GITHUB_*` or `CI_*` variables).
-    pub fn from_vars(
-        kind: ForgeKind,
-        vars: &BTreeMap<String, String>,
-    ) -> Result<Forge, ForgeError> {
+    /// The forge's client from the CI job's settings (`GITHUB_*` or `CI_*` variables).
+    pub fn from_settings(kind: ForgeKind, settings: &Settings) -> Result<Forge, ForgeError> {
         match kind {
-            ForgeKind::GitHub => github::GitHub::from_vars(vars).map(Forge::GitHub),
-            ForgeKind::GitLab => gitlab::GitLab::from_vars(vars).map(Forge::GitLab),
+            ForgeKind::GitHub => github::GitHub::from_settings(settings).map(Forge::GitHub),
+            ForgeKind::GitLab => gitlab::GitLab::from_settings(settings).map(Forge::GitLab),
         }
     }
 

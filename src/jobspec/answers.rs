@@ -33,6 +33,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::parse::LineIndex;
+
 /// Everything a person decided, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,7 +187,7 @@ impl Answers {
             let position = err
                 .span()
                 .map(|span| {
-                    let (line, column) = super::config::line_and_column(text, span.start);
+                    let (line, column) = LineIndex::new(text).position(span.start);
                     format!(":{line}:{column}")
                 })
                 .unwrap_or_default();

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::answers::{Answers, Question, ServiceAnswers};
 use super::config::{Config, ServiceProvider};
+use super::features::Feature;
 use super::render::RenderOptions;
 use super::{
     Check, Constraint, JobSpec, Network, Port, Resources, RestartPolicy, Service, Task, TaskGroup,
@@ -495,7 +496,7 @@ impl<'a> Builder<'a> {
         let mut node_pool =
             self.answers.node_pool.clone().or_else(|| self.config.node_pool.clone());
         let features = self.config.nomad_features();
-        if node_pool.is_some() && !features.has(features::Feature::NodePools) {
+        if node_pool.is_some() && !features.has(Feature::NodePools) {
             node_pool = None;
             self.decide(
                 "job",
@@ -509,11 +510,7 @@ impl<'a> Builder<'a> {
                 format!("only on {} nodes", arch.as_str()),
                 "`architecture` of .nomad-spec.toml: images are built for it",
             );
-            vec![Constraint {
-                l_target: Some("${attr.cpu.arch}".into()),
-                r_target: Some(arch.as_str().into()),
-                operand: Some("=".into()),
-            }]
+            vec![arch.constraint()]
         });
         JobSettings { datacenters, namespace, node_pool, constraints }
     }
@@ -1093,10 +1090,7 @@ fn role_name(role: Role) -> &'static str {
 }
 
 mod environment;
-pub mod features;
 mod volumes;
-
-pub use features::{Feature, NomadFeatures, NomadVersion};
 
 #[cfg(test)]
 mod tests;

@@ -55,7 +55,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::build::NomadFeatures;
+use super::features::NomadFeatures;
+use super::parse::LineIndex;
+use super::Constraint;
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
@@ -121,6 +123,16 @@ impl Architecture {
         match self {
             Architecture::Amd64 => "amd64",
             Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The constraint that keeps a job on such nodes, as generated jobs carry it (and as
+    /// fixes recognise it, to keep it).
+    pub fn constraint(self) -> Constraint {
+        Constraint {
+            l_target: Some("${attr.cpu.arch}".into()),
+            r_target: Some(self.as_str().into()),
+            operand: Some("=".into()),
         }
     }
 }
@@ -275,16 +287,7 @@ pub struct VaultConfig {
 impl Config {
     /// Parses configuration text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|err| {
-            let position = err
-                .span()
-                .map(|span| {
-                    let (line, column) = line_and_column(text, span.start);
-                    format!(":{line}:{column}")
-                })
-                .unwrap_or_default();
-            anyhow::anyhow!("{file}{position}: {}", err.message())
-        })?;
+        let config: Config = toml::from_str(text).map_err(|err| toml_error(text, file, &err))?;
         config.check().with_context(|| format!("{file}: invalid configuration"))?;
         Ok(config)
     }
@@ -427,12 +430,16 @@ impl Config {
     }
 }
 
-/// 1-based line and column of a byte offset.
-pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |rest| rest.chars().count()) + 1;
-    (line, column)
+/// A TOML error as `FILE:LINE:COLUMN: message` (`FILE: message` when it has no position).
+pub(crate) fn toml_error(text: &str, file: &str, err: &toml::de::Error) -> anyhow::Error {
+    let position = err
+        .span()
+        .map(|span| {
+            let (line, column) = LineIndex::new(text).position(span.start);
+            format!(":{line}:{column}")
+        })
+        .unwrap_or_default();
+    anyhow::anyhow!("{file}{position}: {}", err.message().trim_end())
 }
 
 #[cfg(test)]

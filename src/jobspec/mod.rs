@@ -1,5 +1,6 @@
 //! The job spec engine: the `JobSpec` model, building it from an analysis and answers,
-//! rendering canonical HCL, and reading existing job files back (parse, format, validate).
+//! rendering canonical HCL, reading existing job files back (parse, format, validate), and
+//! the edits fixes make to a job (the model, its API JSON, an HCL file in place).
 //!
 //! Everything here is pure: text and typed values in, text and typed values out.
 
@@ -7,6 +8,8 @@ pub mod answers;
 pub mod build;
 pub mod config;
 mod diagnostic;
+pub mod edit;
+pub mod features;
 pub mod format;
 mod model;
 pub mod parse;

@@ -12,6 +12,7 @@ mod functions;
 mod hcl1;
 mod job;
 mod text;
+mod value;
 mod variables;
 
 use std::collections::HashMap;

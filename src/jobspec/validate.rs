@@ -24,7 +24,7 @@ pub fn validate_source(source: &str, file: &str) -> Vec<Diagnostic> {
 pub fn validate_source_for(
     source: &str,
     file: &str,
-    features: &super::build::NomadFeatures,
+    features: &super::features::NomadFeatures,
 ) -> Vec<Diagnostic> {
     let decoded = decode_for_validation(source, file);
     let mut diagnostics = rules::check_decoded(&decoded, file);

@@ -3,12 +3,12 @@
 //! In: repository text, comments and logs are fenced as untrusted data ([`untrusted`]), and
 //! secret values are redacted before anything is sent ([`redact_text`], [`redact_spec`]): the
 //! LLM sees environment variable names, never their values. Out: a proposed change to a job
-//! is a [`Change`] naming one field of the allow-list ([`Field`]); [`apply_changes`] checks
-//! each against its bounds, applies them to a copy of the `JobSpec`, then renders and
-//! validates the whole job. The LLM's text never becomes HCL: only typed values reach the
-//! model, and the renderer writes the file. Pure: no I/O.
+//! is a [`Change`] naming one field of the allow-list ([`Field`]), as the answer schemas
+//! shape it; [`apply_changes`] checks each against its bounds and turns it into the job-spec
+//! engine's edits (`jobspec::edit`, the same edits the fix rules make), applies them to a copy
+//! of the `JobSpec`, then renders and validates the whole job. The LLM's text never becomes
+//! HCL: only typed values reach the model and the edits, which write the file. Pure: no I/O.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::analyze::source::looks_secret;
+use crate::jobspec::edit::{self, ConstraintText, Edit};
 use crate::jobspec::render::{render_job, RenderOptions};
 use crate::jobspec::validate::{is_valid, validate_source};
-use crate::jobspec::{Check, Constraint, JobSpec, Severity, Task};
+use crate::jobspec::{Check, JobSpec, Severity, Task, TaskGroup};
 
 /// What replaces a secret value in anything sent to the LLM.
 pub const REDACTED: &str = "[redacted]";
@@ -222,18 +223,26 @@ pub struct Patched {
     pub spec: JobSpec,
     /// One line per change: what changed and the LLM's reason.
     pub applied: Vec<String>,
-    /// The changes that were checked and applied, in order (for writing them into a file).
-    pub changes: Vec<Change>,
+    /// The edits the changes stand for, in order: what was applied to `spec`, and what a fix
+    /// applies to the registered job and writes into the user's file.
+    pub edits: Vec<Edit>,
 }
 
-/// Checks every change against the allow-list and its bounds, applies them to a copy of
-/// `spec`, and validates the rendered result. One bad change rejects the whole answer.
+/// Checks every change against the allow-list and its bounds, turns it into the job-spec
+/// engine's edits and applies them to a copy of `spec`, then validates the rendered result.
+/// One bad change rejects the whole answer.
 pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Rejection> {
     let mut patched = spec.clone();
     let mut applied = Vec::new();
+    let mut edits = Vec::new();
     for (index, change) in changes.iter().enumerate() {
-        let line = apply_one(&mut patched, change)
+        // Each change reads the job as the changes before it left it.
+        let (line, more) = edits_of(&patched, change)
             .map_err(|why| Rejection(format!("change {} ({}): {why}", index + 1, change.field)))?;
+        for edit in &more {
+            edit::spec::apply(&mut patched, edit);
+        }
+        edits.extend(more);
         let reason = change.reason.trim();
         applied.push(if reason.is_empty() { line } else { format!("{line} ({reason})") });
     }
@@ -248,7 +257,7 @@ pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Reje
             .collect();
         return Err(Rejection(format!("the changed job is not valid: {}", errors.join("; "))));
     }
-    Ok(Patched { spec: patched, applied, changes: changes.to_vec() })
+    Ok(Patched { spec: patched, applied, edits })
 }
 
 impl Field {
@@ -275,57 +284,70 @@ fn plain(value: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn task_mut<'a>(spec: &'a mut JobSpec, group: &str, task: &str) -> Result<&'a mut Task, String> {
-    let known: Vec<String> = spec.groups().iter().map(|g| g.name.clone()).collect();
+/// The group a change names.
+fn group_of<'a>(spec: &'a JobSpec, group: &str) -> Result<&'a TaskGroup, String> {
+    spec.groups().iter().find(|g| g.name == group).ok_or_else(|| format!("no group `{group}`"))
+}
+
+/// The group and task a change names; an empty task is the group's only task.
+fn task_of<'a>(
+    spec: &'a JobSpec,
+    group: &str,
+    task: &str,
+) -> Result<(&'a TaskGroup, &'a Task), String> {
+    let known: Vec<&str> = spec.groups().iter().map(|g| g.name.as_str()).collect();
     let group = spec
-        .groups_mut()
-        .iter_mut()
+        .groups()
+        .iter()
         .find(|g| g.name == group)
         .ok_or_else(|| format!("no group `{group}` (groups: {})", known.join(", ")))?;
     if task.is_empty() && group.tasks.len() == 1 {
-        return Ok(&mut group.tasks[0]);
+        return Ok((group, &group.tasks[0]));
     }
-    let names: Vec<String> = group.tasks.iter().map(|t| t.name.clone()).collect();
-    group
+    let names: Vec<&str> = group.tasks.iter().map(|t| t.name.as_str()).collect();
+    let task = group
         .tasks
-        .iter_mut()
+        .iter()
         .find(|t| t.name == task)
-        .ok_or_else(|| format!("no task `{task}` (tasks: {})", names.join(", ")))
+        .ok_or_else(|| format!("no task `{task}` (tasks: {})", names.join(", ")))?;
+    Ok((group, task))
 }
 
-fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
+/// What one change does to `spec` in a line, and the edits it stands for; or why it is
+/// refused.
+fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), String> {
     let field = Field::parse(&change.field)?;
     let (group, task, name, value) =
         (change.group.as_str(), change.task.as_str(), change.name.trim(), change.value.trim());
     match field {
         Field::Image => {
             check_image(value)?;
-            let task = task_mut(spec, group, task)?;
-            if task.driver != "docker" && task.driver != "podman" {
-                return Err(format!(
-                    "task `{}` uses driver `{}`, not an image",
-                    task.name, task.driver
-                ));
+            let (g, t) = task_of(spec, group, task)?;
+            if t.driver != "docker" && t.driver != "podman" {
+                return Err(format!("task `{}` uses driver `{}`, not an image", t.name, t.driver));
             }
-            task.config.get_or_insert_with(BTreeMap::new).insert("image".into(), value.into());
-            Ok(format!("image of `{}`: {value}", task.name))
+            let edit =
+                Edit::SetImage { group: g.name.clone(), task: t.name.clone(), image: value.into() };
+            Ok((format!("image of `{}`: {value}", t.name), vec![edit]))
         }
-        Field::Memory | Field::Cpu => {
-            let (range, unit) =
-                if field == Field::Memory { (MEMORY_MB, "MB") } else { (CPU_MHZ, "MHz") };
-            let n = number(value, range, unit)?;
-            let task = task_mut(spec, group, task)?;
-            let resources = task.resources.get_or_insert_with(Default::default);
-            if field == Field::Memory {
-                resources.memory_mb = Some(n);
-                if resources.memory_max_mb.is_some_and(|max| max < n) {
-                    resources.memory_max_mb = Some(n);
-                }
-                Ok(format!("memory of `{}`: {n} MB", task.name))
-            } else {
-                resources.cpu = Some(n);
-                Ok(format!("cpu of `{}`: {n} MHz", task.name))
-            }
+        Field::Memory => {
+            let n = number(value, MEMORY_MB, "MB")?;
+            let (g, t) = task_of(spec, group, task)?;
+            // A ceiling below the new memory would be refused by Nomad: it rises with it.
+            let max = t.resources.as_ref().and_then(|r| r.memory_max_mb);
+            let edit = Edit::SetMemory {
+                group: g.name.clone(),
+                task: t.name.clone(),
+                memory_mb: n,
+                memory_max_mb: max.filter(|&max| max < n).map(|_| n),
+            };
+            Ok((format!("memory of `{}`: {n} MB", t.name), vec![edit]))
+        }
+        Field::Cpu => {
+            let n = number(value, CPU_MHZ, "MHz")?;
+            let (g, t) = task_of(spec, group, task)?;
+            let edit = Edit::SetCpu { group: g.name.clone(), task: t.name.clone(), cpu_mhz: n };
+            Ok((format!("cpu of `{}`: {n} MHz", t.name), vec![edit]))
         }
         Field::Env => {
             if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$").is_ok_and(|re| re.is_match(name)) {
@@ -337,22 +359,23 @@ fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
                 ));
             }
             plain(value, 256)?;
-            let task = task_mut(spec, group, task)?;
-            task.env.get_or_insert_with(BTreeMap::new).insert(name.into(), value.into());
-            Ok(format!("env {name} of `{}`: {value}", task.name))
+            let (g, t) = task_of(spec, group, task)?;
+            let edit = Edit::SetEnv {
+                group: g.name.clone(),
+                task: t.name.clone(),
+                name: name.into(),
+                value: value.into(),
+            };
+            Ok((format!("env {name} of `{}`: {value}", t.name), vec![edit]))
         }
         Field::Port => {
             let to = number(value, 1..=65535, "(port)")?;
-            let g = spec
-                .groups_mut()
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| format!("no group `{group}`"))?;
+            let g = group_of(spec, group)?;
             if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$").is_ok_and(|re| re.is_match(name)) {
                 return Err(format!("`{name}` is not a port label"));
             }
-            g.set_port_to(name, to);
-            Ok(format!("port `{name}` of group `{group}`: container port {to}"))
+            let edit = Edit::SetPortTo { group: g.name.clone(), label: name.into(), to };
+            Ok((format!("port `{name}` of group `{group}`: container port {to}"), vec![edit]))
         }
         Field::HealthCheck => {
             let ok = value.starts_with('/')
@@ -361,37 +384,41 @@ fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
             if !ok {
                 return Err(format!("`{value}` is not an HTTP path like `/health`"));
             }
-            let g = spec
-                .groups_mut()
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| format!("no group `{group}`"))?;
-            let task_services = g.tasks.iter_mut().flat_map(|t| t.services.iter_mut().flatten());
-            let checks: Vec<&mut Check> = g
+            let g = group_of(spec, group)?;
+            let task_services = g.tasks.iter().flat_map(|t| t.services.iter().flatten());
+            let checks: Vec<&Check> = g
                 .services
-                .iter_mut()
+                .iter()
                 .flatten()
                 .chain(task_services)
-                .flat_map(|s| s.checks.iter_mut().flatten())
+                .flat_map(|s| s.checks.iter().flatten())
                 .filter(|c| c.r#type == "http")
                 .collect();
             if checks.is_empty() {
                 return Err(format!("group `{group}` has no HTTP check whose path could change"));
             }
-            for check in checks {
-                check.path = Some(value.into());
+            // One edit per path the checks have now; a check already on the path needs none.
+            let mut old_paths: Vec<&str> = Vec::new();
+            for path in checks.iter().filter_map(|c| c.path.as_deref()) {
+                if path != value && !old_paths.contains(&path) {
+                    old_paths.push(path);
+                }
             }
-            Ok(format!("health check path of group `{group}`: {value}"))
+            let edits = old_paths
+                .into_iter()
+                .map(|old_path| Edit::SetCheckPath {
+                    group: g.name.clone(),
+                    old_path: old_path.into(),
+                    new_path: value.into(),
+                })
+                .collect();
+            Ok((format!("health check path of group `{group}`: {value}"), edits))
         }
         Field::Count => {
             let n = number(value, COUNT, "instances")?;
-            let g = spec
-                .groups_mut()
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| format!("no group `{group}`"))?;
-            g.count = Some(n);
-            Ok(format!("count of group `{group}`: {n}"))
+            let g = group_of(spec, group)?;
+            let edit = Edit::SetCount { group: g.name.clone(), count: n };
+            Ok((format!("count of group `{group}`: {n}"), vec![edit]))
         }
         Field::Constraint => {
             let attribute_ok =
@@ -408,18 +435,18 @@ fn apply_one(spec: &mut JobSpec, change: &Change) -> Result<String, String> {
                     OPERATORS.join(" ")
                 ));
             }
-            plain(target.trim(), 128)?;
-            let g = spec
-                .groups_mut()
-                .iter_mut()
-                .find(|g| g.name == group)
-                .ok_or_else(|| format!("no group `{group}`"))?;
-            g.constraints.get_or_insert_with(Vec::new).push(Constraint {
-                l_target: Some(name.into()),
-                operand: Some(operator.into()),
-                r_target: Some(target.trim().into()),
-            });
-            Ok(format!("constraint on group `{group}`: {name} {operator} {}", target.trim()))
+            let target = target.trim();
+            plain(target, 128)?;
+            let g = group_of(spec, group)?;
+            let edit = Edit::AddConstraint {
+                group: g.name.clone(),
+                constraint: ConstraintText {
+                    attribute: name.into(),
+                    operator: operator.into(),
+                    value: target.into(),
+                },
+            };
+            Ok((format!("constraint on group `{group}`: {name} {operator} {target}"), vec![edit]))
         }
     }
 }

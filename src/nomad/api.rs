@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::jobspec::features::NomadFeatures;
+
 /// Reads `null` as the type's default (Nomad sends `null` for empty lists, maps and strings).
 fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
@@ -68,6 +70,12 @@ impl AgentSelf {
             }
             _ => self.member.tags.get("build").cloned(),
         }
+    }
+
+    /// What the agent's Nomad can run, from its [`version`](AgentSelf::version).
+    pub fn features(&self) -> Result<NomadFeatures, String> {
+        let version = self.version().ok_or("the agent did not say its version")?;
+        NomadFeatures::parse(&version)
     }
 }
 
@@ -568,6 +576,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new.version().as_deref(), Some("1.9.3"));
+    }
+
+    #[test]
+    fn agent_features_in_both_shapes() {
+        use crate::jobspec::features::Feature;
+        let new: AgentSelf = serde_json::from_str(
+            r#"{"config":{"Version":{"Version":"1.9.3","Prerelease":"","Revision":"x"}}}"#,
+        )
+        .unwrap();
+        let old: AgentSelf = serde_json::from_str(r#"{"config":{"Version":"0.9.7"}}"#).unwrap();
+        let features = new.features().unwrap();
+        assert!(features.has(Feature::VaultWorkloadIdentity));
+        assert!(!features.has(Feature::SecretBlocks));
+        let features = old.features().unwrap();
+        assert!(!features.has(Feature::NativeServiceDiscovery));
+        let none: AgentSelf = serde_json::from_str(r#"{"config":{}}"#).unwrap();
+        assert!(none.features().is_err());
     }
 
     #[test]

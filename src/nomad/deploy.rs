@@ -21,10 +21,11 @@ use serde_json::Value;
 use super::api::PlanResponse;
 use super::client::{job_id, NomadClient, NomadError};
 use super::diagnose::{Evidence, GroupDemand};
-use super::fix::{advised_fix, apply_to_json, propose_fix, Fix, FixPolicy};
+use super::fix::{advised_fix, propose_fix, Fix, FixPolicy};
 use super::job_file::JobFile;
 use super::plan::PlanReport;
 use super::watch::{watch, Failure, Verdict, WatchOptions};
+use crate::jobspec::edit;
 use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
 
@@ -215,13 +216,14 @@ pub async fn deploy(
                     attempt.llm_notes = next.llm_notes;
                     match next.fix {
                         Err(reason) => {
+                            progress(&format!("no fix: {reason}"));
                             attempt.no_fix = Some(reason.clone());
                             Some(reason)
                         }
                         Ok(fix) => {
                             let unchanged = job.clone();
                             for edit in &fix.edits {
-                                apply_to_json(&mut job, edit);
+                                edit::json::apply(&mut job, edit);
                             }
                             if job == unchanged {
                                 // Deploying the same job again would only fail again.
@@ -293,7 +295,7 @@ pub struct NextFix {
 /// have one; otherwise, for a failure the LLM may be asked about, the LLM's fix when its
 /// answer passes the guardrails and `policy`. Without a fix, the reason is the rules' own,
 /// followed by what the LLM said when one is configured. Nothing is deployed or written
-/// here: the deploy loop and the PR bot apply the `Fix` (`apply_to_json`,
+/// here: the deploy loop and the PR bot apply the `Fix` (`edit::json::apply`,
 /// `JobFile::write_edits`) under their own limits.
 pub async fn propose_next_fix(
     failure: &Failure,
@@ -316,16 +318,22 @@ pub async fn propose_next_fix(
     };
     let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec).await;
     let mut llm_notes = advice.notes;
-    match advice.value {
-        // A diagnosis without a change still helps the person who takes over.
-        Some(advised) if advised.fix.is_none() => {
-            llm_notes.push(format!("LLM's explanation: {}", advised.explanation.trim()));
+    if let Some(advised) = advice.value {
+        match &advised.fix {
+            // A diagnosis without a change still helps the person who takes over.
+            None => llm_notes.push(format!("LLM's explanation: {}", advised.explanation.trim())),
+            Some(patched) => match advised_fix(
+                &advised.category,
+                &advised.explanation,
+                &patched.edits,
+                &patched.applied,
+                &spec,
+                policy,
+            ) {
+                Ok(fix) => return NextFix { fix: Ok(fix), llm_notes },
+                Err(why) => llm_notes.push(format!("LLM fix not used: {why}")),
+            },
         }
-        Some(advised) => match advised_fix(&advised, &spec, policy) {
-            Ok(fix) => return NextFix { fix: Ok(fix), llm_notes },
-            Err(why) => llm_notes.push(format!("LLM fix not used: {why}")),
-        },
-        None => {}
     }
     let reason = match llm {
         // Without an LLM the reason reads as it always did.

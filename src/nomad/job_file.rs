@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 
 use super::client::{NomadClient, NomadError};
-use super::fix::{apply_to_hcl, apply_to_json_file, Edit};
+use crate::jobspec::edit::{self, Edit};
 use crate::jobspec::parse::{parse_job, ParseOptions};
 
 /// How a job file is written.
@@ -108,8 +108,8 @@ impl JobFile {
     pub fn write_edits(&mut self, edits: &[Edit]) -> anyhow::Result<()> {
         let name = self.name();
         let edited = match self.format {
-            JobFormat::Hcl => apply_to_hcl(&self.text, &name, edits)?,
-            JobFormat::Json => apply_to_json_file(&self.text, &name, edits)?,
+            JobFormat::Hcl => edit::hcl::apply(&self.text, &name, edits)?,
+            JobFormat::Json => edit::json::apply_to_file(&self.text, &name, edits)?,
         };
         std::fs::write(&self.path, &edited)
             .with_context(|| format!("cannot write the fix into {name}"))?;

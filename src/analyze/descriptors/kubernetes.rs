@@ -9,9 +9,10 @@
 
 use serde_json::Value;
 
-use super::{
-    cpu_mhz, dir_of, documents, env_var, line_of, memory_mb, parse_yaml, DescribedService,
-};
+use super::{env_var, DescribedService};
+use crate::analyze::read::{documents, line_of, parse_yaml};
+use crate::analyze::resources::{cpu_mhz, memory_mb, Quantities};
+use crate::analyze::walk::parent_dir;
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
 /// Whether YAML text looks like Kubernetes objects.
@@ -97,7 +98,8 @@ fn read_workload(object: &Value, text: &str, offset: usize, file: &str) -> Vec<D
 
 /// One container spec (also the shape Helm values use for probes and resources).
 fn read_container(container: &Value, text: &str, offset: usize, file: &str) -> DescribedService {
-    let mut service = DescribedService { dir: dir_of(file), ..DescribedService::default() };
+    let mut service =
+        DescribedService { dir: parent_dir(file).to_string(), ..DescribedService::default() };
     let start = container["name"]
         .as_str()
         .and_then(|n| text.get(offset..)?.find(&format!("name: {n}")).map(|i| i + offset))
@@ -236,7 +238,7 @@ fn read_resources(
     if memory.is_none() && cpu.is_none() {
         return;
     }
-    let memory_value = memory.as_ref().and_then(|(_, q)| memory_mb(q));
+    let memory_value = memory.as_ref().and_then(|(_, q)| memory_mb(q, Quantities::Kubernetes));
     let cpu_value = cpu.as_ref().and_then(|(_, q)| cpu_mhz(q));
     let mut parts = Vec::new();
     if let Some((which, q)) = &cpu {
@@ -323,7 +325,7 @@ pub fn read_helm_values(
     }
     let mut service = read_container(&Value::Object(container), text, 0, file);
     service.name = chart["name"].as_str().map(str::to_string).unwrap_or_else(|| {
-        let dir = dir_of(file);
+        let dir = parent_dir(file).to_string();
         dir.rsplit('/').next().unwrap_or(&dir).to_string()
     });
     service.kind = "helm values".into();

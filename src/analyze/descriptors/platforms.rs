@@ -8,41 +8,12 @@
 
 use serde_json::Value;
 
-use super::{dir_of, env_var, line_of, memory_mb, parse_yaml, DescribedService};
-use crate::analyze::manifest::{port_in_command, toml_table};
+use super::{env_var, DescribedService};
+use crate::analyze::manifest::port_in_command;
+use crate::analyze::read::{line_of, parse_yaml, shell_words, toml_table};
+use crate::analyze::resources::{memory_mb, Quantities};
+use crate::analyze::walk::parent_dir;
 use crate::analyze::{Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
-
-/// Splits a command line into words, honouring single and double quotes.
-pub fn split_command(command: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for c in command.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
 
 /// Reads a `Procfile`: one service per process type (`web`, `worker` ...); `release` is a
 /// one-off step, not a service.
@@ -71,8 +42,8 @@ pub fn read_procfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
         let command = command.trim();
         let mut service = DescribedService {
             name: process.to_string(),
-            dir: dir_of(file),
-            command: Some(split_command(command)),
+            dir: parent_dir(file).to_string(),
+            command: Some(shell_words(command, '\\')),
             kind: "Procfile".into(),
             ..DescribedService::default()
         };
@@ -106,7 +77,7 @@ fn toml_port(value: Option<&toml::Value>) -> Option<u16> {
 /// ports with their checks, top-level `[checks]`, `[[vm]]` size, `[processes]`.
 pub fn read_fly_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<DescribedService> {
     let Some(table) = toml_table(text, file, notes) else { return Vec::new() };
-    let dir = dir_of(file);
+    let dir = parent_dir(file).to_string();
     let name = table
         .get("app")
         .and_then(|a| a.as_str())
@@ -221,7 +192,7 @@ pub fn read_fly_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
         let memory = vm
             .get("memory")
             .and_then(|m| match m {
-                toml::Value::String(s) => memory_mb(s),
+                toml::Value::String(s) => memory_mb(s, Quantities::Kubernetes),
                 toml::Value::Integer(n) => u32::try_from(*n).ok(),
                 _ => None,
             })
@@ -245,7 +216,7 @@ pub fn read_fly_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
     if let Some(processes) = table.get("processes").and_then(|p| p.as_table()) {
         if let Some((process, command)) = processes.iter().next() {
             if let Some(command) = command.as_str() {
-                service.command = Some(split_command(command));
+                service.command = Some(shell_words(command, '\\'));
                 let line = line_of(text, command, 0);
                 service.evidence.push(Evidence::at(
                     file,
@@ -284,7 +255,7 @@ pub fn read_app_yaml(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
     let runtime = value["runtime"].as_str().unwrap_or("unknown");
     let mut service = DescribedService {
         name: name.clone(),
-        dir: dir_of(file),
+        dir: parent_dir(file).to_string(),
         kind: "app.yaml".into(),
         ..DescribedService::default()
     };
@@ -300,7 +271,7 @@ pub fn read_app_yaml(text: &str, file: &str, notes: &mut Vec<Note>) -> Vec<Descr
         "App Engine serves on $PORT, 8080",
     ));
     if let Some(entrypoint) = value["entrypoint"].as_str() {
-        service.command = Some(split_command(entrypoint));
+        service.command = Some(shell_words(entrypoint, '\\'));
         service.evidence.push(Evidence::at(
             file,
             line_of(text, "entrypoint:", 0),
@@ -371,7 +342,7 @@ mod tests {
             ("", &[]),
         ];
         for (command, words) in cases {
-            assert_eq!(split_command(command), words, "{command}");
+            assert_eq!(shell_words(command, '\\'), words, "{command}");
         }
     }
 
@@ -386,7 +357,10 @@ mod tests {
         assert_eq!(names, ["web", "worker", "admin"]);
         let web = &services[0];
         assert_eq!(web.dir, ".");
-        assert_eq!(web.env, [EnvVar { name: "PORT".into(), secret: false, default: None }]);
+        assert_eq!(
+            web.env,
+            [EnvVar { name: "PORT".into(), secret: false, default: None, ..EnvVar::default() }]
+        );
         assert!(web.ports.is_empty(), "$PORT is not a number");
         assert_eq!(web.command.as_ref().map(|c| c[0].as_str()), Some("gunicorn"));
         assert_eq!(web.evidence[0].line, Some(2));
@@ -440,9 +414,24 @@ primary_region = "ams"
         assert_eq!(
             fly.env,
             [
-                EnvVar { name: "LOG_LEVEL".into(), secret: false, default: Some("info".into()) },
-                EnvVar { name: "STRIPE_SECRET_KEY".into(), secret: true, default: None },
-                EnvVar { name: "WORKERS".into(), secret: false, default: Some("4".into()) },
+                EnvVar {
+                    name: "LOG_LEVEL".into(),
+                    secret: false,
+                    default: Some("info".into()),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "STRIPE_SECRET_KEY".into(),
+                    secret: true,
+                    default: None,
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "WORKERS".into(),
+                    secret: false,
+                    default: Some("4".into()),
+                    ..EnvVar::default()
+                },
             ]
         );
         assert_eq!(fly.resources.as_ref().map(|r| (r.cpu, r.memory)), Some((500, 1024)));
@@ -483,8 +472,18 @@ primary_region = "ams"
         assert_eq!(
             app.env,
             [
-                EnvVar { name: "BUCKET".into(), secret: false, default: Some("my-bucket".into()) },
-                EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None },
+                EnvVar {
+                    name: "BUCKET".into(),
+                    secret: false,
+                    default: Some("my-bucket".into()),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "DB_PASSWORD".into(),
+                    secret: true,
+                    default: None,
+                    ..EnvVar::default()
+                },
             ]
         );
         let flex = "runtime: custom\nenv: flex\nresources:\n  cpu: 2\n  memory_gb: 2.3\nreadiness_check:\n  path: \"/ready\"\n";

@@ -15,12 +15,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{KvMount, Mount, VaultClient, VaultError};
-use crate::infra::{CheckResult, CheckStatus};
+use crate::checks::{CheckResult, CheckStatus, SECRETS};
 use crate::jobspec::parse::{closest, parse_job_spec, ParseOptions};
 use crate::jobspec::Diagnostic;
-
-/// The check's name, as the PR bot posts it.
-pub const SECRETS_CHECK: &str = "nomad-spec/secrets";
 
 /// The `custom_metadata` entry in which a KV v2 secret declares its key names,
 /// comma-separated (`user, password`). Named for nomad-spec rather than a bare `keys`: a
@@ -203,16 +200,13 @@ pub async fn check_secrets(
     vault: Option<&VaultClient>,
 ) -> CheckResult {
     let Some(vault) = vault else {
-        return CheckResult::skipped(
-            SECRETS_CHECK,
-            "VAULT_ADDR is not set: secrets were not checked",
-        );
+        return CheckResult::skipped(SECRETS, "VAULT_ADDR is not set: secrets were not checked");
     };
     let references = match secret_references(job_source, file) {
         Ok(references) => references,
         Err(diagnostics) => {
             return CheckResult {
-                name: SECRETS_CHECK.into(),
+                name: SECRETS.into(),
                 status: CheckStatus::Failure,
                 summary: format!("{file} could not be read as a Nomad job"),
                 annotations: diagnostics,
@@ -221,7 +215,7 @@ pub async fn check_secrets(
     };
     if references.is_empty() {
         return CheckResult {
-            name: SECRETS_CHECK.into(),
+            name: SECRETS.into(),
             status: CheckStatus::Success,
             summary: format!("{file} reads no Vault secrets"),
             annotations: Vec::new(),
@@ -236,7 +230,7 @@ pub async fn check_secrets(
             ),
             other => format!("{other}; secrets were not checked"),
         };
-        return CheckResult::skipped(SECRETS_CHECK, why);
+        return CheckResult::skipped(SECRETS, why);
     }
     let mut annotations = Vec::new();
     let mut mounts: BTreeMap<String, Option<Mount>> = BTreeMap::new();
@@ -245,7 +239,7 @@ pub async fn check_secrets(
             Ok(found) => annotations.extend(found),
             Err(VaultError::Unreachable { address, reason }) => {
                 return CheckResult::skipped(
-                    SECRETS_CHECK,
+                    SECRETS,
                     format!("cannot reach Vault at {address} ({reason}); secrets were not checked"),
                 );
             }
@@ -272,7 +266,7 @@ pub async fn check_secrets(
             format!("{count} Vault secret reference{plural} checked; {errors} problem(s) found"),
         )
     };
-    CheckResult { name: SECRETS_CHECK.into(), status, summary, annotations }
+    CheckResult { name: SECRETS.into(), status, summary, annotations }
 }
 
 async fn check_reference(

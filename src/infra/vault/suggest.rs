@@ -226,9 +226,19 @@ mod tests {
         .unwrap_or_else(|err| panic!("test service: {err}"));
         service.env = names
             .iter()
-            .map(|name| EnvVar { name: name.to_string(), secret: true, default: None })
+            .map(|name| EnvVar {
+                name: name.to_string(),
+                secret: true,
+                default: None,
+                ..EnvVar::default()
+            })
             .collect();
-        service.env.push(EnvVar { name: "PORT".into(), secret: false, default: None });
+        service.env.push(EnvVar {
+            name: "PORT".into(),
+            secret: false,
+            default: None,
+            ..EnvVar::default()
+        });
         Analysis { services: vec![service], notes: Vec::new() }
     }
 

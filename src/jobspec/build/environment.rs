@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Feature;
 use super::{Builder, GroupNames};
 use crate::analyze::{self, Analysis};
 use crate::jobspec::answers::{is_env_name, SecretRef, ServiceAnswers};
 use crate::jobspec::config::ServiceProvider;
+use crate::jobspec::features::Feature;
 use crate::jobspec::{Secret, Task, Template, Vault};
 
 impl Builder<'_> {

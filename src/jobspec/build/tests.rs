@@ -31,11 +31,17 @@ fn service(name: &str, role: Role, ports: &[(u16, Protocol)]) -> Found {
         command: None,
         resources: analyze::Resources { cpu: 100, memory: 128, reason: "default".into() },
         evidence: Vec::new(),
+        ..Found::new(name, Source::Build, ".")
     }
 }
 
 fn env(name: &str, default: Option<&str>) -> EnvVar {
-    EnvVar { name: name.into(), secret: false, default: default.map(str::to_string) }
+    EnvVar {
+        name: name.into(),
+        secret: false,
+        default: default.map(str::to_string),
+        ..EnvVar::default()
+    }
 }
 
 #[test]
@@ -171,7 +177,8 @@ fn a_repository_of_backing_services_only_deploys_them() {
 #[test]
 fn answers_about_unknown_things_are_errors() {
     let mut web = service("web", Role::App, &[(80, Protocol::Http)]);
-    web.env = vec![EnvVar { name: "API_TOKEN".into(), secret: true, default: None }];
+    web.env =
+        vec![EnvVar { name: "API_TOKEN".into(), secret: true, default: None, ..EnvVar::default() }];
     let analysis =
         Analysis { services: vec![web, service("worker", Role::App, &[])], notes: vec![] };
     let table = [

@@ -13,7 +13,8 @@ use hcl_edit::Span;
 use serde_json::{Map, Value};
 
 pub(crate) use super::eval::is_unknown;
-use super::eval::{self, describe, span_of, EvalError, Scope, UNKNOWN_MARK};
+use super::eval::{self, span_of, EvalError, Scope, UNKNOWN_MARK};
+use super::value::describe;
 use crate::jobspec::Severity;
 
 /// One finding while decoding, at a byte span.

@@ -18,6 +18,7 @@ use hcl_edit::Span;
 use serde_json::{Map, Number, Value};
 
 use super::functions;
+use super::value::{describe, float_or_int};
 
 /// Marks a value that stands for a variable with no value yet (validation without `-var`):
 /// it is text nobody writes, so conversions and rules can recognise and skip it.
@@ -212,15 +213,6 @@ fn number_value(n: &hcl_edit::Number) -> Value {
     }
 }
 
-/// A number as JSON: an integer when it has no fraction, as cty prints it.
-pub(crate) fn float_or_int(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-        Value::Number((f as i64).into())
-    } else {
-        Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
-    }
-}
-
 fn binary(
     op: BinaryOperator,
     lhs: Value,
@@ -301,18 +293,6 @@ pub(crate) fn to_template_string(value: Value, span: Range<usize>) -> Result<Str
             span,
             format!("cannot insert {} into a string; a string is required", describe(&other)),
         )),
-    }
-}
-
-/// A short description of a value's type for messages.
-pub(crate) fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::eval::{describe, float_or_int};
+use super::value::{describe, float_or_int};
 
 type Outcome = Result<Value, String>;
 

@@ -11,7 +11,8 @@ use hcl_edit::Span;
 use serde_json::{Map, Value};
 
 use super::decode::{Decoder, Problem};
-use super::eval::{self, describe, span_of, Scope, UNKNOWN_MARK};
+use super::eval::{self, span_of, Scope, UNKNOWN_MARK};
+use super::value::{describe, float_or_int};
 use crate::jobspec::Severity;
 
 /// A variable's declared type (`string`, `list(number)`, `object({...})`, ...).
@@ -422,7 +423,7 @@ pub(crate) fn convert(value: Value, ty: &Type) -> Result<Value, String> {
             Value::String(s) => s
                 .trim()
                 .parse::<f64>()
-                .map(eval::float_or_int)
+                .map(float_or_int)
                 .map_err(|_| format!("a number is required, found the string {s:?}")),
             other => Err(format!("a number is required, found {}", describe(other))),
         },

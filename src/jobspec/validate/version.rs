@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::jobspec::build::{Feature, NomadFeatures};
+use crate::jobspec::features::{Feature, NomadFeatures};
 use crate::jobspec::parse::DecodedJob;
 use crate::jobspec::Diagnostic;
 

@@ -184,3 +184,62 @@ fn bad_changes_are_rejected_with_the_reason() {
         }
     }
 }
+
+#[test]
+fn changes_become_the_engines_edits_and_the_file_gets_the_checked_job() {
+    let only_task = |field: &str, name: &str, value: &str| Change {
+        task: String::new(),
+        ..change(field, name, value)
+    };
+    let changes = [
+        only_task("env", "APP_ENV", "production"),
+        only_task("memory", "", "512"),
+        change("health_check", "", "/healthz"),
+        change("port", "metrics", "9100"),
+        change("constraint", "${attr.kernel.name}", "= linux"),
+    ];
+    let patched = match apply_changes(&job(), &changes) {
+        Ok(patched) => patched,
+        Err(why) => panic!("rejected: {why}"),
+    };
+    let (group, task) = (String::from("api"), String::from("api"));
+    assert_eq!(
+        patched.edits,
+        vec![
+            Edit::SetEnv {
+                group: group.clone(),
+                task: task.clone(),
+                name: "APP_ENV".into(),
+                value: "production".into(),
+            },
+            Edit::SetMemory { group: group.clone(), task, memory_mb: 512, memory_max_mb: None },
+            Edit::SetCheckPath {
+                group: group.clone(),
+                old_path: "/".into(),
+                new_path: "/healthz".into(),
+            },
+            Edit::SetPortTo { group: group.clone(), label: "metrics".into(), to: 9100 },
+            Edit::AddConstraint {
+                group,
+                constraint: ConstraintText {
+                    attribute: "${attr.kernel.name}".into(),
+                    operator: "=".into(),
+                    value: "linux".into(),
+                },
+            },
+        ]
+    );
+    // The edits written into the file give the job the guardrails checked.
+    let written = match edit::hcl::apply(JOB, "shop.nomad.hcl", &patched.edits) {
+        Ok(written) => written,
+        Err(err) => panic!("not written: {err}"),
+    };
+    assert!(written.contains("        path     = \"/healthz\"\n"), "{written}");
+    match parse_job_spec(&written, "shop.nomad.hcl", &ParseOptions::default()) {
+        Ok(spec) => assert_eq!(spec, patched.spec),
+        Err(errors) => panic!("the written file does not parse: {errors:?}"),
+    }
+    // A change that leaves the job as it is stands for no edit.
+    let same = apply_changes(&job(), &[change("health_check", "", "/")]);
+    assert_eq!(same.map(|p| p.edits), Ok(Vec::new()));
+}

@@ -99,10 +99,20 @@ fn deployment_with_sidecar() {
     assert_eq!(
         api.env,
         [
-            EnvVar { name: "LOG_LEVEL".into(), secret: false, default: Some("debug".into()) },
-            EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None },
-            EnvVar { name: "API_TOKEN".into(), secret: true, default: None },
-            EnvVar { name: "WORKERS".into(), secret: false, default: Some("4".into()) },
+            EnvVar {
+                name: "LOG_LEVEL".into(),
+                secret: false,
+                default: Some("debug".into()),
+                ..EnvVar::default()
+            },
+            EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None, ..EnvVar::default() },
+            EnvVar { name: "API_TOKEN".into(), secret: true, default: None, ..EnvVar::default() },
+            EnvVar {
+                name: "WORKERS".into(),
+                secret: false,
+                default: Some("4".into()),
+                ..EnvVar::default()
+            },
         ]
     );
     let resources = api.resources.clone().expect("resources");
@@ -226,8 +236,13 @@ fn helm_values() {
     assert_eq!(
         shop.env,
         [
-            EnvVar { name: "DJANGO_DEBUG".into(), secret: false, default: Some("false".into()) },
-            EnvVar { name: "SECRET_KEY".into(), secret: true, default: None },
+            EnvVar {
+                name: "DJANGO_DEBUG".into(),
+                secret: false,
+                default: Some("false".into()),
+                ..EnvVar::default()
+            },
+            EnvVar { name: "SECRET_KEY".into(), secret: true, default: None, ..EnvVar::default() },
         ]
     );
     assert_eq!(shop.evidence[0].line, Some(2));

@@ -82,12 +82,18 @@ fn a_complete_job() {
     assert_eq!(
         shop.env,
         [
-            EnvVar { name: "LOG_LEVEL".into(), secret: false, default: Some("info".into()) },
-            EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None },
+            EnvVar {
+                name: "LOG_LEVEL".into(),
+                secret: false,
+                default: Some("info".into()),
+                ..EnvVar::default()
+            },
+            EnvVar { name: "DB_PASSWORD".into(), secret: true, default: None, ..EnvVar::default() },
             EnvVar {
                 name: "PORT".into(),
                 secret: false,
-                default: Some("${NOMAD_PORT_http}".into())
+                default: Some("${NOMAD_PORT_http}".into()),
+                ..EnvVar::default()
             },
         ]
     );

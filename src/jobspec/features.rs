@@ -3,15 +3,13 @@
 //! what a file uses that a cluster lacks.
 //!
 //! The version comes from `.nomad-spec.toml` (`nomad_version`), a flag, or the cluster itself
-//! (`/v1/agent/self`, see [`NomadFeatures::from_agent_self`]). Without one, the newest Nomad
-//! is assumed. Versions per Nomad's changelog and job specification pages: native service
+//! (the Nomad client reads it from `/v1/agent/self`); here it is only a value. Without one,
+//! the newest Nomad is assumed. Versions per Nomad's changelog and job specification pages: native service
 //! discovery 1.3, its checks 1.4, node pools 1.6, Vault workload identity (`vault { role }`)
 //! 1.7, task `secret` blocks 1.11.
 
 use std::fmt;
 use std::str::FromStr;
-
-use crate::nomad::api::AgentSelf;
 
 /// A Nomad version, major.minor.patch (a pre-release suffix is ignored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,13 +113,6 @@ impl NomadFeatures {
         version.parse().map(NomadFeatures::of)
     }
 
-    /// The features of the agent answering `/v1/agent/self` (its `config.Version` is an
-    /// object on Nomad 1.x and a string on old agents; both are read).
-    pub fn from_agent_self(agent: &AgentSelf) -> Result<NomadFeatures, String> {
-        let version = agent.version().ok_or("the agent did not say its version")?;
-        NomadFeatures::parse(&version)
-    }
-
     /// Whether the cluster has `feature`.
     pub fn has(&self, feature: Feature) -> bool {
         self.version.is_none_or(|version| version >= feature.since())
@@ -177,21 +168,5 @@ mod tests {
         assert_eq!(table("1.9.3"), [true, true, true, true, false]);
         assert_eq!(table("1.11.0"), [true, true, true, true, true]);
         assert!(all.iter().all(|f| NomadFeatures::LATEST.has(*f)));
-    }
-
-    #[test]
-    fn from_agent_self_in_both_shapes() {
-        let new: AgentSelf = serde_json::from_str(
-            r#"{"config":{"Version":{"Version":"1.9.3","Prerelease":"","Revision":"x"}}}"#,
-        )
-        .unwrap();
-        let old: AgentSelf = serde_json::from_str(r#"{"config":{"Version":"0.9.7"}}"#).unwrap();
-        let features = NomadFeatures::from_agent_self(&new).unwrap();
-        assert!(features.has(Feature::VaultWorkloadIdentity));
-        assert!(!features.has(Feature::SecretBlocks));
-        let features = NomadFeatures::from_agent_self(&old).unwrap();
-        assert!(!features.has(Feature::NativeServiceDiscovery));
-        let none: AgentSelf = serde_json::from_str(r#"{"config":{}}"#).unwrap();
-        assert!(NomadFeatures::from_agent_self(&none).is_err());
     }
 }

@@ -1,0 +1,375 @@
+//! Files of the repository a service is given at run time, and the mounts a job cannot
+//! reproduce as they are.
+//!
+//! Compose gives a container files in three ways that a Nomad job must reproduce: a bind mount
+//! of a repository file or folder (`./proxy/nginx.conf:/etc/nginx/conf.d/default.conf`), a
+//! `configs:` entry, and a `secrets:` entry backed by a `file:`. A built image can also carry a
+//! configuration file of the repository (`COPY nginx.conf /etc/nginx/nginx.conf`) that names
+//! other services by their compose host names; those are found here as candidates and kept by
+//! the assembly only when they name a service (`links`).
+//!
+//! What this file decides: which mounts are files to deliver (a [`RuntimeFile`] with its text,
+//! bounded), which are folders the image already holds (a compose mount for live reloading),
+//! which are folders too large to deliver, the host's sockets and system paths, and which are
+//! data (left to the volume rules of the assembly). It reads files through the walk only, so
+//! nothing outside the repository is ever read; a secret's content is never read.
+
+use sha2::{Digest, Sha256};
+
+use super::compose::{ComposeService, FileObject, Located, Mount, VolumeSource};
+use super::dockerfile::Fact;
+use super::walk::{self, RepoFiles};
+use super::{Evidence, FileKind, HostMount, HostMountKind, Note, RuntimeFile};
+
+/// Largest file whose text a job carries.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// Most files of a mounted folder delivered one by one.
+pub const MAX_FOLDER_FILES: usize = 16;
+/// Most bytes of a mounted folder delivered one by one.
+pub const MAX_FOLDER_BYTES: u64 = 256 * 1024;
+
+/// What a service's mounts, configs and secrets come to.
+#[derive(Debug, Default)]
+pub struct Mounted {
+    /// Files to deliver.
+    pub files: Vec<RuntimeFile>,
+    /// Mounts a job cannot reproduce as they are.
+    pub host_mounts: Vec<HostMount>,
+    /// Mounts that hold data (named volumes, host folders outside the repository): the
+    /// container path and whether compose names a volume for it.
+    pub data: Vec<(String, bool)>,
+}
+
+/// Host paths that belong to the host's system, not to the application's data.
+const SYSTEM_PATHS: [&str; 12] = [
+    "/lib/modules",
+    "/usr/src",
+    "/sys",
+    "/proc",
+    "/dev",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/machine-id",
+    "/var/run",
+    "/run",
+    "/var/lib/docker",
+    "/boot",
+];
+
+/// The build context files a built image holds, and where they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct InImage<'a> {
+    /// The Dockerfile.
+    pub dockerfile: &'a str,
+    /// The build context folder, relative to the analyzed root.
+    pub context: &'a str,
+    /// (context path, path in the image, line of the instruction).
+    pub copies: &'a [Fact<(String, String)>],
+}
+
+/// Reads a compose service's mounts, configs and secrets. `compose_dir` is the compose file's
+/// folder; `in_image`, for a built service, lists the build context files its image holds.
+pub fn mounted(
+    files: &RepoFiles,
+    service: &ComposeService,
+    objects: &[Located<FileObject>],
+    in_image: Option<InImage<'_>>,
+    notes: &mut Vec<Note>,
+) -> Mounted {
+    let mut out = Mounted::default();
+    for mount in &service.volumes {
+        let evidence = Evidence::at(&mount.file, mount.line, describe(&mount.value));
+        match &mount.value.source {
+            VolumeSource::Named(_) => out.data.push((mount.value.target.clone(), true)),
+            VolumeSource::Anonymous | VolumeSource::Tmpfs => {}
+            VolumeSource::Bind(host) => {
+                bind(files, &mount.value, host, &mount.file, evidence, in_image, &mut out, notes)
+            }
+        }
+    }
+    for (uses, secret) in [(&service.secrets, true), (&service.configs, false)] {
+        for used in uses {
+            let object = objects
+                .iter()
+                .find(|o| o.value.name == used.value.name && o.value.secret == secret);
+            let what = if secret { "secret" } else { "config" };
+            let evidence = Evidence::at(
+                &used.file,
+                used.line,
+                format!("{what} `{}` mounted at {}", used.value.name, used.value.target),
+            );
+            if secret {
+                out.files.push(RuntimeFile {
+                    source: object.map(|o| o.value.file.clone()).unwrap_or_default(),
+                    destination: used.value.target.clone(),
+                    kind: FileKind::Secret { name: used.value.name.clone() },
+                    content: None,
+                    digest: None,
+                    hosts: Vec::new(),
+                    executable: false,
+                    evidence,
+                });
+                continue;
+            }
+            match object {
+                Some(object) => {
+                    if let Some(file) =
+                        config_file(files, &object.value.file, &used.value.target, evidence, notes)
+                    {
+                        out.files.push(file);
+                    }
+                }
+                None => notes.push(Note {
+                    file: Some(used.file.clone()),
+                    line: used.line,
+                    message: format!(
+                        "config `{}` is not defined with a file of the repository; nothing to \
+                         deliver",
+                        used.value.name
+                    ),
+                }),
+            }
+        }
+    }
+    // A script a health check or the entrypoint runs must be executable.
+    let runs: Vec<String> = service
+        .healthcheck
+        .iter()
+        .filter_map(|h| match &h.value {
+            super::compose::HealthTest::Check(words) => Some(words.join(" ")),
+            super::compose::HealthTest::Disabled => None,
+        })
+        .chain(service.entrypoint.iter().map(|e| e.value.join(" ")))
+        .chain(service.command.iter().map(|c| c.value.join(" ")))
+        .collect();
+    for file in &mut out.files {
+        file.executable = file.destination.ends_with(".sh")
+            || runs.iter().any(|line| line.split_whitespace().any(|w| w == file.destination));
+    }
+    out
+}
+
+/// One bind mount of a host path.
+#[allow(clippy::too_many_arguments)]
+fn bind(
+    files: &RepoFiles,
+    mount: &Mount,
+    host: &str,
+    compose_file: &str,
+    evidence: Evidence,
+    in_image: Option<InImage<'_>>,
+    out: &mut Mounted,
+    notes: &mut Vec<Note>,
+) {
+    let target = mount.target.trim_end_matches('/').to_string();
+    let outside = host.starts_with('/') || host.starts_with('~') || host.starts_with('$');
+    if outside {
+        let kind = if host.ends_with(".sock") || target.ends_with(".sock") {
+            Some(HostMountKind::Socket)
+        } else if SYSTEM_PATHS.iter().any(|p| under(host, p)) {
+            Some(HostMountKind::HostSystem)
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => {
+                out.host_mounts.push(HostMount { source: host.to_string(), target, kind, evidence })
+            }
+            None => out.data.push((target, false)),
+        }
+        return;
+    }
+    let Some(rel) = walk::join(walk::parent_dir(compose_file), host) else {
+        notes.push(Note {
+            file: Some(evidence.file.clone()),
+            line: evidence.line,
+            message: format!("bind mount {host} leaves the repository; not read"),
+        });
+        return;
+    };
+    if files.contains(&rel) {
+        if let Some(file) = config_file(files, &rel, &target, evidence, notes) {
+            out.files.push(file);
+        }
+        return;
+    }
+    let inside: Vec<&walk::RepoFile> = files.under(&rel).collect();
+    if inside.is_empty() {
+        out.host_mounts.push(HostMount {
+            source: host.to_string(),
+            target,
+            kind: HostMountKind::NotInRepository,
+            evidence,
+        });
+        return;
+    }
+    if let Some(copied_at) = in_image.and_then(|image| copied_by_image(&rel, &target, image)) {
+        out.host_mounts.push(HostMount {
+            source: host.to_string(),
+            target,
+            kind: HostMountKind::CodeInImage { copied_at },
+            evidence,
+        });
+        return;
+    }
+    let bytes: u64 = inside.iter().map(|f| f.size).sum();
+    if inside.len() > MAX_FOLDER_FILES || bytes > MAX_FOLDER_BYTES {
+        out.host_mounts.push(HostMount {
+            source: host.to_string(),
+            target,
+            kind: HostMountKind::Folder { files: inside.len() },
+            evidence,
+        });
+        return;
+    }
+    for file in inside {
+        let below = file.path.strip_prefix(&format!("{rel}/")).unwrap_or(&file.path);
+        let destination = format!("{target}/{below}");
+        let what = format!("{} (in {host}) mounted at {destination}", file.path);
+        let evidence = Evidence::at(&evidence.file, evidence.line, what);
+        if let Some(delivered) = config_file(files, &file.path, &destination, evidence, notes) {
+            out.files.push(delivered);
+        }
+    }
+}
+
+/// The Dockerfile instruction (`Dockerfile:12`) that copies the repository folder `rel` to
+/// `target` in the image, when one does: the whole build context copied to the mount's
+/// target, or that folder itself.
+fn copied_by_image(rel: &str, target: &str, image: InImage<'_>) -> Option<String> {
+    let InImage { dockerfile, context, copies } = image;
+    copies.iter().find_map(|copy| {
+        let (source, in_image) = &copy.value;
+        let source = if source == "." {
+            context.to_string()
+        } else if context == "." {
+            source.clone()
+        } else {
+            format!("{context}/{source}")
+        };
+        let same_place = in_image.trim_end_matches('/') == target;
+        let holds = source == rel || under(rel, &source) && same_place;
+        (same_place && holds).then(|| format!("{dockerfile}:{}", copy.line))
+    })
+}
+
+/// A configuration file to deliver: its text when it is small enough and text.
+fn config_file(
+    files: &RepoFiles,
+    rel: &str,
+    destination: &str,
+    evidence: Evidence,
+    notes: &mut Vec<Note>,
+) -> Option<RuntimeFile> {
+    let size = files.get(rel).map_or(0, |f| f.size);
+    let content = if size > MAX_FILE_BYTES {
+        notes.push(Note::file(
+            rel,
+            format!(
+                "mounted at {destination} but larger than {} KiB: not carried in a job",
+                MAX_FILE_BYTES / 1024
+            ),
+        ));
+        None
+    } else {
+        files.read_text(rel, notes)
+    };
+    let digest = content.as_deref().map(digest_of);
+    Some(RuntimeFile {
+        source: rel.to_string(),
+        destination: destination.to_string(),
+        kind: FileKind::Config,
+        content,
+        digest,
+        hosts: Vec::new(),
+        executable: false,
+        evidence,
+    })
+}
+
+/// Configuration files of the build context a built image carries, as candidates for
+/// delivery: files copied one by one (not whole folders), small and text. The assembly keeps
+/// those that name another service.
+pub fn baked(
+    files: &RepoFiles,
+    dockerfile: &str,
+    context: &str,
+    copies: &[Fact<(String, String)>],
+) -> Vec<RuntimeFile> {
+    let mut found = Vec::new();
+    for copy in copies {
+        let (source, in_image) = &copy.value;
+        if source == "." {
+            continue;
+        }
+        let rel = if context == "." { source.clone() } else { format!("{context}/{source}") };
+        let Some(listed) = files.get(&rel) else { continue };
+        if listed.size > MAX_FILE_BYTES || !looks_like_config(&rel) {
+            continue;
+        }
+        // A candidate that cannot be read is not one; the Dockerfile's own reading reports
+        // the file if it matters.
+        let Some(text) = files.read_text(&rel, &mut Vec::new()) else { continue };
+        let evidence = Evidence::at(
+            dockerfile,
+            Some(copy.line),
+            format!("the image carries {rel} at {in_image}"),
+        );
+        found.push(RuntimeFile {
+            source: rel.clone(),
+            destination: in_image.clone(),
+            kind: FileKind::Baked,
+            digest: Some(digest_of(&text)),
+            content: Some(text),
+            hosts: Vec::new(),
+            executable: false,
+            evidence,
+        });
+    }
+    found
+}
+
+/// Files that configure a server rather than being its code or assets.
+fn looks_like_config(path: &str) -> bool {
+    let name = walk::file_name(path).to_ascii_lowercase();
+    let extension = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    matches!(
+        extension,
+        "conf"
+            | "cfg"
+            | "cnf"
+            | "ini"
+            | "toml"
+            | "yaml"
+            | "yml"
+            | "json"
+            | "properties"
+            | "config"
+            | "template"
+            | "vcl"
+            | "xml"
+            | "env"
+    ) || matches!(name.as_str(), "caddyfile" | "nginx.conf" | "haproxy.cfg" | "conf")
+}
+
+/// `sha256:<hex>` of a text.
+pub fn digest_of(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Whether `path` is `prefix` or below it.
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn describe(mount: &Mount) -> String {
+    match &mount.source {
+        VolumeSource::Named(name) => format!("named volume `{name}` at {}", mount.target),
+        VolumeSource::Bind(host) => format!("bind mount of {host} at {}", mount.target),
+        VolumeSource::Anonymous => format!("anonymous volume at {}", mount.target),
+        VolumeSource::Tmpfs => format!("tmpfs at {}", mount.target),
+    }
+}
