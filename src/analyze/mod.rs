@@ -721,6 +721,11 @@ fn apply_stack(
             .health
             .push((Health { kind: HealthKind::Http, path: Some(path), port: None }, evidence));
     }
+    // After the HTTP route: a service serving both keeps the check it had.
+    if let Some(evidence) = facts.grpc_health {
+        draft.grpc = true;
+        draft.health.push((Health { kind: HealthKind::Grpc, path: None, port: None }, evidence));
+    }
     if draft.web_server_base {
         // A web server's image serves the files its build copies in; a framework read from a
         // manifest (react, angular) is how they were built.
