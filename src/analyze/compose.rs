@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::dockerfile::{exposed_ports, ExposedPort};
 use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
-use super::read::shell_words;
+use super::read::{line_of, shell_words};
 use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
 use super::Note;
@@ -289,7 +289,7 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
                 continue;
             }
         };
-        interpolate(&mut doc, &file, &var_map, notes);
+        interpolate(&mut doc, &file, &text, &var_map, notes);
         merge(&mut merged, doc);
         project.files.push(file.clone());
         texts.push((file, text));
@@ -388,13 +388,26 @@ pub fn dotenv_vars(text: &str) -> Vec<(String, String)> {
     vars
 }
 
-fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, notes: &mut Vec<Note>) {
+fn interpolate(
+    doc: &mut Value,
+    file: &str,
+    text: &str,
+    vars: &HashMap<String, String>,
+    notes: &mut Vec<Note>,
+) {
     let lookup = |name: &str| vars.get(name).cloned();
     let mut unset = Vec::new();
     let mut errors = Vec::new();
     visit_strings(doc, &mut |s: &mut String| {
         if s.contains('$') {
             let done = substitute_keeping_unset(s, Dollar::Doubled, &lookup);
+            if let Some(bound) = done.over {
+                notes.push(Note {
+                    file: Some(file.to_string()),
+                    line: value_line(text, s),
+                    message: format!("value not substituted, kept as written: {bound}"),
+                });
+            }
             unset.extend(done.unset);
             errors.extend(done.errors);
             *s = done.text;
@@ -414,6 +427,17 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     for error in errors {
         notes.push(Note::file(file, format!("required variable missing: {error}")));
     }
+}
+
+/// The line a YAML value was written on, found by its first line's text (the start of it: a
+/// value can be long); `None` for a value written with escapes or folded over lines.
+fn value_line(text: &str, value: &str) -> Option<u32> {
+    let first = value.lines().next().unwrap_or_default();
+    let mut end = first.len().min(200);
+    while !first.is_char_boundary(end) {
+        end -= 1;
+    }
+    line_of(text, &first[..end], 0).filter(|_| end > 0)
 }
 
 fn visit_strings(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
@@ -1368,5 +1392,30 @@ services:
         let (_, notes) = project(&[("docker-compose.prod.yml", "services: {}\n")]);
         assert_eq!(notes[0].file.as_deref(), Some("docker-compose.prod.yml"));
         assert!(notes[0].message.contains("only the main compose file"));
+    }
+
+    #[test]
+    fn a_value_nested_past_the_bound_is_kept_as_written_with_a_note() {
+        // Issue 13: 20,000 levels took 7 GB and 35 s, 50,000 more than 22 GB.
+        for levels in [20_000, 50_000] {
+            let value = format!("{}x{}", "${A:-".repeat(levels), "}".repeat(levels));
+            let text = format!(
+                "services:\n  web:\n    image: nginx\n    environment:\n      B: \"{value}\"\n      C: ${{A:-${{D:-3}}}}\n"
+            );
+            let (project, notes) = project(&[("compose.yaml", &text)]);
+            let env = &project.services[0].environment;
+            assert_eq!(env[0].value, ("B".to_string(), Some(value.clone())), "{levels} levels");
+            assert_eq!(env[1].value, ("C".to_string(), Some("3".to_string())));
+            let over: Vec<&Note> =
+                notes.iter().filter(|n| n.message.contains("not substituted")).collect();
+            assert_eq!(over.len(), 1, "{notes:?}");
+            assert_eq!(over[0].file.as_deref(), Some("compose.yaml"));
+            assert_eq!(over[0].line, Some(5));
+            assert_eq!(
+                over[0].message,
+                "value not substituted, kept as written: variables are nested more than 32 \
+                 levels deep"
+            );
+        }
     }
 }

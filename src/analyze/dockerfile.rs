@@ -9,12 +9,13 @@
 //! instructions Docker substitutes. It owns no decisions about services; the assembly in
 //! `mod.rs` picks the stage and combines these facts with the others.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::interpolate::{substitute, Dollar};
+use super::interpolate::{substitute, Bound, Dollar};
 use super::read::shell_words;
 use super::{Health, HealthKind, Note};
 
@@ -351,6 +352,8 @@ pub fn parse(
     let mut stage_args: HashMap<String, String> = HashMap::new();
     let mut stage_env: HashMap<String, String> = HashMap::new();
     let mut warned_before_from = false;
+    // Values over a substitution bound, by line: noted once the instructions are read.
+    let over: RefCell<Vec<(u32, Bound)>> = RefCell::new(Vec::new());
 
     for ins in instructions {
         let line = ins.line;
@@ -366,7 +369,7 @@ pub fn parse(
                     .map(|v| v.to_string())
                     .or(default.map(|d| {
                         let lookup = |n: &str| lookup_in(n, &stage_env, &stage_args, &global_args);
-                        substitute(&d, Dollar::Escaped(escape), &lookup).text
+                        substituted(&d, escape, &lookup, line, &over)
                     }))
                     .or_else(|| global_args.get(&name).cloned());
                 if file.stages.is_empty() {
@@ -381,7 +384,8 @@ pub fn parse(
             continue;
         }
         if keyword == "FROM" {
-            let Some(stage) = from_instruction(&ins.args, line, &global_args, escape, &file) else {
+            let from = from_instruction(&ins.args, line, &global_args, escape, &file, &over);
+            let Some(stage) = from else {
                 notes.push(Note::line(path, line, "FROM names no image"));
                 continue;
             };
@@ -419,7 +423,7 @@ pub fn parse(
         };
         let subst = |text: &str, env: &HashMap<String, String>| {
             let lookup = |n: &str| lookup_in(n, env, &stage_args, &HashMap::new());
-            substitute(text, Dollar::Escaped(escape), &lookup).text
+            substituted(text, escape, &lookup, line, &over)
         };
         match keyword {
             "ENV" => {
@@ -499,10 +503,33 @@ pub fn parse(
             _ => {}
         }
     }
+    for (line, bound) in over.into_inner() {
+        notes.push(Note::line(
+            path,
+            line,
+            format!("value not substituted, kept as written: {bound}"),
+        ));
+    }
     if file.stages.is_empty() {
         notes.push(Note::file(path, "no FROM instruction: not a Dockerfile this tool can read"));
     }
     file
+}
+
+/// Substitutes `text` as Docker does; a value over a bound is kept as written and recorded in
+/// `over` with its line.
+fn substituted(
+    text: &str,
+    escape: char,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    line: u32,
+    over: &RefCell<Vec<(u32, Bound)>>,
+) -> String {
+    let done = substitute(text, Dollar::Escaped(escape), lookup);
+    if let Some(bound) = done.over {
+        over.borrow_mut().push((line, bound));
+    }
+    done.text
 }
 
 /// The `WORKDIR` in force at the end of the last stage (its own, else its ancestors').
@@ -726,11 +753,12 @@ fn from_instruction(
     global_args: &HashMap<String, String>,
     escape: char,
     file: &Dockerfile,
+    over: &RefCell<Vec<(u32, Bound)>>,
 ) -> Option<Stage> {
     let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
     let image = words.first()?;
     let lookup = |n: &str| global_args.get(n).cloned();
-    let image = substitute(image, Dollar::Escaped(escape), &lookup).text;
+    let image = substituted(image, escape, &lookup, line, over);
     let name = match (words.get(1), words.get(2)) {
         (Some(as_word), Some(name)) if as_word.eq_ignore_ascii_case("as") => Some(name.to_string()),
         _ => None,
@@ -1065,6 +1093,20 @@ mod tests {
     fn lcg(state: &mut u64) -> usize {
         *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (*state >> 33) as usize
+    }
+
+    #[test]
+    fn a_value_nested_past_the_bound_is_kept_as_written_with_a_note() {
+        let value = format!("{}x{}", "${A:-".repeat(20_000), "}".repeat(20_000));
+        let text = format!("FROM alpine\nENV B={value} C=${{A:-3}}\nEXPOSE ${{P:-80}}\n");
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &text, &[], &mut notes);
+        let env: Vec<_> = file.stages[0].env.iter().map(|e| e.value.clone()).collect();
+        assert_eq!(env, [("B".to_string(), value), ("C".to_string(), "3".to_string())]);
+        assert_eq!(file.stages[0].expose[0].value.port, 80);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!((notes[0].file.as_deref(), notes[0].line), (Some("Dockerfile"), Some(2)));
+        assert!(notes[0].message.contains("nested more than 32 levels"), "{notes:?}");
     }
 
     #[test]
