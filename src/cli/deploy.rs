@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-
 use crate::jobspec::config::Config;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
