@@ -6,6 +6,7 @@
 //! way Nomad does. Every problem becomes a `Diagnostic` with its line and column. Validation
 //! (`jobspec::validate`) reuses the decoded job and its spans; it does not live here.
 
+mod budget;
 mod decode;
 mod eval;
 mod functions;
@@ -149,7 +150,7 @@ pub(crate) fn decode_for_validation(source: &str, file: &str) -> DecodedJob {
 fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
     // Editors on Windows may start a file with a byte order mark; it is not HCL.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-    eval::reset_budget();
+    budget::reset();
     let lines = LineIndex::new(source);
     let mut decoded = DecodedJob {
         job: None,

@@ -1,0 +1,107 @@
+//! Issue 13, "resources and crashes": hostile input from a pull request never takes the runner
+//! down. Each case below once took gigabytes, never returned, or panicked; now each ends with a
+//! clear error or note that names the file (and line), through the library and through the
+//! binary a CI job runs. Time is not asserted here (the figures are in `bench/README.md`); a
+//! case that regressed would exhaust the machine or hang instead of failing politely.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use nomad_spec::analyze::{analyze, Options};
+use nomad_spec::jobspec::parse::{parse_job, ParseOptions};
+use nomad_spec::jobspec::validate::validate_source;
+
+fn write(root: &Path, rel: &str, text: impl AsRef<[u8]>) {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn nomad_spec(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NOMAD_ADDR")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `${A:-` `levels` times, then `x`, then `}` as many times.
+fn nested_default(levels: usize) -> String {
+    format!("{}x{}", "${A:-".repeat(levels), "}".repeat(levels))
+}
+
+#[test]
+fn compose_interpolation_nested_deep_is_kept_as_written_with_a_note() {
+    // 20,000 levels took 7 GB and 35 s; 50,000 more than 22 GB.
+    for levels in [20_000, 50_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let value = nested_default(levels);
+        write(
+            dir.path(),
+            "compose.yaml",
+            format!("services:\n  web:\n    image: nginx:1.27\n    environment:\n      B: \"{value}\"\n"),
+        );
+        let analysis = analyze(dir.path(), &Options::default());
+        let note = analysis.notes.iter().find(|n| n.message.contains("not substituted"));
+        let note = note.unwrap_or_else(|| panic!("no note: {:#?}", analysis.notes));
+        assert_eq!((note.file.as_deref(), note.line), (Some("compose.yaml"), Some(5)));
+        assert!(note.message.contains("nested more than 32 levels"), "{}", note.message);
+        let web = &analysis.services[0];
+        let b = web.env.iter().find(|e| e.name == "B").expect("B is still in the service");
+        assert!(b.default.as_deref() == Some(value.as_str()), "{levels}: B is not as written");
+    }
+}
+
+/// 400 bytes that ask for a million 4 KB strings.
+const FORMAT_BOMB: &str = r#"locals {
+  pad = [for i in range(1000) : [for j in range(1000) : format("%04096d", j)]]
+}
+
+job "bomb" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image = "nginx:1.27"
+      }
+      env {
+        N = length(local.pad)
+      }
+    }
+  }
+}
+"#;
+
+const BOMB_MESSAGE: &str = "the expressions of this file produce more than 64 MiB of values";
+
+#[test]
+fn hcl_evaluation_stops_at_its_memory_budget_with_the_place() {
+    // This reached 7 GB in 7 s before the step limit stopped it.
+    let err = parse_job(FORMAT_BOMB, "bomb.nomad.hcl", &ParseOptions::default()).unwrap_err();
+    let first = &err[0];
+    assert_eq!((first.file.as_str(), first.line, first.column), ("bomb.nomad.hcl", 2, 57));
+    assert!(first.message.starts_with(BOMB_MESSAGE), "{first}");
+    let diagnostics = validate_source(FORMAT_BOMB, "bomb.nomad.hcl");
+    assert!(diagnostics.iter().any(|d| d.line == 2 && d.message.starts_with(BOMB_MESSAGE)));
+}
+
+#[test]
+fn parse_and_validate_report_the_budget_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bomb.nomad.hcl", FORMAT_BOMB);
+    let expected = format!("bomb.nomad.hcl:2:57: error: {BOMB_MESSAGE}");
+    let parsed = nomad_spec(&["parse", "bomb.nomad.hcl"], dir.path());
+    assert_eq!(parsed.status.code(), Some(1), "{}", text(&parsed.stderr));
+    assert!(text(&parsed.stderr).contains(&expected), "{}", text(&parsed.stderr));
+    let validated = nomad_spec(&["validate", "bomb.nomad.hcl"], dir.path());
+    assert_eq!(validated.status.code(), Some(1), "{}", text(&validated.stderr));
+    assert!(text(&validated.stdout).contains(&expected), "{}", text(&validated.stdout));
+}
