@@ -105,3 +105,35 @@ fn parse_and_validate_report_the_budget_at_its_line() {
     assert_eq!(validated.status.code(), Some(1), "{}", text(&validated.stderr));
     assert!(text(&validated.stdout).contains(&expected), "{}", text(&validated.stdout));
 }
+
+/// A Dockerfile exposing ports 1 to 10,000, one by one.
+fn wide_expose(dir: &Path) {
+    let ports: Vec<String> = (1..=10_000).map(|p| p.to_string()).collect();
+    write(dir, "Dockerfile", format!("FROM nginx:1.27\nEXPOSE {}\n", ports.join(" ")));
+}
+
+#[test]
+fn analyze_reads_a_dockerfile_exposing_ten_thousand_ports() {
+    // This panicked (exit 101, "Formatting argument out of range") on the 48,000-character cell.
+    let dir = tempfile::tempdir().unwrap();
+    wide_expose(dir.path());
+    let out = nomad_spec(&["analyze", "--path", "."], dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout, text(&out.stderr));
+    assert!(stdout.contains(" 2/tcp 3/tcp 4/tcp"), "{stdout}");
+    assert!(stdout.contains("Dockerfile:2: EXPOSE: 9900 more ports left out"), "{stdout}");
+    assert!(stdout.lines().all(|l| l.chars().count() < 500), "{stdout}");
+}
+
+#[test]
+fn generate_takes_at_most_a_hundred_ports_from_expose() {
+    // This wrote a 2.7 MB job with 10,000 ports.
+    let dir = tempfile::tempdir().unwrap();
+    wide_expose(dir.path());
+    let out = nomad_spec(&["generate", "--path", ".", "--no-questions", "-o", "-"], dir.path());
+    let job = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ports = job.lines().filter(|l| l.trim_start().starts_with("port \"")).count();
+    assert!((1..=100).contains(&ports), "{ports} ports in\n{}", &job[..job.len().min(2000)]);
+    assert!(job.len() < 200_000, "a {} byte job", job.len());
+}

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::dockerfile::{exposed_ports, ExposedPort};
+use super::dockerfile::{cut_range, exposed_ports, ExposedPort, MAX_PORTS};
 use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
 use super::read::{line_of, shell_words};
 use super::resources::{cpu_mhz, memory_mb, Quantities};
@@ -28,6 +28,10 @@ const OVERRIDE_FILES: [&str; 4] = [
     "docker-compose.override.yaml",
     "docker-compose.override.yml",
 ];
+
+/// Most services of one compose project read; each becomes a group of the job, so the rest
+/// are left out with a note.
+const MAX_SERVICES: usize = 200;
 
 /// A value with the file and line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,9 +309,21 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
         notes.push(Note::file(&main, "`services` is not a mapping of service names"));
         return project;
     };
-    for (name, body) in services {
+    for (name, body) in services.iter().take(MAX_SERVICES) {
         let service = service(files, dir, name, body, &locator, notes);
         project.services.push(service);
+    }
+    if services.len() > MAX_SERVICES {
+        let (file, line) = locator.service(services.keys().nth(MAX_SERVICES).map_or("", |k| k));
+        notes.push(Note {
+            file: Some(file),
+            line,
+            message: format!(
+                "{} more services left out: a compose project is read up to {MAX_SERVICES} \
+                 services",
+                services.len() - MAX_SERVICES
+            ),
+        });
     }
     project.file_objects = file_objects(&merged, dir, &texts, notes);
     project
@@ -680,29 +696,58 @@ fn service(
             Err(why) => note(notes, "build:", why),
         }
     }
+    let mut left_out = 0;
     for item in list(body.get("ports")) {
+        let room = MAX_PORTS.saturating_sub(service.ports.len());
+        if room == 0 {
+            left_out += 1;
+            continue;
+        }
         match ports_of(item) {
-            Ok(ports) => {
+            Ok((ports, cut)) => {
                 let text = scalar(item).unwrap_or_default();
+                if let Some(why) = cut {
+                    note(notes, "ports:", format!("port `{text}`: {why}"));
+                }
                 let target = item.get("target").and_then(scalar).map(|t| format!("target: {t}"));
                 let needles = [text.as_str(), target.as_deref().unwrap_or(""), "ports:"];
-                for port in ports {
+                left_out += ports.len().saturating_sub(room);
+                for port in ports.into_iter().take(room) {
                     service.ports.push(at.at(name, &needles, port));
                 }
             }
             Err(why) => note(notes, "ports:", why),
         }
     }
+    if left_out > 0 {
+        let why = format!("{left_out} more ports left out; a service takes at most {MAX_PORTS}");
+        note(notes, "ports:", why);
+    }
+    let mut left_out = 0;
     for item in list(body.get("expose")) {
+        let room = MAX_PORTS.saturating_sub(service.expose.len());
+        if room == 0 {
+            left_out += 1;
+            continue;
+        }
         let text = scalar(item).unwrap_or_default();
         match exposed_ports(&text) {
-            Ok(ports) => {
-                for port in ports {
+            Ok((ports, cut)) => {
+                if let Some(why) = cut {
+                    note(notes, "expose:", why);
+                }
+                left_out += ports.len().saturating_sub(room);
+                for port in ports.into_iter().take(room) {
                     service.expose.push(at.at(name, &[&text, "expose:"], port));
                 }
             }
             Err(why) => note(notes, "expose:", why),
         }
+    }
+    if left_out > 0 {
+        let why =
+            format!("{left_out} more exposed ports left out; a service takes at most {MAX_PORTS}");
+        note(notes, "expose:", why);
     }
     match body.get("environment") {
         Some(Value::Object(map)) => {
@@ -961,8 +1006,8 @@ fn build_of(dir: &str, build: &Value) -> Result<Build, String> {
 }
 
 /// Short syntax `[[host_ip:]published:]container[/protocol]` (ranges allowed) or the long
-/// syntax mapping.
-fn ports_of(item: &Value) -> Result<Vec<PublishedPort>, String> {
+/// syntax mapping; with why a range was cut, when it was.
+fn ports_of(item: &Value) -> Result<(Vec<PublishedPort>, Option<String>), String> {
     if let Value::Object(map) = item {
         let target = map.get("target").and_then(scalar).ok_or("port without `target`")?;
         let udp =
@@ -994,7 +1039,7 @@ fn pair_ranges(
     container: &str,
     published: Option<&str>,
     udp: bool,
-) -> Result<Vec<PublishedPort>, String> {
+) -> Result<(Vec<PublishedPort>, Option<String>), String> {
     let range = |text: &str| -> Result<(u16, u16), String> {
         let bad = || format!("`{text}` is not a port or port range");
         let (low, high) = text.split_once('-').unwrap_or((text, text));
@@ -1011,8 +1056,8 @@ fn pair_ranges(
         Some(text) => Some(range(text)?),
         None => None,
     };
-    let high = high.min(low.saturating_add(99));
-    Ok((low..=high)
+    let (high, cut) = cut_range(low, high);
+    let ports = (low..=high)
         .map(|port| {
             let host = published.and_then(|(plow, phigh)| {
                 // Ranges pair one to one; a single host port maps the first container port.
@@ -1021,7 +1066,8 @@ fn pair_ranges(
             });
             PublishedPort { container: port, published: host, udp }
         })
-        .collect())
+        .collect();
+    Ok((ports, cut))
 }
 
 /// Short syntax `[SOURCE:]TARGET[:MODE]` or the long syntax mapping.
@@ -1106,7 +1152,7 @@ mod tests {
             (serde_json::json!({"target": 53, "protocol": "udp"}), vec![port(53, None, true)]),
         ];
         for (value, expected) in cases {
-            assert_eq!(ports_of(&value), Ok(expected), "{value}");
+            assert_eq!(ports_of(&value).map(|(ports, _)| ports), Ok(expected), "{value}");
         }
         assert!(ports_of(&Value::from("eighty")).is_err());
         assert!(ports_of(&serde_json::json!({"published": 80})).is_err());
@@ -1417,5 +1463,44 @@ services:
                  levels deep"
             );
         }
+    }
+
+    #[test]
+    fn ports_and_services_are_capped_with_a_note() {
+        let ports: String = (1..=300).map(|p| format!("      - \"{p}\"\n")).collect();
+        let services: String =
+            (0..250).map(|i| format!("  s{i:03}:\n    image: nginx\n")).collect();
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    ports:\n{ports}    expose:\n      - \"9000-9999\"\n{services}"
+        );
+        let (read, notes) = project(&[("compose.yaml", &text)]);
+        assert_eq!(read.services.len(), 200);
+        let web = &read.services[0];
+        assert_eq!((web.ports.len(), web.expose.len()), (100, 100));
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (Some(4), "service `web`: 200 more ports left out; a service takes at most 100"),
+                (
+                    Some(305),
+                    "service `web`: EXPOSE 9000-9999: a range of 1000 ports; only its first 100 \
+                     are kept"
+                ),
+                (
+                    Some(705),
+                    "51 more services left out: a compose project is read up to 200 services"
+                ),
+            ]
+        );
+        let (read, notes) =
+            project(&[("compose.yaml", "services:\n  a:\n    ports: [\"8000-8999:8000-8999\"]\n")]);
+        assert_eq!(read.services[0].ports.len(), 100);
+        assert_eq!(
+            notes[0].message,
+            "service `a`: port `8000-8999:8000-8999`: a range of 1000 ports; only its first 100 \
+             are kept"
+        );
     }
 }

@@ -314,8 +314,17 @@ const KNOWN_INSTRUCTIONS: [&str; 18] = [
     "SHELL",
 ];
 
-/// Ports beyond this in one `EXPOSE` range are not listed one by one.
-const MAX_RANGE: u32 = 100;
+/// Ports beyond this in one `EXPOSE` range are not listed one by one (a note says so).
+pub(crate) const MAX_RANGE: u32 = 100;
+
+/// Most ports a stage (and a compose service) takes; more are left out with a note. Each port
+/// becomes a port, a service and a check in the job: `EXPOSE 1 2 3 ... 10000` made a 2.7 MB
+/// job.
+pub(crate) const MAX_PORTS: usize = 100;
+
+/// Most stages of one Dockerfile read; the rest are left out with a note (each stage inherits
+/// its parent's settings, so thousands of them cost time for nothing real).
+const MAX_STAGES: usize = 64;
 
 static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$").unwrap_or_else(|e| panic!("{e}"))
@@ -407,6 +416,14 @@ pub fn parse(
                 stage_env.clear();
             }
             stage_args.clear();
+            if file.stages.len() == MAX_STAGES {
+                notes.push(Note::line(
+                    path,
+                    line,
+                    format!("this stage and the ones after it are not read: a Dockerfile is read up to {MAX_STAGES} stages"),
+                ));
+                break;
+            }
             file.stages.push(stage);
             continue;
         }
@@ -439,7 +456,13 @@ pub fn parse(
                 }
             }
             "EXPOSE" => {
+                let mut left_out = 0;
                 for written in ins.args.split_whitespace() {
+                    let room = MAX_PORTS.saturating_sub(stage.expose.len());
+                    if room == 0 {
+                        left_out += 1;
+                        continue;
+                    }
                     let word = subst(written, &stage_env);
                     if word.is_empty() {
                         let why = format!("EXPOSE {written}: the variable is not set");
@@ -447,11 +470,26 @@ pub fn parse(
                         continue;
                     }
                     match exposed_ports(&word) {
-                        Ok(ports) => {
-                            stage.expose.extend(ports.into_iter().map(|p| Fact { value: p, line }))
+                        Ok((ports, cut)) => {
+                            if let Some(why) = cut {
+                                notes.push(Note::line(path, line, why));
+                            }
+                            left_out += ports.len().saturating_sub(room);
+                            let kept = ports.into_iter().take(room);
+                            stage.expose.extend(kept.map(|p| Fact { value: p, line }));
                         }
                         Err(why) => notes.push(Note::line(path, line, why)),
                     }
+                }
+                if left_out > 0 {
+                    notes.push(Note::line(
+                        path,
+                        line,
+                        format!(
+                            "EXPOSE: {left_out} more ports left out; a stage takes at most \
+                             {MAX_PORTS}"
+                        ),
+                    ));
                 }
             }
             "CMD" => stage.cmd = Some(Fact { value: command(&ins.args), line }),
@@ -806,8 +844,9 @@ fn unquote(value: &str) -> String {
     }
 }
 
-/// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`.
-pub(crate) fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
+/// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`; with the note to make when a range
+/// was cut at [`MAX_RANGE`] ports.
+pub(crate) fn exposed_ports(word: &str) -> Result<(Vec<ExposedPort>, Option<String>), String> {
     let (range, protocol) = match word.split_once('/') {
         Some((range, protocol)) => (range, protocol.to_ascii_lowercase()),
         None => (word, "tcp".to_string()),
@@ -827,8 +866,21 @@ pub(crate) fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
     if low == 0 || high < low {
         return Err(bad());
     }
-    let high = high.min(low.saturating_add((MAX_RANGE - 1) as u16));
-    Ok((low..=high).map(|port| ExposedPort { port, udp }).collect())
+    let (high, cut) = cut_range(low, high);
+    Ok((
+        (low..=high).map(|port| ExposedPort { port, udp }).collect(),
+        cut.map(|why| format!("EXPOSE {word}: {why}")),
+    ))
+}
+
+/// The last port kept of the range `low..=high`, with why when it is not `high`.
+pub(crate) fn cut_range(low: u16, high: u16) -> (u16, Option<String>) {
+    let last = high.min(low.saturating_add((MAX_RANGE - 1) as u16));
+    let why = (last < high).then(|| {
+        let written = u32::from(high) - u32::from(low) + 1;
+        format!("a range of {written} ports; only its first {MAX_RANGE} are kept")
+    });
+    (last, why)
 }
 
 fn command(args: &str) -> Command {
@@ -1107,6 +1159,43 @@ mod tests {
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!((notes[0].file.as_deref(), notes[0].line), (Some("Dockerfile"), Some(2)));
         assert!(notes[0].message.contains("nested more than 32 levels"), "{notes:?}");
+    }
+
+    #[test]
+    fn ports_and_stages_are_capped_with_a_note() {
+        // Issue 13: `EXPOSE 1 2 3 ... 10000` became a job with 10,000 ports.
+        let words: Vec<String> = (1..=10_000).map(|p| p.to_string()).collect();
+        let text = format!("FROM alpine\nEXPOSE {}\nEXPOSE 20000-29999/udp\n", words.join(" "));
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &text, &[], &mut notes);
+        let ports: Vec<u16> = file.stages[0].expose.iter().map(|p| p.value.port).collect();
+        assert_eq!(ports, (1..=100).collect::<Vec<u16>>());
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (Some(2), "EXPOSE: 9900 more ports left out; a stage takes at most 100"),
+                (Some(3), "EXPOSE: 1 more ports left out; a stage takes at most 100"),
+            ]
+        );
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", "FROM alpine\nEXPOSE 8000-8999/udp 80\n", &[], &mut notes);
+        assert_eq!(file.stages[0].expose.len(), 100);
+        assert_eq!(file.stages[0].expose[99].value, ExposedPort { port: 8099, udp: true });
+        assert_eq!(
+            notes[0].message,
+            "EXPOSE 8000-8999/udp: a range of 1000 ports; only its first 100 are kept"
+        );
+        assert_eq!(notes[1].message, "EXPOSE: 1 more ports left out; a stage takes at most 100");
+
+        let stages: String = (0..70).map(|i| format!("FROM alpine AS s{i}\n")).collect();
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &stages, &[], &mut notes);
+        assert_eq!(file.stages.len(), 64);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].line, Some(65));
+        assert!(notes[0].message.contains("read up to 64 stages"), "{notes:?}");
     }
 
     #[test]
