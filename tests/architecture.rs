@@ -1,7 +1,8 @@
 //! The layers of `src/`, held against the code's own imports (issue 18).
 //!
 //! **The pure core** does no I/O, so that most of the logic is tested without a server:
-//! `markdown` (escaping), `command` (slash commands), `event` (CI environment → trigger),
+//! `markdown` (escaping), `file` (reading a file input names: regular files only, bounded),
+//! `command` (slash commands), `event` (CI environment → trigger),
 //! `analyze` (a file tree → `Analysis`; it reads files, nothing else), `jobspec` (job files:
 //! model, build, render, parse, format, validate), `checks` (the checks' vocabulary,
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
@@ -18,7 +19,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 1 | `markdown`, `http`, `tls` |
+//! | 1 | `markdown`, `file`, `http`, `tls` |
 //! | 2 | `command`, `event`, `analyze`, `git` |
 //! | 3 | `jobspec` |
 //! | 4 | `checks` |
@@ -41,7 +42,7 @@ use std::path::Path;
 
 /// The pure core.
 const CORE: &[&str] =
-    &["markdown", "command", "event", "analyze", "jobspec", "checks", "conversation"];
+    &["markdown", "file", "command", "event", "analyze", "jobspec", "checks", "conversation"];
 
 /// The modules that do I/O.
 const IO: &[&str] =
@@ -49,7 +50,7 @@ const IO: &[&str] =
 
 /// Every module on its floor, lowest first (the table in this file's doc).
 const FLOORS: &[&[&str]] = &[
-    &["markdown", "http", "tls"],
+    &["markdown", "file", "http", "tls"],
     &["command", "event", "analyze", "git"],
     &["jobspec"],
     &["checks"],

@@ -137,3 +137,112 @@ fn generate_takes_at_most_a_hundred_ports_from_expose() {
     assert!((1..=100).contains(&ports), "{ports} ports in\n{}", &job[..job.len().min(2000)]);
     assert!(job.len() < 200_000, "a {} byte job", job.len());
 }
+
+const SMALL_JOB: &str = r#"job "web" {
+  datacenters = ["dc1"]
+  group "web" {
+    task "web" {
+      driver = "docker"
+      config {
+        image = "nginx:1.27"
+      }
+    }
+  }
+}
+"#;
+
+/// A FIFO nobody writes to: opening it to read waits for a writer forever.
+#[cfg(unix)]
+fn fifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn readers_refuse_devices_fifos_and_folders() {
+    // `parse|fmt|validate /dev/zero`, `generate --answers /dev/zero` and a FIFO never returned.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fifo(&root.join("a-fifo"));
+    std::fs::create_dir(root.join("folder.nomad.hcl")).unwrap();
+    let device = "cannot read /dev/zero: it is a character device, not a regular file";
+    let a_fifo = "cannot read a-fifo: it is a FIFO (named pipe), not a regular file";
+    let cases: &[(&[&str], &str)] = &[
+        (&["parse", "/dev/zero"], device),
+        (&["fmt", "/dev/zero"], device),
+        (&["validate", "/dev/zero"], device),
+        (&["parse", "a-fifo"], a_fifo),
+        (&["fmt", "--check", "a-fifo"], a_fifo),
+        (&["validate", "a-fifo"], a_fifo),
+        (&["parse", "folder.nomad.hcl"], "it is a directory, not a regular file"),
+        (&["generate", "--path", ".", "--no-questions", "--answers", "/dev/zero"], device),
+        (&["generate", "--path", ".", "--no-questions", "--config", "a-fifo"], a_fifo),
+        (&["generate", "--path", ".", "--no-questions", "--analysis", "/dev/zero"], device),
+    ];
+    for (args, message) in cases {
+        let out = nomad_spec(args, root);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_job_file_reading_a_fifo_or_a_device_gets_a_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fifo(&root.join("a-fifo"));
+    std::os::unix::fs::symlink("/dev/zero", root.join("zero")).unwrap();
+    let job = SMALL_JOB.replace(
+        "image = \"nginx:1.27\"",
+        "image = \"nginx:1.27\"\n        args  = [file(\"a-fifo\"), file(\"zero\")]",
+    );
+    write(root, "web.nomad.hcl", &job);
+    let out = nomad_spec(&["parse", "web.nomad.hcl"], root);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "web.nomad.hcl:8:18: error: in call to file(): cannot read \"a-fifo\" (resolved to \
+             ./a-fifo): it is a FIFO (named pipe), not a regular file"
+        ),
+        "{stderr}"
+    );
+    // A var file is named on the command line: the same rule.
+    write(root, "ok.nomad.hcl", SMALL_JOB);
+    let out = nomad_spec(&["parse", "ok.nomad.hcl", "-var-file", "a-fifo"], root);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a-fifo:0:0: error: cannot read the var file: it is a FIFO"),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_repository_whose_settings_file_is_a_fifo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM nginx:1.27\nEXPOSE 80\n");
+    fifo(&dir.path().join(".nomad-spec.toml"));
+    let out = nomad_spec(&["generate", "--path", ".", "--no-questions", "-o", "-"], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(".nomad-spec.toml: it is a FIFO (named pipe)"), "{stderr}");
+}
+
+#[test]
+fn stdin_is_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "web.nomad.hcl", SMALL_JOB);
+    let stdin = std::fs::File::open(dir.path().join("web.nomad.hcl")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["parse", "-"])
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"ID\": \"web\""), "{}", text(&out.stdout));
+}

@@ -22,6 +22,7 @@ use crate::analyze::{self, Analysis};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::jobspec::render::{self, Provenance};
 
 /// Arguments of `nomad-spec generate`.
@@ -198,8 +199,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Reads a saved analysis.
 pub fn load_analysis(path: &Path) -> anyhow::Result<Analysis> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // An analysis of the largest repository the walk lists is a few megabytes.
+    let text = crate::file::read_text(path, 64 * 1024 * 1024)?;
     serde_json::from_str(&text).map_err(|err| {
         anyhow::anyhow!(
             "{}:{}:{}: not an analysis: {err}",
@@ -459,7 +460,7 @@ fn targets(
 
 /// Writes a job file unless that would replace a person's work; false when unchanged.
 fn write_file(target: &Path, text: &str, force: bool) -> anyhow::Result<bool> {
-    if let Ok(existing) = std::fs::read_to_string(target) {
+    if let Ok(existing) = crate::file::read_text(target, MAX_SOURCE_BYTES as u64) {
         if existing == text {
             return Ok(false);
         }

@@ -70,13 +70,13 @@ pub fn parse_job(
     let mut var_files = Vec::with_capacity(options.var_files.len());
     let mut diagnostics = Vec::new();
     for path in &options.var_files {
-        match std::fs::read_to_string(path) {
+        match crate::file::read_text(path, MAX_SOURCE_BYTES as u64) {
             Ok(text) => var_files.push((path.display().to_string(), text)),
             Err(err) => diagnostics.push(Diagnostic::error(
                 path.display().to_string(),
                 0,
                 0,
-                format!("cannot read the var file: {err}"),
+                format!("cannot read the var file: {}", err.reason()),
             )),
         }
     }

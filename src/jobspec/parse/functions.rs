@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::budget;
 use super::value::{describe, float_or_int};
+use super::MAX_SOURCE_BYTES;
 
 type Outcome = Result<Value, String>;
 
@@ -342,16 +343,23 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
         "file" => {
             let name = a.string(0)?;
             let path = resolve(base_dir, &name);
-            let inside = confined(&path, base_dir).map_err(|e| {
-                format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
-            })?;
-            std::fs::read_to_string(inside).map(Value::String).map_err(|e| {
-                format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
-            })
+            let cannot = |why: String| {
+                format!("cannot read {:?} (resolved to {}): {why}", name, path.display())
+            };
+            let inside = confined(&path, base_dir).map_err(cannot)?;
+            // A job file's own size bound, and no more than what is left of its budget.
+            let limit = MAX_SOURCE_BYTES.min(budget::remaining()) as u64;
+            let text = crate::file::read_text(&inside, limit).map_err(|e| cannot(e.reason()))?;
+            Ok(Value::String(text))
         }
         "fileexists" => {
-            let path = resolve(base_dir, &a.string(0)?);
-            Ok(Value::Bool(confined(&path, base_dir).is_ok_and(|p| p.is_file())))
+            let name = a.string(0)?;
+            let path = resolve(base_dir, &name);
+            // Outside the allowed folders, nothing is said about what exists there.
+            let Ok(inside) = confined(&path, base_dir) else { return Ok(Value::Bool(false)) };
+            crate::file::is_regular(&inside)
+                .map(Value::Bool)
+                .map_err(|e| format!("{:?} (resolved to {}): {}", name, path.display(), e.reason()))
         }
         "uuidv4" => Ok(Value::String(uuid_v4())),
         "uuidv5" => uuid_v5(&a.string(0)?, &a.string(1)?).map(Value::String),
@@ -483,7 +491,7 @@ fn canonical(value: &Value, out: &mut String) {
         Value::Bool(b) => out.push(if *b { 't' } else { 'f' }),
         Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
             // `0.0 == -0.0` for a float, as `Value`'s equality has it.
-            Some(f) if f == 0.0 => out.push_str("#0.0;"),
+            Some(0.0) => out.push_str("#0.0;"),
             _ => {
                 let _ = write!(out, "#{n};");
             }
