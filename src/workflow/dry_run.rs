@@ -14,11 +14,12 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::settings::Settings;
-use super::{checkout, describe, detect, trigger_from_env};
+use super::{checkout, describe, detect, trigger_from_env, UnreadableEvent};
 use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 
 /// The plan of a run, as text.
 pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<String> {
@@ -27,7 +28,7 @@ pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<Stri
          GitLab CI_* variables, as the CI would",
     )?;
     let settings = Settings::from_vars(vars)?;
-    let trigger = trigger_from_env(kind, vars)?;
+    let trigger = trigger_from_env(kind, vars).context(UnreadableEvent)?;
     let mut out = String::new();
     let _ = writeln!(out, "forge:   {kind:?}");
     let _ = writeln!(out, "trigger: {}", describe(&trigger));
@@ -58,7 +59,9 @@ pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<Stri
         questions.len()
     );
 
-    let spec_hash = std::fs::read(root.join(&spec_path)).ok().map(|b| sha256_hex(&b));
+    let spec_hash = crate::file::read(&root.join(&spec_path), MAX_SOURCE_BYTES as u64)
+        .ok()
+        .map(|b| sha256_hex(&b));
     let facts = BranchFacts {
         spec_path: spec_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_hash.clone(),
