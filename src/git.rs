@@ -18,6 +18,8 @@ use git2::{
     RemoteCallbacks, Repository,
 };
 
+use crate::settings::Secret;
+
 /// Whether `--path` names a git repository to clone rather than a local folder: an
 /// `https://`, `http://`, `ssh://`, `git://` or `file://` URL, an scp-like `git@host:path`, or
 /// a path ending in `.git`.
@@ -28,11 +30,35 @@ pub fn is_git_url(path: &str) -> bool {
         || path.trim_end_matches('/').ends_with(".git")
 }
 
-/// The repository's name as its URL gives it (`https://host/o/shop.git` → `shop`).
-pub fn repository_name(url: &str) -> Option<String> {
-    let last = url.trim_end_matches('/').rsplit(['/', ':']).next()?;
-    let name = last.strip_suffix(".git").unwrap_or(last);
-    (!name.is_empty()).then(|| name.to_string())
+/// What a repository's name is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum NameSource<'a> {
+    /// A clone URL (`https://host/o/shop.git`, `git@host:o/shop`).
+    CloneUrl(&'a str),
+    /// The forge's `owner/name` (`acme/shop`).
+    FullName(&'a str),
+    /// A checkout on disk (`.`): the folder's own name.
+    Folder(&'a Path),
+}
+
+/// The repository's short name, which names its job by default: `shop` for
+/// `https://host/o/shop.git`, `acme/shop` or a folder `shop`; `app` when the source names
+/// nothing.
+pub fn repository_name(source: NameSource<'_>) -> String {
+    let name = match source {
+        NameSource::CloneUrl(url) => url
+            .trim_end_matches('/')
+            .rsplit(['/', ':'])
+            .next()
+            .map(|last| last.strip_suffix(".git").unwrap_or(last).to_string()),
+        NameSource::FullName(full_name) => full_name.rsplit('/').next().map(str::to_string),
+        NameSource::Folder(path) => {
+            // `.` and `..` have no name of their own: the folder they stand for has.
+            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            absolute.file_name().and_then(|name| name.to_str()).map(str::to_string)
+        }
+    };
+    name.filter(|name| !name.is_empty()).unwrap_or_else(|| "app".to_string())
 }
 
 /// Clones `url` (default branch, full history is not needed but libgit2 fetches it) into a new
@@ -83,7 +109,8 @@ const CHECKOUT_REF: &str = "refs/remotes/origin/nomad-spec-head";
 const CREDENTIAL_ATTEMPTS: u32 = 2;
 
 /// A git remote to clone and push over HTTP(S), with its credentials: the forge builds it
-/// for the repository the change request merges into. `token` must never be printed.
+/// for the repository the change request merges into. `token` is a [`Secret`]: `Debug`
+/// prints `***`, and every text from libgit2 or the remote is scrubbed of it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GitRemote {
     /// Clone URL without credentials (`https://github.com/acme/shop.git`).
@@ -91,7 +118,7 @@ pub struct GitRemote {
     /// User name for HTTP basic auth (`x-access-token` on GitHub, `oauth2` on GitLab).
     pub username: String,
     /// The token, used as the password.
-    pub token: String,
+    pub token: Secret,
     /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
     /// another pipeline).
     pub push_options: Vec<String>,
@@ -102,7 +129,7 @@ impl std::fmt::Debug for GitRemote {
         f.debug_struct("GitRemote")
             .field("url", &self.url)
             .field("username", &self.username)
-            .field("token", &"***")
+            .field("token", &self.token)
             .field("push_options", &self.push_options)
             .finish()
     }
@@ -380,11 +407,7 @@ impl Workspace {
 
     /// `text` without the token.
     fn scrub(&self, text: &str) -> String {
-        if self.remote.token.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.remote.token, "***")
-        }
+        self.remote.token.redact(text)
     }
 }
 
@@ -412,7 +435,7 @@ impl Session {
                     "the server wants credentials other than a user name and token",
                 ));
             }
-            Cred::userpass_plaintext(&remote.username, &remote.token)
+            Cred::userpass_plaintext(&remote.username, remote.token.as_str())
         });
         callbacks.sideband_progress(move |data| {
             self.remote_text.borrow_mut().push_str(&String::from_utf8_lossy(data));
@@ -612,10 +635,19 @@ mod tests {
 
     #[test]
     fn repository_names() {
-        assert_eq!(repository_name("https://github.com/o/shop.git").as_deref(), Some("shop"));
-        assert_eq!(repository_name("git@github.com:o/shop").as_deref(), Some("shop"));
-        assert_eq!(repository_name("file:///srv/shop.git/").as_deref(), Some("shop"));
-        assert_eq!(repository_name("git@host:").as_deref(), None);
+        let name = repository_name;
+        assert_eq!(name(NameSource::CloneUrl("https://github.com/o/shop.git")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("git@github.com:o/shop")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("file:///srv/shop.git/")), "shop");
+        assert_eq!(name(NameSource::CloneUrl("git@host:")), "app");
+        assert_eq!(name(NameSource::FullName("acme/shop")), "shop");
+        assert_eq!(name(NameSource::FullName("acme/")), "app");
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("shop");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        assert_eq!(name(NameSource::Folder(&folder.join("sub/.."))), "shop");
+        assert_eq!(name(NameSource::Folder(&folder)), "shop");
+        assert_eq!(name(NameSource::Folder(Path::new("/"))), "app");
     }
 
     #[test]

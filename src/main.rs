@@ -13,7 +13,9 @@ fn main() -> ExitCode {
     nomad_spec::tls::install_crypto_provider();
     let cli = Cli::parse_from(nomad_spec::cli::nomad_style_args(std::env::args_os()));
     nomad_spec::cli::init_logging(cli.verbose);
-    match nomad_spec::cli::run(cli) {
+    // The one reading of the environment; every command gets its settings from here.
+    let settings = nomad_spec::settings::Settings::read();
+    match nomad_spec::cli::run(cli, &settings) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -155,13 +155,13 @@ volumes:
         api.ports.iter().map(|p| (p.container, p.published)).collect();
     assert_eq!(
         ports,
-        [(9229, Some(9229)), (9000, None)],
-        "compose ports first, then EXPOSE with the build arg"
+        [(9000, None), (9229, Some(9229))],
+        "the port the process binds (ENV PORT from the build arg) first, then compose's own"
     );
     assert_eq!(api.depends_on, ["db", "cache"]);
     let health = api.health.as_ref().map(|h| (h.kind, h.path.as_deref(), h.port));
-    assert_eq!(health, Some((HealthKind::Http, Some("/healthz"), Some(9000))));
-    assert_eq!(api.ports[1].protocol, Protocol::Http, "the health check's port");
+    assert_eq!(health, Some((HealthKind::Http, Some("/healthz"), None)), "on the main port");
+    assert_eq!(api.ports[0].protocol, Protocol::Http, "the health check's port");
     let env: Vec<(&str, bool, Option<&str>)> =
         api.env.iter().map(|e| (e.name.as_str(), e.secret, e.default.as_deref())).collect();
     assert_eq!(
@@ -179,7 +179,8 @@ volumes:
     assert!(api.evidence.iter().any(|e| e.what.ends_with("gunicorn app:app")));
     assert_eq!(
         api.volumes.iter().map(|v| (v.path.as_str(), v.persistent)).collect::<Vec<_>>(),
-        [("/cache", true)]
+        [("/cache", false)],
+        "a VOLUME for a cache stays in the allocation"
     );
     let json = serde_json::to_string(&analysis).unwrap_or_default();
     assert!(!json.contains("hunter2"), "a secret value reached the output");

@@ -77,7 +77,7 @@ const EXPECTED: &[Expected] = &[
     svc("pihole-cloudflared-DoH",        "cloudflared",   Image,  &["5054", "5054/udp"],                      &[]),
     svc("pihole-cloudflared-DoH",        "pihole",        Image,  &["53", "53/udp", "67/udp", "80", "443"],   &["cloudflared"]),
     // network_mode: host and no port anywhere in the files.
-    svc("plex",                          "plex",          Image,  &[],                                        &[]),
+    svc("plex",                          "plex",          Image,  &["32400"],                                 &[]),
     svc("portainer",                     "portainer",     Image,  &["9000"],                                  &[]),
     svc("postgresql-pgadmin",            "postgres",      Image,  &["5432"],                                  &[]),
     svc("postgresql-pgadmin",            "pgadmin",       Image,  &["80"],                                    &[]),
@@ -266,8 +266,11 @@ fn facts_beyond_ports() {
     );
     let named: Vec<(&str, bool)> =
         backend.volumes.iter().map(|v| (v.path.as_str(), v.persistent)).collect();
-    assert!(named.contains(&("/opt/app/node_modules", true)), "{named:?}");
-    assert!(named.contains(&("/code/src", false)), "{named:?}");
+    assert!(named.contains(&("/opt/app/node_modules", false)), "a cache, not data: {named:?}");
+    assert!(!named.iter().any(|(path, _)| *path == "/code/src"), "code is no volume: {named:?}");
+    // compose-apps holds the manifests only: the mounted source folder is not there.
+    let code = backend.host_mounts.iter().find(|m| m.target == "/code/src");
+    assert!(code.is_some(), "a mount the job must say something about: {:?}", backend.host_mounts);
     let db = &express.services[1];
     assert_eq!(db.volumes[0].path, "/var/lib/mysql");
     assert!(db.volumes[0].persistent);

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::bot::{ok, question_number, STATUS_MARKER};
+use common::bot::{failed, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
 use fakes::github::{FakeGitHub, Fault};
 use fakes::nomad::{FakeNomad, JobRule, Node, Scenario};
 
@@ -94,6 +94,17 @@ impl Story {
         let comments = self.status_comments(number);
         assert_eq!(comments.len(), 1, "exactly one status comment: {comments:#?}");
         comments.into_iter().next().unwrap()
+    }
+
+    /// The bot's comments saying what went wrong in a run.
+    fn problems(&self, number: u64) -> Vec<String> {
+        let bot = self.github.bot_login();
+        self.github
+            .comments(number)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.starts_with(PROBLEM_MARKER))
+            .map(|c| c.body)
+            .collect()
     }
 
     fn replies(&self, number: u64) -> Vec<String> {
@@ -619,4 +630,150 @@ fn a_direct_push_of_a_job_file_deploys_it_and_commits_the_fix() {
     let out = ok(&story.run(&github.push_event("main", &before, &after).unwrap()));
     assert_eq!(story.nomad.register_calls("shop"), 2, "{out}");
     assert_eq!(github.deployments().len(), 1);
+}
+
+/// The same repository, cluster and answers make the same job file on the command line and
+/// on a pull request: `generate` and the bot prepare a generation the same way (Consul's
+/// conventions and catalog, the cluster's Nomad version, Vault's paths for secrets).
+#[test]
+fn the_command_line_and_a_pull_request_make_the_same_job_file() {
+    use fakes::consul::{ConsulState, FakeConsul};
+    use fakes::vault::{FakeVault, MountState, SecretState, TokenState, VaultState};
+
+    let conventions = serde_json::json!({
+        "datacenters": ["dc2"],
+        "env": {"SECRET_KEY": {"path": "kv/data/shop/app", "key": "secret_key"}},
+        "fabio": {"hostname_suffix": "apps.example.com"},
+    });
+    let consul = FakeConsul::start(
+        ConsulState::default()
+            .put("config/nomad-agent/conventions", conventions.to_string().as_bytes())
+            .service("db", 5432, "passing"),
+    )
+    .unwrap();
+    let mut vault_state = VaultState::default();
+    vault_state.mounts.insert("kv/".into(), MountState { version: 2 });
+    for path in ["kv/shop/db", "kv/shop/app"] {
+        let secret = SecretState { keys: vec!["url".into()], current_version: 1, deleted: false };
+        vault_state.secrets.insert(path.into(), secret);
+    }
+    let token = TokenState { read: vec!["kv/*".into()], ttl: 3600, ..TokenState::default() };
+    vault_state.tokens.insert("s.cluster".into(), token);
+    let vault = FakeVault::start(vault_state).unwrap();
+    let story = Story::with_fixture(
+        "flask-postgres",
+        Scenario { version: "1.6.0".into(), ..Scenario::default() },
+    );
+    let cluster = [
+        ("CONSUL_HTTP_ADDR", consul.http_addr()),
+        ("VAULT_ADDR", vault.url()),
+        ("VAULT_TOKEN", "s.cluster".to_string()),
+        ("NOMAD_ADDR", story.nomad.url()),
+    ];
+
+    // The command line, in a checkout named like the repository.
+    let checkout = story.dir.path().join("shop");
+    for (path, text) in
+        files_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/flask-postgres"))
+    {
+        let target = checkout.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    let generated = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["generate", "--no-questions", "--set", "image.api=ghcr.io/acme/shop:2", "--path"])
+        .arg(&checkout)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", story.dir.path())
+        .envs(cluster.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&generated.stderr);
+    assert_eq!(generated.status.code(), Some(0), "{stderr}");
+    let from_cli = std::fs::read_to_string(checkout.join(JOB_FILE)).unwrap();
+
+    // The bot, on a pull request of the same files with the same answer.
+    let github = &story.github;
+    let extra: Vec<(&str, &str)> = cluster.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run_with(&github.pull_request_event(pr, "opened").unwrap(), &extra));
+    let reply = "/nomad-spec set image.api=ghcr.io/acme/shop:2\n/nomad-spec accept";
+    let id = github.post_comment(pr, "alice", reply).unwrap();
+    let out = ok(&story.run_with(&github.issue_comment_event(id, "created").unwrap(), &extra));
+    let from_bot = github.read_file("add-app", JOB_FILE).expect("the bot committed the job file");
+
+    // What the cluster said is in the file: Consul's datacenters, the old Nomad's Vault
+    // policies, the secret the conventions place.
+    for (said, by) in [("dc2", "Consul"), ("policies", "Nomad 1.6"), ("kv/data/shop/app", "Vault")]
+    {
+        assert!(from_cli.contains(said), "{by} was not asked by the CLI:\n{from_cli}\n{stderr}");
+    }
+    assert_eq!(from_bot, from_cli, "the bot and the CLI differ:\n{out}");
+}
+
+#[test]
+fn a_problem_the_person_can_fix_is_said_on_the_pull_request_once_until_it_is_fixed() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let broken = "datacenters = [\"dc1\"]\nbogus = true\n";
+    github.commit("add-app", &[(".nomad-spec.toml", broken)], "conventions", "alice").unwrap();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let opened = github.pull_request_event(pr, "opened").unwrap();
+    let out = failed(&story.run(&opened));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1, "{out}");
+    assert!(problems[0].contains(".nomad-spec.toml") && problems[0].contains("bogus"), "{out}");
+    assert!(!problems[0].contains(&github.vars()["GITHUB_TOKEN"]));
+
+    // The same event again: the same problem, said once, nothing written.
+    let before = github.writes();
+    failed(&story.run(&opened));
+    assert_eq!(github.writes(), before);
+
+    // A malformed setting of the bot is the person's to fix too, and replaces what is said.
+    let bad_setting = [("NOMAD_SPEC_MAX_FIX_ITERATIONS", "lots")];
+    failed(&story.run_with(&opened, &bad_setting));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("NOMAD_SPEC_MAX_FIX_ITERATIONS"), "{}", problems[0]);
+
+    // Fixed: the run goes through and the comment says so.
+    github
+        .commit("add-app", &[(".nomad-spec.toml", "datacenters = [\"dc1\"]\n")], "fix", "alice")
+        .unwrap();
+    let synchronized = github.pull_request_event(pr, "synchronize").unwrap();
+    ok(&story.run(&synchronized));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("solved"), "{}", problems[0]);
+    assert!(story.status(pr).contains("needs your answer"));
+    let before = github.writes();
+    ok(&story.run(&synchronized));
+    assert_eq!(github.writes(), before, "a replay of the good run changes nothing");
+}
+
+#[test]
+fn an_internal_failure_points_at_the_run_log_and_stays_one_comment() {
+    let story = Story::new(Scenario::default());
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let opened = github.pull_request_event(pr, "opened").unwrap();
+    // The branch disappears between the event and the run: the clone fails, nobody's answer
+    // or file is wrong.
+    fakes::git_http::git(&github.bare_path(), &["update-ref", "-d", "refs/heads/add-app"]).unwrap();
+    let out = failed(&story.run_with(&opened, &[("GITHUB_RUN_ID", "7001")]));
+    assert!(out.contains("refs/heads/add-app"), "the log has the whole chain: {out}");
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1, "{out}");
+    let log = format!("{}/acme/shop/actions/runs/7001", github.url());
+    assert!(problems[0].contains(&log), "{}", problems[0]);
+    assert!(!problems[0].contains("refs/heads"), "only a pointer: {}", problems[0]);
+
+    // Run again (another run of the workflow): still one comment, pointing at the new log.
+    failed(&story.run_with(&opened, &[("GITHUB_RUN_ID", "7002")]));
+    let problems = story.problems(pr);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("/actions/runs/7002"), "{}", problems[0]);
+    assert!(story.status_comments(pr).is_empty(), "nothing else was posted");
 }

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::bot::{ok, question_number, STATUS_MARKER};
+use common::bot::{failed, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
 use fakes::gitlab::{FakeGitLab, Fault, DEVELOPER, REPORTER};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
 
@@ -85,6 +85,16 @@ impl Story {
         let notes = self.status_notes(iid);
         assert_eq!(notes.len(), 1, "exactly one status note: {notes:#?}");
         notes.into_iter().next().unwrap()
+    }
+
+    /// The bot's notes saying what went wrong in a run.
+    fn problems(&self, iid: u64) -> Vec<String> {
+        self.gitlab
+            .notes(iid)
+            .into_iter()
+            .filter(|(author, body)| *author == self.bot && body.starts_with(PROBLEM_MARKER))
+            .map(|(_, body)| body)
+            .collect()
     }
 
     fn replies(&self, iid: u64) -> Vec<String> {
@@ -282,4 +292,62 @@ fn a_direct_push_of_a_job_file_is_deployed_from_the_diff() {
     let deployments = gitlab.deployments();
     assert_eq!(deployments.len(), 1, "{out}");
     assert_eq!(deployments[0].status, "success");
+}
+
+#[test]
+fn a_problem_the_person_can_fix_is_one_note_until_it_is_fixed() {
+    let story = Story::new(Scenario::default());
+    let gitlab = &story.gitlab;
+    let iid = story.open();
+    let files = story.dir.path().join("broken");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join(".nomad-spec.toml"), "bogus = true\n").unwrap();
+    gitlab.push_to_merge_request(iid, &files, "conventions").unwrap();
+    let pipeline = gitlab.mr_pipeline_vars(iid).unwrap();
+    let out = failed(&story.run(&pipeline));
+    let problems = story.problems(iid);
+    assert_eq!(problems.len(), 1, "{out}");
+    assert!(problems[0].contains(".nomad-spec.toml") && problems[0].contains("bogus"), "{out}");
+    let token = &pipeline["NOMAD_SPEC_GITLAB_TOKEN"];
+    assert!(!problems[0].contains(token.as_str()));
+
+    // The same pipeline again: one note, not even edited.
+    let writes = |kind| gitlab.writes(kind);
+    let before = (writes("note_created"), writes("note_edited"));
+    failed(&story.run(&pipeline));
+    assert_eq!((writes("note_created"), writes("note_edited")), before);
+
+    // Fixed: the next pipeline goes through and the note says so.
+    std::fs::write(files.join(".nomad-spec.toml"), "datacenters = [\"dc1\"]\n").unwrap();
+    gitlab.push_to_merge_request(iid, &files, "fix the conventions").unwrap();
+    ok(&story.run(&gitlab.mr_pipeline_vars(iid).unwrap()));
+    let problems = story.problems(iid);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("solved"), "{}", problems[0]);
+    story.status(iid);
+}
+
+#[test]
+fn an_internal_failure_points_at_the_job_log_and_stays_one_note() {
+    let story = Story::new(Scenario::default());
+    let gitlab = &story.gitlab;
+    let iid = story.open();
+    let pipeline = gitlab.mr_pipeline_vars(iid).unwrap();
+    // The branch disappears before the job runs: the clone fails, through nobody's mistake.
+    let bare = gitlab.project().bare;
+    fakes::git_http::git(&bare, &["update-ref", "-d", "refs/heads/add-app"]).unwrap();
+    let job = "https://gitlab.example.com/acme/shop/-/jobs/41";
+    let out = failed(&story.run_with(&pipeline, &[("CI_JOB_URL", job)]));
+    assert!(out.contains("refs/heads/add-app"), "the log has the whole chain: {out}");
+    let problems = story.problems(iid);
+    assert_eq!(problems.len(), 1, "{out}");
+    assert!(problems[0].contains(job) && !problems[0].contains("refs/heads"), "{}", problems[0]);
+
+    // The job retried: still one note, pointing at the new log.
+    let retried = "https://gitlab.example.com/acme/shop/-/jobs/42";
+    failed(&story.run_with(&pipeline, &[("CI_JOB_URL", retried)]));
+    let problems = story.problems(iid);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains(retried), "{}", problems[0]);
+    assert!(story.status_notes(iid).is_empty());
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use fakes::consul::{ConsulState, FakeConsul};
 use nomad_spec::infra::consul::{look_up_services, ConsulClient, ConsulError};
+use nomad_spec::settings::Settings;
 
 fn client(consul: &FakeConsul, token: Option<&str>) -> ConsulClient {
     let mut env = BTreeMap::from([("CONSUL_HTTP_ADDR".to_string(), consul.http_addr())]);
     if let Some(token) = token {
         env.insert("CONSUL_HTTP_TOKEN".into(), token.into());
     }
-    match ConsulClient::from_env(&env) {
+    match ConsulClient::configured(&Settings::from_vars(&env)) {
         Ok(Some(client)) => client,
         other => panic!("no client: {other:?}"),
     }

@@ -13,6 +13,7 @@ use nomad_spec::conversation::{Permission, Reaction};
 use nomad_spec::event::{from_github, PullRequest, PullRequestAction, Trigger};
 use nomad_spec::forge::{CheckDelivery, DeploymentState, Forge, ForgeKind, RetryPolicy};
 use nomad_spec::jobspec::Diagnostic;
+use nomad_spec::settings::Settings;
 
 const REPO: &str = "/repos/acme/shop";
 
@@ -27,7 +28,8 @@ fn fake() -> (FakeGitHub, u64) {
 }
 
 fn forge_with(vars: &BTreeMap<String, String>) -> Forge {
-    let mut forge = Forge::from_vars(ForgeKind::GitHub, vars).unwrap_or_else(|e| panic!("{e}"));
+    let mut forge = Forge::from_settings(ForgeKind::GitHub, &Settings::from_vars(vars))
+        .unwrap_or_else(|e| panic!("{e}"));
     let Forge::GitHub(github) = &mut forge else { panic!("not GitHub") };
     // Waits are capped small; a Retry-After of 1 s is still waited in full where asked.
     github.set_retry_policy(RetryPolicy { attempts: 4, max_wait: Duration::from_millis(20) });
@@ -370,7 +372,7 @@ async fn a_bad_token_is_a_clear_error_without_the_token() {
     assert!(!format!("{err:?} {forge:?}").contains(wrong));
 
     vars.remove("GITHUB_TOKEN");
-    let missing = Forge::from_vars(ForgeKind::GitHub, &vars).unwrap_err();
+    let missing = Forge::from_settings(ForgeKind::GitHub, &Settings::from_vars(&vars)).unwrap_err();
     assert!(missing.message.contains("GITHUB_TOKEN is not set"), "{missing}");
 }
 
@@ -475,8 +477,11 @@ async fn git_over_http_takes_the_token() {
     let refused = git(dir, &["clone", "--quiet", &wrong, "wrong"]).unwrap_err();
     assert!(refused.contains("Authentication failed"), "{refused}");
 
-    let authed =
-        remote.url.replacen("http://", &format!("http://{}:{}@", remote.username, remote.token), 1);
+    let authed = remote.url.replacen(
+        "http://",
+        &format!("http://{}:{}@", remote.username, remote.token.as_str()),
+        1,
+    );
     git(dir, &["clone", "--quiet", &authed, "clone"]).unwrap_or_else(|e| panic!("{e}"));
     let clone = dir.join("clone");
     assert_eq!(std::fs::read_to_string(clone.join("Dockerfile")).unwrap(), "FROM nginx\n");

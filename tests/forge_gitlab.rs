@@ -15,6 +15,7 @@ use nomad_spec::event::gitlab::from_gitlab;
 use nomad_spec::event::{PullRequestAction, Trigger};
 use nomad_spec::forge::gitlab::GitLab;
 use nomad_spec::forge::{CheckDelivery, DeploymentState, RetryPolicy};
+use nomad_spec::settings::Settings;
 
 struct World {
     gitlab: FakeGitLab,
@@ -54,7 +55,7 @@ fn fast() -> RetryPolicy {
 
 fn client(world: &World) -> GitLab {
     let vars = world.gitlab.default_branch_pipeline_vars("dev").unwrap();
-    GitLab::from_vars(&vars).unwrap().with_retry(fast())
+    GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().with_retry(fast())
 }
 
 fn open_mr(world: &World, author: &str, branch: &str) -> u64 {
@@ -298,12 +299,12 @@ async fn token_problems_are_clear_and_never_show_the_token() {
     let world = world();
     let mut vars = world.gitlab.mr_pipeline_vars(open_mr(&world, "dev", "feature")).unwrap();
     vars.remove("NOMAD_SPEC_GITLAB_TOKEN");
-    let err = GitLab::from_vars(&vars).unwrap_err();
+    let err = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap_err();
     assert!(err.to_string().contains("NOMAD_SPEC_GITLAB_TOKEN is not set"), "{err}");
     assert!(err.message.contains("Developer") && err.message.contains("`api`"), "{err}");
 
     vars.insert("NOMAD_SPEC_GITLAB_TOKEN".into(), "glpat-wrong-secret-value".into());
-    let gitlab = GitLab::from_vars(&vars).unwrap().with_retry(fast());
+    let gitlab = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().with_retry(fast());
     let err = gitlab.bot_login().await.unwrap_err();
     assert_eq!(err.status, Some(401));
     assert!(err.is_forbidden());
@@ -320,7 +321,7 @@ async fn token_problems_are_clear_and_never_show_the_token() {
     // A token with too small a role: GitLab's 403 and what the token needs.
     let (_, reporter_token) = world.gitlab.add_project_access_token(REPORTER);
     vars.insert("NOMAD_SPEC_GITLAB_TOKEN".into(), reporter_token.clone());
-    let gitlab = GitLab::from_vars(&vars).unwrap();
+    let gitlab = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap();
     let sha = world.gitlab.head_of("main").unwrap();
     let err = gitlab.report_check(&sha, &statuses_check(), "").await.unwrap_err();
     assert!(err.is_forbidden() && err.message.contains("Developer role"), "{err}");
@@ -422,7 +423,7 @@ fn git(dir: &Path, args: &[&str]) -> std::process::Output {
 fn git_over_http_with_the_token_and_ci_skip() {
     let world = world();
     let vars = world.gitlab.default_branch_pipeline_vars("dev").unwrap();
-    let remote = GitLab::from_vars(&vars).unwrap().git_remote();
+    let remote = GitLab::from_settings(&Settings::from_vars(&vars)).unwrap().git_remote();
     assert_eq!(remote.url, world.gitlab.clone_url());
     assert_eq!(
         (remote.username.as_str(), remote.token.as_str()),
@@ -434,8 +435,11 @@ fn git_over_http_with_the_token_and_ci_skip() {
     let anonymous = git(work.path(), &["clone", "--quiet", &remote.url, "anonymous"]);
     assert!(!anonymous.status.success());
 
-    let with_token =
-        remote.url.replacen("http://", &format!("http://{}:{}@", remote.username, remote.token), 1);
+    let with_token = remote.url.replacen(
+        "http://",
+        &format!("http://{}:{}@", remote.username, remote.token.as_str()),
+        1,
+    );
     let cloned = git(work.path(), &["clone", "--quiet", &with_token, "clone"]);
     assert!(cloned.status.success(), "{}", String::from_utf8_lossy(&cloned.stderr));
     let clone = work.path().join("clone");

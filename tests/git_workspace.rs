@@ -89,7 +89,7 @@ impl Forge {
         GitRemote {
             url: self.url(),
             username: USER.to_string(),
-            token: TOKEN.to_string(),
+            token: TOKEN.into(),
             push_options: vec![],
         }
     }
@@ -279,7 +279,7 @@ fn an_update_hook_refusing_for_another_reason_is_not_called_protection() {
 fn a_wrong_token_is_a_clear_error_without_the_token() {
     let forge = Forge::new();
     let wrong = "glpat-WrongTokenValue123";
-    let remote = GitRemote { token: wrong.to_string(), ..forge.remote() };
+    let remote = GitRemote { token: wrong.into(), ..forge.remote() };
     let err = Workspace::clone(&remote, "refs/heads/main").err().unwrap();
     let text = format!("{err:#} {err:?}");
     assert!(text.contains("authentication failed for"), "{text}");

@@ -26,7 +26,8 @@ use std::path::Path;
 use nomad_spec::analyze::{analyze, Options};
 use nomad_spec::jobspec::answers::Answers;
 use nomad_spec::llm::tasks;
-use nomad_spec::llm::{Client, Settings};
+use nomad_spec::llm::Client;
+use nomad_spec::settings::LlmSettings as Settings;
 
 #[test]
 fn a_real_server_answers_or_the_rules_stand() {
@@ -39,7 +40,7 @@ fn a_real_server_answers_or_the_rules_stand() {
         env.insert("NOMAD_SPEC_LLM_MODEL".into(), model);
     }
     env.insert("NOMAD_SPEC_LLM_TIMEOUT".into(), "120".into());
-    let settings = match Settings::from_env_map(&env) {
+    let settings = match Settings::from_vars(&env) {
         Ok(Some(settings)) => settings,
         other => panic!("bad settings: {other:?}"),
     };

@@ -13,8 +13,9 @@ use nomad_spec::jobspec::build::build;
 use nomad_spec::jobspec::config::Config;
 use nomad_spec::jobspec::JobSpec;
 use nomad_spec::llm::tasks::{self, Advice};
-use nomad_spec::llm::{Client, Settings};
+use nomad_spec::llm::Client;
 use nomad_spec::nomad::diagnose::{Category, Diagnosis, Evidence};
+use nomad_spec::settings::LlmSettings as Settings;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-test-never-sent-in-a-body";

@@ -106,7 +106,7 @@ fn status(code: u16, body: &str) -> Answer {
 fn client(address: &str, token: Option<&str>) -> NomadClient {
     NomadClient::new(NomadConfig {
         address: address.to_string(),
-        token: token.map(str::to_string),
+        token: token.map(Into::into),
         namespace: Some("apps".into()),
         request_timeout: Duration::from_secs(2),
         retry_backoff: Duration::from_millis(10),

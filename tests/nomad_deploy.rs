@@ -59,7 +59,7 @@ fn read_job(path: &Path) -> Value {
 fn client(fake: &FakeNomad, token: Option<&str>) -> NomadClient {
     NomadClient::new(NomadConfig {
         address: fake.url(),
-        token: token.map(str::to_string),
+        token: token.map(Into::into),
         ..NomadConfig::default()
     })
     .unwrap()

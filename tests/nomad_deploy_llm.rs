@@ -14,7 +14,7 @@ use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
 use nomad_spec::jobspec::edit::Edit;
 use nomad_spec::jobspec::parse::ParseOptions;
-use nomad_spec::llm::{Client, Settings};
+use nomad_spec::llm::Client;
 use nomad_spec::nomad::api::TaskEvent;
 use nomad_spec::nomad::deploy::{deploy, propose_next_fix, DeployOptions, DeployReport, Outcome};
 use nomad_spec::nomad::diagnose::{Category, Evidence};
@@ -22,6 +22,7 @@ use nomad_spec::nomad::fix::{FixOrigin, FixPolicy};
 use nomad_spec::nomad::job_file::JobFile;
 use nomad_spec::nomad::watch::{Failure, Verdict, WatchOptions};
 use nomad_spec::nomad::{NomadClient, NomadConfig};
+use nomad_spec::settings::LlmSettings as Settings;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk-test-never-sent-in-a-body";

@@ -201,7 +201,7 @@ fn secret_inputs_are_marked_and_never_have_a_literal_default() {
 
 #[test]
 fn the_inputs_defaults_are_the_binarys_defaults() {
-    use nomad_spec::workflow::settings::{self, Settings};
+    use nomad_spec::settings::{self, BotSettings as Settings};
     let action = yaml("action.yml");
     let env = action_env(&action);
     let defaults: BTreeMap<String, String> = map(&action["inputs"], "inputs")
@@ -270,7 +270,7 @@ fn the_example_workflow_listens_to_what_the_bot_handles() {
     let paths: Vec<&str> =
         push["paths"].as_array().expect("push: paths").iter().map(|p| string(p, "path")).collect();
     // The default spec path must be among the paths a push deploys.
-    let default_folder = nomad_spec::workflow::settings::DEFAULT_SPEC_PATH
+    let default_folder = nomad_spec::settings::DEFAULT_SPEC_PATH
         .split('/')
         .next()
         .expect("the default spec path has a folder");
@@ -518,7 +518,7 @@ fn the_gitlab_template_documents_every_variable_the_action_sets() {
     let env = action_env(&yaml("action.yml"));
     let mut documented: Vec<&str> = env.values().map(String::as_str).collect();
     documented.retain(|v| *v != "GITHUB_TOKEN");
-    documented.push(nomad_spec::workflow::settings::GITLAB_TOKEN);
+    documented.push(nomad_spec::settings::GITLAB_TOKEN);
     for variable in documented {
         assert!(comments.contains(variable), "the template does not document {variable}");
     }

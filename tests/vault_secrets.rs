@@ -12,6 +12,7 @@ use nomad_spec::checks::CheckStatus;
 use nomad_spec::infra::vault::{check_secrets, suggest_secrets, SecretListing, VaultClient};
 use nomad_spec::infra::vault::{KvMount, VaultConventions, KEYS_METADATA};
 use nomad_spec::jobspec::Severity;
+use nomad_spec::settings::Settings;
 
 const TOKEN: &str = "s.good";
 
@@ -46,7 +47,7 @@ fn client(fake: &FakeVault, token: &str) -> VaultClient {
         [("VAULT_ADDR".to_string(), fake.url()), ("VAULT_TOKEN".to_string(), token.to_string())]
             .into_iter()
             .collect();
-    match VaultClient::new(&env) {
+    match VaultClient::configured(&Settings::from_vars(&env)) {
         Ok(Some(client)) => client,
         other => panic!("a client for the fake: {:?}", other.err()),
     }
@@ -250,7 +251,7 @@ async fn without_vault_the_check_says_it_was_skipped() {
     assert_eq!(result.status, CheckStatus::Skipped);
     assert_eq!(result.name, "nomad-spec/secrets");
     assert!(result.summary.contains("VAULT_ADDR is not set"), "{}", result.summary);
-    assert!(VaultClient::new(&BTreeMap::new()).unwrap().is_none());
+    assert!(VaultClient::configured(&Settings::default()).unwrap().is_none());
 }
 
 #[tokio::test]
@@ -311,7 +312,7 @@ async fn the_namespace_goes_with_every_call() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let vault = VaultClient::new(&env).unwrap().unwrap();
+    let vault = VaultClient::configured(&Settings::from_vars(&env)).unwrap().unwrap();
     let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
     let result = check_secrets(&source, "shop.nomad.hcl", Some(&vault)).await;
     assert_eq!(result.status, CheckStatus::Success, "{}", lines(&result));
@@ -331,7 +332,7 @@ async fn an_unreachable_vault_skips_the_check() {
     ]
     .into_iter()
     .collect();
-    let vault = VaultClient::new(&env).unwrap().unwrap();
+    let vault = VaultClient::configured(&Settings::from_vars(&env)).unwrap().unwrap();
     let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
     let result = check_secrets(&source, "shop.nomad.hcl", Some(&vault)).await;
     assert_eq!(result.status, CheckStatus::Skipped);
@@ -350,7 +351,10 @@ fn an_unreadable_ca_file_is_a_clear_setting_error() {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-    let err = VaultClient::new(&env).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = VaultClient::configured(&Settings::from_vars(&env))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("VAULT_CACERT") && err.contains("/nonexistent/ca.pem"), "{err}");
 }
 

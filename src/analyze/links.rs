@@ -86,6 +86,29 @@ pub fn has_url_password(value: &str) -> bool {
     PASSWORD.is_match(value)
 }
 
+/// The byte range of the password of the first URL in the value that carries one.
+fn url_password_range(value: &str) -> Option<std::ops::Range<usize>> {
+    let start = value.find("://")? + 3;
+    let rest = &value[start..];
+    let authority_end = rest.find(['/', '?', '#', ' ']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    let colon = rest[..at].find(':')?;
+    (colon + 1 < at).then(|| start + colon + 1..start + at)
+}
+
+/// The password of the first URL in the value that carries one
+/// (`mysql://root:whalehello@db:3306/x` → `whalehello`).
+pub fn url_password(value: &str) -> Option<&str> {
+    url_password_range(value).map(|range| &value[range])
+}
+
+/// The value with its URL password replaced by `***` (`mysql://root:***@db:3306/x`), when it
+/// has one.
+pub fn mask_url_password(value: &str) -> Option<String> {
+    let range = url_password_range(value)?;
+    Some(format!("{}***{}", &value[..range.start], &value[range.end..]))
+}
+
 /// Env names that set the service's own listen port.
 const LISTEN_PORT_NAMES: [&str; 9] = [
     "PORT",
@@ -120,6 +143,24 @@ pub fn listen_port(name: &str, value: &str) -> Option<u16> {
     captures[1].parse().ok().filter(|p| *p > 0)
 }
 
+/// Ports an nginx configuration listens on (`listen 80;`, `listen [::]:8080;`,
+/// `listen 443 ssl;`), with the 1-based line.
+pub fn listen_ports(text: &str) -> Vec<(u16, u32)> {
+    static LISTEN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*listen\s+(?:\S*:)?(\d{1,5})\b").unwrap_or_else(|e| panic!("{e}"))
+    });
+    let mut found: Vec<(u16, u32)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(port) = LISTEN.captures(line).and_then(|c| c[1].parse::<u16>().ok()) else {
+            continue;
+        };
+        if port > 0 && !found.iter().any(|(p, _)| *p == port) {
+            found.push((port, i as u32 + 1));
+        }
+    }
+    found
+}
+
 /// Hosts a web server configuration forwards to, with the 1-based line: nginx `proxy_pass`,
 /// `grpc_pass`, `fastcgi_pass`, `uwsgi_pass`, upstream `server host:port`, Caddy
 /// `reverse_proxy`, Apache `ProxyPass`.
@@ -150,6 +191,67 @@ pub fn proxy_targets(text: &str) -> Vec<(Target, u32)> {
             found.push((Target { host, port }, i as u32 + 1));
         }
     }
+    found
+}
+
+/// Where a configuration file names one of `names` as a host: a proxy target, a URL
+/// (`http://es:9200`), or `name:port` (`'app:8000'`, `server web1:5000;`), with the port and the
+/// 1-based line. Comment lines (`#`, `//`) are skipped, and a bare word is never a host: the
+/// name must come after `://` or before `:port`, or be a proxy target.
+pub fn hosts_in_text(text: &str, names: &[&str]) -> Vec<(String, Option<u16>, u32)> {
+    let mut found: Vec<(String, Option<u16>, u32)> = Vec::new();
+    for (target, line) in proxy_targets(text) {
+        if names.contains(&target.host.as_str()) {
+            found.push((target.host, target.port, line));
+        }
+    }
+    for (i, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with('#') || code.starts_with("//") {
+            continue;
+        }
+        let number = i as u32 + 1;
+        for name in names {
+            let mut from = 0;
+            while let Some(at) = line[from..].find(name) {
+                let start = from + at;
+                let end = start + name.len();
+                from = end;
+                let before = &line[..start];
+                let after = &line[end..];
+                let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+                if before.chars().next_back().is_some_and(word) {
+                    continue;
+                }
+                let port_text: String = after
+                    .strip_prefix(':')
+                    .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+                    .unwrap_or_default();
+                let after_port =
+                    &after[if port_text.is_empty() { 0 } else { 1 + port_text.len() }..];
+                if after_port.chars().next().is_some_and(word) {
+                    continue;
+                }
+                let port = port_text.parse::<u16>().ok().filter(|p| *p > 0);
+                let url = before.ends_with("://")
+                    || before.rsplit_once("://").is_some_and(|(_, userinfo)| {
+                        userinfo.ends_with('@') && !userinfo.contains([' ', '/'])
+                    });
+                if port.is_none() && !url {
+                    continue;
+                }
+                let port = port.or_else(|| {
+                    let scheme = before.rsplit_once("://")?.0;
+                    let scheme = scheme.rsplit(|c: char| !c.is_ascii_alphanumeric()).next()?;
+                    default_port(scheme)
+                });
+                if !found.iter().any(|(host, _, l)| host == name && *l == number) {
+                    found.push((name.to_string(), port, number));
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(_, _, line)| *line);
     found
 }
 
@@ -225,5 +327,49 @@ mod tests {
         assert!(has_url_password("mysql://root:whalehello@db:3306/mysql"));
         assert!(!has_url_password("http://db:3306/mysql"));
         assert!(!has_url_password("plain"));
+    }
+
+    #[test]
+    fn hosts_in_configuration_files() {
+        let names = ["backend", "es", "web1", "web2", "app"];
+        let nginx = "upstream lb {\n  server web1:5000;\n  server web2:5000;\n}\nserver {\n  listen 80;\n  # proxy_pass http://app:1;\n  location / { proxy_pass http://backend:8000; }\n}\n";
+        assert_eq!(
+            hosts_in_text(nginx, &names),
+            [
+                ("web1".to_string(), Some(5000), 2),
+                ("web2".to_string(), Some(5000), 3),
+                ("backend".to_string(), Some(8000), 8),
+            ]
+        );
+        let logstash = "output {\n  elasticsearch {\n    hosts => [\"http://es:9200\"]\n  }\n}\n";
+        assert_eq!(hosts_in_text(logstash, &names), [("es".to_string(), Some(9200), 3)]);
+        let prometheus = "scrape_configs:\n  - targets: ['app:8000']\n";
+        assert_eq!(hosts_in_text(prometheus, &names), [("app".to_string(), Some(8000), 2)]);
+        // Words that are not hosts: a path, a word in prose, a longer name, a bare name.
+        let prose = "root /var/www/app;\nserver_name app.example.com;\nlocation /backend { return 200 'backend'; }\napplication: backend\n";
+        assert_eq!(hosts_in_text(prose, &names), []);
+    }
+
+    #[test]
+    fn url_passwords_found_and_masked() {
+        assert_eq!(url_password("mysql://root:whalehello@db:3306/mysql"), Some("whalehello"));
+        assert_eq!(url_password("postgres://u@db/app"), None);
+        assert_eq!(url_password("http://db:80/x?a=b@c"), None);
+        assert_eq!(
+            mask_url_password("mysql://root:whalehello@db:3306/mysql").as_deref(),
+            Some("mysql://root:***@db:3306/mysql")
+        );
+        assert_eq!(mask_url_password("plain"), None);
+        assert_eq!(
+            mask_url_password("postgres://postgres:postgres@db/postgres").as_deref(),
+            Some("postgres://postgres:***@db/postgres"),
+            "a user named like the password keeps its name; only the password goes"
+        );
+    }
+
+    #[test]
+    fn nginx_listen_ports() {
+        let text = "server {\n  listen 80;\n  listen [::]:80;\n}\nserver {\n    listen 443 ssl;\n    listen 127.0.0.1:8081;\n}\n# listen 9;\n";
+        assert_eq!(super::listen_ports(text), [(80, 2), (443, 6), (8081, 7)]);
     }
 }

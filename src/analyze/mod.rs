@@ -28,6 +28,7 @@ pub mod interpolate;
 pub mod links;
 pub mod manifest;
 mod model;
+pub mod published;
 pub mod read;
 pub mod report;
 pub mod resources;
@@ -78,6 +79,7 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
             drafts.push(from_compose(
                 &files,
                 service,
+                &project.file_objects,
                 &mut used_dockerfiles,
                 &mut scans,
                 &mut notes,
@@ -111,7 +113,7 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     }
 
     for described in descriptors::scan(&files, &mut notes) {
-        add_described(&mut drafts, described);
+        add_described(&mut drafts, described, &mut notes);
     }
 
     unique_names(&mut drafts);
@@ -135,14 +137,16 @@ type FolderScans = std::collections::HashMap<String, (manifest::Stack, source::S
 /// Where a port candidate came from; declared ones win over inferred ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum PortOrigin {
+    /// The process binds it: its own env sets the listen port (`PORT=8080`), its command says
+    /// so (`gunicorn -b 0.0.0.0:8000`, `--port 3000`), or its server configuration does
+    /// (`listen 80;` in a delivered nginx file, `server.port`).
+    Bound,
     /// Compose `ports`.
     Published,
     /// Dockerfile `EXPOSE` of the built stage.
     Exposed,
     /// Compose `expose` or a descriptor's container port.
     Declared,
-    /// The service's own env sets its listen port.
-    OwnEnv,
     /// Another service or a proxy reaches it at this port.
     Reached,
     /// The source code listens on it.
@@ -166,6 +170,9 @@ struct EnvFact {
     name: String,
     value: Option<String>,
     evidence: Evidence,
+    origin: EnvOrigin,
+    /// The shared credential it holds, when another variable holds the same secret.
+    credential: Option<String>,
 }
 
 /// A service being assembled, with the facts that are only settled at the end.
@@ -190,6 +197,14 @@ struct Draft {
     /// `deploy.resources` as compose gives them.
     limits: Option<(compose::Limits, Evidence)>,
     described_resources: Option<Resources>,
+    /// Configuration files the built image carries: delivered only when they name a service.
+    baked: Vec<RuntimeFile>,
+    /// Host-like literals of the service's code, with their file.
+    code_literals: Vec<(source::HostLiteral, String)>,
+    /// Env names the code reads in a way that fails without them.
+    required_env: Vec<String>,
+    /// The command compose or the image runs, for the ports it binds.
+    commands: Vec<(Vec<String>, Evidence)>,
 }
 
 impl Draft {
@@ -208,6 +223,10 @@ impl Draft {
             server_configs: Vec::new(),
             limits: None,
             described_resources: None,
+            baked: Vec::new(),
+            code_literals: Vec::new(),
+            required_env: Vec::new(),
+            commands: Vec::new(),
         }
     }
 
@@ -230,6 +249,7 @@ impl Draft {
 fn from_compose(
     files: &RepoFiles,
     svc: &ComposeService,
+    objects: &[Located<compose::FileObject>],
     used_dockerfiles: &mut Vec<String>,
     scans: &mut FolderScans,
     notes: &mut Vec<Note>,
@@ -243,14 +263,25 @@ fn from_compose(
         draft.service.image = Some(image.value.clone());
         draft.evidence(&image.file, image.line, format!("runs image {}", image.value));
         if source == Source::Image {
-            draft.service.role = resources::role_of_image(&image.value);
+            draft.service.role = role_of(&image.value);
             for server in WEB_SERVERS {
                 if image_name(&image.value) == server {
                     draft.web_server_base = true;
                 }
             }
+        } else if !published::is_local_name(&image.value) {
+            draft.service.published_images.push(PublishedImage {
+                image: image.value.clone(),
+                evidence: Evidence::at(
+                    &image.file,
+                    image.line,
+                    format!("compose tags the built image {}", image.value),
+                ),
+            });
         }
     }
+    // The Dockerfile, build context and context files of the built image.
+    let mut image_files: Option<ImageFiles> = None;
     if let Some(build) = &svc.build {
         let b = &build.value;
         draft.evidence(
@@ -280,6 +311,9 @@ fn from_compose(
         if let Some(parsed) = parsed {
             if let Some(config) = parsed.config(b.target.as_deref(), notes) {
                 apply_image_config(&mut draft, &parsed, b.target.as_deref(), &config);
+                draft.baked =
+                    run_files::baked(files, &parsed.path, &b.context, &config.context_files);
+                image_files = Some((parsed.path.clone(), b.context.clone(), config.context_files));
             }
         }
         apply_stack(files, &mut draft, scans, notes);
@@ -302,38 +336,63 @@ fn from_compose(
         name: located.value.0.clone(),
         value: located.value.1.clone(),
         evidence: Evidence::at(&located.file, located.line, format!("env {}", located.value.0)),
+        origin: EnvOrigin::Given,
+        credential: None,
     };
     // Compose values come before the image's own ENV so that they win the deduplication.
     let mut env: Vec<EnvFact> = svc.environment.iter().map(env_of).collect();
     env.extend(svc.env_file_vars.iter().map(env_of));
     env.append(&mut draft.env);
     draft.env = env;
-    for secret in &svc.secrets {
-        draft.evidence(
-            &secret.file,
-            secret.line,
-            format!("secret `{}` mounted at {}", secret.value.name, secret.value.target),
-        );
+
+    let in_image = image_files.as_ref().map(|(dockerfile, context, copies)| run_files::InImage {
+        dockerfile,
+        context,
+        copies,
+    });
+    let mounted = run_files::mounted(files, svc, objects, in_image, notes);
+    for file in &mounted.files {
+        draft.service.evidence.push(file.evidence.clone());
+        if file.kind == FileKind::Config {
+            draft.server_configs.push(file.source.clone());
+        }
     }
+    for mount in &mounted.host_mounts {
+        draft.service.evidence.push(mount.evidence.clone());
+    }
+    draft.service.files = mounted.files;
+    draft.service.host_mounts = mounted.host_mounts;
     for mount in &svc.volumes {
         let m = &mount.value;
-        let kind = match &m.source {
-            compose::VolumeSource::Named(name) => format!("named volume `{name}`"),
-            compose::VolumeSource::Bind(host) => format!("bind mount of {host}"),
-            compose::VolumeSource::Anonymous => "anonymous volume".to_string(),
-            compose::VolumeSource::Tmpfs => "tmpfs".to_string(),
-        };
-        draft.volume(&m.target, m.persistent());
-        draft.evidence(&mount.file, mount.line, format!("{kind} at {}", m.target));
-        if let compose::VolumeSource::Bind(host) = &m.source {
-            let compose_dir = walk::parent_dir(&mount.file);
-            if let Some(rel) = walk::join(compose_dir, host) {
-                if files.contains(&rel) {
-                    draft.server_configs.push(rel);
+        let data =
+            mounted.data.iter().find(|(target, _)| *target == m.target.trim_end_matches('/'));
+        match (&m.source, data) {
+            (compose::VolumeSource::Named(name), Some(_)) => {
+                let cache = is_cache_path(&m.target) || is_cache_name(name);
+                draft.volume(&m.target, !cache);
+                let what = if cache {
+                    format!("named volume `{name}` at {} holds a cache, not data", m.target)
                 } else {
-                    draft.server_configs.extend(config_files_under(files, &rel));
-                }
+                    format!("named volume `{name}` at {}", m.target)
+                };
+                draft.evidence(&mount.file, mount.line, what);
             }
+            (compose::VolumeSource::Bind(host), Some(_)) => {
+                draft.volume(&m.target, true);
+                draft.evidence(
+                    &mount.file,
+                    mount.line,
+                    format!("host folder {host} at {}", m.target),
+                );
+            }
+            (compose::VolumeSource::Anonymous | compose::VolumeSource::Tmpfs, _) => {
+                draft.evidence(
+                    &mount.file,
+                    mount.line,
+                    format!("{} kept in the container", m.target),
+                );
+            }
+            _ => {}
         }
     }
     for dep in &svc.depends_on {
@@ -365,18 +424,76 @@ fn from_compose(
         let evidence = Evidence::at(&limits.file, limits.line, "compose deploy.resources");
         draft.limits = Some((limits.value, evidence));
     }
+    if let Some(entrypoint) = &svc.entrypoint {
+        draft.service.entrypoint = Some(entrypoint.value.clone());
+        let evidence = Evidence::at(&entrypoint.file, entrypoint.line, "compose entrypoint");
+        draft.commands.insert(0, (entrypoint.value.clone(), evidence.clone()));
+        draft.service.evidence.push(evidence);
+    }
     if let Some(command) = &svc.command {
         draft.service.command = Some(command.value.clone());
-        draft.evidence(&command.file, command.line, "compose command");
+        let evidence = Evidence::at(&command.file, command.line, "compose command");
+        draft.commands.insert(0, (command.value.clone(), evidence.clone()));
+        draft.service.evidence.push(evidence);
     }
     if !svc.profiles.is_empty() {
+        draft.service.profiles = svc.profiles.clone();
         draft.evidence(
             &svc.file,
             svc.line,
             format!("only started with compose profile(s) {}", svc.profiles.join(", ")),
         );
     }
+    if let Some(user) = &svc.user {
+        draft.service.user = Some(user.value.clone());
+        draft.evidence(&user.file, user.line, format!("compose runs it as user {}", user.value));
+    }
+    for privilege in &svc.privileges {
+        let (key, value) = &privilege.value;
+        let evidence = Evidence::at(&privilege.file, privilege.line, format!("{key}: {value}"));
+        draft.service.privileges.push(Privilege {
+            key: key.clone(),
+            value: value.clone(),
+            evidence,
+        });
+    }
     draft
+}
+
+/// A built image's Dockerfile, build context, and the context files it holds.
+type ImageFiles = (String, String, Vec<dockerfile::Fact<(String, String)>>);
+
+/// Container paths that hold caches or installed dependencies, not data: a volume there is
+/// a speed-up of the developer's machine.
+fn is_cache_path(path: &str) -> bool {
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    matches!(
+        last,
+        "node_modules"
+            | "target"
+            | ".cache"
+            | "cache"
+            | "vendor"
+            | ".npm"
+            | ".yarn"
+            | "__pycache__"
+            | ".gradle"
+            | ".m2"
+            | "go-build"
+            | ".venv"
+            | "venv"
+            | "tmp"
+            | "logs"
+            | "log"
+    ) || path.starts_with("/tmp")
+        || path.starts_with("/var/cache")
+        || path.starts_with("/root/.cache")
+}
+
+/// Volume names that say they hold no data (`backend-cache`, `back-notused`).
+fn is_cache_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["cache", "notused", "node_modules", "tmp"].iter().any(|word| lower.contains(word))
 }
 
 fn from_dockerfile(
@@ -394,6 +511,7 @@ fn from_dockerfile(
         let parsed = dockerfile::parse(path, &text, &[], notes);
         if let Some(config) = parsed.config(None, notes) {
             apply_image_config(&mut draft, &parsed, None, &config);
+            draft.baked = run_files::baked(files, path, dir, &config.context_files);
         }
     }
     apply_stack(files, &mut draft, scans, notes);
@@ -412,7 +530,7 @@ fn apply_image_config(
         draft.service.base_image = Some(base.value.clone());
         let stage = target.map_or("final stage".to_string(), |t| format!("stage `{t}`"));
         draft.evidence(path, Some(base.line), format!("{stage} is based on {}", base.value));
-        let role = resources::role_of_image(&base.value);
+        let role = role_of(&base.value);
         if role.is_backing() {
             draft.service.role = role;
         }
@@ -429,6 +547,8 @@ fn apply_image_config(
             name: env.value.0.clone(),
             value: Some(env.value.1.clone()),
             evidence: Evidence::at(path, Some(env.line), format!("ENV {}", env.value.0)),
+            origin: EnvOrigin::Image,
+            credential: None,
         });
     }
     if let Some(check) = &config.healthcheck {
@@ -449,23 +569,32 @@ fn apply_image_config(
     }
     if let Some(user) = &config.user {
         draft.evidence(path, Some(user.line), format!("runs as user {}", user.value));
+        if draft.service.user.is_none() {
+            draft.service.user = Some(user.value.clone());
+        }
     }
     if let Some(workdir) = &config.workdir {
         draft.evidence(path, Some(workdir.line), format!("working directory {}", workdir.value));
     }
     for volume in &config.volumes {
-        // A declared VOLUME is where the image expects data that outlives the container.
-        draft.volume(&volume.value, true);
-        draft.evidence(path, Some(volume.line), format!("VOLUME {}", volume.value));
+        // A declared VOLUME is where the image expects data that outlives the container,
+        // unless it is scratch space (`VOLUME /tmp`) or a cache.
+        let data = !is_cache_path(&volume.value);
+        draft.volume(&volume.value, data);
+        let what = if data {
+            format!("VOLUME {}", volume.value)
+        } else {
+            format!("VOLUME {} holds scratch space or a cache, not data", volume.value)
+        };
+        draft.evidence(path, Some(volume.line), what);
     }
     if let Some(command) = config.command() {
         // The image built from this stage runs it already: it is evidence, not an override
         // (`Service.command` is only for commands that replace the image's own).
-        draft.evidence(
-            path,
-            Some(command.line),
-            format!("command of the built stage: {}", command.value.join(" ")),
-        );
+        let what = format!("command of the built stage: {}", command.value.join(" "));
+        let evidence = Evidence::at(path, Some(command.line), what);
+        draft.commands.push((command.value.clone(), evidence.clone()));
+        draft.service.evidence.push(evidence);
     }
     if draft.service.language.is_none() {
         if let Some((language, image)) = language_of_images(&config.images) {
@@ -518,8 +647,11 @@ fn apply_stack(
     }
 
     for (name, default, evidence) in facts.env {
-        draft.env.push(EnvFact { name, value: default, evidence });
+        let origin = EnvOrigin::Code;
+        draft.env.push(EnvFact { name, value: default, evidence, origin, credential: None });
     }
+    draft.code_literals = facts.hosts;
+    draft.required_env = facts.required;
     for (port, evidence) in facts.ports {
         draft.port(port, None, false, PortOrigin::Code);
         draft.service.evidence.push(evidence);
@@ -540,7 +672,11 @@ fn apply_stack(
     }
 }
 
-fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedService) {
+fn add_described(
+    drafts: &mut Vec<Draft>,
+    described: descriptors::DescribedService,
+    notes: &mut Vec<Note>,
+) {
     // Same name, else the only service built from the descriptor's folder (image services
     // have no folder of their own).
     let index = drafts.iter().position(|d| d.service.name == described.name).or_else(|| {
@@ -552,13 +688,31 @@ fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedServi
             .collect();
         (built_here.len() == 1).then(|| built_here[0])
     });
+    // A job file a person wrote is evidence about services found elsewhere, never a new
+    // service by itself: its groups may be helpers (a volume-owner step, a sidecar) or other
+    // applications' jobs.
+    if index.is_none() && described.kind == "nomad job" && !drafts.is_empty() {
+        let (file, line) = described
+            .evidence
+            .first()
+            .map_or((described.dir.clone(), None), |e| (e.file.clone(), e.line));
+        notes.push(Note {
+            file: Some(file),
+            line,
+            message: format!(
+                "job file task `{}` matches no service of the repository; read as evidence only",
+                described.name
+            ),
+        });
+        return;
+    }
     let draft = match index {
         Some(i) => &mut drafts[i],
         None => {
             let source = if described.image.is_some() { Source::Image } else { Source::Build };
             let mut draft = Draft::new(&described.name, source, &described.dir);
             if let Some(image) = &described.image {
-                draft.service.role = resources::role_of_image(image);
+                draft.service.role = role_of(image);
             }
             drafts.push(draft);
             let last = drafts.len() - 1;
@@ -579,7 +733,13 @@ fn add_described(drafts: &mut Vec<Draft>, described: descriptors::DescribedServi
     for env in &described.env {
         let evidence =
             first.clone().unwrap_or_else(|| Evidence::at(&described.dir, None, "descriptor"));
-        draft.env.push(EnvFact { name: env.name.clone(), value: env.default.clone(), evidence });
+        draft.env.push(EnvFact {
+            name: env.name.clone(),
+            value: env.default.clone(),
+            evidence,
+            origin: EnvOrigin::Given,
+            credential: None,
+        });
     }
     if let Some(health) = &described.health {
         let evidence = first.clone().unwrap_or_else(|| Evidence::at(&described.dir, None, "probe"));
@@ -661,10 +821,91 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
             drafts[i].service.evidence.push(evidence);
         }
     }
+    let name_list: Vec<String> = names.iter().flat_map(|(_, n)| n.iter().cloned()).collect();
+    let name_refs: Vec<&str> = name_list.iter().map(String::as_str).collect();
+    for i in 0..drafts.len() {
+        let mut found: Vec<(usize, Option<u16>, Evidence)> = Vec::new();
+        let own = drafts[i].service.name.clone();
+        // Delivered files, and the image's own files that name a service (kept only then).
+        let baked = std::mem::take(&mut drafts[i].baked);
+        let delivered = drafts[i].service.files.len();
+        drafts[i].service.files.extend(baked);
+        let mut keep = Vec::new();
+        for (index, file) in drafts[i].service.files.iter_mut().enumerate() {
+            let Some(text) = &file.content else {
+                keep.push(index < delivered);
+                continue;
+            };
+            for (host, port, line) in links::hosts_in_text(text, &name_refs) {
+                let Some(j) = find(&host).filter(|j| *j != i) else { continue };
+                let service = names[j].1[0].clone();
+                let what = format!("{} names {service} as {host}", file.source);
+                found.push((j, port, Evidence::at(&file.source, Some(line), what)));
+                file.hosts.push(FileHost { host, service, port, line });
+            }
+            keep.push(index < delivered || !file.hosts.is_empty());
+        }
+        let mut index = 0;
+        drafts[i].service.files.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+        for file in drafts[i].service.files.iter().skip(delivered) {
+            drafts[i].service.evidence.push(file.evidence.clone());
+        }
+        // Host names written into the code; a literal that is an env read's default is a
+        // setting (its variable overrides it), not a name the code is stuck with.
+        let literals = std::mem::take(&mut drafts[i].code_literals);
+        for (literal, file) in literals {
+            let Some(j) = find(&literal.host).filter(|j| *j != i) else { continue };
+            let overridable = drafts[i].env.iter().any(|env| {
+                env.origin == EnvOrigin::Code
+                    && env.value.as_deref().is_some_and(|v| v.contains(&literal.host))
+                    && env.evidence.file == file
+                    && env.evidence.line == Some(literal.line)
+            });
+            if overridable {
+                continue;
+            }
+            let service = names[j].1[0].clone();
+            let evidence = Evidence::at(
+                &file,
+                Some(literal.line),
+                format!("the code dials {service} as `{}`", literal.text),
+            );
+            if drafts[i].service.code_hosts.iter().any(|c| {
+                c.service == service
+                    && c.evidence.file == file
+                    && c.evidence.line == Some(literal.line)
+            }) {
+                continue;
+            }
+            found.push((j, literal.port, evidence.clone()));
+            drafts[i].service.code_hosts.push(CodeHost {
+                service,
+                text: literal.text,
+                port: literal.port,
+                evidence,
+                setting: literal.setting,
+            });
+        }
+        for (j, port, evidence) in found {
+            let name = drafts[j].service.name.clone();
+            if !drafts[i].depends_on.contains(&name) {
+                drafts[i].depends_on.push(name);
+            }
+            if let Some(port) = port {
+                let what = format!("{own} reaches {} at port {port}", drafts[j].service.name);
+                reached.push((j, port, Evidence::at(&evidence.file, evidence.line, what)));
+            }
+            drafts[i].service.evidence.push(evidence);
+        }
+    }
     for (j, port, evidence) in reached {
         drafts[j].port(port, None, false, PortOrigin::Reached);
         drafts[j].service.evidence.push(evidence);
     }
+    group_credentials(drafts);
     for draft in drafts.iter_mut() {
         let own: Vec<(u16, Evidence)> = draft
             .env
@@ -676,10 +917,98 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
             })
             .collect();
         for (port, evidence) in own {
-            draft.port(port, None, false, PortOrigin::OwnEnv);
+            draft.port(port, None, false, PortOrigin::Bound);
             draft.service.evidence.push(evidence);
         }
     }
+}
+
+/// Ports the process binds by its command (`gunicorn -b 0.0.0.0:8000`, `--port 3000`) or by
+/// the server configuration it is given (`listen 80;` in a delivered nginx file).
+fn bound_ports(draft: &mut Draft) {
+    // A command compose gives replaces the image's own: only the first one runs.
+    let command = draft
+        .commands
+        .iter()
+        .find(|(_, e)| e.what.starts_with("compose"))
+        .or_else(|| draft.commands.first())
+        .cloned();
+    if let Some((words, evidence)) = command {
+        if let Some(port) = manifest::port_in_command(&words.join(" ")) {
+            draft.port(port, None, false, PortOrigin::Bound);
+            let what = format!("its command binds port {port}");
+            draft.service.evidence.push(Evidence::at(&evidence.file, evidence.line, what));
+        }
+    }
+    let serves_files = draft.web_server_base
+        || draft.service.role == Role::Proxy
+        || [&draft.service.image, &draft.service.base_image]
+            .into_iter()
+            .flatten()
+            .any(|image| WEB_SERVERS.contains(&image_name(image)));
+    if !serves_files {
+        return;
+    }
+    let mut found = Vec::new();
+    for file in draft.service.files.iter().chain(&draft.baked) {
+        let Some(text) = &file.content else { continue };
+        for (port, line) in links::listen_ports(text) {
+            found
+                .push((port, Evidence::at(&file.source, Some(line), format!("listens on {port}"))));
+        }
+    }
+    for (port, evidence) in found {
+        draft.port(port, None, false, PortOrigin::Bound);
+        draft.service.evidence.push(evidence);
+    }
+}
+
+/// Gives every secret value that more than one variable holds one name (`credential-1`), so
+/// that both ends of one credential (an app's `DB_PASSWORD` and its database's
+/// `POSTGRES_PASSWORD`, a `DATABASE_URL`'s password and `MYSQL_ROOT_PASSWORD`) read one secret.
+/// Only the names leave this function; the values stay in the drafts until `finish` drops
+/// them.
+fn group_credentials(drafts: &mut [Draft]) {
+    let mut holders: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
+    for (i, draft) in drafts.iter().enumerate() {
+        let secret_files: Vec<&str> = secret_destinations(&draft.service);
+        for (k, env) in draft.env.iter().enumerate() {
+            let Some(value) = env.value.as_deref().filter(|v| !v.is_empty()) else { continue };
+            if secret_files.contains(&value) {
+                continue;
+            }
+            let secret = match links::url_password(value) {
+                Some(password) => Some(password.to_string()),
+                None if source::looks_secret(&env.name) => Some(value.to_string()),
+                None => None,
+            };
+            let Some(secret) = secret else { continue };
+            match holders.iter_mut().find(|(s, _)| *s == secret) {
+                Some((_, list)) => list.push((i, k)),
+                None => holders.push((secret, vec![(i, k)])),
+            }
+        }
+    }
+    let mut number = 0;
+    for (_, list) in holders {
+        if list.len() < 2 {
+            continue;
+        }
+        number += 1;
+        for (i, k) in list {
+            drafts[i].env[k].credential = Some(format!("credential-{number}"));
+        }
+    }
+}
+
+/// Where the service's compose secrets are mounted (`/run/secrets/db-password`).
+fn secret_destinations(service: &Service) -> Vec<&str> {
+    service
+        .files
+        .iter()
+        .filter(|f| matches!(f.kind, FileKind::Secret { .. }))
+        .map(|f| f.destination.as_str())
+        .collect()
 }
 
 /// Settles ports, protocols, health, env, resources.
@@ -692,6 +1021,7 @@ fn finish(mut draft: Draft) -> Service {
             source.map_or((draft.service.path.clone(), None), |e| (e.file.clone(), e.line));
         Some((port, Evidence::at(file, line, format!("{image} listens on {port} by convention"))))
     });
+    bound_ports(&mut draft);
     let framework_port = draft.framework_port.take();
     // A web server image serves on its own port whatever framework built the files.
     let convention = if draft.web_server_base || draft.service.language == Some(Language::Static) {
@@ -705,13 +1035,43 @@ fn finish(mut draft: Draft) -> Service {
         convention_evidence = Some(evidence);
     }
     // Declared ports settle the list; inferred ones count only when nothing is declared, and
-    // then only the most trusted kind of inference.
+    // then only the most trusted kind of inference. A port the process binds wins over what
+    // the image's EXPOSE says: an exposed port nothing binds is left out (compose's own
+    // `ports` and `expose` stay: another service or a person may use them).
     let best = draft.ports.iter().map(|p| p.origin).min();
     let keep = |origin: PortOrigin| match best {
+        Some(PortOrigin::Bound) => {
+            matches!(origin, PortOrigin::Bound | PortOrigin::Published | PortOrigin::Declared)
+        }
         Some(best) if best <= PortOrigin::Declared => origin <= PortOrigin::Declared,
         Some(best) => origin == best,
         None => false,
     };
+    if best == Some(PortOrigin::Bound) {
+        let bound: Vec<u16> = draft
+            .ports
+            .iter()
+            .filter(|p| p.origin == PortOrigin::Bound)
+            .map(|p| p.container)
+            .collect();
+        let unbound: Vec<u16> = draft
+            .ports
+            .iter()
+            .filter(|p| p.origin == PortOrigin::Exposed && !bound.contains(&p.container))
+            .map(|p| p.container)
+            .collect();
+        for port in unbound {
+            let (file, line) = draft
+                .service
+                .evidence
+                .iter()
+                .find(|e| e.what == format!("EXPOSE {port}"))
+                .map_or((draft.service.path.clone(), None), |e| (e.file.clone(), e.line));
+            let list: Vec<String> = bound.iter().map(u16::to_string).collect();
+            let what = format!("EXPOSE {port} left out: the process binds {}", list.join(", "));
+            draft.service.evidence.push(Evidence::at(file, line, what));
+        }
+    }
     let mut ports: Vec<PortFact> = Vec::new();
     let mut candidates: Vec<PortFact> =
         draft.ports.iter().filter(|p| keep(p.origin)).cloned().collect();
@@ -738,6 +1098,35 @@ fn finish(mut draft: Draft) -> Service {
         if let Some((path, evidence)) = draft.framework_health.clone() {
             health =
                 Some((Health { kind: HealthKind::Http, path: Some(path), port: None }, evidence));
+        }
+    }
+    let facts = image.as_deref().and_then(images::facts);
+    if let (None, Some(facts)) = (&health, &facts) {
+        if let (Some(check), Some(fact)) =
+            (facts.health.as_ref(), facts.source(images::Fact::Health))
+        {
+            let mut check = check.check.clone();
+            if check.port.is_some_and(|port| Some(port) == main) {
+                check.port = None;
+            }
+            let what =
+                format!("{} is checked at {} ({fact})", facts.family, describe_health(&check));
+            health = Some((check, Evidence::at(&draft.service.path, None, what)));
+        }
+    }
+    if let Some(facts) = &facts {
+        // A database or a broker keeps its data where the image writes it: without a volume
+        // there, every restart of the task starts from nothing.
+        if matches!(draft.service.role, Role::Database | Role::Queue) {
+            for path in &facts.data {
+                if draft.service.volumes.iter().any(|v| v.path == *path) {
+                    continue;
+                }
+                draft.volume(path, true);
+                let source = facts.source(images::Fact::Data).unwrap_or("the image facts");
+                let what = format!("{} keeps its data in {path} ({source})", facts.family);
+                draft.service.evidence.push(Evidence::at(&draft.service.path, None, what));
+            }
         }
     }
     if let Some((mut check, evidence)) = health {
@@ -778,16 +1167,21 @@ fn finish(mut draft: Draft) -> Service {
         .collect();
 
     let mut env: Vec<EnvVar> = Vec::new();
+    let secret_files: Vec<String> =
+        secret_destinations(&draft.service).into_iter().map(str::to_string).collect();
     for fact in draft.env {
-        let secret = source::looks_secret(&fact.name)
-            || fact
-                .value
-                .as_deref()
-                .is_some_and(|v| links::has_url_password(v) || v.starts_with("/run/secrets/"));
+        // A path to a secret file the job renders is not itself a secret (`*_FILE` variables,
+        // `DATABASE_PASSWORD=/run/secrets/db-password`): the variable keeps pointing at it.
+        let points_at_file =
+            fact.value.as_deref().is_some_and(|v| secret_files.iter().any(|f| f == v));
+        let secret = !points_at_file
+            && (source::looks_secret(&fact.name)
+                || fact.value.as_deref().is_some_and(links::has_url_password));
+        let masked = fact.value.as_deref().filter(|_| secret).and_then(links::mask_url_password);
         match env.iter_mut().find(|e| e.name == fact.name) {
             Some(existing) => {
                 existing.secret |= secret;
-                if existing.default.is_none() {
+                if existing.default.is_none() && existing.origin == fact.origin {
                     existing.default = fact.value;
                 }
             }
@@ -797,7 +1191,10 @@ fn finish(mut draft: Draft) -> Service {
                     name: fact.name,
                     secret,
                     default: fact.value,
-                    ..EnvVar::default()
+                    origin: fact.origin,
+                    required: false,
+                    masked,
+                    credential: fact.credential,
                 });
             }
         }
@@ -807,6 +1204,9 @@ fn finish(mut draft: Draft) -> Service {
             // Secret values never leave the analyzer.
             var.default = None;
         }
+        var.required = var.default.is_none()
+            && var.origin == EnvOrigin::Code
+            && draft.required_env.contains(&var.name);
     }
     draft.service.env = env;
     draft.service.depends_on = draft.depends_on;
@@ -852,6 +1252,14 @@ fn describe_health(health: &Health) -> String {
     text
 }
 
+/// What a published image is for: the image facts' role when they know the image, else the
+/// name rules of `resources`.
+fn role_of(image: &str) -> Role {
+    images::facts(image)
+        .and_then(|facts| facts.role)
+        .unwrap_or_else(|| resources::role_of_image(image))
+}
+
 /// Images that are web servers serving files or forwarding requests.
 const WEB_SERVERS: [&str; 4] = ["nginx", "httpd", "caddy", "lighttpd"];
 
@@ -862,8 +1270,11 @@ fn image_name(image: &str) -> &str {
     last.split(':').next().unwrap_or(last)
 }
 
-/// The port a well-known image listens on.
+/// The port a well-known image listens on: the image facts' port, else the name rules.
 fn conventional_image_port(image: &str) -> Option<u16> {
+    if let Some(port) = images::facts(image).and_then(|facts| facts.port) {
+        return Some(port.number);
+    }
     let name = image_name(image);
     Some(match name {
         "postgres" | "postgis" => 5432,
@@ -1008,6 +1419,7 @@ mod tests {
                 evidence: evidence.clone(),
                 ..Default::default()
             },
+            &mut Vec::new(),
         );
         add_described(
             &mut drafts,
@@ -1018,6 +1430,7 @@ mod tests {
                 evidence,
                 ..Default::default()
             },
+            &mut Vec::new(),
         );
         let services: Vec<Service> = drafts.into_iter().map(finish).collect();
         let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();

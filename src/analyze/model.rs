@@ -49,6 +49,9 @@ pub struct Service {
     /// The command that overrides the image's default, when one is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// The entrypoint that overrides the image's, when one is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
     /// Suggested resources with the reason for them.
     pub resources: Resources,
     /// Where each conclusion above came from.
@@ -102,6 +105,7 @@ impl Service {
             volumes: Vec::new(),
             depends_on: Vec::new(),
             command: None,
+            entrypoint: None,
             resources: Resources { cpu: 0, memory: 0, reason: String::new() },
             evidence: Vec::new(),
             files: Vec::new(),

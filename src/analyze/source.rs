@@ -18,8 +18,10 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
+mod hosts;
 mod secrets;
 
+pub use hosts::{HostLiteral, MAX_HOST_LITERALS};
 pub use secrets::looks_secret;
 
 use super::read::{documents, parse_yaml, ReadText};
@@ -43,6 +45,11 @@ pub struct SourceFacts {
     pub health_paths: Vec<(String, Evidence)>,
     /// Those of `ports` that serve gRPC (found next to a gRPC server registration).
     pub grpc_ports: Vec<(u16, Evidence)>,
+    /// Host-like literals in the code, with the file they are in (at most
+    /// [`MAX_HOST_LITERALS`]); the assembly keeps those that name a service.
+    pub hosts: Vec<(HostLiteral, String)>,
+    /// Env names the code reads in a way that fails without them.
+    pub required: Vec<String>,
 }
 
 /// Kinds of files the scan reads.
@@ -574,6 +581,13 @@ pub fn scan_text(
         }
     }
     facts.ports.extend(file_ports);
+    if kind != SourceKind::Proto && facts.hosts.len() < MAX_HOST_LITERALS {
+        let room = MAX_HOST_LITERALS - facts.hosts.len();
+        let at = |offset: usize| lines.at(offset);
+        let found = hosts::host_literals(kind, text, &at);
+        facts.hosts.extend(found.into_iter().take(room).map(|h| (h, path.to_string())));
+    }
+    facts.required.extend(hosts::required_reads(kind, text));
     // Route patterns have no literal to search for; most files name no health word at all.
     let health_words = patterns.health_words.is_match(text);
     for (kinds, regex) in &patterns.health {
@@ -660,6 +674,8 @@ impl SourceFacts {
         dedup_by_key(&mut self.ports, |(port, _)| *port);
         dedup_by_key(&mut self.grpc_ports, |(port, _)| *port);
         dedup_by_key(&mut self.health_paths, |(path, _)| path.clone());
+        self.required.sort();
+        self.required.dedup();
         self.health_paths.sort_by_key(|(path, _)| health_rank(path));
     }
 }

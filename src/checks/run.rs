@@ -3,13 +3,11 @@
 //! `nomad-spec/routes` (Fabio, with the hostname suffix from `.nomad-spec.toml` or Consul's
 //! conventions) and `nomad-spec/plan` (Nomad). The checks themselves live in
 //! `jobspec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
-//! environment and answers in the vocabulary of [`super`]. Every service is optional: a check
-//! whose service is not configured or not reachable is skipped and says why.
-
-use std::collections::BTreeMap;
+//! set of settings and answers in the vocabulary of [`super`]. Every service is optional: a
+//! check whose service is not configured or not reachable is skipped and says why.
 
 use super::{CheckResult, CheckStatus, FileChecks, PLAN, ROUTES, SECRETS, VALIDATE};
-use crate::infra::consul::{ConsulClient, DEFAULT_CONVENTIONS_KEY};
+use crate::infra::consul::ConsulClient;
 use crate::infra::fabio::{self, FabioClient};
 use crate::jobspec::config::Config;
 use crate::jobspec::parse::ParseOptions;
@@ -18,46 +16,49 @@ use crate::jobspec::{Diagnostic, Severity};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::{render_markdown, PlanReport};
 use crate::nomad::NomadClient;
+use crate::settings::Settings;
 
 /// Every check on one job file, in order: validate, secrets, routes, plan.
 pub async fn check_file(
     file: &JobFile,
     options: &ParseOptions,
-    env: &BTreeMap<String, String>,
+    settings: &Settings,
     config: &Config,
     strict_routes: bool,
 ) -> FileChecks {
     let name = file.path.display().to_string();
     let source = file.text.as_str();
     let mut results = vec![validate_check(source, &name)];
-    results.push(secrets_check(source, &name, env).await);
+    results.push(secrets_check(source, &name, settings).await);
 
-    let (suffix, note) = hostname_suffix(env, config).await;
-    let mut routes = match FabioClient::from_env(env) {
-        Ok(client) => {
-            let prefix = config
-                .fabio
-                .as_ref()
-                .and_then(|f| f.tag_prefix.as_deref())
-                .unwrap_or(fabio::DEFAULT_TAG_PREFIX);
-            fabio::check_routes(
-                source,
-                &name,
-                options,
-                Some(&client),
-                prefix,
-                suffix.as_deref(),
-                strict_routes,
-            )
-            .await
-        }
-        Err(err) => CheckResult::skipped(ROUTES, err.to_string()),
-    };
+    let (suffix, note) = hostname_suffix(settings, config).await;
+    let fabio = settings.fabio().map_err(|err| err.to_string());
+    let mut routes =
+        match fabio.and_then(|typed| FabioClient::new(typed).map_err(|e| e.to_string())) {
+            Ok(client) => {
+                let prefix = config
+                    .fabio
+                    .as_ref()
+                    .and_then(|f| f.tag_prefix.as_deref())
+                    .unwrap_or(fabio::DEFAULT_TAG_PREFIX);
+                fabio::check_routes(
+                    source,
+                    &name,
+                    options,
+                    Some(&client),
+                    prefix,
+                    suffix.as_deref(),
+                    strict_routes,
+                )
+                .await
+            }
+            Err(why) => CheckResult::skipped(ROUTES, why),
+        };
     if let Some(note) = note {
         routes.summary.push_str(&format!(" (note: {note})"));
     }
     results.push(routes);
-    let (plan_result, plan) = plan_check(file, options, env).await;
+    let (plan_result, plan) = plan_check(file, options, settings).await;
     results.push(plan_result);
     FileChecks { results, plan: plan.as_ref().map(render_markdown) }
 }
@@ -77,8 +78,8 @@ fn validate_check(source: &str, file: &str) -> CheckResult {
 
 /// The secrets check (Vault), skipped with the reason when Vault is not configured or its
 /// settings cannot be used.
-async fn secrets_check(source: &str, file: &str, env: &BTreeMap<String, String>) -> CheckResult {
-    match crate::infra::vault::VaultClient::new(env) {
+async fn secrets_check(source: &str, file: &str, settings: &Settings) -> CheckResult {
+    match crate::infra::vault::VaultClient::configured(settings) {
         Ok(client) => crate::infra::vault::check_secrets(source, file, client.as_ref()).await,
         Err(err) => {
             CheckResult::skipped(SECRETS, format!("the Vault settings cannot be used: {err}"))
@@ -88,23 +89,16 @@ async fn secrets_check(source: &str, file: &str, env: &BTreeMap<String, String>)
 
 /// The hostname suffix for suggestions: `.nomad-spec.toml` first, then Consul's conventions;
 /// and a note when the conventions could not be read.
-async fn hostname_suffix(
-    env: &BTreeMap<String, String>,
-    config: &Config,
-) -> (Option<String>, Option<String>) {
+async fn hostname_suffix(settings: &Settings, config: &Config) -> (Option<String>, Option<String>) {
     if let Some(suffix) = config.fabio.as_ref().and_then(|f| f.hostname_suffix.clone()) {
         return (Some(suffix), None);
     }
-    let client = match ConsulClient::from_env(env) {
+    let client = match ConsulClient::configured(settings) {
         Ok(Some(client)) => client,
         Ok(None) => return (None, None),
         Err(err) => return (None, Some(format!("Consul conventions skipped: {err}"))),
     };
-    let key = env
-        .get("NOMAD_SPEC_CONVENTIONS_KEY")
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_CONVENTIONS_KEY);
-    match client.conventions(key).await {
+    match client.conventions(client.conventions_key()).await {
         Ok(conventions) => {
             (conventions.and_then(|c| c.fabio).and_then(|f| f.hostname_suffix), None)
         }
@@ -116,9 +110,9 @@ async fn hostname_suffix(
 async fn plan_check(
     file: &JobFile,
     options: &ParseOptions,
-    env: &BTreeMap<String, String>,
+    settings: &Settings,
 ) -> (CheckResult, Option<PlanReport>) {
-    let client = match NomadClient::configured(env) {
+    let client = match NomadClient::configured(settings) {
         Ok(Some(client)) => client,
         Ok(None) => {
             let why = "Nomad is not configured (NOMAD_ADDR is not set)";

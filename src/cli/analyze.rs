@@ -51,7 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::read_dir(&root).with_context(|| format!("cannot read {}", root.display()))?;
     let options = Options {
         // A clone's temporary folder name means nothing; the URL names the repository.
-        root_name: clone.then(|| crate::git::repository_name(&args.path)).flatten(),
+        root_name: clone
+            .then(|| crate::git::repository_name(crate::git::NameSource::CloneUrl(&args.path))),
         ..Options::default()
     };
     let analysis = analyze::analyze(&root, &options);

@@ -9,7 +9,6 @@
 //! Exit codes: 0 nothing failed (skipped checks allowed), 1 a check failed, 2 usage error or
 //! unreadable file.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,6 +18,7 @@ use crate::checks::{CheckResult, CheckStatus};
 use crate::jobspec::config::Config;
 use crate::jobspec::Severity;
 use crate::nomad::job_file::JobFile;
+use crate::settings::Settings;
 
 use super::runtime;
 
@@ -58,13 +58,12 @@ pub enum CheckFormat {
 }
 
 /// Runs `nomad-spec check`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = args.job.parse_options()?;
     let file = JobFile::read(&args.job.file)?;
-    let env: BTreeMap<String, String> = std::env::vars().collect();
     let config = Config::load_from_repository(Path::new("."))?;
     let results = runtime()?
-        .block_on(check_file(&file, &options, &env, &config, !args.lenient_routes))
+        .block_on(check_file(&file, &options, settings, &config, !args.lenient_routes))
         .results;
     match args.format {
         CheckFormat::Text => print!("{}", render_text_results(&results)),

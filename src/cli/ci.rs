@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::workflow::{self, dry_run, settings, Runner};
+use crate::settings::Settings;
+use crate::workflow::{self, dry_run, Runner};
 
 /// Arguments of `nomad-spec ci`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +26,8 @@ VAULT_ADDR, CONSUL_HTTP_ADDR, FABIO_ADMIN_ADDR, NOMAD_SPEC_LLM_BASE_URL (all opt
 
 Exit codes:
     0  the event was handled (or ignored, with the reason in the log)
-    1  the run failed (the forge, git or a setting said no; the log says why)
+    1  the run failed (the forge, git or a setting said no; the log says why, and so does a
+       comment on the change request when the run was about one)
     2  usage error, or an event the run cannot read (a missing variable, a payload that is
        not what the forge sends: the message names the field)")]
 pub struct Args {
@@ -38,28 +40,16 @@ pub struct Args {
 }
 
 /// Runs `nomad-spec ci`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let vars = settings::vars_from_env();
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     if args.dry_run {
-        print!("{}", dry_run::plan(&vars, &args.path)?);
+        print!("{}", dry_run::plan(settings, &args.path)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let runner = Runner::from_vars(&vars);
-    for secret in [
-        "GITHUB_TOKEN",
-        settings::GITLAB_TOKEN,
-        "CI_JOB_TOKEN",
-        "NOMAD_TOKEN",
-        "VAULT_TOKEN",
-        "CONSUL_HTTP_TOKEN",
-        "NOMAD_SPEC_LLM_API_KEY",
-        "OPENAI_API_KEY",
-    ] {
-        if let Some(value) = vars.get(secret) {
-            runner.mask(value);
-        }
+    let runner = Runner::from_vars(settings.vars());
+    for secret in settings.secret_values() {
+        runner.mask(secret);
     }
-    let result = super::runtime()?.block_on(workflow::run(&vars, &runner));
+    let result = super::runtime()?.block_on(workflow::run(settings, &runner));
     match result {
         Ok(report) => {
             runner.summary(&report.summary_markdown());

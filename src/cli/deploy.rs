@@ -17,6 +17,7 @@ use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::{JobFile, ParsedBy};
 use crate::nomad::watch::WatchOptions;
 use crate::nomad::{NomadClient, NomadError};
+use crate::settings::Settings;
 
 use super::{exit_code_of, runtime};
 
@@ -116,13 +117,13 @@ pub(crate) fn note_parser(parsed_by: &ParsedBy) {
 }
 
 /// Runs `nomad-spec deploy`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = args.job.parse_options()?;
     let mut file = JobFile::read(&args.job.file)?;
-    let client = NomadClient::from_env()?;
+    let client = NomadClient::from_settings(settings)?;
     // The LLM advises on failures the rules cannot fix; a bad setting only skips it.
     let llm = if args.fix {
-        crate::llm::Client::from_env().unwrap_or_else(|err| {
+        crate::llm::Client::configured(settings).unwrap_or_else(|err| {
             eprintln!("note: LLM skipped: {err:#}");
             None
         })

@@ -16,14 +16,20 @@
 //! memory_min = 1024                # the task's memory is at least this (MB)
 //! ```
 //!
+//! A dataset may also (or only) hold app files, `*.toml` directly in its folder
+//! (`datasets/apps`): each names an app of the shared corpus and what a job that really runs
+//! it must contain (`datasets/apps/README.md`); the report then adds a per-app deployability
+//! score (`cli::whole_app`, `cli::deployability`), judged on the rules' jobs (the LLM does not
+//! take part). The corpus is `--corpus` or `NOMAD_SPEC_CORPUS`, else `../shared/corpus`.
+//!
 //! Every field but `path` is optional; only the fields given are scored. The case's service is
 //! always deployed (`deploy.SERVICE=true`), everything else takes the rules' defaults. With
 //! `--llm on`, the `refine` task reviews each case's job and accepted changes are scored;
 //! the report adds the LLM's calls, tokens and latency. `--prompt-version TASK=V` uses
 //! `prompts/TASK.V.md` (under `--prompts`) instead of the shipped prompt of that task.
 //!
-//! Exit codes: 0 the report was printed; 2 the dataset, a case or a prompt cannot be read, or
-//! `--llm on` without an LLM configured.
+//! Exit codes: 0 the report was printed; 2 the dataset, a case, an app file, the corpus or a
+//! prompt cannot be read, or `--llm on` without an LLM configured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +48,7 @@ use crate::jobspec::validate::{is_valid, validate_source};
 use crate::jobspec::{JobSpec, TaskGroup};
 use crate::llm::prompt::Prompt;
 use crate::llm::{tasks, Client};
+use crate::settings::Settings;
 
 /// Largest case or prompt file read.
 const MAX_CASE_FILE_BYTES: u64 = 1024 * 1024;
@@ -75,6 +82,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The shared corpus that holds the apps of app files (default: $NOMAD_SPEC_CORPUS, else
+    /// ../shared/corpus).
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
 }
 
 /// One case's `expected.toml`.
@@ -161,11 +172,14 @@ pub struct Report {
     pub usage: Usage,
     /// Every case.
     pub cases: Vec<CaseReport>,
+    /// Per app file: whether the generated jobs would really run the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployability: Option<super::deployability::Report>,
 }
 
 /// Runs `nomad-spec eval`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = match evaluate(&args) {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let report = match evaluate(&args, settings) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("nomad-spec eval: {err:#}");
@@ -179,12 +193,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn client(args: &Args) -> anyhow::Result<Option<Client>> {
+fn client(args: &Args, settings: &Settings) -> anyhow::Result<Option<Client>> {
     if args.llm == Switch::Off {
         anyhow::ensure!(args.prompt_versions.is_empty(), "--prompt-version needs --llm on");
         return Ok(None);
     }
-    let mut client = Client::from_env()?.ok_or_else(|| {
+    let mut client = Client::configured(settings)?.ok_or_else(|| {
         anyhow::anyhow!("--llm on, but no LLM is configured (set NOMAD_SPEC_LLM_BASE_URL)")
     })?;
     for choice in &args.prompt_versions {
@@ -206,9 +220,9 @@ fn client(args: &Args) -> anyhow::Result<Option<Client>> {
     Ok(Some(client))
 }
 
-/// Runs every case of the dataset.
-pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
-    let client = client(args)?;
+/// Runs every case of the dataset (with the LLM `settings` configure, when `--llm on`).
+pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
+    let client = client(args, settings)?;
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&args.dataset)
         .with_context(|| format!("cannot read the dataset {}", args.dataset.display()))?
         .flatten()
@@ -216,11 +230,17 @@ pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
         .filter(|path| path.join("expected.toml").is_file())
         .collect();
     cases.sort();
+    let apps = !super::whole_app::app_files(&args.dataset)?.is_empty();
     anyhow::ensure!(
-        !cases.is_empty(),
-        "{}: no case (a folder with expected.toml)",
+        !cases.is_empty() || apps,
+        "{}: no case (a folder with expected.toml) and no app file (*.toml)",
         args.dataset.display()
     );
+    let deployability = if apps {
+        Some(super::whole_app::evaluate_apps(&args.dataset, args.corpus.as_deref())?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -256,6 +276,7 @@ pub fn evaluate(args: &Args) -> anyhow::Result<Report> {
         jobs: reports.iter().map(|r| r.jobs).sum(),
         usage,
         cases: reports,
+        deployability,
     })
 }
 
@@ -475,6 +496,9 @@ fn text(report: &Report) -> String {
         report.jobs,
         percent(report.valid_jobs, report.jobs)
     );
+    if let Some(deployability) = &report.deployability {
+        out.push_str(&deployability.text());
+    }
     let u = &report.usage;
     let _ = writeln!(
         out,

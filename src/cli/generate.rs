@@ -19,11 +19,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
+use crate::generation::{prepare, Prepared};
+use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
 use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::jobspec::render::{self, Provenance};
+use crate::settings::Settings;
 
 /// Arguments of `nomad-spec generate`.
 #[derive(Debug, clap::Args)]
@@ -68,14 +71,14 @@ pub fn generate_text(
     config: &Config,
 ) -> anyhow::Result<(Generated, Vec<GeneratedFile>)> {
     let analysis = analyze::analyze(root, &analyze::Options::default());
-    let repository = repository_name(root);
+    let repository = repository_name(NameSource::Folder(root));
     let generated = build::build(&analysis, answers, config, &repository)?;
     let files = render_files(&generated, config, &repository)?;
     Ok((generated, files))
 }
 
 /// Runs `nomad-spec generate`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let root = args.path.as_path();
     if !root.is_dir() {
         anyhow::bail!("--path {}: not a directory", root.display());
@@ -84,43 +87,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => Config::load_from_repository(root)?,
     };
-    let mut answers = match &args.answers {
+    let mut given = match &args.answers {
         Some(path) => Answers::load(path)?,
         None => Answers::default(),
     };
     for assignment in &args.set {
-        answers.set(assignment).with_context(|| format!("--set {assignment}"))?;
+        given.set(assignment).with_context(|| format!("--set {assignment}"))?;
     }
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &analyze::Options::default()),
     };
-    // Consul is optional: what it adds and what was skipped is said on stderr.
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let mut config = config;
+    // The cluster is optional: what it adds and what was skipped is said on stderr.
+    let repository = repository_name(NameSource::Folder(root));
     let runtime = super::runtime()?;
-    let mut notes = runtime.block_on(crate::infra::consul::enrich(&mut config, &analysis, &env));
-    if config.nomad_version.is_none() {
-        notes.push(runtime.block_on(crate::infra::nomad_version::learn(&mut config, &env)));
-    }
-    let app_name = answers.job.clone().unwrap_or_else(|| repository_name(root));
-    notes.extend(runtime.block_on(crate::infra::vault::enrich::suggest_answers(
-        &analysis,
-        &app_name,
-        &config,
-        &env,
-        &mut answers,
-    )));
-    for note in notes {
+    let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    let (mut answers, suggested) = prepared.answers(&given);
+    for note in prepared.notes.iter().chain(&suggested) {
         eprintln!("note: {note}");
     }
+    let Prepared { analysis, config, repository, .. } = &prepared;
     let interactive =
         !args.no_questions && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let stdin = std::io::stdin();
     let mut terminal = Conversation::new(stdin.lock(), std::io::stdout());
 
     if interactive {
-        print!("{}", summary_table(&analysis));
+        print!("{}", summary_table(analysis));
     }
     let prompt = match &args.prompt {
         Some(prompt) => Some(prompt.clone()),
@@ -130,13 +123,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
         // The LLM, when one is configured, reads the request as answers; the rules below
         // (services named in it) stand when it is absent, down, or its answer is rejected.
-        let llm = crate::llm::Client::from_env().unwrap_or_else(|err| {
+        let llm = crate::llm::Client::configured(settings).unwrap_or_else(|err| {
             eprintln!("note: LLM skipped: {err:#}");
             None
         });
         let advice = runtime.block_on(crate::llm::tasks::answers(
             llm.as_ref(),
-            &analysis,
+            analysis,
             &[],
             &prompt,
             &answers,
@@ -148,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("the LLM read the request as: {}", patch.applied.join(", "));
             answers = patch.answers;
         } else {
-            let picked = select_from_prompt(&prompt, &analysis, &mut answers);
+            let picked = select_from_prompt(&prompt, analysis, &mut answers);
             let message = if picked.is_empty() {
                 "the answer names no service; using the defaults".to_string()
             } else {
@@ -158,10 +151,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let repository = repository_name(root);
     let conversation = interactive.then_some(&mut terminal);
-    let generated = match build_asking(&analysis, &mut answers, &config, &repository, conversation)?
-    {
+    let generated = match build_asking(analysis, &mut answers, config, repository, conversation)? {
         Ok(generated) => generated,
         Err(BuildError::NothingToDeploy(message)) => {
             eprintln!("error: {message}");
@@ -173,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report_defaults(&generated.unanswered);
     }
 
-    let files = render_files(&generated, &config, &repository)?;
+    let files = prepared.render(&generated)?;
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let targets = targets(root, args.output.as_deref(), &files)?;
     let mut out = std::io::stdout().lock();
@@ -322,12 +313,6 @@ fn show(default: &str) -> &str {
     } else {
         default
     }
-}
-
-/// The folder name of the repository, the default job name.
-fn repository_name(root: &Path) -> String {
-    let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    absolute.file_name().and_then(|name| name.to_str()).unwrap_or("app").to_string()
 }
 
 /// Marks the services a free-text answer names as deployed and the others as not, leaving

@@ -9,11 +9,13 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::nomad::NomadError;
+use crate::settings::Settings;
 
 pub mod analyze;
 pub mod check;
 pub mod ci;
 pub mod deploy;
+pub mod deployability;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
@@ -21,6 +23,7 @@ pub mod parse;
 pub mod plan;
 pub mod status;
 pub mod validate;
+pub mod whole_app;
 
 /// A job file and its HCL variables, as `plan`, `deploy` and `check` take them.
 #[derive(Debug, clap::Args)]
@@ -127,20 +130,20 @@ pub enum Command {
     Ci(ci::Args),
 }
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs one parsed command line with the settings `main` read from the environment.
+pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Generate(args) => generate::run(args),
+        Command::Generate(args) => generate::run(args, settings),
         Command::Parse(args) => parse::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Validate(args) => validate::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Ci(args) => ci::run(args),
+        Command::Check(args) => check::run(args, settings),
+        Command::Eval(args) => eval::run(args, settings),
+        Command::Plan(args) => plan::run(args, settings),
+        Command::Deploy(args) => deploy::run(args, settings),
+        Command::Status(args) => status::run(args, settings),
+        Command::Ci(args) => ci::run(args, settings),
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::{render_markdown, render_text, PlanReport, EXIT_ERROR};
 use crate::nomad::NomadClient;
+use crate::settings::Settings;
 
 use super::deploy::note_parser;
 use super::runtime;
@@ -41,8 +42,8 @@ pub enum PlanFormat {
 }
 
 /// Runs `nomad-spec plan`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match plan(&args) {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match plan(&args, settings) {
         Ok(code) => Ok(code),
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -51,10 +52,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn plan(args: &Args) -> anyhow::Result<ExitCode> {
+fn plan(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let options = args.job.parse_options()?;
     let file = JobFile::read(&args.job.file)?;
-    let client = NomadClient::from_env()?;
+    let client = NomadClient::from_settings(settings)?;
     let report = runtime()?.block_on(async {
         let (job, parsed_by) = file.to_job(Some(&client), &options).await?;
         note_parser(&parsed_by);

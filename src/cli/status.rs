@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::nomad::status::{render_status, JobStatus};
 use crate::nomad::{NomadClient, NomadError};
+use crate::settings::Settings;
 
 use super::deploy::ReportFormat;
 use super::{exit_code_of, runtime};
@@ -30,8 +31,8 @@ pub struct Args {
 }
 
 /// Runs `nomad-spec status`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = NomadClient::from_env()?;
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let client = NomadClient::from_settings(settings)?;
     let result = runtime()?.block_on(JobStatus::read(&client, &args.job));
     let status = match result {
         Ok(status) => status,

@@ -426,10 +426,20 @@ pub fn find_status_comment<'a>(
     comments: &'a [PostedComment],
     bot_login: &str,
 ) -> Option<&'a PostedComment> {
+    find_bot_comment(comments, bot_login, STATUS_MARKER)
+}
+
+/// The oldest comment written by `bot_login` that has `marker` as a line of its own (so a
+/// person quoting it is never mistaken for the bot).
+pub fn find_bot_comment<'a>(
+    comments: &'a [PostedComment],
+    bot_login: &str,
+    marker: &str,
+) -> Option<&'a PostedComment> {
     comments
         .iter()
         .filter(|c| c.author.eq_ignore_ascii_case(bot_login))
-        .filter(|c| c.body.lines().any(|line| line.trim() == STATUS_MARKER))
+        .filter(|c| c.body.lines().any(|line| line.trim() == marker))
         .min_by_key(|c| c.id)
 }
 

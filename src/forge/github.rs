@@ -9,7 +9,6 @@
 //! Every failure becomes a [`ForgeError`] carrying GitHub's own `message`, never the token.
 //! REST reference: <https://docs.github.com/en/rest> (API version 2022-11-28).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +22,7 @@ use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::jobspec::{Diagnostic, Severity};
+use crate::settings::{GitHubSettings, Settings};
 
 const FORGE: &str = "GitHub";
 /// GitHub accepts at most this many annotations per check-run request.
@@ -102,72 +102,22 @@ struct Answer {
     body: String,
 }
 
-fn var<'a>(vars: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
-    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 fn config_error(what: &str, message: String) -> ForgeError {
     ForgeError { forge: FORGE, what: what.to_string(), status: None, message }
 }
 
+/// What a settings error is called on GitHub.
+const READING_SETTINGS: &str = "reading the GitHub settings";
+
 impl GitHub {
-    /// The client from GitHub Actions' variables: `GITHUB_API_URL` (default
-    /// `https://api.github.com`; GitHub Enterprise Server: `https://HOST/api/v3`),
-    /// `GITHUB_SERVER_URL` (default `https://github.com`), `GITHUB_REPOSITORY` (`owner/name`,
-    /// required), `GITHUB_TOKEN` (required) and `NOMAD_SPEC_BOT_LOGIN` (default
-    /// `github-actions[bot]`). Empty values count as unset.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<GitHub, ForgeError> {
-        let what = "reading the GitHub settings";
-        let api_url = var(vars, "GITHUB_API_URL").unwrap_or("https://api.github.com");
-        let server_url = var(vars, "GITHUB_SERVER_URL").unwrap_or("https://github.com");
-        let repository = var(vars, "GITHUB_REPOSITORY").ok_or_else(|| {
-            config_error(what, "GITHUB_REPOSITORY is not set; set it to `owner/name`".into())
-        })?;
-        let (owner, name) = match repository.split_once('/') {
-            Some((owner, name))
-                if valid_name(owner) && valid_name(name) && !name.ends_with(".git") =>
-            {
-                (owner, name)
-            }
-            _ => {
-                return Err(config_error(
-                    what,
-                    format!("GITHUB_REPOSITORY is `{repository}`, not `owner/name`"),
-                ))
-            }
-        };
-        let token = var(vars, "GITHUB_TOKEN").ok_or_else(|| {
-            config_error(
-                what,
-                "GITHUB_TOKEN is not set; pass the workflow's token \
-                 (`GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`)"
-                    .into(),
-            )
-        })?;
-        // octocrab puts the token in a header and panics on characters a header cannot hold.
-        if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(config_error(
-                what,
-                "GITHUB_TOKEN holds spaces or characters a token cannot have".into(),
-            ));
-        }
-        let bot_login = var(vars, "NOMAD_SPEC_BOT_LOGIN").unwrap_or("github-actions[bot]");
-        for (variable, url) in [("GITHUB_API_URL", api_url), ("GITHUB_SERVER_URL", server_url)] {
-            let parsed = url::Url::parse(url).map_err(|err| {
-                config_error(what, format!("{variable} is `{url}`, not a URL: {err}"))
-            })?;
-            if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
-                return Err(config_error(
-                    what,
-                    format!("{variable} is `{url}`; it must be an http(s) URL"),
-                ));
-            }
-        }
+    /// The client for the repository `settings` name (see [`GitHubSettings`]).
+    pub fn new(settings: GitHubSettings) -> Result<GitHub, ForgeError> {
+        let GitHubSettings { api_url, server_url, owner, name, token, bot_login } = settings;
         // Checked here so a bad URL is a settings error; the client itself is built on first
         // use, inside the async runtime its connection pool needs.
-        octocrab::Octocrab::builder().base_uri(api_url.trim_end_matches('/')).map_err(|err| {
+        octocrab::Octocrab::builder().base_uri(api_url.as_str()).map_err(|err| {
             config_error(
-                what,
+                READING_SETTINGS,
                 format!(
                     "GITHUB_API_URL `{api_url}` is not usable: {}",
                     crate::http::error_chain(&err)
@@ -175,20 +125,27 @@ impl GitHub {
             )
         })?;
         let remote = GitRemote {
-            url: format!("{}/{owner}/{name}.git", server_url.trim_end_matches('/')),
+            url: format!("{server_url}/{owner}/{name}.git"),
             username: "x-access-token".into(),
-            token: token.to_string(),
+            token,
             push_options: Vec::new(),
         };
         Ok(GitHub {
             client: OnceLock::new(),
-            api_url: api_url.trim_end_matches('/').to_string(),
+            api_url,
             repository: format!("{owner}/{name}"),
-            bot_login: bot_login.to_string(),
+            bot_login,
             remote,
             retry: RetryPolicy::default(),
             checks_forbidden: AtomicBool::new(false),
         })
+    }
+
+    /// The client from `settings`, a setting that cannot be used being a [`ForgeError`].
+    pub fn from_settings(settings: &Settings) -> Result<GitHub, ForgeError> {
+        let typed =
+            settings.github().map_err(|err| config_error(READING_SETTINGS, err.to_string()))?;
+        GitHub::new(typed)
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -474,7 +431,7 @@ impl GitHub {
             .base_uri(self.api_url.as_str())
             .and_then(|builder| {
                 builder
-                    .personal_token(self.remote.token.clone())
+                    .personal_token(self.remote.token.as_str().to_string())
                     .set_connect_timeout(Some(Duration::from_secs(15)))
                     .set_read_timeout(Some(Duration::from_secs(60)))
                     .set_write_timeout(Some(Duration::from_secs(60)))
@@ -624,18 +581,8 @@ impl GitHub {
 
     /// Removes the token from text that came from elsewhere (a server may echo a header).
     fn scrub(&self, text: &str) -> String {
-        if self.remote.token.is_empty() {
-            return text.to_string();
-        }
-        text.replace(&self.remote.token, "***")
+        self.remote.token.redact(text)
     }
-}
-
-fn valid_name(text: &str) -> bool {
-    !text.is_empty()
-        && text != "."
-        && text != ".."
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn is_server_error(err: &ForgeError) -> bool {
@@ -964,12 +911,9 @@ struct CheckRunOutput {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
     fn from(pairs: &[(&str, &str)]) -> Result<GitHub, String> {
-        GitHub::from_vars(&vars(pairs)).map_err(|e| e.to_string())
+        GitHub::from_settings(&Settings::from_vars(pairs.iter().copied()))
+            .map_err(|e| e.to_string())
     }
 
     const TOKEN: &str = "ghs_UnitTestToken123";

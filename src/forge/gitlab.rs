@@ -20,8 +20,6 @@
 //! <https://docs.gitlab.com/api/members/>, <https://docs.gitlab.com/api/deployments/>,
 //! <https://docs.gitlab.com/api/merge_requests/>, <https://docs.gitlab.com/api/rest/#pagination>.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
@@ -36,7 +34,17 @@ use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
-use crate::workflow::settings::{BOT_LOGIN, GITLAB_TOKEN};
+use crate::settings::{GitLabSettings, Secret, Settings, GITLAB_TOKEN};
+
+/// A CI/CD variable that cannot be used, as a forge error.
+fn settings_error(message: String) -> ForgeError {
+    ForgeError {
+        forge: "GitLab",
+        what: "reading the CI/CD variables".into(),
+        status: None,
+        message,
+    }
+}
 
 /// GitLab refuses a commit status description or target URL longer than this.
 const STATUS_TEXT_LIMIT: usize = 255;
@@ -49,7 +57,7 @@ pub struct GitLab {
     api: String,
     /// The project's id (or URL-encoded path) as it goes into API paths.
     project: String,
-    token: String,
+    token: Secret,
     configured_login: Option<String>,
     login: OnceCell<String>,
     http: reqwest::Client,
@@ -62,7 +70,7 @@ impl std::fmt::Debug for GitLab {
         f.debug_struct("GitLab")
             .field("api", &self.api)
             .field("project", &self.project)
-            .field("token", &"***")
+            .field("token", &self.token)
             .field("remote", &self.remote)
             .finish_non_exhaustive()
     }
@@ -84,83 +92,42 @@ enum Repeat {
 }
 
 impl GitLab {
-    /// The client from a GitLab CI job's variables: `CI_API_V4_URL` (required), the project
-    /// (`CI_MERGE_REQUEST_PROJECT_ID` / `CI_PROJECT_ID`, `CI_MERGE_REQUEST_PROJECT_PATH` /
-    /// `CI_PROJECT_PATH`), `CI_SERVER_URL` for git, `CI_SERVER_TLS_CA_FILE` for a private CA,
-    /// the write token `NOMAD_SPEC_GITLAB_TOKEN` (required) and `NOMAD_SPEC_BOT_LOGIN`.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<GitLab, ForgeError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let config = |message: String| ForgeError {
-            forge: "GitLab",
-            what: "reading the CI/CD variables".into(),
-            status: None,
-            message,
-        };
-        let api = get("CI_API_V4_URL").ok_or_else(|| {
-            config(
-                "CI_API_V4_URL is not set; GitLab sets it in every CI job \
-                 (https://gitlab.example.com/api/v4)"
-                    .into(),
-            )
-        })?;
-        let api_url = url::Url::parse(api)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| config(format!("CI_API_V4_URL={api:?} is not an http(s) URL")))?;
-        let api = api_url.as_str().trim_end_matches('/').to_string();
-        let server = match get("CI_SERVER_URL") {
-            Some(server) => server.trim_end_matches('/').to_string(),
-            None => api.strip_suffix("/api/v4").unwrap_or(&api).to_string(),
-        };
-        let path = get("CI_MERGE_REQUEST_PROJECT_PATH").or_else(|| get("CI_PROJECT_PATH"));
-        let project = match get("CI_MERGE_REQUEST_PROJECT_ID").or_else(|| get("CI_PROJECT_ID")) {
-            Some(id) => id.to_string(),
-            None => match path {
-                Some(path) => path.replace('/', "%2F"),
-                None => {
-                    return Err(config("neither CI_PROJECT_ID nor CI_PROJECT_PATH is set".into()))
-                }
-            },
-        };
-        let path = path.ok_or_else(|| {
-            config("CI_PROJECT_PATH is not set; it names the repository to clone".into())
-        })?;
-        let token = get(GITLAB_TOKEN).ok_or_else(|| {
-            config(format!(
-                "{GITLAB_TOKEN} is not set: create a project access token with the Developer \
-                 role (or above) and the `api` scope, and add it as a masked CI/CD variable \
-                 named {GITLAB_TOKEN}; the job token cannot write notes or commit statuses"
-            ))
-        })?;
+    /// The client of the project `settings` name (see [`GitLabSettings`]).
+    pub fn new(settings: GitLabSettings) -> Result<GitLab, ForgeError> {
+        let GitLabSettings { api, server, project, path, token, bot_login, ca_file } = settings;
         crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
-        // The runner writes a self-managed instance's CA bundle here.
-        if let Some(file) = get("CI_SERVER_TLS_CA_FILE").map(PathBuf::from) {
-            builder = crate::http::trust_ca_bundle(builder, &file, "CI_SERVER_TLS_CA_FILE")
-                .map_err(config)?;
+        if let Some(file) = &ca_file {
+            builder = crate::http::trust_ca_bundle(builder, file, "CI_SERVER_TLS_CA_FILE")
+                .map_err(settings_error)?;
         }
         let http = builder
             .build()
-            .map_err(|err| config(format!("cannot build the HTTP client: {err}")))?;
+            .map_err(|err| settings_error(format!("cannot build the HTTP client: {err}")))?;
         let remote = GitRemote {
             url: format!("{server}/{path}.git"),
             username: "oauth2".into(),
-            token: token.to_string(),
+            token: token.clone(),
             push_options: vec!["ci.skip".into()],
         };
         Ok(GitLab {
             api,
             project,
-            token: token.to_string(),
-            configured_login: get(BOT_LOGIN).map(str::to_string),
+            token,
+            configured_login: bot_login,
             login: OnceCell::new(),
             http,
             retry: RetryPolicy::default(),
             remote,
         })
+    }
+
+    /// The client from `settings`, a setting that cannot be used being a [`ForgeError`].
+    pub fn from_settings(settings: &Settings) -> Result<GitLab, ForgeError> {
+        GitLab::new(settings.gitlab().map_err(|err| settings_error(err.to_string()))?)
     }
 
     /// The same client with another retry policy (tests wait less).
@@ -487,7 +454,7 @@ impl GitLab {
             let mut request = self
                 .http
                 .request(method.clone(), format!("{}{path}", self.api))
-                .header("PRIVATE-TOKEN", &self.token);
+                .header("PRIVATE-TOKEN", self.token.as_str());
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -602,7 +569,7 @@ impl GitLab {
 
     /// The text with the token masked, should GitLab ever echo it.
     fn redact(&self, text: &str) -> String {
-        text.replace(&self.token, "***")
+        self.token.redact(text)
     }
 }
 
@@ -705,8 +672,8 @@ mod tests {
         assert!(cut.ends_with('…'));
     }
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    fn from(pairs: &[(&str, &str)]) -> Result<GitLab, ForgeError> {
+        GitLab::from_settings(&Settings::from_vars(pairs.iter().copied()))
     }
 
     #[test]
@@ -717,7 +684,7 @@ mod tests {
             ("CI_PROJECT_PATH", "acme/shop"),
             (GITLAB_TOKEN, "glpat-secret"),
         ];
-        let gitlab = GitLab::from_vars(&vars(&base)).unwrap();
+        let gitlab = from(&base).unwrap();
         let remote = gitlab.git_remote();
         assert_eq!(remote.url, "https://gitlab.example.com/acme/shop.git");
         assert_eq!(
@@ -726,17 +693,12 @@ mod tests {
         );
         assert!(!format!("{gitlab:?}").contains("glpat-secret"));
 
-        let err = GitLab::from_vars(&vars(&base[..3])).unwrap_err();
+        let err = from(&base[..3]).unwrap_err();
         assert!(err.message.contains(GITLAB_TOKEN) && err.message.contains("`api` scope"), "{err}");
-        let err = GitLab::from_vars(&vars(&base[1..])).unwrap_err();
+        let err = from(&base[1..]).unwrap_err();
         assert!(err.message.contains("CI_API_V4_URL"), "{err}");
-        let err = GitLab::from_vars(&vars(&[
-            ("CI_API_V4_URL", "gitlab.example.com"),
-            base[1],
-            base[2],
-            base[3],
-        ]))
-        .unwrap_err();
+        let err = from(&[("CI_API_V4_URL", "gitlab.example.com"), base[1], base[2], base[3]])
+            .unwrap_err();
         assert!(err.message.contains("not an http(s) URL"), "{err}");
     }
 }

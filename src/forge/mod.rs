@@ -14,13 +14,13 @@
 pub mod github;
 pub mod gitlab;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::checks::CheckResult;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
+use crate::settings::Settings;
 
 /// A forge API call that failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,14 +108,11 @@ pub enum Forge {
 }
 
 impl Forge {
-    /// The forge's client from the CI environment (`GITHUB_*` or `CI_*` variables).
-    pub fn from_vars(
-        kind: ForgeKind,
-        vars: &BTreeMap<String, String>,
-    ) -> Result<Forge, ForgeError> {
+    /// The forge's client from the CI job's settings (`GITHUB_*` or `CI_*` variables).
+    pub fn from_settings(kind: ForgeKind, settings: &Settings) -> Result<Forge, ForgeError> {
         match kind {
-            ForgeKind::GitHub => github::GitHub::from_vars(vars).map(Forge::GitHub),
-            ForgeKind::GitLab => gitlab::GitLab::from_vars(vars).map(Forge::GitLab),
+            ForgeKind::GitHub => github::GitHub::from_settings(settings).map(Forge::GitHub),
+            ForgeKind::GitLab => gitlab::GitLab::from_settings(settings).map(Forge::GitLab),
         }
     }
 

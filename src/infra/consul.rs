@@ -47,16 +47,16 @@
 //! - `service_classes`: resource classes (CPU MHz, memory MB) by name.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::jobspec::config::{Config, FabioConfig, ServiceClass};
+use crate::settings::{ConsulSettings, Secret, Settings};
 
 /// KV key of the conventions unless `NOMAD_SPEC_CONVENTIONS_KEY` names another.
-pub const DEFAULT_CONVENTIONS_KEY: &str = "config/nomad-agent/conventions";
+pub use crate::settings::DEFAULT_CONVENTIONS_KEY;
 
 /// The team's conventions (see the module documentation for the schema).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -206,7 +206,8 @@ pub enum ConsulError {
 #[derive(Debug, Clone)]
 pub struct ConsulClient {
     base: Url,
-    token: Option<String>,
+    token: Option<Secret>,
+    conventions_key: String,
     http: reqwest::Client,
     /// Longest wait for one answer: Consul is optional, a slow agent must not hold a run.
     timeout: Duration,
@@ -229,41 +230,33 @@ pub struct ServiceInstance {
 }
 
 impl ConsulClient {
-    /// A client from `env` (the process environment, given explicitly); `Ok(None)` when
-    /// `CONSUL_HTTP_ADDR` is unset.
-    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Option<ConsulClient>, ConsulError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let Some(address) = get("CONSUL_HTTP_ADDR") else { return Ok(None) };
-        let ssl =
-            get("CONSUL_HTTP_SSL").is_some_and(|v| matches!(v, "1" | "true" | "TRUE" | "True"));
-        let with_scheme = if address.contains("://") {
-            address.to_string()
-        } else if ssl {
-            format!("https://{address}")
-        } else {
-            format!("http://{address}")
-        };
-        let base = Url::parse(&with_scheme)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
-            .ok_or_else(|| {
-                ConsulError::Config(format!(
-                    "CONSUL_HTTP_ADDR={address:?} is not an address like 127.0.0.1:8500"
-                ))
-            })?;
+    /// A client when `settings` set `CONSUL_HTTP_ADDR`; `Ok(None)` when Consul is not
+    /// configured.
+    pub fn configured(settings: &Settings) -> Result<Option<ConsulClient>, ConsulError> {
+        let typed = settings.consul().map_err(|err| ConsulError::Config(err.to_string()))?;
+        typed.map(ConsulClient::new).transpose()
+    }
+
+    /// A client for these settings.
+    pub fn new(settings: ConsulSettings) -> Result<ConsulClient, ConsulError> {
+        let ConsulSettings { address, token, ca_cert, conventions_key } = settings;
         crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = get("CONSUL_CACERT").map(PathBuf::from) {
-            builder = crate::http::trust_ca_bundle(builder, &path, "CONSUL_CACERT")
+        if let Some(path) = &ca_cert {
+            builder = crate::http::trust_ca_bundle(builder, path, "CONSUL_CACERT")
                 .map_err(ConsulError::Config)?;
         }
         let http = builder
             .build()
             .map_err(|err| ConsulError::Config(format!("cannot build the Consul client: {err}")))?;
-        let token = get("CONSUL_HTTP_TOKEN").map(String::from);
-        Ok(Some(ConsulClient { base, token, http, timeout: DEFAULT_TIMEOUT }))
+        Ok(ConsulClient { base: address, token, conventions_key, http, timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// The KV key the team's conventions are read from.
+    pub fn conventions_key(&self) -> &str {
+        &self.conventions_key
     }
 
     /// The same client, giving up on an answer after `timeout`.
@@ -288,7 +281,7 @@ impl ConsulClient {
         let shown = format!("{}{}", self.base.as_str().trim_end_matches('/'), url.path());
         let mut request = self.http.get(url).timeout(self.timeout);
         if let Some(token) = &self.token {
-            request = request.header("X-Consul-Token", token);
+            request = request.header("X-Consul-Token", token.as_str());
         }
         let unreachable = |err: reqwest::Error| ConsulError::Unreachable {
             url: shown.clone(),
@@ -496,9 +489,9 @@ pub async fn look_up_services(
 pub async fn enrich(
     config: &mut Config,
     analysis: &crate::analyze::Analysis,
-    env: &BTreeMap<String, String>,
+    settings: &Settings,
 ) -> Vec<String> {
-    let client = match ConsulClient::from_env(env) {
+    let client = match ConsulClient::configured(settings) {
         Ok(Some(client)) => client,
         Ok(None) => {
             return vec![
@@ -510,10 +503,7 @@ pub async fn enrich(
         Err(err) => return vec![format!("Consul skipped: {err}")],
     };
     let mut notes = Vec::new();
-    let key = env
-        .get("NOMAD_SPEC_CONVENTIONS_KEY")
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_CONVENTIONS_KEY);
+    let key = client.conventions_key();
     match client.conventions(key).await {
         Ok(Some(conventions)) => {
             // The Vault part feeds the secret suggestions (`infra::vault::suggest_for`).
@@ -607,27 +597,5 @@ mod tests {
         assert_eq!(config.datacenters, Some(vec!["dc1".to_string()]));
         assert_eq!(config.classes["large"].cpu, Some(500));
         assert_eq!(config.classes["small"].cpu, Some(2));
-    }
-
-    #[test]
-    fn address_forms() {
-        let cases = [
-            (vec![("CONSUL_HTTP_ADDR", "127.0.0.1:8500")], Some("http://127.0.0.1:8500/")),
-            (
-                vec![("CONSUL_HTTP_ADDR", "consul:8501"), ("CONSUL_HTTP_SSL", "true")],
-                Some("https://consul:8501/"),
-            ),
-            (vec![("CONSUL_HTTP_ADDR", "https://consul")], Some("https://consul/")),
-            (vec![], None),
-        ];
-        for (env, expected) in cases {
-            let env: BTreeMap<String, String> =
-                env.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let got = ConsulClient::from_env(&env).ok().flatten().map(|c| c.address().to_string());
-            assert_eq!(got.as_deref(), expected);
-        }
-        let bad: BTreeMap<String, String> =
-            [("CONSUL_HTTP_ADDR".to_string(), "ftp://x".to_string())].into();
-        assert!(ConsulClient::from_env(&bad).is_err());
     }
 }

@@ -20,9 +20,7 @@ use url::Url;
 use crate::checks::{CheckResult, CheckStatus, ROUTES};
 use crate::jobspec::parse::{parse_job, LineIndex, ParseOptions};
 use crate::jobspec::Diagnostic;
-
-/// Admin address used when `FABIO_ADMIN_ADDR` is unset.
-pub const DEFAULT_ADMIN_ADDR: &str = "http://localhost:9998";
+use crate::settings::FabioSettings;
 
 /// The tag prefix Fabio watches unless configured otherwise.
 pub const DEFAULT_TAG_PREFIX: &str = "urlprefix-";
@@ -280,7 +278,7 @@ pub fn suggest_hostname(service: &str, suffix: &str, routes: &[FabioRoute]) -> S
 /// Why Fabio's routing table could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FabioError {
-    /// `FABIO_ADMIN_ADDR` is not a usable URL.
+    /// The admin address cannot take the API's path.
     #[error("FABIO_ADMIN_ADDR={0:?} is not a URL like http://fabio:9998")]
     Address(String),
     /// Nothing answered, or too slowly.
@@ -308,19 +306,9 @@ pub struct FabioClient {
 }
 
 impl FabioClient {
-    /// A client from `FABIO_ADMIN_ADDR` in `env` (default `http://localhost:9998`).
-    pub fn from_env(env: &BTreeMap<String, String>) -> Result<FabioClient, FabioError> {
-        let address = env
-            .get("FABIO_ADMIN_ADDR")
-            .filter(|value| !value.trim().is_empty())
-            .map(String::as_str)
-            .unwrap_or(DEFAULT_ADMIN_ADDR);
-        let with_scheme =
-            if address.contains("://") { address.to_string() } else { format!("http://{address}") };
-        let base = Url::parse(&with_scheme)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
-            .ok_or_else(|| FabioError::Address(address.to_string()))?;
+    /// A client of the admin API at `settings`' address.
+    pub fn new(settings: FabioSettings) -> Result<FabioClient, FabioError> {
+        let base = settings.address;
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))

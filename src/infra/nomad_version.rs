@@ -3,16 +3,15 @@
 //! Optional like every cluster service: without Nomad, the newest features are used and the
 //! note says so. Used by `generate` and by the PR bot.
 
-use std::collections::BTreeMap;
-
 use crate::jobspec::config::Config;
+use crate::settings::Settings;
 
 /// Asks the cluster at `NOMAD_ADDR` for its version, so that the job uses only what that
 /// Nomad has (`nomad_version` in `.nomad-spec.toml` wins and is not asked); says what it did.
-pub async fn learn(config: &mut Config, env: &BTreeMap<String, String>) -> String {
+pub async fn learn(config: &mut Config, settings: &Settings) -> String {
     const NEWEST: &str = "the job uses the newest Nomad's features (set nomad_version in \
                           .nomad-spec.toml to target an older cluster)";
-    let agent = match crate::nomad::NomadClient::configured(env) {
+    let agent = match crate::nomad::NomadClient::configured(settings) {
         Ok(None) => return format!("NOMAD_ADDR is not set: {NEWEST}"),
         Ok(Some(client)) => client.agent_self().await,
         Err(err) => Err(err),

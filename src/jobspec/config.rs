@@ -63,7 +63,7 @@ use super::Constraint;
 pub const FILE_NAME: &str = ".nomad-spec.toml";
 
 /// Largest configuration file read: far above any real one.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The default output path pattern, relative to the repository root.
 pub const DEFAULT_OUTPUT: &str = "deploy/{job}.nomad.hcl";
@@ -290,16 +290,7 @@ pub struct VaultConfig {
 impl Config {
     /// Parses configuration text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|err| {
-            let position = err
-                .span()
-                .map(|span| {
-                    let (line, column) = LineIndex::new(text).position(span.start);
-                    format!(":{line}:{column}")
-                })
-                .unwrap_or_default();
-            anyhow::anyhow!("{file}{position}: {}", err.message())
-        })?;
+        let config: Config = toml::from_str(text).map_err(|err| toml_error(text, file, &err))?;
         config.check().with_context(|| format!("{file}: invalid configuration"))?;
         Ok(config)
     }
@@ -441,6 +432,18 @@ impl Config {
             templates.and_then(|t| t.right_delimiter.as_deref()).unwrap_or("}}"),
         )
     }
+}
+
+/// A TOML error as `FILE:LINE:COLUMN: message` (`FILE: message` when it has no position).
+pub(crate) fn toml_error(text: &str, file: &str, err: &toml::de::Error) -> anyhow::Error {
+    let position = err
+        .span()
+        .map(|span| {
+            let (line, column) = LineIndex::new(text).position(span.start);
+            format!(":{line}:{column}")
+        })
+        .unwrap_or_default();
+    anyhow::anyhow!("{file}{position}: {}", err.message().trim_end())
 }
 
 #[cfg(test)]

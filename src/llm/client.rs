@@ -7,7 +7,7 @@
 //! allows one repair attempt quoting what was wrong. Transient failures (429, 5xx) are retried
 //! a bounded number of times, waiting what `Retry-After` asks (capped). A per-run token budget
 //! stops calls once spent. Every HTTP call is recorded with its tokens and latency. The API
-//! key is sent as a bearer token and never printed (`Settings`' `Debug` hides it).
+//! key is sent as a bearer token and never printed (it is a `Secret`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,81 +20,7 @@ use serde_json::{json, Value};
 
 use super::prompt::Prompt;
 use super::schema;
-
-/// Where the LLM is and how to use it.
-#[derive(Clone)]
-pub struct Settings {
-    /// Base URL ending before `/chat/completions` (`http://localhost:8000/v1`).
-    pub base_url: String,
-    /// Bearer token; some local servers need none.
-    pub api_key: Option<String>,
-    /// Model name sent with every request.
-    pub model: String,
-    /// Limit on one HTTP call.
-    pub timeout: Duration,
-    /// Retries after a 429 or 5xx answer.
-    pub max_retries: u32,
-    /// Longest wait between retries, whatever `Retry-After` asks.
-    pub max_retry_wait: Duration,
-    /// Tokens (prompt plus completion) one run may spend.
-    pub token_budget: u64,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
-            .field("model", &self.model)
-            .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
-            .field("token_budget", &self.token_budget)
-            .finish()
-    }
-}
-
-impl Settings {
-    /// Reads the settings from environment variables given as a map:
-    /// `NOMAD_SPEC_LLM_BASE_URL` (else `OPENAI_BASE_URL`), `NOMAD_SPEC_LLM_API_KEY` (else
-    /// `OPENAI_API_KEY`), `NOMAD_SPEC_LLM_MODEL` (default `default`, which llama.cpp's server
-    /// accepts), `NOMAD_SPEC_LLM_TIMEOUT` (seconds, default 30),
-    /// `NOMAD_SPEC_LLM_MAX_RETRIES` (default 2), `NOMAD_SPEC_LLM_TOKEN_BUDGET` (default
-    /// 200000). `Ok(None)` when no base URL is set: the LLM is not configured.
-    pub fn from_env_map(env: &BTreeMap<String, String>) -> anyhow::Result<Option<Settings>> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let Some(base_url) = get("NOMAD_SPEC_LLM_BASE_URL").or_else(|| get("OPENAI_BASE_URL"))
-        else {
-            return Ok(None);
-        };
-        url::Url::parse(base_url)
-            .with_context(|| format!("NOMAD_SPEC_LLM_BASE_URL `{base_url}` is not a URL"))?;
-        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => {
-                    text.parse().with_context(|| format!("{name} `{text}` is not a whole number"))
-                }
-            }
-        };
-        Ok(Some(Settings {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: get("NOMAD_SPEC_LLM_API_KEY")
-                .or_else(|| get("OPENAI_API_KEY"))
-                .map(Into::into),
-            model: get("NOMAD_SPEC_LLM_MODEL").unwrap_or("default").to_string(),
-            timeout: Duration::from_secs(number("NOMAD_SPEC_LLM_TIMEOUT", 30)?.max(1)),
-            max_retries: u32::try_from(number("NOMAD_SPEC_LLM_MAX_RETRIES", 2)?.min(10))
-                .unwrap_or(2),
-            max_retry_wait: Duration::from_secs(10),
-            token_budget: number("NOMAD_SPEC_LLM_TOKEN_BUDGET", 200_000)?,
-        }))
-    }
-
-    /// [`Settings::from_env_map`] over the process environment.
-    pub fn from_env() -> anyhow::Result<Option<Settings>> {
-        Settings::from_env_map(&std::env::vars().collect())
-    }
-}
+use crate::settings::{LlmSettings, Settings};
 
 /// One HTTP call to the LLM, for the run's report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,7 +96,7 @@ pub struct Ask {
 /// A client for one run: settings, prompt overrides, the calls made and the tokens spent.
 pub struct Client {
     http: reqwest::Client,
-    settings: Settings,
+    settings: LlmSettings,
     prompts: BTreeMap<String, Prompt>,
     calls: Mutex<Vec<CallRecord>>,
 }
@@ -211,7 +137,7 @@ fn answer_json(content: &str) -> Result<Value, String> {
 
 impl Client {
     /// A client for these settings.
-    pub fn new(settings: Settings) -> anyhow::Result<Client> {
+    pub fn new(settings: LlmSettings) -> anyhow::Result<Client> {
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -221,9 +147,9 @@ impl Client {
         Ok(Client { http, settings, prompts: BTreeMap::new(), calls: Mutex::new(Vec::new()) })
     }
 
-    /// A client from the process environment; `Ok(None)` when the LLM is not configured.
-    pub fn from_env() -> anyhow::Result<Option<Client>> {
-        Settings::from_env()?.map(Client::new).transpose()
+    /// A client when `settings` configure an LLM; `Ok(None)` when they do not.
+    pub fn configured(settings: &Settings) -> anyhow::Result<Option<Client>> {
+        settings.llm()?.map(Client::new).transpose()
     }
 
     /// Uses `prompt` instead of the shipped prompt of its task (`eval --prompt-version`).
@@ -241,7 +167,7 @@ impl Client {
     }
 
     /// The settings in use.
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &LlmSettings {
         &self.settings
     }
 
@@ -333,7 +259,7 @@ impl Client {
             attempt += 1;
             let started = Instant::now();
             let mut request = self.http.post(&url).json(&body);
-            if let Some(key) = &self.settings.api_key {
+            if let Some(key) = self.settings.api_key.as_ref().map(|key| key.as_str()) {
                 request = request.bearer_auth(key);
             }
             let record = |outcome: String, prompt_tokens, completion_tokens| CallRecord {
@@ -424,42 +350,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use super::{answer_json, Settings};
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn settings_come_from_the_environment() {
-        let none = Settings::from_env_map(&env(&[("NOMAD_SPEC_LLM_MODEL", "qwen")]));
-        assert!(matches!(none, Ok(None)));
-        let settings = Settings::from_env_map(&env(&[
-            ("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1/"),
-            ("OPENAI_API_KEY", "sk-very-secret"),
-            ("NOMAD_SPEC_LLM_MODEL", "qwen"),
-            ("NOMAD_SPEC_LLM_TIMEOUT", "5"),
-        ]));
-        let Ok(Some(settings)) = settings else { panic!("{settings:?}") };
-        assert_eq!(settings.base_url, "http://127.0.0.1:8000/v1");
-        assert_eq!(settings.model, "qwen");
-        assert_eq!(settings.timeout.as_secs(), 5);
-        let debug = format!("{settings:?}");
-        assert!(!debug.contains("sk-very-secret"), "{debug}");
-        let own_first = Settings::from_env_map(&env(&[
-            ("OPENAI_BASE_URL", "http://a/v1"),
-            ("NOMAD_SPEC_LLM_BASE_URL", "http://b/v1"),
-        ]));
-        assert!(matches!(own_first, Ok(Some(s)) if s.base_url == "http://b/v1"));
-        let bad = Settings::from_env_map(&env(&[
-            ("NOMAD_SPEC_LLM_BASE_URL", "http://b/v1"),
-            ("NOMAD_SPEC_LLM_TIMEOUT", "soon"),
-        ]));
-        let message = bad.map(|_| ()).map_err(|e| e.to_string());
-        assert_eq!(message, Err("NOMAD_SPEC_LLM_TIMEOUT `soon` is not a whole number".into()));
-    }
+    use super::answer_json;
 
     #[test]
     fn answers_may_come_in_a_code_fence() {

@@ -14,5 +14,5 @@ pub mod prompt;
 pub mod schema;
 pub mod tasks;
 
-pub use client::{CallRecord, Client, Settings};
+pub use client::{CallRecord, Client};
 pub use tasks::Advice;

@@ -1,11 +1,11 @@
 //! The HTTP client for Nomad's API, configured exactly as the `nomad` command line is.
 //!
-//! This file owns the connection settings (`NOMAD_ADDR`, `NOMAD_TOKEN`, TLS, namespace and
-//! region), the error kinds callers branch on (`NomadError`), timeouts, the retry policy
-//! (idempotent reads only) and blocking queries. It knows endpoints and their JSON shapes but
-//! makes no decisions: plan, watch and the deploy loop live next to it.
+//! This file owns the connection built from the settings (`NOMAD_ADDR`, `NOMAD_TOKEN`, TLS,
+//! namespace and region, read in `crate::settings`), the error kinds callers branch on
+//! (`NomadError`), timeouts, the retry policy (idempotent reads only) and blocking queries. It
+//! knows endpoints and their JSON shapes but makes no decisions: plan, watch and the deploy
+//! loop live next to it.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
@@ -16,13 +16,15 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::settings::Settings;
+
 use super::api::{
     AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobSummary,
     JobVersions, PlanResponse, RegisterResponse,
 };
 
-/// Nomad's address when `NOMAD_ADDR` is unset, as for the `nomad` command.
-pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
+/// The client's settings, read with every other setting (`crate::settings`).
+pub use crate::settings::NomadConfig;
 
 /// How long a blocking query waits for a change unless told otherwise.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -59,115 +61,9 @@ pub enum NomadError {
     Config(String),
 }
 
-/// Connection settings, as the `nomad` command reads them from `NOMAD_*` variables.
-#[derive(Clone)]
-pub struct NomadConfig {
-    /// `NOMAD_ADDR`.
-    pub address: String,
-    /// `NOMAD_TOKEN`, sent as `X-Nomad-Token`; never printed.
-    pub token: Option<String>,
-    /// `NOMAD_NAMESPACE`.
-    pub namespace: Option<String>,
-    /// `NOMAD_REGION`.
-    pub region: Option<String>,
-    /// `NOMAD_CACERT`: PEM bundle of the CAs to trust.
-    pub ca_cert: Option<PathBuf>,
-    /// `NOMAD_CLIENT_CERT`: PEM client certificate for mutual TLS.
-    pub client_cert: Option<PathBuf>,
-    /// `NOMAD_CLIENT_KEY`: PEM key of the client certificate.
-    pub client_key: Option<PathBuf>,
-    /// `NOMAD_TLS_SERVER_NAME`: the name to verify the server's certificate against.
-    pub tls_server_name: Option<String>,
-    /// `NOMAD_SKIP_VERIFY`: accept any server certificate.
-    pub skip_verify: bool,
-    /// Time allowed to open a connection.
-    pub connect_timeout: Duration,
-    /// Time allowed for one non-blocking request.
-    pub request_timeout: Duration,
-    /// Extra attempts for idempotent reads after a transient failure.
-    pub retries: u32,
-    /// First back-off delay between attempts (doubled each time).
-    pub retry_backoff: Duration,
-}
-
-impl fmt::Debug for NomadConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NomadConfig")
-            .field("address", &self.address)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("namespace", &self.namespace)
-            .field("region", &self.region)
-            .field("ca_cert", &self.ca_cert)
-            .field("client_cert", &self.client_cert)
-            .field("client_key", &self.client_key)
-            .field("tls_server_name", &self.tls_server_name)
-            .field("skip_verify", &self.skip_verify)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for NomadConfig {
-    fn default() -> Self {
-        NomadConfig {
-            address: DEFAULT_ADDRESS.to_string(),
-            token: None,
-            namespace: None,
-            region: None,
-            ca_cert: None,
-            client_cert: None,
-            client_key: None,
-            tls_server_name: None,
-            skip_verify: false,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            retries: 3,
-            retry_backoff: Duration::from_millis(200),
-        }
-    }
-}
-
-impl NomadConfig {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, NomadError> {
-        Self::from_vars(&std::env::vars().collect())
-    }
-
-    /// Reads the settings from a map of `NOMAD_*` variables (empty values count as unset).
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, NomadError> {
-        let get =
-            |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let skip_verify = match get("NOMAD_SKIP_VERIFY").as_deref() {
-            None => false,
-            Some(text) => parse_bool(text).ok_or_else(|| {
-                NomadError::Config(format!("NOMAD_SKIP_VERIFY={text:?} is not a boolean"))
-            })?,
-        };
-        Ok(NomadConfig {
-            address: get("NOMAD_ADDR").unwrap_or_else(|| DEFAULT_ADDRESS.to_string()),
-            token: get("NOMAD_TOKEN"),
-            namespace: get("NOMAD_NAMESPACE"),
-            region: get("NOMAD_REGION"),
-            ca_cert: get("NOMAD_CACERT").map(PathBuf::from),
-            client_cert: get("NOMAD_CLIENT_CERT").map(PathBuf::from),
-            client_key: get("NOMAD_CLIENT_KEY").map(PathBuf::from),
-            tls_server_name: get("NOMAD_TLS_SERVER_NAME"),
-            skip_verify,
-            ..NomadConfig::default()
-        })
-    }
-
-    /// The namespace requests go to (`default` when unset, as for Nomad).
-    pub fn namespace_or_default(&self) -> &str {
-        self.namespace.as_deref().unwrap_or("default")
-    }
-}
-
-/// Booleans as Go's `strconv.ParseBool` reads them (what the `nomad` command accepts).
-fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
+impl From<crate::settings::SettingError> for NomadError {
+    fn from(err: crate::settings::SettingError) -> Self {
+        NomadError::Config(err.to_string())
     }
 }
 
@@ -265,18 +161,15 @@ impl fmt::Debug for NomadClient {
 }
 
 impl NomadClient {
-    /// A client for `vars` when they set `NOMAD_ADDR` (an empty value counts as unset);
-    /// `Ok(None)` when Nomad is not configured, for the callers to whom it is optional.
-    pub fn configured(vars: &BTreeMap<String, String>) -> Result<Option<Self>, NomadError> {
-        if vars.get("NOMAD_ADDR").is_none_or(|addr| addr.trim().is_empty()) {
-            return Ok(None);
-        }
-        NomadConfig::from_vars(vars).and_then(NomadClient::new).map(Some)
+    /// A client when `settings` set `NOMAD_ADDR`; `Ok(None)` when Nomad is not configured,
+    /// for the callers to whom it is optional.
+    pub fn configured(settings: &Settings) -> Result<Option<Self>, NomadError> {
+        settings.configured_nomad()?.map(NomadClient::new).transpose()
     }
 
-    /// A client from the process environment, as the `nomad` command would be configured.
-    pub fn from_env() -> Result<Self, NomadError> {
-        Self::new(NomadConfig::from_env()?)
+    /// A client configured as the `nomad` command would be with the same variables.
+    pub fn from_settings(settings: &Settings) -> Result<Self, NomadError> {
+        Self::new(settings.nomad()?)
     }
 
     /// A client from explicit settings.
@@ -620,7 +513,7 @@ impl NomadClient {
         let mut request =
             self.http.request(call.method.clone(), url).query(&query).timeout(timeout);
         if let Some(token) = &self.config.token {
-            request = request.header("X-Nomad-Token", token);
+            request = request.header("X-Nomad-Token", token.as_str());
         }
         if let Some(body) = &call.body {
             request = request.json(body);
@@ -710,42 +603,14 @@ pub fn job_id(job: &Value) -> Result<&str, NomadError> {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn config_reads_nomad_variables() {
-        let config = NomadConfig::from_vars(&vars(&[
-            ("NOMAD_ADDR", "https://nomad.example:4646"),
-            ("NOMAD_TOKEN", "s3cr3t"),
-            ("NOMAD_NAMESPACE", "apps"),
-            ("NOMAD_REGION", "eu"),
-            ("NOMAD_SKIP_VERIFY", "true"),
-            ("NOMAD_CACERT", ""),
-        ]))
-        .unwrap();
-        assert_eq!(config.address, "https://nomad.example:4646");
-        assert_eq!(config.namespace_or_default(), "apps");
-        assert_eq!(config.region.as_deref(), Some("eu"));
-        assert!(config.skip_verify);
-        assert_eq!(config.ca_cert, None);
-        let printed = format!("{config:?}");
-        assert!(!printed.contains("s3cr3t"), "{printed}");
-    }
-
-    #[test]
-    fn config_defaults_like_the_nomad_command() {
-        let config = NomadConfig::from_vars(&BTreeMap::new()).unwrap();
-        assert_eq!(config.address, DEFAULT_ADDRESS);
-        assert_eq!(config.namespace_or_default(), "default");
-        assert!(!config.skip_verify);
-    }
-
     #[test]
     fn bad_settings_are_named() {
-        let err = NomadConfig::from_vars(&vars(&[("NOMAD_SKIP_VERIFY", "maybe")])).unwrap_err();
-        assert!(err.to_string().contains("NOMAD_SKIP_VERIFY"), "{err}");
+        let settings = Settings::from_vars([("NOMAD_SKIP_VERIFY", "maybe")]);
+        let err = NomadClient::from_settings(&settings).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid Nomad setting: NOMAD_SKIP_VERIFY=\"maybe\" is not a boolean"
+        );
         let config =
             NomadConfig { address: "unix:///var/run/nomad.sock".into(), ..Default::default() };
         let err = NomadClient::new(config).unwrap_err();

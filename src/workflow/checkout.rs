@@ -1,27 +1,33 @@
-//! What a run reads from a checkout: the repository's name and settings, its analysis, the
-//! builder's questions with no answers given and where the job file goes, the job files it
-//! holds, and the checks of one of them. The conversation, the dry run, pushes and manual
+//! What a run reads from a checkout: the repository's settings, its analysis, the job files
+//! it holds, and the checks of one of them (the questions and where the job file goes are the
+//! generation's: `crate::generation`). The conversation, the dry run, pushes and manual
 //! runs all read a checkout through these.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::Settings;
+
+use super::failure::UserError;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
-use crate::jobspec::answers::{Answers, Question};
-use crate::jobspec::build::{self, BuildError};
-use crate::jobspec::config::Config;
-
-/// The repository's short name (`acme/shop` → `shop`), which names its job by default.
-pub fn repository_name(full_name: &str) -> String {
-    full_name.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("app").to_string()
-}
+use crate::jobspec::config::{Config, FILE_NAME, MAX_FILE_BYTES};
+use crate::settings::{BotSettings, Settings};
 
 /// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
-/// `output`.
-pub fn repository_config(root: &Path, settings: &Settings) -> anyhow::Result<Config> {
-    let mut config = Config::load_from_repository(root)?;
+/// `output`. A file that cannot be read is the person's to fix ([`UserError`]); it is named
+/// as the repository has it, not by the temporary checkout's path.
+pub fn repository_config(root: &Path, settings: &BotSettings) -> anyhow::Result<Config> {
+    let path = root.join(FILE_NAME);
+    let unreadable = |err: crate::file::FileError| {
+        UserError::of(anyhow::anyhow!("cannot read {FILE_NAME}: {}", err.reason()))
+    };
+    // Something that is not a file there (a folder, a link to a device) is an error, not the
+    // defaults: the repository meant to configure something.
+    let mut config = if crate::file::is_regular(&path).map_err(unreadable)? {
+        let text = crate::file::read_text(&path, MAX_FILE_BYTES).map_err(unreadable)?;
+        Config::from_toml(&text, FILE_NAME).map_err(UserError::of)?
+    } else {
+        Config::default()
+    };
     if let Some(path) = &settings.spec_path {
         config.output = Some(path.clone());
     }
@@ -35,38 +41,17 @@ pub fn analyze_checkout(root: &Path, repository_name: &str) -> Analysis {
     analyze::analyze(root, &options)
 }
 
-/// The builder's questions with no answers given (so their numbers stay stable) and the
-/// primary job file's path; with the build's error when no job can be built yet.
-pub fn questions_and_path(
-    analysis: &Analysis,
-    config: &Config,
-    repository_name: &str,
-) -> (Vec<Question>, String, Option<BuildError>) {
-    let fallback = config
-        .output
-        .as_deref()
-        .unwrap_or(crate::jobspec::config::DEFAULT_OUTPUT)
-        .replace("{job}", repository_name);
-    match build::build(analysis, &Answers::default(), config, repository_name) {
-        Ok(generated) => {
-            let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
-            (generated.unanswered, path, None)
-        }
-        Err(err) => (Vec::new(), fallback, Some(err)),
-    }
-}
-
 /// Every check of the job file at `relative` in a checkout, its findings named by that path
 /// (as the repository shows it, not the temporary checkout's).
 pub async fn check_in_checkout(
     root: &Path,
     relative: &str,
-    vars: &BTreeMap<String, String>,
-    config: &crate::jobspec::config::Config,
+    settings: &Settings,
+    config: &Config,
 ) -> anyhow::Result<FileChecks> {
     let file = crate::nomad::job_file::JobFile::read(&root.join(relative))?;
     let options = crate::jobspec::parse::ParseOptions::default();
-    let mut checked = crate::checks::run::check_file(&file, &options, vars, config, true).await;
+    let mut checked = crate::checks::run::check_file(&file, &options, settings, config, true).await;
     for annotation in checked.results.iter_mut().flat_map(|r| r.annotations.iter_mut()) {
         annotation.file = relative.to_string();
     }

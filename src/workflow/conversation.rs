@@ -12,14 +12,13 @@
 //! commit is made only when the file's content changes; a push is never forced (an author's
 //! push in between is fetched, and the file regenerated on top, a bounded number of times).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 
 use anyhow::Context;
 
 use super::checkout;
 use super::deploying::{self, DeployAttempt};
-use super::settings::Settings;
 use super::{RunReport, Runner};
 use crate::analyze::Analysis;
 use crate::checks::{self, CheckResult, CheckStatus, FileChecks};
@@ -29,13 +28,14 @@ use crate::conversation::{
 };
 use crate::event::{Repository, Trigger};
 use crate::forge::{DeploymentState, Forge};
-use crate::git::{Identity, PushOutcome, Workspace};
+use crate::generation::Prepared;
+use crate::git::{Identity, NameSource, PushOutcome, Workspace};
 use crate::jobspec::answers::{Answers, Question};
-use crate::jobspec::build::{self, Decision, Generated};
-use crate::jobspec::config::Config;
+use crate::jobspec::build::{Decision, Generated};
 use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
+use crate::settings::{BotSettings, Settings};
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -52,17 +52,16 @@ pub enum Start<'a> {
 struct Run<'a> {
     forge: &'a Forge,
     runner: &'a Runner,
+    bot: &'a BotSettings,
     settings: &'a Settings,
-    vars: &'a BTreeMap<String, String>,
     number: u64,
     repository: Repository,
     /// The branch the bot pushes to (the PR head, or the default branch after a merge).
     branch: String,
     workspace: Workspace,
     identity: Identity,
-    config: Config,
-    analysis: Analysis,
-    repository_name: String,
+    /// The analysis, configuration and cluster context every build of this run starts from.
+    prepared: Prepared,
     /// The primary job file, relative to the repository.
     spec_path: String,
     checkpoint: Checkpoint,
@@ -89,8 +88,8 @@ struct Run<'a> {
 pub async fn run(
     forge: &Forge,
     runner: &Runner,
+    bot: &BotSettings,
     settings: &Settings,
-    vars: &BTreeMap<String, String>,
     start: Start<'_>,
 ) -> anyhow::Result<RunReport> {
     let bot_login = forge.bot_login().await?;
@@ -129,19 +128,18 @@ pub async fn run(
         .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
     runner.end_group(&format!("clone {git_ref}"));
 
-    let repository_name = checkout::repository_name(&repository.full_name);
-    let mut config = checkout::repository_config(workspace.path(), settings)?;
+    let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
+    let config = checkout::repository_config(workspace.path(), bot)?;
     let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
-    let notes = crate::infra::consul::enrich(&mut config, &analysis, vars).await;
-    for note in notes {
+    let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
+    for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
     }
 
     // The questions for this head, with no answers given, so numbers stay stable.
-    let (questions, spec_path, _) =
-        checkout::questions_and_path(&analysis, &config, &repository_name);
+    let (questions, spec_path, _) = prepared.questions_and_path();
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
-    let identity = settings.identity();
+    let identity = super::commit_identity(bot);
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
@@ -218,16 +216,28 @@ pub async fn run(
             }
         }
     };
+    for note in prepared.answers(&checkpoint.answers).1 {
+        runner.log(&format!("note: {note}"));
+    }
     let mut event = event;
-    advise_on_reply(&mut event, &checkpoint, &analysis, &questions, vars, runner).await;
-    sharpen_questions(&mut event, &checkpoint, &analysis, vars, runner).await;
+    // A run the bot's own comment started says nothing about an earlier failure.
+    let caused_by_bot = match &event {
+        Event::Comment { actor, from_bot, .. } => {
+            *from_bot || actor.login.eq_ignore_ascii_case(&bot_login)
+        }
+        Event::StatusCommentEdited { actor, .. } => actor.login.eq_ignore_ascii_case(&bot_login),
+        _ => false,
+    };
+    let analysis = &prepared.analysis;
+    advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
+    sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
     if let Event::Merged { .. } = event {
-        if !settings.auto_deploy {
+        if !bot.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
             report.verdict = "not-deployed".into();
             report.log.push(format!(
                 "auto-deploy is off ({}=false): not deploying",
-                super::settings::AUTO_DEPLOY
+                crate::settings::AUTO_DEPLOY
             ));
             return Ok(report);
         }
@@ -236,16 +246,14 @@ pub async fn run(
     let mut run = Run {
         forge,
         runner,
+        bot,
         settings,
-        vars,
         number,
         repository,
         branch,
         workspace,
         identity,
-        config,
-        analysis,
-        repository_name,
+        prepared,
         spec_path,
         status_comment: status.map(|c| c.id),
         checkpoint,
@@ -280,6 +288,9 @@ pub async fn run(
     }
     run.save().await?;
     run.finish_deployment().await;
+    if !caused_by_bot {
+        super::failure::mark_solved(forge, number, &comments, &bot_login, runner).await;
+    }
     run.report.verdict = stage_name(run.checkpoint.stage).to_string();
     Ok(run.report)
 }
@@ -293,7 +304,7 @@ async fn advise_on_reply(
     checkpoint: &Checkpoint,
     analysis: &Analysis,
     questions: &[Question],
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     runner: &Runner,
 ) {
     let id = event.id();
@@ -311,7 +322,7 @@ async fn advise_on_reply(
     if usable && reading.not_understood().next().is_none() {
         return;
     }
-    let Some(client) = super::llm_client(vars, runner) else { return };
+    let Some(client) = super::llm_client(settings, runner) else { return };
     let advice =
         crate::llm::tasks::answers(Some(&client), analysis, questions, body, &checkpoint.answers)
             .await;
@@ -334,7 +345,7 @@ async fn sharpen_questions(
     event: &mut Event,
     checkpoint: &Checkpoint,
     analysis: &Analysis,
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     runner: &Runner,
 ) {
     let id = event.id();
@@ -342,7 +353,7 @@ async fn sharpen_questions(
     if questions.is_empty() || checkpoint.events.iter().any(|e| e.id == id) {
         return;
     }
-    let Some(client) = super::llm_client(vars, runner) else { return };
+    let Some(client) = super::llm_client(settings, runner) else { return };
     let advice = crate::llm::tasks::questions(Some(&client), analysis, questions).await;
     for note in &advice.notes {
         runner.log(&format!("llm: {note}"));
@@ -512,13 +523,13 @@ impl Run<'_> {
 
     /// The jobs the answers build, built now.
     fn build_jobs(&self) -> anyhow::Result<Generated> {
-        build::build(&self.analysis, &self.checkpoint.answers, &self.config, &self.repository_name)
+        self.prepared
+            .build(&self.checkpoint.answers)
             .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
     }
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
-        let files =
-            crate::jobspec::build::render_files(generated, &self.config, &self.repository_name)?;
+        let files = self.prepared.render(generated)?;
         files.into_iter().next().map(|f| f.text).context("the builder made no job")
     }
 
@@ -533,11 +544,7 @@ impl Run<'_> {
             Vec::new()
         } else {
             let generated = self.generate()?;
-            let files = crate::jobspec::build::render_files(
-                &generated,
-                &self.config,
-                &self.repository_name,
-            )?;
+            let files = self.prepared.render(&generated)?;
             if !files.iter().any(|f| f.path == path) {
                 anyhow::bail!("the builder made no job file at {path}");
             }
@@ -707,9 +714,13 @@ impl Run<'_> {
     async fn run_check_statuses(&mut self) -> anyhow::Result<Vec<CheckStatus>> {
         let path = self.spec_path.clone();
         self.runner.group("checks");
-        let checked =
-            checkout::check_in_checkout(self.workspace.path(), &path, self.vars, &self.config)
-                .await;
+        let checked = checkout::check_in_checkout(
+            self.workspace.path(),
+            &path,
+            self.settings,
+            &self.prepared.config,
+        )
+        .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
                 name: checks::VALIDATE.into(),
@@ -750,7 +761,7 @@ impl Run<'_> {
         // outside text).
         let path = self.spec_path.clone();
         if let Some(job) = read_in(self.workspace.path(), &path) {
-            if let Some(client) = super::llm_client(self.vars, self.runner) {
+            if let Some(client) = super::llm_client(self.settings, self.runner) {
                 let advice = crate::llm::tasks::explain(Some(&client), &path, &job).await;
                 for note in &advice.notes {
                     self.runner.log(&format!("llm: {note}"));
@@ -768,15 +779,11 @@ impl Run<'_> {
     async fn deploy(&mut self) -> anyhow::Result<Event> {
         let path = self.spec_path.clone();
         let commit = self.workspace.head()?;
-        let policy = FixPolicy::for_conventions(&self.config);
+        let policy = FixPolicy::for_conventions(&self.prepared.config);
         if self.deployment.is_none() {
             match self
                 .forge
-                .start_deployment(
-                    &commit,
-                    &self.repository.default_branch,
-                    &self.settings.environment,
-                )
+                .start_deployment(&commit, &self.repository.default_branch, &self.bot.environment)
                 .await
             {
                 Ok(id) => self.deployment = Some(id),
@@ -789,7 +796,7 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.vars, self.runner, &policy).await;
+                let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -798,14 +805,14 @@ impl Run<'_> {
                             diagnosis: format!("{other}: {diagnosis}"),
                             fixable: false,
                         },
-                        max_fix_iterations: self.settings.max_fix_iterations,
+                        max_fix_iterations: self.bot.max_fix_iterations,
                     });
                 }
             }
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.vars, self.runner, &policy).await;
+        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
         self.runner.end_group(&format!("deploy {path}"));
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
@@ -830,7 +837,7 @@ impl Run<'_> {
         Ok(Event::DeployFinished {
             commit,
             outcome,
-            max_fix_iterations: self.settings.max_fix_iterations,
+            max_fix_iterations: self.bot.max_fix_iterations,
         })
     }
 
@@ -848,7 +855,7 @@ impl Run<'_> {
     async fn rollback(&mut self, reason: &str) {
         let job = self.report.job_id.clone();
         let text = match job {
-            Some(job) => deploying::rollback(self.vars, &job).await,
+            Some(job) => deploying::rollback(self.settings, &job).await,
             None => "nothing was registered, so there is nothing to roll back".to_string(),
         };
         self.runner.log(&format!("rollback ({reason}): {text}"));
@@ -874,7 +881,7 @@ impl Run<'_> {
         if !self.status_dirty {
             return Ok(());
         }
-        let services = FoundService::from_analysis(&self.analysis);
+        let services = FoundService::from_analysis(&self.prepared.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
         let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
         let body = render(&StatusInput {

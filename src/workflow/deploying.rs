@@ -8,7 +8,6 @@
 //! Rolling back reverts the job to its last stable version (or stops a job that never ran
 //! healthy), with `EnforcePriorVersion` so a newer deploy is never reverted by mistake.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -20,6 +19,7 @@ use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
 use crate::nomad::NomadClient;
+use crate::settings::Settings;
 
 /// How one attempt ended.
 #[derive(Debug)]
@@ -30,8 +30,8 @@ pub enum DeployAttempt {
     Failed { job: Option<String>, diagnosis: String, fix: Option<Box<Fix>> },
 }
 
-fn client(vars: &BTreeMap<String, String>) -> Result<NomadClient, String> {
-    match NomadClient::configured(vars) {
+fn client(settings: &Settings) -> Result<NomadClient, String> {
+    match NomadClient::configured(settings) {
         Ok(Some(client)) => Ok(client),
         Ok(None) => {
             Err("Nomad is not configured: set NOMAD_ADDR (and NOMAD_TOKEN) to deploy".into())
@@ -44,7 +44,7 @@ fn client(vars: &BTreeMap<String, String>) -> Result<NomadClient, String> {
 /// within `policy`.
 pub async fn attempt(
     path: &Path,
-    vars: &BTreeMap<String, String>,
+    settings: &Settings,
     runner: &Runner,
     policy: &FixPolicy,
 ) -> DeployAttempt {
@@ -53,7 +53,7 @@ pub async fn attempt(
         diagnosis,
         fix: None,
     };
-    let client = match client(vars) {
+    let client = match client(settings) {
         Ok(client) => client,
         Err(why) => return failed(None, why),
     };
@@ -80,7 +80,7 @@ pub async fn attempt(
         Some(Verdict::Failed(failure)) => {
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
-            let llm = super::llm_client(vars, runner);
+            let llm = super::llm_client(settings, runner);
             let next = propose_next_fix(failure, &job, policy, llm.as_ref()).await;
             for note in &next.llm_notes {
                 runner.log(&format!("llm: {note}"));
@@ -97,8 +97,8 @@ pub async fn attempt(
 
 /// Reverts `job` to its last stable version, or stops it when it never had one; says what
 /// was done.
-pub async fn rollback(vars: &BTreeMap<String, String>, job: &str) -> String {
-    let client = match client(vars) {
+pub async fn rollback(settings: &Settings, job: &str) -> String {
+    let client = match client(settings) {
         Ok(client) => client,
         Err(why) => return format!("cannot roll back: {why}"),
     };

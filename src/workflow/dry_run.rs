@@ -7,33 +7,35 @@
 //! where a real run would ask the forge (a commenter's permission, the merged change request of
 //! a push), the dry run says what it assumed.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::settings::Settings;
 use super::{checkout, describe, detect, trigger_from_env, UnreadableEvent};
 use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
+use crate::generation::Prepared;
+use crate::git::{repository_name, NameSource};
 use crate::jobspec::parse::MAX_SOURCE_BYTES;
+use crate::settings::{BotSettings, Settings};
 
 /// The plan of a run, as text.
-pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<String> {
+pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
+    let vars = settings.vars();
     let kind = detect(vars).context(
         "no CI event to read: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH (GitHub) or the \
          GitLab CI_* variables, as the CI would",
     )?;
-    let settings = Settings::from_vars(vars)?;
-    let trigger = trigger_from_env(kind, vars).context(UnreadableEvent)?;
+    let bot = settings.bot()?;
+    let trigger = trigger_from_env(kind, settings).context(UnreadableEvent)?;
     let mut out = String::new();
     let _ = writeln!(out, "forge:   {kind:?}");
     let _ = writeln!(out, "trigger: {}", describe(&trigger));
 
-    let config = checkout::repository_config(root, &settings)?;
+    let config = checkout::repository_config(root, &bot)?;
     let repository = match &trigger {
         Trigger::PullRequestChanged { repository, .. }
         | Trigger::PullRequestMerged { repository, .. }
@@ -45,9 +47,11 @@ pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<Stri
             return Ok(out);
         }
     };
-    let name = checkout::repository_name(&repository);
+    let name = repository_name(NameSource::FullName(&repository));
     let analysis = checkout::analyze_checkout(root, &name);
-    let (questions, spec_path, error) = checkout::questions_and_path(&analysis, &config, &name);
+    let prepared = Prepared::offline(analysis, config, name);
+    let (questions, spec_path, error) = prepared.questions_and_path();
+    let analysis = &prepared.analysis;
     if let Some(err) = error {
         let _ = writeln!(out, "analysis: {err}");
     }
@@ -97,7 +101,7 @@ pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<Stri
                 _ => Actor { login: String::new(), permission: Permission::None },
             };
             let learned = Learned {
-                bot_login: settings.bot_login.clone().unwrap_or_else(|| "nomad-spec[bot]".into()),
+                bot_login: bot.bot_login.clone().unwrap_or_else(|| "nomad-spec[bot]".into()),
                 sender,
                 questions,
                 spec_path: spec_path.clone(),
@@ -119,13 +123,13 @@ pub fn plan(vars: &BTreeMap<String, String>, root: &Path) -> anyhow::Result<Stri
     let (checkpoint, actions) = apply(&Checkpoint::for_branch(&facts), &event);
     let _ = writeln!(out, "\nwould do, in order:");
     for (i, action) in actions.iter().enumerate() {
-        let _ = writeln!(out, "{:>3}. {}", i + 1, describe_action(action, &settings));
+        let _ = writeln!(out, "{:>3}. {}", i + 1, describe_action(action, &bot));
     }
     let _ = writeln!(out, "\nconversation afterwards: {:?}", checkpoint.stage);
     Ok(out)
 }
 
-fn describe_action(action: &Action, settings: &Settings) -> String {
+fn describe_action(action: &Action, bot: &BotSettings) -> String {
     match action {
         Action::UpsertStatusComment => "create or edit the status comment".into(),
         Action::Reply { text } => format!("reply: {}", first_line(text)),
@@ -141,7 +145,7 @@ fn describe_action(action: &Action, settings: &Settings) -> String {
         }
         Action::Explain => "reply with the reasons behind the job file".into(),
         Action::Deploy { commit } => {
-            if settings.auto_deploy {
+            if bot.auto_deploy {
                 format!(
                     "deploy the job file at {} to Nomad and watch it",
                     commit.get(..12).unwrap_or(commit)

@@ -19,9 +19,9 @@ pub mod checkout;
 pub mod conversation;
 pub mod deploying;
 pub mod dry_run;
+pub mod failure;
 pub mod push;
 pub mod runner;
-pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,10 +29,11 @@ use std::path::Path;
 use anyhow::Context;
 
 pub use runner::Runner;
-pub use settings::Settings;
 
 use crate::event::{self, Trigger};
 use crate::forge::{Forge, ForgeKind};
+use crate::settings::{BotSettings, Settings, BOT_LOGIN};
+use failure::UserError;
 
 /// What a run did, for the log, the job summary and the step outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,10 +116,8 @@ impl std::fmt::Display for UnreadableEvent {
 }
 
 /// The trigger the CI environment describes.
-pub fn trigger_from_env(
-    kind: ForgeKind,
-    vars: &BTreeMap<String, String>,
-) -> anyhow::Result<Trigger> {
+pub fn trigger_from_env(kind: ForgeKind, settings: &Settings) -> anyhow::Result<Trigger> {
+    let vars = settings.vars();
     match kind {
         ForgeKind::GitHub => {
             let name = vars
@@ -141,23 +140,55 @@ pub fn trigger_from_env(
                         .context("cannot read TRIGGER_PAYLOAD")?,
                 ),
             };
-            let bot_login = vars.get(settings::BOT_LOGIN).map(String::as_str);
+            // Read on its own rather than with the rest of `BotSettings`, so that a malformed
+            // bot setting is reported on the change request the trigger names.
+            let bot_login = settings.var(BOT_LOGIN);
             Ok(event::gitlab::from_gitlab(vars, payload.as_deref(), bot_login)?)
         }
     }
 }
 
-/// Runs the bot for the CI environment `vars`.
-pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Result<RunReport> {
-    let kind = detect(vars).context(
+/// Runs the bot for the CI job `settings` describe. A run that fails says so on the change
+/// request it was about, when there is one ([`failure`]): in full when the person can fix it,
+/// as a pointer to the run's log otherwise.
+pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunReport> {
+    let kind = detect(settings.vars()).context(
         "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
-    let settings = Settings::from_vars(vars)?;
-    let trigger = trigger_from_env(kind, vars).context(UnreadableEvent)?;
+    let trigger = trigger_from_env(kind, settings).context(UnreadableEvent)?;
     runner.log(&format!("trigger: {}", describe(&trigger)));
-    let forge = Forge::from_vars(kind, vars)?;
-    let report = match &trigger {
+    let forge = Forge::from_settings(kind, settings)?;
+    let mut change_request = change_request_of(&trigger);
+    let result = handle(&forge, runner, settings, &trigger, &mut change_request).await;
+    if let (Err(err), Some(number)) = (&result, change_request) {
+        failure::report(&forge, number, err, settings, runner).await;
+    }
+    result
+}
+
+/// The change request a trigger is about, when it names one.
+fn change_request_of(trigger: &Trigger) -> Option<u64> {
+    match trigger {
+        Trigger::PullRequestChanged { pull_request, .. }
+        | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
+        Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
+        Trigger::PushToDefaultBranch { .. } | Trigger::Manual { .. } | Trigger::Ignored { .. } => {
+            None
+        }
+    }
+}
+
+/// Handles one trigger; `change_request` learns the change request a push merged.
+async fn handle(
+    forge: &Forge,
+    runner: &Runner,
+    settings: &Settings,
+    trigger: &Trigger,
+    change_request: &mut Option<u64>,
+) -> anyhow::Result<RunReport> {
+    let bot = settings.bot().map_err(UserError::of)?;
+    let report = match trigger {
         Trigger::Ignored { reason } => {
             let mut report = RunReport::new("ignored event");
             report.verdict = "ignored".into();
@@ -167,31 +198,26 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
         Trigger::PullRequestChanged { .. }
         | Trigger::PullRequestMerged { .. }
         | Trigger::PullRequestComment { .. } => {
-            conversation::run(
-                &forge,
-                runner,
-                &settings,
-                vars,
-                conversation::Start::Trigger(&trigger),
-            )
-            .await?
+            let start = conversation::Start::Trigger(trigger);
+            conversation::run(forge, runner, &bot, settings, start).await?
         }
         Trigger::PushToDefaultBranch { repository, after, changed_files } => {
             match forge.merged_change_request(after).await? {
                 Some(number) => {
+                    *change_request = Some(number);
                     let start = conversation::Start::MergedByPush {
                         number,
                         merge_sha: after.clone(),
                         repository: repository.clone(),
                     };
-                    conversation::run(&forge, runner, &settings, vars, start).await?
+                    conversation::run(forge, runner, &bot, settings, start).await?
                 }
                 None => {
                     push::deploy_pushed(
-                        &forge,
+                        forge,
                         runner,
-                        &settings,
-                        vars,
+                        &bot,
+                        settings,
                         repository,
                         after,
                         changed_files,
@@ -200,9 +226,16 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
                 }
             }
         }
-        Trigger::Manual { git_ref, .. } => manual_check(&forge, runner, vars, git_ref).await?,
+        Trigger::Manual { git_ref, .. } => {
+            manual_check(forge, runner, &bot, settings, git_ref).await?
+        }
     };
     Ok(report)
+}
+
+/// Who the bot's commits are by.
+pub fn commit_identity(bot: &BotSettings) -> crate::git::Identity {
+    crate::git::Identity { name: bot.commit_name.clone(), email: bot.commit_email.clone() }
 }
 
 /// A manual run checks every job file of `git_ref` (validate, secrets, routes, plan) and
@@ -210,7 +243,8 @@ pub async fn run(vars: &BTreeMap<String, String>, runner: &Runner) -> anyhow::Re
 async fn manual_check(
     forge: &Forge,
     runner: &Runner,
-    vars: &BTreeMap<String, String>,
+    bot: &BotSettings,
+    settings: &Settings,
     git_ref: &str,
 ) -> anyhow::Result<RunReport> {
     let git_ref = if git_ref.starts_with("refs/") {
@@ -219,7 +253,7 @@ async fn manual_check(
         format!("refs/heads/{git_ref}")
     };
     let workspace = crate::git::Workspace::clone(&forge.git_remote(), &git_ref)?;
-    let config = crate::jobspec::config::Config::load_from_repository(workspace.path())?;
+    let config = checkout::repository_config(workspace.path(), bot)?;
     let mut report = RunReport::new(format!("manual check of {git_ref}"));
     let files = checkout::job_files_in(workspace.path());
     if files.is_empty() {
@@ -231,7 +265,7 @@ async fn manual_check(
     for relative in files {
         runner.group(&format!("check {relative}"));
         let crate::checks::FileChecks { results, plan } =
-            checkout::check_in_checkout(workspace.path(), &relative, vars, &config).await?;
+            checkout::check_in_checkout(workspace.path(), &relative, settings, &config).await?;
         for result in &results {
             runner.log(&format!("{}: {:?}: {}", result.name, result.status, result.summary));
             failed |= result.status == crate::checks::CheckStatus::Failure;
@@ -247,9 +281,8 @@ async fn manual_check(
 
 /// The LLM client when one is configured; a setting that cannot be used is a note in the log
 /// and no LLM (the rules' results stand).
-pub fn llm_client(vars: &BTreeMap<String, String>, runner: &Runner) -> Option<crate::llm::Client> {
-    let settings = crate::llm::client::Settings::from_env_map(vars);
-    match settings.and_then(|s| s.map(crate::llm::Client::new).transpose()) {
+pub fn llm_client(settings: &Settings, runner: &Runner) -> Option<crate::llm::Client> {
+    match crate::llm::Client::configured(settings) {
         Ok(client) => client,
         Err(err) => {
             runner.log(&format!("LLM skipped: {err:#}"));

@@ -7,11 +7,11 @@
 //! There is no conversation to report in, so the job summary and the forge's deployment
 //! records say what happened.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::checkout::{job_files_in, repository_config};
-use super::{llm_client, RunReport, Runner, Settings};
+use super::failure::UserError;
+use super::{llm_client, RunReport, Runner};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
@@ -20,14 +20,15 @@ use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome}
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::JobFile;
 use crate::nomad::NomadClient;
+use crate::settings::{BotSettings, Settings};
 
 /// Deploys the job files `after` changed on the default branch. `changed` lists them when the
 /// event did (GitHub); otherwise they are read from git since `before` (GitLab).
 pub async fn deploy_pushed(
     forge: &Forge,
     runner: &Runner,
+    bot: &BotSettings,
     settings: &Settings,
-    vars: &BTreeMap<String, String>,
     repository: &Repository,
     after: &str,
     changed: &[String],
@@ -37,7 +38,7 @@ pub async fn deploy_pushed(
         RunReport::new(format!("push of {} to {branch}", after.get(..12).unwrap_or(after)));
     let mut workspace = Workspace::clone(&forge.git_remote(), &format!("refs/heads/{branch}"))?;
     let changed: Vec<String> = if changed.is_empty() {
-        match vars.get("CI_COMMIT_BEFORE_SHA") {
+        match settings.var("CI_COMMIT_BEFORE_SHA") {
             Some(before) => workspace.changed_files(before)?,
             None => Vec::new(),
         }
@@ -51,36 +52,35 @@ pub async fn deploy_pushed(
         report.log.push("the push changed no job file (`*.nomad.hcl`, `*.nomad`)".into());
         return Ok(report);
     }
-    if !settings.auto_deploy {
+    if !bot.auto_deploy {
         report.verdict = "not-deployed".into();
         report.log.push(format!(
             "auto-deploy is off ({}=false): not deploying {}",
-            super::settings::AUTO_DEPLOY,
+            crate::settings::AUTO_DEPLOY,
             jobs.join(", ")
         ));
         return Ok(report);
     }
-    let Some(client) = NomadClient::configured(vars)? else {
-        anyhow::bail!(
+    let Some(client) = NomadClient::configured(settings).map_err(UserError::of)? else {
+        return Err(UserError::of(anyhow::anyhow!(
             "the push changed {} but NOMAD_ADDR is not set: nothing was deployed",
             jobs.join(", ")
-        );
+        )));
     };
-    let conventions = repository_config(workspace.path(), settings)?;
+    let conventions = repository_config(workspace.path(), bot)?;
     let options = DeployOptions {
         fix: true,
-        max_fix_iterations: settings.max_fix_iterations,
+        max_fix_iterations: bot.max_fix_iterations,
         on_give_up: GiveUp::Revert,
         policy: FixPolicy::for_conventions(&conventions),
-        llm: llm_client(vars, runner).map(Arc::new),
+        llm: llm_client(settings, runner).map(Arc::new),
         ..Default::default()
     };
-    let identity =
-        Identity { name: settings.commit_name.clone(), email: settings.commit_email.clone() };
+    let identity = super::commit_identity(bot);
     let mut all_healthy = true;
     for path in &jobs {
         runner.group(&format!("deploy {path}"));
-        let deployment = match forge.start_deployment(after, &branch, &settings.environment).await {
+        let deployment = match forge.start_deployment(after, &branch, &bot.environment).await {
             Ok(id) => Some(id),
             Err(err) => {
                 runner.warn(&format!("could not record the deployment: {err}"));
@@ -89,7 +89,15 @@ pub async fn deploy_pushed(
         };
         let mut file = JobFile::read(&workspace.path().join(path))?;
         let original = file.text.clone();
-        let (job, _) = file.to_job(Some(&client), &ParseOptions::default()).await?;
+        let (job, _) =
+            file.to_job(Some(&client), &ParseOptions::default()).await.map_err(|err| {
+                // Nomad failing is not the file's fault; a file that does not parse is.
+                if err.downcast_ref::<crate::nomad::NomadError>().is_some() {
+                    err
+                } else {
+                    UserError::of(err.context(format!("{path} cannot be deployed")))
+                }
+            })?;
         let mut progress = |line: &str| runner.log(line);
         let outcome = deploy(&client, job, Some(&mut file), &options, &mut progress).await;
         runner.end_group(&format!("deploy {path}"));

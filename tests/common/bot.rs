@@ -6,6 +6,20 @@ use std::process::Output;
 /// The status comment's own marker line.
 pub const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
 
+/// The marker line of the comment in which a failed run says what went wrong.
+pub const PROBLEM_MARKER: &str = "<!-- nomad-spec:problem -->";
+
+/// stdout and stderr of a `nomad-spec ci` run that must have failed (exit code 1).
+pub fn failed(output: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "nomad-spec ci did not fail:\n{text}");
+    text
+}
+
 /// stdout and stderr of a `nomad-spec ci` run that must have succeeded.
 pub fn ok(output: &Output) -> String {
     let text = format!(

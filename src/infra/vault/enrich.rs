@@ -1,16 +1,17 @@
-//! Secret suggestions during `generate`: where each secret variable of the analysis probably
-//! lives in Vault, from the team's conventions and the paths that exist, turned into answers
-//! when confident and into notes always.
+//! Secret suggestions for a generation (the CLI's and the bot's): where each secret variable
+//! of the analysis probably lives in Vault, from the team's conventions and the paths that
+//! exist, turned into answers when confident and into notes always.
 //!
-//! Owns only the wiring: the suggestions themselves are `suggest` (pure), the listing is the
-//! client's (metadata only). Vault is optional: without it the conventions alone are used.
-
-use std::collections::BTreeMap;
+//! Owns only the wiring: the listing of existing paths, asked once ([`secret_paths`]), and
+//! turning suggestions into answers ([`suggest_answers`], pure, for each set of answers); the
+//! suggestions themselves are `suggest`'s, the listing the client's (metadata only). Vault is
+//! optional: without it the conventions alone are used.
 
 use super::{suggest_secrets, KvMount, Mount, SecretListing, VaultClient, VaultConventions};
 use crate::analyze::Analysis;
 use crate::jobspec::answers::Answers;
 use crate::jobspec::config::Config;
+use crate::settings::Settings;
 
 /// Suggestions at or above this confidence become answers; the rest are only shown.
 pub const ANSWER_CONFIDENCE: f64 = 0.8;
@@ -18,13 +19,40 @@ pub const ANSWER_CONFIDENCE: f64 = 0.8;
 /// Most secret paths listed to compare names with.
 const LISTING_LIMIT: usize = 500;
 
-/// Suggests a Vault `path#key` for each secret variable nobody answered, applies the
-/// confident ones to `answers` (`secret.VAR`), and says what it did and skipped.
-pub async fn suggest_answers(
+/// The secret paths of the KV mount a generation reads (`[vault] mount` of
+/// `.nomad-spec.toml`, else `kv`), metadata only; `None` with a note when Vault is not
+/// configured or cannot list them.
+pub async fn secret_paths(
+    config: &Config,
+    settings: &Settings,
+) -> (Option<SecretListing>, Vec<String>) {
+    match VaultClient::configured(settings) {
+        Ok(Some(client)) => {
+            let mount = config.vault.as_ref().and_then(|v| v.mount.clone());
+            let mount = mount.unwrap_or_else(|| "kv".to_string());
+            match listing(&client, &mount).await {
+                Ok(listing) => (Some(listing), Vec::new()),
+                Err(why) => (None, vec![format!("Vault listing of {mount}/ skipped: {why}")]),
+            }
+        }
+        Ok(None) => (
+            None,
+            vec!["Vault is not configured (VAULT_ADDR): secret paths come from the conventions \
+                  only"
+                .to_string()],
+        ),
+        Err(err) => (None, vec![format!("Vault skipped: {err}")]),
+    }
+}
+
+/// Suggests a Vault `path#key` for each secret variable nobody answered (from the team's
+/// conventions in `config` and the paths `listing` holds), applies the confident ones to
+/// `answers` (`secret.VAR`), and says what it did.
+pub fn suggest_answers(
     analysis: &Analysis,
     app_name: &str,
     config: &Config,
-    env: &BTreeMap<String, String>,
+    listing: Option<&SecretListing>,
     answers: &mut Answers,
 ) -> Vec<String> {
     let mut notes = Vec::new();
@@ -32,32 +60,7 @@ pub async fn suggest_answers(
         patterns: config.cluster.vault_paths.clone(),
         mappings: config.cluster.secret_locations.clone(),
     };
-    let listing = match VaultClient::new(env) {
-        Ok(Some(client)) => {
-            let mount = config.vault.as_ref().and_then(|v| v.mount.clone());
-            let mount = mount.unwrap_or_else(|| "kv".to_string());
-            match listing(&client, &mount).await {
-                Ok(listing) => Some(listing),
-                Err(why) => {
-                    notes.push(format!("Vault listing of {mount}/ skipped: {why}"));
-                    None
-                }
-            }
-        }
-        Ok(None) => {
-            notes.push(
-                "Vault is not configured (VAULT_ADDR): secret paths come from the conventions \
-                 only"
-                    .to_string(),
-            );
-            None
-        }
-        Err(err) => {
-            notes.push(format!("Vault skipped: {err}"));
-            None
-        }
-    };
-    for suggestion in suggest_secrets(analysis, app_name, &conventions, listing.as_ref()) {
+    for suggestion in suggest_secrets(analysis, app_name, &conventions, listing) {
         if answers.secrets.contains_key(&suggestion.variable) {
             continue;
         }

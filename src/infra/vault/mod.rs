@@ -34,13 +34,13 @@ pub mod enrich;
 pub mod suggest;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use url::Url;
 use vaultrs::client::{VaultClient as RawClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
+
+use crate::settings::Settings;
 
 pub use check::{check_secrets, KEYS_METADATA};
 pub use suggest::{suggest_secrets, SecretListing, SecretSuggestion, VaultConventions};
@@ -70,52 +70,7 @@ pub enum VaultError {
     BadResponse { what: String, detail: String },
 }
 
-/// Connection settings, as the `vault` command reads them.
-#[derive(Clone)]
-pub struct VaultSettings {
-    /// `VAULT_ADDR`.
-    pub address: Url,
-    /// `VAULT_TOKEN`, sent as `X-Vault-Token`; never printed.
-    pub token: Option<String>,
-    /// `VAULT_NAMESPACE`, sent as `X-Vault-Namespace`.
-    pub namespace: Option<String>,
-    /// `VAULT_CACERT`: PEM bundle of the CAs to trust.
-    pub ca_cert: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for VaultSettings {
-    /// The token is masked: settings end up in error chains and logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VaultSettings")
-            .field("address", &self.address.as_str())
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("namespace", &self.namespace)
-            .field("ca_cert", &self.ca_cert)
-            .finish()
-    }
-}
-
-impl VaultSettings {
-    /// Reads `VAULT_*` from `env`; `None` when `VAULT_ADDR` is unset or empty (not configured).
-    pub fn from_map(env: &BTreeMap<String, String>) -> Result<Option<VaultSettings>, VaultError> {
-        let get = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let Some(address) = get("VAULT_ADDR") else { return Ok(None) };
-        let address = Url::parse(address)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-            .ok_or_else(|| {
-                VaultError::Config(format!(
-                    "VAULT_ADDR `{address}` is not an http:// or https:// address"
-                ))
-            })?;
-        Ok(Some(VaultSettings {
-            address,
-            token: get("VAULT_TOKEN").map(str::to_string),
-            namespace: get("VAULT_NAMESPACE").map(str::to_string),
-            ca_cert: get("VAULT_CACERT").map(PathBuf::from),
-        }))
-    }
-}
+pub use crate::settings::VaultSettings;
 
 /// The token's own view of itself (`auth/token/lookup-self`), without the token.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,28 +128,21 @@ pub struct VaultClient {
 }
 
 impl VaultClient {
-    /// A client for the settings in `env`; `Ok(None)` when `VAULT_ADDR` is unset.
-    pub fn new(env: &BTreeMap<String, String>) -> Result<Option<VaultClient>, VaultError> {
-        match VaultSettings::from_map(env)? {
-            Some(settings) => VaultClient::with_settings(settings).map(Some),
-            None => Ok(None),
-        }
+    /// A client when `settings` set `VAULT_ADDR`; `Ok(None)` when Vault is not configured.
+    pub fn configured(settings: &Settings) -> Result<Option<VaultClient>, VaultError> {
+        let typed = settings.vault().map_err(|err| VaultError::Config(err.to_string()))?;
+        typed.map(VaultClient::new).transpose()
     }
 
-    /// A client configured from the process environment, like the `vault` command.
-    pub fn from_env() -> Result<Option<VaultClient>, VaultError> {
-        VaultClient::new(&std::env::vars().collect())
-    }
-
-    /// A client for explicit settings.
-    pub fn with_settings(settings: VaultSettings) -> Result<VaultClient, VaultError> {
+    /// A client for these settings.
+    pub fn new(settings: VaultSettings) -> Result<VaultClient, VaultError> {
         crate::tls::install_crypto_provider();
         let mut builder = VaultClientSettingsBuilder::default();
         // Every field is set explicitly: vaultrs's defaults read the process environment, and
-        // this client must see only the map it was given.
+        // this client must see only the settings it was given.
         builder
             .address(settings.address.as_str())
-            .token(settings.token.clone().unwrap_or_default())
+            .token(settings.token.as_ref().map(|t| t.as_str().to_string()).unwrap_or_default())
             .namespace(settings.namespace.clone())
             .ca_certs(settings.ca_cert.iter().map(|p| p.display().to_string()).collect())
             .identity(None)
@@ -375,7 +323,7 @@ impl VaultClient {
         let base = self.settings.address.as_str().trim_end_matches('/');
         let mut request = self.raw.http.http.request(method, format!("{base}/v1/{path}"));
         if let Some(token) = &self.settings.token {
-            request = request.header("X-Vault-Token", token);
+            request = request.header("X-Vault-Token", token.as_str());
         }
         if let Some(namespace) = &self.settings.namespace {
             request = request.header("X-Vault-Namespace", namespace);
@@ -482,27 +430,6 @@ fn mount_from(info: &Value, path: Option<&str>) -> Option<Mount> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn settings_come_from_the_given_map_only() {
-        let env = |pairs: &[(&str, &str)]| {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()
-        };
-        assert!(VaultSettings::from_map(&env(&[])).unwrap().is_none());
-        assert!(VaultSettings::from_map(&env(&[("VAULT_ADDR", " ")])).unwrap().is_none());
-        let err = VaultSettings::from_map(&env(&[("VAULT_ADDR", "vault:8200")])).unwrap_err();
-        assert!(err.to_string().contains("VAULT_ADDR `vault:8200`"), "{err}");
-        let settings = VaultSettings::from_map(&env(&[
-            ("VAULT_ADDR", "https://vault.example:8200"),
-            ("VAULT_TOKEN", "s.secret"),
-            ("VAULT_NAMESPACE", "team"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(settings.namespace.as_deref(), Some("team"));
-        let debug = format!("{settings:?}");
-        assert!(!debug.contains("s.secret") && debug.contains("***"), "{debug}");
-    }
 
     #[test]
     fn mounts_are_read_from_both_shapes() {

@@ -1,13 +1,10 @@
-//! The bot's settings, from the CI environment (the action's `runs.env`, GitLab CI variables).
-//!
-//! Every setting has a documented variable and a default; an empty value (a GitHub Action
-//! input left blank becomes `""`) counts as unset. Service settings (Nomad, Vault, Consul,
-//! Fabio, the LLM) are read by their own clients from the same variables; this file names only
-//! what the bot itself decides.
+//! The bot's own settings (the action's inputs, GitLab CI/CD variables): where the job file
+//! goes, whether merges deploy, how many fixes, the deployment environment's name, the bot's
+//! login and commit identity. Every one has a documented variable and a default.
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
+use super::{get, SettingError};
 
 /// Where the job file goes (relative to the repository root); `{job}` is the job's name.
 pub const SPEC_PATH: &str = "NOMAD_SPEC_PATH";
@@ -31,7 +28,7 @@ pub const DEFAULT_SPEC_PATH: &str = "deploy/{job}.nomad.hcl";
 
 /// What the bot itself decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub struct BotSettings {
     /// Job file path pattern (`deploy/{job}.nomad.hcl`) when set; otherwise the repository's
     /// `.nomad-spec.toml` `output`, else [`DEFAULT_SPEC_PATH`].
     pub spec_path: Option<String>,
@@ -44,21 +41,26 @@ pub struct Settings {
     pub commit_email: String,
 }
 
-impl Settings {
-    /// Reads the settings; a malformed value is an error naming the variable.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> anyhow::Result<Settings> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+impl BotSettings {
+    /// Reads the settings from `vars` (blank values count as unset); a malformed value is an
+    /// error naming the variable.
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<BotSettings, SettingError> {
+        let get = |name: &str| get(vars, name);
         let auto_deploy = match get(AUTO_DEPLOY) {
             None => true,
-            Some(v) => parse_bool(v).with_context(|| format!("{AUTO_DEPLOY}={v:?}"))?,
+            Some(v) => parse_bool(v).map_err(|why| {
+                SettingError::caused_by(format!("{AUTO_DEPLOY}={v:?}"), SettingError::new(why))
+            })?,
         };
         let max_fix_iterations = match get(MAX_FIX_ITERATIONS) {
             None => 3,
-            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 10).with_context(|| {
-                format!("{MAX_FIX_ITERATIONS}={v:?} is not a number from 0 to 10")
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                SettingError::new(format!(
+                    "{MAX_FIX_ITERATIONS}={v:?} is not a number from 0 to 10"
+                ))
             })?,
         };
-        Ok(Settings {
+        Ok(BotSettings {
             spec_path: get(SPEC_PATH).map(str::to_string),
             auto_deploy,
             max_fix_iterations,
@@ -72,24 +74,12 @@ impl Settings {
     }
 }
 
-impl Settings {
-    /// Who the bot's commits are by.
-    pub fn identity(&self) -> crate::git::Identity {
-        crate::git::Identity { name: self.commit_name.clone(), email: self.commit_email.clone() }
-    }
-}
-
-fn parse_bool(text: &str) -> anyhow::Result<bool> {
+fn parse_bool(text: &str) -> Result<bool, &'static str> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" => Ok(false),
-        _ => anyhow::bail!("expected true or false"),
+        _ => Err("expected true or false"),
     }
-}
-
-/// The process environment as a map, empty values dropped (a blank action input is unset).
-pub fn vars_from_env() -> BTreeMap<String, String> {
-    std::env::vars().filter(|(_, v)| !v.trim().is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -102,7 +92,7 @@ mod tests {
 
     #[test]
     fn defaults_and_blank_inputs() {
-        let s = Settings::from_vars(&vars(&[(SPEC_PATH, ""), (AUTO_DEPLOY, " ")])).unwrap();
+        let s = BotSettings::from_vars(&vars(&[(SPEC_PATH, ""), (AUTO_DEPLOY, " ")])).unwrap();
         assert_eq!(s.spec_path, None);
         assert!(s.auto_deploy);
         assert_eq!(s.max_fix_iterations, 3);
@@ -111,11 +101,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Settings::from_vars(&vars(&[(MAX_FIX_ITERATIONS, "lots")])).unwrap_err();
+        let err = BotSettings::from_vars(&vars(&[(MAX_FIX_ITERATIONS, "lots")])).unwrap_err();
         assert!(format!("{err:#}").contains(MAX_FIX_ITERATIONS), "{err:#}");
-        let err = Settings::from_vars(&vars(&[(AUTO_DEPLOY, "maybe")])).unwrap_err();
+        let err = BotSettings::from_vars(&vars(&[(AUTO_DEPLOY, "maybe")])).unwrap_err();
         assert!(format!("{err:#}").contains(AUTO_DEPLOY), "{err:#}");
-        let s = Settings::from_vars(&vars(&[(AUTO_DEPLOY, "false")])).unwrap();
+        let s = BotSettings::from_vars(&vars(&[(AUTO_DEPLOY, "false")])).unwrap();
         assert!(!s.auto_deploy);
     }
 }

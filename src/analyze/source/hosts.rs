@@ -1,0 +1,262 @@
+//! Host names written into code, and env reads that fail without their variable.
+//!
+//! Compose gives every service a DNS name, so sample apps and real ones alike write
+//! `Redis(host="redis")`, `sql.Open("mysql", "root:pw@tcp(db:3306)/x")` or
+//! `"postgres://u:p@db/app"` straight into their code. On Nomad those names do not resolve,
+//! and no job setting can change a literal: the assembly turns each one that names a service of
+//! the repository into a [`CodeHost`](crate::analyze::CodeHost) the builder must say something
+//! about. This file only finds candidates (any host-like literal, with the text around it);
+//! it does not know the services' names.
+//!
+//! It also finds env reads that fail when the variable is missing (`os.environ["X"]`,
+//! `env::var("X")?`, `ENV.fetch("X")`): such a variable must be given a value or asked for.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{built_in, SourceKind};
+
+/// Most host literals kept per scanned folder.
+pub const MAX_HOST_LITERALS: usize = 200;
+
+/// A host-like literal in code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLiteral {
+    /// The host as written (`db`).
+    pub host: String,
+    /// The port written with it, or the scheme's port.
+    pub port: Option<u16>,
+    /// The text that names it, without any password (`tcp(db:3306)`, `host="redis"`).
+    pub text: String,
+    /// 1-based line.
+    pub line: u32,
+    /// For a Spring property naming the host: the environment variable that overrides it
+    /// (`SPRING_DATASOURCE_URL` for `spring.datasource.url`).
+    pub setting: Option<String>,
+}
+
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    built_in(
+        r#"["'`=](?:jdbc:)?([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/@"'`\s]*@)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?"#,
+    )
+});
+static TCP: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r"\btcp\(([A-Za-z][A-Za-z0-9_.-]*):(\d{1,5})\)"));
+static CONNECTION_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    built_in(
+        r#"(?i)["';]\s*(?:server|host|data source|hostname|address)\s*=\s*([A-Za-z][A-Za-z0-9_.-]*)(?:[,:](\d{1,5}))?\s*[;"']"#,
+    )
+});
+static KEYWORD: LazyLock<Regex> = LazyLock::new(|| {
+    built_in(
+        r#"(?i)\b(?:host|hostname|server|addr|address)\s*[:=]\s*["']([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?["']"#,
+    )
+});
+static HOST_PORT: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r#"["']([A-Za-z][A-Za-z0-9_.-]*):(\d{2,5})["']"#));
+static CONNECT_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    built_in(
+        r#"(?i)\b\w*(?:connect|connection|client|dial|redis|mongo)\w*\s*\(\s*["']([A-Za-z][A-Za-z0-9_.-]*)["']\s*[,)]"#,
+    )
+});
+static SPRING_PROPERTY: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r"(?m)^[ \t]*([a-zA-Z][a-zA-Z0-9_.\-\[\]]*)[ \t]*[=:]"));
+static REQUIRED: LazyLock<Vec<(SourceKind, Regex)>> = LazyLock::new(|| {
+    vec![
+        (
+            SourceKind::Python,
+            built_in(
+                r#"\benviron\[\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\](?:\s*[^\s=]|\s*==|\s*$)"#,
+            ),
+        ),
+        (
+            SourceKind::Rust,
+            built_in(
+                r#"\benv::var\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)\s*(?:\?|\.unwrap\(\)|\.expect\()"#,
+            ),
+        ),
+        (
+            SourceKind::Ruby,
+            built_in(r#"\bENV\.fetch\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)(?:\s*[^{\s]|\s*$)"#),
+        ),
+    ]
+});
+
+/// Default ports of the schemes a connection URL names.
+fn scheme_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "postgres" | "postgresql" => Some(5432),
+        "mysql" | "mariadb" => Some(3306),
+        "redis" => Some(6379),
+        "mongodb" => Some(27017),
+        "amqp" => Some(5672),
+        "nats" => Some(4222),
+        _ => None,
+    }
+}
+
+/// Host-like literals in one file's text, in the order of the text.
+pub fn host_literals(
+    kind: SourceKind,
+    text: &str,
+    line_at: &dyn Fn(usize) -> u32,
+) -> Vec<HostLiteral> {
+    let mut found: Vec<(usize, HostLiteral)> = Vec::new();
+    let mut push = |offset: usize, host: &str, port: Option<u16>, text: String| {
+        found.push((
+            offset,
+            HostLiteral {
+                host: host.to_string(),
+                port,
+                text,
+                line: line_at(offset),
+                setting: None,
+            },
+        ));
+    };
+    for captures in URL.captures_iter(text) {
+        let (Some(all), Some(scheme), Some(host)) =
+            (captures.get(0), captures.get(1), captures.get(2))
+        else {
+            continue;
+        };
+        let written = captures.get(3).and_then(|p| p.as_str().parse().ok());
+        let port = written.or_else(|| scheme_port(scheme.as_str()));
+        let shown = match captures.get(3) {
+            Some(p) => format!("{}://{}:{}", scheme.as_str(), host.as_str(), p.as_str()),
+            None => format!("{}://{}", scheme.as_str(), host.as_str()),
+        };
+        push(all.start(), host.as_str(), port, shown);
+    }
+    for regex in [&*TCP, &*CONNECTION_KEY, &*KEYWORD, &*HOST_PORT, &*CONNECT_CALL] {
+        for captures in regex.captures_iter(text) {
+            let (Some(all), Some(host)) = (captures.get(0), captures.get(1)) else { continue };
+            let port = captures.get(2).and_then(|p| p.as_str().parse().ok());
+            let shown = all.as_str().trim_matches(|c| c == ';' || c == '"' || c == '\'').trim();
+            // A connection string's text stops at its host: the rest may hold a password.
+            let shown = shown.split(';').next().unwrap_or(shown).to_string();
+            push(all.start(), host.as_str(), port, shown);
+        }
+    }
+    found.sort_by_key(|(offset, _)| *offset);
+    found.dedup_by(|a, b| a.1.host == b.1.host && a.1.line == b.1.line);
+    let mut literals: Vec<HostLiteral> = found.into_iter().map(|(_, literal)| literal).collect();
+    if kind == SourceKind::SpringProperties {
+        for literal in &mut literals {
+            literal.setting = spring_setting(text, literal.line);
+        }
+    }
+    literals
+}
+
+/// The environment variable that overrides the Spring property on `line` (relaxed binding:
+/// `spring.datasource.url` → `SPRING_DATASOURCE_URL`).
+fn spring_setting(text: &str, line: u32) -> Option<String> {
+    let row = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let key = SPRING_PROPERTY.captures(row)?.get(1)?.as_str();
+    let name: String = key
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| if c == '.' || c == '[' || c == ']' { '_' } else { c.to_ascii_uppercase() })
+        .collect();
+    Some(name.trim_matches('_').replace("__", "_"))
+}
+
+/// Names of env vars read in a way that fails without them.
+pub fn required_reads(kind: SourceKind, text: &str) -> Vec<String> {
+    REQUIRED
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .flat_map(|(_, regex)| regex.captures_iter(text))
+        .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literals(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>, String, u32)> {
+        let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
+        host_literals(kind, text, &line_at)
+            .into_iter()
+            .map(|h| (h.host, h.port, h.text, h.line))
+            .collect()
+    }
+
+    fn hosts(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>)> {
+        literals(kind, text).into_iter().map(|(h, p, _, _)| (h, p)).collect()
+    }
+
+    #[test]
+    fn hosts_as_apps_write_them() {
+        let go = "return sql.Open(\"mysql\", fmt.Sprintf(\"root:%s@tcp(db:3306)/example\", pw))";
+        assert_eq!(
+            literals(SourceKind::Go, go),
+            [("db".into(), Some(3306), "tcp(db:3306)".into(), 1)]
+        );
+        let python = "class DBManager:\n    def __init__(self, database='example', host=\"db\", user=\"root\"):\n";
+        assert_eq!(hosts(SourceKind::Python, python), [("db".to_string(), None)]);
+        let redis = "g.redis = Redis(host=\"redis\", db=0, socket_timeout=5)";
+        assert_eq!(hosts(SourceKind::Python, redis), [("redis".to_string(), None)]);
+        let mongo = "client = MongoClient(\"mongo:27017\")";
+        assert_eq!(hosts(SourceKind::Python, mongo), [("mongo".to_string(), Some(27017))]);
+        let node = "const redisClient = redis.createClient({\n  host: 'redis',\n  port: 6379\n});";
+        assert_eq!(hosts(SourceKind::Script, node), [("redis".to_string(), None)]);
+        let url = "  connectionString: 'postgres://postgres:postgres@db/postgres'";
+        let found = literals(SourceKind::Script, url);
+        assert_eq!(found, [("db".into(), Some(5432), "postgres://db".into(), 1)]);
+        assert!(!found[0].2.contains("postgres@"), "the password part is never shown");
+        let csharp =
+            "var pgsql = OpenDbConnection(\"Server=db;Username=postgres;Password=postgres;\");\n\
+                      var redisConn = OpenRedisConnection(\"redis\");";
+        let found = literals(SourceKind::CSharp, csharp);
+        assert_eq!(
+            found.iter().map(|f| (f.0.as_str(), f.2.as_str())).collect::<Vec<_>>(),
+            [("db", "Server=db"), ("redis", "OpenRedisConnection(\"redis\")")]
+        );
+        assert!(found.iter().all(|f| !f.2.contains("Password")));
+        let java =
+            "DriverManager.getConnection(\"jdbc:mysql://db/example?useSSL=false\", \"root\", pw)";
+        assert_eq!(hosts(SourceKind::Jvm, java), [("db".to_string(), Some(3306))]);
+        let connection_string =
+            "string c = $\"server=db;user=root;database=example;port=3306;password={password}\";";
+        assert_eq!(hosts(SourceKind::CSharp, connection_string), [("db".to_string(), None)]);
+    }
+
+    #[test]
+    fn spring_properties_name_the_variable_that_overrides_them() {
+        let text = "server.port=8080\nspring.datasource.url=jdbc:postgresql://db:5432/shop\n";
+        let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
+        let found = host_literals(SourceKind::SpringProperties, text, &line_at);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].setting.as_deref(), Some("SPRING_DATASOURCE_URL"));
+        assert_eq!((found[0].host.as_str(), found[0].port, found[0].line), ("db", Some(5432), 2));
+    }
+
+    #[test]
+    fn what_is_not_a_host_in_code() {
+        // An env read's default is a setting, not a literal the code is stuck with: the
+        // assembly drops literals that are env defaults; here only the shapes are checked.
+        let cases =
+            ["x = {'db': 1}", "print(\"db\")", "log.info(\"connecting\")", "name = 'redis'"];
+        for text in cases {
+            assert_eq!(hosts(SourceKind::Python, text), [], "{text}");
+        }
+    }
+
+    #[test]
+    fn required_env_reads() {
+        let python = "a = os.environ[\"SECRET_KEY\"]\nos.environ[\"SET_HERE\"] = \"1\"\nb = os.environ.get(\"OPT\")\n";
+        assert_eq!(required_reads(SourceKind::Python, python), ["SECRET_KEY"]);
+        let rust = "let a = env::var(\"DATABASE_URL\")?;\nlet b = env::var(\"X\").expect(\"x\");\n\
+                    if let Ok(h) = std::env::var(\"PG_HOST\") {}\nlet c = env::var(\"Y\").unwrap_or_default();";
+        assert_eq!(required_reads(SourceKind::Rust, rust), ["DATABASE_URL", "X"]);
+        let ruby = "a = ENV.fetch(\"TOKEN\")\nb = ENV.fetch(\"LEVEL\") { \"info\" }\nc = ENV.fetch(\"N\", 2)";
+        assert_eq!(required_reads(SourceKind::Ruby, ruby), ["TOKEN"]);
+        assert_eq!(required_reads(SourceKind::Script, "process.env.X"), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,105 @@
+//! One preparation of a generation, for `nomad-spec generate` and for the bot alike: the
+//! repository's analysis and configuration, the cluster's context added to it (Consul's
+//! conventions and the services the analysis depends on, the cluster's Nomad version, Vault's
+//! secret paths for answer suggestions), and the notes of what was used and what was skipped.
+//!
+//! Both build and render from a [`Prepared`], so the command line and a pull request make the
+//! same job file from the same repository and answers. Every service is optional (DESIGN.md
+//! decision 4): one that is not configured or does not answer is a note, never a failure. This
+//! file owns the order of the asks and how suggestions meet a person's answers; what each
+//! service says is `infra`'s.
+
+use crate::analyze::Analysis;
+use crate::infra::vault::SecretListing;
+use crate::jobspec::answers::{Answers, Question};
+use crate::jobspec::build::{self, BuildError, Generated, GeneratedFile};
+use crate::jobspec::config::Config;
+use crate::settings::Settings;
+
+/// The inputs of a generation, with the cluster's context.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// What the repository holds.
+    pub analysis: Analysis,
+    /// `.nomad-spec.toml` (or the given file), filled from Consul's conventions and catalog
+    /// where it says nothing, with the cluster's Nomad version unless it names one.
+    pub config: Config,
+    /// The repository's short name, which names the default job and the file's header.
+    pub repository: String,
+    /// The secret paths Vault has (metadata only), when it could list them.
+    secret_paths: Option<SecretListing>,
+    /// What the cluster added and what was skipped, for the person (stderr, the run's log).
+    pub notes: Vec<String>,
+}
+
+/// Asks the cluster for what a generation of `analysis` needs: Consul's conventions and the
+/// services it depends on, the Nomad version (unless `config` names one), Vault's secret paths.
+pub async fn prepare(
+    analysis: Analysis,
+    mut config: Config,
+    repository: String,
+    settings: &Settings,
+) -> Prepared {
+    let mut notes = crate::infra::consul::enrich(&mut config, &analysis, settings).await;
+    if config.nomad_version.is_none() {
+        notes.push(crate::infra::nomad_version::learn(&mut config, settings).await);
+    }
+    let (secret_paths, vault_notes) =
+        crate::infra::vault::enrich::secret_paths(&config, settings).await;
+    notes.extend(vault_notes);
+    Prepared { analysis, config, repository, secret_paths, notes }
+}
+
+impl Prepared {
+    /// The answers a build uses: `given` (a person's, which always win) with the secrets the
+    /// conventions and Vault's paths point at confidently; and what was suggested, in words.
+    pub fn answers(&self, given: &Answers) -> (Answers, Vec<String>) {
+        let mut answers = given.clone();
+        // Vault paths are patterns over the job's name, which an answer may have changed.
+        let app_name = given.job.clone().unwrap_or_else(|| self.repository.clone());
+        let notes = crate::infra::vault::enrich::suggest_answers(
+            &self.analysis,
+            &app_name,
+            &self.config,
+            self.secret_paths.as_ref(),
+            &mut answers,
+        );
+        (answers, notes)
+    }
+
+    /// The jobs `given` builds, with the suggested answers under it.
+    pub fn build(&self, given: &Answers) -> Result<Generated, BuildError> {
+        let (answers, _) = self.answers(given);
+        build::build(&self.analysis, &answers, &self.config, &self.repository)
+    }
+
+    /// The job files of `generated`, rendered with this repository's conventions and header.
+    pub fn render(&self, generated: &Generated) -> anyhow::Result<Vec<GeneratedFile>> {
+        build::render_files(generated, &self.config, &self.repository)
+    }
+
+    /// The questions a build with no answer of a person's leaves open, and the primary job
+    /// file's path; with the build's error when no job can be built yet. Their numbers stay
+    /// stable while the person answers, since no answer of theirs changes them.
+    pub fn questions_and_path(&self) -> (Vec<Question>, String, Option<BuildError>) {
+        let fallback = self
+            .config
+            .output
+            .as_deref()
+            .unwrap_or(crate::jobspec::config::DEFAULT_OUTPUT)
+            .replace("{job}", &self.repository);
+        match self.build(&Answers::default()) {
+            Ok(generated) => {
+                let path = generated.jobs.first().map(|j| j.path.clone()).unwrap_or(fallback);
+                (generated.unanswered, path, None)
+            }
+            Err(err) => (Vec::new(), fallback, Some(err)),
+        }
+    }
+
+    /// The preparation without the cluster (`ci --dry-run`, which calls nothing): the
+    /// repository's own configuration and no suggestions.
+    pub fn offline(analysis: Analysis, config: Config, repository: String) -> Prepared {
+        Prepared { analysis, config, repository, secret_paths: None, notes: Vec::new() }
+    }
+}
