@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::dockerfile::{cut_range, exposed_ports, ExposedPort, MAX_PORTS};
-use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
+use super::interpolate::{Bound, Dollar, FileSubstitution};
 use super::read::{line_of, shell_words};
 use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
@@ -32,6 +32,11 @@ const OVERRIDE_FILES: [&str; 4] = [
 /// Most services of one compose project read; each becomes a group of the job, so the rest
 /// are left out with a note.
 const MAX_SERVICES: usize = 200;
+
+/// Most entries a service takes from one of its lists (`environment`, `volumes`, `secrets`,
+/// `depends_on`, ...), far more than real services have: each entry costs a search for its
+/// line and a line of the job. The rest are left out with a note.
+const MAX_ENTRIES: usize = 500;
 
 /// A value with the file and line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,10 +419,15 @@ fn interpolate(
     let lookup = |name: &str| vars.get(name).cloned();
     let mut unset = Vec::new();
     let mut errors = Vec::new();
+    let mut substitution = FileSubstitution::default();
+    let mut spent = false;
     visit_strings(doc, &mut |s: &mut String| {
         if s.contains('$') {
-            let done = substitute_keeping_unset(s, Dollar::Doubled, &lookup);
-            if let Some(bound) = done.over {
+            let done = substitution.substitute(s, Dollar::Doubled, &lookup, true);
+            // Once the file's bound is spent, one note says so for every value after.
+            let first_of_file =
+                done.over != Some(Bound::File) || !std::mem::replace(&mut spent, true);
+            if let Some(bound) = done.over.filter(|_| first_of_file) {
                 notes.push(Note {
                     file: Some(file.to_string()),
                     line: value_line(text, s),
@@ -491,6 +501,11 @@ fn merge(base: &mut Value, over: Value) {
                 match (existing, value) {
                     (Value::Array(items), Value::Array(more)) => {
                         for item in more {
+                            // A service keeps MAX_ENTRIES of a list (saying so), so a longer
+                            // merge would only cost time: each item is compared with the rest.
+                            if items.len() > MAX_ENTRIES {
+                                break;
+                            }
                             if !items.contains(&item) {
                                 items.push(item);
                             }
@@ -562,11 +577,13 @@ impl<'a> Locator<'a> {
         for (path, text) in texts.iter().rev() {
             let raw: Vec<&str> = text.lines().collect();
             let blocks = service_blocks(&raw);
+            // A line over a bound stays as written; the values' own note already says so.
+            let mut substitution = FileSubstitution::default();
             let lines = raw
                 .iter()
                 .map(|l| {
                     if l.contains('$') {
-                        substitute(l, Dollar::Doubled, &lookup).text
+                        substitution.substitute(l, Dollar::Doubled, &lookup, false).text
                     } else {
                         l.to_string()
                     }
@@ -749,9 +766,17 @@ fn service(
             format!("{left_out} more exposed ports left out; a service takes at most {MAX_PORTS}");
         note(notes, "expose:", why);
     }
+    let too_many = |notes: &mut Vec<Note>, key: &str, count: usize| {
+        if count > MAX_ENTRIES {
+            let why =
+                format!("`{key}` lists {count} entries; only the first {MAX_ENTRIES} are kept");
+            note(notes, &format!("{key}:"), why);
+        }
+    };
     match body.get("environment") {
         Some(Value::Object(map)) => {
-            for (key, value) in map {
+            too_many(notes, "environment", map.len());
+            for (key, value) in map.iter().take(MAX_ENTRIES) {
                 let value = scalar(value);
                 service.environment.push(at.at(
                     name,
@@ -761,7 +786,8 @@ fn service(
             }
         }
         Some(Value::Array(items)) => {
-            for item in items {
+            too_many(notes, "environment", items.len());
+            for item in items.iter().take(MAX_ENTRIES) {
                 let Some(text) = scalar(item) else { continue };
                 let (key, value) = match text.split_once('=') {
                     Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -776,7 +802,13 @@ fn service(
             note(notes, "environment:", "`environment` is neither a list nor a mapping".into())
         }
     }
-    for item in list(body.get("env_file")) {
+    let env_files = list(body.get("env_file"));
+    too_many(notes, "env_file", env_files.len());
+    for item in env_files.into_iter().take(MAX_ENTRIES) {
+        if service.env_file_vars.len() == MAX_ENTRIES {
+            // Full: a note already says so, and reading more files would only cost time.
+            break;
+        }
         let (path, required) = match item {
             Value::Object(map) => (
                 map.get("path").and_then(scalar).unwrap_or_default(),
@@ -795,8 +827,17 @@ fn service(
             continue;
         }
         let Some(text) = files.read_text(&rel, notes) else { continue };
-        for (i, line) in text.lines().enumerate() {
+        'lines: for (i, line) in text.lines().enumerate() {
             for (key, value) in dotenv_vars(line) {
+                if service.env_file_vars.len() == MAX_ENTRIES {
+                    let why = format!(
+                        "{rel} line {} and after: not read, a service takes at most \
+                         {MAX_ENTRIES} variables from its env files",
+                        i + 1
+                    );
+                    note(notes, "env_file", why);
+                    break 'lines;
+                }
                 service.env_file_vars.push(Located {
                     value: (key, Some(value)),
                     file: rel.clone(),
@@ -806,7 +847,9 @@ fn service(
         }
     }
     for (key, secret) in [("secrets", true), ("configs", false)] {
-        for item in list(body.get(key)) {
+        let items = list(body.get(key));
+        too_many(notes, key, items.len());
+        for item in items.into_iter().take(MAX_ENTRIES) {
             let (source, target) = match item {
                 Value::Object(map) => {
                     (map.get("source").and_then(scalar), map.get("target").and_then(scalar))
@@ -832,7 +875,9 @@ fn service(
         }
     }
     let mut mounts: Vec<Located<Mount>> = Vec::new();
-    for item in list(body.get("volumes")) {
+    let items = list(body.get("volumes"));
+    too_many(notes, "volumes", items.len());
+    for item in items.into_iter().take(MAX_ENTRIES) {
         match mount_of(item) {
             Ok(mount) => {
                 let text = scalar(item).unwrap_or_else(|| format!("target: {}", mount.target));
@@ -846,18 +891,22 @@ fn service(
     service.volumes = mounts;
     match body.get("depends_on") {
         Some(Value::Object(map)) => {
-            for key in map.keys() {
+            too_many(notes, "depends_on", map.len());
+            for key in map.keys().take(MAX_ENTRIES) {
                 service.depends_on.push(at.at(name, &[&format!("{key}:"), key], key.clone()));
             }
         }
         Some(Value::Array(items)) => {
-            for key in items.iter().filter_map(scalar) {
+            too_many(notes, "depends_on", items.len());
+            for key in items.iter().take(MAX_ENTRIES).filter_map(scalar) {
                 service.depends_on.push(at.at(name, &[&key, "depends_on:"], key.clone()));
             }
         }
         _ => {}
     }
-    for link in list(body.get("links")).iter().filter_map(|v| scalar(v)) {
+    let links = list(body.get("links"));
+    too_many(notes, "links", links.len());
+    for link in links.iter().take(MAX_ENTRIES).filter_map(|v| scalar(v)) {
         let target = link.split(':').next().unwrap_or_default().to_string();
         if !service.depends_on.iter().any(|d| d.value == target) {
             service.depends_on.push(at.at(name, &[&link, "links:"], target));
@@ -928,6 +977,15 @@ fn service(
         _ => {}
     }
     service.privileges = privileges(name, body, at);
+    if service.privileges.len() > MAX_ENTRIES {
+        let count = service.privileges.len();
+        service.privileges.truncate(MAX_ENTRIES);
+        let why = format!(
+            "{count} settings for the Nomad client (cap_add, devices, sysctls, ...); only the \
+             first {MAX_ENTRIES} are kept"
+        );
+        note(notes, "cap_add", why);
+    }
     service
 }
 
@@ -939,6 +997,15 @@ fn privileges(
 ) -> Vec<Located<(String, String)>> {
     let mut found = Vec::new();
     let mut push = |key: &str, value: String| {
+        if found.len() > MAX_ENTRIES {
+            // Counted, not located: the caller keeps the first MAX_ENTRIES and says so.
+            found.push(Located {
+                value: (key.to_string(), value),
+                file: String::new(),
+                line: None,
+            });
+            return;
+        }
         let needles = [value.clone(), format!("{key}:")];
         let located = at.at(name, &[&needles[0], &needles[1]], (key.to_string(), value));
         found.push(located);
@@ -1501,6 +1568,41 @@ services:
             notes[0].message,
             "service `a`: port `8000-8999:8000-8999`: a range of 1000 ports; only its first 100 \
              are kept"
+        );
+    }
+
+    #[test]
+    fn long_lists_of_a_service_are_capped_with_a_note() {
+        let env: String = (0..600).map(|i| format!("      V{i}: x\n")).collect();
+        let volumes: String = (0..600).map(|i| format!("      - /data{i}\n")).collect();
+        let file: String = (0..600).map(|i| format!("F{i}=1\n")).collect();
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    env_file: web.env\n    environment:\n{env}    volumes:\n{volumes}"
+        );
+        let (read, notes) = project(&[("compose.yaml", &text), ("web.env", &file)]);
+        let web = &read.services[0];
+        assert_eq!(web.environment.len(), 500);
+        assert_eq!(web.volumes.len(), 500);
+        assert_eq!(web.env_file_vars.len(), 500);
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    Some(5),
+                    "service `web`: `environment` lists 600 entries; only the first 500 are kept"
+                ),
+                (
+                    Some(4),
+                    "service `web`: web.env line 501 and after: not read, a service takes at \
+                     most 500 variables from its env files"
+                ),
+                (
+                    Some(606),
+                    "service `web`: `volumes` lists 600 entries; only the first 500 are kept"
+                ),
+            ]
         );
     }
 }

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::interpolate::{substitute, Bound, Dollar};
+use super::interpolate::{Bound, Dollar, FileSubstitution};
 use super::read::shell_words;
 use super::{Health, HealthKind, Note};
 
@@ -322,6 +322,11 @@ pub(crate) const MAX_RANGE: u32 = 100;
 /// job.
 pub(crate) const MAX_PORTS: usize = 100;
 
+/// Most variables (`ENV`), volumes (`VOLUME`) and copies (`COPY`, `ADD`) a stage takes; the
+/// rest are left out with a note. Far above real stages, low enough that one file cannot make
+/// a job of thousands of lines.
+const MAX_ENTRIES: usize = 500;
+
 /// Most stages of one Dockerfile read; the rest are left out with a note (each stage inherits
 /// its parent's settings, so thousands of them cost time for nothing real).
 const MAX_STAGES: usize = 64;
@@ -361,8 +366,9 @@ pub fn parse(
     let mut stage_args: HashMap<String, String> = HashMap::new();
     let mut stage_env: HashMap<String, String> = HashMap::new();
     let mut warned_before_from = false;
-    // Values over a substitution bound, by line: noted once the instructions are read.
-    let over: RefCell<Vec<(u32, Bound)>> = RefCell::new(Vec::new());
+    // (stage, instruction) pairs whose cap was already noted: a note per stage, not per line.
+    let mut capped: Vec<(usize, &'static str)> = Vec::new();
+    let over: RefCell<Substitutions> = RefCell::default();
 
     for ins in instructions {
         let line = ins.line;
@@ -427,6 +433,7 @@ pub fn parse(
             file.stages.push(stage);
             continue;
         }
+        let stage_index = file.stages.len().saturating_sub(1);
         let Some(stage) = file.stages.last_mut() else {
             if !warned_before_from {
                 notes.push(Note::line(
@@ -449,6 +456,17 @@ pub fn parse(
                     notes.push(Note::line(path, line, "ENV sets no variable"));
                 }
                 for (name, raw) in pairs {
+                    let new = !stage.env.iter().any(|e| e.value.0 == name);
+                    if new && stage.env.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "ENV") {
+                            let why = format!(
+                                "ENV {name}: a stage takes at most {MAX_ENTRIES} variables; this \
+                                 one and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                        continue;
+                    }
                     let value = subst(&raw, &stage_env);
                     stage_env.insert(name.clone(), value.clone());
                     stage.env.retain(|e| e.value.0 != name);
@@ -481,13 +499,13 @@ pub fn parse(
                         Err(why) => notes.push(Note::line(path, line, why)),
                     }
                 }
-                if left_out > 0 {
+                if left_out > 0 && first_cut(&mut capped, stage_index, "EXPOSE") {
                     notes.push(Note::line(
                         path,
                         line,
                         format!(
-                            "EXPOSE: {left_out} more ports left out; a stage takes at most \
-                             {MAX_PORTS}"
+                            "EXPOSE: {left_out} more ports left out, and any the stage exposes \
+                             later; a stage takes at most {MAX_PORTS}"
                         ),
                     ));
                 }
@@ -515,7 +533,15 @@ pub fn parse(
             "COPY" | "ADD" => {
                 let workdir = effective_workdir(&file.stages);
                 if let Some(stage) = file.stages.last_mut() {
-                    if let Some(copied) = copy_instruction(&ins.args, &workdir, escape) {
+                    if stage.copies.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "COPY") {
+                            let why = format!(
+                                "{keyword}: a stage takes at most {MAX_ENTRIES} copies; this one \
+                                 and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                    } else if let Some(copied) = copy_instruction(&ins.args, &workdir, escape) {
                         stage.copies.push(Fact { value: copied, line });
                     }
                 }
@@ -535,13 +561,23 @@ pub fn parse(
                     args.split_whitespace().map(str::to_string).collect()
                 };
                 for p in paths {
+                    if stage.volumes.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "VOLUME") {
+                            let why = format!(
+                                "VOLUME {p}: a stage takes at most {MAX_ENTRIES} volumes; this \
+                                 one and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                        break;
+                    }
                     stage.volumes.push(Fact { value: subst(&p, &stage_env), line });
                 }
             }
             _ => {}
         }
     }
-    for (line, bound) in over.into_inner() {
+    for (line, bound) in over.into_inner().over {
         notes.push(Note::line(
             path,
             line,
@@ -554,6 +590,14 @@ pub fn parse(
     file
 }
 
+/// The substitutions of one Dockerfile: the bound they share, and the values over a bound by
+/// line (noted once the instructions are read; the file's bound once).
+#[derive(Default)]
+struct Substitutions {
+    file: FileSubstitution,
+    over: Vec<(u32, Bound)>,
+}
+
 /// Substitutes `text` as Docker does; a value over a bound is kept as written and recorded in
 /// `over` with its line.
 fn substituted(
@@ -561,13 +605,25 @@ fn substituted(
     escape: char,
     lookup: &dyn Fn(&str) -> Option<String>,
     line: u32,
-    over: &RefCell<Vec<(u32, Bound)>>,
+    over: &RefCell<Substitutions>,
 ) -> String {
-    let done = substitute(text, Dollar::Escaped(escape), lookup);
+    let mut subs = over.borrow_mut();
+    let done = subs.file.substitute(text, Dollar::Escaped(escape), lookup, false);
     if let Some(bound) = done.over {
-        over.borrow_mut().push((line, bound));
+        if bound != Bound::File || !subs.over.iter().any(|(_, b)| *b == Bound::File) {
+            subs.over.push((line, bound));
+        }
     }
     done.text
+}
+
+/// Whether this is the first time `what` goes over its cap in `stage` (and records it).
+fn first_cut(capped: &mut Vec<(usize, &'static str)>, stage: usize, what: &'static str) -> bool {
+    if capped.contains(&(stage, what)) {
+        return false;
+    }
+    capped.push((stage, what));
+    true
 }
 
 /// The `WORKDIR` in force at the end of the last stage (its own, else its ancestors').
@@ -791,7 +847,7 @@ fn from_instruction(
     global_args: &HashMap<String, String>,
     escape: char,
     file: &Dockerfile,
-    over: &RefCell<Vec<(u32, Bound)>>,
+    over: &RefCell<Substitutions>,
 ) -> Option<Stage> {
     let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
     let image = words.first()?;
@@ -1174,10 +1230,11 @@ mod tests {
             notes.iter().map(|n| (n.line, n.message.as_str())).collect();
         assert_eq!(
             messages,
-            [
-                (Some(2), "EXPOSE: 9900 more ports left out; a stage takes at most 100"),
-                (Some(3), "EXPOSE: 1 more ports left out; a stage takes at most 100"),
-            ]
+            [(
+                Some(2),
+                "EXPOSE: 9900 more ports left out, and any the stage exposes later; a stage \
+                     takes at most 100"
+            ),]
         );
         let mut notes = Vec::new();
         let file = parse("Dockerfile", "FROM alpine\nEXPOSE 8000-8999/udp 80\n", &[], &mut notes);
@@ -1187,7 +1244,41 @@ mod tests {
             notes[0].message,
             "EXPOSE 8000-8999/udp: a range of 1000 ports; only its first 100 are kept"
         );
-        assert_eq!(notes[1].message, "EXPOSE: 1 more ports left out; a stage takes at most 100");
+        assert_eq!(
+            notes[1].message,
+            "EXPOSE: 1 more ports left out, and any the stage exposes later; a stage takes at \
+             most 100"
+        );
+
+        let lines: String =
+            (0..600).map(|i| format!("ENV V{i}=x\nVOLUME /v{i}\nCOPY a{i} /a{i}\n")).collect();
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &format!("FROM alpine\n{lines}ENV V0=y\n"), &[], &mut notes);
+        let stage = &file.stages[0];
+        assert_eq!((stage.env.len(), stage.volumes.len(), stage.copies.len()), (500, 500, 500));
+        assert_eq!(stage.env.last().map(|e| e.value.clone()), Some(("V0".into(), "y".into())));
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    Some(1502),
+                    "ENV V500: a stage takes at most 500 variables; this one and the stage's \
+                     later ones are left out"
+                ),
+                (
+                    Some(1503),
+                    "VOLUME /v500: a stage takes at most 500 volumes; this one and the stage's \
+                     later ones are left out"
+                ),
+                (
+                    Some(1504),
+                    "COPY: a stage takes at most 500 copies; this one and the stage's later \
+                     ones are left out"
+                ),
+            ]
+        );
 
         let stages: String = (0..70).map(|i| format!("FROM alpine AS s{i}\n")).collect();
         let mut notes = Vec::new();

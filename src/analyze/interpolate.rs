@@ -7,9 +7,11 @@
 //!
 //! Values come from pull requests, so one substitution is bounded: it reads its text once
 //! (the `}` closing every `{` is found in one pass, not searched again per nesting level),
-//! nests at most [`MAX_DEPTH`] levels deep and produces at most [`MAX_OUTPUT`] bytes. A value
-//! over a bound is left as written and the result says which bound ([`Substituted::over`]),
-//! for the caller's note.
+//! nests at most [`MAX_DEPTH`] levels deep and produces at most [`MAX_OUTPUT`] bytes; and the
+//! substitutions of one file ([`FileSubstitution`]) produce at most [`MAX_FILE_OUTPUT`] bytes
+//! together, since a short value can name a long variable many times. A value over a bound is
+//! left as written and the result says which bound ([`Substituted::over`]), for the caller's
+//! note.
 
 use std::fmt;
 use std::ops::Range;
@@ -21,6 +23,9 @@ pub const MAX_DEPTH: usize = 32;
 /// Most bytes one substitution may produce (its text, plus the messages of `${VAR:?message}`
 /// and the names of unset variables).
 pub const MAX_OUTPUT: usize = 1024 * 1024;
+
+/// Most bytes the substitutions of one file may produce together.
+pub const MAX_FILE_OUTPUT: usize = 16 * 1024 * 1024;
 
 /// How a literal dollar sign is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,8 @@ pub enum Bound {
     Depth,
     /// The result would be longer than [`MAX_OUTPUT`] bytes.
     Output,
+    /// The file's substitutions together would produce more than [`MAX_FILE_OUTPUT`] bytes.
+    File,
 }
 
 impl fmt::Display for Bound {
@@ -47,6 +54,11 @@ impl fmt::Display for Bound {
             Bound::Output => {
                 write!(f, "substituting its variables makes it longer than {MAX_OUTPUT} bytes")
             }
+            Bound::File => write!(
+                f,
+                "substituting the variables of this file makes more than {MAX_FILE_OUTPUT} bytes \
+                 of values; this one and the ones after it are kept as written"
+            ),
         }
     }
 }
@@ -71,7 +83,7 @@ pub fn substitute(
     dollar: Dollar,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Substituted {
-    Run::new(text, dollar, lookup, false).finish()
+    Run::new(text, dollar, lookup, false, MAX_OUTPUT).finish().0
 }
 
 /// [`substitute`], but an unset variable without a default is kept as written (`$PATH`,
@@ -82,7 +94,43 @@ pub fn substitute_keeping_unset(
     dollar: Dollar,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Substituted {
-    Run::new(text, dollar, lookup, true).finish()
+    Run::new(text, dollar, lookup, true, MAX_OUTPUT).finish().0
+}
+
+/// The substitutions of one file, sharing [`MAX_FILE_OUTPUT`].
+#[derive(Debug)]
+pub struct FileSubstitution {
+    /// Bytes the file's substitutions may still produce.
+    left: usize,
+}
+
+impl Default for FileSubstitution {
+    fn default() -> Self {
+        FileSubstitution { left: MAX_FILE_OUTPUT }
+    }
+}
+
+impl FileSubstitution {
+    /// [`substitute`] (or [`substitute_keeping_unset`] with `keep_unset`) within what the file
+    /// may still produce.
+    pub fn substitute(
+        &mut self,
+        text: &str,
+        dollar: Dollar,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        keep_unset: bool,
+    ) -> Substituted {
+        let limit = MAX_OUTPUT.min(self.left);
+        let (mut done, produced) = Run::new(text, dollar, lookup, keep_unset, limit).finish();
+        match done.over {
+            Some(Bound::Output) if limit < MAX_OUTPUT => {
+                done.over = Some(Bound::File);
+                self.left = 0;
+            }
+            _ => self.left = self.left.saturating_sub(produced),
+        }
+        done
+    }
 }
 
 /// One substitution under way, over byte ranges of the text as written.
@@ -95,8 +143,10 @@ struct Run<'a> {
     keep_unset: bool,
     unset: Vec<String>,
     errors: Vec<String>,
-    /// Bytes produced so far, against [`MAX_OUTPUT`].
+    /// Bytes produced so far, against `limit`.
     produced: usize,
+    /// Most bytes this substitution may produce.
+    limit: usize,
 }
 
 impl<'a> Run<'a> {
@@ -105,6 +155,7 @@ impl<'a> Run<'a> {
         dollar: Dollar,
         lookup: &'a dyn Fn(&str) -> Option<String>,
         keep_unset: bool,
+        limit: usize,
     ) -> Self {
         Run {
             text,
@@ -115,12 +166,14 @@ impl<'a> Run<'a> {
             unset: Vec::new(),
             errors: Vec::new(),
             produced: 0,
+            limit,
         }
     }
 
-    fn finish(mut self) -> Substituted {
-        let mut out = String::with_capacity(self.text.len());
-        match self.expand(0..self.text.len(), 0, &mut out) {
+    /// The result, and the bytes it took.
+    fn finish(mut self) -> (Substituted, usize) {
+        let mut out = String::with_capacity(self.text.len().min(self.limit));
+        let done = match self.expand(0..self.text.len(), 0, &mut out) {
             Ok(()) => Substituted { text: out, unset: self.unset, errors: self.errors, over: None },
             Err(bound) => Substituted {
                 text: self.text.to_string(),
@@ -128,7 +181,8 @@ impl<'a> Run<'a> {
                 errors: Vec::new(),
                 over: Some(bound),
             },
-        }
+        };
+        (done, self.produced)
     }
 
     /// Appends `piece` to `out`, within the output bound.
@@ -140,7 +194,7 @@ impl<'a> Run<'a> {
 
     fn spend(&mut self, bytes: usize) -> Result<(), Bound> {
         self.produced = self.produced.saturating_add(bytes);
-        if self.produced > MAX_OUTPUT {
+        if self.produced > self.limit {
             return Err(Bound::Output);
         }
         Ok(())
@@ -439,5 +493,25 @@ mod tests {
         }
         let got = substitute("`$PORT é`", Dollar::Escaped('`'), &vars);
         assert_eq!(got.text, "$PORT é`");
+    }
+
+    #[test]
+    fn the_substitutions_of_one_file_share_a_bound() {
+        let big = "v".repeat(100_000);
+        let lookup = |name: &str| (name == "BIG").then(|| big.clone());
+        // 1 MB from 60 bytes, again and again: 16 of them fill the file's bound.
+        let value = "${BIG}".repeat(10);
+        let mut file = FileSubstitution::default();
+        let mut over = Vec::new();
+        for _ in 0..20 {
+            let done = file.substitute(&value, Dollar::Doubled, &lookup, false);
+            over.push(done.over);
+            if done.over.is_some() {
+                assert!(done.text == value, "a value over the bound is kept as written");
+            }
+        }
+        let kept = over.iter().filter(|o| o.is_none()).count();
+        assert_eq!(kept, MAX_FILE_OUTPUT / 1_000_000);
+        assert!(over[kept..].iter().all(|o| *o == Some(Bound::File)), "{over:?}");
     }
 }
