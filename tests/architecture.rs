@@ -43,18 +43,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The pure core.
-const CORE: &[&str] =
-    &[
-        "markdown",
-        "file",
-        "settings",
-        "command",
-        "event",
-        "analyze",
-        "jobspec",
-        "checks",
-        "conversation",
-    ];
+const CORE: &[&str] = &[
+    "markdown",
+    "file",
+    "settings",
+    "command",
+    "event",
+    "analyze",
+    "jobspec",
+    "checks",
+    "conversation",
+];
 
 /// The modules that do I/O.
 const IO: &[&str] = &[

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-
 use super::failure::UserError;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
