@@ -4,6 +4,8 @@
 //! binary a CI job runs. Time is not asserted here (the figures are in `bench/README.md`); a
 //! case that regressed would exhaust the machine or hang instead of failing politely.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -57,6 +59,35 @@ fn compose_interpolation_nested_deep_is_kept_as_written_with_a_note() {
         let b = web.env.iter().find(|e| e.name == "B").expect("B is still in the service");
         assert!(b.default.as_deref() == Some(value.as_str()), "{levels}: B is not as written");
     }
+}
+
+#[test]
+fn ci_dry_run_on_a_pull_request_with_the_nested_value_plans_the_run() {
+    // The same value through the bot: one file of a pull request could take the runner down.
+    let dir = tempfile::tempdir().unwrap();
+    let value = nested_default(20_000);
+    write(
+        dir.path(),
+        "compose.yaml",
+        format!(
+            "services:\n  web:\n    image: nginx:1.27\n    environment:\n      B: \"{value}\"\n"
+        ),
+    );
+    let payload = common::corpus_dir().join("github-events/pull_request/opened.payload.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .args(["ci", "--dry-run", "--path", "."])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &payload)
+        .env("GITHUB_REPOSITORY", "octo-org/octo-repo")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains(": 1 service(s)"), "{stdout}");
 }
 
 /// 400 bytes that ask for a million 4 KB strings.
