@@ -48,6 +48,14 @@ job "bomb" {
   }
 }
 EOF
+mkdir -p "$work/reads"
+printf 'FROM node:20\nCOPY . .\nCMD ["node", "index0.js"]\n' >"$work/reads/Dockerfile"
+printf '{"name": "web", "dependencies": {"express": "4"}}\n' >"$work/reads/package.json"
+for f in 0 1 2 3; do # 20,000 env reads and listen ports, in files under the 1 MiB file bound
+  for i in $(seq $((f * 5000 + 1)) $((f * 5000 + 5000))); do
+    printf 'const v%s = process.env.VAR_%s || "x";\napp.listen(%s);\n' "$i" "$i" "$((i + 1000))"
+  done >"$work/reads/index$f.js"
+done
 mkfifo "$work/fifo/a-fifo"
 cat >"$work/fifo/web.nomad.hcl" <<'EOF'
 job "web" {
@@ -94,6 +102,8 @@ run "parse, the format() bomb" "$work" -- parse bomb.nomad.hcl
 run "validate, the format() bomb" "$work" -- validate bomb.nomad.hcl
 run "analyze, EXPOSE 1 ... 10000" "$work/expose" -- analyze --path .
 run "generate, EXPOSE 1 ... 10000" "$work/expose" -- generate --path . --no-questions -o -
+run "generate, code reading 20,000 env vars and ports" "$work/reads" -- generate --path . \
+  --no-questions -o -
 run "parse /dev/zero" "$work" -- parse /dev/zero
 run "fmt /dev/zero" "$work" -- fmt /dev/zero
 run "validate /dev/zero" "$work" -- validate /dev/zero
