@@ -108,6 +108,9 @@ pub struct Dependency {
     pub dev: bool,
 }
 
+/// Most dependencies read from one `package.json`; far above real ones.
+const MAX_DEPENDENCIES: usize = 2_000;
+
 /// What one manifest file lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -420,7 +423,18 @@ pub fn parse_package_json(text: &str, file: &str, notes: &mut Vec<Note>) -> Opti
     let mut manifest = Manifest::new(file, Ecosystem::Node);
     for (section, dev) in [("dependencies", false), ("devDependencies", true)] {
         if let Some(deps) = object.get(section).and_then(|d| d.as_object()) {
-            for name in deps.keys() {
+            // Each name's line is searched for in the whole text: 20,000 names took seconds.
+            let room = MAX_DEPENDENCIES.saturating_sub(manifest.dependencies.len());
+            if deps.len() > room {
+                let why = format!(
+                    "`{section}` lists {} packages; only the first {room} are read (a manifest \
+                     is read for at most {MAX_DEPENDENCIES})",
+                    deps.len()
+                );
+                let line = line_of(text, &format!("\"{section}\""));
+                notes.push(Note { file: Some(file.to_string()), line, message: why });
+            }
+            for name in deps.keys().take(room) {
                 let line = line_of(text, &format!("\"{name}\""));
                 manifest.depend(name.to_ascii_lowercase(), line).dev = dev;
             }

@@ -500,3 +500,23 @@ fn corpus_manifests() {
         assert_eq!(summary(&stack), expected, "{path}");
     }
 }
+
+#[test]
+fn a_package_json_is_read_for_at_most_its_cap_of_dependencies() {
+    let deps: Vec<String> = (0..3_000).map(|i| format!("\"p{i:04}\": \"1\"")).collect();
+    let text = format!("{{\n  \"dependencies\": {{\n    {}\n  }}\n}}\n", deps.join(",\n    "));
+    let mut notes = Vec::new();
+    let manifest = parse_package_json(&text, "package.json", &mut notes).expect("a manifest");
+    assert_eq!(manifest.dependencies.len(), 2_000);
+    assert_eq!(manifest.dependencies[0].name, "p0000");
+    let messages: Vec<(Option<u32>, &str)> =
+        notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+    assert_eq!(
+        messages,
+        [(
+            Some(2),
+            "`dependencies` lists 3000 packages; only the first 2000 are read (a manifest is \
+             read for at most 2000)"
+        )]
+    );
+}
