@@ -502,7 +502,7 @@ fn corpus_manifests() {
 }
 
 #[test]
-fn a_package_json_is_read_for_at_most_its_cap_of_dependencies() {
+fn a_manifest_is_read_for_at_most_its_cap_of_dependencies() {
     let deps: Vec<String> = (0..3_000).map(|i| format!("\"p{i:04}\": \"1\"")).collect();
     let text = format!("{{\n  \"dependencies\": {{\n    {}\n  }}\n}}\n", deps.join(",\n    "));
     let mut notes = Vec::new();
@@ -519,4 +519,13 @@ fn a_package_json_is_read_for_at_most_its_cap_of_dependencies() {
              read for at most 2000)"
         )]
     );
+
+    let deps: String = (0..3_000).map(|i| format!("d{i:04} = \"1\"\n")).collect();
+    let text = format!("[package]\nname = \"x\"\n\n[dependencies]\n{deps}");
+    let mut notes = Vec::new();
+    let manifest = parse_cargo_toml(&text, "Cargo.toml", &mut notes).expect("a manifest");
+    assert_eq!(manifest.dependencies.len(), 2_000);
+    assert_eq!(manifest.dependencies[1_999].line, Some(2_004));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].line, Some(4));
 }
