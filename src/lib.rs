@@ -11,6 +11,7 @@ pub mod cli;
 pub mod command;
 pub mod conversation;
 pub mod event;
+pub mod file;
 pub mod forge;
 pub mod generation;
 pub mod git;

@@ -1,8 +1,9 @@
 //! The layers of `src/`, held against the code's own imports (issue 18).
 //!
 //! **The pure core** does no I/O, so that most of the logic is tested without a server:
-//! `markdown` (escaping), `settings` (typed settings from the variables `main` reads once;
-//! it builds no client), `command` (slash commands), `event` (CI environment → trigger),
+//! `markdown` (escaping), `file` (reading a file input names: regular files only, bounded),
+//! `settings` (typed settings from the variables `main` reads once; it builds no client),
+//! `command` (slash commands), `event` (CI environment → trigger),
 //! `analyze` (a file tree → `Analysis`; it reads files, nothing else), `jobspec` (job files:
 //! model, build, render, parse, format, validate), `checks` (the checks' vocabulary,
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
@@ -20,7 +21,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 1 | `markdown`, `settings`, `http`, `tls` |
+//! | 1 | `markdown`, `file`, `settings`, `http`, `tls` |
 //! | 2 | `command`, `event`, `analyze`, `git` |
 //! | 3 | `jobspec` |
 //! | 4 | `checks` |
@@ -42,8 +43,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The pure core.
-const CORE: &[&str] =
-    &["markdown", "settings", "command", "event", "analyze", "jobspec", "checks", "conversation"];
+const CORE: &[&str] = &[
+    "markdown",
+    "file",
+    "settings",
+    "command",
+    "event",
+    "analyze",
+    "jobspec",
+    "checks",
+    "conversation",
+];
 
 /// The modules that do I/O.
 const IO: &[&str] = &[
@@ -62,7 +72,7 @@ const IO: &[&str] = &[
 
 /// Every module on its floor, lowest first (the table in this file's doc).
 const FLOORS: &[&[&str]] = &[
-    &["markdown", "settings", "http", "tls"],
+    &["markdown", "file", "settings", "http", "tls"],
     &["command", "event", "analyze", "git"],
     &["jobspec"],
     &["checks"],

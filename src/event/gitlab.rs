@@ -165,7 +165,7 @@ fn note_trigger(
     bot_login: Option<&str>,
 ) -> Result<Trigger, EventError> {
     let error = |detail: String| EventError { event: "TRIGGER_PAYLOAD note".into(), detail };
-    let kind: KindPayload = serde_json::from_str(payload)
+    let kind: KindPayload = super::read(payload)
         .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
     match kind.object_kind.as_deref() {
         Some("note") => {}
@@ -182,8 +182,11 @@ fn note_trigger(
             })
         }
     }
-    let note: NotePayload = serde_json::from_str(payload).map_err(|err| error(err.to_string()))?;
+    let note: NotePayload = super::read(payload).map_err(error)?;
     let attributes = note.object_attributes;
+    if let Some(body) = &attributes.note {
+        super::within(body, MAX_NOTE_CHARS, "object_attributes.note").map_err(error)?;
+    }
     if attributes.noteable_type != "MergeRequest" {
         let what = match (attributes.noteable_type.as_str(), &note.issue) {
             ("Issue", Some(issue)) => format!("issue #{}", issue.iid),
@@ -235,6 +238,9 @@ fn note_trigger(
     })
 }
 
+/// Most characters in a GitLab note (GitLab refuses a longer one).
+const MAX_NOTE_CHARS: usize = 1_000_000;
+
 /// Project and group access tokens act as bot users named `project_<id>_bot_<suffix>` or
 /// `group_<id>_bot_<suffix>` (older ones without the suffix).
 fn is_access_token_bot(username: &str) -> bool {
@@ -247,11 +253,13 @@ fn is_access_token_bot(username: &str) -> bool {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a GitLab webhook event object")]
 struct KindPayload {
     object_kind: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a note event object")]
 struct NotePayload {
     user: UserPayload,
     project: ProjectPayload,
@@ -261,17 +269,20 @@ struct NotePayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a user object")]
 struct UserPayload {
     username: String,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a project object")]
 struct ProjectPayload {
     path_with_namespace: String,
     default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a note object")]
 struct NoteAttributes {
     id: u64,
     note: Option<String>,
@@ -281,11 +292,13 @@ struct NoteAttributes {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a merge request object")]
 struct MergeRequestPayload {
     iid: u64,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an issue object")]
 struct IssuePayload {
     iid: u64,
 }
