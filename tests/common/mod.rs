@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,250 @@
+//! `nomad-spec serve` end to end: the real binary as a webhook server in front of a fake GitHub
+//! and a fake Nomad (whose Variables hold the shared queue and its locks), fed deliveries the
+//! way GitHub sends them.
+//!
+//! One story per concern: signed, forged, unsigned, stale and replayed deliveries and a burst
+//! of events for one pull request (one status comment, every command answered once); two
+//! replicas sharing the queue, one killed with SIGKILL in the middle of a run (the other takes
+//! the work over once the lock expires and does it once); SIGTERM (the server finishes and
+//! exits 0).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::bot::STATUS_MARKER;
+use common::serve::{fresh, sign, Server};
+use fakes::github::{FakeGitHub, Fault};
+use fakes::nomad::{FakeNomad, Scenario};
+
+use common::serve::SECRET;
+
+/// The fakes and the repository with a pull request to talk about.
+struct World {
+    github: FakeGitHub,
+    nomad: FakeNomad,
+    pr: u64,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(scenario: Scenario) -> World {
+        let github = FakeGitHub::start().unwrap();
+        github.add_user("alice", "write");
+        github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join("nginx-static");
+        let files = files_of(&fixture);
+        let files: Vec<(&str, &str)> =
+            files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        github.commit("add-app", &files, "add the app", "alice").unwrap();
+        let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+        let nomad = FakeNomad::start(scenario).unwrap();
+        World { github, nomad, pr, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Starts `nomad-spec serve` on a port the system picks, for the fake GitHub (as a bot
+    /// account's token) with the queue in the fake Nomad.
+    fn serve(&self, extra: &[&str]) -> Server {
+        let mut vars = self.github.vars();
+        vars.remove("GITHUB_REPOSITORY");
+        vars.insert("NOMAD_SPEC_GITHUB_WEBHOOK_SECRET".into(), SECRET.into());
+        vars.insert("NOMAD_SPEC_BOT_LOGIN".into(), self.github.bot_login());
+        vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        Server::start(&vars, extra, self.dir.path())
+    }
+
+    fn status_comments(&self) -> Vec<String> {
+        let bot = self.github.bot_login();
+        self.github
+            .comments(self.pr)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.contains(STATUS_MARKER))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn queued(&self) -> usize {
+        self.nomad.variables("nomad-spec/serve/queue/").len()
+    }
+
+    /// Waits for the shared queue to be empty (the runs over); panics after a generous bound,
+    /// so a hang fails rather than blocks.
+    fn wait_for_empty_queue(&self, servers: &[&Server]) {
+        wait_until("the queue to empty", servers, || self.queued() == 0);
+    }
+}
+
+fn wait_until(what: &str, servers: &[&Server], mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(180) {
+            let logs: Vec<String> = servers.iter().map(|s| s.log()).collect();
+            panic!("gave up waiting for {what}; the servers' logs:\n{}", logs.join("\n----\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `root` as (relative path, text).
+fn files_of(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn deliveries_are_checked_deduplicated_and_a_burst_for_one_pull_request_is_serialized() {
+    let world = World::new(Scenario::default());
+    let server = world.serve(&["--workers", "4"]);
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/readyz").status, 200);
+
+    let opened = fresh(&world.github.pull_request_event(world.pr, "opened").unwrap());
+    // Forged, unsigned, tampered with, stale: refused, nothing queued.
+    let forged = server.post(&opened.0, "d-forged", &opened.1, Some(sign("guess", &opened.1)));
+    assert_eq!(forged.status, 401, "{forged:?}");
+    let unsigned = server.post(&opened.0, "d-unsigned", &opened.1, None);
+    assert_eq!(unsigned.status, 401, "{unsigned:?}");
+    let tampered = opened.1.replace("Add the shop", "Add the shoq");
+    let answer = server.post(&opened.0, "d-tampered", &tampered, Some(sign(SECRET, &opened.1)));
+    assert_eq!(answer.status, 401, "{answer:?}");
+    // The fake's own payloads carry 2024's times: a delivery that old is a replay.
+    let stale = world.github.pull_request_event(world.pr, "opened").unwrap();
+    let answer = server.deliver(&stale, "d-stale");
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(answer.body.starts_with("stale delivery"), "{answer:?}");
+    assert_eq!(server.metric("nomad_spec_deliveries_refused_total"), 4);
+
+    // The burst: the opening, three commands and every one of them delivered twice.
+    let mut burst = vec![("d-opened".to_string(), opened)];
+    let mut commands = Vec::new();
+    for n in 0..3 {
+        let id = world.github.post_comment(world.pr, "alice", "/nomad-spec status").unwrap();
+        let event = world.github.issue_comment_event(id, "created").unwrap();
+        burst.push((format!("d-comment-{n}"), fresh(&event)));
+        commands.push(id);
+    }
+    for (id, event) in &burst {
+        let answer = server.deliver(event, id);
+        assert_eq!(answer.status, 202, "{answer:?}");
+    }
+    for (id, event) in &burst {
+        let answer = server.deliver(event, id);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body.starts_with("duplicate delivery"), "{answer:?}");
+    }
+    world.wait_for_empty_queue(&[&server]);
+    wait_until("the runs to finish", &[&server], || {
+        server.metric("nomad_spec_runs_total") == 4
+            && server.metric("nomad_spec_runs_in_flight") == 0
+    });
+
+    let statuses = world.status_comments();
+    assert_eq!(statuses.len(), 1, "one status comment: {statuses:#?}\n{}", server.log());
+    let bot = world.github.bot_login();
+    for id in commands {
+        let reactions: Vec<_> =
+            world.github.reactions(id).into_iter().filter(|r| r.login == bot).collect();
+        assert_eq!(reactions.len(), 1, "command {id} answered once: {reactions:?}");
+    }
+    assert_eq!(server.metric("nomad_spec_deliveries_accepted_total"), 4);
+    assert_eq!(server.metric("nomad_spec_deliveries_duplicate_total"), 4);
+    let errors = server.get("/metrics").body;
+    assert!(!errors.contains("outcome=\"error\""), "{errors}\n{}", server.log());
+    // Serialized: each run of this pull request starts (the workflow's `trigger:` line) after
+    // the one before it ended (the server's `delivery ... (github:...#N): verdict` line).
+    let log = server.log();
+    let (mut running, mut runs) = (false, 0);
+    for line in log.lines() {
+        if line.starts_with("trigger: ") {
+            assert!(!running, "a run started while another was running:\n{log}");
+            running = true;
+            runs += 1;
+        } else if line.contains("delivery d-") && line.contains(&format!("#{}): ", world.pr)) {
+            running = false;
+        }
+    }
+    assert_eq!(runs, 4, "{log}");
+
+    // SIGTERM: not ready any more, the process finishes and exits 0.
+    let mut server = server;
+    server.signal("-TERM");
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert!(server.log().contains("nomad-spec serve: stopped"), "{}", server.log());
+}
+
+#[test]
+fn a_replica_killed_mid_run_leaves_its_work_to_the_other_which_does_it_once() {
+    // Lock seconds last 50 ms: the 10 s TTL and delay Nomad requires take 1.5 s to run out.
+    let mut scenario = Scenario::default();
+    scenario.timing.lock_second_ms = 50;
+    let world = World::new(scenario);
+    let options = ["--lock-ttl", "10", "--lock-renew-ms", "100", "--poll-ms", "200"];
+    let first = world.serve(&options);
+
+    // GitHub answers the first replica's first calls slowly (rate limited, retried after a
+    // second each), so it is surely in the middle of its run when it dies.
+    world.github.fail_next(3, "/repos/", Fault::TooManyRequests);
+    let opened = fresh(&world.github.pull_request_event(world.pr, "opened").unwrap());
+    assert_eq!(first.deliver(&opened, "d-opened").status, 202);
+    wait_until("the first replica to hold the lock", &[&first], || {
+        world.nomad.variables("nomad-spec/serve/lock/").iter().any(|v| !v["Lock"].is_null())
+    });
+    let second = world.serve(&options);
+    // The same delivery reaching the other replica is recognised from the shared queue.
+    let again = second.deliver(&opened, "d-opened");
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(world.status_comments().is_empty(), "the first replica had not commented yet");
+    let mut first = first;
+    first.signal("-KILL");
+    let _ = first.child.wait();
+
+    world.wait_for_empty_queue(&[&second]);
+    wait_until("the second replica's run", &[&second], || {
+        second.metric("nomad_spec_runs_total") == 1
+    });
+    let statuses = world.status_comments();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}\n{}", second.log());
+    assert_eq!(second.metric("nomad_spec_runs_started_total"), 1);
+    assert!(!second.get("/metrics").body.contains("outcome=\"error\""), "{}", second.log());
+    // The lock is free again.
+    assert!(world.nomad.variables("nomad-spec/serve/lock/").iter().all(|v| v["Lock"].is_null()));
+}
+
+#[test]
+fn the_servers_own_job_file_validates_and_is_formatted() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nomad-spec.nomad.hcl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for needed in ["count = 2", "path     = \"/healthz\"", "with secret", "kill_signal"] {
+        assert!(text.contains(needed), "the job file lacks `{needed}`");
+    }
+    for args in [&["validate"][..], &["fmt", "--check"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .args(args)
+            .arg(&file)
+            .env_remove("NOMAD_ADDR")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "nomad-spec {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
