@@ -350,12 +350,32 @@ impl Server {
     }
 
     /// Runs one item of work as a CI job for its repository would; the run's verdict.
+    ///
+    /// The workflow clones, reads and analyzes on the thread that polls it, so it runs on a
+    /// thread and a runtime of its own: the server's threads stay free to answer deliveries
+    /// within milliseconds while runs are busy.
     async fn run(&self, work: Work) -> anyhow::Result<String> {
         let kind = work.forge_kind();
         let settings = self.settings_for(&work).await?;
-        let runner = Runner::Local;
-        let report = workflow::run_trigger(kind, &settings, &runner, &work.trigger).await?;
-        Ok(report.verdict)
+        let (done, result) = tokio::sync::oneshot::channel();
+        let name = format!("run {}", work.delivery);
+        std::thread::Builder::new()
+            .name(name.chars().take(15).collect())
+            .spawn(move || {
+                let verdict = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .context("cannot start a runtime for the run")
+                    .and_then(|runtime| {
+                        let runner = Runner::Local;
+                        let run = workflow::run_trigger(kind, &settings, &runner, &work.trigger);
+                        runtime.block_on(run).map(|report| report.verdict)
+                    });
+                let _ = done.send(verdict);
+            })
+            .with_context(|| format!("cannot start a thread for {name}"))?;
+        result.await.context("the run's thread ended without a verdict")?
     }
 
     /// The settings a CI job for the work's repository would have: the server's own, with the
