@@ -31,7 +31,10 @@ struct World {
 
 impl World {
     fn new(scenario: Scenario) -> World {
-        let github = FakeGitHub::start().unwrap();
+        World::with(FakeGitHub::start().unwrap(), scenario)
+    }
+
+    fn with(github: FakeGitHub, scenario: Scenario) -> World {
         github.add_user("alice", "write");
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
         let fixture =
@@ -247,4 +250,49 @@ fn the_servers_own_job_file_validates_and_is_formatted() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+#[test]
+fn as_a_github_app_the_server_buys_an_installation_token_and_keeps_it() {
+    let settings =
+        fakes::github::Settings { bot_login: "nomad-spec-test[bot]".into(), ..Default::default() };
+    let github = FakeGitHub::start_on("127.0.0.1:0", settings).unwrap();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/serve/app-key-pkcs1.pem");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    github.install_app(4242, "nomad-spec-test", &pem, 77).unwrap();
+    let world = World::with(github, Scenario::default());
+    // No token, no login, no Nomad: the App's key alone, and the queue in the process.
+    let mut vars = world.github.vars();
+    for name in ["GITHUB_REPOSITORY", "GITHUB_TOKEN"] {
+        vars.remove(name);
+    }
+    vars.insert("NOMAD_SPEC_GITHUB_WEBHOOK_SECRET".into(), SECRET.into());
+    vars.insert("NOMAD_SPEC_GITHUB_APP_ID".into(), "4242".into());
+    vars.insert("NOMAD_SPEC_GITHUB_APP_PRIVATE_KEY_FILE".into(), key.display().to_string());
+    let server = Server::start(&vars, &[], world.dir.path());
+
+    // The opening names its installation, as an App's deliveries do; the command does not, so
+    // the server asks which installation the repository is in.
+    let (name, body) = fresh(&world.github.pull_request_event(world.pr, "opened").unwrap());
+    let mut opened: serde_json::Value = serde_json::from_str(&body).unwrap();
+    opened["installation"] = serde_json::json!({ "id": 77 });
+    assert_eq!(server.deliver(&(name, opened.to_string()), "d-app-opened").status, 202);
+    wait_until("the opening's run", &[&server], || server.metric("nomad_spec_runs_total") == 1);
+    let id = world.github.post_comment(world.pr, "alice", "/nomad-spec status").unwrap();
+    let command = fresh(&world.github.issue_comment_event(id, "created").unwrap());
+    assert_eq!(server.deliver(&command, "d-app-command").status, 202);
+    wait_until("the command's run", &[&server], || server.metric("nomad_spec_runs_total") == 2);
+
+    let metrics = server.get("/metrics").body;
+    assert!(!metrics.contains("outcome=\"error\""), "{metrics}\n{}", server.log());
+    let statuses = world.status_comments();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}\n{}", server.log());
+    let author =
+        world.github.comments(world.pr).into_iter().find(|c| c.body.contains(STATUS_MARKER));
+    assert_eq!(author.map(|c| c.author).as_deref(), Some("nomad-spec-test[bot]"));
+    // One installation token for both runs: it is kept until five minutes before it expires.
+    assert_eq!(world.github.app_tokens_issued(), 1, "{:#?}", world.github.requests());
+    let requests = world.github.requests();
+    assert!(requests.iter().any(|r| r == "GET /app"), "{requests:#?}");
+    assert!(requests.iter().any(|r| r == "GET /repos/acme/shop/installation"), "{requests:#?}");
 }

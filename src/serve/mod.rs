@@ -133,7 +133,9 @@ pub async fn serve_until(
         None => (None, None),
     };
     let store = match settings.configured_nomad()? {
-        Some(config) => Store::Nomad { client: NomadClient::new(config)?, ttl: options.lock_ttl },
+        Some(config) => {
+            Store::Nomad { client: Box::new(NomadClient::new(config)?), ttl: options.lock_ttl }
+        }
         None => Store::memory(),
     };
     let shared_queue = matches!(store, Store::Nomad { .. });

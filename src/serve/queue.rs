@@ -127,7 +127,7 @@ pub enum Held {
 /// Where the queue lives.
 pub enum Store {
     Memory(Mutex<BTreeMap<String, VecDeque<Work>>>),
-    Nomad { client: NomadClient, ttl: Duration },
+    Nomad { client: Box<NomadClient>, ttl: Duration },
 }
 
 impl Store {

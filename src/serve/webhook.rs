@@ -383,7 +383,7 @@ mod tests {
         assert!(matches!(accepted.trigger, Trigger::Ignored { .. }));
         let bad = headers(&[("x-gitlab-token", "glsecreT".into())]);
         assert_eq!(check.accept(&bad, body.as_bytes()).unwrap_err().status, 401);
-        assert_eq!(check.accept(&headers(&[]), body.as_bytes()).unwrap_err().status, 401);
+        assert_eq!(check.accept(headers(&[]), body.as_bytes()).unwrap_err().status, 401);
     }
 
     #[test]

@@ -723,7 +723,7 @@ async fn route(
             let management = shared.read(|c| is_management(c, headers));
             let prefix = query.get("prefix").unwrap_or("").to_string();
             let ns = (!all).then_some(namespace.clone());
-            shared.write(|c| expire_locks(c));
+            shared.write(expire_locks);
             let (index, list) = shared
                 .read(|c| (c.index, json!(c.variables.list(ns.as_deref(), &prefix, management))));
             Ok(Answer::Json { index, body: list })

@@ -419,7 +419,7 @@ fn lock_duration(body: &Value, field: &str) -> Result<Duration, ApiError> {
 
 fn go_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")
