@@ -296,3 +296,58 @@ fn as_a_github_app_the_server_buys_an_installation_token_and_keeps_it() {
     assert!(requests.iter().any(|r| r == "GET /app"), "{requests:#?}");
     assert!(requests.iter().any(|r| r == "GET /repos/acme/shop/installation"), "{requests:#?}");
 }
+
+#[test]
+fn gitlab_deliveries_need_the_secret_token_and_are_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    std::fs::write(seed.join("README.md"), "# shop\n").unwrap();
+    let gitlab = fakes::gitlab::FakeGitLab::start("acme/shop", "main", &seed).unwrap();
+    gitlab.add_user("dev", Some(fakes::gitlab::DEVELOPER));
+    let (bot, token) = gitlab.add_project_access_token(fakes::gitlab::DEVELOPER);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+    let iid = gitlab.open_merge_request("dev", "add-app", &fixture, "Add the shop").unwrap();
+    let nomad = FakeNomad::start(Scenario::default()).unwrap();
+    let vars: std::collections::BTreeMap<String, String> = [
+        ("NOMAD_SPEC_GITLAB_WEBHOOK_TOKEN", "gitlab-hook-secret".to_string()),
+        ("NOMAD_SPEC_GITLAB_URL", gitlab.url()),
+        ("NOMAD_SPEC_GITLAB_TOKEN", token),
+        ("NOMAD_ADDR", nomad.url()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let server = Server::start(&vars, &[], dir.path());
+    // GitHub is not configured, so it has no route at all.
+    let github = common::serve::request(&server.address, "POST", "/webhooks/github", &[], "{}");
+    assert_eq!(github.status, 404, "{github:?}");
+
+    let note = gitlab.post_note("dev", iid, "/nomad-spec status").unwrap();
+    let body = gitlab.note_event(note).unwrap();
+    let deliver = |secret: &str, uuid: &str| {
+        let headers = [
+            ("X-Gitlab-Event".to_string(), "Note Hook".to_string()),
+            ("X-Gitlab-Token".to_string(), secret.to_string()),
+            ("X-Gitlab-Event-UUID".to_string(), uuid.to_string()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        common::serve::request(&server.address, "POST", "/webhooks/gitlab", &headers, &body)
+    };
+    assert_eq!(deliver("guess", "u-1").status, 401);
+    assert_eq!(deliver("gitlab-hook-secret", "u-1").status, 202);
+    let replay = deliver("gitlab-hook-secret", "u-1");
+    assert_eq!(replay.status, 200, "{replay:?}");
+    wait_until("the note's run", &[&server], || server.metric("nomad_spec_runs_total") == 1);
+
+    let metrics = server.get("/metrics").body;
+    assert!(!metrics.contains("outcome=\"error\""), "{metrics}\n{}", server.log());
+    let statuses: Vec<String> = gitlab
+        .notes(iid)
+        .into_iter()
+        .filter(|(author, body)| *author == bot && body.contains(STATUS_MARKER))
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}\n{}", server.log());
+    assert_eq!(server.metric("nomad_spec_runs_started_total"), 1);
+}
