@@ -8,7 +8,7 @@
 //! the work over once the lock expires and does it once); SIGTERM (the server finishes and
 //! exits 0).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ impl World {
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join("nginx-static");
-        let files = files_of(&fixture);
+        let files = common::files_of(&fixture);
         let files: Vec<(&str, &str)> =
             files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         github.commit("add-app", &files, "add the app", "alice").unwrap();
@@ -89,24 +89,6 @@ fn wait_until(what: &str, servers: &[&Server], mut done: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Every file under `root` as (relative path, text).
-fn files_of(root: &Path) -> Vec<(String, String)> {
-    let mut pending = vec![root.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path: PathBuf = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().display().to_string();
-                files.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    files
 }
 
 #[test]

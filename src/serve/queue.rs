@@ -68,7 +68,7 @@ impl Work {
     /// What the work is serialized on: the change request (`github:acme/shop#7`), or the
     /// repository's default branch for pushes and manual runs.
     pub fn key(&self) -> String {
-        match change_request(&self.trigger) {
+        match crate::workflow::change_request_of(&self.trigger) {
             Some(number) => format!("{}:{}#{number}", self.forge, self.repository),
             None => format!("{}:{}@default", self.forge, self.repository),
         }
@@ -77,17 +77,6 @@ impl Work {
     /// Whether its run may deploy (the pull request opening and updating never does).
     pub fn may_deploy(&self) -> bool {
         !matches!(self.trigger, Trigger::PullRequestChanged { .. } | Trigger::Ignored { .. })
-    }
-}
-
-fn change_request(trigger: &Trigger) -> Option<u64> {
-    match trigger {
-        Trigger::PullRequestChanged { pull_request, .. }
-        | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
-        Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
-        Trigger::PushToDefaultBranch { .. } | Trigger::Manual { .. } | Trigger::Ignored { .. } => {
-            None
-        }
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn run_trigger(
 }
 
 /// The change request a trigger is about, when it names one.
-fn change_request_of(trigger: &Trigger) -> Option<u64> {
+pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
     match trigger {
         Trigger::PullRequestChanged { pull_request, .. }
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),

@@ -129,7 +129,7 @@ pub(super) fn route(
             app.tokens.push((token.clone(), expires));
             created(json!({
                 "token": token,
-                "expires_at": rfc3339(expires),
+                "expires_at": crate::nomad::render::rfc3339(Some(u128::from(expires) * 1_000_000_000)),
                 "permissions": { "contents": "write", "pull_requests": "write" },
                 "repository_selection": "all",
             }))
@@ -138,38 +138,4 @@ pub(super) fn route(
         _ => message(StatusCode::NOT_FOUND, "Not Found"),
     };
     Some(answer)
-}
-
-/// Unix seconds as `2026-12-07T10:00:00Z`.
-fn rfc3339(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let rest = seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        (rest % 3600) / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_civil() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_796_000_000), "2026-11-30T00:53:20Z");
-    }
 }

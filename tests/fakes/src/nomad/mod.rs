@@ -12,7 +12,8 @@ mod job;
 mod lifecycle;
 mod placement;
 mod plan;
-mod render;
+/// Also dates the fake GitHub App's installation tokens.
+pub(crate) mod render;
 mod scenario;
 mod variables;
 
