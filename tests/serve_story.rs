@@ -333,3 +333,24 @@ fn gitlab_deliveries_need_the_secret_token_and_are_run_once() {
     assert_eq!(statuses.len(), 1, "{statuses:#?}\n{}", server.log());
     assert_eq!(server.metric("nomad_spec_runs_started_total"), 1);
 }
+
+#[test]
+fn sigterm_in_the_middle_of_a_run_finishes_it_before_exiting() {
+    let world = World::new(Scenario::default());
+    let mut server = world.serve(&[]);
+    // Rate limited twice (a second each): the run is surely going on at SIGTERM.
+    world.github.fail_next(2, "/repos/", Fault::TooManyRequests);
+    let opened = fresh(&world.github.pull_request_event(world.pr, "opened").unwrap());
+    assert_eq!(server.deliver(&opened, "d-opened").status, 202);
+    wait_until("the run to hold its lock", &[&server], || {
+        world.nomad.variables("nomad-spec/serve/lock/").iter().any(|v| !v["Lock"].is_null())
+    });
+    assert!(world.status_comments().is_empty(), "the run had not commented yet");
+    server.signal("-TERM");
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    // The run was finished, not cut: its comment is there and its item left the queue.
+    assert_eq!(world.status_comments().len(), 1, "{}", server.log());
+    assert_eq!(world.queued(), 0, "{}", server.log());
+    assert!(server.log().contains("finishing 1 run(s)"), "{}", server.log());
+}
