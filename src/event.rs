@@ -8,13 +8,17 @@
 //! A payload that is not what the forge sends (not JSON, cut short, a field of the wrong type
 //! or missing, a comment longer than the forge allows) is an [`EventError`] naming the field;
 //! the payload is data from outside, so nothing here panics on it.
+//!
+//! The same payloads reach `nomad-spec serve` as webhook deliveries (the event name is then the
+//! `X-GitHub-Event` header). A trigger serializes, so the server can keep the work it accepted
+//! in a queue other replicas can read.
 
 pub mod gitlab;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A repository, as `owner/name` plus what the bot needs to know of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     /// `owner/name`.
     pub full_name: String,
@@ -23,7 +27,7 @@ pub struct Repository {
 }
 
 /// A pull request, normalized.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
     pub title: String,
@@ -42,7 +46,7 @@ pub struct PullRequest {
 }
 
 /// Why a pull request event fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PullRequestAction {
     Opened,
     /// New commits were pushed.
@@ -52,7 +56,7 @@ pub enum PullRequestAction {
 }
 
 /// A comment on a pull request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
     pub id: u64,
     /// Login of the commenter (permission is checked later, against the API).
@@ -68,7 +72,7 @@ pub struct Comment {
 }
 
 /// What happened, in the bot's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     /// A pull request was opened or changed: analyze, ask, generate, check.
     PullRequestChanged {

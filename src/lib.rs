@@ -21,6 +21,7 @@ pub mod jobspec;
 pub mod llm;
 pub mod markdown;
 pub mod nomad;
+pub mod serve;
 pub mod settings;
 pub mod tls;
 pub mod workflow;

@@ -10,7 +10,7 @@
 //! checkpoint). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
 //! `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
 //! `generation` (a generation's inputs with the cluster's context: Consul, Nomad, Vault),
-//! `forge`, `workflow` and `cli`. A type the core shares lives in the core module that owns its
+//! `forge`, `workflow`, `serve` (the webhook server) and `cli`. A type the core shares lives in the core module that owns its
 //! meaning, and a setting reaches the core as a value, never by naming an I/O module.
 //!
 //! [`the_core_names_no_io_module`] reads every `.rs` file of a core module and fails on any
@@ -32,7 +32,8 @@
 //! | 9 | `checks::run`, `generation` |
 //! | 10 | `forge` |
 //! | 11 | `workflow` |
-//! | 12 | `cli` |
+//! | 12 | `serve` |
+//! | 13 | `cli` |
 //!
 //! A module imports only modules on floors below its own (so modules on one floor import
 //! nothing of each other), which leaves no room for an import circle between modules. The
@@ -67,6 +68,7 @@ const IO: &[&str] = &[
     "generation",
     "forge",
     "workflow",
+    "serve",
     "cli",
 ];
 
@@ -83,6 +85,7 @@ const FLOORS: &[&[&str]] = &[
     &["checks::run", "generation"],
     &["forge"],
     &["workflow"],
+    &["serve"],
     &["cli"],
 ];
 

@@ -18,6 +18,10 @@ use url::Url;
 
 use crate::settings::Settings;
 
+mod variables;
+
+pub use variables::{Items, Variable, VariableLock, VariableMetadata};
+
 use super::api::{
     AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobSummary,
     JobVersions, PlanResponse, RegisterResponse,

@@ -17,6 +17,7 @@ mod bot;
 mod cluster;
 mod forges;
 mod llm;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,9 +32,14 @@ pub use cluster::{
 };
 pub use forges::{GitHubSettings, GitLabSettings};
 pub use llm::LlmSettings;
+pub use serve::{
+    GitHubAuth, GitHubServe, GitLabServe, PrivateKey, ServeSettings, GITHUB_APP_ID,
+    GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET, GITLAB_URL,
+    GITLAB_WEBHOOK_TOKEN,
+};
 
 /// The variables whose values are secrets: masked in the CI log, cut out of anything posted.
-const SECRET_VARIABLES: [&str; 8] = [
+const SECRET_VARIABLES: [&str; 11] = [
     "GITHUB_TOKEN",
     GITLAB_TOKEN,
     "CI_JOB_TOKEN",
@@ -42,6 +48,9 @@ const SECRET_VARIABLES: [&str; 8] = [
     "CONSUL_HTTP_TOKEN",
     "NOMAD_SPEC_LLM_API_KEY",
     "OPENAI_API_KEY",
+    GITHUB_WEBHOOK_SECRET,
+    GITHUB_APP_PRIVATE_KEY,
+    GITLAB_WEBHOOK_TOKEN,
 ];
 
 /// The environment nomad-spec runs in, read once; each part is typed when it is asked for.
@@ -138,6 +147,11 @@ impl Settings {
     /// GitLab's settings, from the CI job's variables.
     pub fn gitlab(&self) -> Result<GitLabSettings, SettingError> {
         GitLabSettings::from_vars(&self.vars)
+    }
+
+    /// The webhook server's settings (`nomad-spec serve`): the forges it answers and as whom.
+    pub fn serve(&self) -> Result<ServeSettings, SettingError> {
+        ServeSettings::from_vars(&self.vars)
     }
 
     /// The values of every secret variable that is set, to mask in logs and cut out of text

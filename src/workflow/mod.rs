@@ -157,10 +157,22 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
     let trigger = trigger_from_env(kind, settings).context(UnreadableEvent)?;
-    runner.log(&format!("trigger: {}", describe(&trigger)));
+    run_trigger(kind, settings, runner, &trigger).await
+}
+
+/// Runs the bot for `trigger` on `kind`'s forge, whose repository and token `settings` name as
+/// a CI job's would: the CI run once it has read its event, and `nomad-spec serve` for each
+/// webhook delivery.
+pub async fn run_trigger(
+    kind: ForgeKind,
+    settings: &Settings,
+    runner: &Runner,
+    trigger: &Trigger,
+) -> anyhow::Result<RunReport> {
+    runner.log(&format!("trigger: {}", describe(trigger)));
     let forge = Forge::from_settings(kind, settings)?;
-    let mut change_request = change_request_of(&trigger);
-    let result = handle(&forge, runner, settings, &trigger, &mut change_request).await;
+    let mut change_request = change_request_of(trigger);
+    let result = handle(&forge, runner, settings, trigger, &mut change_request).await;
     if let (Err(err), Some(number)) = (&result, change_request) {
         failure::report(&forge, number, err, settings, runner).await;
     }
@@ -168,7 +180,7 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
 }
 
 /// The change request a trigger is about, when it names one.
-fn change_request_of(trigger: &Trigger) -> Option<u64> {
+pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
     match trigger {
         Trigger::PullRequestChanged { pull_request, .. }
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),

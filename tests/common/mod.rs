@@ -9,6 +9,7 @@
 
 pub mod bot;
 pub mod corpus;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -74,4 +75,23 @@ pub fn subfolders(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     dirs.sort();
     dirs
+}
+
+/// Every file under `root` as (relative path, text): a fixture repository to commit to a
+/// fake forge.
+pub fn files_of(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
 }

@@ -12,8 +12,10 @@ mod job;
 mod lifecycle;
 mod placement;
 mod plan;
-mod render;
+/// Also dates the fake GitHub App's installation tokens.
+pub(crate) mod render;
 mod scenario;
+mod variables;
 
 use crate::server::LoopbackServer;
 use std::net::SocketAddr;
@@ -207,6 +209,17 @@ impl FakeNomad {
     /// them when capacity appears.
     pub fn add_nodes(&self, nodes: Vec<Node>) {
         self.shared.write(|c| c.add_nodes(&nodes));
+    }
+
+    /// The variable at `path` in the default namespace, as a management token reads it
+    /// (`Items` and `Lock`), or `None`.
+    pub fn variable(&self, path: &str) -> Option<Value> {
+        self.shared.read(|c| c.variables.get("default", path, true).ok())
+    }
+
+    /// The metadata (with `Lock`) of every variable under `prefix`, in any namespace.
+    pub fn variables(&self, prefix: &str) -> Vec<Value> {
+        self.shared.read(|c| c.variables.list(None, prefix, true))
     }
 
     /// Adds a fault while running (e.g. "the next two registers fail").
