@@ -74,7 +74,8 @@ const READ: &[(&str, &[(&str, bool)])] = &[
 
 /// The corpus payloads of the events the bot reads: (event, file name, payload).
 fn payloads() -> Vec<(String, String, Value)> {
-    let root = common::corpus_dir().join("github-events");
+    let Some(corpus) = common::corpus_dir() else { return Vec::new() };
+    let root = corpus.join("github-events");
     let mut found = Vec::new();
     for (event, _) in READ {
         let dir = root.join(event);
@@ -237,9 +238,10 @@ fn ci(event: &str, payload: &Path, dry_run: bool) -> Output {
 
 #[test]
 fn ci_and_its_dry_run_exit_with_2_on_a_payload_that_is_not_what_github_sends() {
+    let Some(corpus) = common::corpus_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
     let sample = |event: &str, name: &str| {
-        let file = common::corpus_dir().join("github-events").join(event).join(name);
+        let file = corpus.join("github-events").join(event).join(name);
         let text = std::fs::read_to_string(&file).expect("a corpus payload");
         serde_json::from_str::<Value>(&text).expect("JSON")
     };

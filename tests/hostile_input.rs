@@ -73,7 +73,8 @@ fn ci_dry_run_on_a_pull_request_with_the_nested_value_plans_the_run() {
             "services:\n  web:\n    image: nginx:1.27\n    environment:\n      B: \"{value}\"\n"
         ),
     );
-    let payload = common::corpus_dir().join("github-events/pull_request/opened.payload.json");
+    let Some(corpus) = common::corpus_dir() else { return };
+    let payload = corpus.join("github-events/pull_request/opened.payload.json");
     let out = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
         .args(["ci", "--dry-run", "--path", "."])
         .current_dir(dir.path())
