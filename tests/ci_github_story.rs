@@ -10,12 +10,12 @@
 //! rate limit, a corrupted checkpoint.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
 
-use common::bot::{failed, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
+use common::bot::{failed, files_of, ok, question_number, PROBLEM_MARKER, STATUS_MARKER};
 use fakes::github::{FakeGitHub, Fault};
 use fakes::nomad::{FakeNomad, JobRule, Node, Scenario};
 
@@ -126,24 +126,6 @@ impl Story {
             self.nomad.register_calls("shop"),
         )
     }
-}
-
-/// Every file under `root` as (relative path, text).
-fn files_of(root: &Path) -> Vec<(String, String)> {
-    let mut pending = vec![root.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path: PathBuf = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().display().to_string();
-                files.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    files
 }
 
 /// The branches of the fake's repository.

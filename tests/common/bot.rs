@@ -1,6 +1,7 @@
 //! What the two end-to-end bot stories (GitHub and GitLab) share: reading a run's outcome and
-//! the status comment the way a person would.
+//! the status comment the way a person would, and the files of a sample app to commit.
 
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// The status comment's own marker line.
@@ -42,4 +43,22 @@ pub fn question_number(status: &str, prefix: &str) -> u32 {
             (rest.starts_with(&escaped) || rest.starts_with(prefix)).then(|| number.parse().ok())?
         })
         .unwrap_or_else(|| panic!("no question {prefix} in:\n{status}"))
+}
+
+/// Every file below `root`, as (path relative to it, text), to commit a sample app.
+pub fn files_of(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
 }
