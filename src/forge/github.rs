@@ -550,9 +550,7 @@ impl GitHub {
 
     /// The error of a call that took longer than the retry policy's total time.
     fn out_of_time(&self, verb: Verb, path: &str) -> ForgeError {
-        let limit = retry::seconds(self.retry.total);
-        let message = format!("no answer within {limit} ({})", crate::settings::RETRY_TIME);
-        self.error(verb, path, None, message)
+        self.error(verb, path, None, retry::no_answer_within(&self.retry))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(

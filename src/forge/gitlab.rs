@@ -442,11 +442,7 @@ impl GitLab {
             forge: "GitLab",
             what: format!("{method} {path}"),
             status: None,
-            message: format!(
-                "no answer within {} ({})",
-                retry::seconds(self.retry.total),
-                crate::settings::RETRY_TIME
-            ),
+            message: retry::no_answer_within(&self.retry),
         };
         let (result, tries) = retry::call(&self.retry, repeat, attempt, out_of_time).await;
         result.map_err(|mut err| {

@@ -71,6 +71,12 @@ impl std::fmt::Display for Tries {
     }
 }
 
+/// Why a call whose tries took all of `policy`'s total time ended: `no answer within 60 s
+/// (NOMAD_SPEC_RETRY_TIME)`.
+pub fn no_answer_within(policy: &RetryPolicy) -> String {
+    format!("no answer within {} ({})", seconds(policy.total), crate::settings::RETRY_TIME)
+}
+
 fn tries(n: u32) -> String {
     if n == 1 {
         "1 try".into()
@@ -362,7 +368,7 @@ mod tests {
         assert_eq!(transport_transience(&refused), Transience::Refused { wait: None });
         let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         assert_eq!(transport_transience(&reset), Transience::Failed { wait: None });
-        let slow = std::io::Error::new(std::io::ErrorKind::Other, "operation timed out");
+        let slow = std::io::Error::other("operation timed out");
         assert_eq!(transport_transience(&slow), Transience::Final);
         assert_eq!(status_transience(429, None), Transience::Refused { wait: None });
         assert_eq!(status_transience(503, None), Transience::Failed { wait: None });

@@ -294,11 +294,7 @@ impl ConsulClient {
             format!("{}{}", shown_address(self.base.as_str().trim_end_matches('/')), url.path());
         let out_of_time = || ConsulError::Unreachable {
             url: shown.clone(),
-            reason: format!(
-                "no answer within {} ({})",
-                retry::seconds(self.retry.total),
-                crate::settings::RETRY_TIME
-            ),
+            reason: retry::no_answer_within(&self.retry),
         };
         let attempt = || self.get_once(url.clone(), &shown);
         let (result, tries) = retry::call(&self.retry, Repeat::Safe, attempt, out_of_time).await;

@@ -339,11 +339,7 @@ impl FabioClient {
         let shown = shown_address(url.as_str());
         let out_of_time = || FabioError::Unreachable {
             url: shown.clone(),
-            reason: format!(
-                "no answer within {} ({})",
-                retry::seconds(self.retry.total),
-                crate::settings::RETRY_TIME
-            ),
+            reason: retry::no_answer_within(&self.retry),
         };
         let attempt = || self.routes_once(url.clone(), &shown);
         let (result, tries) = retry::call(&self.retry, Repeat::Safe, attempt, out_of_time).await;

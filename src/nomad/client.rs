@@ -567,7 +567,16 @@ impl NomadClient {
             return Ok(Answer { index, body });
         }
         let text = String::from_utf8_lossy(&body).into_owned();
-        let transience = retry::status_transience(status.as_u16(), asked);
+        // Nomad answers 500 when the state a write names is not the state it has ("Enforcing
+        // job modify index 12: job exists with conflicting job modify index: 15", "... enforcing
+        // version 3") or a revert cannot be made ("can't revert to current version"): those
+        // refusals are final, whatever their status.
+        let lower = text.to_ascii_lowercase();
+        let transience = if lower.contains("enforcing") || lower.contains("can't revert") {
+            Transience::Final
+        } else {
+            retry::status_transience(status.as_u16(), asked)
+        };
         Err((self.status_error(call, status, text), transience))
     }
 

@@ -190,11 +190,7 @@ impl VaultClient {
         let policy = self.settings.calls.retry;
         let out_of_time = || VaultError::Unreachable {
             address: self.shown.clone(),
-            reason: format!(
-                "no answer within {} ({})",
-                retry::seconds(policy.total),
-                crate::settings::RETRY_TIME
-            ),
+            reason: retry::no_answer_within(&policy),
             tries: Tries::default(),
         };
         let (result, tries) = retry::call(&policy, Repeat::Safe, attempt, out_of_time).await;
