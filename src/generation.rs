@@ -58,10 +58,10 @@ pub async fn prepare(
     let consul =
         deadline.run("Consul", crate::infra::consul::enrich(&mut config, &analysis, settings));
     let nomad = async {
-        match ask_nomad {
-            true => Some(deadline.run("Nomad", crate::infra::nomad_version::learn(settings)).await),
-            false => None,
+        if !ask_nomad {
+            return None;
         }
+        Some(deadline.run("Nomad", crate::infra::nomad_version::learn(settings)).await)
     };
     let vault = deadline.run("Vault", crate::infra::vault::enrich::secret_paths(&file, settings));
     let (consul, nomad, vault) = tokio::join!(consul, nomad, vault);

@@ -52,8 +52,8 @@ pub async fn check_file(
             .await;
         checked.unwrap_or_else(|why| CheckResult::skipped(ROUTES, why))
     };
-    let ((secrets, routes), (plan_result, plan)) =
-        tokio::join!(async { tokio::join!(secrets, routes) }, plan_check(file, options, settings));
+    let (secrets, routes, (plan_result, plan)) =
+        tokio::join!(secrets, routes, plan_check(file, options, settings));
     let results = vec![validate, secrets, routes, plan_result];
     FileChecks { results, plan: plan.as_ref().map(render_markdown) }
 }
