@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 mod common;
@@ -108,22 +108,15 @@ fn row(service: &str, cells: &[Cell], run: impl Fn(Kind) -> Outcome) {
 
 /// The binary in `dir` with only `vars` and the matrix's short limits in its environment.
 fn nomad_spec(dir: &Path, args: &[&str], vars: &BTreeMap<String, String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
-        .current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .envs([
-            ("NOMAD_SPEC_RETRY_ATTEMPTS", "3"),
-            ("NOMAD_SPEC_RETRY_TIME", "4s"),
-            ("NOMAD_SPEC_REQUEST_TIMEOUT", "5s"),
-            ("NOMAD_SPEC_PROBE_DEADLINE", "3s"),
-            ("NOMAD_SPEC_LLM_TIMEOUT", "1"),
-        ])
-        .envs(vars)
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"))
+    let limits = [
+        ("NOMAD_SPEC_RETRY_ATTEMPTS", "3"),
+        ("NOMAD_SPEC_RETRY_TIME", "4s"),
+        ("NOMAD_SPEC_REQUEST_TIMEOUT", "5s"),
+        ("NOMAD_SPEC_PROBE_DEADLINE", "3s"),
+        ("NOMAD_SPEC_LLM_TIMEOUT", "1"),
+    ];
+    let vars = vars.iter().map(|(name, value)| (name.as_str(), value.as_str()));
+    common::run_isolated(dir, args, &limits, vars)
 }
 
 fn vars(pairs: &[(&str, String)]) -> BTreeMap<String, String> {

@@ -9,7 +9,9 @@
 //! `NOMAD_SPEC_PROBE_DEADLINE`), so the tests' design bounds their time.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 use fakes::faults::{refused_url, Fault};
 use fakes::nomad::{FakeNomad, Scenario};
@@ -67,23 +69,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The binary in `dir` with only `vars` (and short call limits) in its environment.
+/// Short limits: three tries within 4 s, the optional services waited for 1 s.
+const LIMITS: [(&str, &str); 4] = [
+    ("NOMAD_SPEC_RETRY_ATTEMPTS", "3"),
+    ("NOMAD_SPEC_RETRY_TIME", "4s"),
+    ("NOMAD_SPEC_REQUEST_TIMEOUT", "3s"),
+    ("NOMAD_SPEC_PROBE_DEADLINE", "1s"),
+];
+
+/// The binary in `dir` with only `vars` (and the short limits) in its environment.
 fn nomad_spec(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
-        .current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .envs([
-            ("NOMAD_SPEC_RETRY_ATTEMPTS", "3"),
-            ("NOMAD_SPEC_RETRY_TIME", "4s"),
-            ("NOMAD_SPEC_REQUEST_TIMEOUT", "3s"),
-            ("NOMAD_SPEC_PROBE_DEADLINE", "1s"),
-        ])
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"))
+    common::run_isolated(dir, args, &LIMITS, vars.iter().copied())
 }
 
 fn text(output: &Output) -> String {
