@@ -647,6 +647,19 @@ fn service(
             service.aliases.push(alias);
         }
     }
+    // A fixed address on a compose network is a name other services use too.
+    if let Some(Value::Object(networks)) = body.get("networks") {
+        for network in networks.values() {
+            for key in ["ipv4_address", "ipv6_address"] {
+                if let Some(address) = network.get(key).and_then(scalar) {
+                    service.aliases.push(address);
+                }
+            }
+            for alias in list(network.get("aliases")).iter().filter_map(|v| scalar(v)) {
+                service.aliases.push(alias);
+            }
+        }
+    }
     if let Some(image) = body.get("image").and_then(scalar) {
         service.image = Some(at.at(name, &["image:"], image));
     }

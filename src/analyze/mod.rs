@@ -118,6 +118,10 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
 
     unique_names(&mut drafts);
     link_services(&files, &mut drafts, &mut notes);
+    let main_compose: Vec<String> = projects.iter().flat_map(|p| p.files.clone()).collect();
+    let mut published = published::from_compose_variants(&files, &main_compose, &mut notes);
+    published.extend(published::from_workflows(&files, &mut notes));
+    add_published(&mut drafts, &published);
     let services: Vec<Service> = drafts.into_iter().map(finish).collect();
     if services.is_empty() {
         notes.push(Note::general(
@@ -128,6 +132,30 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     let mut seen = std::collections::HashSet::new();
     notes.retain(|n| seen.insert((n.file.clone(), n.line, n.message.clone())));
     Analysis { services, notes }
+}
+
+/// Gives each built service the images the repository publishes it as, found beside the
+/// main compose file (variant compose files by service name, workflows by build context or
+/// by an image named after the service), after the one its own compose entry tags.
+fn add_published(drafts: &mut [Draft], published: &[published::Published]) {
+    for draft in drafts.iter_mut().filter(|d| d.service.source == Source::Build) {
+        let name = draft.service.name.clone();
+        let context = draft.service.path.clone();
+        for found in published {
+            let by_name = found.service.as_deref() == Some(name.as_str());
+            let by_context = found.context.as_deref() == Some(context.as_str())
+                && (context != "." || found.service.is_none());
+            let last = published::without_tag(&found.image).rsplit('/').next().unwrap_or_default();
+            let by_image = found.service.is_none() && found.context.is_none() && last == name;
+            let known = draft.service.published_images.iter().any(|p| p.image == found.image);
+            if (by_name || by_context || by_image) && !known {
+                draft.service.published_images.push(PublishedImage {
+                    image: found.image.clone(),
+                    evidence: found.evidence.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// Manifest and source facts per folder: services built from one folder (two compose
@@ -1210,6 +1238,7 @@ fn finish(mut draft: Draft) -> Service {
     }
     draft.service.env = env;
     draft.service.depends_on = draft.depends_on;
+    draft.service.aliases = draft.aliases;
 
     let suggested = resources::suggest(
         draft.service.language,

@@ -20,6 +20,10 @@ pub struct Analysis {
 pub struct Service {
     /// Compose service name, or a meaningful folder name.
     pub name: String,
+    /// Other names other services reach it by (`container_name`, `hostname`, a fixed address
+    /// on a compose network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// Whether the service is built from source here or runs a published image.
     pub source: Source,
     /// The service's folder relative to the analyzed root (`.` for the root itself).
@@ -91,6 +95,7 @@ impl Service {
     pub fn new(name: &str, source: Source, path: &str) -> Service {
         Service {
             name: name.to_string(),
+            aliases: Vec::new(),
             source,
             path: path.to_string(),
             dockerfile: None,
@@ -225,9 +230,11 @@ pub struct CodeHost {
     pub port: Option<u16>,
     /// File and line.
     pub evidence: Evidence,
-    /// A setting that overrides it, when the framework has one (`SPRING_DATASOURCE_URL`).
+    /// A setting that overrides it, when the framework has one: the variable and the value
+    /// the code has (`SPRING_DATASOURCE_URL`, `jdbc:postgresql://db:5432/shop`; a password in
+    /// it masked as `***`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<String>,
+    pub setting: Option<(String, String)>,
 }
 
 /// An image the repository publishes for a service.
