@@ -213,14 +213,11 @@ impl FaultSwitch {
     }
 }
 
-/// An address where nothing listens: connecting to it is refused. The port was free a moment
-/// ago and is released again, so it is free unless another process takes it meanwhile.
+/// An address where nothing listens: connecting to it is refused. Port 1 (tcpmux) is
+/// privileged and unused; a freed ephemeral port could be taken by a fake of a test running
+/// beside this one.
 pub fn refused_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or(9);
-    format!("http://127.0.0.1:{port}")
+    "http://127.0.0.1:1".to_string()
 }
 
 /// The middleware every fake's app runs behind (see `server::LoopbackServer`).
