@@ -21,19 +21,23 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 1 | `markdown`, `file`, `settings`, `http`, `tls` |
-//! | 2 | `command`, `event`, `analyze`, `git` |
-//! | 3 | `jobspec` |
-//! | 4 | `checks` |
-//! | 5 | `conversation` |
-//! | 6 | `llm` |
-//! | 7 | `nomad` |
-//! | 8 | `infra` |
-//! | 9 | `checks::run`, `generation` |
-//! | 10 | `forge` |
-//! | 11 | `workflow` |
-//! | 12 | `serve` |
-//! | 13 | `cli` |
+//! | 1 | `settings` |
+//! | 2 | `markdown`, `file`, `http`, `tls` |
+//! | 3 | `command`, `event`, `analyze`, `git` |
+//! | 4 | `jobspec` |
+//! | 5 | `checks` |
+//! | 6 | `conversation` |
+//! | 7 | `llm` |
+//! | 8 | `nomad` |
+//! | 9 | `infra` |
+//! | 10 | `checks::run`, `generation` |
+//! | 11 | `forge` |
+//! | 12 | `workflow` |
+//! | 13 | `serve` |
+//! | 14 | `cli` |
+//!
+//! `settings` is alone at the bottom: every module may read it, the HTTP plumbing included
+//! (the retry policy and the limits of calls are settings).
 //!
 //! A module imports only modules on floors below its own (so modules on one floor import
 //! nothing of each other), which leaves no room for an import circle between modules. The
@@ -74,7 +78,8 @@ const IO: &[&str] = &[
 
 /// Every module on its floor, lowest first (the table in this file's doc).
 const FLOORS: &[&[&str]] = &[
-    &["markdown", "file", "settings", "http", "tls"],
+    &["settings"],
+    &["markdown", "file", "http", "tls"],
     &["command", "event", "analyze", "git"],
     &["jobspec"],
     &["checks"],
@@ -204,8 +209,8 @@ fn an_import_up_a_floor_is_found_and_a_known_one_that_is_gone_too() {
     assert_eq!(
         problems,
         [
-            "src/git.rs:1: `git` (floor 2) imports `event` (floor 2): `crate::event::Trigger`",
-            "src/jobspec/mod.rs:1: `jobspec` (floor 3) imports `conversation` (floor 5): \
+            "src/git.rs:1: `git` (floor 3) imports `event` (floor 3): `crate::event::Trigger`",
+            "src/jobspec/mod.rs:1: `jobspec` (floor 4) imports `conversation` (floor 6): \
              `crate::conversation::Checkpoint`",
             "`llm` no longer imports `nomad`: remove it from KNOWN_UPWARD",
         ]

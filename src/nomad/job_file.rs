@@ -80,7 +80,9 @@ impl JobFile {
                             Err(NomadError::Server { status: 404 | 405 | 501, .. }) => {
                                 "this Nomad has no /v1/jobs/parse endpoint".to_string()
                             }
-                            Err(NomadError::Server { status, body, .. }) if status < 500 => {
+                            // Only Nomad's parser's own refusal blames the file; a rate
+                            // limit or a failing server says what Nomad answered instead.
+                            Err(NomadError::Server { status: 400 | 422, body, .. }) => {
                                 bail!("{}: Nomad cannot parse it: {}", self.name(), body.trim())
                             }
                             Err(err) => return Err(anyhow!(err)),

@@ -14,6 +14,7 @@
 //! nothing but the standard library and `url`, and any module may depend on it.
 
 mod bot;
+mod calls;
 mod cluster;
 mod forges;
 mod llm;
@@ -25,6 +26,10 @@ use std::fmt;
 pub use bot::{
     BotSettings, AUTO_DEPLOY, BOT_LOGIN, COMMIT_EMAIL, COMMIT_NAME, DEFAULT_SPEC_PATH, ENVIRONMENT,
     GITLAB_TOKEN, MAX_FIX_ITERATIONS, SPEC_PATH,
+};
+pub use calls::{
+    parse_duration, CallSettings, RetryPolicy, PROBE_DEADLINE, REQUEST_TIMEOUT, RETRY_ATTEMPTS,
+    RETRY_TIME,
 };
 pub use cluster::{
     ConsulSettings, FabioSettings, NomadConfig, VaultSettings, DEFAULT_CONVENTIONS_KEY,
@@ -103,6 +108,13 @@ impl Settings {
     /// The bot's own settings (`NOMAD_SPEC_*`).
     pub fn bot(&self) -> Result<BotSettings, SettingError> {
         BotSettings::from_vars(&self.vars)
+    }
+
+    /// How services are called: the retry policy, the request timeout and the probing
+    /// deadline of the optional services (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`,
+    /// `NOMAD_SPEC_PROBE_DEADLINE`).
+    pub fn calls(&self) -> Result<CallSettings, SettingError> {
+        CallSettings::from_vars(&self.vars)
     }
 
     /// Nomad's connection settings, with the `nomad` command's defaults for what is unset.

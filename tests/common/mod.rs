@@ -1,4 +1,5 @@
-//! Shared test support: where the real-world corpus lives, and its job files.
+//! Shared test support: where the real-world corpus lives, and its job files; the real binary
+//! run with only the environment a test gives it.
 //!
 //! The corpus (`shared/corpus` beside the repository, or `NOMAD_SPEC_CORPUS`) is data nobody
 //! here wrote; tests read it in place and never copy it. Where it is found, and what a test
@@ -94,4 +95,24 @@ pub fn files_of(root: &Path) -> Vec<(String, String)> {
         }
     }
     files
+}
+
+/// Runs the real binary in `dir` with none of the caller's environment but `PATH` (`HOME` is
+/// `dir`): `limits`, then `vars`, so that a test sets exactly what the run sees.
+pub fn run_isolated<'a>(
+    dir: &Path,
+    args: &[&str],
+    limits: &[(&str, &str)],
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .envs(limits.iter().copied())
+        .envs(vars)
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"))
 }

@@ -238,11 +238,16 @@ mod tests {
             status,
             what: "renew".into(),
             body: body.into(),
+            tries: Default::default(),
         };
         assert!(lost(&server(409, "{}")));
         assert!(lost(&server(500, "variable doesn't hold a lock")));
         assert!(lost(&server(500, "attempting to modify locked variable")));
         assert!(!lost(&server(500, "No cluster leader")));
-        assert!(!lost(&NomadError::Unreachable { address: "x".into(), reason: "y".into() }));
+        assert!(!lost(&NomadError::Unreachable {
+            address: "x".into(),
+            reason: "y".into(),
+            tries: Default::default()
+        }));
     }
 }

@@ -407,6 +407,11 @@ impl FakeGitHub {
         self.server.url()
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// `owner/name`.
     pub fn repository(&self) -> String {
         self.shared.lock().settings.repository.clone()

@@ -76,6 +76,11 @@ impl FakeNomad {
         self.server.url()
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// Runs `steps` simulation steps now (the only way time passes with the manual clock).
     pub fn advance(&self, steps: u64) {
         for _ in 0..steps {
