@@ -364,7 +364,16 @@ fn from_compose(
                 apply_image_config(&mut draft, &parsed, b.target.as_deref(), &config);
                 draft.baked =
                     run_files::baked(files, &parsed.path, &b.context, &config.context_files);
-                image_files = Some((parsed.path.clone(), b.context.clone(), config.context_files));
+                // A development target (`target: dev`) that expects its code mounted: the
+                // Dockerfile's last stage, the one built without a target, may copy it.
+                let last = match b.target.as_deref() {
+                    Some(target) => parsed
+                        .config(None, &mut Vec::new())
+                        .map(|last| (target.to_string(), last.context_files)),
+                    None => None,
+                };
+                image_files =
+                    Some((parsed.path.clone(), b.context.clone(), config.context_files, last));
             }
         }
         apply_stack(files, &mut draft, scans, notes);
@@ -396,11 +405,13 @@ fn from_compose(
     env.append(&mut draft.env);
     draft.env = env;
 
-    let in_image = image_files.as_ref().map(|(dockerfile, context, copies)| run_files::InImage {
-        dockerfile,
-        context,
-        copies,
-    });
+    let in_image =
+        image_files.as_ref().map(|(dockerfile, context, copies, last)| run_files::InImage {
+            dockerfile,
+            context,
+            copies,
+            last_stage: last.as_ref().map(|(target, copies)| (target.as_str(), copies.as_slice())),
+        });
     let mounted = run_files::mounted(files, svc, objects, in_image, notes);
     for file in &mounted.files {
         draft.service.evidence.push(file.evidence.clone());
@@ -517,7 +528,14 @@ fn from_compose(
 }
 
 /// A built image's Dockerfile, build context, and the context files it holds.
-type ImageFiles = (String, String, Vec<dockerfile::Fact<(String, String)>>);
+/// The Dockerfile, the build context, what the built stage copies from it, and, when compose
+/// builds a target, that target's name and what the Dockerfile's last stage copies.
+type ImageFiles = (
+    String,
+    String,
+    Vec<dockerfile::Fact<(String, String)>>,
+    Option<(String, Vec<dockerfile::Fact<(String, String)>>)>,
+);
 
 /// Container paths that hold caches or installed dependencies, not data: a volume there is
 /// a speed-up of the developer's machine.
@@ -1074,7 +1092,12 @@ fn secret_destinations(service: &Service) -> Vec<&str> {
 
 /// Settles ports, protocols, health, env, resources.
 fn finish(mut draft: Draft) -> Service {
-    let image = draft.service.image.clone().or(draft.service.base_image.clone());
+    // What runs: a published image, or for a built one the image it is built FROM (its own
+    // tag, `atsea_db`, says nothing about it).
+    let image = match draft.service.source {
+        Source::Build => draft.service.base_image.clone().or(draft.service.image.clone()),
+        _ => draft.service.image.clone().or(draft.service.base_image.clone()),
+    };
     let image_port = image.as_deref().and_then(|image| {
         let port = conventional_image_port(image)?;
         let source = draft.service.evidence.iter().find(|e| e.what.ends_with(image));
@@ -1180,6 +1203,20 @@ fn finish(mut draft: Draft) -> Service {
             let what =
                 format!("{} is checked at {} ({fact})", facts.family, describe_health(&check));
             health = Some((check, Evidence::at(&draft.service.path, None, what)));
+        }
+    }
+    // An image built FROM a database or a broker (init scripts or settings added to
+    // `postgres`) is that database: it keeps data and is deployed as one.
+    if draft.service.source == Source::Build && draft.service.role == Role::App {
+        let base_role = facts.as_ref().and_then(|f| f.role).filter(|r| r.is_backing());
+        if let (Some(role), Some(base)) = (base_role, draft.service.base_image.clone()) {
+            draft.service.role = role;
+            let what = format!("built FROM {base}: a {role:?} like it", role = role);
+            draft.service.evidence.push(Evidence::at(
+                &draft.service.path,
+                None,
+                what.to_lowercase(),
+            ));
         }
     }
     if let Some(facts) = &facts {

@@ -64,8 +64,15 @@ pub struct InImage<'a> {
     /// The build context folder, relative to the analyzed root.
     pub context: &'a str,
     /// (context path, path in the image, line of the instruction).
-    pub copies: &'a [Fact<(String, String)>],
+    pub copies: &'a [ImageCopy],
+    /// When compose builds a target stage: its name and the copies of the Dockerfile's last
+    /// stage (the image built without a target), which a development target often leaves to
+    /// a mount.
+    pub last_stage: Option<(&'a str, &'a [ImageCopy])>,
 }
+
+/// A copy from the build context: (context path, path in the image), with its line.
+pub type ImageCopy = Fact<(String, String)>;
 
 /// Reads a compose service's mounts, configs and secrets. `compose_dir` is the compose file's
 /// folder; `in_image`, for a built service, lists the build context files its image holds.
@@ -247,34 +254,42 @@ fn bind(
 /// `target` in the image, when one does: the whole build context copied to the mount's
 /// target, or that folder itself.
 fn copied_by_image(rel: &str, target: &str, image: InImage<'_>) -> Option<String> {
-    let InImage { dockerfile, context, copies } = image;
-    copies.iter().find_map(|copy| {
-        let (source, in_image) = &copy.value;
-        let source = if source == "." {
-            context.to_string()
-        } else if context == "." {
-            source.clone()
-        } else {
-            format!("{context}/{source}")
-        };
-        // The mount puts `rel` where the copy put it: the folder itself at its copy's place,
-        // or a part of it at the same place below.
-        let in_image = in_image.trim_end_matches('/');
-        let below = if source == "." {
-            Some(rel)
-        } else if rel == source {
-            Some("")
-        } else {
-            rel.strip_prefix(&format!("{source}/"))
-        };
-        let same_place = below.is_some_and(|below| {
-            if below.is_empty() {
-                target == in_image
+    let InImage { dockerfile, context, copies, last_stage } = image;
+    let found = |copies: &[Fact<(String, String)>]| {
+        copies.iter().find_map(|copy| {
+            let (source, in_image) = &copy.value;
+            let source = if source == "." {
+                context.to_string()
+            } else if context == "." {
+                source.clone()
             } else {
-                target == format!("{in_image}/{below}")
-            }
-        });
-        same_place.then(|| format!("{dockerfile}:{}", copy.line))
+                format!("{context}/{source}")
+            };
+            // The mount puts `rel` where the copy put it: the folder itself at its copy's place,
+            // or a part of it at the same place below.
+            let in_image = in_image.trim_end_matches('/');
+            let below = if rel == source {
+                Some("")
+            } else if source == "." {
+                Some(rel)
+            } else {
+                rel.strip_prefix(&format!("{source}/"))
+            };
+            let same_place = below.is_some_and(|below| {
+                if below.is_empty() {
+                    target == in_image
+                } else {
+                    target == format!("{in_image}/{below}")
+                }
+            });
+            same_place.then(|| format!("{dockerfile}:{}", copy.line))
+        })
+    };
+    found(copies).or_else(|| {
+        let (target, copies) = last_stage?;
+        found(copies).map(|at| {
+            format!("{at}, in the Dockerfile's last stage; compose builds target `{target}`, which expects the mount: build the last stage for the cluster")
+        })
     })
 }
 

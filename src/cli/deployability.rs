@@ -1145,7 +1145,13 @@ fn judge_volume(placed: &Placement, check: &VolumeCheck) -> Found {
     let mut docker_volume = None;
     for task in placed.tasks().filter(|task| !is_prestart_step(task)) {
         for mount in array(task, "VolumeMounts") {
-            if text(mount, "Destination").map(|d| d.trim_end_matches('/')) != Some(destination) {
+            let Some(at) = text(mount, "Destination").map(|d| d.trim_end_matches('/')) else {
+                continue;
+            };
+            // A persistent volume at a folder above keeps the destination too (postgres 18
+            // declares /var/lib/postgresql, older ones keep their data in .../data below it).
+            let above = check.persistent && destination.starts_with(&format!("{at}/"));
+            if at != destination && !above {
                 continue;
             }
             let name = text(mount, "Volume").unwrap_or_default();

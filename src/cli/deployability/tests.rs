@@ -287,6 +287,21 @@ fn volumes_hold_data_only() {
     let app = app(vec![job(vec![db])]);
     met("db", "volume = { destination = \"/var/lib/postgresql/data\", persistent = true }", &app);
     met("db", "volume = { destination = \"/tmp\", persistent = false }", &app);
+    // A volume at a folder above keeps everything below it; one below keeps nothing above.
+    met(
+        "db",
+        "volume = { destination = \"/var/lib/postgresql/data/pgdata\", persistent = true }",
+        &app,
+    );
+    let found = missing(
+        "db",
+        "volume = { destination = \"/var/lib/postgresql\", persistent = true }",
+        &app,
+    );
+    assert!(found.contains("no group volume"), "{found}");
+    let found =
+        missing("db", "volume = { destination = \"/var/lib/postgres\", persistent = true }", &app);
+    assert!(found.contains("no group volume"), "{found}");
     // A delivered file is not a volume.
     met("db", "volume = { destination = \"/etc/x.conf\", persistent = false }", &app);
     let found = missing(

@@ -100,16 +100,26 @@ fn host_mentions_are_found_only_as_hosts() {
 }
 
 #[test]
-fn official_images_have_known_owners() {
+fn volume_owners_come_from_the_user_or_the_image_facts() {
     let table = [
-        (Some("postgres:16"), Some("999:999")),
-        (Some("docker.io/library/redis:7@sha256:abc"), Some("999:999")),
-        (Some("bitnami/postgresql"), None),
-        (Some("nextcloud"), Some("33:33")),
-        (None, None),
+        (Source::Image, Some("postgres:16"), None, None, Some("999:999")),
+        (Source::Image, Some("docker.io/library/redis:7"), None, None, Some("999:999")),
+        (Source::Image, Some("nextcloud"), None, None, Some("33:33")),
+        (Source::Image, Some("postgres:16"), None, Some("70:70"), Some("70:70")),
+        (Source::Image, Some("acme/unknown"), None, None, None),
+        // Built FROM postgres and tagged with a local name: the base image decides.
+        (Source::Build, Some("atsea_db"), Some("postgres"), Some("postgres"), Some("999:999")),
+        (Source::Build, None, Some("node:20"), Some("1001"), Some("1001:1001")),
+        (Source::Image, None, None, None, None),
     ];
-    for (image, owner) in table {
-        assert_eq!(known_owner(image), owner, "{image:?}");
+    for (source, image, base, user, owner) in table {
+        let mut service = service("db", Role::Database, &[]);
+        service.source = source;
+        service.image = image.map(str::to_string);
+        service.base_image = base.map(str::to_string);
+        service.user = user.map(str::to_string);
+        let found = known_owner(&service).map(|(owner, _)| owner);
+        assert_eq!(found.as_deref(), owner, "{image:?} {base:?} {user:?}");
     }
 }
 

@@ -108,15 +108,11 @@ impl Builder<'_> {
             return None;
         }
         if conventions.fix_permissions.unwrap_or(true) {
-            let owner = match (&answers.owner, known_owner(service.image.as_deref())) {
+            let owner = match (&answers.owner, known_owner(service)) {
                 (Some(owner), _) => owner.clone(),
-                (None, Some(owner)) => {
-                    self.decide(
-                        &service.name,
-                        format!("volume owner {owner}"),
-                        "the user of the official image",
-                    );
-                    owner.to_string()
+                (None, Some((owner, why))) => {
+                    self.decide(&service.name, format!("volume owner {owner}"), why);
+                    owner
                 }
                 (None, None) => {
                     let owner =
@@ -169,15 +165,22 @@ impl Builder<'_> {
     }
 }
 
-/// The user of a few official images, which own their data directories.
-pub(super) fn known_owner(image: Option<&str>) -> Option<&'static str> {
-    let image = image?;
-    let name = image.split(['@', ':']).next().unwrap_or(image);
-    let name = name.strip_prefix("docker.io/").unwrap_or(name);
-    let name = name.strip_prefix("library/").unwrap_or(name);
-    match name {
-        "postgres" | "mysql" | "mariadb" | "mongo" | "redis" | "rabbitmq" => Some("999:999"),
-        "nextcloud" | "wordpress" => Some("33:33"),
-        _ => None,
+/// Who owns the service's volumes, and why: the numeric user compose or the image's `USER`
+/// runs it as, else the user the image facts know for the image it runs (or is built FROM).
+pub(super) fn known_owner(service: &analyze::Service) -> Option<(String, String)> {
+    if let Some(user) = &service.user {
+        let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if numeric(uid) && numeric(gid) {
+            return Some((format!("{uid}:{gid}"), "the user the service runs as".into()));
+        }
     }
+    let image = match service.source {
+        analyze::Source::Build => service.base_image.as_deref().or(service.image.as_deref()),
+        _ => service.image.as_deref(),
+    }?;
+    let facts = analyze::images::facts(image)?;
+    let owner = facts.user?;
+    let source = facts.source(analyze::images::Fact::User).unwrap_or("the image facts");
+    Some((owner.to_string(), format!("the user {} runs as ({source})", facts.family)))
 }
