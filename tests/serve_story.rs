@@ -274,6 +274,55 @@ fn with_consul_the_locks_are_sessions_and_a_dead_replicas_lapse_to_the_other() {
 }
 
 #[test]
+fn two_pull_requests_of_one_repository_merged_at_once_take_turns_to_deploy() {
+    let world = World::new(Scenario::default());
+    let github = &world.github;
+    github.commit("add-docs", &[("docs/shop.md", "# the shop\n")], "add docs", "alice").unwrap();
+    let docs = github.open_pull_request("add-docs", "Document the shop", "alice").unwrap();
+    github.merge_pull_request(world.pr).unwrap();
+    github.merge_pull_request(docs).unwrap();
+    let server = world.serve(&["--workers", "4", "--poll-ms", "200"]);
+    // GitHub answers slowly at first (rate limited, retried after a second each), so the
+    // first run to hold the repository's deploy lock holds it while the other wants it.
+    github.fail_next(3, "/repos/", Fault::TooManyRequests);
+    for (number, delivery) in [(world.pr, "d-merged-app"), (docs, "d-merged-docs")] {
+        let merged = fresh(&github.pull_request_event(number, "closed").unwrap());
+        assert_eq!(server.deliver(&merged, delivery).status, 202);
+    }
+    world.wait_for_empty_queue(&[&server]);
+    wait_until("both runs", &[&server], || server.metric("nomad_spec_runs_total") == 2);
+
+    // The locks' history in the fake Nomad: both pull requests were taken up together (each
+    // one's lock granted before the first deploy was over), and the repository's deploy lock
+    // went to one run at a time.
+    let granted: Vec<(String, &str)> = world
+        .nomad
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200 && r.path.starts_with("/v1/var/nomad-spec/serve/"))
+        .filter_map(|r| {
+            let operation = ["lock-acquire", "lock-release"].into_iter().find(|op| {
+                r.query.split('&').any(|q| q == *op || q.starts_with(&format!("{op}=")))
+            })?;
+            let what = r.path.trim_start_matches("/v1/var/nomad-spec/serve/");
+            Some((what.split('/').next().unwrap_or_default().to_string(), operation))
+        })
+        .collect();
+    let deploys: Vec<&str> =
+        granted.iter().filter(|(what, _)| what == "deploy").map(|(_, op)| *op).collect();
+    let turns = ["lock-acquire", "lock-release", "lock-acquire", "lock-release"];
+    assert_eq!(deploys, turns, "{granted:?}");
+    let first_deploy_over =
+        granted.iter().position(|g| *g == ("deploy".to_string(), "lock-release")).unwrap();
+    let taken_up = granted[..first_deploy_over]
+        .iter()
+        .filter(|g| **g == ("lock".to_string(), "lock-acquire"))
+        .count();
+    assert_eq!(taken_up, 2, "both runs in flight during the first deploy: {granted:?}");
+    assert_eq!(server.metric("nomad_spec_runs_started_total"), 2);
+}
+
+#[test]
 fn the_servers_own_job_file_validates_and_is_formatted() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nomad-spec.nomad.hcl");
     let text = std::fs::read_to_string(&file).unwrap();
