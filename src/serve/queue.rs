@@ -644,4 +644,48 @@ mod tests {
         assert_eq!(seen.most_running, 3, "as many runs at once as workers, never more");
         assert_eq!(seen.most_deploying.get("acme/shop"), Some(&1), "one deploy at a time");
     }
+
+    #[tokio::test]
+    async fn a_lock_that_cannot_be_renewed_for_a_whole_ttl_is_taken_for_lost() {
+        let nomad = fakes::nomad::FakeNomad::start(fakes::nomad::Scenario::default())
+            .unwrap_or_else(|err| panic!("{err}"));
+        let vars = BTreeMap::from([
+            ("NOMAD_ADDR".to_string(), nomad.url()),
+            ("NOMAD_SPEC_RETRY_ATTEMPTS".to_string(), "1".to_string()),
+        ]);
+        let config = crate::settings::Settings::from_vars(&vars).configured_nomad();
+        let config = config.ok().flatten().unwrap_or_else(|| panic!("no Nomad settings"));
+        let client = NomadClient::new(config).unwrap_or_else(|err| panic!("{err}"));
+        let path = "nomad-spec/serve/lock/github~3Aacme~2Fshop~231";
+        let ten = Duration::from_secs(10);
+        let held = client.acquire_variable_lock(path, ten, ten).await;
+        let held = held.ok().flatten().unwrap_or_else(|| panic!("not acquired"));
+        // The scheduler's TTL is short, so a whole TTL of failed renewals passes quickly.
+        let ttl = Duration::from_millis(300);
+        let store = Store::Nomad { client: Box::new(client), ttl, consul: None };
+        let limits = Limits {
+            workers: 1,
+            poll: Duration::from_millis(20),
+            renew: Duration::from_millis(20),
+        };
+        let execute: Execute = Arc::new(|_| Box::pin(async { Ok(String::new()) }));
+        let scheduler = Scheduler::new(store, execute, limits, Arc::default());
+
+        // Renewals that go through keep it.
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = scheduler.keep(Held::Nomad(held.clone()), Arc::clone(&lost));
+        tokio::time::sleep(ttl * 2).await;
+        assert!(!lost.load(Ordering::SeqCst), "renewed, not lost");
+        // Nomad out of reach (every call refused): lost once a whole TTL has gone by.
+        nomad.faults().play(fakes::faults::Fault::status(503, "no leader").on("PUT", "/v1/var/"));
+        for _ in 0..1000 {
+            if lost.load(Ordering::SeqCst) {
+                break;
+            }
+            assert!(!renewal.is_finished(), "the renewal ended without saying the lock was lost");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(lost.load(Ordering::SeqCst), "still not taken for lost");
+        assert!(renewal.is_finished());
+    }
 }
