@@ -1,5 +1,6 @@
 //! The Consul client against the fake: KV values decoded from base64, catalog and health,
-//! a refused token, and a slow agent that leaves a note instead of holding the run.
+//! a refused token, a slow agent that leaves a note instead of holding the run, and the
+//! session locks `serve`'s replicas share (held, released, lapsed, taken over).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,4 +75,81 @@ async fn a_slow_agent_leaves_a_note() {
     assert_eq!(lookup.notes.len(), 1);
     assert!(lookup.notes[0].contains("service lookup skipped"), "{:?}", lookup.notes);
     assert!(lookup.notes[0].contains("timed out"), "{:?}", lookup.notes);
+}
+
+/// A fake whose session second lasts `ms` milliseconds.
+fn quick_sessions(ms: u64) -> FakeConsul {
+    let state = ConsulState { lock_second: Some(Duration::from_millis(ms)), ..Default::default() };
+    FakeConsul::start(state).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const TTL: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_session_lock_is_held_by_one_until_released() {
+    let consul = quick_sessions(1000);
+    let client = client(&consul, None);
+    let key = "nomad-spec/serve/lock/github~3Aacme~2Fshop~237";
+    let first = client.acquire_lock(key, TTL, TTL, "replica a").await;
+    let first = first.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("not acquired"));
+    assert_eq!(consul.lock_holder(key).as_deref(), Some("replica a"));
+    // Held: the other replica is told no, and its session does not linger.
+    let second = client.acquire_lock(key, TTL, TTL, "replica b").await;
+    assert!(matches!(second, Ok(None)), "{second:?}");
+    assert_eq!(consul.live_sessions(), 1);
+    assert_eq!(client.renew_lock(&first).await.ok(), Some(true));
+
+    // Released: no lock delay, the next one takes it at once.
+    assert_eq!(client.release_lock(&first).await.ok(), Some(true));
+    assert_eq!(consul.lock_holder(key), None);
+    assert_eq!(client.renew_lock(&first).await.ok(), Some(false), "its session is gone");
+    let second = client.acquire_lock(key, TTL, TTL, "replica b").await;
+    assert!(matches!(second, Ok(Some(_))), "{second:?}");
+    assert_eq!(consul.lock_holder(key).as_deref(), Some("replica b"));
+}
+
+#[tokio::test]
+async fn a_lapsed_session_frees_its_lock_after_the_lock_delay() {
+    // A session second of 20 ms: twice the 10 s TTL is 400 ms, the 60 s delay 1.2 s more.
+    let consul = quick_sessions(20);
+    let client = client(&consul, None);
+    let key = "nomad-spec/serve/deploy/acme";
+    let delay = Duration::from_secs(60);
+    let dead = client.acquire_lock(key, TTL, delay, "dead replica").await;
+    let dead = dead.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("not acquired"));
+    // Nobody renews it: it lapses, and for the lock delay nobody may take the key.
+    while consul.lock_holder(key).is_some() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(client.renew_lock(&dead).await.ok(), Some(false));
+    let during_delay = client.acquire_lock(key, TTL, TTL, "live replica").await;
+    assert!(matches!(during_delay, Ok(None)), "{during_delay:?}");
+    let taken = loop {
+        match client.acquire_lock(key, TTL, TTL, "live replica").await {
+            Ok(Some(lock)) => break lock,
+            Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(err) => panic!("{err}"),
+        }
+    };
+    assert_eq!(consul.lock_holder(key).as_deref(), Some("live replica"));
+    // The dead replica's release, should it come back, changes nothing.
+    assert_eq!(client.release_lock(&dead).await.ok(), Some(false));
+    assert_eq!(consul.lock_holder(key).as_deref(), Some("live replica"));
+    assert_eq!(client.release_lock(&taken).await.ok(), Some(true));
+}
+
+#[tokio::test]
+async fn a_session_ttl_consul_refuses_is_an_error_naming_it() {
+    let consul = quick_sessions(1000);
+    let client = client(&consul, None);
+    let refused = client.acquire_lock("k", Duration::from_secs(5), TTL, "replica").await;
+    match refused {
+        Err(ConsulError::Status { status: 400, body, .. }) => {
+            assert!(body.contains("Session TTL '5s' must be between"), "{body}")
+        }
+        other => panic!("expected a 400: {other:?}"),
+    }
+    let refused = client.acquire_lock("k", TTL, Duration::from_secs(61), "replica").await;
+    assert!(matches!(refused, Err(ConsulError::Status { status: 400, .. })), "{refused:?}");
+    assert_eq!(consul.live_sessions(), 0);
 }

@@ -5,8 +5,8 @@
 //! One story per concern: signed, forged, unsigned, stale and replayed deliveries and a burst
 //! of events for one pull request (one status comment, every command answered once); two
 //! replicas sharing the queue, one killed with SIGKILL in the middle of a run (the other takes
-//! the work over once the lock expires and does it once); SIGTERM (the server finishes and
-//! exits 0).
+//! the work over once the lock expires and does it once), the same with the locks as Consul
+//! sessions; SIGTERM (the server finishes and exits 0).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +16,7 @@ mod common;
 
 use common::bot::STATUS_MARKER;
 use common::serve::{fresh, sign, Server};
+use fakes::consul::{ConsulState, FakeConsul};
 use fakes::github::{FakeGitHub, Fault};
 use fakes::nomad::{FakeNomad, Scenario};
 
@@ -51,7 +52,15 @@ impl World {
     /// Starts `nomad-spec serve` on a port the system picks, for the fake GitHub (as a bot
     /// account's token) with the queue in the fake Nomad.
     fn serve(&self, extra: &[&str]) -> Server {
+        self.serve_with_consul(extra, None)
+    }
+
+    /// [`World::serve`], with the locks in `consul` when it is given.
+    fn serve_with_consul(&self, extra: &[&str], consul: Option<&FakeConsul>) -> Server {
         let mut vars = self.github.vars();
+        if let Some(consul) = consul {
+            vars.insert("CONSUL_HTTP_ADDR".into(), consul.http_addr());
+        }
         vars.remove("GITHUB_REPOSITORY");
         vars.insert("NOMAD_SPEC_GITHUB_WEBHOOK_SECRET".into(), SECRET.into());
         vars.insert("NOMAD_SPEC_BOT_LOGIN".into(), self.github.bot_login());
@@ -209,6 +218,108 @@ fn a_replica_killed_mid_run_leaves_its_work_to_the_other_which_does_it_once() {
     assert!(!second.get("/metrics").body.contains("outcome=\"error\""), "{}", second.log());
     // The lock is free again.
     assert!(world.nomad.variables("nomad-spec/serve/lock/").iter().all(|v| v["Lock"].is_null()));
+}
+
+#[test]
+fn with_consul_the_locks_are_sessions_and_a_dead_replicas_lapse_to_the_other() {
+    // Session seconds last 50 ms: the 10 s TTL (twice, as Consul allows) and the 10 s lock
+    // delay take 1.5 s to run out.
+    let state =
+        ConsulState { lock_second: Some(Duration::from_millis(50)), ..ConsulState::default() };
+    let consul = FakeConsul::start(state).unwrap();
+    let world = World::new(Scenario::default());
+    let options = ["--lock-ttl", "10", "--lock-renew-ms", "100", "--poll-ms", "200"];
+    let first = world.serve_with_consul(&options, Some(&consul));
+
+    // GitHub answers the first replica's first calls slowly, so it is surely in the middle of
+    // its run when it dies.
+    world.github.fail_next(3, "/repos/", Fault::TooManyRequests);
+    let opened = fresh(&world.github.pull_request_event(world.pr, "opened").unwrap());
+    assert_eq!(first.deliver(&opened, "d-opened").status, 202);
+    let held = || {
+        consul
+            .requests()
+            .iter()
+            .filter_map(|r| r.strip_prefix("PUT /v1/kv/").map(str::to_string))
+            .find(|key| key.starts_with("nomad-spec/serve/lock/"))
+            .and_then(|key| consul.lock_holder(&key).map(|holder| (key, holder)))
+    };
+    wait_until("the first replica to hold the Consul lock", &[&first], || held().is_some());
+    let (key, holder) = held().unwrap();
+    assert!(holder.starts_with("nomad-spec serve (pid "), "{holder}");
+    // Nomad Variables hold the queue, not the lock.
+    assert!(world.nomad.variables("nomad-spec/serve/lock/").is_empty());
+
+    let second = world.serve_with_consul(&options, Some(&consul));
+    assert_eq!(second.deliver(&opened, "d-opened").status, 200, "queued once, shared");
+    assert!(world.status_comments().is_empty(), "the first replica had not commented yet");
+    let mut first = first;
+    first.signal("-KILL");
+    let _ = first.child.wait();
+
+    world.wait_for_empty_queue(&[&second]);
+    wait_until("the second replica's run", &[&second], || {
+        second.metric("nomad_spec_runs_total") == 1
+    });
+    let statuses = world.status_comments();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}\n{}", second.log());
+    assert_eq!(second.metric("nomad_spec_runs_started_total"), 1);
+    assert!(!second.get("/metrics").body.contains("outcome=\"error\""), "{}", second.log());
+    // The second replica took the key once the dead one's session lapsed, and let it go.
+    let takes =
+        consul.requests().iter().filter(|r| r.starts_with("PUT /v1/session/create")).count();
+    assert!(takes >= 2, "{takes} sessions");
+    assert_eq!(consul.lock_holder(&key), None, "released after the run");
+    assert_eq!(consul.live_sessions(), 0, "every session ended or lapsed");
+}
+
+#[test]
+fn two_pull_requests_of_one_repository_merged_at_once_take_turns_to_deploy() {
+    let world = World::new(Scenario::default());
+    let github = &world.github;
+    github.commit("add-docs", &[("docs/shop.md", "# the shop\n")], "add docs", "alice").unwrap();
+    let docs = github.open_pull_request("add-docs", "Document the shop", "alice").unwrap();
+    github.merge_pull_request(world.pr).unwrap();
+    github.merge_pull_request(docs).unwrap();
+    let server = world.serve(&["--workers", "4", "--poll-ms", "200"]);
+    // GitHub answers slowly at first (rate limited, retried after a second each), so the
+    // first run to hold the repository's deploy lock holds it while the other wants it.
+    github.fail_next(3, "/repos/", Fault::TooManyRequests);
+    for (number, delivery) in [(world.pr, "d-merged-app"), (docs, "d-merged-docs")] {
+        let merged = fresh(&github.pull_request_event(number, "closed").unwrap());
+        assert_eq!(server.deliver(&merged, delivery).status, 202);
+    }
+    world.wait_for_empty_queue(&[&server]);
+    wait_until("both runs", &[&server], || server.metric("nomad_spec_runs_total") == 2);
+
+    // The locks' history in the fake Nomad: both pull requests were taken up together (each
+    // one's lock granted before the first deploy was over), and the repository's deploy lock
+    // went to one run at a time.
+    let granted: Vec<(String, &str)> = world
+        .nomad
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200 && r.path.starts_with("/v1/var/nomad-spec/serve/"))
+        .filter_map(|r| {
+            let operation = ["lock-acquire", "lock-release"].into_iter().find(|op| {
+                r.query.split('&').any(|q| q == *op || q.starts_with(&format!("{op}=")))
+            })?;
+            let what = r.path.trim_start_matches("/v1/var/nomad-spec/serve/");
+            Some((what.split('/').next().unwrap_or_default().to_string(), operation))
+        })
+        .collect();
+    let deploys: Vec<&str> =
+        granted.iter().filter(|(what, _)| what == "deploy").map(|(_, op)| *op).collect();
+    let turns = ["lock-acquire", "lock-release", "lock-acquire", "lock-release"];
+    assert_eq!(deploys, turns, "{granted:?}");
+    let first_deploy_over =
+        granted.iter().position(|g| *g == ("deploy".to_string(), "lock-release")).unwrap();
+    let taken_up = granted[..first_deploy_over]
+        .iter()
+        .filter(|g| **g == ("lock".to_string(), "lock-acquire"))
+        .count();
+    assert_eq!(taken_up, 2, "both runs in flight during the first deploy: {granted:?}");
+    assert_eq!(server.metric("nomad_spec_runs_started_total"), 2);
 }
 
 #[test]

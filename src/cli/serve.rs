@@ -21,8 +21,9 @@ GitHub (served when NOMAD_SPEC_GITHUB_WEBHOOK_SECRET is set):
 GitLab (served when NOMAD_SPEC_GITLAB_WEBHOOK_TOKEN is set): NOMAD_SPEC_GITLAB_URL and
     NOMAD_SPEC_GITLAB_TOKEN (a group access token)
 With NOMAD_ADDR set the work queue and its locks live in Nomad Variables
-(nomad-spec/serve/...), so several replicas share the work; without it the queue is the
-process's own. Every setting of `nomad-spec ci` applies to the runs.
+(nomad-spec/serve/...), so several replicas share the work; with CONSUL_HTTP_ADDR set too
+the locks are Consul session locks on the same KV paths instead. Without NOMAD_ADDR the
+queue is the process's own. Every setting of `nomad-spec ci` applies to the runs.
 
 Exit codes:
     0  stopped by SIGTERM or Ctrl-C after finishing the runs in progress
@@ -42,7 +43,7 @@ pub struct Args {
     /// left behind.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub poll_ms: u64,
-    /// The TTL (in seconds, 10 to 86400) of the locks in Nomad Variables.
+    /// The TTL (in seconds, 10 to 86400) of the locks (Nomad Variables or Consul sessions).
     #[arg(long, value_name = "SECONDS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(10..=86400))]
     pub lock_ttl: u64,

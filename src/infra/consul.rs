@@ -1,9 +1,10 @@
 //! Consul: the team's conventions in KV and the services of the catalog.
 //!
 //! This module owns a small typed client of Consul's HTTP API (KV read, catalog services,
-//! service health), configured like the `consul` CLI: `CONSUL_HTTP_ADDR` (`host:port` or a
-//! URL; `https://` or `CONSUL_HTTP_SSL=true` for TLS), `CONSUL_HTTP_TOKEN` (sent as
-//! `X-Consul-Token`) and `CONSUL_CACERT`. It also owns the conventions schema. It does not
+//! service health, and the session locks on KV keys `serve`'s replicas share), configured like
+//! the `consul` CLI: `CONSUL_HTTP_ADDR` (`host:port` or a URL; `https://` or
+//! `CONSUL_HTTP_SSL=true` for TLS), `CONSUL_HTTP_TOKEN` (sent as `X-Consul-Token`) and
+//! `CONSUL_CACERT`. It also owns the conventions schema. It does not
 //! decide anything about a job: `jobspec::build` reads what this module found.
 //!
 //! Why not `rs-consul` (the crate first chosen): with `default-features = false` it still adds
@@ -218,6 +219,15 @@ pub struct ConsulClient {
     redactor: Redactor,
 }
 
+/// A lock on a KV key, held by a Consul session of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLock {
+    /// The KV key.
+    pub key: String,
+    /// The session's ID.
+    pub session: String,
+}
+
 /// One instance of a service and whether all its checks pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInstance {
@@ -283,6 +293,18 @@ impl ConsulClient {
 
     /// A GET under the retry policy: the body of a `200`, `None` for a `404`.
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<String>, ConsulError> {
+        self.send(reqwest::Method::GET, path, query, None, Repeat::Safe).await
+    }
+
+    /// A request under the retry policy: the body of a `200`, `None` for a `404`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+    ) -> Result<Option<String>, ConsulError> {
         let mut url = self
             .base
             .join(path)
@@ -296,8 +318,8 @@ impl ConsulClient {
             url: shown.clone(),
             reason: retry::no_answer_within(&self.retry),
         };
-        let attempt = || self.get_once(url.clone(), &shown);
-        let (result, tries) = retry::call(&self.retry, Repeat::Safe, attempt, out_of_time).await;
+        let attempt = || self.send_once(method.clone(), url.clone(), body, &shown);
+        let (result, tries) = retry::call(&self.retry, repeat, attempt, out_of_time).await;
         result.map_err(|err| match err {
             ConsulError::Status { url, status, body, .. } => {
                 ConsulError::Status { url, status, body, tries }
@@ -306,15 +328,20 @@ impl ConsulClient {
         })
     }
 
-    /// One try of a GET; a failure says what it means for trying again.
-    async fn get_once(
+    /// One try of a request; a failure says what it means for trying again.
+    async fn send_once(
         &self,
+        method: reqwest::Method,
         url: Url,
+        body: Option<&serde_json::Value>,
         shown: &str,
     ) -> Result<Option<String>, (ConsulError, Transience)> {
-        let mut request = self.http.get(url).timeout(self.timeout);
+        let mut request = self.http.request(method, url).timeout(self.timeout);
         if let Some(token) = &self.token {
             request = request.header("X-Consul-Token", token.as_str());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         let unreachable = |err: reqwest::Error| {
             let transience = retry::transport_transience(&err);
@@ -376,6 +403,91 @@ impl ConsulClient {
                 reason: format!("the value is not base64: {err}"),
             }
         })
+    }
+
+    /// The lock on KV `key` under a session of its own (`PUT /v1/session/create`, then
+    /// `PUT /v1/kv/<key>?acquire=<session>`), or `None` while another session holds it or its
+    /// lock delay runs. The session lives `ttl` past its last renewal (Consul allows 10 s to
+    /// 24 h, and may wait up to twice as long); once it is gone, nobody may take the key for
+    /// `delay` (at most 60 s). `holder` names the session and is the key's value.
+    pub async fn acquire_lock(
+        &self,
+        key: &str,
+        ttl: Duration,
+        delay: Duration,
+        holder: &str,
+    ) -> Result<Option<SessionLock>, ConsulError> {
+        let path = "v1/session/create";
+        let request = serde_json::json!({
+            "Name": holder,
+            "TTL": format!("{}s", ttl.as_secs()),
+            "LockDelay": format!("{}s", delay.as_secs()),
+            "Behavior": "release",
+            // Without the agent's node check (Consul's default): the lock follows this
+            // process, which the TTL alone tells alive, not the node the agent runs on.
+            "Checks": [],
+        });
+        // Creating twice leaves a second session that nothing renews: it expires on its own.
+        let body = self
+            .send(reqwest::Method::PUT, path, &[], Some(&request), Repeat::OnlyWhenRefused)
+            .await?
+            .unwrap_or_default();
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "ID")]
+            id: String,
+        }
+        let created: Created = self.decode(path, &body)?;
+        let lock = SessionLock { key: key.to_string(), session: created.id };
+        let path = format!("v1/kv/{}", encode_path(key));
+        let value = serde_json::Value::String(holder.to_string());
+        let query = [("acquire", lock.session.as_str())];
+        // Acquiring again with the same session is no change: safe to repeat.
+        let answer = self.send(reqwest::Method::PUT, &path, &query, Some(&value), Repeat::Safe);
+        let acquired = match answer.await {
+            Ok(body) => self.decode::<bool>(&path, body.as_deref().unwrap_or("false"))?,
+            Err(err) => {
+                self.destroy_session(&lock.session).await;
+                return Err(err);
+            }
+        };
+        if acquired {
+            Ok(Some(lock))
+        } else {
+            self.destroy_session(&lock.session).await;
+            Ok(None)
+        }
+    }
+
+    /// Renews the lock's session (`PUT /v1/session/renew/<id>`); `false` when the session is
+    /// gone (expired or destroyed), and with it the lock.
+    pub async fn renew_lock(&self, lock: &SessionLock) -> Result<bool, ConsulError> {
+        let path = format!("v1/session/renew/{}", encode_path(&lock.session));
+        let answer = self.send(reqwest::Method::PUT, &path, &[], None, Repeat::Safe).await?;
+        Ok(answer.is_some())
+    }
+
+    /// Releases the key (`PUT /v1/kv/<key>?release=<session>`) and ends the session; `false`
+    /// when the session no longer held the key.
+    pub async fn release_lock(&self, lock: &SessionLock) -> Result<bool, ConsulError> {
+        let path = format!("v1/kv/{}", encode_path(&lock.key));
+        let query = [("release", lock.session.as_str())];
+        let answer = self.send(reqwest::Method::PUT, &path, &query, None, Repeat::Safe).await;
+        // The session goes either way: a released lock is not delayed, an ended session's is.
+        let released = match answer {
+            Ok(body) => self.decode::<bool>(&path, body.as_deref().unwrap_or("false")),
+            Err(err) => Err(err),
+        };
+        self.destroy_session(&lock.session).await;
+        released
+    }
+
+    /// `PUT /v1/session/destroy/<id>`; a failure only leaves the session to its TTL.
+    async fn destroy_session(&self, session: &str) {
+        let path = format!("v1/session/destroy/{}", encode_path(session));
+        if let Err(err) = self.send(reqwest::Method::PUT, &path, &[], None, Repeat::Safe).await {
+            tracing::warn!("could not end the Consul session {session}: {err}");
+        }
     }
 
     /// Service names of the catalog (`GET /v1/catalog/services`).

@@ -134,11 +134,25 @@ pub async fn serve_until(
     };
     let store = match settings.configured_nomad()? {
         Some(config) => {
-            Store::Nomad { client: Box::new(NomadClient::new(config)?), ttl: options.lock_ttl }
+            // With Consul configured the locks are Consul session locks (the queue stays in
+            // Nomad Variables).
+            let consul = crate::infra::consul::ConsulClient::configured(&settings)
+                .context("Consul is configured for the locks but unusable")?
+                .map(Box::new);
+            Store::Nomad {
+                client: Box::new(NomadClient::new(config)?),
+                ttl: options.lock_ttl,
+                consul,
+            }
         }
         None => Store::memory(),
     };
     let shared_queue = matches!(store, Store::Nomad { .. });
+    let locks_in = match &store {
+        Store::Nomad { consul: Some(_), .. } => "locks in Consul sessions",
+        Store::Nomad { consul: None, .. } => "locks in Nomad Variables",
+        Store::Memory(_) => "no locks",
+    };
     let limits = Limits { workers: options.workers, poll: options.poll, renew: options.lock_renew };
 
     // The scheduler runs work through the server, which owns the scheduler: the server is
@@ -176,7 +190,7 @@ pub async fn serve_until(
     // The first line on stdout names the address (a port of 0 is chosen by the system).
     println!("nomad-spec serve: listening on {address}");
     tracing::info!(
-        "serving {} with {} queue",
+        "serving {} with {} queue, {locks_in}",
         [("GitHub", server.github.is_some()), ("GitLab", server.gitlab.is_some())]
             .iter()
             .filter(|(_, on)| *on)

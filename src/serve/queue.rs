@@ -17,6 +17,14 @@
 //!   is deleted once its run is over, so a replica that dies mid-run leaves it behind; its lock
 //!   expires (Nomad: up to twice the TTL, then the lock delay) and the next replica to look at
 //!   the queue runs it.
+//! - **Locks in Consul** when Consul is configured too (`CONSUL_HTTP_ADDR`): the same lock
+//!   paths are Consul KV keys, each taken with `?acquire` by a session of its own whose TTL is
+//!   the lock TTL, renewed while the work runs; a dead replica's sessions lapse (up to twice
+//!   the TTL), their keys stay closed for the lock delay (the TTL, at most 60 s), then another
+//!   replica takes the work over. The queue itself stays in Nomad Variables.
+//!
+//! A replica that cannot renew a lock for a whole TTL counts it as lost, as when it is told
+//! so: it finishes the item it is running and takes no more of that change request.
 //!
 //! On shutdown a replica finishes the item it is running; what is still queued is drained
 //! first when the queue is the process's own, and left for the other replicas when it is in
@@ -35,11 +43,14 @@ use tokio::sync::{watch, Notify, Semaphore};
 use super::metrics::Metrics;
 use crate::event::Trigger;
 use crate::forge::ForgeKind;
+use crate::infra::consul::{ConsulClient, SessionLock};
 use crate::nomad::{NomadClient, VariableLock};
 
 const QUEUE_PREFIX: &str = "nomad-spec/serve/queue/";
 const LOCK_PREFIX: &str = "nomad-spec/serve/lock/";
 const DEPLOY_PREFIX: &str = "nomad-spec/serve/deploy/";
+/// Consul refuses a longer lock delay.
+const CONSUL_MAX_LOCK_DELAY: Duration = Duration::from_secs(60);
 
 /// One accepted delivery's work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +122,18 @@ pub struct Item {
 pub enum Held {
     Memory,
     Nomad(VariableLock),
+    Consul(SessionLock),
 }
 
 /// Where the queue lives.
 pub enum Store {
     Memory(Mutex<BTreeMap<String, VecDeque<Work>>>),
-    Nomad { client: Box<NomadClient>, ttl: Duration },
+    /// The queue in Nomad Variables; the locks there too, or in Consul when `consul` is set.
+    Nomad {
+        client: Box<NomadClient>,
+        ttl: Duration,
+        consul: Option<Box<ConsulClient>>,
+    },
 }
 
 impl Store {
@@ -222,10 +239,21 @@ impl Store {
     async fn acquire(&self, key: &str, deploy: bool) -> anyhow::Result<Option<Held>> {
         match self {
             Store::Memory(_) => Ok(Some(Held::Memory)),
-            Store::Nomad { client, ttl } => {
+            Store::Nomad { client, ttl, consul } => {
                 let prefix = if deploy { DEPLOY_PREFIX } else { LOCK_PREFIX };
                 let path = format!("{prefix}{key}");
-                Ok(client.acquire_variable_lock(&path, *ttl, *ttl).await?.map(Held::Nomad))
+                match consul {
+                    Some(consul) => {
+                        let delay = (*ttl).min(CONSUL_MAX_LOCK_DELAY);
+                        let holder = format!("nomad-spec serve (pid {})", std::process::id());
+                        let lock = consul.acquire_lock(&path, *ttl, delay, &holder).await?;
+                        Ok(lock.map(Held::Consul))
+                    }
+                    None => {
+                        let lock = client.acquire_variable_lock(&path, *ttl, *ttl).await?;
+                        Ok(lock.map(Held::Nomad))
+                    }
+                }
             }
         }
     }
@@ -236,15 +264,26 @@ impl Store {
             (Store::Nomad { client, .. }, Held::Nomad(lock)) => {
                 Ok(client.renew_variable_lock(lock).await?)
             }
+            (Store::Nomad { consul: Some(consul), .. }, Held::Consul(lock)) => {
+                Ok(consul.renew_lock(lock).await?)
+            }
             _ => Ok(true),
         }
     }
 
     async fn release(&self, held: &Held) {
-        if let (Store::Nomad { client, .. }, Held::Nomad(lock)) = (self, held) {
-            if let Err(err) = client.release_variable_lock(lock).await {
-                tracing::warn!("could not release the lock on {}: {err}", lock.path);
+        match (self, held) {
+            (Store::Nomad { client, .. }, Held::Nomad(lock)) => {
+                if let Err(err) = client.release_variable_lock(lock).await {
+                    tracing::warn!("could not release the lock on {}: {err}", lock.path);
+                }
             }
+            (Store::Nomad { consul: Some(consul), .. }, Held::Consul(lock)) => {
+                if let Err(err) = consul.release_lock(lock).await {
+                    tracing::warn!("could not release the lock on {}: {err}", lock.key);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -453,23 +492,32 @@ impl Scheduler {
         }
     }
 
-    /// Renews `held` every `limits.renew` until aborted; `lost` turns true when it is gone.
+    /// Renews `held` every `limits.renew` until aborted; `lost` turns true when it is gone:
+    /// the store says so, or no renewal went through for a whole TTL (the lock has lapsed
+    /// for everyone else by then).
     fn keep(&self, held: Held, lost: Arc<AtomicBool>) -> tokio::task::AbortHandle {
-        if !self.store.shared() {
+        let Store::Nomad { client, ttl, consul } = &self.store else {
             return tokio::spawn(async {}).abort_handle();
-        }
-        let every = self.limits.renew;
-        let client = match &self.store {
-            Store::Nomad { client, ttl } => Store::Nomad { client: client.clone(), ttl: *ttl },
-            Store::Memory(_) => Store::memory(),
         };
+        let (every, ttl) = (self.limits.renew, *ttl);
+        let store = Store::Nomad { client: client.clone(), ttl, consul: consul.clone() };
         tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(every).await;
-                match client.renew(&held).await {
-                    Ok(true) => {}
+                match store.renew(&held).await {
+                    Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
                         tracing::warn!("a work lock was lost; its work is left to the replica that holds it now");
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(err) if renewed.elapsed() >= ttl => {
+                        tracing::warn!(
+                            "a work lock could not be renewed for its whole TTL ({}s), so it is \
+                             taken for lost: {err:#}",
+                            ttl.as_secs()
+                        );
                         lost.store(true, Ordering::SeqCst);
                         return;
                     }
@@ -478,5 +526,166 @@ impl Scheduler {
             }
         })
         .abort_handle()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{PullRequest, PullRequestAction, Repository};
+
+    fn pull_request(repository: &str, number: u64, merged: bool) -> Work {
+        let repository =
+            Repository { full_name: repository.to_string(), default_branch: "main".into() };
+        let pull_request = PullRequest {
+            number,
+            title: format!("change {number}"),
+            author: "alice".into(),
+            head_sha: format!("{number:040x}"),
+            head_ref: format!("change-{number}"),
+            base_ref: "main".into(),
+            from_fork: false,
+            draft: false,
+        };
+        let trigger = if merged {
+            Trigger::PullRequestMerged { repository, pull_request, merge_sha: "f".repeat(40) }
+        } else {
+            Trigger::PullRequestChanged {
+                repository,
+                pull_request,
+                action: PullRequestAction::Opened,
+            }
+        };
+        let name = match &trigger {
+            Trigger::PullRequestMerged { repository, .. }
+            | Trigger::PullRequestChanged { repository, .. } => repository.full_name.clone(),
+            _ => String::new(),
+        };
+        Work {
+            delivery: format!("{name}#{number}"),
+            forge: "github".into(),
+            repository: name,
+            installation: None,
+            trigger,
+        }
+    }
+
+    /// What the runs did at once.
+    #[derive(Default)]
+    struct Overlap {
+        running: usize,
+        most_running: usize,
+        deploying: HashMap<String, usize>,
+        most_deploying: HashMap<String, usize>,
+        done: Vec<String>,
+    }
+
+    #[tokio::test]
+    async fn runs_stay_within_the_worker_limit_and_one_repositorys_deploys_never_overlap() {
+        let overlap = Arc::new(Mutex::new(Overlap::default()));
+        let execute: Execute = {
+            let overlap = Arc::clone(&overlap);
+            Arc::new(move |work: Work| {
+                let overlap = Arc::clone(&overlap);
+                Box::pin(async move {
+                    let deploys = work.may_deploy();
+                    {
+                        let mut seen = lock(&overlap);
+                        seen.running += 1;
+                        seen.most_running = seen.most_running.max(seen.running);
+                        if deploys {
+                            let now = {
+                                let count = seen.deploying.entry(work.repository.clone());
+                                let count = count.or_default();
+                                *count += 1;
+                                *count
+                            };
+                            let most = seen.most_deploying.entry(work.repository.clone());
+                            let most = most.or_default();
+                            *most = (*most).max(now);
+                        }
+                    }
+                    // Long enough for every run the limits let through to be running together.
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    let mut seen = lock(&overlap);
+                    seen.running -= 1;
+                    if deploys {
+                        *seen.deploying.entry(work.repository.clone()).or_default() -= 1;
+                    }
+                    seen.done.push(work.delivery.clone());
+                    Ok("success".to_string())
+                })
+            })
+        };
+        let limits =
+            Limits { workers: 3, poll: Duration::from_millis(20), renew: Duration::from_millis(5) };
+        let scheduler = Arc::new(Scheduler::new(Store::memory(), execute, limits, Arc::default()));
+        // Two pull requests of one repository merged at once (they come first in the queue's
+        // order, so without the deploy lock they would run side by side), and eight pull
+        // requests of other repositories opened.
+        let mut works =
+            vec![pull_request("acme/shop", 1, true), pull_request("acme/shop", 2, true)];
+        works.extend((1..=8).map(|n| pull_request(&format!("zeta/app-{n}"), n, false)));
+        for work in &works {
+            assert_eq!(scheduler.submit(work.clone()).await.ok(), Some(true));
+        }
+        let (stop, stopped) = watch::channel(false);
+        let dispatch = tokio::spawn(Arc::clone(&scheduler).run(stopped));
+        // Shutting down with the process's own queue drains it first.
+        let _ = stop.send(true);
+        dispatch.await.unwrap_or_else(|err| panic!("the scheduler panicked: {err}"));
+
+        let seen = lock(&overlap);
+        let mut done = seen.done.clone();
+        done.sort();
+        let mut expected: Vec<String> = works.iter().map(|w| w.delivery.clone()).collect();
+        expected.sort();
+        assert_eq!(done, expected, "every delivery ran once");
+        assert_eq!(seen.most_running, 3, "as many runs at once as workers, never more");
+        assert_eq!(seen.most_deploying.get("acme/shop"), Some(&1), "one deploy at a time");
+    }
+
+    #[tokio::test]
+    async fn a_lock_that_cannot_be_renewed_for_a_whole_ttl_is_taken_for_lost() {
+        let nomad = fakes::nomad::FakeNomad::start(fakes::nomad::Scenario::default())
+            .unwrap_or_else(|err| panic!("{err}"));
+        let vars = BTreeMap::from([
+            ("NOMAD_ADDR".to_string(), nomad.url()),
+            ("NOMAD_SPEC_RETRY_ATTEMPTS".to_string(), "1".to_string()),
+        ]);
+        let config = crate::settings::Settings::from_vars(&vars).configured_nomad();
+        let config = config.ok().flatten().unwrap_or_else(|| panic!("no Nomad settings"));
+        let client = NomadClient::new(config).unwrap_or_else(|err| panic!("{err}"));
+        let path = "nomad-spec/serve/lock/github~3Aacme~2Fshop~231";
+        let ten = Duration::from_secs(10);
+        let held = client.acquire_variable_lock(path, ten, ten).await;
+        let held = held.ok().flatten().unwrap_or_else(|| panic!("not acquired"));
+        // The scheduler's TTL is short, so a whole TTL of failed renewals passes quickly.
+        let ttl = Duration::from_millis(300);
+        let store = Store::Nomad { client: Box::new(client), ttl, consul: None };
+        let limits = Limits {
+            workers: 1,
+            poll: Duration::from_millis(20),
+            renew: Duration::from_millis(20),
+        };
+        let execute: Execute = Arc::new(|_| Box::pin(async { Ok(String::new()) }));
+        let scheduler = Scheduler::new(store, execute, limits, Arc::default());
+
+        // Renewals that go through keep it.
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = scheduler.keep(Held::Nomad(held.clone()), Arc::clone(&lost));
+        tokio::time::sleep(ttl * 2).await;
+        assert!(!lost.load(Ordering::SeqCst), "renewed, not lost");
+        // Nomad out of reach (every call refused): lost once a whole TTL has gone by.
+        nomad.faults().play(fakes::faults::Fault::status(503, "no leader").on("PUT", "/v1/var/"));
+        for _ in 0..1000 {
+            if lost.load(Ordering::SeqCst) {
+                break;
+            }
+            assert!(!renewal.is_finished(), "the renewal ended without saying the lock was lost");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(lost.load(Ordering::SeqCst), "still not taken for lost");
+        assert!(renewal.is_finished());
     }
 }
