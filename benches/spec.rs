@@ -4,8 +4,8 @@
 //!
 //! A plain `Instant` loop, no harness: `cargo bench --bench spec`. The generated job is the
 //! one `generate --no-questions` builds for `fixtures/repos/multi-service` (four services);
-//! the corpus is found through `NOMAD_SPEC_CORPUS`, `../shared/corpus` or
-//! `/work/shared/corpus`. Figures are written down in `bench/README.md`.
+//! the corpus is found through `NOMAD_SPEC_CORPUS`, else `../shared/corpus` beside the
+//! repository. Figures are written down in `bench/README.md`.
 
 mod common;
 

@@ -3,7 +3,10 @@
 //! `nomad-spec analyze --path <git URL>` clones into a temporary folder ([`clone_to_temp`]).
 //! The bot works in a [`Workspace`]: a clone over HTTP(S) with the forge's token, checked out
 //! at the pull request's head, where it commits the generated file and pushes it, never
-//! forced. A push that lost a race comes back as [`PushOutcome::NonFastForward`] and one the
+//! forced. A workspace fetches the one ref it works on, and only its last commit: most runs
+//! read the files alone. What needs history (who last changed a file, what a push changed
+//! since its "before" commit) deepens the clone as far as it must, so a shallow clone never
+//! changes an answer. A push that lost a race comes back as [`PushOutcome::NonFastForward`] and one the
 //! remote refused (branch protection, a hook) as [`PushOutcome::Rejected`]; the bounded retry
 //! loop belongs to the workflow. The token only travels through libgit2's credentials
 //! callback, and every message from libgit2 or the remote is scrubbed of it before it becomes
@@ -108,6 +111,13 @@ const CHECKOUT_REF: &str = "refs/remotes/origin/nomad-spec-head";
 /// answers 401, so with a wrong token it would ask forever.
 const CREDENTIAL_ATTEMPTS: u32 = 2;
 
+/// How many commits of history a workspace holds: the last commit first, then more at each
+/// deepening, then all of it.
+const DEPTHS: [i32; 3] = [1, 16, 256];
+
+/// libgit2's depth for "fetch the rest of the history" (`GIT_FETCH_DEPTH_UNSHALLOW`).
+const UNSHALLOW: i32 = i32::MAX;
+
 /// A git remote to clone and push over HTTP(S), with its credentials: the forge builds it
 /// for the repository the change request merges into. `token` is a [`Secret`]: `Debug`
 /// prints `***`, and every text from libgit2 or the remote is scrubbed of it.
@@ -143,6 +153,10 @@ impl std::fmt::Debug for GitRemote {
 pub struct Workspace {
     dir: tempfile::TempDir,
     remote: GitRemote,
+    /// The refspecs of the last fetch, which a deepening fetches again.
+    fetched: Vec<String>,
+    /// How much history the fetches ask for: an index in [`DEPTHS`], or `None` for all of it.
+    depth: Cell<Option<usize>>,
 }
 
 impl Workspace {
@@ -156,15 +170,18 @@ impl Workspace {
             .context("cannot create a temporary directory for the clone")?;
         let repo = Repository::init(dir.path())
             .with_context(|| format!("cannot create a repository in {}", dir.path().display()))?;
-        let workspace = Workspace { dir, remote: remote.clone() };
-        repo.remote("origin", &remote.url).map_err(|err| {
-            anyhow!("{} is not a usable git remote: {}", remote.url, workspace.scrub(err.message()))
-        })?;
         let mut refspecs = vec![format!("+{git_ref}:{CHECKOUT_REF}")];
         if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
             refspecs.push(format!("+{git_ref}:{}", tracking_ref(branch)));
         }
-        workspace.fetch(&repo, &refspecs, &git_ref)?;
+        // libgit2 fetches a local path's history whole or not at all.
+        let depth = shallow_capable(&remote.url).then_some(0);
+        let workspace =
+            Workspace { dir, remote: remote.clone(), fetched: refspecs, depth: Cell::new(depth) };
+        repo.remote("origin", &remote.url).map_err(|err| {
+            anyhow!("{} is not a usable git remote: {}", remote.url, workspace.scrub(err.message()))
+        })?;
+        workspace.fetch(&repo, &workspace.fetched, &git_ref, workspace.fetch_depth())?;
         let commit = repo
             .refname_to_id(CHECKOUT_REF)
             .map_err(|_| anyhow!("{} has no {git_ref} to check out", remote.url))?;
@@ -190,47 +207,39 @@ impl Workspace {
     /// in names that side branch's commit.
     pub fn last_commit_touching(&self, path: &str) -> anyhow::Result<Option<CommitInfo>> {
         let relative = checkout_path(path)?;
-        let repo = self.open()?;
-        let head = head_commit(&repo)?;
-        let mut walk = repo.revwalk().context("cannot walk the history")?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-            .context("cannot sort the history")?;
-        walk.push(head.id()).context("cannot walk the history from the head")?;
-        for id in walk {
-            let id = id.context("cannot read the history")?;
-            let commit =
-                repo.find_commit(id).with_context(|| format!("cannot read commit {id}"))?;
-            let here = entry_at(&commit, &relative)?;
-            let touched = if commit.parent_count() == 0 {
-                here.is_some()
-            } else {
-                let mut differs_from_all = true;
-                for parent in commit.parents() {
-                    if entry_at(&parent, &relative)? == here {
-                        differs_from_all = false;
-                        break;
-                    }
+        loop {
+            let repo = self.open()?;
+            match last_touching(&repo, &relative, false)? {
+                Touching::Commit(info) => return Ok(Some(info)),
+                Touching::Never => return Ok(None),
+                Touching::HistoryCut if self.deepen(&repo)? => {}
+                Touching::HistoryCut => {
+                    // All of the remote's history is here and the walk still ends early (a
+                    // force push left the checkout off the branch): its oldest commits are
+                    // where the history starts, as in a full clone of that commit.
+                    return match last_touching(&repo, &relative, true)? {
+                        Touching::Commit(info) => Ok(Some(info)),
+                        _ => Ok(None),
+                    };
                 }
-                differs_from_all
-            };
-            if touched {
-                return Ok(Some(commit_info(&commit)));
             }
         }
-        Ok(None)
     }
 
     /// Files added or modified between commit `before` and the head (`git diff --name-only
     /// --diff-filter=AM before HEAD`), sorted; every file of the head when `before` is not in
     /// the history (a new branch, a force push, GitLab's all-zero "before").
     pub fn changed_files(&self, before: &str) -> anyhow::Result<Vec<String>> {
-        let repo = self.open()?;
+        let before = git2::Oid::from_str(before).ok().filter(|id| !id.is_zero());
+        let mut repo = self.open()?;
+        // A commit the shallow clone has not fetched yet is not one the history lacks.
+        while before.is_some_and(|id| repo.find_commit(id).is_err()) && self.deepen(&repo)? {
+            repo = self.open()?;
+        }
         let head = head_commit(&repo)?;
         let new_tree = head.tree().context("cannot read the head's tree")?;
-        let old_tree = git2::Oid::from_str(before)
-            .ok()
-            .and_then(|id| repo.find_commit(id).ok())
-            .and_then(|commit| commit.tree().ok());
+        let old_tree =
+            before.and_then(|id| repo.find_commit(id).ok()).and_then(|commit| commit.tree().ok());
         let diff = repo
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .context("cannot compare the commits")?;
@@ -345,7 +354,8 @@ impl Workspace {
         if let Ok(mut stale) = repo.find_reference(&tracking) {
             stale.delete().with_context(|| format!("cannot drop the stale {tracking}"))?;
         }
-        self.fetch(&repo, &[format!("+{refname}:{tracking}")], &refname)?;
+        self.fetched = vec![format!("+{refname}:{tracking}")];
+        self.fetch(&repo, &self.fetched, &refname, self.fetch_depth())?;
         let commit = repo
             .refname_to_id(&tracking)
             .map_err(|_| anyhow!("{} has no branch {branch}", self.remote.url))?;
@@ -358,8 +368,33 @@ impl Workspace {
             .with_context(|| format!("cannot open the checkout in {}", self.dir.path().display()))
     }
 
-    /// Fetches `refspecs` from origin; `what` names the ref in errors.
-    fn fetch(&self, repo: &Repository, refspecs: &[String], what: &str) -> anyhow::Result<()> {
+    /// The depth a fetch asks for now (libgit2's 0: no limit).
+    fn fetch_depth(&self) -> i32 {
+        self.depth.get().map_or(0, |at| DEPTHS[at])
+    }
+
+    /// Fetches more of the last fetched refs' history: the next of [`DEPTHS`], then the rest.
+    /// False when the whole history is here already.
+    fn deepen(&self, repo: &Repository) -> anyhow::Result<bool> {
+        let Some(at) = self.depth.get() else { return Ok(false) };
+        let (next, depth) = match DEPTHS.get(at + 1) {
+            Some(depth) => (Some(at + 1), *depth),
+            None => (None, UNSHALLOW),
+        };
+        self.fetch(repo, &self.fetched, "more history", depth)?;
+        self.depth.set(next);
+        Ok(true)
+    }
+
+    /// Fetches `refspecs` from origin with `depth` commits of history (0: all); `what` names
+    /// the ref in errors.
+    fn fetch(
+        &self,
+        repo: &Repository,
+        refspecs: &[String],
+        what: &str,
+        depth: i32,
+    ) -> anyhow::Result<()> {
         let mut origin = repo.find_remote("origin").context("the workspace has no origin")?;
         let session = Session::default();
         let mut options = FetchOptions::new();
@@ -367,7 +402,8 @@ impl Workspace {
             .remote_callbacks(session.callbacks(&self.remote))
             .download_tags(AutotagOption::None)
             .update_fetchhead(false)
-            .proxy_options(proxy());
+            .proxy_options(proxy())
+            .depth(depth);
         let result = origin.fetch(refspecs, Some(&mut options), None);
         drop(options);
         result.map_err(|err| {
@@ -451,6 +487,75 @@ impl Session {
     fn credentials_refused(&self) -> bool {
         self.credential_requests.get() > CREDENTIAL_ATTEMPTS
     }
+}
+
+/// Whether a remote's transport can fetch part of the history: libgit2's local transport
+/// (a path, `file://`) cannot.
+fn shallow_capable(url: &str) -> bool {
+    let scp_like = url.split_once(':').is_some_and(|(host, _)| host.contains('@'));
+    (url.contains("://") && !url.starts_with("file://")) || scp_like
+}
+
+/// What the walk for the last commit that touched a path found.
+enum Touching {
+    Commit(CommitInfo),
+    /// No commit of the history touched it.
+    Never,
+    /// The walk reached a commit whose parents the shallow clone has not fetched.
+    HistoryCut,
+}
+
+/// The newest commit from the head that changed `relative` (see
+/// [`Workspace::last_commit_touching`]); with `cut_is_root`, commits whose parents were not
+/// fetched count as the first commits of the history.
+fn last_touching(repo: &Repository, relative: &str, cut_is_root: bool) -> anyhow::Result<Touching> {
+    let cut = if cut_is_root { Vec::new() } else { shallow_commits(repo)? };
+    let head = head_commit(repo)?;
+    let mut walk = repo.revwalk().context("cannot walk the history")?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .context("cannot sort the history")?;
+    walk.push(head.id()).context("cannot walk the history from the head")?;
+    for id in walk {
+        let id = id.context("cannot read the history")?;
+        if cut.contains(&id) {
+            return Ok(Touching::HistoryCut);
+        }
+        let commit = repo.find_commit(id).with_context(|| format!("cannot read commit {id}"))?;
+        let here = entry_at(&commit, relative)?;
+        let touched = if commit.parent_count() == 0 {
+            here.is_some()
+        } else {
+            let mut differs_from_all = true;
+            for parent in commit.parents() {
+                if entry_at(&parent, relative)? == here {
+                    differs_from_all = false;
+                    break;
+                }
+            }
+            differs_from_all
+        };
+        if touched {
+            return Ok(Touching::Commit(commit_info(&commit)));
+        }
+    }
+    Ok(Touching::Never)
+}
+
+/// The commits whose parents a shallow clone has not fetched (git's `.git/shallow`).
+fn shallow_commits(repo: &Repository) -> anyhow::Result<Vec<git2::Oid>> {
+    let file = repo.path().join("shallow");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", file.display())),
+    };
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            git2::Oid::from_str(line.trim())
+                .with_context(|| format!("{}: `{line}` is not a commit id", file.display()))
+        })
+        .collect()
 }
 
 /// The proxy a user configured (`http.proxy`, `https_proxy`), as git itself would use it.
@@ -630,6 +735,17 @@ mod tests {
         }
         for path in [".", "./repo", "/home/me/project", "C:/work"] {
             assert!(!is_git_url(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn transports_that_fetch_part_of_the_history() {
+        for url in ["https://github.com/acme/shop.git", "http://127.0.0.1:9/a.git", "git@host:a/b"]
+        {
+            assert!(shallow_capable(url), "{url}");
+        }
+        for url in ["/srv/git/shop.git", "file:///srv/git/shop.git", "../shop", "C:/repos/shop"] {
+            assert!(!shallow_capable(url), "{url}");
         }
     }
 

@@ -9,6 +9,9 @@ use nomad_spec::analyze::walk::Limits;
 use nomad_spec::analyze::{
     analyze, Analysis, HealthKind, Options, Protocol, Role, Service, Source,
 };
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::build::build;
+use nomad_spec::jobspec::config::{Config, ServiceProvider};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let path = root.join(rel);
@@ -212,4 +215,54 @@ fn walk_bounds_reach_the_notes() {
         "{:#?}",
         analysis.notes
     );
+}
+
+#[test]
+fn a_registered_grpc_health_service_is_the_service_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let dockerfile = "FROM golang:1.22 AS build\nRUN go build -o /srv ./cmd/server\nFROM gcr.io/distroless/base\nCOPY --from=build /srv /srv\nEXPOSE 50051\nENTRYPOINT [\"/srv\"]\n";
+    let server = "package main\n\nimport (\n\t\"net\"\n\n\t\"google.golang.org/grpc\"\n\t\"google.golang.org/grpc/health\"\n\thealthpb \"google.golang.org/grpc/health/grpc_health_v1\"\n)\n\nfunc main() {\n\tlis, _ := net.Listen(\"tcp\", \":50051\")\n\ts := grpc.NewServer()\n\thealthpb.RegisterHealthServer(s, health.NewServer())\n\ts.Serve(lis)\n}\n";
+    // The same server without the health service: a gRPC check would get UNIMPLEMENTED.
+    let bare = server.replace("\thealthpb.RegisterHealthServer(s, health.NewServer())\n", "");
+    for (name, main) in [("greeter", server.to_string()), ("bare", bare)] {
+        write(root, &format!("{name}/Dockerfile"), dockerfile);
+        write(
+            root,
+            &format!("{name}/go.mod"),
+            "module example.com/srv\n\ngo 1.22\n\nrequire google.golang.org/grpc v1.64.0\n",
+        );
+        write(root, &format!("{name}/cmd/server/main.go"), &main);
+    }
+    let analysis = analyze(root, &Options::default());
+
+    let greeter = service(&analysis, "greeter");
+    assert_eq!(
+        greeter.ports.iter().map(|p| (p.container, p.protocol)).collect::<Vec<_>>(),
+        [(50051, Protocol::Grpc)]
+    );
+    let health = greeter.health.as_ref().map(|h| (h.kind, h.path.as_deref(), h.port));
+    assert_eq!(health, Some((HealthKind::Grpc, None, None)));
+    assert!(greeter.evidence.iter().any(|e| e.file == "greeter/cmd/server/main.go"
+        && e.line == Some(14)
+        && e.what == "registers the gRPC health service (grpc.health.v1)"));
+    let bare = service(&analysis, "bare");
+    assert_eq!(bare.ports[0].protocol, Protocol::Grpc);
+    assert_eq!(bare.health, None, "no health service, no gRPC health");
+
+    // Checked as gRPC where checks can be (Consul), with the health service as the reason.
+    let config = Config { service_provider: Some(ServiceProvider::Consul), ..Config::default() };
+    let mut answers = Answers::default();
+    answers.set("deploy.bare=false").unwrap();
+    let generated = build(&analysis, &answers, &config, "shop").unwrap();
+    let job = serde_json::to_value(&generated.jobs[0].spec).unwrap();
+    let checks: Vec<&str> = job["TaskGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|group| group["Services"].as_array().into_iter().flatten())
+        .flat_map(|service| service["Checks"].as_array().into_iter().flatten())
+        .filter_map(|check| check["Type"].as_str())
+        .collect();
+    assert_eq!(checks, ["grpc"], "{job:#}");
 }

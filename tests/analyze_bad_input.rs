@@ -2,6 +2,8 @@
 //! not be read (file, line when known, why), and the rest of the repository is still
 //! analyzed. Also the command line: exit codes and the documented JSON shape.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -314,26 +316,9 @@ fn command_clones_a_git_url() {
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("shop");
     shop(&source);
-    let git = |dir: &Path, args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-    };
-    git(&source, &["init", "-q"]);
-    git(&source, &["add", "."]);
-    git(&source, &["commit", "-q", "-m", "shop"]);
-    git(work.path(), &["clone", "-q", "--bare", "shop", "shop.git"]);
+    let url = common::bare_repository(&source);
     let tmp = work.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let url = format!("file://{}", work.path().join("shop.git").display());
     let output = binary()
         .args(["analyze", "--format", "json", "--path", &url])
         .env("TMPDIR", &tmp)

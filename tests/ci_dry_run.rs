@@ -42,13 +42,15 @@ fn stdout(output: &Output) -> String {
     text
 }
 
-fn sample(event: &str, name: &str) -> std::path::PathBuf {
-    common::corpus_dir().join("github-events").join(event).join(name)
+fn sample(corpus: &Path, event: &str, name: &str) -> std::path::PathBuf {
+    corpus.join("github-events").join(event).join(name)
 }
 
 #[test]
 fn an_opened_pull_request_would_get_the_status_comment() {
-    let out = stdout(&github("pull_request", &sample("pull_request", "opened.payload.json")));
+    let Some(corpus) = common::corpus_dir() else { return };
+    let opened = sample(&corpus, "pull_request", "opened.payload.json");
+    let out = stdout(&github("pull_request", &opened));
     assert!(out.contains("trigger: change request #2 Opened"), "{out}");
     assert!(out.contains("1. create or edit the status comment"), "{out}");
     assert!(out.contains("conversation afterwards: AwaitingAnswers"), "{out}");
@@ -56,8 +58,10 @@ fn an_opened_pull_request_would_get_the_status_comment() {
 
 #[test]
 fn a_merge_without_a_checked_job_file_is_refused_and_says_so() {
+    let Some(corpus) = common::corpus_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(sample("pull_request", "closed.payload.json")).unwrap();
+    let closed = sample(&corpus, "pull_request", "closed.payload.json");
+    let text = std::fs::read_to_string(closed).unwrap();
     let mut payload: serde_json::Value = serde_json::from_str(&text).unwrap();
     payload["pull_request"]["merged"] = true.into();
     payload["pull_request"]["merge_commit_sha"] = "0123456789abcdef0123456789abcdef01234567".into();
@@ -73,7 +77,8 @@ fn a_merge_without_a_checked_job_file_is_refused_and_says_so() {
 
 #[test]
 fn every_corpus_event_is_planned_or_ignored_with_a_reason() {
-    let root = common::corpus_dir().join("github-events");
+    let Some(corpus) = common::corpus_dir() else { return };
+    let root = corpus.join("github-events");
     let mut seen = 0;
     for folder in common::subfolders(&root) {
         let event = folder.file_name().unwrap().to_string_lossy().to_string();

@@ -46,9 +46,9 @@ fn a_dependency_in_the_catalog_becomes_a_service_template() {
     .unwrap_or_else(|e| panic!("consul: {e}"));
     let (out, stdout, stderr) = generate(&consul.http_addr());
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("{{ range service \"db\" }}"), "{stdout}");
+    assert!(stdout.contains(":= service \"db\" }}"), "{stdout}");
     // redis is not in the catalog: it keeps the default lookup.
-    assert!(stdout.contains("{{ range nomadService \"shop-redis\" }}"), "{stdout}");
+    assert!(stdout.contains(":= nomadService \"shop-redis\" }}"), "{stdout}");
     assert!(stderr.contains("note: db: found in Consul as `db` (2 of 2 passing)"), "{stderr}");
     assert!(stderr.contains("not deployed: Consul service `db`"), "{stderr}");
     assert!(!stderr.contains("deploy.db = false"), "not asked when found: {stderr}");
@@ -61,8 +61,8 @@ fn a_dependency_deployed_here_is_not_taken_from_consul() {
         .unwrap_or_else(|e| panic!("consul: {e}"));
     let (out, stdout, stderr) = generate_with(&consul.http_addr(), &["--set", "deploy.db=true"]);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stdout.contains("range service \"db\""), "{stdout}");
-    assert!(stdout.contains("range nomadService \"shop-db\""), "{stdout}");
+    assert!(!stdout.contains(":= service \"db\""), "{stdout}");
+    assert!(stdout.contains(":= nomadService \"shop-db\""), "{stdout}");
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn an_unhealthy_dependency_is_reported() {
         .unwrap_or_else(|e| panic!("consul: {e}"));
     let (out, stdout, stderr) = generate(&consul.http_addr());
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("{{ range service \"db\" }}"), "{stdout}");
+    assert!(stdout.contains(":= service \"db\" }}"), "{stdout}");
     assert!(
         stderr.contains("Consul service `db` has no passing instance (1 registered)"),
         "{stderr}"

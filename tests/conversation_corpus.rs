@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nomad_spec::conversation::{
     apply, Action, Actor, Checkpoint, Event, Learned, Permission, Stage,
@@ -12,8 +12,8 @@ use nomad_spec::conversation::{
 use nomad_spec::event::{self, Trigger};
 use nomad_spec::jobspec::answers::Question;
 
-fn payloads(event_name: &str) -> Vec<PathBuf> {
-    let dir = common::corpus_dir().join("github-events").join(event_name);
+fn payloads(corpus: &Path, event_name: &str) -> Vec<PathBuf> {
+    let dir = corpus.join("github-events").join(event_name);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .flatten()
@@ -43,10 +43,14 @@ fn learned(sender: &str, permission: Permission) -> Learned {
 
 /// Each payload as a conversation event, with the sender looked up as `permission`.
 /// With `comment_body`, every comment payload's body is replaced by it first.
-fn events(permission: Permission, comment_body: Option<&str>) -> Vec<(PathBuf, Option<Event>)> {
+fn events(
+    corpus: &Path,
+    permission: Permission,
+    comment_body: Option<&str>,
+) -> Vec<(PathBuf, Option<Event>)> {
     let mut out = Vec::new();
     for name in ["pull_request", "issue_comment"] {
-        for path in payloads(name) {
+        for path in payloads(corpus, name) {
             let mut text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             if let (Some(body), Ok(mut value)) =
@@ -83,8 +87,9 @@ fn asking() -> Checkpoint {
 
 #[test]
 fn every_payload_is_applied_and_replays_change_nothing() {
+    let Some(corpus) = common::corpus_dir() else { return };
     let mut handled = 0;
-    for (path, event) in events(Permission::Write, None) {
+    for (path, event) in events(&corpus, Permission::Write, None) {
         let Some(event) = event else { continue };
         handled += 1;
         let (next, _) = apply(&asking(), &event);
@@ -101,10 +106,11 @@ fn every_payload_is_applied_and_replays_change_nothing() {
 
 #[test]
 fn strangers_from_the_corpus_never_drive_the_bot() {
+    let Some(corpus) = common::corpus_dir() else { return };
     for (body, expected_replies) in [(None, 0), (Some("/nomad-spec accept\n1: evil/image"), 1)] {
         let mut checkpoint = asking();
         let (mut replies, mut comments) = (0, 0);
-        for (path, event) in events(Permission::Read, body) {
+        for (path, event) in events(&corpus, Permission::Read, body) {
             let Some(event @ Event::Comment { .. }) = event else { continue };
             comments += 1;
             let (next, actions) = apply(&checkpoint, &event);

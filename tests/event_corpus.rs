@@ -39,7 +39,8 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn every_corpus_payload_is_acted_on_or_ignored_with_a_reason() {
-    let dir = common::corpus_dir().join("github-events");
+    let Some(corpus) = common::corpus_dir() else { return };
+    let dir = corpus.join("github-events");
     let mut seen = 0;
     let mut problems = Vec::new();
     for event_dir in std::fs::read_dir(&dir).expect("corpus folder is readable") {

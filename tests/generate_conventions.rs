@@ -171,5 +171,5 @@ fn consul_service_provider() {
     insta::assert_snapshot!("convention_consul_grpc", generate("grpc-service", config, &[]));
     let lookups = generate("app-database", config, &[]);
     insta::assert_snapshot!("convention_consul_lookups", lookups);
-    assert!(lookups.contains("{{ range service \"shop-db\" }}"), "{lookups}");
+    assert!(lookups.contains(":= service \"shop-db\" }}"), "{lookups}");
 }

@@ -153,7 +153,12 @@ fn repository_text_stays_strings() {
         let command = Some(vec!["serve".to_string(), value.to_string()]);
         let text = generate(&web(env, command), &Answers::default());
         let task = task_body(&text);
-        assert_eq!(literal(attribute(block(&task, "env"), "FROM_REPO"), &text), *value);
+        if value.contains("${") {
+            // A variable compose could not resolve is asked for, never copied into the job.
+            assert!(!task.blocks().any(|b| b.identifier() == "env"), "{text}");
+        } else {
+            assert_eq!(literal(attribute(block(&task, "env"), "FROM_REPO"), &text), *value);
+        }
         let hcl::Expression::Array(args) = attribute(block(&task, "config"), "args") else {
             panic!("{text}")
         };

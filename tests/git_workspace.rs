@@ -436,3 +436,55 @@ fn the_files_changed_since_a_commit() {
     let everything = workspace.changed_files(&"0".repeat(40)).unwrap();
     assert!(everything.contains(&"Dockerfile".to_string()), "{everything:?}");
 }
+
+#[test]
+fn a_clone_holds_the_last_commit_and_fetches_history_only_to_answer() {
+    let forge = Forge::new();
+    let first = forge.head("main");
+    // Twenty commits by Grace, each changing the README, in one `git fast-import`.
+    let mut stream = String::new();
+    for n in 0..20 {
+        let (text, message) = (format!("# shop, take {n}\n"), format!("docs {n}"));
+        let from = if n == 0 { format!("from {first}\n") } else { String::new() };
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Grace <grace@example.invalid> {} +0000\n\
+             data {}\n{message}\n{from}M 100644 inline README.md\ndata {}\n{text}\n",
+            1_700_000_000 + n,
+            message.len(),
+            text.len()
+        ));
+    }
+    let mut import = std::process::Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(forge.bare())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut import.stdin.take().unwrap(), stream.as_bytes()).unwrap();
+    assert!(import.wait().unwrap().success(), "git fast-import");
+    let shallow = |workspace: &Workspace| {
+        std::fs::read_to_string(workspace.path().join(".git/shallow")).unwrap_or_default()
+    };
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    assert_eq!(shallow(&workspace).trim(), forge.head("main"), "only the last commit");
+    // Twenty commits back: the clone deepens until it can tell, and the answer is the full
+    // history's.
+    let dockerfile = workspace.last_commit_touching("Dockerfile").unwrap().unwrap();
+    assert_eq!((dockerfile.sha.as_str(), dockerfile.author_name.as_str()), (first.as_str(), "Ada"));
+    assert_eq!(shallow(&workspace), "", "the whole history is here now");
+    assert_eq!(workspace.last_commit_touching("deploy/shop.nomad.hcl").unwrap(), None);
+
+    // A push's "before" beyond the last commit is fetched, never taken for a missing commit
+    // (which would make every file of the head look changed).
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    assert_eq!(workspace.changed_files(&first).unwrap(), ["README.md"]);
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let unknown = workspace.changed_files(&"1".repeat(40)).unwrap();
+    assert_eq!(unknown, ["Dockerfile", "README.md"], "not in the history at all: every file");
+
+    // The file the head itself changed: one deepening (to see the parent) is enough.
+    let workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let readme = workspace.last_commit_touching("README.md").unwrap().unwrap();
+    assert_eq!(readme.subject, "docs 19");
+    assert!(!shallow(&workspace).is_empty(), "not the whole history for that");
+}

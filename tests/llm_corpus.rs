@@ -10,9 +10,10 @@ use nomad_spec::llm::guard::{redact_spec, redact_text, secret_values, untrusted}
 
 #[test]
 fn no_secret_value_of_a_corpus_job_reaches_the_prompt() {
+    let Some(corpus) = common::corpus_dir() else { return };
     let mut jobs = 0;
     let mut secrets = 0;
-    for path in common::corpus_job_files() {
+    for path in common::corpus_job_files(&corpus) {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let file = path.display().to_string();
         let Ok(spec) = parse_job_spec(&text, &file, &ParseOptions::default()) else { continue };

@@ -225,10 +225,9 @@ async fn nomad_down_is_unreachable() {
 
 #[test]
 fn binary_reports_nomad_down_with_its_exit_code() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // Port 1 (tcpmux) is privileged and unused: a freed ephemeral port could be taken by a
+    // fake server of a test running beside this one.
+    let port = 1;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
         .args(["status", "web"])
         .env("NOMAD_ADDR", format!("http://127.0.0.1:{port}"))

@@ -2,25 +2,13 @@
 //! client reads it as; files of endpoints nomad-spec never calls are listed as raw JSON, so
 //! a new sample without a decision fails the test.
 
-use std::path::PathBuf;
+mod common;
 
 use nomad_spec::nomad::api::{
     AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobListStub,
     JobSummary, JobVersions, PlanResponse, RegisterResponse, ValidateResponse,
 };
 use serde::de::DeserializeOwned;
-
-fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-    if beside.is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/corpus")
-    }
-}
 
 fn read_as<T: DeserializeOwned>(text: &str) -> Result<(), String> {
     serde_json::from_str::<T>(text).map(|_| ()).map_err(|err| err.to_string())
@@ -105,7 +93,8 @@ fn reader(file: &str) -> Option<Reader> {
 
 #[test]
 fn every_corpus_response_deserializes() {
-    let dir = corpus().join("nomad-api");
+    let Some(corpus) = common::corpus_dir() else { return };
+    let dir = corpus.join("nomad-api");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
     let mut failures = Vec::new();
     let mut count = 0;
@@ -132,7 +121,8 @@ fn every_corpus_response_deserializes() {
 
 #[test]
 fn typed_samples_carry_what_the_engine_reads() {
-    let dir = corpus().join("nomad-api");
+    let Some(corpus) = common::corpus_dir() else { return };
+    let dir = corpus.join("nomad-api");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let plan: PlanResponse = serde_json::from_str(&read("jobs--create-job-plan.json")).unwrap();
     assert_eq!(plan.failed_tg_allocs["cache"].dimension_exhausted["cpu"], 1);

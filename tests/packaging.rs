@@ -785,6 +785,28 @@ fn the_readme_lists_every_slash_command_as_the_bot_parses_it() {
 }
 
 #[test]
+fn the_first_command_builds_quickly_and_what_is_shipped_or_measured_fully_optimized() {
+    let first = readme_section("## Two commands on a fresh machine");
+    let command = first.lines().find(|l| l.starts_with("cargo run")).expect("a cargo run line");
+    let profile = command.split_whitespace().skip_while(|w| *w != "--profile").nth(1);
+    assert_eq!(profile, Some("quick"), "the first command: {command}");
+    let manifest: toml::Value = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml");
+    let profiles = &manifest["profile"];
+    let quick = &profiles["quick"];
+    assert_eq!(quick["inherits"].as_str(), Some("release"), "quick is an optimized build");
+    assert_eq!(quick["lto"].as_bool(), Some(false), "without link-time optimization");
+    let release = &profiles["release"];
+    assert!(release["lto"].as_str().is_some_and(|lto| lto != "off"), "release: {release}");
+    // `cargo bench` builds with the bench profile, which is the release one unless changed.
+    assert!(profiles.get("bench").is_none(), "the benchmarks measure the release profile");
+    let build = &dockerfile_stages()[0];
+    assert!(
+        build.all("RUN").iter().any(|r| r.contains("cargo build --release")),
+        "the image is the release build"
+    );
+}
+
+#[test]
 fn the_readme_names_only_real_subcommands() {
     let readme = read("README.md");
     let cli = nomad_spec::cli::Cli::command();
@@ -794,7 +816,7 @@ fn the_readme_names_only_real_subcommands() {
     seen.extend(inline.captures_iter(&readme).map(|c| c[1].to_string()));
     // Command lines in code blocks (also after `VAR=value`), and `cargo run --`.
     let line = Regex::new(
-        r"^\s*(?:[A-Z_]+=\S+\s+)*(?:nomad-spec|cargo run(?: --release)? --) ([a-z][a-z-]*)",
+        r"^\s*(?:[A-Z_]+=\S+\s+)*(?:nomad-spec|cargo run(?: --release| --profile [a-z]+)? --) ([a-z][a-z-]*)",
     )
     .unwrap();
     for (index, block) in readme.split("```").enumerate() {

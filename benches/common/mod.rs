@@ -2,18 +2,12 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-/// The corpus: `NOMAD_SPEC_CORPUS`, `../shared/corpus` or `/work/shared/corpus`.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates.into_iter().flatten().find(|dir| dir.join("nomad-jobs").is_dir())
-}
+// Where the corpus is (`NOMAD_SPEC_CORPUS`, else `../shared/corpus`), as the tests find it.
+#[path = "../../tests/common/corpus.rs"]
+pub mod corpus;
 
 pub fn job_files(root: &Path) -> Vec<(String, String)> {
     let mut pending = vec![root.to_path_buf()];
@@ -42,9 +36,9 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
 /// Every corpus job file as (path under `nomad-jobs/`, text), sorted; exits with a message
 /// when there is no corpus.
 pub fn corpus_job_files() -> Vec<(String, String)> {
-    let Some(corpus) = corpus_dir() else {
-        eprintln!("no corpus found: set NOMAD_SPEC_CORPUS to the shared corpus directory");
+    let corpus = corpus::locate().unwrap_or_else(|why| {
+        eprintln!("{why}: set {} to the shared corpus folder", corpus::CORPUS_VARIABLE);
         std::process::exit(2);
-    };
+    });
     job_files(&corpus.join("nomad-jobs"))
 }

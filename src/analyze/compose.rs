@@ -200,6 +200,8 @@ pub struct ComposeService {
     pub profiles: Vec<String>,
     /// `user`.
     pub user: Option<Located<String>>,
+    /// `stop_signal`: what `docker compose stop` sends instead of SIGTERM.
+    pub stop_signal: Option<Located<String>>,
     /// `entrypoint` (replaces the image's).
     pub entrypoint: Option<Located<Vec<String>>>,
     /// Settings a Nomad client must allow: `cap_add`, `network_mode`, `privileged`,
@@ -647,6 +649,19 @@ fn service(
             service.aliases.push(alias);
         }
     }
+    // A fixed address on a compose network is a name other services use too.
+    if let Some(Value::Object(networks)) = body.get("networks") {
+        for network in networks.values() {
+            for key in ["ipv4_address", "ipv6_address"] {
+                if let Some(address) = network.get(key).and_then(scalar) {
+                    service.aliases.push(address);
+                }
+            }
+            for alias in list(network.get("aliases")).iter().filter_map(|v| scalar(v)) {
+                service.aliases.push(alias);
+            }
+        }
+    }
     if let Some(image) = body.get("image").and_then(scalar) {
         service.image = Some(at.at(name, &["image:"], image));
     }
@@ -847,6 +862,9 @@ fn service(
     service.profiles = list(body.get("profiles")).iter().filter_map(|v| scalar(v)).collect();
     if let Some(user) = body.get("user").and_then(scalar) {
         service.user = Some(at.at(name, &["user:"], user));
+    }
+    if let Some(signal) = body.get("stop_signal").and_then(scalar) {
+        service.stop_signal = Some(at.at(name, &["stop_signal:"], signal));
     }
     match body.get("entrypoint") {
         Some(Value::String(line)) => {

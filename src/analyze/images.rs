@@ -1455,7 +1455,7 @@ mod tests {
             ("elasticsearch:7.16.1", "awesome-compose/elasticsearch-logstash-kibana/compose.yaml:3",
              "elasticsearch; port Http 9200; user 1000:0; data /usr/share/elasticsearch/data; check Http /_cluster/health 9200; pin -"),
             ("logstash:7.16.1", "awesome-compose/elasticsearch-logstash-kibana/compose.yaml:19",
-             "logstash; port Tcp 5044; user -; data -; check Tcp 5044; pin -"),
+             "logstash; port Http 9600; user -; data -; check Tcp 9600; pin -"),
             ("kibana:7.16.1", "awesome-compose/elasticsearch-logstash-kibana/compose.yaml:38",
              "kibana; port Http 5601; user -; data -; check Http /api/status 5601; pin -"),
             ("linuxserver/wireguard", "awesome-compose/wireguard/compose.yaml:4",

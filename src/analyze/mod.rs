@@ -118,6 +118,10 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
 
     unique_names(&mut drafts);
     link_services(&files, &mut drafts, &mut notes);
+    let main_compose: Vec<String> = projects.iter().flat_map(|p| p.files.clone()).collect();
+    let mut published = published::from_compose_variants(&files, &main_compose, &mut notes);
+    published.extend(published::from_workflows(&files, &mut notes));
+    add_published(&mut drafts, &published);
     let services: Vec<Service> = drafts.into_iter().map(finish).collect();
     if services.is_empty() {
         notes.push(Note::general(
@@ -128,6 +132,53 @@ pub fn analyze(root: &Path, options: &Options) -> Analysis {
     let mut seen = std::collections::HashSet::new();
     notes.retain(|n| seen.insert((n.file.clone(), n.line, n.message.clone())));
     Analysis { services, notes }
+}
+
+/// Gives each built service the images the repository publishes it as, found beside the
+/// main compose file (variant compose files by service name, workflows by build context or
+/// by an image named after the service), after the one its own compose entry tags.
+fn add_published(drafts: &mut [Draft], published: &[published::Published]) {
+    for draft in drafts.iter_mut().filter(|d| d.service.source == Source::Build) {
+        let name = draft.service.name.clone();
+        let context = draft.service.path.clone();
+        for found in published {
+            let by_name = found.service.as_deref() == Some(name.as_str());
+            let by_context = found.context.as_deref() == Some(context.as_str())
+                && (context != "." || found.service.is_none());
+            let last = published::without_tag(&found.image).rsplit('/').next().unwrap_or_default();
+            let by_image = found.service.is_none() && found.context.is_none() && last == name;
+            let known = draft.service.published_images.iter().any(|p| p.image == found.image);
+            if (by_name || by_context || by_image) && !known {
+                draft.service.published_images.push(PublishedImage {
+                    image: found.image.clone(),
+                    evidence: found.evidence.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// A signal as Nomad's `kill_signal` takes it: `SIGINT` for `INT`, `SIGINT` or `2`.
+fn signal_name(signal: &str) -> String {
+    let upper = signal.trim().to_ascii_uppercase();
+    let numbered = [
+        (1, "SIGHUP"),
+        (2, "SIGINT"),
+        (3, "SIGQUIT"),
+        (9, "SIGKILL"),
+        (10, "SIGUSR1"),
+        (12, "SIGUSR2"),
+        (15, "SIGTERM"),
+        (28, "SIGWINCH"),
+    ];
+    if let Some((_, name)) = numbered.iter().find(|(n, _)| upper == n.to_string()) {
+        return name.to_string();
+    }
+    if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    }
 }
 
 /// Manifest and source facts per folder: services built from one folder (two compose
@@ -444,6 +495,11 @@ fn from_compose(
             format!("only started with compose profile(s) {}", svc.profiles.join(", ")),
         );
     }
+    if let Some(signal) = &svc.stop_signal {
+        let signal = signal_name(&signal.value);
+        draft.evidence(&svc.file, svc.line, format!("compose stops it with {signal}"));
+        draft.service.stop_signal = Some(signal);
+    }
     if let Some(user) = &svc.user {
         draft.service.user = Some(user.value.clone());
         draft.evidence(&user.file, user.line, format!("compose runs it as user {}", user.value));
@@ -664,6 +720,11 @@ fn apply_stack(
         draft
             .health
             .push((Health { kind: HealthKind::Http, path: Some(path), port: None }, evidence));
+    }
+    // After the HTTP route: a service serving both keeps the check it had.
+    if let Some(evidence) = facts.grpc_health {
+        draft.grpc = true;
+        draft.health.push((Health { kind: HealthKind::Grpc, path: None, port: None }, evidence));
     }
     if draft.web_server_base {
         // A web server's image serves the files its build copies in; a framework read from a
@@ -1088,6 +1149,13 @@ fn finish(mut draft: Draft) -> Service {
     if best == Some(PortOrigin::Convention) {
         draft.service.evidence.extend(convention_evidence);
     }
+    // The main port is the one the image is known to serve on, and never a debugger's.
+    let known = image.as_deref().and_then(conventional_image_port);
+    if let Some(at) = ports.iter().position(|p| Some(p.container) == known && !p.udp) {
+        let port = ports.remove(at);
+        ports.insert(0, port);
+    }
+    ports.sort_by_key(|p| model::DEBUGGER_PORTS.contains(&p.container));
     let main = ports.first().map(|p| p.container);
     // A descriptor naming the gRPC port settles which one it is; otherwise it is the main one.
     let named_grpc = ports.iter().any(|p| p.grpc);
@@ -1210,6 +1278,7 @@ fn finish(mut draft: Draft) -> Service {
     }
     draft.service.env = env;
     draft.service.depends_on = draft.depends_on;
+    draft.service.aliases = draft.aliases;
 
     let suggested = resources::suggest(
         draft.service.language,
@@ -1232,6 +1301,16 @@ fn finish(mut draft: Draft) -> Service {
         (None, Some(described)) => described,
         (None, None) => suggested,
     };
+    // A fixed JVM heap needs room beside it, or Nomad kills the task at its memory limit.
+    let options = draft.service.env.iter().filter_map(|e| e.default.as_deref());
+    let args = draft.service.command.iter().flatten().map(String::as_str);
+    if let Some((heap, needed)) = resources::jvm_memory_mb(options.chain(args)) {
+        if draft.service.resources.memory < needed {
+            draft.service.resources.memory = needed;
+            draft.service.resources.reason =
+                format!("a {heap} MB JVM heap (-Xmx) plus what lives beside it: {needed} MB");
+        }
+    }
     draft.service
 }
 

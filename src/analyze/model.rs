@@ -20,6 +20,10 @@ pub struct Analysis {
 pub struct Service {
     /// Compose service name, or a meaningful folder name.
     pub name: String,
+    /// Other names other services reach it by (`container_name`, `hostname`, a fixed address
+    /// on a compose network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// Whether the service is built from source here or runs a published image.
     pub source: Source,
     /// The service's folder relative to the analyzed root (`.` for the root itself).
@@ -76,6 +80,10 @@ pub struct Service {
     /// Compose profiles the service belongs to: an optional part, not started by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
+    /// The signal that stops the process gracefully when it is not SIGTERM (compose
+    /// `stop_signal`: Flask's development server and many CLIs stop on SIGINT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
     /// Images the repository publishes for a service it builds (compose `image:` beside
     /// `build:`, deployment manifests, CI workflows), best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +99,7 @@ impl Service {
     pub fn new(name: &str, source: Source, path: &str) -> Service {
         Service {
             name: name.to_string(),
+            aliases: Vec::new(),
             source,
             path: path.to_string(),
             dockerfile: None,
@@ -113,6 +122,7 @@ impl Service {
             code_hosts: Vec::new(),
             user: None,
             profiles: Vec::new(),
+            stop_signal: None,
             published_images: Vec::new(),
             privileges: Vec::new(),
         }
@@ -225,9 +235,11 @@ pub struct CodeHost {
     pub port: Option<u16>,
     /// File and line.
     pub evidence: Evidence,
-    /// A setting that overrides it, when the framework has one (`SPRING_DATASOURCE_URL`).
+    /// A setting that overrides it, when the framework has one: the variable and the value
+    /// the code has (`SPRING_DATASOURCE_URL`, `jdbc:postgresql://db:5432/shop`; a password in
+    /// it masked as `***`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setting: Option<String>,
+    pub setting: Option<(String, String)>,
 }
 
 /// An image the repository publishes for a service.
@@ -329,6 +341,18 @@ pub struct Port {
     pub published: Option<u16>,
     /// Application protocol.
     pub protocol: Protocol,
+}
+
+/// Ports debuggers listen on by convention: Node's inspector (9229, 9230), the JVM's JDWP
+/// (5005), Python's debugpy (5678) and Go's Delve (2345). A development compose file publishes
+/// them; a deployment never needs them.
+pub const DEBUGGER_PORTS: [u16; 5] = [9229, 9230, 5005, 5678, 2345];
+
+impl Port {
+    /// Whether a debugger listens on it (see [`DEBUGGER_PORTS`]).
+    pub fn is_debugger(&self) -> bool {
+        DEBUGGER_PORTS.contains(&self.container)
+    }
 }
 
 /// Port protocols as the job spec needs them (http and grpc get matching checks).

@@ -373,6 +373,20 @@ pub fn memory_mb(quantity: &str, dialect: Quantities) -> Option<u32> {
     (mb.is_finite() && mb >= 1.0 && mb <= f64::from(u32::MAX)).then_some(mb as u32)
 }
 
+/// The memory a JVM needs when its command line or options fix the heap (`-Xmx512m`,
+/// `-Xmx2g` in `JAVA_OPTS`, `ES_JAVA_OPTS`, a command's argument): the heap plus what lives
+/// beside it (metaspace, thread stacks, code cache, direct buffers), at least 512 MB or half
+/// the heap. `None` when no `-Xmx` is given.
+pub fn jvm_memory_mb<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<(u32, u32)> {
+    let heap = texts
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .filter_map(|word| word.strip_prefix("-Xmx"))
+        .filter_map(|size| memory_mb(size, Quantities::Docker))
+        .max()?;
+    Some((heap, heap + (heap / 2).max(512)))
+}
+
 /// CPU in MHz from a quantity of cores (`0.5`, `2`, compose's `cpus`) or Kubernetes
 /// millicores (`250m`), counting one core as 1000 MHz.
 pub fn cpu_mhz(quantity: &str) -> Option<u32> {

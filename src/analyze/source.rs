@@ -1,20 +1,24 @@
-//! Source scan: env vars the code reads, listen ports, gRPC servers, HTTP health routes.
+//! Source scan: env vars the code reads, listen ports, gRPC servers and their health
+//! service, HTTP health routes.
 //!
 //! The scan reads source files by extension only (`.py .js .mjs .cjs .ts .go .java .kt .cs .php
 //! .rb .rs`, `.proto`, and Spring's `application*.properties|yml`), skips tests, vendored code
 //! and build output, and stops after [`MAX_SCAN_BYTES`] per call with a note. Every pattern is a
-//! regular expression compiled once per process. It looks for the shapes code takes when it
+//! regular expression compiled once per process, on its first use: a run compiles only the
+//! patterns of the kinds of files it reads (compiling all of them would cost more than the
+//! analysis of a small repository). It looks for the shapes code takes when it
 //! reads configuration (`os.getenv("X", "d")`, `process.env.X || "d"`, `ENV.fetch("X") { d }`,
 //! `${X:d}` ...), listens (`app.listen(3000)`, `http.ListenAndServe(":8080", ...)`,
-//! `server.port=8081`), registers a gRPC server, or routes a health path; it does not
-//! understand the code, so a value computed at run time is not seen.
+//! `server.port=8081`), registers a gRPC server or gRPC's standard health service
+//! (`grpc.health.v1`), or routes a health path; it does not understand the code, so a value
+//! computed at run time is not seen.
 //!
 //! It also owns [`looks_secret`], the one place that decides which env names hold secrets, and
 //! [`hosts_in`], which reads the hosts an env value points at (`DB_HOST=db`,
 //! `REDIS_URL=redis://redis:6379`) so the assembly can tell which services depend on which.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
 
@@ -45,6 +49,9 @@ pub struct SourceFacts {
     pub health_paths: Vec<(String, Evidence)>,
     /// Those of `ports` that serve gRPC (found next to a gRPC server registration).
     pub grpc_ports: Vec<(u16, Evidence)>,
+    /// The server registers gRPC's standard health service (`grpc.health.v1.Health`), so a
+    /// gRPC health check gets an answer (without it, the check fails with `UNIMPLEMENTED`).
+    pub grpc_health: Option<Evidence>,
     /// Host-like literals in the code, with the file they are in (at most
     /// [`MAX_HOST_LITERALS`]); the assembly keeps those that name a service.
     pub hosts: Vec<(HostLiteral, String)>,
@@ -194,14 +201,100 @@ const LITERAL: &str =
     r#"(?:"(?P<d1>[^"\\\n]*)"|'(?P<d2>[^'\\\n]*)'|`(?P<d3>[^`\\\n$]*)`|(?P<d4>-?\d+(?:\.\d+)?)\b)"#;
 const NAME: &str = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)";
 
-/// Precompiled patterns, one list per kind of file.
+/// The scan's patterns, each with the kinds of files it applies to.
 struct Patterns {
-    env: Vec<(SourceKindSet, Regex)>,
-    ports: Vec<(SourceKindSet, Regex)>,
-    grpc: Vec<(SourceKindSet, Regex)>,
-    health: Vec<(SourceKindSet, Regex)>,
+    env: Vec<(SourceKindSet, LazyPattern)>,
+    ports: Vec<(SourceKindSet, LazyPattern)>,
+    grpc: Vec<(SourceKindSet, LazyPattern)>,
+    /// Registrations of the standard health service, each with the name of its library
+    /// when the call alone could be a project's own `Health` service.
+    grpc_health: Vec<(SourceKindSet, Option<&'static str>, LazyPattern)>,
+    health: Vec<(SourceKindSet, LazyPattern)>,
     /// Words every health route contains; a cheap test before the route patterns.
-    health_words: Regex,
+    health_words: LazyPattern,
+}
+
+/// One of the analyzer's own patterns, compiled the first time a text may match it.
+pub(crate) struct LazyPattern {
+    source: String,
+    /// Text every match contains (see [`required_literal`]): a text without it is neither
+    /// searched nor a reason to compile the pattern.
+    needs: Option<String>,
+    regex: OnceLock<Regex>,
+}
+
+impl LazyPattern {
+    /// A pattern to compile when first needed.
+    pub(crate) fn new(source: impl Into<String>) -> Self {
+        let source = source.into();
+        LazyPattern { needs: required_literal(&source), source, regex: OnceLock::new() }
+    }
+
+    /// The compiled pattern.
+    pub(crate) fn get(&self) -> &Regex {
+        self.regex.get_or_init(|| built_in(&self.source))
+    }
+
+    /// The compiled pattern, unless `text` lacks what every match contains.
+    fn for_text(&self, text: &str) -> Option<&Regex> {
+        match &self.needs {
+            Some(literal) if !text.contains(literal.as_str()) => None,
+            _ => Some(self.get()),
+        }
+    }
+}
+
+/// The plain text a pattern starts with, which every match therefore contains
+/// (`\bprocess\.env\.` → `process.env.`), when it is at least three characters long. Only the
+/// shapes of the analyzer's own patterns are read: an optional `(?m)` and `\b`, then letters,
+/// digits, `_`, `:`, `<`, `>`, `@`, `=` and escaped punctuation; a character a quantifier makes
+/// optional is left out, and a pattern with another flag or a top-level `|` has none.
+fn required_literal(pattern: &str) -> Option<String> {
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let rest = pattern.strip_prefix("(?m)").unwrap_or(pattern);
+    if rest.starts_with("(?") {
+        return None;
+    }
+    let rest = rest.strip_prefix(r"\b").unwrap_or(rest);
+    let mut literal = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_alphanumeric() || "_:<>@=\"'".contains(c) {
+            literal.push(c);
+            chars.next();
+        } else if c == '\\' {
+            let mut ahead = chars.clone();
+            ahead.next();
+            match ahead.next() {
+                Some(escaped) if escaped.is_ascii_punctuation() => {
+                    literal.push(escaped);
+                    chars = ahead;
+                }
+                _ => break,
+            }
+        } else {
+            break;
+        }
+    }
+    if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
+        literal.pop();
+    }
+    (literal.chars().count() >= 3).then_some(literal)
 }
 
 /// A set of kinds, as a bit mask.
@@ -311,84 +404,88 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             ),
         ),
     ];
+    // A port is ASCII digits `[0-9]`, not `\d` (every Unicode digit), which is much dearer to
+    // compile; where the digits are followed by something no digit matches (`\b`, a quote,
+    // `)`, the end of the line), a port in other digits failed to parse anyway, so the facts
+    // are the same. The one pattern that ends with its port keeps `\d`.
     let ports = vec![
         (
             set(&[K::Script]),
-            r"\.listen\(\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b".to_string(),
+            r"\.listen\(\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::Script]),
-            r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>\d{2,5})\b"
+            r"\.listen\(\s*\{[^}]*\bport\s*:\s*(?:[\w.]+\s*(?:\|\||\?\?)\s*)?(?P<port>[0-9]{2,5})\b"
                 .to_string(),
         ),
         (
             set(&[K::Script]),
-            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>\d{2,5})\s*;?\s*$"
+            r"(?m)\b(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*=\s*(?P<port>[0-9]{2,5})\s*;?\s*$"
                 .to_string(),
         ),
-        (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>\d{2,5})["'`]"#.to_string()),
+        (set(&[K::Script]), r#"\bbindAsync\(\s*["'`][^"'`\n]*:(?P<port>[0-9]{2,5})["'`]"#.to_string()),
         (
             set(&[K::Python]),
-            r"\b(?:run|run_app)\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\b(?:run|run_app)\([^)]*?\bport\s*=\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
-        (set(&[K::Python]), r#"(?m)^[ \t]*bind\s*=\s*\[?\s*["'][^"'\n]*:(?P<port>\d{2,5})["']"#.to_string()),
+        (set(&[K::Python]), r#"(?m)^[ \t]*bind\s*=\s*\[?\s*["'][^"'\n]*:(?P<port>[0-9]{2,5})["']"#.to_string()),
         (
             set(&[K::Python]),
-            r#"\badd_(?:insecure|secure)_port\(\s*f?["'][^"'\n]*:(?P<port>\d{2,5})["']"#
+            r#"\badd_(?:insecure|secure)_port\(\s*f?["'][^"'\n]*:(?P<port>[0-9]{2,5})["']"#
                 .to_string(),
         ),
         (
             set(&[K::Go]),
-            r#"\b(?:ListenAndServe(?:TLS)?|Listen|Run|Start)\(\s*(?:"tcp[46]?"\s*,\s*)?"[^"\n]*:(?P<port>\d{2,5})""#
+            r#"\b(?:ListenAndServe(?:TLS)?|Listen|Run|Start)\(\s*(?:"tcp[46]?"\s*,\s*)?"[^"\n]*:(?P<port>[0-9]{2,5})""#
                 .to_string(),
         ),
-        (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>\d{2,5})""#.to_string()),
+        (set(&[K::Go]), r#"\bAddr\s*:\s*"[^"\n]*:(?P<port>[0-9]{2,5})""#.to_string()),
         // `if port == "" { port = "8080" }`: the Go idiom for a default.
         (
             set(&[K::Go]),
-            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>\d{2,5})"\s*\}?"#.to_string(),
+            r#"==\s*""\s*\{\s*\w+\s*=\s*"(?::)?(?P<port>[0-9]{2,5})"\s*\}?"#.to_string(),
         ),
-        (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>\d{2,5})\s*\)".to_string()),
+        (set(&[K::Jvm]), r"\b(?:forPort|port|start)\(\s*(?P<port>[0-9]{2,5})\s*\)".to_string()),
         (
             set(&[K::Jvm]),
-            r#"\bnew\s+InetSocketAddress\(\s*(?:"[^"\n]*"\s*,\s*)?(?P<port>\d{2,5})\s*\)"#
+            r#"\bnew\s+InetSocketAddress\(\s*(?:"[^"\n]*"\s*,\s*)?(?P<port>[0-9]{2,5})\s*\)"#
                 .to_string(),
         ),
         (
             set(&[K::Jvm]),
-            r"\bembeddedServer\([^)]*?\bport\s*=\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\bembeddedServer\([^)]*?\bport\s*=\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::SpringProperties]),
-            r"(?m)^[ \t]*server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b".to_string(),
+            r"(?m)^[ \t]*server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::Rust]),
-            r#"\bbind\(\s*&?"[^"\n]*:(?P<port>\d{2,5})""#.to_string(),
+            r#"\bbind\(\s*&?"[^"\n]*:(?P<port>[0-9]{2,5})""#.to_string(),
         ),
         (
             set(&[K::Rust]),
-            r#"\bbind\(\s*&?\(\s*"[^"\n]*"\s*,\s*(?P<port>\d{2,5})\s*\)"#.to_string(),
+            r#"\bbind\(\s*&?\(\s*"[^"\n]*"\s*,\s*(?P<port>[0-9]{2,5})\s*\)"#.to_string(),
         ),
         (
             set(&[K::Rust]),
-            r"\bSocketAddr::from\(\(\s*\[[\d,\s]+\]\s*,\s*(?P<port>\d{2,5})\s*\)\)".to_string(),
+            r"\bSocketAddr::from\(\(\s*\[[\d,\s]+\]\s*,\s*(?P<port>[0-9]{2,5})\s*\)\)".to_string(),
         ),
-        (set(&[K::Rust]), r#""[\[\]\w.:]*:(?P<port>\d{2,5})"\s*\.parse"#.to_string()),
+        (set(&[K::Rust]), r#""[\[\]\w.:]*:(?P<port>[0-9]{2,5})"\s*\.parse"#.to_string()),
         (
             set(&[K::CSharp]),
-            r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>\d{2,5})\b".to_string(),
+            r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>[0-9]{2,5})\b".to_string(),
         ),
         (
             set(&[K::CSharp]),
             r#"\b(?:UseUrls|Run)\(\s*"https?://[^"\n]*:(?P<port>\d{2,5})"#.to_string(),
         ),
-        (set(&[K::Ruby]), r"\bset\s+:port\s*,\s*(?P<port>\d{2,5})\b".to_string()),
-        (set(&[K::Ruby]), r"(?m)^[ \t]*port\s+(?P<port>\d{2,5})\s*$".to_string()),
+        (set(&[K::Ruby]), r"\bset\s+:port\s*,\s*(?P<port>[0-9]{2,5})\b".to_string()),
+        (set(&[K::Ruby]), r"(?m)^[ \t]*port\s+(?P<port>[0-9]{2,5})\s*$".to_string()),
     ];
     let grpc_ports = (
         set(&[K::SpringProperties]),
-        r"(?m)^[ \t]*grpc\.server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>\d{2,5})\b",
+        r"(?m)^[ \t]*grpc\.server\.port\s*[=:]\s*(?:\$\{[A-Za-z0-9_.]*:)?(?P<port>[0-9]{2,5})\b",
     );
     let grpc = vec![
         (set(&[K::Go]), r"\bgrpc\.NewServer\(".to_string()),
@@ -404,6 +501,21 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Ruby]), r"\bGRPC::RpcServer\.new\b".to_string()),
         (set(&[K::Proto]), r"(?m)^[ \t]*service\s+\w+\s*\{".to_string()),
         (set(&[K::SpringProperties]), grpc_ports.1.to_string()),
+    ];
+    // Registering the service, never a client of it (`NewHealthClient`, `HealthStub`,
+    // `HealthGrpc.newBlockingStub`).
+    let grpc_health = [
+        (set(&[K::Go]), Some("google.golang.org/grpc/health"), r"\bRegisterHealthServer\("),
+        (set(&[K::Python]), Some("grpc_health"), r"\badd_HealthServicer_to_server\("),
+        (
+            set(&[K::Script]),
+            Some("grpc-health-check"),
+            r"\bnew\s+(?:\w+\.)?(?:HealthImplementation|Implementation)\(",
+        ),
+        (set(&[K::Jvm]), None, r"\.getHealthService\(\s*\)"),
+        (set(&[K::CSharp]), None, r"\bMapGrpcHealthChecksService\("),
+        (set(&[K::Rust]), Some("tonic_health"), r"\bhealth_reporter\(\s*\)"),
+        (set(&[K::Ruby]), None, r"\bGrpc::Health::Checker\.new\b"),
     ];
     let alternation =
         HEALTH_PATHS.iter().map(|p| regex::escape(&p[1..])).collect::<Vec<_>>().join("|");
@@ -421,14 +533,18 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Ruby]), format!(r#"\bget\s+["'](?P<path>{alternation})["']\s*(?:=>|,\s*to:)"#)),
     ];
     let compile = |list: Vec<(SourceKindSet, String)>| {
-        list.into_iter().map(|(kinds, p)| (kinds, built_in(&p))).collect::<Vec<_>>()
+        list.into_iter().map(|(kinds, p)| (kinds, LazyPattern::new(p))).collect::<Vec<_>>()
     };
     Patterns {
         env: compile(env),
         ports: compile(ports),
         grpc: compile(grpc),
+        grpc_health: grpc_health
+            .into_iter()
+            .map(|(kinds, library, pattern)| (kinds, library, LazyPattern::new(pattern)))
+            .collect(),
         health: compile(health),
-        health_words: built_in(r"health|ready|live|ping|status|\bup\b"),
+        health_words: LazyPattern::new(r"health|ready|live|ping|status|\bup\b"),
     }
 });
 
@@ -499,10 +615,11 @@ pub fn scan_text(
     let lines = LazyLines { text, index: &index };
     let mut file_ports = Vec::new();
     let mut file_env = Vec::new();
-    for (kinds, regex) in &patterns.env {
+    for (kinds, pattern) in &patterns.env {
         if !kinds.has(kind) {
             continue;
         }
+        let Some(regex) = pattern.for_text(text) else { continue };
         for captures in regex.captures_iter(text) {
             let Some(name) = captures.name("name") else { continue };
             let name = name.as_str().to_string();
@@ -525,10 +642,11 @@ pub fn scan_text(
     // Several patterns read one file: report in the file's own order.
     file_env.sort_by_key(|(_, _, evidence)| evidence.line);
     facts.env.extend(file_env);
-    for (kinds, regex) in &patterns.ports {
+    for (kinds, pattern) in &patterns.ports {
         if !kinds.has(kind) {
             continue;
         }
+        let Some(regex) = pattern.for_text(text) else { continue };
         for captures in regex.captures_iter(text) {
             let Some(port) = port_of(&captures) else { continue };
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
@@ -540,13 +658,11 @@ pub fn scan_text(
         spring_yaml_ports(path, text, &lines, &mut file_ports, facts, notes);
     }
     let mut grpc_here = None;
-    for (kinds, regex) in &patterns.grpc {
-        if !kinds.has(kind) {
+    for (kinds, pattern) in &patterns.grpc {
+        if !kinds.has(kind) || (kind == SourceKind::Rust && !text.contains("tonic")) {
             continue;
         }
-        if kind == SourceKind::Rust && !text.contains("tonic") {
-            continue;
-        }
+        let Some(regex) = pattern.for_text(text) else { continue };
         if let Some(found) = regex.captures(text) {
             let start = found.get(0).map_or(0, |m| m.start());
             let line = lines.at(start);
@@ -580,6 +696,9 @@ pub fn scan_text(
             facts.grpc = Some(evidence);
         }
     }
+    if facts.grpc_health.is_none() {
+        facts.grpc_health = grpc_health_registration(patterns, path, kind, text, &lines);
+    }
     facts.ports.extend(file_ports);
     if kind != SourceKind::Proto && facts.hosts.len() < MAX_HOST_LITERALS {
         let room = MAX_HOST_LITERALS - facts.hosts.len();
@@ -589,12 +708,12 @@ pub fn scan_text(
     }
     facts.required.extend(hosts::required_reads(kind, text));
     // Route patterns have no literal to search for; most files name no health word at all.
-    let health_words = patterns.health_words.is_match(text);
-    for (kinds, regex) in &patterns.health {
-        if !health_words || !kinds.has(kind) {
-            continue;
-        }
-        for captures in regex.captures_iter(text) {
+    let mut routed = patterns.health.iter().filter(|(kinds, _)| kinds.has(kind)).peekable();
+    if routed.peek().is_none() || !patterns.health_words.get().is_match(text) {
+        return;
+    }
+    for (_, regex) in routed {
+        for captures in regex.get().captures_iter(text) {
             let Some(found) = captures.name("path") else { continue };
             let route = format!("/{}", found.as_str());
             let line = lines.at(found.start());
@@ -602,6 +721,23 @@ pub fn scan_text(
             facts.health_paths.push((route, Evidence::at(path, Some(line), what)));
         }
     }
+}
+
+/// Where a file registers gRPC's standard health service, if it does.
+fn grpc_health_registration(
+    patterns: &Patterns,
+    path: &str,
+    kind: SourceKind,
+    text: &str,
+    lines: &LazyLines<'_>,
+) -> Option<Evidence> {
+    let found = patterns
+        .grpc_health
+        .iter()
+        .filter(|(kinds, library, _)| kinds.has(kind) && library.is_none_or(|l| text.contains(l)))
+        .find_map(|(_, _, pattern)| pattern.for_text(text)?.find(text))?;
+    let what = "registers the gRPC health service (grpc.health.v1)";
+    Some(Evidence::at(path, Some(lines.at(found.start())), what))
 }
 
 /// `server.port` and `grpc.server.port` from a Spring `application.yml` (all its documents).

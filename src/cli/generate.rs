@@ -5,6 +5,11 @@
 //! accepts). Otherwise it uses the defaults and lists them on stderr, the ones that need a
 //! real answer flagged. Then it writes one file per job and prints why each decision was made.
 //!
+//! `--path` is a folder or a git URL, cloned into a temporary folder as `analyze` does; the
+//! clone is gone when the command ends, so its files go to stdout unless `-o` says where.
+//! On stdout, several files are told apart by a line `# ==> PATH <==` before each one (as
+//! `head` does for several files): the text between two such lines is one whole file.
+//!
 //! Overwriting: a file is replaced only when nomad-spec wrote it and nobody changed it since
 //! (its header checksum still matches; see `jobspec::render::Provenance`). A file a person wrote
 //! or edited is never overwritten without `--force`.
@@ -33,11 +38,13 @@ use crate::settings::Settings;
     found; 2 usage error, unreadable or invalid input, or a file that would be overwritten \
     (a file nomad-spec did not write, or one edited since: see --force).")]
 pub struct Args {
-    /// Repository to analyze.
+    /// Repository to analyze: a folder, or a git URL (https://, git@, file://, or a path
+    /// ending in .git) to clone into a temporary folder first.
     #[arg(long, default_value = ".")]
-    pub path: PathBuf,
+    pub path: String,
     /// Output file (one job only), directory, or `-` for stdout. Default: the `output` pattern
-    /// of .nomad-spec.toml (`deploy/{job}.nomad.hcl`) under --path.
+    /// of .nomad-spec.toml (`deploy/{job}.nomad.hcl`) under --path; stdout when --path is a
+    /// git URL. On stdout, several jobs' files each follow a line `# ==> PATH <==`.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Answers file (.toml, .yaml, .yml or .json).
@@ -78,10 +85,10 @@ pub fn generate_text(
 
 /// Runs `nomad-spec generate`.
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let root = args.path.as_path();
-    if !root.is_dir() {
-        anyhow::bail!("--path {}: not a directory", root.display());
-    }
+    let source = super::analyze::PathRepository::open(&args.path)?;
+    let root = source.root();
+    // A clone is temporary: what is generated from it can only be printed.
+    let output = args.output.clone().or_else(|| source.is_clone().then(|| PathBuf::from("-")));
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::load_from_repository(root)?,
@@ -95,10 +102,12 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
-        None => analyze::analyze(root, &analyze::Options::default()),
+        None => analyze::analyze(root, &source.options()),
     };
     // The cluster is optional: what it adds and what was skipped is said on stderr.
-    let repository = repository_name(NameSource::Folder(root));
+    let repository = source
+        .name_from_url()
+        .map_or_else(|| repository_name(NameSource::Folder(root)), str::to_string);
     let runtime = super::runtime()?;
     let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
     let (mut answers, suggested) = prepared.answers(&given);
@@ -164,12 +173,17 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 
     let files = prepared.render(&generated)?;
-    let to_stdout = args.output.as_deref() == Some(Path::new("-"));
-    let targets = targets(root, args.output.as_deref(), &files)?;
+    let to_stdout = output.as_deref() == Some(Path::new("-"));
+    let targets = targets(root, output.as_deref(), &files)?;
     let mut out = std::io::stdout().lock();
     for (file, target) in files.iter().zip(&targets) {
         match target {
-            None => out.write_all(file.text.as_bytes())?,
+            None => {
+                if files.len() > 1 {
+                    writeln!(out, "{}", stdout_file_marker(&file.path))?;
+                }
+                out.write_all(file.text.as_bytes())?
+            }
             Some(target) => {
                 let written = write_file(target, &file.text, args.force)?;
                 let verb = if written { "wrote" } else { "unchanged" };
@@ -185,6 +199,12 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         write!(out, "{decisions}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line before each file when several go to stdout (`# ==> deploy/shop.nomad.hcl <==`):
+/// an HCL comment, so the stream still reads as HCL, that names the file after it.
+pub fn stdout_file_marker(path: &str) -> String {
+    format!("# ==> {path} <==")
 }
 
 /// Reads a saved analysis.

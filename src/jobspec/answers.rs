@@ -105,6 +105,11 @@ pub struct ServiceAnswers {
     /// Environment values set verbatim (override the repository's defaults).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Variables the service's code reads a dependency's `host:port` from, by dependency
+    /// (`address.web.db=DB_ADDR`): for a host the code had written in, once the code reads it
+    /// from a variable instead.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses: BTreeMap<String, String>,
 }
 
 /// How one container path is stored.
@@ -245,7 +250,7 @@ impl Answers {
         }
         for (var, reference) in &self.secrets {
             let key = format!("secret.{var}");
-            check_env_name(&key, var)?;
+            check_secret_name(&key, var)?;
             SecretRef::parse(&key, reference)?;
         }
         for (service, answers) in &self.services {
@@ -283,7 +288,7 @@ impl Answers {
                 self.node_pool = Some(trimmed.to_string());
             }
             ("secret", var) if !var.is_empty() => {
-                check_env_name(key, var)?;
+                check_secret_name(key, var)?;
                 SecretRef::parse(key, trimmed)?;
                 self.secrets.insert(var.to_string(), trimmed.to_string());
             }
@@ -304,6 +309,17 @@ impl Answers {
                 let volume = VolumeAnswer::parse(key, trimmed)?;
                 check_container_path(key, &path)?;
                 self.service(service).volumes.insert(path, volume);
+            }
+            ("address", rest) => {
+                let (service, dependency) =
+                    rest.split_once('.').ok_or_else(|| AnswerError::BadValue {
+                        key: key.to_string(),
+                        reason: "expected address.SERVICE.DEPENDENCY=VARIABLE".to_string(),
+                    })?;
+                check_service_name(key, service)?;
+                check_service_name(key, dependency)?;
+                check_env_name(key, trimmed)?;
+                self.service(service).addresses.insert(dependency.to_string(), trimmed.to_string());
             }
             ("static_port", rest) if !rest.is_empty() => {
                 // `static_port.web.8080` names a container port; `static_port.web` the main one.
@@ -386,6 +402,11 @@ impl ServiceAnswers {
         }
         if let Some(class) = &self.class {
             check_name(&key("class"), class)?;
+        }
+        for (dependency, variable) in &self.addresses {
+            let key = format!("address.{service}.{dependency}");
+            check_service_name(&key, dependency)?;
+            check_env_name(&key, variable)?;
         }
         for (field, value, min) in
             [("cpu", self.cpu, 1), ("memory", self.memory, 10), ("memory_max", self.memory_max, 10)]
@@ -557,6 +578,17 @@ pub(crate) fn check_env_name(key: &str, value: &str) -> Result<(), AnswerError> 
     }
 }
 
+/// A secret's name: an env variable's, or a compose secret's (`db-password`).
+fn check_secret_name(key: &str, value: &str) -> Result<(), AnswerError> {
+    let ok = value.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(key, format!("`{value}` is not a secret name (letters, digits, `_`, `-`, `.`)")))
+    }
+}
+
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 pub(crate) fn is_env_name(value: &str) -> bool {
     value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -723,7 +755,7 @@ mod tests {
             ("secret.DB_PASSWORD=kv/data/db\"}}#x", "the path must be like"),
             ("secret.DB_PASSWORD=kv/../x#k", "the path must be like"),
             ("secret.DB_PASSWORD=kv/x#a b", "the key after `#`"),
-            ("secret.DB-PASSWORD=kv/x#k", "not an environment variable name"),
+            ("secret.DB/PASSWORD=kv/x#k", "not a secret name"),
             ("job=../etc", "a job name is"),
             ("datacenters=dc1,", "`` is not a datacenter name"),
             ("volume.db=/data", "expected volume.SERVICE./absolute/path"),

@@ -47,6 +47,8 @@ pub struct Generated {
     pub decisions: Vec<Decision>,
     /// Questions nobody answered: their defaults were used.
     pub unanswered: Vec<Question>,
+    /// Files of the repository the jobs deliver, with where they came from.
+    pub delivered: Vec<Delivered>,
 }
 
 /// One job and where it goes.
@@ -135,12 +137,20 @@ pub fn build(
     config: &Config,
     repository: &str,
 ) -> Result<Generated, BuildError> {
-    let mut builder =
-        Builder { answers, config, repository, decisions: Vec::new(), unanswered: Vec::new() };
+    let mut builder = Builder {
+        answers,
+        config,
+        repository,
+        decisions: Vec::new(),
+        unanswered: Vec::new(),
+        static_needs: BTreeMap::new(),
+        delivered: Vec::new(),
+    };
     builder.check_answers(analysis)?;
     let job_name = builder.job_name(repository);
     let deployed = builder.select(analysis)?;
     let names = GroupNames::new(analysis, &job_name);
+    builder.static_needs = static_needs(&deployed);
 
     let (backing, apps): (Vec<&analyze::Service>, Vec<&analyze::Service>) =
         deployed.iter().partition(|service| service.role.is_backing());
@@ -171,7 +181,12 @@ pub fn build(
     }
     let mut seen = BTreeSet::new();
     builder.unanswered.retain(|question| seen.insert(question.key.clone()));
-    Ok(Generated { jobs, decisions: builder.decisions, unanswered: builder.unanswered })
+    Ok(Generated {
+        jobs,
+        decisions: builder.decisions,
+        unanswered: builder.unanswered,
+        delivered: builder.delivered,
+    })
 }
 
 struct Builder<'a> {
@@ -181,6 +196,41 @@ struct Builder<'a> {
     repository: &'a str,
     decisions: Vec<Decision>,
     unanswered: Vec<Question>,
+    /// Container ports a deployed service must bind statically, because another service
+    /// dials it at a host variable with no port variable: service → port → why.
+    static_needs: BTreeMap<String, BTreeMap<u16, String>>,
+    /// Files the jobs deliver.
+    delivered: Vec<Delivered>,
+}
+
+/// The static ports the deployed services need (see [`Builder::static_needs`]).
+fn static_needs(deployed: &[&analyze::Service]) -> BTreeMap<String, BTreeMap<u16, String>> {
+    let mut needs: BTreeMap<String, BTreeMap<u16, String>> = BTreeMap::new();
+    for service in deployed {
+        for var in service.env.iter().filter(|v| !v.secret && v.origin != analyze::EnvOrigin::Image)
+        {
+            let Some(value) = &var.default else { continue };
+            if !environment::is_address_name(&var.name) {
+                continue;
+            }
+            for target in deployed.iter().filter(|t| t.name != service.name) {
+                let mention = std::iter::once(&target.name)
+                    .chain(&target.aliases)
+                    .find_map(|host| environment::host_mention(value, host));
+                let Some((_, _, None)) = mention else { continue };
+                if environment::has_sibling_port(&var.name, service) || value.contains("://") {
+                    continue;
+                }
+                let Some(port) = target.ports.first() else { continue };
+                let why = format!(
+                    "{}'s {} names it without a port and the code reads no port variable",
+                    service.name, var.name
+                );
+                needs.entry(target.name.clone()).or_default().insert(port.container, why);
+            }
+        }
+    }
+    needs
 }
 
 /// Job-wide settings resolved once.
@@ -386,6 +436,26 @@ impl<'a> Builder<'a> {
                     }
                     false
                 }
+                None if !service.profiles.is_empty() => {
+                    let profiles = service.profiles.join(", ");
+                    self.ask(
+                        format!("deploy.{}", service.name),
+                        format!("Deploy {} (compose profile {profiles})?", service.name),
+                        "false".into(),
+                        "compose starts it only when its profile is asked for".into(),
+                        false,
+                    );
+                    self.decide(
+                        &service.name,
+                        "not deployed",
+                        format!(
+                            "it belongs to the compose profile {profiles}, an optional part \
+                             `docker compose up` leaves out (answer deploy.{}=true to deploy it)",
+                            service.name
+                        ),
+                    );
+                    false
+                }
                 None if service.role.is_backing() && only_backing => {
                     self.ask(
                         format!("deploy.{}", service.name),
@@ -580,21 +650,49 @@ impl<'a> Builder<'a> {
             driver: "docker".into(),
             config: Some(config),
             resources: Some(self.resources(service, &answers)),
+            kill_signal: service.stop_signal.clone().filter(|s| s != "SIGTERM"),
             ..Default::default()
         };
-        let mut env = BTreeMap::new();
+        if let Some(signal) = &task.kill_signal {
+            self.decide(
+                &service.name,
+                format!("stopped with {signal}"),
+                "compose's stop_signal: the process shuts down cleanly on it, not on SIGTERM",
+            );
+        }
         let mut templates = Vec::new();
-        let secrets = self.secrets(service, &answers, names, &mut templates, &mut task);
-        self.environment(
+        let mut lines = environment::EnvLines::default();
+        let secrets = self.secrets(
             service,
             &answers,
-            &secrets,
             analysis,
             names,
             deployed,
-            &mut env,
             &mut templates,
+            &mut task,
+            &mut lines,
         );
+        self.environment(service, &answers, &secrets, analysis, names, deployed, &mut lines);
+        self.files(service, analysis, names, deployed, &mut task, &mut templates);
+        let mut env = lines.plain;
+        // A line with nothing to look up (an answered endpoint) is a plain variable.
+        let (left, _) = self.config.delimiters();
+        let fixed: Vec<String> = lines
+            .template
+            .iter()
+            .filter(|(_, v)| !v.contains(left))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in fixed {
+            if let Some(value) = lines.template.remove(&name) {
+                env.insert(name, value);
+            }
+        }
+        if !lines.template.is_empty() {
+            let data: String =
+                lines.template.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+            templates.push(self.template(data, "local/endpoints.env"));
+        }
         // Secret blocks put their `${secret.*}` references into the task's env already.
         env.extend(task.env.take().unwrap_or_default());
         if !env.is_empty() {
@@ -686,7 +784,18 @@ impl<'a> Builder<'a> {
             }
         }
         let mut named: Vec<NamedPort> = Vec::new();
+        let others = service.ports.iter().filter(|p| !p.is_debugger()).count();
         for (index, port) in service.ports.iter().enumerate() {
+            let answered = answers.static_ports.contains_key(&port.container.to_string());
+            if port.is_debugger() && others > 0 && !answered {
+                self.decide(
+                    &format!("{} port {}", service.name, port.container),
+                    "not exposed",
+                    "a debugger listens there by convention: a development setting that a \
+                     deployment should not open (answer static_port to keep it)",
+                );
+                continue;
+            }
             let base = match port.protocol {
                 Protocol::Http => "http",
                 Protocol::Grpc => "grpc",
@@ -704,22 +813,60 @@ impl<'a> Builder<'a> {
                 .or_else(|| if index == 0 { answers.static_ports.get("main") } else { None })
                 .copied();
             let subject = format!("{} port {label}", service.name);
-            match host {
-                Some(host) => self.decide(
-                    &subject,
-                    format!("static host port {host} → container {}", port.container),
-                    "answered",
-                ),
-                None => {
+            let needed =
+                self.static_needs.get(&service.name).and_then(|n| n.get(&port.container)).cloned();
+            // A port clients reach directly (not through a router): UDP, or the TCP port of a
+            // published image that is no backing service (a game server, a DNS server).
+            let direct = port.published.filter(|_| {
+                port.protocol == Protocol::Udp
+                    || port.protocol == Protocol::Tcp
+                        && service.source == Source::Image
+                        && !service.role.is_backing()
+            });
+            let host = match (host, needed, direct) {
+                (Some(host), _, _) => {
+                    self.decide(
+                        &subject,
+                        format!("static host port {host} → container {}", port.container),
+                        "answered",
+                    );
+                    Some(host)
+                }
+                (None, Some(why), _) => {
+                    self.decide(
+                        &subject,
+                        format!("static host port {0} → container {0}", port.container),
+                        format!("{why}; answer static_port to choose another"),
+                    );
+                    Some(port.container)
+                }
+                (None, None, Some(published)) => {
+                    self.decide(
+                        &subject,
+                        format!("static host port {published} → container {}", port.container),
+                        format!(
+                            "compose publishes it and clients reach this {} port directly, not \
+                             through a router; only one instance per client node can hold it",
+                            if port.protocol == Protocol::Udp { "UDP" } else { "TCP" }
+                        ),
+                    );
+                    Some(published)
+                }
+                (None, None, None) => {
                     let reason = if port.published.is_some() {
                         "dynamic host port (Nomad picks a free one, so instances never collide); \
                          the repository publishes a fixed one, answer static_port to keep it"
                     } else {
                         "dynamic host port: Nomad picks a free one, so instances never collide"
                     };
-                    self.decide(&subject, format!("dynamic → container {}", port.container), reason)
+                    self.decide(
+                        &subject,
+                        format!("dynamic → container {}", port.container),
+                        reason,
+                    );
+                    None
                 }
-            }
+            };
             named.push(NamedPort { label, port, host });
         }
         Ok(named)
@@ -768,6 +915,12 @@ impl<'a> Builder<'a> {
     ) -> Vec<Service> {
         let provider = self.config.provider();
         let health_port = service.health.as_ref().and_then(|h| h.port);
+        let facts = service
+            .image
+            .as_deref()
+            .filter(|_| service.source == Source::Image)
+            .and_then(analyze::images::facts);
+        let known_ports: Option<Vec<u16>> = facts.and_then(|f| f.port).map(|p| vec![p.number]);
         let mut out = Vec::new();
         for (index, port) in ports.iter().enumerate() {
             if port.port.protocol == Protocol::Udp {
@@ -780,7 +933,27 @@ impl<'a> Builder<'a> {
             }
             let main = index == 0;
             let name = names.service(&service.name, (!main).then_some(port.label.as_str()));
-            let check = self.check(service, port, main, health_port, ports);
+            // A published image's facts say where the service listens; its other listeners
+            // (MySQL's X protocol, a log input a mounted pipeline may not open) depend on
+            // configuration, and a failing check on one would keep the deployment from
+            // turning healthy. Other services' ports are each checked.
+            let checked = match &known_ports {
+                Some(known) => {
+                    known.contains(&port.port.container) || health_port == Some(port.port.container)
+                }
+                None => true,
+            };
+            let checks = if checked {
+                Some(vec![self.check(service, port, main, health_port, ports)])
+            } else {
+                self.decide(
+                    &format!("{} port {}", service.name, port.label),
+                    "registered without a check",
+                    "the image facts name another port as the service's: this listener depends \
+                     on configuration, and the service's check says whether it is up",
+                );
+                None
+            };
             let mut tags = None;
             if main {
                 if let (Some(hostname), Some(fabio)) = (&answers.hostname, &self.config.fabio) {
@@ -858,7 +1031,7 @@ impl<'a> Builder<'a> {
                 port_label: Some(port.label.clone()),
                 provider: Some(provider.as_str().into()),
                 tags,
-                checks: Some(vec![check]),
+                checks,
                 ..Default::default()
             });
         }
@@ -930,6 +1103,135 @@ impl<'a> Builder<'a> {
         check
     }
 
+    /// The image a service runs: the answer; for a built service the image the repository
+    /// publishes it as, else the configured registry, else `registry.invalid` (never pullable,
+    /// so the job fails clearly instead of pulling someone else's image); for a published image
+    /// without a version, the stable tag the image facts know, proposed as an answer.
+    fn image_of(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        names: &GroupNames,
+    ) -> String {
+        let key = format!("image.{}", service.name);
+        if let Some(image) = &answers.image {
+            self.decide(&service.name, format!("image {image}"), "answered");
+            return image.clone();
+        }
+        let prompt = format!("Image reference of {} (built from {})?", service.name, service.path);
+        if service.source == Source::Image {
+            let Some(image) = &service.image else {
+                let image =
+                    format!("registry.invalid/{}/{}:latest", names.job, names.group(&service.name));
+                let reason = "no image was found for the service".to_string();
+                self.ask(
+                    key,
+                    format!("Image reference of {}?", service.name),
+                    image.clone(),
+                    reason.clone(),
+                    true,
+                );
+                self.decide(&service.name, format!("image {image}"), reason);
+                return image;
+            };
+            let proposal = analyze::images::facts(image).and_then(|facts| {
+                let stable = facts.proposed_tag()?;
+                Some((
+                    format!("{}:{}", analyze::published::without_tag(image), stable.tag),
+                    stable.checked.clone(),
+                ))
+            });
+            return match proposal {
+                Some((pinned, checked)) => {
+                    let reason = format!(
+                        "{image} names no version, so every restart may run a different one; \
+                         {pinned} is the stable release the image facts know (checked {checked})"
+                    );
+                    self.ask(
+                        key,
+                        format!("Image of {} (pin a version)?", service.name),
+                        pinned.clone(),
+                        reason.clone(),
+                        false,
+                    );
+                    self.decide(&service.name, format!("image {pinned}"), reason);
+                    pinned
+                }
+                None if analyze::images::ImageRef::parse(image)
+                    .is_some_and(|r| r.is_unpinned()) =>
+                {
+                    let reason = format!(
+                        "{image} names no version, so every restart may run a different one; \
+                         answer image.{} with a version tag",
+                        service.name
+                    );
+                    self.ask(
+                        key,
+                        format!("Image of {} (pin a version)?", service.name),
+                        image.clone(),
+                        reason.clone(),
+                        false,
+                    );
+                    self.decide(&service.name, format!("image {image}, not pinned"), reason);
+                    image.clone()
+                }
+                None => {
+                    self.decide(
+                        &service.name,
+                        format!("image {image}"),
+                        "the published image the repository runs",
+                    );
+                    image.clone()
+                }
+            };
+        }
+        // Compose's `image:` beside `build:` with a registry is where the build is pushed
+        // (the analysis lists it first; an analysis saved without the list still has it).
+        let tagged =
+            service.image.as_ref().filter(|i| !analyze::published::is_local_name(i)).map(|i| {
+                (
+                    i.clone(),
+                    "the name compose tags the build with; it must be pushed there".to_string(),
+                )
+            });
+        let published = service.published_images.first().map(|p| {
+            let at = p.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+            (
+                p.image.clone(),
+                format!("the image the repository publishes for it ({}{at})", p.evidence.file),
+            )
+        });
+        if let Some((image, reason)) = published.or(tagged) {
+            self.ask(key, prompt, image.clone(), reason.clone(), false);
+            self.decide(&service.name, format!("image {image}"), reason);
+            return image;
+        }
+        let local = service.image.as_ref().map(|i| {
+            format!(" (compose tags the build `{i}`, a name on the developer's machine that no client can pull)")
+        });
+        let (image, reason, needs) = match &self.config.registry {
+            Some(registry) => (
+                format!("{}/{}:latest", registry.trim_end_matches('/'), names.group(&service.name)),
+                "`registry` of .nomad-spec.toml; pin a version tag so a rollback means something"
+                    .to_string(),
+                false,
+            ),
+            None => (
+                format!("registry.invalid/{}/{}:latest", names.job, names.group(&service.name)),
+                format!(
+                    "the service is built from this repository and nothing says where its image is \
+                     pushed{}; `registry.invalid` can never be pulled, so the job fails clearly \
+                     instead of pulling someone else's image",
+                    local.unwrap_or_default()
+                ),
+                true,
+            ),
+        };
+        self.ask(key, prompt, image.clone(), reason.clone(), needs);
+        self.decide(&service.name, format!("image {image}"), reason);
+        image
+    }
+
     fn docker_config(
         &mut self,
         service: &analyze::Service,
@@ -937,71 +1239,7 @@ impl<'a> Builder<'a> {
         ports: &[NamedPort],
         names: &GroupNames,
     ) -> BTreeMap<String, serde_json::Value> {
-        let image = match (&answers.image, service.source, &service.image) {
-            (Some(image), _, _) => {
-                self.decide(&service.name, format!("image {image}"), "answered");
-                image.clone()
-            }
-            (None, Source::Build, Some(image)) => {
-                // Compose tags the build with `image:`; whether it was pushed anywhere is unknown.
-                let (reason, needs) = if image.contains('/') {
-                    ("the name the repository tags its build with; it must be pushed there", false)
-                } else {
-                    (
-                        "the name the repository tags its build with, but without a registry \
-                         Nomad would pull it from Docker Hub's library, which is someone \
-                         else's image",
-                        true,
-                    )
-                };
-                self.ask(
-                    format!("image.{}", service.name),
-                    format!("Image reference of {} (built from {})?", service.name, service.path),
-                    image.clone(),
-                    reason.to_string(),
-                    needs,
-                );
-                self.decide(&service.name, format!("image {image}"), reason);
-                image.clone()
-            }
-            (None, Source::Image, Some(image)) => {
-                self.decide(
-                    &service.name,
-                    format!("image {image}"),
-                    "the published image the repository runs",
-                );
-                image.clone()
-            }
-            (None, _, _) => {
-                let group = names.group(&service.name);
-                let (image, reason, needs) = match &self.config.registry {
-                    Some(registry) => (
-                        format!("{}/{group}:latest", registry.trim_end_matches('/')),
-                        "`registry` of .nomad-spec.toml; pin a version tag so a rollback \
-                         means something"
-                            .to_string(),
-                        false,
-                    ),
-                    None => (
-                        format!("registry.invalid/{}/{group}:latest", names.job),
-                        "the service is built from this repository and nothing says where its \
-                         image is pushed; `registry.invalid` can never be pulled, so the job \
-                         fails clearly instead of pulling someone else's image"
-                            .to_string(),
-                        true,
-                    ),
-                };
-                self.ask(
-                    format!("image.{}", service.name),
-                    format!("Image reference of {} (built from {})?", service.name, service.path),
-                    image.clone(),
-                    reason.clone(),
-                    needs,
-                );
-                self.decide(&service.name, format!("image {image}"), reason);
-                image
-            }
-        };
+        let image = self.image_of(service, answers, names);
         let mut config = BTreeMap::from([("image".to_string(), serde_json::Value::from(image))]);
         if !ports.is_empty() {
             let labels: Vec<serde_json::Value> =
@@ -1013,7 +1251,77 @@ impl<'a> Builder<'a> {
             let args = command.iter().map(|a| serde_json::Value::from(a.clone())).collect();
             config.insert("args".into(), serde_json::Value::Array(args));
         }
+        self.privileges(service, &mut config);
         config
+    }
+
+    /// What compose asks of the Docker daemon: capabilities, kernel parameters and a runtime
+    /// are carried into the driver configuration (each needs the client's docker plugin to
+    /// allow it); what would widen the container's reach over its host (privileged, host
+    /// devices, the host's network, process or IPC namespace) is left out and said.
+    fn privileges(
+        &mut self,
+        service: &analyze::Service,
+        config: &mut BTreeMap<String, serde_json::Value>,
+    ) {
+        use serde_json::Value;
+        for privilege in &service.privileges {
+            let at = format!(
+                "{}{}",
+                privilege.evidence.file,
+                privilege.evidence.line.map(|l| format!(":{l}")).unwrap_or_default()
+            );
+            let subject = format!("{} {}", service.name, privilege.key);
+            match privilege.key.as_str() {
+                "cap_add" => {
+                    let list = config.entry("cap_add".to_string()).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(list) = list {
+                        list.push(Value::from(privilege.value.to_ascii_lowercase()));
+                    }
+                    self.decide(
+                        &subject,
+                        format!("cap_add {}", privilege.value),
+                        format!("compose adds it ({at}); the client's docker plugin must list it in allow_caps"),
+                    );
+                }
+                "sysctls" => {
+                    let Some((name, value)) = privilege.value.split_once('=') else { continue };
+                    // Nomad's docker driver reads `sysctl` as a list of maps.
+                    let list = config
+                        .entry("sysctl".to_string())
+                        .or_insert_with(|| Value::Array(vec![Value::Object(Default::default())]));
+                    if let Some(Value::Object(map)) = list.as_array_mut().and_then(|l| l.first_mut()) {
+                        map.insert(name.trim().to_string(), Value::from(value.trim()));
+                    }
+                    self.decide(&subject, format!("sysctl {}", privilege.value), format!("compose sets it ({at})"));
+                }
+                "runtime" => {
+                    config.insert("runtime".into(), Value::from(privilege.value.clone()));
+                    self.decide(
+                        &subject,
+                        format!("runtime {}", privilege.value),
+                        format!(
+                            "compose runs it with this runtime ({at}); the client's docker plugin \
+                             must list it in allow_runtimes, and only clients that have it can run the task"
+                        ),
+                    );
+                }
+                "platform" => self.decide(
+                    &subject,
+                    format!("platform {} not carried", privilege.value),
+                    format!("compose asks for it ({at}); Nomad places by the client's architecture: add a constraint on attr.cpu.arch if the image has no other"),
+                ),
+                _ => self.decide(
+                    &subject,
+                    format!("{} {} left out", privilege.key, privilege.value),
+                    format!(
+                        "compose asks for it ({at}); it widens the container's reach over its host, \
+                         so the job does not ask for it: add it by hand if the service cannot run \
+                         without it and the client allows it"
+                    ),
+                ),
+            }
+        }
     }
 
     fn resources(&mut self, service: &analyze::Service, answers: &ServiceAnswers) -> Resources {
@@ -1102,7 +1410,12 @@ fn role_name(role: Role) -> &'static str {
 }
 
 mod environment;
+mod files;
+mod reach;
+mod vault;
 mod volumes;
+
+pub use files::Delivered;
 
 #[cfg(test)]
 mod tests;

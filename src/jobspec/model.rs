@@ -139,6 +139,8 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kill_timeout: Option<Nanos>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub leader: Option<bool>,
 }
 

@@ -567,6 +567,7 @@ impl<'a> Renderer<'a> {
         self.opt_string(&mut items, "user", task.user.as_ref());
         items.opt_bool("leader", task.leader);
         items.opt_duration("kill_timeout", task.kill_timeout);
+        self.opt_string(&mut items, "kill_signal", task.kill_signal.as_ref());
         if let Some(lifecycle) = &task.lifecycle {
             let mut block = Items::default();
             block.attr("hook", self.string(&lifecycle.hook));
@@ -585,7 +586,26 @@ impl<'a> Renderer<'a> {
             items.block(block.into_block("volume_mount", &[]));
         }
         if let Some(env) = &task.env {
-            items.block(self.string_map("env", env, &format!("{context} env"))?);
+            if env.keys().all(|key| hcl::Identifier::new(key.as_str()).is_ok()) {
+                items.block(self.string_map("env", env, &format!("{context} env"))?);
+            } else {
+                // Names that are no HCL identifier (`discovery.type`) need Nomad's map form.
+                let mut object = Object::new();
+                for (key, value) in env {
+                    if !key.split('.').all(|part| hcl::Identifier::new(part).is_ok()) {
+                        return Err(RenderError::InvalidKey {
+                            context: format!("{context} env"),
+                            key: key.clone(),
+                        });
+                    }
+                    let key = match Identifier::new(key.as_str()) {
+                        Ok(ident) => ObjectKey::Identifier(ident),
+                        Err(_) => ObjectKey::Expression(Expression::String(key.clone())),
+                    };
+                    object.insert(key, self.string(value));
+                }
+                items.attr("env", Expression::Object(object));
+            }
         }
         if let Some(vault) = &task.vault {
             let mut block = Items::default();

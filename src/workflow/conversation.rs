@@ -142,10 +142,15 @@ pub async fn run(
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
-        last_commit_by_bot: workspace
-            .last_commit_touching(&spec_path)?
-            .filter(|c| c.author_email.eq_ignore_ascii_case(&identity.email))
-            .map(|c| c.sha),
+        // The bot never deletes a job file, so an absent one was not last touched by it (and
+        // the history, which a shallow clone would fetch to find who removed it, is not read).
+        last_commit_by_bot: match spec_file_hash {
+            Some(_) => workspace
+                .last_commit_touching(&spec_path)?
+                .filter(|c| c.author_email.eq_ignore_ascii_case(&identity.email))
+                .map(|c| c.sha),
+            None => None,
+        },
     };
 
     let comments = forge.comments(number).await?;

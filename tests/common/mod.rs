@@ -1,25 +1,21 @@
 //! Shared test support: where the real-world corpus lives, and its job files.
 //!
-//! The corpus (`shared/corpus` beside the repository) is data nobody here wrote; tests read it
-//! in place and never copy it. `NOMAD_SPEC_CORPUS` points elsewhere. A missing corpus fails the
-//! test with a message saying so, rather than letting a corpus test pass on nothing.
+//! The corpus (`shared/corpus` beside the repository, or `NOMAD_SPEC_CORPUS`) is data nobody
+//! here wrote; tests read it in place and never copy it. Where it is found, and what a test
+//! does without it (skip, saying so, or fail under `NOMAD_SPEC_REQUIRE_CORPUS`), is
+//! [`corpus`]'s.
 
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod corpus;
 
 use std::path::{Path, PathBuf};
 
-/// The corpus folder.
-pub fn corpus_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.join("nomad-jobs").is_dir()).unwrap_or_else(|| {
-        panic!("the shared corpus was not found: set NOMAD_SPEC_CORPUS to its folder")
-    })
+/// The corpus folder for the test running now; `None` when there is none, after saying on
+/// stderr that the test skipped (a test returns at once then).
+pub fn corpus_dir() -> Option<PathBuf> {
+    corpus::for_test()
 }
 
 /// Every job file (`*.nomad`, `*.hcl`) below `dir`, sorted.
@@ -41,9 +37,34 @@ pub fn job_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The corpus's Nomad job files.
-pub fn corpus_job_files() -> Vec<PathBuf> {
-    job_files(&corpus_dir().join("nomad-jobs"))
+/// The Nomad job files of the corpus at `corpus`.
+pub fn corpus_job_files(corpus: &Path) -> Vec<PathBuf> {
+    job_files(&corpus.join("nomad-jobs"))
+}
+
+/// Commits the files of folder `dir` in a new git repository, clones that bare beside it as
+/// `<dir>.git`, and returns the bare one's `file://` URL (a git URL to `--path`).
+pub fn bare_repository(dir: &Path) -> String {
+    let git = |cwd: &Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "git {args:?}: {stderr}");
+    };
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "the app"]);
+    let bare = dir.with_extension("git");
+    let parent = dir.parent().unwrap_or(dir);
+    git(
+        parent,
+        &["clone", "-q", "--bare", &dir.display().to_string(), &bare.display().to_string()],
+    );
+    format!("file://{}", bare.display())
 }
 
 /// The folders directly below `dir`, sorted (empty when it cannot be read).

@@ -419,15 +419,14 @@ fn ports_in_start_commands() {
     }
 }
 
-/// The shared corpus (real projects): `$NOMAD_SPEC_CORPUS`, else next to the repository, else
-/// the machine-wide copy. The one lookup of the analyzer's unit tests.
+// Where the shared corpus is, as every test target of the workspace finds it.
+#[path = "../../../tests/common/corpus.rs"]
+mod corpus_location;
+
+/// The shared corpus (real projects) for the test running now; `None`, said on stderr, when
+/// there is none. The one lookup of the analyzer's unit tests.
 pub(crate) fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NOMAD_SPEC_CORPUS").map(PathBuf::from),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
+    corpus_location::for_test()
 }
 
 /// A create-react-app front end: the dev server's port.
@@ -435,10 +434,7 @@ const REACT: &str = r#"Some(Node) Some("react") Some(3000) None grpc=false backi
 
 #[test]
 fn corpus_manifests() {
-    let Some(corpus) = corpus() else {
-        eprintln!("corpus not found; skipped");
-        return;
-    };
+    let Some(corpus) = corpus() else { return };
     let cases = [
         (
             "flask/app/requirements.txt",

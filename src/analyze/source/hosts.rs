@@ -32,8 +32,9 @@ pub struct HostLiteral {
     /// 1-based line.
     pub line: u32,
     /// For a Spring property naming the host: the environment variable that overrides it
-    /// (`SPRING_DATASOURCE_URL` for `spring.datasource.url`).
-    pub setting: Option<String>,
+    /// (`SPRING_DATASOURCE_URL` for `spring.datasource.url`) and the property's value, with a
+    /// URL password masked (`***`).
+    pub setting: Option<(String, String)>,
 }
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
@@ -153,16 +154,20 @@ pub fn host_literals(
 }
 
 /// The environment variable that overrides the Spring property on `line` (relaxed binding:
-/// `spring.datasource.url` → `SPRING_DATASOURCE_URL`).
-fn spring_setting(text: &str, line: u32) -> Option<String> {
+/// `spring.datasource.url` → `SPRING_DATASOURCE_URL`), with the property's value.
+fn spring_setting(text: &str, line: u32) -> Option<(String, String)> {
     let row = text.lines().nth(line.checked_sub(1)? as usize)?;
-    let key = SPRING_PROPERTY.captures(row)?.get(1)?.as_str();
+    let captures = SPRING_PROPERTY.captures(row)?;
+    let key = captures.get(1)?.as_str();
+    let value = row[captures.get(0)?.end()..].trim();
+    let value =
+        crate::analyze::links::mask_url_password(value).unwrap_or_else(|| value.to_string());
     let name: String = key
         .chars()
         .filter(|c| *c != '-')
         .map(|c| if c == '.' || c == '[' || c == ']' { '_' } else { c.to_ascii_uppercase() })
         .collect();
-    Some(name.trim_matches('_').replace("__", "_"))
+    Some((name.trim_matches('_').replace("__", "_"), value))
 }
 
 /// Names of env vars read in a way that fails without them.
@@ -233,7 +238,10 @@ mod tests {
         let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
         let found = host_literals(SourceKind::SpringProperties, text, &line_at);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].setting.as_deref(), Some("SPRING_DATASOURCE_URL"));
+        assert_eq!(
+            found[0].setting,
+            Some(("SPRING_DATASOURCE_URL".into(), "jdbc:postgresql://db:5432/shop".into()))
+        );
         assert_eq!((found[0].host.as_str(), found[0].port, found[0].line), ("db", Some(5432), 2));
     }
 

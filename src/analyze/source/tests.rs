@@ -20,6 +20,45 @@ fn env_of(facts: &SourceFacts) -> Vec<(String, Option<String>, Option<u32>)> {
 fn patterns_compile() {
     let patterns = &*PATTERNS;
     assert!(patterns.env.len() > 10 && patterns.ports.len() > 10);
+    // A run compiles a pattern when it first needs it: compile them all here, so a bad one
+    // fails the tests rather than a user's run.
+    let lists = [&patterns.env, &patterns.ports, &patterns.grpc, &patterns.health];
+    for (_, pattern) in lists.into_iter().flatten() {
+        pattern.get();
+    }
+    for (_, _, pattern) in &patterns.grpc_health {
+        pattern.get();
+    }
+    patterns.health_words.get();
+}
+
+#[test]
+fn the_text_a_pattern_needs() {
+    let cases = [
+        (r"\bprocess\.env\.(?P<name>\w+)", Some("process.env.")),
+        (r"\benv::var(?:_os)?\(", Some("env::var")),
+        (r"\bgrpc\.(?:aio\.)?server\(", Some("grpc.")),
+        (r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>[0-9]{2,5})\b", Some("Listen")),
+        (r"(?m)^[ \t]*server\.port\s*[=:]", None),
+        (r"(?m)\bGRPC::RpcServer\.new\b", Some("GRPC::RpcServer.new")),
+        // A quantifier makes the last character optional; alternatives need no one text.
+        (r"\bhttps?://", Some("http")),
+        (r"\bnew\s+grpc\.Server\(|\.addService\(", None),
+        (r"\b(?:run|run_app)\(", None),
+        (r"\$\{(?P<name>[A-Z]+)\}", None),
+        (r"(?i)\bproxy_pass\s+", None),
+        (r"==\s*", None),
+    ];
+    for (pattern, needs) in cases {
+        assert_eq!(required_literal(pattern).as_deref(), needs, "{pattern}");
+    }
+    // Most of the scan's patterns start with a text of their own, and skip files without it.
+    let patterns = &*PATTERNS;
+    let lists = [&patterns.env, &patterns.ports, &patterns.grpc, &patterns.health];
+    let needs: Vec<&str> =
+        lists.into_iter().flatten().filter_map(|(_, p)| p.needs.as_deref()).collect();
+    assert!(needs.len() > 25, "{needs:?}");
+    assert!(needs.contains(&"process.env.") && needs.contains(&".listen("), "{needs:?}");
 }
 
 /// Env names and defaults a case expects.
@@ -219,6 +258,71 @@ fn grpc_servers_and_their_ports() {
     let plain = "http.ListenAndServe(\":8080\", nil)";
     let (facts, _) = scan_one("main.go", plain);
     assert!(facts.grpc.is_none() && facts.grpc_ports.is_empty());
+}
+
+#[test]
+fn grpc_health_service_registrations() {
+    let go = "import (\n\t\"google.golang.org/grpc\"\n\t\"google.golang.org/grpc/health\"\n\thealthpb \"google.golang.org/grpc/health/grpc_health_v1\"\n)\n\nfunc main() {\n\ts := grpc.NewServer()\n\thealthpb.RegisterHealthServer(s, health.NewServer())\n}\n";
+    let python = "from grpc_health.v1 import health, health_pb2_grpc\n\ndef serve():\n    server = grpc.server(futures.ThreadPoolExecutor())\n    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)\n";
+    let node = "const { HealthImplementation } = require('grpc-health-check');\nconst server = new grpc.Server();\nconst health = new HealthImplementation({ '': 'SERVING' });\nhealth.addToServer(server);\n";
+    let node_v1 = "import * as health from 'grpc-health-check';\nserver.addService(health.service, new health.Implementation(statusMap));\n";
+    let java = "HealthStatusManager health = new HealthStatusManager();\nServer server = ServerBuilder.forPort(9090)\n    .addService(health.getHealthService())\n    .build();\n";
+    let csharp = "var app = builder.Build();\napp.MapGrpcService<GreeterService>();\napp.MapGrpcHealthChecksService();\n";
+    let rust = "use tonic::transport::Server;\n\nlet (reporter, health) = tonic_health::server::health_reporter();\nServer::builder().add_service(health);\n";
+    let ruby = "server = GRPC::RpcServer.new\nserver.handle(Grpc::Health::Checker.new)\n";
+    let cases = [
+        ("cmd/server/main.go", go, 9),
+        ("server.py", python, 5),
+        ("server.js", node, 3),
+        ("src/server.ts", node_v1, 2),
+        ("src/main/java/app/Main.java", java, 3),
+        ("Program.cs", csharp, 3),
+        ("src/main.rs", rust, 3),
+        ("server.rb", ruby, 2),
+    ];
+    for (path, text, line) in cases {
+        let (facts, _) = scan_one(path, text);
+        let found = facts.grpc_health.unwrap_or_else(|| panic!("{path}: no health service"));
+        assert_eq!(
+            (found.file.as_str(), found.line, found.what.as_str()),
+            (path, Some(line), "registers the gRPC health service (grpc.health.v1)"),
+        );
+    }
+}
+
+#[test]
+fn grpc_health_clients_and_look_alikes_are_not_a_health_service() {
+    let cases = [
+        // A client asking another server's health.
+        (
+            "client.go",
+            "import healthpb \"google.golang.org/grpc/health/grpc_health_v1\"\n\nc := healthpb.NewHealthClient(conn)\n",
+        ),
+        (
+            "client.py",
+            "from grpc_health.v1 import health_pb2_grpc\nstub = health_pb2_grpc.HealthStub(channel)\n",
+        ),
+        ("Client.java", "HealthGrpc.HealthBlockingStub stub = HealthGrpc.newBlockingStub(channel);\n"),
+        // The project's own `Health` service, not the standard one a gRPC check asks.
+        ("main.go", "s := grpc.NewServer()\npb.RegisterHealthServer(s, &myHealth{})\n"),
+        ("server.py", "app_pb2_grpc.add_HealthServicer_to_server(MyHealth(), server)\n"),
+        ("server.js", "const impl = new Implementation(db);\n"),
+        ("src/main.rs", "let reporter = health_reporter();\n"),
+        // An HTTP health route is not gRPC's.
+        ("main.go", "http.HandleFunc(\"/health\", h)\n"),
+        // A test registers whatever it likes.
+        (
+            "server/health_test.go",
+            "import \"google.golang.org/grpc/health\"\nhealthpb.RegisterHealthServer(s, health.NewServer())\n",
+        ),
+    ];
+    for (path, text) in cases {
+        // Through the whole scan, which is what leaves tests out.
+        let listing = [(path, text.len() as u64)];
+        let mut read = |_: &str, _: &mut Vec<Note>| Some(text.to_string());
+        let facts = scan_in(listing.into_iter(), "", &mut read, &mut Vec::new());
+        assert!(facts.grpc_health.is_none(), "{path}: {:?}", facts.grpc_health);
+    }
 }
 
 #[test]

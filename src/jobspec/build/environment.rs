@@ -1,33 +1,64 @@
-//! Environment of a service's task: plain values, secrets from Vault, and the addresses of the
-//! services it depends on (a service-discovery template, or a fixed endpoint).
+//! Environment of a service's task: the values the app is given, secrets from Vault, and the
+//! addresses of the services it depends on.
+//!
+//! The rules, each for a mistake an operator would otherwise find on the first deploy:
+//! - values the image already sets (a Dockerfile `ENV`) are not copied into the job;
+//! - a placeholder (`yourUser`, `192.168.178.X`, an unresolved `${VAR}`) is never written: it
+//!   is asked for; so is a variable the code fails without;
+//! - a value is rewritten to a dependency's address only where the variable is an address
+//!   (`*_HOST`, `*_URL`, `host:port`, a URL), never `MYSQL_DATABASE=wordpress`; the address
+//!   carries the port (a sibling `*_PORT` the code reads is set from the same lookup, else the
+//!   dependency gets the static port the code expects);
+//! - secrets come from Vault; a connection URL that carries a password keeps its shape, with
+//!   the address from the lookup and only the password from Vault; both ends of one
+//!   credential read one Vault key;
+//! - a host written into the code gets the setting that overrides it when the framework has
+//!   one, else a question that says exactly what is unreachable and why.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Builder, GroupNames};
-use crate::analyze::{self, Analysis};
-use crate::jobspec::answers::{is_env_name, SecretRef, ServiceAnswers};
-use crate::jobspec::config::ServiceProvider;
-use crate::jobspec::features::Feature;
-use crate::jobspec::{Secret, Task, Template, Vault};
+use super::reach::Reach;
+use super::{Builder, Feature, GroupNames};
+use crate::analyze::{self, Analysis, EnvOrigin};
+use crate::jobspec::answers::{is_env_name, ServiceAnswers};
+use crate::jobspec::{Secret, Task, Template};
+
+/// Where the lines of a task's environment come from, once rendered.
+#[derive(Debug, Default)]
+pub(super) struct EnvLines {
+    /// Plain values (`env` block).
+    pub plain: BTreeMap<String, String>,
+    /// Template lines (`NAME=value with expressions`) rendered into an env file: lookups and
+    /// Vault reads.
+    pub template: BTreeMap<String, String>,
+}
 
 impl Builder<'_> {
-    /// Secret variables → a Vault template; returns the names handled.
+    /// Secret variables → Vault. Returns the names handled. A connection URL with a password
+    /// that names a dependency becomes a template line in `lines` (address from the lookup,
+    /// password from Vault).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn secrets(
         &mut self,
         service: &analyze::Service,
         answers: &ServiceAnswers,
+        analysis: &Analysis,
         names: &GroupNames,
+        deployed: &[&analyze::Service],
         templates: &mut Vec<Template>,
         task: &mut Task,
+        lines: &mut EnvLines,
     ) -> BTreeSet<String> {
         let mut by_path: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut handled = BTreeSet::new();
         let kv_v1 = self.config.vault.as_ref().and_then(|v| v.kv_version) == Some(1);
+        let mut reads_vault = false;
         for var in &service.env {
-            let answered = self.answers.secrets.get(&var.name);
-            if !(var.secret || answered.is_some()) || answers.env.contains_key(&var.name) {
+            let answered = self.answers.secrets.contains_key(&var.name);
+            if !(var.secret || answered) || answers.env.contains_key(&var.name) {
                 continue;
             }
+            let subject = format!("{} secret {}", service.name, var.name);
             if !is_env_name(&var.name) {
                 self.decide(
                     &service.name,
@@ -36,70 +67,40 @@ impl Builder<'_> {
                 );
                 continue;
             }
-            let reference = match answered.and_then(|a| SecretRef::parse("secret", a).ok()) {
-                Some(reference) => {
-                    self.decide(
-                        &format!("{} secret {}", service.name, var.name),
-                        format!("from Vault {}#{}", reference.path, reference.key),
-                        "answered",
-                    );
-                    reference
-                }
-                None => {
-                    let vault = self.config.vault.clone().unwrap_or_default();
-                    let mount =
-                        vault.mount.as_deref().unwrap_or("kv").trim_matches('/').to_string();
-                    let pattern = vault.path.as_deref().unwrap_or("{job}");
-                    let path = pattern
-                        .replace("{job}", &names.job)
-                        .replace("{service}", &names.group(&service.name));
-                    let data = if kv_v1 { "" } else { "data/" };
-                    let reference = SecretRef {
-                        path: format!("{mount}/{data}{}", path.trim_matches('/')),
-                        key: var.name.clone(),
+            let (key, owner) = self.credential_key(var, service, analysis);
+            if let Some(masked) = var.masked.as_deref().filter(|_| !answered) {
+                if let Some((line, dependency)) =
+                    self.url_with_secret(masked, service, analysis, names, deployed)
+                {
+                    let Some(reference) = self.secret_ref(&key, &subject, &owner, names) else {
+                        continue;
                     };
-                    let default = format!("{}#{}", reference.path, reference.key);
-                    let reason = if kv_v1 {
-                        "the [vault] convention (KV v1 under <mount>/<job>), the key named \
-                         after the variable"
-                    } else {
-                        "the [vault] convention (KV v2 under <mount>/data/<job>), the key \
-                                  named after the variable"
-                    };
-                    let kv = if kv_v1 { 1 } else { 2 };
-                    self.ask(
-                        format!("secret.{}", var.name),
-                        format!(
-                            "Vault KV v{kv} path#key holding {} (for {})?",
-                            var.name, service.name
-                        ),
-                        default.clone(),
-                        reason.into(),
-                        false,
-                    );
+                    let secret = self.secret_expression(&reference);
+                    lines.template.insert(var.name.clone(), line.replace("***", &secret));
                     self.decide(
-                        &format!("{} secret {}", service.name, var.name),
-                        format!("from Vault {default}"),
-                        reason,
+                        &format!("{} env {}", service.name, var.name),
+                        format!("the URL's address from the lookup of {dependency}, its password from Vault"),
+                        "the connection URL names a service of the repository: only the password is a \
+                         secret; the address and port come from the registry at placement",
                     );
-                    // An unparsable convention path would put odd text into a template.
-                    match SecretRef::parse("secret", &default) {
-                        Ok(reference) => reference,
-                        Err(err) => {
-                            self.decide(
-                                &service.name,
-                                format!("{} left out", var.name),
-                                err.to_string(),
-                            );
-                            continue;
-                        }
-                    }
+                    handled.insert(var.name.clone());
+                    reads_vault = true;
+                    continue;
                 }
-            };
+            }
+            let Some(reference) = self.secret_ref(&key, &subject, &owner, names) else { continue };
             handled.insert(var.name.clone());
             by_path.entry(reference.path).or_default().push((var.name.clone(), reference.key));
         }
         if by_path.is_empty() {
+            if reads_vault {
+                self.vault_access(
+                    &service.name,
+                    names,
+                    task,
+                    "the connection URL's password from Vault",
+                );
+            }
             return handled;
         }
         let features = self.config.nomad_features();
@@ -137,44 +138,63 @@ impl Builder<'_> {
             templates.push(self.template(data, "secrets/vault.env"));
             "secrets rendered from Vault into secrets/vault.env"
         };
-        let identity = features.has(Feature::VaultWorkloadIdentity);
-        let (role, policies, reason) = match (&vault.role, &vault.policies) {
-            (Some(role), _) if identity => (
-                Some(role.clone()),
-                None,
-                format!("workload identity role `{role}` of .nomad-spec.toml"),
-            ),
-            (_, Some(policies)) => (
-                None,
-                Some(policies.clone()),
-                "legacy token policies of .nomad-spec.toml".to_string(),
-            ),
-            (None, None) if identity => (
-                None,
-                None,
-                "Nomad 1.7+ workload identity with the cluster's default Vault role \
-                 (set [vault] role to name one)"
-                    .to_string(),
-            ),
-            (role, None) => {
-                // Before 1.7 a task's Vault token comes from policies; a role there would be
-                // a token role, not the workload identity role the config names.
-                let policy = names.job.clone();
-                (
-                    None,
-                    Some(vec![policy.clone()]),
-                    format!(
-                        "{} has no Vault workload identity (Nomad 1.7+){}: token policy \
-                         `{policy}` named after the job (set [vault] policies to choose)",
-                        features.describe(),
-                        if role.is_some() { ", so [vault] role is not used" } else { "" }
-                    ),
-                )
-            }
-        };
-        self.decide(&service.name, what, reason);
-        task.vault = Some(Vault { role, policies, ..Default::default() });
+        self.vault_access(&service.name, names, task, what);
         handled
+    }
+
+    /// The Vault key and the service whose path holds it, for a secret variable: the shared
+    /// credential's key when several variables hold the same secret (preferring the variable
+    /// a database reads for its own password), else the variable's own name.
+    fn credential_key(
+        &self,
+        var: &analyze::EnvVar,
+        service: &analyze::Service,
+        analysis: &Analysis,
+    ) -> (String, String) {
+        let Some(credential) = &var.credential else {
+            return (var.name.clone(), service.name.clone());
+        };
+        let holders: Vec<(&analyze::Service, &analyze::EnvVar)> = analysis
+            .services
+            .iter()
+            .flat_map(|s| s.env.iter().map(move |e| (s, e)))
+            .filter(|(_, e)| e.credential.as_ref() == Some(credential))
+            .collect();
+        let own_password = holders.iter().find(|(s, e)| {
+            let image = s.image.as_deref().or(s.base_image.as_deref());
+            image
+                .and_then(analyze::images::facts)
+                .and_then(|f| f.credentials)
+                .is_some_and(|c| c.password.contains(&e.name) || c.root_password.contains(&e.name))
+        });
+        let (owner, holder) = own_password.or(holders.first()).copied().unwrap_or((service, var));
+        (holder.name.clone(), owner.name.clone())
+    }
+
+    /// A masked URL (`mysql://root:***@db:3306/x`) that names a service of the analysis, with
+    /// its host rewritten to the dependency's lookup: the line and the dependency's name.
+    fn url_with_secret(
+        &self,
+        masked: &str,
+        service: &analyze::Service,
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+    ) -> Option<(String, String)> {
+        let (left, right) = self.config.delimiters();
+        for target in analysis.services.iter().filter(|s| s.name != service.name) {
+            for host in std::iter::once(&target.name).chain(&target.aliases) {
+                let Some((start, end, port)) = host_mention(masked, host) else { continue };
+                let reach = self.reach(target, port, names, deployed);
+                // A URL without a port relied on the scheme's: the lookup gives the real one.
+                let rewritten = reach.inline(left, right, true);
+                return Some((
+                    format!("{}{rewritten}{}", &masked[..start], &masked[end..]),
+                    target.name.clone(),
+                ));
+            }
+        }
+        None
     }
 
     /// Nomad 1.11 `secret` blocks, one per Vault path, and task env entries
@@ -236,7 +256,7 @@ impl Builder<'_> {
         );
     }
 
-    fn template(&self, data: String, destination: &str) -> Template {
+    pub(super) fn template(&self, data: String, destination: &str) -> Template {
         let (left, right) = self.config.delimiters();
         let custom = (left, right) != ("{{", "}}");
         Template {
@@ -250,7 +270,8 @@ impl Builder<'_> {
         }
     }
 
-    /// Plain variables → `env`; variables naming another service → a discovery template.
+    /// Plain variables → `env`; variables naming another service → template lines with the
+    /// lookup; hosts the code writes in → settings or questions.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn environment(
         &mut self,
@@ -260,27 +281,53 @@ impl Builder<'_> {
         analysis: &Analysis,
         names: &GroupNames,
         deployed: &[&analyze::Service],
-        env: &mut BTreeMap<String, String>,
-        templates: &mut Vec<Template>,
+        lines: &mut EnvLines,
     ) {
         let (left, right) = self.config.delimiters();
-        let mut lookups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut pointed = BTreeSet::new();
-        // Dependencies found in Consul's catalog are looked up there whatever the provider.
-        let mut consul_names = BTreeSet::new();
+        let mut from_image = Vec::new();
+        // Port variables set from a lookup beside their host variable.
+        let mut port_vars: BTreeSet<String> = BTreeSet::new();
         for var in &service.env {
-            if secrets.contains(&var.name) || answers.env.contains_key(&var.name) || var.secret {
+            if secrets.contains(&var.name)
+                || answers.env.contains_key(&var.name)
+                || var.secret
+                || port_vars.contains(&var.name)
+                || lines.template.contains_key(&var.name)
+            {
+                continue;
+            }
+            let subject = format!("{} env {}", service.name, var.name);
+            if var.origin == EnvOrigin::Image {
+                from_image.push(var.name.clone());
                 continue;
             }
             let Some(default) = &var.default else {
-                self.decide(
-                    &format!("{} env {}", service.name, var.name),
-                    "not set",
-                    "read by the service but no value was found; it keeps its own default",
-                );
+                if var.required {
+                    self.ask(
+                        format!("env.{}.{}", service.name, var.name),
+                        format!("Value of {} for {}?", var.name, service.name),
+                        String::new(),
+                        "the code fails without it and the repository gives it no value".into(),
+                        true,
+                    );
+                    self.decide(
+                        &subject,
+                        "asked",
+                        "the code reads it with no default and fails without it",
+                    );
+                } else {
+                    self.decide(
+                        &subject,
+                        "not set",
+                        "read by the service but no value was found; it keeps its own default",
+                    );
+                }
                 continue;
             };
-            if !is_env_name(&var.name) {
+            // Docker passes dotted names (`discovery.type`, read by Elasticsearch as a
+            // setting) and Nomad's `env = { "a.b" = ... }` carries them.
+            if !var.name.split('.').all(is_env_name) {
                 self.decide(
                     &service.name,
                     format!("{} left out", var.name),
@@ -288,180 +335,440 @@ impl Builder<'_> {
                 );
                 continue;
             }
-            let mut value = default.clone();
-            let mut lookup = None;
-            for dependency in &service.depends_on {
-                let Some(target) = analysis.services.iter().find(|s| &s.name == dependency) else {
-                    continue;
-                };
-                let Some(rewritten) = point_at(&value, dependency, target, left, right) else {
-                    continue;
-                };
-                let target_answers = self.service_answers(dependency);
-                if let Some(endpoint) = &target_answers.endpoint {
-                    value = endpoint_value(&value, dependency, endpoint);
-                    self.decide(
-                        &format!("{} env {}", service.name, var.name),
-                        format!("points at {endpoint}"),
-                        format!("endpoint.{dependency} answered"),
-                    );
-                } else if let Some(found) = self
-                    .config
-                    .cluster
-                    .services
-                    .get(dependency)
-                    .filter(|_| !deployed.iter().any(|s| &s.name == dependency))
-                {
-                    self.decide(
-                        &format!("{} env {}", service.name, var.name),
-                        format!("looked up as Consul service `{}`", found.name),
-                        format!("its value names {dependency}, found in Consul's catalog"),
-                    );
-                    consul_names.insert(found.name.clone());
-                    lookup = Some((found.name.clone(), rewritten.0));
-                } else {
-                    let name = names.service(dependency, None);
-                    let where_ = if deployed.iter().any(|s| &s.name == dependency) {
-                        "deployed by these jobs"
-                    } else {
-                        "not deployed here: it must be registered under that name, or answer \
-                         endpoint.SERVICE=host:port"
-                    };
-                    self.decide(
-                        &format!("{} env {}", service.name, var.name),
-                        format!("looked up as service `{name}`"),
-                        format!("its value names {dependency} ({where_}); addresses and ports in Nomad are assigned at placement"),
-                    );
-                    if !rewritten.1 {
+            if let Some(why) = placeholder(default) {
+                self.ask(
+                    format!("env.{}.{}", service.name, var.name),
+                    format!("Value of {} for {}?", var.name, service.name),
+                    String::new(),
+                    format!("the repository's value `{default}` {why}"),
+                    true,
+                );
+                self.decide(&subject, "not written, asked", format!("`{default}` {why}"));
+                continue;
+            }
+            let is_address = is_address_name(&var.name) || looks_like_address(default);
+            let mut rewritten = None;
+            if is_address {
+                for target in analysis.services.iter().filter(|s| s.name != service.name) {
+                    let named = std::iter::once(&target.name)
+                        .chain(&target.aliases)
+                        .find_map(|host| host_mention(default, host).map(|m| (host.clone(), m)));
+                    let Some((host, (start, end, port))) = named else { continue };
+                    if !is_plain_value(default) {
                         self.decide(
-                            &format!("{} env {}", service.name, var.name),
-                            "host only",
+                            &subject,
+                            "kept as written",
                             format!(
-                                "the port of {dependency} is assigned at placement, so the service must \
-                                 also read it from the same lookup, or answer \
-                                 static_port.{dependency} or endpoint.{dependency}"
+                                "it names {} but holds characters a template line cannot carry",
+                                target.name
                             ),
                         );
+                        break;
                     }
-                    lookup = Some((name, rewritten.0));
+                    let reach = self.reach(target, port, names, deployed);
+                    let with_port = port.is_some();
+                    let value = format!(
+                        "{}{}{}",
+                        &default[..start],
+                        reach.inline(left, right, with_port),
+                        &default[end..]
+                    );
+                    self.decide(
+                        &subject,
+                        format!("points at {}", reach.describe()),
+                        format!("its value names {host}; {}", reach_reason(&reach)),
+                    );
+                    if !with_port {
+                        self.host_only(service, var, target, &reach, &mut port_vars, lines);
+                    }
+                    pointed.insert(target.name.clone());
+                    rewritten = Some(value);
+                    break;
                 }
-                pointed.insert(dependency.clone());
             }
-            match lookup {
-                Some((name, line)) => {
-                    lookups.entry(name).or_default().push(format!("{}={line}", var.name))
+            match rewritten {
+                Some(value) => {
+                    lines.template.insert(var.name.clone(), value);
                 }
                 None => {
-                    env.insert(var.name.clone(), value);
+                    lines.plain.insert(var.name.clone(), default.clone());
                 }
             }
         }
+        if !from_image.is_empty() {
+            self.decide(
+                &service.name,
+                format!("not copied: {}", from_image.join(", ")),
+                "the image's Dockerfile sets them (ENV): the container has them already",
+            );
+        }
+        self.image_addresses(service, analysis, names, deployed, lines, &mut pointed);
+        self.code_hosts(service, answers, analysis, names, deployed, lines, &mut pointed);
         for dependency in &service.depends_on {
-            if !pointed.contains(dependency) {
-                let known = analysis.services.iter().any(|s| &s.name == dependency);
-                let reason = if known {
-                    "no variable with a value naming it was found; if the service reaches it by \
-                     the compose host name, that name does not resolve on Nomad"
-                } else {
-                    "it is not a service of this repository"
-                };
-                self.decide(
-                    &service.name,
-                    format!("depends on {dependency}: nothing rewritten"),
-                    reason,
-                );
+            // A delivered file naming it is rewritten by the files step.
+            let in_file =
+                service.files.iter().any(|f| f.hosts.iter().any(|h| &h.service == dependency));
+            if pointed.contains(dependency) || in_file {
+                continue;
             }
+            let known = analysis.services.iter().any(|s| &s.name == dependency);
+            let reason = if known {
+                "no variable, file or code of it names the dependency's address: if it reaches \
+                 the compose host name some other way, that name does not resolve on Nomad"
+            } else {
+                "it is not a service of this repository"
+            };
+            self.decide(
+                &service.name,
+                format!("depends on {dependency}: nothing rewritten"),
+                reason,
+            );
         }
         for (var, value) in &answers.env {
-            env.insert(var.clone(), value.clone());
+            lines.template.remove(var);
+            lines.plain.insert(var.clone(), value.clone());
             self.decide(&format!("{} env {var}", service.name), "set", "answered");
         }
-        if lookups.is_empty() {
+    }
+
+    /// A host variable without a port (`DB_HOST=db`): the sibling port variable the code
+    /// reads gets the lookup's port; else the dependency's port must be the one the code
+    /// assumes, which the builder made static when it deploys it.
+    fn host_only(
+        &mut self,
+        service: &analyze::Service,
+        var: &analyze::EnvVar,
+        target: &analyze::Service,
+        reach: &Reach,
+        port_vars: &mut BTreeSet<String>,
+        lines: &mut EnvLines,
+    ) {
+        let (left, right) = self.config.delimiters();
+        let subject = format!("{} env {}", service.name, var.name);
+        if let Some(port_var) = sibling_port(&var.name, service) {
+            let port = match reach {
+                Reach::Lookup { function, name, .. } => format!(
+                    "{left} range $i, $s := {function} \"{name}\" {right}{left} if eq $i 0 {right}\
+                     {left} .Port {right}{left} end {right}{left} end {right}"
+                ),
+                Reach::Endpoint(endpoint) => {
+                    endpoint.rsplit_once(':').map_or("", |(_, port)| port).to_string()
+                }
+            };
+            lines.template.insert(port_var.clone(), port);
+            port_vars.insert(port_var.clone());
+            self.decide(
+                &format!("{} env {port_var}", service.name),
+                format!("the port of {}", reach.describe()),
+                format!("{} carries no port; the code reads the port from {port_var}", var.name),
+            );
             return;
         }
-        let function = match self.config.provider() {
-            ServiceProvider::Nomad => "nomadService",
-            ServiceProvider::Consul => "service",
-        };
-        let mut data = String::new();
-        for (name, lines) in &lookups {
-            let function = if consul_names.contains(name) { "service" } else { function };
-            data.push_str(&format!("{left} range {function} \"{name}\" {right}\n"));
-            for line in lines {
-                data.push_str(line);
-                data.push('\n');
-            }
-            data.push_str(&format!("{left} end {right}\n"));
+        match self.static_needs.get(&target.name).and_then(|ports| ports.keys().next()) {
+            Some(port) => self.decide(
+                &subject,
+                format!("host only: {} listens on its static port {port}", target.name),
+                "the code reads no port variable, so it dials the port it assumes",
+            ),
+            None => self.decide(
+                &subject,
+                "host only",
+                format!(
+                    "the port of {} is assigned at placement and the code reads no port \
+                     variable: answer static_port.{} or endpoint.{}",
+                    target.name, target.name, target.name
+                ),
+            ),
         }
-        templates.push(self.template(data, "local/endpoints.env"));
     }
+
+    /// Variables a well-known image reads to reach other services (Kibana's
+    /// `ELASTICSEARCH_HOSTS`, whose default names `elasticsearch`): set from the lookup when
+    /// the default names a service of the repository and nothing sets them.
+    fn image_addresses(
+        &mut self,
+        service: &analyze::Service,
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+        lines: &mut EnvLines,
+        pointed: &mut BTreeSet<String>,
+    ) {
+        let (left, right) = self.config.delimiters();
+        let image = service.image.as_deref().or(service.base_image.as_deref());
+        let Some(facts) = image.and_then(analyze::images::facts) else { return };
+        let source =
+            facts.source(analyze::images::Fact::Addresses).unwrap_or("the image facts").to_string();
+        for address in &facts.addresses {
+            if service.env.iter().any(|e| e.name == address.env)
+                || lines.template.contains_key(&address.env)
+            {
+                continue;
+            }
+            let Some(default) = &address.default else { continue };
+            for target in analysis.services.iter().filter(|s| s.name != service.name) {
+                let named = std::iter::once(&target.name)
+                    .chain(&target.aliases)
+                    .find_map(|host| host_mention(default, host));
+                let Some((start, end, port)) = named else { continue };
+                let reach = self.reach(target, port, names, deployed);
+                let value = format!(
+                    "{}{}{}",
+                    &default[..start],
+                    reach.inline(left, right, port.is_some()),
+                    &default[end..]
+                );
+                lines.template.insert(address.env.clone(), value);
+                self.decide(
+                    &format!("{} env {}", service.name, address.env),
+                    format!("points at {}", reach.describe()),
+                    format!(
+                        "{} reaches {} through {} (default `{default}`, {source})",
+                        facts.family, target.name, address.env
+                    ),
+                );
+                pointed.insert(target.name.clone());
+                break;
+            }
+        }
+    }
+
+    /// Hosts written into the code: the framework's setting when it has one, the answered
+    /// variable when the code now reads one, else a question that says what is unreachable.
+    #[allow(clippy::too_many_arguments)]
+    fn code_hosts(
+        &mut self,
+        service: &analyze::Service,
+        answers: &ServiceAnswers,
+        analysis: &Analysis,
+        names: &GroupNames,
+        deployed: &[&analyze::Service],
+        lines: &mut EnvLines,
+        pointed: &mut BTreeSet<String>,
+    ) {
+        let (left, right) = self.config.delimiters();
+        let mut by_dependency: BTreeMap<&str, Vec<&analyze::CodeHost>> = BTreeMap::new();
+        for host in &service.code_hosts {
+            by_dependency.entry(host.service.as_str()).or_default().push(host);
+        }
+        for (dependency, hosts) in by_dependency {
+            let Some(target) = analysis.services.iter().find(|s| s.name == dependency) else {
+                continue;
+            };
+            let port = hosts.iter().find_map(|h| h.port);
+            let reach = self.reach(target, port, names, deployed);
+            let places: Vec<String> = hosts
+                .iter()
+                .map(|h| {
+                    let line = h.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+                    format!("`{}` ({}{line})", h.text, h.evidence.file)
+                })
+                .collect();
+            let subject = format!("{} reaches {dependency}", service.name);
+            if let Some(variable) = answers.addresses.get(dependency) {
+                lines.template.insert(variable.clone(), reach.inline(left, right, true));
+                self.decide(&subject, format!("{variable} from {}", reach.describe()), "answered");
+                pointed.insert(dependency.to_string());
+                continue;
+            }
+            let setting = hosts
+                .iter()
+                .find_map(|h| h.setting.clone())
+                .filter(|(_, value)| !value.contains("***"));
+            if let Some((variable, value)) = setting {
+                let mention = std::iter::once(&target.name)
+                    .chain(&target.aliases)
+                    .find_map(|host| host_mention(&value, host));
+                if let Some((start, end, port)) = mention.filter(|_| is_plain_value(&value)) {
+                    let line = format!(
+                        "{}{}{}",
+                        &value[..start],
+                        reach.inline(left, right, port.is_some()),
+                        &value[end..]
+                    );
+                    lines.template.insert(variable.clone(), line);
+                    self.decide(
+                        &subject,
+                        format!("{variable} from {}", reach.describe()),
+                        format!(
+                            "the code names {dependency} in {}; the framework reads {variable} \
+                             instead of that setting",
+                            places.join(", ")
+                        ),
+                    );
+                    pointed.insert(dependency.to_string());
+                    continue;
+                }
+            }
+            let host = hosts.first().map(|h| h.text.clone()).unwrap_or_default();
+            self.ask(
+                format!("address.{}.{dependency}", service.name),
+                format!(
+                    "Which variable does {}'s code read {dependency}'s host:port from, once it \
+                     reads one?",
+                    service.name
+                ),
+                String::new(),
+                format!("the code dials {dependency} at {}", places.join(", ")),
+                true,
+            );
+            self.decide(
+                &subject,
+                format!("unreachable: the code dials {host}"),
+                format!(
+                    "{} write the compose host name of {dependency} into the code, with no \
+                     setting to change it; on Nomad that name does not resolve. Make the code \
+                     read the address from a variable and answer \
+                     address.{}.{dependency}=VARIABLE (the job then sets it from {}), or give \
+                     the containers a DNS name for {dependency}",
+                    places.join(", "),
+                    service.name,
+                    reach.describe()
+                ),
+            );
+            pointed.insert(dependency.to_string());
+        }
+    }
+}
+
+/// Why a dependency is reached the way it is, for a decision.
+fn reach_reason(reach: &Reach) -> String {
+    match reach {
+        Reach::Lookup { how, .. } => {
+            format!("{how}; addresses and ports in Nomad are assigned at placement")
+        }
+        Reach::Endpoint(_) => "the endpoint answered".to_string(),
+    }
+}
+
+/// Variable names that hold an address (`DB_HOST`, `API_URL`, `discovery.seed_hosts`).
+pub(super) fn is_address_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase().replace('.', "_");
+    const ENDINGS: [&str; 16] = [
+        "HOST",
+        "HOSTNAME",
+        "HOSTS",
+        "ADDR",
+        "ADDRESS",
+        "URL",
+        "URI",
+        "URLS",
+        "SERVER",
+        "SERVERS",
+        "ENDPOINT",
+        "ENDPOINTS",
+        "DSN",
+        "BROKER",
+        "BROKERS",
+        "UPSTREAM",
+    ];
+    ENDINGS.iter().any(|ending| upper == *ending || upper.ends_with(&format!("_{ending}")))
+}
+
+/// Values shaped like an address: a URL or `host:port`.
+pub(super) fn looks_like_address(value: &str) -> bool {
+    if value.contains("://") {
+        return true;
+    }
+    let first = value.split([',', ';', ' ']).next().unwrap_or(value);
+    match first.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && host.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Why a value is a placeholder rather than a value, when it is one.
+pub(super) fn placeholder(value: &str) -> Option<String> {
+    let trimmed = value.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    if trimmed.contains("${") || unresolved_dollar(trimmed) {
+        return Some(
+            "names a variable of the shell that runs compose, which Nomad does not have".into(),
+        );
+    }
+    let your = lower.strip_prefix("your").is_some_and(|rest| {
+        rest.is_empty()
+            || rest.starts_with(['-', '_', '@', '.'])
+            || trimmed[4..].starts_with(char::is_uppercase)
+    });
+    let angle = trimmed.starts_with('<') && trimmed.ends_with('>');
+    let change =
+        ["changeme", "change_me", "change-me", "replaceme", "replace_me", "todo", "fixme", "xxx"]
+            .contains(&lower.as_str());
+    let ends_x = trimmed.split(['.', ':']).count() >= 3
+        && trimmed.rsplit('.').next().is_some_and(|octet| octet.eq_ignore_ascii_case("x"));
+    let val_suffix =
+        trimmed.ends_with("_VAL") && trimmed.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+    let example = lower.ends_with("example.com") || lower.ends_with("example.org");
+    (your || angle || change || ends_x || val_suffix || example)
+        .then(|| "is a placeholder the repository asks to replace".to_string())
+}
+
+/// `$NAME` left unexpanded (compose keeps a variable it could not resolve as written).
+fn unresolved_dollar(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, pair)| {
+        pair[0] == b'$'
+            && (pair[1].is_ascii_alphabetic() || pair[1] == b'_')
+            && (i == 0 || bytes[i - 1] != b'$')
+    })
+}
+
+/// Whether the service has a port variable beside the host variable `host_var`.
+pub(super) fn has_sibling_port(host_var: &str, service: &analyze::Service) -> bool {
+    sibling_port(host_var, service).is_some()
+}
+
+/// The port variable the code reads beside a host variable (`DB_HOST` → `DB_PORT`).
+fn sibling_port(host_var: &str, service: &analyze::Service) -> Option<String> {
+    let upper = host_var.to_ascii_uppercase();
+    let stem = ["HOSTNAME", "HOST", "SERVER", "ADDR", "ADDRESS"]
+        .iter()
+        .find_map(|ending| upper.strip_suffix(ending))?;
+    let candidates = [format!("{stem}PORT"), format!("{}_PORT", stem.trim_end_matches('_'))];
+    service
+        .env
+        .iter()
+        .find(|e| candidates.iter().any(|c| e.name.eq_ignore_ascii_case(c)) && !e.secret)
+        .map(|e| e.name.clone())
 }
 
 /// Characters a rewritten value may keep: nothing that means something in an env file or a
 /// template.
 fn is_plain_value(value: &str) -> bool {
-    value.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/@?&=%+,-~".contains(c))
+    value.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/@?&=%+,-~#;*".contains(c))
 }
 
-/// Finds `dependency` as a host in `value` (`redis`, `redis:6379`, `postgres://u@db:5432/x`).
-/// Returns the start and end of the host (and port, when one follows).
-fn host_mention(value: &str, dependency: &str) -> Option<(usize, usize, bool)> {
-    if dependency.is_empty() {
+/// Finds `host` as a host in `value` (`redis`, `redis:6379`, `postgres://u@db:5432/x`,
+/// `172.20.0.2#5054`): the start and end of the host (and port, when one follows) and the
+/// port.
+pub(super) fn host_mention(value: &str, host: &str) -> Option<(usize, usize, Option<u16>)> {
+    if host.is_empty() {
         return None;
     }
     let mut from = 0;
-    while let Some(found) = value[from..].find(dependency) {
+    while let Some(found) = value[from..].find(host) {
         let start = from + found;
-        let end = start + dependency.len();
-        let before_ok = start == 0 || value[..start].ends_with(['/', '@']);
+        let end = start + host.len();
+        let before_ok = start == 0 || value[..start].ends_with(['/', '@', ',', ';', ' ', '=']);
         let after = &value[end..];
-        let after_ok = after.is_empty() || after.starts_with([':', '/', '?']);
+        let after_ok = after.is_empty() || after.starts_with([':', '/', '?', '#', ',', ';', ' ']);
         if before_ok && after_ok {
             if let Some(rest) = after.strip_prefix(':') {
-                let digits = rest.chars().take_while(char::is_ascii_digit).count();
-                if digits > 0 {
-                    return Some((start, end + 1 + digits, true));
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(port) = digits.parse::<u16>() {
+                    return Some((start, end + 1 + digits.len(), Some(port)));
                 }
             }
-            return Some((start, end, false));
+            return Some((start, end, None));
         }
         from = end;
     }
     None
-}
-
-/// The template line value pointing `value` at a discovered `target`, when it names it, and
-/// whether the port was rewritten too.
-pub(super) fn point_at(
-    value: &str,
-    dependency: &str,
-    target: &analyze::Service,
-    left: &str,
-    right: &str,
-) -> Option<(String, bool)> {
-    if !is_plain_value(value) || target.ports.is_empty() {
-        return None;
-    }
-    let (start, end, with_port) = host_mention(value, dependency)?;
-    let replacement = if with_port {
-        format!("{left} .Address {right}:{left} .Port {right}")
-    } else {
-        format!("{left} .Address {right}")
-    };
-    Some((format!("{}{replacement}{}", &value[..start], &value[end..]), with_port))
-}
-
-/// `value` with its mention of `dependency` replaced by a fixed `host:port`.
-pub(super) fn endpoint_value(value: &str, dependency: &str, endpoint: &str) -> String {
-    match host_mention(value, dependency) {
-        Some((start, end, with_port)) => {
-            let replacement = if with_port {
-                endpoint.to_string()
-            } else {
-                endpoint.rsplit_once(':').map_or(endpoint, |(host, _)| host).to_string()
-            };
-            format!("{}{replacement}{}", &value[..start], &value[end..])
-        }
-        None => value.to_string(),
-    }
 }

@@ -1,6 +1,5 @@
 //! Unit tests of the builder's heuristics; whole rendered jobs are in `tests/generate_*.rs`.
 
-use super::environment::{endpoint_value, point_at};
 use super::volumes::known_owner;
 use super::*;
 use crate::analyze::{Analysis, EnvVar, Health, Service as Found};
@@ -77,29 +76,27 @@ fn service_names_fit_rfc_1123() {
 
 #[test]
 fn host_mentions_are_found_only_as_hosts() {
-    let table = [
-        ("db", Some("{{ .Address }}")),
-        ("db:5432", Some("{{ .Address }}:{{ .Port }}")),
-        ("postgres://app@db:5432/shop", Some("postgres://app@{{ .Address }}:{{ .Port }}/shop")),
-        ("http://db/x", Some("http://{{ .Address }}/x")),
+    use super::environment::host_mention;
+    // (value, where `db` is and the port after it)
+    type Mention = Option<(usize, usize, Option<u16>)>;
+    let table: [(&str, Mention); 9] = [
+        ("db", Some((0, 2, None))),
+        ("db:5432", Some((0, 7, Some(5432)))),
+        ("postgres://app@db:5432/shop", Some((15, 22, Some(5432)))),
+        ("http://db/x", Some((7, 9, None))),
+        ("172.20.0.2#5054;1.1.1.1", None),
         ("dbx", None),
         ("mydb", None),
-        ("db name with spaces", None),
-        ("db\"}}", None),
+        ("the db name", Some((4, 6, None))),
+        ("name=db;x", Some((5, 7, None))),
     ];
-    let target = service("db", Role::Database, &[(5432, Protocol::Tcp)]);
     for (value, expected) in table {
-        let rewritten = point_at(value, "db", &target, "{{", "}}");
-        assert_eq!(rewritten.as_ref().map(|r| r.0.as_str()), expected, "{value}");
-        if let Some((_, with_port)) = rewritten {
-            assert_eq!(with_port, value.contains(":5432"), "{value}");
-        }
+        assert_eq!(host_mention(value, "db"), expected, "{value}");
     }
-    assert_eq!(
-        endpoint_value("postgres://db:5432/x", "db", "10.0.0.5:6000"),
-        "postgres://10.0.0.5:6000/x"
-    );
-    assert_eq!(endpoint_value("db", "db", "10.0.0.5:6000"), "10.0.0.5");
+    assert_eq!(host_mention("172.20.0.2#5054;1.1.1.1", "172.20.0.2"), Some((0, 10, None)));
+    let reach = super::reach::Reach::Endpoint("10.0.0.5:6000".into());
+    assert_eq!(reach.inline("{{", "}}", true), "10.0.0.5:6000");
+    assert_eq!(reach.inline("{{", "}}", false), "10.0.0.5");
 }
 
 #[test]
@@ -252,10 +249,10 @@ fn resources_come_from_answers_then_classes_then_the_analysis() {
 }
 
 #[test]
-fn built_images_default_to_the_tag_the_repository_gives_them() {
+fn built_images_default_to_the_published_tag_the_repository_gives_them() {
     let table = [
         (Some("ghcr.io/acme/web:2"), "ghcr.io/acme/web:2", false),
-        (Some("web"), "web", true),
+        (Some("web"), "registry.invalid/shop/web:latest", true),
         (None, "registry.invalid/shop/web:latest", true),
     ];
     for (tag, expected, needs_answer) in table {

@@ -175,6 +175,7 @@ fn every_model_field_is_rendered() {
         }]),
         meta: Some(BTreeMap::from([("owner".into(), "team-a".into())])),
         kill_timeout: Some(20 * SECOND),
+        kill_signal: Some("SIGINT".into()),
         leader: Some(true),
     };
     let update = UpdateStrategy {

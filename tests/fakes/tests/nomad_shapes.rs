@@ -3,27 +3,18 @@
 //! same JSON type (recursively; `null` stands for an empty value in Nomad and matches any).
 
 mod common;
+// The corpus, found (or skipped) as by the main crate's tests.
+#[path = "../../common/corpus.rs"]
+mod corpus;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use common::{call, deploy, get, post, register, web_job};
 use fakes::nomad::{FakeNomad, Scenario};
 use serde_json::{json, Value};
 
-/// The corpus: `$NOMAD_SPEC_CORPUS`, else next to the repository, else the shared copy.
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("NOMAD_SPEC_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let beside_repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    if beside_repo.is_dir() {
-        return beside_repo;
-    }
-    PathBuf::from("/work/shared/corpus")
-}
-
-fn sample(name: &str) -> Value {
-    let path = corpus_dir().join("nomad-api").join(name);
+fn sample(corpus: &Path, name: &str) -> Value {
+    let path = corpus.join("nomad-api").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read sample {}: {e}", path.display()));
     serde_json::from_str(&text)
@@ -75,8 +66,8 @@ fn mismatches(path: &str, sample: &Value, fake: &Value, out: &mut Vec<String>) {
 }
 
 /// Asserts the fake's answer has the sample's top-level keys and the same field types.
-fn assert_shape(name: &str, fake: &Value) {
-    let sample = sample(name);
+fn assert_shape(corpus: &Path, name: &str, fake: &Value) {
+    let sample = sample(corpus, name);
     let (sample, fake) = match (&sample, fake) {
         (Value::Array(s), Value::Array(f)) => (
             s.first().cloned().unwrap_or(Value::Null),
@@ -99,6 +90,7 @@ fn assert_shape(name: &str, fake: &Value) {
 
 #[tokio::test]
 async fn responses_have_the_keys_and_types_of_real_nomad() {
+    let Some(corpus) = corpus::for_test() else { return };
     let mut scenario = Scenario::default();
     scenario.namespaces.push("apps".to_string());
     let nomad = FakeNomad::start(scenario).expect("fake starts");
@@ -109,71 +101,80 @@ async fn responses_have_the_keys_and_types_of_real_nomad() {
         json!({"Job": web_job("web", 8192, "redis:7"), "Diff": true}),
     )
     .await;
-    assert_shape("jobs--create-job-plan.json", &plan.body);
+    assert_shape(&corpus, "jobs--create-job-plan.json", &plan.body);
     let created = register(&base, web_job("web", 256, "redis:7")).await;
-    assert_shape("jobs--create-job.json", &created.body);
+    assert_shape(&corpus, "jobs--create-job.json", &created.body);
     let eval_id = created.body["EvalID"].as_str().unwrap_or_default().to_string();
     let (_, deployment) = deploy(&base, web_job("web", 300, "redis:7")).await;
     assert_shape(
+        &corpus,
         "jobs--update-existing-job.json",
         &register(&base, web_job("web", 300, "redis:7")).await.body,
     );
     assert!(nomad.wait_settled(std::time::Duration::from_secs(10)));
 
     let deployment_id = deployment["ID"].as_str().unwrap_or_default();
-    assert_shape("deployments--read-deployment.json", &deployment);
+    assert_shape(&corpus, "deployments--read-deployment.json", &deployment);
     assert_shape(
+        &corpus,
         "jobs--read-job-s-most-recent-deployment.json",
         &get(&format!("{base}/v1/job/web/deployment")).await.body,
     );
     assert_shape(
+        &corpus,
         "jobs--list-job-deployments.json",
         &get(&format!("{base}/v1/job/web/deployments")).await.body,
     );
     assert_shape(
+        &corpus,
         "deployments--list-allocations-for-deployment.json",
         &get(&format!("{base}/v1/deployment/allocations/{deployment_id}")).await.body,
     );
     let evaluation = get(&format!("{base}/v1/evaluation/{eval_id}?related=true")).await.body;
-    assert_shape("evaluations--read-evaluation.json", &evaluation);
+    assert_shape(&corpus, "evaluations--read-evaluation.json", &evaluation);
     assert_shape(
+        &corpus,
         "jobs--list-job-evaluations.json",
         &get(&format!("{base}/v1/job/web/evaluations")).await.body,
     );
     let allocations = get(&format!("{base}/v1/job/web/allocations")).await.body;
-    assert_shape("jobs--list-job-allocations.json", &allocations);
+    assert_shape(&corpus, "jobs--list-job-allocations.json", &allocations);
     let alloc_id = allocations[0]["ID"].as_str().unwrap_or_default();
     assert_shape(
+        &corpus,
         "allocations--read-allocation.json",
         &get(&format!("{base}/v1/allocation/{alloc_id}")).await.body,
     );
     assert_shape(
+        &corpus,
         "jobs--read-job-summary.json",
         &get(&format!("{base}/v1/job/web/summary")).await.body,
     );
-    assert_shape("jobs--list-jobs.json", &get(&format!("{base}/v1/jobs")).await.body);
+    assert_shape(&corpus, "jobs--list-jobs.json", &get(&format!("{base}/v1/jobs")).await.body);
     assert_shape(
+        &corpus,
         "jobs--list-job-versions.json",
         &get(&format!("{base}/v1/job/web/versions?diffs=true")).await.body,
     );
     let revert =
         post(&format!("{base}/v1/job/web/revert"), json!({"JobID": "web", "JobVersion": 0})).await;
-    assert_shape("jobs--revert-to-older-job-version.json", &revert.body);
+    assert_shape(&corpus, "jobs--revert-to-older-job-version.json", &revert.body);
     let stop = call(reqwest::Method::DELETE, &format!("{base}/v1/job/web"), None, None).await;
-    assert_shape("jobs--stop-a-job.json", &stop.body);
+    assert_shape(&corpus, "jobs--stop-a-job.json", &stop.body);
     let validate =
         post(&format!("{base}/v1/validate/job"), json!({"Job": web_job("web", 5, "redis:7")}))
             .await;
-    assert_shape("validate--validate-job.json", &validate.body);
+    assert_shape(&corpus, "validate--validate-job.json", &validate.body);
 }
 
 #[tokio::test]
 async fn the_corpus_job_round_trips_with_every_field() {
+    let Some(corpus) = corpus::for_test() else { return };
     let mut scenario = Scenario::default();
     scenario.namespaces.push("apps".to_string());
     let nomad = FakeNomad::start(scenario).expect("fake starts");
     let base = nomad.url();
-    let job = sample("jobs--read-job.json");
+    let job = sample(&corpus, "jobs--read-job.json");
     let registered = register(&base, job).await;
     assert_eq!(registered.status, 200, "{}", registered.text);
     // The sample job is periodic and parameterized: Nomad creates no evaluation for it.
@@ -182,20 +183,21 @@ async fn the_corpus_job_round_trips_with_every_field() {
     assert!(nomad.evaluations("example").is_empty());
     let read = get(&format!("{base}/v1/job/example?namespace=apps")).await;
     assert_eq!(read.status, 200, "{}", read.text);
-    assert_shape("jobs--read-job.json", &read.body);
+    assert_shape(&corpus, "jobs--read-job.json", &read.body);
     assert_eq!(read.body["Status"], "running", "a periodic parent runs without allocations");
     assert_eq!(
         read.body["TaskGroups"],
-        sample("jobs--read-job.json")["TaskGroups"],
+        sample(&corpus, "jobs--read-job.json")["TaskGroups"],
         "groups come back unchanged"
     );
 }
 
 #[tokio::test]
 async fn the_agent_answers_in_the_modern_shape() {
+    let Some(corpus) = corpus::for_test() else { return };
     let nomad = FakeNomad::start(Scenario::default()).expect("fake starts");
     let agent = get(&format!("{}/v1/agent/self", nomad.url())).await.body;
-    let sample = sample("agent--query-self.json");
+    let sample = sample(&corpus, "agent--query-self.json");
     for key in sample.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
     {
         assert!(agent.get(&key).is_some(), "agent/self lacks {key}");
