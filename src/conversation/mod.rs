@@ -40,6 +40,7 @@
 
 pub mod answers;
 pub mod checkpoint;
+pub mod drift_issue;
 pub mod state;
 pub mod status_comment;
 
