@@ -258,6 +258,7 @@ impl Event {
                 })
             }
             Trigger::PushToDefaultBranch { .. }
+            | Trigger::Schedule { .. }
             | Trigger::Manual { .. }
             | Trigger::Ignored { .. } => None,
         }
