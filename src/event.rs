@@ -4,13 +4,21 @@
 //! `GITHUB_EVENT_PATH`. This module reads only the fields the bot needs, tolerates every other
 //! field being absent or new, and decides between acting and ignoring with a reason a person
 //! can read in the log. Everything downstream sees only `Trigger`.
+//!
+//! A payload that is not what the forge sends (not JSON, cut short, a field of the wrong type
+//! or missing, a comment longer than the forge allows) is an [`EventError`] naming the field;
+//! the payload is data from outside, so nothing here panics on it.
+//!
+//! The same payloads reach `nomad-spec serve` as webhook deliveries (the event name is then the
+//! `X-GitHub-Event` header). A trigger serializes, so the server can keep the work it accepted
+//! in a queue other replicas can read.
 
 pub mod gitlab;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A repository, as `owner/name` plus what the bot needs to know of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     /// `owner/name`.
     pub full_name: String,
@@ -19,7 +27,7 @@ pub struct Repository {
 }
 
 /// A pull request, normalized.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
     pub title: String,
@@ -38,7 +46,7 @@ pub struct PullRequest {
 }
 
 /// Why a pull request event fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PullRequestAction {
     Opened,
     /// New commits were pushed.
@@ -48,7 +56,7 @@ pub enum PullRequestAction {
 }
 
 /// A comment on a pull request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
     pub id: u64,
     /// Login of the commenter (permission is checked later, against the API).
@@ -64,7 +72,7 @@ pub struct Comment {
 }
 
 /// What happened, in the bot's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     /// A pull request was opened or changed: analyze, ask, generate, check.
     PullRequestChanged {
@@ -118,6 +126,9 @@ pub fn from_github(event_name: &str, payload: &str) -> Result<Trigger, EventErro
         }
         "issue_comment" => {
             let p: IssueCommentPayload = read(payload).map_err(error)?;
+            if let Some(body) = &p.comment.body {
+                within(body, MAX_GITHUB_COMMENT_CHARS, "comment.body").map_err(error)?;
+            }
             Ok(comment_trigger(p))
         }
         "push" => {
@@ -150,8 +161,45 @@ pub fn from_github(event_name: &str, payload: &str) -> Result<Trigger, EventErro
     }
 }
 
-fn read<'a, T: Deserialize<'a>>(payload: &'a str) -> Result<T, String> {
-    serde_json::from_str(payload).map_err(|err| err.to_string())
+/// Reads a payload as `T`; the error names the field that was wrong (`pull_request.number`),
+/// or the place where the JSON stops being JSON.
+pub(crate) fn read<'a, T: Deserialize<'a>>(payload: &'a str) -> Result<T, String> {
+    // Every payload is an object; serde would also read a struct from a list, field by field,
+    // and then name `[0]` as the wrong field.
+    match payload.trim_start().chars().next() {
+        Some('{') => {}
+        Some(other) => {
+            return Err(format!("the payload is not a JSON object: it starts with `{other}`"))
+        }
+        None => return Err("the payload is empty".to_string()),
+    }
+    let mut json = serde_json::Deserializer::from_str(payload);
+    let value = serde_path_to_error::deserialize(&mut json).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            inner.to_string()
+        } else {
+            format!("field `{path}`: {inner}")
+        }
+    })?;
+    json.end().map_err(|err| format!("after the payload: {err}"))?;
+    Ok(value)
+}
+
+/// Most characters in a GitHub comment: GitHub refuses a longer one, so a longer body is not
+/// a payload GitHub sent.
+pub const MAX_GITHUB_COMMENT_CHARS: usize = 65_536;
+
+/// `Err` naming `field` when `text` is longer than `max` characters, which the forge allows.
+pub(crate) fn within(text: &str, max: usize, field: &str) -> Result<(), String> {
+    // Counting stops at the bound, so a huge body costs no more than a long one.
+    if text.chars().nth(max).is_some() {
+        return Err(format!(
+            "field `{field}` is longer than {max} characters, more than the forge allows"
+        ));
+    }
+    Ok(())
 }
 
 fn pull_request_trigger(p: PullRequestPayload) -> Trigger {
@@ -260,6 +308,7 @@ fn push_trigger(p: PushPayload) -> Trigger {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a repository object")]
 struct RepositoryPayload {
     full_name: String,
     /// Older payloads name it `master_branch`; both may be missing in odd test payloads.
@@ -276,12 +325,14 @@ impl From<RepositoryPayload> for Repository {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a user object")]
 struct UserPayload {
     login: String,
     r#type: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a pull_request event object")]
 struct PullRequestPayload {
     action: String,
     pull_request: PullRequestBody,
@@ -289,6 +340,7 @@ struct PullRequestPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a pull request object")]
 struct PullRequestBody {
     number: u64,
     title: Option<String>,
@@ -301,6 +353,7 @@ struct PullRequestBody {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a branch object (ref, sha, repo)")]
 struct BranchPayload {
     r#ref: String,
     sha: String,
@@ -309,6 +362,7 @@ struct BranchPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a repository object")]
 struct RepoNamePayload {
     full_name: String,
 }
@@ -331,6 +385,7 @@ impl PullRequestBody {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an issue_comment event object")]
 struct IssueCommentPayload {
     action: String,
     issue: IssuePayload,
@@ -340,6 +395,7 @@ struct IssueCommentPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an issue object")]
 struct IssuePayload {
     number: u64,
     /// Present only when the issue is a pull request.
@@ -347,6 +403,7 @@ struct IssuePayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a comment object")]
 struct CommentPayload {
     id: u64,
     user: UserPayload,
@@ -354,6 +411,7 @@ struct CommentPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a push event object")]
 struct PushPayload {
     r#ref: String,
     after: String,
@@ -363,6 +421,7 @@ struct PushPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a commit object")]
 struct PushCommit {
     #[serde(default)]
     added: Vec<String>,
@@ -371,6 +430,7 @@ struct PushCommit {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a workflow_dispatch event object")]
 struct DispatchPayload {
     r#ref: String,
     inputs: Option<serde_json::Map<String, serde_json::Value>>,

@@ -5,11 +5,13 @@
 //!
 //! Both build and render from a [`Prepared`], so the command line and a pull request make the
 //! same job file from the same repository and answers. Every service is optional (DESIGN.md
-//! decision 4): one that is not configured or does not answer is a note, never a failure. This
-//! file owns the order of the asks and how suggestions meet a person's answers; what each
-//! service says is `infra`'s.
+//! decision 4): one that is not configured or does not answer is a note, never a failure. The
+//! services are asked at the same time under one deadline (`NOMAD_SPEC_PROBE_DEADLINE`), so a
+//! silent one costs that deadline once however many there are. This file owns how the asks
+//! are made and how suggestions meet a person's answers; what each service says is `infra`'s.
 
 use crate::analyze::Analysis;
+use crate::http::ProbeDeadline;
 use crate::infra::vault::SecretListing;
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, BuildError, Generated, GeneratedFile};
@@ -32,21 +34,56 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-/// Asks the cluster for what a generation of `analysis` needs: Consul's conventions and the
-/// services it depends on, the Nomad version (unless `config` names one), Vault's secret paths.
+/// Asks the cluster for what a generation of `analysis` needs, all at once and within the
+/// probing deadline: Consul's conventions and the services it depends on, the Nomad version
+/// (unless `config` names one), Vault's secret paths (of the mount the file names, which the
+/// conventions do not change).
 pub async fn prepare(
     analysis: Analysis,
     mut config: Config,
     repository: String,
     settings: &Settings,
 ) -> Prepared {
-    let mut notes = crate::infra::consul::enrich(&mut config, &analysis, settings).await;
-    if config.nomad_version.is_none() {
-        notes.push(crate::infra::nomad_version::learn(&mut config, settings).await);
+    let mut notes = Vec::new();
+    let deadline = match settings.calls() {
+        Ok(calls) => calls.probe_deadline,
+        Err(err) => {
+            notes.push(format!("{err}: the default probing deadline is used"));
+            crate::settings::CallSettings::default().probe_deadline
+        }
+    };
+    let deadline = ProbeDeadline::after(deadline);
+    let ask_nomad = config.nomad_version.is_none();
+    let file = config.clone();
+    let consul =
+        deadline.run("Consul", crate::infra::consul::enrich(&mut config, &analysis, settings));
+    let nomad = async {
+        if !ask_nomad {
+            return None;
+        }
+        Some(deadline.run("Nomad", crate::infra::nomad_version::learn(settings)).await)
+    };
+    let vault = deadline.run("Vault", crate::infra::vault::enrich::secret_paths(&file, settings));
+    let (consul, nomad, vault) = tokio::join!(consul, nomad, vault);
+    notes.extend(consul.unwrap_or_else(|why| vec![why]));
+    match nomad {
+        Some(Ok((version, note))) => {
+            config.nomad_version = version;
+            notes.push(note);
+        }
+        Some(Err(why)) => notes.push(format!("{why}: {}", crate::infra::nomad_version::NEWEST)),
+        None => {}
     }
-    let (secret_paths, vault_notes) =
-        crate::infra::vault::enrich::secret_paths(&config, settings).await;
-    notes.extend(vault_notes);
+    let secret_paths = match vault {
+        Ok((secret_paths, vault_notes)) => {
+            notes.extend(vault_notes);
+            secret_paths
+        }
+        Err(why) => {
+            notes.push(why);
+            None
+        }
+    };
     Prepared { analysis, config, repository, secret_paths, notes }
 }
 

@@ -1,15 +1,16 @@
 //! The layers of `src/`, held against the code's own imports (issue 18).
 //!
 //! **The pure core** does no I/O, so that most of the logic is tested without a server:
-//! `markdown` (escaping), `settings` (typed settings from the variables `main` reads once;
-//! it builds no client), `command` (slash commands), `event` (CI environment → trigger),
+//! `markdown` (escaping), `file` (reading a file input names: regular files only, bounded),
+//! `settings` (typed settings from the variables `main` reads once; it builds no client),
+//! `command` (slash commands), `event` (CI environment → trigger),
 //! `analyze` (a file tree → `Analysis`; it reads files, nothing else), `jobspec` (job files:
 //! model, build, render, parse, format, validate), `checks` (the checks' vocabulary,
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
 //! checkpoint). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
 //! `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
 //! `generation` (a generation's inputs with the cluster's context: Consul, Nomad, Vault),
-//! `forge`, `workflow` and `cli`. A type the core shares lives in the core module that owns its
+//! `forge`, `workflow`, `serve` (the webhook server) and `cli`. A type the core shares lives in the core module that owns its
 //! meaning, and a setting reaches the core as a value, never by naming an I/O module.
 //!
 //! [`the_core_names_no_io_module`] reads every `.rs` file of a core module and fails on any
@@ -20,18 +21,23 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 1 | `markdown`, `settings`, `http`, `tls` |
-//! | 2 | `command`, `event`, `analyze`, `git` |
-//! | 3 | `jobspec` |
-//! | 4 | `checks` |
-//! | 5 | `conversation` |
-//! | 6 | `llm` |
-//! | 7 | `nomad` |
-//! | 8 | `infra` |
-//! | 9 | `checks::run`, `generation` |
-//! | 10 | `forge` |
-//! | 11 | `workflow` |
-//! | 12 | `cli` |
+//! | 1 | `settings` |
+//! | 2 | `markdown`, `file`, `http`, `tls` |
+//! | 3 | `command`, `event`, `analyze`, `git` |
+//! | 4 | `jobspec` |
+//! | 5 | `checks` |
+//! | 6 | `conversation` |
+//! | 7 | `llm` |
+//! | 8 | `nomad` |
+//! | 9 | `infra` |
+//! | 10 | `checks::run`, `generation` |
+//! | 11 | `forge` |
+//! | 12 | `workflow` |
+//! | 13 | `serve` |
+//! | 14 | `cli` |
+//!
+//! `settings` is alone at the bottom: every module may read it, the HTTP plumbing included
+//! (the retry policy and the limits of calls are settings).
 //!
 //! A module imports only modules on floors below its own (so modules on one floor import
 //! nothing of each other), which leaves no room for an import circle between modules. The
@@ -42,8 +48,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The pure core.
-const CORE: &[&str] =
-    &["markdown", "settings", "command", "event", "analyze", "jobspec", "checks", "conversation"];
+const CORE: &[&str] = &[
+    "markdown",
+    "file",
+    "settings",
+    "command",
+    "event",
+    "analyze",
+    "jobspec",
+    "checks",
+    "conversation",
+];
 
 /// The modules that do I/O.
 const IO: &[&str] = &[
@@ -57,12 +72,14 @@ const IO: &[&str] = &[
     "generation",
     "forge",
     "workflow",
+    "serve",
     "cli",
 ];
 
 /// Every module on its floor, lowest first (the table in this file's doc).
 const FLOORS: &[&[&str]] = &[
-    &["markdown", "settings", "http", "tls"],
+    &["settings"],
+    &["markdown", "file", "http", "tls"],
     &["command", "event", "analyze", "git"],
     &["jobspec"],
     &["checks"],
@@ -73,6 +90,7 @@ const FLOORS: &[&[&str]] = &[
     &["checks::run", "generation"],
     &["forge"],
     &["workflow"],
+    &["serve"],
     &["cli"],
 ];
 
@@ -191,8 +209,8 @@ fn an_import_up_a_floor_is_found_and_a_known_one_that_is_gone_too() {
     assert_eq!(
         problems,
         [
-            "src/git.rs:1: `git` (floor 2) imports `event` (floor 2): `crate::event::Trigger`",
-            "src/jobspec/mod.rs:1: `jobspec` (floor 3) imports `conversation` (floor 5): \
+            "src/git.rs:1: `git` (floor 3) imports `event` (floor 3): `crate::event::Trigger`",
+            "src/jobspec/mod.rs:1: `jobspec` (floor 4) imports `conversation` (floor 6): \
              `crate::conversation::Checkpoint`",
             "`llm` no longer imports `nomad`: remove it from KNOWN_UPWARD",
         ]

@@ -10,7 +10,7 @@
 //! rate limit, a corrupted checkpoint.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
@@ -37,7 +37,7 @@ impl Story {
         github.add_user("mallory", "read");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join(fixture);
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
-        let files = files_of(&fixture);
+        let files = common::files_of(&fixture);
         let files: Vec<(&str, &str)> =
             files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         github.commit("add-app", &files, "add the app", "alice").unwrap();
@@ -126,24 +126,6 @@ impl Story {
             self.nomad.register_calls("shop"),
         )
     }
-}
-
-/// Every file under `root` as (relative path, text).
-fn files_of(root: &Path) -> Vec<(String, String)> {
-    let mut pending = vec![root.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path: PathBuf = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().display().to_string();
-                files.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    files
 }
 
 /// The branches of the fake's repository.
@@ -673,9 +655,9 @@ fn the_command_line_and_a_pull_request_make_the_same_job_file() {
 
     // The command line, in a checkout named like the repository.
     let checkout = story.dir.path().join("shop");
-    for (path, text) in
-        files_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/flask-postgres"))
-    {
+    for (path, text) in common::files_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/flask-postgres"),
+    ) {
         let target = checkout.join(path);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(target, text).unwrap();

@@ -50,7 +50,12 @@ fn world() -> World {
 
 /// Retries quickly: waits are capped at 50 ms.
 fn fast() -> RetryPolicy {
-    RetryPolicy { attempts: 4, max_wait: Duration::from_millis(50) }
+    RetryPolicy {
+        attempts: 4,
+        first_wait: Duration::from_millis(10),
+        max_wait: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    }
 }
 
 fn client(world: &World) -> GitLab {
@@ -290,7 +295,7 @@ async fn rate_limits_and_server_errors_are_retried() {
     world.gitlab.fail_next(10, Fault::RateLimited { retry_after: 30 });
     let err = gitlab.pull_request(iid).await.unwrap_err();
     assert_eq!(err.status, Some(429));
-    assert!(err.message.contains("gave up after 4 tries"), "{err}");
+    assert!(err.message.contains("GitLab's rate limit (4 tries in "), "{err}");
     world.gitlab.change(|state| state.faults.clear());
 }
 

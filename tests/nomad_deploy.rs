@@ -15,6 +15,7 @@ use nomad_spec::nomad::fix::FixPolicy;
 use nomad_spec::nomad::job_file::JobFile;
 use nomad_spec::nomad::watch::{Verdict, WatchOptions};
 use nomad_spec::nomad::{NomadClient, NomadConfig, NomadError};
+use nomad_spec::settings::RetryPolicy;
 use serde_json::{json, Value};
 
 /// A service job with a deployment: one group, one docker task, an HTTP check.
@@ -60,6 +61,12 @@ fn client(fake: &FakeNomad, token: Option<&str>) -> NomadClient {
     NomadClient::new(NomadConfig {
         address: fake.url(),
         token: token.map(Into::into),
+        // Retries wait milliseconds, not the default's seconds.
+        retry: RetryPolicy {
+            first_wait: Duration::from_millis(10),
+            max_wait: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        },
         ..NomadConfig::default()
     })
     .unwrap()
@@ -571,16 +578,19 @@ async fn reads_recover_from_server_errors_and_a_failed_register_registers_nothin
     let report = run_deploy(&fake, web_job(512, "/health"), None, &options(false)).await.unwrap();
     assert_eq!(report.outcome, Outcome::Healthy, "{report:#?}");
 
+    // A register with EnforceIndex cannot register twice, so a 500 is tried again (issue 13)
+    // until the tries run out.
     let fake = FakeNomad::start(Scenario::default().with_fault(Fault {
         method: Some("POST".into()),
         path: Some("/v1/jobs".into()),
         status: Some(500),
-        times: 1,
+        times: 4,
         ..Fault::default()
     }))
     .unwrap();
     let err = run_deploy(&fake, web_job(512, "/health"), None, &options(false)).await.unwrap_err();
     assert!(matches!(err, NomadError::Server { status: 500, .. }), "{err:?}");
+    assert!(err.to_string().contains("(4 tries in "), "{err}");
     assert!(fake.job("web").is_none(), "nothing half-registered");
 }
 
@@ -744,19 +754,21 @@ fn binary_exits_7_when_nomad_answers_with_an_error() {
         path: Some("/v1/jobs".into()),
         status: Some(500),
         body: "rpc error: No cluster leader".into(),
-        times: 1,
+        // Every try of the register (one 500 alone is tried again: issue 13).
+        times: 4,
         ..Fault::default()
     }))
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = job_file(dir.path(), &web_job(512, "/health"));
-    let output = nomad_spec(&fake.url(), None, &["deploy", path.to_str().unwrap()]);
+    let output = binary(&fake.url(), None, &["deploy", path.to_str().unwrap()])
+        .env("NOMAD_SPEC_RETRY_TIME", "2s")
+        .output()
+        .unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(7), "{stderr}");
-    assert!(
-        stderr.contains("Nomad answered 500 to register job web: rpc error: No cluster leader"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("Nomad answered 500 to register job web (4 tries in "), "{stderr}");
+    assert!(stderr.contains("): rpc error: No cluster leader"), "{stderr}");
     assert!(fake.job("web").is_none());
 }
 

@@ -102,8 +102,12 @@ fn llm_client(fake: &FakeLlm) -> Client {
         api_key: Some(API_KEY.into()),
         model: "fake".into(),
         timeout: Duration::from_millis(500),
-        max_retries: 2,
-        max_retry_wait: Duration::from_millis(10),
+        retry: nomad_spec::settings::RetryPolicy {
+            attempts: 3,
+            first_wait: Duration::from_millis(10),
+            max_wait: Duration::from_millis(10),
+            total: Duration::from_secs(5),
+        },
         token_budget: 100_000,
     })
     .unwrap_or_else(|e| panic!("LLM client: {e:#}"))

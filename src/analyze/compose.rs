@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::dockerfile::{exposed_ports, ExposedPort};
-use super::interpolate::{substitute, substitute_keeping_unset, Dollar};
-use super::read::shell_words;
+use super::dockerfile::{cut_range, exposed_ports, ExposedPort, MAX_PORTS};
+use super::interpolate::{Bound, Dollar, FileSubstitution};
+use super::read::{line_of, shell_words};
 use super::resources::{cpu_mhz, memory_mb, Quantities};
 use super::walk::{self, RepoFiles};
 use super::Note;
@@ -28,6 +28,15 @@ const OVERRIDE_FILES: [&str; 4] = [
     "docker-compose.override.yaml",
     "docker-compose.override.yml",
 ];
+
+/// Most services of one compose project read; each becomes a group of the job, so the rest
+/// are left out with a note.
+const MAX_SERVICES: usize = 200;
+
+/// Most entries a service takes from one of its lists (`environment`, `volumes`, `secrets`,
+/// `depends_on`, ...), far more than real services have: each entry costs a search for its
+/// line and a line of the job. The rest are left out with a note.
+const MAX_ENTRIES: usize = 500;
 
 /// A value with the file and line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,7 +300,7 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
                 continue;
             }
         };
-        interpolate(&mut doc, &file, &var_map, notes);
+        interpolate(&mut doc, &file, &text, &var_map, notes);
         merge(&mut merged, doc);
         project.files.push(file.clone());
         texts.push((file, text));
@@ -307,9 +316,21 @@ pub fn load(files: &RepoFiles, dir: &str, notes: &mut Vec<Note>) -> Project {
         notes.push(Note::file(&main, "`services` is not a mapping of service names"));
         return project;
     };
-    for (name, body) in services {
+    for (name, body) in services.iter().take(MAX_SERVICES) {
         let service = service(files, dir, name, body, &locator, notes);
         project.services.push(service);
+    }
+    if services.len() > MAX_SERVICES {
+        let (file, line) = locator.service(services.keys().nth(MAX_SERVICES).map_or("", |k| k));
+        notes.push(Note {
+            file: Some(file),
+            line,
+            message: format!(
+                "{} more services left out: a compose project is read up to {MAX_SERVICES} \
+                 services",
+                services.len() - MAX_SERVICES
+            ),
+        });
     }
     project.file_objects = file_objects(&merged, dir, &texts, notes);
     project
@@ -390,13 +411,31 @@ pub fn dotenv_vars(text: &str) -> Vec<(String, String)> {
     vars
 }
 
-fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, notes: &mut Vec<Note>) {
+fn interpolate(
+    doc: &mut Value,
+    file: &str,
+    text: &str,
+    vars: &HashMap<String, String>,
+    notes: &mut Vec<Note>,
+) {
     let lookup = |name: &str| vars.get(name).cloned();
     let mut unset = Vec::new();
     let mut errors = Vec::new();
+    let mut substitution = FileSubstitution::default();
+    let mut spent = false;
     visit_strings(doc, &mut |s: &mut String| {
         if s.contains('$') {
-            let done = substitute_keeping_unset(s, Dollar::Doubled, &lookup);
+            let done = substitution.substitute(s, Dollar::Doubled, &lookup, true);
+            // Once the file's bound is spent, one note says so for every value after.
+            let first_of_file =
+                done.over != Some(Bound::File) || !std::mem::replace(&mut spent, true);
+            if let Some(bound) = done.over.filter(|_| first_of_file) {
+                notes.push(Note {
+                    file: Some(file.to_string()),
+                    line: value_line(text, s),
+                    message: format!("value not substituted, kept as written: {bound}"),
+                });
+            }
             unset.extend(done.unset);
             errors.extend(done.errors);
             *s = done.text;
@@ -416,6 +455,17 @@ fn interpolate(doc: &mut Value, file: &str, vars: &HashMap<String, String>, note
     for error in errors {
         notes.push(Note::file(file, format!("required variable missing: {error}")));
     }
+}
+
+/// The line a YAML value was written on, found by its first line's text (the start of it: a
+/// value can be long); `None` for a value written with escapes or folded over lines.
+fn value_line(text: &str, value: &str) -> Option<u32> {
+    let first = value.lines().next().unwrap_or_default();
+    let mut end = first.len().min(200);
+    while !first.is_char_boundary(end) {
+        end -= 1;
+    }
+    line_of(text, &first[..end], 0).filter(|_| end > 0)
 }
 
 fn visit_strings(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
@@ -453,6 +503,11 @@ fn merge(base: &mut Value, over: Value) {
                 match (existing, value) {
                     (Value::Array(items), Value::Array(more)) => {
                         for item in more {
+                            // A service keeps MAX_ENTRIES of a list (saying so), so a longer
+                            // merge would only cost time: each item is compared with the rest.
+                            if items.len() > MAX_ENTRIES {
+                                break;
+                            }
                             if !items.contains(&item) {
                                 items.push(item);
                             }
@@ -524,11 +579,13 @@ impl<'a> Locator<'a> {
         for (path, text) in texts.iter().rev() {
             let raw: Vec<&str> = text.lines().collect();
             let blocks = service_blocks(&raw);
+            // A line over a bound stays as written; the values' own note already says so.
+            let mut substitution = FileSubstitution::default();
             let lines = raw
                 .iter()
                 .map(|l| {
                     if l.contains('$') {
-                        substitute(l, Dollar::Doubled, &lookup).text
+                        substitution.substitute(l, Dollar::Doubled, &lookup, false).text
                     } else {
                         l.to_string()
                     }
@@ -671,33 +728,70 @@ fn service(
             Err(why) => note(notes, "build:", why),
         }
     }
+    let mut left_out = 0;
     for item in list(body.get("ports")) {
+        let room = MAX_PORTS.saturating_sub(service.ports.len());
+        if room == 0 {
+            left_out += 1;
+            continue;
+        }
         match ports_of(item) {
-            Ok(ports) => {
+            Ok((ports, cut)) => {
                 let text = scalar(item).unwrap_or_default();
+                if let Some(why) = cut {
+                    note(notes, "ports:", format!("port `{text}`: {why}"));
+                }
                 let target = item.get("target").and_then(scalar).map(|t| format!("target: {t}"));
                 let needles = [text.as_str(), target.as_deref().unwrap_or(""), "ports:"];
-                for port in ports {
+                left_out += ports.len().saturating_sub(room);
+                for port in ports.into_iter().take(room) {
                     service.ports.push(at.at(name, &needles, port));
                 }
             }
             Err(why) => note(notes, "ports:", why),
         }
     }
+    if left_out > 0 {
+        let why = format!("{left_out} more ports left out; a service takes at most {MAX_PORTS}");
+        note(notes, "ports:", why);
+    }
+    let mut left_out = 0;
     for item in list(body.get("expose")) {
+        let room = MAX_PORTS.saturating_sub(service.expose.len());
+        if room == 0 {
+            left_out += 1;
+            continue;
+        }
         let text = scalar(item).unwrap_or_default();
         match exposed_ports(&text) {
-            Ok(ports) => {
-                for port in ports {
+            Ok((ports, cut)) => {
+                if let Some(why) = cut {
+                    note(notes, "expose:", why);
+                }
+                left_out += ports.len().saturating_sub(room);
+                for port in ports.into_iter().take(room) {
                     service.expose.push(at.at(name, &[&text, "expose:"], port));
                 }
             }
             Err(why) => note(notes, "expose:", why),
         }
     }
+    if left_out > 0 {
+        let why =
+            format!("{left_out} more exposed ports left out; a service takes at most {MAX_PORTS}");
+        note(notes, "expose:", why);
+    }
+    let too_many = |notes: &mut Vec<Note>, key: &str, count: usize| {
+        if count > MAX_ENTRIES {
+            let why =
+                format!("`{key}` lists {count} entries; only the first {MAX_ENTRIES} are kept");
+            note(notes, &format!("{key}:"), why);
+        }
+    };
     match body.get("environment") {
         Some(Value::Object(map)) => {
-            for (key, value) in map {
+            too_many(notes, "environment", map.len());
+            for (key, value) in map.iter().take(MAX_ENTRIES) {
                 let value = scalar(value);
                 service.environment.push(at.at(
                     name,
@@ -707,7 +801,8 @@ fn service(
             }
         }
         Some(Value::Array(items)) => {
-            for item in items {
+            too_many(notes, "environment", items.len());
+            for item in items.iter().take(MAX_ENTRIES) {
                 let Some(text) = scalar(item) else { continue };
                 let (key, value) = match text.split_once('=') {
                     Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -722,7 +817,13 @@ fn service(
             note(notes, "environment:", "`environment` is neither a list nor a mapping".into())
         }
     }
-    for item in list(body.get("env_file")) {
+    let env_files = list(body.get("env_file"));
+    too_many(notes, "env_file", env_files.len());
+    for item in env_files.into_iter().take(MAX_ENTRIES) {
+        if service.env_file_vars.len() == MAX_ENTRIES {
+            // Full: a note already says so, and reading more files would only cost time.
+            break;
+        }
         let (path, required) = match item {
             Value::Object(map) => (
                 map.get("path").and_then(scalar).unwrap_or_default(),
@@ -741,8 +842,17 @@ fn service(
             continue;
         }
         let Some(text) = files.read_text(&rel, notes) else { continue };
-        for (i, line) in text.lines().enumerate() {
+        'lines: for (i, line) in text.lines().enumerate() {
             for (key, value) in dotenv_vars(line) {
+                if service.env_file_vars.len() == MAX_ENTRIES {
+                    let why = format!(
+                        "{rel} line {} and after: not read, a service takes at most \
+                         {MAX_ENTRIES} variables from its env files",
+                        i + 1
+                    );
+                    note(notes, "env_file", why);
+                    break 'lines;
+                }
                 service.env_file_vars.push(Located {
                     value: (key, Some(value)),
                     file: rel.clone(),
@@ -752,7 +862,9 @@ fn service(
         }
     }
     for (key, secret) in [("secrets", true), ("configs", false)] {
-        for item in list(body.get(key)) {
+        let items = list(body.get(key));
+        too_many(notes, key, items.len());
+        for item in items.into_iter().take(MAX_ENTRIES) {
             let (source, target) = match item {
                 Value::Object(map) => {
                     (map.get("source").and_then(scalar), map.get("target").and_then(scalar))
@@ -778,7 +890,9 @@ fn service(
         }
     }
     let mut mounts: Vec<Located<Mount>> = Vec::new();
-    for item in list(body.get("volumes")) {
+    let items = list(body.get("volumes"));
+    too_many(notes, "volumes", items.len());
+    for item in items.into_iter().take(MAX_ENTRIES) {
         match mount_of(item) {
             Ok(mount) => {
                 let text = scalar(item).unwrap_or_else(|| format!("target: {}", mount.target));
@@ -792,18 +906,22 @@ fn service(
     service.volumes = mounts;
     match body.get("depends_on") {
         Some(Value::Object(map)) => {
-            for key in map.keys() {
+            too_many(notes, "depends_on", map.len());
+            for key in map.keys().take(MAX_ENTRIES) {
                 service.depends_on.push(at.at(name, &[&format!("{key}:"), key], key.clone()));
             }
         }
         Some(Value::Array(items)) => {
-            for key in items.iter().filter_map(scalar) {
+            too_many(notes, "depends_on", items.len());
+            for key in items.iter().take(MAX_ENTRIES).filter_map(scalar) {
                 service.depends_on.push(at.at(name, &[&key, "depends_on:"], key.clone()));
             }
         }
         _ => {}
     }
-    for link in list(body.get("links")).iter().filter_map(|v| scalar(v)) {
+    let links = list(body.get("links"));
+    too_many(notes, "links", links.len());
+    for link in links.iter().take(MAX_ENTRIES).filter_map(|v| scalar(v)) {
         let target = link.split(':').next().unwrap_or_default().to_string();
         if !service.depends_on.iter().any(|d| d.value == target) {
             service.depends_on.push(at.at(name, &[&link, "links:"], target));
@@ -877,6 +995,15 @@ fn service(
         _ => {}
     }
     service.privileges = privileges(name, body, at);
+    if service.privileges.len() > MAX_ENTRIES {
+        let count = service.privileges.len();
+        service.privileges.truncate(MAX_ENTRIES);
+        let why = format!(
+            "{count} settings for the Nomad client (cap_add, devices, sysctls, ...); only the \
+             first {MAX_ENTRIES} are kept"
+        );
+        note(notes, "cap_add", why);
+    }
     service
 }
 
@@ -888,6 +1015,15 @@ fn privileges(
 ) -> Vec<Located<(String, String)>> {
     let mut found = Vec::new();
     let mut push = |key: &str, value: String| {
+        if found.len() > MAX_ENTRIES {
+            // Counted, not located: the caller keeps the first MAX_ENTRIES and says so.
+            found.push(Located {
+                value: (key.to_string(), value),
+                file: String::new(),
+                line: None,
+            });
+            return;
+        }
         let needles = [value.clone(), format!("{key}:")];
         let located = at.at(name, &[&needles[0], &needles[1]], (key.to_string(), value));
         found.push(located);
@@ -955,8 +1091,8 @@ fn build_of(dir: &str, build: &Value) -> Result<Build, String> {
 }
 
 /// Short syntax `[[host_ip:]published:]container[/protocol]` (ranges allowed) or the long
-/// syntax mapping.
-fn ports_of(item: &Value) -> Result<Vec<PublishedPort>, String> {
+/// syntax mapping; with why a range was cut, when it was.
+fn ports_of(item: &Value) -> Result<(Vec<PublishedPort>, Option<String>), String> {
     if let Value::Object(map) = item {
         let target = map.get("target").and_then(scalar).ok_or("port without `target`")?;
         let udp =
@@ -988,7 +1124,7 @@ fn pair_ranges(
     container: &str,
     published: Option<&str>,
     udp: bool,
-) -> Result<Vec<PublishedPort>, String> {
+) -> Result<(Vec<PublishedPort>, Option<String>), String> {
     let range = |text: &str| -> Result<(u16, u16), String> {
         let bad = || format!("`{text}` is not a port or port range");
         let (low, high) = text.split_once('-').unwrap_or((text, text));
@@ -1005,8 +1141,8 @@ fn pair_ranges(
         Some(text) => Some(range(text)?),
         None => None,
     };
-    let high = high.min(low.saturating_add(99));
-    Ok((low..=high)
+    let (high, cut) = cut_range(low, high);
+    let ports = (low..=high)
         .map(|port| {
             let host = published.and_then(|(plow, phigh)| {
                 // Ranges pair one to one; a single host port maps the first container port.
@@ -1015,7 +1151,8 @@ fn pair_ranges(
             });
             PublishedPort { container: port, published: host, udp }
         })
-        .collect())
+        .collect();
+    Ok((ports, cut))
 }
 
 /// Short syntax `[SOURCE:]TARGET[:MODE]` or the long syntax mapping.
@@ -1100,7 +1237,7 @@ mod tests {
             (serde_json::json!({"target": 53, "protocol": "udp"}), vec![port(53, None, true)]),
         ];
         for (value, expected) in cases {
-            assert_eq!(ports_of(&value), Ok(expected), "{value}");
+            assert_eq!(ports_of(&value).map(|(ports, _)| ports), Ok(expected), "{value}");
         }
         assert!(ports_of(&Value::from("eighty")).is_err());
         assert!(ports_of(&serde_json::json!({"published": 80})).is_err());
@@ -1386,5 +1523,104 @@ services:
         let (_, notes) = project(&[("docker-compose.prod.yml", "services: {}\n")]);
         assert_eq!(notes[0].file.as_deref(), Some("docker-compose.prod.yml"));
         assert!(notes[0].message.contains("only the main compose file"));
+    }
+
+    #[test]
+    fn a_value_nested_past_the_bound_is_kept_as_written_with_a_note() {
+        // Issue 13: 20,000 levels took 7 GB and 35 s, 50,000 more than 22 GB.
+        for levels in [20_000, 50_000] {
+            let value = format!("{}x{}", "${A:-".repeat(levels), "}".repeat(levels));
+            let text = format!(
+                "services:\n  web:\n    image: nginx\n    environment:\n      B: \"{value}\"\n      C: ${{A:-${{D:-3}}}}\n"
+            );
+            let (project, notes) = project(&[("compose.yaml", &text)]);
+            let env = &project.services[0].environment;
+            assert_eq!(env[0].value, ("B".to_string(), Some(value.clone())), "{levels} levels");
+            assert_eq!(env[1].value, ("C".to_string(), Some("3".to_string())));
+            let over: Vec<&Note> =
+                notes.iter().filter(|n| n.message.contains("not substituted")).collect();
+            assert_eq!(over.len(), 1, "{notes:?}");
+            assert_eq!(over[0].file.as_deref(), Some("compose.yaml"));
+            assert_eq!(over[0].line, Some(5));
+            assert_eq!(
+                over[0].message,
+                "value not substituted, kept as written: variables are nested more than 32 \
+                 levels deep"
+            );
+        }
+    }
+
+    #[test]
+    fn ports_and_services_are_capped_with_a_note() {
+        let ports: String = (1..=300).map(|p| format!("      - \"{p}\"\n")).collect();
+        let services: String =
+            (0..250).map(|i| format!("  s{i:03}:\n    image: nginx\n")).collect();
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    ports:\n{ports}    expose:\n      - \"9000-9999\"\n{services}"
+        );
+        let (read, notes) = project(&[("compose.yaml", &text)]);
+        assert_eq!(read.services.len(), 200);
+        let web = &read.services[0];
+        assert_eq!((web.ports.len(), web.expose.len()), (100, 100));
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (Some(4), "service `web`: 200 more ports left out; a service takes at most 100"),
+                (
+                    Some(305),
+                    "service `web`: EXPOSE 9000-9999: a range of 1000 ports; only its first 100 \
+                     are kept"
+                ),
+                (
+                    Some(705),
+                    "51 more services left out: a compose project is read up to 200 services"
+                ),
+            ]
+        );
+        let (read, notes) =
+            project(&[("compose.yaml", "services:\n  a:\n    ports: [\"8000-8999:8000-8999\"]\n")]);
+        assert_eq!(read.services[0].ports.len(), 100);
+        assert_eq!(
+            notes[0].message,
+            "service `a`: port `8000-8999:8000-8999`: a range of 1000 ports; only its first 100 \
+             are kept"
+        );
+    }
+
+    #[test]
+    fn long_lists_of_a_service_are_capped_with_a_note() {
+        let env: String = (0..600).map(|i| format!("      V{i}: x\n")).collect();
+        let volumes: String = (0..600).map(|i| format!("      - /data{i}\n")).collect();
+        let file: String = (0..600).map(|i| format!("F{i}=1\n")).collect();
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    env_file: web.env\n    environment:\n{env}    volumes:\n{volumes}"
+        );
+        let (read, notes) = project(&[("compose.yaml", &text), ("web.env", &file)]);
+        let web = &read.services[0];
+        assert_eq!(web.environment.len(), 500);
+        assert_eq!(web.volumes.len(), 500);
+        assert_eq!(web.env_file_vars.len(), 500);
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    Some(5),
+                    "service `web`: `environment` lists 600 entries; only the first 500 are kept"
+                ),
+                (
+                    Some(4),
+                    "service `web`: web.env line 501 and after: not read, a service takes at \
+                     most 500 variables from its env files"
+                ),
+                (
+                    Some(606),
+                    "service `web`: `volumes` lists 600 entries; only the first 500 are kept"
+                ),
+            ]
+        );
     }
 }

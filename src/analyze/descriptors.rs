@@ -10,6 +10,7 @@
 //! the readers share for reading text is in `read` (YAML documents, lines of evidence), and
 //! quantities (`512Mi`, `250m`, `1gb`) in Nomad's units are `resources`'.
 
+use super::dockerfile::MAX_PORTS;
 use super::read::ReadText;
 use super::source::looks_secret;
 use super::walk::RepoFiles;
@@ -44,6 +45,13 @@ pub struct DescribedService {
     /// `app.yaml`, `nomad job`).
     pub kind: String,
 }
+
+/// Most services all descriptors together describe; each becomes a group of the job.
+const MAX_SERVICES: usize = 200;
+
+/// Most env vars, and pieces of evidence, one described service takes (ports: as a compose
+/// service, [`MAX_PORTS`]).
+const MAX_ENTRIES: usize = 500;
 
 /// Folders never read for descriptors: other people's code, build output, and test data (a
 /// manifest under `tests/` describes a test, not the service).
@@ -175,6 +183,45 @@ pub fn scan_in<'a>(
         }
     }
     kubernetes::apply_image_overrides(&mut services, &overrides);
+    capped(services, notes)
+}
+
+/// The services with their lists cut to the caps, each cut said in a note: a manifest listing
+/// 5,000 container ports made a job of 1.4 MB.
+fn capped(mut services: Vec<DescribedService>, notes: &mut Vec<Note>) -> Vec<DescribedService> {
+    if services.len() > MAX_SERVICES {
+        notes.push(Note::general(format!(
+            "{} more services described by deployment descriptors left out: at most \
+             {MAX_SERVICES} are read",
+            services.len() - MAX_SERVICES
+        )));
+        services.truncate(MAX_SERVICES);
+    }
+    for service in &mut services {
+        let file = service.evidence.first().map(|e| e.file.clone());
+        let mut cut = |what: &str, count: usize, max: usize| {
+            notes.push(Note {
+                file: file.clone(),
+                line: None,
+                message: format!(
+                    "{} `{}`: {count} {what}; only the first {max} are kept",
+                    service.kind, service.name
+                ),
+            });
+        };
+        if service.ports.len() > MAX_PORTS {
+            cut("ports", service.ports.len(), MAX_PORTS);
+            service.ports.truncate(MAX_PORTS);
+        }
+        if service.env.len() > MAX_ENTRIES {
+            cut("env vars", service.env.len(), MAX_ENTRIES);
+            service.env.truncate(MAX_ENTRIES);
+        }
+        if service.evidence.len() > MAX_ENTRIES {
+            cut("pieces of evidence", service.evidence.len(), MAX_ENTRIES);
+            service.evidence.truncate(MAX_ENTRIES);
+        }
+    }
     services
 }
 
@@ -308,5 +355,37 @@ mod tests {
         assert_eq!(env_var("DB_PASSWORD", Some("hunter2")).default, None);
         assert!(env_var("DB_PASSWORD", Some("hunter2")).secret);
         assert_eq!(env_var("LOG_LEVEL", Some("info")).default.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn long_lists_of_a_descriptor_are_capped_with_a_note() {
+        let ports: String = (1..=300).map(|p| format!("        - containerPort: {p}\n")).collect();
+        let env: String =
+            (0..600).map(|i| format!("        - name: V{i}\n          value: x\n")).collect();
+        let manifest = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        ports:\n{ports}        env:\n{env}"
+        );
+        let mut notes = Vec::new();
+        let services = scan_in(
+            ["k8s/web.yaml"].into_iter(),
+            &|_| false,
+            &mut |_, _| Some(manifest.clone()),
+            &mut notes,
+        );
+        assert_eq!((services[0].ports.len(), services[0].env.len()), (100, 500));
+        assert!(services[0].evidence.len() <= 500);
+        let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(
+            messages
+                .contains(&"kubernetes Deployment `web`: 300 ports; only the first 100 are kept"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(
+                &"kubernetes Deployment `web`: 600 env vars; only the first 500 are kept"
+            ),
+            "{messages:?}"
+        );
+        assert_eq!(notes[0].file.as_deref(), Some("k8s/web.yaml"));
     }
 }

@@ -9,12 +9,13 @@
 //! instructions Docker substitutes. It owns no decisions about services; the assembly in
 //! `mod.rs` picks the stage and combines these facts with the others.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::interpolate::{substitute, Dollar};
+use super::interpolate::{Bound, Dollar, FileSubstitution};
 use super::read::shell_words;
 use super::{Health, HealthKind, Note};
 
@@ -313,8 +314,22 @@ const KNOWN_INSTRUCTIONS: [&str; 18] = [
     "SHELL",
 ];
 
-/// Ports beyond this in one `EXPOSE` range are not listed one by one.
-const MAX_RANGE: u32 = 100;
+/// Ports beyond this in one `EXPOSE` range are not listed one by one (a note says so).
+pub(crate) const MAX_RANGE: u32 = 100;
+
+/// Most ports a stage (and a compose service) takes; more are left out with a note. Each port
+/// becomes a port, a service and a check in the job: `EXPOSE 1 2 3 ... 10000` made a 2.7 MB
+/// job.
+pub(crate) const MAX_PORTS: usize = 100;
+
+/// Most variables (`ENV`), volumes (`VOLUME`) and copies (`COPY`, `ADD`) a stage takes; the
+/// rest are left out with a note. Far above real stages, low enough that one file cannot make
+/// a job of thousands of lines.
+const MAX_ENTRIES: usize = 500;
+
+/// Most stages of one Dockerfile read; the rest are left out with a note (each stage inherits
+/// its parent's settings, so thousands of them cost time for nothing real).
+const MAX_STAGES: usize = 64;
 
 static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$").unwrap_or_else(|e| panic!("{e}"))
@@ -351,6 +366,9 @@ pub fn parse(
     let mut stage_args: HashMap<String, String> = HashMap::new();
     let mut stage_env: HashMap<String, String> = HashMap::new();
     let mut warned_before_from = false;
+    // (stage, instruction) pairs whose cap was already noted: a note per stage, not per line.
+    let mut capped: Vec<(usize, &'static str)> = Vec::new();
+    let over: RefCell<Substitutions> = RefCell::default();
 
     for ins in instructions {
         let line = ins.line;
@@ -366,7 +384,7 @@ pub fn parse(
                     .map(|v| v.to_string())
                     .or(default.map(|d| {
                         let lookup = |n: &str| lookup_in(n, &stage_env, &stage_args, &global_args);
-                        substitute(&d, Dollar::Escaped(escape), &lookup).text
+                        substituted(&d, escape, &lookup, line, &over)
                     }))
                     .or_else(|| global_args.get(&name).cloned());
                 if file.stages.is_empty() {
@@ -381,7 +399,8 @@ pub fn parse(
             continue;
         }
         if keyword == "FROM" {
-            let Some(stage) = from_instruction(&ins.args, line, &global_args, escape, &file) else {
+            let from = from_instruction(&ins.args, line, &global_args, escape, &file, &over);
+            let Some(stage) = from else {
                 notes.push(Note::line(path, line, "FROM names no image"));
                 continue;
             };
@@ -403,9 +422,18 @@ pub fn parse(
                 stage_env.clear();
             }
             stage_args.clear();
+            if file.stages.len() == MAX_STAGES {
+                notes.push(Note::line(
+                    path,
+                    line,
+                    format!("this stage and the ones after it are not read: a Dockerfile is read up to {MAX_STAGES} stages"),
+                ));
+                break;
+            }
             file.stages.push(stage);
             continue;
         }
+        let stage_index = file.stages.len().saturating_sub(1);
         let Some(stage) = file.stages.last_mut() else {
             if !warned_before_from {
                 notes.push(Note::line(
@@ -419,7 +447,7 @@ pub fn parse(
         };
         let subst = |text: &str, env: &HashMap<String, String>| {
             let lookup = |n: &str| lookup_in(n, env, &stage_args, &HashMap::new());
-            substitute(text, Dollar::Escaped(escape), &lookup).text
+            substituted(text, escape, &lookup, line, &over)
         };
         match keyword {
             "ENV" => {
@@ -428,6 +456,17 @@ pub fn parse(
                     notes.push(Note::line(path, line, "ENV sets no variable"));
                 }
                 for (name, raw) in pairs {
+                    let new = !stage.env.iter().any(|e| e.value.0 == name);
+                    if new && stage.env.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "ENV") {
+                            let why = format!(
+                                "ENV {name}: a stage takes at most {MAX_ENTRIES} variables; this \
+                                 one and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                        continue;
+                    }
                     let value = subst(&raw, &stage_env);
                     stage_env.insert(name.clone(), value.clone());
                     stage.env.retain(|e| e.value.0 != name);
@@ -435,7 +474,13 @@ pub fn parse(
                 }
             }
             "EXPOSE" => {
+                let mut left_out = 0;
                 for written in ins.args.split_whitespace() {
+                    let room = MAX_PORTS.saturating_sub(stage.expose.len());
+                    if room == 0 {
+                        left_out += 1;
+                        continue;
+                    }
                     let word = subst(written, &stage_env);
                     if word.is_empty() {
                         let why = format!("EXPOSE {written}: the variable is not set");
@@ -443,11 +488,26 @@ pub fn parse(
                         continue;
                     }
                     match exposed_ports(&word) {
-                        Ok(ports) => {
-                            stage.expose.extend(ports.into_iter().map(|p| Fact { value: p, line }))
+                        Ok((ports, cut)) => {
+                            if let Some(why) = cut {
+                                notes.push(Note::line(path, line, why));
+                            }
+                            left_out += ports.len().saturating_sub(room);
+                            let kept = ports.into_iter().take(room);
+                            stage.expose.extend(kept.map(|p| Fact { value: p, line }));
                         }
                         Err(why) => notes.push(Note::line(path, line, why)),
                     }
+                }
+                if left_out > 0 && first_cut(&mut capped, stage_index, "EXPOSE") {
+                    notes.push(Note::line(
+                        path,
+                        line,
+                        format!(
+                            "EXPOSE: {left_out} more ports left out, and any the stage exposes \
+                             later; a stage takes at most {MAX_PORTS}"
+                        ),
+                    ));
                 }
             }
             "CMD" => stage.cmd = Some(Fact { value: command(&ins.args), line }),
@@ -473,7 +533,15 @@ pub fn parse(
             "COPY" | "ADD" => {
                 let workdir = effective_workdir(&file.stages);
                 if let Some(stage) = file.stages.last_mut() {
-                    if let Some(copied) = copy_instruction(&ins.args, &workdir, escape) {
+                    if stage.copies.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "COPY") {
+                            let why = format!(
+                                "{keyword}: a stage takes at most {MAX_ENTRIES} copies; this one \
+                                 and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                    } else if let Some(copied) = copy_instruction(&ins.args, &workdir, escape) {
                         stage.copies.push(Fact { value: copied, line });
                     }
                 }
@@ -493,16 +561,69 @@ pub fn parse(
                     args.split_whitespace().map(str::to_string).collect()
                 };
                 for p in paths {
+                    if stage.volumes.len() >= MAX_ENTRIES {
+                        if first_cut(&mut capped, stage_index, "VOLUME") {
+                            let why = format!(
+                                "VOLUME {p}: a stage takes at most {MAX_ENTRIES} volumes; this \
+                                 one and the stage's later ones are left out"
+                            );
+                            notes.push(Note::line(path, line, why));
+                        }
+                        break;
+                    }
                     stage.volumes.push(Fact { value: subst(&p, &stage_env), line });
                 }
             }
             _ => {}
         }
     }
+    for (line, bound) in over.into_inner().over {
+        notes.push(Note::line(
+            path,
+            line,
+            format!("value not substituted, kept as written: {bound}"),
+        ));
+    }
     if file.stages.is_empty() {
         notes.push(Note::file(path, "no FROM instruction: not a Dockerfile this tool can read"));
     }
     file
+}
+
+/// The substitutions of one Dockerfile: the bound they share, and the values over a bound by
+/// line (noted once the instructions are read; the file's bound once).
+#[derive(Default)]
+struct Substitutions {
+    file: FileSubstitution,
+    over: Vec<(u32, Bound)>,
+}
+
+/// Substitutes `text` as Docker does; a value over a bound is kept as written and recorded in
+/// `over` with its line.
+fn substituted(
+    text: &str,
+    escape: char,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    line: u32,
+    over: &RefCell<Substitutions>,
+) -> String {
+    let mut subs = over.borrow_mut();
+    let done = subs.file.substitute(text, Dollar::Escaped(escape), lookup, false);
+    if let Some(bound) = done.over {
+        if bound != Bound::File || !subs.over.iter().any(|(_, b)| *b == Bound::File) {
+            subs.over.push((line, bound));
+        }
+    }
+    done.text
+}
+
+/// Whether this is the first time `what` goes over its cap in `stage` (and records it).
+fn first_cut(capped: &mut Vec<(usize, &'static str)>, stage: usize, what: &'static str) -> bool {
+    if capped.contains(&(stage, what)) {
+        return false;
+    }
+    capped.push((stage, what));
+    true
 }
 
 /// The `WORKDIR` in force at the end of the last stage (its own, else its ancestors').
@@ -726,11 +847,12 @@ fn from_instruction(
     global_args: &HashMap<String, String>,
     escape: char,
     file: &Dockerfile,
+    over: &RefCell<Substitutions>,
 ) -> Option<Stage> {
     let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
     let image = words.first()?;
     let lookup = |n: &str| global_args.get(n).cloned();
-    let image = substitute(image, Dollar::Escaped(escape), &lookup).text;
+    let image = substituted(image, escape, &lookup, line, over);
     let name = match (words.get(1), words.get(2)) {
         (Some(as_word), Some(name)) if as_word.eq_ignore_ascii_case("as") => Some(name.to_string()),
         _ => None,
@@ -778,8 +900,9 @@ fn unquote(value: &str) -> String {
     }
 }
 
-/// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`.
-pub(crate) fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
+/// `80`, `80/tcp`, `53/udp`, `8000-8002`, `8000-8002/udp`; with the note to make when a range
+/// was cut at [`MAX_RANGE`] ports.
+pub(crate) fn exposed_ports(word: &str) -> Result<(Vec<ExposedPort>, Option<String>), String> {
     let (range, protocol) = match word.split_once('/') {
         Some((range, protocol)) => (range, protocol.to_ascii_lowercase()),
         None => (word, "tcp".to_string()),
@@ -799,8 +922,21 @@ pub(crate) fn exposed_ports(word: &str) -> Result<Vec<ExposedPort>, String> {
     if low == 0 || high < low {
         return Err(bad());
     }
-    let high = high.min(low.saturating_add((MAX_RANGE - 1) as u16));
-    Ok((low..=high).map(|port| ExposedPort { port, udp }).collect())
+    let (high, cut) = cut_range(low, high);
+    Ok((
+        (low..=high).map(|port| ExposedPort { port, udp }).collect(),
+        cut.map(|why| format!("EXPOSE {word}: {why}")),
+    ))
+}
+
+/// The last port kept of the range `low..=high`, with why when it is not `high`.
+pub(crate) fn cut_range(low: u16, high: u16) -> (u16, Option<String>) {
+    let last = high.min(low.saturating_add((MAX_RANGE - 1) as u16));
+    let why = (last < high).then(|| {
+        let written = u32::from(high) - u32::from(low) + 1;
+        format!("a range of {written} ports; only its first {MAX_RANGE} are kept")
+    });
+    (last, why)
 }
 
 fn command(args: &str) -> Command {
@@ -1065,6 +1201,92 @@ mod tests {
     fn lcg(state: &mut u64) -> usize {
         *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (*state >> 33) as usize
+    }
+
+    #[test]
+    fn a_value_nested_past_the_bound_is_kept_as_written_with_a_note() {
+        let value = format!("{}x{}", "${A:-".repeat(20_000), "}".repeat(20_000));
+        let text = format!("FROM alpine\nENV B={value} C=${{A:-3}}\nEXPOSE ${{P:-80}}\n");
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &text, &[], &mut notes);
+        let env: Vec<_> = file.stages[0].env.iter().map(|e| e.value.clone()).collect();
+        assert_eq!(env, [("B".to_string(), value), ("C".to_string(), "3".to_string())]);
+        assert_eq!(file.stages[0].expose[0].value.port, 80);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!((notes[0].file.as_deref(), notes[0].line), (Some("Dockerfile"), Some(2)));
+        assert!(notes[0].message.contains("nested more than 32 levels"), "{notes:?}");
+    }
+
+    #[test]
+    fn ports_and_stages_are_capped_with_a_note() {
+        // Issue 13: `EXPOSE 1 2 3 ... 10000` became a job with 10,000 ports.
+        let words: Vec<String> = (1..=10_000).map(|p| p.to_string()).collect();
+        let text = format!("FROM alpine\nEXPOSE {}\nEXPOSE 20000-29999/udp\n", words.join(" "));
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &text, &[], &mut notes);
+        let ports: Vec<u16> = file.stages[0].expose.iter().map(|p| p.value.port).collect();
+        assert_eq!(ports, (1..=100).collect::<Vec<u16>>());
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [(
+                Some(2),
+                "EXPOSE: 9900 more ports left out, and any the stage exposes later; a stage \
+                     takes at most 100"
+            ),]
+        );
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", "FROM alpine\nEXPOSE 8000-8999/udp 80\n", &[], &mut notes);
+        assert_eq!(file.stages[0].expose.len(), 100);
+        assert_eq!(file.stages[0].expose[99].value, ExposedPort { port: 8099, udp: true });
+        assert_eq!(
+            notes[0].message,
+            "EXPOSE 8000-8999/udp: a range of 1000 ports; only its first 100 are kept"
+        );
+        assert_eq!(
+            notes[1].message,
+            "EXPOSE: 1 more ports left out, and any the stage exposes later; a stage takes at \
+             most 100"
+        );
+
+        let lines: String =
+            (0..600).map(|i| format!("ENV V{i}=x\nVOLUME /v{i}\nCOPY a{i} /a{i}\n")).collect();
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &format!("FROM alpine\n{lines}ENV V0=y\n"), &[], &mut notes);
+        let stage = &file.stages[0];
+        assert_eq!((stage.env.len(), stage.volumes.len(), stage.copies.len()), (500, 500, 500));
+        assert_eq!(stage.env.last().map(|e| e.value.clone()), Some(("V0".into(), "y".into())));
+        let messages: Vec<(Option<u32>, &str)> =
+            notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    Some(1502),
+                    "ENV V500: a stage takes at most 500 variables; this one and the stage's \
+                     later ones are left out"
+                ),
+                (
+                    Some(1503),
+                    "VOLUME /v500: a stage takes at most 500 volumes; this one and the stage's \
+                     later ones are left out"
+                ),
+                (
+                    Some(1504),
+                    "COPY: a stage takes at most 500 copies; this one and the stage's later \
+                     ones are left out"
+                ),
+            ]
+        );
+
+        let stages: String = (0..70).map(|i| format!("FROM alpine AS s{i}\n")).collect();
+        let mut notes = Vec::new();
+        let file = parse("Dockerfile", &stages, &[], &mut notes);
+        assert_eq!(file.stages.len(), 64);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].line, Some(65));
+        assert!(notes[0].message.contains("read up to 64 stages"), "{notes:?}");
     }
 
     #[test]

@@ -108,6 +108,10 @@ pub struct Dependency {
     pub dev: bool,
 }
 
+/// Most dependencies read from one manifest; far above real ones. The line of each is searched
+/// for in the whole text, so 20,000 of them took seconds.
+const MAX_DEPENDENCIES: usize = 2_000;
+
 /// What one manifest file lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -143,6 +147,21 @@ impl Manifest {
         });
         let last = self.dependencies.len() - 1;
         &mut self.dependencies[last]
+    }
+
+    /// How many of the `count` entries of `section` (as the file names it) are still read,
+    /// within [`MAX_DEPENDENCIES`]; a note at the section when some are not.
+    fn room(&self, section: &str, count: usize, text: &str, notes: &mut Vec<Note>) -> usize {
+        let room = MAX_DEPENDENCIES.saturating_sub(self.dependencies.len());
+        if count > room {
+            let message = format!(
+                "`{section}` lists {count} packages; only the first {room} are read (a manifest \
+                 is read for at most {MAX_DEPENDENCIES})"
+            );
+            let line = line_of(text, section);
+            notes.push(Note { file: Some(self.file.clone()), line, message });
+        }
+        room
     }
 }
 
@@ -420,7 +439,8 @@ pub fn parse_package_json(text: &str, file: &str, notes: &mut Vec<Note>) -> Opti
     let mut manifest = Manifest::new(file, Ecosystem::Node);
     for (section, dev) in [("dependencies", false), ("devDependencies", true)] {
         if let Some(deps) = object.get(section).and_then(|d| d.as_object()) {
-            for name in deps.keys() {
+            let room = manifest.room(section, deps.len(), text, notes);
+            for name in deps.keys().take(room) {
                 let line = line_of(text, &format!("\"{name}\""));
                 manifest.depend(name.to_ascii_lowercase(), line).dev = dev;
             }
@@ -503,7 +523,8 @@ pub fn parse_pyproject(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<
     let mut manifest = Manifest::new(file, Ecosystem::Python);
     let project = table.get("project");
     if let Some(deps) = project.and_then(|p| p.get("dependencies")).and_then(|d| d.as_array()) {
-        for spec in deps.iter().filter_map(|d| d.as_str()) {
+        let room = manifest.room("dependencies", deps.len(), text, notes);
+        for spec in deps.iter().take(room).filter_map(|d| d.as_str()) {
             match parse_requirement(spec) {
                 Some((name, extras)) => {
                     let line =
@@ -520,7 +541,8 @@ pub fn parse_pyproject(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<
     let poetry =
         table.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.get("dependencies"));
     if let Some(deps) = poetry.and_then(|d| d.as_table()) {
-        for (name, spec) in deps {
+        let room = manifest.room("tool.poetry.dependencies", deps.len(), text, notes);
+        for (name, spec) in deps.iter().take(room) {
             let line = line_of(text, &format!("\n{name} ="))
                 .map(|l| l + 1)
                 .or_else(|| line_of(text, name));
@@ -548,7 +570,8 @@ pub fn parse_pipfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Ma
     let mut manifest = Manifest::new(file, Ecosystem::Python);
     for (section, dev) in [("packages", false), ("dev-packages", true)] {
         if let Some(packages) = table.get(section).and_then(|p| p.as_table()) {
-            for name in packages.keys() {
+            let room = manifest.room(section, packages.len(), text, notes);
+            for name in packages.keys().take(room) {
                 let line = line_of(text, &format!("\n{name} ")).map(|l| l + 1);
                 let normalized = name.to_ascii_lowercase().replace(['_', '.'], "-");
                 manifest.depend(normalized, line).dev = dev;
@@ -621,7 +644,8 @@ pub fn parse_cargo_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Option
     let sections =
         [table.get("dependencies"), table.get("workspace").and_then(|w| w.get("dependencies"))];
     for deps in sections.into_iter().flatten().filter_map(|d| d.as_table()) {
-        for (key, spec) in deps {
+        let room = manifest.room("dependencies", deps.len(), text, notes);
+        for (key, spec) in deps.iter().take(room) {
             // `name = { package = "real-name" }` renames a dependency.
             let name = spec.get("package").and_then(|p| p.as_str()).unwrap_or(key);
             let features = spec
@@ -812,7 +836,8 @@ pub fn parse_composer(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<M
     let mut manifest = Manifest::new(file, Ecosystem::Php);
     for (section, dev) in [("require", false), ("require-dev", true)] {
         let Some(require) = value.get(section).and_then(|r| r.as_object()) else { continue };
-        for (name, version) in require {
+        let room = manifest.room(section, require.len(), text, notes);
+        for (name, version) in require.iter().take(room) {
             let line = line_of(text, &format!("\"{name}\""));
             if name == "php" {
                 if let Some(version) = version.as_str() {

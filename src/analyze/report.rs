@@ -6,6 +6,11 @@ use std::fmt::Write;
 
 use super::{Analysis, HealthKind, Language, Protocol, Service, Source};
 
+/// Widest cell shown, in characters; a longer one is cut with an ellipsis. A service can list
+/// hundreds of ports, and one cell should not make the table unreadable (nor wider than the
+/// 65,535 characters `format!` can pad to, which panicked).
+const MAX_CELL: usize = 60;
+
 /// Renders the analysis as a table followed by the notes.
 pub fn text(analysis: &Analysis) -> String {
     let mut out = String::new();
@@ -13,7 +18,8 @@ pub fn text(analysis: &Analysis) -> String {
         out.push_str("No services found.\n");
     } else {
         let header = ["SERVICE", "SOURCE", "STACK", "PORTS", "HEALTH", "DEPENDS ON", "RESOURCES"];
-        let rows: Vec<[String; 7]> = analysis.services.iter().map(row).collect();
+        let rows: Vec<[String; 7]> =
+            analysis.services.iter().map(|service| row(service).map(cut)).collect();
         let mut widths = header.map(str::len);
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
@@ -42,14 +48,24 @@ pub fn text(analysis: &Analysis) -> String {
 fn line(out: &mut String, cells: &[String; 7], widths: &[usize; 7]) {
     let mut text = String::new();
     for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        if i + 1 == cells.len() {
-            text.push_str(cell);
-        } else {
-            let _ = write!(text, "{cell:<width$}  ");
+        text.push_str(cell);
+        if i + 1 < cells.len() {
+            let pad = width.saturating_sub(cell.chars().count()) + 2;
+            text.extend(std::iter::repeat_n(' ', pad));
         }
     }
     out.push_str(text.trim_end());
     out.push('\n');
+}
+
+/// The cell as shown: at most [`MAX_CELL`] characters, the last an ellipsis when it was cut.
+fn cut(cell: String) -> String {
+    if cell.chars().count() <= MAX_CELL {
+        return cell;
+    }
+    let mut shown: String = cell.chars().take(MAX_CELL - 1).collect();
+    shown.push('…');
+    shown
 }
 
 fn row(service: &Service) -> [String; 7] {
@@ -164,5 +180,31 @@ mod tests {
         Notes:
           - Dockerfile:3: unknown instruction `FOO`
         ");
+    }
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis() {
+        // Issue 13: a Dockerfile with `EXPOSE 1 2 3 ... 10000` made a cell of 70,000
+        // characters, and padding it panicked ("Formatting argument out of range").
+        let ports: Vec<Port> = (1..=10_000)
+            .map(|container| Port { container, published: None, protocol: Protocol::Tcp })
+            .collect();
+        let service = Service {
+            ports,
+            depends_on: vec!["x".repeat(70_000)],
+            ..Service::new("wide", Source::Build, "wide")
+        };
+        let narrow = Service::new("narrow", Source::Build, "narrow");
+        let analysis = Analysis { services: vec![service, narrow], notes: Vec::new() };
+        let table = text(&analysis);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines.iter().all(|l| l.chars().count() < 7 * (MAX_CELL + 2)), "{table}");
+        let ports = "1/tcp 2/tcp 3/tcp 4/tcp 5/tcp 6/tcp 7/tcp 8/tcp 9/tcp 10/tc…";
+        assert!(lines[1].contains(&format!("{ports}  ")), "{table}");
+        assert_eq!(ports.chars().count(), MAX_CELL);
+        // The next column starts at the same place on the header and the cut line.
+        let at = |l: &str, needle: &str| l.find(needle).map(|b| l[..b].chars().count());
+        assert_eq!(at(lines[0], "DEPENDS ON"), at(lines[1], "xxx"), "{table}");
     }
 }

@@ -17,7 +17,8 @@
 //! [`hosts_in`], which reads the hosts an env value points at (`DB_HOST=db`,
 //! `REDIS_URL=redis://redis:6379`) so the assembly can tell which services depend on which.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
@@ -28,12 +29,17 @@ mod secrets;
 pub use hosts::{HostLiteral, MAX_HOST_LITERALS};
 pub use secrets::looks_secret;
 
+use super::dockerfile::MAX_PORTS;
 use super::read::{documents, parse_yaml, ReadText};
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
 
 /// Most bytes of source read per [`scan`] call; beyond it the scan stops with a note.
 pub const MAX_SCAN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Most env vars (and health routes) one scan keeps; ports: as a Dockerfile stage,
+/// [`MAX_PORTS`]. Each becomes a line of the job, and 8 MiB of code can read 200,000 names.
+const MAX_ENTRIES: usize = 500;
 
 /// What the source code below one folder says.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -193,6 +199,7 @@ pub fn scan_in<'a>(
         }
     }
     facts.finish();
+    facts.cap(dir, notes);
     facts
 }
 
@@ -783,6 +790,36 @@ fn spring_yaml_ports(
     }
 }
 
+impl SourceFacts {
+    /// Cuts each list to its cap, the first found (the best, for health routes) kept, with a
+    /// note per list cut.
+    fn cap(&mut self, dir: &str, notes: &mut Vec<Note>) {
+        let place = if dir.is_empty() { "the repository".to_string() } else { dir.to_string() };
+        let mut cut = |what: &str, count: usize, max: usize| {
+            notes.push(Note::general(format!(
+                "source scan of {place}: the code reads {count} {what}; only the first {max} \
+                 are kept"
+            )));
+        };
+        if self.env.len() > MAX_ENTRIES {
+            cut("env vars", self.env.len(), MAX_ENTRIES);
+            self.env.truncate(MAX_ENTRIES);
+            let kept: HashSet<&str> = self.env.iter().map(|(name, ..)| name.as_str()).collect();
+            self.required.retain(|name| kept.contains(name.as_str()));
+        }
+        if self.ports.len() > MAX_PORTS {
+            cut("listen ports", self.ports.len(), MAX_PORTS);
+            self.ports.truncate(MAX_PORTS);
+            let kept: HashSet<u16> = self.ports.iter().map(|(port, _)| *port).collect();
+            self.grpc_ports.retain(|(port, _)| kept.contains(port));
+        }
+        if self.health_paths.len() > MAX_ENTRIES {
+            cut("health routes", self.health_paths.len(), MAX_ENTRIES);
+            self.health_paths.truncate(MAX_ENTRIES);
+        }
+    }
+}
+
 fn health_rank(path: &str) -> usize {
     HEALTH_PATHS.iter().position(|p| *p == path).unwrap_or(HEALTH_PATHS.len())
 }
@@ -816,17 +853,10 @@ impl SourceFacts {
     }
 }
 
-fn dedup_by_key<T, K: PartialEq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
-    let mut seen: Vec<K> = Vec::new();
-    items.retain(|item| {
-        let k = key(item);
-        if seen.contains(&k) {
-            false
-        } else {
-            seen.push(k);
-            true
-        }
-    });
+fn dedup_by_key<T, K: Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    // A set, not a list of those seen: code can listen on 60,000 ports.
+    let mut seen: HashSet<K> = HashSet::new();
+    items.retain(|item| seen.insert(key(item)));
 }
 
 /// Hosts (with ports) an env value names: `db`, `db:5432`, `redis://redis:6379/0`,

@@ -9,7 +9,6 @@
 //! [`read_text`]: RepoFiles::read_text
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -294,9 +293,17 @@ impl RepoFiles {
             return None;
         };
         let mut bytes = Vec::with_capacity(listed.size as usize);
-        let read = File::open(self.root.join(rel))
-            // The listing bounded the size; a file that grew since is cut at the same bound.
-            .and_then(|file| file.take(listed.size.max(1) * 2 + 4096).read_to_end(&mut bytes));
+        // Opened as a regular file only: a file swapped for a FIFO since the listing is
+        // refused, not waited on.
+        let (file, _) = match crate::file::open(&self.root.join(rel)) {
+            Ok(opened) => opened,
+            Err(err) => {
+                notes.push(Note::file(rel, format!("cannot read: {}", err.reason())));
+                return None;
+            }
+        };
+        // The listing bounded the size; a file that grew since is cut at the same bound.
+        let read = file.take(listed.size.max(1) * 2 + 4096).read_to_end(&mut bytes);
         if let Err(err) = read {
             notes.push(Note::file(rel, format!("cannot read: {err}")));
             return None;
@@ -413,6 +420,10 @@ fn symlink_target(link: &Path, canonical_root: &Path) -> Result<u64, String> {
         // would only list the same files twice.
         return Err("skipped: symlink to a folder inside the repository".to_string());
     }
+    if let Some(kind) = crate::file::not_regular(&meta) {
+        // A FIFO would make the read wait forever, a device never end.
+        return Err(format!("skipped: symlink to {kind}, not a regular file"));
+    }
     Ok(meta.len())
 }
 
@@ -511,5 +522,29 @@ mod tests {
         assert_eq!(notes[1].file.as_deref(), Some("latin1.txt"));
         assert_eq!(notes[1].line, Some(2));
         assert!(notes[1].message.contains("invalid UTF-8"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_links_to_them_are_never_opened() {
+        // Reading a FIFO nobody writes to never returns; the walk must not list one, even
+        // behind a symlink, and a listed file swapped for one is refused when read.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\n").unwrap();
+        let made = std::process::Command::new("mkfifo").arg(root.join("fifo")).status().unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("fifo", root.join("compose.yaml")).unwrap();
+        let mut notes = Vec::new();
+        let files = RepoFiles::walk(root, &Limits::default(), &mut notes);
+        let paths: Vec<&str> = files.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["Dockerfile"]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].file.as_deref(), Some("compose.yaml"));
+        assert_eq!(notes[0].message, "skipped: symlink to a FIFO (named pipe), not a regular file");
+        std::fs::remove_file(root.join("Dockerfile")).unwrap();
+        std::fs::rename(root.join("fifo"), root.join("Dockerfile")).unwrap();
+        assert_eq!(files.read_text("Dockerfile", &mut notes), None);
+        assert_eq!(notes[1].message, "cannot read: it is a FIFO (named pipe), not a regular file");
     }
 }

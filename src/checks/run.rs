@@ -2,11 +2,16 @@
 //! posts them: `nomad-spec/validate` (the job spec rules), `nomad-spec/secrets` (Vault),
 //! `nomad-spec/routes` (Fabio, with the hostname suffix from `.nomad-spec.toml` or Consul's
 //! conventions) and `nomad-spec/plan` (Nomad). The checks themselves live in
-//! `jobspec::validate`, `infra` and `nomad`; this file runs them in order over one file and one
-//! set of settings and answers in the vocabulary of [`super`]. Every service is optional: a
-//! check whose service is not configured or not reachable is skipped and says why.
+//! `jobspec::validate`, `infra` and `nomad`; this file runs them over one file and one set of
+//! settings and answers in the vocabulary of [`super`]. Vault, Consul and Fabio are optional:
+//! they are asked together under one deadline (`NOMAD_SPEC_PROBE_DEADLINE`), and a check
+//! whose service is not configured, not reachable or too slow is skipped and says why. Nomad
+//! is the plan's: when `NOMAD_ADDR` is set, a plan that cannot be made fails
+//! `nomad-spec/plan` with the reason, so a pull request's plan gate never passes silently; it
+//! is skipped only when Nomad is not configured.
 
 use super::{CheckResult, CheckStatus, FileChecks, PLAN, ROUTES, SECRETS, VALIDATE};
+use crate::http::ProbeDeadline;
 use crate::infra::consul::ConsulClient;
 use crate::infra::fabio::{self, FabioClient};
 use crate::jobspec::config::Config;
@@ -18,7 +23,8 @@ use crate::nomad::plan::{render_markdown, PlanReport};
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
 
-/// Every check on one job file, in order: validate, secrets, routes, plan.
+/// Every check on one job file, in order: validate, secrets, routes, plan. The services are
+/// asked at the same time; the optional ones within the probing deadline.
 pub async fn check_file(
     file: &JobFile,
     options: &ParseOptions,
@@ -28,9 +34,39 @@ pub async fn check_file(
 ) -> FileChecks {
     let name = file.path.display().to_string();
     let source = file.text.as_str();
-    let mut results = vec![validate_check(source, &name)];
-    results.push(secrets_check(source, &name, settings).await);
+    let validate = validate_check(source, &name);
+    let deadline = match settings.calls() {
+        Ok(calls) => ProbeDeadline::after(calls.probe_deadline),
+        Err(_) => ProbeDeadline::after(crate::settings::CallSettings::default().probe_deadline),
+    };
+    let secrets = async {
+        let checked = deadline.run("Vault", secrets_check(source, &name, settings)).await;
+        checked.unwrap_or_else(|why| CheckResult::skipped(SECRETS, why))
+    };
+    let routes = async {
+        let checked = deadline
+            .run(
+                "Consul and Fabio",
+                routes_check(source, &name, options, settings, config, strict_routes),
+            )
+            .await;
+        checked.unwrap_or_else(|why| CheckResult::skipped(ROUTES, why))
+    };
+    let (secrets, routes, (plan_result, plan)) =
+        tokio::join!(secrets, routes, plan_check(file, options, settings));
+    let results = vec![validate, secrets, routes, plan_result];
+    FileChecks { results, plan: plan.as_ref().map(render_markdown) }
+}
 
+/// The routes check (Fabio), with the hostname suffix from the file or Consul's conventions.
+async fn routes_check(
+    source: &str,
+    name: &str,
+    options: &ParseOptions,
+    settings: &Settings,
+    config: &Config,
+    strict_routes: bool,
+) -> CheckResult {
     let (suffix, note) = hostname_suffix(settings, config).await;
     let fabio = settings.fabio().map_err(|err| err.to_string());
     let mut routes =
@@ -43,7 +79,7 @@ pub async fn check_file(
                     .unwrap_or(fabio::DEFAULT_TAG_PREFIX);
                 fabio::check_routes(
                     source,
-                    &name,
+                    name,
                     options,
                     Some(&client),
                     prefix,
@@ -57,10 +93,7 @@ pub async fn check_file(
     if let Some(note) = note {
         routes.summary.push_str(&format!(" (note: {note})"));
     }
-    results.push(routes);
-    let (plan_result, plan) = plan_check(file, options, settings).await;
-    results.push(plan_result);
-    FileChecks { results, plan: plan.as_ref().map(render_markdown) }
+    routes
 }
 
 /// The validate check: the job spec rules.
@@ -106,19 +139,27 @@ async fn hostname_suffix(settings: &Settings, config: &Config) -> (Option<String
     }
 }
 
-/// The plan check: what Nomad would do, when `NOMAD_ADDR` is set.
+/// The plan check: what Nomad would do, when `NOMAD_ADDR` is set. Nomad configured but unable
+/// to plan (unreachable, refusing, answering garbage, a bad `NOMAD_*` setting, a job it cannot
+/// read) fails the check with the reason: only an unconfigured Nomad skips it.
 async fn plan_check(
     file: &JobFile,
     options: &ParseOptions,
     settings: &Settings,
 ) -> (CheckResult, Option<PlanReport>) {
+    let cannot_plan = |why: String| CheckResult {
+        name: PLAN.into(),
+        status: CheckStatus::Failure,
+        summary: format!("Nomad is configured (NOMAD_ADDR) but could not plan the job: {why}"),
+        annotations: Vec::new(),
+    };
     let client = match NomadClient::configured(settings) {
         Ok(Some(client)) => client,
         Ok(None) => {
             let why = "Nomad is not configured (NOMAD_ADDR is not set)";
             return (CheckResult::skipped(PLAN, why), None);
         }
-        Err(err) => return (CheckResult::skipped(PLAN, format!("skipped: {err}")), None),
+        Err(err) => return (cannot_plan(err.to_string()), None),
     };
     let planned = async {
         let (job, _) = file.to_job(Some(&client), options).await?;
@@ -129,7 +170,7 @@ async fn plan_check(
         Ok(report) => {
             (plan_result(&report, &file.text, &file.path.display().to_string()), Some(report))
         }
-        Err(err) => (CheckResult::skipped(PLAN, format!("skipped: {err:#}")), None),
+        Err(err) => (cannot_plan(format!("{err:#}")), None),
     }
 }
 

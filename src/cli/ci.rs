@@ -28,7 +28,8 @@ Exit codes:
     0  the event was handled (or ignored, with the reason in the log)
     1  the run failed (the forge, git or a setting said no; the log says why, and so does a
        comment on the change request when the run was about one)
-    2  usage error")]
+    2  usage error, or an event the run cannot read (a missing variable, a payload that is
+       not what the forge sends: the message names the field)")]
 pub struct Args {
     /// Print the trigger and every action the bot would take, calling nothing.
     #[arg(long)]
@@ -64,7 +65,8 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             runner.summary(&format!("## nomad-spec\n\nThe run failed: {err:#}\n"));
             runner.outputs(&[("verdict", "error")]);
             eprintln!("error: {err:#}");
-            Ok(ExitCode::from(1))
+            let input = err.downcast_ref::<workflow::UnreadableEvent>().is_some();
+            Ok(ExitCode::from(if input { super::EXIT_USAGE } else { 1 }))
         }
     }
 }

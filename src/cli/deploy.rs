@@ -82,32 +82,8 @@ pub enum ReportFormat {
     Json,
 }
 
-/// A duration as Go writes it: `90s`, `5m`, `1h30m`, `500ms`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h30m"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number * 60),
-            "h" => Duration::from_secs(number * 3600),
-            other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m or h)")),
-        };
-        total += unit;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
+/// A duration as Go writes it (`90s`, `5m`, `1h30m`, `500ms`): the settings' reading.
+pub use crate::settings::parse_duration;
 
 /// Tells the user which parser read the file when it was not Nomad's.
 pub(crate) fn note_parser(parsed_by: &ParsedBy) {
@@ -213,19 +189,4 @@ pub fn render_report(report: &DeployReport) -> String {
         out.push_str(&format!("warning: the file was not updated: {warning}\n"));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_like_go() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("5 minutes").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("m").is_err());
-    }
 }

@@ -50,6 +50,9 @@ use crate::llm::prompt::Prompt;
 use crate::llm::{tasks, Client};
 use crate::settings::Settings;
 
+/// Largest case or prompt file read.
+const MAX_CASE_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Whether the LLM takes part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Switch {
@@ -203,8 +206,7 @@ fn client(args: &Args, settings: &Settings) -> anyhow::Result<Option<Client>> {
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--prompt-version `{choice}` is not TASK=V"))?;
         let file = args.prompts.join(format!("{task}.{version}.md"));
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let text = crate::file::read_text(&file, MAX_CASE_FILE_BYTES)?;
         let prompt = Prompt::parse(&text, &file.display().to_string())?;
         anyhow::ensure!(
             prompt.name == task && prompt.version == version,
@@ -284,8 +286,7 @@ fn run_case(
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<CaseReport> {
     let file = case.join("expected.toml");
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::file::read_text(&file, MAX_CASE_FILE_BYTES)?;
     let expected: Expected =
         toml::from_str(&text).with_context(|| format!("{} is not a valid case", file.display()))?;
     let root = case.join(&expected.path);

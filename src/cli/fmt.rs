@@ -4,13 +4,15 @@
 //! files, `-` for stdin), what happens to the result (printed, written back atomically, or
 //! only compared) and the exit code. The layout itself is `jobspec::format::format_hcl`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::file::FileError;
 use crate::jobspec::format::format_hcl;
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::nomad::job_file::find_job_files;
 
 /// Exit code when `--check` finds files that are not formatted.
@@ -144,16 +146,12 @@ impl Input {
         }
     }
 
-    fn read(&self) -> anyhow::Result<Vec<u8>> {
+    /// A regular file (or stdin), at most as large as a job file is read.
+    fn read(&self) -> Result<Vec<u8>, FileError> {
+        let limit = MAX_SOURCE_BYTES as u64;
         match self {
-            Input::Stdin => {
-                let mut bytes = Vec::new();
-                std::io::stdin().read_to_end(&mut bytes).context("cannot read stdin")?;
-                Ok(bytes)
-            }
-            Input::File(path) => {
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-            }
+            Input::Stdin => crate::file::read_stdin(limit),
+            Input::File(path) => crate::file::read(path, limit),
         }
     }
 }

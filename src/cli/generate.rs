@@ -29,6 +29,7 @@ use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::jobspec::render::{self, Provenance};
 use crate::settings::Settings;
 
@@ -209,8 +210,8 @@ pub fn stdout_file_marker(path: &str) -> String {
 
 /// Reads a saved analysis.
 pub fn load_analysis(path: &Path) -> anyhow::Result<Analysis> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // An analysis of the largest repository the walk lists is a few megabytes.
+    let text = crate::file::read_text(path, 64 * 1024 * 1024)?;
     serde_json::from_str(&text).map_err(|err| {
         anyhow::anyhow!(
             "{}:{}:{}: not an analysis: {err}",
@@ -464,7 +465,7 @@ fn targets(
 
 /// Writes a job file unless that would replace a person's work; false when unchanged.
 fn write_file(target: &Path, text: &str, force: bool) -> anyhow::Result<bool> {
-    if let Ok(existing) = std::fs::read_to_string(target) {
+    if let Ok(existing) = crate::file::read_text(target, MAX_SOURCE_BYTES as u64) {
         if existing == text {
             return Ok(false);
         }

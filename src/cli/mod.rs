@@ -22,6 +22,7 @@ pub mod fmt;
 pub mod generate;
 pub mod parse;
 pub mod plan;
+pub mod serve;
 pub mod status;
 pub mod validate;
 pub mod whole_app;
@@ -131,6 +132,8 @@ pub enum Command {
     Drift(drift::Args),
     /// Run the pull-request bot for this CI event (GitHub Actions or GitLab CI).
     Ci(ci::Args),
+    /// Serve the pull-request bot to many repositories from webhooks (GitHub App, GitLab).
+    Serve(serve::Args),
 }
 
 /// Runs one parsed command line with the settings `main` read from the environment.
@@ -148,6 +151,7 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(args, settings),
         Command::Drift(args) => drift::run(args, settings),
         Command::Ci(args) => ci::run(args, settings),
+        Command::Serve(args) => serve::run(args, settings),
     }
 }
 

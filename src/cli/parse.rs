@@ -1,12 +1,13 @@
 //! `nomad-spec parse`: a job file → `{"Job": {...}}` on stdout, as `nomad job run -output`
 //! prints it. Problems go to stderr as `file:line:column: error: message`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::jobspec::parse::{parse_job, source_text, ParseOptions};
+use crate::file::FileError;
+use crate::jobspec::parse::{parse_job, source_text, ParseOptions, MAX_SOURCE_BYTES};
 
 /// Arguments of `nomad-spec parse`.
 #[derive(Debug, clap::Args)]
@@ -42,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::metadata(var_file)
             .with_context(|| format!("cannot read the var file {}", var_file.display()))?;
     }
-    let bytes = read_input(&file).with_context(|| format!("cannot read {file}"))?;
+    let bytes = read_input(&file)?;
     let source = match source_text(&bytes, &file) {
         Ok(source) => source,
         Err(diagnostic) => {
@@ -65,14 +66,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The bytes of a job file, or of stdin for `-`.
-pub(crate) fn read_input(file: &str) -> std::io::Result<Vec<u8>> {
+/// The bytes of a job file, or of stdin for `-`: a regular file, at most
+/// [`MAX_SOURCE_BYTES`].
+pub(crate) fn read_input(file: &str) -> Result<Vec<u8>, FileError> {
+    let limit = MAX_SOURCE_BYTES as u64;
     if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
-        return Ok(bytes);
+        return crate::file::read_stdin(limit);
     }
-    std::fs::read(file)
+    crate::file::read(Path::new(file), limit)
 }
 
 /// Splits the positional words into the file and Nomad-style `-var`/`-var-file` options.

@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(diagnostic) => vec![diagnostic],
             },
             Err(err) => {
-                eprintln!("error: cannot read {file}: {err}");
+                eprintln!("error: {err}");
                 unreadable = true;
                 continue;
             }

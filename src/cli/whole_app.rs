@@ -129,10 +129,12 @@ pub fn find_corpus(explicit: Option<&Path>, dataset: &Path) -> anyhow::Result<Pa
     })
 }
 
+/// Largest app file read: far above any real one.
+const MAX_APP_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Reads an app file.
 pub fn read_app_file(path: &Path) -> anyhow::Result<AppFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::file::read_text(path, MAX_APP_FILE_BYTES)?;
     AppFile::parse(&text, &path.display().to_string())
 }
 

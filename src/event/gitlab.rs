@@ -23,6 +23,10 @@
 //! commits or snippets, webhook events that are not notes) is [`Trigger::Ignored`] with a
 //! reason a person can read in the job log. A variable or payload that contradicts what GitLab
 //! sends is an [`EventError`].
+//!
+//! `nomad-spec serve` gets the same events straight from a project or group webhook, with no
+//! CI variables at all: [`from_gitlab_webhook`] reads a merge request, note or push event from
+//! its body alone (<https://docs.gitlab.com/user/project/integrations/webhook_events/>).
 
 use std::collections::BTreeMap;
 
@@ -189,7 +193,7 @@ fn note_trigger(
     bot_login: Option<&str>,
 ) -> Result<Trigger, EventError> {
     let error = |detail: String| EventError { event: "TRIGGER_PAYLOAD note".into(), detail };
-    let kind: KindPayload = serde_json::from_str(payload)
+    let kind: KindPayload = super::read(payload)
         .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
     match kind.object_kind.as_deref() {
         Some("note") => {}
@@ -206,8 +210,11 @@ fn note_trigger(
             })
         }
     }
-    let note: NotePayload = serde_json::from_str(payload).map_err(|err| error(err.to_string()))?;
+    let note: NotePayload = super::read(payload).map_err(error)?;
     let attributes = note.object_attributes;
+    if let Some(body) = &attributes.note {
+        super::within(body, MAX_NOTE_CHARS, "object_attributes.note").map_err(error)?;
+    }
     if attributes.noteable_type != "MergeRequest" {
         let what = match (attributes.noteable_type.as_str(), &note.issue) {
             ("Issue", Some(issue)) => format!("issue #{}", issue.iid),
@@ -259,6 +266,146 @@ fn note_trigger(
     })
 }
 
+/// Most characters in a GitLab note (GitLab refuses a longer one).
+const MAX_NOTE_CHARS: usize = 1_000_000;
+/// Turns a GitLab webhook delivery (the `X-Gitlab-Event` header and the JSON body) into a
+/// trigger, as `nomad-spec serve` receives it: a merge request opened, reopened, given new
+/// commits (`update` with `oldrev`) or merged into the default branch; a note (the same rules
+/// as a `TRIGGER_PAYLOAD` note); a push to the default branch, with the files its commits
+/// added or modified. Anything else is [`Trigger::Ignored`] with the reason.
+pub fn from_gitlab_webhook(
+    event: &str,
+    body: &str,
+    bot_login: Option<&str>,
+) -> Result<Trigger, EventError> {
+    let error = |detail: String| EventError { event: event.to_string(), detail };
+    let kind: KindPayload = serde_json::from_str(body)
+        .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
+    match kind.object_kind.as_deref() {
+        Some("merge_request") => {
+            let payload: MergeRequestHook =
+                serde_json::from_str(body).map_err(|err| error(err.to_string()))?;
+            Ok(merge_request_hook(payload))
+        }
+        Some("note") => note_trigger(&BTreeMap::new(), body, bot_login)
+            .map_err(|err| EventError { event: event.to_string(), detail: err.detail }),
+        Some("push") => {
+            let payload: PushHook =
+                serde_json::from_str(body).map_err(|err| error(err.to_string()))?;
+            Ok(push_hook(payload))
+        }
+        Some(other) => Ok(Trigger::Ignored {
+            reason: format!("a GitLab `{other}` event is not one nomad-spec acts on"),
+        }),
+        None => Ok(Trigger::Ignored {
+            reason: format!("a `{event}` delivery without `object_kind` is not a GitLab event"),
+        }),
+    }
+}
+
+fn merge_request_hook(hook: MergeRequestHook) -> Trigger {
+    let attributes = hook.object_attributes;
+    let repository = Repository {
+        default_branch: hook.project.default_branch.unwrap_or_else(|| "main".to_string()),
+        full_name: hook.project.path_with_namespace,
+    };
+    let number = attributes.iid;
+    let action = match attributes.action.as_deref() {
+        Some("open") => PullRequestAction::Opened,
+        Some("reopen") => PullRequestAction::Reopened,
+        Some("update") if attributes.oldrev.is_some() => PullRequestAction::Synchronize,
+        Some("update") => {
+            return Trigger::Ignored {
+                reason: format!(
+                    "merge request !{number} was edited without new commits (no `oldrev`)"
+                ),
+            }
+        }
+        Some("merge") => {
+            if attributes.target_branch != repository.default_branch {
+                return Trigger::Ignored {
+                    reason: format!(
+                        "merge request !{number} was merged into `{}`, not the default branch \
+                         `{}`",
+                        attributes.target_branch, repository.default_branch
+                    ),
+                };
+            }
+            let Some(merge_sha) = attributes.merge_commit_sha.clone() else {
+                return Trigger::Ignored {
+                    reason: format!(
+                        "merge request !{number} is merged but the event has no \
+                         `merge_commit_sha`"
+                    ),
+                };
+            };
+            let pull_request = hook_pull_request(&attributes, &hook.user.username);
+            return Trigger::PullRequestMerged { repository, pull_request, merge_sha };
+        }
+        Some(other) => {
+            return Trigger::Ignored {
+                reason: format!(
+                    "merge request action `{other}` does not change what nomad-spec would do"
+                ),
+            }
+        }
+        None => {
+            return Trigger::Ignored {
+                reason: format!("a merge request event for !{number} without an `action`"),
+            }
+        }
+    };
+    let pull_request = hook_pull_request(&attributes, &hook.user.username);
+    Trigger::PullRequestChanged { repository, pull_request, action }
+}
+
+fn hook_pull_request(attributes: &MergeRequestAttributes, user: &str) -> PullRequest {
+    let draft = attributes.draft.or(attributes.work_in_progress).unwrap_or(false);
+    PullRequest {
+        number: attributes.iid,
+        title: attributes.title.clone().unwrap_or_default(),
+        // Who caused the event, as for a merge request pipeline; the forge's answer names the
+        // author when the conversation needs it.
+        author: user.to_string(),
+        head_sha: attributes.last_commit.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+        head_ref: attributes.source_branch.clone(),
+        base_ref: attributes.target_branch.clone(),
+        // A deleted source project is `null`: as on GitHub, nothing of it is trusted.
+        from_fork: attributes.source_project_id != Some(attributes.target_project_id),
+        draft,
+    }
+}
+
+fn push_hook(hook: PushHook) -> Trigger {
+    let default_branch = hook.project.default_branch.unwrap_or_else(|| "main".to_string());
+    let Some(branch) = hook.r#ref.strip_prefix("refs/heads/") else {
+        return Trigger::Ignored { reason: format!("`{}` is not a branch", hook.r#ref) };
+    };
+    if branch != default_branch {
+        return Trigger::Ignored {
+            reason: format!(
+                "push to `{branch}`; deploys happen from the default branch `{default_branch}`"
+            ),
+        };
+    }
+    if hook.after.bytes().all(|b| b == b'0') {
+        return Trigger::Ignored { reason: format!("the branch `{branch}` was deleted") };
+    }
+    let mut changed_files: Vec<String> = hook
+        .commits
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|c| c.added.unwrap_or_default().into_iter().chain(c.modified.unwrap_or_default()))
+        .collect();
+    changed_files.sort();
+    changed_files.dedup();
+    Trigger::PushToDefaultBranch {
+        repository: Repository { full_name: hook.project.path_with_namespace, default_branch },
+        after: hook.after,
+        changed_files,
+    }
+}
+
 /// Project and group access tokens act as bot users named `project_<id>_bot_<suffix>` or
 /// `group_<id>_bot_<suffix>` (older ones without the suffix).
 fn is_access_token_bot(username: &str) -> bool {
@@ -271,11 +418,58 @@ fn is_access_token_bot(username: &str) -> bool {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a GitLab webhook event object")]
+struct MergeRequestHook {
+    user: UserPayload,
+    project: ProjectPayload,
+    object_attributes: MergeRequestAttributes,
+}
+
+#[derive(Deserialize)]
+struct MergeRequestAttributes {
+    iid: u64,
+    title: Option<String>,
+    source_branch: String,
+    target_branch: String,
+    /// `null` when the source project was deleted.
+    source_project_id: Option<u64>,
+    target_project_id: u64,
+    last_commit: Option<CommitPayload>,
+    draft: Option<bool>,
+    /// The name before GitLab 16.0 (`draft` since).
+    work_in_progress: Option<bool>,
+    action: Option<String>,
+    /// Present on `update` only when the source branch got new commits.
+    oldrev: Option<String>,
+    merge_commit_sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommitPayload {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct PushHook {
+    r#ref: String,
+    after: String,
+    project: ProjectPayload,
+    commits: Option<Vec<PushCommit>>,
+}
+
+#[derive(Deserialize)]
+struct PushCommit {
+    added: Option<Vec<String>>,
+    modified: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
 struct KindPayload {
     object_kind: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a note event object")]
 struct NotePayload {
     user: UserPayload,
     project: ProjectPayload,
@@ -285,17 +479,20 @@ struct NotePayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a user object")]
 struct UserPayload {
     username: String,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a project object")]
 struct ProjectPayload {
     path_with_namespace: String,
     default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a note object")]
 struct NoteAttributes {
     id: u64,
     note: Option<String>,
@@ -305,11 +502,13 @@ struct NoteAttributes {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a merge request object")]
 struct MergeRequestPayload {
     iid: u64,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an issue object")]
 struct IssuePayload {
     iid: u64,
 }
@@ -615,5 +814,125 @@ mod tests {
         let no_mr =
             note_event("MergeRequest", "create", "dev").replace("\"merge_request\"", "\"x\"");
         assert!(err(&no_mr).to_string().contains("without `merge_request`"));
+    }
+
+    /// A merge request hook shaped as in GitLab's webhook events page.
+    fn merge_request_hook(action: &str, extra: &str) -> String {
+        format!(
+            r#"{{"object_kind": "merge_request", "event_type": "merge_request",
+            "user": {{"id": 1, "name": "Dev", "username": "dev"}},
+            "project": {{"id": 7, "path_with_namespace": "acme/shop", "default_branch": "main",
+                "web_url": "https://gitlab.example.com/acme/shop"}},
+            "object_attributes": {{"id": 99, "iid": 3, "title": "Add the api",
+                "source_branch": "feature", "target_branch": "main",
+                "source_project_id": 7, "target_project_id": 7, "state": "opened",
+                "last_commit": {{"id": "c0ffee", "message": "x"}},
+                "draft": false, "work_in_progress": false,
+                "updated_at": "2026-12-06 10:00:00 UTC",
+                "action": "{action}"{extra}}}}}"#
+        )
+    }
+
+    #[test]
+    fn merge_request_webhooks() {
+        let trigger = |body: &str| from_gitlab_webhook("Merge Request Hook", body, None).unwrap();
+        match trigger(&merge_request_hook("open", "")) {
+            Trigger::PullRequestChanged { repository, pull_request, action } => {
+                assert_eq!(action, PullRequestAction::Opened);
+                assert_eq!(repository.full_name, "acme/shop");
+                assert_eq!(pull_request.number, 3);
+                assert_eq!(pull_request.head_sha, "c0ffee");
+                assert_eq!(pull_request.head_ref, "feature");
+                assert!(!pull_request.from_fork);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            trigger(&merge_request_hook("update", r#", "oldrev": "beef""#)),
+            Trigger::PullRequestChanged { action: PullRequestAction::Synchronize, .. }
+        ));
+        let ignored = |body: &str| match trigger(body) {
+            Trigger::Ignored { reason } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            ignored(&merge_request_hook("update", "")),
+            "merge request !3 was edited without new commits (no `oldrev`)"
+        );
+        assert_eq!(
+            ignored(&merge_request_hook("approved", "")),
+            "merge request action `approved` does not change what nomad-spec would do"
+        );
+        match trigger(&merge_request_hook("merge", r#", "merge_commit_sha": "m3rge""#)) {
+            Trigger::PullRequestMerged { merge_sha, .. } => assert_eq!(merge_sha, "m3rge"),
+            other => panic!("{other:?}"),
+        }
+        assert!(ignored(&merge_request_hook("merge", "")).contains("no `merge_commit_sha`"));
+        let fork = merge_request_hook("open", "")
+            .replace(r#""source_project_id": 7"#, r#""source_project_id": 8"#);
+        assert!(matches!(
+            trigger(&fork),
+            Trigger::PullRequestChanged { pull_request: PullRequest { from_fork: true, .. }, .. }
+        ));
+        let deleted = merge_request_hook("open", "")
+            .replace(r#""source_project_id": 7"#, r#""source_project_id": null"#);
+        assert!(matches!(
+            trigger(&deleted),
+            Trigger::PullRequestChanged { pull_request: PullRequest { from_fork: true, .. }, .. }
+        ));
+    }
+
+    #[test]
+    fn push_and_note_webhooks() {
+        let push = |r#ref: &str, after: &str| {
+            format!(
+                r#"{{"object_kind": "push", "ref": "{ref}", "before": "b4", "after": "{after}",
+                "project": {{"id": 7, "path_with_namespace": "acme/shop", "default_branch": "main"}},
+                "commits": [
+                    {{"id": "1", "added": ["deploy/web.nomad.hcl"], "modified": [], "removed": []}},
+                    {{"id": "2", "added": [], "modified": ["README.md", "deploy/web.nomad.hcl"]}}
+                ]}}"#
+            )
+        };
+        match from_gitlab_webhook("Push Hook", &push("refs/heads/main", "a1"), None).unwrap() {
+            Trigger::PushToDefaultBranch { after, changed_files, .. } => {
+                assert_eq!(after, "a1");
+                assert_eq!(changed_files, ["README.md", "deploy/web.nomad.hcl"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let zeros = "0000000000000000000000000000000000000000";
+        for (body, reason) in [
+            (push("refs/heads/feature", "a1"), "push to `feature`"),
+            (push("refs/tags/v1", "a1"), "`refs/tags/v1` is not a branch"),
+            (push("refs/heads/main", zeros), "the branch `main` was deleted"),
+        ] {
+            match from_gitlab_webhook("Push Hook", &body, None).unwrap() {
+                Trigger::Ignored { reason: got } => assert!(got.starts_with(reason), "{got}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let note = note_event("MergeRequest", "create", "dev");
+        assert!(matches!(
+            from_gitlab_webhook("Note Hook", &note, None).unwrap(),
+            Trigger::PullRequestComment { pull_request_number: 3, .. }
+        ));
+        let bot = note_event("MergeRequest", "create", "nomad-bot");
+        assert!(matches!(
+            from_gitlab_webhook("Note Hook", &bot, Some("nomad-bot")).unwrap(),
+            Trigger::PullRequestComment { comment: Comment { from_bot: true, .. }, .. }
+        ));
+        match from_gitlab_webhook("Issue Hook", r#"{"object_kind": "issue"}"#, None).unwrap() {
+            Trigger::Ignored { reason } => {
+                assert_eq!(reason, "a GitLab `issue` event is not one nomad-spec acts on")
+            }
+            other => panic!("{other:?}"),
+        }
+        let err =
+            from_gitlab_webhook("Merge Request Hook", r#"{"object_kind": "merge_request"}"#, None)
+                .unwrap_err();
+        assert!(err.to_string().contains("missing field `user`"), "{err}");
+        let err = from_gitlab_webhook("Push Hook", "[1, 2]", None).unwrap_err();
+        assert!(err.to_string().contains("not a JSON object"), "{err}");
     }
 }

@@ -2,26 +2,29 @@
 //! status codes and headers stay visible).
 //!
 //! It owns GitHub's quirks: `Link` pagination, rate limits (`429`, or `403` with
-//! `x-ratelimit-remaining: 0`, waited out per [`RetryPolicy`]), 5xx retried only where a
-//! second try cannot duplicate anything, check runs with at most 50 annotations per request,
-//! the fall back to commit statuses when the token may not write checks, and the collaborator
-//! permission read as a raw string (octocrab's typed call rejects `write`/`read`/`none`).
+//! `x-ratelimit-remaining: 0`, waited out under the retry policy every client shares,
+//! `crate::http::retry`), 5xx retried only where a second try cannot duplicate anything (a
+//! comment is looked for before it is posted again), check runs with at most 50 annotations
+//! per request, the fall back to commit statuses when the token may not write checks, and the
+//! collaborator permission read as a raw string (octocrab's typed call rejects
+//! `write`/`read`/`none`).
 //! Every failure becomes a [`ForgeError`] carrying GitHub's own `message`, never the token.
 //! REST reference: <https://docs.github.com/en/rest> (API version 2022-11-28).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{doubling_backoff, CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
+use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::checks::{CheckResult, CheckStatus};
 use crate::conversation::drift_issue::PostedIssue;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
+use crate::http::retry::{self, Repeat, Transience};
 use crate::jobspec::{Diagnostic, Severity};
 use crate::settings::{GitHubSettings, Settings};
 
@@ -46,6 +49,8 @@ pub struct GitHub {
     bot_login: String,
     remote: GitRemote,
     retry: RetryPolicy,
+    /// How long one request may go unanswered.
+    request_timeout: Duration,
     /// Set when the token was refused on check runs: the rest of the run uses commit statuses.
     checks_forbidden: AtomicBool,
 }
@@ -81,16 +86,6 @@ impl Verb {
     }
 }
 
-/// Whether a 5xx (or a transport failure) may be retried: a request GitHub may have carried
-/// out before failing must not be sent twice when that would duplicate something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    /// Sending it twice leaves the same state (GET, PATCH, reactions, statuses).
-    Safe,
-    /// Sending it twice could create two things; only refused requests (rate limits) retry.
-    OnlyWhenRefused,
-}
-
 /// What GitHub answered.
 #[derive(Debug, Clone)]
 struct Answer {
@@ -113,7 +108,7 @@ const READING_SETTINGS: &str = "reading the GitHub settings";
 impl GitHub {
     /// The client for the repository `settings` name (see [`GitHubSettings`]).
     pub fn new(settings: GitHubSettings) -> Result<GitHub, ForgeError> {
-        let GitHubSettings { api_url, server_url, owner, name, token, bot_login } = settings;
+        let GitHubSettings { api_url, server_url, owner, name, token, bot_login, calls } = settings;
         // Checked here so a bad URL is a settings error; the client itself is built on first
         // use, inside the async runtime its connection pool needs.
         octocrab::Octocrab::builder().base_uri(api_url.as_str()).map_err(|err| {
@@ -137,7 +132,8 @@ impl GitHub {
             repository: format!("{owner}/{name}"),
             bot_login,
             remote,
-            retry: RetryPolicy::default(),
+            retry: calls.retry,
+            request_timeout: calls.request_timeout,
             checks_forbidden: AtomicBool::new(false),
         })
     }
@@ -185,30 +181,39 @@ impl GitHub {
 
     /// `POST /repos/{o}/{r}/issues/{n}/comments`; returns the new comment's id.
     ///
-    /// A 5xx may come after GitHub stored the comment, so it is not simply sent again: the
-    /// newest comment is looked at first, and when it is the bot's with this very body, that
-    /// is the answer.
+    /// A 5xx may come after GitHub stored the comment, so it is not simply sent again: before
+    /// each later try the newest comment is looked at, and when it is the bot's with this very
+    /// body, that is the answer. That makes the call safe to repeat.
     pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
         let path = format!("{}/issues/{number}/comments", self.repo_path());
         let request = json!({ "body": body });
-        let mut attempt = 1;
-        loop {
-            match self.send(Verb::Post, &path, Some(&request), Repeat::OnlyWhenRefused).await {
-                Ok(answer) => {
-                    let created: IdBody = self.parse(Verb::Post, &path, &answer)?;
-                    return Ok(created.id);
-                }
-                Err(err) if is_server_error(&err) && attempt < self.retry.attempts => {
-                    let comments = self.comments(number).await?;
-                    if let Some(last) = comments.last() {
-                        if last.author == self.bot_login && last.body == body {
-                            return Ok(last.id);
-                        }
+        let tried = AtomicBool::new(false);
+        let attempt = || async {
+            if tried.swap(true, Ordering::Relaxed) {
+                let comments = self.comments(number).await.map_err(|e| (e, Transience::Final))?;
+                if let Some(last) = comments.last() {
+                    if last.author == self.bot_login && last.body == body {
+                        return Ok(None);
                     }
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
                 }
-                Err(err) => return Err(err),
+            }
+            self.send_once(Verb::Post, &path, Some(&request)).await.map(Some)
+        };
+        let (result, tries) =
+            retry::call(&self.retry, Repeat::Safe, attempt, || self.out_of_time(Verb::Post, &path))
+                .await;
+        match result.map_err(|err| self.gave_up(err, tries))? {
+            Some(answer) => {
+                let created: IdBody = self.parse(Verb::Post, &path, &answer)?;
+                Ok(created.id)
+            }
+            None => {
+                let comments = self.comments(number).await?;
+                let posted =
+                    comments.iter().rev().find(|c| c.author == self.bot_login && c.body == body);
+                posted.map(|c| c.id).ok_or_else(|| {
+                    self.error(Verb::Post, &path, None, "the comment posted is gone".into())
+                })
             }
         }
     }
@@ -467,9 +472,9 @@ impl GitHub {
             .and_then(|builder| {
                 builder
                     .personal_token(self.remote.token.as_str().to_string())
-                    .set_connect_timeout(Some(Duration::from_secs(15)))
-                    .set_read_timeout(Some(Duration::from_secs(60)))
-                    .set_write_timeout(Some(Duration::from_secs(60)))
+                    .set_connect_timeout(Some(Duration::from_secs(15).min(self.request_timeout)))
+                    .set_read_timeout(Some(self.request_timeout))
+                    .set_write_timeout(Some(self.request_timeout))
                     .build()
             })
             .map_err(|err| config_error(what, self.scrub(&crate::http::error_chain(&err))))?;
@@ -512,8 +517,9 @@ impl GitHub {
         Ok(items)
     }
 
-    /// Sends one request, waiting out rate limits and retrying 5xx when `repeat` allows, at
-    /// most `retry.attempts` times; a non-2xx answer becomes a [`ForgeError`].
+    /// Sends one request under the retry policy: rate limits are waited out, 5xx and broken
+    /// connections tried again when `repeat` allows; a non-2xx answer becomes a
+    /// [`ForgeError`] saying how many tries were made.
     async fn send(
         &self,
         verb: Verb,
@@ -521,55 +527,34 @@ impl GitHub {
         body: Option<&Value>,
         repeat: Repeat,
     ) -> Result<Answer, ForgeError> {
-        let attempts = self.retry.attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            let result = self.send_once(verb, path, body).await;
-            let wait = match &result {
-                Ok(answer) if (200..300).contains(&answer.status) => None,
-                Ok(answer) => retry_wait(answer, repeat, attempt, now_unix()),
-                Err(_) if repeat == Repeat::Safe => Some(doubling_backoff(attempt)),
-                Err(_) => None,
-            };
-            match (result, wait) {
-                (Ok(answer), _) if (200..300).contains(&answer.status) => return Ok(answer),
-                (result, Some(wait)) if attempt < attempts => {
-                    let wait = wait.min(self.retry.max_wait);
-                    tracing::debug!(
-                        "{} {path}: retrying in {wait:?} (attempt {attempt} of {attempts})",
-                        verb.as_str()
-                    );
-                    drop(result);
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                (Ok(answer), wait) => {
-                    let mut err = self.answer_error(verb, path, &answer);
-                    if wait.is_some() {
-                        err.message.push_str(&format!(" (gave up after {attempts} attempts)"));
-                    }
-                    return Err(err);
-                }
-                (Err(err), _) => return Err(err),
-            }
-        }
+        let attempt = || self.send_once(verb, path, body);
+        let (result, tries) =
+            retry::call(&self.retry, repeat, attempt, || self.out_of_time(verb, path)).await;
+        result.map_err(|err| self.gave_up(err, tries))
     }
 
+    /// One try; a non-2xx answer or a transport failure says what it means for trying again.
     async fn send_once(
         &self,
         verb: Verb,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Answer, ForgeError> {
-        let client = self.client()?;
+    ) -> Result<Answer, (ForgeError, Transience)> {
+        let client = self.client().map_err(|err| (err, Transience::Final))?;
         let response = match verb {
             Verb::Get => client._get(path).await,
             Verb::Post => client._post(path, body).await,
             Verb::Patch => client._patch(path, body).await,
         };
-        let response = response.map_err(|err| {
-            self.error(verb, path, None, self.scrub(&crate::http::error_chain(&err)))
-        })?;
+        let transport = |err: &(dyn std::error::Error + 'static), status| {
+            let message = format!(
+                "no answer from {}: {}",
+                crate::http::shown_address(&self.api_url),
+                self.scrub(&crate::http::error_chain(err))
+            );
+            (self.error(verb, path, status, message), retry::transport_transience(err))
+        };
+        let response = response.map_err(|err| transport(&err, None))?;
         let header = |name: &str| {
             response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
         };
@@ -582,10 +567,25 @@ impl GitHub {
             link: header("link"),
             body: String::new(),
         };
-        answer.body = client.body_to_string(response).await.map_err(|err| {
-            self.error(verb, path, Some(answer.status), crate::http::error_chain(&err))
-        })?;
-        Ok(answer)
+        let status = answer.status;
+        answer.body =
+            client.body_to_string(response).await.map_err(|err| transport(&err, Some(status)))?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let transience = transience(&answer, SystemTime::now());
+        Err((self.answer_error(verb, path, &answer), transience))
+    }
+
+    /// The error after the last try, saying how many there were.
+    fn gave_up(&self, mut err: ForgeError, tries: retry::Tries) -> ForgeError {
+        err.message.push_str(&tries.to_string());
+        err
+    }
+
+    /// The error of a call that took longer than the retry policy's total time.
+    fn out_of_time(&self, verb: Verb, path: &str) -> ForgeError {
+        self.error(verb, path, None, retry::no_answer_within(&self.retry))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(
@@ -620,39 +620,20 @@ impl GitHub {
     }
 }
 
-fn is_server_error(err: &ForgeError) -> bool {
-    err.status.is_some_and(|s| s >= 500)
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// How long to wait before trying again, or `None` when this answer is final.
+/// What an error answer means for trying again.
 ///
 /// Rate limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api):
-/// `Retry-After` seconds when given; else, with `x-ratelimit-remaining: 0`, until
-/// `x-ratelimit-reset` (epoch seconds); a 429 without either backs off. A 403 that is none of
-/// these is a refusal and final. A 5xx is retried only when repeating is safe.
-fn retry_wait(answer: &Answer, repeat: Repeat, attempt: u32, now: u64) -> Option<Duration> {
-    let retry_after = answer
-        .retry_after
-        .as_deref()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+/// a `429`, a `403` with `Retry-After`, or a `403` with `x-ratelimit-remaining: 0` is a refusal,
+/// waited out for `Retry-After` seconds, else until `x-ratelimit-reset`. Any other `403` is a
+/// refusal of the token and final. A 5xx may have done the work.
+fn transience(answer: &Answer, now: SystemTime) -> Transience {
     let exhausted = answer.ratelimit_remaining.as_deref().map(str::trim) == Some("0");
-    let until_reset = || {
-        let reset = answer.ratelimit_reset.as_deref()?.trim().parse::<u64>().ok()?;
-        Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
-    };
+    let reset = if exhausted { answer.ratelimit_reset.as_deref() } else { None };
+    let asked = retry::asked_wait(answer.retry_after.as_deref(), reset, now);
     match answer.status {
-        429 => retry_after
-            .or_else(|| if exhausted { until_reset() } else { None })
-            .or(Some(doubling_backoff(attempt))),
-        403 if retry_after.is_some() => retry_after,
-        403 if exhausted => until_reset().or(Some(doubling_backoff(attempt))),
-        500..=599 if repeat == Repeat::Safe => retry_after.or(Some(doubling_backoff(attempt))),
-        _ => None,
+        403 if asked.is_none() => Transience::Final,
+        403 => Transience::Refused { wait: asked },
+        status => retry::status_transience(status, asked),
     }
 }
 
@@ -1120,23 +1101,18 @@ mod tests {
 
     #[test]
     fn what_is_retried_and_how_long_it_waits() {
-        let now = 1_700_000_000;
-        let secs = |s| Some(Duration::from_secs(s));
-        let wait = |a: &Answer, repeat| retry_wait(a, repeat, 1, now);
-        assert_eq!(
-            wait(&answer(429, &[("retry-after", "7")], ""), Repeat::OnlyWhenRefused),
-            secs(7)
-        );
-        assert_eq!(wait(&answer(429, &[], ""), Repeat::OnlyWhenRefused), secs(1));
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let refused = |s| Transience::Refused { wait: Some(Duration::from_secs(s)) };
+        let of = |a: &Answer| transience(a, now);
+        assert_eq!(of(&answer(429, &[("retry-after", "7")], "")), refused(7));
+        assert_eq!(of(&answer(429, &[], "")), Transience::Refused { wait: None });
         let exhausted =
             answer(403, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000030")], "");
-        assert_eq!(wait(&exhausted, Repeat::OnlyWhenRefused), secs(30));
+        assert_eq!(of(&exhausted), refused(30));
         let forbidden = answer(403, &[("x-ratelimit-remaining", "4999")], "");
-        assert_eq!(wait(&forbidden, Repeat::Safe), None);
-        assert_eq!(wait(&answer(500, &[], ""), Repeat::Safe), secs(1));
-        assert_eq!(retry_wait(&answer(502, &[], ""), Repeat::Safe, 3, now), secs(4));
-        assert_eq!(wait(&answer(500, &[], ""), Repeat::OnlyWhenRefused), None);
-        assert_eq!(wait(&answer(422, &[], ""), Repeat::Safe), None);
+        assert_eq!(of(&forbidden), Transience::Final);
+        assert_eq!(of(&answer(500, &[], "")), Transience::Failed { wait: None });
+        assert_eq!(of(&answer(422, &[], "")), Transience::Final);
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! members, and one credential fails one way. Pushes go to `CI_SERVER_URL` with the same
 //! token and the `ci.skip` push option, so the bot's own commits start no pipeline.
 //!
-//! Rate limits (`429`) and server errors (`5xx`) are retried per [`RetryPolicy`], waiting what
-//! `Retry-After` (or `RateLimit-Reset`) says; a call that would create something twice
-//! (posting a note) is retried only after a `429`, which GitLab answers before doing anything.
+//! Rate limits (`429`), server errors (`5xx`) and broken connections are retried under the
+//! retry policy every client shares (`crate::http::retry`), waiting what `Retry-After` (or
+//! `RateLimit-Reset`) says; a call that would create something twice (posting a note) is
+//! retried only after a refusal (`429`, no connection), which comes before anything is done.
 //! Errors name the call (`POST /projects/7/merge_requests/3/notes`), GitLab's `message` and
 //! what to do; the token never appears in one.
 //!
@@ -20,7 +21,7 @@
 //! <https://docs.gitlab.com/api/members/>, <https://docs.gitlab.com/api/deployments/>,
 //! <https://docs.gitlab.com/api/merge_requests/>, <https://docs.gitlab.com/api/rest/#pagination>.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -35,6 +36,7 @@ use crate::conversation::drift_issue::PostedIssue;
 use crate::conversation::{Permission, PostedComment, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
+use crate::http::retry::{self, Repeat, Transience};
 use crate::settings::{GitLabSettings, Secret, Settings, GITLAB_TOKEN};
 
 /// A CI/CD variable that cannot be used, as a forge error.
@@ -84,22 +86,15 @@ struct Answer {
     body: String,
 }
 
-/// Whether a call may be sent again after a server error: a `5xx` may come after the work
-/// was done, so only calls that cannot do it twice are repeated then.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    Safe,
-    OnlyAfterRateLimit,
-}
-
 impl GitLab {
     /// The client of the project `settings` name (see [`GitLabSettings`]).
     pub fn new(settings: GitLabSettings) -> Result<GitLab, ForgeError> {
-        let GitLabSettings { api, server, project, path, token, bot_login, ca_file } = settings;
+        let GitLabSettings { api, server, project, path, token, bot_login, ca_file, calls } =
+            settings;
         crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10).min(calls.request_timeout))
+            .timeout(calls.request_timeout)
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")));
         if let Some(file) = &ca_file {
             builder = crate::http::trust_ca_bundle(builder, file, "CI_SERVER_TLS_CA_FILE")
@@ -121,7 +116,7 @@ impl GitLab {
             configured_login: bot_login,
             login: OnceCell::new(),
             http,
-            retry: RetryPolicy::default(),
+            retry: calls.retry,
             remote,
         })
     }
@@ -217,13 +212,7 @@ impl GitLab {
     pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
         let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
         let answer = self
-            .call(
-                Method::POST,
-                &path,
-                &[],
-                Some(json!({ "body": body })),
-                Repeat::OnlyAfterRateLimit,
-            )
+            .call(Method::POST, &path, &[], Some(json!({ "body": body })), Repeat::OnlyWhenRefused)
             .await?;
         let note: Id = self.decode(Method::POST, &path, &answer)?;
         Ok(note.id)
@@ -333,7 +322,7 @@ impl GitLab {
             "status": "running",
         });
         let answer =
-            self.call(Method::POST, &path, &[], Some(body), Repeat::OnlyAfterRateLimit).await?;
+            self.call(Method::POST, &path, &[], Some(body), Repeat::OnlyWhenRefused).await?;
         let deployment: Id = self.decode(Method::POST, &path, &answer)?;
         Ok(deployment.id)
     }
@@ -500,8 +489,9 @@ impl GitLab {
         self.decode(method, path, &answer)
     }
 
-    /// Sends a call, retrying rate limits and server errors per the policy; any other answer
-    /// (4xx included) is returned for the caller to read.
+    /// Sends a call under the retry policy (rate limits, server errors and broken
+    /// connections tried again as `repeat` allows); any other answer (4xx included) is
+    /// returned for the caller to read.
     async fn call(
         &self,
         method: Method,
@@ -510,82 +500,63 @@ impl GitLab {
         body: Option<Value>,
         repeat: Repeat,
     ) -> Result<Answer, ForgeError> {
-        let attempts = self.retry.attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.api))
-                .header("PRIVATE-TOKEN", self.token.as_str());
-            if !query.is_empty() {
-                request = request.query(query);
-            }
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let answer = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    match response.text().await {
-                        Ok(body) => Ok(Answer { status, headers, body }),
-                        Err(err) => Err(err),
-                    }
-                }
-                Err(err) => Err(err),
-            };
-            let answer = match answer {
-                Ok(answer) => answer,
-                // The connection failed or broke: try again when that cannot do work twice.
-                Err(_) if attempt < attempts && repeat == Repeat::Safe => {
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    continue;
-                }
-                Err(err) => {
-                    return Err(ForgeError {
-                        forge: "GitLab",
-                        what: format!("{method} {path}"),
-                        status: None,
-                        message: self.redact(&format!(
-                            "no answer from {}: {}",
-                            self.api,
-                            crate::http::error_chain(&err.without_url())
-                        )),
-                    })
-                }
-            };
-            let transient =
-                answer.status == 429 || (answer.status >= 500 && repeat == Repeat::Safe);
-            if !transient {
-                return Ok(answer);
-            }
-            if attempt >= attempts {
-                let gave_up = format!("gave up after {attempts} tries");
-                return Err(self.failure(method, path, &answer, &gave_up));
-            }
-            tokio::time::sleep(self.wait(&answer.headers, attempt)).await;
-        }
+        let attempt = || self.send_once(method.clone(), path, query, body.as_ref());
+        let out_of_time = || ForgeError {
+            forge: "GitLab",
+            what: format!("{method} {path}"),
+            status: None,
+            message: retry::no_answer_within(&self.retry),
+        };
+        let (result, tries) = retry::call(&self.retry, repeat, attempt, out_of_time).await;
+        result.map_err(|mut err| {
+            err.message.push_str(&tries.to_string());
+            err
+        })
     }
 
-    /// How long to wait before the next try: `Retry-After` seconds, else until
-    /// `RateLimit-Reset` (a Unix time), else a doubling backoff; never over the policy's cap.
-    fn wait(&self, headers: &HeaderMap, attempt: u32) -> Duration {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
+    /// One try: an answer that may pass (`429`, `5xx`) or no answer is an error saying what
+    /// it means for trying again; any other answer is returned.
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, (ForgeError, Transience)> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.api))
+            .header("PRIVATE-TOKEN", self.token.as_str());
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            let error = ForgeError {
+                forge: "GitLab",
+                what: format!("{method} {path}"),
+                status: None,
+                message: self.redact(&format!(
+                    "no answer from {}: {}",
+                    crate::http::shown_address(&self.api),
+                    crate::http::error_chain(&err.without_url())
+                )),
+            };
+            (error, transience)
         };
-        let wait = if let Some(seconds) = header("retry-after") {
-            Duration::from_secs(seconds)
-        } else if let Some(reset) = header("ratelimit-reset") {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            Duration::from_secs(reset.saturating_sub(now))
-        } else {
-            self.retry.backoff(attempt)
-        };
-        wait.min(self.retry.max_wait)
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.map_err(transport)?;
+        let answer = Answer { status, headers, body };
+        let asked = retry::asked_wait_in(&answer.headers, Some("ratelimit-reset"));
+        match retry::status_transience(status, asked) {
+            Transience::Final => Ok(answer),
+            transience => Err((self.failure(method, path, &answer, ""), transience)),
+        }
     }
 
     /// A 2xx answer decoded as `T`, or the error GitLab's answer describes.
@@ -609,7 +580,12 @@ impl GitLab {
     /// The error for a refused call: GitLab's `message` (or `error`), what to do about it,
     /// and `more`.
     fn failure(&self, method: Method, path: &str, answer: &Answer, more: &str) -> ForgeError {
-        let said = gitlab_message(&answer.body);
+        let mut said = gitlab_message(&answer.body);
+        if answer.status >= 500 {
+            // GitLab's own words for a failure are often just "500 Internal Server Error";
+            // a proxy's are anything: the status says which it was.
+            said = format!("HTTP {}: {said}", answer.status);
+        }
         let advice = match answer.status {
             401 => format!(
                 "; the token in {GITLAB_TOKEN} was refused: is it expired, revoked or mistyped?"

@@ -14,8 +14,6 @@
 pub mod github;
 pub mod gitlab;
 
-use std::time::Duration;
-
 use crate::checks::CheckResult;
 use crate::conversation::drift_issue::PostedIssue;
 use crate::conversation::{Permission, PostedComment, Reaction};
@@ -74,32 +72,8 @@ pub enum DeploymentState {
     Failure,
 }
 
-/// A retry policy for rate limits and 5xx: at most `attempts` tries, waiting what the forge's
-/// `Retry-After` (or rate-limit reset) says, never more than `max_wait` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub max_wait: Duration,
-}
-
-impl RetryPolicy {
-    /// The wait before try `attempt + 1` when the forge said nothing about when to come back:
-    /// [`doubling_backoff`], never over `max_wait`.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        doubling_backoff(attempt).min(self.max_wait)
-    }
-}
-
-/// 1 s, 2 s, 4 s ... (at most 64 s) after try `attempt`.
-pub fn doubling_backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6))
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { attempts: 4, max_wait: Duration::from_secs(60) }
-    }
-}
+/// The retry policy of every client (`crate::http::retry`), here for the forges' callers.
+pub use crate::settings::RetryPolicy;
 
 /// One forge, chosen from the CI environment.
 #[derive(Debug)]

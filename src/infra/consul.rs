@@ -52,6 +52,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::http::retry::{self, Repeat, RetryPolicy, Transience};
+use crate::http::{shown_address, Redactor};
 use crate::jobspec::config::{Config, FabioConfig, ServiceClass};
 use crate::settings::{ConsulSettings, Secret, Settings};
 
@@ -195,8 +197,8 @@ pub enum ConsulError {
     #[error("Consul refused the request to {url} (403: {body}); check CONSUL_HTTP_TOKEN")]
     Forbidden { url: String, body: String },
     /// Any other error status.
-    #[error("Consul at {url} answered {status}: {body}")]
-    Status { url: String, status: u16, body: String },
+    #[error("Consul at {url} answered {status}{tries}: {body}")]
+    Status { url: String, status: u16, body: String, tries: retry::Tries },
     /// The body was not of the documented shape.
     #[error("Consul at {url} answered an unexpected body: {reason}")]
     Shape { url: String, reason: String },
@@ -209,12 +211,12 @@ pub struct ConsulClient {
     token: Option<Secret>,
     conventions_key: String,
     http: reqwest::Client,
-    /// Longest wait for one answer: Consul is optional, a slow agent must not hold a run.
+    /// Longest wait for one answer (`NOMAD_SPEC_REQUEST_TIMEOUT`).
     timeout: Duration,
+    retry: RetryPolicy,
+    /// The token and the address's password, cut out of what Consul sends back.
+    redactor: Redactor,
 }
-
-/// Default of [`ConsulClient::with_timeout`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One instance of a service and whether all its checks pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +241,7 @@ impl ConsulClient {
 
     /// A client for these settings.
     pub fn new(settings: ConsulSettings) -> Result<ConsulClient, ConsulError> {
-        let ConsulSettings { address, token, ca_cert, conventions_key } = settings;
+        let ConsulSettings { address, token, ca_cert, conventions_key, calls } = settings;
         crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
@@ -251,7 +253,16 @@ impl ConsulClient {
         let http = builder
             .build()
             .map_err(|err| ConsulError::Config(format!("cannot build the Consul client: {err}")))?;
-        Ok(ConsulClient { base: address, token, conventions_key, http, timeout: DEFAULT_TIMEOUT })
+        let redactor = Redactor::default().with(token.as_ref()).with_address(address.as_str());
+        Ok(ConsulClient {
+            base: address,
+            token,
+            conventions_key,
+            http,
+            timeout: calls.request_timeout,
+            retry: calls.retry,
+            redactor,
+        })
     }
 
     /// The KV key the team's conventions are read from.
@@ -270,6 +281,7 @@ impl ConsulClient {
         &self.base
     }
 
+    /// A GET under the retry policy: the body of a `200`, `None` for a `404`.
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<String>, ConsulError> {
         let mut url = self
             .base
@@ -278,23 +290,58 @@ impl ConsulClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let shown = format!("{}{}", self.base.as_str().trim_end_matches('/'), url.path());
+        let shown =
+            format!("{}{}", shown_address(self.base.as_str().trim_end_matches('/')), url.path());
+        let out_of_time = || ConsulError::Unreachable {
+            url: shown.clone(),
+            reason: retry::no_answer_within(&self.retry),
+        };
+        let attempt = || self.get_once(url.clone(), &shown);
+        let (result, tries) = retry::call(&self.retry, Repeat::Safe, attempt, out_of_time).await;
+        result.map_err(|err| match err {
+            ConsulError::Status { url, status, body, .. } => {
+                ConsulError::Status { url, status, body, tries }
+            }
+            other => other,
+        })
+    }
+
+    /// One try of a GET; a failure says what it means for trying again.
+    async fn get_once(
+        &self,
+        url: Url,
+        shown: &str,
+    ) -> Result<Option<String>, (ConsulError, Transience)> {
         let mut request = self.http.get(url).timeout(self.timeout);
         if let Some(token) = &self.token {
             request = request.header("X-Consul-Token", token.as_str());
         }
-        let unreachable = |err: reqwest::Error| ConsulError::Unreachable {
-            url: shown.clone(),
-            reason: transport_reason(&err.without_url()),
+        let unreachable = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            let reason = self.redactor.redact(&transport_reason(&err.without_url()));
+            (ConsulError::Unreachable { url: shown.to_string(), reason }, transience)
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
+        let asked = retry::asked_wait_in(response.headers(), None);
         let body = response.text().await.map_err(unreachable)?;
+        let said = self.redactor.redact(&first_line(&body));
         match status {
             200 => Ok(Some(body)),
             404 => Ok(None),
-            403 => Err(ConsulError::Forbidden { url: shown, body: first_line(&body) }),
-            _ => Err(ConsulError::Status { url: shown, status, body: first_line(&body) }),
+            403 => Err((
+                ConsulError::Forbidden { url: shown.to_string(), body: said },
+                Transience::Final,
+            )),
+            _ => {
+                let error = ConsulError::Status {
+                    url: shown.to_string(),
+                    status,
+                    body: said,
+                    tries: retry::Tries::default(),
+                };
+                Err((error, retry::status_transience(status, asked)))
+            }
         }
     }
 
@@ -304,7 +351,7 @@ impl ConsulClient {
         body: &str,
     ) -> Result<T, ConsulError> {
         serde_json::from_str(body).map_err(|err| ConsulError::Shape {
-            url: format!("{}{path}", self.base),
+            url: format!("{}{path}", shown_address(self.base.as_str())),
             reason: err.to_string(),
         })
     }
@@ -325,7 +372,7 @@ impl ConsulClient {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.decode(value.trim()).map(Some).map_err(|err| {
             ConsulError::Shape {
-                url: format!("{}{path}", self.base),
+                url: format!("{}{path}", shown_address(self.base.as_str())),
                 reason: format!("the value is not base64: {err}"),
             }
         })
@@ -519,7 +566,20 @@ pub async fn enrich(
             }
         }
         Ok(None) => notes.push(format!("no conventions in Consul at {key}")),
-        Err(err) => notes.push(format!("Consul conventions skipped: {err:#}")),
+        Err(err) => {
+            notes.push(format!("Consul conventions skipped: {err:#}"));
+            // A Consul that is down or refusing would only spend the probing deadline on
+            // each lookup after this one.
+            let down = match err.downcast_ref::<ConsulError>() {
+                Some(ConsulError::Unreachable { .. }) => true,
+                Some(ConsulError::Status { status, .. }) => *status == 429 || *status >= 500,
+                _ => false,
+            };
+            if down {
+                notes.push("Consul service lookups skipped: Consul did not answer".into());
+                return notes;
+            }
+        }
     }
     let mut dependencies: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for service in &analysis.services {

@@ -18,6 +18,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::checks::{CheckResult, CheckStatus, ROUTES};
+use crate::http::retry::{self, Repeat, RetryPolicy, Transience};
+use crate::http::shown_address;
 use crate::jobspec::parse::{parse_job, LineIndex, ParseOptions};
 use crate::jobspec::Diagnostic;
 use crate::settings::FabioSettings;
@@ -285,8 +287,8 @@ pub enum FabioError {
     #[error("Fabio at {url} is not reachable: {reason}")]
     Unreachable { url: String, reason: String },
     /// Fabio answered with an error status.
-    #[error("Fabio at {url} answered {status}")]
-    Status { url: String, status: u16 },
+    #[error("Fabio at {url} answered {status}{tries}")]
+    Status { url: String, status: u16, tries: retry::Tries },
     /// The answer was the text routing table (an old Fabio, or not the admin API).
     #[error(
         "Fabio at {url} answered with a text table instead of JSON; FABIO_ADMIN_ADDR must be \
@@ -303,23 +305,24 @@ pub enum FabioError {
 pub struct FabioClient {
     base: Url,
     http: reqwest::Client,
+    retry: RetryPolicy,
 }
 
 impl FabioClient {
     /// A client of the admin API at `settings`' address.
     pub fn new(settings: FabioSettings) -> Result<FabioClient, FabioError> {
-        let base = settings.address;
+        let FabioSettings { address: base, calls } = settings;
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3).min(calls.request_timeout))
+            .timeout(calls.request_timeout)
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| FabioError::Unreachable {
-                url: base.to_string(),
+                url: shown_address(base.as_str()),
                 reason: err.to_string(),
             })?;
-        Ok(FabioClient { base, http })
+        Ok(FabioClient { base, http, retry: calls.retry })
     }
 
     /// The admin address in use.
@@ -327,25 +330,50 @@ impl FabioClient {
         &self.base
     }
 
-    /// The current routing table (`GET /api/routes`).
+    /// The current routing table (`GET /api/routes`), under the retry policy.
     pub async fn routes(&self) -> Result<Vec<FabioRoute>, FabioError> {
-        let url =
-            self.base.join("api/routes").map_err(|_| FabioError::Address(self.base.to_string()))?;
-        let shown = url.to_string();
-        let unreachable = |err: reqwest::Error| FabioError::Unreachable {
+        let url = self
+            .base
+            .join("api/routes")
+            .map_err(|_| FabioError::Address(shown_address(self.base.as_str())))?;
+        let shown = shown_address(url.as_str());
+        let out_of_time = || FabioError::Unreachable {
             url: shown.clone(),
-            reason: super::consul::transport_reason(&err.without_url()),
+            reason: retry::no_answer_within(&self.retry),
         };
-        let response = self.http.get(url.clone()).send().await.map_err(unreachable)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FabioError::Status { url: shown, status: status.as_u16() });
-        }
-        let body = response.text().await.map_err(unreachable)?;
+        let attempt = || self.routes_once(url.clone(), &shown);
+        let (result, tries) = retry::call(&self.retry, Repeat::Safe, attempt, out_of_time).await;
+        let body = result.map_err(|err| match err {
+            FabioError::Status { url, status, .. } => FabioError::Status { url, status, tries },
+            other => other,
+        })?;
         parse_routes(&body).map_err(|err| match err {
             None => FabioError::TextTable { url: shown.clone() },
             Some(reason) => FabioError::Shape { url: shown.clone(), reason },
         })
+    }
+
+    /// One try: the body of a success; a failure says what it means for trying again.
+    async fn routes_once(&self, url: Url, shown: &str) -> Result<String, (FabioError, Transience)> {
+        let unreachable = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            let reason = super::consul::transport_reason(&err.without_url());
+            (FabioError::Unreachable { url: shown.to_string(), reason }, transience)
+        };
+        let response = self.http.get(url).send().await.map_err(unreachable)?;
+        let status = response.status();
+        let asked = retry::asked_wait_in(response.headers(), None);
+        let body = response.text().await.map_err(unreachable)?;
+        if !status.is_success() {
+            let status = status.as_u16();
+            let error = FabioError::Status {
+                url: shown.to_string(),
+                status,
+                tries: retry::Tries::default(),
+            };
+            return Err((error, retry::status_transience(status, asked)));
+        }
+        Ok(body)
     }
 }
 
@@ -407,7 +435,7 @@ pub async fn check_routes(
     };
     let routes = match client.routes().await {
         Ok(routes) => routes,
-        Err(err) => return CheckResult::skipped(ROUTES, format!("skipped: {err}")),
+        Err(err) => return CheckResult::skipped(ROUTES, err.to_string()),
     };
     let findings = find_conflicts(&tags, &routes);
     let mut conflicts = 0;

@@ -30,7 +30,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::parse::LineIndex;
@@ -166,6 +165,9 @@ pub enum AnswerError {
     },
 }
 
+/// Largest answers file read: far above any real one.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 const KNOWN_KEYS: &str = "job, datacenters, namespace, node_pool, deploy.S, image.S, count.S, \
     cpu.S, memory.S, memory_max.S, class.S, hostname.S, route_port.S, static_port.S[.PORT], volume.S./PATH, \
     owner.S, endpoint.S, env.S.VAR, secret.VAR";
@@ -174,8 +176,7 @@ impl Answers {
     /// Loads an answers file; the format follows the extension (`.toml`, `.yaml`/`.yml`,
     /// `.json`).
     pub fn load(path: &Path) -> anyhow::Result<Answers> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::file::read_text(path, MAX_FILE_BYTES)?;
         let file = path.display().to_string();
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         match extension.to_ascii_lowercase().as_str() {

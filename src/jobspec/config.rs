@@ -62,6 +62,9 @@ use super::Constraint;
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = ".nomad-spec.toml";
 
+/// Largest configuration file read: far above any real one.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The default output path pattern, relative to the repository root.
 pub const DEFAULT_OUTPUT: &str = "deploy/{job}.nomad.hcl";
 
@@ -294,15 +297,16 @@ impl Config {
 
     /// Loads a configuration file.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::file::read_text(path, MAX_FILE_BYTES)?;
         Config::from_toml(&text, &path.display().to_string())
     }
 
     /// Loads `<root>/.nomad-spec.toml`, or the defaults when there is none.
     pub fn load_from_repository(root: &Path) -> anyhow::Result<Config> {
         let path = root.join(FILE_NAME);
-        if path.is_file() {
+        // Something that is not a file there (a folder, a link to a device) is an error, not
+        // the defaults: the repository meant to configure something.
+        if crate::file::is_regular(&path)? {
             Config::load(&path)
         } else {
             Ok(Config::default())

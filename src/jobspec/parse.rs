@@ -6,6 +6,7 @@
 //! way Nomad does. Every problem becomes a `Diagnostic` with its line and column. Validation
 //! (`jobspec::validate`) reuses the decoded job and its spans; it does not live here.
 
+mod budget;
 mod decode;
 mod eval;
 mod functions;
@@ -69,13 +70,13 @@ pub fn parse_job(
     let mut var_files = Vec::with_capacity(options.var_files.len());
     let mut diagnostics = Vec::new();
     for path in &options.var_files {
-        match std::fs::read_to_string(path) {
+        match crate::file::read_text(path, MAX_SOURCE_BYTES as u64) {
             Ok(text) => var_files.push((path.display().to_string(), text)),
             Err(err) => diagnostics.push(Diagnostic::error(
                 path.display().to_string(),
                 0,
                 0,
-                format!("cannot read the var file: {err}"),
+                format!("cannot read the var file: {}", err.reason()),
             )),
         }
     }
@@ -149,7 +150,7 @@ pub(crate) fn decode_for_validation(source: &str, file: &str) -> DecodedJob {
 fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
     // Editors on Windows may start a file with a byte order mark; it is not HCL.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-    eval::reset_budget();
+    budget::reset();
     let lines = LineIndex::new(source);
     let mut decoded = DecodedJob {
         job: None,

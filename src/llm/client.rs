@@ -4,8 +4,9 @@
 //! One [`Client::ask`] is one task's question: it asks for structured output with the task's
 //! JSON schema (`response_format: json_schema`, which vLLM and llama.cpp enforce), falls back
 //! to JSON mode when the server refuses that (HTTP 400) or the answer does not fit, and then
-//! allows one repair attempt quoting what was wrong. Transient failures (429, 5xx) are retried
-//! a bounded number of times, waiting what `Retry-After` asks (capped). A per-run token budget
+//! allows one repair attempt quoting what was wrong. Transient failures (429, 5xx, a broken
+//! connection) are retried under the retry policy every client shares (`crate::http::retry`),
+//! waiting what `Retry-After` asks (capped). A per-run token budget
 //! stops calls once spent. Every HTTP call is recorded with its tokens and latency. The API
 //! key is sent as a bearer token and never printed (it is a `Secret`).
 
@@ -20,6 +21,8 @@ use serde_json::{json, Value};
 
 use super::prompt::Prompt;
 use super::schema;
+use crate::http::retry::{self, Repeat, Transience};
+use crate::http::{shown_address, Redactor};
 use crate::settings::{LlmSettings, Settings};
 
 /// One HTTP call to the LLM, for the run's report.
@@ -250,100 +253,100 @@ impl Client {
             "response_format": response_format,
         });
         let url = format!("{}/chat/completions", self.settings.base_url);
-        let mut attempt = 0;
-        loop {
-            let spent = self.tokens_spent();
-            if spent >= self.settings.token_budget {
-                return Err(LlmError::BudgetSpent { spent, budget: self.settings.token_budget });
+        let shown = shown_address(&url);
+        let redactor = Redactor::default().with(self.settings.api_key.as_ref()).with_address(&url);
+        let attempt = || self.send_once(ask, &body, &url, &shown, &redactor);
+        let out_of_time = || LlmError::Timeout(self.settings.retry.total);
+        let (result, tries) =
+            retry::call(&self.settings.retry, Repeat::Safe, attempt, out_of_time).await;
+        result.map_err(|err| match err {
+            LlmError::GaveUp { status, message, .. } => {
+                LlmError::GaveUp { status, attempts: tries.attempts, message }
             }
-            attempt += 1;
-            let started = Instant::now();
-            let mut request = self.http.post(&url).json(&body);
-            if let Some(key) = self.settings.api_key.as_ref().map(|key| key.as_str()) {
-                request = request.bearer_auth(key);
-            }
-            let record = |outcome: String, prompt_tokens, completion_tokens| CallRecord {
-                task: ask.task.clone(),
-                prompt_tokens,
-                completion_tokens,
-                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                outcome,
-            };
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(err) => {
-                    let error = self.transport_error(&url, &err);
-                    self.record(record(error.to_string(), 0, 0));
-                    return Err(error);
-                }
-            };
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("Retry-After")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = match response.text().await {
-                Ok(text) => text,
-                Err(err) => {
-                    let error = self.transport_error(&url, &err);
-                    self.record(record(error.to_string(), 0, 0));
-                    return Err(error);
-                }
-            };
-            if status == 429 || status >= 500 {
-                self.record(record(format!("HTTP {status}"), 0, 0));
-                if attempt > self.settings.max_retries {
-                    return Err(LlmError::GaveUp {
-                        status,
-                        attempts: attempt,
-                        message: shorten(&text),
-                    });
-                }
-                let backoff = Duration::from_millis(500 * 2u64.pow(attempt - 1));
-                let wait = retry_after.map(Duration::from_secs).unwrap_or(backoff);
-                tokio::time::sleep(wait.min(self.settings.max_retry_wait)).await;
-                continue;
-            }
-            let parsed: Option<Value> = serde_json::from_str(&text).ok();
-            let Some(parsed) = parsed.filter(Value::is_object) else {
-                self.record(record(format!("HTTP {status}, not JSON"), 0, 0));
-                return Err(LlmError::NotOpenAi(format!(
-                    "{url} (HTTP {status}: `{}`)",
-                    shorten(&text)
-                )));
-            };
-            if !(200..300).contains(&status) {
-                self.record(record(format!("HTTP {status}"), 0, 0));
-                let message = parsed
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .map(shorten)
-                    .unwrap_or_else(|| shorten(&text));
-                return Err(LlmError::Refused { status, message });
-            }
-            let tokens =
-                |key: &str| parsed.pointer(&format!("/usage/{key}")).and_then(Value::as_u64);
-            let (prompt_tokens, completion_tokens) =
-                (tokens("prompt_tokens").unwrap_or(0), tokens("completion_tokens").unwrap_or(0));
-            let content = parsed.pointer("/choices/0/message/content").and_then(Value::as_str);
-            let Some(content) = content else {
-                self.record(record("no message content".into(), prompt_tokens, completion_tokens));
-                return Err(LlmError::NotOpenAi(format!(
-                    "{url} (the answer has no `choices[0].message.content`)"
-                )));
-            };
-            self.record(record("ok".into(), prompt_tokens, completion_tokens));
-            return Ok(content.to_string());
+            other => other,
+        })
+    }
+
+    /// One HTTP call, recorded; a failure says what it means for trying again.
+    async fn send_once(
+        &self,
+        ask: &Ask,
+        body: &Value,
+        url: &str,
+        shown: &str,
+        redactor: &Redactor,
+    ) -> Result<String, (LlmError, Transience)> {
+        let spent = self.tokens_spent();
+        if spent >= self.settings.token_budget {
+            let spent = LlmError::BudgetSpent { spent, budget: self.settings.token_budget };
+            return Err((spent, Transience::Final));
         }
+        let started = Instant::now();
+        let mut request = self.http.post(url).json(body);
+        if let Some(key) = self.settings.api_key.as_ref().map(|key| key.as_str()) {
+            request = request.bearer_auth(key);
+        }
+        let record = |outcome: String, prompt_tokens, completion_tokens| CallRecord {
+            task: ask.task.clone(),
+            prompt_tokens,
+            completion_tokens,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            outcome,
+        };
+        let transport = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            let error = self.transport_error(shown, err);
+            self.record(record(error.to_string(), 0, 0));
+            (error, transience)
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let asked = retry::asked_wait_in(response.headers(), None);
+        let text = response.text().await.map_err(transport)?;
+        let text = redactor.redact(&text);
+        if status == 429 || status >= 500 {
+            self.record(record(format!("HTTP {status}"), 0, 0));
+            let error = LlmError::GaveUp { status, attempts: 1, message: shorten(&text) };
+            return Err((error, retry::status_transience(status, asked)));
+        }
+        let parsed: Option<Value> = serde_json::from_str(&text).ok();
+        let Some(parsed) = parsed.filter(Value::is_object) else {
+            self.record(record(format!("HTTP {status}, not JSON"), 0, 0));
+            let error =
+                LlmError::NotOpenAi(format!("{shown} (HTTP {status}: `{}`)", shorten(&text)));
+            return Err((error, Transience::Final));
+        };
+        if !(200..300).contains(&status) {
+            self.record(record(format!("HTTP {status}"), 0, 0));
+            let message = parsed
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(shorten)
+                .unwrap_or_else(|| shorten(&text));
+            return Err((LlmError::Refused { status, message }, Transience::Final));
+        }
+        let tokens = |key: &str| parsed.pointer(&format!("/usage/{key}")).and_then(Value::as_u64);
+        let (prompt_tokens, completion_tokens) =
+            (tokens("prompt_tokens").unwrap_or(0), tokens("completion_tokens").unwrap_or(0));
+        let content = parsed.pointer("/choices/0/message/content").and_then(Value::as_str);
+        let Some(content) = content else {
+            self.record(record("no message content".into(), prompt_tokens, completion_tokens));
+            let error = LlmError::NotOpenAi(format!(
+                "{shown} (the answer has no `choices[0].message.content`)"
+            ));
+            return Err((error, Transience::Final));
+        };
+        self.record(record("ok".into(), prompt_tokens, completion_tokens));
+        Ok(content.to_string())
     }
 
     /// A failed send or body read: a timeout, or the endpoint unreachable.
-    fn transport_error(&self, url: &str, err: &reqwest::Error) -> LlmError {
+    fn transport_error(&self, url: &str, err: reqwest::Error) -> LlmError {
         if err.is_timeout() {
             LlmError::Timeout(self.settings.timeout)
         } else {
-            LlmError::Unreachable(format!("{url} ({})", shorten(&err.to_string())))
+            let reason = crate::http::error_chain(&err.without_url());
+            LlmError::Unreachable(format!("{url} ({})", shorten(&reason)))
         }
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! This file owns the connection built from the settings (`NOMAD_ADDR`, `NOMAD_TOKEN`, TLS,
 //! namespace and region, read in `crate::settings`), the error kinds callers branch on
-//! (`NomadError`), timeouts, the retry policy (idempotent reads only) and blocking queries. It
-//! knows endpoints and their JSON shapes but makes no decisions: plan, watch and the deploy
-//! loop live next to it.
+//! (`NomadError`), timeouts, which calls are safe to send again (reads, parse, plan, and
+//! writes that name the state they expect: register with `EnforceIndex`, revert with
+//! `EnforcePriorVersion`) under the retry policy every client shares (`crate::http::retry`),
+//! and blocking queries. Errors show the address without its password and Nomad's answers
+//! without the token, which a proxy may echo. It knows endpoints and their JSON shapes but
+//! makes no decisions: plan, watch and the deploy loop live next to it.
 
 use std::fmt;
 use std::net::ToSocketAddrs;
@@ -16,7 +19,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::http::retry::{self, Repeat, Transience, Tries};
+use crate::http::{shown_address, Redactor};
 use crate::settings::Settings;
+
+mod variables;
+
+pub use variables::{Items, Variable, VariableLock, VariableMetadata};
 
 use super::api::{
     AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobStub, JobSummary,
@@ -32,9 +41,9 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// What went wrong talking to Nomad; callers pick exit codes and next steps by kind.
 #[derive(Debug, thiserror::Error)]
 pub enum NomadError {
-    /// No connection could be made (refused, DNS, TLS handshake).
-    #[error("cannot reach Nomad at {address}: {reason}")]
-    Unreachable { address: String, reason: String },
+    /// No connection could be made (refused, DNS, TLS handshake), or it broke off.
+    #[error("cannot reach Nomad at {address}{tries}: {reason}")]
+    Unreachable { address: String, reason: String, tries: Tries },
     /// Nomad accepted the connection but did not answer in time.
     #[error("Nomad at {address} did not answer {what} within {seconds} s")]
     Timeout { address: String, what: String, seconds: u64 },
@@ -50,15 +59,27 @@ pub enum NomadError {
          registered: plan again and review the new diff"
     )]
     Conflict { job: String, detail: String },
-    /// Any other error status, with Nomad's own message.
-    #[error("Nomad answered {status} to {what}: {body}")]
-    Server { status: u16, what: String, body: String },
+    /// Any other error status, with Nomad's own message (after the tries the retry policy
+    /// allowed, for a status that may pass: `429`, `5xx`).
+    #[error("Nomad answered {status} to {what}{tries}: {body}")]
+    Server { status: u16, what: String, body: String, tries: Tries },
     /// A success status with a body that does not read as the expected JSON.
     #[error("Nomad sent a response to {what} that nomad-spec cannot read: {detail}")]
     BadResponse { what: String, detail: String },
     /// A `NOMAD_*` setting is unusable (bad address, unreadable certificate).
     #[error("invalid Nomad setting: {0}")]
     Config(String),
+}
+
+impl NomadError {
+    /// The same error, saying how many tries it took.
+    fn after(mut self, made: Tries) -> NomadError {
+        if let NomadError::Unreachable { tries, .. } | NomadError::Server { tries, .. } = &mut self
+        {
+            *tries = made;
+        }
+        self
+    }
 }
 
 impl From<crate::settings::SettingError> for NomadError {
@@ -110,11 +131,15 @@ struct Call<'a> {
     /// For 404s: "job web"; `None` means a 404 is an ordinary server error.
     not_found: Option<String>,
     blocking: Blocking,
+    /// Whether the call may be sent again after Nomad failed in the middle of it.
+    repeat: Repeat,
 }
 
 impl<'a> Call<'a> {
     fn new(method: Method, segments: Vec<&'a str>, action: impl Into<String>) -> Self {
+        let repeat = if method == Method::GET { Repeat::Safe } else { Repeat::OnlyWhenRefused };
         Call {
+            repeat,
             method,
             segments,
             query: Vec::new(),
@@ -144,6 +169,20 @@ impl<'a> Call<'a> {
         self.query.push((name, value.into()));
         self
     }
+
+    /// A write that is safe to send again: it changes nothing the first one did not, or it
+    /// names the state it expects and is refused otherwise.
+    fn safe_to_repeat(mut self) -> Self {
+        self.repeat = Repeat::Safe;
+        self
+    }
+}
+
+/// Nomad's answer to one call, read whole.
+struct Answer {
+    /// `X-Nomad-Index` (0 when absent).
+    index: u64,
+    body: Vec<u8>,
 }
 
 /// A client for one Nomad cluster (one address, token, namespace and region).
@@ -152,6 +191,8 @@ pub struct NomadClient {
     config: NomadConfig,
     base: Url,
     http: reqwest::Client,
+    /// The token and the address's password, cut out of what Nomad sends back.
+    redactor: Redactor,
 }
 
 impl fmt::Debug for NomadClient {
@@ -175,13 +216,13 @@ impl NomadClient {
     /// A client from explicit settings.
     pub fn new(config: NomadConfig) -> Result<Self, NomadError> {
         crate::tls::install_crypto_provider();
+        let shown = shown_address(&config.address);
         let mut base = Url::parse(&config.address).map_err(|err| {
-            NomadError::Config(format!("NOMAD_ADDR={:?} is not a URL: {err}", config.address))
+            NomadError::Config(format!("NOMAD_ADDR={shown:?} is not a URL: {err}"))
         })?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(NomadError::Config(format!(
-                "NOMAD_ADDR={:?} must start with http:// or https://",
-                config.address
+                "NOMAD_ADDR={shown:?} must start with http:// or https://"
             )));
         }
         let mut builder = reqwest::Client::builder()
@@ -221,8 +262,9 @@ impl NomadClient {
                 .ok()
                 .and_then(|mut addrs| addrs.next())
                 .ok_or_else(|| NomadError::Unreachable {
-                    address: config.address.clone(),
+                    address: shown.clone(),
                     reason: format!("cannot resolve {host}"),
+                    tries: Tries::default(),
                 })?;
             builder = builder.resolve(server_name, addr);
             base.set_host(Some(server_name)).map_err(|err| {
@@ -232,7 +274,9 @@ impl NomadClient {
         let http = builder
             .build()
             .map_err(|err| NomadError::Config(format!("cannot build the HTTP client: {err}")))?;
-        Ok(NomadClient { config, base, http })
+        let redactor =
+            Redactor::default().with(config.token.as_ref()).with_address(&config.address);
+        Ok(NomadClient { config, base, http, redactor })
     }
 
     /// The settings this client uses.
@@ -273,7 +317,9 @@ impl NomadClient {
     /// `POST /v1/jobs/parse`: Nomad's own HCL parser; `variables` is HCL var-file text.
     pub async fn parse_job(&self, hcl: &str, variables: &str) -> Result<Value, NomadError> {
         let body = json!({ "JobHCL": hcl, "Canonicalize": true, "Variables": variables });
-        let call = Call::new(Method::POST, vec!["jobs", "parse"], "parse job files").body(body);
+        let call = Call::new(Method::POST, vec!["jobs", "parse"], "parse job files")
+            .body(body)
+            .safe_to_repeat();
         self.call(call).await.map(|indexed| indexed.value)
     }
 
@@ -281,12 +327,15 @@ impl NomadClient {
     pub async fn plan(&self, job: &Value) -> Result<PlanResponse, NomadError> {
         let id = job_id(job)?;
         let call = Call::new(Method::PUT, vec!["job", id, "plan"], format!("plan job {id}"))
-            .body(json!({ "Job": job, "Diff": true, "PolicyOverride": false }));
+            .body(json!({ "Job": job, "Diff": true, "PolicyOverride": false }))
+            .safe_to_repeat();
         self.call(call).await.map(|indexed| indexed.value)
     }
 
     /// `POST /v1/jobs`. With `enforce_index`, Nomad registers only if the job's modify index
-    /// still equals it (0: the job must not exist); otherwise this returns `Conflict`.
+    /// still equals it (0: the job must not exist); otherwise this returns `Conflict`. Only
+    /// then is it sent again after Nomad failed in the middle of it: a second try cannot
+    /// register twice.
     pub async fn register(
         &self,
         job: &Value,
@@ -294,17 +343,26 @@ impl NomadClient {
     ) -> Result<RegisterResponse, NomadError> {
         let id = job_id(job)?;
         let mut body = json!({ "Job": job });
+        let mut call = Call::new(Method::POST, vec!["jobs"], format!("register job {id}"));
         if let Some(index) = enforce_index {
             body["EnforceIndex"] = json!(true);
             body["JobModifyIndex"] = json!(index);
+            call = call.safe_to_repeat();
         }
-        let call = Call::new(Method::POST, vec!["jobs"], format!("register job {id}")).body(body);
-        match self.call(call).await {
+        match self.call(call.body(body)).await {
             Ok(indexed) => Ok(indexed.value),
-            Err(NomadError::Server { status, body, .. })
+            Err(NomadError::Server { status, body, tries, .. })
                 if status == 409 || body.contains("job modify index") =>
             {
-                Err(NomadError::Conflict { job: id.to_string(), detail: body.trim().to_string() })
+                let mut detail = body.trim().to_string();
+                if tries.attempts > 1 {
+                    // A failed try may have registered the job before failing.
+                    detail.push_str(&format!(
+                        "; an earlier try failed{tries}, and may have registered it: see the \
+                         job's versions"
+                    ));
+                }
+                Err(NomadError::Conflict { job: id.to_string(), detail })
             }
             Err(err) => Err(err),
         }
@@ -421,11 +479,8 @@ impl NomadClient {
         .query("origin", "end")
         .query("offset", bytes.to_string())
         .query("plain", "true");
-        let response = self.send(&call).await?;
-        response.text().await.map_err(|err| NomadError::BadResponse {
-            what: call.action.clone(),
-            detail: err.to_string(),
-        })
+        let answer = self.send(&call).await?;
+        Ok(String::from_utf8_lossy(&answer.body).into_owned())
     }
 
     /// `POST /v1/job/:id/revert` to `version`; with `enforce_prior_version`, only if the
@@ -437,12 +492,14 @@ impl NomadClient {
         enforce_prior_version: Option<u64>,
     ) -> Result<RegisterResponse, NomadError> {
         let mut body = json!({ "JobID": job, "JobVersion": version });
+        let mut call =
+            Call::new(Method::POST, vec!["job", job, "revert"], format!("revert job {job}"))
+                .not_found(format!("job {job}"));
         if let Some(prior) = enforce_prior_version {
             body["EnforcePriorVersion"] = json!(prior);
+            call = call.safe_to_repeat();
         }
-        let call = Call::new(Method::POST, vec!["job", job, "revert"], format!("revert job {job}"))
-            .not_found(format!("job {job}"))
-            .body(body);
+        let call = call.body(body);
         self.call(call).await.map(|indexed| indexed.value)
     }
 
@@ -455,54 +512,32 @@ impl NomadClient {
 
     /// Sends a call and reads its JSON body and index.
     async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<Indexed<T>, NomadError> {
-        let response = self.send(&call).await?;
-        let index = response
-            .headers()
-            .get("X-Nomad-Index")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0);
-        let bytes = response.bytes().await.map_err(|err| self.transport_error(&call, err))?;
-        let value = serde_json::from_slice(&bytes).map_err(|err| NomadError::BadResponse {
-            what: call.action.clone(),
-            detail: err.to_string(),
+        let answer = self.send(&call).await?;
+        let value = serde_json::from_slice(&answer.body).map_err(|err| {
+            NomadError::BadResponse { what: call.action.clone(), detail: err.to_string() }
         })?;
-        Ok(Indexed { value, index })
+        Ok(Indexed { value, index: answer.index })
     }
 
-    /// Sends a call, retrying idempotent reads on transient failures; maps error statuses.
-    async fn send(&self, call: &Call<'_>) -> Result<reqwest::Response, NomadError> {
-        let retries = if call.method == Method::GET { self.config.retries } else { 0 };
-        let mut delay = self.config.retry_backoff;
-        let mut attempt = 0;
-        loop {
-            let (result, asked_wait) = self.send_once(call).await;
-            let retry_after = match &result {
-                Err(NomadError::Unreachable { .. } | NomadError::Timeout { .. }) => Some(delay),
-                Err(NomadError::Server { status, .. }) if *status >= 500 => Some(delay),
-                // Too many requests: wait as long as Nomad asks, within reason.
-                Err(NomadError::Server { status: 429, .. }) => {
-                    Some(asked_wait.unwrap_or(delay).min(Duration::from_secs(30)))
-                }
-                _ => None,
-            };
-            match retry_after {
-                Some(wait) if attempt < retries => {
-                    tracing::debug!(action = %call.action, attempt, "retrying after a transient failure");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                    delay *= 2;
-                }
-                _ => return result,
-            }
+    /// Sends a call under the retry policy (a blocking query's own wait comes on top of its
+    /// total time); maps error statuses.
+    async fn send(&self, call: &Call<'_>) -> Result<Answer, NomadError> {
+        let mut policy = self.config.retry;
+        if call.blocking.index > 0 {
+            policy.total += call.blocking.wait + call.blocking.wait / 16;
         }
+        let out_of_time = || NomadError::Timeout {
+            address: shown_address(&self.config.address),
+            what: format!("the request to {}", call.action),
+            seconds: policy.total.as_secs(),
+        };
+        let (result, tries) =
+            retry::call(&policy, call.repeat, || self.send_once(call), out_of_time).await;
+        result.map_err(|err| err.after(tries))
     }
 
-    /// One request; with an error answer, the wait its `Retry-After` header asks for.
-    async fn send_once(
-        &self,
-        call: &Call<'_>,
-    ) -> (Result<reqwest::Response, NomadError>, Option<Duration>) {
+    /// One try, its answer read whole; a failure says what it means for trying again.
+    async fn send_once(&self, call: &Call<'_>) -> Result<Answer, (NomadError, Transience)> {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push("v1").extend(&call.segments);
@@ -529,22 +564,35 @@ impl NomadClient {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) => return (Err(self.transport_error(call, err)), None),
+        let transport = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            (self.transport_error(call, err), transience)
         };
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        if status.is_success() {
-            return (Ok(response), None);
-        }
-        let retry_after = response
+        let index = response
             .headers()
-            .get("Retry-After")
+            .get("X-Nomad-Index")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.text().await.unwrap_or_default();
-        (Err(self.status_error(call, status, body)), retry_after)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        let asked = retry::asked_wait_in(response.headers(), None);
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        if status.is_success() {
+            return Ok(Answer { index, body });
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        // Nomad answers 500 when the state a write names is not the state it has ("Enforcing
+        // job modify index 12: job exists with conflicting job modify index: 15", "... enforcing
+        // version 3") or a revert cannot be made ("can't revert to current version"): those
+        // refusals are final, whatever their status.
+        let lower = text.to_ascii_lowercase();
+        let transience = if lower.contains("enforcing") || lower.contains("can't revert") {
+            Transience::Final
+        } else {
+            retry::status_transience(status.as_u16(), asked)
+        };
+        Err((self.status_error(call, status, text), transience))
     }
 
     fn status_error(&self, call: &Call<'_>, status: StatusCode, body: String) -> NomadError {
@@ -564,7 +612,8 @@ impl NomadClient {
             _ => NomadError::Server {
                 status: status.as_u16(),
                 what: call.action.clone(),
-                body: body.trim().chars().take(2000).collect(),
+                body: self.redactor.redact(body.trim()).chars().take(2000).collect(),
+                tries: Tries::default(),
             },
         }
     }
@@ -577,19 +626,21 @@ impl NomadClient {
                 self.config.request_timeout.as_secs()
             };
             NomadError::Timeout {
-                address: self.config.address.clone(),
+                address: shown_address(&self.config.address),
                 what: format!("the request to {}", call.action),
                 seconds,
             }
         } else if err.is_decode() || err.is_body() {
             NomadError::BadResponse {
                 what: call.action.clone(),
-                detail: crate::http::error_chain(&err),
+                detail: crate::http::error_chain(&err.without_url()),
             }
         } else {
+            // The URL is left out: it is the address (shown once) and may carry a password.
             NomadError::Unreachable {
-                address: self.config.address.clone(),
-                reason: crate::http::error_chain(&err),
+                address: shown_address(&self.config.address),
+                reason: self.redactor.redact(&crate::http::error_chain(&err.without_url())),
+                tries: Tries::default(),
             }
         }
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::client::{NomadClient, NomadError};
 use crate::jobspec::edit::{self, Edit};
-use crate::jobspec::parse::{parse_job, ParseOptions};
+use crate::jobspec::parse::{parse_job, ParseOptions, MAX_SOURCE_BYTES};
 
 /// How a job file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub enum ParsedBy {
 impl JobFile {
     /// Reads a job file; `.json` files are JSON, anything else HCL.
     pub fn read(path: &Path) -> anyhow::Result<JobFile> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::file::read_text(path, MAX_SOURCE_BYTES as u64)
             .with_context(|| format!("cannot read job file {}", path.display()))?;
         let format = if path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json")) {
             JobFormat::Json
@@ -80,7 +80,9 @@ impl JobFile {
                             Err(NomadError::Server { status: 404 | 405 | 501, .. }) => {
                                 "this Nomad has no /v1/jobs/parse endpoint".to_string()
                             }
-                            Err(NomadError::Server { status, body, .. }) if status < 500 => {
+                            // Only Nomad's parser's own refusal blames the file; a rate
+                            // limit or a failing server says what Nomad answered instead.
+                            Err(NomadError::Server { status: 400 | 422, body, .. }) => {
                                 bail!("{}: Nomad cannot parse it: {}", self.name(), body.trim())
                             }
                             Err(err) => return Err(anyhow!(err)),
@@ -141,7 +143,7 @@ pub fn job_from_json(text: &str, file: &str) -> anyhow::Result<Value> {
 fn variables_text(options: &ParseOptions) -> anyhow::Result<String> {
     let mut text = String::new();
     for file in &options.var_files {
-        let content = std::fs::read_to_string(file)
+        let content = crate::file::read_text(file, MAX_SOURCE_BYTES as u64)
             .with_context(|| format!("cannot read var file {}", file.display()))?;
         text.push_str(&content);
         text.push('\n');

@@ -18,4 +18,6 @@ pub mod plan;
 pub mod status;
 pub mod watch;
 
-pub use client::{Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError};
+pub use client::{
+    Blocking, Indexed, LogStream, NomadClient, NomadConfig, NomadError, VariableLock,
+};

@@ -556,7 +556,7 @@ mod tests {
         // Nothing is asked of Nomad: the client points nowhere.
         let client = NomadClient::new(crate::nomad::NomadConfig {
             address: "http://127.0.0.1:9".into(),
-            retries: 0,
+            retry: crate::settings::RetryPolicy { attempts: 1, ..Default::default() },
             ..Default::default()
         })
         .unwrap();

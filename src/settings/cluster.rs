@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{get, Secret, SettingError};
+use super::{get, CallSettings, RetryPolicy, Secret, SettingError};
 
 /// Nomad's address when `NOMAD_ADDR` is unset, as for the `nomad` command.
 pub const DEFAULT_NOMAD_ADDRESS: &str = "http://127.0.0.1:4646";
@@ -44,12 +44,10 @@ pub struct NomadConfig {
     pub skip_verify: bool,
     /// Time allowed to open a connection.
     pub connect_timeout: Duration,
-    /// Time allowed for one non-blocking request.
+    /// Time allowed for one non-blocking request (`NOMAD_SPEC_REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
-    /// Extra attempts for idempotent reads after a transient failure.
-    pub retries: u32,
-    /// First back-off delay between attempts (doubled each time).
-    pub retry_backoff: Duration,
+    /// When a call is tried again (`NOMAD_SPEC_RETRY_*`).
+    pub retry: RetryPolicy,
 }
 
 impl fmt::Debug for NomadConfig {
@@ -81,9 +79,8 @@ impl Default for NomadConfig {
             tls_server_name: None,
             skip_verify: false,
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            retries: 3,
-            retry_backoff: Duration::from_millis(200),
+            request_timeout: CallSettings::default().request_timeout,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -98,6 +95,7 @@ impl NomadConfig {
                 SettingError::new(format!("NOMAD_SKIP_VERIFY={text:?} is not a boolean"))
             })?,
         };
+        let calls = CallSettings::from_vars(vars)?;
         Ok(NomadConfig {
             address: get("NOMAD_ADDR").unwrap_or_else(|| DEFAULT_NOMAD_ADDRESS.to_string()),
             token: get("NOMAD_TOKEN").map(Secret::from),
@@ -108,6 +106,8 @@ impl NomadConfig {
             client_key: get("NOMAD_CLIENT_KEY").map(PathBuf::from),
             tls_server_name: get("NOMAD_TLS_SERVER_NAME"),
             skip_verify,
+            request_timeout: calls.request_timeout,
+            retry: calls.retry,
             ..NomadConfig::default()
         })
     }
@@ -138,6 +138,8 @@ pub struct VaultSettings {
     pub namespace: Option<String>,
     /// `VAULT_CACERT`: PEM bundle of the CAs to trust.
     pub ca_cert: Option<PathBuf>,
+    /// How calls are made (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`).
+    pub calls: CallSettings,
 }
 
 impl VaultSettings {
@@ -159,6 +161,7 @@ impl VaultSettings {
             token: get("VAULT_TOKEN").map(Secret::from),
             namespace: get("VAULT_NAMESPACE").map(str::to_string),
             ca_cert: get("VAULT_CACERT").map(PathBuf::from),
+            calls: CallSettings::from_vars(vars)?,
         }))
     }
 }
@@ -175,6 +178,8 @@ pub struct ConsulSettings {
     pub ca_cert: Option<PathBuf>,
     /// `NOMAD_SPEC_CONVENTIONS_KEY`, else [`DEFAULT_CONVENTIONS_KEY`].
     pub conventions_key: String,
+    /// How calls are made (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`).
+    pub calls: CallSettings,
 }
 
 impl ConsulSettings {
@@ -196,6 +201,7 @@ impl ConsulSettings {
             conventions_key: get("NOMAD_SPEC_CONVENTIONS_KEY")
                 .unwrap_or(DEFAULT_CONVENTIONS_KEY)
                 .to_string(),
+            calls: CallSettings::from_vars(vars)?,
         }))
     }
 }
@@ -215,6 +221,8 @@ fn http_address(address: &str, scheme: &str) -> Option<Url> {
 pub struct FabioSettings {
     /// `FABIO_ADMIN_ADDR` (default [`DEFAULT_FABIO_ADDRESS`]; `host:port` means `http://`).
     pub address: Url,
+    /// How calls are made (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`).
+    pub calls: CallSettings,
 }
 
 impl FabioSettings {
@@ -226,7 +234,7 @@ impl FabioSettings {
                 "FABIO_ADMIN_ADDR={address:?} is not a URL like http://fabio:9998"
             ))
         })?;
-        Ok(FabioSettings { address: url })
+        Ok(FabioSettings { address: url, calls: CallSettings::from_vars(vars)? })
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::bot::{BOT_LOGIN, GITLAB_TOKEN};
-use super::{get, Secret, SettingError};
+use super::{get, CallSettings, Secret, SettingError};
 
 /// GitHub's API and git server, the repository and the token, as GitHub Actions sets them.
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub struct GitHubSettings {
     /// `NOMAD_SPEC_BOT_LOGIN` (default `github-actions[bot]`: an Actions token cannot ask
     /// `GET /user` who it is).
     pub bot_login: String,
+    /// How calls are made (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`).
+    pub calls: CallSettings,
 }
 
 impl GitHubSettings {
@@ -81,6 +83,7 @@ impl GitHubSettings {
             name: name.to_string(),
             token: Secret::from(token),
             bot_login: bot_login.to_string(),
+            calls: CallSettings::from_vars(vars)?,
         })
     }
 }
@@ -110,6 +113,8 @@ pub struct GitLabSettings {
     pub bot_login: Option<String>,
     /// `CI_SERVER_TLS_CA_FILE`: the runner writes a self-managed instance's CA bundle here.
     pub ca_file: Option<PathBuf>,
+    /// How calls are made (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`).
+    pub calls: CallSettings,
 }
 
 impl GitLabSettings {
@@ -166,6 +171,7 @@ impl GitLabSettings {
             token: Secret::from(token),
             bot_login: get(BOT_LOGIN).map(str::to_string),
             ca_file: get("CI_SERVER_TLS_CA_FILE").map(PathBuf::from),
+            calls: CallSettings::from_vars(vars)?,
         })
     }
 }

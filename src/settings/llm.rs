@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{get, Secret, SettingError};
+use super::{get, CallSettings, RetryPolicy, Secret, SettingError};
 
 /// Where the LLM is and how to use it.
 #[derive(Debug, Clone)]
@@ -17,10 +17,9 @@ pub struct LlmSettings {
     pub model: String,
     /// Limit on one HTTP call.
     pub timeout: Duration,
-    /// Retries after a 429 or 5xx answer.
-    pub max_retries: u32,
-    /// Longest wait between retries, whatever `Retry-After` asks.
-    pub max_retry_wait: Duration,
+    /// When a call is tried again: the policy of every client, with
+    /// `NOMAD_SPEC_LLM_MAX_RETRIES` retries and room for each of them to take `timeout`.
+    pub retry: RetryPolicy,
     /// Tokens (prompt plus completion) one run may spend.
     pub token_budget: u64,
 }
@@ -31,7 +30,8 @@ impl LlmSettings {
     /// `OPENAI_API_KEY`), `NOMAD_SPEC_LLM_MODEL` (default `default`, which llama.cpp's server
     /// accepts), `NOMAD_SPEC_LLM_TIMEOUT` (seconds, default 30),
     /// `NOMAD_SPEC_LLM_MAX_RETRIES` (default 2), `NOMAD_SPEC_LLM_TOKEN_BUDGET` (default
-    /// 200000). `Ok(None)` when no base URL is set: the LLM is not configured.
+    /// 200000), and the retry policy of every client (`NOMAD_SPEC_RETRY_TIME`, ...).
+    /// `Ok(None)` when no base URL is set: the LLM is not configured.
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Option<Self>, SettingError> {
         let get = |name: &str| get(vars, name);
         let Some(base_url) = get("NOMAD_SPEC_LLM_BASE_URL").or_else(|| get("OPENAI_BASE_URL"))
@@ -52,16 +52,24 @@ impl LlmSettings {
                 }),
             }
         };
+        let timeout = Duration::from_secs(number("NOMAD_SPEC_LLM_TIMEOUT", 30)?.max(1));
+        let retries = u32::try_from(number("NOMAD_SPEC_LLM_MAX_RETRIES", 2)?.min(10)).unwrap_or(2);
+        let calls = CallSettings::from_vars(vars)?;
+        // An answer legitimately takes long to write: every try gets its whole timeout.
+        let attempts = retries + 1;
+        let retry = RetryPolicy {
+            attempts,
+            total: calls.retry.total.max(timeout.saturating_mul(attempts)),
+            ..calls.retry
+        };
         Ok(Some(LlmSettings {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: get("NOMAD_SPEC_LLM_API_KEY")
                 .or_else(|| get("OPENAI_API_KEY"))
                 .map(Into::into),
             model: get("NOMAD_SPEC_LLM_MODEL").unwrap_or("default").to_string(),
-            timeout: Duration::from_secs(number("NOMAD_SPEC_LLM_TIMEOUT", 30)?.max(1)),
-            max_retries: u32::try_from(number("NOMAD_SPEC_LLM_MAX_RETRIES", 2)?.min(10))
-                .unwrap_or(2),
-            max_retry_wait: Duration::from_secs(10),
+            timeout,
+            retry,
             token_budget: number("NOMAD_SPEC_LLM_TOKEN_BUDGET", 200_000)?,
         }))
     }

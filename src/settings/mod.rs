@@ -14,9 +14,11 @@
 //! nothing but the standard library and `url`, and any module may depend on it.
 
 mod bot;
+mod calls;
 mod cluster;
 mod forges;
 mod llm;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,15 +27,24 @@ pub use bot::{
     BotSettings, AUTO_DEPLOY, BOT_LOGIN, COMMIT_EMAIL, COMMIT_NAME, DEFAULT_SPEC_PATH, ENVIRONMENT,
     GITLAB_TOKEN, MAX_FIX_ITERATIONS, SPEC_PATH,
 };
+pub use calls::{
+    parse_duration, CallSettings, RetryPolicy, PROBE_DEADLINE, REQUEST_TIMEOUT, RETRY_ATTEMPTS,
+    RETRY_TIME,
+};
 pub use cluster::{
     ConsulSettings, FabioSettings, NomadConfig, VaultSettings, DEFAULT_CONVENTIONS_KEY,
     DEFAULT_FABIO_ADDRESS, DEFAULT_NOMAD_ADDRESS,
 };
 pub use forges::{GitHubSettings, GitLabSettings};
 pub use llm::LlmSettings;
+pub use serve::{
+    GitHubAuth, GitHubServe, GitLabServe, PrivateKey, ServeSettings, GITHUB_APP_ID,
+    GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET, GITLAB_URL,
+    GITLAB_WEBHOOK_TOKEN,
+};
 
 /// The variables whose values are secrets: masked in the CI log, cut out of anything posted.
-const SECRET_VARIABLES: [&str; 8] = [
+const SECRET_VARIABLES: [&str; 11] = [
     "GITHUB_TOKEN",
     GITLAB_TOKEN,
     "CI_JOB_TOKEN",
@@ -42,6 +53,9 @@ const SECRET_VARIABLES: [&str; 8] = [
     "CONSUL_HTTP_TOKEN",
     "NOMAD_SPEC_LLM_API_KEY",
     "OPENAI_API_KEY",
+    GITHUB_WEBHOOK_SECRET,
+    GITHUB_APP_PRIVATE_KEY,
+    GITLAB_WEBHOOK_TOKEN,
 ];
 
 /// The environment nomad-spec runs in, read once; each part is typed when it is asked for.
@@ -96,6 +110,13 @@ impl Settings {
         BotSettings::from_vars(&self.vars)
     }
 
+    /// How services are called: the retry policy, the request timeout and the probing
+    /// deadline of the optional services (`NOMAD_SPEC_RETRY_*`, `NOMAD_SPEC_REQUEST_TIMEOUT`,
+    /// `NOMAD_SPEC_PROBE_DEADLINE`).
+    pub fn calls(&self) -> Result<CallSettings, SettingError> {
+        CallSettings::from_vars(&self.vars)
+    }
+
     /// Nomad's connection settings, with the `nomad` command's defaults for what is unset.
     pub fn nomad(&self) -> Result<NomadConfig, SettingError> {
         NomadConfig::from_vars(&self.vars)
@@ -138,6 +159,11 @@ impl Settings {
     /// GitLab's settings, from the CI job's variables.
     pub fn gitlab(&self) -> Result<GitLabSettings, SettingError> {
         GitLabSettings::from_vars(&self.vars)
+    }
+
+    /// The webhook server's settings (`nomad-spec serve`): the forges it answers and as whom.
+    pub fn serve(&self) -> Result<ServeSettings, SettingError> {
+        ServeSettings::from_vars(&self.vars)
     }
 
     /// The values of every secret variable that is set, to mask in logs and cut out of text

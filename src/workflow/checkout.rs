@@ -5,12 +5,10 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-
 use super::failure::UserError;
 use crate::analyze::{self, Analysis};
 use crate::checks::FileChecks;
-use crate::jobspec::config::{Config, FILE_NAME};
+use crate::jobspec::config::{Config, FILE_NAME, MAX_FILE_BYTES};
 use crate::settings::{BotSettings, Settings};
 
 /// The repository's `.nomad-spec.toml`, with the bot's job-file path setting over its
@@ -18,10 +16,13 @@ use crate::settings::{BotSettings, Settings};
 /// as the repository has it, not by the temporary checkout's path.
 pub fn repository_config(root: &Path, settings: &BotSettings) -> anyhow::Result<Config> {
     let path = root.join(FILE_NAME);
-    let mut config = if path.is_file() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {FILE_NAME}"))
-            .map_err(UserError::of)?;
+    let unreadable = |err: crate::file::FileError| {
+        UserError::of(anyhow::anyhow!("cannot read {FILE_NAME}: {}", err.reason()))
+    };
+    // Something that is not a file there (a folder, a link to a device) is an error, not the
+    // defaults: the repository meant to configure something.
+    let mut config = if crate::file::is_regular(&path).map_err(unreadable)? {
+        let text = crate::file::read_text(&path, MAX_FILE_BYTES).map_err(unreadable)?;
         Config::from_toml(&text, FILE_NAME).map_err(UserError::of)?
     } else {
         Config::default()

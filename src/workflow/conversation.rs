@@ -32,6 +32,7 @@ use crate::generation::Prepared;
 use crate::git::{Identity, NameSource, PushOutcome, Workspace};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{Decision, Generated};
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::settings::{BotSettings, Settings};
@@ -384,8 +385,10 @@ async fn sender_of(forge: &Forge, trigger: &Trigger, bot_login: &str) -> anyhow:
     Ok(Actor { login, permission })
 }
 
+/// A file of the pull request's checkout; nothing when it is missing, not a regular file (a
+/// link to `/dev/zero` in the branch) or larger than a job file may be.
 fn read_in(root: &Path, relative: &str) -> Option<String> {
-    std::fs::read_to_string(root.join(relative)).ok()
+    crate::file::read_text(&root.join(relative), MAX_SOURCE_BYTES as u64).ok()
 }
 
 fn stage_name(stage: Stage) -> &'static str {

@@ -12,13 +12,14 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{checkout, describe, detect, trigger_from_env};
+use super::{checkout, describe, detect, trigger_from_env, UnreadableEvent};
 use crate::conversation::{
     apply, sha256_hex, Action, Actor, BranchFacts, Checkpoint, Event, Learned, Permission,
 };
 use crate::event::Trigger;
 use crate::generation::Prepared;
 use crate::git::{repository_name, NameSource};
+use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::settings::{BotSettings, Settings};
 
 /// The plan of a run, as text.
@@ -29,7 +30,7 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
          GitLab CI_* variables, as the CI would",
     )?;
     let bot = settings.bot()?;
-    let trigger = trigger_from_env(kind, settings)?;
+    let trigger = trigger_from_env(kind, settings).context(UnreadableEvent)?;
     let mut out = String::new();
     let _ = writeln!(out, "forge:   {kind:?}");
     let _ = writeln!(out, "trigger: {}", describe(&trigger));
@@ -71,7 +72,9 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
         questions.len()
     );
 
-    let spec_hash = std::fs::read(root.join(&spec_path)).ok().map(|b| sha256_hex(&b));
+    let spec_hash = crate::file::read(&root.join(&spec_path), MAX_SOURCE_BYTES as u64)
+        .ok()
+        .map(|b| sha256_hex(&b));
     let facts = BranchFacts {
         spec_path: spec_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_hash.clone(),

@@ -26,6 +26,7 @@ pub mod push;
 pub mod runner;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -101,6 +102,21 @@ pub fn detect(vars: &BTreeMap<String, String>) -> Option<ForgeKind> {
     }
 }
 
+/// Largest event payload read: GitHub sends at most 25 MB.
+const MAX_PAYLOAD_BYTES: u64 = 25 * 1024 * 1024;
+
+/// The run's event could not be read: a variable the forge sets is missing, or the payload is
+/// unreadable or not what the forge sends. The input of the run is wrong, not the run, so
+/// `ci` exits with the usage code; it is the context of the error that says why.
+#[derive(Debug)]
+pub struct UnreadableEvent;
+
+impl std::fmt::Display for UnreadableEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the CI event cannot be read")
+    }
+}
+
 /// The trigger the CI environment describes.
 pub fn trigger_from_env(kind: ForgeKind, settings: &Settings) -> anyhow::Result<Trigger> {
     let vars = settings.vars();
@@ -112,8 +128,8 @@ pub fn trigger_from_env(kind: ForgeKind, settings: &Settings) -> anyhow::Result<
             let path = vars.get("GITHUB_EVENT_PATH").context(
                 "GITHUB_EVENT_PATH is not set: GitHub Actions sets it to the payload file",
             )?;
-            let payload = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the event payload {path}"))?;
+            let payload = crate::file::read_text(Path::new(path), MAX_PAYLOAD_BYTES)
+                .context("cannot read the event payload (GITHUB_EVENT_PATH)")?;
             Ok(event::from_github(name, &payload)?)
         }
         ForgeKind::GitLab => {
@@ -122,8 +138,8 @@ pub fn trigger_from_env(kind: ForgeKind, settings: &Settings) -> anyhow::Result<
                 None => None,
                 Some(value) if value.trim_start().starts_with('{') => Some(value.clone()),
                 Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read TRIGGER_PAYLOAD from {path}"))?,
+                    crate::file::read_text(Path::new(path), MAX_PAYLOAD_BYTES)
+                        .context("cannot read TRIGGER_PAYLOAD")?,
                 ),
             };
             // Read on its own rather than with the rest of `BotSettings`, so that a malformed
@@ -142,11 +158,23 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
         "this does not look like a CI run: neither GITHUB_ACTIONS/GITHUB_EVENT_NAME nor \
          GITLAB_CI is set (try `nomad-spec ci --dry-run` to see what a run would do)",
     )?;
-    let trigger = trigger_from_env(kind, settings)?;
-    runner.log(&format!("trigger: {}", describe(&trigger)));
+    let trigger = trigger_from_env(kind, settings).context(UnreadableEvent)?;
+    run_trigger(kind, settings, runner, &trigger).await
+}
+
+/// Runs the bot for `trigger` on `kind`'s forge, whose repository and token `settings` name as
+/// a CI job's would: the CI run once it has read its event, and `nomad-spec serve` for each
+/// webhook delivery.
+pub async fn run_trigger(
+    kind: ForgeKind,
+    settings: &Settings,
+    runner: &Runner,
+    trigger: &Trigger,
+) -> anyhow::Result<RunReport> {
+    runner.log(&format!("trigger: {}", describe(trigger)));
     let forge = Forge::from_settings(kind, settings)?;
-    let mut change_request = change_request_of(&trigger);
-    let result = handle(&forge, runner, settings, &trigger, &mut change_request).await;
+    let mut change_request = change_request_of(trigger);
+    let result = handle(&forge, runner, settings, trigger, &mut change_request).await;
     if let (Err(err), Some(number)) = (&result, change_request) {
         failure::report(&forge, number, err, settings, runner).await;
     }
@@ -154,7 +182,7 @@ pub async fn run(settings: &Settings, runner: &Runner) -> anyhow::Result<RunRepo
 }
 
 /// The change request a trigger is about, when it names one.
-fn change_request_of(trigger: &Trigger) -> Option<u64> {
+pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
     match trigger {
         Trigger::PullRequestChanged { pull_request, .. }
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),

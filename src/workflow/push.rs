@@ -15,7 +15,7 @@ use super::{llm_client, RunReport, Runner};
 use crate::event::Repository;
 use crate::forge::{DeploymentState, Forge};
 use crate::git::{Identity, PushOutcome, Workspace};
-use crate::jobspec::parse::ParseOptions;
+use crate::jobspec::parse::{ParseOptions, MAX_SOURCE_BYTES};
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::JobFile;
@@ -164,7 +164,10 @@ async fn commit_fix(
     identity: &Identity,
     report: &mut RunReport,
 ) -> anyhow::Result<()> {
-    let before = std::fs::read_to_string(workspace.path().join(path)).ok();
+    let read = |workspace: &Workspace| {
+        crate::file::read_text(&workspace.path().join(path), MAX_SOURCE_BYTES as u64).ok()
+    };
+    let before = read(workspace);
     for _ in 0..3 {
         let Some(commit) = workspace.commit_file(path, fixed, message, identity)? else {
             return Ok(());
@@ -176,7 +179,7 @@ async fn commit_fix(
             }
             PushOutcome::NonFastForward => {
                 workspace.sync_to(branch)?;
-                let now = std::fs::read_to_string(workspace.path().join(path)).ok();
+                let now = read(workspace);
                 if now != before {
                     report.log.push(format!(
                         "{path} changed on {branch} while it was deployed; the fix was not committed"

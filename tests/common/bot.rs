@@ -1,5 +1,5 @@
 //! What the two end-to-end bot stories (GitHub and GitLab) share: reading a run's outcome and
-//! the status comment the way a person would.
+//! the status comment the way a person would, and the files of a sample app to commit.
 
 use std::process::Output;
 

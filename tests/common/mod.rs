@@ -1,4 +1,5 @@
-//! Shared test support: where the real-world corpus lives, and its job files.
+//! Shared test support: where the real-world corpus lives, and its job files; the real binary
+//! run with only the environment a test gives it.
 //!
 //! The corpus (`shared/corpus` beside the repository, or `NOMAD_SPEC_CORPUS`) is data nobody
 //! here wrote; tests read it in place and never copy it. Where it is found, and what a test
@@ -9,6 +10,7 @@
 
 pub mod bot;
 pub mod corpus;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -74,4 +76,43 @@ pub fn subfolders(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     dirs.sort();
     dirs
+}
+
+/// Every file under `root` as (relative path, text): a fixture repository to commit to a
+/// fake forge.
+pub fn files_of(root: &Path) -> Vec<(String, String)> {
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// Runs the real binary in `dir` with none of the caller's environment but `PATH` (`HOME` is
+/// `dir`): `limits`, then `vars`, so that a test sets exactly what the run sees.
+pub fn run_isolated<'a>(
+    dir: &Path,
+    args: &[&str],
+    limits: &[(&str, &str)],
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .envs(limits.iter().copied())
+        .envs(vars)
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"))
 }

@@ -496,3 +496,32 @@ fn corpus_manifests() {
         assert_eq!(summary(&stack), expected, "{path}");
     }
 }
+
+#[test]
+fn a_manifest_is_read_for_at_most_its_cap_of_dependencies() {
+    let deps: Vec<String> = (0..3_000).map(|i| format!("\"p{i:04}\": \"1\"")).collect();
+    let text = format!("{{\n  \"dependencies\": {{\n    {}\n  }}\n}}\n", deps.join(",\n    "));
+    let mut notes = Vec::new();
+    let manifest = parse_package_json(&text, "package.json", &mut notes).expect("a manifest");
+    assert_eq!(manifest.dependencies.len(), 2_000);
+    assert_eq!(manifest.dependencies[0].name, "p0000");
+    let messages: Vec<(Option<u32>, &str)> =
+        notes.iter().map(|n| (n.line, n.message.as_str())).collect();
+    assert_eq!(
+        messages,
+        [(
+            Some(2),
+            "`dependencies` lists 3000 packages; only the first 2000 are read (a manifest is \
+             read for at most 2000)"
+        )]
+    );
+
+    let deps: String = (0..3_000).map(|i| format!("d{i:04} = \"1\"\n")).collect();
+    let text = format!("[package]\nname = \"x\"\n\n[dependencies]\n{deps}");
+    let mut notes = Vec::new();
+    let manifest = parse_cargo_toml(&text, "Cargo.toml", &mut notes).expect("a manifest");
+    assert_eq!(manifest.dependencies.len(), 2_000);
+    assert_eq!(manifest.dependencies[1_999].line, Some(2_004));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].line, Some(4));
+}

@@ -398,6 +398,32 @@ fn the_scan_is_bounded() {
 }
 
 #[test]
+fn long_lists_of_the_scan_are_capped_with_a_note() {
+    // 20,000 names and listen ports made a job of 5.8 MB, its repeats found in quadratic time.
+    let text: String = (1..=20_000)
+        .map(|i| format!("const v{i} = process.env.VAR_{i} || \"x\";\napp.listen({});\n", 1000 + i))
+        .collect();
+    let mut notes = Vec::new();
+    let facts = scan_in(
+        [("svc/index.js", text.len() as u64)].into_iter(),
+        "svc",
+        &mut |_, _| Some(text.clone()),
+        &mut notes,
+    );
+    assert_eq!((facts.env.len(), facts.ports.len()), (MAX_ENTRIES, MAX_PORTS));
+    assert_eq!(facts.env[0].0, "VAR_1");
+    assert_eq!(facts.ports.last().map(|(port, _)| *port), Some(1100));
+    let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "source scan of svc: the code reads 20000 env vars; only the first 500 are kept",
+            "source scan of svc: the code reads 20000 listen ports; only the first 100 are kept",
+        ]
+    );
+}
+
+#[test]
 fn files_scanned_and_skipped() {
     let cases = [
         ("src/app.py", Some(SourceKind::Python), false),

@@ -237,10 +237,13 @@ pub async fn check_secrets(
     for reference in &references {
         match check_reference(vault, reference, file, &mut mounts).await {
             Ok(found) => annotations.extend(found),
-            Err(VaultError::Unreachable { address, reason }) => {
+            Err(VaultError::Unreachable { address, reason, tries }) => {
                 return CheckResult::skipped(
                     SECRETS,
-                    format!("cannot reach Vault at {address} ({reason}); secrets were not checked"),
+                    format!(
+                        "cannot reach Vault at {address}{tries} ({reason}); secrets were not \
+                         checked"
+                    ),
                 );
             }
             Err(err) => annotations.push(Diagnostic::error(

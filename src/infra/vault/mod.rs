@@ -27,26 +27,26 @@
 //! vaultrs is used for the calls it has (token lookup-self, KV v2 metadata read and list,
 //! KV v1 list); the two it lacks (`sys/capabilities-self`, `sys/internal/ui/mounts`, and
 //! `sys/mounts` read as plain JSON) go through the same reqwest client vaultrs built, with
-//! the same headers.
+//! the same headers. Every call only reads, so each is tried again under the retry policy
+//! every client shares (`crate::http::retry`) when Vault failed or refused it for a while.
 
 pub mod check;
 pub mod enrich;
 pub mod suggest;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
 
 use serde_json::Value;
 use vaultrs::client::{VaultClient as RawClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
+use crate::http::retry::{self, Repeat, Transience, Tries};
+use crate::http::{shown_address, Redactor};
 use crate::settings::Settings;
 
 pub use check::{check_secrets, KEYS_METADATA};
 pub use suggest::{suggest_secrets, SecretListing, SecretSuggestion, VaultConventions};
-
-/// How long one Vault call may take; Vault is optional, so a slow one is skipped, not waited on.
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What went wrong talking to Vault; the secrets check picks skip or failure by kind.
 #[derive(Debug, thiserror::Error)]
@@ -55,22 +55,33 @@ pub enum VaultError {
     #[error("invalid Vault setting: {0}")]
     Config(String),
     /// No connection, or no answer in time.
-    #[error("cannot reach Vault at {address}: {reason}")]
-    Unreachable { address: String, reason: String },
+    #[error("cannot reach Vault at {address}{tries}: {reason}")]
+    Unreachable { address: String, reason: String, tries: Tries },
     /// 403: the token is invalid, expired, or lacks a policy for the call.
     #[error(
         "Vault denied {what}: permission denied (the token is invalid, expired or lacks a policy)"
     )]
     PermissionDenied { what: String },
     /// Any other error status, with Vault's own messages.
-    #[error("Vault answered {status} to {what}: {errors}")]
-    Server { status: u16, what: String, errors: String },
+    #[error("Vault answered {status} to {what}{tries}: {errors}")]
+    Server { status: u16, what: String, errors: String, tries: Tries },
     /// A success status with a body that is not the expected JSON.
     #[error("Vault sent a response to {what} that nomad-spec cannot read: {detail}")]
     BadResponse { what: String, detail: String },
 }
 
 pub use crate::settings::VaultSettings;
+
+impl VaultError {
+    /// The same error, saying how many tries it took.
+    fn after(mut self, made: Tries) -> VaultError {
+        if let VaultError::Unreachable { tries, .. } | VaultError::Server { tries, .. } = &mut self
+        {
+            *tries = made;
+        }
+        self
+    }
+}
 
 /// The token's own view of itself (`auth/token/lookup-self`), without the token.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +136,10 @@ pub struct SecretMetadata {
 pub struct VaultClient {
     raw: RawClient,
     settings: VaultSettings,
+    /// The address as it may be shown (without a password).
+    shown: String,
+    /// The token and the address's password, cut out of what Vault sends back.
+    redactor: Redactor,
 }
 
 impl VaultClient {
@@ -147,7 +162,7 @@ impl VaultClient {
             .ca_certs(settings.ca_cert.iter().map(|p| p.display().to_string()).collect())
             .identity(None)
             .verify(true)
-            .timeout(Some(TIMEOUT));
+            .timeout(Some(settings.calls.request_timeout));
         let raw_settings = builder.build().map_err(|err| VaultError::Config(err.to_string()))?;
         let raw = RawClient::new(raw_settings).map_err(|err| match err {
             ClientError::FileReadError { path, .. } | ClientError::FileNotFoundError { path } => {
@@ -155,12 +170,31 @@ impl VaultClient {
             }
             other => VaultError::Config(format!("VAULT_CACERT: {other}")),
         })?;
-        Ok(VaultClient { raw, settings })
+        let shown = shown_address(settings.address.as_str());
+        let redactor = Redactor::default()
+            .with(settings.token.as_ref())
+            .with_address(settings.address.as_str());
+        Ok(VaultClient { raw, settings, shown, redactor })
     }
 
-    /// The address this client talks to.
+    /// The address this client talks to, as it may be shown (without a password).
     pub fn address(&self) -> &str {
-        self.settings.address.as_str()
+        &self.shown
+    }
+
+    /// Sends tries of one read under the retry policy.
+    async fn retried<T, Fut>(&self, attempt: impl FnMut() -> Fut) -> Result<T, VaultError>
+    where
+        Fut: Future<Output = Result<T, (VaultError, Transience)>>,
+    {
+        let policy = self.settings.calls.retry;
+        let out_of_time = || VaultError::Unreachable {
+            address: self.shown.clone(),
+            reason: retry::no_answer_within(&policy),
+            tries: Tries::default(),
+        };
+        let (result, tries) = retry::call(&policy, Repeat::Safe, attempt, out_of_time).await;
+        result.map_err(|err| err.after(tries))
     }
 
     /// `GET auth/token/lookup-self`: is the token valid, and what is it.
@@ -169,9 +203,12 @@ impl VaultClient {
         if self.settings.token.is_none() {
             return Err(VaultError::Config("VAULT_TOKEN is not set".into()));
         }
-        let token = vaultrs::token::lookup_self(&self.raw)
-            .await
-            .map_err(|err| self.error(err, "the token lookup (auth/token/lookup-self)"))?;
+        let what = "the token lookup (auth/token/lookup-self)";
+        let token = self
+            .retried(|| async {
+                vaultrs::token::lookup_self(&self.raw).await.map_err(|err| self.error(err, what))
+            })
+            .await?;
         let mut policies = token.policies;
         policies.extend(token.identity_policies.unwrap_or_default());
         Ok(TokenInfo {
@@ -219,7 +256,7 @@ impl VaultClient {
         let path = path.trim_matches('/');
         let what = format!("the capability lookup of {path} (sys/capabilities-self)");
         let body = serde_json::json!({ "paths": [path] });
-        let request = self.request(reqwest::Method::POST, "sys/capabilities-self").json(&body);
+        let request = || self.request(reqwest::Method::POST, "sys/capabilities-self").json(&body);
         let answer = self.send(request, &what).await?;
         let Some(answer) = answer else {
             return Err(VaultError::BadResponse { what, detail: "404 Not Found".into() });
@@ -246,8 +283,15 @@ impl VaultClient {
         path: &str,
     ) -> Result<Option<SecretMetadata>, VaultError> {
         let what = format!("the metadata of {}metadata/{path}", mount.path);
-        match vaultrs::kv2::read_metadata(&self.raw, mount.name(), path).await {
-            Ok(meta) => {
+        let read = || async {
+            match vaultrs::kv2::read_metadata(&self.raw, mount.name(), path).await {
+                Ok(meta) => Ok(Some(meta)),
+                Err(ClientError::APIError { code: 404, .. }) => Ok(None),
+                Err(err) => Err(self.error(err, &what)),
+            }
+        };
+        match self.retried(read).await? {
+            Some(meta) => {
                 let current = meta.versions.get(&meta.current_version.to_string());
                 let current_deleted = current
                     .is_some_and(|version| version.destroyed || !version.deletion_time.is_empty());
@@ -257,8 +301,7 @@ impl VaultClient {
                     custom_metadata: meta.custom_metadata.unwrap_or_default().into_iter().collect(),
                 }))
             }
-            Err(ClientError::APIError { code: 404, .. }) => Ok(None),
-            Err(err) => Err(self.error(err, &what)),
+            None => Ok(None),
         }
     }
 
@@ -268,19 +311,24 @@ impl VaultClient {
     /// <https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v1#list-secrets>
     pub async fn list(&self, mount: &KvMount, folder: &str) -> Result<Vec<String>, VaultError> {
         let folder = folder.trim_matches('/');
-        let (answer, what) = if mount.version == 2 {
-            let what = format!("the list of {}metadata/{folder}", mount.path);
-            (vaultrs::kv2::list(&self.raw, mount.name(), folder).await, what)
+        let what = if mount.version == 2 {
+            format!("the list of {}metadata/{folder}", mount.path)
         } else {
-            let what = format!("the list of {}{folder}", mount.path);
-            let answer = vaultrs::kv1::list(&self.raw, mount.name(), folder).await;
-            (answer.map(|list| list.data.keys), what)
+            format!("the list of {}{folder}", mount.path)
         };
-        match answer {
-            Ok(keys) => Ok(keys),
-            Err(ClientError::APIError { code: 404, .. }) => Ok(Vec::new()),
-            Err(err) => Err(self.error(err, &what)),
-        }
+        let list = || async {
+            let answer = if mount.version == 2 {
+                vaultrs::kv2::list(&self.raw, mount.name(), folder).await
+            } else {
+                vaultrs::kv1::list(&self.raw, mount.name(), folder).await.map(|list| list.data.keys)
+            };
+            match answer {
+                Ok(keys) => Ok(keys),
+                Err(ClientError::APIError { code: 404, .. }) => Ok(Vec::new()),
+                Err(err) => Err(self.error(err, &what)),
+            }
+        };
+        self.retried(list).await
     }
 
     /// Every secret path below `folder` of a mount (relative to the mount), walking folders
@@ -333,17 +381,32 @@ impl VaultClient {
 
     /// A GET through the shared client; `None` on 404.
     async fn raw_get(&self, path: &str, what: &str) -> Result<Option<Value>, VaultError> {
-        self.send(self.request(reqwest::Method::GET, path), what).await
+        self.send(|| self.request(reqwest::Method::GET, path), what).await
     }
 
+    /// Sends the request `build` makes, under the retry policy; `None` on 404.
     async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Option<Value>, VaultError> {
+        self.retried(|| self.send_once(build(), what)).await
+    }
+
+    /// One try; a failure says what it means for trying again.
+    async fn send_once(
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
-    ) -> Result<Option<Value>, VaultError> {
-        let response = request.send().await.map_err(|err| self.unreachable(&err))?;
+    ) -> Result<Option<Value>, (VaultError, Transience)> {
+        let unreachable = |err: reqwest::Error| {
+            let transience = retry::transport_transience(&err);
+            (self.unreachable(&err.without_url()), transience)
+        };
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let text = response.text().await.map_err(|err| self.unreachable(&err))?;
+        let asked = retry::asked_wait_in(response.headers(), None);
+        let text = response.text().await.map_err(unreachable)?;
         if status.as_u16() == 404 {
             return Ok(None);
         }
@@ -353,52 +416,62 @@ impl VaultClient {
                 .and_then(|body| body.get("errors").and_then(Value::as_array).cloned())
                 .map(|errors| errors.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default();
-            return Err(self.status_error(status.as_u16(), errors, what));
+            let transience = retry::status_transience(status.as_u16(), asked);
+            return Err((self.status_error(status.as_u16(), errors, what), transience));
         }
-        serde_json::from_str(&text).map(Some).map_err(|err| VaultError::BadResponse {
+        let value = serde_json::from_str(&text).map(Some).map_err(|err| VaultError::BadResponse {
             what: what.to_string(),
             detail: err.to_string(),
-        })
+        });
+        value.map_err(|err| (err, Transience::Final))
     }
 
-    fn unreachable(&self, err: &reqwest::Error) -> VaultError {
-        let mut reason = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(inner) = source {
-            reason = format!("{reason}: {inner}");
-            source = inner.source();
+    fn unreachable(&self, err: &dyn std::error::Error) -> VaultError {
+        VaultError::Unreachable {
+            address: self.shown.clone(),
+            reason: self.redactor.redact(&chain(err)),
+            tries: Tries::default(),
         }
-        VaultError::Unreachable { address: self.address().to_string(), reason }
     }
 
     fn status_error(&self, status: u16, errors: Vec<String>, what: &str) -> VaultError {
         if status == 403 {
             VaultError::PermissionDenied { what: what.to_string() }
         } else {
-            VaultError::Server { status, what: what.to_string(), errors: errors.join("; ") }
+            let errors = self.redactor.redact(&errors.join("; "));
+            VaultError::Server { status, what: what.to_string(), errors, tries: Tries::default() }
         }
     }
 
-    fn error(&self, err: ClientError, what: &str) -> VaultError {
+    /// A vaultrs failure, and what it means for trying again.
+    fn error(&self, err: ClientError, what: &str) -> (VaultError, Transience) {
         match err {
-            ClientError::APIError { code, errors } => self.status_error(code, errors, what),
-            // rustify's error kinds are not re-exported; its messages name them.
-            ClientError::RestClientError { source }
-                if matches!(
-                    source.to_string().as_str(),
-                    "Error sending HTTP request" | "Error retrieving HTTP response"
-                ) =>
-            {
-                VaultError::Unreachable {
-                    address: self.address().to_string(),
-                    reason: chain(&source),
-                }
+            ClientError::APIError { code, errors } => {
+                (self.status_error(code, errors, what), retry::status_transience(code, None))
             }
-            other => VaultError::BadResponse { what: what.to_string(), detail: chain(&other) },
+            // An error status whose body is not Vault's `{"errors": [...]}` (a proxy's page, a
+            // rate limit): vaultrs leaves it as rustify's.
+            ClientError::RestClientError {
+                source: rustify::errors::ClientError::ServerResponseError { code, content },
+            } => {
+                let said = content.as_deref().map(str::trim).unwrap_or_default();
+                let errors = said.lines().next().map(str::to_string).into_iter().collect();
+                (self.status_error(code, errors, what), retry::status_transience(code, None))
+            }
+            ClientError::RestClientError {
+                source:
+                    source @ (rustify::errors::ClientError::RequestError { .. }
+                    | rustify::errors::ClientError::ResponseError { .. }),
+            } => (self.unreachable(&source), retry::transport_transience(&source)),
+            other => {
+                let detail = self.redactor.redact(&chain(&other));
+                (VaultError::BadResponse { what: what.to_string(), detail }, Transience::Final)
+            }
         }
     }
 }
 
+/// An error and its causes, each after a colon; a URL in them is shown without its password.
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

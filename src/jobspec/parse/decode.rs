@@ -12,6 +12,7 @@ use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::Span;
 use serde_json::{Map, Value};
 
+use super::budget;
 pub(crate) use super::eval::is_unknown;
 use super::eval::{self, span_of, EvalError, Scope, UNKNOWN_MARK};
 use super::value::describe;
@@ -64,6 +65,10 @@ pub(crate) enum Labels {
     /// One label, stored under this key (`group "web"` → `"Name": "web"`).
     One(&'static str),
 }
+
+/// What decoding one block instance costs besides its values (its object, its place in the
+/// span table), charged to the file's budget for each `dynamic` expansion.
+const INSTANCE_BYTES: usize = 256;
 
 /// One block to decode: written as is, or one expansion of a `dynamic` block.
 pub(crate) struct Instance<'b> {
@@ -222,6 +227,12 @@ impl<'b, 'd, 's> Reader<'b, 'd, 's> {
             object.insert("key".into(), key);
             object.insert("value".into(), value);
             let binding = Value::Object(object);
+            // Each instance is a block to decode: nested `dynamic` blocks multiply them.
+            let cost = budget::steps(1).and_then(|()| budget::spend(INSTANCE_BYTES));
+            if let Err(over) = cost.and_then(|()| budget::spend_value(&binding)) {
+                self.d.error(span.clone(), over.to_string());
+                break;
+            }
             let mut labels = Vec::new();
             if let Some(attr) = labels_attr {
                 let label_span = span_of(&attr.value);

@@ -4,7 +4,8 @@
 //! (`NOMAD_PORT_http`, `attr.cpu.arch`, `node.datacenter`, `meta.x`, `env["X"]`) is a runtime
 //! interpolation Nomad resolves on the client: like Nomad's `UnknownVariable` hook, it
 //! evaluates to its own source text wrapped in `${...}`. This module owns expressions and
-//! templates; the functions they call live in `functions`.
+//! templates; the functions they call live in `functions`, and what evaluation may cost in
+//! `budget` (every expression, and every value made or copied, is charged there).
 
 use std::ops::Range;
 use std::path::Path;
@@ -17,6 +18,7 @@ use hcl_edit::template::{Directive, Element, Template};
 use hcl_edit::Span;
 use serde_json::{Map, Number, Value};
 
+use super::budget::{self, Exceeded};
 use super::functions;
 use super::value::{describe, float_or_int};
 
@@ -58,24 +60,6 @@ pub(crate) struct Scope<'a> {
     bindings: Vec<(String, Value)>,
 }
 
-thread_local! {
-    /// Expressions evaluated for the file being read, across all its scopes (defaults,
-    /// locals, the job), to stop files that would take forever.
-    static STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Starts the evaluation budget of a new file.
-pub(crate) fn reset_budget() {
-    STEPS.with(|steps| steps.set(0));
-}
-
-/// Most expressions one file may evaluate; real job files need a few thousand.
-const MAX_STEPS: usize = 2_000_000;
-
-/// Longest string or list an expression may build (64 MiB of text, a million elements).
-const MAX_TEXT: usize = 64 * 1024 * 1024;
-const MAX_ITEMS: usize = 1_000_000;
-
 impl<'a> Scope<'a> {
     pub(crate) fn new(
         source: &'a str,
@@ -111,29 +95,44 @@ pub(crate) fn span_of(expr: &Expression) -> Range<usize> {
     expr.span().unwrap_or(0..0)
 }
 
+/// The evaluation failure of a budget that ran out at `span`.
+fn exceeded(span: &Range<usize>) -> impl FnOnce(Exceeded) -> EvalError + '_ {
+    move |over| EvalError::new(span.clone(), over.to_string())
+}
+
+/// Charges `bytes` of text made at `span`.
+fn spend(bytes: usize, span: &Range<usize>) -> Result<(), EvalError> {
+    budget::spend(bytes).map_err(exceeded(span))
+}
+
+/// Charges a value made or copied at `span`, and gives it back.
+fn charged(value: Value, span: &Range<usize>) -> Result<Value, EvalError> {
+    budget::spend_value(&value).map_err(exceeded(span))?;
+    Ok(value)
+}
+
+/// Charges one element (`None`) or entry (its key) added to a collection at `span`.
+fn spend_slot(key: Option<&str>, span: &Range<usize>) -> Result<(), EvalError> {
+    budget::spend_slot(key).map_err(exceeded(span))
+}
+
 /// Evaluates an expression.
 pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, EvalError> {
     let span = span_of(expr);
-    let steps = STEPS.with(|steps| {
-        steps.set(steps.get() + 1);
-        steps.get()
-    });
-    if steps > MAX_STEPS {
-        return Err(EvalError::new(
-            span,
-            format!("the expressions of this file take more than {MAX_STEPS} steps to evaluate"),
-        ));
-    }
+    budget::steps(1).map_err(exceeded(&span))?;
     match expr {
         Expression::Null(_) => Ok(Value::Null),
         Expression::Bool(b) => Ok(Value::Bool(*b.value())),
         Expression::Number(n) => Ok(number_value(n.value())),
-        Expression::String(s) => Ok(Value::String(s.value().clone())),
-        Expression::Array(array) => array
-            .iter()
-            .map(|item| eval(item, scope))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
+        Expression::String(s) => charged(Value::String(s.value().clone()), &span),
+        Expression::Array(array) => {
+            let mut items = Vec::with_capacity(array.len());
+            for item in array.iter() {
+                items.push(eval(item, scope)?);
+                spend_slot(None, &span)?;
+            }
+            Ok(Value::Array(items))
+        }
         Expression::Object(object) => {
             let mut map = Map::new();
             for (key, value) in object.iter() {
@@ -145,28 +144,29 @@ pub(crate) fn eval(expr: &Expression, scope: &mut Scope<'_>) -> Result<Value, Ev
                         other => to_template_string(eval(other, scope)?, span_of(other))?,
                     },
                 };
+                spend_slot(Some(&key), &span)?;
                 map.insert(key, eval(value.expr(), scope)?);
             }
             Ok(Value::Object(map))
         }
-        Expression::StringTemplate(template) => eval_template(template, scope).map(Value::String),
+        Expression::StringTemplate(template) => {
+            eval_template(template, &span, scope).map(Value::String)
+        }
         Expression::HeredocTemplate(heredoc) => {
-            eval_template(&heredoc.template, scope).map(Value::String)
+            eval_template(&heredoc.template, &span, scope).map(Value::String)
         }
         Expression::Parenthesis(inner) => eval(inner.inner(), scope),
         Expression::Variable(ident) => {
             let name = ident.as_str();
             if let Some(value) = scope.binding(name) {
-                return Ok(value.clone());
+                return charged(value.clone(), &span);
             }
-            match name {
-                "var" | "local" => Ok(Value::Object(if name == "var" {
-                    scope.vars.clone()
-                } else {
-                    scope.locals.clone()
-                })),
-                _ => Ok(Value::String(format!("${{{}}}", scope.text(&span)))),
-            }
+            let value = match name {
+                "var" => Value::Object(scope.vars.clone()),
+                "local" => Value::Object(scope.locals.clone()),
+                _ => Value::String(format!("${{{}}}", scope.text(&span))),
+            };
+            charged(value, &span)
         }
         Expression::Conditional(cond) => {
             let test = eval(&cond.cond_expr, scope)?;
@@ -296,7 +296,12 @@ pub(crate) fn to_template_string(value: Value, span: Range<usize>) -> Result<Str
     }
 }
 
-fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, EvalError> {
+/// Evaluates a template (at `span`) into its text; every piece added to the text is charged.
+fn eval_template(
+    template: &Template,
+    span: &Range<usize>,
+    scope: &mut Scope<'_>,
+) -> Result<String, EvalError> {
     let elements: Vec<&Element> = template.iter().collect();
     let mut out = String::new();
     for (i, element) in elements.iter().enumerate() {
@@ -309,6 +314,7 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
                 if elements.get(i + 1).is_some_and(|next| strip_before(next)) {
                     text = text.trim_end();
                 }
+                spend(text.len(), span)?;
                 out.push_str(text);
             }
             Element::Interpolation(interpolation) => {
@@ -317,26 +323,28 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
                 if let (true, Some(span)) =
                     (is_runtime_reference(&interpolation.expr, scope), interpolation.span())
                 {
+                    spend(span.len(), &span)?;
                     out.push_str(scope.text(&span));
                     continue;
                 }
                 let value = eval(&interpolation.expr, scope)?;
-                out.push_str(&to_template_string(value, span_of(&interpolation.expr))?);
-                if out.len() > MAX_TEXT {
-                    return Err(EvalError::new(
-                        span_of(&interpolation.expr),
-                        format!("the string grows beyond {MAX_TEXT} bytes"),
-                    ));
-                }
+                let expr_span = span_of(&interpolation.expr);
+                let text = to_template_string(value, expr_span.clone())?;
+                spend(text.len(), &expr_span)?;
+                out.push_str(&text);
             }
             Element::Directive(directive) => match directive.as_ref() {
                 Directive::If(dir) => {
                     let test = eval(&dir.if_expr.cond_expr, scope)?;
-                    if to_bool(&test, span_of(&dir.if_expr.cond_expr))? {
-                        out.push_str(&eval_template(&dir.if_expr.template, scope)?);
+                    let piece = if to_bool(&test, span_of(&dir.if_expr.cond_expr))? {
+                        eval_template(&dir.if_expr.template, span, scope)?
                     } else if let Some(else_expr) = &dir.else_expr {
-                        out.push_str(&eval_template(&else_expr.template, scope)?);
-                    }
+                        eval_template(&else_expr.template, span, scope)?
+                    } else {
+                        String::new()
+                    };
+                    spend(piece.len(), span)?;
+                    out.push_str(&piece);
                 }
                 Directive::For(dir) => {
                     let collection_span = span_of(&dir.for_expr.collection_expr);
@@ -345,9 +353,11 @@ fn eval_template(template: &Template, scope: &mut Scope<'_>) -> Result<String, E
                     let value_var = dir.for_expr.value_var.as_str().to_owned();
                     for (key, value) in iterate(collection, collection_span)? {
                         let pushed = bind(scope, key_var.as_deref(), &value_var, key, value);
-                        let piece = eval_template(&dir.for_expr.template, scope);
+                        let piece = eval_template(&dir.for_expr.template, span, scope);
                         scope.bindings.truncate(scope.bindings.len() - pushed);
-                        out.push_str(&piece?);
+                        let piece = piece?;
+                        spend(piece.len(), span)?;
+                        out.push_str(&piece);
                     }
                 }
             },
@@ -409,13 +419,20 @@ fn bind(
     pushed
 }
 
-/// The (key, value) pairs a `for` walks: indices of a list, keys of an object.
+/// The (key, value) pairs a `for` walks: indices of a list, keys of an object. The pairs are
+/// new values (a key each), charged at `span`.
 fn iterate(collection: Value, span: Range<usize>) -> Result<Vec<(Value, Value)>, EvalError> {
     match collection {
         Value::Array(items) => {
+            spend(items.len().saturating_mul(2 * budget::size(&Value::Null)), &span)?;
             Ok(items.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect())
         }
-        Value::Object(map) => Ok(map.into_iter().map(|(k, v)| (Value::String(k), v)).collect()),
+        Value::Object(map) => {
+            for key in map.keys() {
+                spend_slot(Some(key), &span)?;
+            }
+            Ok(map.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
+        }
         other => Err(EvalError::new(
             span,
             format!("a for expression needs a list or an object, found {}", describe(&other)),
@@ -454,7 +471,11 @@ fn eval_for(
             Ok(Some((key, eval(&for_expr.value_expr, scope)?)))
         })();
         scope.bindings.truncate(scope.bindings.len() - pushed);
-        match item? {
+        let item = item?;
+        if let Some((key, _)) = &item {
+            spend_slot(key.as_deref(), &span)?;
+        }
+        match item {
             None => {}
             Some((None, value)) => list.push(value),
             Some((Some(key), value)) if for_expr.grouping => {
@@ -491,11 +512,11 @@ fn eval_traversal(
                 "var" => ("variable", scope.vars),
                 "local" => ("local value", scope.locals),
                 // A runtime reference: Nomad keeps its text for the client to interpolate.
-                _ => return Ok(Value::String(format!("${{{}}}", scope.text(&span)))),
+                _ => return charged(Value::String(format!("${{{}}}", scope.text(&span))), &span),
             };
             match operators.next() {
                 Some(TraversalOperator::GetAttr(attr)) => {
-                    table.get(attr.as_str()).cloned().ok_or_else(|| {
+                    let mut current = table.get(attr.as_str()).ok_or_else(|| {
                         let hint = if name == "var" {
                             "declare it with a `variable` block"
                         } else {
@@ -505,9 +526,29 @@ fn eval_traversal(
                             span.clone(),
                             format!("there is no {what} named {:?}; {hint}", attr.as_str()),
                         )
-                    })?
+                    })?;
+                    // Down to the part asked for by reference, so that `local.list[0]` copies
+                    // one element, not the list.
+                    while let Some(op) = operators.peek() {
+                        let key = match op {
+                            TraversalOperator::GetAttr(ident) => {
+                                Value::String(ident.as_str().to_owned())
+                            }
+                            TraversalOperator::Index(expr) => eval(expr, scope)?,
+                            TraversalOperator::LegacyIndex(i) => Value::from(*i.value()),
+                            TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                                break
+                            }
+                        };
+                        operators.next();
+                        if is_unknown(current) || is_unknown(&key) {
+                            return Ok(unknown());
+                        }
+                        current = index_ref(current, &key, span.clone())?;
+                    }
+                    charged(current.clone(), &span)?
                 }
-                _ => Value::Object(table.clone()),
+                _ => charged(Value::Object(table.clone()), &span)?,
             }
         }
         other => eval(other, scope)?,
@@ -526,6 +567,7 @@ fn eval_traversal(
                     for op in &rest {
                         item = step(item, op, &span, scope)?;
                     }
+                    spend_slot(None, &span)?;
                     out.push(item);
                 }
                 return Ok(Value::Array(out));
@@ -556,14 +598,23 @@ fn step(
 
 /// `collection[key]` with HCL's rules and a message naming what was missing.
 pub(crate) fn index(value: Value, key: &Value, span: Range<usize>) -> Result<Value, EvalError> {
+    index_ref(&value, key, span).cloned()
+}
+
+/// [`index`] without taking the collection.
+fn index_ref<'v>(
+    value: &'v Value,
+    key: &Value,
+    span: Range<usize>,
+) -> Result<&'v Value, EvalError> {
     match value {
-        Value::Object(mut map) => {
+        Value::Object(map) => {
             let name = to_template_string(key.clone(), span.clone())?;
-            map.remove(&name).ok_or_else(|| {
+            map.get(&name).ok_or_else(|| {
                 EvalError::new(span, format!("the object has no attribute or key {name:?}"))
             })
         }
-        Value::Array(mut items) => {
+        Value::Array(items) => {
             let i = to_number(key, span.clone())?;
             if i < 0.0 || i.fract() != 0.0 || i as usize >= items.len() {
                 return Err(EvalError::new(
@@ -571,9 +622,9 @@ pub(crate) fn index(value: Value, key: &Value, span: Range<usize>) -> Result<Val
                     format!("index {i} is out of range for a list of {} elements", items.len()),
                 ));
             }
-            Ok(items.swap_remove(i as usize))
+            Ok(&items[i as usize])
         }
-        other => Err(EvalError::new(span, format!("cannot index into {}", describe(&other)))),
+        other => Err(EvalError::new(span, format!("cannot index into {}", describe(other)))),
     }
 }
 
@@ -622,19 +673,10 @@ fn eval_call(
     if args.iter().any(is_unknown) {
         return Ok(unknown());
     }
-    let value = functions::call(name, args, scope.base_dir);
-    let too_big = match &value {
-        Ok(Value::String(s)) => s.len() > MAX_TEXT,
-        Ok(Value::Array(items)) => items.len() > MAX_ITEMS,
-        _ => false,
-    };
-    if too_big {
-        return Err(EvalError::new(
-            span.clone(),
-            format!("in call to {name}(): the result is too large"),
-        ));
-    }
-    value.map_err(|message| EvalError::new(span, format!("in call to {name}(): {message}")))
+    let value = functions::call(name, args, scope.base_dir).map_err(|message| {
+        EvalError::new(span.clone(), format!("in call to {name}(): {message}"))
+    })?;
+    charged(value, &span)
 }
 
 #[cfg(test)]
@@ -647,6 +689,7 @@ mod tests {
         let Value::Object(vars) = vars else { unreachable!("an object literal") };
         let locals = Map::new();
         let expr = hcl_edit::parser::parse_expr(text).map_err(|e| e.to_string())?;
+        budget::reset();
         let mut scope = Scope::new(text, &vars, &locals, None);
         eval(&expr, &mut scope)
             .map_err(|e| format!("{}..{}: {}", e.span.start, e.span.end, e.message))
@@ -710,5 +753,54 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(eval_text(text), Err(want.to_owned()), "{text}");
         }
+    }
+
+    /// The failure of `text`; a value is too long to print whole when a bound did not hold.
+    fn eval_failure(text: &str) -> String {
+        match eval_text(text) {
+            Ok(value) => panic!("{text}: evaluated to {} bytes", value.to_string().len()),
+            Err(err) => err,
+        }
+    }
+
+    #[test]
+    fn values_past_the_byte_budget_stop_where_they_are_made() {
+        // Issue 13: this reached 7 GB before the step limit stopped it.
+        let text = r#"[for i in range(1000) : [for j in range(1000) : format("%04096d", j)]]"#;
+        assert_eq!(
+            eval_failure(text),
+            "48..68: the expressions of this file produce more than 64 MiB of values; a job \
+             file may not build more"
+        );
+        for text in [
+            // Templates, literals and copies of a variable count as they are made.
+            r#"[for i in range(1000) : [for j in range(1000) : "${format("%04000d", j)}x"]]"#,
+            &format!(
+                r#"[for i in range(1000) : [for j in range(1000) : "${{var.tags.team}}{}"]]"#,
+                "-".repeat(100)
+            ),
+        ] {
+            let err = eval_failure(text);
+            assert!(err.contains("more than 64 MiB"), "{text}: {err}");
+        }
+        // 4096 zeros, each replaced by 80 KB: 320 MB, refused before it is built.
+        let wide = r#"join("", [for i in range(20) : format("%04096d", i)])"#;
+        let text = format!(r#"replace(format("%04096d", 1), "0", {wide})"#);
+        let err = eval_failure(&text);
+        assert!(err.contains("in call to replace(): the result would be"), "{err}");
+    }
+
+    #[test]
+    fn a_reference_into_a_variable_copies_only_the_part_asked_for() {
+        budget::reset();
+        let big: Vec<Value> = (0..10_000).map(|i| Value::String(format!("{i:01000}"))).collect();
+        let vars = Map::from_iter([("big".to_owned(), Value::Array(big))]);
+        let locals = Map::new();
+        // 1,000 lookups of one element of a 10 MB list: a copy of the list each would be 10 GB.
+        let text = "[for i in range(1000) : var.big[i]]";
+        let expr = hcl_edit::parser::parse_expr(text).map_err(|e| e.to_string());
+        let mut scope = Scope::new(text, &vars, &locals, None);
+        let list = expr.and_then(|e| eval(&e, &mut scope).map_err(|e| e.message));
+        assert_eq!(list.map(|l| l.as_array().map(Vec::len)), Ok(Some(1_000)));
     }
 }

@@ -2,13 +2,19 @@
 //! standard library subset): strings, collections, encoding, numbers, files and UUIDs.
 //!
 //! Each function takes evaluated arguments and answers a value or a message saying what was
-//! wrong with the arguments; `eval` adds the position and the function's name.
+//! wrong with the arguments; `eval` adds the position and the function's name. A function
+//! whose result can be much larger than its arguments (`replace`, `join`, `indent`, `format`,
+//! `split`, `jsondecode`) checks the size against what is left of the file's budget before it
+//! builds the result, and none does more than about linear work in its arguments' size, so a
+//! job file cannot make one call take gigabytes or hours.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::budget;
 use super::value::{describe, float_or_int};
+use super::MAX_SOURCE_BYTES;
 
 type Outcome = Result<Value, String>;
 
@@ -122,8 +128,8 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
         "chomp" => Ok(Value::String(a.string(0)?.trim_end_matches(['\n', '\r']).to_owned())),
         "strrev" => Ok(Value::String(a.string(0)?.chars().rev().collect())),
         "trim" => {
-            let cut = a.string(1)?;
-            Ok(Value::String(a.string(0)?.trim_matches(|c| cut.contains(c)).to_owned()))
+            let cut: std::collections::HashSet<char> = a.string(1)?.chars().collect();
+            Ok(Value::String(a.string(0)?.trim_matches(|c| cut.contains(&c)).to_owned()))
         }
         "trimprefix" => {
             let s = a.string(0)?;
@@ -147,12 +153,15 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
         }
         "indent" => {
             let pad = " ".repeat(padding(a.number(0)? as usize)?);
-            Ok(Value::String(a.string(1)?.replace('\n', &format!("\n{pad}"))))
+            let text = a.string(1)?;
+            let lines = text.matches('\n').count();
+            budget::fits(text.len().saturating_add(lines.saturating_mul(pad.len())))?;
+            Ok(Value::String(text.replace('\n', &format!("\n{pad}"))))
         }
         "replace" => replace(&a.string(0)?, &a.string(1)?, &a.string(2)?),
         "regex_replace" => {
             let re = regex::Regex::new(&a.string(1)?).map_err(|e| e.to_string())?;
-            Ok(Value::String(re.replace_all(&a.string(0)?, a.string(2)?.as_str()).into_owned()))
+            regex_replace(&re, &a.string(0)?, &a.string(2)?)
         }
         "split" => {
             let sep = a.string(0)?;
@@ -160,16 +169,22 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
             if s.is_empty() {
                 return Ok(Value::Array(Vec::new()));
             }
+            let parts = s.matches(sep.as_str()).count().saturating_add(1);
+            budget::fits(parts.saturating_mul(budget::size(&Value::Null)).saturating_add(s.len()))?;
             Ok(Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.to_owned())).collect()))
         }
         "join" => {
             let sep = a.string(0)?;
             let mut parts = Vec::new();
+            let mut bytes = 0usize;
             for i in 1..a.0.len() {
                 for item in a.list(i)? {
-                    parts.push(string_of(&item)?);
+                    let part = string_of(&item)?;
+                    bytes = bytes.saturating_add(part.len()).saturating_add(sep.len());
+                    parts.push(part);
                 }
             }
+            budget::fits(bytes)?;
             Ok(Value::String(parts.join(&sep)))
         }
         "format" => format(&a.string(0)?, &a.0[1.min(a.0.len())..]).map(Value::String),
@@ -210,10 +225,14 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
             Ok(Value::Bool(a.list(0)?.iter().any(|v| v == needle)))
         }
         "distinct" | "setunion" => {
+            // Seen values by a canonical text, so that a long list is not compared pair by pair.
+            let mut seen = std::collections::HashSet::new();
             let mut out: Vec<Value> = Vec::new();
             for i in 0..a.0.len() {
                 for v in a.list(i)? {
-                    if !out.contains(&v) {
+                    let mut key = String::new();
+                    canonical(&v, &mut key);
+                    if seen.insert(key) {
                         out.push(v);
                     }
                 }
@@ -285,7 +304,10 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
             serde_json::to_string(a.get(0)?).map(Value::String).map_err(|e| e.to_string())
         }
         "jsondecode" => {
-            serde_json::from_str(&a.string(0)?).map_err(|e| format!("invalid JSON: {e}"))
+            let text = a.string(0)?;
+            // A value takes up to this many times the bytes of its JSON (`[0,0,...]`).
+            budget::fits(text.len().saturating_mul(16))?;
+            serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))
         }
         "base64encode" => Ok(Value::String(base64_encode(a.string(0)?.as_bytes()))),
         "base64decode" => {
@@ -321,16 +343,23 @@ pub(crate) fn call(name: &str, args: Vec<Value>, base_dir: Option<&Path>) -> Out
         "file" => {
             let name = a.string(0)?;
             let path = resolve(base_dir, &name);
-            let inside = confined(&path, base_dir).map_err(|e| {
-                format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
-            })?;
-            std::fs::read_to_string(inside).map(Value::String).map_err(|e| {
-                format!("cannot read {:?} (resolved to {}): {e}", name, path.display())
-            })
+            let cannot = |why: String| {
+                format!("cannot read {:?} (resolved to {}): {why}", name, path.display())
+            };
+            let inside = confined(&path, base_dir).map_err(cannot)?;
+            // A job file's own size bound, and no more than what is left of its budget.
+            let limit = MAX_SOURCE_BYTES.min(budget::remaining()) as u64;
+            let text = crate::file::read_text(&inside, limit).map_err(|e| cannot(e.reason()))?;
+            Ok(Value::String(text))
         }
         "fileexists" => {
-            let path = resolve(base_dir, &a.string(0)?);
-            Ok(Value::Bool(confined(&path, base_dir).is_ok_and(|p| p.is_file())))
+            let name = a.string(0)?;
+            let path = resolve(base_dir, &name);
+            // Outside the allowed folders, nothing is said about what exists there.
+            let Ok(inside) = confined(&path, base_dir) else { return Ok(Value::Bool(false)) };
+            crate::file::is_regular(&inside)
+                .map(Value::Bool)
+                .map_err(|e| format!("{:?} (resolved to {}): {}", name, path.display(), e.reason()))
         }
         "uuidv4" => Ok(Value::String(uuid_v4())),
         "uuidv5" => uuid_v5(&a.string(0)?, &a.string(1)?).map(Value::String),
@@ -419,9 +448,75 @@ fn title(s: &str) -> String {
 fn replace(s: &str, search: &str, with: &str) -> Outcome {
     if search.len() > 1 && search.starts_with('/') && search.ends_with('/') {
         let re = regex::Regex::new(&search[1..search.len() - 1]).map_err(|e| e.to_string())?;
-        return Ok(Value::String(re.replace_all(s, with).into_owned()));
+        return regex_replace(&re, s, with);
     }
+    let count = s.matches(search).count();
+    budget::fits(s.len().saturating_add(count.saturating_mul(with.len())))?;
     Ok(Value::String(s.replace(search, with)))
+}
+
+/// Replaces every match of `re`, stopping (with the budget's message) once the text would grow
+/// past what is left of the budget: an empty pattern matches between every two characters.
+fn regex_replace(re: &regex::Regex, s: &str, with: &str) -> Outcome {
+    use regex::Replacer;
+    struct Bounded<'w> {
+        with: &'w str,
+        limit: usize,
+        over: bool,
+    }
+    impl regex::Replacer for Bounded<'_> {
+        fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+            if self.over {
+                return;
+            }
+            caps.expand(self.with, dst);
+            self.over = dst.len() > self.limit;
+        }
+    }
+    let limit = budget::remaining();
+    let mut replacer = Bounded { with, limit, over: false };
+    let replaced = re.replace_all(s, replacer.by_ref()).into_owned();
+    if replacer.over || replaced.len() > limit {
+        return Err(budget::refused(&format!("more than {limit} bytes")));
+    }
+    Ok(Value::String(replaced))
+}
+
+/// A text that is the same for two values exactly when they are equal (`distinct`): objects
+/// in key order, each text and key with its length so that no two values share one.
+fn canonical(value: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match value {
+        Value::Null => out.push('n'),
+        Value::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            // `0.0 == -0.0` for a float, as `Value`'s equality has it.
+            Some(0.0) => out.push_str("#0.0;"),
+            _ => {
+                let _ = write!(out, "#{n};");
+            }
+        },
+        Value::String(s) => {
+            let _ = write!(out, "s{}:{s}", s.len());
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|x, y| x.0.cmp(y.0));
+            out.push('{');
+            for (key, item) in entries {
+                let _ = write!(out, "k{}:{key}", key.len());
+                canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
 }
 
 fn flatten(items: Vec<Value>) -> Vec<Value> {
@@ -470,7 +565,11 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
     let mut out = String::new();
     let mut chars = spec.chars().peekable();
     let mut next = 0;
+    let limit = budget::remaining();
     while let Some(c) = chars.next() {
+        if out.len() > limit {
+            return Err(budget::refused(&format!("more than {limit} bytes")));
+        }
         if c != '%' {
             out.push(c);
             continue;
@@ -555,6 +654,7 @@ fn formatlist(a: &Args) -> Outcome {
     let rest = &a.0[1..];
     let len = rest.iter().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(1);
     let mut out = Vec::with_capacity(len);
+    let mut bytes = 0usize;
     for i in 0..len {
         let row: Vec<Value> = rest
             .iter()
@@ -563,7 +663,10 @@ fn formatlist(a: &Args) -> Outcome {
                 other => other.clone(),
             })
             .collect();
-        out.push(Value::String(format(&spec, &row)?));
+        let text = format(&spec, &row)?;
+        bytes = bytes.saturating_add(text.len() + budget::size(&Value::Null));
+        budget::fits(bytes)?;
+        out.push(Value::String(text));
     }
     Ok(Value::Array(out))
 }
@@ -805,5 +908,45 @@ mod tests {
     fn unknown_function_lists_the_known_ones() {
         let err = call("bcrypt", vec![], None).unwrap_err();
         assert!(err.starts_with("there is no function named \"bcrypt\""), "{err}");
+    }
+
+    #[test]
+    fn results_past_the_budget_are_refused_before_they_are_built() {
+        // With 1 MiB left of the budget, each call below would build more.
+        budget::reset();
+        assert_eq!(budget::spend(budget::MAX_BYTES - (1 << 20)), Ok(()));
+        let text = "x".repeat(64 << 10);
+        let cases = [
+            // An empty pattern matches between every two characters: 64 KiB times 64 KiB.
+            ("regex_replace", vec![json!(text), json!(""), json!(text)]),
+            ("replace", vec![json!(text), json!("/x/"), json!(text)]),
+            ("replace", vec![json!(text), json!("x"), json!(text)]),
+            ("join", vec![json!(text), json!(vec!["a"; 100])]),
+            ("indent", vec![json!(4096), json!("\n".repeat(1000))]),
+            ("split", vec![json!(""), json!(text)]),
+            ("jsondecode", vec![json!(format!("[{}0]", "0,".repeat(50_000)))]),
+            ("formatlist", vec![json!("%4096d"), json!(vec![1; 300])]),
+            (
+                "format",
+                [json!("%4096d".repeat(300))].into_iter().chain(vec![json!(1); 300]).collect(),
+            ),
+        ];
+        for (name, args) in cases {
+            let err = call(name, args, None).map(|v| v.to_string().len()).unwrap_err();
+            assert!(err.starts_with("the result would be"), "{name}: {err}");
+        }
+        budget::reset();
+    }
+
+    #[test]
+    fn distinct_keeps_the_first_of_equal_values_in_order() {
+        let list = json!([1, 1.0, "1", 1, {"a": 1, "b": [2]}, {"b": [2], "a": 1}, 0.0, -0.0, null]);
+        let want = json!([1, 1.0, "1", {"a": 1, "b": [2]}, 0.0, null]);
+        assert_eq!(call("distinct", vec![list], None), Ok(want));
+        let many: Vec<Value> = (0..20_000).map(|i| json!(i % 1000)).collect();
+        let got = call("setunion", vec![json!(many), json!([5, 1001])], None);
+        assert_eq!(got.map(|v| v.as_array().map(Vec::len)), Ok(Some(1001)));
+        let trimmed = call("trim", vec![json!("xyhixy"), json!("yx".repeat(100_000))], None);
+        assert_eq!(trimmed, Ok(json!("hi")));
     }
 }

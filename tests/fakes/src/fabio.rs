@@ -73,6 +73,11 @@ impl FakeFabio {
     pub fn url(&self) -> String {
         self.server.url()
     }
+
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
 }
 
 async fn routes(State(state): State<Arc<Mutex<FabioState>>>) -> Response {

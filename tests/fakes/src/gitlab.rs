@@ -336,6 +336,11 @@ impl FakeGitLab {
         self.server.url()
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// `http://127.0.0.1:PORT/api/v4`, the value of `CI_API_V4_URL`.
     pub fn api_url(&self) -> String {
         format!("{}/api/v4", self.server.url())

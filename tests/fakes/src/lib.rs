@@ -5,6 +5,7 @@
 
 pub mod consul;
 pub mod fabio;
+pub mod faults;
 pub mod git_http;
 pub mod github;
 pub mod gitlab;

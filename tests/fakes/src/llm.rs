@@ -143,6 +143,11 @@ impl FakeLlm {
         format!("{}/v1", self.server.url())
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()

@@ -2,7 +2,8 @@
 //!
 //! `fakes nomad --listen 127.0.0.1:4646 --scenario scenarios/oom.toml` serves a fake Nomad
 //! until Ctrl-C; it prints the URL to put in `NOMAD_ADDR`. Exit codes: 0 after Ctrl-C, 1 when
-//! the scenario cannot be read or the address cannot be bound.
+//! the scenario cannot be read or the address cannot be bound. `--fault KIND...` (any fake,
+//! repeatable) plays a fault of `fakes::faults` on it: `--fault 'status:500@POST /v1/jobs*1'`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fakes::faults::{Fault, FaultSwitch};
 use fakes::llm::{FakeLlm, Reply, Rule, Script};
 use fakes::nomad::{FakeNomad, Scenario};
 
@@ -17,6 +19,11 @@ use fakes::nomad::{FakeNomad, Scenario};
 #[derive(Parser)]
 #[command(name = "fakes", version)]
 struct Cli {
+    /// A fault to play: `status:CODE`, `rate-limited:SECONDS`, `silent`, `slow:MS`,
+    /// `malformed-json`, `broken` or `echo-headers:CODE`, optionally `@[METHOD ]PATH` and
+    /// `*TIMES`; repeatable.
+    #[arg(long = "fault", global = true, value_name = "FAULT", value_parser = Fault::parse)]
+    faults: Vec<Fault>,
     #[command(subcommand)]
     fake: Fake,
 }
@@ -114,6 +121,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let faults = cli.faults;
+    let play = |switch: &FaultSwitch| faults.iter().for_each(|fault| switch.play(fault.clone()));
     match cli.fake {
         Fake::Nomad { listen, scenario } => {
             let scenario = match scenario {
@@ -121,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Scenario::default(),
             };
             let nomad = FakeNomad::start_on(&listen, scenario)?;
+            play(nomad.faults());
             announce(&format!(
                 "fake Nomad listening on {}\nexport NOMAD_ADDR={}",
                 nomad.url(),
@@ -137,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not JSON", reply.display()))?;
             let script = Script::new(vec![Rule::any(Reply::Json(value))]);
             let llm = FakeLlm::start_on(&listen, script)?;
+            play(llm.faults());
             announce(&format!(
                 "fake LLM listening on {}\nexport NOMAD_SPEC_LLM_BASE_URL={}",
                 llm.url(),
@@ -165,6 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 state = state.service(name, port, parts.next().unwrap_or("passing"));
             }
             let consul = fakes::consul::FakeConsul::start_on(&listen, state)?;
+            play(consul.faults());
             announce(&format!(
                 "fake Consul listening on {}\nexport CONSUL_HTTP_ADDR={}",
                 consul.url(),
@@ -183,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 state = state.route(service, src);
             }
             let fabio = fakes::fabio::FakeFabio::start_on(&listen, state)?;
+            play(fabio.faults());
             announce(&format!(
                 "fake Fabio listening on {}\nexport FABIO_ADMIN_ADDR={}",
                 fabio.url(),
@@ -194,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Fake::Gitlab(args) => {
             let (gitlab, text) = args.start()?;
+            play(gitlab.faults());
             announce(&text);
             wait_for_ctrl_c()?;
             drop(gitlab);
@@ -203,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings =
                 fakes::github::Settings { repository, token, default_branch, ..Default::default() };
             let github = fakes::github::FakeGitHub::start_on(&listen, settings)?;
+            play(github.faults());
             if let Some(seed) = seed {
                 let branch = github.default_branch();
                 github.commit_tree(&branch, &seed, "Initial commit", "octocat")?;
@@ -233,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => fakes::vault::VaultState::default(),
             };
             let vault = fakes::vault::FakeVault::start_on(&listen, state)?;
+            play(vault.faults());
             announce(&format!(
                 "fake Vault listening on {}\nexport VAULT_ADDR={}",
                 vault.url(),

@@ -1,5 +1,6 @@
 //! The plumbing every fake shares: an axum app served on a loopback port by its own thread
-//! and runtime (so sync and async tests alike can use it), stopped at once when dropped.
+//! and runtime (so sync and async tests alike can use it), behind the fault switch
+//! (`crate::faults`), stopped at once when dropped.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,9 +10,12 @@ use anyhow::Context;
 use axum::Router;
 use tokio::sync::oneshot;
 
+use crate::faults::FaultSwitch;
+
 /// An axum app served on a loopback port by its own thread, stopped when dropped.
 pub struct LoopbackServer {
     addr: SocketAddr,
+    faults: FaultSwitch,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,6 +48,9 @@ impl LoopbackServer {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener).context("cannot adopt the listener")?
         };
+        let faults = FaultSwitch::default();
+        let app =
+            app.layer(axum::middleware::from_fn_with_state(faults.clone(), crate::faults::play));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let name = format!("{what} on {addr}");
         let thread = std::thread::Builder::new()
@@ -66,7 +73,7 @@ impl LoopbackServer {
                 });
             })
             .with_context(|| format!("cannot start the {what}'s thread"))?;
-        Ok(LoopbackServer { addr, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(LoopbackServer { addr, faults, shutdown: Some(shutdown), thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -77,6 +84,11 @@ impl LoopbackServer {
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The faults this server plays in front of its app.
+    pub fn faults(&self) -> &FaultSwitch {
+        &self.faults
     }
 }
 

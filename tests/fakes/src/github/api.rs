@@ -58,7 +58,7 @@ impl Call<'_> {
 type Refusal = Box<Response>;
 
 /// GitHub's error body: `{"message", "documentation_url", "status"}`.
-fn message(status: StatusCode, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, text: &str) -> Response {
     let body = json!({
         "message": text,
         "documentation_url": DOCS,
@@ -87,15 +87,15 @@ fn validation_failed(errors: Value) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
-fn created(body: Value) -> Response {
+pub(super) fn created(body: Value) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
-fn ok(body: Value) -> Response {
+pub(super) fn ok(body: Value) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -132,13 +132,22 @@ pub(super) async fn handle(
     let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
     let server = format!("http://{host}");
     let presented = presented_token(&headers);
+    // A GitHub App's own endpoints take its JWT, not a token.
+    if let Some(answer) = super::app::route(&shared, &method, uri.path(), presented.as_deref()) {
+        return answer;
+    }
+    // The fake's token, or an installation token an App was given.
+    let valid = presented.as_deref() == Some(token.as_str())
+        || presented.as_deref().is_some_and(|presented| {
+            shared.lock().app.as_ref().is_some_and(|app| app.accepts(presented))
+        });
 
     let git_prefix = format!("/{repository}.git/");
     if uri.path().starts_with(&git_prefix) && git_http::is_git_path(uri.path()) {
         // https://docs.github.com/en/get-started/git-basics/about-remote-repositories: HTTPS
         // remotes take the token as the password; a request without one is challenged so
         // git and libgit2 retry with credentials.
-        if presented.as_deref() != Some(token.as_str()) {
+        if !valid {
             let mut response = message(StatusCode::UNAUTHORIZED, "Invalid username or token.");
             response
                 .headers_mut()
@@ -172,7 +181,7 @@ pub(super) async fn handle(
     };
     let mut response = rest_api(
         &shared,
-        presented.as_deref() == Some(token.as_str()),
+        valid,
         presented.is_some(),
         method,
         path,

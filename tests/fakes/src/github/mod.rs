@@ -14,6 +14,7 @@
 //! their own (a fork PR's head lives only under `refs/pull/N/head`, as GitHub serves it).
 
 mod api;
+mod app;
 mod events;
 pub mod objects;
 
@@ -255,6 +256,8 @@ struct GitHubState {
     next_user_id: u64,
     /// Seconds since the fake's epoch; every write moves it on, so timestamps order.
     clock: u64,
+    /// A GitHub App installed on the repository (`install_app`).
+    app: Option<app::App>,
 }
 
 impl GitHubState {
@@ -278,6 +281,7 @@ impl GitHubState {
             next_id: 1_000_001,
             next_user_id: 100,
             clock: 0,
+            app: None,
         };
         // github-actions[bot]'s real account id, so payloads look like the ones in the corpus.
         let bot = state.settings.bot_login.clone();
@@ -431,6 +435,11 @@ impl FakeGitHub {
         self.server.url()
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// `owner/name`.
     pub fn repository(&self) -> String {
         self.shared.lock().settings.repository.clone()
@@ -444,6 +453,32 @@ impl FakeGitHub {
     /// The bot's login (the token's owner).
     pub fn bot_login(&self) -> String {
         self.shared.lock().bot()
+    }
+
+    /// Installs a GitHub App on the repository: its id, its slug (the bot comments as
+    /// `<slug>[bot]` when the fake's `bot_login` says so), its private key (PEM; the fake keeps
+    /// only the public half) and the installation's id.
+    pub fn install_app(
+        &self,
+        id: u64,
+        slug: &str,
+        private_key_pem: &str,
+        installation: u64,
+    ) -> anyhow::Result<()> {
+        let public_key = app::public_key_of(private_key_pem)?;
+        self.shared.lock().app = Some(app::App {
+            id,
+            slug: slug.to_string(),
+            public_key,
+            installation,
+            tokens: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// How many installation tokens the App was given.
+    pub fn app_tokens_issued(&self) -> usize {
+        self.shared.lock().app.as_ref().map_or(0, |app| app.tokens.len())
     }
 
     /// The repository's default branch.

@@ -234,6 +234,8 @@ pub(crate) struct Cluster {
     pub reverts: Vec<Revert>,
     pub stops: Vec<Stop>,
     pub requests: Vec<RequestRecord>,
+    /// Nomad Variables and their locks.
+    pub variables: super::variables::Variables,
 }
 
 /// Nanoseconds since the Unix epoch, Nomad's timestamp unit.
@@ -273,6 +275,7 @@ impl Cluster {
             reverts: Vec::new(),
             stops: Vec::new(),
             requests: Vec::new(),
+            variables: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::cluster::{ApiError, Cluster, JobKey, RequestRecord, WriteOutcome};
+use super::variables::{LockClock, LockOperation, VarError};
 use super::{job, plan, render};
 
 /// The cluster shared between the HTTP handlers, the timer and the test's handle.
@@ -151,7 +152,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Parses a Go duration as Nomad's `wait` parameter takes it (`5s`, `100ms`, `1m30s`).
-fn parse_wait(text: &str) -> Option<Duration> {
+pub(super) fn parse_wait(text: &str) -> Option<Duration> {
     if let Ok(seconds) = text.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -180,8 +181,20 @@ fn parse_wait(text: &str) -> Option<Duration> {
 
 /// What a handler answers before the common headers are added.
 enum Answer {
-    Json { index: u64, body: Value },
-    Text { status: u16, body: String, index: u64 },
+    Json {
+        index: u64,
+        body: Value,
+    },
+    Text {
+        status: u16,
+        body: String,
+        index: u64,
+    },
+    /// 409 with the conflicting object, as the variables endpoints answer.
+    Conflict {
+        index: u64,
+        body: Value,
+    },
 }
 
 impl From<ApiError> for Answer {
@@ -222,6 +235,7 @@ pub(crate) async fn handle(
     let (status, index, content_type, body) = match answer {
         Answer::Json { index, body } => (200, index, "application/json", body.to_string()),
         Answer::Text { status, body, index } => (status, index, "text/plain; charset=utf-8", body),
+        Answer::Conflict { index, body } => (409, index, "application/json", body.to_string()),
     };
     shared.write(|c| {
         c.requests.push(RequestRecord {
@@ -703,6 +717,20 @@ async fn route(
             })?;
             logs(shared, &id, query)
         }
+        ["vars"] if get => {
+            let all = namespace == "*";
+            shared.read(|c| authorize(c, headers, (!all).then_some(namespace.as_str())))?;
+            let management = shared.read(|c| is_management(c, headers));
+            let prefix = query.get("prefix").unwrap_or("").to_string();
+            let ns = (!all).then_some(namespace.clone());
+            shared.write(expire_locks);
+            let (index, list) = shared
+                .read(|c| (c.index, json!(c.variables.list(ns.as_deref(), &prefix, management))));
+            Ok(Answer::Json { index, body: list })
+        }
+        ["var", rest @ ..] if !rest.is_empty() => {
+            variable(shared, method, &rest.join("/"), query, headers, body, &namespace)
+        }
         _ if known_path(&segments[1..]) => Err(ApiError::new(405, "Invalid method")),
         _ => Err(ApiError::new(404, "Invalid URL path")),
     }
@@ -734,7 +762,115 @@ fn known_path(segments: &[&str]) -> bool {
             | ["namespaces"]
             | ["operator", "scheduler", "configuration"]
             | ["client", "fs", "logs", _]
+            | ["vars"]
     )
+}
+
+/// Whether the request's token may see locks: ACLs off, or a token for every namespace
+/// (the fake's management token).
+fn is_management(cluster: &Cluster, headers: &HeaderMap) -> bool {
+    if cluster.scenario.tokens.is_empty() {
+        return true;
+    }
+    let secret = token_of(headers);
+    cluster
+        .scenario
+        .tokens
+        .iter()
+        .any(|t| Some(&t.secret) == secret.as_ref() && t.namespaces.iter().any(|ns| ns == "*"))
+}
+
+/// The lock clock at this moment, from the scenario's `lock_second_ms`.
+fn lock_clock(cluster: &Cluster) -> LockClock {
+    LockClock {
+        now: std::time::Instant::now(),
+        second: Duration::from_millis(cluster.scenario.timing.lock_second_ms.max(1)),
+    }
+}
+
+/// Removes the locks whose time is over, as Nomad's server does on its own timer.
+fn expire_locks(cluster: &mut Cluster) {
+    let clock = lock_clock(cluster);
+    let mut index = cluster.index;
+    if cluster.variables.expire_locks(&clock, &mut index) {
+        cluster.index = index;
+    }
+}
+
+/// `GET`, `PUT` (plain, `?cas=`, or a lock operation) and `DELETE` of `/v1/var/:path`.
+fn variable(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+    namespace: &str,
+) -> Reply {
+    shared.read(|c| authorize(c, headers, Some(namespace)))?;
+    shared.write(expire_locks);
+    let cas = match query.get("cas") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u64>()
+                .map_err(|err| ApiError::new(400, format!("can not parse cas: {err}")))?,
+        ),
+    };
+    let operation = [
+        ("lock-acquire", LockOperation::Acquire),
+        ("lock-renew", LockOperation::Renew),
+        ("lock-release", LockOperation::Release),
+    ]
+    .into_iter()
+    .find(|(name, _)| query.0.contains_key(*name))
+    .map(|(_, operation)| operation);
+    let answer = |result: Result<Value, VarError>, index: u64| match result {
+        Ok(body) => Ok(Answer::Json { index, body }),
+        Err(VarError::Conflict(body)) => Ok(Answer::Conflict { index, body }),
+        Err(VarError::Api(err)) => Err(err),
+    };
+    match *method {
+        Method::GET => {
+            let management = shared.read(|c| is_management(c, headers));
+            let (index, found) =
+                shared.read(|c| (c.index, c.variables.get(namespace, path, management)));
+            Ok(Answer::Json { index, body: found? })
+        }
+        Method::PUT | Method::POST => {
+            let request = parse_body(body)?;
+            if operation.is_some() && cas.is_some() {
+                return Err(ApiError::new(400, "CAS can't be used with lock operations"));
+            }
+            let (result, index) = shared.write(|c| {
+                let clock = lock_clock(c);
+                let mut index = c.index;
+                let result = match operation {
+                    Some(operation) => {
+                        c.variables.lock(operation, namespace, path, &request, &clock, &mut index)
+                    }
+                    None => c.variables.put(namespace, path, &request, cas, &clock, &mut index),
+                };
+                c.index = index;
+                (result, index)
+            });
+            answer(result, index)
+        }
+        Method::DELETE => {
+            let (result, index) = shared.write(|c| {
+                let clock = lock_clock(c);
+                let mut index = c.index;
+                let result = c.variables.delete(namespace, path, cas, &clock, &mut index);
+                c.index = index;
+                (result, index)
+            });
+            match result {
+                Ok(()) => Ok(Answer::Text { status: 204, body: String::new(), index }),
+                Err(VarError::Conflict(body)) => Ok(Answer::Conflict { index, body }),
+                Err(VarError::Api(err)) => Err(err),
+            }
+        }
+        _ => Err(ApiError::new(405, "Invalid method")),
+    }
 }
 
 /// Authorizes a request for an object by the object's own namespace; unknown objects pass

@@ -12,8 +12,10 @@ mod job;
 mod lifecycle;
 mod placement;
 mod plan;
-mod render;
+/// Also dates the fake GitHub App's installation tokens.
+pub(crate) mod render;
 mod scenario;
+mod variables;
 
 use crate::server::LoopbackServer;
 use std::net::SocketAddr;
@@ -72,6 +74,11 @@ impl FakeNomad {
     /// The URL to put in `NOMAD_ADDR`, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
     }
 
     /// Runs `steps` simulation steps now (the only way time passes with the manual clock).
@@ -222,6 +229,17 @@ impl FakeNomad {
     /// them when capacity appears.
     pub fn add_nodes(&self, nodes: Vec<Node>) {
         self.shared.write(|c| c.add_nodes(&nodes));
+    }
+
+    /// The variable at `path` in the default namespace, as a management token reads it
+    /// (`Items` and `Lock`), or `None`.
+    pub fn variable(&self, path: &str) -> Option<Value> {
+        self.shared.read(|c| c.variables.get("default", path, true).ok())
+    }
+
+    /// The metadata (with `Lock`) of every variable under `prefix`, in any namespace.
+    pub fn variables(&self, prefix: &str) -> Vec<Value> {
+        self.shared.read(|c| c.variables.list(None, prefix, true))
     }
 
     /// Adds a fault while running (e.g. "the next two registers fail").

@@ -353,6 +353,10 @@ pub struct Timing {
     /// Steps before a failed allocation is replaced (doubling with each replacement, as
     /// Nomad's exponential reschedule delay does, up to 32 times this).
     pub reschedule_delay_steps: u64,
+    /// How long one second of a variable lock's TTL and lock delay lasts, in milliseconds of
+    /// wall time (1000: real time). Locks keep Nomad's own bounds (10 s to 24 h), so a test
+    /// shortens them here rather than in what the client sends.
+    pub lock_second_ms: u64,
 }
 
 impl Default for Timing {
@@ -362,6 +366,7 @@ impl Default for Timing {
             healthy_deadline_steps: 6,
             progress_deadline_steps: 40,
             reschedule_delay_steps: 3,
+            lock_second_ms: 1000,
         }
     }
 }

@@ -122,6 +122,11 @@ impl FakeVault {
         self.server.url()
     }
 
+    /// The fault switch in front of this fake: play a 500, a rate limit, silence, ...
+    pub fn faults(&self) -> &crate::faults::FaultSwitch {
+        self.server.faults()
+    }
+
     /// How many requests asked for secret data; every test asserts 0.
     pub fn secret_reads(&self) -> usize {
         self.shared.reads().len()
