@@ -451,7 +451,7 @@ impl GitLab {
         let path = format!("/projects/{}/issues", self.project);
         let request = json!({ "title": title, "description": body });
         let answer =
-            self.call(Method::POST, &path, &[], Some(request), Repeat::OnlyAfterRateLimit).await?;
+            self.call(Method::POST, &path, &[], Some(request), Repeat::OnlyWhenRefused).await?;
         let created: Created = self.decode(Method::POST, &path, &answer)?;
         Ok(created.iid)
     }
