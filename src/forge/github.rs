@@ -20,8 +20,7 @@ use serde_json::{json, Value};
 
 use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::checks::{CheckResult, CheckStatus};
-use crate::conversation::drift_issue::PostedIssue;
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::http::retry::{self, Repeat, Transience};

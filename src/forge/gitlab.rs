@@ -32,8 +32,7 @@ use tokio::sync::OnceCell;
 
 use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::checks::{CheckResult, CheckStatus};
-use crate::conversation::drift_issue::PostedIssue;
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::http::retry::{self, Repeat, Transience};

@@ -15,8 +15,7 @@ pub mod github;
 pub mod gitlab;
 
 use crate::checks::CheckResult;
-use crate::conversation::drift_issue::PostedIssue;
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::settings::Settings;

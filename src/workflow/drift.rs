@@ -2,14 +2,14 @@
 //! drift issue kept up to date.
 //!
 //! A clone of the default branch gives the job files; `nomad::drift::survey` plans each and
-//! lists the cluster's jobs that name the repository; `conversation::drift_issue` decides
+//! lists the cluster's jobs that name the repository; [`super::drift_issue`] decides
 //! whether the issue is opened, edited, reopened, closed or left alone, and this file does it
 //! on the forge. A repository with no job file asks nothing of Nomad or of the forge's issues.
 
 use anyhow::Context as _;
 
+use super::drift_issue::{find_drift_issue, next_step, IssueStep};
 use super::{checkout, RunReport, Runner};
-use crate::conversation::drift_issue::{find_drift_issue, next_step, IssueStep};
 use crate::event::Repository;
 use crate::forge::Forge;
 use crate::git::{repository_name, NameSource, Workspace};

@@ -20,6 +20,7 @@ pub mod checkout;
 pub mod conversation;
 pub mod deploying;
 pub mod drift;
+pub mod drift_issue;
 pub mod dry_run;
 pub mod failure;
 pub mod push;

@@ -1,4 +1,5 @@
-//! The drift issue (pure): the ONE issue the bot keeps in a repository about jobs on the
+//! The drift issue (pure, beside the workflow because it reads the drift report of
+//! `nomad::drift`): the ONE issue the bot keeps in a repository about jobs on the
 //! cluster that no longer match their files.
 //!
 //! A scheduled run compares the files with the cluster (`nomad::drift`); [`next_step`] decides
@@ -13,6 +14,7 @@
 use std::fmt::Write as _;
 
 use crate::command::PREFIX;
+use crate::conversation::PostedIssue;
 use crate::markdown::code;
 use crate::nomad::drift::{render_markdown, DriftReport, DriftState};
 
@@ -21,19 +23,6 @@ pub const DRIFT_MARKER: &str = "<!-- nomad-spec:drift -->";
 
 /// The drift issue's title.
 pub const DRIFT_TITLE: &str = "nomad-spec: jobs on the cluster differ from their files";
-
-/// An issue, as the forge lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedIssue {
-    /// The issue's number (GitLab: iid).
-    pub number: u64,
-    /// Login of its author.
-    pub author: String,
-    /// Whether it is open.
-    pub open: bool,
-    /// Markdown body.
-    pub body: String,
-}
 
 /// What to do with the drift issue after a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
