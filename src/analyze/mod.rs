@@ -1237,11 +1237,17 @@ fn finish(mut draft: Draft) -> Service {
     let mut env: Vec<EnvVar> = Vec::new();
     let secret_files: Vec<String> =
         secret_destinations(&draft.service).into_iter().map(str::to_string).collect();
+    // A path to a secret file the job renders is not itself a secret (`*_FILE` variables,
+    // `DATABASE_PASSWORD=/run/secrets/db-password`): the variable keeps pointing at it, whatever
+    // else (the code reading it) says about the name.
+    let pointing: Vec<String> = draft
+        .env
+        .iter()
+        .filter(|f| f.value.as_deref().is_some_and(|v| secret_files.iter().any(|s| s == v)))
+        .map(|f| f.name.clone())
+        .collect();
     for fact in draft.env {
-        // A path to a secret file the job renders is not itself a secret (`*_FILE` variables,
-        // `DATABASE_PASSWORD=/run/secrets/db-password`): the variable keeps pointing at it.
-        let points_at_file =
-            fact.value.as_deref().is_some_and(|v| secret_files.iter().any(|f| f == v));
+        let points_at_file = pointing.contains(&fact.name);
         let secret = !points_at_file
             && (source::looks_secret(&fact.name)
                 || fact.value.as_deref().is_some_and(links::has_url_password));

@@ -187,6 +187,16 @@ fn bind(
         });
         return;
     };
+    let in_image_at = in_image.and_then(|image| copied_by_image(&rel, &target, image));
+    if let (true, Some(copied_at)) = (files.contains(&rel), &in_image_at) {
+        out.host_mounts.push(HostMount {
+            source: host.to_string(),
+            target,
+            kind: HostMountKind::CodeInImage { copied_at: copied_at.clone() },
+            evidence,
+        });
+        return;
+    }
     if files.contains(&rel) {
         if let Some(file) = config_file(files, &rel, &target, evidence, notes) {
             out.files.push(file);
@@ -203,7 +213,7 @@ fn bind(
         });
         return;
     }
-    if let Some(copied_at) = in_image.and_then(|image| copied_by_image(&rel, &target, image)) {
+    if let Some(copied_at) = in_image_at {
         out.host_mounts.push(HostMount {
             source: host.to_string(),
             target,
@@ -247,9 +257,24 @@ fn copied_by_image(rel: &str, target: &str, image: InImage<'_>) -> Option<String
         } else {
             format!("{context}/{source}")
         };
-        let same_place = in_image.trim_end_matches('/') == target;
-        let holds = source == rel || under(rel, &source) && same_place;
-        (same_place && holds).then(|| format!("{dockerfile}:{}", copy.line))
+        // The mount puts `rel` where the copy put it: the folder itself at its copy's place,
+        // or a part of it at the same place below.
+        let in_image = in_image.trim_end_matches('/');
+        let below = if source == "." {
+            Some(rel)
+        } else if rel == source {
+            Some("")
+        } else {
+            rel.strip_prefix(&format!("{source}/"))
+        };
+        let same_place = below.is_some_and(|below| {
+            if below.is_empty() {
+                target == in_image
+            } else {
+                target == format!("{in_image}/{below}")
+            }
+        });
+        same_place.then(|| format!("{dockerfile}:{}", copy.line))
     })
 }
 

@@ -366,7 +366,8 @@ impl Builder<'_> {
                         break;
                     }
                     let reach = self.reach(target, port, names, deployed);
-                    let with_port = port.is_some();
+                    // The image reads `host:port` there (Nextcloud's POSTGRES_HOST): give it both.
+                    let with_port = port.is_some() || takes_host_port(service, &var.name);
                     let value = format!(
                         "{}{}{}",
                         &default[..start],
@@ -771,4 +772,16 @@ pub(super) fn host_mention(value: &str, host: &str) -> Option<(usize, usize, Opt
         from = end;
     }
     None
+}
+
+/// Whether the service's image facts say `name` takes `host:port` or a URL.
+fn takes_host_port(service: &analyze::Service, name: &str) -> bool {
+    use analyze::images::AddressForm;
+    let image = service.image.as_deref().or(service.base_image.as_deref());
+    image.and_then(analyze::images::facts).is_some_and(|facts| {
+        facts
+            .addresses
+            .iter()
+            .any(|a| a.env == name && matches!(a.form, AddressForm::HostPort | AddressForm::Url))
+    })
 }
