@@ -41,6 +41,17 @@ pub enum Command {
     Rollback,
     /// Forget the answers and start the conversation again.
     Reset,
+    /// Put the job file's version of a job that drifted back on the cluster: `deploy web`.
+    Deploy {
+        /// The Nomad job's ID.
+        job: String,
+    },
+    /// Write the cluster's version of a job that drifted into its file, as a change request:
+    /// `adopt web`.
+    Adopt {
+        /// The Nomad job's ID.
+        job: String,
+    },
 }
 
 /// Why a command line could not be understood.
@@ -65,6 +76,13 @@ pub enum ParseError {
     DuplicateKey(String),
     /// A quoted value that never ends.
     UnclosedQuote(String),
+    /// `deploy` or `adopt` without the job it is about.
+    MissingJob {
+        /// The command.
+        command: String,
+    },
+    /// A job ID Nomad would refuse (empty, with whitespace or a NUL, over 128 bytes).
+    InvalidJob(String),
 }
 
 impl fmt::Display for ParseError {
@@ -89,6 +107,13 @@ impl fmt::Display for ParseError {
             ParseError::UnclosedQuote(arg) => {
                 write!(f, "the quote in `{arg}` is never closed")
             }
+            ParseError::MissingJob { command } => {
+                write!(f, "`{command}` needs the job it is about, for example `{command} web`")
+            }
+            ParseError::InvalidJob(job) => write!(
+                f,
+                "`{job}` is not a Nomad job ID (one word of at most 128 bytes, no spaces)"
+            ),
         }
     }
 }
@@ -133,6 +158,8 @@ fn parse_command(rest: &str) -> Result<Command, ParseError> {
         "rollback" => Command::Rollback,
         "reset" => Command::Reset,
         "set" => return parse_set(args),
+        "deploy" => return parse_job_argument(&name, args).map(|job| Command::Deploy { job }),
+        "adopt" => return parse_job_argument(&name, args).map(|job| Command::Adopt { job }),
         _ => return Err(ParseError::UnknownCommand(word.clone())),
     };
     match args.first() {
@@ -165,6 +192,27 @@ fn parse_set(args: &[String]) -> Result<Command, ParseError> {
         pairs.push((key.to_string(), value.to_string()));
     }
     Ok(Command::Set { pairs })
+}
+
+/// The one job a `deploy` or `adopt` is about.
+///
+/// Grammar: `(deploy | adopt) JOB`; JOB is one argument, 1 to 128 bytes (Nomad's limit on a
+/// job ID), with no whitespace or NUL, kept as written (job IDs are case-sensitive).
+fn parse_job_argument(command: &str, args: &[String]) -> Result<String, ParseError> {
+    let Some((job, extra)) = args.split_first() else {
+        return Err(ParseError::MissingJob { command: command.to_string() });
+    };
+    if let Some(argument) = extra.first() {
+        return Err(ParseError::UnexpectedArgument {
+            command: command.to_string(),
+            argument: argument.clone(),
+        });
+    }
+    if job.is_empty() || job.len() > 128 || job.chars().any(|c| c.is_whitespace() || c == '\0') {
+        let shown: String = job.chars().take(40).collect();
+        return Err(ParseError::InvalidJob(shown));
+    }
+    Ok(job.clone())
 }
 
 /// Splits on whitespace, keeping `"..."` and `'...'` runs together (quotes removed).
@@ -323,6 +371,49 @@ mod tests {
             parse(r#"/nomad-spec set a="open"#),
             @r#"[Err(UnclosedQuote("\"open"))]"#
         );
+    }
+
+    #[test]
+    fn deploy_names_a_job() {
+        insta::assert_snapshot!(parse("/nomad-spec deploy web"), @r#"[Ok(Deploy { job: "web" })]"#);
+    }
+
+    #[test]
+    fn adopt_names_a_job_and_keeps_its_case() {
+        insta::assert_snapshot!(parse("/nomad-spec ADOPT Web-API"), @r#"[Ok(Adopt { job: "Web-API" })]"#);
+    }
+
+    #[test]
+    fn deploy_without_a_job() {
+        insta::assert_snapshot!(parse("/nomad-spec deploy"), @r#"[Err(MissingJob { command: "deploy" })]"#);
+    }
+
+    #[test]
+    fn adopt_with_two_jobs() {
+        insta::assert_snapshot!(
+            parse("/nomad-spec adopt web worker"),
+            @r#"[Err(UnexpectedArgument { command: "adopt", argument: "worker" })]"#
+        );
+    }
+
+    #[test]
+    fn deploy_with_a_quoted_job_holding_a_space() {
+        insta::assert_snapshot!(parse(r#"/nomad-spec deploy "web api""#), @r#"[Err(InvalidJob("web api"))]"#);
+    }
+
+    #[test]
+    fn adopt_with_an_empty_quoted_job() {
+        insta::assert_snapshot!(parse("/nomad-spec adopt ''"), @r#"[Err(InvalidJob(""))]"#);
+    }
+
+    #[test]
+    fn deploy_with_a_job_id_over_nomads_limit() {
+        let long = "j".repeat(129);
+        let parsed = parse_commands(&format!("/nomad-spec deploy {long}"));
+        assert_eq!(parsed, vec![Err(ParseError::InvalidJob("j".repeat(40)))]);
+        let longest = "j".repeat(128);
+        let parsed = parse_commands(&format!("/nomad-spec deploy {longest}"));
+        assert_eq!(parsed, vec![Ok(Command::Deploy { job: longest })]);
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub enum Trigger {
         /// Files added or modified by the pushed commits, as the payload lists them.
         changed_files: Vec<String>,
     },
+    /// A scheduled run: compare the default branch's job files with the cluster and keep the
+    /// drift issue up to date.
+    Schedule { repository: Repository },
     /// A person started the workflow by hand.
     Manual { repository: Repository, git_ref: String, inputs: Vec<(String, String)> },
     /// Nothing to do; the reason goes to the log.
@@ -131,6 +134,10 @@ pub fn from_github(event_name: &str, payload: &str) -> Result<Trigger, EventErro
         "push" => {
             let p: PushPayload = read(payload).map_err(error)?;
             Ok(push_trigger(p))
+        }
+        "schedule" => {
+            let p: SchedulePayload = read(payload).map_err(error)?;
+            Ok(Trigger::Schedule { repository: p.repository.into() })
         }
         "workflow_dispatch" => {
             let p: DispatchPayload = read(payload).map_err(error)?;
@@ -430,6 +437,12 @@ struct DispatchPayload {
     repository: RepositoryPayload,
 }
 
+/// `schedule`: the cron line that fired and the repository.
+#[derive(Deserialize)]
+struct SchedulePayload {
+    repository: RepositoryPayload,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +456,24 @@ mod tests {
             "head": {{"ref": "feature", "sha": "abc", "repo": {{"full_name": "acme/shop"}}}},
             "base": {{"ref": "main", "sha": "def", "repo": {{"full_name": "acme/shop"}}}}}}}}"#
         )
+    }
+
+    #[test]
+    fn a_schedule_is_a_drift_check_of_the_repository() {
+        let payload = format!(r#"{{"schedule": "17 * * * *", {REPO}}}"#);
+        let t = from_github("schedule", &payload).map_err(|e| e.to_string());
+        insta::assert_debug_snapshot!(t, @r#"
+        Ok(
+            Schedule {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+            },
+        )
+        "#);
+        let err = from_github("schedule", r#"{"schedule": "17 * * * *"}"#).unwrap_err();
+        assert!(err.to_string().contains("repository"), "{err}");
     }
 
     #[test]

@@ -141,3 +141,17 @@ fn without_a_ci_event_it_says_what_to_set() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("GITHUB_EVENT_NAME") && err.contains("GitLab"), "{err}");
 }
+
+#[test]
+fn a_schedule_would_compare_the_job_files_and_keep_the_drift_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("schedule.json");
+    std::fs::write(
+        &payload,
+        r#"{"schedule": "17 * * * *", "repository": {"full_name": "acme/shop", "default_branch": "main"}}"#,
+    )
+    .unwrap();
+    let out = stdout(&github("schedule", &payload));
+    assert!(out.contains("trigger: scheduled drift check of main"), "{out}");
+    assert!(out.contains("would compare the job files of main with the cluster"), "{out}");
+}

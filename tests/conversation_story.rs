@@ -322,6 +322,17 @@ fn commands_reset_help_and_unknown() {
 }
 
 #[test]
+fn drift_commands_on_a_pull_request_change_nothing_and_say_so() {
+    let (c, _) = apply(&Checkpoint::new(), &opened("h1"));
+    let (after, actions) = apply(&c, &reply(15, maintainer(), "/nomad-spec deploy web"));
+    assert_eq!(kinds(&actions), vec!["react", "reply"]);
+    let Action::Reply { text } = &actions[1] else { panic!("{actions:?}") };
+    assert!(text.contains("not on a pull request") && text.contains("web"), "{text}");
+    assert_eq!(after.stage, c.stage);
+    assert_eq!(after.answer_log, c.answer_log);
+}
+
+#[test]
 fn unparseable_answers_get_a_specific_reply() {
     let (c, _) = apply(&Checkpoint::new(), &opened("h1"));
     let (c, actions) = apply(&c, &reply(11, maintainer(), "2: a lot\n9: x"));

@@ -521,3 +521,29 @@ async fn git_over_http_takes_the_token() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(github.head_of("nomad-spec/fix").is_ok());
 }
+
+#[tokio::test]
+async fn issues_are_opened_edited_closed_and_reopened_and_pull_requests_left_out() {
+    let (github, number) = fake();
+    let forge = forge(&github);
+    let before = github.open_issue("dev", "A person's issue", "hello");
+    let opened = forge.create_issue("Drift", "drift body").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(opened > number && opened > before, "issues and pulls share numbers");
+    let listed = forge.issues().await.unwrap_or_else(|e| panic!("{e}"));
+    let numbers: Vec<(u64, &str, bool)> =
+        listed.iter().map(|i| (i.number, i.author.as_str(), i.open)).collect();
+    assert_eq!(numbers, [(opened, "github-actions[bot]", true), (before, "dev", true)]);
+    assert!(listed.iter().all(|i| i.number != number), "the pull request is no issue");
+
+    forge.edit_issue(opened, "new body", None).await.unwrap();
+    forge.edit_issue(opened, "closed body", Some(false)).await.unwrap();
+    let issue = github.issues().into_iter().find(|i| i.number == opened).unwrap();
+    assert_eq!((issue.body.as_str(), issue.state.as_str()), ("closed body", "closed"));
+    let closed = forge.issues().await.unwrap();
+    assert!(closed.iter().any(|i| i.number == opened && !i.open));
+    forge.edit_issue(opened, "back", Some(true)).await.unwrap();
+    let issue = github.issues().into_iter().find(|i| i.number == opened).unwrap();
+    assert_eq!(issue.state, "open");
+    let missing = forge.edit_issue(999, "x", None).await.unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+}

@@ -481,3 +481,29 @@ fn git_over_http_with_the_token_and_ci_skip() {
     let denied = git(&work.path().join("reader"), &["push", "origin", "HEAD:refs/heads/x"]);
     assert!(!denied.status.success());
 }
+
+#[tokio::test]
+async fn issues_are_opened_edited_closed_and_reopened() {
+    let world = world();
+    let gitlab = client(&world);
+    let theirs = world.gitlab.add_issue("A person's issue");
+    let opened = gitlab.create_issue("Drift", "drift body").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(opened, theirs + 1);
+    let listed = gitlab.issues().await.unwrap_or_else(|e| panic!("{e}"));
+    let mine = listed.iter().find(|i| i.number == opened).unwrap();
+    assert_eq!(
+        (mine.author.as_str(), mine.open, mine.body.as_str()),
+        (world.bot.as_str(), true, "drift body")
+    );
+    assert_eq!(listed.len(), 2);
+
+    gitlab.edit_issue(opened, "closed body", Some(false)).await.unwrap();
+    let issue = world.gitlab.issues().into_iter().find(|i| i.iid == opened).unwrap();
+    assert_eq!((issue.description.as_str(), issue.state.as_str()), ("closed body", "closed"));
+    assert!(gitlab.issues().await.unwrap().iter().any(|i| i.number == opened && !i.open));
+    gitlab.edit_issue(opened, "back", Some(true)).await.unwrap();
+    let issue = world.gitlab.issues().into_iter().find(|i| i.iid == opened).unwrap();
+    assert_eq!((issue.description.as_str(), issue.state.as_str()), ("back", "opened"));
+    let missing = gitlab.edit_issue(999, "x", None).await.unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+}

@@ -66,8 +66,17 @@ fn task_body(text: &str) -> hcl::Body {
     assert_eq!(blocks[0].labels()[0].as_str(), "shop");
     let job_attributes: Vec<&str> = blocks[0].body().attributes().map(|a| a.key()).collect();
     assert_eq!(job_attributes, ["type", "datacenters"], "{text}");
-    let groups: Vec<&hcl::Block> = blocks[0].body().blocks().collect();
+    let groups: Vec<&hcl::Block> =
+        blocks[0].body().blocks().filter(|b| b.identifier() == "group").collect();
     assert_eq!(groups.len(), 1, "{text}");
+    // Besides its group, the job has only the meta naming its repository.
+    let others: Vec<&str> = blocks[0]
+        .body()
+        .blocks()
+        .map(|b| b.identifier())
+        .filter(|ident| *ident != "group")
+        .collect();
+    assert_eq!(others, ["meta"], "{text}");
     let tasks: Vec<&hcl::Block> =
         groups[0].body().blocks().filter(|b| b.identifier() == "task").collect();
     assert_eq!(tasks.len(), 1, "{text}");

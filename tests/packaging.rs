@@ -279,7 +279,9 @@ fn the_example_workflow_listens_to_what_the_bot_handles() {
     // Events nomad-spec's trigger parser knows (`event::from_github`): a workflow that listens
     // to `pull_request_target` would run pull requests' code with secrets.
     let events: Vec<&String> = map(on, "on").keys().collect();
-    assert_eq!(events, ["pull_request", "issue_comment", "push", "workflow_dispatch"]);
+    assert_eq!(events, ["pull_request", "issue_comment", "push", "workflow_dispatch", "schedule"]);
+    let crons = on["schedule"].as_array().expect("on: schedule is a list");
+    assert!(crons.iter().all(|c| c["cron"].is_string()) && !crons.is_empty(), "{crons:?}");
 }
 
 #[test]
@@ -330,6 +332,7 @@ fn deploying_runs_share_one_group_and_pull_requests_have_their_own() {
         "github.event.issue.pull_request.merged_at",
         "github.event.pull_request.number",
         "github.event.issue.number",
+        "github.event_name == 'schedule' && 'drift'",
     ] {
         assert!(group.contains(part), "the concurrency group does not use {part}: {group}");
     }
@@ -484,6 +487,11 @@ fn the_gitlab_template_runs_one_job_per_kind_of_pipeline() {
     assert_eq!(jobs_run(&template, &comment), ["nomad-spec:comment"]);
     let bare_trigger = pipeline(&[("CI_PIPELINE_SOURCE", "trigger"), ("CI_COMMIT_BRANCH", "main")]);
     assert!(jobs_run(&template, &bare_trigger).is_empty());
+    let scheduled = pipeline(&[("CI_PIPELINE_SOURCE", "schedule"), ("CI_COMMIT_BRANCH", "main")]);
+    assert_eq!(jobs_run(&template, &scheduled), ["nomad-spec:drift"]);
+    let scheduled_elsewhere =
+        pipeline(&[("CI_PIPELINE_SOURCE", "schedule"), ("CI_COMMIT_BRANCH", "topic")]);
+    assert!(jobs_run(&template, &scheduled_elsewhere).is_empty());
 }
 
 #[test]
@@ -499,7 +507,9 @@ fn the_gitlab_template_runs_the_same_image_and_never_two_deploys_at_once() {
     assert_eq!(base["image"]["name"], "$NOMAD_SPEC_IMAGE");
     assert_eq!(base["image"]["entrypoint"], serde_json::json!([""]), "GitLab needs a shell");
     assert_eq!(base["script"], serde_json::json!(["nomad-spec ci"]));
-    for job in ["nomad-spec:merge-request", "nomad-spec:comment", "nomad-spec:deploy"] {
+    for job in
+        ["nomad-spec:merge-request", "nomad-spec:comment", "nomad-spec:deploy", "nomad-spec:drift"]
+    {
         assert_eq!(template[job]["extends"], ".nomad-spec", "{job}");
     }
     // Every job that can touch the cluster holds the one deploy resource group.

@@ -16,6 +16,7 @@ pub mod check;
 pub mod ci;
 pub mod deploy;
 pub mod deployability;
+pub mod drift;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
@@ -127,6 +128,8 @@ pub enum Command {
     Deploy(deploy::Args),
     /// Summarize a job running on Nomad.
     Status(status::Args),
+    /// Compare the repository's job files with the cluster: in sync, differs, missing, no file.
+    Drift(drift::Args),
     /// Run the pull-request bot for this CI event (GitHub Actions or GitLab CI).
     Ci(ci::Args),
     /// Serve the pull-request bot to many repositories from webhooks (GitHub App, GitLab).
@@ -146,6 +149,7 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args, settings),
         Command::Deploy(args) => deploy::run(args, settings),
         Command::Status(args) => status::run(args, settings),
+        Command::Drift(args) => drift::run(args, settings),
         Command::Ci(args) => ci::run(args, settings),
         Command::Serve(args) => serve::run(args, settings),
     }

@@ -417,6 +417,19 @@ pub struct PostedComment {
     pub body: String,
 }
 
+/// An issue, as the forge lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedIssue {
+    /// The issue's number (GitLab: iid).
+    pub number: u64,
+    /// Login of its author.
+    pub author: String,
+    /// Whether it is open.
+    pub open: bool,
+    /// Markdown body.
+    pub body: String,
+}
+
 /// The bot's status comment among a pull request's comments.
 ///
 /// Only comments written by `bot_login` count, so a person quoting the status comment (marker

@@ -46,7 +46,8 @@ pub mod status_comment;
 pub use answers::{read_checkboxes, read_reply, LineResult, Reading};
 pub use checkpoint::{
     decode, encode, find_bot_comment, find_status_comment, sha256_hex, BranchFacts, CheckBrief,
-    Checkpoint, CheckpointError, Owner, PostedComment, Stage, TrackedQuestion, STATUS_MARKER,
+    Checkpoint, CheckpointError, Owner, PostedComment, PostedIssue, Stage, TrackedQuestion,
+    STATUS_MARKER,
 };
 pub use state::{apply, Action, Actor, DeployOutcome, Event, Learned, Permission, Reaction};
 pub use status_comment::{render, FoundService, StatusInput};

@@ -258,6 +258,7 @@ impl Event {
                 })
             }
             Trigger::PushToDefaultBranch { .. }
+            | Trigger::Schedule { .. }
             | Trigger::Manual { .. }
             | Trigger::Ignored { .. } => None,
         }
@@ -578,6 +579,12 @@ fn comment(
             Command::Status => actions.push(Action::UpsertStatusComment),
             Command::Fix => actions.extend(fix_command(next)),
             Command::Rollback => actions.extend(rollback_command(next, &actor.login)),
+            // They act on a job that drifted from its file, which no pull request is about.
+            Command::Deploy { job } | Command::Adopt { job } => replies.push(format!(
+                "`{PREFIX} deploy` and `{PREFIX} adopt` act on a job on the cluster that drifted \
+                 from its file, not on a pull request; nothing was done with {}.",
+                crate::markdown::code(&job)
+            )),
             Command::Reset => {
                 next.answer_log.clear();
                 answers_changed = true;

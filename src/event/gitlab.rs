@@ -49,6 +49,7 @@ pub fn from_gitlab(
     match source {
         "merge_request_event" => merge_request_trigger(vars),
         "push" | "web" => push_trigger(vars, source),
+        "schedule" => schedule_trigger(vars),
         "trigger" | "pipeline" => match trigger_payload {
             Some(payload) => note_trigger(vars, payload, bot_login),
             None => Ok(Trigger::Ignored {
@@ -161,6 +162,29 @@ fn push_trigger(vars: &BTreeMap<String, String>, source: &str) -> Result<Trigger
         // GitLab lists no files; the workflow diffs CI_COMMIT_BEFORE_SHA..CI_COMMIT_SHA.
         changed_files: Vec::new(),
     })
+}
+
+/// A scheduled pipeline on the default branch compares its job files with the cluster.
+fn schedule_trigger(vars: &BTreeMap<String, String>) -> Result<Trigger, EventError> {
+    let source = "schedule";
+    let default_branch = require(vars, "CI_DEFAULT_BRANCH", source)?;
+    match get(vars, "CI_COMMIT_BRANCH") {
+        Some(branch) if branch == default_branch => Ok(Trigger::Schedule {
+            repository: Repository {
+                full_name: require(vars, "CI_PROJECT_PATH", source)?.to_string(),
+                default_branch: default_branch.to_string(),
+            },
+        }),
+        Some(branch) => Ok(Trigger::Ignored {
+            reason: format!(
+                "a `schedule` pipeline on `{branch}`; drift is looked for on the default branch \
+                 `{default_branch}`"
+            ),
+        }),
+        None => Ok(Trigger::Ignored {
+            reason: "a `schedule` pipeline without CI_COMMIT_BRANCH".to_string(),
+        }),
+    }
 }
 
 fn note_trigger(
@@ -628,8 +652,13 @@ mod tests {
             ),
             (
                 "schedule",
+                &[("CI_COMMIT_BRANCH", "feature")],
+                Err("a `schedule` pipeline on `feature`; drift is looked for on the default branch `main`"),
+            ),
+            (
+                "chat",
                 &[("CI_COMMIT_BRANCH", "main")],
-                Err("a `schedule` pipeline is not one nomad-spec acts on"),
+                Err("a `chat` pipeline is not one nomad-spec acts on"),
             ),
             (
                 "trigger",

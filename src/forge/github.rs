@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::checks::{CheckResult, CheckStatus};
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::http::retry::{self, Repeat, Transience};
@@ -415,6 +415,40 @@ impl GitHub {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Every issue of the repository, open and closed (`GET /repos/{o}/{r}/issues?state=all`,
+    /// all pages); pull requests, which GitHub lists among issues, are left out.
+    pub async fn issues(&self) -> Result<Vec<PostedIssue>, ForgeError> {
+        let path = format!("{}/issues?state=all&per_page=100", self.repo_path());
+        let issues: Vec<IssueBody> = self.all_pages(&path).await?;
+        Ok(issues.into_iter().filter(|i| i.pull_request.is_none()).map(IssueBody::posted).collect())
+    }
+
+    /// `POST /repos/{o}/{r}/issues`; returns the new issue's number. Not repeated on a 5xx:
+    /// the caller finds the issue by its marker on the next run instead of opening two.
+    pub async fn create_issue(&self, title: &str, body: &str) -> Result<u64, ForgeError> {
+        let path = format!("{}/issues", self.repo_path());
+        let request = json!({ "title": title, "body": body });
+        let answer = self.send(Verb::Post, &path, Some(&request), Repeat::OnlyWhenRefused).await?;
+        let created: NumberBody = self.parse(Verb::Post, &path, &answer)?;
+        Ok(created.number)
+    }
+
+    /// `PATCH /repos/{o}/{r}/issues/{n}`: a new body, and opened or closed when `open` says.
+    pub async fn edit_issue(
+        &self,
+        number: u64,
+        body: &str,
+        open: Option<bool>,
+    ) -> Result<(), ForgeError> {
+        let path = format!("{}/issues/{number}", self.repo_path());
+        let mut request = json!({ "body": body });
+        if let Some(open) = open {
+            request["state"] = json!(if open { "open" } else { "closed" });
+        }
+        self.send(Verb::Patch, &path, Some(&request), Repeat::Safe).await?;
+        Ok(())
     }
 
     /// The repository's clone URL with `x-access-token` and the token.
@@ -848,6 +882,29 @@ impl CommentBody {
         PostedComment {
             id: self.id,
             author: self.user.map(|u| u.login).unwrap_or_else(|| "ghost".into()),
+            body: self.body.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    number: u64,
+    body: Option<String>,
+    /// `open` or `closed`.
+    state: String,
+    /// Null for a deleted account (GitHub shows `ghost`).
+    user: Option<Login>,
+    /// Present when the "issue" is a pull request.
+    pull_request: Option<serde_json::Value>,
+}
+
+impl IssueBody {
+    fn posted(self) -> PostedIssue {
+        PostedIssue {
+            number: self.number,
+            author: self.user.map(|u| u.login).unwrap_or_else(|| "ghost".into()),
+            open: self.state == "open",
             body: self.body.unwrap_or_default(),
         }
     }

@@ -32,7 +32,7 @@ use tokio::sync::OnceCell;
 
 use super::{CheckDelivery, DeploymentState, ForgeError, RetryPolicy};
 use crate::checks::{CheckResult, CheckStatus};
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::http::retry::{self, Repeat, Transience};
@@ -199,14 +199,9 @@ impl GitLab {
                 author: n.author.username,
                 body: n.body,
             }));
-            let next = answer
-                .headers
-                .get("x-next-page")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            match next {
-                Some(next) if next > page && next <= MAX_PAGES => page = next,
-                _ => break,
+            match next_page(&answer, page) {
+                Some(next) => page = next,
+                None => break,
             }
         }
         Ok(comments)
@@ -410,6 +405,73 @@ impl GitLab {
         Ok(exact.or(merged.first()).map(|mr| mr.iid))
     }
 
+    /// Every issue of the project, open and closed (`GET /projects/:id/issues`, all pages).
+    pub async fn issues(&self) -> Result<Vec<PostedIssue>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Issue {
+            iid: u64,
+            description: Option<String>,
+            /// `opened` or `closed`.
+            state: String,
+            author: Author,
+        }
+        let path = format!("/projects/{}/issues", self.project);
+        let mut issues = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let query = [
+                ("scope", "all".to_string()),
+                ("state", "all".to_string()),
+                ("per_page", "100".to_string()),
+                ("page", page.to_string()),
+            ];
+            let answer = self.call(Method::GET, &path, &query, None, Repeat::Safe).await?;
+            let listed: Vec<Issue> = self.decode(Method::GET, &path, &answer)?;
+            issues.extend(listed.into_iter().map(|i| PostedIssue {
+                number: i.iid,
+                author: i.author.username,
+                open: i.state == "opened",
+                body: i.description.unwrap_or_default(),
+            }));
+            match next_page(&answer, page) {
+                Some(next) => page = next,
+                None => break,
+            }
+        }
+        Ok(issues)
+    }
+
+    /// `POST /projects/:id/issues`; returns the new issue's iid.
+    pub async fn create_issue(&self, title: &str, body: &str) -> Result<u64, ForgeError> {
+        #[derive(Deserialize)]
+        struct Created {
+            iid: u64,
+        }
+        let path = format!("/projects/{}/issues", self.project);
+        let request = json!({ "title": title, "description": body });
+        let answer =
+            self.call(Method::POST, &path, &[], Some(request), Repeat::OnlyWhenRefused).await?;
+        let created: Created = self.decode(Method::POST, &path, &answer)?;
+        Ok(created.iid)
+    }
+
+    /// `PUT /projects/:id/issues/:iid`: a new description, and reopened or closed when `open`
+    /// says.
+    pub async fn edit_issue(
+        &self,
+        number: u64,
+        body: &str,
+        open: Option<bool>,
+    ) -> Result<(), ForgeError> {
+        let path = format!("/projects/{}/issues/{number}", self.project);
+        let mut request = json!({ "description": body });
+        if let Some(open) = open {
+            request["state_event"] = json!(if open { "reopen" } else { "close" });
+        }
+        let answer = self.call(Method::PUT, &path, &[], Some(request), Repeat::Safe).await?;
+        self.decode::<Id>(Method::PUT, &path, &answer).map(|_| ())
+    }
+
     /// `{CI_SERVER_URL}/{project path}.git`, user `oauth2`, the write token, `ci.skip`.
     pub fn git_remote(&self) -> GitRemote {
         self.remote.clone()
@@ -579,6 +641,17 @@ fn gitlab_message(body: &str) -> String {
 }
 
 /// `text` cut to at most `limit` characters, an ellipsis marking the cut.
+/// The page after `page` that GitLab's `X-Next-Page` names, if it is a later one within
+/// [`MAX_PAGES`].
+fn next_page(answer: &Answer, page: u32) -> Option<u32> {
+    answer
+        .headers
+        .get("x-next-page")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|next| *next > page && *next <= MAX_PAGES)
+}
+
 fn shorten(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();

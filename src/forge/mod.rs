@@ -2,7 +2,7 @@
 //!
 //! The workflow (`crate::workflow`) speaks only this module's language: a change request
 //! (GitHub pull request, GitLab merge request) with its comments (notes), reactions (award
-//! emoji), named checks (check runs or commit statuses), the commenter's permission, a
+//! emoji), the repository's issues (the drift issue), named checks (check runs or commit statuses), the commenter's permission, a
 //! deployment record and the git remote to clone and push. Each forge's adapter maps that onto
 //! its own API ([`github`]: octocrab, [`gitlab`]: reqwest) and owns its quirks: pagination,
 //! rate limits (`403`/`429` with `Retry-After`, retried a bounded number of times), the check
@@ -15,7 +15,7 @@ pub mod github;
 pub mod gitlab;
 
 use crate::checks::CheckResult;
-use crate::conversation::{Permission, PostedComment, Reaction};
+use crate::conversation::{Permission, PostedComment, PostedIssue, Reaction};
 use crate::event::PullRequest;
 use crate::git::GitRemote;
 use crate::settings::Settings;
@@ -216,6 +216,35 @@ impl Forge {
         match self {
             Forge::GitHub(f) => f.merged_change_request(sha).await,
             Forge::GitLab(f) => f.merged_change_request(sha).await,
+        }
+    }
+
+    /// Every issue of the repository, open and closed, pull requests left out.
+    pub async fn issues(&self) -> Result<Vec<PostedIssue>, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.issues().await,
+            Forge::GitLab(f) => f.issues().await,
+        }
+    }
+
+    /// Opens an issue; returns its number (GitLab: iid).
+    pub async fn create_issue(&self, title: &str, body: &str) -> Result<u64, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.create_issue(title, body).await,
+            Forge::GitLab(f) => f.create_issue(title, body).await,
+        }
+    }
+
+    /// Replaces an issue's body; opens or closes it when `open` says.
+    pub async fn edit_issue(
+        &self,
+        number: u64,
+        body: &str,
+        open: Option<bool>,
+    ) -> Result<(), ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.edit_issue(number, body, open).await,
+            Forge::GitLab(f) => f.edit_issue(number, body, open).await,
         }
     }
 

@@ -33,6 +33,11 @@ use super::{
 };
 use crate::analyze::{self, Analysis, HealthKind, Protocol, Role, Source};
 
+/// The job `meta` key naming the repository a generated job comes from (its short name, the
+/// one that names the default job). `nomad-spec drift` finds the jobs on the cluster that came
+/// from a repository by it, to tell which of them no job file describes any more.
+pub const REPOSITORY_META: &str = "nomad_spec_repository";
+
 /// What `build` produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {
@@ -135,6 +140,7 @@ pub fn build(
     let mut builder = Builder {
         answers,
         config,
+        repository,
         decisions: Vec::new(),
         unanswered: Vec::new(),
         static_needs: BTreeMap::new(),
@@ -186,6 +192,8 @@ pub fn build(
 struct Builder<'a> {
     answers: &'a Answers,
     config: &'a Config,
+    /// The repository's short name, written into every job's meta.
+    repository: &'a str,
     decisions: Vec<Decision>,
     unanswered: Vec<Question>,
     /// Container ports a deployed service must bind statically, because another service
@@ -606,6 +614,10 @@ impl<'a> Builder<'a> {
             datacenters: Some(settings.datacenters.clone()),
             node_pool: settings.node_pool.clone(),
             constraints: settings.constraints.clone(),
+            meta: Some(BTreeMap::from([(
+                REPOSITORY_META.to_string(),
+                self.repository.to_string(),
+            )])),
             task_groups: Some(groups),
             ..Default::default()
         };

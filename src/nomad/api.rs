@@ -462,6 +462,24 @@ pub struct FieldDiff {
     pub annotations: Vec<String>,
 }
 
+/// One entry of `GET /v1/jobs`: the fields `drift` reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobStub {
+    #[serde(rename = "ID", deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub namespace: String,
+    /// `pending`, `running` or `dead`.
+    #[serde(deserialize_with = "nullable")]
+    pub status: String,
+    pub stop: bool,
+    /// The job's meta (Nomad sends it with `meta=true` since 1.6; older ones never do, so
+    /// their jobs never name a repository here).
+    #[serde(deserialize_with = "nullable")]
+    pub meta: BTreeMap<String, String>,
+}
+
 /// `GET /v1/job/:id`: the fields of a registered job that status and deploy read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

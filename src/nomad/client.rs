@@ -28,7 +28,7 @@ mod variables;
 pub use variables::{Items, Variable, VariableLock, VariableMetadata};
 
 use super::api::{
-    AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobSummary,
+    AgentSelf, Allocation, AllocationStub, Deployment, Evaluation, JobInfo, JobStub, JobSummary,
     JobVersions, PlanResponse, RegisterResponse,
 };
 
@@ -293,13 +293,18 @@ impl NomadClient {
     /// `Namespace` wins over `NOMAD_NAMESPACE`; a job without one goes where the client does.
     pub fn for_job(&self, job: &Value) -> NomadClient {
         match job.get("Namespace").and_then(Value::as_str).filter(|ns| !ns.is_empty()) {
-            Some(namespace) if namespace != self.namespace() => {
-                let mut client = self.clone();
-                client.config.namespace = Some(namespace.to_string());
-                client
-            }
-            _ => self.clone(),
+            Some(namespace) => self.in_namespace(namespace),
+            None => self.clone(),
         }
+    }
+
+    /// The same client for another namespace.
+    pub fn in_namespace(&self, namespace: &str) -> NomadClient {
+        let mut client = self.clone();
+        if namespace != self.namespace() {
+            client.config.namespace = Some(namespace.to_string());
+        }
+        client
     }
 
     /// `GET /v1/agent/self`.
@@ -370,6 +375,12 @@ impl NomadClient {
                 .not_found(format!("job {id}")),
         )
         .await
+    }
+
+    /// `GET /v1/jobs?meta=true` in this client's namespace: every job's stub with its `Meta`.
+    pub async fn jobs_with_meta(&self) -> Result<Vec<JobStub>, NomadError> {
+        let call = Call::new(Method::GET, vec!["jobs"], "list jobs").query("meta", "true");
+        self.call(call).await.map(|indexed| indexed.value)
     }
 
     /// `GET /v1/job/:id/summary`.

@@ -2,12 +2,16 @@
 //!
 //! `client` talks to Nomad (`api` holds the response types); `plan` shows what Nomad would
 //! do; `watch` follows a registered job to a verdict; `diagnose` and `fix` are pure; `deploy`
-//! wires them into the bounded loop; `job_file` reads job files and writes fixes back.
+//! wires them into the bounded loop; `job_file` reads job files and writes fixes back;
+//! `drift` compares a repository's job files with the cluster and `adopt` writes the cluster's
+//! version of a drifted job back into its file.
 
+pub mod adopt;
 pub mod api;
 pub mod client;
 pub mod deploy;
 pub mod diagnose;
+pub mod drift;
 pub mod fix;
 pub mod job_file;
 pub mod plan;

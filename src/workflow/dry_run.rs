@@ -42,6 +42,15 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
         | Trigger::PullRequestComment { repository, .. }
         | Trigger::PushToDefaultBranch { repository, .. }
         | Trigger::Manual { repository, .. } => repository.full_name.clone(),
+        Trigger::Schedule { repository } => {
+            let _ = writeln!(
+                out,
+                "\nwould compare the job files of {} with the cluster (a plan of each, and the \
+                 jobs whose meta names the repository) and open, edit or close the drift issue",
+                repository.default_branch
+            );
+            return Ok(out);
+        }
         Trigger::Ignored { reason } => {
             let _ = writeln!(out, "\nwould do nothing: {reason}");
             return Ok(out);

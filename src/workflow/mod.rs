@@ -12,12 +12,15 @@
 //! pipeline). Change-request triggers go to [`conversation`], which is the same code for both
 //! forges. A push to the default branch reports on the change request it merged when there is
 //! one, and otherwise deploys the job files it changed ([`push`]); a manual run checks the job
-//! files of its ref and reports in the job summary.
+//! files of its ref and reports in the job summary; a scheduled run compares the default
+//! branch's job files with the cluster and keeps the drift issue ([`drift`]).
 //! [`dry_run`] prints what a run would do without calling anything.
 
 pub mod checkout;
 pub mod conversation;
 pub mod deploying;
+pub mod drift;
+pub mod drift_issue;
 pub mod dry_run;
 pub mod failure;
 pub mod push;
@@ -185,9 +188,10 @@ pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
         Trigger::PullRequestChanged { pull_request, .. }
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
         Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
-        Trigger::PushToDefaultBranch { .. } | Trigger::Manual { .. } | Trigger::Ignored { .. } => {
-            None
-        }
+        Trigger::PushToDefaultBranch { .. }
+        | Trigger::Schedule { .. }
+        | Trigger::Manual { .. }
+        | Trigger::Ignored { .. } => None,
     }
 }
 
@@ -237,6 +241,9 @@ async fn handle(
                     .await?
                 }
             }
+        }
+        Trigger::Schedule { repository } => {
+            drift::scheduled(forge, runner, settings, repository).await?
         }
         Trigger::Manual { git_ref, .. } => {
             manual_check(forge, runner, &bot, settings, git_ref).await?
@@ -324,6 +331,9 @@ pub fn describe(trigger: &Trigger) -> String {
         ),
         Trigger::PushToDefaultBranch { repository, after, .. } => {
             format!("push of {} to {}", short(after), repository.default_branch)
+        }
+        Trigger::Schedule { repository } => {
+            format!("scheduled drift check of {}", repository.default_branch)
         }
         Trigger::Manual { git_ref, .. } => format!("manual run on {git_ref}"),
         Trigger::Ignored { reason } => format!("ignored: {reason}"),

@@ -3,7 +3,7 @@
 //!
 //! It owns GitLab's state for one project (and the forks merge requests come from): users and
 //! their access levels, access tokens, merge requests with `refs/merge-requests/<iid>/head`,
-//! notes, award emoji, commit statuses, deployments, issues (only so a note can be on one),
+//! notes, award emoji, commit statuses, deployments, issues (the drift issue, and notes on them),
 //! protected branches, the push options every push carried, counts of writes by kind, and
 //! scripted faults (`429` with `Retry-After`, `500`). The API answers under `/api/v4` in the
 //! shapes of GitLab's REST API pages (cited at each handler); git is served under
@@ -110,6 +110,18 @@ pub struct Note {
     pub last_action: String,
 }
 
+/// An issue of the main project.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    pub author_id: u64,
+    /// `opened` or `closed`.
+    pub state: String,
+    pub updated_at: String,
+}
+
 /// An award emoji on a note.
 #[derive(Debug, Clone)]
 pub struct Award {
@@ -171,8 +183,8 @@ pub struct GitLabState {
     /// The CI job token of the main project.
     pub job_token: String,
     pub merge_requests: Vec<MergeRequest>,
-    /// Issues of the main project: (iid, title).
-    pub issues: Vec<(u64, String)>,
+    /// Issues of the main project.
+    pub issues: Vec<Issue>,
     pub notes: Vec<Note>,
     pub awards: Vec<Award>,
     /// Every status set, oldest first (GitLab shows the latest per name).
@@ -557,12 +569,26 @@ impl FakeGitLab {
         add_note(&mut state, Noteable::MergeRequest(iid), author, body, true)
     }
 
-    /// Opens an issue; returns its iid.
+    /// Opens an issue (by the first user); returns its iid.
     pub fn add_issue(&self, title: &str) -> u64 {
         let mut state = self.lock();
+        let author_id = state.users.first().map(|u| u.id).unwrap_or_default();
         let iid = state.issues.len() as u64 + 1;
-        state.issues.push((iid, title.to_string()));
+        let now = state.now();
+        state.issues.push(Issue {
+            iid,
+            title: title.to_string(),
+            description: String::new(),
+            author_id,
+            state: "opened".into(),
+            updated_at: now,
+        });
         iid
+    }
+
+    /// The main project's issues, by iid.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.lock().issues.clone()
     }
 
     /// `author` writes a note on issue `iid`; returns its id.
@@ -951,7 +977,7 @@ impl FakeGitLab {
                 });
             }
             Noteable::Issue(iid) => {
-                let title = state.issues.iter().find(|(i, _)| *i == iid).map(|(_, t)| t.clone());
+                let title = state.issues.iter().find(|i| i.iid == iid).map(|i| i.title.clone());
                 event["issue"] = json!({
                     "id": 9000 + iid,
                     "iid": iid,
@@ -1307,6 +1333,9 @@ fn project_api(
         ("POST", ["merge_requests", iid, "notes", note, "award_emoji"]) => {
             award(state, number(iid).unwrap_or(0), number(note).unwrap_or(0), user, params)
         }
+        ("GET", ["issues"]) => list_issues(state, params),
+        ("POST", ["issues"]) => create_issue(state, user, level, params),
+        ("PUT", ["issues", iid]) => edit_issue(state, number(iid).unwrap_or(0), level, params),
         ("GET", ["members", "all", member]) => {
             let member = number(member).unwrap_or(0);
             match (state.user(member), state.members.get(&(project.id, member))) {
@@ -1421,6 +1450,98 @@ fn list_merge_requests(state: &GitLabState, params: &BTreeMap<String, Value>) ->
         .map(|mr| mr_json(state, mr))
         .collect();
     Json(mrs).into_response()
+}
+
+fn issue_json(state: &GitLabState, issue: &Issue) -> Value {
+    json!({
+        "id": 9000 + issue.iid,
+        "iid": issue.iid,
+        "project_id": state.project().id,
+        "title": issue.title,
+        "description": if issue.description.is_empty() { Value::Null } else { json!(issue.description) },
+        "state": issue.state,
+        "author": state.user(issue.author_id).map(user_json).unwrap_or(Value::Null),
+        "updated_at": issue.updated_at,
+        "web_url": format!("/{}/-/issues/{}", state.project().path, issue.iid),
+    })
+}
+
+/// `GET /projects/:id/issues` (<https://docs.gitlab.com/api/issues/#list-project-issues>):
+/// `state` is `opened`, `closed` or `all` (the default); newest first; one page here.
+fn list_issues(state: &GitLabState, params: &BTreeMap<String, Value>) -> Response {
+    let wanted = text(params, "state").filter(|s| s != "all");
+    let issues: Vec<Value> = state
+        .issues
+        .iter()
+        .rev()
+        .filter(|i| wanted.as_deref().is_none_or(|s| i.state == s))
+        .map(|i| issue_json(state, i))
+        .collect();
+    Json(issues).into_response()
+}
+
+/// `POST /projects/:id/issues` (<https://docs.gitlab.com/api/issues/#new-issue>).
+fn create_issue(
+    state: &mut GitLabState,
+    user: u64,
+    level: u32,
+    params: &BTreeMap<String, Value>,
+) -> Response {
+    if level < GUEST {
+        return message(StatusCode::FORBIDDEN, "403 Forbidden");
+    }
+    let Some(title) = text(params, "title").filter(|t| !t.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "title is missing");
+    };
+    let iid = state.issues.iter().map(|i| i.iid).max().unwrap_or(0) + 1;
+    let now = state.now();
+    let issue = Issue {
+        iid,
+        title,
+        description: text(params, "description").unwrap_or_default(),
+        author_id: user,
+        state: "opened".into(),
+        updated_at: now,
+    };
+    state.issues.push(issue.clone());
+    state.count("issue_created");
+    (StatusCode::CREATED, Json(issue_json(state, &issue))).into_response()
+}
+
+/// `PUT /projects/:id/issues/:iid` (<https://docs.gitlab.com/api/issues/#edit-an-issue>):
+/// `state_event` is `close` or `reopen`; editing needs Reporter or the author.
+fn edit_issue(
+    state: &mut GitLabState,
+    iid: u64,
+    level: u32,
+    params: &BTreeMap<String, Value>,
+) -> Response {
+    if level < REPORTER {
+        return message(StatusCode::FORBIDDEN, "403 Forbidden");
+    }
+    let event = text(params, "state_event");
+    if event.as_deref().is_some_and(|e| !matches!(e, "close" | "reopen")) {
+        return error(StatusCode::BAD_REQUEST, "state_event does not have a valid value");
+    }
+    let now = state.now();
+    let Some(issue) = state.issues.iter_mut().find(|i| i.iid == iid) else {
+        return message(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    if let Some(description) = text(params, "description") {
+        issue.description = description;
+    }
+    if let Some(title) = text(params, "title") {
+        issue.title = title;
+    }
+    match event.as_deref() {
+        Some("close") => issue.state = "closed".into(),
+        Some("reopen") => issue.state = "opened".into(),
+        _ => {}
+    }
+    issue.updated_at = now;
+    let issue = issue.clone();
+    state.count("issue_updated");
+    Json(issue_json(state, &issue)).into_response()
 }
 
 /// `POST /projects/:id/merge_requests`

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::objects::{self, Site};
 use super::{
     Annotation, CheckRun, Comment, CommitStatus, Deployment, DeploymentStatus, Fault, GitHubState,
-    Pull, Reaction, Shared,
+    Issue, Pull, Reaction, Shared,
 };
 use crate::git_http;
 
@@ -302,6 +302,10 @@ fn repository_route(call: &Call, rest: &[&str]) -> Response {
         ("GET", ["pulls"]) => Ok(list_pulls(call)),
         ("POST", ["pulls"]) => Ok(create_pull(call)),
         ("GET", ["pulls", n]) => number(n).map(|n| get_pull(call, n)).ok_or(()),
+        ("GET", ["issues"]) => Ok(list_issues(call)),
+        ("POST", ["issues"]) => Ok(create_issue(call)),
+        ("GET", ["issues", n]) => number(n).map(|n| get_issue(call, n)).ok_or(()),
+        ("PATCH", ["issues", n]) => number(n).map(|n| update_issue(call, n)).ok_or(()),
         ("GET", ["issues", n, "comments"]) => number(n).map(|n| list_comments(call, n)).ok_or(()),
         ("POST", ["issues", n, "comments"]) => number(n).map(|n| create_comment(call, n)).ok_or(()),
         ("GET", ["issues", "comments", id]) => number(id).map(|id| get_comment(call, id)).ok_or(()),
@@ -546,7 +550,7 @@ fn create_pull(call: &Call) -> Response {
             "message": format!("No commits between {base} and {head_branch}"),
         }]));
     }
-    let number = state.pulls.keys().next_back().copied().unwrap_or(0) + 1;
+    let number = state.next_number();
     if git_http::git(bare, &["update-ref", &format!("refs/pull/{number}/head"), &head_sha]).is_err()
     {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
@@ -583,7 +587,7 @@ fn comment_json(call: &Call, state: &mut GitHubState, comment: &Comment) -> Valu
 /// https://docs.github.com/en/rest/issues/comments#list-issue-comments: oldest first.
 fn list_comments(call: &Call, number: u64) -> Response {
     let mut state = call.shared.lock();
-    if !state.pulls.contains_key(&number) {
+    if !state.has_issue_or_pull(number) {
         return not_found();
     }
     let comments: Vec<Comment> =
@@ -611,6 +615,117 @@ fn comment_body(call: &Call) -> Result<String, Refusal> {
     Ok(body.to_string())
 }
 
+/// An issue or a pull request as the issues endpoints show it.
+fn issue_or_pull_json(call: &Call, state: &mut GitHubState, number: u64) -> Option<Value> {
+    if let Some(issue) = state.issues.get(&number).cloned() {
+        let author = state.user(&issue.author);
+        return Some(objects::plain_issue(&call.site, &issue, &author));
+    }
+    let pull = state.pulls.get(&number).cloned()?;
+    let author = state.user(&pull.author);
+    Some(objects::issue(&call.site, &pull, &author))
+}
+
+/// https://docs.github.com/en/rest/issues/issues#list-repository-issues: pull requests are
+/// listed too; `state` is `open` (the default), `closed` or `all`.
+fn list_issues(call: &Call) -> Response {
+    let wanted = call.query.get("state").map(String::as_str).unwrap_or("open");
+    if !matches!(wanted, "open" | "closed" | "all") {
+        return validation_failed(
+            json!([{"resource": "Issue", "field": "state", "code": "invalid"}]),
+        );
+    }
+    let mut state = call.shared.lock();
+    let mut numbers: Vec<(u64, String)> = state
+        .issues
+        .values()
+        .map(|i| (i.number, i.state.clone()))
+        .chain(state.pulls.values().map(|p| (p.number, p.state.clone())))
+        .filter(|(_, s)| wanted == "all" || s == wanted)
+        .collect();
+    // Newest first, as GitHub sorts by creation by default.
+    numbers.sort_by_key(|n| std::cmp::Reverse(n.0));
+    let numbers: Vec<u64> = numbers.into_iter().map(|(n, _)| n).collect();
+    let (page, link) = page_of(call, &numbers);
+    let body: Vec<Value> =
+        page.iter().filter_map(|n| issue_or_pull_json(call, &mut state, *n)).collect();
+    paged(Value::Array(body), link)
+}
+
+/// https://docs.github.com/en/rest/issues/issues#create-an-issue
+fn create_issue(call: &Call) -> Response {
+    let input = match call.json() {
+        Ok(input) => input,
+        Err(response) => return *response,
+    };
+    let Some(title) = input.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+        return validation_failed(
+            json!([{"resource": "Issue", "field": "title", "code": "missing_field"}]),
+        );
+    };
+    let body = input.get("body").and_then(Value::as_str).unwrap_or_default().to_string();
+    if body.chars().count() > MAX_COMMENT {
+        return validation_failed(json!([{"resource": "Issue", "field": "body", "code": "custom",
+            "message": format!("body is too long (maximum is {MAX_COMMENT} characters)")}]));
+    }
+    let mut state = call.shared.lock();
+    let number = state.next_number();
+    let now = state.now();
+    let issue = Issue {
+        number,
+        title: title.to_string(),
+        body,
+        author: state.bot(),
+        state: "open".into(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    state.issues.insert(number, issue);
+    state.count("create_issue");
+    let body = issue_or_pull_json(call, &mut state, number).unwrap_or(Value::Null);
+    created(body)
+}
+
+/// https://docs.github.com/en/rest/issues/issues#get-an-issue
+fn get_issue(call: &Call, number: u64) -> Response {
+    let mut state = call.shared.lock();
+    match issue_or_pull_json(call, &mut state, number) {
+        Some(body) => ok(body),
+        None => not_found(),
+    }
+}
+
+/// https://docs.github.com/en/rest/issues/issues#update-an-issue (issues only here: the bot
+/// never edits a pull request through this endpoint).
+fn update_issue(call: &Call, number: u64) -> Response {
+    let input = match call.json() {
+        Ok(input) => input,
+        Err(response) => return *response,
+    };
+    let new_state = input.get("state").and_then(Value::as_str);
+    if new_state.is_some_and(|s| !matches!(s, "open" | "closed")) {
+        return validation_failed(
+            json!([{"resource": "Issue", "field": "state", "code": "invalid"}]),
+        );
+    }
+    let mut state = call.shared.lock();
+    let now = state.now();
+    let Some(issue) = state.issues.get_mut(&number) else { return not_found() };
+    if let Some(body) = input.get("body").and_then(Value::as_str) {
+        issue.body = body.to_string();
+    }
+    if let Some(title) = input.get("title").and_then(Value::as_str) {
+        issue.title = title.to_string();
+    }
+    if let Some(new_state) = new_state {
+        issue.state = new_state.to_string();
+    }
+    issue.updated_at = now;
+    state.count("update_issue");
+    let body = issue_or_pull_json(call, &mut state, number).unwrap_or(Value::Null);
+    ok(body)
+}
+
 /// https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
 fn create_comment(call: &Call, number: u64) -> Response {
     let body = match comment_body(call) {
@@ -618,7 +733,7 @@ fn create_comment(call: &Call, number: u64) -> Response {
         Err(response) => return *response,
     };
     let mut state = call.shared.lock();
-    if !state.pulls.contains_key(&number) {
+    if !state.has_issue_or_pull(number) {
         return not_found();
     }
     let id = state.id();

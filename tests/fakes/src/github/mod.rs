@@ -93,6 +93,20 @@ pub struct Pull {
     pub updated_at: String,
 }
 
+/// An issue that is not a pull request (issues and pull requests share their numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    /// Login of the author.
+    pub author: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// An issue comment on a pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
@@ -222,6 +236,7 @@ struct GitHubState {
     /// Collaborators' roles (`admin`, `maintain`, `write`, `triage`, `read`, `none`).
     permissions: BTreeMap<String, String>,
     pulls: BTreeMap<u64, Pull>,
+    issues: BTreeMap<u64, Issue>,
     comments: Vec<Comment>,
     reactions: Vec<Reaction>,
     check_runs: Vec<CheckRun>,
@@ -252,6 +267,7 @@ impl GitHubState {
             users: BTreeMap::new(),
             permissions: BTreeMap::new(),
             pulls: BTreeMap::new(),
+            issues: BTreeMap::new(),
             comments: Vec::new(),
             reactions: Vec::new(),
             check_runs: Vec::new(),
@@ -293,6 +309,18 @@ impl GitHubState {
             User { login: login.to_string(), id: self.next_user_id, bot: login.ends_with("[bot]") };
         self.users.insert(login.to_string(), user.clone());
         user
+    }
+
+    /// The number the next issue or pull request gets: they share one sequence.
+    fn next_number(&self) -> u64 {
+        let pulls = self.pulls.keys().next_back().copied().unwrap_or(0);
+        let issues = self.issues.keys().next_back().copied().unwrap_or(0);
+        pulls.max(issues) + 1
+    }
+
+    /// Whether `number` is an issue or a pull request (both take comments).
+    fn has_issue_or_pull(&self, number: u64) -> bool {
+        self.pulls.contains_key(&number) || self.issues.contains_key(&number)
     }
 
     fn id(&mut self) -> u64 {
@@ -612,7 +640,7 @@ impl FakeGitHub {
     ) -> anyhow::Result<u64> {
         let mut state = self.shared.lock();
         state.user(author);
-        let number = state.pulls.keys().next_back().copied().unwrap_or(0) + 1;
+        let number = state.next_number();
         git_http::git(bare, &["update-ref", &format!("refs/pull/{number}/head"), head_sha])?;
         let now = state.now();
         let pull = Pull {
@@ -742,6 +770,30 @@ impl FakeGitHub {
         let state = self.shared.lock();
         let bot = state.bot();
         state.pulls.values().filter(|p| p.author == bot).cloned().collect()
+    }
+
+    /// The issues (not pull requests), by number.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.shared.lock().issues.values().cloned().collect()
+    }
+
+    /// Opens an issue as `login` would; returns its number.
+    pub fn open_issue(&self, login: &str, title: &str, body: &str) -> u64 {
+        let mut state = self.shared.lock();
+        state.user(login);
+        let number = state.next_number();
+        let now = state.now();
+        let issue = Issue {
+            number,
+            title: title.to_string(),
+            body: body.to_string(),
+            author: login.to_string(),
+            state: "open".into(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        state.issues.insert(number, issue);
+        number
     }
 
     /// The comments on a pull request, oldest first.

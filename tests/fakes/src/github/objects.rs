@@ -7,7 +7,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    Annotation, CheckRun, Comment, CommitStatus, Deployment, DeploymentStatus, Pull, Reaction, User,
+    Annotation, CheckRun, Comment, CommitStatus, Deployment, DeploymentStatus, Issue, Pull,
+    Reaction, User,
 };
 
 /// Where the fake is reached and for which repository: every URL in an object is built from
@@ -218,6 +219,32 @@ pub fn issue(site: &Site, pull: &Pull, author: &User) -> Value {
             "merged_at": if pull.merged { json!(pull.updated_at) } else { Value::Null },
         },
         "body": if pull.body.is_empty() { Value::Null } else { json!(pull.body) },
+    })
+}
+
+/// An issue that is not a pull request.
+pub fn plain_issue(site: &Site, issue: &Issue, author: &User) -> Value {
+    let api = site.repo_api();
+    let n = issue.number;
+    json!({
+        "url": format!("{api}/issues/{n}"),
+        "html_url": format!("{}/issues/{n}", site.repo_html()),
+        "id": 444_500_000 + n,
+        "node_id": format!("MDU6SXNzdWU{n}"),
+        "number": n,
+        "title": issue.title,
+        "user": user(site, author),
+        "labels": [],
+        "state": issue.state,
+        "locked": false,
+        "assignee": null,
+        "assignees": [],
+        "comments": 0,
+        "created_at": issue.created_at,
+        "updated_at": issue.updated_at,
+        "closed_at": if issue.state == "closed" { json!(issue.updated_at) } else { Value::Null },
+        "author_association": author_association(&issue.author, site),
+        "body": if issue.body.is_empty() { Value::Null } else { json!(issue.body) },
     })
 }
 

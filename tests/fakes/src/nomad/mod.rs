@@ -210,6 +210,21 @@ impl FakeNomad {
         Ok(outcome.job_modify_index)
     }
 
+    /// Changes a registered job (`default` namespace) as someone running `nomad job run` by
+    /// hand would: `change` edits the current version, which is registered as a new one;
+    /// returns its `JobModifyIndex`. Fails if there is no such job.
+    pub fn change_job_by_hand(
+        &self,
+        job_id: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> anyhow::Result<u64> {
+        let mut job = self
+            .job(job_id)
+            .ok_or_else(|| anyhow::anyhow!("the fake Nomad has no job {job_id} to change"))?;
+        change(&mut job);
+        self.register_job(job)
+    }
+
     /// Adds client nodes while running; blocked evaluations are retried, as Nomad retries
     /// them when capacity appears.
     pub fn add_nodes(&self, nodes: Vec<Node>) {

@@ -1,0 +1,247 @@
+//! The scheduled drift run, end to end: the real `nomad-spec ci` binary on a `schedule` event
+//! against a fake GitHub (or a `schedule` pipeline against a fake GitLab) and a fake Nomad.
+//!
+//! The drift issue's life: nothing while the cluster matches the files; opened when a job is
+//! scaled by hand; left alone while nothing changes; edited when the drift changes; closed when
+//! the file's version is back; reopened when drift returns. A repository with no job files
+//! asks nothing of Nomad and opens nothing.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use fakes::github::FakeGitHub;
+use fakes::gitlab::{FakeGitLab, DEVELOPER};
+use fakes::nomad::{FakeNomad, Scenario};
+use nomad_spec::jobspec::parse::{parse_job, ParseOptions};
+use serde_json::json;
+
+const MARKER: &str = "<!-- nomad-spec:drift -->";
+
+const WEB: &str = r#"# written by nomad-spec
+job "web" {
+  datacenters = ["dc1"]
+
+  meta {
+    nomad_spec_repository = "shop"
+  }
+
+  group "app" {
+    count = 3
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "web:2"
+      }
+
+      resources {
+        cpu    = 100
+        memory = 128
+      }
+    }
+  }
+}
+"#;
+
+/// Registers the file's version of `web`, as a deploy would.
+fn deploy_web(nomad: &FakeNomad) {
+    let job = parse_job(WEB, "deploy/web.nomad.hcl", &ParseOptions::default()).unwrap();
+    nomad.register_job(job).unwrap();
+    assert!(nomad.settle());
+}
+
+struct World {
+    github: FakeGitHub,
+    nomad: FakeNomad,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(files: &[(&str, &str)]) -> World {
+        let github = FakeGitHub::start().unwrap();
+        github.add_user("alice", "write");
+        github.commit("main", files, "initial commit", "alice").unwrap();
+        let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+        World { github, nomad, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Runs `nomad-spec ci` for a `schedule` event, as an Actions job on a cron would.
+    fn scheduled_run(&self) -> Output {
+        let event_path = self.dir.path().join("schedule.json");
+        let payload = json!({
+            "schedule": "17 * * * *",
+            "workflow": ".github/workflows/nomad-spec.yml",
+            "repository": {"full_name": self.github.repository(), "default_branch": "main"},
+        });
+        std::fs::write(&event_path, payload.to_string()).unwrap();
+        let mut vars: BTreeMap<String, String> = self.github.vars();
+        vars.insert("GITHUB_ACTIONS".into(), "true".into());
+        vars.insert("GITHUB_EVENT_NAME".into(), "schedule".into());
+        vars.insert("GITHUB_EVENT_PATH".into(), event_path.display().to_string());
+        vars.insert("GITHUB_STEP_SUMMARY".into(), self.path("summary.md"));
+        vars.insert("GITHUB_OUTPUT".into(), self.path("output"));
+        vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(&vars)
+            .output()
+            .unwrap()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// Runs and insists the run succeeded.
+    fn run_ok(&self) -> String {
+        let output = self.scheduled_run();
+        let log = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{log}");
+        log
+    }
+}
+
+#[test]
+fn the_drift_issue_is_opened_kept_closed_and_reopened() {
+    let world = World::new(&[("README.md", "# shop\n"), ("deploy/web.nomad.hcl", WEB)]);
+    deploy_web(&world.nomad);
+
+    // In sync: no issue.
+    world.run_ok();
+    assert!(world.github.issues().is_empty());
+
+    // Someone scales web down by hand: the issue is opened, by the bot, with the marker.
+    world.nomad.change_job_by_hand("web", |job| job["TaskGroups"][0]["Count"] = json!(1)).unwrap();
+    assert!(world.nomad.settle());
+    world.run_ok();
+    let issues = world.github.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!((issue.author.as_str(), issue.state.as_str()), ("github-actions[bot]", "open"));
+    assert!(issue.body.lines().any(|line| line == MARKER), "{}", issue.body);
+    assert!(issue.body.contains("- group app: count 3 → 1 on the cluster"), "{}", issue.body);
+    assert!(issue.body.contains("`/nomad-spec deploy web`"), "{}", issue.body);
+    assert!(issue.body.contains("`/nomad-spec adopt web`"), "{}", issue.body);
+    let number = issue.number;
+
+    // The next run finds the same drift: the issue is left alone.
+    world.run_ok();
+    assert_eq!(world.github.write_count("update_issue"), 0);
+    assert_eq!(world.github.write_count("create_issue"), 1);
+
+    // The drift changes: the same issue is edited.
+    world
+        .nomad
+        .change_job_by_hand("web", |job| {
+            job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("web:1")
+        })
+        .unwrap();
+    assert!(world.nomad.settle());
+    world.run_ok();
+    let issue = world.github.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert!(issue.body.contains("image web:2 → web:1 on the cluster"), "{}", issue.body);
+    assert_eq!(world.github.write_count("update_issue"), 1);
+
+    // The file's version is back: closed, saying so.
+    deploy_web(&world.nomad);
+    world.run_ok();
+    let issue = world.github.issues().into_iter().find(|i| i.number == number).unwrap();
+    assert_eq!(issue.state, "closed");
+    assert!(issue.body.contains("matches its file again"), "{}", issue.body);
+
+    // Drift returns: the same issue is reopened, never a second one.
+    world.nomad.change_job_by_hand("web", |job| job["Stop"] = json!(true)).unwrap();
+    assert!(world.nomad.settle());
+    world.run_ok();
+    let issues = world.github.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].state, "open");
+    assert!(issues[0].body.contains("stopped on the cluster"), "{}", issues[0].body);
+    assert_eq!(world.github.write_count("create_issue"), 1);
+}
+
+#[test]
+fn a_job_whose_file_was_deleted_is_drift() {
+    let world = World::new(&[("README.md", "# shop\n"), ("deploy/web.nomad.hcl", WEB)]);
+    deploy_web(&world.nomad);
+    let old = json!({"ID": "old-api", "Type": "service", "Datacenters": ["dc1"],
+        "Meta": {"nomad_spec_repository": "shop"},
+        "TaskGroups": [{"Name": "app", "Count": 1, "Tasks": [{"Name": "server",
+            "Driver": "docker", "Config": {"image": "old:1"},
+            "Resources": {"CPU": 100, "MemoryMB": 64}}]}]});
+    world.nomad.register_job(old).unwrap();
+    assert!(world.nomad.settle());
+    world.run_ok();
+    let issues = world.github.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].body.contains("on the cluster, no job file"), "{}", issues[0].body);
+}
+
+#[test]
+fn a_repository_with_no_job_files_does_nothing() {
+    let world = World::new(&[("README.md", "# shop\n"), ("main.tf", "# not a job\n")]);
+    world.run_ok();
+    let summary = std::fs::read_to_string(world.path("summary.md")).unwrap();
+    assert!(summary.contains("no-job-files") && summary.contains("no job file"), "{summary}");
+    assert!(world.nomad.requests().is_empty(), "{:?}", world.nomad.requests());
+    assert!(world.github.issues().is_empty());
+    let asked_for_issues = world.github.requests().iter().any(|r| r.contains("/issues"));
+    assert!(!asked_for_issues, "{:?}", world.github.requests());
+}
+
+#[test]
+fn a_scheduled_gitlab_pipeline_opens_the_drift_issue() {
+    nomad_spec::tls::install_crypto_provider();
+    let seed = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(seed.path().join("deploy")).unwrap();
+    std::fs::write(seed.path().join("deploy/web.nomad.hcl"), WEB).unwrap();
+    let gitlab = FakeGitLab::start("acme/shop", "main", seed.path()).unwrap();
+    gitlab.add_user("dev", Some(DEVELOPER));
+    gitlab.add_project_access_token(DEVELOPER);
+    let nomad = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+    deploy_web(&nomad);
+    nomad.change_job_by_hand("web", |job| job["TaskGroups"][0]["Count"] = json!(1)).unwrap();
+    assert!(nomad.settle());
+
+    let mut vars = gitlab.default_branch_pipeline_vars("dev").unwrap();
+    vars.insert("CI_PIPELINE_SOURCE".into(), "schedule".into());
+    vars.insert("NOMAD_ADDR".into(), nomad.url());
+    let home = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .envs(&vars)
+            .current_dir(home.path())
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let issues = gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].state, "opened");
+    assert!(issues[0].description.contains(MARKER), "{}", issues[0].description);
+    assert!(issues[0].description.contains("count 3 → 1 on the cluster"));
+    // Again: the bot finds its issue by author and marker and leaves it as it is.
+    let before = gitlab.issues()[0].updated_at.clone();
+    assert!(run().status.success());
+    let issues = gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].updated_at, before);
+}
