@@ -5,7 +5,7 @@
 //!
 //! It is stateful: a test (or the `fakes` binary's `--fault` option) plays a [`Fault`] for the
 //! requests it matches, every time or the next `n` times, and reads back how many requests
-//! each fault answered. What it does not play is a refused connection: a port nothing listens
+//! each fault answered and every request the fake received ([`FaultSwitch::seen`]). What it does not play is a refused connection: a port nothing listens
 //! on does that ([`refused_url`]), since a listening socket always accepts.
 
 use std::sync::{Arc, Mutex};
