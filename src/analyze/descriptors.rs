@@ -12,7 +12,7 @@
 
 use super::dockerfile::MAX_PORTS;
 use super::read::ReadText;
-use super::source::looks_secret;
+use super::source::{holds_secret, looks_secret};
 use super::walk::RepoFiles;
 use super::{EnvVar, Evidence, Health, HealthKind, Note, Port, Protocol, Resources};
 
@@ -254,9 +254,12 @@ pub fn mark_port_protocol(service: &mut DescribedService, port: u16, kind: Healt
     }
 }
 
-/// An env var as a descriptor gives it; a secret-looking name never keeps its value.
+/// An env var as a descriptor gives it; a secret, by name or by value, never keeps its value.
 pub fn env_var(name: &str, value: Option<&str>) -> EnvVar {
-    let secret = looks_secret(name);
+    let secret = match value {
+        Some(value) => holds_secret(name, value),
+        None => looks_secret(name),
+    };
     EnvVar {
         name: name.to_string(),
         secret,

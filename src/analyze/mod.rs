@@ -665,7 +665,10 @@ fn apply_image_config(
     if let Some(command) = config.command() {
         // The image built from this stage runs it already: it is evidence, not an override
         // (`Service.command` is only for commands that replace the image's own).
-        let what = format!("command of the built stage: {}", command.value.join(" "));
+        let line = command.value.join(" ");
+        let line = source::mask_secret_shapes(&line, "***").unwrap_or(line);
+        let line = links::mask_url_password(&line).unwrap_or(line);
+        let what = format!("command of the built stage: {line}");
         let evidence = Evidence::at(path, Some(command.line), what);
         draft.commands.push((command.value.clone(), evidence.clone()));
         draft.service.evidence.push(evidence);
@@ -1058,7 +1061,7 @@ fn group_credentials(drafts: &mut [Draft]) {
             }
             let secret = match links::url_password(value) {
                 Some(password) => Some(password.to_string()),
-                None if source::looks_secret(&env.name) => Some(value.to_string()),
+                None if source::holds_secret(&env.name, value) => Some(value.to_string()),
                 None => None,
             };
             let Some(secret) = secret else { continue };
@@ -1286,8 +1289,10 @@ fn finish(mut draft: Draft) -> Service {
     for fact in draft.env {
         let points_at_file = pointing.contains(&fact.name);
         let secret = !points_at_file
-            && (source::looks_secret(&fact.name)
-                || fact.value.as_deref().is_some_and(links::has_url_password));
+            && match fact.value.as_deref() {
+                Some(value) => source::holds_secret(&fact.name, value),
+                None => source::looks_secret(&fact.name),
+            };
         let masked = fact.value.as_deref().filter(|_| secret).and_then(links::mask_url_password);
         match env.iter_mut().find(|e| e.name == fact.name) {
             Some(existing) => {
@@ -1318,6 +1323,9 @@ fn finish(mut draft: Draft) -> Service {
         var.required = var.default.is_none()
             && var.origin == EnvOrigin::Code
             && draft.required_env.contains(&var.name);
+    }
+    if let Some(command) = &mut draft.service.command {
+        withhold_command_secrets(command, &mut env);
     }
     draft.service.env = env;
     draft.service.depends_on = draft.depends_on;
@@ -1355,6 +1363,82 @@ fn finish(mut draft: Draft) -> Service {
         }
     }
     draft.service
+}
+
+/// Secrets written on a command line (`--requirepass s3cret`, `--token=ghp_...`, a URL with a
+/// password) become secret env vars the command names (`${REQUIREPASS_SECRET}`): Nomad puts
+/// the task's environment, which Vault renders, into `args` when the task starts, so the job
+/// file never holds the value. A value is a secret after a flag whose name says so, or by its
+/// shape wherever it stands.
+fn withhold_command_secrets(command: &mut [String], env: &mut Vec<EnvVar>) {
+    let mut flag: Option<String> = None;
+    for arg in command.iter_mut() {
+        let before = flag.take();
+        let (prefix, flag_name, value) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with('-') => {
+                (format!("{name}="), Some(name.to_string()), value.to_string())
+            }
+            _ if arg.starts_with('-') => {
+                flag = Some(arg.clone());
+                continue;
+            }
+            _ => (String::new(), before, arg.clone()),
+        };
+        let by_flag = flag_name.as_deref().is_some_and(names_secret)
+            && !value.is_empty()
+            && !value.starts_with("${");
+        if !by_flag && source::secret_shape(&value).is_none() {
+            continue;
+        }
+        let name = secret_name_for(flag_name.as_deref(), env);
+        *arg = format!("{prefix}${{{name}}}");
+        env.push(EnvVar {
+            name,
+            secret: true,
+            default: None,
+            origin: EnvOrigin::Given,
+            required: false,
+            masked: links::mask_url_password(&value),
+            credential: None,
+        });
+    }
+}
+
+/// Whether a command-line flag names a secret (`--password`, `--api-key`, redis's
+/// `--requirepass` and `--masterauth`).
+fn names_secret(flag: &str) -> bool {
+    let bare = flag.trim_start_matches('-');
+    let upper = bare.to_ascii_uppercase();
+    source::looks_secret(bare) || upper.ends_with("PASS") || upper.ends_with("AUTH")
+}
+
+/// A name for the env var that carries a command line's secret: the flag's, in env spelling,
+/// with `_SECRET` unless it says secret already (so every check by name sees it), or
+/// `COMMAND_SECRET`; numbered when the service has one of that name already.
+fn secret_name_for(flag: Option<&str>, env: &[EnvVar]) -> String {
+    let base = match flag {
+        Some(flag) => {
+            let name: String = flag
+                .trim_start_matches('-')
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .collect();
+            if source::looks_secret(&name) {
+                name
+            } else {
+                format!("{name}_SECRET")
+            }
+        }
+        None => "COMMAND_SECRET".to_string(),
+    };
+    let taken = |name: &str| env.iter().any(|e| e.name == name);
+    let mut name = base.clone();
+    let mut number = 1;
+    while taken(&name) {
+        number += 1;
+        name = format!("{base}_{number}");
+    }
+    name
 }
 
 fn describe_health(health: &Health) -> String {
@@ -1511,6 +1595,58 @@ fn unique_names(drafts: &mut [Draft]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_line_secrets_become_secret_env_vars() {
+        let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+        let mut command: Vec<String> = [
+            "redis-server",
+            "--requirepass",
+            "s3cret-pass",
+            "--port",
+            "6379",
+            "--masterauth=other-pass",
+            &format!("--token={token}"),
+            "postgres://app:pw123@db:5432/app",
+            "--password",
+            "${FROM_ENV}",
+            "--api-key",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let mut env =
+            vec![EnvVar { name: "COMMAND_SECRET".into(), secret: true, ..EnvVar::default() }];
+        withhold_command_secrets(&mut command, &mut env);
+        assert_eq!(
+            command,
+            [
+                "redis-server",
+                "--requirepass",
+                "${REQUIREPASS_SECRET}",
+                "--port",
+                "6379",
+                "--masterauth=${MASTERAUTH_SECRET}",
+                "--token=${TOKEN}",
+                "${COMMAND_SECRET_2}",
+                "--password",
+                "${FROM_ENV}",
+                "--api-key",
+            ]
+        );
+        let added: Vec<(&str, bool, Option<&str>)> = env[1..]
+            .iter()
+            .map(|e| (e.name.as_str(), e.secret && e.default.is_none(), e.masked.as_deref()))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                ("REQUIREPASS_SECRET", true, None),
+                ("MASTERAUTH_SECRET", true, None),
+                ("TOKEN", true, None),
+                ("COMMAND_SECRET_2", true, Some("postgres://app:***@db:5432/app")),
+            ]
+        );
+    }
 
     #[test]
     fn descriptors_join_the_service_of_their_folder_or_add_one() {

@@ -12,12 +12,14 @@
 //! bounded), which are folders the image already holds (a compose mount for live reloading),
 //! which are folders too large to deliver, the host's sockets and system paths, and which are
 //! data (left to the volume rules of the assembly). It reads files through the walk only, so
-//! nothing outside the repository is ever read; a secret's content is never read.
+//! nothing outside the repository is ever read; a secret's content is never read, and a file
+//! found to hold a secret by its value (a token, a URL password) is delivered as a secret.
 
 use sha2::{Digest, Sha256};
 
 use super::compose::{ComposeService, FileObject, Located, Mount, VolumeSource};
 use super::dockerfile::Fact;
+use super::source::secret_shape;
 use super::walk::{self, RepoFiles};
 use super::{Evidence, FileKind, HostMount, HostMountKind, Note, RuntimeFile};
 
@@ -314,6 +316,31 @@ fn config_file(
     } else {
         files.read_text(rel, notes)
     };
+    // A file holding a secret by its value (a token, a URL password) is delivered from Vault
+    // as a compose secret would be: its text must not go into the job.
+    if let Some(what) = content.as_deref().and_then(secret_shape) {
+        notes.push(Note::file(
+            rel,
+            format!(
+                "mounted at {destination} and holds {what}: rendered from Vault, not carried in \
+                 the job"
+            ),
+        ));
+        let name: String = walk::file_name(rel)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        return Some(RuntimeFile {
+            source: rel.to_string(),
+            destination: destination.to_string(),
+            kind: FileKind::Secret { name },
+            content: None,
+            digest: None,
+            hosts: Vec::new(),
+            executable: false,
+            evidence,
+        });
+    }
     let digest = content.as_deref().map(digest_of);
     Some(RuntimeFile {
         source: rel.to_string(),
@@ -350,6 +377,10 @@ pub fn baked(
         // A candidate that cannot be read is not one; the Dockerfile's own reading reports
         // the file if it matters.
         let Some(text) = files.read_text(&rel, &mut Vec::new()) else { continue };
+        // The image holds it already; a copy in the job would put its secret in the job file.
+        if secret_shape(&text).is_some() {
+            continue;
+        }
         let evidence = Evidence::at(
             dockerfile,
             Some(copy.line),

@@ -13,7 +13,8 @@
 //! (`grpc.health.v1`), or routes a health path; it does not understand the code, so a value
 //! computed at run time is not seen.
 //!
-//! It also owns [`looks_secret`], the one place that decides which env names hold secrets, and
+//! It also owns [`looks_secret`] and [`holds_secret`], the one place that decides which env
+//! vars hold secrets (by name, and by value: token shapes, URL passwords, random strings), and
 //! [`hosts_in`], which reads the hosts an env value points at (`DB_HOST=db`,
 //! `REDIS_URL=redis://redis:6379`) so the assembly can tell which services depend on which.
 
@@ -27,7 +28,7 @@ mod hosts;
 mod secrets;
 
 pub use hosts::{HostLiteral, MAX_HOST_LITERALS};
-pub use secrets::looks_secret;
+pub use secrets::{holds_secret, looks_random, looks_secret, mask_secret_shapes, secret_shape};
 
 use super::dockerfile::MAX_PORTS;
 use super::read::{documents, parse_yaml, ReadText};
@@ -631,8 +632,9 @@ pub fn scan_text(
             let Some(name) = captures.name("name") else { continue };
             let name = name.as_str().to_string();
             let line = lines.at(captures.get(0).map_or(0, |m| m.start()));
-            let secret = looks_secret(&name);
-            let default = if secret { None } else { default_of(&captures) };
+            // A secret default, by the name or by the value (`os.getenv("X", "ghp_...")`), is
+            // dropped: the code holds it, the job must not.
+            let default = default_of(&captures).filter(|d| !holds_secret(&name, d));
             let what = match &default {
                 Some(d) => format!("reads env {name} (default {d:?})"),
                 None => format!("reads env {name}"),

@@ -16,7 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::analyze::source::looks_secret;
+use crate::analyze::source::{holds_secret, looks_secret, mask_secret_shapes};
 use crate::jobspec::edit::{self, ConstraintText, Edit};
 use crate::jobspec::render::{render_job, RenderOptions};
 use crate::jobspec::validate::{is_valid, validate_source};
@@ -48,8 +48,9 @@ pub fn untrusted(source: &str, text: &str) -> String {
 }
 
 /// Redacts secret-looking values in free text (logs, READMEs): the values of
-/// `NAME=value`/`NAME: value` pairs whose name looks secret, bearer tokens, passwords in URLs,
-/// and every value in `known` (environment values of the job), longest first.
+/// `NAME=value`/`NAME: value` pairs whose name or value looks secret, bearer tokens, passwords
+/// in URLs, well-known token shapes, and every value in `known` (environment values of the
+/// job), longest first.
 pub fn redact_text(text: &str, known: &[String]) -> String {
     static PAIR: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"(?i)\b([A-Z][A-Z0-9_.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;]+)"#)
@@ -72,14 +73,16 @@ pub fn redact_text(text: &str, known: &[String]) -> String {
     out = PAIR
         .replace_all(&out, |caps: &regex::Captures| {
             let name = caps[1].replace(['.', '-'], "_");
-            if looks_secret(&name) {
+            if holds_secret(&name, caps[3].trim_matches(['"', '\''])) {
                 format!("{}{}{REDACTED}", &caps[1], &caps[2])
             } else {
                 caps[0].to_string()
             }
         })
         .into_owned();
-    URL_PASSWORD.replace_all(&out, format!("://${{1}}:{REDACTED}@")).into_owned()
+    out = URL_PASSWORD.replace_all(&out, format!("://${{1}}:{REDACTED}@")).into_owned();
+    // Token shapes (`ghp_...`, `AKIA...`, a JWT, a private key) wherever they stand.
+    mask_secret_shapes(&out, REDACTED).unwrap_or(out)
 }
 
 /// Every environment value of the job's tasks: they are redacted from logs before sending.

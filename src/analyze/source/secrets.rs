@@ -1,9 +1,16 @@
-//! Which env names hold secrets: the word lists and the rules of [`looks_secret`].
+//! Which env vars hold secrets, by name ([`looks_secret`]) and by value ([`secret_shape`],
+//! [`holds_secret`]): the word lists, the well-known token shapes and the entropy rule.
 //!
 //! Withholding a value costs a question to the user; leaking one costs a rotated credential.
 //! The rules lean to withholding, but a near miss (`TOKENIZER_MODEL`, `KEYCLOAK_URL`) must not
 //! turn every config value into a question; the table-driven test in `source/tests.rs` lists
 //! both sides.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::analyze::links::has_url_password;
 
 /// Words that end a name whose value describes a secret rather than holding it: a lifetime,
 /// a length, where the secret lives (`PASSWORD_FILE` holds a path), what it is called.
@@ -96,6 +103,159 @@ const SECRET_WORDS: &[&str] =
 /// Words before `KEY` that make it a non-secret key (a public key, a partition key).
 const PUBLIC_KEYS: &[&str] =
     &["PUBLIC", "PUBLISHABLE", "PARTITION", "ROUTING", "SORT", "PRIMARY", "CACHE", "FOREIGN"];
+
+/// Words that make a name secret-ish: not secret by the name alone (`SESSION_SIGNING`,
+/// `API_KEY_ID`), but a secret when the value looks random.
+const SECRETISH_WORDS: &[&str] = &[
+    "KEY",
+    "KEYS",
+    "TOKEN",
+    "AUTH",
+    "SECRET",
+    "SIGNING",
+    "SIGNATURE",
+    "HMAC",
+    "CIPHER",
+    "CRYPT",
+    "SESSION",
+    "COOKIE",
+    "SALT",
+    "NONCE",
+    "SEED",
+    "CREDS",
+    "PASS",
+    "PRIVATE",
+    "API",
+    "LICENSE",
+    "CLIENT",
+    "ACCESS",
+    "BEARER",
+    "JWT",
+    "WEBHOOK",
+];
+
+/// Shortest value the entropy rule looks at: shorter random strings are rare as secrets and
+/// common as identifiers.
+const ENTROPY_MIN_LENGTH: usize = 20;
+
+/// Bits per character over which a value counts as random: base64 of random bytes gives 4.5 to
+/// 5.5, hex at most 4, words and sentences 3 to 4.
+const ENTROPY_BITS: f64 = 4.0;
+
+/// Well-known token shapes, each with the name a report gives it. Searched anywhere in a value
+/// (a command line, a URL, a PEM file's text), on word boundaries where the shape has one.
+const SHAPES: &[(&str, &str)] = &[
+    ("a GitHub token", r"\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
+    ("a GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("an AWS access key", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    ("a Slack token", r"\bxox[abpr]-[A-Za-z0-9-]{10,}"),
+    ("a Stripe key", r"\b[sr]k_live_[A-Za-z0-9]{16,}"),
+    ("a private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"),
+    ("a JWT", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}"),
+];
+
+/// The compiled [`SHAPES`], one alternation per shape, compiled once per process.
+fn shapes() -> &'static [(&'static str, Regex)] {
+    static COMPILED: LazyLock<Vec<(&str, Regex)>> = LazyLock::new(|| {
+        SHAPES
+            .iter()
+            .map(|(what, pattern)| {
+                (*what, Regex::new(pattern).unwrap_or_else(|_| unreachable!("fixed pattern")))
+            })
+            .collect()
+    });
+    &COMPILED
+}
+
+/// A match of a shape whose body is a placeholder (`ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`,
+/// `sk_live_0000...`) has few distinct characters; a real token has many.
+fn is_placeholder(found: &str) -> bool {
+    let body = found.rsplit(['_', '-']).next().unwrap_or(found);
+    let distinct: std::collections::BTreeSet<char> = body.chars().collect();
+    !found.starts_with("-----") && distinct.len() < 6
+}
+
+/// The well-known token shape the value holds somewhere (`"a GitHub token"`), or a password in
+/// a URL (`"a URL password"`), if any: the value is a secret whatever its name.
+pub fn secret_shape(value: &str) -> Option<&'static str> {
+    let shape = shapes()
+        .iter()
+        .find(|(_, regex)| regex.find_iter(value).any(|found| !is_placeholder(found.as_str())));
+    match shape {
+        Some((what, _)) => Some(what),
+        None => has_url_password(value).then_some("a URL password"),
+    }
+}
+
+/// The value with every well-known token shape found in it replaced by `mask` (`***`), when it
+/// has one (a command line, an evidence line, a log). URL passwords are `links`' to mask.
+pub fn mask_secret_shapes(value: &str, mask: &str) -> Option<String> {
+    let mut out = value.to_string();
+    let mut changed = false;
+    for (_, regex) in shapes() {
+        let masked = regex.replace_all(&out, |c: &regex::Captures<'_>| {
+            if is_placeholder(&c[0]) {
+                c[0].to_string()
+            } else {
+                changed = true;
+                mask.to_string()
+            }
+        });
+        out = masked.into_owned();
+    }
+    changed.then_some(out)
+}
+
+/// Shannon entropy of the value, in bits per character.
+fn entropy(value: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let total = value.chars().count() as f64;
+    counts.values().map(|&n| n as f64 / total).map(|p| -p * p.log2()).sum()
+}
+
+/// Whether the value looks like random key material: at least [`ENTROPY_MIN_LENGTH`]
+/// characters of one token (no spaces), over [`ENTROPY_BITS`] bits a character, mixing at
+/// least two of lower case, upper case and digits. Identifiers that are random by design but
+/// public are not: hex (git SHAs, digests), UUIDs, `sha256:` digests, URLs, paths.
+pub fn looks_random(value: &str) -> bool {
+    let value = value.trim();
+    if value.len() < ENTROPY_MIN_LENGTH
+        || value.contains(char::is_whitespace)
+        || value.contains("://")
+        || value.starts_with('/')
+        || value.contains("sha256:")
+        || value.contains("sha512:")
+        || value.starts_with("${")
+    {
+        return false;
+    }
+    let hex_or_uuid = value.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if hex_or_uuid {
+        return false;
+    }
+    let classes = [
+        value.chars().any(|c| c.is_ascii_lowercase()),
+        value.chars().any(|c| c.is_ascii_uppercase()),
+        value.chars().any(|c| c.is_ascii_digit()),
+    ];
+    classes.iter().filter(|&&has| has).count() >= 2 && entropy(value) > ENTROPY_BITS
+}
+
+/// Whether a name is secret-ish: one of its words is in [`SECRETISH_WORDS`], or it looks
+/// secret outright.
+fn secretish(name: &str) -> bool {
+    looks_secret(name) || words(name).iter().any(|w| SECRETISH_WORDS.contains(&w.as_str()))
+}
+
+/// Whether an env var holds a secret, by its name or by its value: a secret-looking name
+/// ([`looks_secret`]), a well-known token shape or URL password anywhere in the value
+/// ([`secret_shape`]), or a random-looking value ([`looks_random`]) under a secret-ish name.
+pub fn holds_secret(name: &str, value: &str) -> bool {
+    looks_secret(name) || secret_shape(value).is_some() || (secretish(name) && looks_random(value))
+}
 
 /// Splits an env name into upper-case words at `_`, `-`, `.`, and camelCase boundaries.
 pub(super) fn words(name: &str) -> Vec<String> {

@@ -1,4 +1,4 @@
-//! Tests of the source scan, of `looks_secret` and of `hosts_in`.
+//! Tests of the source scan, of `looks_secret`, of secrets by value and of `hosts_in`.
 
 use super::secrets::words;
 use super::*;
@@ -521,6 +521,97 @@ fn secret_names() {
     for (name, secret) in cases {
         assert_eq!(looks_secret(name), secret, "{name}");
     }
+}
+
+/// A random-looking body for the token shapes, built here so that no scanner takes the test
+/// file for a leak.
+const BODY: &str = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+
+#[test]
+fn secrets_recognised_by_shape_wherever_they_stand() {
+    let cases = [
+        (format!("ghp_{BODY}"), "a GitHub token"),
+        (format!("gho_{BODY}"), "a GitHub token"),
+        (format!("ghs_{BODY}"), "a GitHub token"),
+        (format!("github_pat_11AB{BODY}_{BODY}"), "a GitHub token"),
+        (format!("glpat-{}", &BODY[..20]), "a GitLab token"),
+        ("AKIAQ3EXAMPLE7W4RZ5N".to_string(), "an AWS access key"),
+        (format!("xoxb-1234567890-{}", &BODY[..24]), "a Slack token"),
+        (format!("xoxp-{}", &BODY[..16]), "a Slack token"),
+        (format!("sk_live_{}", &BODY[..24]), "a Stripe key"),
+        (format!("rk_live_{}", &BODY[..24]), "a Stripe key"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE...".to_string(), "a private key"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----".to_string(), "a private key"),
+        (format!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.{}", &BODY[..20]), "a JWT"),
+        ("postgres://app:{p}@db:5432/app".replace("{p}", "hunter2x"), "a URL password"),
+        // Inside a longer value: a command line, a header.
+        (format!("redis-server --token {BODY} --key ghp_{BODY}"), "a GitHub token"),
+        (format!("Authorization: Bearer glpat-{}", &BODY[..20]), "a GitLab token"),
+    ];
+    for (value, what) in &cases {
+        assert_eq!(secret_shape(value), Some(*what), "{value}");
+        assert!(holds_secret("PLAIN_SETTING", value), "{value}");
+    }
+}
+
+#[test]
+fn public_values_are_not_secrets_by_value() {
+    let cases = [
+        "sha256:4a2d3c5f9e8b7a6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d",
+        "nginx@sha256:4a2d3c5f9e8b7a6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d",
+        "3f9c2e1d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d",
+        "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "cGFzc3dvcmQxMjM=",
+        "aGVsbG8gd29ybGQ=",
+        "https://example.com/api/v1?page=2",
+        "postgres://app@db:5432/app",
+        "redis://redis:6379/0",
+        "changeme",
+        "your-token-here",
+        "CHANGE_ME_IN_PRODUCTION",
+        "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "AKIAXXXXXXXXXXXXXXXX",
+        "sk_live_0000000000000000000000",
+        "com.example.service.ApplicationMain",
+        "/usr/local/lib/python3.12/site-packages",
+        "-----BEGIN CERTIFICATE-----",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx public",
+    ];
+    for value in cases {
+        assert_eq!(secret_shape(value), None, "{value}");
+        for name in ["SIGNING_KEY_ID", "API_CLIENT", "IMAGE", "GIT_SHA", "REQUEST_ID"] {
+            assert!(!holds_secret(name, value), "{name}={value}");
+        }
+    }
+}
+
+#[test]
+fn random_values_are_secrets_under_secretish_names_only() {
+    let random = "Zq8vK2pX7mR4tY9wB3nF6hJ1sL5dG0cA";
+    assert!(looks_random(random));
+    for name in ["SESSION_SIGNING", "API_KEY_ID", "AUTH_CLIENT_ID", "COOKIE_VALUE"] {
+        assert!(!looks_secret(name), "{name} is not secret by name");
+        assert!(holds_secret(name, random), "{name}");
+    }
+    for name in ["IMAGE_TAG", "LOG_LEVEL", "BUILD"] {
+        assert!(!holds_secret(name, random), "{name}");
+    }
+    // Short, spaced, hex or a reference: never random enough.
+    for value in ["Zq8vK2pX7mR4", "the quick brown fox jumps over it", "${SESSION_SIGNING}"] {
+        assert!(!looks_random(value), "{value}");
+    }
+    // A secret name holds a secret whatever the value.
+    assert!(holds_secret("DB_PASSWORD", "changeme"));
+}
+
+#[test]
+fn secret_shapes_masked_in_a_line() {
+    let line = format!("app --token ghp_{BODY} --region eu-west-1");
+    assert_eq!(
+        mask_secret_shapes(&line, "***").as_deref(),
+        Some("app --token *** --region eu-west-1")
+    );
+    assert_eq!(mask_secret_shapes("app --port 8080", "***"), None);
 }
 
 /// Hosts and ports a case expects.

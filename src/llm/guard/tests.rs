@@ -90,6 +90,15 @@ fn secret_values_are_redacted_from_text() {
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9", "Authorization: [redacted] [redacted]"),
         ("postgres://shop:pw123@db:5432/shop", "postgres://shop:[redacted]@db:5432/shop"),
         ("short ab stays", "short ab stays"),
+        // By value, whatever the name: a token shape anywhere, a random value under a
+        // secret-ish name.
+        ("GITHUB_PAT=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 set", "GITHUB_PAT=[redacted] set"),
+        ("pushed with ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8.", "pushed with [redacted]."),
+        ("SESSION_SIGNING=Zq8vK2pX7mR4tY9wB3nF6hJ1sL5dG0cA", "SESSION_SIGNING=[redacted]"),
+        (
+            "IMAGE_TAG=Zq8vK2pX7mR4tY9wB3nF6hJ1sL5dG0cA",
+            "IMAGE_TAG=Zq8vK2pX7mR4tY9wB3nF6hJ1sL5dG0cA",
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(redact_text(text, &known), expected, "{text}");

@@ -5,7 +5,7 @@
 //!
 //! It is stateful: a test (or the `fakes` binary's `--fault` option) plays a [`Fault`] for the
 //! requests it matches, every time or the next `n` times, and reads back how many requests
-//! each fault answered. What it does not play is a refused connection: a port nothing listens
+//! each fault answered and every request the fake received ([`FaultSwitch::seen`]). What it does not play is a refused connection: a port nothing listens
 //! on does that ([`refused_url`]), since a listening socket always accepts.
 
 use std::sync::{Arc, Mutex};
@@ -172,7 +172,12 @@ struct Played {
     faults: Vec<Fault>,
     /// Requests answered by a fault, as `METHOD /path`.
     answered: Vec<String>,
+    /// Every request received, as `METHOD /path?query`, a line break, and its body.
+    seen: Vec<String>,
 }
+
+/// Most bytes of a request body the fake reads (a git push of a whole repository fits).
+const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// The faults a fake plays now; cloned handles share them.
 #[derive(Debug, Clone, Default)]
@@ -194,6 +199,13 @@ impl FaultSwitch {
     /// The requests a fault answered (or held), as `METHOD /path`, oldest first.
     pub fn answered(&self) -> Vec<String> {
         self.lock().answered.clone()
+    }
+
+    /// Every request the fake received, faulted or not, oldest first: `METHOD /path?query`, a
+    /// line break, and the body as text (lossy UTF-8). Headers are left out: they carry the
+    /// credentials the service is meant to receive.
+    pub fn seen(&self) -> Vec<String> {
+        self.lock().seen.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Played> {
@@ -228,6 +240,13 @@ pub(crate) async fn play(
 ) -> Response {
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    switch.lock().seen.push(format!("{method} {}\n{text}", parts.uri));
+    let request = Request::from_parts(parts, Body::from(bytes));
     let Some(failure) = switch.take(&method, &path) else { return next.run(request).await };
     match failure {
         Failure::Status { status, body } => {
