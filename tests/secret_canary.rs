@@ -306,3 +306,42 @@ fn pull_request_story(base: &BTreeMap<String, String>) {
     let deployed = outputs.last().map(output_text).unwrap_or_default();
     assert!(deployed.contains("healthy"), "the merged job was deployed:\n{all}");
 }
+
+/// A token in a Dockerfile HEALTHCHECK URL (issue 13) reaches neither the analysis nor the
+/// job: the service is checked by its port.
+#[test]
+fn a_token_in_a_health_url_is_never_written() {
+    let token = "ghp_HealthCheck0123456789abcdefghijklmnopq";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM python:3.12\nWORKDIR /app\nCOPY . .\nEXPOSE 8080\n\
+             HEALTHCHECK CMD curl -f \"http://localhost:8080/health?token={token}\"\n\
+             CMD [\"python\", \"app.py\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("app.py"), "print(1)\n").unwrap();
+    for args in [
+        &["analyze", "--format", "json"][..],
+        &["analyze"][..],
+        &["generate", "--no-questions", "-o", "-"][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .args(args)
+            .args(["--path", dir.path().to_str().unwrap()])
+            .env_remove("NOMAD_ADDR")
+            .env_remove("VAULT_ADDR")
+            .env_remove("CONSUL_HTTP_ADDR")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {text}");
+        assert!(!text.contains(token), "{args:?} shows the token:\n{text}");
+    }
+}

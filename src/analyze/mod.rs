@@ -1237,9 +1237,19 @@ fn finish(mut draft: Draft) -> Service {
             }
         }
     }
-    if let Some((mut check, evidence)) = health {
+    if let Some((mut check, mut evidence)) = health {
+        if let Some(masked) = source::mask_secret_shapes(&evidence.what, "***") {
+            evidence.what = masked;
+        }
         if check.port.is_some() && check.port == main {
             check.port = None;
+        }
+        // A token in the health URL would reach the job file and every report: the service is
+        // checked by its port instead, and the path is never kept.
+        if check.path.as_deref().is_some_and(|p| source::secret_shape(p).is_some()) {
+            check = Health { kind: HealthKind::Tcp, path: None, port: check.port };
+            let what = "its health URL carries a token: checked by port, the URL not kept";
+            draft.service.evidence.push(Evidence::at(&evidence.file, evidence.line, what));
         }
         draft.service.evidence.push(evidence);
         draft.service.health = Some(check);
