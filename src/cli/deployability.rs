@@ -1235,15 +1235,6 @@ fn judge_user(placed: &Placement, check: &UserCheck) -> Found {
     Ok(())
 }
 
-/// The image without its tag or digest (`redis:7` → `redis`, `host:5000/a/b` → `host:5000/a/b`).
-fn repository(image: &str) -> &str {
-    let image = image.split('@').next().unwrap_or(image);
-    match image.rfind(':') {
-        Some(colon) if !image[colon..].contains('/') => &image[..colon],
-        _ => image,
-    }
-}
-
 fn judge_image(placed: &Placement, check: &ImageCheck) -> Found {
     let image = placed
         .main_task()
@@ -1255,14 +1246,17 @@ fn judge_image(placed: &Placement, check: &ImageCheck) -> Found {
             return Err(format!("the image is {image}"));
         }
     }
-    if !check.repository.is_empty() && !check.repository.iter().any(|r| r == repository(image)) {
+    if !check.repository.is_empty()
+        && !check.repository.iter().any(|r| r == crate::analyze::published::without_tag(image))
+    {
         return Err(format!("the image is {image}"));
     }
     if check.not.as_deref() == Some(image) {
         return Err(format!("the image is {image}"));
     }
     if check.pinned {
-        let tagged = image.contains('@') || repository(image).len() < image.len();
+        let tagged = image.contains('@')
+            || crate::analyze::published::without_tag(image).len() < image.len();
         if !tagged || image.ends_with(":latest") {
             return Err(format!("the image {image} is not pinned to a version"));
         }
