@@ -406,6 +406,11 @@ pub struct OtherPort {
     pub protocol: Protocol,
     /// What it serves (`X Protocol`, `cluster transport`, `management UI`).
     pub what: String,
+    /// Served with the image's defaults and part of what people use it for (Pi-hole's web
+    /// interface), so a check of it says something; the others depend on configuration and
+    /// are registered without one.
+    #[serde(default)]
+    pub checked: bool,
 }
 
 /// How to check the image from Nomad.
@@ -1439,7 +1444,7 @@ mod tests {
             ("nginx:alpine", "awesome-compose/wasmedge-mysql-nginx/compose.yml:3",
              "nginx; port Http 80; user -; data -; check Tcp 80; pin -"),
             ("mongo", "awesome-compose/nginx-flask-mongo/compose.yaml:29",
-             "mongo; port Tcp 27017; user 999:999 chowns; data /data/db,/data/configdb; check Tcp 27017; pin 8.0"),
+             "mongo; port Tcp 27017; user 999:999 chowns; data /data/db; check Tcp 27017; pin 8.0"),
             ("itzg/minecraft-server", "awesome-compose/minecraft/compose.yaml:3",
              "itzg/minecraft-server; port Tcp 25565; user 1000:1000 chowns; data /data; check Tcp 25565; pin -"),
             ("visibilityspots/cloudflared", "awesome-compose/pihole-cloudflared-DoH/compose.yaml:4",

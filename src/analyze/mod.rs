@@ -719,7 +719,9 @@ fn apply_stack(
     draft.grpc |= stack.grpc;
     if draft.service.role == Role::App {
         for backing in &stack.backing {
-            draft.service.evidence.push(stack_evidence(format!("uses a {backing} client")));
+            let evidence = stack_evidence(format!("uses a {backing} client"));
+            draft.service.evidence.push(evidence.clone());
+            draft.service.clients.push(Client { backing: backing.clone(), evidence });
         }
     }
 
@@ -935,6 +937,23 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
         for file in drafts[i].service.files.iter().skip(delivered) {
             drafts[i].service.evidence.push(file.evidence.clone());
         }
+        // Docker secrets those files read and nothing gives the service.
+        let given: Vec<String> =
+            drafts[i].service.files.iter().map(|f| f.destination.clone()).collect();
+        let given: Vec<&str> = given.iter().map(String::as_str).collect();
+        let unprovided: Vec<RuntimeFile> = drafts[i]
+            .service
+            .files
+            .iter()
+            .flat_map(|file| run_files::secrets_read_by(file, &given))
+            .collect();
+        for secret in unprovided {
+            if drafts[i].service.files.iter().any(|f| f.destination == secret.destination) {
+                continue;
+            }
+            drafts[i].service.evidence.push(secret.evidence.clone());
+            drafts[i].service.files.push(secret);
+        }
         // Host names written into the code; a literal that is an env read's default is a
         // setting (its variable overrides it), not a name the code is stuck with.
         let literals = std::mem::take(&mut drafts[i].code_literals);
@@ -969,6 +988,7 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
                 port: literal.port,
                 evidence,
                 setting: literal.setting,
+                with_password: literal.with_password,
             });
         }
         for (j, port, evidence) in found {

@@ -92,6 +92,10 @@ pub struct Service {
     /// networking, a runtime, sysctls), each a setting a Nomad client must allow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub privileges: Vec<Privilege>,
+    /// Backing services its dependency manifest has a client library for (`postgres`,
+    /// `redis`), with where: what the code talks to, whatever address it is given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<Client>,
 }
 
 impl Service {
@@ -125,6 +129,7 @@ impl Service {
             stop_signal: None,
             published_images: Vec::new(),
             privileges: Vec::new(),
+            clients: Vec::new(),
         }
     }
 }
@@ -240,6 +245,18 @@ pub struct CodeHost {
     /// it masked as `***`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<(String, String)>,
+    /// The same line writes a password: the code logs in with credentials written in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_password: bool,
+}
+
+/// A backing service the code has a client library for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// The kind of backing service (`postgres`, `mysql`, `redis`).
+    pub backing: String,
+    /// The manifest that lists the library.
+    pub evidence: Evidence,
 }
 
 /// An image the repository publishes for a service.

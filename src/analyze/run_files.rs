@@ -400,6 +400,57 @@ pub fn baked(
     found
 }
 
+/// Docker secrets a delivered configuration file reads (`ssl_certificate
+/// /run/secrets/revprox_cert;`) that the service is not given otherwise: on Docker a stack
+/// file or `docker secret` provides them; on Nomad nothing does, so each becomes a secret file
+/// rendered from Vault at the same path. `given` holds the paths the service already receives.
+pub fn secrets_read_by(file: &RuntimeFile, given: &[&str]) -> Vec<RuntimeFile> {
+    const PREFIX: &str = "/run/secrets/";
+    let Some(text) = &file.content else { return Vec::new() };
+    let mut found: Vec<RuntimeFile> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        // A comment names a path it does not read.
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find(PREFIX) {
+            let after = &rest[at + PREFIX.len()..];
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
+            rest = &after[name.len()..];
+            let destination = format!("{PREFIX}{name}");
+            if name.is_empty()
+                || given.contains(&destination.as_str())
+                || found.iter().any(|f| f.destination == destination)
+            {
+                continue;
+            }
+            let line = u32::try_from(number + 1).unwrap_or(u32::MAX);
+            found.push(RuntimeFile {
+                source: file.source.clone(),
+                destination: destination.clone(),
+                kind: FileKind::Secret { name },
+                content: None,
+                digest: None,
+                hosts: Vec::new(),
+                executable: false,
+                evidence: Evidence::at(
+                    &file.source,
+                    Some(line),
+                    format!(
+                        "reads {destination}, a Docker secret nothing in the repository gives \
+                         the service"
+                    ),
+                ),
+            });
+        }
+    }
+    found
+}
+
 /// Files that configure a server rather than being its code or assets.
 fn looks_like_config(path: &str) -> bool {
     let name = walk::file_name(path).to_ascii_lowercase();

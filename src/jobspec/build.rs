@@ -210,14 +210,10 @@ fn static_needs(deployed: &[&analyze::Service]) -> BTreeMap<String, BTreeMap<u16
         for var in service.env.iter().filter(|v| !v.secret && v.origin != analyze::EnvOrigin::Image)
         {
             let Some(value) = &var.default else { continue };
-            if !environment::is_address_name(&var.name) {
-                continue;
-            }
+            let is_address = environment::is_address_name(&var.name);
             for target in deployed.iter().filter(|t| t.name != service.name) {
-                let mention = std::iter::once(&target.name)
-                    .chain(&target.aliases)
-                    .find_map(|host| environment::host_mention(value, host));
-                let Some((_, _, None)) = mention else { continue };
+                let mention = environment::target_mention(value, is_address, target);
+                let Some((_, (_, _, None))) = mention else { continue };
                 if environment::has_sibling_port(&var.name, service) || value.contains("://") {
                     continue;
                 }
@@ -920,7 +916,11 @@ impl<'a> Builder<'a> {
             .as_deref()
             .filter(|_| service.source == Source::Image)
             .and_then(analyze::images::facts);
-        let known_ports: Option<Vec<u16>> = facts.and_then(|f| f.port).map(|p| vec![p.number]);
+        let known_ports: Option<Vec<u16>> = facts.and_then(|f| {
+            let main = f.port?;
+            let served = f.other_ports.iter().filter(|o| o.checked).map(|o| o.number);
+            Some(std::iter::once(main.number).chain(served).collect())
+        });
         let mut out = Vec::new();
         for (index, port) in ports.iter().enumerate() {
             if port.port.protocol == Protocol::Udp {

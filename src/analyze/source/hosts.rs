@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{built_in, SourceKind};
+use crate::analyze::links::url_password;
 
 /// Most host literals kept per scanned folder.
 pub const MAX_HOST_LITERALS: usize = 200;
@@ -35,6 +36,9 @@ pub struct HostLiteral {
     /// (`SPRING_DATASOURCE_URL` for `spring.datasource.url`) and the property's value, with a
     /// URL password masked (`***`).
     pub setting: Option<(String, String)>,
+    /// Its line also writes a password (`postgres://u:pw@db/x`, `Server=db;Password=pw;`):
+    /// the code logs in with credentials no job can change.
+    pub with_password: bool,
 }
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
@@ -61,6 +65,10 @@ static CONNECT_CALL: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?i)\b\w*(?:connect|connection|client|dial|redis|mongo)\w*\s*\(\s*["']([A-Za-z][A-Za-z0-9_.-]*)["']\s*[,)]"#,
     )
 });
+static PORT_KEY: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r"(?i)(?:^|;)\s*port\s*=\s*(\d{1,5})\s*(?:;|$)"));
+static PASSWORD_KEY: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r#"(?i)(?:^|[;"'\s])(?:password|pwd)\s*=\s*[^;"'\s{$]"#));
 static SPRING_PROPERTY: LazyLock<Regex> =
     LazyLock::new(|| built_in(r"(?m)^[ \t]*([a-zA-Z][a-zA-Z0-9_.\-\[\]]*)[ \t]*[=:]"));
 static REQUIRED: LazyLock<Vec<(SourceKind, Regex)>> = LazyLock::new(|| {
@@ -99,6 +107,13 @@ fn scheme_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// Whether a line of code writes a password itself (`postgres://u:pw@db`, `Password=pw;`),
+/// not one the code fills in (`${process.env.PW}`, `{password}`, `%s`, `" + pw + "`).
+fn written_password(row: &str) -> bool {
+    let filled = |password: &str| password.contains(['$', '{', '%', '+', '"', '\'', '`']);
+    url_password(row).is_some_and(|password| !filled(password)) || PASSWORD_KEY.is_match(row)
+}
+
 /// Host-like literals in one file's text, in the order of the text.
 pub fn host_literals(
     kind: SourceKind,
@@ -106,7 +121,11 @@ pub fn host_literals(
     line_at: &dyn Fn(usize) -> u32,
 ) -> Vec<HostLiteral> {
     let mut found: Vec<(usize, HostLiteral)> = Vec::new();
+    let source = text;
     let mut push = |offset: usize, host: &str, port: Option<u16>, text: String| {
+        let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+        let row = &source[start..end];
         found.push((
             offset,
             HostLiteral {
@@ -115,6 +134,7 @@ pub fn host_literals(
                 text,
                 line: line_at(offset),
                 setting: None,
+                with_password: written_password(row),
             },
         ));
     };
@@ -135,10 +155,19 @@ pub fn host_literals(
     for regex in [&*TCP, &*CONNECTION_KEY, &*KEYWORD, &*HOST_PORT, &*CONNECT_CALL] {
         for captures in regex.captures_iter(text) {
             let (Some(all), Some(host)) = (captures.get(0), captures.get(1)) else { continue };
-            let port = captures.get(2).and_then(|p| p.as_str().parse().ok());
+            let mut port = captures.get(2).and_then(|p| p.as_str().parse().ok());
             let shown = all.as_str().trim_matches(|c| c == ';' || c == '"' || c == '\'').trim();
             // A connection string's text stops at its host: the rest may hold a password.
-            let shown = shown.split(';').next().unwrap_or(shown).to_string();
+            let mut shown = shown.split(';').next().unwrap_or(shown).to_string();
+            // Its port is often a key of its own further on (`server=db;...;port=3306`).
+            if port.is_none() && std::ptr::eq(regex, &*CONNECTION_KEY) {
+                let rest = &text[all.end()..];
+                let rest = &rest[..rest.find(['"', '\'', '\n']).unwrap_or(rest.len())];
+                if let Some(found) = PORT_KEY.captures(rest).and_then(|c| c.get(1)) {
+                    port = found.as_str().parse().ok();
+                    shown = format!("{shown};port={}", found.as_str());
+                }
+            }
             push(all.start(), host.as_str(), port, shown);
         }
     }
@@ -229,7 +258,34 @@ mod tests {
         assert_eq!(hosts(SourceKind::Jvm, java), [("db".to_string(), Some(3306))]);
         let connection_string =
             "string c = $\"server=db;user=root;database=example;port=3306;password={password}\";";
-        assert_eq!(hosts(SourceKind::CSharp, connection_string), [("db".to_string(), None)]);
+        // The port is a key of its own further on in the same string.
+        assert_eq!(
+            literals(SourceKind::CSharp, connection_string),
+            [("db".into(), Some(3306), "server=db;port=3306".into(), 1)]
+        );
+        // ...and only in the same string.
+        let apart = "c = \"server=db;user=root\"; other = \"port=3306;\";";
+        assert_eq!(hosts(SourceKind::CSharp, apart), [("db".to_string(), None)]);
+    }
+
+    #[test]
+    fn a_password_written_beside_the_host_is_told() {
+        let with = |text: &str| {
+            let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
+            host_literals(SourceKind::CSharp, text, &line_at)
+                .into_iter()
+                .map(|h| (h.host, h.with_password))
+                .collect::<Vec<_>>()
+        };
+        let url = "  connectionString: 'postgres://postgres:postgres@db/postgres'";
+        assert_eq!(with(url), [("db".to_string(), true)]);
+        let keys = "OpenDbConnection(\"Server=db;Username=postgres;Password=postgres;\");";
+        assert_eq!(with(keys), [("db".to_string(), true)]);
+        // A password read from a file or a variable is not written in the code.
+        let read = "$\"server=db;user=root;port=3306;password={password}\";";
+        assert_eq!(with(read), [("db".to_string(), false)]);
+        let no_password = "client = MongoClient(\"mongo:27017\")";
+        assert_eq!(with(no_password), [("mongo".to_string(), false)]);
     }
 
     #[test]

@@ -89,6 +89,9 @@ impl Builder<'_> {
                 }
             }
             let Some(reference) = self.secret_ref(&key, &subject, &owner, names) else { continue };
+            if var.name.to_ascii_uppercase().contains("PASS") {
+                self.password_in_code(service, &subject, analysis);
+            }
             handled.insert(var.name.clone());
             by_path.entry(reference.path).or_default().push((var.name.clone(), reference.key));
         }
@@ -140,6 +143,36 @@ impl Builder<'_> {
         };
         self.vault_access(&service.name, names, task, what);
         handled
+    }
+
+    /// Other services whose code logs in to `service` with a password written in it (the
+    /// voting app's `postgres://postgres:postgres@db/postgres`): the secret from Vault must be
+    /// that password, or they are locked out. Said once per password variable.
+    fn password_in_code(&mut self, service: &analyze::Service, subject: &str, analysis: &Analysis) {
+        let places: Vec<String> = analysis
+            .services
+            .iter()
+            .flat_map(|s| &s.code_hosts)
+            .filter(|h| h.service == service.name && h.with_password)
+            .map(|h| {
+                let line = h.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+                format!("{}{line}", h.evidence.file)
+            })
+            .collect();
+        if places.is_empty() {
+            return;
+        }
+        self.decide(
+            subject,
+            "must be the password written in the code",
+            format!(
+                "{} log in to {} with a password written in the code: the Vault secret must \
+                 hold that same password, or they are locked out (better, make the code read it \
+                 from a variable)",
+                places.join(", "),
+                service.name
+            ),
+        );
     }
 
     /// The Vault key and the service whose path holds it, for a secret variable: the shared
@@ -348,44 +381,42 @@ impl Builder<'_> {
             }
             let is_address = is_address_name(&var.name) || looks_like_address(default);
             let mut rewritten = None;
-            if is_address {
-                for target in analysis.services.iter().filter(|s| s.name != service.name) {
-                    let named = std::iter::once(&target.name)
-                        .chain(&target.aliases)
-                        .find_map(|host| host_mention(default, host).map(|m| (host.clone(), m)));
-                    let Some((host, (start, end, port))) = named else { continue };
-                    if !is_plain_value(default) {
-                        self.decide(
-                            &subject,
-                            "kept as written",
-                            format!(
-                                "it names {} but holds characters a template line cannot carry",
-                                target.name
-                            ),
-                        );
-                        break;
-                    }
-                    let reach = self.reach(target, port, names, deployed);
-                    // The image reads `host:port` there (Nextcloud's POSTGRES_HOST): give it both.
-                    let with_port = port.is_some() || takes_host_port(service, &var.name);
-                    let value = format!(
-                        "{}{}{}",
-                        &default[..start],
-                        reach.inline(left, right, with_port),
-                        &default[end..]
-                    );
+            for target in analysis.services.iter().filter(|s| s.name != service.name) {
+                let Some((host, (start, end, port))) = target_mention(default, is_address, target)
+                else {
+                    continue;
+                };
+                if !is_plain_value(default) {
                     self.decide(
                         &subject,
-                        format!("points at {}", reach.describe()),
-                        format!("its value names {host}; {}", reach_reason(&reach)),
+                        "kept as written",
+                        format!(
+                            "it names {} but holds characters a template line cannot carry",
+                            target.name
+                        ),
                     );
-                    if !with_port {
-                        self.host_only(service, var, target, &reach, &mut port_vars, lines);
-                    }
-                    pointed.insert(target.name.clone());
-                    rewritten = Some(value);
                     break;
                 }
+                let reach = self.reach(target, port, names, deployed);
+                // The image reads `host:port` there (Nextcloud's POSTGRES_HOST): give it both.
+                let with_port = port.is_some() || takes_host_port(service, &var.name);
+                let value = format!(
+                    "{}{}{}",
+                    &default[..start],
+                    reach.inline(left, right, with_port),
+                    &default[end..]
+                );
+                self.decide(
+                    &subject,
+                    format!("points at {}", reach.describe()),
+                    format!("its value names {host}; {}", reach_reason(&reach)),
+                );
+                if !with_port {
+                    self.host_only(service, var, target, &reach, &mut port_vars, lines);
+                }
+                pointed.insert(target.name.clone());
+                rewritten = Some(value);
+                break;
             }
             match rewritten {
                 Some(value) => {
@@ -405,11 +436,12 @@ impl Builder<'_> {
         }
         self.image_addresses(service, analysis, names, deployed, lines, &mut pointed);
         self.code_hosts(service, answers, analysis, names, deployed, lines, &mut pointed);
+        let unwired = self.unwired_clients(service, analysis, &pointed);
         for dependency in &service.depends_on {
             // A delivered file naming it is rewritten by the files step.
             let in_file =
                 service.files.iter().any(|f| f.hosts.iter().any(|h| &h.service == dependency));
-            if pointed.contains(dependency) || in_file {
+            if pointed.contains(dependency) || in_file || unwired.contains(dependency) {
                 continue;
             }
             let known = analysis.services.iter().any(|s| &s.name == dependency);
@@ -508,10 +540,9 @@ impl Builder<'_> {
             }
             let Some(default) = &address.default else { continue };
             for target in analysis.services.iter().filter(|s| s.name != service.name) {
-                let named = std::iter::once(&target.name)
-                    .chain(&target.aliases)
-                    .find_map(|host| host_mention(default, host));
-                let Some((start, end, port)) = named else { continue };
+                let Some((_, (start, end, port))) = target_mention(default, true, target) else {
+                    continue;
+                };
                 let reach = self.reach(target, port, names, deployed);
                 let value = format!(
                     "{}{}{}",
@@ -577,9 +608,7 @@ impl Builder<'_> {
                 .find_map(|h| h.setting.clone())
                 .filter(|(_, value)| !value.contains("***"));
             if let Some((variable, value)) = setting {
-                let mention = std::iter::once(&target.name)
-                    .chain(&target.aliases)
-                    .find_map(|host| host_mention(&value, host));
+                let mention = target_mention(&value, true, target).map(|(_, m)| m);
                 if let Some((start, end, port)) = mention.filter(|_| is_plain_value(&value)) {
                     let line = format!(
                         "{}{}{}",
@@ -629,6 +658,102 @@ impl Builder<'_> {
             );
             pointed.insert(dependency.to_string());
         }
+    }
+}
+
+impl Builder<'_> {
+    /// Backing services of the repository the code has a client for (a PostgreSQL driver in
+    /// `pom.xml`, and a postgres service) that no variable, delivered file or code names: the
+    /// address is set where the analysis cannot see (a profile's properties left out of the
+    /// repository, a library default), and on Nomad the compose name does not resolve. Said
+    /// with the setting that would carry it; returns the services said so.
+    fn unwired_clients(
+        &mut self,
+        service: &analyze::Service,
+        analysis: &Analysis,
+        pointed: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
+        let mut said = BTreeSet::new();
+        for client in &service.clients {
+            for target in analysis.services.iter().filter(|t| {
+                t.name != service.name && t.role.is_backing() && is_kind(t, &client.backing)
+            }) {
+                // A secret connection URL (`mysql://root:***@db:3306/x`) names it too.
+                let in_env = service.env.iter().any(|v| {
+                    [&v.masked, &v.default]
+                        .into_iter()
+                        .flatten()
+                        .any(|value| target_mention(value, true, target).is_some())
+                });
+                let named = pointed.contains(&target.name)
+                    || in_env
+                    || service.code_hosts.iter().any(|h| h.service == target.name)
+                    || service
+                        .files
+                        .iter()
+                        .any(|f| f.hosts.iter().any(|h| h.service == target.name));
+                if named || !said.insert(target.name.clone()) {
+                    continue;
+                }
+                let setting = framework_setting(service.framework.as_deref(), &client.backing)
+                    .map(|(variable, example)| {
+                        format!(
+                            "; the framework reads it from {variable}: answer \
+                             env.{}.{variable}={example} with {}'s address",
+                            service.name, target.name
+                        )
+                    })
+                    .unwrap_or_default();
+                let line = client.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+                self.decide(
+                    &format!("{} reaches {}", service.name, target.name),
+                    "not wired: no address of it in the repository",
+                    format!(
+                        "{} uses a {} client ({}{line}) and {} is the repository's {}, but no \
+                         variable, file or code here names its address (a configuration the \
+                         repository leaves out, or a default); on Nomad the compose name {} \
+                         does not resolve{setting}",
+                        service.name,
+                        client.backing,
+                        client.evidence.file,
+                        target.name,
+                        client.backing,
+                        target.name
+                    ),
+                );
+            }
+        }
+        said
+    }
+}
+
+/// Whether a backing service is of a client's kind: its image, or the image it is built
+/// from, names it (`postgres`, `bitnami/postgresql`, an image built `FROM postgres`); MySQL
+/// clients speak to MariaDB too.
+fn is_kind(service: &analyze::Service, backing: &str) -> bool {
+    let kinds = match backing {
+        "mysql" | "mariadb" => vec!["mysql", "mariadb"],
+        other => vec![other],
+    };
+    [&service.image, &service.base_image].into_iter().flatten().any(|image| {
+        let name = analyze::published::without_tag(image);
+        let last = name.rsplit('/').next().unwrap_or(name);
+        kinds.iter().any(|kind| last.contains(kind))
+    })
+}
+
+/// The variable a framework reads a backing service's address from, with an example value.
+fn framework_setting(framework: Option<&str>, backing: &str) -> Option<(&'static str, String)> {
+    let spring = framework.is_some_and(|f| f.starts_with("spring"));
+    match backing {
+        "postgres" | "mysql" | "mariadb" if spring => {
+            let scheme = if backing == "postgres" { "postgresql" } else { "mysql" };
+            Some(("SPRING_DATASOURCE_URL", format!("jdbc:{scheme}://HOST:PORT/DATABASE")))
+        }
+        "mongo" if spring => {
+            Some(("SPRING_DATA_MONGODB_URI", "mongodb://HOST:PORT/DATABASE".into()))
+        }
+        _ => None,
     }
 }
 
@@ -746,10 +871,29 @@ fn is_plain_value(value: &str) -> bool {
     value.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/@?&=%+,-~#;*".contains(c))
 }
 
+/// Where a host is in a value: its start, its end (past the port, when one follows) and the
+/// port.
+pub(super) type Mention = (usize, usize, Option<u16>);
+
+/// Where a variable's value names `target` as a host: by its name or a network alias only in
+/// a variable that holds an address (`is_address`), by its fixed compose-network address
+/// (`ipv4_address: 172.20.0.2`) in any variable (`PIHOLE_DNS_=172.20.0.2#5054`). The host as
+/// written, with [`host_mention`]'s range and port.
+pub(super) fn target_mention(
+    value: &str,
+    is_address: bool,
+    target: &analyze::Service,
+) -> Option<(String, Mention)> {
+    std::iter::once(&target.name)
+        .chain(&target.aliases)
+        .filter(|host| is_address || host.parse::<std::net::IpAddr>().is_ok())
+        .find_map(|host| host_mention(value, host).map(|m| (host.clone(), m)))
+}
+
 /// Finds `host` as a host in `value` (`redis`, `redis:6379`, `postgres://u@db:5432/x`,
 /// `172.20.0.2#5054`): the start and end of the host (and port, when one follows) and the
 /// port.
-pub(super) fn host_mention(value: &str, host: &str) -> Option<(usize, usize, Option<u16>)> {
+pub(super) fn host_mention(value: &str, host: &str) -> Option<Mention> {
     if host.is_empty() {
         return None;
     }

@@ -11,6 +11,10 @@
 //! its content is never read. Each delivered file records where it came from and its digest,
 //! so a later change of the repository's file is noticed.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::reach::Reach;
 use super::{Builder, GroupNames};
 use crate::analyze::{self, Analysis, FileKind, HostMountKind, RuntimeFile};
@@ -67,13 +71,17 @@ impl Builder<'_> {
                     template.perms = Some("0400".into());
                     templates.push(template);
                     binds.push(format!("{rendered}:{}:ro", file.destination));
+                    // A Docker secret a configuration file reads is evidenced by that file
+                    // itself; compose's `secrets:` and mounts by the compose line.
+                    let given = if file.evidence.file == file.source {
+                        format!("{} {}", file.source, file.evidence.what)
+                    } else {
+                        format!("compose gives it the secret `{name}`")
+                    };
                     self.decide(
                         &subject,
                         format!("rendered from Vault {}#{}", reference.path, reference.key),
-                        format!(
-                            "compose gives it the secret `{name}` ({origin}); its value never goes \
-                             into the job"
-                        ),
+                        format!("{given} ({origin}); its value never goes into the job"),
                     );
                     self.vault_access(
                         &service.name,
@@ -131,6 +139,7 @@ impl Builder<'_> {
                         format!("delivered from {}", file.source),
                         format!("{how} ({origin}); {}", digest_words(file)),
                     );
+                    self.browser_localhost(file, text, analysis, &subject);
                     self.delivered.push(Delivered {
                         group: names.group(&service.name),
                         rendered,
@@ -154,6 +163,56 @@ impl Builder<'_> {
             .or_insert_with(|| serde_json::Value::Array(Vec::new()));
         if let serde_json::Value::Array(items) = list {
             items.extend(binds.into_iter().map(serde_json::Value::from));
+        }
+    }
+
+    /// A page or script served to browsers that calls another service at `localhost:PORT`
+    /// (`fetch("http://localhost:8080/orders")`): on a laptop compose publishes that service
+    /// there, but the visitor's browser resolves `localhost` to the visitor's own machine, so
+    /// no job can make the call work; said with the file and line, and what would.
+    fn browser_localhost(
+        &mut self,
+        file: &RuntimeFile,
+        text: &str,
+        analysis: &Analysis,
+        subject: &str,
+    ) {
+        static LOCAL_CALL: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?:https?|wss?)://(?:localhost|127\.0\.0\.1):(\d{1,5})")
+                .unwrap_or_else(|e| panic!("{e}"))
+        });
+        let served = file.source.rsplit_once('.').is_some_and(|(_, extension)| {
+            matches!(extension.to_ascii_lowercase().as_str(), "js" | "mjs" | "html" | "htm")
+        });
+        if !served {
+            return;
+        }
+        for (number, line) in text.lines().enumerate() {
+            for captures in LOCAL_CALL.captures_iter(line) {
+                let (Some(all), Some(port)) = (captures.get(0), captures.get(1)) else { continue };
+                let Ok(port) = port.as_str().parse::<u16>() else { continue };
+                let Some(target) = analysis
+                    .services
+                    .iter()
+                    .find(|s| s.ports.iter().any(|p| p.published == Some(port)))
+                else {
+                    continue;
+                };
+                let (call, name, line) = (all.as_str(), &target.name, number + 1);
+                self.decide(
+                    subject,
+                    format!("calls {call} from the browser"),
+                    format!(
+                        "{}:{line} calls {call} from the visitor's browser, where compose \
+                         publishes {name} on the developer's machine; on a cluster the browser's \
+                         `localhost` is the visitor's own machine, so no job can make that call \
+                         work: give {name} a public hostname (hostname.{name}) and make the page \
+                         call it, or a path this server proxies to it",
+                        file.source
+                    ),
+                );
+                return;
+            }
         }
     }
 
