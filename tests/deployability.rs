@@ -93,7 +93,6 @@ fn root_name(root: &Path) -> String {
 }
 
 #[test]
-#[ignore = "issue 12 in progress: the generator does not meet every expectation yet"]
 fn every_app_deploys_as_its_expectations_say() {
     let Some(corpus) = common::corpus_dir() else { return };
     let apps: Vec<_> = files()
