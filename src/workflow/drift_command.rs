@@ -69,35 +69,41 @@ pub async fn commanded(
     comment: &Comment,
 ) -> anyhow::Result<RunReport> {
     let mut report = RunReport::new(format!("comment {} on issue #{issue_number}", comment.id));
+    // Nothing is posted when nothing is done: the log says why.
+    let mut nothing = |verdict: &str, why: String| {
+        runner.log(&why);
+        report.verdict = verdict.into();
+        report.log.push(why);
+        Ok(report.clone())
+    };
     let commands = parse_commands(&comment.body);
     if commands.is_empty() {
-        report.verdict = "ignored".into();
-        report.log.push(format!(
-            "the comment holds no `{PREFIX}` command outside code and quotes; nothing to do"
-        ));
-        return Ok(report);
+        return nothing(
+            "ignored",
+            format!("the comment holds no `{PREFIX}` command outside code and quotes"),
+        );
     }
     let bot_login = forge.bot_login().await?;
     if comment.author.eq_ignore_ascii_case(&bot_login) {
-        report.verdict = "ignored".into();
-        report.log.push("the comment is the bot's own".into());
-        return Ok(report);
+        return nothing("ignored", "the comment is the bot's own".into());
     }
     let issues = forge.issues().await?;
     let drift_issue = find_drift_issue(&issues, &bot_login).map(|issue| issue.number);
     if drift_issue != Some(issue_number) {
-        report.verdict = "ignored".into();
-        report.log.push(format!(
-            "issue #{issue_number} is not the drift issue; `{PREFIX} deploy` and `adopt` act \
-             only there, and the bot does not answer on other issues"
-        ));
-        return Ok(report);
+        return nothing(
+            "ignored",
+            format!(
+                "issue #{issue_number} is not the drift issue; `{PREFIX} deploy` and `adopt` \
+                 act only there, and the bot does not answer on other issues"
+            ),
+        );
     }
     let comments = forge.issue_comments(issue_number).await?;
     if already_answered(&comments, &bot_login, comment.id) {
-        report.verdict = "already-answered".into();
-        report.log.push(format!("comment {} was answered already; nothing new", comment.id));
-        return Ok(report);
+        return nothing(
+            "already-answered",
+            format!("comment {} was answered already; nothing new", comment.id),
+        );
     }
     let permission = forge.permission(&comment.author).await?;
     let answer = if !permission.may_drive() {
