@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use fakes::github::FakeGitHub;
-use fakes::gitlab::{FakeGitLab, DEVELOPER};
+use fakes::gitlab::{FakeGitLab, DEVELOPER, REPORTER};
 use fakes::nomad::{FakeNomad, Scenario};
 use nomad_spec::jobspec::parse::{parse_job, ParseOptions};
 use serde_json::json;
@@ -421,4 +421,99 @@ fn adopt_on_the_drift_issue_opens_one_change_request_with_the_clusters_version()
     assert!(file.contains("# pinned by the release"), "{file}");
     let replies = world.bot_replies(number);
     assert!(replies[2].contains(&format!("#{} writes", pull.number)), "{}", replies[2]);
+}
+
+#[test]
+fn the_drift_issue_commands_on_gitlab() {
+    nomad_spec::tls::install_crypto_provider();
+    let seed = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(seed.path().join("deploy")).unwrap();
+    std::fs::write(seed.path().join("deploy/web.nomad.hcl"), WEB).unwrap();
+    let gitlab = FakeGitLab::start("acme/shop", "main", seed.path()).unwrap();
+    gitlab.add_user("dev", Some(DEVELOPER));
+    gitlab.add_user("rita", Some(REPORTER));
+    let (bot, _) = gitlab.add_project_access_token(DEVELOPER);
+    let nomad = FakeNomad::start(Scenario::default()).unwrap();
+    deploy_web(&nomad);
+    nomad
+        .change_job_by_hand("web", |job| {
+            job["TaskGroups"][0]["Count"] = json!(1);
+            job["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("web:1");
+        })
+        .unwrap();
+    assert!(nomad.settle());
+    let home = tempfile::tempdir().unwrap();
+    let run = |mut vars: BTreeMap<String, String>| {
+        vars.insert("NOMAD_ADDR".into(), nomad.url());
+        let output = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .envs(&vars)
+            .current_dir(home.path())
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{log}");
+        log
+    };
+    let mut scheduled = gitlab.default_branch_pipeline_vars("dev").unwrap();
+    scheduled.insert("CI_PIPELINE_SOURCE".into(), "schedule".into());
+    run(scheduled);
+    let issues = gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let number = issues[0].iid;
+    let replies = || -> Vec<String> {
+        gitlab.issue_notes(number).into_iter().filter(|(a, _)| *a == bot).map(|(_, b)| b).collect()
+    };
+    let comment = |author: &str, body: &str| {
+        let id = gitlab.post_issue_note(author, number, body).unwrap();
+        run(gitlab.note_pipeline_vars(id).unwrap())
+    };
+
+    // A reporter may read, not deploy: one refusal, the cluster left alone.
+    comment("rita", "/nomad-spec deploy web");
+    assert_eq!(replies().len(), 1, "{:?}", replies());
+    assert!(replies()[0].contains("Only people with write access"), "{:?}", replies());
+    assert_eq!(web_on_the_cluster(&nomad), (1, "web:1".to_string()));
+
+    // A developer adopts: one merge request with the cluster's values, the comments kept.
+    comment("dev", "/nomad-spec adopt web");
+    let requests = gitlab.merge_requests_by(&bot);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].source_branch, "nomad-spec/adopt-web");
+    let show = ["show", "nomad-spec/adopt-web:deploy/web.nomad.hcl"];
+    let file = fakes::git_http::git(&gitlab.project().bare, &show).unwrap();
+    let expected =
+        WEB.replace("count = 3", "count = 1").replace("\"web:2\" # pinned", "\"web:1\" # pinned");
+    assert_eq!(file, expected);
+    assert!(replies()[1].contains(&format!("!{} writes", requests[0].iid)), "{:?}", replies());
+
+    // A developer deploys: the file's version is back and the issue is closed.
+    comment("dev", "/nomad-spec deploy web");
+    assert_eq!(web_on_the_cluster(&nomad), (3, "web:2".to_string()));
+    assert_eq!(gitlab.issues()[0].state, "closed");
+    assert_eq!(replies().len(), 3, "{:?}", replies());
+
+    // The last note's pipeline again: nothing new.
+    let last = gitlab.post_issue_note("dev", number, "/nomad-spec deploy web").unwrap();
+    let vars = gitlab.note_pipeline_vars(last).unwrap();
+    run(vars.clone());
+    let registered = nomad.register_calls("web");
+    let answered = replies().len();
+    run(vars);
+    assert_eq!((nomad.register_calls("web"), replies().len()), (registered, answered));
+
+    // A command on another issue: no answer.
+    let other = gitlab.add_issue("Slow pages");
+    let id = gitlab.post_issue_note("dev", other, "/nomad-spec adopt web").unwrap();
+    let log = run(gitlab.note_pipeline_vars(id).unwrap());
+    assert!(log.contains("not the drift issue"), "{log}");
+    assert!(gitlab.issue_notes(other).iter().all(|(a, _)| *a != bot));
+    assert_eq!(gitlab.merge_requests_by(&bot).len(), 1);
 }

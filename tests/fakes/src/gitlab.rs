@@ -709,6 +709,21 @@ impl FakeGitLab {
             .collect()
     }
 
+    /// The notes on issue `iid` as (author username, body), oldest first, system notes left
+    /// out.
+    pub fn issue_notes(&self, iid: u64) -> Vec<(String, String)> {
+        let state = self.lock();
+        state
+            .notes
+            .iter()
+            .filter(|n| n.on == Noteable::Issue(iid) && !n.system)
+            .map(|n| {
+                let author = state.user(n.author_id).map(|u| u.username.clone());
+                (author.unwrap_or_default(), n.body.clone())
+            })
+            .collect()
+    }
+
     /// A note by id.
     pub fn note(&self, id: u64) -> Option<Note> {
         self.lock().notes.iter().find(|n| n.id == id).cloned()
