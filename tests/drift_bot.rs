@@ -476,8 +476,15 @@ fn the_drift_issue_commands_on_gitlab() {
         run(gitlab.note_pipeline_vars(id).unwrap())
     };
 
-    // A reporter may read, not deploy: one refusal, the cluster left alone.
-    comment("rita", "/nomad-spec deploy web");
+    // A reporter may read, not deploy: one refusal, the cluster left alone, even when the
+    // trigger payload (which anyone holding the trigger token can send) names a developer.
+    let id = gitlab.post_issue_note("rita", number, "/nomad-spec deploy web").unwrap();
+    let vars = gitlab.note_pipeline_vars(id).unwrap();
+    let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
+    let forged = payload.replace(r#""username":"rita""#, r#""username":"dev""#);
+    assert_ne!(forged, payload);
+    std::fs::write(&vars["TRIGGER_PAYLOAD"], forged).unwrap();
+    run(vars);
     assert_eq!(replies().len(), 1, "{:?}", replies());
     assert!(replies()[0].contains("Only people with write access"), "{:?}", replies());
     assert_eq!(web_on_the_cluster(&nomad), (1, "web:1".to_string()));

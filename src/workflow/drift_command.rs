@@ -3,6 +3,8 @@
 //! cluster's version into the file. Both come as a comment on the ONE drift issue
 //! ([`super::drift_issue`]) by a person with write access.
 //!
+//! The comment is read back from the forge by its id (its author and text), never taken from
+//! the event: a GitLab trigger payload can be sent by anyone holding the trigger token.
 //! A command on any other issue gets no reply at all: people quote commands in bug reports and
 //! discussions, and a bot that answered on every issue would be noise anyone could cause. The
 //! log says why nothing was done. On the drift issue, a person without write access gets one
@@ -76,17 +78,13 @@ pub async fn commanded(
         report.log.push(why);
         Ok(report.clone())
     };
-    let commands = parse_commands(&comment.body);
-    if commands.is_empty() {
+    if parse_commands(&comment.body).is_empty() {
         return nothing(
             "ignored",
             format!("the comment holds no `{PREFIX}` command outside code and quotes"),
         );
     }
     let bot_login = forge.bot_login().await?;
-    if comment.author.eq_ignore_ascii_case(&bot_login) {
-        return nothing("ignored", "the comment is the bot's own".into());
-    }
     let issues = forge.issues().await?;
     let drift_issue = find_drift_issue(&issues, &bot_login).map(|issue| issue.number);
     if drift_issue != Some(issue_number) {
@@ -98,21 +96,40 @@ pub async fn commanded(
             ),
         );
     }
+    // The comment is read back from the forge, never trusted from the event: a GitLab trigger
+    // payload can be sent by anyone holding the trigger token.
     let comments = forge.issue_comments(issue_number).await?;
+    let Some(posted) = comments.iter().find(|c| c.id == comment.id) else {
+        return nothing(
+            "ignored",
+            format!(
+                "comment {} is not on issue #{issue_number} (deleted, or not real)",
+                comment.id
+            ),
+        );
+    };
+    if posted.author.eq_ignore_ascii_case(&bot_login) {
+        return nothing("ignored", "the comment is the bot's own".into());
+    }
     if already_answered(&comments, &bot_login, comment.id) {
         return nothing(
             "already-answered",
             format!("comment {} was answered already; nothing new", comment.id),
         );
     }
-    let permission = forge.permission(&comment.author).await?;
+    let commands = parse_commands(&posted.body);
+    if commands.is_empty() {
+        return nothing("ignored", "the comment holds no command any more".into());
+    }
+    let author = &posted.author;
+    let permission = forge.permission(author).await?;
     let answer = if !permission.may_drive() {
         report.verdict = "refused".into();
-        report.log.push(format!("{} may not drive the bot ({permission:?})", comment.author));
+        report.log.push(format!("{author} may not drive the bot ({permission:?})"));
         format!(
             "Thanks, {}! Only people with write access to this repository can deploy or adopt \
              a job, so nothing was done. A maintainer can repeat the command.",
-            escape(&comment.author)
+            escape(author)
         )
     } else {
         match carry_out(forge, runner, settings, repository, &commands, &mut report).await {
