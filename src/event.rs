@@ -89,6 +89,10 @@ pub enum Trigger {
     },
     /// Someone commented on a pull request: answers and commands.
     PullRequestComment { repository: Repository, pull_request_number: u64, comment: Comment },
+    /// Someone wrote a `/nomad-spec` command in a comment on an issue that is no change
+    /// request: the drift issue's `deploy JOB` and `adopt JOB`. A comment with no command
+    /// line, or by a bot, is [`Trigger::Ignored`] instead.
+    IssueComment { repository: Repository, issue_number: u64, comment: Comment },
     /// Commits landed on the default branch: deploy changed job files.
     PushToDefaultBranch {
         repository: Repository,
@@ -259,25 +263,60 @@ fn comment_trigger(p: IssueCommentPayload) -> Trigger {
             }
         }
     };
-    if p.issue.pull_request.is_none() {
-        return Trigger::Ignored {
-            reason: format!("#{} is an issue, not a pull request", p.issue.number),
-        };
-    }
     let from_bot =
         p.comment.user.r#type.as_deref() == Some("Bot") || p.comment.user.login.ends_with("[bot]");
-    Trigger::PullRequestComment {
-        repository: p.repository.into(),
-        pull_request_number: p.issue.number,
-        comment: Comment {
-            id: p.comment.id,
-            author: p.comment.user.login.clone(),
-            body: p.comment.body.unwrap_or_default(),
-            edited,
-            from_bot,
-            sender: p.sender.map(|s| s.login).unwrap_or_else(|| p.comment.user.login.clone()),
-        },
+    let number = p.issue.number;
+    let comment = Comment {
+        id: p.comment.id,
+        author: p.comment.user.login.clone(),
+        body: p.comment.body.unwrap_or_default(),
+        edited,
+        from_bot,
+        sender: p.sender.map(|s| s.login).unwrap_or_else(|| p.comment.user.login.clone()),
+    };
+    let repository = p.repository.into();
+    if p.issue.pull_request.is_some() {
+        return Trigger::PullRequestComment { repository, pull_request_number: number, comment };
     }
+    issue_comment_trigger(repository, number, comment)
+}
+
+/// A comment on an issue that is no change request, on either forge: a trigger only when a
+/// person wrote a `/nomad-spec` command in it; people talk on issues all day, and the bot's
+/// own replies quote commands.
+pub(crate) fn issue_comment_trigger(
+    repository: Repository,
+    issue_number: u64,
+    comment: Comment,
+) -> Trigger {
+    if comment.from_bot {
+        return Trigger::Ignored {
+            reason: format!("a comment by the bot {} on issue #{issue_number}", comment.author),
+        };
+    }
+    if !holds_command_line(&comment.body) {
+        return Trigger::Ignored {
+            reason: format!(
+                "the comment on issue #{issue_number} holds no `{COMMAND_WORD}` command"
+            ),
+        };
+    }
+    Trigger::IssueComment { repository, issue_number, comment }
+}
+
+/// The word that starts a command line: `command::PREFIX`, which this module may not import
+/// (`command` is on its floor); the workflow's tests hold the two equal.
+pub const COMMAND_WORD: &str = "/nomad-spec";
+
+/// Whether a line of `body` starts with the command word: the cheap first look that keeps
+/// talk on issues out of the workflow. The workflow reads the commands properly
+/// (`command::parse_commands`, which skips code and quotes).
+fn holds_command_line(body: &str) -> bool {
+    body.lines().any(|line| {
+        line.trim()
+            .strip_prefix(COMMAND_WORD)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    })
 }
 
 fn push_trigger(p: PushPayload) -> Trigger {
@@ -535,19 +574,60 @@ mod tests {
         assert!(from_github("push", "not json").is_err());
     }
 
-    #[test]
-    fn comments_on_issues_are_ignored() {
-        let payload = format!(
+    fn issue_comment(login: &str, kind: &str, body: &str) -> String {
+        let body = serde_json::to_string(body).unwrap();
+        format!(
             r#"{{"action": "created", {REPO}, "issue": {{"number": 3}},
-            "comment": {{"id": 1, "user": {{"login": "dev"}}, "body": "/nomad-spec plan"}}}}"#
-        );
-        insta::assert_debug_snapshot!(from_github("issue_comment", &payload).ok(), @r##"
+            "comment": {{"id": 1, "user": {{"login": "{login}", "type": "{kind}"}}, "body": {body}}},
+            "sender": {{"login": "{login}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_command_on_an_issue_is_an_issue_comment() {
+        let payload = issue_comment("dev", "User", "Please fix.\n/nomad-spec deploy web\n");
+        insta::assert_debug_snapshot!(from_github("issue_comment", &payload).ok(), @r#"
+        Some(
+            IssueComment {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+                issue_number: 3,
+                comment: Comment {
+                    id: 1,
+                    author: "dev",
+                    body: "Please fix.\n/nomad-spec deploy web\n",
+                    edited: false,
+                    from_bot: false,
+                    sender: "dev",
+                },
+            },
+        )
+        "#);
+    }
+
+    #[test]
+    fn comments_on_issues_without_a_command_or_by_a_bot_are_ignored() {
+        let talk = issue_comment("dev", "User", "I think `/nomad-spec deploy web` is right");
+        insta::assert_debug_snapshot!(from_github("issue_comment", &talk).ok(), @r##"
         Some(
             Ignored {
-                reason: "#3 is an issue, not a pull request",
+                reason: "the comment on issue #3 holds no `/nomad-spec` command",
             },
         )
         "##);
+        let bot = issue_comment("nomad-spec[bot]", "Bot", "/nomad-spec deploy web");
+        insta::assert_debug_snapshot!(from_github("issue_comment", &bot).ok(), @r##"
+        Some(
+            Ignored {
+                reason: "a comment by the bot nomad-spec[bot] on issue #3",
+            },
+        )
+        "##);
+        let wrong = issue_comment("dev", "User", "x").replace(r#""number": 3"#, r#""number": "3""#);
+        let err = from_github("issue_comment", &wrong).unwrap_err().to_string();
+        assert!(err.contains("field `issue.number`"), "{err}");
     }
 
     #[test]

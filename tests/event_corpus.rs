@@ -13,6 +13,7 @@ fn kind(trigger: &Trigger) -> &'static str {
         Trigger::PullRequestChanged { .. } => "changed",
         Trigger::PullRequestMerged { .. } => "merged",
         Trigger::PullRequestComment { .. } => "comment",
+        Trigger::IssueComment { .. } => "issue comment",
         Trigger::PushToDefaultBranch { .. } => "push",
         Trigger::Schedule { .. } => "schedule",
         Trigger::Manual { .. } => "manual",

@@ -378,14 +378,25 @@ fn pipeline_variables_become_triggers() {
     };
     assert_eq!((comment.author.as_str(), comment.edited), ("reader", true));
 
+    // A command on an issue is the drift issue's business (the workflow checks which issue);
+    // talk on an issue is ignored.
     let issue = world.gitlab.add_issue("Bug");
     let on_issue = world.gitlab.post_issue_note("dev", issue, "/nomad-spec plan").unwrap();
     let vars = world.gitlab.note_pipeline_vars(on_issue).unwrap();
     let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
-    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload), None) else {
-        panic!("a note on an issue is ignored");
+    let Ok(Trigger::IssueComment { issue_number, comment, .. }) =
+        from_gitlab(&vars, Some(&payload), None)
+    else {
+        panic!("a command on an issue is an issue comment trigger");
     };
-    assert_eq!(reason, format!("the comment is on issue #{issue}, not on a merge request"));
+    assert_eq!((issue_number, comment.author.as_str()), (issue, "dev"));
+    let talk = world.gitlab.post_issue_note("dev", issue, "Seen on Monday too.").unwrap();
+    let vars = world.gitlab.note_pipeline_vars(talk).unwrap();
+    let payload = std::fs::read_to_string(&vars["TRIGGER_PAYLOAD"]).unwrap();
+    let Ok(Trigger::Ignored { reason }) = from_gitlab(&vars, Some(&payload), None) else {
+        panic!("talk on an issue is ignored");
+    };
+    assert_eq!(reason, format!("the comment on issue #{issue} holds no `/nomad-spec` command"));
 
     // After the merge, the default branch's pipeline deploys the merge commit.
     let merge = world.gitlab.merge(iid, "lead").unwrap();

@@ -260,6 +260,7 @@ impl Event {
             Trigger::PushToDefaultBranch { .. }
             | Trigger::Schedule { .. }
             | Trigger::Manual { .. }
+            | Trigger::IssueComment { .. }
             | Trigger::Ignored { .. } => None,
         }
     }

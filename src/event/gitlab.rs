@@ -16,11 +16,14 @@
 //!   project webhook on comment events calls the pipeline trigger API and the job gets the
 //!   webhook's body in the file variable `TRIGGER_PAYLOAD`. Its contents (the caller reads the
 //!   file) are a note event (<https://docs.gitlab.com/user/project/integrations/webhook_events/#comment-events>):
-//!   a note on a merge request becomes [`Trigger::PullRequestComment`]; the commenter's
-//!   permission is checked later against the members API, never taken from the payload.
+//!   a note on a merge request becomes [`Trigger::PullRequestComment`], a note with a
+//!   `/nomad-spec` command on an issue (`noteable_type: "Issue"`, the issue's `iid`) becomes
+//!   [`Trigger::IssueComment`]; the commenter's permission is checked later against the
+//!   members API, never taken from the payload.
 //!
-//! Everything else (branch pipelines off the default branch, tags, schedules, notes on issues,
-//! commits or snippets, webhook events that are not notes) is [`Trigger::Ignored`] with a
+//! Everything else (branch pipelines off the default branch, tags, schedules off the default
+//! branch, notes on issues without a command, on commits or snippets, webhook events that are
+//! not notes) is [`Trigger::Ignored`] with a
 //! reason a person can read in the job log. A variable or payload that contradicts what GitLab
 //! sends is an [`EventError`].
 //!
@@ -215,18 +218,21 @@ fn note_trigger(
     if let Some(body) = &attributes.note {
         super::within(body, MAX_NOTE_CHARS, "object_attributes.note").map_err(error)?;
     }
-    if attributes.noteable_type != "MergeRequest" {
-        let what = match (attributes.noteable_type.as_str(), &note.issue) {
-            ("Issue", Some(issue)) => format!("issue #{}", issue.iid),
-            ("Issue", None) => "an issue".to_string(),
-            ("Commit", _) => "a commit".to_string(),
-            ("Snippet", _) => "a snippet".to_string(),
-            (other, _) => format!("a `{other}`"),
-        };
-        return Ok(Trigger::Ignored {
-            reason: format!("the comment is on {what}, not on a merge request"),
-        });
-    }
+    let on_issue = match (attributes.noteable_type.as_str(), &note.issue) {
+        ("MergeRequest", _) => None,
+        ("Issue", Some(issue)) => Some(issue.iid),
+        ("Issue", None) => return Err(error("an issue note without `issue`".into())),
+        (other, _) => {
+            let what = match other {
+                "Commit" => "a commit".to_string(),
+                "Snippet" => "a snippet".to_string(),
+                other => format!("a `{other}`"),
+            };
+            return Ok(Trigger::Ignored {
+                reason: format!("the comment is on {what}, not on a merge request or an issue"),
+            });
+        }
+    };
     if attributes.system.unwrap_or(false) {
         return Ok(Trigger::Ignored { reason: "a system note carries no answer".into() });
     }
@@ -240,9 +246,6 @@ fn note_trigger(
             })
         }
     };
-    let Some(merge_request) = note.merge_request else {
-        return Err(error("a merge request note without `merge_request`".into()));
-    };
     let username = note.user.username;
     let bot_login = bot_login.map(str::trim).filter(|bot| !bot.is_empty());
     let from_bot = bot_login.is_some_and(|bot| bot.eq_ignore_ascii_case(&username))
@@ -252,18 +255,22 @@ fn note_trigger(
         .default_branch
         .or_else(|| get(vars, "CI_DEFAULT_BRANCH").map(str::to_string))
         .unwrap_or_else(|| "main".to_string());
-    Ok(Trigger::PullRequestComment {
-        repository: Repository { full_name: note.project.path_with_namespace, default_branch },
-        pull_request_number: merge_request.iid,
-        comment: Comment {
-            id: attributes.id,
-            sender: username.clone(),
-            author: username,
-            body: attributes.note.unwrap_or_default(),
-            edited,
-            from_bot,
-        },
-    })
+    let repository = Repository { full_name: note.project.path_with_namespace, default_branch };
+    let comment = Comment {
+        id: attributes.id,
+        sender: username.clone(),
+        author: username,
+        body: attributes.note.unwrap_or_default(),
+        edited,
+        from_bot,
+    };
+    if let Some(issue_number) = on_issue {
+        return Ok(super::issue_comment_trigger(repository, issue_number, comment));
+    }
+    let Some(merge_request) = note.merge_request else {
+        return Err(error("a merge request note without `merge_request`".into()));
+    };
+    Ok(Trigger::PullRequestComment { repository, pull_request_number: merge_request.iid, comment })
 }
 
 /// Most characters in a GitLab note (GitLab refuses a longer one).
@@ -742,25 +749,18 @@ mod tests {
             ("MergeRequest", "create", "project_manager", "", Ok((false, false))),
             ("MergeRequest", "create", "Nomad-Bot", "nomad-bot", Ok((false, true))),
             (
-                "Issue",
-                "create",
-                "dev",
-                "",
-                Err("the comment is on issue #12, not on a merge request"),
-            ),
-            (
                 "Commit",
                 "create",
                 "dev",
                 "",
-                Err("the comment is on a commit, not on a merge request"),
+                Err("the comment is on a commit, not on a merge request or an issue"),
             ),
             (
                 "Snippet",
                 "create",
                 "dev",
                 "",
-                Err("the comment is on a snippet, not on a merge request"),
+                Err("the comment is on a snippet, not on a merge request or an issue"),
             ),
             ("MergeRequest", "delete", "dev", "", Err("note action `delete` carries no answer")),
         ];
@@ -776,6 +776,56 @@ mod tests {
             };
             assert_eq!(got.as_ref().map_err(String::as_str), expected.as_ref().map_err(|e| *e));
         }
+    }
+
+    #[test]
+    fn note_on_an_issue() {
+        let map = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let issue_note = |body: &str, username: &str| {
+            note_event("Issue", "create", username)
+                .replace(r#""note": "/nomad-spec plan""#, &format!(r#""note": {body:?}"#))
+        };
+        let t = from_gitlab(&map, Some(&issue_note("/nomad-spec adopt web", "dev")), None)
+            .map_err(|e| e.to_string());
+        insta::assert_debug_snapshot!(t, @r#"
+        Ok(
+            IssueComment {
+                repository: Repository {
+                    full_name: "acme/shop",
+                    default_branch: "main",
+                },
+                issue_number: 12,
+                comment: Comment {
+                    id: 1244,
+                    author: "dev",
+                    body: "/nomad-spec adopt web",
+                    edited: false,
+                    from_bot: false,
+                    sender: "dev",
+                },
+            },
+        )
+        "#);
+        let ignored = |payload: &str, bot: Option<&str>| match from_gitlab(&map, Some(payload), bot)
+        {
+            Ok(Trigger::Ignored { reason }) => reason,
+            other => panic!("{payload}: unexpected {other:?}"),
+        };
+        assert_eq!(
+            ignored(&issue_note("Looks good to me", "dev"), None),
+            "the comment on issue #12 holds no `/nomad-spec` command"
+        );
+        assert_eq!(
+            ignored(&issue_note("/nomad-spec deploy web", "nomad-bot"), Some("nomad-bot")),
+            "a comment by the bot nomad-bot on issue #12"
+        );
+        let no_issue = issue_note("/nomad-spec deploy web", "dev").replace("\"issue\"", "\"x\"");
+        let err = from_gitlab(&map, Some(&no_issue), None).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("an issue note without `issue`"), "{err}");
+        let bad_iid = issue_note("/nomad-spec deploy web", "dev")
+            .replace(r#""iid": 12"#, r#""iid": "twelve""#);
+        let err = from_gitlab(&map, Some(&bad_iid), None).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("field `issue.iid`"), "{err}");
     }
 
     #[test]

@@ -174,6 +174,29 @@ impl GitLab {
     /// Every note of the merge request, oldest first, all pages; system notes ("added 1
     /// commit") are not comments and are left out.
     pub async fn comments(&self, number: u64) -> Result<Vec<PostedComment>, ForgeError> {
+        self.notes(&format!("/projects/{}/merge_requests/{number}/notes", self.project)).await
+    }
+
+    /// Posts a note; returns its id.
+    pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
+        let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
+        self.create_note(&path, body).await
+    }
+
+    /// Every note of issue `iid` (`GET /projects/:id/issues/:iid/notes`), oldest first,
+    /// system notes left out.
+    pub async fn issue_comments(&self, iid: u64) -> Result<Vec<PostedComment>, ForgeError> {
+        self.notes(&format!("/projects/{}/issues/{iid}/notes", self.project)).await
+    }
+
+    /// Posts a note on issue `iid` (`POST /projects/:id/issues/:iid/notes`); returns its id.
+    pub async fn create_issue_comment(&self, iid: u64, body: &str) -> Result<u64, ForgeError> {
+        self.create_note(&format!("/projects/{}/issues/{iid}/notes", self.project), body).await
+    }
+
+    /// The notes at `path` (a merge request's or an issue's), oldest first, all pages, system
+    /// notes left out.
+    async fn notes(&self, path: &str) -> Result<Vec<PostedComment>, ForgeError> {
         #[derive(Deserialize)]
         struct Note {
             id: u64,
@@ -182,7 +205,6 @@ impl GitLab {
             #[serde(default)]
             system: bool,
         }
-        let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
         let mut comments = Vec::new();
         let mut page = 1u32;
         loop {
@@ -192,8 +214,8 @@ impl GitLab {
                 ("per_page", "100".to_string()),
                 ("page", page.to_string()),
             ];
-            let answer = self.call(Method::GET, &path, &query, None, Repeat::Safe).await?;
-            let notes: Vec<Note> = self.decode(Method::GET, &path, &answer)?;
+            let answer = self.call(Method::GET, path, &query, None, Repeat::Safe).await?;
+            let notes: Vec<Note> = self.decode(Method::GET, path, &answer)?;
             comments.extend(notes.into_iter().filter(|n| !n.system).map(|n| PostedComment {
                 id: n.id,
                 author: n.author.username,
@@ -207,13 +229,12 @@ impl GitLab {
         Ok(comments)
     }
 
-    /// Posts a note; returns its id.
-    pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
-        let path = format!("/projects/{}/merge_requests/{number}/notes", self.project);
+    /// Posts a note at `path`; returns its id.
+    async fn create_note(&self, path: &str, body: &str) -> Result<u64, ForgeError> {
         let answer = self
-            .call(Method::POST, &path, &[], Some(json!({ "body": body })), Repeat::OnlyWhenRefused)
+            .call(Method::POST, path, &[], Some(json!({ "body": body })), Repeat::OnlyWhenRefused)
             .await?;
-        let note: Id = self.decode(Method::POST, &path, &answer)?;
+        let note: Id = self.decode(Method::POST, path, &answer)?;
         Ok(note.id)
     }
 

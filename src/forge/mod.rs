@@ -227,6 +227,23 @@ impl Forge {
         }
     }
 
+    /// Every comment (note) on an issue that is no change request, oldest first, all pages
+    /// (GitHub: the same issue comments as a pull request's; GitLab: the issue's notes).
+    pub async fn issue_comments(&self, number: u64) -> Result<Vec<PostedComment>, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.comments(number).await,
+            Forge::GitLab(f) => f.issue_comments(number).await,
+        }
+    }
+
+    /// Posts a comment on an issue that is no change request; returns its id.
+    pub async fn create_issue_comment(&self, number: u64, body: &str) -> Result<u64, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.create_comment(number, body).await,
+            Forge::GitLab(f) => f.create_issue_comment(number, body).await,
+        }
+    }
+
     /// Opens an issue; returns its number (GitLab: iid).
     pub async fn create_issue(&self, title: &str, body: &str) -> Result<u64, ForgeError> {
         match self {
@@ -253,6 +270,15 @@ impl Forge {
         match self {
             Forge::GitHub(f) => f.git_remote(),
             Forge::GitLab(f) => f.git_remote(),
+        }
+    }
+
+    /// How a comment names a change request so the forge links it: `#7` on GitHub, `!7` on
+    /// GitLab (where `#7` is an issue).
+    pub fn change_request_reference(&self, number: u64) -> String {
+        match self {
+            Forge::GitHub(_) => format!("#{number}"),
+            Forge::GitLab(_) => format!("!{number}"),
         }
     }
 

@@ -6,10 +6,13 @@
 //! task's image, memory, cpu, env values), which `jobspec::edit::hcl` applies in place, so the
 //! file's comments and layout stay wherever the values did not change. A difference no edit
 //! can express (a group or task only one side has, an env variable removed, a stopped job) is
-//! named in words instead, so the change request says what it leaves out. Pure.
+//! named in words instead, so the change request says what it leaves out. A value that holds
+//! a secret (by its name or its shape) is never written into a file: it is named as left out.
+//! Pure.
 
 use serde_json::Value;
 
+use crate::analyze::source::holds_secret;
 use crate::jobspec::edit::Edit;
 
 /// What adopting the cluster's version into a file takes.
@@ -104,6 +107,14 @@ fn env_edits(adoption: &mut Adoption, group: &str, task: &str, file: &Value, clu
     for (name, value) in &cluster_env {
         let Some(value) = value.as_str() else { continue };
         if file_env.get(name).and_then(Value::as_str) != Some(value) {
+            if holds_secret(name, value) {
+                // A job file is in git: a secret set by hand on the cluster goes to Vault.
+                adoption.not_adopted.push(format!(
+                    "task {group}/{task}: env {name} holds a secret on the cluster; a job file \
+                     never does: put it in Vault and read it with a template"
+                ));
+                continue;
+            }
             adoption.edits.push(Edit::SetEnv {
                 group: group.to_string(),
                 task: task.to_string(),
@@ -114,6 +125,36 @@ fn env_edits(adoption: &mut Adoption, group: &str, task: &str, file: &Value, clu
     }
     for name in file_env.keys().filter(|name| !cluster_env.contains_key(*name)) {
         adoption.not_adopted.push(format!("task {group}/{task}: env {name} is in the file only"));
+    }
+}
+
+/// An edit of an adoption in words, for the change request and its commit: "group app:
+/// count 1", "task app/server: image web:1". Env values are named, never shown: the change
+/// request's diff has them.
+pub fn edit_in_words(edit: &Edit) -> String {
+    match edit {
+        Edit::SetCount { group, count } => format!("group {group}: count {count}"),
+        Edit::SetImage { group, task, image } => format!("task {group}/{task}: image {image}"),
+        Edit::SetMemory { group, task, memory_mb, memory_max_mb } => match memory_max_mb {
+            Some(max) => format!("task {group}/{task}: memory {memory_mb} MB (at most {max} MB)"),
+            None => format!("task {group}/{task}: memory {memory_mb} MB"),
+        },
+        Edit::SetCpu { group, task, cpu_mhz } => format!("task {group}/{task}: cpu {cpu_mhz} MHz"),
+        Edit::SetEnv { group, task, name, .. } => format!("task {group}/{task}: env {name}"),
+        Edit::PortToDynamic { group, label, to } => {
+            format!("group {group}: port {label} dynamic, to {to}")
+        }
+        Edit::SetPortTo { group, label, to } => format!("group {group}: port {label} to {to}"),
+        Edit::RemoveConstraint { group, constraint, .. } => {
+            format!("group {group}: without constraint {}", constraint.nomad_key())
+        }
+        Edit::AddConstraint { group, constraint } => {
+            format!("group {group}: constraint {}", constraint.nomad_key())
+        }
+        Edit::SetHealthyDeadline { group, .. } => format!("group {group}: healthy deadline"),
+        Edit::SetCheckPath { group, new_path, .. } => {
+            format!("group {group}: check path {new_path}")
+        }
     }
 }
 
@@ -224,6 +265,33 @@ job "web" {
                 "task app/server: env DEBUG is in the file only",
                 "group extra is on the cluster, not in the file",
             ]
+        );
+    }
+
+    #[test]
+    fn a_secret_set_by_hand_is_never_adopted() {
+        let mut cluster = file_job();
+        let server = &mut cluster["TaskGroups"][0]["Tasks"][0];
+        server["Env"]["API_TOKEN"] = json!("s3cr3t-v4lue-from-the-cluster");
+        server["Env"]["MODE"] = json!("postgres://app:hunter2hunter2@db:5432/app");
+        let adoption = adoption(&file_job(), &cluster);
+        assert_eq!(adoption.edits, Vec::<Edit>::new());
+        assert_eq!(adoption.not_adopted.len(), 2, "{:?}", adoption.not_adopted);
+        let words = format!("{adoption:?}");
+        assert!(!words.contains("s3cr3t") && !words.contains("hunter2"), "{words}");
+    }
+
+    #[test]
+    fn edits_in_words_name_what_changes() {
+        let mut cluster = file_job();
+        cluster["TaskGroups"][0]["Count"] = json!(1);
+        cluster["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("web:1");
+        cluster["TaskGroups"][0]["Tasks"][0]["Env"]["MODE"] = json!("slow");
+        let words: Vec<String> =
+            adoption(&file_job(), &cluster).edits.iter().map(edit_in_words).collect();
+        assert_eq!(
+            words,
+            ["group app: count 1", "task app/server: image web:1", "task app/server: env MODE"]
         );
     }
 

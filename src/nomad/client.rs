@@ -377,6 +377,17 @@ impl NomadClient {
         .await
     }
 
+    /// `GET /v1/job/:id` as Nomad sends it: the whole job, every field kept (what `adopt`
+    /// writes into a file comes from here).
+    pub async fn job_definition(&self, id: &str) -> Result<Value, NomadError> {
+        self.call(
+            Call::new(Method::GET, vec!["job", id], format!("read job {id}"))
+                .not_found(format!("job {id}")),
+        )
+        .await
+        .map(|indexed| indexed.value)
+    }
+
     /// `GET /v1/jobs?meta=true` in this client's namespace: every job's stub with its `Meta`.
     pub async fn jobs_with_meta(&self) -> Result<Vec<JobStub>, NomadError> {
         let call = Call::new(Method::GET, vec!["jobs"], "list jobs").query("meta", "true");

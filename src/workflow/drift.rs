@@ -5,6 +5,8 @@
 //! lists the cluster's jobs that name the repository; [`super::drift_issue`] decides
 //! whether the issue is opened, edited, reopened, closed or left alone, and this file does it
 //! on the forge. A repository with no job file asks nothing of Nomad or of the forge's issues.
+//! The drift issue's commands (`super::drift_command`) compare and keep the issue the same
+//! way, through [`survey_default_branch`] and [`keep_issue`].
 
 use anyhow::Context as _;
 
@@ -14,7 +16,7 @@ use crate::event::Repository;
 use crate::forge::Forge;
 use crate::git::{repository_name, NameSource, Workspace};
 use crate::jobspec::parse::ParseOptions;
-use crate::nomad::drift::{render_markdown, survey};
+use crate::nomad::drift::{render_markdown, survey, DriftReport};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
@@ -28,12 +30,45 @@ pub async fn scheduled(
 ) -> anyhow::Result<RunReport> {
     let branch = &repository.default_branch;
     let mut report = RunReport::new(format!("scheduled drift check of {branch}"));
-    let workspace = Workspace::clone(&forge.git_remote(), &format!("refs/heads/{branch}"))?;
-    let relative = checkout::job_files_in(workspace.path());
-    if relative.is_empty() {
+    let Some(surveyed) = survey_default_branch(forge, runner, settings, repository).await? else {
         report.verdict = "no-job-files".into();
         report.log.push("no job file (`*.nomad.hcl`, `*.nomad`) in the repository".into());
         return Ok(report);
+    };
+    let done = keep_issue(forge, &surveyed.drift).await?;
+    runner.log(&done);
+    report.log.push(done);
+    report.verdict = if surveyed.drift.has_drift() { "drift" } else { "in-sync" }.into();
+    report.details = render_markdown(&surveyed.drift);
+    Ok(report)
+}
+
+/// The default branch's job files, compared with the cluster: the checkout they were read
+/// from, the Nomad client that compared them, and the report.
+pub struct Surveyed {
+    /// A clone of the default branch.
+    pub workspace: Workspace,
+    /// The job files, by their path in the repository.
+    pub files: Vec<(String, JobFile)>,
+    /// The cluster they were compared with.
+    pub client: NomadClient,
+    /// The comparison.
+    pub drift: DriftReport,
+}
+
+/// Clones the default branch and compares its job files with the cluster; `None` when the
+/// repository has no job file (then neither Nomad nor the forge's issues are asked anything).
+pub async fn survey_default_branch(
+    forge: &Forge,
+    runner: &Runner,
+    settings: &Settings,
+    repository: &Repository,
+) -> anyhow::Result<Option<Surveyed>> {
+    let branch = &repository.default_branch;
+    let workspace = Workspace::clone(&forge.git_remote(), &format!("refs/heads/{branch}"))?;
+    let relative = checkout::job_files_in(workspace.path());
+    if relative.is_empty() {
+        return Ok(None);
     }
     let files = relative
         .iter()
@@ -45,12 +80,16 @@ pub async fn scheduled(
     let own_name = repository_name(NameSource::FullName(&repository.full_name));
     let drift = survey(&client, &files, &ParseOptions::default(), &[own_name]).await?;
     runner.log(&format!("drift: {}", drift.summary()));
+    Ok(Some(Surveyed { workspace, files, client, drift }))
+}
 
+/// Brings the drift issue in line with `drift` (opened, edited, reopened, closed or left
+/// alone); says what was done.
+pub async fn keep_issue(forge: &Forge, drift: &DriftReport) -> anyhow::Result<String> {
     let bot_login = forge.bot_login().await?;
     let issues = forge.issues().await?;
     let existing = find_drift_issue(&issues, &bot_login);
-    let step = next_step(existing, &drift);
-    let done = match step {
+    let done = match next_step(existing, drift) {
         IssueStep::Open { title, body } => {
             let number = forge.create_issue(&title, &body).await?;
             format!("opened the drift issue #{number}")
@@ -72,9 +111,5 @@ pub async fn scheduled(
             None => "no drift and no drift issue".to_string(),
         },
     };
-    runner.log(&done);
-    report.log.push(done);
-    report.verdict = if drift.has_drift() { "drift" } else { "in-sync" }.into();
-    report.details = render_markdown(&drift);
-    Ok(report)
+    Ok(done)
 }

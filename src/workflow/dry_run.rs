@@ -51,6 +51,15 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
             );
             return Ok(out);
         }
+        Trigger::IssueComment { issue_number, .. } => {
+            let _ = writeln!(
+                out,
+                "\nwould act on the comment's `deploy JOB` and `adopt JOB` commands if issue \
+                 #{issue_number} is the drift issue and its author has write access: deploy the \
+                 file's version of the job, or open a change request with the cluster's version"
+            );
+            return Ok(out);
+        }
         Trigger::Ignored { reason } => {
             let _ = writeln!(out, "\nwould do nothing: {reason}");
             return Ok(out);

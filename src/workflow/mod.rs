@@ -13,13 +13,15 @@
 //! forges. A push to the default branch reports on the change request it merged when there is
 //! one, and otherwise deploys the job files it changed ([`push`]); a manual run checks the job
 //! files of its ref and reports in the job summary; a scheduled run compares the default
-//! branch's job files with the cluster and keeps the drift issue ([`drift`]).
+//! branch's job files with the cluster and keeps the drift issue ([`drift`]); a command on
+//! the drift issue deploys or adopts a drifted job ([`drift_command`]).
 //! [`dry_run`] prints what a run would do without calling anything.
 
 pub mod checkout;
 pub mod conversation;
 pub mod deploying;
 pub mod drift;
+pub mod drift_command;
 pub mod drift_issue;
 pub mod dry_run;
 pub mod failure;
@@ -191,6 +193,8 @@ pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
         Trigger::PushToDefaultBranch { .. }
         | Trigger::Schedule { .. }
         | Trigger::Manual { .. }
+        // An issue is no change request: the drift issue's commands answer on it themselves.
+        | Trigger::IssueComment { .. }
         | Trigger::Ignored { .. } => None,
     }
 }
@@ -244,6 +248,10 @@ async fn handle(
         }
         Trigger::Schedule { repository } => {
             drift::scheduled(forge, runner, settings, repository).await?
+        }
+        Trigger::IssueComment { repository, issue_number, comment } => {
+            drift_command::commanded(forge, runner, settings, repository, *issue_number, comment)
+                .await?
         }
         Trigger::Manual { git_ref, .. } => {
             manual_check(forge, runner, &bot, settings, git_ref).await?
@@ -325,6 +333,12 @@ pub fn describe(trigger: &Trigger) -> String {
         }
         Trigger::PullRequestComment { pull_request_number, comment, .. } => format!(
             "comment {} by {} on change request #{pull_request_number}{}",
+            comment.id,
+            comment.author,
+            if comment.edited { " (edited)" } else { "" }
+        ),
+        Trigger::IssueComment { issue_number, comment, .. } => format!(
+            "comment {} by {} on issue #{issue_number}{}",
             comment.id,
             comment.author,
             if comment.edited { " (edited)" } else { "" }

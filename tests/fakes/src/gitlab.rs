@@ -709,6 +709,21 @@ impl FakeGitLab {
             .collect()
     }
 
+    /// The notes on issue `iid` as (author username, body), oldest first, system notes left
+    /// out.
+    pub fn issue_notes(&self, iid: u64) -> Vec<(String, String)> {
+        let state = self.lock();
+        state
+            .notes
+            .iter()
+            .filter(|n| n.on == Noteable::Issue(iid) && !n.system)
+            .map(|n| {
+                let author = state.user(n.author_id).map(|u| u.username.clone());
+                (author.unwrap_or_default(), n.body.clone())
+            })
+            .collect()
+    }
+
     /// A note by id.
     pub fn note(&self, id: u64) -> Option<Note> {
         self.lock().notes.iter().find(|n| n.id == id).cloned()
@@ -1307,11 +1322,15 @@ fn project_api(
             message(StatusCode::NOT_FOUND, "404 Not found")
         }
         ("GET", ["merge_requests", iid, "notes"]) => {
-            list_notes(state, number(iid).unwrap_or(0), params)
+            list_notes(state, Noteable::MergeRequest(number(iid).unwrap_or(0)), params)
         }
-        ("POST", ["merge_requests", iid, "notes"]) => {
-            create_note(state, number(iid).unwrap_or(0), user, level, params)
-        }
+        ("POST", ["merge_requests", iid, "notes"]) => create_note(
+            state,
+            Noteable::MergeRequest(number(iid).unwrap_or(0)),
+            user,
+            level,
+            params,
+        ),
         ("PUT", ["merge_requests", iid, "notes", note]) => {
             edit_note(state, number(iid).unwrap_or(0), number(note).unwrap_or(0), user, params)
         }
@@ -1332,6 +1351,17 @@ fn project_api(
         }
         ("POST", ["merge_requests", iid, "notes", note, "award_emoji"]) => {
             award(state, number(iid).unwrap_or(0), number(note).unwrap_or(0), user, params)
+        }
+        (_, ["issues", iid, "notes"])
+            if !state.issues.iter().any(|i| Some(i.iid) == number(iid)) =>
+        {
+            message(StatusCode::NOT_FOUND, "404 Not found")
+        }
+        ("GET", ["issues", iid, "notes"]) => {
+            list_notes(state, Noteable::Issue(number(iid).unwrap_or(0)), params)
+        }
+        ("POST", ["issues", iid, "notes"]) => {
+            create_note(state, Noteable::Issue(number(iid).unwrap_or(0)), user, level, params)
         }
         ("GET", ["issues"]) => list_issues(state, params),
         ("POST", ["issues"]) => create_issue(state, user, level, params),
@@ -1664,11 +1694,11 @@ fn note_json(state: &GitLabState, note: &Note) -> Value {
     })
 }
 
-/// `GET /projects/:id/merge_requests/:iid/notes`, paginated by `page`/`per_page` (20 by
-/// default, at most 100) with `x-next-page` & co (<https://docs.gitlab.com/api/rest/#pagination>).
-fn list_notes(state: &GitLabState, iid: u64, params: &BTreeMap<String, Value>) -> Response {
-    let mut notes: Vec<&Note> =
-        state.notes.iter().filter(|n| n.on == Noteable::MergeRequest(iid)).collect();
+/// `GET /projects/:id/merge_requests/:iid/notes` (or `issues/:iid/notes`), paginated by
+/// `page`/`per_page` (20 by default, at most 100) with `x-next-page` & co
+/// (<https://docs.gitlab.com/api/rest/#pagination>).
+fn list_notes(state: &GitLabState, on: Noteable, params: &BTreeMap<String, Value>) -> Response {
+    let mut notes: Vec<&Note> = state.notes.iter().filter(|n| n.on == on).collect();
     // GitLab's default is newest first.
     if text(params, "sort").as_deref() != Some("asc") {
         notes.reverse();
@@ -1699,10 +1729,10 @@ fn list_notes(state: &GitLabState, iid: u64, params: &BTreeMap<String, Value>) -
         .into_response()
 }
 
-/// `POST /projects/:id/merge_requests/:iid/notes` with `body`.
+/// `POST /projects/:id/merge_requests/:iid/notes` (or `issues/:iid/notes`) with `body`.
 fn create_note(
     state: &mut GitLabState,
-    iid: u64,
+    on: Noteable,
     user: u64,
     level: u32,
     params: &BTreeMap<String, Value>,
@@ -1719,7 +1749,7 @@ fn create_note(
             "Note is too long (maximum is 1000000 characters)",
         );
     }
-    let id = add_note(state, Noteable::MergeRequest(iid), user, &body, false);
+    let id = add_note(state, on, user, &body, false);
     state.count("note_created");
     let note = state.notes.iter().find(|n| n.id == id).map(|n| note_json(state, n));
     (StatusCode::CREATED, Json(note.unwrap_or_default())).into_response()

@@ -52,7 +52,8 @@ impl FakeGitHub {
     }
 
     /// `(event name, payload)` of an `issue_comment` event (`created`, `edited`, `deleted`)
-    /// for comment `comment_id`; `edited` carries the previous body under `changes`.
+    /// for comment `comment_id`, on a pull request or a plain issue (then `issue` has no
+    /// `pull_request`); `edited` carries the previous body under `changes`.
     pub fn issue_comment_event(
         &self,
         comment_id: u64,
@@ -64,9 +65,24 @@ impl FakeGitHub {
             state.comments.iter().find(|c| c.id == comment_id).cloned()
         };
         let comment = comment.with_context(|| format!("no comment {comment_id}"))?;
-        let pull = self.pull(comment.number).context("the comment's pull request is gone")?;
+        // A plain issue's comment carries the issue; a pull request's, its issue side.
+        let plain = self.shared.lock().issues.get(&comment.number).cloned();
+        let pull = match plain {
+            Some(_) => None,
+            None => Some(self.pull(comment.number).context("the comment's pull request is gone")?),
+        };
         let mut state = self.shared.lock();
-        let pull_author = state.user(&pull.author);
+        let issue = match (&plain, &pull) {
+            (Some(issue), _) => {
+                let author = state.user(&issue.author);
+                objects::plain_issue(&site, issue, &author)
+            }
+            (None, Some(pull)) => {
+                let author = state.user(&pull.author);
+                objects::issue(&site, pull, &author)
+            }
+            (None, None) => bail!("comment {comment_id} is on nothing"),
+        };
         let commenter = state.user(&comment.author);
         let owner_login = state.owner().to_string();
         let owner = state.user(&owner_login);
@@ -74,7 +90,7 @@ impl FakeGitHub {
             state.reactions.iter().filter(|r| r.comment_id == comment_id).collect();
         let mut payload = json!({
             "action": action,
-            "issue": objects::issue(&site, &pull, &pull_author),
+            "issue": issue,
             "comment": objects::comment(&site, &comment, &commenter, &reactions),
             "repository": objects::repository(&site, &site.repository, &owner),
             "sender": objects::user(&site, &commenter),

@@ -727,11 +727,11 @@ impl FakeGitHub {
         Ok(sha)
     }
 
-    /// Posts a comment on a pull request as `login`; returns its id.
+    /// Posts a comment on a pull request or an issue as `login`; returns its id.
     pub fn post_comment(&self, number: u64, login: &str, body: &str) -> anyhow::Result<u64> {
         let mut state = self.shared.lock();
-        if !state.pulls.contains_key(&number) {
-            bail!("there is no pull request #{number}");
+        if !state.pulls.contains_key(&number) && !state.issues.contains_key(&number) {
+            bail!("there is no pull request or issue #{number}");
         }
         state.user(login);
         let id = state.id();
