@@ -14,6 +14,7 @@ fn kind(trigger: &Trigger) -> &'static str {
         Trigger::PullRequestMerged { .. } => "merged",
         Trigger::PullRequestComment { .. } => "comment",
         Trigger::PushToDefaultBranch { .. } => "push",
+        Trigger::ImagesBuilt { .. } => "images-built",
         Trigger::Schedule { .. } => "schedule",
         Trigger::Manual { .. } => "manual",
         Trigger::Ignored { .. } => "ignored",

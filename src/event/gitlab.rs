@@ -197,6 +197,14 @@ fn note_trigger(
         .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
     match kind.object_kind.as_deref() {
         Some("note") => {}
+        // A pipeline webhook forwarded to the trigger API, like a note: the image build.
+        Some("pipeline") => {
+            let hook: PipelineHook = super::read(payload).map_err(|err| EventError {
+                event: "TRIGGER_PAYLOAD pipeline".into(),
+                detail: err,
+            })?;
+            return Ok(pipeline_hook(hook));
+        }
         Some(other) => {
             return Ok(Trigger::Ignored {
                 reason: format!(
@@ -293,6 +301,10 @@ pub fn from_gitlab_webhook(
             let payload: PushHook =
                 serde_json::from_str(body).map_err(|err| error(err.to_string()))?;
             Ok(push_hook(payload))
+        }
+        Some("pipeline") => {
+            let payload: PipelineHook = super::read(body).map_err(error)?;
+            Ok(pipeline_hook(payload))
         }
         Some(other) => Ok(Trigger::Ignored {
             reason: format!("a GitLab `{other}` event is not one nomad-spec acts on"),
@@ -461,6 +473,87 @@ struct PushHook {
 struct PushCommit {
     added: Option<Vec<String>>,
     modified: Option<Vec<String>>,
+}
+
+/// A pipeline event (<https://docs.gitlab.com/user/project/integrations/webhook_events/#pipeline-events>)
+/// is the image build when it ran the image pipeline's pushing jobs for a push to the default
+/// branch and they all finished: succeeded when each did, failed when one failed or was
+/// canceled; while one still runs, it is not the end of the build.
+fn pipeline_hook(hook: PipelineHook) -> Trigger {
+    let repository = Repository {
+        default_branch: hook.project.default_branch.unwrap_or_else(|| "main".to_string()),
+        full_name: hook.project.path_with_namespace,
+    };
+    let attributes = hook.object_attributes;
+    let image_jobs: Vec<&PipelineBuild> = hook
+        .builds
+        .iter()
+        .filter(|b| b.name.starts_with(super::IMAGE_JOB_PREFIX) && !b.name.ends_with("-check"))
+        .collect();
+    if image_jobs.is_empty() {
+        return Trigger::Ignored {
+            reason: format!("pipeline {} ran no image job of nomad-spec", attributes.id),
+        };
+    }
+    if attributes.tag.unwrap_or(false)
+        || attributes.r#ref != repository.default_branch
+        || attributes.source.as_deref().is_some_and(|s| s != "push")
+    {
+        return Trigger::Ignored {
+            reason: format!(
+                "pipeline {} ran for `{}`; only pushes to `{}` publish images",
+                attributes.id, attributes.r#ref, repository.default_branch
+            ),
+        };
+    }
+    let failed = image_jobs.iter().find(|b| matches!(b.status.as_str(), "failed" | "canceled"));
+    let unfinished = image_jobs.iter().find(|b| b.status != "success");
+    match (failed, unfinished) {
+        (Some(job), _) => Trigger::ImagesBuilt {
+            repository,
+            commit: attributes.sha,
+            succeeded: false,
+            outcome: format!("{} {}", job.name, job.status),
+        },
+        (None, Some(job)) => Trigger::Ignored {
+            reason: format!(
+                "the image job {} is {}: the build has not finished",
+                job.name, job.status
+            ),
+        },
+        (None, None) => Trigger::ImagesBuilt {
+            repository,
+            commit: attributes.sha,
+            succeeded: true,
+            outcome: "success".into(),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline event object")]
+struct PipelineHook {
+    object_attributes: PipelineAttributes,
+    project: ProjectPayload,
+    #[serde(default)]
+    builds: Vec<PipelineBuild>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline object")]
+struct PipelineAttributes {
+    id: u64,
+    r#ref: String,
+    tag: Option<bool>,
+    sha: String,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline job object")]
+struct PipelineBuild {
+    name: String,
+    status: String,
 }
 
 #[derive(Deserialize)]

@@ -23,7 +23,10 @@ pub mod drift;
 pub mod drift_issue;
 pub mod dry_run;
 pub mod failure;
+pub mod image_workflow;
+pub mod images;
 pub mod push;
+pub mod registry;
 pub mod runner;
 
 use std::collections::BTreeMap;
@@ -189,6 +192,7 @@ pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
         Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
         Trigger::PushToDefaultBranch { .. }
+        | Trigger::ImagesBuilt { .. }
         | Trigger::Schedule { .. }
         | Trigger::Manual { .. }
         | Trigger::Ignored { .. } => None,
@@ -241,6 +245,14 @@ async fn handle(
                     .await?
                 }
             }
+        }
+        Trigger::ImagesBuilt { repository, commit, succeeded, outcome } => {
+            let merged = forge.merged_change_request(commit).await?;
+            *change_request = merged;
+            images::images_built(
+                forge, runner, &bot, settings, repository, commit, *succeeded, outcome, merged,
+            )
+            .await?
         }
         Trigger::Schedule { repository } => {
             drift::scheduled(forge, runner, settings, repository).await?
@@ -331,6 +343,9 @@ pub fn describe(trigger: &Trigger) -> String {
         ),
         Trigger::PushToDefaultBranch { repository, after, .. } => {
             format!("push of {} to {}", short(after), repository.default_branch)
+        }
+        Trigger::ImagesBuilt { commit, outcome, .. } => {
+            format!("image build of {} ended {outcome}", short(commit))
         }
         Trigger::Schedule { repository } => {
             format!("scheduled drift check of {}", repository.default_branch)
