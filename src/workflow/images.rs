@@ -46,8 +46,9 @@ pub struct Proposal {
     pub registry: String,
     /// The default branch, whose pushes publish.
     pub default_branch: String,
-    /// The services the pipeline builds, with the tag the job files pin for each now.
-    pub images: Vec<(BuiltImage, String)>,
+    /// The services the pipeline builds, with the tag the job files pin for each now (none
+    /// when no job file names the image yet, or a person answered another one).
+    pub images: Vec<(BuiltImage, Option<String>)>,
 }
 
 /// An image the default branch waits for.
@@ -134,9 +135,9 @@ pub fn propose(
         }
         let part = image_part(&service.name);
         let repository = format!("{registry}/{part}");
-        let pinned = pinned_tag(&job_texts, &repository).unwrap_or_else(|| UNBUILT_TAG.into());
+        let pinned = pinned_tag(&job_texts, &repository);
         service.published_images.push(PublishedImage {
-            image: format!("{repository}:{pinned}"),
+            image: format!("{repository}:{}", pinned.as_deref().unwrap_or(UNBUILT_TAG)),
             evidence: Evidence {
                 file: pipeline_file(kind).to_string(),
                 line: None,
@@ -170,7 +171,7 @@ fn pinned_tag(job_texts: &[String], repository: &str) -> Option<String> {
 impl Proposal {
     /// The images the answers leave to the pipeline: a person's own answer for a service
     /// takes it out.
-    fn built(&self, answers: &Answers) -> Vec<&(BuiltImage, String)> {
+    fn built(&self, answers: &Answers) -> Vec<&(BuiltImage, Option<String>)> {
         self.images
             .iter()
             .filter(|(image, _)| {
@@ -241,12 +242,14 @@ impl Proposal {
         }
     }
 
-    /// The images the checkout's job files wait for: one that names [`UNBUILT_TAG`], or whose
+    /// The images the checkout's job files wait for: one they name with [`UNBUILT_TAG`], or whose
     /// build context (or Dockerfile) changed since the commit its pinned tag names. Changes to
     /// job files and to the pipeline itself build nothing new.
     pub fn awaited(&self, workspace: &Workspace) -> anyhow::Result<Vec<Awaited>> {
         let mut awaited = Vec::new();
         for (image, pinned) in &self.images {
+            // A job file that does not name the pipeline's image runs another one.
+            let Some(pinned) = pinned else { continue };
             let repository = format!("{}/{}", self.registry, image.service);
             let changed = pinned == UNBUILT_TAG
                 || workspace.changed_files(pinned)?.iter().any(|f| changes_image(f, image));
@@ -385,7 +388,8 @@ pub async fn images_built(
             propose(kind, registry.clone(), &branch, &mut analysis, &config, workspace.path());
         let awaited = proposal.awaited(&workspace)?;
         if awaited.is_empty() {
-            let pins_commit = proposal.images.iter().any(|(_, pinned)| pinned == commit);
+            let pins_commit =
+                proposal.images.iter().any(|(_, pinned)| pinned.as_deref() == Some(commit));
             return match change_request {
                 // Pinned already (a replay, or a run cut short after the pin): the
                 // conversation deploys it unless it did, which its checkpoint knows.
