@@ -529,6 +529,75 @@ mod tests {
 
     const REPO: &str = r#""repository": {"full_name": "acme/shop", "default_branch": "main"}"#;
 
+    fn run_payload(
+        action: &str,
+        path: &str,
+        event: &str,
+        branch: &str,
+        conclusion: &str,
+    ) -> String {
+        format!(
+            r#"{{"action": "{action}", {REPO}, "workflow_run": {{"head_sha": "c0ffee",
+            "head_branch": "{branch}", "path": "{path}", "event": "{event}",
+            "conclusion": {conclusion}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_image_workflow_finishing_a_push_is_an_image_build() {
+        let parse = |payload: String| from_github("workflow_run", &payload).unwrap();
+        let done =
+            parse(run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "main", "\"success\""));
+        assert_eq!(
+            done,
+            Trigger::ImagesBuilt {
+                repository: Repository {
+                    full_name: "acme/shop".into(),
+                    default_branch: "main".into()
+                },
+                commit: "c0ffee".into(),
+                succeeded: true,
+                outcome: "success".into(),
+            }
+        );
+        let failed =
+            parse(run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "main", "\"failure\""));
+        assert!(matches!(failed, Trigger::ImagesBuilt { succeeded: false, .. }), "{failed:?}");
+        for (payload, why) in [
+            (
+                run_payload("completed", ".github/workflows/ci.yml", "push", "main", "\"success\""),
+                "not the image pipeline",
+            ),
+            (
+                run_payload("in_progress", IMAGE_WORKFLOW_PATH, "push", "main", "null"),
+                "not completed",
+            ),
+            (
+                run_payload(
+                    "completed",
+                    IMAGE_WORKFLOW_PATH,
+                    "pull_request",
+                    "feature",
+                    "\"success\"",
+                ),
+                "only pushes",
+            ),
+            (
+                run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "feature", "\"success\""),
+                "only pushes",
+            ),
+        ] {
+            match parse(payload) {
+                Trigger::Ignored { reason } => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        let err = from_github("workflow_run", r#"{"action": "completed", "workflow_run": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workflow_run"), "{err}");
+    }
+
     fn pr_payload(action: &str, extra: &str) -> String {
         format!(
             r#"{{"action": "{action}", {REPO}, "pull_request": {{"number": 7, "title": "Add api",

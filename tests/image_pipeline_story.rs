@@ -237,3 +237,153 @@ fn github_a_dockerfile_becomes_a_pinned_healthy_job_with_no_reply() {
     assert_eq!(image_in(&kept), format!("ghcr.io/acme/shop/shop:{merge}"), "{out}");
     assert!(!story.bot_comments(tune).iter().any(|c| c.contains("wait for the image build")));
 }
+
+struct GitLabStory {
+    gitlab: FakeGitLab,
+    nomad: FakeNomad,
+    registry: FakeRegistry,
+    bot: String,
+    dir: tempfile::TempDir,
+}
+
+impl GitLabStory {
+    fn new() -> GitLabStory {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("seed");
+        std::fs::create_dir_all(&seed).unwrap();
+        std::fs::write(seed.join("README.md"), "# shop\n").unwrap();
+        let gitlab = FakeGitLab::start("acme/shop", "main", &seed).unwrap();
+        gitlab.add_user("dev", Some(DEVELOPER));
+        let (bot, _token) = gitlab.add_project_access_token(DEVELOPER);
+        // The job's own registry credentials, as GitLab CI gives them.
+        let registry = FakeRegistry::start(Login {
+            username: "gitlab-ci-token".into(),
+            password: gitlab.job_token(),
+        })
+        .unwrap();
+        GitLabStory {
+            gitlab,
+            nomad: FakeNomad::start(Scenario::default()).unwrap(),
+            registry,
+            bot,
+            dir,
+        }
+    }
+
+    fn run(&self, vars: &BTreeMap<String, String>) -> Output {
+        let mut vars = vars.clone();
+        vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        vars.insert("NOMAD_SPEC_REGISTRY_URL".into(), self.registry.url());
+        vars.insert("CI_REGISTRY".into(), "registry.gitlab.test".into());
+        vars.insert("CI_REGISTRY_IMAGE".into(), "registry.gitlab.test/acme/shop".into());
+        vars.insert("CI_REGISTRY_USER".into(), "gitlab-ci-token".into());
+        vars.insert("CI_REGISTRY_PASSWORD".into(), self.gitlab.job_token());
+        vars.retain(|_, v| !v.is_empty());
+        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .arg("ci")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(&vars)
+            .output()
+            .unwrap()
+    }
+
+    fn bot_notes(&self, iid: u64) -> Vec<String> {
+        let notes = self.gitlab.notes(iid).into_iter();
+        notes.filter(|(author, _)| *author == self.bot).map(|(_, body)| body).collect()
+    }
+
+    fn build_finished(&self, sha: &str, status: &str) -> BTreeMap<String, String> {
+        let event = self.gitlab.pipeline_event(sha, status, &[("nomad-spec-image-shop", status)]);
+        self.gitlab.pipeline_trigger_vars(&event).unwrap()
+    }
+
+    fn snapshot(&self) -> (Vec<u32>, String, usize) {
+        let kinds = ["note_created", "note_edited", "status", "deployment_created", "award"];
+        (
+            kinds.iter().map(|k| self.gitlab.writes(k)).collect(),
+            self.gitlab.head_of("main").unwrap(),
+            self.nomad.register_calls("shop"),
+        )
+    }
+}
+
+fn gitlab_file(gitlab: &FakeGitLab, branch: &str, path: &str) -> Option<String> {
+    fakes::git_http::read_file(&gitlab.project().bare, branch, path)
+}
+
+#[test]
+fn gitlab_a_dockerfile_becomes_a_pinned_healthy_job_with_no_reply() {
+    let story = GitLabStory::new();
+    let gitlab = &story.gitlab;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+    let iid = gitlab.open_merge_request("dev", "add-app", &fixture, "Add the shop").unwrap();
+    let mut runs = Vec::new();
+
+    // 1. The merge request pipeline: the job file, the include and `.gitlab-ci.yml`, one
+    // commit; nothing needs an answer.
+    let mr_pipeline = gitlab.mr_pipeline_vars(iid).unwrap();
+    let out = ok(&story.run(&mr_pipeline));
+    runs.push(mr_pipeline);
+    let notes = story.bot_notes(iid);
+    let status = notes.iter().find(|n| n.contains(STATUS_MARKER)).expect("a status note");
+    assert!(!status.contains("needs your answer"), "{status}\n{out}");
+    let head = gitlab.head_of("add-app").unwrap();
+    assert_eq!(
+        files_of_commit(&gitlab.project().bare, &head),
+        [".gitlab-ci.yml", ".gitlab/nomad-spec-images.yml", JOB_FILE],
+        "{out}"
+    );
+    let job_file = gitlab_file(gitlab, "add-app", JOB_FILE).unwrap();
+    assert_eq!(image_in(&job_file), "registry.gitlab.test/acme/shop/shop:built-after-merge");
+    let include: Value = serde_saphyr::from_str(
+        &gitlab_file(gitlab, "add-app", ".gitlab/nomad-spec-images.yml").unwrap(),
+    )
+    .unwrap();
+    let script = include["nomad-spec-image-shop"]["script"].to_string();
+    assert!(
+        script.contains("docker push \\\"$CI_REGISTRY_IMAGE/shop:$CI_COMMIT_SHA\\\""),
+        "{script}"
+    );
+    let ci: Value =
+        serde_saphyr::from_str(&gitlab_file(gitlab, "add-app", ".gitlab-ci.yml").unwrap()).unwrap();
+    assert_eq!(ci["include"][0]["local"], ".gitlab/nomad-spec-images.yml");
+
+    // 2. Merged: the default branch's pipeline deploys nothing yet.
+    let merge = gitlab.merge(iid, "dev").unwrap();
+    let main_pipeline = gitlab.default_branch_pipeline_vars("dev").unwrap();
+    let out = ok(&story.run(&main_pipeline));
+    runs.push(main_pipeline);
+    assert_eq!(story.nomad.register_calls("shop"), 0, "{out}");
+    assert!(story.bot_notes(iid).iter().any(|n| n.contains("wait for the image build")));
+
+    // 3. A failed image job: said, nothing deployed.
+    let failed = story.build_finished(&merge, "failed");
+    let out = ok(&story.run(&failed));
+    runs.push(failed);
+    assert_eq!(story.nomad.register_calls("shop"), 0, "{out}");
+    assert_eq!(gitlab.head_of("main").unwrap(), merge);
+    assert!(story.bot_notes(iid).iter().any(|n| n.contains("nothing was deployed")));
+
+    // 4. The image job pushed the merge commit's image: pinned, deployed, healthy.
+    story.registry.push("acme/shop/shop", &merge);
+    let built = story.build_finished(&merge, "success");
+    let out = ok(&story.run(&built));
+    runs.push(built);
+    let pinned = gitlab_file(gitlab, "main", JOB_FILE).unwrap();
+    assert_eq!(image_in(&pinned), format!("registry.gitlab.test/acme/shop/shop:{merge}"), "{out}");
+    let subject =
+        fakes::git_http::git(&gitlab.project().bare, &["log", "-1", "--format=%s", "main"])
+            .unwrap();
+    assert_eq!(subject.trim(), format!("nomad-spec: deploy shop {merge}"));
+    assert_eq!(story.nomad.register_calls("shop"), 1, "{out}");
+    assert!(story.bot_notes(iid).iter().any(|n| n.contains("healthy")), "{out}");
+
+    // 5. Every pipeline again: nothing changes.
+    let before = story.snapshot();
+    for vars in &runs {
+        ok(&story.run(vars));
+    }
+    assert_eq!(story.snapshot(), before, "a replay changed something");
+}

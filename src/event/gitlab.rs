@@ -615,6 +615,60 @@ mod tests {
     /// What a case expects: a value, or the reason it is ignored.
     type Expect<T> = Result<T, &'static str>;
 
+    fn pipeline(status: &str, jobs: &[(&str, &str)], git_ref: &str) -> String {
+        let builds: Vec<String> = jobs
+            .iter()
+            .map(|(name, status)| {
+                format!(r#"{{"name": "{name}", "status": "{status}", "stage": "build"}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"object_kind": "pipeline", "object_attributes": {{"id": 31, "ref": "{git_ref}",
+            "tag": false, "sha": "c0ffee", "source": "push", "status": "{status}"}},
+            "project": {{"path_with_namespace": "acme/shop", "default_branch": "main"}},
+            "builds": [{}]}}"#,
+            builds.join(",")
+        )
+    }
+
+    #[test]
+    fn a_pipeline_that_ran_the_image_jobs_is_an_image_build() {
+        let read = |body: String| from_gitlab_webhook("Pipeline Hook", &body, None).unwrap();
+        let built = read(pipeline(
+            "success",
+            &[("nomad-spec-image-web", "success"), ("test", "success")],
+            "main",
+        ));
+        assert!(
+            matches!(&built, Trigger::ImagesBuilt { succeeded: true, commit, .. } if commit == "c0ffee"),
+            "{built:?}"
+        );
+        let failed = read(pipeline("failed", &[("nomad-spec-image-web", "failed")], "main"));
+        assert!(matches!(failed, Trigger::ImagesBuilt { succeeded: false, .. }), "{failed:?}");
+        for (body, why) in [
+            (
+                pipeline("running", &[("nomad-spec-image-web", "running")], "main"),
+                "has not finished",
+            ),
+            (pipeline("success", &[("test", "success")], "main"), "no image job"),
+            (
+                pipeline("success", &[("nomad-spec-image-web-check", "success")], "main"),
+                "no image job",
+            ),
+            (pipeline("success", &[("nomad-spec-image-web", "success")], "feature"), "only pushes"),
+        ] {
+            match read(body) {
+                Trigger::Ignored { reason } => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // The same event forwarded to the trigger API.
+        let vars = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let body = pipeline("success", &[("nomad-spec-image-web", "success")], "main");
+        let forwarded = from_gitlab(&vars, Some(&body), None).unwrap();
+        assert!(matches!(forwarded, Trigger::ImagesBuilt { succeeded: true, .. }), "{forwarded:?}");
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }

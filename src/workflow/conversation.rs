@@ -135,14 +135,19 @@ pub async fn run(
     let config = checkout::repository_config(workspace.path(), bot)?;
     let mut analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
     // Services nothing publishes get the image pipeline's image (issue 17).
-    let proposal = images::propose(
-        forge.kind(),
-        images::registry_path(forge.kind(), &repository, settings),
-        &repository.default_branch,
-        &mut analysis,
-        &config,
-        workspace.path(),
-    );
+    let registry = images::registry_path(forge.kind(), &repository, settings);
+    let proposal = if images::enabled(settings)? {
+        images::propose(
+            forge.kind(),
+            registry,
+            &repository.default_branch,
+            &mut analysis,
+            &config,
+            workspace.path(),
+        )
+    } else {
+        images::none(forge.kind(), registry, &repository.default_branch)
+    };
     let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));

@@ -37,6 +37,22 @@ use crate::settings::{BotSettings, Settings};
 /// naming it cannot start, and the bot replaces it with the merge commit's tag.
 pub const UNBUILT_TAG: &str = "built-after-merge";
 
+/// The setting that turns the image pipeline off (`false`): for a repository whose images are
+/// built elsewhere, whose image questions a person answers.
+pub const IMAGE_PIPELINE: &str = "NOMAD_SPEC_IMAGE_PIPELINE";
+
+/// Whether the bot proposes and follows the image pipeline ([`IMAGE_PIPELINE`], on unless
+/// `false`).
+pub fn enabled(settings: &Settings) -> anyhow::Result<bool> {
+    match settings.var(IMAGE_PIPELINE).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(super::failure::UserError::of(anyhow::anyhow!(
+            "{IMAGE_PIPELINE} is `{other}`: it takes `true` or `false`"
+        ))),
+    }
+}
+
 /// What the proposed pipeline builds and where it pushes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
@@ -123,6 +139,28 @@ pub fn propose(
     config: &Config,
     root: &Path,
 ) -> Proposal {
+    let mut proposal = Proposal {
+        forge: kind,
+        registry,
+        default_branch: default_branch.to_string(),
+        images: Vec::new(),
+    };
+    propose_into(&mut proposal, analysis, config, root);
+    proposal
+}
+
+/// A pipeline that builds nothing: the image pipeline is off ([`IMAGE_PIPELINE`]).
+pub fn none(kind: ForgeKind, registry: String, default_branch: &str) -> Proposal {
+    Proposal {
+        forge: kind,
+        registry,
+        default_branch: default_branch.to_string(),
+        images: Vec::new(),
+    }
+}
+
+fn propose_into(proposal: &mut Proposal, analysis: &mut Analysis, config: &Config, root: &Path) {
+    let (kind, registry) = (proposal.forge, proposal.registry.clone());
     let job_texts: Vec<String> = job_files_in(root)
         .iter()
         .filter_map(|f| crate::file::read_text(&root.join(f), MAX_SOURCE_BYTES as u64).ok())
@@ -152,7 +190,7 @@ pub fn propose(
             pinned,
         ));
     }
-    Proposal { forge: kind, registry, default_branch: default_branch.to_string(), images }
+    proposal.images = images;
 }
 
 /// The tag the job files pin for `repository` (`"ghcr.io/acme/shop/web:<tag>"`), when one does.
@@ -377,6 +415,11 @@ pub async fn images_built(
 ) -> anyhow::Result<RunReport> {
     let kind = forge.kind();
     let mut report = RunReport::new(format!("image build of {}", short(commit)));
+    if !enabled(settings)? {
+        report.verdict = "ignored".into();
+        report.log.push(format!("the image pipeline is off ({IMAGE_PIPELINE}=false)"));
+        return Ok(report);
+    }
     let branch = repository.default_branch.clone();
     let mut workspace = Workspace::clone(&forge.git_remote(), &format!("refs/heads/{branch}"))?;
     let name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
