@@ -8,8 +8,10 @@
 //! analyzes a checkout, the pipeline proposed as `workflow::images::propose` does on a pull
 //! request, and the job built with no answer; a question "needs a reply" when its default is a
 //! guess that will probably not work (`needs_answer`). Exits 1 when an app whose services are
-//! all built or published still needs a reply with the pipeline, which is what issue 17 rules
-//! out. Figures are written down in `bench/README.md`.
+//! all built or published still needs a reply about an image with the pipeline, which is what
+//! issue 17 rules out; the other replies (a host name written into the code, a value only a
+//! person knows) are counted and named: they are not the pipeline's to remove. Figures are
+//! written down in `bench/README.md`.
 
 mod common;
 
@@ -56,8 +58,14 @@ fn main() {
     };
     let config = Config::default();
     let mut broken = Vec::new();
-    println!("| app | services | all built or published | replies without the pipeline | replies with it |");
+    println!(
+        "| app | services | all built or published | replies without the pipeline (about \
+         images) | replies with it (about images) |"
+    );
     println!("|---|---|---|---|---|");
+    let about_images =
+        |questions: &[Question]| questions.iter().filter(|q| q.key.starts_with("image.")).count();
+    let (mut total_before, mut total_after) = (0, 0);
     for root in &apps {
         let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let options = analyze::Options { root_name: Some(name.clone()), ..Default::default() };
@@ -78,20 +86,29 @@ fn main() {
         let after = needing_reply(&analysis, &config, &name);
         let keys: Vec<&str> = after.iter().map(|q| q.key.as_str()).collect();
         println!(
-            "| {name} | {} | {} | {} | {}{} |",
+            "| {name} | {} | {} | {} ({}) | {} ({}){} |",
             analysis.services.len(),
             if all_built_or_published { "yes" } else { "no" },
             before.len(),
+            about_images(&before),
             after.len(),
-            if keys.is_empty() { String::new() } else { format!(" ({})", keys.join(", ")) }
+            about_images(&after),
+            if keys.is_empty() { String::new() } else { format!(": {}", keys.join(", ")) }
         );
-        if all_built_or_published && !after.is_empty() {
+        total_before += before.len();
+        total_after += after.len();
+        if all_built_or_published && about_images(&after) > 0 {
             broken.push(name);
         }
     }
+    println!(
+        "\nreplies over {} apps: {total_before} without the pipeline, {total_after} with it",
+        apps.len()
+    );
     if !broken.is_empty() {
         eprintln!(
-            "apps whose services are all built or published that still need a reply: {}",
+            "apps whose services are all built or published that still need a reply about an \
+             image: {}",
             broken.join(", ")
         );
         std::process::exit(1);
