@@ -53,6 +53,9 @@ pub fn enabled(settings: &Settings) -> anyhow::Result<bool> {
     }
 }
 
+/// A file to commit: its path in the repository and its content.
+pub type FileToCommit = (String, String);
+
 /// What the proposed pipeline builds and where it pushes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
@@ -232,7 +235,7 @@ impl Proposal {
         answers: &Answers,
         root: &Path,
         jobs_dir: &str,
-    ) -> anyhow::Result<(Vec<(String, String)>, Vec<String>)> {
+    ) -> anyhow::Result<(Vec<FileToCommit>, Vec<String>)> {
         let images: Vec<BuiltImage> =
             self.built(answers).into_iter().map(|(i, _)| i.clone()).collect();
         if images.is_empty() {
@@ -555,7 +558,7 @@ fn pinned_files(
     workspace: &Workspace,
     awaited: &[Awaited],
     commit: &str,
-) -> anyhow::Result<(Vec<(String, String)>, Vec<String>)> {
+) -> anyhow::Result<(Vec<FileToCommit>, Vec<String>)> {
     let mut files = Vec::new();
     let mut services = Vec::new();
     for path in job_files_in(workspace.path()) {
