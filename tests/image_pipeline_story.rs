@@ -11,11 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 
-use common::bot::{ok, STATUS_MARKER};
+use common::bot::{ok, run_ci, STATUS_MARKER};
 use fakes::github::FakeGitHub;
 use fakes::gitlab::{FakeGitLab, DEVELOPER};
 use fakes::nomad::{FakeNomad, Scenario};
@@ -82,14 +82,7 @@ impl GitHubStory {
         vars.insert("GITHUB_EVENT_PATH".into(), event_path.display().to_string());
         vars.insert("NOMAD_ADDR".into(), self.nomad.url());
         vars.insert("NOMAD_SPEC_REGISTRY_URL".into(), self.registry.url());
-        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
-            .arg("ci")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(&vars)
-            .output()
-            .unwrap()
+        run_ci(self.dir.path(), &vars)
     }
 
     fn bot_comments(&self, number: u64) -> Vec<String> {
@@ -278,15 +271,7 @@ impl GitLabStory {
         vars.insert("CI_REGISTRY_IMAGE".into(), "registry.gitlab.test/acme/shop".into());
         vars.insert("CI_REGISTRY_USER".into(), "gitlab-ci-token".into());
         vars.insert("CI_REGISTRY_PASSWORD".into(), self.gitlab.job_token());
-        vars.retain(|_, v| !v.is_empty());
-        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
-            .arg("ci")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(&vars)
-            .output()
-            .unwrap()
+        run_ci(self.dir.path(), &vars)
     }
 
     fn bot_notes(&self, iid: u64) -> Vec<String> {

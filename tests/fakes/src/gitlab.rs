@@ -864,7 +864,13 @@ impl FakeGitLab {
     /// trigger API: the note event is written to a file named by `TRIGGER_PAYLOAD`.
     pub fn note_pipeline_vars(&self, note_id: u64) -> anyhow::Result<BTreeMap<String, String>> {
         let payload = self.note_event(note_id)?;
-        let file = self.lock().root.join(format!("trigger-payload-note-{note_id}.json"));
+        self.trigger_vars(&format!("note-{note_id}"), &payload)
+    }
+
+    /// The variables of a pipeline the trigger API starts on the default branch with
+    /// `payload` in the file `TRIGGER_PAYLOAD` names (`trigger-payload-<name>.json`).
+    fn trigger_vars(&self, name: &str, payload: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        let file = self.lock().root.join(format!("trigger-payload-{name}.json"));
         std::fs::write(&file, payload).context("cannot write the trigger payload")?;
         let main = self.project();
         let head = git_http::head_of(&main.bare, &main.default_branch)?;
@@ -921,19 +927,11 @@ impl FakeGitLab {
     /// body (`payload`, from [`FakeGitLab::pipeline_event`]) in the file `TRIGGER_PAYLOAD`
     /// names.
     pub fn pipeline_trigger_vars(&self, payload: &str) -> anyhow::Result<BTreeMap<String, String>> {
-        let n = self.lock().notes.len();
-        let file =
-            self.lock().root.join(format!("trigger-payload-pipeline-{n}-{}.json", payload.len()));
-        std::fs::write(&file, payload).context("cannot write the trigger payload")?;
-        let main = self.project();
-        let head = git_http::head_of(&main.bare, &main.default_branch)?;
-        let mut vars = self.job_vars(&main);
-        vars.insert("CI_PIPELINE_SOURCE".into(), "trigger".into());
-        vars.insert("CI_COMMIT_SHA".into(), head);
-        vars.insert("CI_COMMIT_BRANCH".into(), main.default_branch.clone());
-        vars.insert("CI_COMMIT_REF_NAME".into(), main.default_branch);
-        vars.insert("TRIGGER_PAYLOAD".into(), file.to_string_lossy().to_string());
-        Ok(vars)
+        // Named by its content, so that each event keeps its own file for a replay.
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        payload.hash(&mut hasher);
+        self.trigger_vars(&format!("pipeline-{:016x}", hasher.finish()), payload)
     }
 
     /// The comment webhook's body for note `note_id`
