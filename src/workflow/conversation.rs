@@ -260,15 +260,7 @@ pub async fn run(
         if bot.auto_deploy && !replayed {
             let awaited = proposal.awaited(&workspace)?;
             if !awaited.is_empty() {
-                return images::hold_merge(
-                    forge,
-                    runner,
-                    number,
-                    merge_sha,
-                    &awaited,
-                    forge.kind(),
-                )
-                .await;
+                return images::hold_merge(forge, runner, number, merge_sha, &awaited).await;
             }
         }
     }

@@ -364,7 +364,6 @@ pub async fn hold_merge(
     number: u64,
     merge_sha: &str,
     awaited: &[Awaited],
-    kind: ForgeKind,
 ) -> anyhow::Result<RunReport> {
     let mut report = RunReport::new(format!("change request #{number} merged"));
     let list: Vec<String> =
@@ -373,7 +372,7 @@ pub async fn hold_merge(
         "Merged. Before deploying I wait for the image build of {} ({}): {}. I deploy once I \
          have seen {} in the registry; nothing runs an image I have not seen there.",
         short(merge_sha),
-        pipeline_file(kind),
+        pipeline_file(forge.kind()),
         list.join(", "),
         if awaited.len() == 1 { "it" } else { "them" }
     );
