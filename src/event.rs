@@ -106,9 +106,29 @@ pub enum Trigger {
     Schedule { repository: Repository },
     /// A person started the workflow by hand.
     Manual { repository: Repository, git_ref: String, inputs: Vec<(String, String)> },
+    /// The image pipeline the bot proposed (issue 17) finished for a commit pushed to the
+    /// default branch: GitHub's `workflow_run` of [`IMAGE_WORKFLOW_PATH`], GitLab's pipeline
+    /// with [`IMAGE_JOB_PREFIX`] jobs. The bot pins and deploys that commit's images once it
+    /// has seen them in the registry; a failed build is reported and deploys nothing.
+    ImagesBuilt {
+        repository: Repository,
+        /// The commit the images were built from.
+        commit: String,
+        /// Every image job succeeded.
+        succeeded: bool,
+        /// How it ended, in the forge's word (`success`, `failure`, `cancelled`, `failed`).
+        outcome: String,
+    },
     /// Nothing to do; the reason goes to the log.
     Ignored { reason: String },
 }
+
+/// The GitHub workflow of the image pipeline, whose completed runs are [`Trigger::ImagesBuilt`].
+pub const IMAGE_WORKFLOW_PATH: &str = ".github/workflows/nomad-spec-images.yml";
+
+/// The prefix of the GitLab jobs of the image pipeline that push an image (the jobs that only
+/// build for a merge request end in `-check`).
+pub const IMAGE_JOB_PREFIX: &str = "nomad-spec-image-";
 
 /// The payload could not be read as the event it claims to be.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +162,10 @@ pub fn from_github(event_name: &str, payload: &str) -> Result<Trigger, EventErro
         "schedule" => {
             let p: SchedulePayload = read(payload).map_err(error)?;
             Ok(Trigger::Schedule { repository: p.repository.into() })
+        }
+        "workflow_run" => {
+            let p: WorkflowRunPayload = read(payload).map_err(error)?;
+            Ok(workflow_run_trigger(p))
         }
         "workflow_dispatch" => {
             let p: DispatchPayload = read(payload).map_err(error)?;
@@ -251,6 +275,40 @@ fn pull_request_trigger(p: PullRequestPayload) -> Trigger {
         }
     };
     Trigger::PullRequestChanged { repository, pull_request, action }
+}
+
+/// A completed run of the image workflow for a push to the default branch; any other run (a
+/// pull request's build, another workflow, one still running) builds nothing the bot deploys.
+fn workflow_run_trigger(p: WorkflowRunPayload) -> Trigger {
+    let repository: Repository = p.repository.into();
+    let run = p.workflow_run;
+    if run.path.split('@').next() != Some(IMAGE_WORKFLOW_PATH) {
+        return Trigger::Ignored {
+            reason: format!("the workflow `{}` is not the image pipeline", run.path),
+        };
+    }
+    if p.action != "completed" {
+        return Trigger::Ignored {
+            reason: format!("the image workflow's run is `{}`, not completed", p.action),
+        };
+    }
+    if run.event != "push" || run.head_branch.as_deref() != Some(&repository.default_branch) {
+        return Trigger::Ignored {
+            reason: format!(
+                "the image workflow ran for a `{}` event on `{}`; only pushes to `{}` publish",
+                run.event,
+                run.head_branch.as_deref().unwrap_or("no branch"),
+                repository.default_branch
+            ),
+        };
+    }
+    let outcome = run.conclusion.unwrap_or_else(|| "unknown".to_string());
+    Trigger::ImagesBuilt {
+        repository,
+        commit: run.head_sha,
+        succeeded: outcome == "success",
+        outcome,
+    }
 }
 
 fn comment_trigger(p: IssueCommentPayload) -> Trigger {
@@ -450,6 +508,28 @@ struct CommentPayload {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a workflow_run event object")]
+struct WorkflowRunPayload {
+    action: String,
+    workflow_run: WorkflowRunBody,
+    repository: RepositoryPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a workflow run object")]
+struct WorkflowRunBody {
+    head_sha: String,
+    /// Null for a run of a deleted branch.
+    head_branch: Option<String>,
+    /// The workflow file (`.github/workflows/x.yml`, sometimes with `@ref`).
+    path: String,
+    /// The event that started the run (`push`, `pull_request`).
+    event: String,
+    /// Null until the run completes.
+    conclusion: Option<String>,
+}
+
+#[derive(Deserialize)]
 #[serde(expecting = "a push event object")]
 struct PushPayload {
     r#ref: String,
@@ -487,6 +567,75 @@ mod tests {
     use super::*;
 
     const REPO: &str = r#""repository": {"full_name": "acme/shop", "default_branch": "main"}"#;
+
+    fn run_payload(
+        action: &str,
+        path: &str,
+        event: &str,
+        branch: &str,
+        conclusion: &str,
+    ) -> String {
+        format!(
+            r#"{{"action": "{action}", {REPO}, "workflow_run": {{"head_sha": "c0ffee",
+            "head_branch": "{branch}", "path": "{path}", "event": "{event}",
+            "conclusion": {conclusion}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_image_workflow_finishing_a_push_is_an_image_build() {
+        let parse = |payload: String| from_github("workflow_run", &payload).unwrap();
+        let done =
+            parse(run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "main", "\"success\""));
+        assert_eq!(
+            done,
+            Trigger::ImagesBuilt {
+                repository: Repository {
+                    full_name: "acme/shop".into(),
+                    default_branch: "main".into()
+                },
+                commit: "c0ffee".into(),
+                succeeded: true,
+                outcome: "success".into(),
+            }
+        );
+        let failed =
+            parse(run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "main", "\"failure\""));
+        assert!(matches!(failed, Trigger::ImagesBuilt { succeeded: false, .. }), "{failed:?}");
+        for (payload, why) in [
+            (
+                run_payload("completed", ".github/workflows/ci.yml", "push", "main", "\"success\""),
+                "not the image pipeline",
+            ),
+            (
+                run_payload("in_progress", IMAGE_WORKFLOW_PATH, "push", "main", "null"),
+                "not completed",
+            ),
+            (
+                run_payload(
+                    "completed",
+                    IMAGE_WORKFLOW_PATH,
+                    "pull_request",
+                    "feature",
+                    "\"success\"",
+                ),
+                "only pushes",
+            ),
+            (
+                run_payload("completed", IMAGE_WORKFLOW_PATH, "push", "feature", "\"success\""),
+                "only pushes",
+            ),
+        ] {
+            match parse(payload) {
+                Trigger::Ignored { reason } => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        let err = from_github("workflow_run", r#"{"action": "completed", "workflow_run": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workflow_run"), "{err}");
+    }
 
     fn pr_payload(action: &str, extra: &str) -> String {
         format!(

@@ -265,19 +265,39 @@ impl Workspace {
         message: &str,
         identity: &Identity,
     ) -> anyhow::Result<Option<String>> {
-        let relative = checkout_path(path)?;
-        refuse_symlinks(self.dir.path(), &relative)?;
-        let file = self.dir.path().join(&relative);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the folder for {relative}"))?;
+        self.commit_files(&[(path.to_string(), content.to_string())], message, identity)
+    }
+
+    /// Writes every `(path, content)` of `files` and commits them together on the head as
+    /// `identity` (a job file and the pipeline that builds its image belong in one commit);
+    /// `None` when no file changed. Paths follow [`Workspace::commit_file`]'s rules.
+    pub fn commit_files(
+        &mut self,
+        files: &[(String, String)],
+        message: &str,
+        identity: &Identity,
+    ) -> anyhow::Result<Option<String>> {
+        let mut staged = Vec::new();
+        for (path, content) in files {
+            let relative = checkout_path(path)?;
+            refuse_symlinks(self.dir.path(), &relative)?;
+            let file = self.dir.path().join(&relative);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create the folder for {relative}"))?;
+            }
+            std::fs::write(&file, content).with_context(|| format!("cannot write {relative}"))?;
+            staged.push(relative);
         }
-        std::fs::write(&file, content).with_context(|| format!("cannot write {relative}"))?;
 
         let repo = self.open()?;
         let head = head_commit(&repo)?;
         let mut index = repo.index().context("cannot read the checkout's index")?;
-        index.add_path(Path::new(&relative)).with_context(|| format!("cannot stage {relative}"))?;
+        for relative in &staged {
+            index
+                .add_path(Path::new(relative))
+                .with_context(|| format!("cannot stage {relative}"))?;
+        }
         index.write().context("cannot write the checkout's index")?;
         let tree_id = index.write_tree().context("cannot write the tree to commit")?;
         if tree_id == head.tree_id() {
@@ -290,7 +310,7 @@ impl Workspace {
             })?;
         let commit = repo
             .commit(Some("HEAD"), &signature, &signature, message, &tree, &[&head])
-            .with_context(|| format!("cannot commit {relative}"))?;
+            .with_context(|| format!("cannot commit {}", staged.join(", ")))?;
         Ok(Some(commit.to_string()))
     }
 

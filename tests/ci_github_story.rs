@@ -62,6 +62,9 @@ impl Story {
         vars.insert("GITHUB_STEP_SUMMARY".into(), self.path("summary.md"));
         vars.insert("GITHUB_OUTPUT".into(), self.path("output"));
         vars.insert("NOMAD_ADDR".into(), self.nomad.url());
+        // These stories are about a person answering the image question; the image pipeline
+        // that answers it by default has its own story (tests/image_pipeline_story.rs).
+        vars.insert("NOMAD_SPEC_IMAGE_PIPELINE".into(), "false".into());
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
         }

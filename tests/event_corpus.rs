@@ -15,6 +15,7 @@ fn kind(trigger: &Trigger) -> &'static str {
         Trigger::PullRequestComment { .. } => "comment",
         Trigger::IssueComment { .. } => "issue comment",
         Trigger::PushToDefaultBranch { .. } => "push",
+        Trigger::ImagesBuilt { .. } => "images-built",
         Trigger::Schedule { .. } => "schedule",
         Trigger::Manual { .. } => "manual",
         Trigger::Ignored { .. } => "ignored",

@@ -359,9 +359,9 @@ fn github_is_required_for_the_bot() {
         cell(Kind::Refused, 1, "error: GitHub GET /repos/acme/shop/issues/1/comments: no answer from http://127.0.0.1:"),
         cell(Kind::Silent, 1, "error: GitHub GET /repos/acme/shop/issues/1/comments: no answer within 4 s (NOMAD_SPEC_RETRY_TIME)"),
         cell(Kind::Error500, 1, "error: GitHub GET /repos/acme/shop/issues/1/comments: HTTP 500 Internal Server Error: internal error (3 tries in"),
-        cell(Kind::RateLimited, 0, "→ awaiting-answers"),
+        cell(Kind::RateLimited, 0, "→ checked"),
         cell(Kind::MalformedJson, 1, "error: GitHub GET /repos/acme/shop/issues/1/comments: the answer is not what GitHub sends"),
-        cell(Kind::Slow, 0, "→ awaiting-answers"),
+        cell(Kind::Slow, 0, "→ checked"),
     ];
     row("GitHub", &cells, github_opened);
 }
@@ -399,13 +399,13 @@ fn gitlab_is_required_for_the_bot() {
             "error: GitLab GET /user: no answer within 4 s (NOMAD_SPEC_RETRY_TIME)",
         ),
         cell(Kind::Error500, 1, "error: GitLab GET /user: HTTP 500: internal error (3 tries in"),
-        cell(Kind::RateLimited, 0, "→ awaiting-answers"),
+        cell(Kind::RateLimited, 0, "→ checked"),
         cell(
             Kind::MalformedJson,
             1,
             "error: GitLab GET /user: the answer is not what GitLab sends",
         ),
-        cell(Kind::Slow, 0, "→ awaiting-answers"),
+        cell(Kind::Slow, 0, "→ checked"),
     ];
     row("GitLab", &cells, gitlab_opened);
 }

@@ -279,7 +279,16 @@ fn the_example_workflow_listens_to_what_the_bot_handles() {
     // Events nomad-spec's trigger parser knows (`event::from_github`): a workflow that listens
     // to `pull_request_target` would run pull requests' code with secrets.
     let events: Vec<&String> = map(on, "on").keys().collect();
-    assert_eq!(events, ["pull_request", "issue_comment", "push", "workflow_dispatch", "schedule"]);
+    assert_eq!(
+        events,
+        ["pull_request", "issue_comment", "push", "workflow_run", "workflow_dispatch", "schedule"]
+    );
+    // The image pipeline's finished builds (issue 17), by the name the bot gives its workflow.
+    assert_eq!(types(on, "workflow_run"), set(&["completed"]));
+    assert_eq!(
+        on["workflow_run"]["workflows"],
+        serde_json::json!([nomad_spec::workflow::image_workflow::GITHUB_WORKFLOW_NAME])
+    );
     let crons = on["schedule"].as_array().expect("on: schedule is a list");
     assert!(crons.iter().all(|c| c["cron"].is_string()) && !crons.is_empty(), "{crons:?}");
 }
@@ -295,6 +304,7 @@ fn the_example_workflow_asks_for_the_least_permissions() {
         ("contents", "write"),
         ("deployments", "write"),
         ("issues", "write"),
+        ("packages", "read"),
         ("pull-requests", "write"),
         ("statuses", "write"),
     ]
@@ -303,11 +313,11 @@ fn the_example_workflow_asks_for_the_least_permissions() {
     // Each grant says why, in the comment just above it.
     let text = read(".github/workflows/nomad-spec.yml");
     let lines: Vec<&str> = text.lines().collect();
-    for scope in expected.keys() {
+    for (scope, level) in &expected {
         let at = lines
             .iter()
-            .position(|l| l.trim() == format!("{scope}: write"))
-            .unwrap_or_else(|| panic!("`{scope}: write` is not on its own line"));
+            .position(|l| l.trim() == format!("{scope}: {level}"))
+            .unwrap_or_else(|| panic!("`{scope}: {level}` is not on its own line"));
         assert!(at > 0 && lines[at - 1].trim_start().starts_with('#'), "{scope} has no reason");
     }
     for (_, job) in map(&flow["jobs"], "jobs") {
@@ -328,6 +338,7 @@ fn deploying_runs_share_one_group_and_pull_requests_have_their_own() {
         "'deploy'",
         "github.event_name == 'push'",
         "github.event_name == 'workflow_dispatch'",
+        "github.event_name == 'workflow_run'",
         "github.event.pull_request.merged",
         "github.event.issue.pull_request.merged_at",
         "github.event.pull_request.number",

@@ -258,6 +258,7 @@ impl Event {
                 })
             }
             Trigger::PushToDefaultBranch { .. }
+            | Trigger::ImagesBuilt { .. }
             | Trigger::Schedule { .. }
             | Trigger::Manual { .. }
             | Trigger::IssueComment { .. }

@@ -200,6 +200,14 @@ fn note_trigger(
         .map_err(|err| error(format!("the webhook body is not a JSON object: {err}")))?;
     match kind.object_kind.as_deref() {
         Some("note") => {}
+        // A pipeline webhook forwarded to the trigger API, like a note: the image build.
+        Some("pipeline") => {
+            let hook: PipelineHook = super::read(payload).map_err(|err| EventError {
+                event: "TRIGGER_PAYLOAD pipeline".into(),
+                detail: err,
+            })?;
+            return Ok(pipeline_hook(hook));
+        }
         Some(other) => {
             return Ok(Trigger::Ignored {
                 reason: format!(
@@ -300,6 +308,10 @@ pub fn from_gitlab_webhook(
             let payload: PushHook =
                 serde_json::from_str(body).map_err(|err| error(err.to_string()))?;
             Ok(push_hook(payload))
+        }
+        Some("pipeline") => {
+            let payload: PipelineHook = super::read(body).map_err(error)?;
+            Ok(pipeline_hook(payload))
         }
         Some(other) => Ok(Trigger::Ignored {
             reason: format!("a GitLab `{other}` event is not one nomad-spec acts on"),
@@ -470,6 +482,87 @@ struct PushCommit {
     modified: Option<Vec<String>>,
 }
 
+/// A pipeline event (<https://docs.gitlab.com/user/project/integrations/webhook_events/#pipeline-events>)
+/// is the image build when it ran the image pipeline's pushing jobs for a push to the default
+/// branch and they all finished: succeeded when each did, failed when one failed or was
+/// canceled; while one still runs, it is not the end of the build.
+fn pipeline_hook(hook: PipelineHook) -> Trigger {
+    let repository = Repository {
+        default_branch: hook.project.default_branch.unwrap_or_else(|| "main".to_string()),
+        full_name: hook.project.path_with_namespace,
+    };
+    let attributes = hook.object_attributes;
+    let image_jobs: Vec<&PipelineBuild> = hook
+        .builds
+        .iter()
+        .filter(|b| b.name.starts_with(super::IMAGE_JOB_PREFIX) && !b.name.ends_with("-check"))
+        .collect();
+    if image_jobs.is_empty() {
+        return Trigger::Ignored {
+            reason: format!("pipeline {} ran no image job of nomad-spec", attributes.id),
+        };
+    }
+    if attributes.tag.unwrap_or(false)
+        || attributes.r#ref != repository.default_branch
+        || attributes.source.as_deref().is_some_and(|s| s != "push")
+    {
+        return Trigger::Ignored {
+            reason: format!(
+                "pipeline {} ran for `{}`; only pushes to `{}` publish images",
+                attributes.id, attributes.r#ref, repository.default_branch
+            ),
+        };
+    }
+    let failed = image_jobs.iter().find(|b| matches!(b.status.as_str(), "failed" | "canceled"));
+    let unfinished = image_jobs.iter().find(|b| b.status != "success");
+    match (failed, unfinished) {
+        (Some(job), _) => Trigger::ImagesBuilt {
+            repository,
+            commit: attributes.sha,
+            succeeded: false,
+            outcome: format!("{} {}", job.name, job.status),
+        },
+        (None, Some(job)) => Trigger::Ignored {
+            reason: format!(
+                "the image job {} is {}: the build has not finished",
+                job.name, job.status
+            ),
+        },
+        (None, None) => Trigger::ImagesBuilt {
+            repository,
+            commit: attributes.sha,
+            succeeded: true,
+            outcome: "success".into(),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline event object")]
+struct PipelineHook {
+    object_attributes: PipelineAttributes,
+    project: ProjectPayload,
+    #[serde(default)]
+    builds: Vec<PipelineBuild>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline object")]
+struct PipelineAttributes {
+    id: u64,
+    r#ref: String,
+    tag: Option<bool>,
+    sha: String,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a pipeline job object")]
+struct PipelineBuild {
+    name: String,
+    status: String,
+}
+
 #[derive(Deserialize)]
 struct KindPayload {
     object_kind: Option<String>,
@@ -528,6 +621,60 @@ mod tests {
     type Changes = &'static [(&'static str, &'static str)];
     /// What a case expects: a value, or the reason it is ignored.
     type Expect<T> = Result<T, &'static str>;
+
+    fn pipeline(status: &str, jobs: &[(&str, &str)], git_ref: &str) -> String {
+        let builds: Vec<String> = jobs
+            .iter()
+            .map(|(name, status)| {
+                format!(r#"{{"name": "{name}", "status": "{status}", "stage": "build"}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"object_kind": "pipeline", "object_attributes": {{"id": 31, "ref": "{git_ref}",
+            "tag": false, "sha": "c0ffee", "source": "push", "status": "{status}"}},
+            "project": {{"path_with_namespace": "acme/shop", "default_branch": "main"}},
+            "builds": [{}]}}"#,
+            builds.join(",")
+        )
+    }
+
+    #[test]
+    fn a_pipeline_that_ran_the_image_jobs_is_an_image_build() {
+        let read = |body: String| from_gitlab_webhook("Pipeline Hook", &body, None).unwrap();
+        let built = read(pipeline(
+            "success",
+            &[("nomad-spec-image-web", "success"), ("test", "success")],
+            "main",
+        ));
+        assert!(
+            matches!(&built, Trigger::ImagesBuilt { succeeded: true, commit, .. } if commit == "c0ffee"),
+            "{built:?}"
+        );
+        let failed = read(pipeline("failed", &[("nomad-spec-image-web", "failed")], "main"));
+        assert!(matches!(failed, Trigger::ImagesBuilt { succeeded: false, .. }), "{failed:?}");
+        for (body, why) in [
+            (
+                pipeline("running", &[("nomad-spec-image-web", "running")], "main"),
+                "has not finished",
+            ),
+            (pipeline("success", &[("test", "success")], "main"), "no image job"),
+            (
+                pipeline("success", &[("nomad-spec-image-web-check", "success")], "main"),
+                "no image job",
+            ),
+            (pipeline("success", &[("nomad-spec-image-web", "success")], "feature"), "only pushes"),
+        ] {
+            match read(body) {
+                Trigger::Ignored { reason } => assert!(reason.contains(why), "{reason}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // The same event forwarded to the trigger API.
+        let vars = vars(&[("CI_PIPELINE_SOURCE", "trigger")]);
+        let body = pipeline("success", &[("nomad-spec-image-web", "success")], "main");
+        let forwarded = from_gitlab(&vars, Some(&body), None).unwrap();
+        assert!(matches!(forwarded, Trigger::ImagesBuilt { succeeded: true, .. }), "{forwarded:?}");
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

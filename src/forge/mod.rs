@@ -90,6 +90,14 @@ impl Forge {
         }
     }
 
+    /// Which forge this is.
+    pub fn kind(&self) -> ForgeKind {
+        match self {
+            Forge::GitHub(_) => ForgeKind::GitHub,
+            Forge::GitLab(_) => ForgeKind::GitLab,
+        }
+    }
+
     /// The login the bot's comments are written by (GitHub Actions' token:
     /// `github-actions[bot]`; GitLab: the write token's user).
     pub async fn bot_login(&self) -> Result<String, ForgeError> {

@@ -19,6 +19,7 @@ use anyhow::Context;
 
 use super::checkout;
 use super::deploying::{self, DeployAttempt};
+use super::images::{self, Proposal};
 use super::{RunReport, Runner};
 use crate::analyze::Analysis;
 use crate::checks::{self, CheckResult, CheckStatus, FileChecks};
@@ -64,6 +65,8 @@ struct Run<'a> {
     prepared: Prepared,
     /// The primary job file, relative to the repository.
     spec_path: String,
+    /// The image pipeline for the services nothing publishes, committed with the job file.
+    proposal: Proposal,
     checkpoint: Checkpoint,
     status_comment: Option<u64>,
     status_dirty: bool,
@@ -130,7 +133,21 @@ pub async fn run(
 
     let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
     let config = checkout::repository_config(workspace.path(), bot)?;
-    let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
+    let mut analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
+    // Services nothing publishes get the image pipeline's image (issue 17).
+    let registry = images::registry_path(forge.kind(), &repository, settings);
+    let proposal = if images::enabled(settings)? {
+        images::propose(
+            forge.kind(),
+            registry,
+            &repository.default_branch,
+            &mut analysis,
+            &config,
+            workspace.path(),
+        )
+    } else {
+        images::none(forge.kind(), registry, &repository.default_branch)
+    };
     let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
@@ -236,6 +253,17 @@ pub async fn run(
     let analysis = &prepared.analysis;
     advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
     sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
+    if let Event::Merged { merge_sha } = &event {
+        // The job waits for the merge's images before anything is deployed; a replayed merge
+        // did its waiting already.
+        let replayed = checkpoint.events.iter().any(|e| e.id == event.id());
+        if bot.auto_deploy && !replayed {
+            let awaited = proposal.awaited(&workspace)?;
+            if !awaited.is_empty() {
+                return images::hold_merge(forge, runner, number, merge_sha, &awaited).await;
+            }
+        }
+    }
     if let Event::Merged { .. } = event {
         if !bot.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
@@ -260,6 +288,7 @@ pub async fn run(
         identity,
         prepared,
         spec_path,
+        proposal,
         status_comment: status.map(|c| c.id),
         checkpoint,
         status_dirty: false,
@@ -555,6 +584,21 @@ impl Run<'_> {
             }
             files.into_iter().map(|f| (f.path, f.text)).collect()
         };
+        // The image pipeline goes in the job file's commit: the file names the images it builds.
+        let (pipeline, notes) = if fixing {
+            (Vec::new(), Vec::new())
+        } else {
+            let jobs_dir = Path::new(path).parent().map(|p| p.display().to_string());
+            self.proposal.files(
+                &self.checkpoint.answers,
+                self.workspace.path(),
+                jobs_dir.as_deref().unwrap_or(""),
+            )?
+        };
+        for note in notes {
+            self.runner.log(&format!("note: {note}"));
+            self.report.log.push(note);
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -563,14 +607,27 @@ impl Run<'_> {
             } else {
                 generated_files.clone()
             };
-            let message = self.commit_message(message);
+            let mut message = self.commit_message(message);
+            if !pipeline.is_empty() {
+                let paths: Vec<&str> = pipeline.iter().map(|(p, _)| p.as_str()).collect();
+                message.push_str(&format!(
+                    "\nWith the image pipeline ({}): it builds the images the job file names and \
+                     pushes them from {}; after a merge the job file pins the merge commit's.\n",
+                    paths.join(", "),
+                    self.repository.default_branch
+                ));
+            }
             let mut committed = None;
             let mut hash = String::new();
             for (file, content) in &files {
                 let file_message =
                     if file == path { message.clone() } else { message.replacen(path, file, 1) };
+                let mut together = vec![(file.clone(), content.clone())];
+                if file == path {
+                    together.extend(pipeline.iter().cloned());
+                }
                 if let Some(commit) =
-                    self.workspace.commit_file(file, content, &file_message, &self.identity)?
+                    self.workspace.commit_files(&together, &file_message, &self.identity)?
                 {
                     committed = Some(commit);
                 }

@@ -60,6 +60,16 @@ pub fn plan(settings: &Settings, root: &Path) -> anyhow::Result<String> {
             );
             return Ok(out);
         }
+        Trigger::ImagesBuilt { commit, succeeded, .. } => {
+            let what = if *succeeded {
+                "check its images in the registry, pin them in the job files of the default \
+                 branch and deploy"
+            } else {
+                "say on the change request that merged it that nothing was deployed"
+            };
+            let _ = writeln!(out, "\nwould {what} (the image build of {commit})");
+            return Ok(out);
+        }
         Trigger::Ignored { reason } => {
             let _ = writeln!(out, "\nwould do nothing: {reason}");
             return Ok(out);

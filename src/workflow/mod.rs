@@ -25,7 +25,10 @@ pub mod drift_command;
 pub mod drift_issue;
 pub mod dry_run;
 pub mod failure;
+pub mod image_workflow;
+pub mod images;
 pub mod push;
+pub mod registry;
 pub mod runner;
 
 use std::collections::BTreeMap;
@@ -191,6 +194,7 @@ pub fn change_request_of(trigger: &Trigger) -> Option<u64> {
         | Trigger::PullRequestMerged { pull_request, .. } => Some(pull_request.number),
         Trigger::PullRequestComment { pull_request_number, .. } => Some(*pull_request_number),
         Trigger::PushToDefaultBranch { .. }
+        | Trigger::ImagesBuilt { .. }
         | Trigger::Schedule { .. }
         | Trigger::Manual { .. }
         // An issue is no change request: the drift issue's commands answer on it themselves.
@@ -245,6 +249,14 @@ async fn handle(
                     .await?
                 }
             }
+        }
+        Trigger::ImagesBuilt { repository, commit, succeeded, outcome } => {
+            let merged = forge.merged_change_request(commit).await?;
+            *change_request = merged;
+            images::images_built(
+                forge, runner, &bot, settings, repository, commit, *succeeded, outcome, merged,
+            )
+            .await?
         }
         Trigger::Schedule { repository } => {
             drift::scheduled(forge, runner, settings, repository).await?
@@ -345,6 +357,9 @@ pub fn describe(trigger: &Trigger) -> String {
         ),
         Trigger::PushToDefaultBranch { repository, after, .. } => {
             format!("push of {} to {}", short(after), repository.default_branch)
+        }
+        Trigger::ImagesBuilt { commit, outcome, .. } => {
+            format!("image build of {} ended {outcome}", short(commit))
         }
         Trigger::Schedule { repository } => {
             format!("scheduled drift check of {}", repository.default_branch)

@@ -1,13 +1,28 @@
 //! What the two end-to-end bot stories (GitHub and GitLab) share: reading a run's outcome and
 //! the status comment the way a person would, and the files of a sample app to commit.
 
-use std::process::Output;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// The status comment's own marker line.
 pub const STATUS_MARKER: &str = "<!-- nomad-spec:status -->";
 
 /// The marker line of the comment in which a failed run says what went wrong.
 pub const PROBLEM_MARKER: &str = "<!-- nomad-spec:problem -->";
+
+/// Runs `nomad-spec ci` as a CI job would, with exactly `vars` (blank ones dropped, as CI does
+/// not set them) and `home` as its home folder.
+pub fn run_ci(home: &Path, vars: &BTreeMap<String, String>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+        .arg("ci")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(vars.iter().filter(|(_, v)| !v.is_empty()))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nomad-spec ci: {e}"))
+}
 
 /// stdout and stderr of a `nomad-spec ci` run that must have failed (exit code 1).
 pub fn failed(output: &Output) -> String {

@@ -879,7 +879,13 @@ impl FakeGitLab {
     /// trigger API: the note event is written to a file named by `TRIGGER_PAYLOAD`.
     pub fn note_pipeline_vars(&self, note_id: u64) -> anyhow::Result<BTreeMap<String, String>> {
         let payload = self.note_event(note_id)?;
-        let file = self.lock().root.join(format!("trigger-payload-note-{note_id}.json"));
+        self.trigger_vars(&format!("note-{note_id}"), &payload)
+    }
+
+    /// The variables of a pipeline the trigger API starts on the default branch with
+    /// `payload` in the file `TRIGGER_PAYLOAD` names (`trigger-payload-<name>.json`).
+    fn trigger_vars(&self, name: &str, payload: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        let file = self.lock().root.join(format!("trigger-payload-{name}.json"));
         std::fs::write(&file, payload).context("cannot write the trigger payload")?;
         let main = self.project();
         let head = git_http::head_of(&main.bare, &main.default_branch)?;
@@ -890,6 +896,57 @@ impl FakeGitLab {
         vars.insert("CI_COMMIT_REF_NAME".into(), main.default_branch);
         vars.insert("TRIGGER_PAYLOAD".into(), file.to_string_lossy().to_string());
         Ok(vars)
+    }
+
+    /// The pipeline webhook's body for the pipeline of `sha` on the default branch that ran
+    /// `jobs` (`(name, status)`: `success`, `failed`, `running`, ...), finished as `status`
+    /// (<https://docs.gitlab.com/user/project/integrations/webhook_events/#pipeline-events>).
+    pub fn pipeline_event(&self, sha: &str, status: &str, jobs: &[(&str, &str)]) -> String {
+        let state = self.lock();
+        let main = state.project();
+        let base = self.url();
+        let builds: Vec<serde_json::Value> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, (name, job_status))| {
+                json!({
+                    "id": 9000 + i, "stage": "build", "name": name, "status": job_status,
+                    "allow_failure": false, "manual": false, "environment": null,
+                })
+            })
+            .collect();
+        json!({
+            "object_kind": "pipeline",
+            "object_attributes": {
+                "id": 700 + jobs.len(), "iid": 1,
+                "ref": main.default_branch, "tag": false, "sha": sha,
+                "before_sha": "0".repeat(40), "source": "push", "status": status,
+                "detailed_status": status, "stages": ["build"],
+                "url": format!("{base}/{}/-/pipelines/700", main.path),
+            },
+            "merge_request": null,
+            "user": { "id": 1, "name": "dev", "username": "dev" },
+            "project": {
+                "id": main.id,
+                "name": main.path.rsplit('/').next(),
+                "web_url": format!("{base}/{}", main.path),
+                "path_with_namespace": main.path,
+                "default_branch": main.default_branch,
+            },
+            "builds": builds,
+        })
+        .to_string()
+    }
+
+    /// The variables of the pipeline a pipeline webhook starts through the trigger API, its
+    /// body (`payload`, from [`FakeGitLab::pipeline_event`]) in the file `TRIGGER_PAYLOAD`
+    /// names.
+    pub fn pipeline_trigger_vars(&self, payload: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        // Named by its content, so that each event keeps its own file for a replay.
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        payload.hash(&mut hasher);
+        self.trigger_vars(&format!("pipeline-{:016x}", hasher.finish()), payload)
     }
 
     /// The comment webhook's body for note `note_id`

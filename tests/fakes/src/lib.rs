@@ -11,5 +11,6 @@ pub mod github;
 pub mod gitlab;
 pub mod llm;
 pub mod nomad;
+pub mod registry;
 pub mod server;
 pub mod vault;

@@ -1,5 +1,5 @@
 //! Webhook payloads built from the fake's current state, for `GITHUB_EVENT_NAME` and the file
-//! at `GITHUB_EVENT_PATH`: `pull_request`, `issue_comment` and `push`, shaped like the payloads
+//! at `GITHUB_EVENT_PATH`: `pull_request`, `issue_comment`, `push` and `workflow_run`, shaped like the payloads
 //! in the shared corpus (https://docs.github.com/en/webhooks/webhook-events-and-payloads).
 
 use anyhow::{bail, Context};
@@ -100,6 +100,62 @@ impl FakeGitHub {
             payload["changes"] = json!({ "body": { "from": from } });
         }
         Ok(("issue_comment".into(), payload.to_string()))
+    }
+
+    /// `(event name, payload)` of a `workflow_run` event: the run of the workflow at `path`
+    /// for `head_sha` of `branch`, started by `event` (`push`, `pull_request`), `completed`
+    /// with `conclusion` (`success`, `failure`, ...) or `requested`/`in_progress` (no
+    /// conclusion yet).
+    pub fn workflow_run_event(
+        &self,
+        action: &str,
+        path: &str,
+        branch: &str,
+        head_sha: &str,
+        event: &str,
+        conclusion: Option<&str>,
+    ) -> anyhow::Result<(String, String)> {
+        let site = self.site();
+        let mut state = self.shared.lock();
+        let owner_login = state.owner().to_string();
+        let owner = state.user(&owner_login);
+        let repository = objects::repository(&site, &site.repository, &owner);
+        let run_id = 30_433_642 + head_sha.len() as u64;
+        let api = format!("{}/repos/{}", site.api, site.repository);
+        let payload = json!({
+            "action": action,
+            "workflow_run": {
+                "id": run_id,
+                "name": "nomad-spec images",
+                "node_id": "WFR_kwLOAAAAAAAAAAA",
+                "head_branch": branch,
+                "head_sha": head_sha,
+                "path": path,
+                "display_title": "nomad-spec images",
+                "run_number": 1,
+                "event": event,
+                "status": if action == "completed" { "completed" } else { action },
+                "conclusion": conclusion,
+                "workflow_id": 161_335,
+                "check_suite_id": 414_944_374,
+                "url": format!("{api}/actions/runs/{run_id}"),
+                "html_url": format!("{}/{}/actions/runs/{run_id}", site.server, site.repository),
+                "pull_requests": [],
+                "created_at": "2026-12-06T10:00:00Z",
+                "updated_at": "2026-12-06T10:05:00Z",
+                "run_attempt": 1,
+                "run_started_at": "2026-12-06T10:00:00Z",
+                "actor": objects::user(&site, &owner),
+                "triggering_actor": objects::user(&site, &owner),
+                "head_commit": { "id": head_sha, "tree_id": head_sha, "message": "", "timestamp": "2026-12-06T10:00:00Z" },
+                "repository": repository.clone(),
+                "head_repository": repository.clone(),
+            },
+            "workflow": { "id": 161_335, "name": "nomad-spec images", "path": path, "state": "active" },
+            "repository": repository,
+            "sender": objects::user(&site, &owner),
+        });
+        Ok(("workflow_run".into(), payload.to_string()))
     }
 
     /// `(event name, payload)` of a `push` of `branch` from `before` to `after` (either may be
