@@ -254,3 +254,20 @@ fn a_standalone_mongo_keeps_its_data_and_not_the_config_server_folder() {
     assert!(job.contains("destination = \"/data/db\""), "{job}");
     assert!(!job.contains("/data/configdb"), "{job}");
 }
+
+#[test]
+fn an_image_of_another_registry_says_where_pull_credentials_go() {
+    let compose = "services:\n  web:\n    build: ./web\n";
+    let files = [("compose.yaml", compose), ("web/Dockerfile", "FROM nginx:1.27\nEXPOSE 80\n")];
+    let (job, decisions, _) = generate(&files, &[("image.web", "ghcr.io/acme/shop/web:3f2a1c")]);
+    let said = decisions_about(&decisions, "web: pulled from ghcr.io");
+    assert_eq!(said.len(), 1, "{decisions}");
+    assert!(said[0].contains("docker plugin's `auth`"), "{}", said[0]);
+    // Nothing of credentials goes into the job itself.
+    assert!(!job.contains("auth"), "{job}");
+    // Docker Hub, and a registry nothing can pull from, say nothing of credentials.
+    for image in ["acme/web:1.4.2", "registry.invalid/shop/web:latest"] {
+        let (_, decisions, _) = generate(&files, &[("image.web", image)]);
+        assert!(!decisions.contains("pulled from"), "{image}: {decisions}");
+    }
+}

@@ -14,6 +14,14 @@ pub fn is_local_name(image: &str) -> bool {
     !without_tag(image).contains('/')
 }
 
+/// The registry host an image reference names (`ghcr.io/acme/web:1` → `ghcr.io`,
+/// `localhost:5000/app` → `localhost:5000`); `None` for Docker Hub's short names
+/// (`postgres`, `grafana/grafana`), whose first component is no host.
+pub fn registry_host(image: &str) -> Option<&str> {
+    let (host, _) = image.split_once('/')?;
+    (host.contains('.') || host.contains(':') || host == "localhost").then_some(host)
+}
+
 /// An image reference without its tag or digest (`postgres:latest` → `postgres`;
 /// `host:5000/app` stays whole, its colon is a port).
 pub fn without_tag(image: &str) -> &str {

@@ -1107,6 +1107,32 @@ impl<'a> Builder<'a> {
     /// publishes it as, else the configured registry, else `registry.invalid` (never pullable,
     /// so the job fails clearly instead of pulling someone else's image); for a published image
     /// without a version, the stable tag the image facts know, proposed as an answer.
+    /// An image of the repository's own that another registry than Docker Hub holds
+    /// (`ghcr.io/acme/shop/web`, a company registry): a package of a private repository is
+    /// private by default, and pulling it takes credentials on the Nomad side. The job carries
+    /// none (they would sit in the job or the container's environment); the decision says
+    /// where they go.
+    fn pull_credentials(&mut self, service: &analyze::Service, image: &str) {
+        if service.source != Source::Build {
+            return;
+        }
+        let Some(host) = analyze::published::registry_host(image) else { return };
+        if host == "registry.invalid" || host == "docker.io" {
+            return;
+        }
+        self.decide(
+            &service.name,
+            format!("pulled from {host}"),
+            format!(
+                "if the image is private (a private repository's packages are, by default), the \
+                 Nomad clients need pull credentials for {host}: the docker plugin's `auth` \
+                 setting on each client (`config` naming a docker config.json, or a credential \
+                 `helper`); the job carries none, so no credential sits in the job or the \
+                 container's environment"
+            ),
+        );
+    }
+
     fn image_of(
         &mut self,
         service: &analyze::Service,
@@ -1240,6 +1266,7 @@ impl<'a> Builder<'a> {
         names: &GroupNames,
     ) -> BTreeMap<String, serde_json::Value> {
         let image = self.image_of(service, answers, names);
+        self.pull_credentials(service, &image);
         let mut config = BTreeMap::from([("image".to_string(), serde_json::Value::from(image))]);
         if !ports.is_empty() {
             let labels: Vec<serde_json::Value> =

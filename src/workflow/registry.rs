@@ -43,10 +43,8 @@ impl ImageName {
     /// `host/repository:tag` or `host/repository@digest`; `None` for a name without a
     /// registry host or without a tag (the bot only checks the images it pins).
     pub fn parse(image: &str) -> Option<ImageName> {
-        let (host, rest) = image.split_once('/')?;
-        if !(host.contains('.') || host.contains(':') || host == "localhost") {
-            return None;
-        }
+        let host = crate::analyze::published::registry_host(image)?;
+        let rest = &image[host.len() + 1..];
         let (repository, reference) = match rest.split_once('@') {
             Some((repository, digest)) => (repository, digest),
             None => rest.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?,
