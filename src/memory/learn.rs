@@ -161,8 +161,10 @@ pub fn remembered_answers(
     }
     for service in &analysis.services {
         let key = format!("memory.{}", service.name);
+        // Asked or not (the builder asks when the analysis guessed), a stack's memory is
+        // given here.
         let answered = given.for_service(&service.name).is_some_and(|s| s.memory.is_some());
-        if answered || seen.contains(&key) {
+        if answered {
             continue;
         }
         let Some(stack) = stack_of(service) else { continue };
