@@ -38,7 +38,7 @@ pub fn stack_of(service: &analyze::Service) -> Option<String> {
 /// `postgres` for `docker.io/library/postgres:16@sha256:...`.
 fn image_name(image: &str) -> String {
     let without = analyze::published::without_tag(image);
-    without.rsplit('/').next().unwrap_or(&without).to_string()
+    without.rsplit('/').next().unwrap_or(without).to_string()
 }
 
 /// Whether an answer is to a secret: `secret.VAR` (a Vault path for a secret), or an
