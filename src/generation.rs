@@ -9,14 +9,37 @@
 //! services are asked at the same time under one deadline (`NOMAD_SPEC_PROBE_DEADLINE`), so a
 //! silent one costs that deadline once however many there are. This file owns how the asks
 //! are made and how suggestions meet a person's answers; what each service says is `infra`'s.
+//! Memory's answers ([`Prepared::remembered`]) come under a person's the same way, each
+//! recorded as a decision with its reason ([`record_remembered`]).
 
 use crate::analyze::Analysis;
 use crate::http::ProbeDeadline;
 use crate::infra::vault::SecretListing;
 use crate::jobspec::answers::{Answers, Question};
-use crate::jobspec::build::{self, BuildError, Generated, GeneratedFile};
+use crate::jobspec::build::{self, BuildError, Decision, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
+use crate::memory::learn::{self, Remembered};
+use crate::memory::Memory;
 use crate::settings::Settings;
+
+/// Adds memory's answers to a build's record: a decision for each (the reason cites the answers
+/// or the episode it comes from), and the questions memory answered, kept with its default.
+pub fn record_remembered(
+    generated: &mut Generated,
+    remembered: &[Remembered],
+    questions: &[Question],
+) {
+    generated.decisions.extend(remembered.iter().map(|item| Decision {
+        subject: item.key.clone(),
+        choice: item.value.clone(),
+        reason: item.reason.clone(),
+    }));
+    for question in questions {
+        if !generated.unanswered.iter().any(|q| q.key == question.key) {
+            generated.unanswered.push(question.clone());
+        }
+    }
+}
 
 /// The inputs of a generation, with the cluster's context.
 #[derive(Debug, Clone)]
@@ -132,6 +155,42 @@ impl Prepared {
             }
             Err(err) => (Vec::new(), fallback, Some(err)),
         }
+    }
+
+    /// What memory answers for a build with `answers`: each question nobody answered that
+    /// people answered before (never a secret's), and the memory a service's stack was taught
+    /// (`memory::learn::remembered_answers`); with those questions as they stay asked, their
+    /// default now memory's, so that a person still sees them and may answer otherwise.
+    pub fn remembered(
+        &self,
+        memory: &Memory,
+        cluster: &str,
+        answers: &Answers,
+    ) -> (Vec<Remembered>, Vec<Question>) {
+        let Ok(generated) = build::build(&self.analysis, answers, &self.config, &self.repository)
+        else {
+            return (Vec::new(), Vec::new());
+        };
+        let remembered = learn::remembered_answers(
+            memory,
+            &self.analysis,
+            &generated.unanswered,
+            answers,
+            cluster,
+        );
+        let questions = remembered
+            .iter()
+            .filter_map(|item| {
+                let asked = generated.unanswered.iter().find(|q| q.key == item.key)?;
+                Some(Question {
+                    default: item.value.clone(),
+                    reason: item.reason.clone(),
+                    needs_answer: false,
+                    ..asked.clone()
+                })
+            })
+            .collect();
+        (remembered, questions)
     }
 
     /// The preparation without the cluster (`ci --dry-run`, which calls nothing): the

@@ -20,6 +20,7 @@ pub mod infra;
 pub mod jobspec;
 pub mod llm;
 pub mod markdown;
+pub mod memory;
 pub mod nomad;
 pub mod serve;
 pub mod settings;

@@ -7,9 +7,11 @@
 //! `analyze` (a file tree → `Analysis`; it reads files, nothing else), `jobspec` (job files:
 //! model, build, render, parse, format, validate), `checks` (the checks' vocabulary,
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
-//! checkpoint). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
+//! checkpoint) and `memory` (episodes, preferences, good jobs, similarity, which default memory
+//! gives). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
 //! `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
 //! `generation` (a generation's inputs with the cluster's context: Consul, Nomad, Vault),
+//! `memory::store` (memory's stores, embeddings endpoint and recording),
 //! `forge`, `workflow`, `serve` (the webhook server) and `cli`. A type the core shares lives in the core module that owns its
 //! meaning, and a setting reaches the core as a value, never by naming an I/O module.
 //!
@@ -25,12 +27,12 @@
 //! | 2 | `markdown`, `file`, `http`, `tls` |
 //! | 3 | `command`, `event`, `analyze`, `git` |
 //! | 4 | `jobspec` |
-//! | 5 | `checks` |
+//! | 5 | `checks`, `memory` |
 //! | 6 | `conversation` |
 //! | 7 | `llm` |
 //! | 8 | `nomad` |
 //! | 9 | `infra` |
-//! | 10 | `checks::run`, `generation` |
+//! | 10 | `checks::run`, `generation`, `memory::store` |
 //! | 11 | `forge` |
 //! | 12 | `workflow` |
 //! | 13 | `serve` |
@@ -57,6 +59,7 @@ const CORE: &[&str] = &[
     "analyze",
     "jobspec",
     "checks",
+    "memory",
     "conversation",
 ];
 
@@ -70,6 +73,7 @@ const IO: &[&str] = &[
     "infra",
     "checks::run",
     "generation",
+    "memory::store",
     "forge",
     "workflow",
     "serve",
@@ -82,12 +86,12 @@ const FLOORS: &[&[&str]] = &[
     &["markdown", "file", "http", "tls"],
     &["command", "event", "analyze", "git"],
     &["jobspec"],
-    &["checks"],
+    &["checks", "memory"],
     &["conversation"],
     &["llm"],
     &["nomad"],
     &["infra"],
-    &["checks::run", "generation"],
+    &["checks::run", "generation", "memory::store"],
     &["forge"],
     &["workflow"],
     &["serve"],
@@ -290,6 +294,9 @@ fn floor_problems(tree: &Tree) -> Vec<String> {
 fn unit_of(target: &[String]) -> Option<String> {
     match target {
         [first, second, ..] if first == "checks" && second == "run" => Some("checks::run".into()),
+        [first, second, ..] if first == "memory" && second == "store" => {
+            Some("memory::store".into())
+        }
         [first, ..] => Some(first.clone()),
         [] => None,
     }

@@ -12,6 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::jobspec::config::Config;
+use crate::memory::store::record::{groups_of, learn_from_deploy, Run};
+use crate::memory::store::{today, Opened};
+use crate::memory::Context;
 use crate::nomad::deploy::{deploy, verdict_line, DeployOptions, DeployReport, GiveUp, Outcome};
 use crate::nomad::fix::FixPolicy;
 use crate::nomad::job_file::{JobFile, ParsedBy};
@@ -73,6 +76,10 @@ pub struct Args {
     /// Output format of the final report on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Neither use nor add to memory (a fix remembered from earlier runs, the episodes of this
+    /// one); `NOMAD_SPEC_MEMORY=off` does the same for every command.
+    #[arg(long)]
+    pub no_memory: bool,
 }
 
 /// How a command prints its result.
@@ -109,7 +116,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     // What the repository's conventions pin, a fix keeps; read only when fixes may be made.
     let conventions =
         if args.fix { Config::load_from_repository(Path::new("."))? } else { Config::default() };
-    let deploy_options = DeployOptions {
+    let mut deploy_options = DeployOptions {
         fix: args.fix,
         max_fix_iterations: args.max_fix_iterations,
         watch: WatchOptions { deadline: args.deadline, ..WatchOptions::default() },
@@ -120,11 +127,20 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             ..FixPolicy::for_conventions(&conventions)
         },
         llm: llm.map(std::sync::Arc::new),
+        memory: None,
+        stacks: std::collections::BTreeMap::new(),
     };
+    let mut memory = if args.no_memory { None } else { DeployMemory::open(settings) };
+    if let Some(memory) = &memory {
+        memory.prepare(&mut deploy_options);
+    }
     let live = std::io::stderr().is_terminal();
     let result = runtime()?.block_on(async {
         let (job, parsed_by) = file.to_job(Some(&client), &options).await?;
         note_parser(&parsed_by);
+        if let Some(memory) = &memory {
+            deploy_options.stacks = Run::stacks_of(&memory.analysis, &groups_of(&job));
+        }
         let mut progress = |line: &str| {
             if live {
                 eprintln!("  {line}");
@@ -132,7 +148,13 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
                 tracing::info!("{line}");
             }
         };
-        let report = deploy(&client, job, Some(&mut file), &deploy_options, &mut progress).await?;
+        let report =
+            deploy(&client, job.clone(), Some(&mut file), &deploy_options, &mut progress).await?;
+        if let Some(memory) = &mut memory {
+            for note in memory.learn(&report, &job, &args.job.file).await {
+                progress(&note);
+            }
+        }
         anyhow::Ok(report)
     });
     let report = match result {
@@ -154,6 +176,63 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         Outcome::Failed => EXIT_FAILED,
         Outcome::TimedOut => EXIT_TIMED_OUT,
     }))
+}
+
+/// Memory for one `deploy`: the store the settings name, and the stacks of the repository in
+/// the current directory (the one whose conventions the fixes keep), by group.
+struct DeployMemory {
+    opened: Opened,
+    analysis: crate::analyze::Analysis,
+    repository: String,
+}
+
+impl DeployMemory {
+    /// The memory the settings name; `None` when it is off. A store that cannot be read is
+    /// said on stderr and the deploy goes on without it.
+    fn open(settings: &Settings) -> Option<DeployMemory> {
+        let opened = Opened::from_settings(settings)?;
+        if let Some(note) = &opened.note {
+            eprintln!("note: {note}");
+        }
+        let root = Path::new(".");
+        let analysis = crate::analyze::analyze(root, &crate::analyze::Options::default());
+        let repository = crate::git::repository_name(crate::git::NameSource::Folder(root));
+        Some(DeployMemory { opened, analysis, repository })
+    }
+
+    /// Gives the loop what memory knows.
+    fn prepare(&self, options: &mut DeployOptions) {
+        options.memory = Some(std::sync::Arc::new(self.opened.memory.clone()));
+    }
+
+    /// Keeps what the deploy taught and saves it; what happened, in lines.
+    async fn learn(
+        &mut self,
+        report: &DeployReport,
+        job: &serde_json::Value,
+        path: &Path,
+    ) -> Vec<String> {
+        // The job as last deployed: the original with every fix applied.
+        let mut last = job.clone();
+        for fix in report.fixes() {
+            for edit in &fix.edits {
+                crate::jobspec::edit::json::apply(&mut last, edit);
+            }
+        }
+        let run = Run {
+            context: Context {
+                repository: self.repository.clone(),
+                cluster: self.opened.cluster.clone(),
+                date: today(),
+            },
+            run: format!("deploy {}", path.display()),
+            stacks: Run::stacks_of(&self.analysis, &groups_of(&last)),
+        };
+        let memory = &mut self.opened.memory;
+        let mut notes = learn_from_deploy(memory, report, &last, &run, &self.opened.embedder).await;
+        notes.extend(self.opened.save());
+        notes
+    }
 }
 
 /// The deploy report for a terminal.

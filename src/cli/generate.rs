@@ -24,13 +24,17 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analyze::{self, Analysis};
-use crate::generation::{prepare, Prepared};
+use crate::generation::{prepare, record_remembered, Prepared};
 use crate::git::{repository_name, NameSource};
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, render_files, BuildError, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
 use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::jobspec::render::{self, Provenance};
+use crate::memory::learn;
+use crate::memory::store::record::{learn_answers, Run};
+use crate::memory::store::{today, Opened};
+use crate::memory::Context as Learned;
 use crate::settings::Settings;
 
 /// Arguments of `nomad-spec generate`.
@@ -69,6 +73,10 @@ pub struct Args {
     /// Use a saved analysis (`nomad-spec analyze --format json`) instead of reading --path.
     #[arg(long, value_name = "FILE")]
     pub analysis: Option<PathBuf>,
+    /// Neither use memory's answers nor remember this run's; `NOMAD_SPEC_MEMORY=off` does the
+    /// same for every command.
+    #[arg(long)]
+    pub no_memory: bool,
 }
 
 /// Analyzes `root` and renders its job files with the given answers and no questions.
@@ -113,6 +121,20 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
     let (mut answers, suggested) = prepared.answers(&given);
     for note in prepared.notes.iter().chain(&suggested) {
+        eprintln!("note: {note}");
+    }
+    // Memory answers what people answered before (never a secret), under the person's answers.
+    let mut memory = if args.no_memory { None } else { Opened::from_settings(settings) };
+    let (remembered, remembered_questions) = match &memory {
+        Some(opened) => {
+            if let Some(note) = &opened.note {
+                eprintln!("note: {note}");
+            }
+            prepared.remembered(&opened.memory, &opened.cluster, &answers)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    for note in learn::apply(&remembered, &mut answers) {
         eprintln!("note: {note}");
     }
     let Prepared { analysis, config, repository, .. } = &prepared;
@@ -161,14 +183,32 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 
     let conversation = interactive.then_some(&mut terminal);
-    let generated = match build_asking(analysis, &mut answers, config, repository, conversation)? {
-        Ok(generated) => generated,
-        Err(BuildError::NothingToDeploy(message)) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(1));
+    let mut generated =
+        match build_asking(analysis, &mut answers, config, repository, conversation)? {
+            Ok(generated) => generated,
+            Err(BuildError::NothingToDeploy(message)) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::from(1));
+            }
+            Err(err) => return Err(err.into()),
+        };
+    record_remembered(&mut generated, &remembered, &remembered_questions);
+    if let Some(opened) = &mut memory {
+        // What the person answered (not what memory or the cluster suggested) is learned.
+        let run = Run {
+            context: Learned {
+                repository: repository.clone(),
+                cluster: opened.cluster.clone(),
+                date: today(),
+            },
+            run: format!("generate {}", root.display()),
+            stacks: Default::default(),
+        };
+        learn_answers(&mut opened.memory, &given, analysis, &run);
+        if let Some(note) = opened.save() {
+            eprintln!("note: {note}");
         }
-        Err(err) => return Err(err.into()),
-    };
+    }
     if !interactive {
         report_defaults(&generated.unanswered);
     }

@@ -20,6 +20,7 @@ pub mod drift;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
+pub mod memory;
 pub mod parse;
 pub mod plan;
 pub mod serve;
@@ -130,6 +131,8 @@ pub enum Command {
     Status(status::Args),
     /// Compare the repository's job files with the cluster: in sync, differs, missing, no file.
     Drift(drift::Args),
+    /// See and edit memory: what earlier runs learned (list, show, forget, export, import).
+    Memory(memory::Args),
     /// Run the pull-request bot for this CI event (GitHub Actions or GitLab CI).
     Ci(ci::Args),
     /// Serve the pull-request bot to many repositories from webhooks (GitHub App, GitLab).
@@ -150,6 +153,7 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => deploy::run(args, settings),
         Command::Status(args) => status::run(args, settings),
         Command::Drift(args) => drift::run(args, settings),
+        Command::Memory(args) => memory::run(args, settings),
         Command::Ci(args) => ci::run(args, settings),
         Command::Serve(args) => serve::run(args, settings),
     }

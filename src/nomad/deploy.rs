@@ -1,7 +1,9 @@
 //! The deploy loop: plan → register → watch → diagnose → fix → again, a bounded number of
 //! times, then roll back if it never became healthy.
 //!
-//! The next fix comes from [`propose_next_fix`]: the rules first, then, for a failure they
+//! The next fix comes from memory first, when an earlier run fixed the same failure on similar
+//! evidence and the job was healthy after it (its fix applied at once, said so in the fix's
+//! explanation); then from [`propose_next_fix`]: the rules first, then, for a failure they
 //! have no fix for, the LLM when one is configured (its changes limited to the allow-list
 //! and the policy's bounds, checked by the guardrails). The LLM only proposes edits; the
 //! loop's own limits decide whether anything is deployed again.
@@ -13,6 +15,7 @@
 //! stopped if it never ran successfully, or left as it is, as configured; the report says
 //! which.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -21,13 +24,15 @@ use serde_json::Value;
 use super::api::PlanResponse;
 use super::client::{job_id, NomadClient, NomadError};
 use super::diagnose::{Evidence, GroupDemand};
-use super::fix::{advised_fix, propose_fix, Fix, FixPolicy};
+use super::fix::{advised_fix, propose_fix, remembered_fix, Fix, FixPolicy};
 use super::job_file::JobFile;
 use super::plan::PlanReport;
 use super::watch::{watch, Failure, Verdict, WatchOptions};
 use crate::jobspec::edit;
 use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
+use crate::memory::learn::{self, FailureQuery};
+use crate::memory::Memory;
 
 /// What to do with the job when the loop gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -56,6 +61,11 @@ pub struct DeployOptions {
     pub policy: FixPolicy,
     /// The LLM asked about failures the rules have no fix for; `None`: the rules alone.
     pub llm: Option<Arc<Client>>,
+    /// What earlier runs taught: a fix that made a job healthy after the same failure is tried
+    /// before the rules' step; `None`: no memory.
+    pub memory: Option<Arc<Memory>>,
+    /// The stack of each task group (`java/spring-boot`), by group name, for memory.
+    pub stacks: BTreeMap<String, String>,
 }
 
 impl Default for DeployOptions {
@@ -67,6 +77,8 @@ impl Default for DeployOptions {
             on_give_up: GiveUp::Revert,
             policy: FixPolicy::default(),
             llm: None,
+            memory: None,
+            stacks: BTreeMap::new(),
         }
     }
 }
@@ -207,9 +219,13 @@ pub async fn deploy(
                         failure.diagnosis.explanation
                     ))
                 } else {
-                    let next =
-                        propose_next_fix(failure, &job, &options.policy, options.llm.as_deref())
-                            .await;
+                    let next = match remembered_next_fix(failure, &job, options) {
+                        Some(fix) => NextFix { fix: Ok(fix), llm_notes: Vec::new() },
+                        None => {
+                            propose_next_fix(failure, &job, &options.policy, options.llm.as_deref())
+                                .await
+                        }
+                    };
                     for note in &next.llm_notes {
                         progress(note);
                     }
@@ -341,6 +357,22 @@ pub async fn propose_next_fix(
         Some(_) => format!("{rules_reason} ({})", llm_notes.join("; ")),
     };
     NextFix { fix: Err(reason), llm_notes }
+}
+
+/// The fix memory remembers for this failure, when an episode's fix carries over to this job
+/// (`fix::remembered_fix`); `None` otherwise, and the rules decide.
+fn remembered_next_fix(failure: &Failure, job: &Value, options: &DeployOptions) -> Option<Fix> {
+    let memory = options.memory.as_deref()?;
+    let diagnosis = &failure.diagnosis;
+    let query = FailureQuery {
+        category: diagnosis.category.name(),
+        stack: options.stacks.get(&diagnosis.group).map(String::as_str),
+        explanation: &diagnosis.explanation,
+        stderr: &failure.evidence.stderr_tail,
+    };
+    let recalled = learn::remembered_fix(memory, query)?;
+    let spec: JobSpec = serde_json::from_value(job.clone()).ok()?;
+    remembered_fix(diagnosis, &spec, &options.policy, &recalled).ok()
 }
 
 /// One line for a verdict.

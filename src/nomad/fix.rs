@@ -19,6 +19,8 @@ use crate::jobspec::config::{Architecture, Config};
 use crate::jobspec::edit::{self, ConstraintText, Edit};
 use crate::jobspec::render::duration;
 use crate::jobspec::{Constraint, JobSpec, Nanos, Port, TaskGroup, UpdateStrategy, SECOND};
+use crate::memory::learn::Recalled;
+use crate::memory::Lesson;
 
 /// Nomad's default `MemoryMB` when a task sets none.
 const DEFAULT_MEMORY_MB: i64 = 300;
@@ -78,6 +80,9 @@ pub enum FixOrigin {
     Rules,
     /// The LLM, for a failure the rules had no fix for; `category` is its diagnosis.
     Llm { category: String },
+    /// Memory: the fix that made a job healthy after the same failure on similar evidence,
+    /// tried before the rules' step; `episode` is the memory entry it comes from.
+    Memory { episode: String },
 }
 
 /// Why no fix is proposed.
@@ -143,6 +148,102 @@ pub fn advised_fix(
         edits: edits.to_vec(),
         explanation,
         origin: FixOrigin::Llm { category: category.to_string() },
+    })
+}
+
+/// The fix a remembered episode teaches, for this job: its memory size or health deadline set
+/// on the failing task or group at once, instead of stepping up to it. Refused when the job
+/// has as much already, when it is above the policy's bounds, or when the lesson belongs to
+/// the other job alone (a port, a constraint, a check path this repository shows no evidence
+/// of). The explanation starts with the episode: where and when the same failure was fixed.
+pub fn remembered_fix(
+    diagnosis: &Diagnosis,
+    spec: &JobSpec,
+    policy: &FixPolicy,
+    recalled: &Recalled<'_>,
+) -> Result<Fix, NotFixable> {
+    let sentence = recalled.sentence();
+    let (edits, change) = match &recalled.episode.fix {
+        Some(Lesson::Memory { memory_mb }) => {
+            let (edits, _) = raise_memory(diagnosis, spec, policy)?;
+            let Some(Edit::SetMemory { group, task, memory_max_mb, .. }) = edits.first() else {
+                return Err(NotFixable("the job has no task to give memory".into()));
+            };
+            let current = find_group(spec, group)?
+                .tasks
+                .iter()
+                .find(|t| &t.name == task)
+                .and_then(|t| t.resources.as_ref())
+                .and_then(|r| r.memory_mb)
+                .unwrap_or(DEFAULT_MEMORY_MB);
+            if *memory_mb <= current || *memory_mb > policy.max_memory_mb {
+                return Err(NotFixable(format!(
+                    "{sentence}, but task \"{task}\" has {current} MB already (or that is above \
+                     the {} MB given automatically)",
+                    policy.max_memory_mb
+                )));
+            }
+            let memory_max_mb = memory_max_mb.map(|max| max.max(memory_mb * 2));
+            let change = format!(
+                "Raised the memory of task \"{task}\" in group \"{group}\" from {current} MB to \
+                 {memory_mb} MB at once"
+            );
+            let edit = Edit::SetMemory {
+                group: group.clone(),
+                task: task.clone(),
+                memory_mb: *memory_mb,
+                memory_max_mb,
+            };
+            (vec![edit], change)
+        }
+        Some(Lesson::HealthyDeadline { seconds }) => {
+            let group = find_group(spec, &diagnosis.group)?;
+            let (scope, update) = effective_update(spec, &group.name);
+            let current = update.healthy_deadline.unwrap_or(DEFAULT_HEALTHY_DEADLINE);
+            let healthy_deadline = seconds.saturating_mul(SECOND);
+            if healthy_deadline <= current || healthy_deadline > policy.max_healthy_deadline {
+                return Err(NotFixable(format!(
+                    "{sentence}, but group \"{}\" waits {} already (or that is above the \
+                     bound)",
+                    group.name,
+                    duration(current)
+                )));
+            }
+            let progress_deadline = match update.progress_deadline {
+                Some(0) => None,
+                Some(progress) if progress > healthy_deadline => None,
+                _ => Some(healthy_deadline + 5 * 60 * SECOND),
+            };
+            let change = format!(
+                "Set healthy_deadline of group \"{}\" to {} at once",
+                group.name,
+                duration(healthy_deadline)
+            );
+            (
+                vec![Edit::SetHealthyDeadline {
+                    group: scope,
+                    healthy_deadline,
+                    progress_deadline,
+                }],
+                change,
+            )
+        }
+        Some(lesson) => {
+            return Err(NotFixable(format!(
+                "{sentence}, a change that belongs to that job ({lesson})"
+            )))
+        }
+        None => return Err(NotFixable(format!("{sentence} with no fix"))),
+    };
+    let explanation = format!(
+        "{sentence}, and the job was healthy after it. {change}. If it is not enough, the \
+         rules step up from there."
+    );
+    Ok(Fix {
+        spec: edited(spec, &edits),
+        edits,
+        explanation,
+        origin: FixOrigin::Memory { episode: recalled.episode.id.clone() },
     })
 }
 

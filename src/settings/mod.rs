@@ -18,6 +18,7 @@ mod calls;
 mod cluster;
 mod forges;
 mod llm;
+mod memory;
 mod serve;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ pub use cluster::{
 };
 pub use forges::{GitHubSettings, GitLabSettings};
 pub use llm::LlmSettings;
+pub use memory::{
+    EmbeddingSettings, MemorySettings, DEFAULT_MEMORY_REF, EMBEDDING_BASE_URL, EMBEDDING_MODEL,
+    MEMORY, MEMORY_CLUSTER, MEMORY_PATH, MEMORY_REF,
+};
 pub use serve::{
     GitHubAuth, GitHubServe, GitLabServe, PrivateKey, ServeSettings, GITHUB_APP_ID,
     GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET, GITLAB_URL,
@@ -149,6 +154,11 @@ impl Settings {
     /// The LLM's settings; `None` when no base URL is set.
     pub fn llm(&self) -> Result<Option<LlmSettings>, SettingError> {
         LlmSettings::from_vars(&self.vars)
+    }
+
+    /// Memory's settings; `None` when `NOMAD_SPEC_MEMORY` turns it off.
+    pub fn memory(&self) -> Result<Option<MemorySettings>, SettingError> {
+        MemorySettings::from_vars(&self.vars)
     }
 
     /// GitHub's settings, as GitHub Actions sets them.
