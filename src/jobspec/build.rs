@@ -101,6 +101,7 @@ pub fn render_options(config: &Config) -> RenderOptions {
             .map(|terraform| terraform.datacenters_variable.clone())
             .collect(),
         generated_from: None,
+        origins: Vec::new(),
     }
 }
 
