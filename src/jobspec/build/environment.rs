@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::provenance;
 use super::reach::Reach;
 use super::{Builder, Feature, GroupNames};
 use crate::analyze::{self, Analysis, EnvOrigin};
@@ -77,12 +78,21 @@ impl Builder<'_> {
                     };
                     let secret = self.secret_expression(&reference);
                     lines.template.insert(var.name.clone(), line.replace("***", &secret));
+                    let origin = provenance::env_origin(service, &var.name);
                     self.decide(
                         &format!("{} env {}", service.name, var.name),
                         format!("the URL's address from the lookup of {dependency}, its password from Vault"),
-                        "the connection URL names a service of the repository: only the password is a \
-                         secret; the address and port come from the registry at placement",
+                        format!(
+                            "the connection URL names a service of the repository: only the \
+                             password is a secret; the address and port come from the registry at \
+                             placement{}",
+                            provenance::from_words(origin.as_deref())
+                        ),
                     );
+                    if let Some(target) = analysis.services.iter().find(|s| s.name == dependency) {
+                        let reach = self.reach(target, None, names, deployed);
+                        self.wire(&service.name, &dependency, &reach, origin);
+                    }
                     handled.insert(var.name.clone());
                     reads_vault = true;
                     continue;
@@ -374,11 +384,17 @@ impl Builder<'_> {
                         reach.inline(left, right, with_port),
                         &default[end..]
                     );
+                    let origin = provenance::env_origin(service, &var.name);
                     self.decide(
                         &subject,
                         format!("points at {}", reach.describe()),
-                        format!("its value names {host}; {}", reach_reason(&reach)),
+                        format!(
+                            "its value names {host}; {}{}",
+                            reach_reason(&reach),
+                            provenance::from_words(origin.as_deref())
+                        ),
                     );
+                    self.wire(&service.name, &target.name, &reach, origin);
                     if !with_port {
                         self.host_only(service, var, target, &reach, &mut port_vars, lines);
                     }
@@ -461,7 +477,11 @@ impl Builder<'_> {
             self.decide(
                 &format!("{} env {port_var}", service.name),
                 format!("the port of {}", reach.describe()),
-                format!("{} carries no port; the code reads the port from {port_var}", var.name),
+                format!(
+                    "{} carries no port; the code reads the port from {port_var}{}",
+                    var.name,
+                    provenance::from_words(provenance::env_origin(service, &port_var).as_deref())
+                ),
             );
             return;
         }
@@ -520,6 +540,7 @@ impl Builder<'_> {
                     &default[end..]
                 );
                 lines.template.insert(address.env.clone(), value);
+                self.wire(&service.name, &target.name, &reach, Some(source.clone()));
                 self.decide(
                     &format!("{} env {}", service.name, address.env),
                     format!("points at {}", reach.describe()),
@@ -566,7 +587,9 @@ impl Builder<'_> {
                 })
                 .collect();
             let subject = format!("{} reaches {dependency}", service.name);
+            let first = hosts.first().map(|h| provenance::at(&h.evidence));
             if let Some(variable) = answers.addresses.get(dependency) {
+                self.wire(&service.name, dependency, &reach, first.clone());
                 lines.template.insert(variable.clone(), reach.inline(left, right, true));
                 self.decide(&subject, format!("{variable} from {}", reach.describe()), "answered");
                 pointed.insert(dependency.to_string());
@@ -588,6 +611,7 @@ impl Builder<'_> {
                         &value[end..]
                     );
                     lines.template.insert(variable.clone(), line);
+                    self.wire(&service.name, dependency, &reach, first.clone());
                     self.decide(
                         &subject,
                         format!("{variable} from {}", reach.describe()),
@@ -602,6 +626,12 @@ impl Builder<'_> {
                 }
             }
             let host = hosts.first().map(|h| h.text.clone()).unwrap_or_default();
+            self.record_wire(provenance::Wire {
+                from: service.name.clone(),
+                to: dependency.to_string(),
+                how: format!("unreachable: the code dials {host}"),
+                at: first,
+            });
             self.ask(
                 format!("address.{}.{dependency}", service.name),
                 format!(
