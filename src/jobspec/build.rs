@@ -1431,7 +1431,7 @@ mod vault;
 mod volumes;
 
 pub use files::Delivered;
-pub use provenance::Wire;
+pub use provenance::{group_name, Wire};
 
 #[cfg(test)]
 mod tests;

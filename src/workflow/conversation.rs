@@ -889,6 +889,9 @@ impl Run<'_> {
         let services = FoundService::from_analysis(&self.prepared.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
         let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
+        let diagram = self.generated.as_ref().map(|(_, g)| {
+            crate::conversation::status_comment::diagram::mermaid(&self.prepared.analysis, g)
+        });
         let body = render(&StatusInput {
             checkpoint: &self.checkpoint,
             services: &services,
@@ -896,6 +899,7 @@ impl Run<'_> {
             plan: self.plan.as_deref(),
             decisions,
             proposed_file: self.proposed_file.as_deref(),
+            diagram: diagram.as_deref(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,

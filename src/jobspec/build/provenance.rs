@@ -35,6 +35,11 @@ impl Wire {
     }
 }
 
+/// The group (and task) a service of `analysis` runs as, when it is deployed.
+pub fn group_name(analysis: &analyze::Analysis, service: &str) -> String {
+    GroupNames::new(analysis, "").group(service)
+}
+
 /// `file:line` of evidence (the file alone when no line is known).
 pub(super) fn at(evidence: &Evidence) -> String {
     match evidence.line {
