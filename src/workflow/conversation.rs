@@ -889,7 +889,11 @@ impl Run<'_> {
         let services = FoundService::from_analysis(&self.prepared.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
         let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
-        let diagram = self.generated.as_ref().map(|(_, g)| {
+        // Before anything is generated the diagram draws what the answers so far would build,
+        // so a wrong wiring is seen while there is still a question to answer about it.
+        let preview = if self.generated.is_none() { self.build_jobs().ok() } else { None };
+        let drawn = self.generated.as_ref().map(|(_, g)| g).or(preview.as_ref());
+        let diagram = drawn.map(|g| {
             crate::conversation::status_comment::diagram::mermaid(&self.prepared.analysis, g)
         });
         let body = render(&StatusInput {
