@@ -99,7 +99,7 @@ pub fn mermaid(analysis: &Analysis, generated: &Generated) -> String {
     for service in &analysis.services {
         for dependency in &service.depends_on {
             let wired =
-                generated.wiring.iter().any(|w| &w.from == &service.name && &w.to == dependency);
+                generated.wiring.iter().any(|w| w.from == service.name && &w.to == dependency);
             let known = analysis.services.iter().any(|s| &s.name == dependency);
             if wired || !known {
                 continue;
