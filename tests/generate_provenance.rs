@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+mod common;
+
 use nomad_spec::analyze::{self, Analysis};
 use nomad_spec::conversation::checkpoint::Checkpoint;
 use nomad_spec::conversation::status_comment::{self, diagram, StatusInput};
@@ -190,4 +192,46 @@ fn a_host_the_code_dials_is_drawn_unreachable() {
     assert_eq!((wire.from.as_str(), wire.to.as_str()), ("api", "cache"));
     assert!(drawn.contains("n_api -.->|\"unreachable: the code dials"), "{drawn}");
     assert!(drawn.contains("stroke:#d1242f"), "{drawn}");
+}
+
+#[test]
+fn every_corpus_app_is_drawn_with_plain_ids_and_safe_labels() {
+    let Some(corpus) = common::corpus_dir() else { return };
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/apps");
+    let files = nomad_spec::cli::whole_app::app_files(&dataset).unwrap();
+    assert_eq!(files.len(), 24, "the 24 sample apps");
+    for path in files {
+        let file = nomad_spec::cli::whole_app::read_app_file(&path).unwrap();
+        let root = corpus.join("apps").join(&file.app);
+        let name = root.file_name().unwrap().to_string_lossy().to_string();
+        let options = analyze::Options { root_name: Some(name.clone()), ..Default::default() };
+        let analysis = analyze::analyze(&root, &options);
+        let mut given = Answers::default();
+        for (key, value) in &file.answers {
+            given.set(&format!("{key}={value}")).unwrap();
+        }
+        for service in analysis.services.iter().filter(|s| s.role.is_backing()) {
+            let _ = given.set(&format!("deploy.{}=true", service.name));
+        }
+        let Ok(generated) = build::build(&analysis, &given, &Config::default(), &name) else {
+            continue;
+        };
+        let drawn = diagram::mermaid(&analysis, &generated);
+        for service in &analysis.services {
+            assert!(drawn.contains(&format!("\"{}<br/>", service.name)), "{}:\n{drawn}", file.app);
+        }
+        for line in drawn.lines().skip(1) {
+            let line = line.trim_start();
+            if line.starts_with("classDef") || line.starts_with("linkStyle") {
+                continue;
+            }
+            // An id, then a shape or a link: ids are letters, digits and `_` only.
+            let id: String =
+                line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            assert!(id.starts_with("n_"), "{}: {line}", file.app);
+            // Every quoted label is closed on its line and holds no quote of its own.
+            assert_eq!(line.matches('"').count() % 2, 0, "{}: {line}", file.app);
+            assert!(!line.contains('`') && !line.contains('#'), "{}: {line}", file.app);
+        }
+    }
 }

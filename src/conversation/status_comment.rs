@@ -86,8 +86,9 @@ pub fn render(input: &StatusInput<'_>) -> String {
     }
     if let Some(diagram) = input.diagram {
         let body = format!(
-            "Solid boxes are deployed by the job files, dashed ones only pointed at; each arrow \
-             says how one service reaches the other and where the reference is written.\n\n{}",
+            "Solid boxes are deployed by the job files, dashed ones are not (a backing service \
+             is then pointed at); each arrow says how one service reaches the other and where \
+             the reference is written, red when it cannot.\n\n{}",
             fenced(diagram, "mermaid")
         );
         parts.push(Part::open("How it is wired", body));

@@ -52,7 +52,10 @@ pub fn mermaid(analysis: &Analysis, generated: &Generated) -> String {
         let ports = if ports.is_empty() { "no ports".to_string() } else { ports.join(", ") };
         let (shape, class, state) = match group {
             Some(_) => (("[", "]"), "deployed", "deployed"),
-            None => (("([", "])"), "pointed", "pointed at, not deployed"),
+            None if service.role.is_backing() => {
+                (("([", "])"), "pointed", "pointed at, not deployed")
+            }
+            None => (("([", "])"), "pointed", "not deployed"),
         };
         let _ = writeln!(
             out,
@@ -147,12 +150,17 @@ impl Ids {
     }
 }
 
-/// Text a quoted Mermaid label shows as it is: what could end the quote, the label, the
-/// code fence or start an entity or an HTML tag becomes `_`; long text is cut.
+/// Text a quoted Mermaid label shows as it is: a double quote or a backtick becomes `'`
+/// (either would end the label or the code fence), anything else that could start an entity,
+/// an HTML tag or Markdown becomes `_`; long text is cut.
 fn label(text: &str) -> String {
     let safe: String = text
         .chars()
-        .map(|c| if c.is_alphanumeric() || " -_./:,()=+*@".contains(c) { c } else { '_' })
+        .map(|c| match c {
+            '"' | '`' => '\'',
+            c if c.is_alphanumeric() || " -_./:,()=+*@'".contains(c) => c,
+            _ => '_',
+        })
         .collect();
     if safe.chars().count() > LONGEST_LABEL {
         let cut: String = safe.chars().take(LONGEST_LABEL - 1).collect();
@@ -168,7 +176,7 @@ mod tests {
 
     #[test]
     fn labels_cannot_break_out() {
-        assert_eq!(label("a\"b]|c`d<e>#f;g\nh"), "a_b__c_d_e__f_g_h");
+        assert_eq!(label("a\"b]|c`d<e>#f;g\nh"), "a'b__c'd_e__f_g_h");
         assert_eq!(label(&"x".repeat(200)).chars().count(), LONGEST_LABEL);
     }
 
