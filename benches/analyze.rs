@@ -5,6 +5,9 @@
 //! route a health check, plus tens of thousands of plain files (docs, assets, data) around
 //! them, and a `compose.yaml` naming the first ten services. Then measures:
 //! - wall time of `analyze` (one warm-up run, then `RUNS` runs; median and min reported);
+//! - wall time of `generate` with no answers over the same repository (analysis, build and
+//!   render of every job file, through `nomad_spec::cli::generate::generate_text`, the
+//!   library entry of `generate --no-questions`), and the build and render alone;
 //! - peak memory (VmHWM from `/proc/self/status`) of a child process that runs `analyze` once,
 //!   so the figure is the analysis alone plus the process itself, not the generator.
 //!
@@ -13,13 +16,18 @@
 //! that way instead of generating a new one.
 //!
 //! Run with `cargo bench --bench analyze` (see `bench/README.md`). Targets from issue 2:
-//! under 1 s wall and under 100 MiB peak memory on a 2-core machine.
+//! under 1 s wall and under 100 MiB peak memory on a 2-core machine; from issue 12: generate
+//! under 1 s as well.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nomad_spec::analyze::{analyze, descriptors, manifest, source, Note, Options};
+use nomad_spec::cli::generate::generate_text;
+use nomad_spec::jobspec::answers::Answers;
+use nomad_spec::jobspec::build::{build, render_files};
+use nomad_spec::jobspec::config::Config;
 
 /// Files in the generated repository.
 const TOTAL_FILES: usize = 50_000;
@@ -106,6 +114,8 @@ fn main() {
         times[RUNS - 1]
     );
 
+    generate_timing(&root, &warm);
+
     // The evidence readers alone, over a plain listing: manifests and source of every
     // service folder, descriptors of the whole tree. Shows their share whatever the walk does.
     let listing = list(&root);
@@ -139,6 +149,45 @@ fn main() {
         Ok(report) => println!("{report}"),
         Err(e) => println!("peak memory not measured: {e}"),
     }
+}
+
+/// `generate` with no answers over the repository, whole and without its analysis.
+fn generate_timing(root: &Path, analysis: &nomad_spec::analyze::Analysis) {
+    let (answers, config) = (Answers::default(), Config::default());
+    let files = match generate_text(root, &answers, &config) {
+        Ok((_, files)) => files,
+        Err(err) => {
+            eprintln!("generate failed on the generated repository: {err:#}");
+            std::process::exit(1);
+        }
+    };
+    let bytes: usize = files.iter().map(|f| f.text.len()).sum();
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(generate_text(root, &answers, &config).ok());
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "generate, no answers, over {RUNS} runs: median {:.1?}, min {:.1?}, max {:.1?} (target < 1 s); {} job files, {bytes} bytes",
+        times[RUNS / 2],
+        times[0],
+        times[RUNS - 1],
+        files.len()
+    );
+    let mut alone: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            let generated = build(analysis, &answers, &config, "monorepo");
+            let rendered = generated.map(|g| render_files(&g, &config, "monorepo").ok());
+            std::hint::black_box(rendered.ok());
+            start.elapsed()
+        })
+        .collect();
+    alone.sort();
+    println!("  build and render alone: median {:.1?}, min {:.1?}", alone[RUNS / 2], alone[0]);
 }
 
 /// Every file below `root`: relative `/` path and size, sorted.

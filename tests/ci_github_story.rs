@@ -32,12 +32,17 @@ impl Story {
     }
 
     fn with_fixture(fixture: &str, scenario: Scenario) -> Story {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join(fixture);
+        Story::with_app(&fixture, scenario)
+    }
+
+    /// A story whose pull request adds the files of the app at `app` (a folder).
+    fn with_app(app: &Path, scenario: Scenario) -> Story {
         let github = FakeGitHub::start().unwrap();
         github.add_user("alice", "write");
         github.add_user("mallory", "read");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos").join(fixture);
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
-        let files = common::files_of(&fixture);
+        let files = common::files_of(app);
         let files: Vec<(&str, &str)> =
             files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         github.commit("add-app", &files, "add the app", "alice").unwrap();
@@ -761,4 +766,77 @@ fn an_internal_failure_points_at_the_run_log_and_stays_one_comment() {
     assert_eq!(problems.len(), 1);
     assert!(problems[0].contains("/actions/runs/7002"), "{}", problems[0]);
     assert!(story.status_comments(pr).is_empty(), "nothing else was posted");
+}
+
+#[test]
+fn a_corpus_app_answered_in_a_comment_gets_the_job_generate_writes_and_runs_healthy() {
+    // dockersamples' atsea-sample-shop-app: an nginx proxy in front of a Spring Boot shop, a
+    // payment gateway, and a Postgres database built from the repository, with compose secrets.
+    let Some(corpus) = common::corpus_dir() else { return };
+    let app = corpus.join("apps/atsea-sample-shop-app");
+    let story = Story::with_app(&app, Scenario::default());
+    let answers = [
+        "image.reverse_proxy=ghcr.io/acme/shop-proxy:1.0",
+        "image.appserver=ghcr.io/acme/shop-app:1.0",
+        "image.payment_gateway=ghcr.io/acme/shop-payment:1.0",
+        "image.database=ghcr.io/acme/shop-db:1.0",
+        "deploy.database=true",
+    ];
+
+    // The command line, in a checkout named like the repository, with the same answers.
+    let checkout = story.dir.path().join("shop");
+    for (path, text) in common::files_of(&app) {
+        let target = checkout.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    let mut generate = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
+    generate.args(["generate", "--no-questions", "--path"]).arg(&checkout);
+    for answer in answers {
+        generate.args(["--set", answer]);
+    }
+    let generated = generate
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", story.dir.path())
+        .env("NOMAD_ADDR", story.nomad.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&generated.stderr);
+    assert_eq!(generated.status.code(), Some(0), "{stderr}");
+
+    // The bot: opened, then one comment answering the images and deploying the database.
+    let github = &story.github;
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let status = story.status(pr);
+    assert!(status.contains("deploy\\.database"), "the database is asked about:\n{status}");
+    assert!(status.contains("```mermaid"), "the app is drawn:\n{status}");
+    let reply = format!("/nomad-spec set {}\n/nomad-spec accept", answers.join(" "));
+    let id = github.post_comment(pr, "alice", &reply).unwrap();
+    let out = ok(&story.run(&github.issue_comment_event(id, "created").unwrap()));
+
+    // Byte for byte the files the command line wrote, the database's job included.
+    for file in [JOB_FILE, "deploy/shop-database.nomad.hcl"] {
+        let from_cli = std::fs::read_to_string(checkout.join(file)).unwrap();
+        let from_bot = github.read_file("add-app", file);
+        assert_eq!(from_bot.as_deref(), Some(from_cli.as_str()), "{file} differs:\n{out}");
+    }
+    let app_job = github.read_file("add-app", JOB_FILE).unwrap();
+    assert!(
+        app_job.contains("# from reverse_proxy/nginx.conf (reverse_proxy/Dockerfile:3)"),
+        "{app_job}"
+    );
+    let status = story.status(pr);
+    let wire =
+        "n_reverse_proxy -->|\"nomadService lookup (reverse_proxy/nginx.conf:46)\"| n_appserver";
+    assert!(status.contains(wire), "the diagram draws the wiring:\n{status}");
+
+    // Merged: the database's job first, then the app, healthy on the fake Nomad.
+    github.merge_pull_request(pr).unwrap();
+    let out = ok(&story.run(&github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(story.nomad.register_calls("shop-database"), 1, "{out}");
+    assert_eq!(story.nomad.register_calls("shop"), 1, "{out}");
+    let output = std::fs::read_to_string(story.path("output")).unwrap();
+    assert!(output.contains("verdict=healthy"), "{output}\n{out}");
 }

@@ -123,6 +123,7 @@ fn input<'a>(checkpoint: &'a Checkpoint) -> StatusInput<'a> {
         plan: None,
         decisions: &[],
         proposed_file: None,
+        diagram: None,
     }
 }
 

@@ -39,6 +39,7 @@ impl PullRequest {
                 plan: None,
                 decisions: &[],
                 proposed_file: None,
+                diagram: None,
             }));
         }
         (next, actions)

@@ -403,6 +403,7 @@ fn status_comment() -> String {
         plan: None,
         decisions: &[],
         proposed_file: None,
+        diagram: None,
     })
 }
 

@@ -7,6 +7,8 @@
 //! boundary, their code fences closed, and a pointer to the workflow's job summary put in their
 //! place; the markers are never cut.
 //!
+//! The app's wiring is drawn as a Mermaid flowchart ([`diagram`]) right after what was found.
+//!
 //! Text from the repository or from people (service names, paths, answers, summaries) goes
 //! through [`escape`] or [`code`], so it cannot open HTML, end a `<details>`, start a comment,
 //! mention someone or break a table.
@@ -20,6 +22,8 @@ use crate::command::PREFIX;
 use crate::jobspec::build::Decision;
 
 pub use crate::markdown::{code, escape};
+
+pub mod diagram;
 
 /// GitHub refuses comment bodies longer than this many characters.
 pub const GITHUB_LIMIT: usize = 65_536;
@@ -68,6 +72,8 @@ pub struct StatusInput<'a> {
     pub decisions: &'a [Decision],
     /// On a fork, the job file the bot would commit, shown as a suggestion.
     pub proposed_file: Option<&'a str>,
+    /// The app as generated, drawn as a Mermaid flowchart ([`diagram::mermaid`]).
+    pub diagram: Option<&'a str>,
 }
 
 /// The whole status comment.
@@ -77,6 +83,15 @@ pub fn render(input: &StatusInput<'_>) -> String {
     let mut parts: Vec<Part> = Vec::new();
     if !input.services.is_empty() {
         parts.push(Part::open("What I found", found(input.services)));
+    }
+    if let Some(diagram) = input.diagram {
+        let body = format!(
+            "Solid boxes are deployed by the job files, dashed ones are not (a backing service \
+             is then pointed at); each arrow says how one service reaches the other and where \
+             the reference is written, red when it cannot.\n\n{}",
+            fenced(diagram, "mermaid")
+        );
+        parts.push(Part::open("How it is wired", body));
     }
     let conversing = checkpoint.stage.before_merge();
     if !checkpoint.questions.is_empty() {

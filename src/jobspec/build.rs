@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::answers::{Answers, Question, ServiceAnswers};
 use super::config::{Config, ServiceProvider};
 use super::features::Feature;
-use super::render::RenderOptions;
+use super::render::{Origin, RenderOptions};
 use super::{
     Check, Constraint, JobSpec, Network, Port, Resources, RestartPolicy, Service, Task, TaskGroup,
     UpdateStrategy, SECOND,
@@ -49,6 +49,8 @@ pub struct Generated {
     pub unanswered: Vec<Question>,
     /// Files of the repository the jobs deliver, with where they came from.
     pub delivered: Vec<Delivered>,
+    /// How each service reaches the others, with where the reference is written.
+    pub wiring: Vec<Wire>,
 }
 
 /// One job and where it goes.
@@ -58,6 +60,8 @@ pub struct GeneratedJob {
     pub spec: JobSpec,
     /// Output path relative to the repository (`deploy/shop.nomad.hcl`).
     pub path: String,
+    /// Where its ports and templates came from, for the job file's comments.
+    pub origins: Vec<Origin>,
 }
 
 /// One choice the builder made.
@@ -101,6 +105,7 @@ pub fn render_options(config: &Config) -> RenderOptions {
             .map(|terraform| terraform.datacenters_variable.clone())
             .collect(),
         generated_from: None,
+        origins: Vec::new(),
     }
 }
 
@@ -123,6 +128,7 @@ pub fn render_files(
     for job in &generated.jobs {
         let mut options = render_options(config);
         options.generated_from = Some(format!("the repository `{repository}`"));
+        options.origins = job.origins.clone();
         let text = super::render::render_job(&job.spec, &options)
             .with_context(|| format!("cannot render {}", job.path))?;
         files.push(GeneratedFile { path: job.path.clone(), text });
@@ -145,6 +151,7 @@ pub fn build(
         unanswered: Vec::new(),
         static_needs: BTreeMap::new(),
         delivered: Vec::new(),
+        wiring: Vec::new(),
     };
     builder.check_answers(analysis)?;
     let job_name = builder.job_name(repository);
@@ -186,6 +193,7 @@ pub fn build(
         decisions: builder.decisions,
         unanswered: builder.unanswered,
         delivered: builder.delivered,
+        wiring: builder.wiring,
     })
 }
 
@@ -201,6 +209,8 @@ struct Builder<'a> {
     static_needs: BTreeMap<String, BTreeMap<u16, String>>,
     /// Files the jobs deliver.
     delivered: Vec<Delivered>,
+    /// How services reach each other.
+    wiring: Vec<Wire>,
 }
 
 /// The static ports the deployed services need (see [`Builder::static_needs`]).
@@ -618,7 +628,9 @@ impl<'a> Builder<'a> {
             ..Default::default()
         };
         let path = self.config.output_pattern().replace("{job}", name);
-        Ok(GeneratedJob { spec, path })
+        let origins =
+            self.origins(spec.task_groups.as_deref().unwrap_or_default(), services, names);
+        Ok(GeneratedJob { spec, path, origins })
     }
 
     fn group(
@@ -809,6 +821,8 @@ impl<'a> Builder<'a> {
                 .or_else(|| if index == 0 { answers.static_ports.get("main") } else { None })
                 .copied();
             let subject = format!("{} port {label}", service.name);
+            let from =
+                provenance::from_words(provenance::port_origin(service, port.container).as_deref());
             let needed =
                 self.static_needs.get(&service.name).and_then(|n| n.get(&port.container)).cloned();
             // A port clients reach directly (not through a router): UDP, or the TCP port of a
@@ -824,7 +838,7 @@ impl<'a> Builder<'a> {
                     self.decide(
                         &subject,
                         format!("static host port {host} → container {}", port.container),
-                        "answered",
+                        format!("answered{from}"),
                     );
                     Some(host)
                 }
@@ -832,7 +846,7 @@ impl<'a> Builder<'a> {
                     self.decide(
                         &subject,
                         format!("static host port {0} → container {0}", port.container),
-                        format!("{why}; answer static_port to choose another"),
+                        format!("{why}; answer static_port to choose another{from}"),
                     );
                     Some(port.container)
                 }
@@ -842,7 +856,7 @@ impl<'a> Builder<'a> {
                         format!("static host port {published} → container {}", port.container),
                         format!(
                             "compose publishes it and clients reach this {} port directly, not \
-                             through a router; only one instance per client node can hold it",
+                             through a router; only one instance per client node can hold it{from}",
                             if port.protocol == Protocol::Udp { "UDP" } else { "TCP" }
                         ),
                     );
@@ -858,7 +872,7 @@ impl<'a> Builder<'a> {
                     self.decide(
                         &subject,
                         format!("dynamic → container {}", port.container),
-                        reason,
+                        format!("{reason}{from}"),
                     );
                     None
                 }
@@ -1438,11 +1452,13 @@ fn role_name(role: Role) -> &'static str {
 
 mod environment;
 mod files;
+mod provenance;
 mod reach;
 mod vault;
 mod volumes;
 
 pub use files::Delivered;
+pub use provenance::{group_name, Wire};
 
 #[cfg(test)]
 mod tests;

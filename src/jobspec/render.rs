@@ -43,6 +43,30 @@ pub struct RenderOptions {
     pub terraform_variables: Vec<String>,
     /// Where the job came from, for the header (`examples/shop`); no header when `None`.
     pub generated_from: Option<String>,
+    /// Where its ports and templates came from: each a `# from ...` line above the block.
+    pub origins: Vec<Origin>,
+}
+
+/// Where one block of a job came from, written as a comment line above it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The group the block is in.
+    pub group: String,
+    /// The task, for a block inside one (a template).
+    pub task: Option<String>,
+    /// Which block.
+    pub place: Place,
+    /// Where it came from (`compose.yaml:12`, `proxy/nginx.conf (compose.yaml:39)`).
+    pub from: String,
+}
+
+/// A block of a group that an [`Origin`] comments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// The group network's `port "LABEL"`.
+    Port(String),
+    /// The task's `template` with this `destination`.
+    Template(String),
 }
 
 /// Why a job cannot be written out.
@@ -87,6 +111,7 @@ pub fn render_job(job: &JobSpec, options: &RenderOptions) -> Result<String, Rend
             .map_err(|err| RenderError::Serialize(err.to_string()))?;
         let text = close_empty_blocks(&text);
         let text = super::format::format_hcl(&text, &file).map_err(RenderError::Format)?;
+        let text = annotate(&text, &options.origins);
         let used = renderer.sentinels_used.borrow().clone();
         if renderer.sentinel_collides(&text, &used) {
             salt += 1;
@@ -106,6 +131,68 @@ pub fn render_job(job: &JobSpec, options: &RenderOptions) -> Result<String, Rend
         Some(from) => with_header(&text, from),
         None => text,
     })
+}
+
+/// Puts each origin's `# from ...` line above its block. The text is the formatter's, so it
+/// parses; were it ever not to, the job is still right without its comments.
+fn annotate(text: &str, origins: &[Origin]) -> String {
+    use hcl_edit::structure::{Block as EditBlock, Body as EditBody};
+    use hcl_edit::Decorate as _;
+
+    if origins.is_empty() {
+        return text.to_string();
+    }
+    let Ok(mut body) = text.parse::<EditBody>() else {
+        return text.to_string();
+    };
+    let labelled = |block: &EditBlock, ident: &str, label: &str| {
+        block.has_ident(ident) && block.labels.first().map(|l| l.as_str()) == Some(label)
+    };
+    // The comment takes the block's own indent, after the blank line the formatter put there.
+    let remark = |block: &mut EditBlock, from: &str| {
+        let prefix = block.decor().prefix().map(|p| p.to_string()).unwrap_or_default();
+        let indent = prefix.rsplit('\n').next().unwrap_or_default().to_string();
+        block.decor_mut().set_prefix(format!("{prefix}# from {}\n{indent}", comment_safe(from)));
+    };
+    for job in body.blocks_mut().filter(|b| b.has_ident("job")) {
+        for group in job.body.blocks_mut().filter(|b| b.has_ident("group")) {
+            let name = group.labels.first().map(|l| l.as_str().to_string()).unwrap_or_default();
+            let mine: Vec<&Origin> = origins.iter().filter(|o| o.group == name).collect();
+            for network in group.body.blocks_mut().filter(|b| b.has_ident("network")) {
+                for port in network.body.blocks_mut() {
+                    let origin = mine.iter().find(|o| match &o.place {
+                        Place::Port(label) => labelled(port, "port", label),
+                        Place::Template(_) => false,
+                    });
+                    if let Some(origin) = origin {
+                        remark(port, &origin.from);
+                    }
+                }
+            }
+            for task in group.body.blocks_mut().filter(|b| b.has_ident("task")) {
+                let task_name = task.labels.first().map(|l| l.as_str().to_string());
+                for template in task.body.blocks_mut().filter(|b| b.has_ident("template")) {
+                    let destination = template
+                        .body
+                        .get_attribute("destination")
+                        .and_then(|a| a.value.as_str().map(str::to_string));
+                    let origin = mine.iter().find(|o| {
+                        o.task == task_name
+                            && matches!(&o.place, Place::Template(d) if Some(d) == destination.as_ref())
+                    });
+                    if let Some(origin) = origin {
+                        remark(template, &origin.from);
+                    }
+                }
+            }
+        }
+    }
+    body.to_string()
+}
+
+/// Text a comment line can carry: one line, and nothing a Terraform template reads.
+fn comment_safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() || c == '$' || c == '%' { '_' } else { c }).collect()
 }
 
 /// hcl-rs writes an empty block as `vault {    }` (the indent of a body that never came);

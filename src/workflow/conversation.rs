@@ -946,6 +946,13 @@ impl Run<'_> {
         let services = FoundService::from_analysis(&self.prepared.analysis);
         let no_decisions: Vec<Decision> = Vec::new();
         let decisions = self.generated.as_ref().map_or(&no_decisions, |(_, g)| &g.decisions);
+        // Before anything is generated the diagram draws what the answers so far would build,
+        // so a wrong wiring is seen while there is still a question to answer about it.
+        let preview = if self.generated.is_none() { self.build_jobs().ok() } else { None };
+        let drawn = self.generated.as_ref().map(|(_, g)| g).or(preview.as_ref());
+        let diagram = drawn.map(|g| {
+            crate::conversation::status_comment::diagram::mermaid(&self.prepared.analysis, g)
+        });
         let body = render(&StatusInput {
             checkpoint: &self.checkpoint,
             services: &services,
@@ -953,6 +960,7 @@ impl Run<'_> {
             plan: self.plan.as_deref(),
             decisions,
             proposed_file: self.proposed_file.as_deref(),
+            diagram: diagram.as_deref(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::provenance;
 use super::reach::Reach;
 use super::{Builder, Feature, GroupNames};
 use crate::analyze::{self, Analysis, EnvOrigin};
@@ -77,12 +78,21 @@ impl Builder<'_> {
                     };
                     let secret = self.secret_expression(&reference);
                     lines.template.insert(var.name.clone(), line.replace("***", &secret));
+                    let origin = provenance::env_origin(service, &var.name);
                     self.decide(
                         &format!("{} env {}", service.name, var.name),
                         format!("the URL's address from the lookup of {dependency}, its password from Vault"),
-                        "the connection URL names a service of the repository: only the password is a \
-                         secret; the address and port come from the registry at placement",
+                        format!(
+                            "the connection URL names a service of the repository: only the \
+                             password is a secret; the address and port come from the registry at \
+                             placement{}",
+                            provenance::from_words(origin.as_deref())
+                        ),
                     );
+                    if let Some(target) = analysis.services.iter().find(|s| s.name == dependency) {
+                        let reach = self.reach(target, None, names, deployed);
+                        self.wire(&service.name, &dependency, &reach, origin);
+                    }
                     handled.insert(var.name.clone());
                     reads_vault = true;
                     continue;
@@ -406,11 +416,17 @@ impl Builder<'_> {
                     reach.inline(left, right, with_port),
                     &default[end..]
                 );
+                let origin = provenance::env_origin(service, &var.name);
                 self.decide(
                     &subject,
                     format!("points at {}", reach.describe()),
-                    format!("its value names {host}; {}", reach_reason(&reach)),
+                    format!(
+                        "its value names {host}; {}{}",
+                        reach_reason(&reach),
+                        provenance::from_words(origin.as_deref())
+                    ),
                 );
+                self.wire(&service.name, &target.name, &reach, origin);
                 if !with_port {
                     self.host_only(service, var, target, &reach, &mut port_vars, lines);
                 }
@@ -441,7 +457,12 @@ impl Builder<'_> {
             // A delivered file naming it is rewritten by the files step.
             let in_file =
                 service.files.iter().any(|f| f.hosts.iter().any(|h| &h.service == dependency));
-            if pointed.contains(dependency) || in_file || unwired.contains(dependency) {
+            let in_env = analysis
+                .services
+                .iter()
+                .find(|s| &s.name == dependency)
+                .is_some_and(|target| env_names(service, target));
+            if pointed.contains(dependency) || in_file || in_env || unwired.contains(dependency) {
                 continue;
             }
             let known = analysis.services.iter().any(|s| &s.name == dependency);
@@ -493,7 +514,11 @@ impl Builder<'_> {
             self.decide(
                 &format!("{} env {port_var}", service.name),
                 format!("the port of {}", reach.describe()),
-                format!("{} carries no port; the code reads the port from {port_var}", var.name),
+                format!(
+                    "{} carries no port; the code reads the port from {port_var}{}",
+                    var.name,
+                    provenance::from_words(provenance::env_origin(service, &port_var).as_deref())
+                ),
             );
             return;
         }
@@ -551,6 +576,7 @@ impl Builder<'_> {
                     &default[end..]
                 );
                 lines.template.insert(address.env.clone(), value);
+                self.wire(&service.name, &target.name, &reach, Some(source.clone()));
                 self.decide(
                     &format!("{} env {}", service.name, address.env),
                     format!("points at {}", reach.describe()),
@@ -597,7 +623,9 @@ impl Builder<'_> {
                 })
                 .collect();
             let subject = format!("{} reaches {dependency}", service.name);
+            let first = hosts.first().map(|h| provenance::at(&h.evidence));
             if let Some(variable) = answers.addresses.get(dependency) {
+                self.wire(&service.name, dependency, &reach, first.clone());
                 lines.template.insert(variable.clone(), reach.inline(left, right, true));
                 self.decide(&subject, format!("{variable} from {}", reach.describe()), "answered");
                 pointed.insert(dependency.to_string());
@@ -617,6 +645,7 @@ impl Builder<'_> {
                         &value[end..]
                     );
                     lines.template.insert(variable.clone(), line);
+                    self.wire(&service.name, dependency, &reach, first.clone());
                     self.decide(
                         &subject,
                         format!("{variable} from {}", reach.describe()),
@@ -631,6 +660,12 @@ impl Builder<'_> {
                 }
             }
             let host = hosts.first().map(|h| h.text.clone()).unwrap_or_default();
+            self.record_wire(provenance::Wire {
+                from: service.name.clone(),
+                to: dependency.to_string(),
+                how: format!("unreachable: the code dials {host}"),
+                at: first,
+            });
             self.ask(
                 format!("address.{}.{dependency}", service.name),
                 format!(
@@ -678,15 +713,8 @@ impl Builder<'_> {
             for target in analysis.services.iter().filter(|t| {
                 t.name != service.name && t.role.is_backing() && is_kind(t, &client.backing)
             }) {
-                // A secret connection URL (`mysql://root:***@db:3306/x`) names it too.
-                let in_env = service.env.iter().any(|v| {
-                    [&v.masked, &v.default]
-                        .into_iter()
-                        .flatten()
-                        .any(|value| target_mention(value, true, target).is_some())
-                });
                 let named = pointed.contains(&target.name)
-                    || in_env
+                    || env_names(service, target)
                     || service.code_hosts.iter().any(|h| h.service == target.name)
                     || service
                         .files
@@ -705,6 +733,12 @@ impl Builder<'_> {
                     })
                     .unwrap_or_default();
                 let line = client.evidence.line.map(|l| format!(":{l}")).unwrap_or_default();
+                self.record_wire(provenance::Wire {
+                    from: service.name.clone(),
+                    to: target.name.clone(),
+                    how: "unreachable: no address of it in the repository".into(),
+                    at: Some(format!("{}{line}", client.evidence.file)),
+                });
                 self.decide(
                     &format!("{} reaches {}", service.name, target.name),
                     "not wired: no address of it in the repository",
@@ -725,6 +759,17 @@ impl Builder<'_> {
         }
         said
     }
+}
+
+/// Whether a variable of `service` that holds an address names `target`, a secret connection URL
+/// (`mysql://root:***@db:3306/x`, wired with its password from Vault) included.
+fn env_names(service: &analyze::Service, target: &analyze::Service) -> bool {
+    service.env.iter().any(|v| {
+        [&v.masked, &v.default].into_iter().flatten().any(|value| {
+            let is_address = is_address_name(&v.name) || looks_like_address(value);
+            target_mention(value, is_address, target).is_some()
+        })
+    })
 }
 
 /// Whether a backing service is of a client's kind: its image, or the image it is built

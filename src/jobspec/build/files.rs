@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::provenance::at;
 use super::reach::Reach;
 use super::{Builder, GroupNames};
 use crate::analyze::{self, Analysis, FileKind, HostMountKind, RuntimeFile};
@@ -118,6 +119,16 @@ impl Builder<'_> {
                     let data = self.rewrite_hosts(
                         file, text, left, right, analysis, names, deployed, &subject,
                     );
+                    for host in &file.hosts {
+                        let Some(target) =
+                            analysis.services.iter().find(|s| s.name == host.service)
+                        else {
+                            continue;
+                        };
+                        let reach = self.reach(target, host.port, names, deployed);
+                        let written = format!("{}:{}", file.source, host.line);
+                        self.wire(&service.name, &target.name, &reach, Some(written));
+                    }
                     let rendered = unique(&format!("local/{}", file_name(&file.source)), &mut used);
                     let custom = (left, right) != ("{{", "}}");
                     templates.push(Template {
@@ -335,14 +346,6 @@ impl Builder<'_> {
                 ),
             ),
         }
-    }
-}
-
-/// `file:line` of evidence.
-fn at(evidence: &analyze::Evidence) -> String {
-    match evidence.line {
-        Some(line) => format!("{}:{line}", evidence.file),
-        None => evidence.file.clone(),
     }
 }
 

@@ -508,3 +508,72 @@ fn empty_blocks_close_on_their_line_but_heredoc_data_is_untouched() {
     let path = ["job", "app", "group", "app", "task", "t", "template", "data"];
     assert_eq!(parsed_value(&text, &path), "vault {   }\n");
 }
+
+#[test]
+fn origins_are_comments_above_their_blocks_and_say_nothing_a_template_reads() {
+    let task = Task {
+        name: "app".into(),
+        driver: "docker".into(),
+        templates: Some(vec![
+            Template {
+                embedded_tmpl: Some("port {{ env \"NOMAD_PORT_http\" }}\n".into()),
+                dest_path: Some("local/app.conf".into()),
+                ..Default::default()
+            },
+            Template {
+                embedded_tmpl: Some("x\n".into()),
+                dest_path: Some("local/other".into()),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    let mut job = job_with_task(task);
+    job.task_groups.as_mut().unwrap()[0].networks = Some(vec![Network {
+        mode: Some("bridge".into()),
+        dynamic_ports: Some(vec![Port {
+            label: "http".into(),
+            to: Some(8080),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }]);
+    let origin = |task: Option<&str>, place: Place, from: &str| Origin {
+        group: "app".into(),
+        task: task.map(str::to_string),
+        place,
+        from: from.into(),
+    };
+    let origins = vec![
+        origin(None, Place::Port("http".into()), "src/main.go:12"),
+        origin(
+            Some("app"),
+            Place::Template("local/app.conf".into()),
+            "conf/app.conf (compose.yaml:${x}%{y}\n7)",
+        ),
+        // Another group's port of the same label is not this one's.
+        Origin { group: "other".into(), ..origin(None, Place::Port("http".into()), "elsewhere:1") },
+    ];
+    let options = RenderOptions { origins, ..Default::default() };
+    let text = render_job(&job, &options).unwrap();
+    assert!(text.contains("\n      # from src/main.go:12\n      port \"http\" {\n"), "{text}");
+    assert!(
+        text.contains("\n      # from conf/app.conf (compose.yaml:_{x}_{y}_7)\n      template {\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("# from").count(), 2, "{text}");
+    assert!(!text.contains("elsewhere"), "{text}");
+    // Only comments were added: the job reads the same, and the layout is the formatter's.
+    assert_eq!(hcl::parse(&text).unwrap(), hcl::parse(&render(&job)).unwrap());
+    let without: String =
+        text.lines().filter(|l| !l.contains("# from")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(without, render(&job));
+    // In a Terraform template the comment holds nothing Terraform would read either.
+    let options = RenderOptions {
+        terraform_variables: vec!["datacenter".into()],
+        origins: options.origins.clone(),
+        ..Default::default()
+    };
+    let text = render_job(&job, &options).unwrap();
+    assert!(text.contains("# from conf/app.conf (compose.yaml:_{x}_{y}_7)"), "{text}");
+}
