@@ -1320,7 +1320,10 @@ fn finish(mut draft: Draft) -> Service {
         let points_at_file = pointing.contains(&fact.name);
         let secret = !points_at_file
             && match fact.value.as_deref() {
-                Some(value) => source::holds_secret(&fact.name, value),
+                Some(value) if fact.origin == EnvOrigin::Code => {
+                    source::holds_secret(&fact.name, value)
+                }
+                Some(value) => source::given_value_holds_secret(&fact.name, value),
                 None => source::looks_secret(&fact.name),
             };
         let masked = fact.value.as_deref().filter(|_| secret).and_then(links::mask_url_password);
