@@ -23,5 +23,6 @@ pub mod markdown;
 pub mod nomad;
 pub mod serve;
 pub mod settings;
+pub mod telemetry;
 pub mod tls;
 pub mod workflow;

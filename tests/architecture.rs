@@ -8,7 +8,7 @@
 //! model, build, render, parse, format, validate), `checks` (the checks' vocabulary,
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
 //! checkpoint). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
-//! `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
+//! `telemetry` (a run's spans, printed or exported), `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
 //! `generation` (a generation's inputs with the cluster's context: Consul, Nomad, Vault),
 //! `forge`, `workflow`, `serve` (the webhook server) and `cli`. A type the core shares lives in the core module that owns its
 //! meaning, and a setting reaches the core as a value, never by naming an I/O module.
@@ -23,7 +23,7 @@
 //! |---|---|
 //! | 1 | `settings` |
 //! | 2 | `markdown`, `file`, `http`, `tls` |
-//! | 3 | `command`, `event`, `analyze`, `git` |
+//! | 3 | `command`, `event`, `analyze`, `git`, `telemetry` |
 //! | 4 | `jobspec` |
 //! | 5 | `checks` |
 //! | 6 | `conversation` |
@@ -64,6 +64,7 @@ const CORE: &[&str] = &[
 const IO: &[&str] = &[
     "http",
     "tls",
+    "telemetry",
     "git",
     "llm",
     "nomad",
@@ -80,7 +81,7 @@ const IO: &[&str] = &[
 const FLOORS: &[&[&str]] = &[
     &["settings"],
     &["markdown", "file", "http", "tls"],
-    &["command", "event", "analyze", "git"],
+    &["command", "event", "analyze", "git", "telemetry"],
     &["jobspec"],
     &["checks"],
     &["conversation"],

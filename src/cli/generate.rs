@@ -101,6 +101,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     for assignment in &args.set {
         given.set(assignment).with_context(|| format!("--set {assignment}"))?;
     }
+    let analyzing = crate::telemetry::stage("analyze").entered();
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &source.options()),
@@ -111,6 +112,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         .map_or_else(|| repository_name(NameSource::Folder(root)), str::to_string);
     let runtime = super::runtime()?;
     let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    drop(analyzing);
     let (mut answers, suggested) = prepared.answers(&given);
     for note in prepared.notes.iter().chain(&suggested) {
         eprintln!("note: {note}");
@@ -161,7 +163,10 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 
     let conversation = interactive.then_some(&mut terminal);
-    let generated = match build_asking(analysis, &mut answers, config, repository, conversation)? {
+    let generating = crate::telemetry::stage("generate").entered();
+    let built = build_asking(analysis, &mut answers, config, repository, conversation)?;
+    drop(generating);
+    let generated = match built {
         Ok(generated) => generated,
         Err(BuildError::NothingToDeploy(message)) => {
             eprintln!("error: {message}");

@@ -57,18 +57,81 @@ const KEYS: &str = "deploy.SERVICE, image.SERVICE, count.SERVICE, cpu.SERVICE, m
     static_port.SERVICE[.CONTAINER_PORT], volume.SERVICE./PATH, owner.SERVICE, \
     endpoint.SERVICE, env.SERVICE.VAR, secret.VAR";
 
-/// Renders the task's prompt and asks; an error is the note to give.
+/// Renders the task's prompt and asks; an error is the note to give. The generation span
+/// the task runs in ([`traced`]) gets the prompt's name and version, what was sent and
+/// answered, and the tokens of the calls made.
 async fn consult(
     client: Option<&Client>,
     task: &str,
     values: &[(&str, &str)],
     schema: Value,
 ) -> Result<Value, String> {
+    use crate::telemetry::attribute;
     let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
     let prompt = client.prompt(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
     let text = prompt.render(values).map_err(|e| format!("LLM skipped: {e:#}"))?;
+    attribute("langfuse.observation.prompt.name", prompt.name.as_str());
+    attribute("langfuse.observation.prompt.version", prompt.version.as_str());
+    attribute("langfuse.observation.input", text.as_str());
     let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema };
-    client.ask(&ask).await.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+    let before = client.calls().len();
+    let answer = client.ask(&ask).await;
+    let calls = client.calls();
+    let made = calls.get(before..).unwrap_or_default();
+    let input: u64 = made.iter().map(|c| c.prompt_tokens).sum();
+    let output: u64 = made.iter().map(|c| c.completion_tokens).sum();
+    attribute("gen_ai.usage.input_tokens", input);
+    attribute("gen_ai.usage.output_tokens", output);
+    attribute("nomad_spec.llm.calls", made.len() as u64);
+    attribute("nomad_spec.llm.latency_ms", made.iter().map(|c| c.latency_ms).sum::<u64>());
+    match &answer {
+        Ok(value) => attribute("langfuse.observation.output", value.to_string()),
+        Err(err) => attribute("nomad_spec.llm.error", err.to_string()),
+    }
+    answer.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+}
+
+/// Runs one task as a generation span of the run's trace (when an LLM is configured): the
+/// model and task, and the guard's verdict on the answer (accepted, rejected and why, or
+/// skipped and why).
+async fn traced<T>(
+    client: Option<&Client>,
+    task: &str,
+    advice: impl std::future::Future<Output = Advice<T>>,
+) -> Advice<T> {
+    use crate::telemetry::{attribute, failed, TARGET};
+    use tracing::Instrument as _;
+    let Some(client) = client else { return advice.await };
+    let model = client.settings().model.as_str();
+    let span = tracing::info_span!(
+        target: TARGET,
+        "generation",
+        otel.name = %format!("llm {task}"),
+        langfuse.observation.type = "generation",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = model,
+        langfuse.observation.model.name = model,
+        nomad_spec.llm.task = task,
+    );
+    async {
+        let advice = advice.await;
+        let notes = advice.notes.join("; ");
+        let verdict = if advice.value.is_some() {
+            "accepted"
+        } else if notes.contains("rejected") {
+            "rejected"
+        } else {
+            "skipped"
+        };
+        attribute("nomad_spec.guard.verdict", verdict);
+        attribute("nomad_spec.guard.notes", notes.as_str());
+        if verdict == "rejected" {
+            failed(&notes);
+        }
+        advice
+    }
+    .instrument(span)
+    .await
 }
 
 fn json_text(value: &impl Serialize) -> String {
@@ -154,6 +217,17 @@ pub fn answers_schema() -> Value {
 /// assignment goes through `Answers::set`; one that names a placement key or puts a value
 /// into a secret-looking variable rejects the whole answer.
 pub async fn answers(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+    reply: &str,
+    answers: &Answers,
+) -> Advice<AnswersPatch> {
+    let advice = read_reply(client, analysis, asked, reply, answers);
+    traced(client, "answers", advice).await
+}
+
+async fn read_reply(
     client: Option<&Client>,
     analysis: &Analysis,
     asked: &[Question],
@@ -347,6 +421,15 @@ pub async fn diagnose(
     rules: &Diagnosis,
     spec: &JobSpec,
 ) -> Advice<AdvisedDiagnosis> {
+    traced(client, "diagnose", diagnose_failure(client, evidence, rules, spec)).await
+}
+
+async fn diagnose_failure(
+    client: Option<&Client>,
+    evidence: &Evidence,
+    rules: &Diagnosis,
+    spec: &JobSpec,
+) -> Advice<AdvisedDiagnosis> {
     if !ASKED_ABOUT.contains(&rules.category) {
         return Advice::skipped(format!(
             "LLM not asked: the rules recognised the failure ({})",
@@ -434,6 +517,14 @@ pub async fn questions(
     analysis: &Analysis,
     asked: &[Question],
 ) -> Advice<Vec<Question>> {
+    traced(client, "questions", word_questions(client, analysis, asked)).await
+}
+
+async fn word_questions(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+) -> Advice<Vec<Question>> {
     let values = [
         ("keys", KEYS),
         ("analysis", &analysis_for_prompt(analysis)),
@@ -495,6 +586,10 @@ pub fn explain_schema() -> Value {
 /// is (`deploy/shop.nomad.hcl`, `plan of shop`). The text's environment values are redacted
 /// when it parses as a job.
 pub async fn explain(client: Option<&Client>, label: &str, text: &str) -> Advice<String> {
+    traced(client, "explain", explain_text(client, label, text)).await
+}
+
+async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advice<String> {
     let known = parse_job_spec(text, label, &ParseOptions::default())
         .map(|spec| guard::secret_values(&spec))
         .unwrap_or_default();
@@ -529,6 +624,14 @@ pub fn refine_schema() -> Value {
 /// Proposes allow-listed changes to a generated job, each with a reason; the changed job is
 /// checked as a whole, or the answer is rejected.
 pub async fn refine(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    spec: &JobSpec,
+) -> Advice<Patched> {
+    traced(client, "refine", refine_job(client, analysis, spec)).await
+}
+
+async fn refine_job(
     client: Option<&Client>,
     analysis: &Analysis,
     spec: &JobSpec,

@@ -19,6 +19,7 @@ mod cluster;
 mod forges;
 mod llm;
 mod serve;
+mod telemetry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,9 +43,13 @@ pub use serve::{
     GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET, GITLAB_URL,
     GITLAB_WEBHOOK_TOKEN,
 };
+pub use telemetry::{
+    CollectorSettings, LangfuseSettings, TraceSettings, LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY,
+    LANGFUSE_SECRET_KEY, OTLP_HEADERS, PROMPT_LABEL,
+};
 
 /// The variables whose values are secrets: masked in the CI log, cut out of anything posted.
-const SECRET_VARIABLES: [&str; 11] = [
+const SECRET_VARIABLES: [&str; 13] = [
     "GITHUB_TOKEN",
     GITLAB_TOKEN,
     "CI_JOB_TOKEN",
@@ -56,6 +61,8 @@ const SECRET_VARIABLES: [&str; 11] = [
     GITHUB_WEBHOOK_SECRET,
     GITHUB_APP_PRIVATE_KEY,
     GITLAB_WEBHOOK_TOKEN,
+    LANGFUSE_SECRET_KEY,
+    OTLP_HEADERS,
 ];
 
 /// The environment nomad-spec runs in, read once; each part is typed when it is asked for.
@@ -149,6 +156,16 @@ impl Settings {
     /// The LLM's settings; `None` when no base URL is set.
     pub fn llm(&self) -> Result<Option<LlmSettings>, SettingError> {
         LlmSettings::from_vars(&self.vars)
+    }
+
+    /// Where traces go (LangFuse, an OTLP collector) and the prompt label.
+    pub fn traces(&self) -> Result<TraceSettings, SettingError> {
+        TraceSettings::from_vars(&self.vars)
+    }
+
+    /// LangFuse, for traces, prompts and scores; `None` when it is not configured.
+    pub fn langfuse(&self) -> Result<Option<LangfuseSettings>, SettingError> {
+        LangfuseSettings::from_vars(&self.vars)
     }
 
     /// GitHub's settings, as GitHub Actions sets them.

@@ -36,6 +36,8 @@ use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::settings::{BotSettings, Settings};
+use crate::telemetry;
+use tracing::Instrument as _;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -124,14 +126,22 @@ pub async fn run(
         (format!("refs/heads/{}", pr.head_ref), pr.head_ref.clone())
     };
     runner.group(&format!("clone {git_ref}"));
-    let workspace = Workspace::clone(&remote, &git_ref)
-        .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
+    let workspace = {
+        let _span = telemetry::stage("clone").entered();
+        Workspace::clone(&remote, &git_ref)
+            .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?
+    };
     runner.end_group(&format!("clone {git_ref}"));
 
     let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
     let config = checkout::repository_config(workspace.path(), bot)?;
-    let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
-    let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
+    let prepared = async {
+        let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
+        telemetry::attribute("nomad_spec.services", analysis.services.len() as u64);
+        crate::generation::prepare(analysis, config, repository_name, settings).await
+    }
+    .instrument(telemetry::stage("analyze"))
+    .await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
     }
@@ -234,8 +244,13 @@ pub async fn run(
         _ => false,
     };
     let analysis = &prepared.analysis;
-    advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
-    sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
+    async {
+        telemetry::attribute("nomad_spec.questions", questions.len() as u64);
+        advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
+        sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
+    }
+    .instrument(telemetry::stage("questions"))
+    .await;
     if let Event::Merged { .. } = event {
         if !bot.auto_deploy {
             let mut report = RunReport::new(format!("change request #{number} merged"));
@@ -282,6 +297,7 @@ pub async fn run(
         run.checkpoint.checks.clear();
     }
     run.drive(event).await?;
+    score_corrections(&loaded, &run.checkpoint);
     if run.checkpoint.answers != loaded.answers && !run.halted {
         // New answers that build no job are said now, not at the commit they would block.
         if let Err(err) = run.build_jobs() {
@@ -298,6 +314,28 @@ pub async fn run(
     }
     run.report.verdict = stage_name(run.checkpoint.stage).to_string();
     Ok(run.report)
+}
+
+/// Outcomes a prompt's effect is judged by, as scores on the run's trace: answers a person
+/// gave again with another value (a reading, the LLM's or the rules', that was wrong), and a
+/// generated job file a person took over by editing it.
+fn score_corrections(loaded: &Checkpoint, now: &Checkpoint) {
+    let earlier = &loaded.answer_log;
+    let added = now.answer_log.get(earlier.len()..).unwrap_or_default();
+    let corrected = added
+        .iter()
+        .flat_map(|record| &record.pairs)
+        .filter(|(key, value)| {
+            earlier.iter().flat_map(|r| &r.pairs).any(|(k, v)| k == key && v != value)
+        })
+        .count();
+    if corrected > 0 {
+        let comment = "answers given again with another value";
+        telemetry::score("answers_corrected", corrected as f64, comment);
+    }
+    if loaded.owner == Owner::Bot && now.owner == Owner::Human {
+        telemetry::score("edited_by_hand", 1.0, "a person edited the generated job file");
+    }
 }
 
 /// A free-form reply the rules cannot use, from someone who may answer, while questions are
@@ -528,9 +566,16 @@ impl Run<'_> {
 
     /// The jobs the answers build, built now.
     fn build_jobs(&self) -> anyhow::Result<Generated> {
-        self.prepared
-            .build(&self.checkpoint.answers)
-            .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
+        let _span = telemetry::stage("generate").entered();
+        let built = self.prepared.build(&self.checkpoint.answers);
+        match &built {
+            Ok(generated) => {
+                telemetry::attribute("nomad_spec.jobs", generated.jobs.len() as u64);
+                telemetry::attribute("nomad_spec.decisions", generated.decisions.len() as u64);
+            }
+            Err(err) => telemetry::failed(&err.to_string()),
+        }
+        built.map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
     }
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
@@ -725,6 +770,7 @@ impl Run<'_> {
             self.settings,
             &self.prepared.config,
         )
+        .instrument(telemetry::stage("checks"))
         .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
@@ -819,6 +865,17 @@ impl Run<'_> {
         let full = self.workspace.path().join(&path);
         let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
         self.runner.end_group(&format!("deploy {path}"));
+        let healthy = matches!(attempt, DeployAttempt::Healthy { .. });
+        telemetry::score(
+            "deploy_healthy",
+            f64::from(u8::from(healthy)),
+            &format!("after {} fix iteration(s)", self.checkpoint.fix_iterations),
+        );
+        telemetry::score(
+            "fix_iterations",
+            f64::from(self.checkpoint.fix_iterations),
+            "fixes committed before this attempt",
+        );
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
                 self.report.job_id = Some(job);
