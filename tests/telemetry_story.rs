@@ -201,8 +201,11 @@ fn a_whole_pull_request_is_traced_to_langfuse_with_scores_and_no_secret() {
     assert_eq!(answers.text("gen_ai.request.model").as_deref(), Some("qwen2.5-0.5b-instruct"));
     assert_eq!(answers.text("gen_ai.usage.input_tokens").as_deref(), Some("100"), "{answers:?}");
     assert!(answers.attributes["gen_ai.usage.output_tokens"].as_i64() > Some(0));
-    assert_eq!(answers.text("langfuse.observation.prompt.name").as_deref(), Some("answers"));
-    assert!(answers.text("langfuse.observation.prompt.version").is_some(), "{answers:?}");
+    assert_eq!(answers.text("nomad_spec.prompt.name").as_deref(), Some("answers"));
+    assert_eq!(answers.text("nomad_spec.prompt.source").as_deref(), Some("built in"));
+    assert!(answers.text("nomad_spec.prompt.version").is_some(), "{answers:?}");
+    // A built-in prompt is not passed off as a LangFuse version of the same number.
+    assert_eq!(answers.text("langfuse.observation.prompt.version"), None);
     assert_eq!(answers.text("nomad_spec.guard.verdict").as_deref(), Some("accepted"));
     let input = answers.text("langfuse.observation.input").unwrap_or_default();
     assert!(input.contains("ghcr.io/acme/shop:2.0") && input.contains("[redacted]"), "{input}");
@@ -314,4 +317,84 @@ fn trace_prints_the_span_tree_with_timings_and_no_collector() {
     assert!(tree[3].starts_with("└─ generate "), "{stderr}");
     let quiet = command(&["generate", "--path", &path, "-o", "-"], &[]);
     assert!(!ok(&quiet).contains("trace "), "no tree without --trace");
+}
+
+/// The answers prompt as a LangFuse version: the task's placeholders and a marker.
+fn answers_prompt(marker: &str) -> String {
+    format!(
+        "{marker}: read the reply into KEY=VALUE assignments.\nKeys: {{{{keys}}}}\n\
+         Services: {{{{services}}}}\nQuestions: {{{{questions}}}}\nReply: {{{{reply}}}}\n"
+    )
+}
+
+#[test]
+fn a_prompt_changed_in_langfuse_is_used_by_the_next_run_and_the_shipped_one_when_it_is_down() {
+    use fakes::faults::Fault;
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "answers",
+        Reply::Json(serde_json::json!({"assignments": [], "unclear": []})),
+    )]))
+    .unwrap();
+    let secret = secrets()["LANGFUSE_SECRET_KEY"].clone();
+    let langfuse = FakeLangfuse::start(PUBLIC_KEY, &secret).unwrap();
+    langfuse.put_prompt("answers", &answers_prompt("MARKER-ONE"), &["production"]);
+    langfuse.put_prompt("answers", &answers_prompt("MARKER-STAGING"), &["staging"]);
+    let (llm_url, langfuse_url) = (llm.url(), langfuse.url());
+    let path = fixture().display().to_string();
+    let run = |label: &str| {
+        let out = command(
+            &["generate", "--path", &path, "-o", "-", "--prompt", "deploy the site"],
+            &[
+                ("NOMAD_SPEC_LLM_BASE_URL", &llm_url),
+                ("LANGFUSE_HOST", &langfuse_url),
+                ("LANGFUSE_PUBLIC_KEY", PUBLIC_KEY),
+                ("LANGFUSE_SECRET_KEY", &secret),
+                ("NOMAD_SPEC_PROMPT_LABEL", label),
+            ],
+        );
+        let stderr = ok(&out);
+        let asked = llm.requests().last().map(|r| r.body.clone()).unwrap_or_default();
+        (asked, stderr)
+    };
+    let generation = |version: i64| {
+        langfuse.spans().into_iter().any(|s| {
+            s.name == "llm answers"
+                && s.attributes.get("langfuse.observation.prompt.version")
+                    == Some(&serde_json::json!(version))
+                && s.text("langfuse.observation.prompt.name").as_deref() == Some("answers")
+        })
+    };
+
+    let (asked, _) = run("production");
+    assert!(asked.contains("MARKER-ONE") && asked.contains("deploy the site"), "{asked}");
+    assert!(generation(1), "the generation names LangFuse's version 1");
+
+    // A person edits the prompt in LangFuse: the next run uses the new production version.
+    let three = langfuse.put_prompt("answers", &answers_prompt("MARKER-THREE"), &["production"]);
+    assert_eq!(three, 3);
+    let (asked, _) = run("production");
+    assert!(asked.contains("MARKER-THREE") && !asked.contains("MARKER-ONE"), "{asked}");
+    assert!(generation(3));
+    let (asked, _) = run("staging");
+    assert!(asked.contains("MARKER-STAGING"), "{asked}");
+    let fetches = langfuse.prompt_fetches();
+    assert_eq!(
+        fetches,
+        ["answers?label=production", "answers?label=production", "answers?label=staging"]
+    );
+
+    // A version that does not fit the task (a placeholder lost) is not used.
+    langfuse.put_prompt("answers", "MARKER-BROKEN without the reply", &["production"]);
+    let (asked, _) = run("production");
+    assert!(!asked.contains("MARKER-BROKEN"), "{asked}");
+    assert!(asked.contains("You help deploy a repository to HashiCorp Nomad"), "{asked}");
+
+    // LangFuse down: the shipped prompt, and the run goes on.
+    langfuse.faults().play(Fault::status(503, "").under("/api/public"));
+    let (asked, stderr) = run("production");
+    assert!(asked.contains("You help deploy a repository to HashiCorp Nomad"), "{asked}");
+    assert!(asked.contains("(prompt version 1)"), "{asked}");
+    assert!(stderr.contains("the built-in prompt stands"), "{stderr}");
+    assert_eq!(stderr.matches("traces not sent").count(), 1, "{stderr}");
+    assert!(!stderr.contains(&secret), "{stderr}");
 }

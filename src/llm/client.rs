@@ -102,6 +102,8 @@ pub struct Client {
     settings: LlmSettings,
     prompts: BTreeMap<String, Prompt>,
     calls: Mutex<Vec<CallRecord>>,
+    /// LangFuse prompt management, when configured: the tasks' prompts come from there.
+    langfuse: Option<super::langfuse::LangfusePrompts>,
 }
 
 impl fmt::Debug for Client {
@@ -147,12 +149,45 @@ impl Client {
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the LLM's HTTP client")?;
-        Ok(Client { http, settings, prompts: BTreeMap::new(), calls: Mutex::new(Vec::new()) })
+        Ok(Client {
+            http,
+            settings,
+            prompts: BTreeMap::new(),
+            calls: Mutex::new(Vec::new()),
+            langfuse: None,
+        })
     }
 
-    /// A client when `settings` configure an LLM; `Ok(None)` when they do not.
+    /// A client when `settings` configure an LLM; `Ok(None)` when they do not. With LangFuse
+    /// configured, the prompts come from its prompt management (a LangFuse setting that cannot
+    /// be used leaves the built-in prompts, with a warning).
     pub fn configured(settings: &Settings) -> anyhow::Result<Option<Client>> {
-        settings.llm()?.map(Client::new).transpose()
+        let Some(client) = settings.llm()?.map(Client::new).transpose()? else { return Ok(None) };
+        let langfuse = settings
+            .langfuse()
+            .map_err(anyhow::Error::from)
+            .and_then(|langfuse| langfuse.map(super::langfuse::LangfusePrompts::new).transpose());
+        match langfuse {
+            Ok(langfuse) => Ok(Some(Client { langfuse, ..client })),
+            Err(err) => {
+                tracing::warn!("LangFuse prompts not used: {err:#}");
+                Ok(Some(client))
+            }
+        }
+    }
+
+    /// The prompt a task uses in this run: an override, else LangFuse's version under the
+    /// label (fetched once per run), else the shipped one.
+    pub async fn prompt_for_run(&self, task: &str) -> anyhow::Result<Prompt> {
+        if let Some(prompt) = self.prompts.get(task) {
+            return Ok(prompt.clone());
+        }
+        if let Some(langfuse) = &self.langfuse {
+            if let Ok(prompt) = langfuse.prompt(task).await {
+                return Ok(prompt);
+            }
+        }
+        Prompt::builtin(task)
     }
 
     /// Uses `prompt` instead of the shipped prompt of its task (`eval --prompt-version`).

@@ -17,6 +17,32 @@ pub struct Prompt {
     pub version: String,
     /// The template, after the front matter.
     pub body: String,
+    /// Where it came from, for the trace and the reports.
+    pub source: Source,
+}
+
+/// Where a prompt came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled in from `prompts/`.
+    Builtin,
+    /// A file read at run time (`eval --prompt-version`, `optimize`).
+    File(String),
+    /// LangFuse prompt management, by this label.
+    Langfuse {
+        /// The label the version was fetched by (`production`).
+        label: String,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Builtin => f.write_str("built in"),
+            Source::File(path) => f.write_str(path),
+            Source::Langfuse { label } => write!(f, "LangFuse `{label}`"),
+        }
+    }
 }
 
 /// The shipped prompts, by task name.
@@ -35,7 +61,8 @@ impl Prompt {
             .iter()
             .find(|(name, _)| *name == task)
             .ok_or_else(|| anyhow::anyhow!("no prompt for task `{task}`"))?;
-        Prompt::parse(text, &format!("prompts/{task}.md"))
+        let prompt = Prompt::parse(text, &format!("prompts/{task}.md"))?;
+        Ok(Prompt { source: Source::Builtin, ..prompt })
     }
 
     /// Reads a prompt file: `---`, `name: ...`, `version: ...`, `---`, then the body.
@@ -60,7 +87,12 @@ impl Prompt {
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("{file}: the front matter has no `{key}`"))
         };
-        Ok(Prompt { name: field("name")?, version: field("version")?, body: body.to_string() })
+        Ok(Prompt {
+            name: field("name")?,
+            version: field("version")?,
+            body: body.to_string(),
+            source: Source::File(file.to_string()),
+        })
     }
 
     /// Fills the placeholders; a placeholder without a value, or a value without a

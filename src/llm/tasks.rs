@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::client::{Ask, Client};
 use super::guard::{self, apply_changes, Change, Patched};
+use super::prompt::{Prompt, Source};
 use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
 use crate::jobspec::answers::{Answers, Question};
@@ -68,10 +69,26 @@ async fn consult(
 ) -> Result<Value, String> {
     use crate::telemetry::attribute;
     let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
-    let prompt = client.prompt(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
-    let text = prompt.render(values).map_err(|e| format!("LLM skipped: {e:#}"))?;
-    attribute("langfuse.observation.prompt.name", prompt.name.as_str());
-    attribute("langfuse.observation.prompt.version", prompt.version.as_str());
+    let mut prompt =
+        client.prompt_for_run(task).await.map_err(|e| format!("LLM skipped: {e:#}"))?;
+    let mut rendered = prompt.render(values);
+    if let (Err(err), Source::Langfuse { .. }) = (&rendered, &prompt.source) {
+        // A version edited in LangFuse that no longer fits the task: the shipped one does.
+        tracing::warn!("LangFuse prompt `{task}` version {} not used: {err:#}", prompt.version);
+        attribute("nomad_spec.prompt.refused", format!("version {}: {err:#}", prompt.version));
+        prompt = Prompt::builtin(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
+        rendered = prompt.render(values);
+    }
+    let text = rendered.map_err(|e| format!("LLM skipped: {e:#}"))?;
+    attribute("nomad_spec.prompt.name", prompt.name.as_str());
+    attribute("nomad_spec.prompt.version", prompt.version.as_str());
+    attribute("nomad_spec.prompt.source", prompt.source.to_string());
+    if let (Source::Langfuse { .. }, Ok(version)) = (&prompt.source, prompt.version.parse::<u64>())
+    {
+        // LangFuse links the generation to its prompt version by these two.
+        attribute("langfuse.observation.prompt.name", prompt.name.as_str());
+        attribute("langfuse.observation.prompt.version", version);
+    }
     attribute("langfuse.observation.input", text.as_str());
     let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema };
     let before = client.calls().len();
