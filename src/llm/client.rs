@@ -94,6 +94,18 @@ pub struct Ask {
     pub prompt: String,
     /// The JSON schema the answer must fit.
     pub schema: Value,
+    /// A narrower schema sent to the server instead, when the task has one: it enumerates
+    /// what the guardrails accept (this job's groups, the allowed keys), so a server with
+    /// constrained decoding can only write acceptable answers. Answers are still checked
+    /// against `schema`, leaving the finer refusals, with their reasons, to the guardrails.
+    pub constrained: Option<Value>,
+}
+
+impl Ask {
+    /// The schema the server is asked to follow.
+    fn sent_schema(&self) -> &Value {
+        self.constrained.as_ref().unwrap_or(&self.schema)
+    }
 }
 
 /// A client for one run: settings, prompt overrides, the calls made and the tokens spent.
@@ -233,7 +245,7 @@ impl Client {
         );
         let user = format!(
             "Reply with one JSON object and nothing else. It must fit this JSON schema:\n{}",
-            ask.schema
+            ask.sent_schema()
         );
         let mut messages = vec![
             json!({"role": "system", "content": system}),
@@ -277,7 +289,7 @@ impl Client {
         let response_format = match mode {
             Mode::JsonSchema => json!({
                 "type": "json_schema",
-                "json_schema": {"name": ask.task, "schema": ask.schema, "strict": true},
+                "json_schema": {"name": ask.task, "schema": ask.sent_schema(), "strict": true},
             }),
             Mode::JsonObject => json!({"type": "json_object"}),
         };

@@ -65,7 +65,7 @@ async fn consult(
     client: Option<&Client>,
     task: &str,
     values: &[(&str, &str)],
-    schema: Value,
+    (schema, constrained): (Value, Value),
 ) -> Result<Value, String> {
     use crate::telemetry::attribute;
     let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
@@ -90,7 +90,8 @@ async fn consult(
         attribute("langfuse.observation.prompt.version", version);
     }
     attribute("langfuse.observation.input", text.as_str());
-    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema };
+    let constrained = Some(constrained).filter(|c| *c != schema);
+    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema, constrained };
     let before = client.calls().len();
     let answer = client.ask(&ask).await;
     let calls = client.calls();
@@ -206,6 +207,48 @@ pub struct AnswersPatch {
 }
 
 /// The schema of the answers task.
+/// The schema of the answers task for `analysis`: each assignment's key is one the answer
+/// grammar accepts for these services, never a placement key (`job`, `datacenters`, ...,
+/// which only a person sets); what a pattern cannot say (a secret-looking variable, a value
+/// the builder refuses) is still checked after.
+pub fn answers_schema_for(analysis: &Analysis) -> Value {
+    let services: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
+    let mut keys = Vec::new();
+    for service in &analysis.services {
+        for kind in [
+            "deploy",
+            "image",
+            "count",
+            "cpu",
+            "memory",
+            "memory_max",
+            "class",
+            "hostname",
+            "route_port",
+            "static_port",
+            "owner",
+            "endpoint",
+        ] {
+            keys.push(format!("{kind}.{}", service.name));
+        }
+        for port in &service.ports {
+            keys.push(format!("static_port.{}.{}", service.name, port.container));
+        }
+    }
+    let names = services.iter().map(|s| regex::escape(s)).collect::<Vec<_>>().join("|");
+    let variable = "[A-Za-z_][A-Za-z0-9_]{0,127}";
+    let mut forms = vec![json!({"type": "string", "pattern": format!("^secret\\.{variable}$")})];
+    if !services.is_empty() {
+        forms.push(json!({"type": "string", "enum": keys}));
+        forms.push(json!({"type": "string", "pattern": format!("^env\\.({names})\\.{variable}$")}));
+        forms.push(json!({"type": "string", "maxLength": 200, "pattern": format!("^volume\\.({names})\\./[^\\s]*$")}));
+    }
+    let mut schema = answers_schema();
+    schema["properties"]["assignments"]["items"]["properties"]["key"] = json!({"anyOf": forms});
+    schema
+}
+
+/// The schema of the answers task.
 pub fn answers_schema() -> Value {
     json!({
         "type": "object",
@@ -266,10 +309,13 @@ async fn read_reply(
         ("questions", &questions_for_prompt(asked)),
         ("reply", &reply),
     ];
-    let answer = match consult(client, "answers", &values, answers_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "answers", &values, (answers_schema(), answers_schema_for(analysis)))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let mut patched = answers.clone();
     let mut applied = Vec::new();
     for item in answer["assignments"].as_array().into_iter().flatten() {
@@ -362,6 +408,14 @@ const DIAGNOSE_CATEGORIES: [&str; 12] = [
     "resource-starvation",
     "other",
 ];
+
+/// The schema of the diagnose task for `spec`: its changes can name only what the guard
+/// accepts on this job ([`guard::change_schema_for`]).
+pub fn diagnose_schema_for(spec: &JobSpec) -> Value {
+    let mut schema = diagnose_schema();
+    schema["properties"]["changes"]["items"] = guard::change_schema_for(spec);
+    schema
+}
 
 /// The schema of the diagnose task.
 pub fn diagnose_schema() -> Value {
@@ -466,10 +520,13 @@ async fn diagnose_failure(
         ("job", &spec_for_prompt(spec)),
         ("evidence", &evidence_for_prompt(evidence, spec)),
     ];
-    let answer = match consult(client, "diagnose", &values, diagnose_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "diagnose", &values, (diagnose_schema(), diagnose_schema_for(spec)))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let changes = match changes_of(&answer) {
         Ok(changes) => changes,
         Err(why) => return Advice::rejected(why),
@@ -547,10 +604,12 @@ async fn word_questions(
         ("analysis", &analysis_for_prompt(analysis)),
         ("questions", &questions_for_prompt(asked)),
     ];
-    let answer = match consult(client, "questions", &values, questions_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "questions", &values, (questions_schema(), questions_schema())).await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let mut out: Vec<Question> = asked.to_vec();
     let mut reworded = 0;
     let mut added = 0;
@@ -611,7 +670,13 @@ async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advic
         .map(|spec| guard::secret_values(&spec))
         .unwrap_or_default();
     let subject = guard::untrusted(label, &guard::redact_text(text, &known));
-    let answer = match consult(client, "explain", &[("subject", &subject)], explain_schema()).await
+    let answer = match consult(
+        client,
+        "explain",
+        &[("subject", &subject)],
+        (explain_schema(), explain_schema()),
+    )
+    .await
     {
         Ok(answer) => answer,
         Err(note) => return Advice::skipped(note),
@@ -625,6 +690,14 @@ async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advic
 
 // ---------------------------------------------------------------------------------------
 // refine
+
+/// The schema of the refine task.
+/// The schema of the refine task for `spec` (see [`diagnose_schema_for`]).
+pub fn refine_schema_for(spec: &JobSpec) -> Value {
+    let mut schema = refine_schema();
+    schema["properties"]["changes"]["items"] = guard::change_schema_for(spec);
+    schema
+}
 
 /// The schema of the refine task.
 pub fn refine_schema() -> Value {
@@ -659,7 +732,14 @@ async fn refine_job(
         ("analysis", &analysis_for_prompt(analysis)),
         ("job", &spec_for_prompt(spec)),
     ];
-    let answer = match consult(client, "refine", &values, refine_schema()).await {
+    let answer = match consult(
+        client,
+        "refine",
+        &values,
+        (refine_schema(), refine_schema_for(spec)),
+    )
+    .await
+    {
         Ok(answer) => answer,
         Err(note) => return Advice::skipped(note),
     };
