@@ -20,6 +20,7 @@ pub mod drift;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
+pub mod optimize;
 pub mod parse;
 pub mod plan;
 pub mod serve;
@@ -125,6 +126,9 @@ pub enum Command {
     Check(check::Args),
     /// Measure analysis and generation against a dataset of repositories with expected answers.
     Eval(eval::Args),
+    /// Search a better prompt for an LLM task on a dataset; promote it only if it wins on
+    /// held-back cases.
+    Optimize(optimize::Args),
     /// Show what Nomad would do with a job file (needs NOMAD_ADDR).
     Plan(plan::Args),
     /// Register a job file, watch it until healthy or failed, optionally fix and retry.
@@ -168,6 +172,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Validate(_) => "validate",
         Command::Check(_) => "check",
         Command::Eval(_) => "eval",
+        Command::Optimize(_) => "optimize",
         Command::Plan(_) => "plan",
         Command::Deploy(_) => "deploy",
         Command::Status(_) => "status",
@@ -186,6 +191,7 @@ fn run_command(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args, settings),
         Command::Eval(args) => eval::run(args, settings),
+        Command::Optimize(args) => optimize::run(args, settings),
         Command::Plan(args) => plan::run(args, settings),
         Command::Deploy(args) => deploy::run(args, settings),
         Command::Status(args) => status::run(args, settings),

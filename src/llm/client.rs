@@ -208,6 +208,20 @@ impl Client {
         self
     }
 
+    /// A client like this one (settings, LangFuse, overrides) that uses `prompt` for its
+    /// task and keeps its own record of calls: `optimize` scores one prompt with each.
+    pub fn clone_with_prompt(&self, prompt: Prompt) -> Client {
+        let mut prompts = self.prompts.clone();
+        prompts.insert(prompt.name.clone(), prompt);
+        Client {
+            http: self.http.clone(),
+            settings: self.settings.clone(),
+            prompts,
+            calls: Mutex::new(Vec::new()),
+            langfuse: self.langfuse.clone(),
+        }
+    }
+
     /// The prompt of a task: an override, else the shipped one.
     pub fn prompt(&self, task: &str) -> anyhow::Result<Prompt> {
         match self.prompts.get(task) {

@@ -46,12 +46,13 @@ impl std::fmt::Display for Source {
 }
 
 /// The shipped prompts, by task name.
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("answers", include_str!("../../prompts/answers.md")),
     ("diagnose", include_str!("../../prompts/diagnose.md")),
     ("questions", include_str!("../../prompts/questions.md")),
     ("explain", include_str!("../../prompts/explain.md")),
     ("refine", include_str!("../../prompts/refine.md")),
+    ("propose", include_str!("../../prompts/propose.md")),
 ];
 
 impl Prompt {
@@ -129,7 +130,7 @@ mod tests {
 
     #[test]
     fn every_shipped_prompt_parses_and_names_its_task() {
-        for task in ["answers", "diagnose", "questions", "explain", "refine"] {
+        for task in ["answers", "diagnose", "questions", "explain", "refine", "propose"] {
             let prompt = Prompt::builtin(task).unwrap_or_else(|e| panic!("{task}: {e:#}"));
             assert_eq!(prompt.name, task);
             assert!(!prompt.version.is_empty());

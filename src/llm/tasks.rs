@@ -692,6 +692,63 @@ async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advic
 // refine
 
 /// The schema of the refine task.
+/// The schema of the propose task: instructions for another task's prompt.
+pub fn propose_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["instructions"],
+        "properties": {
+            "instructions": {"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 1200}}
+        }
+    })
+}
+
+/// Proposes up to `count` instructions that would make `prompt` answer right more often,
+/// from the cases it got wrong (`optimize`). An instruction with a placeholder is refused:
+/// it would change what the prompt is filled with, not how it guides.
+pub async fn propose(
+    client: Option<&Client>,
+    prompt: &super::prompt::Prompt,
+    failures: &str,
+    count: usize,
+) -> Advice<Vec<String>> {
+    traced(client, "propose", propose_instructions(client, prompt, failures, count)).await
+}
+
+async fn propose_instructions(
+    client: Option<&Client>,
+    prompt: &super::prompt::Prompt,
+    failures: &str,
+    count: usize,
+) -> Advice<Vec<String>> {
+    let count_text = count.to_string();
+    let values = [
+        ("task", prompt.name.as_str()),
+        ("count", count_text.as_str()),
+        ("prompt", &guard::untrusted("prompt", &prompt.body)),
+        ("failures", &guard::untrusted("scores", &guard::redact_text(failures, &[]))),
+    ];
+    let schema = propose_schema();
+    let answer = match consult(client, "propose", &values, (schema.clone(), schema)).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let mut instructions = Vec::new();
+    for text in answer["instructions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let text = text.trim();
+        if text.contains("{{") || text.contains("}}") {
+            return Advice::rejected(format!("an instruction holds a placeholder: `{text}`"));
+        }
+        if !text.is_empty() && !instructions.iter().any(|i: &String| i == text) {
+            instructions.push(text.to_string());
+        }
+    }
+    instructions.truncate(count);
+    let note = format!("LLM proposed {} instruction(s)", instructions.len());
+    Advice { value: Some(instructions), notes: vec![note] }
+}
+
 /// The schema of the refine task for `spec` (see [`diagnose_schema_for`]).
 pub fn refine_schema_for(spec: &JobSpec) -> Value {
     let mut schema = refine_schema();
@@ -819,6 +876,8 @@ mod tests {
             "maximum",
             "maxLength",
             "maxItems",
+            "pattern",
+            "anyOf",
         ];
         for schema in [
             answers_schema(),
@@ -826,6 +885,7 @@ mod tests {
             questions_schema(),
             explain_schema(),
             refine_schema(),
+            propose_schema(),
         ] {
             let mut found = Vec::new();
             keywords(&schema, &mut found);
