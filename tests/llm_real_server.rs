@@ -26,25 +26,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use nomad_spec::analyze::{analyze, Options};
+use nomad_spec::analyze::{analyze, Analysis, Options};
 use nomad_spec::jobspec::answers::Answers;
 use nomad_spec::llm::tasks;
 use nomad_spec::llm::Client;
 use nomad_spec::settings::LlmSettings as Settings;
 
-/// Replies that each state one assignment plainly, with the assignment they state.
-const REPLIES: [(&str, &str); 4] = [
-    ("use the image ghcr.io/acme/api:1.4 for the api service", "image.api=ghcr.io/acme/api:1.4"),
-    ("give the api service 512 MB of memory", "memory.api=512"),
-    ("run 3 instances of the api service", "count.api=3"),
-    ("the api should be public at api.example.com", "hostname.api=api.example.com"),
-];
-
-#[test]
-fn a_real_server_reads_plain_replies_and_its_answers_pass_the_guardrails() {
+/// The client for the server `NOMAD_SPEC_TEST_LLM_URL` names, the analysis of a two-service
+/// fixture and a runtime; `None` (the test is skipped, and says so) when it is unset.
+fn real_server() -> Option<(Client, Analysis, tokio::runtime::Runtime)> {
     let Ok(url) = std::env::var("NOMAD_SPEC_TEST_LLM_URL") else {
         eprintln!("skipped: set NOMAD_SPEC_TEST_LLM_URL to a server's base URL to run it");
-        return;
+        return None;
     };
     let mut env = BTreeMap::from([("NOMAD_SPEC_LLM_BASE_URL".to_string(), url)]);
     if let Ok(model) = std::env::var("NOMAD_SPEC_TEST_LLM_MODEL") {
@@ -62,6 +55,20 @@ fn a_real_server_reads_plain_replies_and_its_answers_pass_the_guardrails() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
+    Some((client, analysis, runtime))
+}
+
+/// Replies that each state one assignment plainly, with the assignment they state.
+const REPLIES: [(&str, &str); 4] = [
+    ("use the image ghcr.io/acme/api:1.4 for the api service", "image.api=ghcr.io/acme/api:1.4"),
+    ("give the api service 512 MB of memory", "memory.api=512"),
+    ("run 3 instances of the api service", "count.api=3"),
+    ("the api should be public at api.example.com", "hostname.api=api.example.com"),
+];
+
+#[test]
+fn a_real_server_reads_plain_replies_and_its_answers_pass_the_guardrails() {
+    let Some((client, analysis, runtime)) = real_server() else { return };
     let mut accepted = 0;
     let mut stated = 0;
     for (reply, expected) in REPLIES {
@@ -111,26 +118,7 @@ fn a_real_server_reads_plain_replies_and_its_answers_pass_the_guardrails() {
 
 #[test]
 fn a_real_server_answers_or_the_rules_stand() {
-    let Ok(url) = std::env::var("NOMAD_SPEC_TEST_LLM_URL") else {
-        eprintln!("skipped: set NOMAD_SPEC_TEST_LLM_URL to a server's base URL to run it");
-        return;
-    };
-    let mut env = BTreeMap::from([("NOMAD_SPEC_LLM_BASE_URL".to_string(), url)]);
-    if let Ok(model) = std::env::var("NOMAD_SPEC_TEST_LLM_MODEL") {
-        env.insert("NOMAD_SPEC_LLM_MODEL".into(), model);
-    }
-    env.insert("NOMAD_SPEC_LLM_TIMEOUT".into(), "120".into());
-    let settings = match Settings::from_vars(&env) {
-        Ok(Some(settings)) => settings,
-        other => panic!("bad settings: {other:?}"),
-    };
-    let client = Client::new(settings).unwrap_or_else(|e| panic!("{e:#}"));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/flask-postgres");
-    let analysis = analyze(&root, &Options::default());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let Some((client, analysis, runtime)) = real_server() else { return };
     let answers = runtime.block_on(tasks::answers(
         Some(&client),
         &analysis,

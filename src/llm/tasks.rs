@@ -215,20 +215,10 @@ pub fn answers_schema_for(analysis: &Analysis) -> Value {
     let services: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
     let mut keys = Vec::new();
     for service in &analysis.services {
-        for kind in [
-            "deploy",
-            "image",
-            "count",
-            "cpu",
-            "memory",
-            "memory_max",
-            "class",
-            "hostname",
-            "route_port",
-            "static_port",
-            "owner",
-            "endpoint",
-        ] {
+        // Every kind of the grammar but those whose key goes on past the service (a path, a
+        // variable) or names no service: the patterns below take those.
+        let kinds = crate::conversation::answers::KEY_KINDS;
+        for kind in kinds.iter().filter(|k| !matches!(**k, "volume" | "env" | "secret")) {
             keys.push(format!("{kind}.{}", service.name));
         }
         for port in &service.ports {

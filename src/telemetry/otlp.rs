@@ -224,7 +224,7 @@ mod tests {
         };
         let body = request(
             &[root, llm],
-            &[score.clone()],
+            std::slice::from_ref(&score),
             "nomad-spec",
             &Redaction::new(vec!["hunter2hunter2".into()]),
         );

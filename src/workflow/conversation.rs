@@ -1011,3 +1011,47 @@ fn explain_decisions(decisions: &[Decision]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::conversation::checkpoint::AnswerRecord;
+    use crate::telemetry::{Collected, SpanLayer, TARGET};
+
+    fn record(pairs: &[(&str, &str)]) -> AnswerRecord {
+        AnswerRecord {
+            comment_id: 1,
+            author: "alice".into(),
+            pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    /// The scores `score_corrections` gives going from `loaded` to `now`, by name.
+    fn scores(loaded: &Checkpoint, now: &Checkpoint) -> Vec<(String, f64)> {
+        let store = Arc::new(Collected::default());
+        let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let _run = tracing::info_span!(target: TARGET, "run").entered();
+            score_corrections(loaded, now);
+        });
+        store.take().1.into_iter().map(|s| (s.name, s.value)).collect()
+    }
+
+    #[test]
+    fn answers_given_again_and_a_file_taken_over_are_scored() {
+        let mut loaded = Checkpoint::default();
+        loaded.answer_log.push(record(&[("image.api", "ghcr.io/acme/api:1"), ("count.api", "2")]));
+        let mut now = loaded.clone();
+        now.answer_log.push(record(&[("image.api", "ghcr.io/acme/api:2"), ("count.api", "2")]));
+        now.answer_log.push(record(&[("memory.api", "512")]));
+        assert_eq!(scores(&loaded, &now), [("answers_corrected".to_string(), 1.0)]);
+        let mut taken = loaded.clone();
+        taken.owner = Owner::Human;
+        assert_eq!(scores(&loaded, &taken), [("edited_by_hand".to_string(), 1.0)]);
+        assert!(scores(&loaded, &loaded).is_empty(), "nothing new, nothing scored");
+    }
+}

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::otlp::{accepted, decode, json_content, ReceivedSpan};
+use crate::otlp::{accepted, decode, not_json, ReceivedSpan};
 use crate::server::LoopbackServer;
 
 /// One version of a prompt.
@@ -174,18 +174,19 @@ fn refused(status: StatusCode, error: &str, message: &str) -> Response {
     (status, axum::Json(json!({"error": error, "message": message}))).into_response()
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the project's Basic auth; `None` when it has it.
+fn unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let given = headers.get("authorization").and_then(|v| v.to_str().ok());
     if given == Some(shared.authorization.as_str()) {
-        Ok(())
+        None
     } else {
-        Err(refused(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid credentials"))
+        Some(refused(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid credentials"))
     }
 }
 
 async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = authorized(&shared, &headers).and_then(|()| json_content(&headers)) {
-        return response;
+    if let Some(refusal) = unauthorized(&shared, &headers).or_else(|| not_json(&headers)) {
+        return refusal;
     }
     let spans = match decode(&String::from_utf8_lossy(&body)) {
         Ok(spans) => spans,
@@ -205,8 +206,8 @@ async fn prompt(
     Path(name): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(response) = authorized(&shared, &headers) {
-        return response;
+    if let Some(refusal) = unauthorized(&shared, &headers) {
+        return refusal;
     }
     let mut state = shared.lock();
     let shown: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -241,8 +242,8 @@ async fn create_prompt(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = authorized(&shared, &headers) {
-        return response;
+    if let Some(refusal) = unauthorized(&shared, &headers) {
+        return refusal;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return refused(StatusCode::BAD_REQUEST, "InvalidRequestError", "not JSON");
@@ -269,8 +270,8 @@ async fn create_prompt(
 }
 
 async fn score(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = authorized(&shared, &headers) {
-        return response;
+    if let Some(refusal) = unauthorized(&shared, &headers) {
+        return refusal;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return refused(StatusCode::BAD_REQUEST, "InvalidRequestError", "not JSON");

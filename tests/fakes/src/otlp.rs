@@ -148,14 +148,15 @@ pub fn decode(body: &str) -> Result<Vec<ReceivedSpan>, String> {
     Ok(spans)
 }
 
-/// Checks the content type a collector takes JSON with; protobuf is not decoded here.
-pub(crate) fn json_content(headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a body that is not JSON by its content type (protobuf is not decoded
+/// here); `None` for JSON.
+pub(crate) fn not_json(headers: &HeaderMap) -> Option<Response> {
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.starts_with("application/json") {
-        Ok(())
+        None
     } else {
         let message = format!("unsupported content type `{content_type}`");
-        Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response())
+        Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response())
     }
 }
 
@@ -216,8 +217,8 @@ async fn traces(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             return (StatusCode::UNAUTHORIZED, "missing or wrong credentials").into_response();
         }
     }
-    if let Err(response) = json_content(&headers) {
-        return response;
+    if let Some(refused) = not_json(&headers) {
+        return refused;
     }
     match decode(&String::from_utf8_lossy(&body)) {
         Ok(spans) => {
