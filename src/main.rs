@@ -17,6 +17,9 @@ fn main() -> ExitCode {
     let print_trace = cli.trace;
     let traces =
         nomad_spec::cli::init_logging(cli.verbose, nomad_spec::cli::traced(&cli, &settings));
+    if let (Some(traces), nomad_spec::cli::Command::Serve(_)) = (&traces, &cli.command) {
+        nomad_spec::cli::flush_traces_periodically(traces.clone(), settings.clone());
+    }
     let result = nomad_spec::cli::run(cli, &settings);
     if let Some(traces) = &traces {
         nomad_spec::cli::finish_traces(traces, print_trace, &settings);

@@ -266,6 +266,38 @@ pub fn traced(cli: &Cli, settings: &Settings) -> bool {
     cli.trace || settings.traces().map(|t| t.exported()).unwrap_or(true)
 }
 
+/// How often a long-running command (`serve`) sends the spans finished so far.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// For a command that runs until stopped (`serve`): sends the finished spans every few
+/// seconds from a thread of its own, so they neither wait for the exit nor pile up in memory.
+/// A note that repeats (a collector that stays down) is said once.
+pub fn flush_traces_periodically(
+    store: std::sync::Arc<crate::telemetry::Collected>,
+    settings: Settings,
+) {
+    let exported = settings.traces().map(|t| t.exported()).unwrap_or(false);
+    if !exported {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("trace export".into()).spawn(move || {
+        let mut said: Option<Vec<String>> = None;
+        loop {
+            std::thread::sleep(FLUSH_EVERY);
+            let notes = export_traces(&store, false, &settings);
+            if !notes.is_empty() && said.as_ref() != Some(&notes) {
+                for note in &notes {
+                    eprintln!("note: {note}");
+                }
+            }
+            said = Some(notes);
+        }
+    });
+    if let Err(err) = spawned {
+        eprintln!("note: traces are sent at exit only: cannot start the export thread: {err}");
+    }
+}
+
 /// The end of a traced command: the tree on stderr with `--trace`, the export where the
 /// settings say, and one note for whatever could not be sent (the run's result stands).
 pub fn finish_traces(
@@ -273,10 +305,23 @@ pub fn finish_traces(
     print: bool,
     settings: &Settings,
 ) {
+    for note in export_traces(store, print, settings) {
+        eprintln!("note: {note}");
+    }
+}
+
+/// Prints (with `print`) and sends the finished spans; the notes say what could not be sent.
+fn export_traces(
+    store: &std::sync::Arc<crate::telemetry::Collected>,
+    print: bool,
+    settings: &Settings,
+) -> Vec<String> {
+    let mut notes = Vec::new();
     let traces = match settings.traces() {
         Ok(traces) => traces,
         Err(err) => {
-            eprintln!("note: traces not sent: {err}");
+            // Still printed with `--trace`; sent nowhere.
+            notes.push(format!("traces not sent: {err}"));
             crate::settings::TraceSettings::from_vars(&Default::default())
                 .unwrap_or_else(|_| unreachable!("no variables, no error"))
         }
@@ -287,9 +332,8 @@ pub fn finish_traces(
     }
     let redaction =
         crate::telemetry::Redaction::new(known).with_rule(crate::llm::guard::redact_text);
-    for note in crate::telemetry::finish(store, print, &traces, &redaction) {
-        eprintln!("note: {note}");
-    }
+    notes.extend(crate::telemetry::finish(store, print, &traces, &redaction));
+    notes
 }
 
 #[cfg(test)]

@@ -174,6 +174,18 @@ pub async fn run_trigger(
     runner: &Runner,
     trigger: &Trigger,
 ) -> anyhow::Result<RunReport> {
+    // Under `ci` a child of the command's span; under `serve`, where each delivery runs on
+    // its own task, the root of the delivery's trace.
+    let span = tracing::info_span!(target: crate::telemetry::TARGET, "run", otel.name = "run");
+    tracing::Instrument::instrument(run_traced(kind, settings, runner, trigger), span).await
+}
+
+async fn run_traced(
+    kind: ForgeKind,
+    settings: &Settings,
+    runner: &Runner,
+    trigger: &Trigger,
+) -> anyhow::Result<RunReport> {
     runner.log(&format!("trigger: {}", describe(trigger)));
     trace_trigger(kind, trigger);
     let forge = Forge::from_settings(kind, settings)?;
