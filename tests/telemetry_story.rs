@@ -398,3 +398,52 @@ fn a_prompt_changed_in_langfuse_is_used_by_the_next_run_and_the_shipped_one_when
     assert_eq!(stderr.matches("traces not sent").count(), 1, "{stderr}");
     assert!(!stderr.contains(&secret), "{stderr}");
 }
+
+/// `serve` runs until stopped: each delivery's run is the root of a trace of its own, and the
+/// spans reach the collector while the server runs, not only when it stops.
+#[test]
+fn serve_sends_each_delivery_as_a_trace_of_its_own_while_it_runs() {
+    use common::serve::{fresh, Server, SECRET};
+    let github = FakeGitHub::start().unwrap();
+    github.add_user("alice", "write");
+    github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
+    let files = common::files_of(&fixture());
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    github.commit("add-app", &files, "add the app", "alice").unwrap();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let nomad = FakeNomad::start(Scenario::default()).unwrap();
+    let collector = FakeCollector::start().unwrap();
+    let mut vars = github.vars();
+    vars.remove("GITHUB_REPOSITORY");
+    vars.insert("NOMAD_SPEC_GITHUB_WEBHOOK_SECRET".into(), SECRET.into());
+    vars.insert("NOMAD_SPEC_BOT_LOGIN".into(), github.bot_login());
+    vars.insert("NOMAD_ADDR".into(), nomad.url());
+    vars.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), collector.url());
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start(&vars, &[], home.path());
+    let opened = fresh(&github.pull_request_event(pr, "opened").unwrap());
+    assert_eq!(server.deliver(&opened, "d-opened").status, 202);
+    // Waits for the periodic export (every 10 s) while the server keeps running; a bound so
+    // that a server that never sends fails rather than hangs.
+    let started = std::time::Instant::now();
+    let run = loop {
+        let found = collector.spans().into_iter().find(|s| s.name == "run");
+        if let Some(run) = found {
+            break run;
+        }
+        assert!(started.elapsed().as_secs() < 120, "no run exported:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(run.parent, None, "a delivery's run is the root of its trace: {run:?}");
+    assert_eq!(run.text("nomad_spec.repository").as_deref(), Some("acme/shop"));
+    assert_eq!(run.text("nomad_spec.change_request"), Some(pr.to_string()));
+    assert!(run.text("nomad_spec.verdict").is_some(), "{run:?}");
+    let spans = collector.spans();
+    let children: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.parent.as_deref() == Some(run.span_id.as_str()))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(children.contains(&"analyze") && children.contains(&"clone"), "{children:?}");
+    assert_trees(&spans.iter().filter(|s| s.trace_id == run.trace_id).cloned().collect::<Vec<_>>());
+}
