@@ -1503,7 +1503,7 @@ fn role_of(image: &str) -> Role {
 const WEB_SERVERS: [&str; 4] = ["nginx", "httpd", "caddy", "lighttpd"];
 
 /// The image's repository name without registry, namespace or tag (`library/nginx:1` → `nginx`).
-fn image_name(image: &str) -> &str {
+pub fn image_name(image: &str) -> &str {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
     last.split(':').next().unwrap_or(last)
