@@ -31,6 +31,7 @@ fn web(env: Vec<EnvVar>, command: Option<Vec<String>>) -> Analysis {
             source: Source::Build,
             path: "web".into(),
             dockerfile: Some("web/Dockerfile".into()),
+            build_target: None,
             image: None,
             base_image: None,
             language: None,

@@ -345,6 +345,7 @@ fn from_compose(
         } else if files.contains(&b.dockerfile) {
             used_dockerfiles.push(b.dockerfile.clone());
             draft.service.dockerfile = Some(b.dockerfile.clone());
+            draft.service.build_target = b.target.clone();
             files
                 .read_text(&b.dockerfile, notes)
                 .map(|t| dockerfile::parse(&b.dockerfile, &t, &b.args, notes))

@@ -30,6 +30,9 @@ pub struct Service {
     pub path: String,
     /// The Dockerfile that builds it, relative to the analyzed root.
     pub dockerfile: Option<String>,
+    /// The build stage compose builds (`build.target`), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_target: Option<String>,
     /// The image it runs (`image:` in compose, or the image a descriptor names).
     pub image: Option<String>,
     /// The base image of the final build stage.
@@ -107,6 +110,7 @@ impl Service {
             source,
             path: path.to_string(),
             dockerfile: None,
+            build_target: None,
             image: None,
             base_image: None,
             language: None,

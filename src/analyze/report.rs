@@ -137,6 +137,7 @@ mod tests {
             source: Source::Build,
             path: "web".into(),
             dockerfile: Some("web/Dockerfile".into()),
+            build_target: None,
             image: None,
             base_image: Some("python:3.12".into()),
             language: Some(Language::Python),

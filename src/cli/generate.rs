@@ -548,6 +548,7 @@ mod tests {
                 source: Source::Image,
                 path: ".".into(),
                 dockerfile: None,
+                build_target: None,
                 image: Some(format!("{name}:1")),
                 base_image: None,
                 language: None,

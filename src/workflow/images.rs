@@ -189,7 +189,12 @@ fn propose_into(proposal: &mut Proposal, analysis: &mut Analysis, config: &Confi
             },
         });
         images.push((
-            BuiltImage { service: part, context: service.path.clone(), dockerfile },
+            BuiltImage {
+                service: part,
+                context: service.path.clone(),
+                dockerfile,
+                target: service.build_target.clone(),
+            },
             pinned,
         ));
     }
@@ -604,7 +609,12 @@ mod tests {
     use super::*;
 
     fn image(context: &str, dockerfile: &str) -> BuiltImage {
-        BuiltImage { service: "web".into(), context: context.into(), dockerfile: dockerfile.into() }
+        BuiltImage {
+            service: "web".into(),
+            context: context.into(),
+            dockerfile: dockerfile.into(),
+            target: None,
+        }
     }
 
     #[test]

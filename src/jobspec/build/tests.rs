@@ -10,6 +10,7 @@ fn service(name: &str, role: Role, ports: &[(u16, Protocol)]) -> Found {
         source: if role.is_backing() { Source::Image } else { Source::Build },
         path: ".".into(),
         dockerfile: None,
+        build_target: None,
         image: role.is_backing().then(|| format!("{name}:16")),
         base_image: None,
         language: None,
