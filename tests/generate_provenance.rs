@@ -166,7 +166,7 @@ fn the_status_comment_draws_what_is_deployed_and_how_it_is_reached() {
 }
 
 #[test]
-fn a_host_the_code_dials_is_drawn_unreachable() {
+fn a_host_the_code_dials_is_drawn_through_the_sidecar_or_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -185,7 +185,19 @@ fn a_host_the_code_dials_is_drawn_unreachable() {
             ),
         ],
     );
+    // By default the compose-names sidecar answers the name: a plain edge that says so.
     let (analysis, generated) = generate(dir.path(), &[("deploy.cache", "true")]);
+    let drawn = diagram::mermaid(&analysis, &generated);
+    assert!(!generated.wiring.iter().any(|w| w.is_unreachable()), "{:#?}", generated.wiring);
+    assert!(
+        drawn.contains("n_api -->|\"nomadService lookup via the compose-names sidecar"),
+        "{drawn}"
+    );
+    // Where no sidecar is wanted, the name is unreachable, drawn dashed and red.
+    let config: Config = toml::from_str("[compose_names]\nproxy = false\n").unwrap();
+    let mut given = Answers::default();
+    given.set("deploy.cache=true").unwrap();
+    let generated = build::build(&analysis, &given, &config, "shop").unwrap();
     let drawn = diagram::mermaid(&analysis, &generated);
     let unreachable = generated.wiring.iter().find(|w| w.is_unreachable());
     let wire = unreachable.unwrap_or_else(|| panic!("{:#?}\n{drawn}", generated.wiring));

@@ -296,3 +296,160 @@ fn a_connection_url_without_credentials_is_wired_and_one_with_them_keeps_its_pas
     assert!(!job.contains("s3cret"), "{job}");
     assert!(decisions.contains("api env CACHE_URL: the URL's address from the lookup of cache"));
 }
+
+/// Like [`generate`], with conventions.
+fn generate_with(files: &[(&str, &str)], config: &Config) -> (String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let analysis = analyze::analyze(dir.path(), &Default::default());
+    let given = Answers::default();
+    let generated = build(&analysis, &given, config, "shop").unwrap();
+    let jobs = render_files(&generated, config, "shop").unwrap();
+    let text = jobs.iter().map(|j| j.text.as_str()).collect::<Vec<_>>().join("\n");
+    let questions: String = generated
+        .unanswered
+        .iter()
+        .filter(|q| q.needs_answer)
+        .map(|q| format!("{}\n", q.key))
+        .collect();
+    (text, explain(&generated), questions)
+}
+
+/// A web app and a worker whose code writes the compose names of their dependencies.
+const DIALING_APP: [(&str, &str); 7] = [
+    (
+        "compose.yaml",
+        "services:
+  web:
+    build: web
+    ports: [\"8000:8000\"]
+  worker:
+    build: worker
+  redis:
+    image: redis:7.4
+  db:
+    image: postgres:17
+",
+    ),
+    (
+        "web/Dockerfile",
+        "FROM python:3.12-alpine\nCOPY . /code\nCMD [\"python3\", \"/code/app.py\"]\n",
+    ),
+    ("web/requirements.txt", "flask\nredis\n"),
+    (
+        "web/app.py",
+        "from flask import Flask\nfrom redis import Redis\n\napp = Flask(__name__)\n\
+         redis = Redis(host='redis', port=6379)\n\nif __name__ == \"__main__\":\n    \
+         app.run(host=\"0.0.0.0\", port=8000)\n",
+    ),
+    (
+        "worker/Dockerfile",
+        "FROM python:3.12-alpine\nCOPY . /code\nCMD [\"python3\", \"/code/worker.py\"]\n",
+    ),
+    ("worker/requirements.txt", "redis\npsycopg2\n"),
+    (
+        "worker/worker.py",
+        "import psycopg2\nfrom redis import Redis\n\nqueue = Redis(host=\"redis\")\n\
+         conn = psycopg2.connect(\"postgres://app@db/votes\")\n",
+    ),
+];
+
+#[test]
+fn a_compose_name_written_in_the_code_is_answered_by_a_sidecar_in_the_group() {
+    let (job, decisions, questions) = generate_with(&DIALING_APP, &Config::default());
+    assert!(!questions.contains("address."), "nothing left to ask: {questions}\n{decisions}");
+    // The web group: its own port untouched, the name on its own loopback address, the proxy
+    // following every registered instance, reloaded as they move.
+    assert!(job.contains("task \"web-compose-names\""), "{job}");
+    assert!(job.contains("extra_hosts = [\"redis:127.0.0.2\"]"), "{job}");
+    assert!(job.contains("listen 127.0.0.2:6379;"), "{job}");
+    assert!(
+        job.contains("{{ range nomadService \"shop-redis\" }}server {{ .Address }}:{{ .Port }};"),
+        "{job}"
+    );
+    assert!(job.contains("change_signal = \"SIGHUP\""), "{job}");
+    assert!(job.contains("hook    = \"prestart\"") && job.contains("sidecar = true"), "{job}");
+    // The worker listens on nothing: its group gets a bridge network for the sidecar to share,
+    // and each dependency an address of its own.
+    let worker = job.split("group \"worker\"").nth(1).unwrap();
+    assert!(worker.contains("mode = \"bridge\""), "{worker}");
+    assert!(worker.contains("\"db:127.0.0.2\", \"redis:127.0.0.3\""), "{worker}");
+    assert!(worker.contains("listen 127.0.0.2:5432;") && worker.contains("listen 127.0.0.3:6379;"));
+    assert!(
+        decisions.contains("web reaches redis: redis:6379 answered by the compose-names sidecar"),
+        "{decisions}"
+    );
+    assert!(decisions.contains("worker: network mode bridge, no ports"), "{decisions}");
+}
+
+#[test]
+fn a_compose_name_stays_a_question_where_no_sidecar_can_answer_it() {
+    let off: Config = toml::from_str("[compose_names]\nproxy = false\n").unwrap();
+    let (job, decisions, questions) = generate_with(&DIALING_APP, &off);
+    assert!(!job.contains("compose-names"), "{job}");
+    assert!(questions.contains("address.web.redis"), "{questions}");
+    assert!(decisions.contains("`[compose_names] proxy = false`"), "{decisions}");
+
+    // Nomad before 1.1.3 refuses extra_hosts in a bridge-mode group.
+    let old: Config =
+        toml::from_str("nomad_version = \"1.0.4\"\nservice_provider = \"consul\"\n").unwrap();
+    let (job, decisions, questions) = generate_with(&DIALING_APP, &old);
+    assert!(!job.contains("extra_hosts"), "{job}");
+    assert!(questions.contains("address.worker.db"), "{questions}");
+    assert!(decisions.contains("Nomad 1.0.4 refuses extra_hosts"), "{decisions}");
+
+    // A service that listens on the port it dials: the sidecar cannot take that port.
+    let mut files = DIALING_APP.to_vec();
+    files[0].1 = "services:\n  web:\n    build: web\n    ports: [\"6379:6379\"]\n  worker:\n    \
+                  build: worker\n  redis:\n    image: redis:7.4\n  db:\n    image: postgres:17\n";
+    files[3] = (
+        "web/app.py",
+        "from flask import Flask\nfrom redis import Redis\n\napp = Flask(__name__)\n\
+         redis = Redis(host='redis')\n\nif __name__ == \"__main__\":\n    \
+         app.run(host=\"0.0.0.0\", port=6379)\n",
+    );
+    let (_, decisions, questions) = generate_with(&files, &Config::default());
+    assert!(questions.contains("address.web.redis"), "{questions}\n{decisions}");
+    assert!(decisions.contains("web itself listens on 6379"), "{decisions}");
+    // The worker is unaffected.
+    assert!(!questions.contains("address.worker"), "{questions}");
+}
+
+#[test]
+fn a_placeholder_with_one_right_value_is_given_it_and_others_are_still_asked() {
+    let compose = "services:
+  dns:
+    image: example/dns:1.0
+    environment:
+      - ServerIP=192.168.178.X
+      - ROUTER_IP=192.168.178.X
+  admin:
+    image: dpage/pgadmin4:9.8
+    environment:
+      - PGADMIN_DEFAULT_EMAIL=your@email.com
+      - PGADMIN_DEFAULT_PASSWORD=changeme
+  vpn:
+    image: lscr.io/linuxserver/wireguard:1.0.20250521
+    environment:
+      - SERVERURL=your-domain.dyndns.com
+      - PEERDNS=your-dns
+";
+    let (job, decisions, questions) =
+        generate_with(&[("compose.yaml", compose)], &Config::default());
+    // The machine's own address: the node's, interpolated by Nomad.
+    assert!(job.contains("ServerIP = \"${attr.unique.network.ip-address}\""), "{job}");
+    // A router's address is not this machine's: still asked.
+    assert!(questions.contains("env.dns.ROUTER_IP"), "{questions}");
+    // pgAdmin's own first login (an e-mail, as it requires); the password stays a secret.
+    assert!(job.contains("PGADMIN_DEFAULT_EMAIL = \"admin@example.com\""), "{job}");
+    assert!(!questions.contains("PGADMIN_DEFAULT_EMAIL"), "{questions}");
+    // WireGuard detects its external address when SERVERURL is unset (its image facts); a
+    // placeholder the image does not do without is asked.
+    assert!(!job.contains("SERVERURL"), "{job}");
+    assert!(decisions.contains("vpn env SERVERURL: left out"), "{decisions}");
+    assert!(questions.contains("env.vpn.PEERDNS"), "{questions}");
+}

@@ -90,6 +90,28 @@ fn the_version_decides_what_is_missing() {
 }
 
 #[test]
+fn extra_hosts_in_a_bridge_group_needs_nomad_1_1_3() {
+    let job =
+        "job \"shop\" {\n  group \"web\" {\n    network {\n      mode = \"bridge\"\n    }\n\n    \
+               task \"web\" {\n      driver = \"docker\"\n\n      config {\n        image       = \
+               \"shop:1\"\n        extra_hosts = [\"db:127.0.0.2\"]\n      }\n    }\n  }\n}\n";
+    let (code, stdout, _) = validate("1.1.2", job);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "shop.nomad.hcl:12:23: error: docker `extra_hosts` in a bridge-mode group needs Nomad \
+             1.1.3 or newer; the target is Nomad 1.1.2"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout, _) = validate("1.1.3", job);
+    assert_eq!(code, 0, "{stdout}");
+    // Outside a bridge-mode group, Docker itself takes the option.
+    let (code, stdout, _) = validate("1.0", &job.replace("bridge", "host"));
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
 fn a_bad_version_is_a_usage_error() {
     let (code, _, stderr) = validate("eleven", JOB);
     assert_eq!(code, 2);

@@ -283,6 +283,8 @@ pub enum Fact {
     Credentials,
     /// Variables it refuses to start without (other than credentials).
     RequiredEnv,
+    /// Variables it works without: unset, its own default applies.
+    OptionalEnv,
     /// Variables through which it reaches other services.
     Addresses,
     /// A pinned tag to propose for an unpinned reference.
@@ -291,7 +293,7 @@ pub enum Fact {
 
 impl Fact {
     /// Every kind of fact, in file order.
-    pub const ALL: [Fact; 12] = [
+    pub const ALL: [Fact; 13] = [
         Fact::Role,
         Fact::Port,
         Fact::OtherPorts,
@@ -302,6 +304,7 @@ impl Fact {
         Fact::MemoryMb,
         Fact::Credentials,
         Fact::RequiredEnv,
+        Fact::OptionalEnv,
         Fact::Addresses,
         Fact::StableTag,
     ];
@@ -319,6 +322,7 @@ impl Fact {
             Fact::MemoryMb => "memory_mb",
             Fact::Credentials => "credentials",
             Fact::RequiredEnv => "required_env",
+            Fact::OptionalEnv => "optional_env",
             Fact::Addresses => "addresses",
             Fact::StableTag => "stable_tag",
         }
@@ -339,6 +343,7 @@ pub struct Sources {
     memory_mb: Option<String>,
     credentials: Option<String>,
     required_env: Option<String>,
+    optional_env: Option<String>,
     addresses: Option<String>,
     stable_tag: Option<String>,
 }
@@ -361,6 +366,7 @@ impl Sources {
             Fact::MemoryMb => &self.memory_mb,
             Fact::Credentials => &self.credentials,
             Fact::RequiredEnv => &self.required_env,
+            Fact::OptionalEnv => &self.optional_env,
             Fact::Addresses => &self.addresses,
             Fact::StableTag => &self.stable_tag,
         }
@@ -378,6 +384,7 @@ impl Sources {
             Fact::MemoryMb => &mut self.memory_mb,
             Fact::Credentials => &mut self.credentials,
             Fact::RequiredEnv => &mut self.required_env,
+            Fact::OptionalEnv => &mut self.optional_env,
             Fact::Addresses => &mut self.addresses,
             Fact::StableTag => &mut self.stable_tag,
         }
@@ -561,6 +568,9 @@ pub struct ImageFacts {
     pub credentials: Option<Credentials>,
     /// Variables it refuses to start without, other than credentials (`EULA`).
     pub required_env: Vec<String>,
+    /// Variables it works without, its own default applying when unset (`SERVERURL`, which
+    /// linuxserver's WireGuard then detects): a placeholder there is left out, not asked.
+    pub optional_env: Vec<String>,
     /// Variables through which it reaches other services.
     pub addresses: Vec<Address>,
     /// A pinned tag to propose when the reference pins none.
@@ -652,6 +662,7 @@ struct Facts {
     memory_mb: Option<u32>,
     credentials: Option<Credentials>,
     required_env: Option<Vec<String>>,
+    optional_env: Option<Vec<String>>,
     addresses: Option<Vec<Address>>,
     stable_tag: Option<StableTag>,
     sources: Sources,
@@ -670,6 +681,7 @@ impl Facts {
             Fact::MemoryMb => self.memory_mb.is_some(),
             Fact::Credentials => self.credentials.is_some(),
             Fact::RequiredEnv => self.required_env.is_some(),
+            Fact::OptionalEnv => self.optional_env.is_some(),
             Fact::Addresses => self.addresses.is_some(),
             Fact::StableTag => self.stable_tag.is_some(),
         }
@@ -689,6 +701,7 @@ impl Facts {
                 Fact::MemoryMb => self.memory_mb = other.memory_mb,
                 Fact::Credentials => self.credentials = other.credentials.clone(),
                 Fact::RequiredEnv => self.required_env = other.required_env.clone(),
+                Fact::OptionalEnv => self.optional_env = other.optional_env.clone(),
                 Fact::Addresses => self.addresses = other.addresses.clone(),
                 Fact::StableTag => self.stable_tag = other.stable_tag.clone(),
             }
@@ -725,6 +738,7 @@ impl Catalog {
             memory_mb: facts.memory_mb,
             credentials: facts.credentials,
             required_env: facts.required_env.unwrap_or_default(),
+            optional_env: facts.optional_env.unwrap_or_default(),
             addresses: facts.addresses.unwrap_or_default(),
             stable_tag: facts.stable_tag,
             sources: facts.sources,
@@ -789,6 +803,7 @@ struct RawEntry {
     memory_mb: Option<u32>,
     credentials: Option<Credentials>,
     required_env: Option<Vec<String>>,
+    optional_env: Option<Vec<String>>,
     addresses: Option<Vec<Address>>,
     stable_tag: Option<RawStableTag>,
     #[serde(default)]
@@ -967,6 +982,12 @@ fn load_facts(raw: &RawEntry, label: &str) -> Result<Facts, CatalogError> {
         }
         check_env_names(names.iter()).map_err(|p| bad(Fact::RequiredEnv, p))?;
     }
+    if let Some(names) = &raw.optional_env {
+        if names.is_empty() {
+            return Err(bad(Fact::OptionalEnv, "is empty".into()));
+        }
+        check_env_names(names.iter()).map_err(|p| bad(Fact::OptionalEnv, p))?;
+    }
     if let Some(addresses) = &raw.addresses {
         for address in addresses {
             let names = std::iter::once(&address.env)
@@ -988,6 +1009,7 @@ fn load_facts(raw: &RawEntry, label: &str) -> Result<Facts, CatalogError> {
         memory_mb: raw.memory_mb,
         credentials: raw.credentials.clone(),
         required_env: raw.required_env.clone(),
+        optional_env: raw.optional_env.clone(),
         addresses: raw.addresses.clone(),
         stable_tag,
         sources: raw.sources.clone(),
@@ -1485,6 +1507,7 @@ mod tests {
         assert_eq!(kibana.addresses[0].env, "ELASTICSEARCH_HOSTS");
         assert_eq!(kibana.addresses[0].default.as_deref(), Some("http://elasticsearch:9200"));
         assert_eq!(known("itzg/minecraft-server").required_env, ["EULA"]);
+        assert_eq!(known("lscr.io/linuxserver/wireguard:latest").optional_env, ["SERVERURL"]);
         assert_eq!(known("itzg/minecraft-server").memory_mb, Some(1280));
         let nextcloud = known("nextcloud:apache");
         let postgres_host = nextcloud.addresses.iter().find(|a| a.env == "POSTGRES_HOST");

@@ -651,7 +651,7 @@ impl<'a> Builder<'a> {
         }
         let ports = self.ports(service, &answers)?;
         let config = self.docker_config(service, &answers, &ports, names);
-        let network = self.network(service, &ports);
+        let mut network = self.network(service, &ports);
         let services = self.services(service, &answers, &ports, names);
         let mut task = Task {
             name: group_name.clone(),
@@ -711,6 +711,7 @@ impl<'a> Builder<'a> {
         }
         let mut tasks = Vec::new();
         let volumes = self.volumes(service, &answers, names, &mut task, &mut tasks);
+        self.compose_names(service, lines.dialed, &mut network, &mut task, &mut tasks);
         tasks.push(task);
         let has_checks = services.iter().any(|s| s.checks.as_ref().is_some_and(|c| !c.is_empty()));
         let count = answers.count.unwrap_or(1);
@@ -1450,6 +1451,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+mod compose_names;
 mod environment;
 mod files;
 mod provenance;

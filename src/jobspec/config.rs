@@ -33,6 +33,10 @@
 //! init_image = "busybox:1.36"
 //! default_owner = "1000:1000"
 //!
+//! [compose_names]                     # host names the code dials (`Redis(host="redis")`)
+//! proxy = true                         # a sidecar answers them on the loopback (default true)
+//! image = "nginx:1.30-alpine"          # the image of that sidecar
+//!
 //! [fabio]
 //! tag_prefix = "urlprefix-"            # the presence of [fabio] turns routing tags on
 //! hostname_suffix = "apps.example.com" # suggested host names: <service>.<suffix>
@@ -98,6 +102,8 @@ pub struct Config {
     pub service_classes: BTreeMap<String, String>,
     /// How persistent volumes are provided.
     pub volumes: Option<VolumeConfig>,
+    /// How compose names written into the code are answered.
+    pub compose_names: Option<ComposeNamesConfig>,
     /// Fabio routing tags for public hostnames.
     pub fabio: Option<FabioConfig>,
     /// Template settings.
@@ -218,6 +224,22 @@ pub struct VolumeConfig {
     pub access_mode: Option<String>,
     /// CSI attachment mode (default `file-system`).
     pub attachment_mode: Option<String>,
+}
+
+/// The default image of the sidecar that answers compose names: nginx's stable line, whose
+/// official image has the `stream` module (a TCP proxy) built in.
+pub const COMPOSE_NAMES_IMAGE: &str = "nginx:1.30-alpine";
+
+/// Compose names written into the code, which no Nomad job can change: a sidecar in the
+/// group answers them on the loopback and forwards to where each dependency runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeNamesConfig {
+    /// Add the sidecar (default true); false leaves the names unreachable, each a question.
+    pub proxy: Option<bool>,
+    /// Image of the sidecar (default [`COMPOSE_NAMES_IMAGE`]); it runs `nginx -c FILE` with a
+    /// `stream` configuration.
+    pub image: Option<String>,
 }
 
 /// Fabio routing conventions.

@@ -4,9 +4,11 @@
 //!
 //! The version comes from `.nomad-spec.toml` (`nomad_version`), a flag, or the cluster itself
 //! (the Nomad client reads it from `/v1/agent/self`); here it is only a value. Without one,
-//! the newest Nomad is assumed. Versions per Nomad's changelog and job specification pages: native service
-//! discovery 1.3, its checks 1.4, node pools 1.6, Vault workload identity (`vault { role }`)
-//! 1.7, task `secret` blocks 1.11.
+//! the newest Nomad is assumed. Versions per Nomad's changelog and job specification pages:
+//! docker `extra_hosts` in a bridge-mode group 1.1.3 (Nomad writes the group's `/etc/hosts`;
+//! before, Docker refused the option with the shared network), native service discovery 1.3,
+//! its checks 1.4, node pools 1.6, Vault workload identity (`vault { role }`) 1.7, task
+//! `secret` blocks 1.11.
 
 use std::fmt;
 use std::str::FromStr;
@@ -56,6 +58,8 @@ impl FromStr for NomadVersion {
 /// One job-file feature that needs a minimum Nomad version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
+    /// Docker `extra_hosts` in a group with `network { mode = "bridge" }`.
+    BridgeExtraHosts,
     /// `provider = "nomad"` services.
     NativeServiceDiscovery,
     /// `check` blocks in `provider = "nomad"` services.
@@ -72,6 +76,7 @@ impl Feature {
     /// The first Nomad version with the feature.
     pub fn since(self) -> NomadVersion {
         match self {
+            Feature::BridgeExtraHosts => NomadVersion::new(1, 1, 3),
             Feature::NativeServiceDiscovery => NomadVersion::new(1, 3, 0),
             Feature::NativeServiceChecks => NomadVersion::new(1, 4, 0),
             Feature::NodePools => NomadVersion::new(1, 6, 0),
@@ -83,6 +88,7 @@ impl Feature {
     /// The feature in the words of a job file.
     pub fn describe(self) -> &'static str {
         match self {
+            Feature::BridgeExtraHosts => "docker `extra_hosts` in a bridge-mode group",
             Feature::NativeServiceDiscovery => "Nomad service discovery (`provider = \"nomad\"`)",
             Feature::NativeServiceChecks => "checks on `provider = \"nomad\"` services",
             Feature::NodePools => "`node_pool`",

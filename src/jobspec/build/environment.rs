@@ -13,10 +13,11 @@
 //!   the address from the lookup and only the password from Vault; both ends of one
 //!   credential read one Vault key;
 //! - a host written into the code gets the setting that overrides it when the framework has
-//!   one, else a question that says exactly what is unreachable and why.
+//!   one, else it is handed to the compose-names sidecar ([`super::compose_names`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::compose_names::{dialed_port, Dialed};
 use super::provenance;
 use super::reach::Reach;
 use super::{Builder, Feature, GroupNames};
@@ -32,6 +33,9 @@ pub(super) struct EnvLines {
     /// Template lines (`NAME=value with expressions`) rendered into an env file: lookups and
     /// Vault reads.
     pub template: BTreeMap<String, String>,
+    /// Dependencies the code dials by a compose name it writes in, with no setting to change
+    /// it: answered by the group's compose-names sidecar, or asked about.
+    pub dialed: Vec<Dialed>,
 }
 
 impl Builder<'_> {
@@ -379,6 +383,38 @@ impl Builder<'_> {
                 continue;
             }
             if let Some(why) = placeholder(default) {
+                let facts = service.image.as_deref().and_then(analyze::images::facts);
+                if let Some(facts) = facts.filter(|f| f.optional_env.contains(&var.name)) {
+                    let source = facts
+                        .source(analyze::images::Fact::OptionalEnv)
+                        .unwrap_or("the image facts");
+                    self.decide(
+                        &subject,
+                        "left out",
+                        format!(
+                            "`{default}` {why}, and {} works without it: unset, its own \
+                             default applies ({source})",
+                            facts.family
+                        ),
+                    );
+                    continue;
+                }
+                if let Some((value, reason)) = placeholder_default(service, &var.name, default) {
+                    self.ask(
+                        format!("env.{}.{}", service.name, var.name),
+                        format!("Value of {} for {}?", var.name, service.name),
+                        value.clone(),
+                        format!("the repository's value `{default}` {why}; {reason}"),
+                        false,
+                    );
+                    self.decide(
+                        &subject,
+                        format!("set to {value}"),
+                        format!("`{default}` {why}; {reason}"),
+                    );
+                    lines.plain.insert(var.name.clone(), value);
+                    continue;
+                }
                 self.ask(
                     format!("env.{}.{}", service.name, var.name),
                     format!("Value of {} for {}?", var.name, service.name),
@@ -592,7 +628,8 @@ impl Builder<'_> {
     }
 
     /// Hosts written into the code: the framework's setting when it has one, the answered
-    /// variable when the code now reads one, else a question that says what is unreachable.
+    /// variable when the code now reads one, else a name the group must answer
+    /// ([`EnvLines::dialed`]).
     #[allow(clippy::too_many_arguments)]
     fn code_hosts(
         &mut self,
@@ -659,38 +696,24 @@ impl Builder<'_> {
                     continue;
                 }
             }
-            let host = hosts.first().map(|h| h.text.clone()).unwrap_or_default();
-            self.record_wire(provenance::Wire {
-                from: service.name.clone(),
-                to: dependency.to_string(),
-                how: format!("unreachable: the code dials {host}"),
-                at: first,
+            // The names the code writes for it: its compose name, and any alias it uses.
+            let written: Vec<String> = std::iter::once(&target.name)
+                .chain(target.aliases.iter().filter(|alias| {
+                    alias.parse::<std::net::IpAddr>().is_err()
+                        && hosts.iter().any(|h| h.text.contains(alias.as_str()))
+                }))
+                .cloned()
+                .collect();
+            let port = port.or_else(|| dialed_port(&hosts, target));
+            lines.dialed.push(Dialed {
+                dependency: dependency.to_string(),
+                names: written,
+                port,
+                text: hosts.first().map(|h| h.text.clone()).unwrap_or_default(),
+                places,
+                first,
+                reach: self.reach(target, port, names, deployed),
             });
-            self.ask(
-                format!("address.{}.{dependency}", service.name),
-                format!(
-                    "Which variable does {}'s code read {dependency}'s host:port from, once it \
-                     reads one?",
-                    service.name
-                ),
-                String::new(),
-                format!("the code dials {dependency} at {}", places.join(", ")),
-                true,
-            );
-            self.decide(
-                &subject,
-                format!("unreachable: the code dials {host}"),
-                format!(
-                    "{} write the compose host name of {dependency} into the code, with no \
-                     setting to change it; on Nomad that name does not resolve. Make the code \
-                     read the address from a variable and answer \
-                     address.{}.{dependency}=VARIABLE (the job then sets it from {}), or give \
-                     the containers a DNS name for {dependency}",
-                    places.join(", "),
-                    service.name,
-                    reach.describe()
-                ),
-            );
             pointed.insert(dependency.to_string());
         }
     }
@@ -851,6 +874,49 @@ pub(super) fn looks_like_address(value: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// A value that works where the repository's `placeholder` stands, with why: only where
+/// the variable's meaning leaves one right answer a job can give.
+/// - The address of the machine it runs on (`ServerIP=192.168.178.X`, `HOST_IP`): the node's
+///   own, as Nomad fingerprints it.
+/// - The login of the image's own first account (pgAdmin's `PGADMIN_DEFAULT_EMAIL`, per its
+///   image facts), for a tool or an app, never a database's user, which clients share: a
+///   login the person sees in the decision, its password from Vault as every secret.
+fn placeholder_default(
+    service: &analyze::Service,
+    name: &str,
+    placeholder: &str,
+) -> Option<(String, String)> {
+    let bare: String =
+        name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    let own_address = ["SERVERIP", "HOSTIP", "NODEIP", "MACHINEIP", "SERVERIPV4", "HOSTIPV4"]
+        .iter()
+        .any(|suffix| bare.ends_with(suffix));
+    let ip_shaped = placeholder.split('.').count() == 4;
+    if own_address && ip_shaped {
+        return Some((
+            "${attr.unique.network.ip-address}".into(),
+            "it is the address of the machine the service runs on: the node's, as Nomad \
+             fingerprints it (attr.unique.network.ip-address)"
+                .into(),
+        ));
+    }
+    let facts = service.image.as_deref().and_then(analyze::images::facts)?;
+    let credentials = facts.credentials.as_ref()?;
+    let is_database = facts.role == Some(analyze::Role::Database);
+    if is_database || !credentials.user.iter().any(|user| user == name) {
+        return None;
+    }
+    let login = if placeholder.contains('@') { "admin@example.com" } else { "admin" };
+    Some((
+        login.into(),
+        format!(
+            "it is the login of {}'s own first account, which nothing else shares: `{login}` \
+             until a person answers (its password is the Vault secret)",
+            facts.family
+        ),
+    ))
 }
 
 /// Why a value is a placeholder rather than a value, when it is one.

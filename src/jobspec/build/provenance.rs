@@ -180,6 +180,17 @@ fn group_origins(
     origins
 }
 
+/// How a wire to `to` reaches it, in the diagram's words.
+pub(super) fn wire_words(reach: &Reach, to: &str) -> String {
+    match reach {
+        Reach::Lookup { function, .. } if *function == "nomadService" => {
+            "nomadService lookup".to_string()
+        }
+        Reach::Lookup { .. } => "Consul service lookup".to_string(),
+        Reach::Endpoint(_) => format!("answer endpoint.{to}"),
+    }
+}
+
 impl Builder<'_> {
     /// The comments of a job's groups, each group read against the service it runs.
     pub(super) fn origins(
@@ -200,13 +211,7 @@ impl Builder<'_> {
 
     /// Records that `from` reaches `to` the way `reach` says, written at `at`.
     pub(super) fn wire(&mut self, from: &str, to: &str, reach: &Reach, at: Option<String>) {
-        let how = match reach {
-            Reach::Lookup { function, .. } if *function == "nomadService" => {
-                "nomadService lookup".to_string()
-            }
-            Reach::Lookup { .. } => "Consul service lookup".to_string(),
-            Reach::Endpoint(_) => format!("answer endpoint.{to}"),
-        };
+        let how = wire_words(reach, to);
         self.record_wire(Wire { from: from.into(), to: to.into(), how, at });
     }
 

@@ -1,5 +1,5 @@
 //! Features a job file uses that a given Nomad version lacks (`validate --nomad-version`):
-//! `node_pool` before 1.6, `vault { role }` before 1.7, task `secret` blocks before 1.11,
+//! docker `extra_hosts` in a bridge-mode group before 1.1.3, `node_pool` before 1.6, `vault { role }` before 1.7, task `secret` blocks before 1.11,
 //! `provider = "nomad"` services before 1.3 and their checks before 1.4. Each finding points
 //! at the block or value that uses the feature. Versions: [`crate::jobspec::build::Feature`].
 
@@ -22,11 +22,18 @@ pub(crate) fn check_version(
     }
     for (g, group) in list(job, "TaskGroups").iter().enumerate() {
         let gpath = format!("/TaskGroups/{g}");
+        let bridge = list(group, "Networks")
+            .iter()
+            .any(|network| network.get("Mode").and_then(Value::as_str) == Some("bridge"));
         for (s, service) in list(group, "Services").iter().enumerate() {
             services(&mut uses, service, &format!("{gpath}/Services/{s}"));
         }
         for (t, task) in list(group, "Tasks").iter().enumerate() {
             let tpath = format!("{gpath}/Tasks/{t}");
+            let extra_hosts = task.get("Config").is_some_and(|config| has(config, "extra_hosts"));
+            if bridge && extra_hosts {
+                uses.push((Feature::BridgeExtraHosts, format!("{tpath}/Config/extra_hosts")));
+            }
             if task.get("Vault").is_some_and(|vault| has(vault, "Role")) {
                 uses.push((Feature::VaultWorkloadIdentity, format!("{tpath}/Vault/Role")));
             }
@@ -69,7 +76,10 @@ fn services(uses: &mut Vec<(Feature, String)>, service: &Value, path: &str) {
 
 fn short(feature: Feature) -> String {
     let since = feature.since();
-    format!("{}.{}", since.major, since.minor)
+    match since.patch {
+        0 => format!("{}.{}", since.major, since.minor),
+        patch => format!("{}.{}.{patch}", since.major, since.minor),
+    }
 }
 
 fn has(object: &Value, key: &str) -> bool {
