@@ -453,3 +453,18 @@ fn a_placeholder_with_one_right_value_is_given_it_and_others_are_still_asked() {
     assert!(decisions.contains("vpn env SERVERURL: left out"), "{decisions}");
     assert!(questions.contains("env.vpn.PEERDNS"), "{questions}");
 }
+
+#[test]
+fn every_task_of_the_group_names_the_compose_names_whichever_starts_first() {
+    // Nomad writes a bridge group's /etc/hosts from the first task to start: a volume-owner
+    // prestart task racing the sidecar must carry the same entries.
+    let mut files = DIALING_APP.to_vec();
+    files[0].1 = "services:\n  web:\n    build: web\n    ports: [\"8000:8000\"]\n    volumes:\n      \
+                  - uploads:/code/uploads\n  worker:\n    build: worker\n  redis:\n    image: redis:7.4\n  \
+                  db:\n    image: postgres:17\nvolumes:\n  uploads:\n";
+    let (job, _, _) = generate_with(&files, &Config::default());
+    let web = job.split("group \"web\"").nth(1).unwrap().split("group \"").next().unwrap();
+    let tasks = web.matches("task \"").count();
+    assert!(web.contains("task \"web-volume-owner\""), "{web}");
+    assert_eq!(web.matches("extra_hosts = [\"redis:127.0.0.2\"]").count(), tasks, "{web}");
+}

@@ -172,10 +172,15 @@ impl Builder<'_> {
         template.envvars = None;
         template.change_mode = Some("signal".into());
         template.change_signal = Some("SIGHUP".into());
+        // Nomad writes the group's /etc/hosts once, from the first task that starts (a
+        // volume-owner prestart task may start before the sidecar): every task names them.
         let extra_hosts = serde_json::Value::from(hosts.clone());
-        task.config
-            .get_or_insert_with(Default::default)
-            .insert("extra_hosts".into(), extra_hosts.clone());
+        for docker in tasks.iter_mut().chain(std::iter::once(&mut *task)) {
+            docker
+                .config
+                .get_or_insert_with(Default::default)
+                .insert("extra_hosts".into(), extra_hosts.clone());
+        }
         let image = settings.image.unwrap_or_else(|| COMPOSE_NAMES_IMAGE.to_string());
         let name = format!("{}-compose-names", task.name);
         self.decide(
