@@ -9,14 +9,20 @@ use nomad_spec::jobspec::answers::Answers;
 use nomad_spec::jobspec::build::{build, render_files};
 use nomad_spec::jobspec::config::Config;
 
-/// Writes `files` into a fresh folder and generates from it: (every job's text, decisions).
-fn generate(files: &[(&str, &str)], answers: &[(&str, &str)]) -> (String, String, Analysis) {
+/// A fresh folder holding `files`.
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (path, text) in files {
         let path = dir.path().join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
+    dir
+}
+
+/// Writes `files` into a fresh folder and generates from it: (every job's text, decisions).
+fn generate(files: &[(&str, &str)], answers: &[(&str, &str)]) -> (String, String, Analysis) {
+    let dir = folder(files);
     let analysis = analyze::analyze(dir.path(), &Default::default());
     let mut given = Answers::default();
     for (key, value) in answers {
@@ -297,14 +303,10 @@ fn a_connection_url_without_credentials_is_wired_and_one_with_them_keeps_its_pas
     assert!(decisions.contains("api env CACHE_URL: the URL's address from the lookup of cache"));
 }
 
-/// Like [`generate`], with conventions.
+/// Like [`generate`], with conventions and no answers: (jobs, decisions, the keys of the
+/// questions that need an answer).
 fn generate_with(files: &[(&str, &str)], config: &Config) -> (String, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    let dir = folder(files);
     let analysis = analyze::analyze(dir.path(), &Default::default());
     let given = Answers::default();
     let generated = build(&analysis, &given, config, "shop").unwrap();
