@@ -84,6 +84,8 @@ struct Run<'a> {
     rollback_note: Option<String>,
     /// Nothing more of the current batch is done (the answers do not build a job).
     halted: bool,
+    /// Memory, when it is on: pushed back when the run ends.
+    memory: Option<super::remembering::PrMemory>,
     report: RunReport,
 }
 
@@ -148,15 +150,29 @@ pub async fn run(
     } else {
         images::none(forge.kind(), registry, &repository.default_branch)
     };
-    let prepared = crate::generation::prepare(analysis, config, repository_name, settings).await;
+    let mut prepared =
+        crate::generation::prepare(analysis, config, repository_name, settings).await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
+    }
+    // What earlier runs of this repository learned, on its memory ref (issue 14).
+    let identity = super::commit_identity(bot);
+    let memory = super::remembering::open(
+        settings,
+        &remote,
+        &identity,
+        &repository.full_name,
+        number,
+        runner,
+    )
+    .await;
+    if let Some(memory) = &memory {
+        prepared.with_memory(memory.memory(), memory.cluster());
     }
 
     // The questions for this head, with no answers given, so numbers stay stable.
     let (questions, spec_path, _) = prepared.questions_and_path();
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
-    let identity = super::commit_identity(bot);
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
@@ -301,6 +317,7 @@ pub async fn run(
         fix_pull_request: None,
         rollback_note: None,
         halted: false,
+        memory,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
     run.report.spec_path = Some(run.spec_path.clone());
@@ -322,6 +339,9 @@ pub async fn run(
     }
     run.save().await?;
     run.finish_deployment().await;
+    if let Some(memory) = run.memory.take() {
+        memory.finish(&run.checkpoint.answers, &run.prepared.analysis, runner).await;
+    }
     if !caused_by_bot {
         super::failure::mark_solved(forge, number, &comments, &bot_login, runner).await;
     }
@@ -858,7 +878,8 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
+                let attempt =
+                    deploying::attempt(&full, self.settings, self.runner, &policy, None).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -874,7 +895,8 @@ impl Run<'_> {
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
+        let memory = self.memory.as_mut().map(|memory| (memory, &self.prepared.analysis));
+        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy, memory).await;
         self.runner.end_group(&format!("deploy {path}"));
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
