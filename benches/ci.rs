@@ -8,6 +8,11 @@
 //! and the size of the binary measured (build with `cargo bench --bench ci`, which uses the
 //! release profile, for the release figure).
 //!
+//! Each run is done twice, on its own pull request: untraced, and traced (the run's spans
+//! kept and exported as OTLP/HTTP JSON to a fake collector at exit), to measure what tracing
+//! adds to a run (target < 5%); and one span's cost is measured in-process: opened, given an
+//! attribute, closed and kept by the span layer, then encoded for export (target < 1 ms).
+//!
 //! Each run is a fresh process and a fresh pull request, as in CI. `BENCH_TMPDIR` sets the
 //! folder the bot clones into (default: the system's temporary folder). No service but the
 //! fake GitHub is configured: Vault, Consul, Fabio and Nomad checks are skipped, as they are
@@ -18,6 +23,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fakes::github::FakeGitHub;
+use fakes::otlp::FakeCollector;
 
 mod common;
 
@@ -36,33 +42,102 @@ fn main() {
     let binary = env!("CARGO_BIN_EXE_nomad-spec");
     let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
 
+    let collector = FakeCollector::start().expect("fake collector");
+    let traced = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url())];
     let mut opened = Vec::new();
     let mut answered = Vec::new();
+    let mut opened_traced = Vec::new();
+    let mut answered_traced = Vec::new();
     for run in 0..RUNS + 1 {
-        let branch = format!("add-app-{run}");
-        github.commit(&branch, &files, "add the app", "alice").unwrap();
-        let pr = github.open_pull_request(&branch, "Add the shop", "alice").unwrap();
-        let event = github.pull_request_event(pr, "opened").unwrap();
-        let took = time_run(&github, dir.path(), &tmp, &event, run * 2);
-        let comment = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
-        let event = github.issue_comment_event(comment, "created").unwrap();
-        let took_answer = time_run(&github, dir.path(), &tmp, &event, run * 2 + 1);
-        assert!(github.read_file(&branch, "deploy/shop.nomad.hcl").is_some(), "no commit");
-        // The first run warms the file cache and the fake; it is not counted.
-        if run > 0 {
-            opened.push(took);
-            answered.push(took_answer);
+        for (variant, extra) in [("", &[][..]), ("-traced", &traced[..])] {
+            let branch = format!("add-app-{run}{variant}");
+            github.commit(&branch, &files, "add the app", "alice").unwrap();
+            let pr = github.open_pull_request(&branch, "Add the shop", "alice").unwrap();
+            let event = github.pull_request_event(pr, "opened").unwrap();
+            let n = run * 4 + if variant.is_empty() { 0 } else { 2 };
+            let took = time_run(&github, dir.path(), &tmp, &event, n, extra);
+            let comment = github.post_comment(pr, "alice", "/nomad-spec accept").unwrap();
+            let event = github.issue_comment_event(comment, "created").unwrap();
+            let took_answer = time_run(&github, dir.path(), &tmp, &event, n + 1, extra);
+            assert!(github.read_file(&branch, "deploy/shop.nomad.hcl").is_some(), "no commit");
+            // The first run warms the file cache and the fake; it is not counted.
+            if run > 0 && variant.is_empty() {
+                opened.push(took);
+                answered.push(took_answer);
+            } else if run > 0 {
+                opened_traced.push(took);
+                answered_traced.push(took_answer);
+            }
         }
     }
+    let spans = collector.spans();
+    assert!(spans.len() > 10 * RUNS, "the traced runs exported their spans: {}", spans.len());
     println!("nomad-spec ci against the fake GitHub, {FILES}-file repository, {RUNS} runs each");
     println!("binary: {binary} ({:.1} MB)", size as f64 / 1_048_576.0);
     println!("clones into: {tmp}");
+    let (opened_median, answered_median) =
+        (common::median(opened.clone()), common::median(answered.clone()));
     report("pull_request opened (clone, analyze, comment)", opened, Duration::from_secs(1));
     report(
         "issue_comment answer (clone, analyze, commit, push, checks)",
         answered,
         Duration::from_millis(500),
     );
+    let traced_opened = common::median(opened_traced);
+    let traced_answered = common::median(answered_traced);
+    for (what, plain, with) in
+        [("opened", opened_median, traced_opened), ("answer", answered_median, traced_answered)]
+    {
+        let added = (with.as_secs_f64() / plain.as_secs_f64() - 1.0) * 100.0;
+        let verdict = if added < 5.0 { "within" } else { "OVER" };
+        println!(
+            "traced {what} run: median {:.0} ms, {added:+.1}% ({verdict} the 5% target), {} spans \
+             per run exported",
+            with.as_secs_f64() * 1000.0,
+            spans.len() / (2 * RUNS + 2)
+        );
+    }
+    let (kept, encoded) = span_cost();
+    let verdict = if kept + encoded < Duration::from_millis(1) { "within" } else { "OVER" };
+    println!(
+        "one span: {:.1} µs kept, {:.1} µs encoded for export ({verdict} the 1 ms target)",
+        kept.as_secs_f64() * 1e6,
+        encoded.as_secs_f64() * 1e6
+    );
+}
+
+/// What one span costs in-process: opened, given an attribute and closed under the span
+/// layer (as every stage does), and encoded into OTLP JSON at export.
+fn span_cost() -> (Duration, Duration) {
+    use std::sync::Arc;
+
+    use nomad_spec::telemetry::{self, otlp, Collected, Redaction, SpanLayer, TARGET};
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::Layer as _;
+    const SPANS: u32 = 20_000;
+    let store = Arc::new(Collected::default());
+    let layer = SpanLayer::new(store.clone()).with_filter(filter_fn(|m| m.target() == TARGET));
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let kept = tracing::subscriber::with_default(subscriber, || {
+        let root = telemetry::stage("nomad-spec ci").entered();
+        let started = Instant::now();
+        for _ in 0..SPANS {
+            let _span = telemetry::stage("nomad-spec/validate").entered();
+            telemetry::attribute("nomad_spec.check.status", "Success");
+        }
+        let took = started.elapsed();
+        drop(root);
+        took
+    });
+    let (spans, scores) = store.take();
+    let redaction = Redaction::new(vec!["s3cr3t-token-value".into()])
+        .with_rule(nomad_spec::llm::guard::redact_text);
+    let started = Instant::now();
+    let body = otlp::request(&spans, &scores, "nomad-spec", &redaction).to_string();
+    let encoded = started.elapsed();
+    assert!(body.len() > spans.len() * 100);
+    (kept / SPANS, encoded / SPANS)
 }
 
 fn time_run(
@@ -71,6 +146,7 @@ fn time_run(
     tmp: &str,
     (name, payload): &(String, String),
     n: usize,
+    extra: &[(&str, String)],
 ) -> Duration {
     let path = dir.join(format!("event-{n}.json"));
     std::fs::write(&path, payload).unwrap();
@@ -85,6 +161,7 @@ fn time_run(
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_EVENT_NAME", name)
         .env("GITHUB_EVENT_PATH", &path)
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
     let took = started.elapsed();

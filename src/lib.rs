@@ -24,5 +24,6 @@ pub mod memory;
 pub mod nomad;
 pub mod serve;
 pub mod settings;
+pub mod telemetry;
 pub mod tls;
 pub mod workflow;

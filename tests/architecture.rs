@@ -9,7 +9,8 @@
 //! `checks/mod.rs`) and `conversation` (the bot's questions, answers, status comment and
 //! checkpoint) and `memory` (episodes, preferences, good jobs, similarity, which default memory
 //! gives). **The I/O modules** talk to the world: `http` and `tls` (shared plumbing),
-//! `git`, `llm`, `nomad`, `infra` (Vault, Consul, Fabio), `checks::run` (the check runner),
+//! `telemetry` (a run's spans, printed or exported), `git`, `llm`, `nomad`, `infra` (Vault,
+//! Consul, Fabio), `checks::run` (the check runner),
 //! `generation` (a generation's inputs with the cluster's context: Consul, Nomad, Vault),
 //! `memory::store` (memory's stores, embeddings endpoint and recording),
 //! `forge`, `workflow`, `serve` (the webhook server) and `cli`. A type the core shares lives in the core module that owns its
@@ -25,7 +26,7 @@
 //! |---|---|
 //! | 1 | `settings` |
 //! | 2 | `markdown`, `file`, `http`, `tls` |
-//! | 3 | `command`, `event`, `analyze`, `git` |
+//! | 3 | `command`, `event`, `analyze`, `git`, `telemetry` |
 //! | 4 | `jobspec` |
 //! | 5 | `checks`, `memory` |
 //! | 6 | `conversation` |
@@ -67,6 +68,7 @@ const CORE: &[&str] = &[
 const IO: &[&str] = &[
     "http",
     "tls",
+    "telemetry",
     "git",
     "llm",
     "nomad",
@@ -84,7 +86,7 @@ const IO: &[&str] = &[
 const FLOORS: &[&[&str]] = &[
     &["settings"],
     &["markdown", "file", "http", "tls"],
-    &["command", "event", "analyze", "git"],
+    &["command", "event", "analyze", "git", "telemetry"],
     &["jobspec"],
     &["checks", "memory"],
     &["conversation"],

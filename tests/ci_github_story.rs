@@ -89,12 +89,10 @@ impl Story {
     }
 
     fn status_comments(&self, number: u64) -> Vec<String> {
-        let bot = self.github.bot_login();
         self.github
-            .comments(number)
+            .bot_comments(number)
             .into_iter()
-            .filter(|c| c.author == bot && c.body.contains(STATUS_MARKER))
-            .map(|c| c.body)
+            .filter(|body| body.contains(STATUS_MARKER))
             .collect()
     }
 
@@ -106,22 +104,18 @@ impl Story {
 
     /// The bot's comments saying what went wrong in a run.
     fn problems(&self, number: u64) -> Vec<String> {
-        let bot = self.github.bot_login();
         self.github
-            .comments(number)
+            .bot_comments(number)
             .into_iter()
-            .filter(|c| c.author == bot && c.body.starts_with(PROBLEM_MARKER))
-            .map(|c| c.body)
+            .filter(|body| body.starts_with(PROBLEM_MARKER))
             .collect()
     }
 
     fn replies(&self, number: u64) -> Vec<String> {
-        let bot = self.github.bot_login();
         self.github
-            .comments(number)
+            .bot_comments(number)
             .into_iter()
-            .filter(|c| c.author == bot && !c.body.contains(STATUS_MARKER))
-            .map(|c| c.body)
+            .filter(|body| !body.contains(STATUS_MARKER))
             .collect()
     }
 

@@ -133,13 +133,7 @@ impl World {
 
     /// The bot's comments on issue `number`, oldest first.
     fn bot_replies(&self, number: u64) -> Vec<String> {
-        let bot = self.github.bot_login();
-        self.github
-            .comments(number)
-            .into_iter()
-            .filter(|c| c.author == bot)
-            .map(|c| c.body)
-            .collect()
+        self.github.bot_comments(number)
     }
 
     /// Scales web down by hand and lets the scheduled run open the drift issue; its number.

@@ -271,3 +271,28 @@ fn an_image_of_another_registry_says_where_pull_credentials_go() {
         assert!(!decisions.contains("pulled from"), "{image}: {decisions}");
     }
 }
+
+#[test]
+fn a_connection_url_without_credentials_is_wired_and_one_with_them_keeps_its_password_in_vault() {
+    let compose = "services:
+  api:
+    image: example/api:1.0
+    environment:
+      DATABASE_URL: postgres://db:5432/app
+      CACHE_URL: redis://:s3cret@cache:6379/0
+  db:
+    image: postgres:17
+  cache:
+    image: redis:7
+";
+    let answers = [("deploy.db", "true"), ("deploy.cache", "true")];
+    let (job, decisions, _) = generate(&[("compose.yaml", compose)], &answers);
+    assert!(
+        job.contains("DATABASE_URL=postgres://{{ range $i, $s := nomadService \"shop-db\""),
+        "{job}"
+    );
+    assert!(!decisions.contains("secret DATABASE_URL"), "{decisions}");
+    // The password never reaches the job; the address still comes from the registry.
+    assert!(!job.contains("s3cret"), "{job}");
+    assert!(decisions.contains("api env CACHE_URL: the URL's address from the lookup of cache"));
+}

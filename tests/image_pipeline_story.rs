@@ -86,13 +86,7 @@ impl GitHubStory {
     }
 
     fn bot_comments(&self, number: u64) -> Vec<String> {
-        let bot = self.github.bot_login();
-        self.github
-            .comments(number)
-            .into_iter()
-            .filter(|c| c.author == bot)
-            .map(|c| c.body)
-            .collect()
+        self.github.bot_comments(number)
     }
 
     fn build_finished(&self, sha: &str, conclusion: &str) -> (String, String) {

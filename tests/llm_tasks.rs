@@ -461,3 +461,52 @@ fn injected_instructions_stay_data_and_their_changes_are_rejected() {
     assert!(note(&advice).contains("\"datacenters\" is not one of"), "{}", note(&advice));
     assert_no_secret_sent(&llm);
 }
+
+/// The schemas sent to the server enumerate what the guardrails accept for this repository
+/// and job, so a server with constrained decoding cannot write a placement key, a service the
+/// repository does not have, or a group the job does not have; the answer is still checked
+/// against the task's general schema and by the guardrails.
+#[test]
+fn the_schemas_sent_enumerate_what_the_guard_accepts() {
+    use nomad_spec::llm::schema::validate;
+    let analysis = repo();
+    let schema = tasks::answers_schema_for(&analysis);
+    let fits = |key: &str| {
+        let answer = json!({"assignments": [{"key": key, "value": "x"}], "unclear": []});
+        validate(&schema, &answer).is_ok()
+    };
+    for key in ["image.api", "memory.api", "env.api.LOG_LEVEL", "secret.DATABASE_URL"] {
+        assert!(fits(key), "{key} is a key of the grammar for this repository");
+    }
+    for key in ["datacenters", "job", "image.nope", "env.nope.X", "memory", "namespace"] {
+        assert!(!fits(key), "{key} is refused by the schema sent");
+    }
+    let llm = fake(vec![
+        Rule::task("answers", Reply::Json(json!({"assignments": [], "unclear": []}))),
+        Rule::task("refine", Reply::Json(json!({"changes": []}))),
+    ]);
+    let client = client(&llm);
+    let advice = runtime().block_on(tasks::answers(
+        Some(&client),
+        &analysis,
+        &[],
+        "deploy it",
+        &Answers::default(),
+    ));
+    assert!(advice.value.is_some(), "{}", note(&advice));
+    let (spec, _) = generated(&Answers::default());
+    let refined = runtime().block_on(tasks::refine(Some(&client), &analysis, &spec));
+    assert_eq!(note(&refined), "LLM proposed no change");
+    let requests = llm.requests();
+    let sent = |task: &str| -> Value {
+        let request = requests.iter().find(|r| r.task.as_deref() == Some(task)).unwrap();
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        body["response_format"]["json_schema"]["schema"].clone()
+    };
+    assert_eq!(sent("answers"), schema);
+    assert_eq!(sent("refine"), tasks::refine_schema_for(&spec));
+    let groups =
+        &sent("refine")["properties"]["changes"]["items"]["anyOf"][0]["properties"]["group"];
+    let names: Vec<String> = spec.groups().iter().map(|g| g.name.clone()).collect();
+    assert_eq!(groups["enum"], json!(names));
+}

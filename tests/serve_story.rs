@@ -69,12 +69,10 @@ impl World {
     }
 
     fn status_comments(&self) -> Vec<String> {
-        let bot = self.github.bot_login();
         self.github
-            .comments(self.pr)
+            .bot_comments(self.pr)
             .into_iter()
-            .filter(|c| c.author == bot && c.body.contains(STATUS_MARKER))
-            .map(|c| c.body)
+            .filter(|b| b.contains(STATUS_MARKER))
             .collect()
     }
 

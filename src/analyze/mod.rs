@@ -1320,7 +1320,10 @@ fn finish(mut draft: Draft) -> Service {
         let points_at_file = pointing.contains(&fact.name);
         let secret = !points_at_file
             && match fact.value.as_deref() {
-                Some(value) => source::holds_secret(&fact.name, value),
+                Some(value) if fact.origin == EnvOrigin::Code => {
+                    source::holds_secret(&fact.name, value)
+                }
+                Some(value) => source::given_value_holds_secret(&fact.name, value),
                 None => source::looks_secret(&fact.name),
             };
         let masked = fact.value.as_deref().filter(|_| secret).and_then(links::mask_url_password);
@@ -1500,7 +1503,7 @@ fn role_of(image: &str) -> Role {
 const WEB_SERVERS: [&str; 4] = ["nginx", "httpd", "caddy", "lighttpd"];
 
 /// The image's repository name without registry, namespace or tag (`library/nginx:1` → `nginx`).
-fn image_name(image: &str) -> &str {
+pub fn image_name(image: &str) -> &str {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
     last.split(':').next().unwrap_or(last)

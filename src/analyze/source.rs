@@ -28,7 +28,10 @@ mod hosts;
 mod secrets;
 
 pub use hosts::{HostLiteral, MAX_HOST_LITERALS};
-pub use secrets::{holds_secret, looks_random, looks_secret, mask_secret_shapes, secret_shape};
+pub use secrets::{
+    given_value_holds_secret, holds_secret, looks_random, looks_secret, mask_secret_shapes,
+    secret_shape,
+};
 
 use super::dockerfile::MAX_PORTS;
 use super::read::{documents, parse_yaml, ReadText};

@@ -22,6 +22,8 @@ use crate::nomad::job_file::JobFile;
 use crate::nomad::plan::{render_markdown, PlanReport};
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
+use crate::telemetry;
+use tracing::Instrument as _;
 
 /// Every check on one job file, in order: validate, secrets, routes, plan. The services are
 /// asked at the same time; the optional ones within the probing deadline.
@@ -34,15 +36,19 @@ pub async fn check_file(
 ) -> FileChecks {
     let name = file.path.display().to_string();
     let source = file.text.as_str();
-    let validate = validate_check(source, &name);
+    let validate = {
+        let _span = telemetry::stage(VALIDATE).entered();
+        traced(validate_check(source, &name))
+    };
     let deadline = match settings.calls() {
         Ok(calls) => ProbeDeadline::after(calls.probe_deadline),
         Err(_) => ProbeDeadline::after(crate::settings::CallSettings::default().probe_deadline),
     };
     let secrets = async {
         let checked = deadline.run("Vault", secrets_check(source, &name, settings)).await;
-        checked.unwrap_or_else(|why| CheckResult::skipped(SECRETS, why))
-    };
+        traced(checked.unwrap_or_else(|why| CheckResult::skipped(SECRETS, why)))
+    }
+    .instrument(telemetry::stage(SECRETS));
     let routes = async {
         let checked = deadline
             .run(
@@ -50,12 +56,27 @@ pub async fn check_file(
                 routes_check(source, &name, options, settings, config, strict_routes),
             )
             .await;
-        checked.unwrap_or_else(|why| CheckResult::skipped(ROUTES, why))
-    };
-    let (secrets, routes, (plan_result, plan)) =
-        tokio::join!(secrets, routes, plan_check(file, options, settings));
+        traced(checked.unwrap_or_else(|why| CheckResult::skipped(ROUTES, why)))
+    }
+    .instrument(telemetry::stage(ROUTES));
+    let plan = async {
+        let (result, plan) = plan_check(file, options, settings).await;
+        (traced(result), plan)
+    }
+    .instrument(telemetry::stage(PLAN));
+    let (secrets, routes, (plan_result, plan)) = tokio::join!(secrets, routes, plan);
     let results = vec![validate, secrets, routes, plan_result];
     FileChecks { results, plan: plan.as_ref().map(render_markdown) }
+}
+
+/// A check's result on its span: status and summary.
+fn traced(result: CheckResult) -> CheckResult {
+    telemetry::attribute("nomad_spec.check.status", format!("{:?}", result.status));
+    telemetry::attribute("nomad_spec.check.summary", result.summary.as_str());
+    if result.status == CheckStatus::Failure {
+        telemetry::failed(&result.summary);
+    }
+    result
 }
 
 /// The routes check (Fabio), with the hostname suffix from the file or Consul's conventions.

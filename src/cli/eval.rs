@@ -220,16 +220,35 @@ fn client(args: &Args, settings: &Settings) -> anyhow::Result<Option<Client>> {
     Ok(Some(client))
 }
 
-/// Runs every case of the dataset (with the LLM `settings` configure, when `--llm on`).
-pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
-    let client = client(args, settings)?;
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&args.dataset)
-        .with_context(|| format!("cannot read the dataset {}", args.dataset.display()))?
+/// The case folders of a dataset (those holding an `expected.toml`), in name order.
+pub fn case_folders(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dataset)
+        .with_context(|| format!("cannot read the dataset {}", dataset.display()))?
         .flatten()
         .map(|entry| entry.path())
         .filter(|path| path.join("expected.toml").is_file())
         .collect();
     cases.sort();
+    Ok(cases)
+}
+
+/// eval's metric over some cases: the share of scored fields that matched, and of generated
+/// jobs that validate, together (1.0 when nothing is scored).
+pub fn accuracy(reports: &[CaseReport]) -> f64 {
+    let fields = reports.iter().flat_map(|r| &r.fields);
+    let (matched, total) = fields.fold((0, 0), |(m, t), f| (m + usize::from(f.ok), t + 1));
+    let valid: usize = reports.iter().map(|r| r.valid_jobs).sum();
+    let jobs: usize = reports.iter().map(|r| r.jobs).sum();
+    if total + jobs == 0 {
+        return 1.0;
+    }
+    (matched + valid) as f64 / (total + jobs) as f64
+}
+
+/// Runs every case of the dataset (with the LLM `settings` configure, when `--llm on`).
+pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
+    let client = client(args, settings)?;
+    let cases = case_folders(&args.dataset)?;
     let apps = !super::whole_app::app_files(&args.dataset)?.is_empty();
     anyhow::ensure!(
         !cases.is_empty() || apps,
@@ -280,7 +299,8 @@ pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
     })
 }
 
-fn run_case(
+/// Scores one case: the rules' job, refined by the LLM when `client` is given.
+pub fn run_case(
     case: &Path,
     client: Option<&Client>,
     runtime: &tokio::runtime::Runtime,

@@ -109,6 +109,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     for assignment in &args.set {
         given.set(assignment).with_context(|| format!("--set {assignment}"))?;
     }
+    let analyzing = crate::telemetry::stage("analyze").entered();
     let analysis = match &args.analysis {
         Some(path) => load_analysis(path)?,
         None => analyze::analyze(root, &source.options()),
@@ -119,6 +120,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         .map_or_else(|| repository_name(NameSource::Folder(root)), str::to_string);
     let runtime = super::runtime()?;
     let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    drop(analyzing);
     let (mut answers, suggested) = prepared.answers(&given);
     for note in prepared.notes.iter().chain(&suggested) {
         eprintln!("note: {note}");
@@ -183,15 +185,17 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 
     let conversation = interactive.then_some(&mut terminal);
-    let mut generated =
-        match build_asking(analysis, &mut answers, config, repository, conversation)? {
-            Ok(generated) => generated,
-            Err(BuildError::NothingToDeploy(message)) => {
-                eprintln!("error: {message}");
-                return Ok(ExitCode::from(1));
-            }
-            Err(err) => return Err(err.into()),
-        };
+    let generating = crate::telemetry::stage("generate").entered();
+    let built = build_asking(analysis, &mut answers, config, repository, conversation)?;
+    drop(generating);
+    let mut generated = match built {
+        Ok(generated) => generated,
+        Err(BuildError::NothingToDeploy(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(err) => return Err(err.into()),
+    };
     record_remembered(&mut generated, &remembered, &remembered_questions);
     if let Some(opened) = &mut memory {
         // What the person answered (not what memory or the cluster suggested) is learned.

@@ -21,6 +21,7 @@ pub mod eval;
 pub mod fmt;
 pub mod generate;
 pub mod memory;
+pub mod optimize;
 pub mod parse;
 pub mod plan;
 pub mod serve;
@@ -102,6 +103,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print the run's spans as a tree with their timings on stderr when it ends.
+    #[arg(long, global = true)]
+    pub trace: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -123,6 +127,9 @@ pub enum Command {
     Check(check::Args),
     /// Measure analysis and generation against a dataset of repositories with expected answers.
     Eval(eval::Args),
+    /// Search a better prompt for an LLM task on a dataset; promote it only if it wins on
+    /// held-back cases.
+    Optimize(optimize::Args),
     /// Show what Nomad would do with a job file (needs NOMAD_ADDR).
     Plan(plan::Args),
     /// Register a job file, watch it until healthy or failed, optionally fix and retry.
@@ -139,8 +146,47 @@ pub enum Command {
     Serve(serve::Args),
 }
 
-/// Runs one parsed command line with the settings `main` read from the environment.
+/// Runs one parsed command line with the settings `main` read from the environment, as one
+/// trace: the command is its root span.
 pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let name = command_name(&cli.command);
+    let root = tracing::info_span!(
+        target: crate::telemetry::TARGET,
+        "nomad-spec",
+        otel.name = %format!("nomad-spec {name}"),
+        langfuse.trace.name = %format!("nomad-spec {name}"),
+        nomad_spec.command = name,
+    );
+    let _entered = root.enter();
+    let result = run_command(cli, settings);
+    if let Err(err) = &result {
+        crate::telemetry::failed(&format!("{err:#}"));
+    }
+    result
+}
+
+/// The subcommand's name, as the trace calls it.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Analyze(_) => "analyze",
+        Command::Generate(_) => "generate",
+        Command::Parse(_) => "parse",
+        Command::Fmt(_) => "fmt",
+        Command::Validate(_) => "validate",
+        Command::Check(_) => "check",
+        Command::Eval(_) => "eval",
+        Command::Optimize(_) => "optimize",
+        Command::Plan(_) => "plan",
+        Command::Deploy(_) => "deploy",
+        Command::Status(_) => "status",
+        Command::Drift(_) => "drift",
+        Command::Ci(_) => "ci",
+        Command::Serve(_) => "serve",
+        Command::Memory(_) => "memory",
+    }
+}
+
+fn run_command(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(args, settings),
@@ -149,6 +195,7 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args, settings),
         Command::Eval(args) => eval::run(args, settings),
+        Command::Optimize(args) => optimize::run(args, settings),
         Command::Plan(args) => plan::run(args, settings),
         Command::Deploy(args) => deploy::run(args, settings),
         Command::Status(args) => status::run(args, settings),
@@ -186,8 +233,17 @@ pub fn nomad_style_args(
         .collect()
 }
 
-/// Logs go to stderr so that stdout stays machine-readable.
-pub fn init_logging(verbose: u8) {
+/// Logs go to stderr so that stdout stays machine-readable. When `traced` (`--trace`, or a
+/// trace exporter configured) the run's spans are also kept, in the store returned, for
+/// [`finish_traces`]; untraced runs pay nothing for them.
+pub fn init_logging(
+    verbose: u8,
+    traced: bool,
+) -> Option<std::sync::Arc<crate::telemetry::Collected>> {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -195,8 +251,94 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // The trace's own events carry unredacted values: they are for the span layer only.
+    let not_trace = filter_fn(|meta| meta.target() != crate::telemetry::TARGET);
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter)
+        .with_filter(not_trace);
+    let store = traced.then(std::sync::Arc::<crate::telemetry::Collected>::default);
+    let spans = store.as_ref().map(|store| {
+        crate::telemetry::SpanLayer::new(store.clone())
+            .with_filter(filter_fn(|meta| meta.target() == crate::telemetry::TARGET))
+    });
+    let _ = tracing_subscriber::registry().with(log).with(spans).try_init();
+    store
+}
+
+/// Whether a command's spans are kept: `--trace`, or somewhere to send them.
+pub fn traced(cli: &Cli, settings: &Settings) -> bool {
+    cli.trace || settings.traces().map(|t| t.exported()).unwrap_or(true)
+}
+
+/// How often a long-running command (`serve`) sends the spans finished so far.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// For a command that runs until stopped (`serve`): sends the finished spans every few
+/// seconds from a thread of its own, so they neither wait for the exit nor pile up in memory.
+/// A note that repeats (a collector that stays down) is said once.
+pub fn flush_traces_periodically(
+    store: std::sync::Arc<crate::telemetry::Collected>,
+    settings: Settings,
+) {
+    let exported = settings.traces().map(|t| t.exported()).unwrap_or(false);
+    if !exported {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("trace export".into()).spawn(move || {
+        let mut said: Option<Vec<String>> = None;
+        loop {
+            std::thread::sleep(FLUSH_EVERY);
+            let notes = export_traces(&store, false, &settings);
+            if !notes.is_empty() && said.as_ref() != Some(&notes) {
+                for note in &notes {
+                    eprintln!("note: {note}");
+                }
+            }
+            said = Some(notes);
+        }
+    });
+    if let Err(err) = spawned {
+        eprintln!("note: traces are sent at exit only: cannot start the export thread: {err}");
+    }
+}
+
+/// The end of a traced command: the tree on stderr with `--trace`, the export where the
+/// settings say, and one note for whatever could not be sent (the run's result stands).
+pub fn finish_traces(
+    store: &std::sync::Arc<crate::telemetry::Collected>,
+    print: bool,
+    settings: &Settings,
+) {
+    for note in export_traces(store, print, settings) {
+        eprintln!("note: {note}");
+    }
+}
+
+/// Prints (with `print`) and sends the finished spans; the notes say what could not be sent.
+fn export_traces(
+    store: &std::sync::Arc<crate::telemetry::Collected>,
+    print: bool,
+    settings: &Settings,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let traces = match settings.traces() {
+        Ok(traces) => traces,
+        Err(err) => {
+            // Still printed with `--trace`; sent nowhere.
+            notes.push(format!("traces not sent: {err}"));
+            crate::settings::TraceSettings::from_vars(&Default::default())
+                .unwrap_or_else(|_| unreachable!("no variables, no error"))
+        }
+    };
+    let mut known: Vec<String> = settings.secret_values().iter().map(|s| s.to_string()).collect();
+    if let Some(collector) = &traces.collector {
+        known.extend(collector.headers.iter().map(|(_, v)| v.as_str().to_string()));
+    }
+    let redaction =
+        crate::telemetry::Redaction::new(known).with_rule(crate::llm::guard::redact_text);
+    notes.extend(crate::telemetry::finish(store, print, &traces, &redaction));
+    notes
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ const PLAIN_KEYS: [&str; 4] = ["job", "datacenters", "namespace", "node_pool"];
 
 /// The first part of every dotted key of the `KEY=VALUE` grammar: a line starting with one of
 /// these is an answer attempt, any other `word.word: text` is prose ("docs.rs: see there").
-const KEY_KINDS: [&str; 15] = [
+pub const KEY_KINDS: [&str; 15] = [
     "deploy",
     "image",
     "count",

@@ -94,6 +94,18 @@ pub struct Ask {
     pub prompt: String,
     /// The JSON schema the answer must fit.
     pub schema: Value,
+    /// A narrower schema sent to the server instead, when the task has one: it enumerates
+    /// what the guardrails accept (this job's groups, the allowed keys), so a server with
+    /// constrained decoding can only write acceptable answers. Answers are still checked
+    /// against `schema`, leaving the finer refusals, with their reasons, to the guardrails.
+    pub constrained: Option<Value>,
+}
+
+impl Ask {
+    /// The schema the server is asked to follow.
+    fn sent_schema(&self) -> &Value {
+        self.constrained.as_ref().unwrap_or(&self.schema)
+    }
 }
 
 /// A client for one run: settings, prompt overrides, the calls made and the tokens spent.
@@ -102,6 +114,8 @@ pub struct Client {
     settings: LlmSettings,
     prompts: BTreeMap<String, Prompt>,
     calls: Mutex<Vec<CallRecord>>,
+    /// LangFuse prompt management, when configured: the tasks' prompts come from there.
+    langfuse: Option<super::langfuse::LangfusePrompts>,
 }
 
 impl fmt::Debug for Client {
@@ -147,18 +161,65 @@ impl Client {
             .user_agent(concat!("nomad-spec/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the LLM's HTTP client")?;
-        Ok(Client { http, settings, prompts: BTreeMap::new(), calls: Mutex::new(Vec::new()) })
+        Ok(Client {
+            http,
+            settings,
+            prompts: BTreeMap::new(),
+            calls: Mutex::new(Vec::new()),
+            langfuse: None,
+        })
     }
 
-    /// A client when `settings` configure an LLM; `Ok(None)` when they do not.
+    /// A client when `settings` configure an LLM; `Ok(None)` when they do not. With LangFuse
+    /// configured, the prompts come from its prompt management (a LangFuse setting that cannot
+    /// be used leaves the built-in prompts, with a warning).
     pub fn configured(settings: &Settings) -> anyhow::Result<Option<Client>> {
-        settings.llm()?.map(Client::new).transpose()
+        let Some(client) = settings.llm()?.map(Client::new).transpose()? else { return Ok(None) };
+        let langfuse = settings
+            .langfuse()
+            .map_err(anyhow::Error::from)
+            .and_then(|langfuse| langfuse.map(super::langfuse::LangfusePrompts::new).transpose());
+        match langfuse {
+            Ok(langfuse) => Ok(Some(Client { langfuse, ..client })),
+            Err(err) => {
+                tracing::warn!("LangFuse prompts not used: {err:#}");
+                Ok(Some(client))
+            }
+        }
+    }
+
+    /// The prompt a task uses in this run: an override, else LangFuse's version under the
+    /// label (fetched once per run), else the shipped one.
+    pub async fn prompt_for_run(&self, task: &str) -> anyhow::Result<Prompt> {
+        if let Some(prompt) = self.prompts.get(task) {
+            return Ok(prompt.clone());
+        }
+        if let Some(langfuse) = &self.langfuse {
+            if let Ok(prompt) = langfuse.prompt(task).await {
+                return Ok(prompt);
+            }
+        }
+        Prompt::builtin(task)
     }
 
     /// Uses `prompt` instead of the shipped prompt of its task (`eval --prompt-version`).
     pub fn with_prompt(mut self, prompt: Prompt) -> Client {
         self.prompts.insert(prompt.name.clone(), prompt);
         self
+    }
+
+    /// A client like this one (settings, LangFuse, overrides) that uses `prompt` for its
+    /// task and keeps its own record of calls: `optimize` scores one prompt with each.
+    pub fn clone_with_prompt(&self, prompt: Prompt) -> Client {
+        let mut prompts = self.prompts.clone();
+        prompts.insert(prompt.name.clone(), prompt);
+        Client {
+            http: self.http.clone(),
+            settings: self.settings.clone(),
+            prompts,
+            calls: Mutex::new(Vec::new()),
+            langfuse: self.langfuse.clone(),
+        }
     }
 
     /// The prompt of a task: an override, else the shipped one.
@@ -198,7 +259,7 @@ impl Client {
         );
         let user = format!(
             "Reply with one JSON object and nothing else. It must fit this JSON schema:\n{}",
-            ask.schema
+            ask.sent_schema()
         );
         let mut messages = vec![
             json!({"role": "system", "content": system}),
@@ -242,7 +303,7 @@ impl Client {
         let response_format = match mode {
             Mode::JsonSchema => json!({
                 "type": "json_schema",
-                "json_schema": {"name": ask.task, "schema": ask.schema, "strict": true},
+                "json_schema": {"name": ask.task, "schema": ask.sent_schema(), "strict": true},
             }),
             Mode::JsonObject => json!({"type": "json_object"}),
         };

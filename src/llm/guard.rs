@@ -209,6 +209,93 @@ pub fn change_schema() -> Value {
     })
 }
 
+/// The JSON schema of a change to `spec`: one form per field of the allow-list, each naming
+/// only the groups, tasks and port labels the job has and the values its bounds allow, so a
+/// server that enforces the schema (vLLM guided decoding, llama.cpp grammars) can only write
+/// changes [`apply_changes`] may accept. What a pattern cannot say (a number's range, a
+/// variable that looks secret) is still checked by `apply_changes`.
+pub fn change_schema_for(spec: &JobSpec) -> Value {
+    use serde_json::json;
+    let groups: Vec<&str> = spec.groups().iter().map(|g| g.name.as_str()).collect();
+    let tasks_of = |only: &dyn Fn(&Task) -> bool| -> Vec<String> {
+        let mut names: Vec<String> = spec
+            .groups()
+            .iter()
+            .flat_map(|g| g.tasks.iter())
+            .filter(|t| only(t))
+            .map(|t| t.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        // An empty task is the group's only task.
+        names.insert(0, String::new());
+        names
+    };
+    let labels: Vec<String> = {
+        let mut labels: Vec<String> = spec
+            .groups()
+            .iter()
+            .flat_map(|g| g.networks.iter().flatten())
+            .flat_map(|n| n.dynamic_ports.iter().flatten().chain(n.reserved_ports.iter().flatten()))
+            .map(|p| p.label.clone())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        labels
+    };
+    let digits = |n: usize| json!({"type": "string", "pattern": format!("^[0-9]{{1,{n}}}$")});
+    let operators = OPERATORS.iter().map(|o| regex::escape(o)).collect::<Vec<_>>().join("|");
+    let form = |field: &str, task: Value, name: Value, value: Value| {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["field", "group", "task", "name", "value", "reason"],
+            "properties": {
+                "field": {"type": "string", "enum": [field]},
+                "group": {"type": "string", "enum": groups},
+                "task": task,
+                "name": name,
+                "value": value,
+                "reason": {"type": "string", "maxLength": 400}
+            }
+        })
+    };
+    let any_task = json!({"type": "string", "enum": tasks_of(&|_| true)});
+    let image_task = json!({"type": "string", "enum": tasks_of(&|t| t.driver == "docker" || t.driver == "podman")});
+    let no_name = json!({"type": "string", "enum": [""]});
+    let forms = vec![
+        form(
+            "image",
+            image_task,
+            no_name.clone(),
+            json!({"type": "string", "maxLength": 255, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"}),
+        ),
+        form("memory", any_task.clone(), no_name.clone(), digits(5)),
+        form("cpu", any_task.clone(), no_name.clone(), digits(5)),
+        form("count", any_task.clone(), no_name.clone(), digits(3)),
+        form("port", any_task.clone(), json!({"type": "string", "enum": labels}), digits(5)),
+        form(
+            "env",
+            any_task.clone(),
+            json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}),
+            json!({"type": "string", "maxLength": 256}),
+        ),
+        form(
+            "health_check",
+            any_task.clone(),
+            no_name,
+            json!({"type": "string", "maxLength": 200, "pattern": "^/[^\\s\"]*$"}),
+        ),
+        form(
+            "constraint",
+            any_task,
+            json!({"type": "string", "pattern": r"^\$\{(attr|node|meta)\.[A-Za-z0-9_.-]{1,118}\}$"}),
+            json!({"type": "string", "maxLength": 256, "pattern": format!("^({operators}) .+$")}),
+        ),
+    ];
+    json!({"anyOf": forms})
+}
+
 /// Why an LLM answer was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection(pub String);

@@ -6,10 +6,11 @@
 //! note saying why the rules' result stands ("LLM skipped: not configured", a rejected patch,
 //! a timeout). `client` talks HTTP, `schema` checks answers against the task's JSON schema,
 //! `guard` fences untrusted text, redacts secrets and checks patches, `prompt` renders the
-//! prompt files of `prompts/`, and `tasks` wires the five tasks together.
+//! prompt files of `prompts/` (or their versions in LangFuse, `langfuse`), and `tasks` wires the five tasks together.
 
 pub mod client;
 pub mod guard;
+pub mod langfuse;
 pub mod prompt;
 pub mod schema;
 pub mod tasks;

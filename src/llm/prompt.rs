@@ -17,15 +17,42 @@ pub struct Prompt {
     pub version: String,
     /// The template, after the front matter.
     pub body: String,
+    /// Where it came from, for the trace and the reports.
+    pub source: Source,
+}
+
+/// Where a prompt came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled in from `prompts/`.
+    Builtin,
+    /// A file read at run time (`eval --prompt-version`, `optimize`).
+    File(String),
+    /// LangFuse prompt management, by this label.
+    Langfuse {
+        /// The label the version was fetched by (`production`).
+        label: String,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Builtin => f.write_str("built in"),
+            Source::File(path) => f.write_str(path),
+            Source::Langfuse { label } => write!(f, "LangFuse `{label}`"),
+        }
+    }
 }
 
 /// The shipped prompts, by task name.
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("answers", include_str!("../../prompts/answers.md")),
     ("diagnose", include_str!("../../prompts/diagnose.md")),
     ("questions", include_str!("../../prompts/questions.md")),
     ("explain", include_str!("../../prompts/explain.md")),
     ("refine", include_str!("../../prompts/refine.md")),
+    ("propose", include_str!("../../prompts/propose.md")),
 ];
 
 impl Prompt {
@@ -35,7 +62,8 @@ impl Prompt {
             .iter()
             .find(|(name, _)| *name == task)
             .ok_or_else(|| anyhow::anyhow!("no prompt for task `{task}`"))?;
-        Prompt::parse(text, &format!("prompts/{task}.md"))
+        let prompt = Prompt::parse(text, &format!("prompts/{task}.md"))?;
+        Ok(Prompt { source: Source::Builtin, ..prompt })
     }
 
     /// Reads a prompt file: `---`, `name: ...`, `version: ...`, `---`, then the body.
@@ -60,7 +88,12 @@ impl Prompt {
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("{file}: the front matter has no `{key}`"))
         };
-        Ok(Prompt { name: field("name")?, version: field("version")?, body: body.to_string() })
+        Ok(Prompt {
+            name: field("name")?,
+            version: field("version")?,
+            body: body.to_string(),
+            source: Source::File(file.to_string()),
+        })
     }
 
     /// Fills the placeholders; a placeholder without a value, or a value without a
@@ -97,7 +130,7 @@ mod tests {
 
     #[test]
     fn every_shipped_prompt_parses_and_names_its_task() {
-        for task in ["answers", "diagnose", "questions", "explain", "refine"] {
+        for task in ["answers", "diagnose", "questions", "explain", "refine", "propose"] {
             let prompt = Prompt::builtin(task).unwrap_or_else(|e| panic!("{task}: {e:#}"));
             assert_eq!(prompt.name, task);
             assert!(!prompt.version.is_empty());

@@ -2,7 +2,9 @@
 //!
 //! Supported keywords: `type` (object, array, string, integer, number, boolean), `required`,
 //! `properties`, `additionalProperties: false`, `items`, `enum` (of strings), `minimum`,
-//! `maximum`, `maxLength`, `maxItems`. Anything else in a schema is ignored, so schemas must
+//! `maximum`, `maxLength`, `maxItems`, `pattern` (a regular expression the whole string
+//! must match: anchor it) and `anyOf` (the value fits one of the schemas; the answer schemas
+//! enumerate what the guard accepts this way, one variant per field). Anything else in a schema is ignored, so schemas must
 //! stay within this list; the unit tests pin each keyword. Servers that enforce structured
 //! output (vLLM, llama.cpp) see the same schema; this check is for those that do not.
 
@@ -32,6 +34,25 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(variants) = schema.get("anyOf").and_then(Value::as_array) {
+        let mut closest: Option<Vec<String>> = None;
+        for variant in variants {
+            let mut found = Vec::new();
+            check(variant, value, path, &mut found);
+            if found.is_empty() {
+                closest = None;
+                break;
+            }
+            if closest.as_ref().is_none_or(|c| found.len() < c.len()) {
+                closest = Some(found);
+            }
+        }
+        if let Some(closest) = closest {
+            errors.push(format!("{path}: fits none of the {} forms", variants.len()));
+            errors.extend(closest);
+            return;
+        }
+    }
     if let Some(expected) = schema.get("type").and_then(Value::as_str) {
         let actual = type_name(value);
         let fits = actual == expected || (expected == "number" && actual == "integer");
@@ -78,6 +99,14 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             }
         }
         Value::String(text) => {
+            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+                // A pattern that does not compile is the schema's fault: it is said as such.
+                match regex::Regex::new(pattern) {
+                    Ok(re) if re.is_match(text) => {}
+                    Ok(_) => errors.push(format!("{path}: `{text}` does not match {pattern}")),
+                    Err(_) => errors.push(format!("{path}: the schema's pattern {pattern} is bad")),
+                }
+            }
             if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
                 let length = text.chars().count() as u64;
                 if length > max {
@@ -107,6 +136,26 @@ mod tests {
     use serde_json::json;
 
     use super::validate;
+
+    #[test]
+    fn any_of_takes_the_first_fitting_form_and_patterns_match_whole() {
+        let schema = json!({"anyOf": [
+            {"type": "object", "required": ["field"], "properties": {
+                "field": {"enum": ["memory"]}, "value": {"type": "string", "pattern": "^[0-9]{1,5}$"}}},
+            {"type": "object", "required": ["field"], "properties": {
+                "field": {"enum": ["image"]}, "value": {"type": "string", "maxLength": 20}}}
+        ]});
+        assert_eq!(validate(&schema, &json!({"field": "memory", "value": "512"})), Ok(()));
+        assert_eq!(validate(&schema, &json!({"field": "image", "value": "nginx:1"})), Ok(()));
+        let wrong = validate(&schema, &json!({"field": "memory", "value": "lots"}));
+        assert_eq!(
+            wrong,
+            Err(vec![
+                "$: fits none of the 2 forms".to_string(),
+                "$.value: `lots` does not match ^[0-9]{1,5}$".to_string()
+            ])
+        );
+    }
 
     #[test]
     fn each_keyword_accepts_and_rejects() {

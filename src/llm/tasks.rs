@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::client::{Ask, Client};
 use super::guard::{self, apply_changes, Change, Patched};
+use super::prompt::{Prompt, Source};
 use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
 use crate::jobspec::answers::{Answers, Question};
@@ -57,18 +58,98 @@ const KEYS: &str = "deploy.SERVICE, image.SERVICE, count.SERVICE, cpu.SERVICE, m
     static_port.SERVICE[.CONTAINER_PORT], volume.SERVICE./PATH, owner.SERVICE, \
     endpoint.SERVICE, env.SERVICE.VAR, secret.VAR";
 
-/// Renders the task's prompt and asks; an error is the note to give.
+/// Renders the task's prompt and asks; an error is the note to give. The generation span
+/// the task runs in ([`traced`]) gets the prompt's name and version, what was sent and
+/// answered, and the tokens of the calls made.
 async fn consult(
     client: Option<&Client>,
     task: &str,
     values: &[(&str, &str)],
-    schema: Value,
+    (schema, constrained): (Value, Value),
 ) -> Result<Value, String> {
+    use crate::telemetry::attribute;
     let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
-    let prompt = client.prompt(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
-    let text = prompt.render(values).map_err(|e| format!("LLM skipped: {e:#}"))?;
-    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema };
-    client.ask(&ask).await.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+    let mut prompt =
+        client.prompt_for_run(task).await.map_err(|e| format!("LLM skipped: {e:#}"))?;
+    let mut rendered = prompt.render(values);
+    if let (Err(err), Source::Langfuse { .. }) = (&rendered, &prompt.source) {
+        // A version edited in LangFuse that no longer fits the task: the shipped one does.
+        tracing::warn!("LangFuse prompt `{task}` version {} not used: {err:#}", prompt.version);
+        attribute("nomad_spec.prompt.refused", format!("version {}: {err:#}", prompt.version));
+        prompt = Prompt::builtin(task).map_err(|e| format!("LLM skipped: {e:#}"))?;
+        rendered = prompt.render(values);
+    }
+    let text = rendered.map_err(|e| format!("LLM skipped: {e:#}"))?;
+    attribute("nomad_spec.prompt.name", prompt.name.as_str());
+    attribute("nomad_spec.prompt.version", prompt.version.as_str());
+    attribute("nomad_spec.prompt.source", prompt.source.to_string());
+    if let (Source::Langfuse { .. }, Ok(version)) = (&prompt.source, prompt.version.parse::<u64>())
+    {
+        // LangFuse links the generation to its prompt version by these two.
+        attribute("langfuse.observation.prompt.name", prompt.name.as_str());
+        attribute("langfuse.observation.prompt.version", version);
+    }
+    attribute("langfuse.observation.input", text.as_str());
+    let constrained = Some(constrained).filter(|c| *c != schema);
+    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema, constrained };
+    let before = client.calls().len();
+    let answer = client.ask(&ask).await;
+    let calls = client.calls();
+    let made = calls.get(before..).unwrap_or_default();
+    let input: u64 = made.iter().map(|c| c.prompt_tokens).sum();
+    let output: u64 = made.iter().map(|c| c.completion_tokens).sum();
+    attribute("gen_ai.usage.input_tokens", input);
+    attribute("gen_ai.usage.output_tokens", output);
+    attribute("nomad_spec.llm.calls", made.len() as u64);
+    attribute("nomad_spec.llm.latency_ms", made.iter().map(|c| c.latency_ms).sum::<u64>());
+    match &answer {
+        Ok(value) => attribute("langfuse.observation.output", value.to_string()),
+        Err(err) => attribute("nomad_spec.llm.error", err.to_string()),
+    }
+    answer.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+}
+
+/// Runs one task as a generation span of the run's trace (when an LLM is configured): the
+/// model and task, and the guard's verdict on the answer (accepted, rejected and why, or
+/// skipped and why).
+async fn traced<T>(
+    client: Option<&Client>,
+    task: &str,
+    advice: impl std::future::Future<Output = Advice<T>>,
+) -> Advice<T> {
+    use crate::telemetry::{attribute, failed, TARGET};
+    use tracing::Instrument as _;
+    let Some(client) = client else { return advice.await };
+    let model = client.settings().model.as_str();
+    let span = tracing::info_span!(
+        target: TARGET,
+        "generation",
+        otel.name = %format!("llm {task}"),
+        langfuse.observation.type = "generation",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = model,
+        langfuse.observation.model.name = model,
+        nomad_spec.llm.task = task,
+    );
+    async {
+        let advice = advice.await;
+        let notes = advice.notes.join("; ");
+        let verdict = if advice.value.is_some() {
+            "accepted"
+        } else if notes.contains("rejected") {
+            "rejected"
+        } else {
+            "skipped"
+        };
+        attribute("nomad_spec.guard.verdict", verdict);
+        attribute("nomad_spec.guard.notes", notes.as_str());
+        if verdict == "rejected" {
+            failed(&notes);
+        }
+        advice
+    }
+    .instrument(span)
+    .await
 }
 
 fn json_text(value: &impl Serialize) -> String {
@@ -126,6 +207,38 @@ pub struct AnswersPatch {
 }
 
 /// The schema of the answers task.
+/// The schema of the answers task for `analysis`: each assignment's key is one the answer
+/// grammar accepts for these services, never a placement key (`job`, `datacenters`, ...,
+/// which only a person sets); what a pattern cannot say (a secret-looking variable, a value
+/// the builder refuses) is still checked after.
+pub fn answers_schema_for(analysis: &Analysis) -> Value {
+    let services: Vec<&str> = analysis.services.iter().map(|s| s.name.as_str()).collect();
+    let mut keys = Vec::new();
+    for service in &analysis.services {
+        // Every kind of the grammar but those whose key goes on past the service (a path, a
+        // variable) or names no service: the patterns below take those.
+        let kinds = crate::conversation::answers::KEY_KINDS;
+        for kind in kinds.iter().filter(|k| !matches!(**k, "volume" | "env" | "secret")) {
+            keys.push(format!("{kind}.{}", service.name));
+        }
+        for port in &service.ports {
+            keys.push(format!("static_port.{}.{}", service.name, port.container));
+        }
+    }
+    let names = services.iter().map(|s| regex::escape(s)).collect::<Vec<_>>().join("|");
+    let variable = "[A-Za-z_][A-Za-z0-9_]{0,127}";
+    let mut forms = vec![json!({"type": "string", "pattern": format!("^secret\\.{variable}$")})];
+    if !services.is_empty() {
+        forms.push(json!({"type": "string", "enum": keys}));
+        forms.push(json!({"type": "string", "pattern": format!("^env\\.({names})\\.{variable}$")}));
+        forms.push(json!({"type": "string", "maxLength": 200, "pattern": format!("^volume\\.({names})\\./[^\\s]*$")}));
+    }
+    let mut schema = answers_schema();
+    schema["properties"]["assignments"]["items"]["properties"]["key"] = json!({"anyOf": forms});
+    schema
+}
+
+/// The schema of the answers task.
 pub fn answers_schema() -> Value {
     json!({
         "type": "object",
@@ -160,6 +273,17 @@ pub async fn answers(
     reply: &str,
     answers: &Answers,
 ) -> Advice<AnswersPatch> {
+    let advice = read_reply(client, analysis, asked, reply, answers);
+    traced(client, "answers", advice).await
+}
+
+async fn read_reply(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+    reply: &str,
+    answers: &Answers,
+) -> Advice<AnswersPatch> {
     let services: Vec<String> = analysis
         .services
         .iter()
@@ -175,10 +299,13 @@ pub async fn answers(
         ("questions", &questions_for_prompt(asked)),
         ("reply", &reply),
     ];
-    let answer = match consult(client, "answers", &values, answers_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "answers", &values, (answers_schema(), answers_schema_for(analysis)))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let mut patched = answers.clone();
     let mut applied = Vec::new();
     for item in answer["assignments"].as_array().into_iter().flatten() {
@@ -272,6 +399,14 @@ const DIAGNOSE_CATEGORIES: [&str; 12] = [
     "other",
 ];
 
+/// The schema of the diagnose task for `spec`: its changes can name only what the guard
+/// accepts on this job ([`guard::change_schema_for`]).
+pub fn diagnose_schema_for(spec: &JobSpec) -> Value {
+    let mut schema = diagnose_schema();
+    schema["properties"]["changes"]["items"] = guard::change_schema_for(spec);
+    schema
+}
+
 /// The schema of the diagnose task.
 pub fn diagnose_schema() -> Value {
     json!({
@@ -347,6 +482,15 @@ pub async fn diagnose(
     rules: &Diagnosis,
     spec: &JobSpec,
 ) -> Advice<AdvisedDiagnosis> {
+    traced(client, "diagnose", diagnose_failure(client, evidence, rules, spec)).await
+}
+
+async fn diagnose_failure(
+    client: Option<&Client>,
+    evidence: &Evidence,
+    rules: &Diagnosis,
+    spec: &JobSpec,
+) -> Advice<AdvisedDiagnosis> {
     if !ASKED_ABOUT.contains(&rules.category) {
         return Advice::skipped(format!(
             "LLM not asked: the rules recognised the failure ({})",
@@ -366,10 +510,13 @@ pub async fn diagnose(
         ("job", &spec_for_prompt(spec)),
         ("evidence", &evidence_for_prompt(evidence, spec)),
     ];
-    let answer = match consult(client, "diagnose", &values, diagnose_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "diagnose", &values, (diagnose_schema(), diagnose_schema_for(spec)))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let changes = match changes_of(&answer) {
         Ok(changes) => changes,
         Err(why) => return Advice::rejected(why),
@@ -434,15 +581,25 @@ pub async fn questions(
     analysis: &Analysis,
     asked: &[Question],
 ) -> Advice<Vec<Question>> {
+    traced(client, "questions", word_questions(client, analysis, asked)).await
+}
+
+async fn word_questions(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    asked: &[Question],
+) -> Advice<Vec<Question>> {
     let values = [
         ("keys", KEYS),
         ("analysis", &analysis_for_prompt(analysis)),
         ("questions", &questions_for_prompt(asked)),
     ];
-    let answer = match consult(client, "questions", &values, questions_schema()).await {
-        Ok(answer) => answer,
-        Err(note) => return Advice::skipped(note),
-    };
+    let answer =
+        match consult(client, "questions", &values, (questions_schema(), questions_schema())).await
+        {
+            Ok(answer) => answer,
+            Err(note) => return Advice::skipped(note),
+        };
     let mut out: Vec<Question> = asked.to_vec();
     let mut reworded = 0;
     let mut added = 0;
@@ -495,11 +652,21 @@ pub fn explain_schema() -> Value {
 /// is (`deploy/shop.nomad.hcl`, `plan of shop`). The text's environment values are redacted
 /// when it parses as a job.
 pub async fn explain(client: Option<&Client>, label: &str, text: &str) -> Advice<String> {
+    traced(client, "explain", explain_text(client, label, text)).await
+}
+
+async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advice<String> {
     let known = parse_job_spec(text, label, &ParseOptions::default())
         .map(|spec| guard::secret_values(&spec))
         .unwrap_or_default();
     let subject = guard::untrusted(label, &guard::redact_text(text, &known));
-    let answer = match consult(client, "explain", &[("subject", &subject)], explain_schema()).await
+    let answer = match consult(
+        client,
+        "explain",
+        &[("subject", &subject)],
+        (explain_schema(), explain_schema()),
+    )
+    .await
     {
         Ok(answer) => answer,
         Err(note) => return Advice::skipped(note),
@@ -513,6 +680,71 @@ pub async fn explain(client: Option<&Client>, label: &str, text: &str) -> Advice
 
 // ---------------------------------------------------------------------------------------
 // refine
+
+/// The schema of the refine task.
+/// The schema of the propose task: instructions for another task's prompt.
+pub fn propose_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["instructions"],
+        "properties": {
+            "instructions": {"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": 1200}}
+        }
+    })
+}
+
+/// Proposes up to `count` instructions that would make `prompt` answer right more often,
+/// from the cases it got wrong (`optimize`). An instruction with a placeholder is refused:
+/// it would change what the prompt is filled with, not how it guides.
+pub async fn propose(
+    client: Option<&Client>,
+    prompt: &super::prompt::Prompt,
+    failures: &str,
+    count: usize,
+) -> Advice<Vec<String>> {
+    traced(client, "propose", propose_instructions(client, prompt, failures, count)).await
+}
+
+async fn propose_instructions(
+    client: Option<&Client>,
+    prompt: &super::prompt::Prompt,
+    failures: &str,
+    count: usize,
+) -> Advice<Vec<String>> {
+    let count_text = count.to_string();
+    let values = [
+        ("task", prompt.name.as_str()),
+        ("count", count_text.as_str()),
+        ("prompt", &guard::untrusted("prompt", &prompt.body)),
+        ("failures", &guard::untrusted("scores", &guard::redact_text(failures, &[]))),
+    ];
+    let schema = propose_schema();
+    let answer = match consult(client, "propose", &values, (schema.clone(), schema)).await {
+        Ok(answer) => answer,
+        Err(note) => return Advice::skipped(note),
+    };
+    let mut instructions = Vec::new();
+    for text in answer["instructions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let text = text.trim();
+        if text.contains("{{") || text.contains("}}") {
+            return Advice::rejected(format!("an instruction holds a placeholder: `{text}`"));
+        }
+        if !text.is_empty() && !instructions.iter().any(|i: &String| i == text) {
+            instructions.push(text.to_string());
+        }
+    }
+    instructions.truncate(count);
+    let note = format!("LLM proposed {} instruction(s)", instructions.len());
+    Advice { value: Some(instructions), notes: vec![note] }
+}
+
+/// The schema of the refine task for `spec` (see [`diagnose_schema_for`]).
+pub fn refine_schema_for(spec: &JobSpec) -> Value {
+    let mut schema = refine_schema();
+    schema["properties"]["changes"]["items"] = guard::change_schema_for(spec);
+    schema
+}
 
 /// The schema of the refine task.
 pub fn refine_schema() -> Value {
@@ -533,13 +765,28 @@ pub async fn refine(
     analysis: &Analysis,
     spec: &JobSpec,
 ) -> Advice<Patched> {
+    traced(client, "refine", refine_job(client, analysis, spec)).await
+}
+
+async fn refine_job(
+    client: Option<&Client>,
+    analysis: &Analysis,
+    spec: &JobSpec,
+) -> Advice<Patched> {
     let fields = guard::FIELDS.join(", ");
     let values = [
         ("fields", fields.as_str()),
         ("analysis", &analysis_for_prompt(analysis)),
         ("job", &spec_for_prompt(spec)),
     ];
-    let answer = match consult(client, "refine", &values, refine_schema()).await {
+    let answer = match consult(
+        client,
+        "refine",
+        &values,
+        (refine_schema(), refine_schema_for(spec)),
+    )
+    .await
+    {
         Ok(answer) => answer,
         Err(note) => return Advice::skipped(note),
     };
@@ -619,6 +866,8 @@ mod tests {
             "maximum",
             "maxLength",
             "maxItems",
+            "pattern",
+            "anyOf",
         ];
         for schema in [
             answers_schema(),
@@ -626,6 +875,7 @@ mod tests {
             questions_schema(),
             explain_schema(),
             refine_schema(),
+            propose_schema(),
         ] {
             let mut found = Vec::new();
             keywords(&schema, &mut found);

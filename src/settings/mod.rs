@@ -20,6 +20,7 @@ mod forges;
 mod llm;
 mod memory;
 mod serve;
+mod telemetry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,9 +48,13 @@ pub use serve::{
     GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET, GITLAB_URL,
     GITLAB_WEBHOOK_TOKEN,
 };
+pub use telemetry::{
+    CollectorSettings, LangfuseSettings, TraceSettings, LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY,
+    LANGFUSE_SECRET_KEY, OTLP_HEADERS, PROMPT_LABEL,
+};
 
 /// The variables whose values are secrets: masked in the CI log, cut out of anything posted.
-const SECRET_VARIABLES: [&str; 11] = [
+const SECRET_VARIABLES: [&str; 13] = [
     "GITHUB_TOKEN",
     GITLAB_TOKEN,
     "CI_JOB_TOKEN",
@@ -61,6 +66,8 @@ const SECRET_VARIABLES: [&str; 11] = [
     GITHUB_WEBHOOK_SECRET,
     GITHUB_APP_PRIVATE_KEY,
     GITLAB_WEBHOOK_TOKEN,
+    LANGFUSE_SECRET_KEY,
+    OTLP_HEADERS,
 ];
 
 /// The environment nomad-spec runs in, read once; each part is typed when it is asked for.
@@ -159,6 +166,16 @@ impl Settings {
     /// Memory's settings; `None` when `NOMAD_SPEC_MEMORY` turns it off.
     pub fn memory(&self) -> Result<Option<MemorySettings>, SettingError> {
         MemorySettings::from_vars(&self.vars)
+    }
+
+    /// Where traces go (LangFuse, an OTLP collector) and the prompt label.
+    pub fn traces(&self) -> Result<TraceSettings, SettingError> {
+        TraceSettings::from_vars(&self.vars)
+    }
+
+    /// LangFuse, for traces, prompts and scores; `None` when it is not configured.
+    pub fn langfuse(&self) -> Result<Option<LangfuseSettings>, SettingError> {
+        LangfuseSettings::from_vars(&self.vars)
     }
 
     /// GitHub's settings, as GitHub Actions sets them.

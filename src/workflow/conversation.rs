@@ -37,6 +37,8 @@ use crate::jobspec::parse::MAX_SOURCE_BYTES;
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::settings::{BotSettings, Settings};
+use crate::telemetry;
+use tracing::Instrument as _;
 
 /// Pushes tried before giving up when someone keeps pushing to the branch.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -129,13 +131,22 @@ pub async fn run(
         (format!("refs/heads/{}", pr.head_ref), pr.head_ref.clone())
     };
     runner.group(&format!("clone {git_ref}"));
-    let workspace = Workspace::clone(&remote, &git_ref)
-        .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?;
+    let workspace = {
+        let _span = telemetry::stage("clone").entered();
+        Workspace::clone(&remote, &git_ref)
+            .with_context(|| format!("cannot check out {git_ref} of {}", repository.full_name))?
+    };
     runner.end_group(&format!("clone {git_ref}"));
 
     let repository_name = crate::git::repository_name(NameSource::FullName(&repository.full_name));
     let config = checkout::repository_config(workspace.path(), bot)?;
-    let mut analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
+    let mut analysis = async {
+        let analysis = checkout::analyze_checkout(workspace.path(), &repository_name);
+        telemetry::attribute("nomad_spec.services", analysis.services.len() as u64);
+        analysis
+    }
+    .instrument(telemetry::stage("analyze"))
+    .await;
     // Services nothing publishes get the image pipeline's image (issue 17).
     let registry = images::registry_path(forge.kind(), &repository, settings);
     let proposal = if images::enabled(settings)? {
@@ -150,8 +161,9 @@ pub async fn run(
     } else {
         images::none(forge.kind(), registry, &repository.default_branch)
     };
-    let mut prepared =
-        crate::generation::prepare(analysis, config, repository_name, settings).await;
+    let mut prepared = crate::generation::prepare(analysis, config, repository_name, settings)
+        .instrument(telemetry::stage("prepare"))
+        .await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
     }
@@ -267,8 +279,13 @@ pub async fn run(
         _ => false,
     };
     let analysis = &prepared.analysis;
-    advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
-    sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
+    async {
+        telemetry::attribute("nomad_spec.questions", questions.len() as u64);
+        advise_on_reply(&mut event, &checkpoint, analysis, &questions, settings, runner).await;
+        sharpen_questions(&mut event, &checkpoint, analysis, settings, runner).await;
+    }
+    .instrument(telemetry::stage("questions"))
+    .await;
     if let Event::Merged { merge_sha } = &event {
         // The job waits for the merge's images before anything is deployed; a replayed merge
         // did its waiting already.
@@ -328,6 +345,7 @@ pub async fn run(
         run.checkpoint.checks.clear();
     }
     run.drive(event).await?;
+    score_corrections(&loaded, &run.checkpoint);
     if run.checkpoint.answers != loaded.answers && !run.halted {
         // New answers that build no job are said now, not at the commit they would block.
         if let Err(err) = run.build_jobs() {
@@ -347,6 +365,28 @@ pub async fn run(
     }
     run.report.verdict = stage_name(run.checkpoint.stage).to_string();
     Ok(run.report)
+}
+
+/// Outcomes a prompt's effect is judged by, as scores on the run's trace: answers a person
+/// gave again with another value (a reading, the LLM's or the rules', that was wrong), and a
+/// generated job file a person took over by editing it.
+fn score_corrections(loaded: &Checkpoint, now: &Checkpoint) {
+    let earlier = &loaded.answer_log;
+    let added = now.answer_log.get(earlier.len()..).unwrap_or_default();
+    let corrected = added
+        .iter()
+        .flat_map(|record| &record.pairs)
+        .filter(|(key, value)| {
+            earlier.iter().flat_map(|r| &r.pairs).any(|(k, v)| k == key && v != value)
+        })
+        .count();
+    if corrected > 0 {
+        let comment = "answers given again with another value";
+        telemetry::score("answers_corrected", corrected as f64, comment);
+    }
+    if loaded.owner == Owner::Bot && now.owner == Owner::Human {
+        telemetry::score("edited_by_hand", 1.0, "a person edited the generated job file");
+    }
 }
 
 /// A free-form reply the rules cannot use, from someone who may answer, while questions are
@@ -577,9 +617,16 @@ impl Run<'_> {
 
     /// The jobs the answers build, built now.
     fn build_jobs(&self) -> anyhow::Result<Generated> {
-        self.prepared
-            .build(&self.checkpoint.answers)
-            .map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
+        let _span = telemetry::stage("generate").entered();
+        let built = self.prepared.build(&self.checkpoint.answers);
+        match &built {
+            Ok(generated) => {
+                telemetry::attribute("nomad_spec.jobs", generated.jobs.len() as u64);
+                telemetry::attribute("nomad_spec.decisions", generated.decisions.len() as u64);
+            }
+            Err(err) => telemetry::failed(&err.to_string()),
+        }
+        built.map_err(|err| anyhow::anyhow!("cannot generate the job file: {err}"))
     }
 
     fn render_primary(&self, generated: &Generated) -> anyhow::Result<String> {
@@ -802,6 +849,7 @@ impl Run<'_> {
             self.settings,
             &self.prepared.config,
         )
+        .instrument(telemetry::stage("checks"))
         .await;
         let FileChecks { mut results, plan } = checked.unwrap_or_else(|err| FileChecks {
             results: vec![CheckResult {
@@ -898,6 +946,17 @@ impl Run<'_> {
         let memory = self.memory.as_mut().map(|memory| (memory, &self.prepared.analysis));
         let attempt = deploying::attempt(&full, self.settings, self.runner, &policy, memory).await;
         self.runner.end_group(&format!("deploy {path}"));
+        let healthy = matches!(attempt, DeployAttempt::Healthy { .. });
+        telemetry::score(
+            "deploy_healthy",
+            f64::from(u8::from(healthy)),
+            &format!("after {} fix iteration(s)", self.checkpoint.fix_iterations),
+        );
+        telemetry::score(
+            "fix_iterations",
+            f64::from(self.checkpoint.fix_iterations),
+            "fixes committed before this attempt",
+        );
         let outcome = match attempt {
             DeployAttempt::Healthy { job } => {
                 self.report.job_id = Some(job);
@@ -1040,4 +1099,48 @@ fn explain_decisions(decisions: &[Decision]) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::conversation::checkpoint::AnswerRecord;
+    use crate::telemetry::{Collected, SpanLayer, TARGET};
+
+    fn record(pairs: &[(&str, &str)]) -> AnswerRecord {
+        AnswerRecord {
+            comment_id: 1,
+            author: "alice".into(),
+            pairs: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    /// The scores `score_corrections` gives going from `loaded` to `now`, by name.
+    fn scores(loaded: &Checkpoint, now: &Checkpoint) -> Vec<(String, f64)> {
+        let store = Arc::new(Collected::default());
+        let subscriber = tracing_subscriber::registry().with(SpanLayer::new(store.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let _run = tracing::info_span!(target: TARGET, "run").entered();
+            score_corrections(loaded, now);
+        });
+        store.take().1.into_iter().map(|s| (s.name, s.value)).collect()
+    }
+
+    #[test]
+    fn answers_given_again_and_a_file_taken_over_are_scored() {
+        let mut loaded = Checkpoint::default();
+        loaded.answer_log.push(record(&[("image.api", "ghcr.io/acme/api:1"), ("count.api", "2")]));
+        let mut now = loaded.clone();
+        now.answer_log.push(record(&[("image.api", "ghcr.io/acme/api:2"), ("count.api", "2")]));
+        now.answer_log.push(record(&[("memory.api", "512")]));
+        assert_eq!(scores(&loaded, &now), [("answers_corrected".to_string(), 1.0)]);
+        let mut taken = loaded.clone();
+        taken.owner = Owner::Human;
+        assert_eq!(scores(&loaded, &taken), [("edited_by_hand".to_string(), 1.0)]);
+        assert!(scores(&loaded, &loaded).is_empty(), "nothing new, nothing scored");
+    }
 }

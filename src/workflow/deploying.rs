@@ -24,6 +24,7 @@ use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
 use crate::nomad::NomadClient;
 use crate::settings::Settings;
+use tracing::Instrument as _;
 
 /// How one attempt ended.
 #[derive(Debug)]
@@ -47,6 +48,45 @@ fn client(settings: &Settings) -> Result<NomadClient, String> {
 /// Deploys the job file at `path` once and waits for the verdict; a fix for a failure stays
 /// within `policy`.
 pub async fn attempt(
+    path: &Path,
+    settings: &Settings,
+    runner: &Runner,
+    policy: &FixPolicy,
+    memory: Option<(&mut PrMemory, &Analysis)>,
+) -> DeployAttempt {
+    let span = crate::telemetry::stage("deploy");
+    async {
+        let attempt = attempt_untraced(path, settings, runner, policy, memory).await;
+        trace_attempt(&attempt);
+        attempt
+    }
+    .instrument(span)
+    .await
+}
+
+/// The attempt's outcome on its span: the job, healthy or the diagnosis, and the fix.
+fn trace_attempt(attempt: &DeployAttempt) {
+    use crate::telemetry::{attribute, failed};
+    match attempt {
+        DeployAttempt::Healthy { job } => {
+            attribute("nomad_spec.job", job.as_str());
+            attribute("nomad_spec.deploy.outcome", "healthy");
+        }
+        DeployAttempt::Failed { job, diagnosis, fix } => {
+            if let Some(job) = job {
+                attribute("nomad_spec.job", job.as_str());
+            }
+            attribute("nomad_spec.deploy.outcome", "failed");
+            attribute("nomad_spec.deploy.diagnosis", diagnosis.as_str());
+            if let Some(fix) = fix {
+                attribute("nomad_spec.deploy.fix", fix.explanation.as_str());
+            }
+            failed(diagnosis);
+        }
+    }
+}
+
+async fn attempt_untraced(
     path: &Path,
     settings: &Settings,
     runner: &Runner,

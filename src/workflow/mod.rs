@@ -178,14 +178,59 @@ pub async fn run_trigger(
     runner: &Runner,
     trigger: &Trigger,
 ) -> anyhow::Result<RunReport> {
+    // Under `ci` a child of the command's span; under `serve`, where each delivery runs on
+    // its own task, the root of the delivery's trace.
+    let span = tracing::info_span!(target: crate::telemetry::TARGET, "run", otel.name = "run");
+    tracing::Instrument::instrument(run_traced(kind, settings, runner, trigger), span).await
+}
+
+async fn run_traced(
+    kind: ForgeKind,
+    settings: &Settings,
+    runner: &Runner,
+    trigger: &Trigger,
+) -> anyhow::Result<RunReport> {
     runner.log(&format!("trigger: {}", describe(trigger)));
+    trace_trigger(kind, trigger);
     let forge = Forge::from_settings(kind, settings)?;
     let mut change_request = change_request_of(trigger);
     let result = handle(&forge, runner, settings, trigger, &mut change_request).await;
     if let (Err(err), Some(number)) = (&result, change_request) {
         failure::report(&forge, number, err, settings, runner).await;
     }
+    if let Some(number) = change_request {
+        crate::telemetry::run_attribute("nomad_spec.change_request", number);
+    }
+    match &result {
+        Ok(report) => {
+            crate::telemetry::run_attribute("nomad_spec.verdict", report.verdict.as_str())
+        }
+        Err(_) => crate::telemetry::run_attribute("nomad_spec.verdict", "error"),
+    }
     result
+}
+
+/// The run's trace says which forge, repository and event it was about.
+fn trace_trigger(kind: ForgeKind, trigger: &Trigger) {
+    use crate::telemetry::run_attribute;
+    run_attribute("nomad_spec.forge", format!("{kind:?}"));
+    run_attribute("nomad_spec.event", describe(trigger));
+    let repository = match trigger {
+        Trigger::PullRequestChanged { repository, .. }
+        | Trigger::PullRequestMerged { repository, .. }
+        | Trigger::PullRequestComment { repository, .. }
+        | Trigger::IssueComment { repository, .. }
+        | Trigger::PushToDefaultBranch { repository, .. }
+        | Trigger::Manual { repository, .. }
+        | Trigger::ImagesBuilt { repository, .. }
+        | Trigger::Schedule { repository } => Some(repository.full_name.as_str()),
+        Trigger::Ignored { .. } => None,
+    };
+    if let Some(repository) = repository {
+        run_attribute("nomad_spec.repository", repository);
+        // LangFuse groups a repository's runs as one session.
+        run_attribute("session.id", repository);
+    }
 }
 
 /// The change request a trigger is about, when it names one.

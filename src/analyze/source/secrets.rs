@@ -257,6 +257,27 @@ pub fn holds_secret(name: &str, value: &str) -> bool {
     looks_secret(name) || secret_shape(value).is_some() || (secretish(name) && looks_random(value))
 }
 
+/// [`holds_secret`] for the value a deployment gives (compose's `environment`, a
+/// descriptor), not a default the code falls back to: a connection URL named as one
+/// (`DATABASE_URL`) that carries no credential (`postgres://db:5432/app`: no password, token
+/// or `password=` parameter) is an address the job wires to the registry, not a secret to
+/// hide in Vault. A webhook URL is its own credential whatever it holds.
+pub fn given_value_holds_secret(name: &str, value: &str) -> bool {
+    let words = words(name);
+    if value.contains("://") && is_url_holder(&words) && !words.iter().any(|w| w == "WEBHOOK") {
+        let lower = value.to_ascii_lowercase();
+        return secret_shape(value).is_some()
+            || ["password=", "passwd=", "pwd="].iter().any(|key| lower.contains(key));
+    }
+    holds_secret(name, value)
+}
+
+/// A URL or URI of a database, cache, broker or mail server (`DATABASE_URL`, `REDIS_URI`).
+fn is_url_holder(words: &[String]) -> bool {
+    matches!(words.last().map(String::as_str), Some("URL" | "URI"))
+        && URL_HOLDERS.iter().any(|holder| words.iter().any(|w| w == holder))
+}
+
 /// Splits an env name into upper-case words at `_`, `-`, `.`, and camelCase boundaries.
 pub(super) fn words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
@@ -314,7 +335,7 @@ pub fn looks_secret(name: &str) -> bool {
     if last == "DSN" || connection_string {
         return true;
     }
-    if (last == "URL" || last == "URI") && URL_HOLDERS.iter().any(|holder| has(holder)) {
+    if is_url_holder(&words) {
         return true;
     }
     let before_last = words.len().checked_sub(2).map(|i| words[i].as_str());

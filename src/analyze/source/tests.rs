@@ -605,6 +605,30 @@ fn random_values_are_secrets_under_secretish_names_only() {
 }
 
 #[test]
+fn a_given_connection_url_is_a_secret_only_when_it_carries_a_credential() {
+    // An address: wired to the registry, not hidden.
+    for (name, value) in [
+        ("DATABASE_URL", "postgres://db:5432/app"),
+        ("DATABASE_URL", "postgres://app@db:5432/app"),
+        ("REDIS_URL", "redis://cache:6379/0"),
+    ] {
+        assert!(!given_value_holds_secret(name, value), "{name}={value}");
+        // A code's default stands for whatever the deployment gives: by its name.
+        assert!(holds_secret(name, value), "{name}={value}");
+    }
+    for (name, value) in [
+        ("DATABASE_URL", "postgres://app:s3cret@db:5432/app"),
+        ("DATABASE_URL", "postgres://db:5432/app?password=s3cret"),
+        ("REDIS_URL", "redis://:s3cret@cache:6379/0"),
+        // A webhook URL is the credential itself.
+        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/XXXXXXXX"),
+        ("API_TOKEN", "abc"),
+    ] {
+        assert!(given_value_holds_secret(name, value), "{name}={value}");
+    }
+}
+
+#[test]
 fn secret_shapes_masked_in_a_line() {
     let line = format!("app --token ghp_{BODY} --region eu-west-1");
     assert_eq!(

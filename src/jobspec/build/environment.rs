@@ -781,9 +781,8 @@ fn is_kind(service: &analyze::Service, backing: &str) -> bool {
         other => vec![other],
     };
     [&service.image, &service.base_image].into_iter().flatten().any(|image| {
-        let name = analyze::published::without_tag(image);
-        let last = name.rsplit('/').next().unwrap_or(name);
-        kinds.iter().any(|kind| last.contains(kind))
+        let name = analyze::image_name(image);
+        kinds.iter().any(|kind| name.contains(kind))
     })
 }
 

@@ -252,3 +252,52 @@ fn changes_become_the_engines_edits_and_the_file_gets_the_checked_job() {
     let same = apply_changes(&job(), &[change("health_check", "", "/")]);
     assert_eq!(same.map(|p| p.edits), Ok(Vec::new()));
 }
+
+/// What a model without constrained decoding might write, and what the guard says: the
+/// schema sent for this job admits only changes the guard accepts, where the generic one
+/// admits every one of them. The acceptance rate of admitted answers goes from the guard's
+/// share to all of them.
+#[test]
+fn the_schema_for_a_job_admits_only_changes_the_guard_accepts() {
+    let spec = job();
+    let candidates = [
+        change("memory", "", "512"),
+        change("cpu", "", "200"),
+        change("count", "", "2"),
+        change("port", "http", "9090"),
+        change("env", "LOG_LEVEL", "debug"),
+        change("image", "", "ghcr.io/acme/api:1.5"),
+        change("health_check", "", "/healthz"),
+        change("constraint", "${attr.cpu.arch}", "= amd64"),
+        // Each of these the guard refuses.
+        Change { group: "web".into(), ..change("memory", "", "512") },
+        Change { task: "worker".into(), ..change("cpu", "", "200") },
+        change("memory", "", "lots"),
+        change("env", "LOG LEVEL", "debug"),
+        change("image", "", "not an image!"),
+        change("health_check", "", "healthz"),
+        change("constraint", "arch", "= amd64"),
+        change("constraint", "${attr.cpu.arch}", "~ amd64"),
+        change("volume", "", "/data"),
+        // A port label the job does not have: the guard lets it through, the schema names only
+        // the job's own labels.
+        change("port", "grpc", "9090"),
+    ];
+    let generic = change_schema();
+    let enumerated = change_schema_for(&spec);
+    let mut rates = Vec::new();
+    for schema in [&generic, &enumerated] {
+        let admitted: Vec<&Change> = candidates
+            .iter()
+            .filter(|c| {
+                let value = serde_json::to_value(c).unwrap_or_default();
+                crate::llm::schema::validate(schema, &value).is_ok()
+            })
+            .collect();
+        let accepted =
+            admitted.iter().filter(|c| apply_changes(&spec, &[(**c).clone()]).is_ok()).count();
+        rates.push((accepted, admitted.len()));
+    }
+    assert_eq!(rates[0], (9, 17), "the generic schema admits all but the unknown field");
+    assert_eq!(rates[1], (8, 8), "the schema for the job admits only what the guard accepts");
+}

@@ -3,7 +3,7 @@
 //!
 //! A [`Script`] is a list of [`Rule`]s; each request gets the reply of the first rule whose
 //! conditions match (the task, read from `response_format.json_schema.name` or the
-//! `nomad-spec-task:` marker of the system prompt; a substring of the request; whether it asks
+//! `nomad-spec-task:` marker of the system prompt; substrings of the request; whether it asks
 //! for `json_schema`) and that has uses left. Replies can be answers or faults: truncated
 //! JSON, a 429 with `Retry-After`, a stall, a 400, an HTML page. Every request is recorded so
 //! tests can assert what was sent.
@@ -43,8 +43,8 @@ pub enum Reply {
 pub struct Rule {
     /// Only for this task.
     pub task: Option<String>,
-    /// Only when the request body contains this text.
-    pub contains: Option<String>,
+    /// Only when the request body contains every one of these texts.
+    pub contains: Vec<String>,
     /// Only when the request asks (true) or does not ask (false) for `json_schema` output.
     pub json_schema: Option<bool>,
     /// How many requests it answers; `None` for all.
@@ -56,17 +56,23 @@ pub struct Rule {
 impl Rule {
     /// A rule for every request of `task`.
     pub fn task(task: &str, reply: Reply) -> Rule {
-        Rule { task: Some(task.into()), contains: None, json_schema: None, times: None, reply }
+        Rule {
+            task: Some(task.into()),
+            contains: Vec::new(),
+            json_schema: None,
+            times: None,
+            reply,
+        }
     }
 
     /// A rule for every request.
     pub fn any(reply: Reply) -> Rule {
-        Rule { task: None, contains: None, json_schema: None, times: None, reply }
+        Rule { task: None, contains: Vec::new(), json_schema: None, times: None, reply }
     }
 
-    /// Only when the request contains `text`.
+    /// Only when the request contains `text` (and the texts of earlier calls).
     pub fn containing(mut self, text: &str) -> Rule {
-        self.contains = Some(text.into());
+        self.contains.push(text.into());
         self
     }
 
@@ -225,7 +231,7 @@ async fn handle(
         let found = rules.iter_mut().find(|(rule, used)| {
             rule.times.is_none_or(|n| *used < n)
                 && rule.task.as_ref().is_none_or(|t| task.as_ref() == Some(t))
-                && rule.contains.as_ref().is_none_or(|c| text.contains(c.as_str()))
+                && rule.contains.iter().all(|c| text.contains(c.as_str()))
                 && rule.json_schema.is_none_or(|asked| asked == asks_schema)
         });
         match found {

@@ -455,6 +455,12 @@ impl FakeGitHub {
         self.shared.lock().bot()
     }
 
+    /// The bodies of the bot's comments on issue or pull request `number`, oldest first.
+    pub fn bot_comments(&self, number: u64) -> Vec<String> {
+        let bot = self.bot_login();
+        self.comments(number).into_iter().filter(|c| c.author == bot).map(|c| c.body).collect()
+    }
+
     /// Installs a GitHub App on the repository: its id, its slug (the bot comments as
     /// `<slug>[bot]` when the fake's `bot_login` says so), its private key (PEM; the fake keeps
     /// only the public half) and the installation's id.
