@@ -403,7 +403,7 @@ impl Workspace {
 /// never forced, so it lands only while the remote ref still points at that version (libgit2
 /// refuses to push over a commit it has not fetched, and the remote checks the old value it was
 /// told). Losing comes back as [`PushOutcome::NonFastForward`]: fetch again, merge, retry.
-/// Only the ref's last commit is fetched. Every call blocks on the network or the disk.
+/// Every call blocks on the network or the disk.
 pub struct FileOnRef {
     /// A bare repository holding what was fetched and the commits made.
     dir: tempfile::TempDir,
@@ -454,9 +454,11 @@ impl FileOnRef {
         if let Ok(mut stale) = repo.find_reference(FETCHED_REF) {
             stale.delete().with_context(|| format!("cannot drop the stale {FETCHED_REF}"))?;
         }
-        let depth = if shallow_capable(&self.remote.url) { 1 } else { 0 };
+        // The whole history of the ref, not its last commit: libgit2 cannot push a commit on
+        // a shallow one whose own parent it lacks ("object not found"), which every version
+        // after the second is. The versions are one small file each, stored as deltas.
         let refspecs = [format!("+{}:{FETCHED_REF}", self.git_ref)];
-        fetch_from(&repo, &self.remote, &refspecs, &self.git_ref, depth)?;
+        fetch_from(&repo, &self.remote, &refspecs, &self.git_ref, 0)?;
         let Ok(id) = repo.refname_to_id(FETCHED_REF) else { return Ok(None) };
         let commit = repo
             .find_commit(id)
