@@ -88,6 +88,8 @@ struct Run<'a> {
     halted: bool,
     /// Memory, when it is on: pushed back when the run ends.
     memory: Option<super::remembering::PrMemory>,
+    /// What the status comment says about memory itself (it could not be read or pushed).
+    memory_note: Option<String>,
     report: RunReport,
 }
 
@@ -169,12 +171,14 @@ pub async fn run(
     }
     // What earlier runs of this repository learned, on its memory ref (issue 14).
     let identity = super::commit_identity(bot);
+    // A fork's run reads memory but never pushes it: its token may not, and nothing it does
+    // is deployed.
     let memory = super::remembering::open(
         settings,
         &remote,
         &identity,
-        &repository.full_name,
-        number,
+        (&repository.full_name, number),
+        merged || !pr.from_fork,
         runner,
     )
     .await;
@@ -335,6 +339,7 @@ pub async fn run(
         rollback_note: None,
         halted: false,
         memory,
+        memory_note: None,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
     run.report.spec_path = Some(run.spec_path.clone());
@@ -352,14 +357,19 @@ pub async fn run(
             run.cannot_generate(&err).await?;
         }
     }
+    // Memory is pushed before the status comment is written, so that a push that failed is
+    // said there; only answers this run took are learned.
+    if let Some(memory) = run.memory.take() {
+        let answers = &run.checkpoint.answers;
+        let taken = (*answers != loaded.answers).then_some(answers);
+        run.memory_note = memory.finish(taken, &run.prepared.analysis, runner).await;
+        run.status_dirty |= run.memory_note.is_some();
+    }
     if run.checkpoint != loaded {
         run.status_dirty = true;
     }
     run.save().await?;
     run.finish_deployment().await;
-    if let Some(memory) = run.memory.take() {
-        memory.finish(&run.checkpoint.answers, &run.prepared.analysis, runner).await;
-    }
     if !caused_by_bot {
         super::failure::mark_solved(forge, number, &comments, &bot_login, runner).await;
     }
@@ -1042,6 +1052,7 @@ impl Run<'_> {
             decisions,
             proposed_file: self.proposed_file.as_deref(),
             diagram: diagram.as_deref(),
+            notes: self.memory_note.as_slice(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,

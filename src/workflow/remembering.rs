@@ -6,7 +6,14 @@
 //! The same functions as the command line's: answers memory gives go through
 //! `generation::Prepared::with_memory`, a remembered fix through `nomad::deploy`'s, episodes
 //! through `memory::store::record`. Memory that is off (`NOMAD_SPEC_MEMORY=off`) is `None`;
-//! memory that cannot be read is a note in the run's log and the run goes on without it.
+//! memory that cannot be read or pushed is one note (in the log and on the status comment) and
+//! the run goes on without it.
+//!
+//! A run pushes only what it learned: a run that deployed nothing and took no new answer (a
+//! command with nothing to do, a refused commenter, a replay) pushes no commit, and a fork's
+//! run, whose token may not push, only reads. A failure whose fix went to a pull request of
+//! its own is not deployed in this run, so its episode is dropped rather than kept with an
+//! outcome nobody saw.
 
 use std::sync::Arc;
 
@@ -30,16 +37,22 @@ pub struct PrMemory {
     /// A failed attempt whose fix is being tried: its episode is kept once the next attempt
     /// says how the fix ended.
     pending: Option<DeployReport>,
+    /// What the person should know about memory itself (it could not be read), for the status
+    /// comment.
+    note: Option<String>,
+    /// Whether this run may push (not a fork's).
+    writes: bool,
 }
 
 /// Opens the memory ref of `remote` for change request `number` of `full_name`; `None` when
-/// memory is off. What went wrong reading it is logged, never an error.
+/// memory is off. What went wrong reading it is logged, never an error. `writes` is false for
+/// a run that must never push (a fork's).
 pub async fn open(
     settings: &Settings,
     remote: &GitRemote,
     identity: &Identity,
-    full_name: &str,
-    number: u64,
+    (full_name, number): (&str, u64),
+    writes: bool,
     runner: &Runner,
 ) -> Option<PrMemory> {
     let memory_settings = match settings.memory() {
@@ -61,7 +74,8 @@ pub async fn open(
             return None;
         }
     };
-    if let Some(note) = &opened.note {
+    let note = opened.note.clone();
+    if let Some(note) = &note {
         runner.log(&format!("note: {note}"));
     }
     let run = Run {
@@ -73,7 +87,7 @@ pub async fn open(
         run: format!("{full_name}#{number}"),
         stacks: Default::default(),
     };
-    Some(PrMemory { opened, run, pending: None })
+    Some(PrMemory { opened, run, pending: None, note, writes })
 }
 
 impl PrMemory {
@@ -130,15 +144,38 @@ impl PrMemory {
         attempts.attempts.clear();
     }
 
-    /// Keeps the answers people gave on the change request and pushes the memory to its ref
-    /// (merged with any run that pushed meanwhile).
-    pub async fn finish(mut self, answers: &Answers, analysis: &Analysis, runner: &Runner) {
-        learn_answers(&mut self.opened.memory, answers, analysis, &self.run);
-        let opened = self.opened;
-        match tokio::task::spawn_blocking(move || opened.save()).await {
-            Ok(None) => {}
-            Ok(Some(note)) => runner.log(&format!("note: {note}")),
-            Err(err) => runner.log(&format!("note: memory was not saved: {err}")),
+    /// Keeps the answers people gave in this run (`None` when it took no new answer) and
+    /// pushes the memory to its ref (merged with any run that pushed meanwhile); a run that
+    /// learned nothing pushes nothing. Returns the one note about memory for the status
+    /// comment: it could not be read, or not be pushed.
+    pub async fn finish(
+        mut self,
+        answers: Option<&Answers>,
+        analysis: &Analysis,
+        runner: &Runner,
+    ) -> Option<String> {
+        if let Some(dropped) = self.pending.take() {
+            let failures = dropped.attempts.len();
+            runner.log(&format!(
+                "memory: {failures} failed attempt(s) of job {} not remembered: its fix was not \
+                 deployed in this run (it went to a pull request, or the loop stopped)",
+                dropped.job
+            ));
         }
+        if let Some(answers) = answers {
+            learn_answers(&mut self.opened.memory, answers, analysis, &self.run);
+        }
+        if !self.writes {
+            return self.note;
+        }
+        let opened = self.opened;
+        let saved = match tokio::task::spawn_blocking(move || opened.save()).await {
+            Ok(saved) => saved,
+            Err(err) => Some(format!("memory was not saved: {err}")),
+        };
+        if let Some(note) = &saved {
+            runner.log(&format!("note: {note}"));
+        }
+        self.note.or(saved)
     }
 }
