@@ -55,6 +55,9 @@ pub struct Prepared {
     secret_paths: Option<SecretListing>,
     /// What the cluster added and what was skipped, for the person (stderr, the run's log).
     pub notes: Vec<String>,
+    /// Memory whose answers every build takes under a person's (the bot's; the command line
+    /// asks [`Prepared::remembered`] itself), with the cluster it files entries under.
+    memory: Option<(std::sync::Arc<Memory>, String)>,
 }
 
 /// Asks the cluster for what a generation of `analysis` needs, all at once and within the
@@ -107,7 +110,7 @@ pub async fn prepare(
             None
         }
     };
-    Prepared { analysis, config, repository, secret_paths, notes }
+    Prepared { analysis, config, repository, secret_paths, notes, memory: None }
 }
 
 impl Prepared {
@@ -127,10 +130,30 @@ impl Prepared {
         (answers, notes)
     }
 
-    /// The jobs `given` builds, with the suggested answers under it.
+    /// Every build takes memory's answers under a person's, each a decision citing its
+    /// reason, and the questions memory answered stay asked with memory's default.
+    pub fn with_memory(&mut self, memory: std::sync::Arc<Memory>, cluster: &str) {
+        self.memory = Some((memory, cluster.to_string()));
+    }
+
+    /// The jobs `given` builds, with the suggested answers (and memory's, when
+    /// [`Prepared::with_memory`] gave it) under it.
     pub fn build(&self, given: &Answers) -> Result<Generated, BuildError> {
-        let (answers, _) = self.answers(given);
-        build::build(&self.analysis, &answers, &self.config, &self.repository)
+        let Some((memory, cluster)) = &self.memory else {
+            let (answers, _) = self.answers(given);
+            return build::build(&self.analysis, &answers, &self.config, &self.repository);
+        };
+        let (remembered, questions) = self.remembered(memory, cluster, given);
+        let mut with_memory = given.clone();
+        // An answer the grammar refuses is left out, and its question stays open.
+        let remembered: Vec<Remembered> = remembered
+            .into_iter()
+            .filter(|item| learn::apply(std::slice::from_ref(item), &mut with_memory).is_empty())
+            .collect();
+        let (answers, _) = self.answers(&with_memory);
+        let mut generated = build::build(&self.analysis, &answers, &self.config, &self.repository)?;
+        record_remembered(&mut generated, &remembered, &questions);
+        Ok(generated)
     }
 
     /// The job files of `generated`, rendered with this repository's conventions and header.
@@ -196,6 +219,13 @@ impl Prepared {
     /// The preparation without the cluster (`ci --dry-run`, which calls nothing): the
     /// repository's own configuration and no suggestions.
     pub fn offline(analysis: Analysis, config: Config, repository: String) -> Prepared {
-        Prepared { analysis, config, repository, secret_paths: None, notes: Vec::new() }
+        Prepared {
+            analysis,
+            config,
+            repository,
+            secret_paths: None,
+            notes: Vec::new(),
+            memory: None,
+        }
     }
 }

@@ -320,48 +320,7 @@ impl Workspace {
         let refname = branch_ref(branch)?;
         let repo = self.open()?;
         let head = head_commit(&repo)?.id().to_string();
-        let mut origin = repo.find_remote("origin").context("the workspace has no origin")?;
-        let session = Session::default();
-        let push_options: Vec<&str> = self.remote.push_options.iter().map(String::as_str).collect();
-        let mut options = PushOptions::new();
-        options.remote_callbacks(session.callbacks(&self.remote));
-        options.remote_push_options(&push_options);
-        options.proxy_options(proxy());
-        // No `+`: a push that is not a fast-forward fails instead of rewriting history.
-        let result = origin.push(&[format!("HEAD:{refname}")], Some(&mut options));
-        drop(options);
-        match result {
-            Ok(()) => {}
-            Err(err) if err.code() == ErrorCode::NotFastForward => {
-                return Ok(PushOutcome::NonFastForward)
-            }
-            Err(err) => {
-                return Err(self.network_error(
-                    &session,
-                    &err,
-                    &format!("cannot push to {refname} of {}", self.remote.url),
-                ))
-            }
-        }
-        let status = session
-            .ref_updates
-            .borrow()
-            .iter()
-            .find(|(name, _)| *name == refname)
-            .and_then(|(_, status)| status.clone());
-        Ok(match status {
-            None => PushOutcome::Pushed { commit: head },
-            Some(status) => {
-                let remote_text = session.remote_text.borrow();
-                let outcome = rejection(&refname, &status, &remote_text);
-                match outcome {
-                    PushOutcome::Rejected { message, protected } => {
-                        PushOutcome::Rejected { message: self.scrub(&message), protected }
-                    }
-                    other => other,
-                }
-            }
-        })
+        push_to(&repo, &self.remote, "HEAD", &refname, head)
     }
 
     /// Fetches `refs/heads/<branch>` and resets the checkout to it (dropping local commits);
@@ -415,24 +374,7 @@ impl Workspace {
         what: &str,
         depth: i32,
     ) -> anyhow::Result<()> {
-        let mut origin = repo.find_remote("origin").context("the workspace has no origin")?;
-        let session = Session::default();
-        let mut options = FetchOptions::new();
-        options
-            .remote_callbacks(session.callbacks(&self.remote))
-            .download_tags(AutotagOption::None)
-            .update_fetchhead(false)
-            .proxy_options(proxy())
-            .depth(depth);
-        let result = origin.fetch(refspecs, Some(&mut options), None);
-        drop(options);
-        result.map_err(|err| {
-            self.network_error(
-                &session,
-                &err,
-                &format!("cannot fetch {what} from {}", self.remote.url),
-            )
-        })
+        fetch_from(repo, &self.remote, refspecs, what, depth)
     }
 
     /// Makes the checkout exactly `commit`'s tree, with a detached head on it.
@@ -447,23 +389,240 @@ impl Workspace {
         repo.set_head_detached(commit).with_context(|| format!("cannot move the head to {commit}"))
     }
 
-    /// A failed network operation in words: a refused token says so (and nothing else about
-    /// the token); anything else keeps libgit2's message, scrubbed.
-    fn network_error(&self, session: &Session, err: &git2::Error, doing: &str) -> anyhow::Error {
-        if session.credentials_refused() {
-            anyhow!(
-                "authentication failed for {}: the server refused the token of user `{}`",
-                self.remote.url,
-                self.remote.username
-            )
-        } else {
-            anyhow!("{doing}: {}", self.scrub(err.message()))
-        }
-    }
-
     /// `text` without the token.
     fn scrub(&self, text: &str) -> String {
         self.remote.token.redact(text)
+    }
+}
+
+/// A file kept on a ref of its own (`refs/nomad-spec/memory`), on no branch: the ref points at
+/// a commit whose tree holds that file alone, each version's parent the one it replaced. The
+/// bot keeps memory there in CI, where nothing else survives between runs.
+///
+/// A push is compare-and-swap: the new commit's parent is the version fetched, and the push is
+/// never forced, so it lands only while the remote ref still points at that version (libgit2
+/// refuses to push over a commit it has not fetched, and the remote checks the old value it was
+/// told). Losing comes back as [`PushOutcome::NonFastForward`]: fetch again, merge, retry.
+/// Every call blocks on the network or the disk.
+pub struct FileOnRef {
+    /// A bare repository holding what was fetched and the commits made.
+    dir: tempfile::TempDir,
+    remote: GitRemote,
+    git_ref: String,
+    path: String,
+}
+
+/// One version of a [`FileOnRef`]: the commit the ref pointed at and the file's bytes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    pub commit: String,
+    /// `None` when that commit holds no such file.
+    pub content: Option<Vec<u8>>,
+}
+
+/// Where a [`FileOnRef`] keeps the version it fetched, and what it pushes.
+const FETCHED_REF: &str = "refs/remotes/origin/nomad-spec-file";
+const OUTGOING_REF: &str = "refs/nomad-spec/outgoing";
+
+impl FileOnRef {
+    /// `path` on `git_ref` (a full ref, `refs/...`) of `remote`; nothing is fetched yet.
+    pub fn new(remote: &GitRemote, git_ref: &str, path: &str) -> anyhow::Result<FileOnRef> {
+        if !git_ref.starts_with("refs/") || !git2::Reference::is_valid_name(git_ref) {
+            bail!("`{git_ref}` is not a full git ref (refs/...)");
+        }
+        let path = checkout_path(path)?;
+        let dir = tempfile::Builder::new()
+            .prefix("nomad-spec-ref-")
+            .tempdir()
+            .context("cannot create a temporary directory for the ref")?;
+        let repo = Repository::init_bare(dir.path())
+            .with_context(|| format!("cannot create a repository in {}", dir.path().display()))?;
+        repo.remote("origin", &remote.url).map_err(|err| {
+            anyhow!(
+                "{} is not a usable git remote: {}",
+                remote.url,
+                remote.token.redact(err.message())
+            )
+        })?;
+        Ok(FileOnRef { dir, remote: remote.clone(), git_ref: git_ref.to_string(), path })
+    }
+
+    /// The ref's current version on the remote; `None` when the remote has no such ref.
+    pub fn fetch(&self) -> anyhow::Result<Option<FileVersion>> {
+        let repo = self.open()?;
+        // A version fetched before must not pass for the ref when the remote has lost it.
+        if let Ok(mut stale) = repo.find_reference(FETCHED_REF) {
+            stale.delete().with_context(|| format!("cannot drop the stale {FETCHED_REF}"))?;
+        }
+        // The whole history of the ref, not its last commit: libgit2 cannot push a commit on
+        // a shallow one whose own parent it lacks ("object not found"), which every version
+        // after the second is. The versions are one small file each, stored as deltas.
+        let refspecs = [format!("+{}:{FETCHED_REF}", self.git_ref)];
+        fetch_from(&repo, &self.remote, &refspecs, &self.git_ref, 0)?;
+        let Ok(id) = repo.refname_to_id(FETCHED_REF) else { return Ok(None) };
+        let commit = repo
+            .find_commit(id)
+            .with_context(|| format!("{} of {} is not a commit", self.git_ref, self.remote.url))?;
+        let content = match entry_at(&commit, &self.path)? {
+            None => None,
+            Some((blob, _)) => Some(
+                repo.find_blob(blob)
+                    .with_context(|| format!("{} of {} is no file", self.path, self.git_ref))?
+                    .content()
+                    .to_vec(),
+            ),
+        };
+        Ok(Some(FileVersion { commit: id.to_string(), content }))
+    }
+
+    /// Commits `content` as the file's new version on `parent` (the version fetched last, or
+    /// `None` when the ref did not exist) and pushes it to the ref, unless the ref moved.
+    pub fn push(
+        &self,
+        parent: Option<&str>,
+        content: &[u8],
+        message: &str,
+        identity: &Identity,
+    ) -> anyhow::Result<PushOutcome> {
+        let repo = self.open()?;
+        let blob = repo.blob(content).context("cannot store the file's new version")?;
+        let mut tree = repo.treebuilder(None).context("cannot build a tree")?;
+        let (folders, name) = match self.path.rsplit_once('/') {
+            Some((folders, name)) => (Some(folders), name),
+            None => (None, self.path.as_str()),
+        };
+        tree.insert(name, blob, git2::FileMode::Blob.into())
+            .with_context(|| format!("cannot put {} in a tree", self.path))?;
+        let mut tree_id = tree.write().context("cannot write a tree")?;
+        for folder in folders.map(|f| f.rsplit('/').collect::<Vec<_>>()).unwrap_or_default() {
+            let mut outer = repo.treebuilder(None).context("cannot build a tree")?;
+            outer
+                .insert(folder, tree_id, git2::FileMode::Tree.into())
+                .with_context(|| format!("cannot put {folder} in a tree"))?;
+            tree_id = outer.write().context("cannot write a tree")?;
+        }
+        let tree = repo.find_tree(tree_id).context("cannot read the tree to commit")?;
+        let parents = match parent {
+            None => Vec::new(),
+            Some(parent) => {
+                let id = git2::Oid::from_str(parent)
+                    .with_context(|| format!("`{parent}` is not a commit id"))?;
+                vec![repo.find_commit(id).with_context(|| format!("{parent} was not fetched"))?]
+            }
+        };
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        let signature =
+            git2::Signature::now(&identity.name, &identity.email).with_context(|| {
+                format!("`{} <{}>` cannot sign a commit", identity.name, identity.email)
+            })?;
+        let commit = repo
+            .commit(None, &signature, &signature, message, &tree, &parents)
+            .with_context(|| format!("cannot commit {}", self.path))?;
+        repo.reference(OUTGOING_REF, commit, true, "nomad-spec: the version to push")
+            .context("cannot point a ref at the version to push")?;
+        push_to(&repo, &self.remote, OUTGOING_REF, &self.git_ref, commit.to_string())
+    }
+
+    fn open(&self) -> anyhow::Result<Repository> {
+        Repository::open_bare(self.dir.path())
+            .with_context(|| format!("cannot open the repository in {}", self.dir.path().display()))
+    }
+}
+
+/// Fetches `refspecs` from `repo`'s origin with `depth` commits of history (0: all); `what`
+/// names the ref in errors.
+fn fetch_from(
+    repo: &Repository,
+    remote: &GitRemote,
+    refspecs: &[String],
+    what: &str,
+    depth: i32,
+) -> anyhow::Result<()> {
+    let mut origin = repo.find_remote("origin").context("the repository has no origin")?;
+    let session = Session::default();
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(session.callbacks(remote))
+        .download_tags(AutotagOption::None)
+        .update_fetchhead(false)
+        .proxy_options(proxy())
+        .depth(depth);
+    let result = origin.fetch(refspecs, Some(&mut options), None);
+    drop(options);
+    result.map_err(|err| {
+        network_error(remote, &session, &err, &format!("cannot fetch {what} from {}", remote.url))
+    })
+}
+
+/// Pushes `local` (a ref or `HEAD` of `repo`, at `commit`) to `refname` on origin, never
+/// forced, with the remote's push options.
+fn push_to(
+    repo: &Repository,
+    remote: &GitRemote,
+    local: &str,
+    refname: &str,
+    commit: String,
+) -> anyhow::Result<PushOutcome> {
+    let mut origin = repo.find_remote("origin").context("the repository has no origin")?;
+    let session = Session::default();
+    let push_options: Vec<&str> = remote.push_options.iter().map(String::as_str).collect();
+    let mut options = PushOptions::new();
+    options.remote_callbacks(session.callbacks(remote));
+    options.remote_push_options(&push_options);
+    options.proxy_options(proxy());
+    // No `+`: a push that is not a fast-forward fails instead of rewriting history.
+    let result = origin.push(&[format!("{local}:{refname}")], Some(&mut options));
+    drop(options);
+    match result {
+        Ok(()) => {}
+        Err(err) if err.code() == ErrorCode::NotFastForward => {
+            return Ok(PushOutcome::NonFastForward)
+        }
+        Err(err) => {
+            return Err(network_error(
+                remote,
+                &session,
+                &err,
+                &format!("cannot push to {refname} of {}", remote.url),
+            ))
+        }
+    }
+    let status = session
+        .ref_updates
+        .borrow()
+        .iter()
+        .find(|(name, _)| *name == refname)
+        .and_then(|(_, status)| status.clone());
+    Ok(match status {
+        None => PushOutcome::Pushed { commit },
+        Some(status) => {
+            let remote_text = session.remote_text.borrow();
+            match rejection(refname, &status, &remote_text) {
+                PushOutcome::Rejected { message, protected } => {
+                    PushOutcome::Rejected { message: remote.token.redact(&message), protected }
+                }
+                other => other,
+            }
+        }
+    })
+}
+
+/// A failed network operation in words: a refused token says so (and nothing else about the
+/// token); anything else keeps libgit2's message, scrubbed.
+fn network_error(
+    remote: &GitRemote,
+    session: &Session,
+    err: &git2::Error,
+    doing: &str,
+) -> anyhow::Error {
+    if session.credentials_refused() {
+        anyhow!(
+            "authentication failed for {}: the server refused the token of user `{}`",
+            remote.url,
+            remote.username
+        )
+    } else {
+        anyhow!("{doing}: {}", remote.token.redact(err.message()))
     }
 }
 

@@ -74,6 +74,9 @@ pub struct StatusInput<'a> {
     pub proposed_file: Option<&'a str>,
     /// The app as generated, drawn as a Mermaid flowchart ([`diagram::mermaid`]).
     pub diagram: Option<&'a str>,
+    /// What this run could not do that the person should know and that is no check (memory
+    /// that could not be read or pushed).
+    pub notes: &'a [String],
 }
 
 /// The whole status comment.
@@ -118,6 +121,11 @@ pub fn render(input: &StatusInput<'_>) -> String {
     }
     if !input.decisions.is_empty() {
         parts.push(Part::collapsed("Why these choices", decisions(input.decisions)));
+    }
+    if !input.notes.is_empty() {
+        let notes: String =
+            input.notes.iter().map(|note| format!("- {}\n", escape(note))).collect();
+        parts.push(Part::open("Notes", notes));
     }
     let help = if conversing {
         format!(

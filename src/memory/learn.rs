@@ -168,9 +168,16 @@ pub fn remembered_answers(
             continue;
         }
         let Some(stack) = stack_of(service) else { continue };
+        // What the job would get without memory: the question's default when it is asked
+        // (a service class of the conventions may set less than the analysis suggests).
+        let proposed = questions
+            .iter()
+            .find(|q| q.key == key)
+            .and_then(|q| q.default.trim().parse::<u32>().ok())
+            .unwrap_or(service.resources.memory);
         let found = preferred(memory, &format!("memory@{stack}"), cluster)
             .map(|(preference, reason)| (preference.value.clone(), reason))
-            .or_else(|| taught_memory(memory, &stack, service.resources.memory));
+            .or_else(|| taught_memory(memory, &stack, proposed));
         if let Some((value, reason)) = found {
             remembered.push(Remembered { key, value, reason });
         }
@@ -270,7 +277,7 @@ fn taught_memory(memory: &Memory, stack: &str, suggested: u32) -> Option<(String
     let Some(Lesson::Memory { memory_mb }) = episode.fix else { return None };
     let reason = format!(
         "remembered: an out-of-memory on a {stack} service in {} was fixed with {memory_mb} MB on \
-         {} and then healthy (memory episode {}); the analysis suggested {suggested} MB",
+         {} and then healthy (memory episode {}); {suggested} MB was proposed",
         episode.context.repository, episode.context.date, episode.id
     );
     Some((memory_mb.to_string(), reason))

@@ -15,6 +15,7 @@
 //! `/v1/embeddings` endpoint when a model is configured. Turning a deploy into episodes (with
 //! the same redaction as LLM requests) is [`record`]'s.
 
+pub mod git_ref;
 pub mod record;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ const MAX_FILE_BYTES: u64 = 1 << 30;
 pub enum Store {
     /// One JSON file on this machine.
     File(PathBuf),
+    /// That file on a git ref of the repository (the bot's in CI).
+    GitRef(git_ref::OnRef),
 }
 
 /// A memory opened for a run, with where it goes back and what the person should know.
@@ -106,6 +109,9 @@ impl Opened {
         match &self.store {
             None => None,
             Some(Store::File(path)) => save_file(path, &self.memory)
+                .err()
+                .map(|err| format!("memory was not saved: {err:#}")),
+            Some(Store::GitRef(on_ref)) => git_ref::save(on_ref, &self.memory)
                 .err()
                 .map(|err| format!("memory was not saved: {err:#}")),
         }

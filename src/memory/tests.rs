@@ -197,6 +197,29 @@ fn a_stack_gets_the_memory_an_out_of_memory_fix_taught_it() {
 }
 
 #[test]
+fn a_fix_counts_against_the_memory_the_job_would_get_not_the_analysis_guess() {
+    // The analysis suggests 1024 MB for Spring, but the conventions' class gives 512 MB (the
+    // question's default): the 1024 MB that fixed the same stack is more than the job gets.
+    let mut memory = Memory::new();
+    memory.add_episode(episode(
+        "acme/shop",
+        "java/spring-boot",
+        Some(Lesson::Memory { memory_mb: 1024 }),
+        Outcome::Healthy,
+    ));
+    let mut billing = spring("billing");
+    billing.resources.memory = 1024;
+    let analysis = analysis(vec![billing]);
+    let none = Answers::default();
+    assert!(remembered_answers(&memory, &analysis, &[], &none, "prod").is_empty());
+    let questions = [question("memory.billing", "512")];
+    let found = remembered_answers(&memory, &analysis, &questions, &none, "prod");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].key.as_str(), found[0].value.as_str()), ("memory.billing", "1024"));
+    assert!(found[0].reason.ends_with("; 512 MB was proposed"), "{}", found[0].reason);
+}
+
+#[test]
 fn the_fix_tried_first_is_one_that_made_the_same_failure_healthy() {
     let mut memory = Memory::new();
     let failed = episode(

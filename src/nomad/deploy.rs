@@ -361,7 +361,7 @@ pub async fn propose_next_fix(
 
 /// The fix memory remembers for this failure, when an episode's fix carries over to this job
 /// (`fix::remembered_fix`); `None` otherwise, and the rules decide.
-fn remembered_next_fix(failure: &Failure, job: &Value, options: &DeployOptions) -> Option<Fix> {
+pub fn remembered_next_fix(failure: &Failure, job: &Value, options: &DeployOptions) -> Option<Fix> {
     let memory = options.memory.as_deref()?;
     let diagnosis = &failure.diagnosis;
     let query = FailureQuery {

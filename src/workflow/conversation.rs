@@ -86,6 +86,10 @@ struct Run<'a> {
     rollback_note: Option<String>,
     /// Nothing more of the current batch is done (the answers do not build a job).
     halted: bool,
+    /// Memory, when it is on: pushed back when the run ends.
+    memory: Option<super::remembering::PrMemory>,
+    /// What the status comment says about memory itself (it could not be read or pushed).
+    memory_note: Option<String>,
     report: RunReport,
 }
 
@@ -159,17 +163,32 @@ pub async fn run(
     } else {
         images::none(forge.kind(), registry, &repository.default_branch)
     };
-    let prepared = crate::generation::prepare(analysis, config, repository_name, settings)
+    let mut prepared = crate::generation::prepare(analysis, config, repository_name, settings)
         .instrument(telemetry::stage("prepare"))
         .await;
     for note in &prepared.notes {
         runner.log(&format!("note: {note}"));
     }
+    // What earlier runs of this repository learned, on its memory ref (issue 14).
+    let identity = super::commit_identity(bot);
+    // A fork's run reads memory but never pushes it: its token may not, and nothing it does
+    // is deployed.
+    let memory = super::remembering::open(
+        settings,
+        &remote,
+        &identity,
+        (&repository.full_name, number),
+        merged || !pr.from_fork,
+        runner,
+    )
+    .await;
+    if let Some(memory) = &memory {
+        prepared.with_memory(memory.memory(), memory.cluster());
+    }
 
     // The questions for this head, with no answers given, so numbers stay stable.
     let (questions, spec_path, _) = prepared.questions_and_path();
     let spec_file_hash = read_in(workspace.path(), &spec_path).map(|t| sha256_hex(t.as_bytes()));
-    let identity = super::commit_identity(bot);
     let facts = BranchFacts {
         spec_path: spec_file_hash.as_ref().map(|_| spec_path.clone()),
         spec_hash: spec_file_hash.clone(),
@@ -319,6 +338,8 @@ pub async fn run(
         fix_pull_request: None,
         rollback_note: None,
         halted: false,
+        memory,
+        memory_note: None,
         report: RunReport::new(format!("{} on change request #{number}", event.kind())),
     };
     run.report.spec_path = Some(run.spec_path.clone());
@@ -335,6 +356,14 @@ pub async fn run(
         if let Err(err) = run.build_jobs() {
             run.cannot_generate(&err).await?;
         }
+    }
+    // Memory is pushed before the status comment is written, so that a push that failed is
+    // said there; only answers this run took are learned.
+    if let Some(memory) = run.memory.take() {
+        let answers = &run.checkpoint.answers;
+        let taken = (*answers != loaded.answers).then_some(answers);
+        run.memory_note = memory.finish(taken, &run.prepared.analysis, runner).await;
+        run.status_dirty |= run.memory_note.is_some();
     }
     if run.checkpoint != loaded {
         run.status_dirty = true;
@@ -907,7 +936,8 @@ impl Run<'_> {
             for other in self.other_job_files(&path) {
                 self.runner.group(&format!("deploy {other}"));
                 let full = self.workspace.path().join(&other);
-                let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
+                let attempt =
+                    deploying::attempt(&full, self.settings, self.runner, &policy, None).await;
                 self.runner.end_group(&format!("deploy {other}"));
                 if let DeployAttempt::Failed { diagnosis, .. } = attempt {
                     return Ok(Event::DeployFinished {
@@ -923,7 +953,8 @@ impl Run<'_> {
         }
         self.runner.group(&format!("deploy {path}"));
         let full = self.workspace.path().join(&path);
-        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy).await;
+        let memory = self.memory.as_mut().map(|memory| (memory, &self.prepared.analysis));
+        let attempt = deploying::attempt(&full, self.settings, self.runner, &policy, memory).await;
         self.runner.end_group(&format!("deploy {path}"));
         let healthy = matches!(attempt, DeployAttempt::Healthy { .. });
         telemetry::score(
@@ -1021,6 +1052,7 @@ impl Run<'_> {
             decisions,
             proposed_file: self.proposed_file.as_deref(),
             diagram: diagram.as_deref(),
+            notes: self.memory_note.as_slice(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,

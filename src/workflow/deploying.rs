@@ -12,9 +12,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::remembering::PrMemory;
 use super::Runner;
+use crate::analyze::Analysis;
 use crate::jobspec::parse::ParseOptions;
-use crate::nomad::deploy::{deploy, propose_next_fix, DeployOptions, GiveUp, Outcome};
+use crate::nomad::deploy::{
+    deploy, propose_next_fix, remembered_next_fix, DeployOptions, GiveUp, Outcome,
+};
 use crate::nomad::fix::{Fix, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
@@ -48,10 +52,11 @@ pub async fn attempt(
     settings: &Settings,
     runner: &Runner,
     policy: &FixPolicy,
+    memory: Option<(&mut PrMemory, &Analysis)>,
 ) -> DeployAttempt {
     let span = crate::telemetry::stage("deploy");
     async {
-        let attempt = attempt_untraced(path, settings, runner, policy).await;
+        let attempt = attempt_untraced(path, settings, runner, policy, memory).await;
         trace_attempt(&attempt);
         attempt
     }
@@ -86,6 +91,7 @@ async fn attempt_untraced(
     settings: &Settings,
     runner: &Runner,
     policy: &FixPolicy,
+    mut memory: Option<(&mut PrMemory, &Analysis)>,
 ) -> DeployAttempt {
     let failed = |job: Option<String>, diagnosis: String| DeployAttempt::Failed {
         job,
@@ -105,13 +111,26 @@ async fn attempt_untraced(
         Err(err) => return failed(None, format!("{err:#}")),
     };
     let id = job.get("ID").and_then(Value::as_str).map(str::to_string);
-    let options = DeployOptions { fix: false, on_give_up: GiveUp::Leave, ..Default::default() };
+    let options = DeployOptions {
+        fix: false,
+        on_give_up: GiveUp::Leave,
+        policy: policy.clone(),
+        memory: memory.as_ref().map(|(memory, _)| memory.memory()),
+        stacks: memory
+            .as_ref()
+            .map(|(_, analysis)| PrMemory::stacks_of(analysis, &job))
+            .unwrap_or_default(),
+        ..Default::default()
+    };
     let mut progress = |line: &str| runner.log(line);
     let report = match deploy(&client, job.clone(), None, &options, &mut progress).await {
         Ok(report) => report,
         Err(err) => return failed(id, err.to_string()),
     };
     if report.outcome == Outcome::Healthy {
+        if let Some((memory, analysis)) = memory.as_mut() {
+            memory.record(&report, &job, None, analysis, runner).await;
+        }
         return DeployAttempt::Healthy { job: report.job };
     }
     let last = report.attempts.last().map(|a| &a.verdict);
@@ -119,18 +138,27 @@ async fn attempt_untraced(
         Some(Verdict::Failed(failure)) => {
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
-            let llm = super::llm_client(settings, runner);
-            let next = propose_next_fix(failure, &job, policy, llm.as_ref()).await;
-            for note in &next.llm_notes {
-                runner.log(&format!("llm: {note}"));
+            // A fix that worked for the same failure before comes first (and says so).
+            if let Some(fix) = remembered_next_fix(failure, &job, &options) {
+                runner.log(&format!("memory: {}", fix.explanation));
+                (failure.diagnosis.explanation.clone(), Some(Box::new(fix)))
+            } else {
+                let llm = super::llm_client(settings, runner);
+                let next = propose_next_fix(failure, &job, policy, llm.as_ref()).await;
+                for note in &next.llm_notes {
+                    runner.log(&format!("llm: {note}"));
+                }
+                (failure.diagnosis.explanation.clone(), next.fix.ok().map(Box::new))
             }
-            (failure.diagnosis.explanation.clone(), next.fix.ok().map(Box::new))
         }
         Some(Verdict::TimedOut { state, .. }) => {
             (format!("not healthy by the deadline: {state}"), None)
         }
         _ => (report.gave_up.clone().unwrap_or_else(|| "the deploy failed".into()), None),
     };
+    if let Some((memory, analysis)) = memory.as_mut() {
+        memory.record(&report, &job, fix.as_deref(), analysis, runner).await;
+    }
     DeployAttempt::Failed { job: Some(report.job), diagnosis, fix }
 }
 

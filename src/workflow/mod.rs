@@ -29,6 +29,7 @@ pub mod image_workflow;
 pub mod images;
 pub mod push;
 pub mod registry;
+pub mod remembering;
 pub mod runner;
 
 use std::collections::BTreeMap;

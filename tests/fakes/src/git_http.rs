@@ -97,6 +97,33 @@ async fn run_backend(
     parse_cgi(&output.stdout)
 }
 
+/// The refs a `git-receive-pack` request updates: its commands, one pkt-line each
+/// (`<old> <new> <ref>`, the first with capabilities after a NUL), before the flush packet.
+/// A body that is not that (compressed, cut short) names none.
+pub fn pushed_refs(body: &[u8]) -> Vec<String> {
+    let mut refs = Vec::new();
+    let mut rest = body;
+    while rest.len() >= 4 {
+        let Some(length) =
+            std::str::from_utf8(&rest[..4]).ok().and_then(|l| usize::from_str_radix(l, 16).ok())
+        else {
+            break;
+        };
+        if length < 4 || length > rest.len() {
+            break;
+        }
+        let line = &rest[4..length];
+        let command = line.split(|&b| b == 0).next().unwrap_or_default();
+        let command = String::from_utf8_lossy(command);
+        match command.trim_end().split(' ').collect::<Vec<_>>().as_slice() {
+            [_, _, name] => refs.push(name.to_string()),
+            _ => break,
+        }
+        rest = &rest[length..];
+    }
+    refs
+}
+
 /// Splits a CGI response into status, headers and body.
 fn parse_cgi(raw: &[u8]) -> anyhow::Result<Response> {
     let split = find(raw, b"\r\n\r\n")
@@ -138,7 +165,8 @@ pub fn init_bare(path: &Path, branch: &str) -> anyhow::Result<()> {
 }
 
 /// Commits every file under `files` to `branch` of the bare repository `bare` (creating the
-/// branch, or adding a commit on top of it) as `author`; returns the new commit id.
+/// branch, or adding a commit on top of it) as `author`; returns the new commit id. `branch`
+/// may be a full ref (`refs/nomad-spec/memory`) too.
 pub fn commit_tree(
     bare: &Path,
     branch: &str,
@@ -148,13 +176,14 @@ pub fn commit_tree(
 ) -> anyhow::Result<String> {
     let work = tempfile::tempdir().context("cannot create a work folder")?;
     let work_path = work.path();
-    git(work_path, &["init", "--quiet", &format!("--initial-branch={branch}")])?;
+    // The work folder's own branch name does not matter; a full ref is no branch name.
+    git(work_path, &["init", "--quiet", "--initial-branch=work"])?;
     let bare_url = bare.to_string_lossy().to_string();
     git(work_path, &["remote", "add", "origin", &bare_url])?;
-    let exists =
-        git(bare, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")]).is_ok();
+    let full_ref = full_ref(branch);
+    let exists = git(bare, &["rev-parse", "--verify", "--quiet", &full_ref]).is_ok();
     if exists {
-        git(work_path, &["fetch", "--quiet", "origin", branch])?;
+        git(work_path, &["fetch", "--quiet", "origin", &full_ref])?;
         git(work_path, &["reset", "--quiet", "--hard", "FETCH_HEAD"])?;
     }
     copy_tree(files, work_path)?;
@@ -174,8 +203,17 @@ pub fn commit_tree(
             message,
         ],
     )?;
-    git(work_path, &["push", "--quiet", "origin", &format!("HEAD:refs/heads/{branch}")])?;
-    head_of(bare, branch)
+    git(work_path, &["push", "--quiet", "origin", &format!("HEAD:{full_ref}")])?;
+    git(bare, &["rev-parse", &full_ref]).map(|s| s.trim().to_string())
+}
+
+/// `branch` as a full ref; a name that is one already (`refs/nomad-spec/memory`) as it is.
+fn full_ref(branch: &str) -> String {
+    if branch.starts_with("refs/") {
+        branch.to_string()
+    } else {
+        format!("refs/heads/{branch}")
+    }
 }
 
 /// The commit `branch` points at in `bare`.
@@ -197,12 +235,19 @@ pub fn log_subjects(bare: &Path, branch: &str) -> anyhow::Result<Vec<String>> {
 /// Makes `branch` protected: every push to it is rejected by a `pre-receive` hook printing
 /// `message` (GitHub says `GH006: Protected branch update failed for refs/heads/main.`).
 pub fn protect_branch(bare: &Path, branch: &str, message: &str) -> anyhow::Result<()> {
+    refuse_ref(bare, &format!("refs/heads/{branch}"), message)
+}
+
+/// Makes every push to `full_ref` (`refs/heads/main`, `refs/nomad-spec/memory`) rejected by a
+/// `pre-receive` hook printing `message`, as a forge's rule refuses it (GitHub's rulesets say
+/// `GH013: Repository rule violations found for refs/...`).
+pub fn refuse_ref(bare: &Path, full_ref: &str, message: &str) -> anyhow::Result<()> {
     let hooks = bare.join("hooks");
     std::fs::create_dir_all(&hooks).context("cannot create the hooks folder")?;
     let hook = hooks.join("pre-receive");
     let quoted = message.replace('\'', "'\\''");
     let script = format!(
-        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = \"refs/heads/{branch}\" ]; then\n    echo 'error: {quoted}' >&2\n    exit 1\n  fi\ndone\nexit 0\n"
+        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = \"{full_ref}\" ]; then\n    echo 'error: {quoted}' >&2\n    exit 1\n  fi\ndone\nexit 0\n"
     );
     std::fs::write(&hook, script).context("cannot write the pre-receive hook")?;
     #[cfg(unix)]
@@ -266,6 +311,22 @@ mod tests {
 
     fn git_ok(dir: &Path, args: &[&str]) -> String {
         git(dir, args).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    #[test]
+    fn a_push_names_the_refs_it_updates() {
+        let zero = "0".repeat(40);
+        let one = "1".repeat(40);
+        let first = format!("{zero} {one} refs/nomad-spec/memory\0report-status side-band-64k\n");
+        let second = format!("{one} {zero} refs/heads/old\n");
+        let mut body = Vec::new();
+        for line in [&first, &second] {
+            body.extend(format!("{:04x}{line}", line.len() + 4).into_bytes());
+        }
+        body.extend(b"0000PACK\x00\x00\x00\x02");
+        assert_eq!(pushed_refs(&body), ["refs/nomad-spec/memory", "refs/heads/old"]);
+        assert!(pushed_refs(b"\x1f\x8b\x08 compressed").is_empty());
+        assert!(pushed_refs(b"00ff cut short").is_empty());
     }
 
     #[test]

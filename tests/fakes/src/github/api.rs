@@ -155,7 +155,7 @@ pub(super) async fn handle(
             return response;
         }
         if uri.path().ends_with("/git-receive-pack") {
-            if let Err(err) = shared.land_racing_commit() {
+            if let Err(err) = shared.land_racing_commit(&git_http::pushed_refs(&body)) {
                 return message(StatusCode::INTERNAL_SERVER_ERROR, &format!("{err:#}"));
             }
         }

@@ -223,10 +223,13 @@ struct FaultRule {
 /// A commit someone else pushes while the bot is between its fetch and its push.
 #[derive(Debug, Clone)]
 struct RacingCommit {
+    /// A branch name, or a full ref (`refs/nomad-spec/memory`).
     branch: String,
     files: Vec<(String, String)>,
     message: String,
     author: String,
+    /// Lands only before a push that updates this full ref (else before the next push).
+    only_before: Option<String>,
 }
 
 #[derive(Debug)]
@@ -347,9 +350,20 @@ struct Shared {
 }
 
 impl Shared {
-    /// Lands the racing commit, if one is waiting (called before a push is received).
-    fn land_racing_commit(&self) -> anyhow::Result<()> {
-        let Some(race) = self.lock().racing_commit.take() else { return Ok(()) };
+    /// Lands the racing commit, if one is waiting for a push that updates one of `pushed` (the
+    /// refs the push names; called after the client read the refs and before the push is
+    /// received, so the push's old value is stale).
+    fn land_racing_commit(&self, pushed: &[String]) -> anyhow::Result<()> {
+        let race = {
+            let mut state = self.lock();
+            let waiting = state.racing_commit.as_ref().map(|race| &race.only_before);
+            match waiting {
+                None => return Ok(()),
+                Some(Some(target)) if !pushed.contains(target) => return Ok(()),
+                Some(_) => state.racing_commit.take(),
+            }
+        };
+        let Some(race) = race else { return Ok(()) };
         let folder = tempfile::tempdir().context("cannot create a folder for the racing commit")?;
         for (path, content) in &race.files {
             let target = folder.path().join(path);
@@ -570,6 +584,27 @@ impl FakeGitHub {
             files: files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
             message: message.to_string(),
             author: author.to_string(),
+            only_before: None,
+        });
+    }
+
+    /// The next push that updates `full_ref` (`refs/nomad-spec/memory`) finds it moved by a
+    /// commit of `files` on top of it, made after the pusher read the refs: its old value is
+    /// stale, and the push is refused as GitHub refuses it (`cannot lock ref`). Another run
+    /// that pushed the same ref first.
+    pub fn race_next_push_to(
+        &self,
+        full_ref: &str,
+        files: &[(&str, &str)],
+        message: &str,
+        author: &str,
+    ) {
+        self.shared.lock().racing_commit = Some(RacingCommit {
+            branch: full_ref.to_string(),
+            files: files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
+            message: message.to_string(),
+            author: author.to_string(),
+            only_before: Some(full_ref.to_string()),
         });
     }
 
