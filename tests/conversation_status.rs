@@ -124,6 +124,7 @@ fn input<'a>(checkpoint: &'a Checkpoint) -> StatusInput<'a> {
         decisions: &[],
         proposed_file: None,
         diagram: None,
+        prompts: &[],
     }
 }
 

@@ -40,6 +40,7 @@ impl PullRequest {
                 decisions: &[],
                 proposed_file: None,
                 diagram: None,
+                prompts: &[],
             }));
         }
         (next, actions)

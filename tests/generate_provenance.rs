@@ -160,6 +160,7 @@ fn the_status_comment_draws_what_is_deployed_and_how_it_is_reached() {
         decisions: &generated.decisions,
         proposed_file: None,
         diagram: Some(&drawn),
+        prompts: &[],
     });
     assert!(body.contains("### How it is wired"), "{body}");
     assert!(body.contains("```mermaid\nflowchart LR\n"), "{body}");

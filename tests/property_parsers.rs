@@ -404,6 +404,7 @@ fn status_comment() -> String {
         decisions: &[],
         proposed_file: None,
         diagram: None,
+        prompts: &[],
     })
 }
 

@@ -97,6 +97,18 @@ pub async fn run(
     settings: &Settings,
     start: Start<'_>,
 ) -> anyhow::Result<RunReport> {
+    // The status comment's footer names the prompts this run's LLM tasks used, whichever
+    // client of the run asked.
+    crate::llm::prompt::recording_used(converse(forge, runner, bot, settings, start)).await
+}
+
+async fn converse(
+    forge: &Forge,
+    runner: &Runner,
+    bot: &BotSettings,
+    settings: &Settings,
+    start: Start<'_>,
+) -> anyhow::Result<RunReport> {
     let bot_login = forge.bot_login().await?;
     let (number, repository, known_pr) = match &start {
         Start::Trigger(Trigger::PullRequestChanged { repository, pull_request, .. })
@@ -1021,6 +1033,7 @@ impl Run<'_> {
             decisions,
             proposed_file: self.proposed_file.as_deref(),
             diagram: diagram.as_deref(),
+            prompts: &crate::llm::prompt::used(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,
