@@ -474,9 +474,19 @@ fn prompts_footer(status: &str) -> String {
 /// Each run's status comment names the prompts its LLM tasks used, with their versions and
 /// where they came from: the shipped ones as `task@N`, LangFuse's as `task@N (LangFuse,
 /// production)`. A version edited in LangFuse between two runs shows in the next run's footer.
+/// The bot also has the LLM review the job it generates: the accepted change is in the
+/// committed file and is a decision naming the prompt; the change the guardrails refuse is a
+/// line of the CI log only.
 #[test]
 fn the_status_comment_names_the_prompt_versions_each_run_used() {
-    let story = Story::new();
+    let change = |field: &str, name: &str, value: &str, reason: &str| {
+        serde_json::json!({"field": field, "group": "shop", "task": "shop", "name": name,
+                           "value": value, "reason": reason})
+    };
+    let story = Story::reviewed_with(serde_json::json!({"changes": [
+        change("memory", "", "128", "nginx with gzip buffers needs more than 64 MB"),
+        change("port", "http", "70000", "a port of its own"),
+    ]}));
     let (github, langfuse) = (&story.github, &story.langfuse);
     langfuse.put_prompt("answers", &answers_prompt("MARKER-ONE"), &["production"]);
     let builtin = |task: &str| {
@@ -491,10 +501,20 @@ fn the_status_comment_names_the_prompt_versions_each_run_used() {
 
     let reply = "Please deploy it from ghcr.io/acme/shop:2.0, thanks.";
     let comment = github.post_comment(pr, "alice", reply).unwrap();
-    ok(&story.run(&github.issue_comment_event(comment, "created").unwrap()));
-    let footer = prompts_footer(&status_comment(github, pr));
+    let log = ok(&story.run(&github.issue_comment_event(comment, "created").unwrap()));
+    let status = status_comment(github, pr);
+    let footer = prompts_footer(&status);
     assert!(footer.contains("<code>answers&#64;1 \\(LangFuse, production\\)</code>"), "{footer}");
     assert!(!footer.contains(&builtin("answers")), "{footer}");
+    // The LLM's review of the generated job: the accepted change committed and stated.
+    assert!(footer.contains(&builtin("refine")), "{footer}");
+    let job = github.read_file("add-app", "deploy/shop.nomad.hcl").unwrap_or_default();
+    assert!(job.contains("memory = 128"), "{job}");
+    assert!(!job.contains("70000"), "{job}");
+    assert!(status.contains("\\(LLM, refine&#64;1\\)"), "{status}");
+    assert!(status.contains("nginx with gzip buffers needs more than 64 MB"), "{status}");
+    assert!(!status.contains("70000"), "a refused change is not a decision: {status}");
+    assert!(log.contains("refused change 2 (port): 70000 (port) is outside 1..=65535"), "{log}");
 
     // A person edits the prompt in LangFuse: the next run's footer names the new version.
     let two = langfuse.put_prompt("answers", &answers_prompt("MARKER-TWO"), &["production"]);

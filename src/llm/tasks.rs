@@ -3,8 +3,9 @@
 //!
 //! A task renders its prompt (`prompts/<task>.md`) with redacted, fenced inputs, asks the
 //! client for an answer fitting its schema, and passes that answer through the guardrails:
-//! `answers` through `Answers::set` and a list of keys the LLM may not touch, `diagnose` and
-//! `refine` through `guard::apply_changes`, `questions` through the answer grammar. When
+//! `answers` through `Answers::set` and a list of keys the LLM may not touch, `diagnose`
+//! through `guard::apply_changes` (all its changes or none), `refine` through
+//! `guard::apply_each` (each change on its own), `questions` through the answer grammar. When
 //! anything fails (not configured, timeout, garbage, a rejected change) the [`Advice`] has no
 //! value and its note says why; the caller keeps what the rules decided.
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::client::{Ask, Client};
-use super::guard::{self, apply_changes, Change, Patched};
+use super::guard::{self, apply_changes, apply_each, Change, Patched};
 use super::prompt::{Prompt, Source};
 use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
@@ -774,8 +775,9 @@ pub fn refine_schema() -> Value {
     })
 }
 
-/// Proposes allow-listed changes to a generated job, each with a reason; the changed job is
-/// checked as a whole, or the answer is rejected.
+/// Proposes allow-listed changes to a generated job, each with a reason; each change is
+/// guarded on its own (the allow-list, its bounds, the job still valid), the refused ones said
+/// in the notes; the answer is rejected when no change is accepted.
 pub async fn refine(
     client: Option<&Client>,
     analysis: &Analysis,
@@ -813,13 +815,18 @@ async fn refine_job(
     if changes.is_empty() {
         return Advice::skipped("LLM proposed no change".into());
     }
-    match apply_changes(spec, &changes) {
-        Ok(patched) => {
-            let note = format!("LLM proposed {} change(s)", patched.applied.len());
-            Advice { value: Some(patched), notes: vec![note], prompt: Some(prompt) }
-        }
-        Err(why) => Advice::rejected(why),
-    }
+    // A review's changes are independent suggestions: one the guardrails refuse does not
+    // take the others with it (a fix's changes, by contrast, stand or fall together).
+    let (patched, refused) = apply_each(spec, &changes);
+    let refused: Vec<String> = refused.iter().map(|why| format!("refused {why}")).collect();
+    let Some(patched) = patched else { return Advice::rejected(refused.join("; ")) };
+    let mut notes = vec![format!(
+        "LLM proposed {} change(s), {} accepted",
+        changes.len(),
+        patched.applied.len()
+    )];
+    notes.extend(refused);
+    Advice { value: Some(patched), notes, prompt: Some(prompt) }
 }
 
 #[cfg(test)]

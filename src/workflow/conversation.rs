@@ -539,14 +539,14 @@ impl Run<'_> {
             }
             Action::CommitSpec { path, message } => {
                 if self.checkpoint.stage != Stage::Deploying {
-                    if let Err(err) = self.generate() {
+                    if let Err(err) = self.generate().await {
                         return self.cannot_generate(&err).await;
                     }
                 }
                 self.commit_spec(&path, &message).await
             }
             Action::SuggestSpec => {
-                let generated = match self.generate() {
+                let generated = match self.generate().await {
                     Ok(generated) => generated,
                     Err(err) => return self.cannot_generate(&err).await,
                 };
@@ -595,15 +595,21 @@ impl Run<'_> {
         Ok(None)
     }
 
-    /// The jobs the conversation's answers build, built once per set of answers (kept for
-    /// the commit message and the status comment's decisions).
-    fn generate(&mut self) -> anyhow::Result<Generated> {
+    /// The jobs the conversation's answers build, reviewed by the LLM when one is configured
+    /// (its accepted changes are decisions), made once per set of answers (kept for the
+    /// commit message and the status comment's decisions).
+    async fn generate(&mut self) -> anyhow::Result<Generated> {
         if let Some((answers, generated)) = &self.generated {
             if *answers == self.checkpoint.answers {
                 return Ok(generated.clone());
             }
         }
-        let generated = self.build_jobs()?;
+        let mut generated = self.build_jobs()?;
+        let llm = super::llm_client(self.settings, self.runner);
+        let refining = self.prepared.refine(&mut generated, llm.as_ref(), self.settings);
+        for note in refining.await {
+            self.runner.log(&format!("llm: {note}"));
+        }
         self.generated = Some((self.checkpoint.answers.clone(), generated.clone()));
         Ok(generated)
     }
@@ -637,7 +643,7 @@ impl Run<'_> {
         let generated_files: Vec<(String, String)> = if fixing {
             Vec::new()
         } else {
-            let generated = self.generate()?;
+            let generated = self.generate().await?;
             let files = self.prepared.render(&generated)?;
             if !files.iter().any(|f| f.path == path) {
                 anyhow::bail!("the builder made no job file at {path}");
@@ -875,7 +881,7 @@ impl Run<'_> {
 
     /// The reply to `/nomad-spec explain`.
     async fn explanation(&mut self) -> anyhow::Result<String> {
-        let generated = match self.generate() {
+        let generated = match self.generate().await {
             Ok(generated) => generated,
             Err(err) => return Ok(format!("I cannot explain the job file: {err:#}")),
         };
