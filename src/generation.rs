@@ -10,7 +10,9 @@
 //! silent one costs that deadline once however many there are. This file owns how the asks
 //! are made and how suggestions meet a person's answers; what each service says is `infra`'s.
 //! Memory's answers ([`Prepared::remembered`]) come under a person's the same way, each
-//! recorded as a decision with its reason ([`record_remembered`]).
+//! recorded as a decision with its reason ([`record_remembered`]). With an LLM configured, its
+//! review of the rules' jobs ([`Prepared::refine`], the `refine` task) comes after the build:
+//! each change the guardrails accept is made and recorded as a decision.
 
 use crate::analyze::Analysis;
 use crate::http::ProbeDeadline;
@@ -18,9 +20,11 @@ use crate::infra::vault::SecretListing;
 use crate::jobspec::answers::{Answers, Question};
 use crate::jobspec::build::{self, BuildError, Decision, Generated, GeneratedFile};
 use crate::jobspec::config::Config;
+use crate::llm::Client;
 use crate::memory::learn::{self, Remembered};
 use crate::memory::Memory;
 use crate::settings::Settings;
+use tracing::Instrument as _;
 
 /// Adds memory's answers to a build's record: a decision for each (the reason cites the answers
 /// or the episode it comes from), and the questions memory answered, kept with its default.
@@ -39,6 +43,40 @@ pub fn record_remembered(
             generated.unanswered.push(question.clone());
         }
     }
+}
+
+/// The LLM's review of `generated`'s jobs (the `refine` task), when `llm` is given: each change
+/// the guardrails accept is made in its job and recorded as a decision whose reason ends
+/// `(LLM, refine@N)`, the prompt it came from; a refused change leaves the others standing.
+/// Returns the notes: what was refused or skipped, for the log (`--verbose`, the trace).
+pub async fn refine_jobs(
+    generated: &mut Generated,
+    analysis: &Analysis,
+    llm: Option<&Client>,
+) -> Vec<String> {
+    let Some(llm) = llm else { return Vec::new() };
+    let review = review_jobs(generated, analysis, llm);
+    review.instrument(crate::telemetry::stage("refine")).await
+}
+
+async fn review_jobs(generated: &mut Generated, analysis: &Analysis, llm: &Client) -> Vec<String> {
+    let mut notes = Vec::new();
+    for job in &mut generated.jobs {
+        let advice = crate::llm::tasks::refine(Some(llm), analysis, &job.spec).await;
+        notes.extend(advice.notes);
+        let Some(patched) = advice.value else { continue };
+        let prompt = advice.prompt.unwrap_or_else(|| "refine".into());
+        job.spec = patched.spec;
+        generated.decisions.extend(patched.made.into_iter().map(|made| {
+            let why = if made.reason.is_empty() { "proposed by the LLM" } else { &made.reason };
+            Decision {
+                subject: made.subject,
+                choice: made.value,
+                reason: format!("{why} (LLM, {prompt})"),
+            }
+        }));
+    }
+    notes
 }
 
 /// The inputs of a generation, with the cluster's context.
@@ -154,6 +192,21 @@ impl Prepared {
         let mut generated = build::build(&self.analysis, &answers, &self.config, &self.repository)?;
         record_remembered(&mut generated, &remembered, &questions);
         Ok(generated)
+    }
+
+    /// The LLM's review of the jobs `generated` holds ([`refine_jobs`]), unless
+    /// `NOMAD_SPEC_LLM_REFINE` turns it off; the notes for the log.
+    pub async fn refine(
+        &self,
+        generated: &mut Generated,
+        llm: Option<&Client>,
+        settings: &Settings,
+    ) -> Vec<String> {
+        match settings.llm_refine() {
+            Ok(true) => refine_jobs(generated, &self.analysis, llm).await,
+            Ok(false) => Vec::new(),
+            Err(err) => vec![format!("{err}: the LLM does not review the jobs")],
+        }
     }
 
     /// The job files of `generated`, rendered with this repository's conventions and header.

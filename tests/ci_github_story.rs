@@ -524,6 +524,7 @@ fn with_an_llm_questions_are_sharper_free_form_answers_read_and_explain_plainer(
                 "explanation": "One nginx task serves the site; ping @admins <b>now</b>."
             })),
         ),
+        Rule::task("refine", Reply::Json(serde_json::json!({"changes": []}))),
     ]))
     .unwrap();
     let story = Story::new(Scenario::default());
@@ -547,7 +548,10 @@ fn with_an_llm_questions_are_sharper_free_form_answers_read_and_explain_plainer(
     assert!(said.is_some_and(|r| r.contains("image\\.shop")), "{:#?}", story.replies(pr));
     // The reply reached the LLM only as data, and a replay does not ask it again.
     let asked = llm.requests().len();
-    assert_eq!(asked, asked_before + 1, "the answers task, once");
+    let tasks: Vec<Option<String>> =
+        llm.requests().into_iter().skip(asked_before).map(|r| r.task).collect();
+    let tasks: Vec<Option<&str>> = tasks.iter().map(Option::as_deref).collect();
+    assert_eq!(tasks, [Some("answers"), Some("refine")], "the answers task once, then the review");
     let before = story.snapshot();
     ok(&story.run_with(&event, &with_llm));
     assert_eq!(llm.requests().len(), asked);

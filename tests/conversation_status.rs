@@ -125,6 +125,7 @@ fn input<'a>(checkpoint: &'a Checkpoint) -> StatusInput<'a> {
         proposed_file: None,
         diagram: None,
         notes: &[],
+        prompts: &[],
     }
 }
 

@@ -41,6 +41,7 @@ impl PullRequest {
                 proposed_file: None,
                 diagram: None,
                 notes: &[],
+                prompts: &[],
             }));
         }
         (next, actions)

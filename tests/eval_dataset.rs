@@ -149,3 +149,64 @@ fn a_prompt_version_can_be_compared() {
         "{stderr}"
     );
 }
+
+/// The LLM's review as `generate` and the bot run it, on a case whose app needs more memory
+/// than the rules give: the fake proposes one good change (1024 MB) and one harmful one (a
+/// container port no job can have). The guardrails refuse the harmful one and keep the good
+/// one, and eval prints the figures of the rules alone and with the LLM side by side: memory
+/// rises, nothing falls. This is what keeps the review on by default (README).
+#[test]
+fn eval_shows_what_the_llm_review_changes_side_by_side() {
+    let dataset = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let case = dataset.path().join("flask-needs-memory");
+    std::fs::create_dir(&case).unwrap_or_else(|e| panic!("{e}"));
+    let app = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repos/flask-postgres");
+    let expected = format!(
+        "path = {app:?}\nservice = \"api\"\nports = [8000]\nhealth = \"http:/healthz\"\n\
+         memory_min = 1024\n"
+    );
+    std::fs::write(case.join("expected.toml"), expected).unwrap_or_else(|e| panic!("{e}"));
+    let change = |field: &str, name: &str, value: &str, reason: &str| {
+        json!({"field": field, "group": "api", "task": "api", "name": name, "value": value,
+               "reason": reason})
+    };
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "refine",
+        Reply::Json(json!({"changes": [
+            change("memory", "", "1024", "gunicorn's four workers need about 1 GB"),
+            change("port", "http", "70000", "a port of its own"),
+        ]})),
+    )]))
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let url = llm.url();
+    let env = [("NOMAD_SPEC_LLM_BASE_URL", url.as_str())];
+    let dir = dataset.path().display().to_string();
+
+    let (code, stdout, stderr) =
+        eval(&["--dataset", &dir, "--llm", "on", "--format", "json"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    let on = report(&stdout);
+    let (_, stdout, _) = eval(&["--dataset", &dir, "--format", "json"], &[]);
+    let off = report(&stdout);
+    assert_eq!(on["rules"]["accuracy"], off["accuracy"], "the rules' figures, beside");
+    assert_eq!(off["accuracy"]["memory_min"], json!({"matched": 0, "total": 1}));
+    assert_eq!(on["accuracy"]["memory_min"], json!({"matched": 1, "total": 1}));
+    assert_eq!(on["accuracy"]["ports"], off["accuracy"]["ports"], "the harmful change refused");
+    assert_eq!((&on["valid_jobs"], &on["jobs"]), (&off["valid_jobs"], &off["jobs"]));
+    assert_eq!(on["lowered"], json!([]), "{stdout}");
+    let notes = on["cases"][0]["notes"].to_string();
+    assert!(notes.contains("LLM proposed 2 change(s), 1 accepted"), "{notes}");
+    assert!(
+        notes.contains("refused change 2 (port): 70000 (port) is outside 1..=65535"),
+        "{notes}"
+    );
+    assert!(notes.contains("LLM changed memory of `api`: 1024 MB"), "{notes}");
+    assert!(notes.contains("(LLM, refine@1)"), "{notes}");
+
+    let (code, text, stderr) = eval(&["--dataset", &dir, "--llm", "on"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(text.contains("\naccuracy        rules          with the LLM\n"), "{text}");
+    assert!(text.contains("  memory_min    0/1 0%         1/1 100%\n"), "{text}");
+    assert!(text.contains("  ports         1/1 100%       1/1 100%\n"), "{text}");
+    assert!(text.contains("the LLM's changes lower no figure"), "{text}");
+}

@@ -315,3 +315,63 @@ fn a_git_url_is_cloned_and_its_jobs_printed() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains(&format!("cannot clone {missing}")));
 }
+
+/// With an LLM configured, `generate` has it review the rules' job (the `refine` task): each
+/// change the guardrails accept is made and listed among the decisions with the prompt it came
+/// from; a refused change is said only with `--verbose`; `NOMAD_SPEC_LLM_REFINE=off` turns the
+/// review off.
+#[test]
+fn the_llm_reviews_the_job_and_each_accepted_change_is_a_decision() {
+    use fakes::llm::{FakeLlm, Reply, Rule, Script};
+    let change = |field: &str, name: &str, value: &str, reason: &str| {
+        serde_json::json!({"field": field, "group": "nginx-static", "task": "nginx-static",
+                           "name": name, "value": value, "reason": reason})
+    };
+    let llm = FakeLlm::start(Script::new(vec![Rule::task(
+        "refine",
+        Reply::Json(serde_json::json!({"changes": [
+            change("memory", "", "128", "gzip buffers need more than 64 MB"),
+            change("port", "http", "70000", "a port of its own"),
+        ]})),
+    )]))
+    .unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos/nginx-static");
+    let run = |extra: &[(&str, &str)], verbose: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
+        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command.env("NOMAD_SPEC_MEMORY", "off").env("NOMAD_SPEC_LLM_BASE_URL", llm.url());
+        command.envs(extra.iter().copied());
+        if verbose {
+            command.arg("-v");
+        }
+        let output = command
+            .args(["generate", "--no-questions", "-o", "-", "--path"])
+            .arg(&repo)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        (text(&output.stdout), text(&output.stderr))
+    };
+
+    let (job, stderr) = run(&[], false);
+    assert!(has(&job, "memory = 128"), "{job}");
+    assert!(!job.contains("70000"), "{job}");
+    assert!(
+        stderr.contains(
+            "  memory of `nginx-static`: 128 MB — gzip buffers need more than 64 MB \
+             (LLM, refine@1)\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("refused"), "a refused change is said with --verbose: {stderr}");
+    let (_, stderr) = run(&[], true);
+    assert!(
+        stderr.contains("refused change 2 (port): 70000 (port) is outside 1..=65535"),
+        "{stderr}"
+    );
+
+    let asked = llm.requests().len();
+    let (job, stderr) = run(&[("NOMAD_SPEC_LLM_REFINE", "off")], false);
+    assert_eq!(llm.requests().len(), asked, "no review when it is off");
+    assert!(has(&job, "memory = 64") && !stderr.contains("(LLM, refine@"), "{job}\n{stderr}");
+}

@@ -161,6 +161,7 @@ fn the_status_comment_draws_what_is_deployed_and_how_it_is_reached() {
         proposed_file: None,
         diagram: Some(&drawn),
         notes: &[],
+        prompts: &[],
     });
     assert!(body.contains("### How it is wired"), "{body}");
     assert!(body.contains("```mermaid\nflowchart LR\n"), "{body}");

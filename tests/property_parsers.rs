@@ -405,6 +405,7 @@ fn status_comment() -> String {
         proposed_file: None,
         diagram: None,
         notes: &[],
+        prompts: &[],
     })
 }
 

@@ -3,7 +3,8 @@
 //! fixed, healthy) exported to a fake LangFuse, with its spans, attributes and scores and no
 //! secret of the run anywhere in what LangFuse received; a command exported to a collector
 //! named by the `OTEL_EXPORTER_OTLP_*` variables; a collector that is down costing one note;
-//! and `--trace` printing the tree with no collector at all.
+//! `--trace` printing the tree with no collector at all; and the status comment's footer
+//! naming the prompt versions each run used, a version edited in LangFuse showing in the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,11 @@ struct Story {
 
 impl Story {
     fn new() -> Story {
+        Story::reviewed_with(serde_json::json!({"changes": []}))
+    }
+
+    /// A story whose LLM answers the `refine` task's review of the job with `review`.
+    fn reviewed_with(review: serde_json::Value) -> Story {
         let github = FakeGitHub::start().unwrap();
         github.add_user("alice", "write");
         github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
@@ -75,6 +81,7 @@ impl Story {
                     "unclear": []
                 })),
             ),
+            Rule::task("refine", Reply::Json(review)),
         ]))
         .unwrap();
         let langfuse = FakeLangfuse::start(PUBLIC_KEY, &secrets()["LANGFUSE_SECRET_KEY"]).unwrap();
@@ -330,10 +337,10 @@ fn answers_prompt(marker: &str) -> String {
 #[test]
 fn a_prompt_changed_in_langfuse_is_used_by_the_next_run_and_the_shipped_one_when_it_is_down() {
     use fakes::faults::Fault;
-    let llm = FakeLlm::start(Script::new(vec![Rule::task(
-        "answers",
-        Reply::Json(serde_json::json!({"assignments": [], "unclear": []})),
-    )]))
+    let llm = FakeLlm::start(Script::new(vec![
+        Rule::task("answers", Reply::Json(serde_json::json!({"assignments": [], "unclear": []}))),
+        Rule::task("refine", Reply::Json(serde_json::json!({"changes": []}))),
+    ]))
     .unwrap();
     let secret = secrets()["LANGFUSE_SECRET_KEY"].clone();
     let langfuse = FakeLangfuse::start(PUBLIC_KEY, &secret).unwrap();
@@ -353,7 +360,9 @@ fn a_prompt_changed_in_langfuse_is_used_by_the_next_run_and_the_shipped_one_when
             ],
         );
         let stderr = ok(&out);
-        let asked = llm.requests().last().map(|r| r.body.clone()).unwrap_or_default();
+        let requests = llm.requests();
+        let answers = requests.iter().rfind(|r| r.task.as_deref() == Some("answers"));
+        let asked = answers.map(|r| r.body.clone()).unwrap_or_default();
         (asked, stderr)
     };
     let generation = |version: i64| {
@@ -378,6 +387,7 @@ fn a_prompt_changed_in_langfuse_is_used_by_the_next_run_and_the_shipped_one_when
     let (asked, _) = run("staging");
     assert!(asked.contains("MARKER-STAGING"), "{asked}");
     let fetches = langfuse.prompt_fetches();
+    let fetches: Vec<&String> = fetches.iter().filter(|f| f.starts_with("answers")).collect();
     assert_eq!(
         fetches,
         ["answers?label=production", "answers?label=production", "answers?label=staging"]
@@ -446,4 +456,100 @@ fn serve_sends_each_delivery_as_a_trace_of_its_own_while_it_runs() {
         .collect();
     assert!(children.contains(&"analyze") && children.contains(&"clone"), "{children:?}");
     assert_trees(&spans.iter().filter(|s| s.trace_id == run.trace_id).cloned().collect::<Vec<_>>());
+}
+
+/// The status comment of pull request `pr`, as the bot last left it.
+fn status_comment(github: &FakeGitHub, pr: u64) -> String {
+    let comments = github.bot_comments(pr);
+    let status = comments.into_iter().find(|c| c.starts_with(common::bot::STATUS_MARKER));
+    status.unwrap_or_else(|| panic!("no status comment on #{pr}"))
+}
+
+/// The footer line naming the prompts used.
+fn prompts_footer(status: &str) -> String {
+    let line = status.lines().find(|l| l.contains("LLM prompts used in this run"));
+    line.unwrap_or_default().to_string()
+}
+
+/// Each run's status comment names the prompts its LLM tasks used, with their versions and
+/// where they came from: the shipped ones as `task@N`, LangFuse's as `task@N (LangFuse,
+/// production)`. A version edited in LangFuse between two runs shows in the next run's footer.
+/// The bot also has the LLM review the job it generates: the accepted change is in the
+/// committed file and is a decision naming the prompt; the change the guardrails refuse is a
+/// line of the CI log only.
+#[test]
+fn the_status_comment_names_the_prompt_versions_each_run_used() {
+    let change = |field: &str, name: &str, value: &str, reason: &str| {
+        serde_json::json!({"field": field, "group": "shop", "task": "shop", "name": name,
+                           "value": value, "reason": reason})
+    };
+    let story = Story::reviewed_with(serde_json::json!({"changes": [
+        change("memory", "", "128", "nginx with gzip buffers needs more than 64 MB"),
+        change("port", "http", "70000", "a port of its own"),
+    ]}));
+    let (github, langfuse) = (&story.github, &story.langfuse);
+    langfuse.put_prompt("answers", &answers_prompt("MARKER-ONE"), &["production"]);
+    let builtin = |task: &str| {
+        let prompt = nomad_spec::llm::prompt::Prompt::builtin(task).unwrap();
+        format!("<code>{task}&#64;{}</code>", prompt.version)
+    };
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    ok(&story.run(&github.pull_request_event(pr, "opened").unwrap()));
+    let footer = prompts_footer(&status_comment(github, pr));
+    assert!(footer.contains(&builtin("questions")), "{footer}");
+    assert!(!footer.contains("answers"), "no reply was read yet: {footer}");
+
+    let reply = "Please deploy it from ghcr.io/acme/shop:2.0, thanks.";
+    let comment = github.post_comment(pr, "alice", reply).unwrap();
+    let log = ok(&story.run(&github.issue_comment_event(comment, "created").unwrap()));
+    let status = status_comment(github, pr);
+    let footer = prompts_footer(&status);
+    assert!(footer.contains("<code>answers&#64;1 \\(LangFuse, production\\)</code>"), "{footer}");
+    assert!(!footer.contains(&builtin("answers")), "{footer}");
+    // The LLM's review of the generated job: the accepted change committed and stated.
+    assert!(footer.contains(&builtin("refine")), "{footer}");
+    let job = github.read_file("add-app", "deploy/shop.nomad.hcl").unwrap_or_default();
+    assert!(job.contains("memory = 128"), "{job}");
+    assert!(!job.contains("70000"), "{job}");
+    assert!(status.contains("\\(LLM, refine&#64;1\\)"), "{status}");
+    assert!(status.contains("nginx with gzip buffers needs more than 64 MB"), "{status}");
+    assert!(!status.contains("70000"), "a refused change is not a decision: {status}");
+    assert!(log.contains("refused change 2 (port): 70000 (port) is outside 1..=65535"), "{log}");
+
+    // A person edits the prompt in LangFuse: the next run's footer names the new version.
+    let two = langfuse.put_prompt("answers", &answers_prompt("MARKER-TWO"), &["production"]);
+    let again = "Same image as before: ghcr.io/acme/shop:2.0, nothing else.";
+    let comment = github.post_comment(pr, "alice", again).unwrap();
+    ok(&story.run(&github.issue_comment_event(comment, "created").unwrap()));
+    let footer = prompts_footer(&status_comment(github, pr));
+    let edited = format!("<code>answers&#64;{two} \\(LangFuse, production\\)</code>");
+    assert!(footer.contains(&edited), "{footer}");
+    assert!(!footer.contains("answers&#64;1 "), "{footer}");
+    assert!(story.llm.requests().iter().any(|r| r.body.contains("MARKER-TWO")));
+}
+
+/// Without an LLM, the status comment names no prompt.
+#[test]
+fn without_an_llm_the_status_comment_names_no_prompt() {
+    let github = FakeGitHub::start().unwrap();
+    github.add_user("alice", "write");
+    github.commit("main", &[("README.md", "# shop\n")], "initial commit", "alice").unwrap();
+    let files = common::files_of(&fixture());
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    github.commit("add-app", &files, "add the app", "alice").unwrap();
+    let pr = github.open_pull_request("add-app", "Add the shop", "alice").unwrap();
+    let (name, payload) = github.pull_request_event(pr, "opened").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, payload).unwrap();
+    let mut vars: BTreeMap<String, String> = github.vars();
+    vars.extend([
+        ("GITHUB_ACTIONS".into(), "true".into()),
+        ("GITHUB_EVENT_NAME".into(), name),
+        ("GITHUB_EVENT_PATH".into(), event_path.display().to_string()),
+    ]);
+    ok(&common::bot::run_ci(dir.path(), &vars));
+    let status = status_comment(&github, pr);
+    assert!(status.contains("### What I found"), "{status}");
+    assert_eq!(prompts_footer(&status), "", "{status}");
 }

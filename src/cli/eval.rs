@@ -24,8 +24,11 @@
 //!
 //! Every field but `path` is optional; only the fields given are scored. The case's service is
 //! always deployed (`deploy.SERVICE=true`), everything else takes the rules' defaults. With
-//! `--llm on`, the `refine` task reviews each case's job and accepted changes are scored;
-//! the report adds the LLM's calls, tokens and latency. `--prompt-version TASK=V` uses
+//! `--llm on`, the LLM reviews each case's jobs the way `generate` and the bot have it do
+//! (`generation::refine_jobs`: the `refine` task, each change guarded on its own), and the
+//! report puts the figures of the rules alone and with the LLM's accepted changes side by
+//! side, saying which figure the LLM lowers, if any; it adds the LLM's calls, tokens and
+//! latency. `--prompt-version TASK=V` uses
 //! `prompts/TASK.V.md` (under `--prompts`) instead of the shipped prompt of that task.
 //!
 //! Exit codes: 0 the report was printed; 2 the dataset, a case, an app file, the corpus or a
@@ -40,14 +43,15 @@ use serde::{Deserialize, Serialize};
 
 use super::analyze::Format;
 use crate::analyze::{self, Analysis, Options};
+use crate::generation::refine_jobs;
 use crate::jobspec::answers::Answers;
-use crate::jobspec::build::build;
+use crate::jobspec::build::{build, Generated};
 use crate::jobspec::config::Config;
 use crate::jobspec::render::{render_job, RenderOptions};
 use crate::jobspec::validate::{is_valid, validate_source};
 use crate::jobspec::{JobSpec, TaskGroup};
 use crate::llm::prompt::Prompt;
-use crate::llm::{tasks, Client};
+use crate::llm::Client;
 use crate::settings::Settings;
 
 /// Largest case or prompt file read.
@@ -119,6 +123,9 @@ pub struct FieldScore {
 /// One case's results.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseReport {
+    /// The same case scored on the rules' jobs, before the LLM's changes (`--llm on` only).
+    #[serde(skip)]
+    pub rules: Option<Box<CaseReport>>,
     /// The case folder's name.
     pub name: String,
     /// The fields scored.
@@ -132,7 +139,7 @@ pub struct CaseReport {
 }
 
 /// A field's accuracy over the dataset.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Accuracy {
     /// Cases where it matched.
     pub matched: usize,
@@ -151,6 +158,49 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Sum of the calls' latencies.
     pub latency_ms: u64,
+}
+
+/// The figures of some cases: accuracy per field and spec validity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Figures {
+    /// Accuracy per field.
+    pub accuracy: BTreeMap<String, Accuracy>,
+    /// Jobs that validate.
+    pub valid_jobs: usize,
+    /// Jobs generated.
+    pub jobs: usize,
+}
+
+impl Figures {
+    /// The figures of `cases`.
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseReport>) -> Figures {
+        let mut figures = Figures::default();
+        for case in cases {
+            for field in &case.fields {
+                let entry = figures.accuracy.entry(field.field.clone()).or_default();
+                entry.total += 1;
+                entry.matched += usize::from(field.ok);
+            }
+            figures.valid_jobs += case.valid_jobs;
+            figures.jobs += case.jobs;
+        }
+        figures
+    }
+
+    /// The figures `with` is lower on than these (a field matched fewer times, fewer valid
+    /// jobs), by name.
+    pub fn lowered_by(&self, with: &Figures) -> Vec<String> {
+        let mut lowered: Vec<String> = self
+            .accuracy
+            .iter()
+            .filter(|(name, a)| with.accuracy.get(*name).map_or(0, |b| b.matched) < a.matched)
+            .map(|(name, _)| name.clone())
+            .collect();
+        if with.valid_jobs < self.valid_jobs {
+            lowered.push("spec validity".into());
+        }
+        lowered
+    }
 }
 
 /// The whole report.
@@ -175,6 +225,12 @@ pub struct Report {
     /// Per app file: whether the generated jobs would really run the app.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployability: Option<super::deployability::Report>,
+    /// With the LLM on: the figures of the rules alone, before its changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Figures>,
+    /// With the LLM on: the figures its changes lower (none means it lowers no figure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lowered: Option<Vec<String>>,
 }
 
 /// Runs `nomad-spec eval`.
@@ -268,12 +324,12 @@ pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
     for case in &cases {
         reports.push(run_case(case, client.as_ref(), &runtime)?);
     }
-    let mut accuracy: BTreeMap<String, Accuracy> = BTreeMap::new();
-    for field in reports.iter().flat_map(|r| &r.fields) {
-        let entry = accuracy.entry(field.field.clone()).or_default();
-        entry.total += 1;
-        entry.matched += usize::from(field.ok);
-    }
+    let Figures { accuracy, valid_jobs, jobs } = Figures::of(&reports);
+    let rules = client
+        .as_ref()
+        .map(|_| Figures::of(reports.iter().map(|r| r.rules.as_deref().unwrap_or(r))));
+    let with_llm = Figures { accuracy: accuracy.clone(), valid_jobs, jobs };
+    let lowered = rules.as_ref().map(|rules| rules.lowered_by(&with_llm));
     let mut usage = Usage::default();
     let mut prompts = BTreeMap::new();
     if let Some(client) = &client {
@@ -291,15 +347,18 @@ pub fn evaluate(args: &Args, settings: &Settings) -> anyhow::Result<Report> {
         llm: if client.is_some() { "on" } else { "off" }.into(),
         prompts,
         accuracy,
-        valid_jobs: reports.iter().map(|r| r.valid_jobs).sum(),
-        jobs: reports.iter().map(|r| r.jobs).sum(),
+        valid_jobs,
+        jobs,
         usage,
         cases: reports,
         deployability,
+        rules,
+        lowered,
     })
 }
 
-/// Scores one case: the rules' job, refined by the LLM when `client` is given.
+/// Scores one case: the rules' jobs, reviewed by the LLM when `client` is given (with the
+/// rules' own score kept beside, in `rules`).
 pub fn run_case(
     case: &Path,
     client: Option<&Client>,
@@ -326,22 +385,40 @@ pub fn run_case(
     }
     let repository =
         root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(name.clone());
-    let mut jobs: Vec<JobSpec> = match build(&analysis, &answers, &Config::default(), &repository) {
-        Ok(generated) => generated.jobs.into_iter().map(|job| job.spec).collect(),
+    let built = match build(&analysis, &answers, &Config::default(), &repository) {
+        Ok(generated) => Some(generated),
         Err(err) => {
             notes.push(format!("no job: {err}"));
-            Vec::new()
+            None
         }
     };
-    if client.is_some() {
-        for job in &mut jobs {
-            let advice = runtime.block_on(tasks::refine(client, &analysis, job));
-            notes.extend(advice.notes);
-            if let Some(patched) = advice.value {
-                *job = patched.spec;
-            }
-        }
+    let jobs = |generated: &Generated| -> Vec<JobSpec> {
+        generated.jobs.iter().map(|job| job.spec.clone()).collect()
+    };
+    let (Some(client), Some(mut generated)) = (client, built.clone()) else {
+        let jobs = built.as_ref().map(jobs).unwrap_or_default();
+        return Ok(score_jobs(&name, &expected, &analysis, &service, &jobs, notes));
+    };
+    let rules = score_jobs(&name, &expected, &analysis, &service, &jobs(&generated), Vec::new());
+    let decided = generated.decisions.len();
+    notes.extend(runtime.block_on(refine_jobs(&mut generated, &analysis, Some(client))));
+    for made in generated.decisions.get(decided..).unwrap_or_default() {
+        notes.push(format!("LLM changed {}: {} — {}", made.subject, made.choice, made.reason));
     }
+    let mut report = score_jobs(&name, &expected, &analysis, &service, &jobs(&generated), notes);
+    report.rules = Some(Box::new(rules));
+    Ok(report)
+}
+
+/// Scores `jobs`, the jobs made for the case's `service`.
+fn score_jobs(
+    name: &str,
+    expected: &Expected,
+    analysis: &Analysis,
+    service: &str,
+    jobs: &[JobSpec],
+    notes: Vec<String>,
+) -> CaseReport {
     let valid = jobs
         .iter()
         .filter(|job| {
@@ -353,15 +430,7 @@ pub fn run_case(
         .iter()
         .flat_map(|j| j.groups())
         .find(|g| g.name == service || g.tasks.iter().any(|t| t.name == service));
-    Ok(score(
-        &name,
-        &expected,
-        &analysis,
-        group.map(|g| (g, service.as_str())),
-        valid,
-        jobs.len(),
-        notes,
-    ))
+    score(name, expected, analysis, group.map(|g| (g, service)), valid, jobs.len(), notes)
 }
 
 fn list<T: ToString>(items: &[T]) -> String {
@@ -475,7 +544,12 @@ fn score(
         let actual = memory.map(|m| m.to_string()).unwrap_or_else(missing);
         field("memory_min", format!(">= {minimum}"), actual, memory.is_some_and(|m| m >= minimum));
     }
-    CaseReport { name: name.into(), fields, valid_jobs, jobs, notes }
+    CaseReport { name: name.into(), fields, valid_jobs, jobs, notes, rules: None }
+}
+
+/// `3/4 75%`.
+fn figure(matched: usize, total: usize) -> String {
+    format!("{matched}/{total} {}", percent(matched, total))
 }
 
 fn percent(matched: usize, total: usize) -> String {
@@ -504,18 +578,37 @@ fn text(report: &Report) -> String {
             let _ = writeln!(out, "  note: {note}");
         }
     }
-    let _ = writeln!(out, "\naccuracy");
-    for (name, a) in &report.accuracy {
-        let _ =
-            writeln!(out, "  {name:<13} {}/{} {}", a.matched, a.total, percent(a.matched, a.total));
+    match &report.rules {
+        None => {
+            let _ = writeln!(out, "\naccuracy");
+            for (name, a) in &report.accuracy {
+                let _ = writeln!(out, "  {name:<13} {}", figure(a.matched, a.total));
+            }
+            let _ = writeln!(out, "spec validity {}", figure(report.valid_jobs, report.jobs));
+        }
+        Some(rules) => {
+            // Side by side: what the rules reach, and with the LLM's accepted changes.
+            let _ = writeln!(out, "\naccuracy        {:<14} with the LLM", "rules");
+            for (name, a) in &report.accuracy {
+                let before = rules.accuracy.get(name).cloned().unwrap_or_default();
+                let (before, after) =
+                    (figure(before.matched, before.total), figure(a.matched, a.total));
+                let _ = writeln!(out, "  {name:<13} {before:<14} {after}");
+            }
+            let (before, after) =
+                (figure(rules.valid_jobs, rules.jobs), figure(report.valid_jobs, report.jobs));
+            let _ = writeln!(out, "spec validity   {before:<14} {after}");
+        }
     }
-    let _ = writeln!(
-        out,
-        "spec validity {}/{} {}",
-        report.valid_jobs,
-        report.jobs,
-        percent(report.valid_jobs, report.jobs)
-    );
+    match report.lowered.as_deref() {
+        Some([]) => {
+            let _ = writeln!(out, "the LLM's changes lower no figure");
+        }
+        Some(lowered) => {
+            let _ = writeln!(out, "the LLM's changes lower: {}", lowered.join(", "));
+        }
+        None => {}
+    }
     if let Some(deployability) = &report.deployability {
         out.push_str(&deployability.text());
     }

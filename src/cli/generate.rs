@@ -3,7 +3,10 @@
 //! At a terminal (stdin and stdout both TTYs, and no `--no-questions`) it shows what it found,
 //! asks "What would you like to deploy?" and then each open question with its default (Enter
 //! accepts). Otherwise it uses the defaults and lists them on stderr, the ones that need a
-//! real answer flagged. Then it writes one file per job and prints why each decision was made.
+//! real answer flagged. With an LLM configured, it reviews the jobs the rules built (the
+//! `refine` task, unless `NOMAD_SPEC_LLM_REFINE=off`): its accepted changes are made and are
+//! decisions; what the guardrails refused is said with `--verbose`. Then it writes one file per
+//! job and prints why each decision was made.
 //!
 //! `--path` is a folder or a git URL, cloned into a temporary folder as `analyze` does; the
 //! clone is gone when the command ends, so its files go to stdout unless `-o` says where.
@@ -153,13 +156,13 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         None if interactive && !analysis.services.is_empty() => terminal.ask_what_to_deploy()?,
         None => None,
     };
+    let llm = crate::llm::Client::configured(settings).unwrap_or_else(|err| {
+        eprintln!("note: LLM skipped: {err:#}");
+        None
+    });
     if let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) {
         // The LLM, when one is configured, reads the request as answers; the rules below
         // (services named in it) stand when it is absent, down, or its answer is rejected.
-        let llm = crate::llm::Client::configured(settings).unwrap_or_else(|err| {
-            eprintln!("note: LLM skipped: {err:#}");
-            None
-        });
         let advice = runtime.block_on(crate::llm::tasks::answers(
             llm.as_ref(),
             analysis,
@@ -197,6 +200,12 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         Err(err) => return Err(err.into()),
     };
     record_remembered(&mut generated, &remembered, &remembered_questions);
+    // The LLM reviews the rules' jobs: its accepted changes are decisions below; what it
+    // proposed and the guardrails refused is said with --verbose (and in the trace).
+    let refining = prepared.refine(&mut generated, llm.as_ref(), settings);
+    for note in runtime.block_on(refining) {
+        tracing::info!("{note}");
+    }
     if let Some(opened) = &mut memory {
         // What the person answered (not what memory or the cluster suggested) is learned.
         let run = Run {

@@ -77,6 +77,9 @@ pub struct StatusInput<'a> {
     /// What this run could not do that the person should know and that is no check (memory
     /// that could not be read or pushed).
     pub notes: &'a [String],
+    /// The prompts this run's LLM tasks used (`answers@3`, `answers@7 (LangFuse,
+    /// production)`), named in the footer; none when no LLM task ran.
+    pub prompts: &'a [String],
 }
 
 /// The whole status comment.
@@ -136,8 +139,14 @@ pub fn render(input: &StatusInput<'_>) -> String {
     } else {
         format!("`{PREFIX} help` lists the commands.\n")
     };
+    let footer = prompts_footer(input.prompts);
     let marker = encode(checkpoint);
-    let fixed = STATUS_MARKER.len() + head.chars().count() + help.len() + marker.len() + 16;
+    let fixed = STATUS_MARKER.len()
+        + head.chars().count()
+        + help.len()
+        + footer.chars().count()
+        + marker.len()
+        + 16;
     fit(&mut parts, BUDGET.saturating_sub(fixed));
 
     let mut out = format!("{STATUS_MARKER}\n{head}\n");
@@ -146,6 +155,7 @@ pub fn render(input: &StatusInput<'_>) -> String {
         out.push('\n');
     }
     out.push_str(&help);
+    out.push_str(&footer);
     out.push('\n');
     out.push_str(&marker);
     out.push('\n');
@@ -246,6 +256,16 @@ fn fenced(text: &str, language: &str) -> String {
     }
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}{language}\n{}\n{fence}\n", text.trim_end())
+}
+
+/// The footer line naming the prompts used, so a change in the bot's behaviour can be put
+/// down to a prompt version; empty when none was.
+fn prompts_footer(prompts: &[String]) -> String {
+    if prompts.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = prompts.iter().map(|p| code(p)).collect();
+    format!("\n<sub>LLM prompts used in this run: {}.</sub>\n", named.join(", "))
 }
 
 fn head(checkpoint: &Checkpoint) -> String {
@@ -403,6 +423,18 @@ mod tests {
         assert_eq!(open_fence("a\n```diff\n+x\n```\nb"), None);
         assert_eq!(open_fence("`````hcl\n```\nx"), Some("`````".to_string()));
         assert_eq!(open_fence("````\nx\n`````"), None);
+    }
+
+    #[test]
+    fn the_footer_names_the_prompts_used_and_nothing_without_them() {
+        assert_eq!(prompts_footer(&[]), "");
+        let used = ["answers@3".to_string(), "refine@7 (LangFuse, production)".to_string()];
+        // Escaped like any text shown: `@` cannot mention anyone.
+        assert_eq!(
+            prompts_footer(&used),
+            "\n<sub>LLM prompts used in this run: <code>answers&#64;3</code>, \
+             <code>refine&#64;7 \\(LangFuse, production\\)</code>.</sub>\n"
+        );
     }
 
     #[test]

@@ -313,30 +313,100 @@ pub struct Patched {
     pub spec: JobSpec,
     /// One line per change: what changed and the LLM's reason.
     pub applied: Vec<String>,
+    /// The same changes, each as what it changed, the new value and the LLM's reason (what a
+    /// decision records).
+    pub made: Vec<Made>,
     /// The edits the changes stand for, in order: what was applied to `spec`, and what a fix
     /// applies to the registered job and writes into the user's file.
     pub edits: Vec<Edit>,
+}
+
+/// One change made: what it changed (`memory of `api``), the new value (`512 MB`) and the
+/// LLM's reason (may be empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    /// What the change changed.
+    pub subject: String,
+    /// The new value, in words.
+    pub value: String,
+    /// Why, in the LLM's words (text from outside: escape it where it is shown).
+    pub reason: String,
+}
+
+impl Made {
+    /// `subject: value (reason)`, one line.
+    fn line(&self) -> String {
+        let line = format!("{}: {}", self.subject, self.value);
+        if self.reason.is_empty() {
+            line
+        } else {
+            format!("{line} ({})", self.reason)
+        }
+    }
 }
 
 /// Checks every change against the allow-list and its bounds, turns it into the job-spec
 /// engine's edits and applies them to a copy of `spec`, then validates the rendered result.
 /// One bad change rejects the whole answer.
 pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Rejection> {
-    let mut patched = spec.clone();
-    let mut applied = Vec::new();
-    let mut edits = Vec::new();
+    let mut patched = Patched::unchanged(spec);
     for (index, change) in changes.iter().enumerate() {
         // Each change reads the job as the changes before it left it.
-        let (line, more) = edits_of(&patched, change)
+        let (made, edits) = edits_of(&patched.spec, change)
             .map_err(|why| Rejection(format!("change {} ({}): {why}", index + 1, change.field)))?;
-        for edit in &more {
-            edit::spec::apply(&mut patched, edit);
-        }
-        edits.extend(more);
-        let reason = change.reason.trim();
-        applied.push(if reason.is_empty() { line } else { format!("{line} ({reason})") });
+        patched.add(made, edits);
     }
-    let text = render_job(&patched, &RenderOptions::default())
+    validated(&patched.spec)?;
+    Ok(patched)
+}
+
+/// Like [`apply_changes`], but each change on its own: a change is made when it passes the
+/// guardrails and leaves the job (as the changes accepted before it left it) valid, and a
+/// refused one leaves the others standing. The job with the accepted changes (none when
+/// every change was refused), and why each refused one was.
+pub fn apply_each(spec: &JobSpec, changes: &[Change]) -> (Option<Patched>, Vec<Rejection>) {
+    let mut patched = Patched::unchanged(spec);
+    let mut refused = Vec::new();
+    for (index, change) in changes.iter().enumerate() {
+        let tried = edits_of(&patched.spec, change).and_then(|(made, edits)| {
+            let mut changed = patched.spec.clone();
+            for edit in &edits {
+                edit::spec::apply(&mut changed, edit);
+            }
+            validated(&changed).map_err(|why| why.0)?;
+            Ok((made, edits))
+        });
+        match tried {
+            Ok((made, edits)) => patched.add(made, edits),
+            Err(why) => {
+                refused.push(Rejection(format!("change {} ({}): {why}", index + 1, change.field)))
+            }
+        }
+    }
+    let patched = Some(patched).filter(|p| !p.made.is_empty());
+    (patched, refused)
+}
+
+impl Patched {
+    /// `spec` with no change yet.
+    fn unchanged(spec: &JobSpec) -> Patched {
+        Patched { spec: spec.clone(), applied: Vec::new(), made: Vec::new(), edits: Vec::new() }
+    }
+
+    /// Applies `edits`, the change `made` stands for.
+    fn add(&mut self, made: Made, edits: Vec<Edit>) {
+        for edit in &edits {
+            edit::spec::apply(&mut self.spec, edit);
+        }
+        self.edits.extend(edits);
+        self.applied.push(made.line());
+        self.made.push(made);
+    }
+}
+
+/// `spec` renders and validates, or why not.
+fn validated(spec: &JobSpec) -> Result<(), Rejection> {
+    let text = render_job(spec, &RenderOptions::default())
         .map_err(|err| Rejection(format!("the changed job cannot be rendered: {err}")))?;
     let diagnostics = validate_source(&text, "llm-patch.nomad.hcl");
     if !is_valid(&diagnostics) {
@@ -347,7 +417,7 @@ pub fn apply_changes(spec: &JobSpec, changes: &[Change]) -> Result<Patched, Reje
             .collect();
         return Err(Rejection(format!("the changed job is not valid: {}", errors.join("; "))));
     }
-    Ok(Patched { spec: patched, applied, edits })
+    Ok(())
 }
 
 impl Field {
@@ -403,9 +473,14 @@ fn task_of<'a>(
     Ok((group, task))
 }
 
-/// What one change does to `spec` in a line, and the edits it stands for; or why it is
-/// refused.
-fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), String> {
+/// What one change does to `spec` (what it changes and the new value), and the edits it
+/// stands for; or why it is refused.
+fn edits_of(spec: &JobSpec, change: &Change) -> Result<(Made, Vec<Edit>), String> {
+    let made = |subject: String, value: String| Made {
+        subject,
+        value,
+        reason: change.reason.trim().chars().take(400).collect(),
+    };
     let field = Field::parse(&change.field)?;
     let (group, task, name, value) =
         (change.group.as_str(), change.task.as_str(), change.name.trim(), change.value.trim());
@@ -418,7 +493,7 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
             }
             let edit =
                 Edit::SetImage { group: g.name.clone(), task: t.name.clone(), image: value.into() };
-            Ok((format!("image of `{}`: {value}", t.name), vec![edit]))
+            Ok((made(format!("image of `{}`", t.name), value.into()), vec![edit]))
         }
         Field::Memory => {
             let n = number(value, MEMORY_MB, "MB")?;
@@ -431,13 +506,13 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
                 memory_mb: n,
                 memory_max_mb: max.filter(|&max| max < n).map(|_| n),
             };
-            Ok((format!("memory of `{}`: {n} MB", t.name), vec![edit]))
+            Ok((made(format!("memory of `{}`", t.name), format!("{n} MB")), vec![edit]))
         }
         Field::Cpu => {
             let n = number(value, CPU_MHZ, "MHz")?;
             let (g, t) = task_of(spec, group, task)?;
             let edit = Edit::SetCpu { group: g.name.clone(), task: t.name.clone(), cpu_mhz: n };
-            Ok((format!("cpu of `{}`: {n} MHz", t.name), vec![edit]))
+            Ok((made(format!("cpu of `{}`", t.name), format!("{n} MHz")), vec![edit]))
         }
         Field::Env => {
             if !Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$").is_ok_and(|re| re.is_match(name)) {
@@ -456,7 +531,7 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
                 name: name.into(),
                 value: value.into(),
             };
-            Ok((format!("env {name} of `{}`: {value}", t.name), vec![edit]))
+            Ok((made(format!("env {name} of `{}`", t.name), value.into()), vec![edit]))
         }
         Field::Port => {
             let to = number(value, 1..=65535, "(port)")?;
@@ -465,7 +540,8 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
                 return Err(format!("`{name}` is not a port label"));
             }
             let edit = Edit::SetPortTo { group: g.name.clone(), label: name.into(), to };
-            Ok((format!("port `{name}` of group `{group}`: container port {to}"), vec![edit]))
+            let subject = format!("port `{name}` of group `{group}`");
+            Ok((made(subject, format!("container port {to}")), vec![edit]))
         }
         Field::HealthCheck => {
             let ok = value.starts_with('/')
@@ -502,13 +578,13 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
                     new_path: value.into(),
                 })
                 .collect();
-            Ok((format!("health check path of group `{group}`: {value}"), edits))
+            Ok((made(format!("health check path of group `{group}`"), value.into()), edits))
         }
         Field::Count => {
             let n = number(value, COUNT, "instances")?;
             let g = group_of(spec, group)?;
             let edit = Edit::SetCount { group: g.name.clone(), count: n };
-            Ok((format!("count of group `{group}`: {n}"), vec![edit]))
+            Ok((made(format!("count of group `{group}`"), n.to_string()), vec![edit]))
         }
         Field::Constraint => {
             let attribute_ok =
@@ -536,7 +612,8 @@ fn edits_of(spec: &JobSpec, change: &Change) -> Result<(String, Vec<Edit>), Stri
                     value: target.into(),
                 },
             };
-            Ok((format!("constraint on group `{group}`: {name} {operator} {target}"), vec![edit]))
+            let subject = format!("constraint on group `{group}`");
+            Ok((made(subject, format!("{name} {operator} {target}")), vec![edit]))
         }
     }
 }

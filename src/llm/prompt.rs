@@ -5,7 +5,13 @@
 //! --prompt-version` loads other versions from disk to compare them. Rendering is a plain
 //! substitution: every placeholder must be given, and a value is inserted once, never
 //! re-scanned, so text from a repository cannot smuggle in a placeholder of its own.
+//!
+//! A run that shows people which prompts it used (the bot's status comment) is wrapped in
+//! [`recording_used`]: every task that got an answer within it adds its prompt's [`Prompt::label`],
+//! whichever of the run's clients asked, the way a span collects a run's attributes without
+//! each caller passing them along.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// A prompt: its task name, version and template body.
@@ -55,7 +61,50 @@ const BUILTIN: [(&str, &str); 6] = [
     ("propose", include_str!("../../prompts/propose.md")),
 ];
 
+tokio::task_local! {
+    /// The labels of the prompts used so far in the run [`recording_used`] wraps.
+    static USED: RefCell<Vec<String>>;
+}
+
+/// Runs `run`, keeping the label of every prompt a task of it got an answer with ([`used`]).
+pub async fn recording_used<F: std::future::Future>(run: F) -> F::Output {
+    USED.scope(RefCell::new(Vec::new()), run).await
+}
+
+/// The prompts used so far in the recording run, each once, in the order first used; none
+/// outside a recording run.
+pub fn used() -> Vec<String> {
+    USED.try_with(|used| used.borrow().clone()).unwrap_or_default()
+}
+
+/// Notes that a task got an answer with `prompt` (nothing outside a recording run).
+pub fn record_use(prompt: &Prompt) {
+    let label = prompt.label();
+    let _ = USED.try_with(|used| {
+        let mut used = used.borrow_mut();
+        if !used.contains(&label) {
+            used.push(label);
+        }
+    });
+}
+
 impl Prompt {
+    /// The prompt in a few words, for the status comment's footer and the decisions it made:
+    /// `answers@3` when shipped, `answers@7 (LangFuse, production)`, `refine@2 (FILE)`.
+    pub fn label(&self) -> String {
+        let name = self.id();
+        match &self.source {
+            Source::Builtin => name,
+            Source::File(path) => format!("{name} ({path})"),
+            Source::Langfuse { label } => format!("{name} (LangFuse, {label})"),
+        }
+    }
+
+    /// The prompt's name and version, `refine@2`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
     /// The shipped prompt of a task.
     pub fn builtin(task: &str) -> anyhow::Result<Prompt> {
         let (_, text) = BUILTIN
@@ -149,5 +198,29 @@ mod tests {
         assert_eq!(extra, Err("prompt `t` has no `{{z}}`".to_string()));
         let bad = Prompt::parse("name: t\n", "t.md").map_err(|e| e.to_string());
         assert_eq!(bad, Err("t.md:1: a prompt file starts with `---`".to_string()));
+    }
+
+    #[test]
+    fn a_recording_run_keeps_each_prompt_once_and_labels_say_where_it_came_from() {
+        use super::{record_use, recording_used, used, Source};
+        let answers = Prompt::builtin("answers").unwrap_or_else(|e| panic!("{e:#}"));
+        let from_langfuse = Prompt {
+            version: "7".into(),
+            source: Source::Langfuse { label: "production".into() },
+            ..answers.clone()
+        };
+        assert_eq!(answers.label(), format!("answers@{}", answers.version));
+        assert_eq!(from_langfuse.label(), "answers@7 (LangFuse, production)");
+        record_use(&answers);
+        assert!(used().is_empty(), "nothing is kept outside a recording run");
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        let Ok(runtime) = runtime else { panic!("no runtime") };
+        let labels = runtime.block_on(recording_used(async {
+            record_use(&from_langfuse);
+            record_use(&answers);
+            record_use(&from_langfuse);
+            used()
+        }));
+        assert_eq!(labels, [from_langfuse.label(), answers.label()]);
     }
 }

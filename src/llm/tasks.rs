@@ -3,8 +3,9 @@
 //!
 //! A task renders its prompt (`prompts/<task>.md`) with redacted, fenced inputs, asks the
 //! client for an answer fitting its schema, and passes that answer through the guardrails:
-//! `answers` through `Answers::set` and a list of keys the LLM may not touch, `diagnose` and
-//! `refine` through `guard::apply_changes`, `questions` through the answer grammar. When
+//! `answers` through `Answers::set` and a list of keys the LLM may not touch, `diagnose`
+//! through `guard::apply_changes` (all its changes or none), `refine` through
+//! `guard::apply_each` (each change on its own), `questions` through the answer grammar. When
 //! anything fails (not configured, timeout, garbage, a rejected change) the [`Advice`] has no
 //! value and its note says why; the caller keeps what the rules decided.
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::client::{Ask, Client};
-use super::guard::{self, apply_changes, Change, Patched};
+use super::guard::{self, apply_changes, apply_each, Change, Patched};
 use super::prompt::{Prompt, Source};
 use crate::analyze::source::looks_secret;
 use crate::analyze::Analysis;
@@ -33,11 +34,15 @@ pub struct Advice<T> {
     pub value: Option<T>,
     /// What happened ("LLM skipped: not configured", what was rejected and why).
     pub notes: Vec<String>,
+    /// The prompt the advised value came from ([`Prompt::id`]: `refine@1`), when there is a
+    /// value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
 }
 
 impl<T> Advice<T> {
     fn skipped(note: String) -> Advice<T> {
-        Advice { value: None, notes: vec![note] }
+        Advice { value: None, notes: vec![note], prompt: None }
     }
 
     fn rejected(why: impl std::fmt::Display) -> Advice<T> {
@@ -58,15 +63,16 @@ const KEYS: &str = "deploy.SERVICE, image.SERVICE, count.SERVICE, cpu.SERVICE, m
     static_port.SERVICE[.CONTAINER_PORT], volume.SERVICE./PATH, owner.SERVICE, \
     endpoint.SERVICE, env.SERVICE.VAR, secret.VAR";
 
-/// Renders the task's prompt and asks; an error is the note to give. The generation span
-/// the task runs in ([`traced`]) gets the prompt's name and version, what was sent and
-/// answered, and the tokens of the calls made.
+/// Renders the task's prompt and asks; the answer with the prompt's id, or the note to
+/// give. The generation span the task runs in ([`traced`]) gets the prompt's name and version,
+/// what was sent and answered, and the tokens of the calls made; a run recording the prompts
+/// it uses ([`super::prompt::recording_used`]) gets the label when the LLM answered.
 async fn consult(
     client: Option<&Client>,
     task: &str,
     values: &[(&str, &str)],
     (schema, constrained): (Value, Value),
-) -> Result<Value, String> {
+) -> Result<(Value, String), String> {
     use crate::telemetry::attribute;
     let client = client.ok_or_else(|| NOT_CONFIGURED.to_string())?;
     let mut prompt =
@@ -91,7 +97,9 @@ async fn consult(
     }
     attribute("langfuse.observation.input", text.as_str());
     let constrained = Some(constrained).filter(|c| *c != schema);
-    let ask = Ask { task: task.into(), version: prompt.version, prompt: text, schema, constrained };
+    let id = prompt.id();
+    let version = prompt.version.clone();
+    let ask = Ask { task: task.into(), version, prompt: text, schema, constrained };
     let before = client.calls().len();
     let answer = client.ask(&ask).await;
     let calls = client.calls();
@@ -103,10 +111,15 @@ async fn consult(
     attribute("nomad_spec.llm.calls", made.len() as u64);
     attribute("nomad_spec.llm.latency_ms", made.iter().map(|c| c.latency_ms).sum::<u64>());
     match &answer {
-        Ok(value) => attribute("langfuse.observation.output", value.to_string()),
+        Ok(value) => {
+            attribute("langfuse.observation.output", value.to_string());
+            super::prompt::record_use(&prompt);
+        }
         Err(err) => attribute("nomad_spec.llm.error", err.to_string()),
     }
-    answer.map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
+    answer
+        .map(|value| (value, id))
+        .map_err(|err| format!("LLM skipped: {err}; the rules' result stands"))
 }
 
 /// Runs one task as a generation span of the run's trace (when an LLM is configured): the
@@ -299,11 +312,11 @@ async fn read_reply(
         ("questions", &questions_for_prompt(asked)),
         ("reply", &reply),
     ];
-    let answer =
+    let (answer, prompt) =
         match consult(client, "answers", &values, (answers_schema(), answers_schema_for(analysis)))
             .await
         {
-            Ok(answer) => answer,
+            Ok(answered) => answered,
             Err(note) => return Advice::skipped(note),
         };
     let mut patched = answers.clone();
@@ -348,7 +361,8 @@ async fn read_reply(
     if applied.is_empty() {
         notes.push("the reply changed nothing".into());
     }
-    Advice { value: Some(AnswersPatch { answers: patched, applied, unclear }), notes }
+    let value = Some(AnswersPatch { answers: patched, applied, unclear });
+    Advice { value, notes, prompt: Some(prompt) }
 }
 
 fn builds_valid_jobs(analysis: &Analysis, answers: &Answers) -> Result<(), String> {
@@ -510,11 +524,11 @@ async fn diagnose_failure(
         ("job", &spec_for_prompt(spec)),
         ("evidence", &evidence_for_prompt(evidence, spec)),
     ];
-    let answer =
+    let (answer, prompt) =
         match consult(client, "diagnose", &values, (diagnose_schema(), diagnose_schema_for(spec)))
             .await
         {
-            Ok(answer) => answer,
+            Ok(answered) => answered,
             Err(note) => return Advice::skipped(note),
         };
     let changes = match changes_of(&answer) {
@@ -539,6 +553,7 @@ async fn diagnose_failure(
     Advice {
         value: Some(AdvisedDiagnosis { category, explanation, fix, applied }),
         notes: vec![note],
+        prompt: Some(prompt),
     }
 }
 
@@ -594,10 +609,10 @@ async fn word_questions(
         ("analysis", &analysis_for_prompt(analysis)),
         ("questions", &questions_for_prompt(asked)),
     ];
-    let answer =
+    let (answer, prompt) =
         match consult(client, "questions", &values, (questions_schema(), questions_schema())).await
         {
-            Ok(answer) => answer,
+            Ok(answered) => answered,
             Err(note) => return Advice::skipped(note),
         };
     let mut out: Vec<Question> = asked.to_vec();
@@ -632,7 +647,7 @@ async fn word_questions(
         added += 1;
     }
     let note = format!("LLM reworded {reworded} question(s) and added {added}");
-    Advice { value: Some(out), notes: vec![note] }
+    Advice { value: Some(out), notes: vec![note], prompt: Some(prompt) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -660,7 +675,7 @@ async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advic
         .map(|spec| guard::secret_values(&spec))
         .unwrap_or_default();
     let subject = guard::untrusted(label, &guard::redact_text(text, &known));
-    let answer = match consult(
+    let (answer, prompt) = match consult(
         client,
         "explain",
         &[("subject", &subject)],
@@ -668,14 +683,15 @@ async fn explain_text(client: Option<&Client>, label: &str, text: &str) -> Advic
     )
     .await
     {
-        Ok(answer) => answer,
+        Ok(answered) => answered,
         Err(note) => return Advice::skipped(note),
     };
     let explanation = answer["explanation"].as_str().unwrap_or_default().trim().to_string();
     if explanation.is_empty() {
         return Advice::rejected("the explanation is empty");
     }
-    Advice { value: Some(explanation), notes: vec!["LLM explained the job".into()] }
+    let notes = vec!["LLM explained the job".into()];
+    Advice { value: Some(explanation), notes, prompt: Some(prompt) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -720,8 +736,9 @@ async fn propose_instructions(
         ("failures", &guard::untrusted("scores", &guard::redact_text(failures, &[]))),
     ];
     let schema = propose_schema();
-    let answer = match consult(client, "propose", &values, (schema.clone(), schema)).await {
-        Ok(answer) => answer,
+    let asked = consult(client, "propose", &values, (schema.clone(), schema)).await;
+    let (answer, prompt) = match asked {
+        Ok(answered) => answered,
         Err(note) => return Advice::skipped(note),
     };
     let mut instructions = Vec::new();
@@ -736,7 +753,7 @@ async fn propose_instructions(
     }
     instructions.truncate(count);
     let note = format!("LLM proposed {} instruction(s)", instructions.len());
-    Advice { value: Some(instructions), notes: vec![note] }
+    Advice { value: Some(instructions), notes: vec![note], prompt: Some(prompt) }
 }
 
 /// The schema of the refine task for `spec` (see [`diagnose_schema_for`]).
@@ -758,8 +775,9 @@ pub fn refine_schema() -> Value {
     })
 }
 
-/// Proposes allow-listed changes to a generated job, each with a reason; the changed job is
-/// checked as a whole, or the answer is rejected.
+/// Proposes allow-listed changes to a generated job, each with a reason; each change is
+/// guarded on its own (the allow-list, its bounds, the job still valid), the refused ones said
+/// in the notes; the answer is rejected when no change is accepted.
 pub async fn refine(
     client: Option<&Client>,
     analysis: &Analysis,
@@ -779,7 +797,7 @@ async fn refine_job(
         ("analysis", &analysis_for_prompt(analysis)),
         ("job", &spec_for_prompt(spec)),
     ];
-    let answer = match consult(
+    let (answer, prompt) = match consult(
         client,
         "refine",
         &values,
@@ -787,7 +805,7 @@ async fn refine_job(
     )
     .await
     {
-        Ok(answer) => answer,
+        Ok(answered) => answered,
         Err(note) => return Advice::skipped(note),
     };
     let changes = match changes_of(&answer) {
@@ -797,13 +815,18 @@ async fn refine_job(
     if changes.is_empty() {
         return Advice::skipped("LLM proposed no change".into());
     }
-    match apply_changes(spec, &changes) {
-        Ok(patched) => {
-            let note = format!("LLM proposed {} change(s)", patched.applied.len());
-            Advice { value: Some(patched), notes: vec![note] }
-        }
-        Err(why) => Advice::rejected(why),
-    }
+    // A review's changes are independent suggestions: one the guardrails refuse does not
+    // take the others with it (a fix's changes, by contrast, stand or fall together).
+    let (patched, refused) = apply_each(spec, &changes);
+    let refused: Vec<String> = refused.iter().map(|why| format!("refused {why}")).collect();
+    let Some(patched) = patched else { return Advice::rejected(refused.join("; ")) };
+    let mut notes = vec![format!(
+        "LLM proposed {} change(s), {} accepted",
+        changes.len(),
+        patched.applied.len()
+    )];
+    notes.extend(refused);
+    Advice { value: Some(patched), notes, prompt: Some(prompt) }
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ impl BotSettings {
     }
 }
 
-fn parse_bool(text: &str) -> Result<bool, &'static str> {
+/// `true`/`yes`/`1`/`on` or `false`/`no`/`0`/`off`, in any case.
+pub(super) fn parse_bool(text: &str) -> Result<bool, &'static str> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" => Ok(false),

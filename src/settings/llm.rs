@@ -6,6 +6,19 @@ use std::time::Duration;
 
 use super::{get, CallSettings, RetryPolicy, Secret, SettingError};
 
+/// Whether `generate` and the bot have the LLM review the rules' jobs (the `refine` task):
+/// on unless set off (`eval --llm on` shows what it changes; README, "The LLM advisor").
+pub const LLM_REFINE: &str = "NOMAD_SPEC_LLM_REFINE";
+
+/// [`LLM_REFINE`] read from `vars`: true unless it says off.
+pub fn refine_after_rules(vars: &BTreeMap<String, String>) -> Result<bool, SettingError> {
+    match get(vars, LLM_REFINE) {
+        None => Ok(true),
+        Some(text) => super::bot::parse_bool(text)
+            .map_err(|why| SettingError::new(format!("{LLM_REFINE} `{text}`: {why}"))),
+    }
+}
+
 /// Where the LLM is and how to use it.
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
@@ -110,5 +123,14 @@ mod tests {
         ]));
         let message = bad.map(|_| ()).map_err(|e| e.to_string());
         assert_eq!(message, Err("NOMAD_SPEC_LLM_TIMEOUT `soon` is not a whole number".into()));
+    }
+
+    #[test]
+    fn refine_runs_unless_set_off() {
+        assert!(matches!(refine_after_rules(&vars(&[])), Ok(true)));
+        assert!(matches!(refine_after_rules(&vars(&[(LLM_REFINE, "off")])), Ok(false)));
+        assert!(matches!(refine_after_rules(&vars(&[(LLM_REFINE, "on")])), Ok(true)));
+        let bad = refine_after_rules(&vars(&[(LLM_REFINE, "maybe")])).map_err(|e| e.to_string());
+        assert_eq!(bad, Err("NOMAD_SPEC_LLM_REFINE `maybe`: expected true or false".into()));
     }
 }

@@ -38,7 +38,7 @@ pub use cluster::{
     DEFAULT_FABIO_ADDRESS, DEFAULT_NOMAD_ADDRESS,
 };
 pub use forges::{GitHubSettings, GitLabSettings};
-pub use llm::LlmSettings;
+pub use llm::{LlmSettings, LLM_REFINE};
 pub use memory::{
     EmbeddingSettings, MemorySettings, DEFAULT_MEMORY_REF, EMBEDDING_BASE_URL, EMBEDDING_MODEL,
     MEMORY, MEMORY_CLUSTER, MEMORY_PATH, MEMORY_REF,
@@ -161,6 +161,11 @@ impl Settings {
     /// The LLM's settings; `None` when no base URL is set.
     pub fn llm(&self) -> Result<Option<LlmSettings>, SettingError> {
         LlmSettings::from_vars(&self.vars)
+    }
+
+    /// Whether the LLM reviews the rules' jobs (`NOMAD_SPEC_LLM_REFINE`, on unless off).
+    pub fn llm_refine(&self) -> Result<bool, SettingError> {
+        llm::refine_after_rules(&self.vars)
     }
 
     /// Memory's settings; `None` when `NOMAD_SPEC_MEMORY` turns it off.

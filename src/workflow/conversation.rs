@@ -101,6 +101,18 @@ pub async fn run(
     settings: &Settings,
     start: Start<'_>,
 ) -> anyhow::Result<RunReport> {
+    // The status comment's footer names the prompts this run's LLM tasks used, whichever
+    // client of the run asked.
+    crate::llm::prompt::recording_used(converse(forge, runner, bot, settings, start)).await
+}
+
+async fn converse(
+    forge: &Forge,
+    runner: &Runner,
+    bot: &BotSettings,
+    settings: &Settings,
+    start: Start<'_>,
+) -> anyhow::Result<RunReport> {
     let bot_login = forge.bot_login().await?;
     let (number, repository, known_pr) = match &start {
         Start::Trigger(Trigger::PullRequestChanged { repository, pull_request, .. })
@@ -556,14 +568,14 @@ impl Run<'_> {
             }
             Action::CommitSpec { path, message } => {
                 if self.checkpoint.stage != Stage::Deploying {
-                    if let Err(err) = self.generate() {
+                    if let Err(err) = self.generate().await {
                         return self.cannot_generate(&err).await;
                     }
                 }
                 self.commit_spec(&path, &message).await
             }
             Action::SuggestSpec => {
-                let generated = match self.generate() {
+                let generated = match self.generate().await {
                     Ok(generated) => generated,
                     Err(err) => return self.cannot_generate(&err).await,
                 };
@@ -612,15 +624,21 @@ impl Run<'_> {
         Ok(None)
     }
 
-    /// The jobs the conversation's answers build, built once per set of answers (kept for
-    /// the commit message and the status comment's decisions).
-    fn generate(&mut self) -> anyhow::Result<Generated> {
+    /// The jobs the conversation's answers build, reviewed by the LLM when one is configured
+    /// (its accepted changes are decisions), made once per set of answers (kept for the
+    /// commit message and the status comment's decisions).
+    async fn generate(&mut self) -> anyhow::Result<Generated> {
         if let Some((answers, generated)) = &self.generated {
             if *answers == self.checkpoint.answers {
                 return Ok(generated.clone());
             }
         }
-        let generated = self.build_jobs()?;
+        let mut generated = self.build_jobs()?;
+        let llm = super::llm_client(self.settings, self.runner);
+        let refining = self.prepared.refine(&mut generated, llm.as_ref(), self.settings);
+        for note in refining.await {
+            self.runner.log(&format!("llm: {note}"));
+        }
         self.generated = Some((self.checkpoint.answers.clone(), generated.clone()));
         Ok(generated)
     }
@@ -654,7 +672,7 @@ impl Run<'_> {
         let generated_files: Vec<(String, String)> = if fixing {
             Vec::new()
         } else {
-            let generated = self.generate()?;
+            let generated = self.generate().await?;
             let files = self.prepared.render(&generated)?;
             if !files.iter().any(|f| f.path == path) {
                 anyhow::bail!("the builder made no job file at {path}");
@@ -892,7 +910,7 @@ impl Run<'_> {
 
     /// The reply to `/nomad-spec explain`.
     async fn explanation(&mut self) -> anyhow::Result<String> {
-        let generated = match self.generate() {
+        let generated = match self.generate().await {
             Ok(generated) => generated,
             Err(err) => return Ok(format!("I cannot explain the job file: {err:#}")),
         };
@@ -1053,6 +1071,7 @@ impl Run<'_> {
             proposed_file: self.proposed_file.as_deref(),
             diagram: diagram.as_deref(),
             notes: self.memory_note.as_slice(),
+            prompts: &crate::llm::prompt::used(),
         });
         match self.status_comment {
             Some(id) => self.forge.edit_comment(self.number, id, &body).await?,

@@ -301,3 +301,42 @@ fn the_schema_for_a_job_admits_only_changes_the_guard_accepts() {
     assert_eq!(rates[0], (9, 17), "the generic schema admits all but the unknown field");
     assert_eq!(rates[1], (8, 8), "the schema for the job admits only what the guard accepts");
 }
+
+#[test]
+fn each_change_of_a_review_stands_or_falls_on_its_own() {
+    let changes = [
+        change("memory", "", "1024"),
+        change("port", "http", "70000"),
+        change("count", "", "2"),
+        change("memory", "", "8"),
+    ];
+    assert!(apply_changes(&job(), &changes).is_err(), "a fix's changes stand or fall together");
+    let (patched, refused) = apply_each(&job(), &changes);
+    let Some(patched) = patched else { panic!("no change accepted: {refused:?}") };
+    let task = &patched.spec.groups()[0].tasks[0];
+    assert_eq!(task.resources.as_ref().and_then(|r| r.memory_mb), Some(1024));
+    assert_eq!(patched.spec.groups()[0].count, Some(2));
+    let made: Vec<(&str, &str, &str)> = patched
+        .made
+        .iter()
+        .map(|m| (m.subject.as_str(), m.value.as_str(), m.reason.as_str()))
+        .collect();
+    assert_eq!(
+        made,
+        [("memory of `api`", "1024 MB", "because"), ("count of group `api`", "2", "because")]
+    );
+    assert_eq!(
+        patched.applied,
+        ["memory of `api`: 1024 MB (because)", "count of group `api`: 2 (because)"]
+    );
+    let refused: Vec<String> = refused.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        refused,
+        [
+            "change 2 (port): 70000 (port) is outside 1..=65535 (port)",
+            "change 4 (memory): 8 MB is outside 16..=65536 MB",
+        ]
+    );
+    let (none, refused) = apply_each(&job(), &changes[1..2]);
+    assert!(none.is_none() && refused.len() == 1);
+}
