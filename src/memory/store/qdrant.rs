@@ -17,7 +17,7 @@
 //! calls an embeddings endpoint.
 //!
 //! Errors are the caller's notes: they name the server and never carry the API key. Once the
-//! server could not be reached, the rest of the run does not wait for it again.
+//! server could not be reached or refused the key, the rest of the run does not ask again.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -152,6 +152,10 @@ impl QdrantStore {
                 Kind::Preference => found.remember(serde_json::from_str(entry)?),
             }
         }
+        if recall.kind == Kind::Preference {
+            // Preferences are folded from their points here, so they are ordered here too.
+            found = found.recall(recall);
+        }
         Ok(found)
     }
 
@@ -285,24 +289,29 @@ impl QdrantStore {
     }
 
     /// An error from the server as a sentence naming it, never carrying the API key; a server
-    /// that could not be reached is not asked again in this run.
+    /// that could not be reached (said in a few words) or refused the key is not asked again
+    /// in this run.
     fn failed(&self, what: &str, err: &QdrantError) -> anyhow::Error {
-        let said = match status_of(err) {
-            Some(status) if status.code() == Code::Unauthenticated => {
-                "refused the API key (QDRANT_API_KEY)".to_string()
-            }
-            Some(status) => format!("answered {:?}: {}", status.code(), status.message()),
-            None => err.to_string(),
+        let message = match (status_of(err), unreachable(err)) {
+            (_, Some(why)) => format!("cannot reach Qdrant at {}: {why}", self.url),
+            (Some(status), None) if status.code() == Code::Unauthenticated => format!(
+                "cannot {what} on Qdrant at {}: it refused the API key (QDRANT_API_KEY)",
+                self.url
+            ),
+            (Some(status), None) => format!(
+                "cannot {what} on Qdrant at {}: it answered {:?}: {}",
+                self.url,
+                status.code(),
+                status.message()
+            ),
+            (None, None) => format!("cannot {what} on Qdrant at {}: {err}", self.url),
         };
-        let message = format!("cannot {what} on Qdrant at {}: {said}", self.url);
         let message = match &self.api_key {
             Some(key) => key.redact(&message),
             None => message,
         };
-        let unreachable = status_of(err).is_some_and(|s| {
-            matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled)
-        });
-        if unreachable {
+        let refused = status_of(err).is_some_and(|s| s.code() == Code::Unauthenticated);
+        if unreachable(err).is_some() || refused {
             if let Ok(mut down) = self.down.lock() {
                 down.get_or_insert_with(|| message.clone());
             }
@@ -310,13 +319,38 @@ impl QdrantStore {
         anyhow!(message)
     }
 
-    /// An error when the server could not be reached earlier in this run.
+    /// The same error as the first time, when the server could not be reached or refused the
+    /// key earlier in this run.
     fn check_up(&self) -> anyhow::Result<()> {
         match self.down.lock().ok().and_then(|down| down.clone()) {
-            Some(why) => Err(anyhow!("{why} (not asked again in this run)")),
+            Some(why) => Err(anyhow!(why)),
             None => Ok(()),
         }
     }
+}
+
+/// Why the server could not be reached, in a few words; `None` when it answered. The client
+/// reports a refused connection as an `INTERNAL` status whose message starts "Failed to
+/// connect", a timeout as `DEADLINE_EXCEEDED` or `CANCELLED`.
+fn unreachable(err: &QdrantError) -> Option<&'static str> {
+    let status = status_of(err)?;
+    let message = status.message().to_lowercase();
+    let connect = status.code() == Code::Internal && message.starts_with("failed to connect");
+    if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled) {
+        return Some("no answer in time");
+    }
+    if status.code() != Code::Unavailable && !connect {
+        return None;
+    }
+    Some(if message.contains("connection refused") {
+        "connection refused"
+    } else if message.contains("dns") || message.contains("lookup") {
+        "its name does not resolve"
+    } else if message.contains("timed out") {
+        "no answer in time"
+    } else {
+        "the connection failed"
+    })
 }
 
 /// The collection of a kind of entry.
