@@ -346,6 +346,10 @@ fn with_qdrant_a_fix_and_an_answer_from_one_repository_serve_the_next() {
         "{filters:?}"
     );
     assert!(!store.exists());
+    // The memory commands look at the file, so with Qdrant they say where memory is instead.
+    let listed = nomad_spec_with(&orders, &store, &nomad.url(), &["memory", "list"], &vars);
+    assert_eq!(listed.status.code(), Some(2));
+    assert!(text(&listed).1.contains("memory lives in Qdrant at"), "{:?}", text(&listed));
 }
 
 #[test]
