@@ -10,6 +10,8 @@
 //! to one. Pure: no I/O.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use super::embedding::{self, Vector};
 use super::{Episode, GoodJob, Kind, Lesson, Memory, Preference, FORMAT};
@@ -130,6 +132,19 @@ pub struct Recall {
     pub near: Option<Vector>,
     /// At most this many entries.
     pub limit: usize,
+}
+
+/// A future a [`Recaller`] answers with.
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store as a run asks it (`memory::store::Opened` is the one): the fix loop, on a lower floor
+/// than the stores, holds one of these and asks whichever store it is the same way.
+pub trait Recaller: fmt::Debug + Send + Sync {
+    /// The vector of `text` as the store's embedding makes it, or why not.
+    fn embed<'a>(&'a self, text: &'a str) -> Answer<'a, Result<Vector, String>>;
+    /// The entries that answer `recalls`, in one memory, with a note when the store could not
+    /// answer.
+    fn recall<'a>(&'a self, recalls: &'a [Recall]) -> Answer<'a, (Memory, Option<String>)>;
 }
 
 /// The values an entry has for each field, as a filter sees them (and as Qdrant's payload

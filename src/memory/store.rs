@@ -29,7 +29,7 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
 use super::embedding::{self, Vector};
-use super::recall::Recall;
+use super::recall::{Answer, Recall, Recaller};
 use super::{Memory, FORMAT};
 use crate::settings::{EmbeddingSettings, MemorySettings, QdrantSettings, Settings};
 
@@ -168,6 +168,16 @@ impl Opened {
                 .err()
                 .map(|err| format!("memory was not saved: {err:#}")),
         }
+    }
+}
+
+impl Recaller for Opened {
+    fn embed<'a>(&'a self, text: &'a str) -> Answer<'a, Result<Vector, String>> {
+        Box::pin(async move { self.embedder.embed(text).await.map_err(|err| format!("{err:#}")) })
+    }
+
+    fn recall<'a>(&'a self, recalls: &'a [Recall]) -> Answer<'a, (Memory, Option<String>)> {
+        Box::pin(Opened::recall(self, recalls))
     }
 }
 

@@ -32,7 +32,7 @@ use crate::jobspec::edit;
 use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
 use crate::memory::learn::{self, FailureQuery};
-use crate::memory::store::Opened;
+use crate::memory::recall::Recaller;
 
 /// What to do with the job when the loop gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -63,7 +63,7 @@ pub struct DeployOptions {
     pub llm: Option<Arc<Client>>,
     /// What earlier runs taught: a fix that made a job healthy after the same failure is tried
     /// before the rules' step, whichever store keeps memory; `None`: no memory.
-    pub memory: Option<Arc<Opened>>,
+    pub memory: Option<Arc<dyn Recaller>>,
     /// The stack of each task group (`java/spring-boot`), by group name, for memory.
     pub stacks: BTreeMap<String, String>,
 }
@@ -378,10 +378,10 @@ async fn remembered_next_fix(
     };
     let text =
         crate::memory::episode_text(query.category, query.stack, query.explanation, query.stderr);
-    let near = match opened.embedder.embed(&text).await {
+    let near = match opened.embed(&text).await {
         Ok(vector) => Some(vector),
         Err(err) => {
-            progress(&format!("memory searched without similarity: {err:#}"));
+            progress(&format!("memory searched without similarity: {err}"));
             None
         }
     };
