@@ -1,11 +1,12 @@
 //! Benchmark of memory's recall in the embedded store: the top-5 neighbours of a failure among
 //! 50,000 stored episodes (target < 50 ms), an exact search over every vector.
 //!
-//! Run with `cargo bench --bench memory` (or `--profile dev` to reuse the debug build); it
-//! prints the median and worst of the runs and judges the median against the target.
+//! Run with `cargo bench --profile quick --bench memory` (the target is for an optimized build;
+//! `--profile dev` reuses the debug build, about 40 times slower); it prints the median and
+//! worst of the runs and judges the median against the target.
 //!
-//! Figures measured on the 2-core development machine shared with other builds, debug build
-//! (`cargo bench --profile dev --bench memory`), 15 runs: see bench/README.md.
+//! Figures measured on the 2-core development machine shared with other builds, 15 runs: see
+//! bench/README.md.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -3,12 +3,15 @@
 //! Spring service, in another repository, gets the memory that worked in its first job and an
 //! image under the registry people answered before, and is healthy with no fix. And the
 //! `memory` commands that let a person see and edit what was remembered; a store that cannot
-//! be read never fails a run.
+//! be read never fails a run. The same story with memory in Qdrant (the fake Qdrant, spoken to
+//! through qdrant-client's gRPC), which the embedded store answers alike; a Qdrant that is down
+//! or refuses the key never fails a run either.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
+use fakes::qdrant::FakeQdrant;
 
 /// A repository of one Spring Boot service, in a folder named `name`.
 fn spring_repository(parent: &Path, name: &str) -> PathBuf {
@@ -39,6 +42,17 @@ fn spring_repository(parent: &Path, name: &str) -> PathBuf {
 
 /// The binary in `dir`, with the memory file `store` and the fake Nomad.
 fn nomad_spec(dir: &Path, store: &Path, nomad: &str, args: &[&str]) -> Output {
+    nomad_spec_with(dir, store, nomad, args, &[])
+}
+
+/// The same, with more variables set (`QDRANT_URL`).
+fn nomad_spec_with(
+    dir: &Path,
+    store: &Path,
+    nomad: &str,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-spec"));
     command
         .args(args)
@@ -47,6 +61,9 @@ fn nomad_spec(dir: &Path, store: &Path, nomad: &str, args: &[&str]) -> Output {
         .env("NOMAD_SPEC_MEMORY_PATH", store)
         .env("NOMAD_SPEC_MEMORY_CLUSTER", "prod");
     for name in [
+        "QDRANT_URL",
+        "QDRANT_API_KEY",
+        "RUST_LOG",
         "NOMAD_TOKEN",
         "NOMAD_NAMESPACE",
         "NOMAD_SPEC_MEMORY",
@@ -58,6 +75,7 @@ fn nomad_spec(dir: &Path, store: &Path, nomad: &str, args: &[&str]) -> Output {
     ] {
         command.env_remove(name);
     }
+    command.envs(vars.iter().copied());
     command.output().unwrap()
 }
 
@@ -261,4 +279,250 @@ fn a_store_that_cannot_be_read_never_fails_a_run_and_is_left_as_it_is() {
         .output()
         .unwrap();
     assert!(text(&output).1.contains("memory is turned off"), "{:?}", text(&output));
+}
+
+#[test]
+fn with_qdrant_a_fix_and_an_answer_from_one_repository_serve_the_next() {
+    let nomad = cluster();
+    let qdrant = FakeQdrant::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The file the embedded store would use: with Qdrant it is never written.
+    let store = dir.path().join("memory.json");
+    let vars = [("QDRANT_URL", qdrant.url())];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |repository: &Path, args: &[&str]| {
+        succeeded(&nomad_spec_with(repository, &store, &nomad.url(), args, &vars))
+    };
+
+    let orders = spring_repository(dir.path(), "orders");
+    run(&orders, &["generate", "--no-questions", "--set", "image.orders=ghcr.io/acme/orders:1.4"]);
+    let (stdout, _) = run(&orders, &["deploy", "deploy/orders.nomad.hcl", "--fix"]);
+    assert!(stdout.starts_with("job orders: healthy after 1 fix(es)"), "{stdout}");
+    assert_eq!(qdrant.points("nomad-spec-episodes"), Some(1));
+    assert_eq!(qdrant.points("nomad-spec-preferences"), Some(1));
+    assert_eq!(qdrant.points("nomad-spec-good-jobs"), Some(1));
+    assert!(!store.exists(), "the embedded store is not used");
+
+    // Another repository, the same server: its first job has what the first one learned.
+    let billing = spring_repository(dir.path(), "billing");
+    let (decisions, _) = run(&billing, &["generate", "--no-questions"]);
+    assert!(
+        decisions.contains(
+            "memory.billing: 1536 — remembered: an out-of-memory on a java/spring-boot service in \
+             orders was fixed with 1536 MB on 20"
+        ),
+        "{decisions}"
+    );
+    assert!(
+        decisions.contains(
+            "image.billing: ghcr.io/acme/billing:latest — remembered: `image.*` was answered \
+             `ghcr.io/acme` 1 time(s) on this cluster, last in orders on 20"
+        ),
+        "{decisions}"
+    );
+    let (stdout, _) = run(&billing, &["deploy", "deploy/billing.nomad.hcl", "--fix"]);
+    assert!(stdout.starts_with("job billing: healthy\n"), "healthy with no fix: {stdout}");
+
+    // A job written without memory fails the same way: the fix loop asks Qdrant, with the
+    // failure's category and stack in the query's filter, and applies what worked at once.
+    let shipping = spring_repository(dir.path(), "shipping");
+    run(&shipping, &["generate", "--no-questions", "--no-memory"]);
+    let (stdout, _) = run(&shipping, &["deploy", "deploy/shipping.nomad.hcl", "--fix"]);
+    assert!(
+        stdout.contains(
+            "fix: The same out-of-memory on a java/spring-boot service in orders was fixed with \
+             1536 MB on 20"
+        ),
+        "{stdout}"
+    );
+    let filters: Vec<String> = qdrant
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "Points/Query" && c.collection == "nomad-spec-episodes")
+        .map(|c| format!("{:?}", c.filter))
+        .collect();
+    assert!(
+        filters.iter().any(|f| f.contains("out-of-memory") && f.contains("java/spring-boot")),
+        "{filters:?}"
+    );
+    assert!(!store.exists());
+    // The memory commands look at the file, so with Qdrant they say where memory is instead.
+    let listed = nomad_spec_with(&orders, &store, &nomad.url(), &["memory", "list"], &vars);
+    assert_eq!(listed.status.code(), Some(2));
+    assert!(text(&listed).1.contains("memory lives in Qdrant at"), "{:?}", text(&listed));
+}
+
+#[test]
+fn a_qdrant_that_is_down_or_refuses_the_key_is_a_note_and_the_run_goes_on() {
+    let nomad = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("memory.json");
+    let orders = spring_repository(dir.path(), "orders");
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = format!("http://{closed}");
+    let vars = [("QDRANT_URL", down.as_str())];
+    let generate = ["generate", "--no-questions", "--set", "image.orders=ghcr.io/acme/orders:1"];
+    let (_, stderr) = succeeded(&nomad_spec_with(&orders, &store, &nomad.url(), &generate, &vars));
+    // Said once for the recall, once for the save, in a few words.
+    let why = format!("cannot reach Qdrant at {down}: connection refused");
+    assert!(stderr.contains(&format!("note: memory was not consulted: {why}\n")), "{stderr}");
+    assert!(stderr.contains(&format!("note: memory was not saved: {why}\n")), "{stderr}");
+    let deploy = ["-v", "deploy", "deploy/orders.nomad.hcl", "--fix"];
+    let output = nomad_spec_with(&orders, &store, &nomad.url(), &deploy, &vars);
+    let (stdout, stderr) = succeeded(&output);
+    assert!(stdout.starts_with("job orders: healthy after 1 fix(es)"), "{stdout}");
+    assert!(stderr.contains(&format!("memory was not consulted: {why}")), "{stderr}");
+
+    // A server that wants another key: said, and the key never shown.
+    let qdrant = FakeQdrant::with_api_key("the-right-key").unwrap();
+    let url = qdrant.url();
+    let vars = [("QDRANT_URL", url.as_str()), ("QDRANT_API_KEY", "a-wrong-s3cr3t")];
+    let billing = spring_repository(dir.path(), "billing");
+    let generate = ["generate", "--no-questions"];
+    let output = nomad_spec_with(&billing, &store, &nomad.url(), &generate, &vars);
+    let (stdout, stderr) = succeeded(&output);
+    assert!(
+        stderr.contains(&format!(
+            "note: memory was not consulted: cannot recall from nomad-spec-preferences on Qdrant \
+             at {url}: it refused the API key (QDRANT_API_KEY)\n"
+        )),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("s3cr3t"));
+    assert_eq!(qdrant.points("nomad-spec-preferences"), None, "nothing was written");
+}
+
+/// Episodes of several stacks, categories, repositories and days, with their vectors.
+fn many_episodes() -> nomad_spec::memory::Memory {
+    use nomad_spec::memory::embedding::local;
+    use nomad_spec::memory::{episode_text, Context, Episode, Lesson, Memory, Outcome};
+    let stacks = [Some("java/spring-boot"), Some("node/express"), Some("python/flask"), None];
+    let categories = ["out-of-memory", "crash-on-start", "health-check-failing"];
+    let lessons = [
+        Some(Lesson::Memory { memory_mb: 1024 }),
+        Some(Lesson::CheckPath { path: "/health".into() }),
+        Some(Lesson::Other { summary: "port".into() }),
+        None,
+    ];
+    let outcomes = [Outcome::Healthy, Outcome::FailedAgain, Outcome::RolledBack];
+    let mut memory = Memory::new();
+    for n in 0..60usize {
+        let stack = stacks[n % 4];
+        let category = categories[n % 3];
+        let stderr = vec![format!("worker {} failed: {category} {}", n % 7, n % 5)];
+        let explanation = format!("task app{} failed", n % 11);
+        let text = episode_text(category, stack, &explanation, &stderr);
+        memory.add_episode(Episode {
+            id: format!("{:012x}", 0xa000 + n),
+            context: Context {
+                repository: format!("acme/repo{}", n % 6),
+                cluster: if n % 5 == 0 { "staging".into() } else { "prod".into() },
+                // A day of its own for each: newest first has one answer.
+                date: format!("2026-{:02}-{:02}", 1 + n / 28, 1 + n % 28),
+            },
+            stack: stack.map(Into::into),
+            category: category.into(),
+            explanation,
+            events: Vec::new(),
+            stderr,
+            job: Default::default(),
+            fix: lessons[(n / 2) % 4].clone(),
+            outcome: outcomes[(n / 3) % 3],
+            vector: local(&text),
+        });
+    }
+    memory
+}
+
+#[test]
+fn the_embedded_store_and_qdrant_give_the_same_top_results() {
+    use nomad_spec::memory::embedding::local;
+    use nomad_spec::memory::learn::{answer_recalls, fix_recall, FailureQuery};
+    use nomad_spec::memory::recall::{Condition, Field, Filter, Recall};
+    use nomad_spec::memory::store::qdrant::QdrantStore;
+    use nomad_spec::memory::{Given, Kind, Preference};
+    use nomad_spec::settings::QdrantSettings;
+
+    let fake = FakeQdrant::start().unwrap();
+    let mut memory = many_episodes();
+    for (n, (key, value)) in
+        [("image.*", "ghcr.io/acme"), ("image.*", "quay.io/acme"), ("datacenters", "eu1")]
+            .into_iter()
+            .enumerate()
+    {
+        for run in 0..=n {
+            memory.remember(Preference::new(
+                key,
+                value,
+                "prod",
+                Given {
+                    date: format!("2026-11-0{}", run + 1),
+                    repository: format!("acme/repo{run}"),
+                    run: format!("#{run}"),
+                },
+            ));
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = QdrantStore::new(&QdrantSettings { url: fake.url(), api_key: None }).unwrap();
+    runtime.block_on(store.save(&memory)).unwrap();
+    assert_eq!(fake.points("nomad-spec-episodes"), Some(60));
+
+    let stderr = vec!["java.lang.OutOfMemoryError: Java heap space".to_string()];
+    let failure = |category, stack| FailureQuery {
+        category,
+        stack,
+        explanation: "task app3 failed",
+        stderr: &stderr,
+    };
+    let near = |text: &str| Some(local(text));
+    let analysis_stacks = answer_recalls(&nomad_spec::analyze::Analysis::default());
+    let mut recalls = vec![
+        fix_recall(
+            failure("out-of-memory", Some("java/spring-boot")),
+            near("out-of-memory java heap"),
+        ),
+        fix_recall(failure("health-check-failing", None), near("health check failing /health")),
+        fix_recall(failure("crash-on-start", Some("node/express")), None),
+        Recall {
+            kind: Kind::Episode,
+            filter: Filter {
+                must: vec![Condition::is(Field::Cluster, "prod")],
+                must_not: vec![Condition::Is(
+                    Field::Repository,
+                    vec!["acme/repo1".into(), "acme/repo2".into()],
+                )],
+                ..Filter::default()
+            },
+            near: near("worker 3 failed crash-on-start"),
+            limit: 5,
+        },
+        Recall { kind: Kind::Episode, filter: Filter::default(), near: None, limit: 7 },
+        Recall {
+            kind: Kind::Preference,
+            filter: Filter {
+                must: vec![Condition::is(Field::Key, "image.*")],
+                ..Filter::default()
+            },
+            near: None,
+            limit: 10,
+        },
+    ];
+    recalls.extend(analysis_stacks);
+    for recall in &recalls {
+        let embedded = memory.recall(recall);
+        let served = runtime.block_on(store.recall(recall)).unwrap();
+        let ids = |m: &nomad_spec::memory::Memory| -> Vec<String> {
+            m.list().into_iter().map(|l| l.id).collect()
+        };
+        assert_eq!(ids(&served), ids(&embedded), "{recall:?}");
+        // Preferences come back whole: every time each was given.
+        assert_eq!(served.preferences, embedded.preferences, "{recall:?}");
+    }
+    // The queries were not empty answers agreeing by chance.
+    assert!(!memory.recall(&recalls[0]).episodes.is_empty());
+    assert!(!memory.recall(&recalls[1]).episodes.is_empty());
+    assert!(!memory.recall(&recalls[3]).episodes.is_empty());
+    assert_eq!(memory.recall(&recalls[5]).preferences.len(), 2);
 }

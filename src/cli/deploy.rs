@@ -202,7 +202,7 @@ impl DeployMemory {
 
     /// Gives the loop what memory knows.
     fn prepare(&self, options: &mut DeployOptions) {
-        options.memory = Some(std::sync::Arc::new(self.opened.memory.clone()));
+        options.memory = Some(std::sync::Arc::new(self.opened.clone()));
     }
 
     /// Keeps what the deploy taught and saves it; what happened, in lines.
@@ -230,7 +230,7 @@ impl DeployMemory {
         };
         let memory = &mut self.opened.memory;
         let mut notes = learn_from_deploy(memory, report, &last, &run, &self.opened.embedder).await;
-        notes.extend(self.opened.save());
+        notes.extend(self.opened.save().await);
         notes
     }
 }

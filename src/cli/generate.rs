@@ -135,7 +135,14 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             if let Some(note) = &opened.note {
                 eprintln!("note: {note}");
             }
-            prepared.remembered(&opened.memory, &opened.cluster, &answers)
+            // Only what the analysis needs is recalled: every preference, and what failures
+            // taught its stacks.
+            let (recalled, note) =
+                runtime.block_on(opened.recall(&learn::answer_recalls(&prepared.analysis)));
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            prepared.remembered(&recalled, &opened.cluster, &answers)
         }
         None => (Vec::new(), Vec::new()),
     };
@@ -218,7 +225,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             stacks: Default::default(),
         };
         learn_answers(&mut opened.memory, &given, analysis, &run);
-        if let Some(note) = opened.save() {
+        if let Some(note) = runtime.block_on(opened.save()) {
             eprintln!("note: {note}");
         }
     }

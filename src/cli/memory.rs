@@ -69,6 +69,14 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let Some(memory_settings) = settings.memory()? else {
         anyhow::bail!("memory is turned off (NOMAD_SPEC_MEMORY); there is no store to look at");
     };
+    if let Some(qdrant) = &memory_settings.qdrant {
+        // Looking at the file while runs use Qdrant would show the wrong memory.
+        anyhow::bail!(
+            "memory lives in Qdrant at {} (QDRANT_URL); these commands read and edit the \
+             embedded store only: unset QDRANT_URL to use them on the file",
+            qdrant.url
+        );
+    }
     let path = memory_settings.path;
     let mut memory = read_file(&path)?;
     match args.command {

@@ -10,8 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use super::embedding;
-use super::{episode_text, Episode, Given, Lesson, Memory, Outcome, Preference};
+use super::embedding::{self, Vector};
+use super::recall::{self, Condition, Field, Filter, Recall};
+use super::{episode_text, Episode, Given, Kind, Lesson, Memory, Outcome, Preference};
 use crate::analyze::source::{holds_secret, looks_secret};
 use crate::analyze::{self, Analysis, Source};
 use crate::jobspec::answers::{Answers, Question, ServiceAnswers};
@@ -66,6 +67,66 @@ pub struct FailureQuery<'a> {
     /// The tail of its stderr (redacted or not: it is only compared, never kept).
     pub stderr: &'a [String],
 }
+
+/// What [`remembered_fix`] needs to see of memory for `failure`: episodes of the same
+/// category that ended healthy after a fix that carries over, on the failure's stack or an
+/// unknown one (any stack when the failure's is unknown), the most similar to `near` (the
+/// failure's text as the store's embedding makes it) or, without a vector, the newest.
+pub fn fix_recall(failure: FailureQuery<'_>, near: Option<Vector>) -> Recall {
+    let carries_over = ["memory", "healthy-deadline", "check-path"].map(String::from).to_vec();
+    let should = match failure.stack {
+        Some(stack) => vec![Condition::is(Field::Stack, stack), Condition::Unknown(Field::Stack)],
+        None => Vec::new(),
+    };
+    Recall {
+        kind: Kind::Episode,
+        filter: Filter {
+            must: vec![
+                Condition::is(Field::Category, failure.category),
+                Condition::is(Field::Outcome, recall::outcome_name(Outcome::Healthy)),
+                Condition::Is(Field::Lesson, carries_over),
+            ],
+            should,
+            must_not: Vec::new(),
+        },
+        near,
+        limit: RECALLED,
+    }
+}
+
+/// What [`remembered_answers`] needs to see of memory for an analysis: every preference
+/// (they are few), and for each stack of its services the newest episodes whose memory fix
+/// made an out-of-memory job healthy.
+pub fn answer_recalls(analysis: &Analysis) -> Vec<Recall> {
+    let mut recalls = vec![Recall {
+        kind: Kind::Preference,
+        filter: Filter::default(),
+        near: None,
+        limit: usize::MAX,
+    }];
+    let stacks: BTreeSet<String> = analysis.services.iter().filter_map(stack_of).collect();
+    for stack in stacks {
+        recalls.push(Recall {
+            kind: Kind::Episode,
+            filter: Filter {
+                must: vec![
+                    Condition::is(Field::Category, "out-of-memory"),
+                    Condition::is(Field::Outcome, recall::outcome_name(Outcome::Healthy)),
+                    Condition::is(Field::Lesson, "memory"),
+                    Condition::is(Field::Stack, stack),
+                ],
+                ..Filter::default()
+            },
+            near: None,
+            limit: RECALLED,
+        });
+    }
+    recalls
+}
+
+/// How many episodes one question to memory brings back at most: more than any one decision
+/// weighs.
+pub const RECALLED: usize = 50;
 
 /// An episode whose fix is to be tried first, and how similar its evidence was.
 #[derive(Debug, Clone, Copy)]

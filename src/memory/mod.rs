@@ -16,6 +16,7 @@
 
 pub mod embedding;
 pub mod learn;
+pub mod recall;
 pub mod store;
 
 use std::collections::BTreeMap;

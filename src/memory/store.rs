@@ -5,7 +5,12 @@
 //! git ref of the repository itself ([`git_ref`]: in CI every run is a fresh container, so the
 //! bot fetches the ref at start and pushes it at the end with compare-and-swap, merging a race
 //! instead of losing it). Saving never overwrites blindly: what is stored now is read again
-//! and merged with what this run learned ([`Memory::merge`]).
+//! and merged with what this run learned ([`Memory::merge`]). With `QDRANT_URL` set, memory
+//! lives in Qdrant instead ([`qdrant`]), shared by every repository that uses the server.
+//!
+//! A run asks every store the same questions ([`Opened::recall`] with a [`Recall`]): the
+//! embedded store answers from the memory it loaded, Qdrant on the server with the filter in
+//! the query; either way the run then decides with the same pure code (`memory::learn`).
 //!
 //! Memory never fails a run: a store that cannot be read or written is a note saying so, and
 //! the run goes on without it ([`Opened::note`]); a store that cannot be read is then never
@@ -16,6 +21,7 @@
 //! the same redaction as LLM requests) is [`record`]'s.
 
 pub mod git_ref;
+pub mod qdrant;
 pub mod record;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +30,9 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 
 use super::embedding::{self, Vector};
+use super::recall::{Answer, Recall, Recaller};
 use super::{Memory, FORMAT};
-use crate::settings::{EmbeddingSettings, MemorySettings, Settings};
+use crate::settings::{EmbeddingSettings, MemorySettings, QdrantSettings, Settings};
 
 /// The largest store file read (about 100,000 entries with 256-dimension vectors).
 const MAX_FILE_BYTES: u64 = 1 << 30;
@@ -37,12 +44,15 @@ pub enum Store {
     File(PathBuf),
     /// That file on a git ref of the repository (the bot's in CI).
     GitRef(git_ref::OnRef),
+    /// A Qdrant server.
+    Qdrant(qdrant::QdrantStore),
 }
 
 /// A memory opened for a run, with where it goes back and what the person should know.
 #[derive(Debug, Clone)]
 pub struct Opened {
-    /// What is remembered (empty when nothing could be read).
+    /// What is remembered (empty when nothing could be read); with Qdrant, only what this
+    /// run learned, the rest staying on the server until recalled.
     pub memory: Memory,
     /// Where it goes back; `None` when it must not be written (it could not be read).
     pub store: Option<Store>,
@@ -71,7 +81,50 @@ impl Opened {
                 })
             }
         };
+        if let Some(qdrant) = &memory_settings.qdrant {
+            return Some(Opened::qdrant(&memory_settings, qdrant));
+        }
         Some(Opened::file(&memory_settings))
+    }
+
+    /// Opens memory on the Qdrant server `qdrant` names (nothing is sent yet).
+    pub fn qdrant(settings: &MemorySettings, qdrant: &QdrantSettings) -> Opened {
+        let (embedder, embedder_note) = match Embedder::from_settings(settings.embeddings.as_ref())
+        {
+            Ok(embedder) => (embedder, None),
+            Err(err) => (Embedder::Local, Some(format!("{err:#}; the local embedding is used"))),
+        };
+        let (store, note) = match qdrant::QdrantStore::new(qdrant) {
+            Ok(store) => (Some(Store::Qdrant(store)), embedder_note),
+            Err(err) => (None, Some(format!("memory is not used in this run: {err:#}"))),
+        };
+        Opened { memory: Memory::new(), store, cluster: settings.cluster.clone(), note, embedder }
+    }
+
+    /// The entries that answer `recalls`, in one memory (each recall's best or newest first);
+    /// with a note when the store could not answer (the run goes on with what this run
+    /// learned).
+    pub async fn recall(&self, recalls: &[Recall]) -> (Memory, Option<String>) {
+        let mut found = Memory::new();
+        let mut notes = Vec::new();
+        for recall in recalls {
+            let answer = match &self.store {
+                Some(Store::Qdrant(server)) => {
+                    let mut answer = server.recall(recall).await.unwrap_or_else(|err| {
+                        notes.push(format!("memory was not consulted: {err:#}"));
+                        Memory::new()
+                    });
+                    // What this run learned and has not saved yet counts too, ranked with
+                    // the server's answer the same way.
+                    answer.merge(self.memory.recall(recall));
+                    answer.recall(recall)
+                }
+                Some(Store::File(_) | Store::GitRef(_)) | None => self.memory.recall(recall),
+            };
+            found.merge(answer);
+        }
+        notes.dedup();
+        (found, (!notes.is_empty()).then(|| notes.join("; ")))
     }
 
     /// Opens the file `settings` name.
@@ -105,16 +158,37 @@ impl Opened {
 
     /// Writes the memory back, merged with what the store holds now; a note when it could not
     /// be.
-    pub fn save(&self) -> Option<String> {
+    pub async fn save(&self) -> Option<String> {
         match &self.store {
             None => None,
             Some(Store::File(path)) => save_file(path, &self.memory)
                 .err()
                 .map(|err| format!("memory was not saved: {err:#}")),
-            Some(Store::GitRef(on_ref)) => git_ref::save(on_ref, &self.memory)
+            // git2 blocks: the push runs off the runtime's threads.
+            Some(Store::GitRef(on_ref)) => {
+                let (on_ref, memory) = (on_ref.clone(), self.memory.clone());
+                match tokio::task::spawn_blocking(move || git_ref::save(&on_ref, &memory)).await {
+                    Ok(saved) => saved.err().map(|err| format!("memory was not saved: {err:#}")),
+                    Err(err) => Some(format!("memory was not saved: {err}")),
+                }
+            }
+            Some(Store::Qdrant(_)) if self.memory.is_empty() => None,
+            Some(Store::Qdrant(server)) => server
+                .save(&self.memory)
+                .await
                 .err()
                 .map(|err| format!("memory was not saved: {err:#}")),
         }
+    }
+}
+
+impl Recaller for Opened {
+    fn embed<'a>(&'a self, text: &'a str) -> Answer<'a, Result<Vector, String>> {
+        Box::pin(async move { self.embedder.embed(text).await.map_err(|err| format!("{err:#}")) })
+    }
+
+    fn recall<'a>(&'a self, recalls: &'a [Recall]) -> Answer<'a, (Memory, Option<String>)> {
+        Box::pin(Opened::recall(self, recalls))
     }
 }
 

@@ -32,7 +32,7 @@ use crate::jobspec::edit;
 use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
 use crate::memory::learn::{self, FailureQuery};
-use crate::memory::Memory;
+use crate::memory::recall::Recaller;
 
 /// What to do with the job when the loop gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -62,8 +62,8 @@ pub struct DeployOptions {
     /// The LLM asked about failures the rules have no fix for; `None`: the rules alone.
     pub llm: Option<Arc<Client>>,
     /// What earlier runs taught: a fix that made a job healthy after the same failure is tried
-    /// before the rules' step; `None`: no memory.
-    pub memory: Option<Arc<Memory>>,
+    /// before the rules' step, whichever store keeps memory; `None`: no memory.
+    pub memory: Option<Arc<dyn Recaller>>,
     /// The stack of each task group (`java/spring-boot`), by group name, for memory.
     pub stacks: BTreeMap<String, String>,
 }
@@ -219,7 +219,7 @@ pub async fn deploy(
                         failure.diagnosis.explanation
                     ))
                 } else {
-                    let next = match remembered_next_fix(failure, &job, options) {
+                    let next = match remembered_next_fix(failure, &job, options, progress).await {
                         Some(fix) => NextFix { fix: Ok(fix), llm_notes: Vec::new() },
                         None => {
                             propose_next_fix(failure, &job, &options.policy, options.llm.as_deref())
@@ -360,9 +360,15 @@ pub async fn propose_next_fix(
 }
 
 /// The fix memory remembers for this failure, when an episode's fix carries over to this job
-/// (`fix::remembered_fix`); `None` otherwise, and the rules decide.
-pub fn remembered_next_fix(failure: &Failure, job: &Value, options: &DeployOptions) -> Option<Fix> {
-    let memory = options.memory.as_deref()?;
+/// (`fix::remembered_fix`); `None` otherwise, and the rules decide. Memory that cannot be
+/// asked (an embeddings endpoint or a Qdrant server down) is a progress note, never an error.
+pub async fn remembered_next_fix(
+    failure: &Failure,
+    job: &Value,
+    options: &DeployOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Option<Fix> {
+    let opened = options.memory.as_deref()?;
     let diagnosis = &failure.diagnosis;
     let query = FailureQuery {
         category: diagnosis.category.name(),
@@ -370,7 +376,20 @@ pub fn remembered_next_fix(failure: &Failure, job: &Value, options: &DeployOptio
         explanation: &diagnosis.explanation,
         stderr: &failure.evidence.stderr_tail,
     };
-    let recalled = learn::remembered_fix(memory, query)?;
+    let text =
+        crate::memory::episode_text(query.category, query.stack, query.explanation, query.stderr);
+    let near = match opened.embed(&text).await {
+        Ok(vector) => Some(vector),
+        Err(err) => {
+            progress(&format!("memory searched without similarity: {err}"));
+            None
+        }
+    };
+    let (memory, note) = opened.recall(&[learn::fix_recall(query, near)]).await;
+    if let Some(note) = note {
+        progress(&note);
+    }
+    let recalled = learn::remembered_fix(&memory, query)?;
     let spec: JobSpec = serde_json::from_value(job.clone()).ok()?;
     remembered_fix(diagnosis, &spec, &options.policy, &recalled).ok()
 }

@@ -1,6 +1,7 @@
 //! Memory's settings: whether it is on, where the embedded store is (a file under the user's
 //! data folder, or a git ref of the repository in CI), the name of the cluster its entries are
-//! filed under, and the embeddings endpoint when one is configured.
+//! filed under, the embeddings endpoint when one is configured, and Qdrant when `QDRANT_URL`
+//! names one (then memory lives there instead of the embedded store).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,10 @@ pub const MEMORY_CLUSTER: &str = "NOMAD_SPEC_MEMORY_CLUSTER";
 pub const EMBEDDING_MODEL: &str = "NOMAD_SPEC_EMBEDDING_MODEL";
 /// The embeddings endpoint's base URL (default: the LLM's).
 pub const EMBEDDING_BASE_URL: &str = "NOMAD_SPEC_EMBEDDING_BASE_URL";
+/// Qdrant's gRPC address (`http://qdrant:6334`); set, memory lives in Qdrant.
+pub const QDRANT_URL: &str = "QDRANT_URL";
+/// Qdrant's API key, when the server wants one.
+pub const QDRANT_API_KEY: &str = "QDRANT_API_KEY";
 /// The git ref the bot keeps memory on unless told otherwise.
 pub const DEFAULT_MEMORY_REF: &str = "refs/nomad-spec/memory";
 
@@ -33,6 +38,17 @@ pub struct MemorySettings {
     pub cluster: String,
     /// The embeddings endpoint, when a model is configured.
     pub embeddings: Option<EmbeddingSettings>,
+    /// Qdrant, when `QDRANT_URL` is set: memory lives there instead of the embedded store.
+    pub qdrant: Option<QdrantSettings>,
+}
+
+/// A Qdrant server, spoken to over gRPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QdrantSettings {
+    /// Its gRPC URL (`http://127.0.0.1:6334`).
+    pub url: String,
+    /// The API key it wants, when one is set.
+    pub api_key: Option<Secret>,
 }
 
 /// An OpenAI-compatible embeddings endpoint.
@@ -113,7 +129,33 @@ impl MemorySettings {
                 })
             }
         };
-        Ok(Some(MemorySettings { path, git_ref, cluster, embeddings }))
+        let qdrant = match get(QDRANT_URL) {
+            None => None,
+            Some(url) => {
+                let parsed = url::Url::parse(url).map_err(|err| {
+                    SettingError::caused_by(format!("{QDRANT_URL} `{url}` is not a URL"), err)
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
+                    return Err(SettingError::new(format!(
+                        "{QDRANT_URL} is `{url}`; it must be an http(s) URL (Qdrant's gRPC port, \
+                         6334 by default)"
+                    )));
+                }
+                let api_key = get(QDRANT_API_KEY);
+                // The key goes into a gRPC header, and the client repeats a key it cannot send
+                // in its error: refused here, without saying it.
+                if api_key.is_some_and(|key| !key.bytes().all(|b| b.is_ascii_graphic())) {
+                    return Err(SettingError::new(format!(
+                        "{QDRANT_API_KEY} holds spaces or characters a key cannot have"
+                    )));
+                }
+                Some(QdrantSettings {
+                    url: url.trim_end_matches('/').to_string(),
+                    api_key: api_key.map(Into::into),
+                })
+            }
+        };
+        Ok(Some(MemorySettings { path, git_ref, cluster, embeddings, qdrant }))
     }
 }
 
@@ -148,6 +190,29 @@ mod tests {
         let err = read(&[("HOME", "/h"), (MEMORY_REF, "memory")]).unwrap_err().to_string();
         assert!(err.starts_with("NOMAD_SPEC_MEMORY_REF `memory`"), "{err}");
         assert!(read(&[]).unwrap_err().to_string().contains(MEMORY_PATH));
+    }
+
+    #[test]
+    fn qdrant_is_used_when_its_url_is_set_and_its_key_is_never_shown() {
+        assert_eq!(read(&[("HOME", "/h")]).unwrap().unwrap().qdrant, None);
+        let settings = read(&[
+            ("HOME", "/h"),
+            (QDRANT_URL, "http://qdrant:6334/"),
+            (QDRANT_API_KEY, "k3y-s3cr3t"),
+        ])
+        .unwrap()
+        .unwrap();
+        let qdrant = settings.qdrant.unwrap();
+        assert_eq!(qdrant.url, "http://qdrant:6334");
+        assert_eq!(qdrant.api_key.as_ref().map(Secret::as_str), Some("k3y-s3cr3t"));
+        assert!(!format!("{qdrant:?}").contains("k3y"));
+        let err = read(&[("HOME", "/h"), (QDRANT_URL, "qdrant:6334")]).unwrap_err().to_string();
+        assert!(err.starts_with("QDRANT_URL is `qdrant:6334`; it must be an http(s) URL"), "{err}");
+        let err =
+            read(&[("HOME", "/h"), (QDRANT_URL, "http://q:6334"), (QDRANT_API_KEY, "a b\u{7f}")])
+                .unwrap_err()
+                .to_string();
+        assert_eq!(err, "QDRANT_API_KEY holds spaces or characters a key cannot have");
     }
 
     #[test]

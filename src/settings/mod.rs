@@ -40,8 +40,8 @@ pub use cluster::{
 pub use forges::{GitHubSettings, GitLabSettings};
 pub use llm::{LlmSettings, LLM_REFINE};
 pub use memory::{
-    EmbeddingSettings, MemorySettings, DEFAULT_MEMORY_REF, EMBEDDING_BASE_URL, EMBEDDING_MODEL,
-    MEMORY, MEMORY_CLUSTER, MEMORY_PATH, MEMORY_REF,
+    EmbeddingSettings, MemorySettings, QdrantSettings, DEFAULT_MEMORY_REF, EMBEDDING_BASE_URL,
+    EMBEDDING_MODEL, MEMORY, MEMORY_CLUSTER, MEMORY_PATH, MEMORY_REF, QDRANT_API_KEY, QDRANT_URL,
 };
 pub use serve::{
     GitHubAuth, GitHubServe, GitLabServe, PrivateKey, ServeSettings, GITHUB_APP_ID,

@@ -115,7 +115,7 @@ async fn attempt_untraced(
         fix: false,
         on_give_up: GiveUp::Leave,
         policy: policy.clone(),
-        memory: memory.as_ref().map(|(memory, _)| memory.memory()),
+        memory: memory.as_ref().map(|(memory, _)| memory.recaller()),
         stacks: memory
             .as_ref()
             .map(|(_, analysis)| PrMemory::stacks_of(analysis, &job))
@@ -139,7 +139,7 @@ async fn attempt_untraced(
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
             // A fix that worked for the same failure before comes first (and says so).
-            if let Some(fix) = remembered_next_fix(failure, &job, &options) {
+            if let Some(fix) = remembered_next_fix(failure, &job, &options, &mut progress).await {
                 runner.log(&format!("memory: {}", fix.explanation));
                 (failure.diagnosis.explanation.clone(), Some(Box::new(fix)))
             } else {

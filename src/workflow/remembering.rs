@@ -96,6 +96,11 @@ impl PrMemory {
         Arc::new(self.opened.memory.clone())
     }
 
+    /// The memory as the deploy loop asks it (what the ref held and this run learned).
+    pub fn recaller(&self) -> Arc<dyn crate::memory::recall::Recaller> {
+        Arc::new(self.opened.clone())
+    }
+
     /// The cluster entries are filed under.
     pub fn cluster(&self) -> &str {
         &self.opened.cluster
@@ -168,11 +173,7 @@ impl PrMemory {
         if !self.writes {
             return self.note;
         }
-        let opened = self.opened;
-        let saved = match tokio::task::spawn_blocking(move || opened.save()).await {
-            Ok(saved) => saved,
-            Err(err) => Some(format!("memory was not saved: {err}")),
-        };
+        let saved = self.opened.save().await;
         if let Some(note) = &saved {
             runner.log(&format!("note: {note}"));
         }

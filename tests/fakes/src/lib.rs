@@ -13,6 +13,7 @@ pub mod langfuse;
 pub mod llm;
 pub mod nomad;
 pub mod otlp;
+pub mod qdrant;
 pub mod registry;
 pub mod server;
 pub mod vault;

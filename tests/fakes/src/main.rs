@@ -99,6 +99,15 @@ enum Fake {
         #[arg(long, requires = "seed")]
         pull: Option<PathBuf>,
     },
+    /// Serve a fake Qdrant gRPC API (collections and points), empty.
+    Qdrant {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:6334")]
+        listen: String,
+        /// Require this API key (`QDRANT_API_KEY`).
+        #[arg(long)]
+        api_key: Option<String>,
+    },
     /// Serve a fake Vault HTTP API (metadata, listings, tokens; secret reads are recorded).
     Vault {
         /// Address to listen on.
@@ -203,6 +212,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ));
             wait_for_ctrl_c()?;
             drop(fabio);
+            Ok(())
+        }
+        Fake::Qdrant { listen, api_key } => {
+            if !faults.is_empty() {
+                anyhow::bail!("the fake Qdrant speaks gRPC: it plays no --fault");
+            }
+            let state = fakes::qdrant::QdrantState { api_key, ..Default::default() };
+            let qdrant = fakes::qdrant::FakeQdrant::start_on(&listen, state)?;
+            announce(&format!(
+                "fake Qdrant (gRPC) listening on {}\nexport QDRANT_URL={}",
+                qdrant.url(),
+                qdrant.url()
+            ));
+            wait_for_ctrl_c()?;
+            drop(qdrant);
             Ok(())
         }
         Fake::Gitlab(args) => {
