@@ -215,6 +215,7 @@ fn memory_settings() -> MemorySettings {
         git_ref: MEMORY_REF.to_string(),
         cluster: "prod".to_string(),
         embeddings: None,
+        qdrant: None,
     }
 }
 
@@ -329,7 +330,8 @@ fn memory_on_the_ref_survives_run_after_run_over_http() {
         assert_eq!(opened.memory.preferences.len(), n - 1);
         let value = format!("ghcr.io/team{n}");
         opened.memory.remember(Preference::new("image.*", &value, "prod", given_in("x")));
-        assert_eq!(opened.save(), None, "run {n}");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        assert_eq!(runtime.block_on(opened.save()), None, "run {n}");
     }
     assert_eq!(shop.memory_commits().len(), 4);
 }

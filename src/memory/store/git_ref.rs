@@ -152,6 +152,7 @@ mod tests {
             git_ref: git_ref.to_string(),
             cluster: "prod".to_string(),
             embeddings: None,
+            qdrant: None,
         }
     }
 
@@ -181,8 +182,8 @@ mod tests {
         git2::Repository::open_bare(bare).unwrap().refname_to_id(git_ref).unwrap()
     }
 
-    #[test]
-    fn memory_survives_between_runs_on_its_ref_and_a_race_is_merged() {
+    #[tokio::test]
+    async fn memory_survives_between_runs_on_its_ref_and_a_race_is_merged() {
         let dir = tempfile::tempdir().unwrap();
         let bare = dir.path().join("shop.git");
         git2::Repository::init_bare(&bare).unwrap();
@@ -191,11 +192,11 @@ mod tests {
         // No ref yet: an empty memory, and a run that learned nothing pushes nothing.
         let first = open(&settings(git_ref), &remote(&bare), &bot());
         assert_eq!((first.memory.clone(), first.note.clone()), (Memory::new(), None));
-        assert_eq!(first.save(), None);
+        assert_eq!(first.save().await, None);
         assert!(git2::Repository::open_bare(&bare).unwrap().refname_to_id(git_ref).is_err());
         let mut first = first;
         first.memory.remember(answer("ghcr.io/acme", "acme/shop#1"));
-        assert_eq!(first.save(), None);
+        assert_eq!(first.save().await, None);
         let one = head_of(&bare, git_ref);
 
         // Two runs read that version; both push, the second after the first moved the ref.
@@ -204,9 +205,9 @@ mod tests {
         assert_eq!(a.memory.preferences.len(), 1);
         a.memory.remember(answer("ghcr.io/acme", "acme/shop#2"));
         b.memory.remember(answer("quay.io/acme", "acme/shop#3"));
-        assert_eq!(b.save(), None);
+        assert_eq!(b.save().await, None);
         let after_b = head_of(&bare, git_ref);
-        assert_eq!(a.save(), None);
+        assert_eq!(a.save().await, None);
         let after_a = head_of(&bare, git_ref);
 
         let repo = git2::Repository::open_bare(&bare).unwrap();
@@ -220,8 +221,8 @@ mod tests {
         assert_eq!(kept, vec![("ghcr.io/acme".to_string(), 2), ("quay.io/acme".to_string(), 1)]);
     }
 
-    #[test]
-    fn a_ref_that_is_no_memory_is_a_note_and_is_never_overwritten() {
+    #[tokio::test]
+    async fn a_ref_that_is_no_memory_is_a_note_and_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let bare = dir.path().join("shop.git");
         git2::Repository::init_bare(&bare).unwrap();
@@ -236,7 +237,7 @@ mod tests {
         assert!(note.contains("format 99"), "{note}");
         assert!(opened.memory.is_empty());
         opened.memory.remember(answer("ghcr.io/acme", "acme/shop#1"));
-        assert_eq!(opened.save(), None);
+        assert_eq!(opened.save().await, None);
         assert_eq!(head_of(&bare, git_ref).to_string(), commit);
 
         let missing = remote(&dir.path().join("missing.git"));
