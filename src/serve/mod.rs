@@ -43,6 +43,10 @@ use metrics::Metrics;
 use queue::{Limits, Scheduler, Store, Work};
 use webhook::{Accepted, Deliveries, GitHubCheck, GitLabCheck, Refusal};
 
+/// The stack of a run's thread (and of its runtime's worker): a whole run is one future polled
+/// on that thread, deep in a debug build, and the 2 MiB a thread gets by default overflowed
+/// once the deploy loop asked memory asynchronously. The pages are only reserved, not used.
+const RUN_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// GitHub's own limit on a delivery's body.
 const MAX_BODY: usize = 25 * 1024 * 1024;
 /// Delivery IDs remembered (an hour of deliveries at three a second).
@@ -377,9 +381,11 @@ impl Server {
         let name = format!("run {}", work.delivery);
         std::thread::Builder::new()
             .name(name.chars().take(15).collect())
+            .stack_size(RUN_STACK_BYTES)
             .spawn(move || {
                 let verdict = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
+                    .thread_stack_size(RUN_STACK_BYTES)
                     .enable_all()
                     .build()
                     .context("cannot start a runtime for the run")
