@@ -130,15 +130,26 @@ impl Opened {
     /// Opens the file `settings` name.
     pub fn file(settings: &MemorySettings) -> Opened {
         let path = settings.path.clone();
+        let read = read_file(&path).map(|memory| (memory, Store::File(path)));
+        Opened::from_read(settings, read, "; fix or remove the file")
+    }
+
+    /// A memory opened from what reading its store gave: the store it goes back to, or an
+    /// empty memory with a note (ended by `advice`) that is never written.
+    pub(crate) fn from_read(
+        settings: &MemorySettings,
+        read: anyhow::Result<(Memory, Store)>,
+        advice: &str,
+    ) -> Opened {
         let (embedder, embedder_note) = match Embedder::from_settings(settings.embeddings.as_ref())
         {
             Ok(embedder) => (embedder, None),
             Err(err) => (Embedder::Local, Some(format!("{err:#}; the local embedding is used"))),
         };
-        match read_file(&path) {
-            Ok(memory) => Opened {
+        match read {
+            Ok((memory, store)) => Opened {
                 memory,
-                store: Some(Store::File(path)),
+                store: Some(store),
                 cluster: settings.cluster.clone(),
                 note: embedder_note,
                 embedder,
@@ -148,8 +159,7 @@ impl Opened {
                 store: None,
                 cluster: settings.cluster.clone(),
                 note: Some(format!(
-                    "memory is not used and not written in this run: {err:#}; fix or remove the \
-                     file"
+                    "memory is not used and not written in this run: {err:#}{advice}"
                 )),
                 embedder,
             },

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 
-use super::{parse, to_json, Embedder, Opened, Store};
+use super::{parse, to_json, Opened, Store};
 use crate::git::{FileOnRef, GitRemote, Identity, PushOutcome};
 use crate::memory::{digest, Memory};
 use crate::settings::MemorySettings;
@@ -56,10 +56,6 @@ impl Eq for OnRef {}
 /// read is an empty memory with a note, never written. Blocks on the network.
 pub fn open(settings: &MemorySettings, remote: &GitRemote, identity: &Identity) -> Opened {
     let label = format!("{} of {}", settings.git_ref, remote.url);
-    let (embedder, embedder_note) = match Embedder::from_settings(settings.embeddings.as_ref()) {
-        Ok(embedder) => (embedder, None),
-        Err(err) => (Embedder::Local, Some(format!("{err:#}; the local embedding is used"))),
-    };
     let read = FileOnRef::new(remote, &settings.git_ref, FILE).and_then(|file| {
         let (memory, fetched) = fetch(&file, &label)?;
         let on_ref = OnRef {
@@ -69,24 +65,9 @@ pub fn open(settings: &MemorySettings, remote: &GitRemote, identity: &Identity) 
             identity: identity.clone(),
             label: label.clone(),
         };
-        Ok((memory, on_ref))
+        Ok((memory, Store::GitRef(on_ref)))
     });
-    match read {
-        Ok((memory, on_ref)) => Opened {
-            memory,
-            store: Some(Store::GitRef(on_ref)),
-            cluster: settings.cluster.clone(),
-            note: embedder_note,
-            embedder,
-        },
-        Err(err) => Opened {
-            memory: Memory::new(),
-            store: None,
-            cluster: settings.cluster.clone(),
-            note: Some(format!("memory is not used and not written in this run: {err:#}")),
-            embedder,
-        },
-    }
+    Opened::from_read(settings, read, "")
 }
 
 /// The memory the ref holds now and the commit it was read from (empty and `None` without the
