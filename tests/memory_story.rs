@@ -346,10 +346,43 @@ fn with_qdrant_a_fix_and_an_answer_from_one_repository_serve_the_next() {
         "{filters:?}"
     );
     assert!(!store.exists());
-    // The memory commands look at the file, so with Qdrant they say where memory is instead.
-    let listed = nomad_spec_with(&orders, &store, &nomad.url(), &["memory", "list"], &vars);
-    assert_eq!(listed.status.code(), Some(2));
-    assert!(text(&listed).1.contains("memory lives in Qdrant at"), "{:?}", text(&listed));
+
+    // The memory commands see and edit the server, as runs use it.
+    let memory = |args: &[&str]| {
+        let mut all = vec!["memory"];
+        all.extend_from_slice(args);
+        succeeded(&nomad_spec_with(&orders, &store, &nomad.url(), &all, &vars)).0
+    };
+    let listed: serde_json::Value =
+        serde_json::from_str(&memory(&["list", "--format", "json"])).unwrap();
+    let kinds: Vec<&str> =
+        listed.as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    // Both fixed failures, the answer, and the three healthy jobs.
+    let kinds_held = ["episode", "episode", "preference", "good-job", "good-job", "good-job"];
+    assert_eq!(kinds, kinds_held, "{listed}");
+    let episode = listed[0]["id"].as_str().unwrap().to_string();
+    let shown: serde_json::Value = serde_json::from_str(&memory(&["show", &episode[..6]])).unwrap();
+    assert_eq!(shown["category"], "out-of-memory");
+    let exported = dir.path().join("exported.json");
+    memory(&["export", exported.to_str().unwrap()]);
+    let forgot = memory(&["forget", &episode]);
+    assert!(forgot.starts_with(&format!("forgot episode {episode}: out-of-memory")), "{forgot}");
+    assert_eq!(qdrant.points("nomad-spec-episodes"), Some(1), "deleted on the server");
+    // The round trip: what was exported comes back whole, and twice is once.
+    let imported = memory(&["import", exported.to_str().unwrap()]);
+    assert!(imported.contains(&format!("into Qdrant at {}", qdrant.url())), "{imported}");
+    memory(&["import", exported.to_str().unwrap()]);
+    assert_eq!(memory(&["export"]), std::fs::read_to_string(&exported).unwrap());
+    assert_eq!(qdrant.points("nomad-spec-episodes"), Some(2));
+    assert_eq!(qdrant.points("nomad-spec-preferences"), Some(1), "given once, one point");
+    // Replacing with a store of nothing leaves nothing.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{\"format\": 1}").unwrap();
+    memory(&["import", "--replace", empty.to_str().unwrap()]);
+    let (_, stderr) =
+        succeeded(&nomad_spec_with(&orders, &store, &nomad.url(), &["memory", "list"], &vars));
+    assert!(stderr.contains(&format!("memory (Qdrant at {}) is empty", qdrant.url())), "{stderr}");
+    assert!(!store.exists(), "the file is never used with Qdrant");
 }
 
 #[test]

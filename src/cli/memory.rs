@@ -1,8 +1,9 @@
 //! `nomad-spec memory`: see and edit what memory holds (the embedded store the settings
-//! name): list the entries, show one, forget one, export the whole store and import one.
+//! name, or Qdrant when `QDRANT_URL` is set): list the entries, show one, forget one, export
+//! the whole store and import one.
 //!
 //! This file owns the subcommands' arguments and output; the entries and their merging are
-//! `memory`'s, the file `memory::store`'s. Unlike a run, which goes on without a memory it
+//! `memory`'s, the file and the server `memory::store`'s. Unlike a run, which goes on without a memory it
 //! cannot read, these commands exist to look at the store, so a store that cannot be read is
 //! their error.
 
@@ -11,7 +12,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::memory::store::qdrant::QdrantStore;
 use crate::memory::store::{parse, read_file, to_json, write_file};
+use crate::memory::Memory;
 use crate::settings::Settings;
 
 use super::deploy::ReportFormat;
@@ -20,7 +23,8 @@ use super::deploy::ReportFormat;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The store is the file NOMAD_SPEC_MEMORY_PATH names (default: \
-$XDG_DATA_HOME/nomad-spec/memory.json, else ~/.local/share/nomad-spec/memory.json). \
+$XDG_DATA_HOME/nomad-spec/memory.json, else ~/.local/share/nomad-spec/memory.json), or the \
+Qdrant server QDRANT_URL names (with QDRANT_API_KEY) when it is set, as runs use it. \
 NOMAD_SPEC_MEMORY=off turns memory off for every command.")]
 pub struct Args {
     #[command(subcommand)]
@@ -69,21 +73,19 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let Some(memory_settings) = settings.memory()? else {
         anyhow::bail!("memory is turned off (NOMAD_SPEC_MEMORY); there is no store to look at");
     };
-    if let Some(qdrant) = &memory_settings.qdrant {
-        // Looking at the file while runs use Qdrant would show the wrong memory.
-        anyhow::bail!(
-            "memory lives in Qdrant at {} (QDRANT_URL); these commands read and edit the \
-             embedded store only: unset QDRANT_URL to use them on the file",
-            qdrant.url
-        );
-    }
-    let path = memory_settings.path;
-    let mut memory = read_file(&path)?;
+    let place = match &memory_settings.qdrant {
+        Some(qdrant) => Place::Qdrant(Box::new(Server {
+            store: QdrantStore::new(qdrant)?,
+            runtime: super::runtime()?,
+        })),
+        None => Place::File(memory_settings.path),
+    };
+    let mut memory = place.read()?;
     match args.command {
         MemoryCommand::List { format } => match format {
             ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&memory.list())?),
             ReportFormat::Text if memory.is_empty() => {
-                eprintln!("memory ({}) is empty", path.display());
+                eprintln!("memory ({place}) is empty");
             }
             ReportFormat::Text => {
                 for entry in memory.list() {
@@ -96,8 +98,9 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&entry)?);
         }
         MemoryCommand::Forget { id } => {
+            let before = memory.clone();
             let forgotten = memory.forget(&id).map_err(anyhow::Error::msg)?;
-            write_file(&path, &memory)?;
+            place.write(&memory, &before.without(&memory), None)?;
             println!("forgot {} {}: {}", forgotten.kind, forgotten.id, forgotten.summary);
         }
         MemoryCommand::Export { file } => {
@@ -113,19 +116,75 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             let imported = parse(&text)
                 .with_context(|| format!("{} is not an exported memory", file.display()))?;
             let count = imported.list().len();
+            // Replacing removes every entry held now (a preference's every time given too).
+            let removed = if replace { memory.clone() } else { Memory::new() };
             if replace {
-                memory = imported;
+                memory = imported.clone();
             } else {
-                memory.merge(imported);
+                memory.merge(imported.clone());
             }
-            write_file(&path, &memory)?;
+            place.write(&memory, &removed, Some(&imported))?;
             println!(
-                "imported {count} entries from {} into {} ({} entries now)",
+                "imported {count} entries from {} into {place} ({} entries now)",
                 file.display(),
-                path.display(),
                 memory.list().len()
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the commands find memory.
+enum Place {
+    /// The embedded store's file.
+    File(PathBuf),
+    /// A Qdrant server, asked on the runtime.
+    Qdrant(Box<Server>),
+}
+
+/// A Qdrant server and the runtime it is asked on.
+struct Server {
+    store: QdrantStore,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::File(path) => write!(f, "{}", path.display()),
+            Place::Qdrant(qdrant) => write!(f, "Qdrant at {}", qdrant.store.url()),
+        }
+    }
+}
+
+impl Place {
+    /// Everything it holds; an error when it cannot be read.
+    fn read(&self) -> anyhow::Result<Memory> {
+        match self {
+            Place::File(path) => read_file(path),
+            Place::Qdrant(qdrant) => qdrant.runtime.block_on(qdrant.store.read_all()),
+        }
+    }
+
+    /// Makes it hold `after`, which is what it held with `removed` taken out and `added`
+    /// put in: the file is written whole; on the server `removed` is deleted and `added`
+    /// written (an entry written again stays once).
+    fn write(
+        &self,
+        after: &Memory,
+        removed: &Memory,
+        added: Option<&Memory>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Place::File(path) => write_file(path, after),
+            Place::Qdrant(qdrant) => qdrant.runtime.block_on(async {
+                let server = &qdrant.store;
+                server.delete(removed).await?;
+                match added {
+                    Some(added) => server.save(added).await,
+                    None => Ok(()),
+                }
+            }),
+        }
+    }
 }

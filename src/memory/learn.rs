@@ -6,7 +6,9 @@
 //! Every value memory gives carries its reason in words (the episode or the answers it comes
 //! from), so that a decision can say it. A secret's value is never remembered and never given
 //! a default ([`is_secret_answer`]); the person always wins: memory only answers what nobody
-//! answered. Pure: values in, values out.
+//! answered. What an LLM prompt is shown of memory is chosen here too: the failures most
+//! similar to the one it is asked about ([`similar_recall`]) and the healthy jobs of the same
+//! stacks ([`example_recall`]). Pure: values in, values out.
 
 use std::collections::BTreeSet;
 
@@ -94,9 +96,10 @@ pub fn fix_recall(failure: FailureQuery<'_>, near: Option<Vector>) -> Recall {
     }
 }
 
-/// What [`remembered_answers`] needs to see of memory for an analysis: every preference
-/// (they are few), and for each stack of its services the newest episodes whose memory fix
-/// made an out-of-memory job healthy.
+/// What a generation needs to see of memory for an analysis: every preference (they are
+/// few), for each stack of its services the newest episodes whose memory fix made an
+/// out-of-memory job healthy ([`remembered_answers`]'s), and the healthy jobs a review prompt
+/// shows ([`example_recall`]).
 pub fn answer_recalls(analysis: &Analysis) -> Vec<Recall> {
     let mut recalls = vec![Recall {
         kind: Kind::Preference,
@@ -121,12 +124,56 @@ pub fn answer_recalls(analysis: &Analysis) -> Vec<Recall> {
             limit: RECALLED,
         });
     }
+    recalls.extend(example_recall(analysis));
     recalls
 }
 
 /// How many episodes one question to memory brings back at most: more than any one decision
 /// weighs.
 pub const RECALLED: usize = 50;
+
+/// How many earlier failures a diagnosis prompt shows, and how many healthy jobs a review
+/// prompt shows: enough to learn from, few enough to keep the prompt short.
+pub const IN_A_PROMPT: (usize, usize) = (3, 2);
+
+/// The earlier failures most similar to one being diagnosed (its text's vector `near`), of
+/// any category, stack or outcome: an LLM learns from what failed again too.
+pub fn similar_recall(near: Vector) -> Recall {
+    Recall {
+        kind: Kind::Episode,
+        filter: Filter::default(),
+        near: Some(near),
+        limit: IN_A_PROMPT.0,
+    }
+}
+
+/// The newest jobs that became healthy for services of `analysis`'s stacks (the stacks of the
+/// services built from the repository, or every stack when none is built): the examples a
+/// review prompt shows. `None` when no stack is known.
+pub fn example_recall(analysis: &Analysis) -> Option<Recall> {
+    let built: BTreeSet<String> = analysis
+        .services
+        .iter()
+        .filter(|service| service.source == Source::Build)
+        .filter_map(stack_of)
+        .collect();
+    let stacks = match built.is_empty() {
+        false => built,
+        true => analysis.services.iter().filter_map(stack_of).collect(),
+    };
+    if stacks.is_empty() {
+        return None;
+    }
+    Some(Recall {
+        kind: Kind::GoodJob,
+        filter: Filter {
+            must: vec![Condition::Is(Field::Stack, stacks.into_iter().collect())],
+            ..Filter::default()
+        },
+        near: None,
+        limit: IN_A_PROMPT.1,
+    })
+}
 
 /// An episode whose fix is to be tried first, and how similar its evidence was.
 #[derive(Debug, Clone, Copy)]

@@ -382,6 +382,24 @@ impl Memory {
         }
     }
 
+    /// The entries this memory holds that `other` does not (by id): what an edit of it
+    /// removed, when `other` is the memory after the edit.
+    pub fn without(&self, other: &Memory) -> Memory {
+        let kept: std::collections::BTreeSet<String> =
+            other.list().into_iter().map(|l| l.id).collect();
+        Memory {
+            format: self.format,
+            episodes: self.episodes.iter().filter(|e| !kept.contains(&e.id)).cloned().collect(),
+            preferences: self
+                .preferences
+                .iter()
+                .filter(|p| !kept.contains(&p.id))
+                .cloned()
+                .collect(),
+            good_jobs: self.good_jobs.iter().filter(|g| !kept.contains(&g.id)).cloned().collect(),
+        }
+    }
+
     /// Keeps an episode, once: the same episode recorded twice is one.
     pub fn add_episode(&mut self, episode: Episode) {
         if !self.episodes.iter().any(|e| e.id == episode.id) {

@@ -326,9 +326,14 @@ fn entries_are_listed_shown_and_forgotten_by_their_id_or_its_start() {
     assert_eq!(shown["fix"], serde_json::json!({"set": "memory", "memory_mb": 1024}));
     assert!(memory.show("zzz").unwrap_err().contains("no entry's id starts with `zzz`"));
     assert!(memory.forget("").is_err());
+    let before = memory.clone();
     let forgotten = memory.forget(&kept.id).unwrap();
     assert_eq!(forgotten.kind, Kind::Episode);
     assert!(memory.episodes.is_empty() && memory.preferences.len() == 1);
+    // What the edit removed, for a store that deletes entries one by one (Qdrant).
+    let removed = before.without(&memory);
+    assert_eq!((removed.episodes, removed.preferences.len()), (vec![kept], 0));
+    assert!(memory.without(&before).is_empty());
 }
 
 #[test]

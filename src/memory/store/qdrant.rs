@@ -16,6 +16,9 @@
 //! the local embedding of key and value: preferences are matched by key, so saving one never
 //! calls an embeddings endpoint.
 //!
+//! `nomad-spec memory` reads the collections whole ([`QdrantStore::read_all`]) and forgets
+//! entries by their points' ids ([`QdrantStore::delete`]).
+//!
 //! Errors are the caller's notes: they name the server and never carry the API key. Once the
 //! server could not be reached or refused the key, the rest of the run does not ask again.
 
@@ -26,9 +29,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use qdrant_client::qdrant::{
-    self, vectors_config, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, Distance,
-    FieldType, GetCollectionInfoRequest, PointId, PointStruct, QueryPointsBuilder,
-    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    self, vectors_config, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, GetCollectionInfoRequest, PointId, PointStruct,
+    PointsIdsList, QueryPointsBuilder, ScrollPointsBuilder, UpsertPointsBuilder,
+    VectorParamsBuilder,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use tonic::Code;
@@ -143,20 +147,85 @@ impl QdrantStore {
             Err(err) => return Err(self.failed(&format!("recall from {collection}"), &err)),
         }
         let mut found = Memory::new();
-        for payload in payloads {
-            let entry = entry_of(&payload)
-                .with_context(|| format!("{collection} on Qdrant at {} holds a point", self.url))?;
-            match recall.kind {
-                Kind::Episode => found.add_episode(serde_json::from_str(entry)?),
-                Kind::GoodJob => found.add_good_job(serde_json::from_str(entry)?),
-                Kind::Preference => found.remember(serde_json::from_str(entry)?),
-            }
-        }
+        self.keep_entries(recall.kind, payloads, &mut found)?;
         if recall.kind == Kind::Preference {
             // Preferences are folded from their points here, so they are ordered here too.
             found = found.recall(recall);
         }
         Ok(found)
+    }
+
+    /// Everything the server holds, of every kind (`nomad-spec memory`); a collection not
+    /// created yet holds nothing.
+    pub async fn read_all(&self) -> anyhow::Result<Memory> {
+        self.check_up()?;
+        let mut memory = Memory::new();
+        for kind in [Kind::Episode, Kind::Preference, Kind::GoodJob] {
+            let collection = collection(kind);
+            let mut payloads = Vec::new();
+            match self.scroll_all(&collection, qdrant::Filter::default(), &mut payloads).await {
+                Ok(()) => self.keep_entries(kind, payloads, &mut memory)?,
+                Err(err) if status_of(&err).is_some_and(|s| s.code() == Code::NotFound) => {}
+                Err(err) => return Err(self.failed(&format!("read {collection}"), &err)),
+            }
+        }
+        Ok(memory)
+    }
+
+    /// Removes every entry `memory` holds from the server: an episode's or good job's point,
+    /// and each point of a preference (one per time it was given).
+    pub async fn delete(&self, memory: &Memory) -> anyhow::Result<()> {
+        self.check_up()?;
+        let ids = |points: Vec<PointStruct>| -> Vec<PointId> {
+            points.into_iter().filter_map(|point| point.id).collect()
+        };
+        let kinds = [
+            (Kind::Episode, ids(memory.episodes.iter().map(episode_point).collect())),
+            (Kind::GoodJob, ids(memory.good_jobs.iter().map(good_job_point).collect())),
+            (
+                Kind::Preference,
+                ids(memory.preferences.iter().flat_map(preference_points).collect()),
+            ),
+        ];
+        for (kind, ids) in kinds {
+            if ids.is_empty() {
+                continue;
+            }
+            let collection = collection(kind);
+            let selector = PointsIdsList { ids };
+            self.client
+                .delete_points(DeletePointsBuilder::new(&collection).points(selector).wait(true))
+                .await
+                .map_err(|err| self.failed(&format!("delete from {collection}"), &err))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the entries the points' `payloads` carry (of `kind`) to `memory`.
+    fn keep_entries(
+        &self,
+        kind: Kind,
+        payloads: Vec<HashMap<String, qdrant::Value>>,
+        memory: &mut Memory,
+    ) -> anyhow::Result<()> {
+        let collection = collection(kind);
+        for payload in payloads {
+            let entry = entry_of(&payload)
+                .with_context(|| format!("{collection} on Qdrant at {} holds a point", self.url))?;
+            let read = || format!("{collection} on Qdrant at {} holds an entry", self.url);
+            match kind {
+                Kind::Episode => {
+                    memory.add_episode(serde_json::from_str(entry).with_context(read)?)
+                }
+                Kind::GoodJob => {
+                    memory.add_good_job(serde_json::from_str(entry).with_context(read)?)
+                }
+                Kind::Preference => {
+                    memory.remember(serde_json::from_str(entry).with_context(read)?)
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every point of `collection` the filter admits, page after page.
