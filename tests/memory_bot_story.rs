@@ -12,16 +12,22 @@
 //! their entries; memory that is corrupt or cannot be pushed never fails a run (one note on
 //! the status comment); a fix that goes to a fix pull request is not remembered as healthy;
 //! runs that end early push nothing.
+//!
+//! With `QDRANT_URL` set, memory is the server's, shared across repositories: the same story
+//! runs from repository `acme/orders` to repository `acme/billing` on one cluster, and the
+//! memory ref is never written.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::rc::Rc;
 
 mod common;
 
 use common::bot::{ok, question_number, STATUS_MARKER};
 use fakes::github::FakeGitHub;
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
+use fakes::qdrant::FakeQdrant;
 use nomad_spec::git::{FileOnRef, GitRemote, Identity, PushOutcome};
 use nomad_spec::memory::store::git_ref;
 use nomad_spec::memory::{Given, Memory, Preference};
@@ -30,7 +36,7 @@ use nomad_spec::settings::MemorySettings;
 /// Where the bot keeps memory in CI.
 const MEMORY_REF: &str = "refs/nomad-spec/memory";
 
-/// The job file the bot writes for the repository (`acme/shop`).
+/// The job file the bot writes for the default repository (`acme/shop`).
 const JOB_FILE: &str = "deploy/shop.nomad.hcl";
 
 /// The files of a Spring Boot service in folder `name`.
@@ -54,19 +60,31 @@ fn spring_service(name: &str) -> Vec<(String, String)> {
 /// task with less than 1000 MB is killed for memory: a Spring service needs 1 GB there.
 struct Shop {
     github: FakeGitHub,
-    nomad: FakeNomad,
+    nomad: Rc<FakeNomad>,
+    /// Settings of the bot's environment beyond GitHub's and Nomad's (Qdrant's).
+    vars: Vec<(String, String)>,
+    /// The job file the bot writes (`deploy/<repository name>.nomad.hcl`).
+    job_file: String,
 }
 
 impl Shop {
     fn new() -> Shop {
-        let github = FakeGitHub::start().unwrap();
+        let scenario = Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(1000));
+        Shop::on("acme/shop", Rc::new(FakeNomad::start(scenario).unwrap()), Vec::new())
+    }
+
+    /// Repository `full_name` deploying to `nomad`, its bot run with `vars` too.
+    fn on(full_name: &str, nomad: Rc<FakeNomad>, vars: Vec<(String, String)>) -> Shop {
+        let settings =
+            fakes::github::Settings { repository: full_name.to_string(), ..Default::default() };
+        let github = FakeGitHub::start_on("127.0.0.1:0", settings).unwrap();
         github.add_user("alice", "write");
         github.add_user("mallory", "read");
         let conventions = "[classes.app]\nmemory = 512\n";
         let files = [("README.md", "# shop\n"), (".nomad-spec.toml", conventions)];
         github.commit("main", &files, "initial commit", "alice").unwrap();
-        let scenario = Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(1000));
-        Shop { github, nomad: FakeNomad::start(scenario).unwrap() }
+        let name = full_name.rsplit('/').next().unwrap_or(full_name);
+        Shop { github, nomad, vars, job_file: format!("deploy/{name}.nomad.hcl") }
     }
 
     /// A pull request by alice adding the Spring service `name` on branch `add-NAME`.
@@ -133,8 +151,16 @@ impl Shop {
         let out =
             ok(&checkout.run(self, &self.github.issue_comment_event(accept, "created").unwrap()));
         let branch = format!("add-{name}");
-        assert!(self.github.read_file(&branch, JOB_FILE).is_some(), "committed: {out}");
+        assert!(self.github.read_file(&branch, &self.job_file).is_some(), "committed: {out}");
         pr
+    }
+
+    /// The row of the decision on `subject` in pull request `number`'s status comment.
+    fn decision(&self, number: u64, subject: &str) -> String {
+        let status = self.status(number);
+        let row = format!("| {} | ", subject.replace('.', "\\."));
+        let found = status.lines().find(|line| line.starts_with(&row));
+        found.unwrap_or_else(|| panic!("no decision on {subject}:\n{status}")).to_string()
     }
 
     fn status(&self, number: u64) -> String {
@@ -188,6 +214,7 @@ impl Checkout {
         ] {
             vars.insert(key.to_string(), value);
         }
+        vars.extend(shop.vars.iter().cloned());
         Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
             .arg("ci")
             .env_clear()
@@ -256,11 +283,7 @@ fn a_fix_learned_on_one_pull_request_is_the_next_one_s_first_job() {
     assert!(billing.contains("memory = 1024"), "{billing}\n{out}");
     assert!(billing.contains("ghcr.io/acme/billing:latest"), "{billing}");
     let status = shop.status(pr);
-    let decision = |subject: &str| -> String {
-        let row = format!("| {} | ", subject.replace('.', "\\."));
-        let found = status.lines().find(|line| line.starts_with(&row));
-        found.unwrap_or_else(|| panic!("no decision on {subject}:\n{status}")).to_string()
-    };
+    let decision = |subject: &str| shop.decision(pr, subject);
     let memory = decision("memory.billing");
     assert!(
         memory.contains(
@@ -310,6 +333,97 @@ fn a_fix_learned_on_one_pull_request_is_the_next_one_s_first_job() {
     let commits = shop.memory_commits();
     assert_eq!(commits[1], "another run's memory", "pushed on the version that won: {commits:?}");
     second.keeps_no_memory_file();
+}
+
+#[test]
+fn with_qdrant_a_fix_learned_in_one_repository_is_another_repository_s_first_job() {
+    let qdrant = FakeQdrant::start().unwrap();
+    let vars = vec![("QDRANT_URL".to_string(), qdrant.url())];
+    let scenario = Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(1000));
+    let cluster = Rc::new(FakeNomad::start(scenario).unwrap());
+
+    // Repository acme/orders: its Spring service gets its image answered, is merged, killed
+    // for memory at 512 MB and fixed to 1024 MB. What it taught goes to Qdrant.
+    let orders = Shop::on("acme/orders", cluster.clone(), vars.clone());
+    let checkout = Checkout::fresh();
+    let pr = orders.add_service("orders");
+    ok(&checkout.run(&orders, &orders.github.pull_request_event(pr, "opened").unwrap()));
+    let image = question_number(&orders.status(pr), "image.orders");
+    let answer =
+        orders.github.post_comment(pr, "alice", &format!("{image}: ghcr.io/acme/orders:1.4"));
+    let event = orders.github.issue_comment_event(answer.unwrap(), "created").unwrap();
+    let out = ok(&checkout.run(&orders, &event));
+    let job = orders.github.read_file("add-orders", &orders.job_file).expect("committed");
+    assert!(job.contains("memory = 512"), "{job}\n{out}");
+    orders.github.merge_pull_request(pr).unwrap();
+    let out = ok(&checkout.run(&orders, &orders.github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(cluster.register_calls("orders"), 2, "killed for memory, then fixed: {out}");
+    assert!(orders.github.read_file("main", &orders.job_file).unwrap().contains("memory = 1024"));
+    assert_eq!(qdrant.points("nomad-spec-episodes"), Some(1), "{out}");
+    assert_eq!(qdrant.points("nomad-spec-preferences"), Some(1));
+    assert_eq!(qdrant.points("nomad-spec-good-jobs"), Some(1));
+    assert_eq!(orders.memory_head(), None, "the memory ref is not used with Qdrant");
+    checkout.keeps_no_memory_file();
+
+    // Repository acme/billing, another Spring service on the same cluster, from a fresh
+    // machine: its first job has the memory the fix taught and the registry answered in
+    // acme/orders, each a decision citing where it comes from.
+    let billing = Shop::on("acme/billing", cluster.clone(), vars);
+    let checkout = Checkout::fresh();
+    let pr = billing.add_service("billing");
+    let out =
+        ok(&checkout.run(&billing, &billing.github.pull_request_event(pr, "opened").unwrap()));
+    let job = billing.github.read_file("add-billing", &billing.job_file).expect("committed");
+    assert!(job.contains("memory = 1024"), "{job}\n{out}");
+    assert!(job.contains("ghcr.io/acme/billing:latest"), "{job}");
+    let memory = billing.decision(pr, "memory.billing");
+    assert!(
+        memory.contains(
+            "| 1024 | remembered: an out\\-of\\-memory on a java/spring\\-boot service in \
+             acme/orders was fixed with 1024 MB on 20"
+        ),
+        "{memory}"
+    );
+    let image = billing.decision(pr, "image.billing");
+    assert!(
+        image.contains(
+            "| ghcr\\.io/acme/billing:latest | remembered: \\`image\\.\\*\\` was answered \
+             \\`ghcr\\.io/acme\\` 1 time\\(s\\) on this cluster, last in acme/orders"
+        ),
+        "{image}"
+    );
+    // Merged: healthy at the first deploy, no fix; the healthy job is kept on the server.
+    billing.github.merge_pull_request(pr).unwrap();
+    let out =
+        ok(&checkout.run(&billing, &billing.github.pull_request_event(pr, "closed").unwrap()));
+    assert_eq!(cluster.register_calls("billing"), 1, "one deploy, no fix: {out}");
+    let output = std::fs::read_to_string(checkout.path("output")).unwrap();
+    assert!(output.contains("verdict=healthy"), "{output}");
+    assert_eq!(qdrant.points("nomad-spec-episodes"), Some(1), "no new failure");
+    assert_eq!(qdrant.points("nomad-spec-good-jobs"), Some(2), "{out}");
+    assert_eq!(billing.memory_head(), None);
+    checkout.keeps_no_memory_file();
+}
+
+#[test]
+fn a_qdrant_that_is_down_is_one_note_on_the_status_comment_and_the_run_goes_on() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = format!("http://{closed}");
+    let scenario = Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(1000));
+    let nomad = Rc::new(FakeNomad::start(scenario).unwrap());
+    let shop = Shop::on("acme/shop", nomad, vec![("QDRANT_URL".to_string(), down.clone())]);
+    let checkout = Checkout::fresh();
+    let pr = shop.accepted(&checkout, "orders");
+    let status = shop.status(pr);
+    let notes: Vec<&str> = status.lines().filter(|l| l.contains("cannot reach Qdrant")).collect();
+    assert_eq!(notes.len(), 1, "one note:\n{status}");
+    assert!(
+        notes[0].starts_with("- memory was not consulted: cannot reach Qdrant at"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(shop.memory_head(), None, "the ref is no fallback for Qdrant");
 }
 
 /// A memory file as the bot reads it.

@@ -185,7 +185,7 @@ async fn converse(
     let identity = super::commit_identity(bot);
     // A fork's run reads memory but never pushes it: its token may not, and nothing it does
     // is deployed.
-    let memory = super::remembering::open(
+    let mut memory = super::remembering::open(
         settings,
         &remote,
         &identity,
@@ -194,8 +194,9 @@ async fn converse(
         runner,
     )
     .await;
-    if let Some(memory) = &memory {
-        prepared.with_memory(memory.memory(), memory.cluster());
+    if let Some(memory) = &mut memory {
+        let recalled = memory.recalled(&prepared.analysis, runner).await;
+        prepared.with_memory(recalled, memory.cluster());
     }
 
     // The questions for this head, with no answers given, so numbers stay stable.

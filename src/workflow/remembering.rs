@@ -1,5 +1,6 @@
 //! Memory in a pull-request run: the store on the repository's memory ref
-//! (`memory::store::git_ref`), opened when the run starts and pushed when it ends, and what
+//! (`memory::store::git_ref`), opened when the run starts and pushed when it ends, or Qdrant
+//! when `QDRANT_URL` is set (shared by every repository that uses the server), and what
 //! the run teaches it: the answers people gave (preferences), each deploy's failures with the
 //! fix that followed and how it ended (episodes), a job that became healthy (a good job).
 //!
@@ -25,7 +26,7 @@ use crate::git::{GitRemote, Identity};
 use crate::jobspec::answers::Answers;
 use crate::memory::store::record::{groups_of, learn_answers, learn_from_deploy, Run};
 use crate::memory::store::{git_ref, today, Opened};
-use crate::memory::{Context, Memory};
+use crate::memory::{learn, Context, Memory};
 use crate::nomad::deploy::DeployReport;
 use crate::nomad::fix::Fix;
 use crate::settings::Settings;
@@ -63,15 +64,19 @@ pub async fn open(
             return None;
         }
     };
-    let (remote, identity) = (remote.clone(), identity.clone());
-    let opened =
-        tokio::task::spawn_blocking(move || git_ref::open(&memory_settings, &remote, &identity))
-            .await;
-    let opened = match opened {
-        Ok(opened) => opened,
-        Err(err) => {
-            runner.log(&format!("note: memory is not used: reading it stopped ({err})"));
-            return None;
+    let opened = match &memory_settings.qdrant {
+        // Nothing to fetch: the run asks the server what it needs ([`PrMemory::recalled`]).
+        Some(qdrant) => Opened::qdrant(&memory_settings, qdrant),
+        None => {
+            let (remote, identity) = (remote.clone(), identity.clone());
+            let fetch = move || git_ref::open(&memory_settings, &remote, &identity);
+            match tokio::task::spawn_blocking(fetch).await {
+                Ok(opened) => opened,
+                Err(err) => {
+                    runner.log(&format!("note: memory is not used: reading it stopped ({err})"));
+                    return None;
+                }
+            }
         }
     };
     let note = opened.note.clone();
@@ -91,9 +96,17 @@ pub async fn open(
 }
 
 impl PrMemory {
-    /// What is remembered, for the build and the fix loop.
-    pub fn memory(&self) -> Arc<Memory> {
-        Arc::new(self.opened.memory.clone())
+    /// What memory answers for the build of `analysis`: every preference, and what failures
+    /// taught its stacks (`memory::learn::answer_recalls`), from the ref's memory or asked of
+    /// Qdrant. A store that could not answer is a note (in the log, and on the status comment
+    /// when it is the run's first about memory) and an empty answer.
+    pub async fn recalled(&mut self, analysis: &Analysis, runner: &Runner) -> Arc<Memory> {
+        let (recalled, note) = self.opened.recall(&learn::answer_recalls(analysis)).await;
+        if let Some(note) = note {
+            runner.log(&format!("note: {note}"));
+            self.note.get_or_insert(note);
+        }
+        Arc::new(recalled)
     }
 
     /// The memory as the deploy loop asks it (what the ref held and this run learned).
