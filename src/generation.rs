@@ -12,7 +12,8 @@
 //! Memory's answers ([`Prepared::remembered`]) come under a person's the same way, each
 //! recorded as a decision with its reason ([`record_remembered`]). With an LLM configured, its
 //! review of the rules' jobs ([`Prepared::refine`], the `refine` task) comes after the build:
-//! each change the guardrails accept is made and recorded as a decision.
+//! each change the guardrails accept is made and recorded as a decision; the review is shown
+//! the jobs memory kept as healthy for the same stacks ([`Prepared::with_examples`]).
 
 use crate::analyze::Analysis;
 use crate::http::ProbeDeadline;
@@ -22,7 +23,7 @@ use crate::jobspec::build::{self, BuildError, Decision, Generated, GeneratedFile
 use crate::jobspec::config::Config;
 use crate::llm::Client;
 use crate::memory::learn::{self, Remembered};
-use crate::memory::Memory;
+use crate::memory::{GoodJob, Memory};
 use crate::settings::Settings;
 use tracing::Instrument as _;
 
@@ -45,24 +46,31 @@ pub fn record_remembered(
     }
 }
 
-/// The LLM's review of `generated`'s jobs (the `refine` task), when `llm` is given: each change
-/// the guardrails accept is made in its job and recorded as a decision whose reason ends
-/// `(LLM, refine@N)`, the prompt it came from; a refused change leaves the others standing.
-/// Returns the notes: what was refused or skipped, for the log (`--verbose`, the trace).
+/// The LLM's review of `generated`'s jobs (the `refine` task), when `llm` is given, shown
+/// `examples` (jobs memory kept as healthy for the same stacks): each change the guardrails
+/// accept is made in its job and recorded as a decision whose reason ends `(LLM, refine@N)`,
+/// the prompt it came from; a refused change leaves the others standing. Returns the notes:
+/// what was refused or skipped, for the log (`--verbose`, the trace).
 pub async fn refine_jobs(
     generated: &mut Generated,
     analysis: &Analysis,
+    examples: &[GoodJob],
     llm: Option<&Client>,
 ) -> Vec<String> {
     let Some(llm) = llm else { return Vec::new() };
-    let review = review_jobs(generated, analysis, llm);
+    let review = review_jobs(generated, analysis, examples, llm);
     review.instrument(crate::telemetry::stage("refine")).await
 }
 
-async fn review_jobs(generated: &mut Generated, analysis: &Analysis, llm: &Client) -> Vec<String> {
+async fn review_jobs(
+    generated: &mut Generated,
+    analysis: &Analysis,
+    examples: &[GoodJob],
+    llm: &Client,
+) -> Vec<String> {
     let mut notes = Vec::new();
     for job in &mut generated.jobs {
-        let advice = crate::llm::tasks::refine(Some(llm), analysis, &job.spec).await;
+        let advice = crate::llm::tasks::refine(Some(llm), analysis, &job.spec, examples).await;
         notes.extend(advice.notes);
         let Some(patched) = advice.value else { continue };
         let prompt = advice.prompt.unwrap_or_else(|| "refine".into());
@@ -96,6 +104,8 @@ pub struct Prepared {
     /// Memory whose answers every build takes under a person's (the bot's; the command line
     /// asks [`Prepared::remembered`] itself), with the cluster it files entries under.
     memory: Option<(std::sync::Arc<Memory>, String)>,
+    /// Jobs memory kept as healthy for the analysis' stacks, shown to the LLM's review.
+    examples: Vec<GoodJob>,
 }
 
 /// Asks the cluster for what a generation of `analysis` needs, all at once and within the
@@ -148,7 +158,15 @@ pub async fn prepare(
             None
         }
     };
-    Prepared { analysis, config, repository, secret_paths, notes, memory: None }
+    Prepared {
+        analysis,
+        config,
+        repository,
+        secret_paths,
+        notes,
+        memory: None,
+        examples: Vec::new(),
+    }
 }
 
 impl Prepared {
@@ -171,7 +189,14 @@ impl Prepared {
     /// Every build takes memory's answers under a person's, each a decision citing its
     /// reason, and the questions memory answered stay asked with memory's default.
     pub fn with_memory(&mut self, memory: std::sync::Arc<Memory>, cluster: &str) {
+        self.with_examples(&memory);
         self.memory = Some((memory, cluster.to_string()));
+    }
+
+    /// The LLM's review is shown the healthy jobs `recalled` holds (what
+    /// `memory::learn::example_recall` asked for) as examples of what ran on this cluster.
+    pub fn with_examples(&mut self, recalled: &Memory) {
+        self.examples = recalled.good_jobs.clone();
     }
 
     /// The jobs `given` builds, with the suggested answers (and memory's, when
@@ -203,7 +228,7 @@ impl Prepared {
         settings: &Settings,
     ) -> Vec<String> {
         match settings.llm_refine() {
-            Ok(true) => refine_jobs(generated, &self.analysis, llm).await,
+            Ok(true) => refine_jobs(generated, &self.analysis, &self.examples, llm).await,
             Ok(false) => Vec::new(),
             Err(err) => vec![format!("{err}: the LLM does not review the jobs")],
         }
@@ -279,6 +304,7 @@ impl Prepared {
             secret_paths: None,
             notes: Vec::new(),
             memory: None,
+            examples: Vec::new(),
         }
     }
 }

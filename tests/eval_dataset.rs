@@ -87,7 +87,7 @@ fn the_fake_llm_refines_and_its_cost_is_reported() {
     let (_, stdout, _) = eval(&["--dataset", "datasets/fixtures", "--format", "json"], &[]);
     let off = report(&stdout);
     assert_eq!(on["llm"], "on");
-    assert_eq!(on["prompts"]["refine"], "1");
+    assert_eq!(on["prompts"]["refine"], "2");
     assert_eq!(on["accuracy"], off["accuracy"], "no accepted change, same figures");
     assert_eq!(on["valid_jobs"], off["valid_jobs"]);
     let calls = on["usage"]["calls"].as_u64().unwrap_or(0);
@@ -118,7 +118,7 @@ fn a_prompt_version_can_be_compared() {
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/refine.md"))
             .unwrap_or_else(|e| panic!("{e}"));
-    let terse = shipped.replace("version: 1", "version: 2-terse");
+    let terse = shipped.replace("version: 2", "version: 2-terse");
     std::fs::write(prompts.path().join("refine.2-terse.md"), terse)
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(prompts.path().join("refine.3.md"), &shipped).unwrap_or_else(|e| panic!("{e}"));
@@ -145,7 +145,7 @@ fn a_prompt_version_can_be_compared() {
     let (code, _, stderr) = eval(&mismatch, &env);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("its front matter says refine version 1, not refine version 3"),
+        stderr.contains("its front matter says refine version 2, not refine version 3"),
         "{stderr}"
     );
 }
@@ -201,7 +201,7 @@ fn eval_shows_what_the_llm_review_changes_side_by_side() {
         "{notes}"
     );
     assert!(notes.contains("LLM changed memory of `api`: 1024 MB"), "{notes}");
-    assert!(notes.contains("(LLM, refine@1)"), "{notes}");
+    assert!(notes.contains("(LLM, refine@2)"), "{notes}");
 
     let (code, text, stderr) = eval(&["--dataset", &dir, "--llm", "on"], &env);
     assert_eq!(code, 0, "{stderr}");

@@ -359,7 +359,7 @@ fn the_llm_reviews_the_job_and_each_accepted_change_is_a_decision() {
     assert!(
         stderr.contains(
             "  memory of `nginx-static`: 128 MB — gzip buffers need more than 64 MB \
-             (LLM, refine@1)\n"
+             (LLM, refine@2)\n"
         ),
         "{stderr}"
     );

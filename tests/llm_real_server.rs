@@ -99,7 +99,7 @@ fn a_real_server_reads_plain_replies_and_its_answers_pass_the_guardrails() {
     .unwrap_or_else(|e| panic!("build: {e}"));
     let mut refined = 0;
     for job in &generated.jobs {
-        let advice = runtime.block_on(tasks::refine(Some(&client), &analysis, &job.spec));
+        let advice = runtime.block_on(tasks::refine(Some(&client), &analysis, &job.spec, &[]));
         eprintln!(
             "refine {}: {:?} {:?}",
             job.path,

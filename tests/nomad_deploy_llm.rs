@@ -415,7 +415,8 @@ async fn an_unknown_failure_gets_the_llm_fix_and_a_known_one_the_rules_fix() {
         })),
     )]);
     let client = llm_client(&llm);
-    let next = propose_next_fix(&unknown, &api_job(), &FixPolicy::default(), Some(&client)).await;
+    let next =
+        propose_next_fix(&unknown, &api_job(), &FixPolicy::default(), Some(&client), None).await;
     assert_eq!(
         next.llm_notes,
         vec!["LLM diagnosed `bad-command` and proposed 1 change(s)".to_string()]
@@ -436,7 +437,7 @@ async fn an_unknown_failure_gets_the_llm_fix_and_a_known_one_the_rules_fix() {
         &[],
         true,
     );
-    let next = propose_next_fix(&oom, &api_job(), &FixPolicy::default(), Some(&client)).await;
+    let next = propose_next_fix(&oom, &api_job(), &FixPolicy::default(), Some(&client), None).await;
     let fix = next.fix.unwrap_or_else(|why| panic!("no fix: {why}"));
     assert_eq!(fix.origin, FixOrigin::Rules);
     assert!(next.llm_notes.is_empty());
@@ -451,7 +452,8 @@ async fn an_unknown_failure_gets_the_llm_fix_and_a_known_one_the_rules_fix() {
         false,
     );
     assert_eq!(missing.diagnosis.category, Category::ImageNotFound);
-    let next = propose_next_fix(&missing, &api_job(), &FixPolicy::default(), Some(&client)).await;
+    let next =
+        propose_next_fix(&missing, &api_job(), &FixPolicy::default(), Some(&client), None).await;
     assert!(next.fix.is_err());
     assert_eq!(
         next.llm_notes,
@@ -468,9 +470,14 @@ async fn an_unknown_failure_gets_the_llm_fix_and_a_known_one_the_rules_fix() {
             "changes": []
         })),
     )]);
-    let next =
-        propose_next_fix(&unknown, &api_job(), &FixPolicy::default(), Some(&llm_client(&llm)))
-            .await;
+    let next = propose_next_fix(
+        &unknown,
+        &api_job(),
+        &FixPolicy::default(),
+        Some(&llm_client(&llm)),
+        None,
+    )
+    .await;
     let reason = next.fix.expect_err("no change, no fix");
     assert_eq!(
         next.llm_notes,
@@ -515,5 +522,91 @@ fn the_binary_uses_the_llm_from_the_environment() {
     for text in [&stdout, &stderr] {
         assert!(!text.contains(API_KEY), "the API key was printed");
     }
+    assert_no_secret_sent(&llm);
+}
+
+/// An episode memory keeps: a `category` failure of `stack` in `repository` with `stderr`,
+/// fixed (or not) with `fix`.
+fn episode(
+    repository: &str,
+    category: &str,
+    stack: &str,
+    stderr: &str,
+    fix: &str,
+) -> nomad_spec::memory::Episode {
+    use nomad_spec::memory::{embedding, episode_text, Context, Episode, Lesson, Outcome};
+    let stderr = vec![stderr.to_string()];
+    let explanation = format!("{category} of the {stack} service");
+    Episode {
+        id: format!("{repository}-{category}"),
+        context: Context {
+            repository: repository.into(),
+            cluster: "prod".into(),
+            date: "2026-11-20".into(),
+        },
+        stack: Some(stack.into()),
+        category: category.into(),
+        vector: embedding::local(&episode_text(category, Some(stack), &explanation, &stderr)),
+        explanation,
+        events: Vec::new(),
+        stderr,
+        job: Default::default(),
+        fix: Some(Lesson::Other { summary: fix.into() }),
+        outcome: Outcome::Healthy,
+    }
+}
+
+#[tokio::test]
+async fn the_llm_is_shown_the_earlier_failures_memory_holds_most_like_this_one() {
+    use nomad_spec::memory::store::{Embedder, Opened};
+    let mut memory = nomad_spec::memory::Memory::new();
+    for (repository, category, stack, stderr, fix) in [
+        ("acme/billing", "out-of-memory", "java/spring-boot", "java.lang.OutOfMemoryError", "1 GB"),
+        ("acme/site", "health-check-failing", "node/express", "GET /health 404", "path /ping"),
+        (
+            "acme/api",
+            "crash-on-start",
+            "node/express",
+            "Error: APP_ENV must be one of production, staging (got \"\"); refusing to start",
+            "set APP_ENV=production",
+        ),
+        ("acme/jobs", "image-not-found", "python/flask", "manifest unknown", "a tag"),
+    ] {
+        memory.add_episode(episode(repository, category, stack, stderr, fix));
+    }
+    let opened = Opened {
+        memory,
+        store: None,
+        cluster: "prod".into(),
+        note: None,
+        embedder: Embedder::Local,
+    };
+    let nomad = FakeNomad::start(scenario()).unwrap();
+    // The diagnosis that fixes it is scripted only for a prompt showing the earlier failure.
+    let llm = fake_llm(vec![Rule::task(
+        "diagnose",
+        diagnosis(json!([env_change("APP_ENV", "production")])),
+    )
+    .containing("set APP_ENV=production")]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_job_file(dir.path());
+    let options =
+        DeployOptions { memory: Some(Arc::new(opened)), ..options(Some(llm_client(&llm))) };
+
+    let (report, _) = deploy_file(&nomad, &path, &options).await;
+
+    assert_eq!(report.outcome, Outcome::Healthy, "{report:#?}");
+    let body: Value = serde_json::from_str(&llm.requests()[0].body).unwrap();
+    let sent = body["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str());
+    let sent: String = sent.collect::<Vec<_>>().join("\n");
+    let shown = sent.split("<untrusted source=\"earlier failures from memory\">").nth(1);
+    let shown = shown.and_then(|s| s.split("</untrusted>").next()).expect(&sent);
+    let summaries: Vec<&str> = shown.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(summaries.len(), 3, "the three most similar: {shown}");
+    assert_eq!(
+        summaries[0],
+        "- crash-on-start on node/express in acme/api (prod, 2026-11-20): fixed with set \
+         APP_ENV=production, healthy"
+    );
     assert_no_secret_sent(&llm);
 }

@@ -164,7 +164,7 @@ fn the_better_instruction_and_demo_set_are_found_and_the_winner_written() {
     let out = optimize(&llm, data.path(), prompts.path(), seed, 2);
     let printed = text(&out);
     assert_eq!(out.status.code(), Some(0), "{printed}");
-    let (current_train, current_held) = scores(&printed, "current (built in version 1)");
+    let (current_train, current_held) = scores(&printed, "current (built in version 2)");
     let (memory_train, memory_held) = scores(&printed, "instruction 1");
     let (wordy_train, _) = scores(&printed, "instruction 2");
     let demos = printed.lines().find(|l| l.starts_with("demos 1")).expect(&printed);
@@ -174,12 +174,12 @@ fn the_better_instruction_and_demo_set_are_found_and_the_winner_written() {
     assert_eq!(wordy_train, current_train, "{printed}");
     assert!(memory_held.unwrap() > current_held.unwrap(), "{printed}");
     assert!(printed.contains("chosen: instruction 1, gain +"), "{printed}");
-    let written = std::fs::read_to_string(prompts.path().join("refine.2.md")).expect(&printed);
-    assert!(written.starts_with("---\nname: refine\nversion: 2\n---\n"), "{written}");
+    let written = std::fs::read_to_string(prompts.path().join("refine.3.md")).expect(&printed);
+    assert!(written.starts_with("---\nname: refine\nversion: 3\n---\n"), "{written}");
     assert!(written.contains("MEMORY-AWARE") && written.contains("{{job}}"), "{written}");
     // The written version is one `eval` loads.
-    let prompt = nomad_spec::llm::prompt::Prompt::parse(&written, "refine.2.md").unwrap();
-    assert_eq!((prompt.name.as_str(), prompt.version.as_str()), ("refine", "2"));
+    let prompt = nomad_spec::llm::prompt::Prompt::parse(&written, "refine.3.md").unwrap();
+    assert_eq!((prompt.name.as_str(), prompt.version.as_str()), ("refine", "3"));
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_candidate_that_only_wins_on_the_training_cases_is_refused() {
     let out = optimize(&llm, data.path(), prompts.path(), seed, 1);
     let printed = text(&out);
     assert_eq!(out.status.code(), Some(1), "{printed}");
-    let (current_train, current_held) = scores(&printed, "current (built in version 1)");
+    let (current_train, current_held) = scores(&printed, "current (built in version 2)");
     let (overfit_train, overfit_held) = scores(&printed, "instruction 1");
     assert!(overfit_train > current_train, "{printed}");
     assert_eq!(overfit_held, current_held, "{printed}");

@@ -511,7 +511,7 @@ fn the_status_comment_names_the_prompt_versions_each_run_used() {
     let job = github.read_file("add-app", "deploy/shop.nomad.hcl").unwrap_or_default();
     assert!(job.contains("memory = 128"), "{job}");
     assert!(!job.contains("70000"), "{job}");
-    assert!(status.contains("\\(LLM, refine&#64;1\\)"), "{status}");
+    assert!(status.contains("\\(LLM, refine&#64;2\\)"), "{status}");
     assert!(status.contains("nginx with gzip buffers needs more than 64 MB"), "{status}");
     assert!(!status.contains("70000"), "a refused change is not a decision: {status}");
     assert!(log.contains("refused change 2 (port): 70000 (port) is outside 1..=65535"), "{log}");

@@ -401,7 +401,7 @@ pub fn run_case(
     };
     let rules = score_jobs(&name, &expected, &analysis, &service, &jobs(&generated), Vec::new());
     let decided = generated.decisions.len();
-    notes.extend(runtime.block_on(refine_jobs(&mut generated, &analysis, Some(client))));
+    notes.extend(runtime.block_on(refine_jobs(&mut generated, &analysis, &[], Some(client))));
     for made in generated.decisions.get(decided..).unwrap_or_default() {
         notes.push(format!("LLM changed {}: {} — {}", made.subject, made.choice, made.reason));
     }

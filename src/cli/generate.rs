@@ -122,7 +122,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         .name_from_url()
         .map_or_else(|| repository_name(NameSource::Folder(root)), str::to_string);
     let runtime = super::runtime()?;
-    let prepared = runtime.block_on(prepare(analysis, config, repository, settings));
+    let mut prepared = runtime.block_on(prepare(analysis, config, repository, settings));
     drop(analyzing);
     let (mut answers, suggested) = prepared.answers(&given);
     for note in prepared.notes.iter().chain(&suggested) {
@@ -135,13 +135,14 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
             if let Some(note) = &opened.note {
                 eprintln!("note: {note}");
             }
-            // Only what the analysis needs is recalled: every preference, and what failures
-            // taught its stacks.
+            // Only what the analysis needs is recalled: every preference, what failures taught
+            // its stacks, and the healthy jobs of its stacks for the LLM's review.
             let (recalled, note) =
                 runtime.block_on(opened.recall(&learn::answer_recalls(&prepared.analysis)));
             if let Some(note) = note {
                 eprintln!("note: {note}");
             }
+            prepared.with_examples(&recalled);
             prepared.remembered(&recalled, &opened.cluster, &answers)
         }
         None => (Vec::new(), Vec::new()),

@@ -7,7 +7,9 @@
 //! through `guard::apply_changes` (all its changes or none), `refine` through
 //! `guard::apply_each` (each change on its own), `questions` through the answer grammar. When
 //! anything fails (not configured, timeout, garbage, a rejected change) the [`Advice`] has no
-//! value and its note says why; the caller keeps what the rules decided.
+//! value and its note says why; the caller keeps what the rules decided. What memory holds
+//! reaches two prompts as data, redacted: `diagnose` sees the earlier failures most like the
+//! one asked about, `refine` the jobs kept as healthy for the same stacks.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -24,6 +26,7 @@ use crate::jobspec::parse::{parse_job_spec, ParseOptions};
 use crate::jobspec::render::{render_job, RenderOptions};
 use crate::jobspec::validate::{is_valid, validate_source};
 use crate::jobspec::JobSpec;
+use crate::memory::{Episode, GoodJob};
 use crate::nomad::diagnose::{Category, Diagnosis, Evidence};
 
 /// What the LLM advised: a value that passed the guardrails, or none, and notes for the
@@ -474,6 +477,52 @@ fn spec_for_prompt(spec: &JobSpec) -> String {
     guard::untrusted("job", &json_text(&guard::redact_spec(spec)))
 }
 
+/// Earlier failures from memory, as data: each its summary (category, stack, where, the fix
+/// and how it ended), the diagnosis and the last lines of stderr. Episodes are kept redacted;
+/// the job's own secret values are taken out again in case one reached an episode since.
+fn episodes_for_prompt(episodes: &[Episode], spec: &JobSpec) -> String {
+    if episodes.is_empty() {
+        return "(none)".to_string();
+    }
+    let mut lines = Vec::new();
+    for episode in episodes {
+        lines.push(format!("- {}", episode.summary()));
+        lines.push(format!("  diagnosis: {}", episode.explanation));
+        let tail = &episode.stderr[episode.stderr.len().saturating_sub(STDERR_LINES)..];
+        lines.extend(tail.iter().map(|line| format!("  stderr: {line}")));
+    }
+    let text = guard::redact_text(&lines.join("\n"), &guard::secret_values(spec));
+    guard::untrusted("earlier failures from memory", &text)
+}
+
+/// The lines of an earlier failure's stderr a prompt shows.
+const STDERR_LINES: usize = 5;
+
+/// Jobs memory kept as healthy, as data: where each ran, what its analysis found and the job
+/// (redacted as the reviewed job is). A kept job that no longer reads as a job is left out.
+fn good_jobs_for_prompt(examples: &[GoodJob], spec: &JobSpec) -> String {
+    let shown: Vec<String> = examples
+        .iter()
+        .filter_map(|good| {
+            let job: JobSpec = serde_json::from_value(good.job.clone()).ok()?;
+            Some(format!(
+                "- healthy in {} ({}, {}); stacks: {}\n  analysis: {}\n  job: {}",
+                good.context.repository,
+                good.context.cluster,
+                good.context.date,
+                good.stacks.join(", "),
+                good.analysis,
+                json_text(&guard::redact_spec(&job)),
+            ))
+        })
+        .collect();
+    if shown.is_empty() {
+        return "(none)".to_string();
+    }
+    let text = guard::redact_text(&shown.join("\n"), &guard::secret_values(spec));
+    guard::untrusted("healthy jobs from memory", &text)
+}
+
 fn changes_of(answer: &Value) -> Result<Vec<Change>, String> {
     serde_json::from_value(answer["changes"].clone())
         .map_err(|err| format!("the changes do not have the expected shape: {err}"))
@@ -490,13 +539,15 @@ pub const ASKED_ABOUT: [Category; 3] =
 /// [`ASKED_ABOUT`] the LLM is not asked. Callers ask only once the rules' own fix (if any)
 /// was refused. A proposed fix passes the allow-list, its bounds and a validation of the
 /// whole job, or the whole answer is rejected.
+/// `similar` are the earlier failures memory holds most like this one, shown as data.
 pub async fn diagnose(
     client: Option<&Client>,
     evidence: &Evidence,
     rules: &Diagnosis,
     spec: &JobSpec,
+    similar: &[Episode],
 ) -> Advice<AdvisedDiagnosis> {
-    traced(client, "diagnose", diagnose_failure(client, evidence, rules, spec)).await
+    traced(client, "diagnose", diagnose_failure(client, evidence, rules, spec, similar)).await
 }
 
 async fn diagnose_failure(
@@ -504,6 +555,7 @@ async fn diagnose_failure(
     evidence: &Evidence,
     rules: &Diagnosis,
     spec: &JobSpec,
+    similar: &[Episode],
 ) -> Advice<AdvisedDiagnosis> {
     if !ASKED_ABOUT.contains(&rules.category) {
         return Advice::skipped(format!(
@@ -523,6 +575,7 @@ async fn diagnose_failure(
         ("rules", &rules_said),
         ("job", &spec_for_prompt(spec)),
         ("evidence", &evidence_for_prompt(evidence, spec)),
+        ("memory", &episodes_for_prompt(similar, spec)),
     ];
     let (answer, prompt) =
         match consult(client, "diagnose", &values, (diagnose_schema(), diagnose_schema_for(spec)))
@@ -778,24 +831,28 @@ pub fn refine_schema() -> Value {
 /// Proposes allow-listed changes to a generated job, each with a reason; each change is
 /// guarded on its own (the allow-list, its bounds, the job still valid), the refused ones said
 /// in the notes; the answer is rejected when no change is accepted.
+/// `examples` are jobs memory kept as healthy for the same stacks, shown as data.
 pub async fn refine(
     client: Option<&Client>,
     analysis: &Analysis,
     spec: &JobSpec,
+    examples: &[GoodJob],
 ) -> Advice<Patched> {
-    traced(client, "refine", refine_job(client, analysis, spec)).await
+    traced(client, "refine", refine_job(client, analysis, spec, examples)).await
 }
 
 async fn refine_job(
     client: Option<&Client>,
     analysis: &Analysis,
     spec: &JobSpec,
+    examples: &[GoodJob],
 ) -> Advice<Patched> {
     let fields = guard::FIELDS.join(", ");
     let values = [
         ("fields", fields.as_str()),
         ("analysis", &analysis_for_prompt(analysis)),
         ("job", &spec_for_prompt(spec)),
+        ("examples", &good_jobs_for_prompt(examples, spec)),
     ];
     let (answer, prompt) = match consult(
         client,
@@ -851,10 +908,10 @@ mod tests {
         runtime.block_on(async {
             let notes = [
                 answers(None, &analysis, &[], "512 megs", &Answers::default()).await.notes,
-                diagnose(None, &evidence, &unknown, &spec).await.notes,
+                diagnose(None, &evidence, &unknown, &spec, &[]).await.notes,
                 questions(None, &analysis, &[]).await.notes,
                 explain(None, "x.nomad.hcl", "job \"x\" {}").await.notes,
-                refine(None, &analysis, &spec).await.notes,
+                refine(None, &analysis, &spec, &[]).await.notes,
             ];
             for note in notes {
                 assert_eq!(note, vec![NOT_CONFIGURED.to_string()]);

@@ -5,8 +5,9 @@
 //! evidence and the job was healthy after it (its fix applied at once, said so in the fix's
 //! explanation); then from [`propose_next_fix`]: the rules first, then, for a failure they
 //! have no fix for, the LLM when one is configured (its changes limited to the allow-list
-//! and the policy's bounds, checked by the guardrails). The LLM only proposes edits; the
-//! loop's own limits decide whether anything is deployed again.
+//! and the policy's bounds, checked by the guardrails; its prompt shows the earlier failures
+//! memory holds most like this one). The LLM only proposes edits; the loop's own limits decide
+//! whether anything is deployed again.
 //!
 //! Every register carries the plan's `JobModifyIndex` with `EnforceIndex`, so a job changed
 //! by someone else since the plan is never overwritten. A plan that cannot place a group is
@@ -31,6 +32,7 @@ use super::watch::{watch, Failure, Verdict, WatchOptions};
 use crate::jobspec::edit;
 use crate::jobspec::JobSpec;
 use crate::llm::{tasks, Client};
+use crate::memory::embedding::Vector;
 use crate::memory::learn::{self, FailureQuery};
 use crate::memory::recall::Recaller;
 
@@ -219,11 +221,14 @@ pub async fn deploy(
                         failure.diagnosis.explanation
                     ))
                 } else {
-                    let next = match remembered_next_fix(failure, &job, options, progress).await {
+                    let (remembered, near) =
+                        remembered_next_fix(failure, &job, options, progress).await;
+                    let next = match remembered {
                         Some(fix) => NextFix { fix: Ok(fix), llm_notes: Vec::new() },
                         None => {
-                            propose_next_fix(failure, &job, &options.policy, options.llm.as_deref())
-                                .await
+                            let memory = options.memory.as_deref().zip(near.as_ref());
+                            let llm = options.llm.as_deref();
+                            propose_next_fix(failure, &job, &options.policy, llm, memory).await
                         }
                     };
                     for note in &next.llm_notes {
@@ -310,14 +315,16 @@ pub struct NextFix {
 /// Proposes the fix for a failed deploy of `job` (Nomad API JSON): the rules' fix when they
 /// have one; otherwise, for a failure the LLM may be asked about, the LLM's fix when its
 /// answer passes the guardrails and `policy`. Without a fix, the reason is the rules' own,
-/// followed by what the LLM said when one is configured. Nothing is deployed or written
-/// here: the deploy loop and the PR bot apply the `Fix` (`edit::json::apply`,
+/// followed by what the LLM said when one is configured. The LLM's prompt shows the earlier
+/// failures `memory` holds most like this one (its vector given). Nothing is deployed or
+/// written here: the deploy loop and the PR bot apply the `Fix` (`edit::json::apply`,
 /// `JobFile::write_edits`) under their own limits.
 pub async fn propose_next_fix(
     failure: &Failure,
     job: &Value,
     policy: &FixPolicy,
     llm: Option<&Client>,
+    memory: Option<(&dyn Recaller, &Vector)>,
 ) -> NextFix {
     let spec: JobSpec = match serde_json::from_value(job.clone()) {
         Ok(spec) => spec,
@@ -332,8 +339,19 @@ pub async fn propose_next_fix(
         Ok(fix) => return NextFix { fix: Ok(fix), llm_notes: Vec::new() },
         Err(not_fixable) => not_fixable.0,
     };
-    let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec).await;
-    let mut llm_notes = advice.notes;
+    let mut llm_notes = Vec::new();
+    let similar = match (llm, memory) {
+        (Some(_), Some((memory, near)))
+            if tasks::ASKED_ABOUT.contains(&failure.diagnosis.category) =>
+        {
+            let (found, note) = memory.recall(&[learn::similar_recall(near.clone())]).await;
+            llm_notes.extend(note);
+            found.episodes
+        }
+        _ => Vec::new(),
+    };
+    let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec, &similar).await;
+    llm_notes.extend(advice.notes);
     if let Some(advised) = advice.value {
         match &advised.fix {
             // A diagnosis without a change still helps the person who takes over.
@@ -360,15 +378,16 @@ pub async fn propose_next_fix(
 }
 
 /// The fix memory remembers for this failure, when an episode's fix carries over to this job
-/// (`fix::remembered_fix`); `None` otherwise, and the rules decide. Memory that cannot be
-/// asked (an embeddings endpoint or a Qdrant server down) is a progress note, never an error.
+/// (`fix::remembered_fix`); `None` otherwise, and the rules decide. With it, the failure's
+/// vector, for asking memory more. Memory that cannot be asked (an embeddings endpoint or a
+/// Qdrant server down) is a progress note, never an error.
 pub async fn remembered_next_fix(
     failure: &Failure,
     job: &Value,
     options: &DeployOptions,
     progress: &mut (dyn FnMut(&str) + Send),
-) -> Option<Fix> {
-    let opened = options.memory.as_deref()?;
+) -> (Option<Fix>, Option<Vector>) {
+    let Some(opened) = options.memory.as_deref() else { return (None, None) };
     let diagnosis = &failure.diagnosis;
     let query = FailureQuery {
         category: diagnosis.category.name(),
@@ -385,13 +404,15 @@ pub async fn remembered_next_fix(
             None
         }
     };
-    let (memory, note) = opened.recall(&[learn::fix_recall(query, near)]).await;
+    let (memory, note) = opened.recall(&[learn::fix_recall(query, near.clone())]).await;
     if let Some(note) = note {
         progress(&note);
     }
-    let recalled = learn::remembered_fix(&memory, query)?;
-    let spec: JobSpec = serde_json::from_value(job.clone()).ok()?;
-    remembered_fix(diagnosis, &spec, &options.policy, &recalled).ok()
+    let fix = learn::remembered_fix(&memory, query).and_then(|recalled| {
+        let spec: JobSpec = serde_json::from_value(job.clone()).ok()?;
+        remembered_fix(diagnosis, &spec, &options.policy, &recalled).ok()
+    });
+    (fix, near)
 }
 
 /// One line for a verdict.

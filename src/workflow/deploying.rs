@@ -139,12 +139,16 @@ async fn attempt_untraced(
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
             // A fix that worked for the same failure before comes first (and says so).
-            if let Some(fix) = remembered_next_fix(failure, &job, &options, &mut progress).await {
+            // The LLM's prompt shows the earlier failures memory holds most like this one.
+            let (remembered, near) =
+                remembered_next_fix(failure, &job, &options, &mut progress).await;
+            if let Some(fix) = remembered {
                 runner.log(&format!("memory: {}", fix.explanation));
                 (failure.diagnosis.explanation.clone(), Some(Box::new(fix)))
             } else {
                 let llm = super::llm_client(settings, runner);
-                let next = propose_next_fix(failure, &job, policy, llm.as_ref()).await;
+                let memory = options.memory.as_deref().zip(near.as_ref());
+                let next = propose_next_fix(failure, &job, policy, llm.as_ref(), memory).await;
                 for note in &next.llm_notes {
                     runner.log(&format!("llm: {note}"));
                 }
