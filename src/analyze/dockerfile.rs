@@ -17,6 +17,7 @@ use regex::Regex;
 
 use super::interpolate::{Bound, Dollar, FileSubstitution};
 use super::read::shell_words;
+use super::source::built_in;
 use super::{Health, HealthKind, Note};
 
 /// A value and the 1-based line it was read from.
@@ -331,13 +332,13 @@ const MAX_ENTRIES: usize = 500;
 /// its parent's settings, so thousands of them cost time for nothing real).
 const MAX_STAGES: usize = 64;
 
-static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$").unwrap_or_else(|e| panic!("{e}"))
-});
+static DIRECTIVE: LazyLock<Regex> =
+    LazyLock::new(|| built_in(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$"));
 
 static HEREDOC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"<<(-?)(?:"([A-Za-z_][A-Za-z0-9_]*)"|'([A-Za-z_][A-Za-z0-9_]*)'|([A-Za-z_][A-Za-z0-9_]*))"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    built_in(
+        r#"<<(-?)(?:"([A-Za-z_][A-Za-z0-9_]*)"|'([A-Za-z_][A-Za-z0-9_]*)'|([A-Za-z_][A-Za-z0-9_]*))"#,
+    )
 });
 
 /// One instruction as written: keyword, arguments (continuations joined), first line.
@@ -964,8 +965,7 @@ fn healthcheck(args: &str) -> Option<Healthcheck> {
 }
 
 static URL_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(https?)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s]*)?$")
-        .unwrap_or_else(|e| panic!("{e}"))
+    built_in(r"^(?:(https?)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s]*)?$")
 });
 
 /// The health check a check command performs: `curl`/`wget` of a URL gives an HTTP check

@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::source::built_in;
+
 /// A host (and port) a configuration value points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -79,10 +81,8 @@ fn is_host_name(text: &str) -> bool {
 
 /// Whether a URL in the value carries a password (`scheme://user:password@host`).
 pub fn has_url_password(value: &str) -> bool {
-    static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@")
-            .unwrap_or_else(|e| panic!("{e}"))
-    });
+    static PASSWORD: LazyLock<Regex> =
+        LazyLock::new(|| built_in(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@"));
     PASSWORD.is_match(value)
 }
 
@@ -126,10 +126,8 @@ const LISTEN_PORT_NAMES: [&str; 9] = [
 /// `FLASK_SERVER_PORT=9091`, or a listen address with a wildcard host
 /// (`ASPNETCORE_URLS=http://+:8000`, `ADDRESS=0.0.0.0:8000`).
 pub fn listen_port(name: &str, value: &str) -> Option<u16> {
-    static WILDCARD: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^(?:[a-z]+://)?(?:\+|\*|0\.0\.0\.0|\[::\]|)?:(\d{1,5})/?$")
-            .unwrap_or_else(|e| panic!("{e}"))
-    });
+    static WILDCARD: LazyLock<Regex> =
+        LazyLock::new(|| built_in(r"^(?:[a-z]+://)?(?:\+|\*|0\.0\.0\.0|\[::\]|)?:(\d{1,5})/?$"));
     let upper = name.to_ascii_uppercase();
     let named = upper == LISTEN_PORT_NAMES[0]
         || LISTEN_PORT_NAMES[1..]
@@ -146,9 +144,8 @@ pub fn listen_port(name: &str, value: &str) -> Option<u16> {
 /// Ports an nginx configuration listens on (`listen 80;`, `listen [::]:8080;`,
 /// `listen 443 ssl;`), with the 1-based line.
 pub fn listen_ports(text: &str) -> Vec<(u16, u32)> {
-    static LISTEN: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^\s*listen\s+(?:\S*:)?(\d{1,5})\b").unwrap_or_else(|e| panic!("{e}"))
-    });
+    static LISTEN: LazyLock<Regex> =
+        LazyLock::new(|| built_in(r"^\s*listen\s+(?:\S*:)?(\d{1,5})\b"));
     let mut found: Vec<(u16, u32)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let Some(port) = LISTEN.captures(line).and_then(|c| c[1].parse::<u16>().ok()) else {
@@ -166,10 +163,9 @@ pub fn listen_ports(text: &str) -> Vec<(u16, u32)> {
 /// `reverse_proxy`, Apache `ProxyPass`.
 pub fn proxy_targets(text: &str) -> Vec<(Target, u32)> {
     static PASS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
+        built_in(
             r"(?i)(?:\b(?:proxy_pass|grpc_pass|fastcgi_pass|uwsgi_pass|reverse_proxy)\s+|^\s*server\s+|\bProxyPass(?:Reverse)?\s+\S+\s+)([a-z][a-z0-9+.-]*://)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?",
         )
-        .unwrap_or_else(|e| panic!("{e}"))
     });
     let mut found = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -157,12 +157,7 @@ const SHAPES: &[(&str, &str)] = &[
 /// The compiled [`SHAPES`], one alternation per shape, compiled once per process.
 fn shapes() -> &'static [(&'static str, Regex)] {
     static COMPILED: LazyLock<Vec<(&str, Regex)>> = LazyLock::new(|| {
-        SHAPES
-            .iter()
-            .map(|(what, pattern)| {
-                (*what, Regex::new(pattern).unwrap_or_else(|_| unreachable!("fixed pattern")))
-            })
-            .collect()
+        SHAPES.iter().map(|(what, pattern)| (*what, super::built_in(pattern))).collect()
     });
     &COMPILED
 }
