@@ -614,7 +614,13 @@ fn a_review_is_shown_the_healthy_jobs_memory_kept_as_data() {
         vector: embedding::local("python/flask"),
     };
     let not_a_job = GoodJob { id: "g2".into(), job: json!("not a job"), ..good.clone() };
-    let examples = [good, not_a_job];
+    // A job of many groups is named, not shown: it would take the prompt's budget.
+    let mut large = serde_json::to_value(&spec).unwrap();
+    let group = large["TaskGroups"][0].clone();
+    large["TaskGroups"] = json!(vec![group; 40]);
+    let context = nomad_spec::memory::Context { repository: "acme/big".into(), ..context() };
+    let large = GoodJob { id: "g3".into(), job: large, context, ..good.clone() };
+    let examples = [good, not_a_job, large];
     let advice = runtime().block_on(tasks::refine(Some(&client), &repo(), &spec, &examples));
     assert_eq!(note(&advice), "LLM proposed no change");
     let sent = prompt_sent(&llm, "refine");
@@ -628,6 +634,9 @@ fn a_review_is_shown_the_healthy_jobs_memory_kept_as_data() {
         "{shown}"
     );
     assert!(shown.contains("DB_PASS"), "the variable's name is shown: {shown}");
-    assert_eq!(shown.matches("- healthy in").count(), 1, "a kept value that is no job is left out");
+    assert_eq!(shown.matches("- healthy in").count(), 2, "a kept value that is no job is left out");
+    let big = &shown[shown.find("- healthy in acme/big").expect(shown)..];
+    assert!(big.contains("characters, too long to show)"), "{big}");
+    assert!(sent.len() < 20_000, "{} characters sent", sent.len());
     assert_no_secret_sent(&llm);
 }

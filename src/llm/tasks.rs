@@ -498,21 +498,28 @@ fn episodes_for_prompt(episodes: &[Episode], spec: &JobSpec) -> String {
 /// The lines of an earlier failure's stderr a prompt shows.
 const STDERR_LINES: usize = 5;
 
+/// The longest job text an example shows (about 2,000 tokens).
+const EXAMPLE_JOB_CHARS: usize = 8_000;
+
 /// Jobs memory kept as healthy, as data: where each ran, what its analysis found and the job
-/// (redacted as the reviewed job is). A kept job that no longer reads as a job is left out.
+/// (redacted as the reviewed job is; one over [`EXAMPLE_JOB_CHARS`] is named, not shown). A
+/// kept job that no longer reads as a job is left out.
 fn good_jobs_for_prompt(examples: &[GoodJob], spec: &JobSpec) -> String {
     let shown: Vec<String> = examples
         .iter()
         .filter_map(|good| {
             let job: JobSpec = serde_json::from_value(good.job.clone()).ok()?;
+            let mut job = json_text(&guard::redact_spec(&job));
+            if job.len() > EXAMPLE_JOB_CHARS {
+                job = format!("({} characters, too long to show)", job.len());
+            }
             Some(format!(
-                "- healthy in {} ({}, {}); stacks: {}\n  analysis: {}\n  job: {}",
+                "- healthy in {} ({}, {}); stacks: {}\n  analysis: {}\n  job: {job}",
                 good.context.repository,
                 good.context.cluster,
                 good.context.date,
                 good.stacks.join(", "),
                 good.analysis,
-                json_text(&guard::redact_spec(&job)),
             ))
         })
         .collect();
