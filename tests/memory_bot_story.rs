@@ -19,12 +19,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::rc::Rc;
 
 mod common;
 
-use common::bot::{ok, question_number, STATUS_MARKER};
+use common::bot::{ok, question_number, run_ci, STATUS_MARKER};
 use fakes::github::FakeGitHub;
 use fakes::nomad::{FakeNomad, JobRule, Scenario};
 use fakes::qdrant::FakeQdrant;
@@ -215,14 +215,7 @@ impl Checkout {
             vars.insert(key.to_string(), value);
         }
         vars.extend(shop.vars.iter().cloned());
-        Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
-            .arg("ci")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(&vars)
-            .output()
-            .unwrap()
+        run_ci(self.dir.path(), &vars)
     }
 
     /// No memory was kept on this machine: the bot's memory lives on the ref only.

@@ -481,18 +481,29 @@ fn spec_for_prompt(spec: &JobSpec) -> String {
 /// and how it ended), the diagnosis and the last lines of stderr. Episodes are kept redacted;
 /// the job's own secret values are taken out again in case one reached an episode since.
 fn episodes_for_prompt(episodes: &[Episode], spec: &JobSpec) -> String {
-    if episodes.is_empty() {
+    let shown: Vec<String> = episodes
+        .iter()
+        .map(|episode| {
+            let mut lines = vec![
+                format!("- {}", episode.summary()),
+                format!("  diagnosis: {}", episode.explanation),
+            ];
+            let tail = &episode.stderr[episode.stderr.len().saturating_sub(STDERR_LINES)..];
+            lines.extend(tail.iter().map(|line| format!("  stderr: {line}")));
+            lines.join("\n")
+        })
+        .collect();
+    memory_for_prompt("earlier failures from memory", &shown, spec)
+}
+
+/// Entries from memory as one fenced block of data, redacted again with `spec`'s secret
+/// values; `(none)` without any.
+fn memory_for_prompt(source: &str, entries: &[String], spec: &JobSpec) -> String {
+    if entries.is_empty() {
         return "(none)".to_string();
     }
-    let mut lines = Vec::new();
-    for episode in episodes {
-        lines.push(format!("- {}", episode.summary()));
-        lines.push(format!("  diagnosis: {}", episode.explanation));
-        let tail = &episode.stderr[episode.stderr.len().saturating_sub(STDERR_LINES)..];
-        lines.extend(tail.iter().map(|line| format!("  stderr: {line}")));
-    }
-    let text = guard::redact_text(&lines.join("\n"), &guard::secret_values(spec));
-    guard::untrusted("earlier failures from memory", &text)
+    let text = guard::redact_text(&entries.join("\n"), &guard::secret_values(spec));
+    guard::untrusted(source, &text)
 }
 
 /// The lines of an earlier failure's stderr a prompt shows.
@@ -523,11 +534,7 @@ fn good_jobs_for_prompt(examples: &[GoodJob], spec: &JobSpec) -> String {
             ))
         })
         .collect();
-    if shown.is_empty() {
-        return "(none)".to_string();
-    }
-    let text = guard::redact_text(&shown.join("\n"), &guard::secret_values(spec));
-    guard::untrusted("healthy jobs from memory", &text)
+    memory_for_prompt("healthy jobs from memory", &shown, spec)
 }
 
 fn changes_of(answer: &Value) -> Result<Vec<Change>, String> {

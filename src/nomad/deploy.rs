@@ -3,7 +3,7 @@
 //!
 //! The next fix comes from memory first, when an earlier run fixed the same failure on similar
 //! evidence and the job was healthy after it (its fix applied at once, said so in the fix's
-//! explanation); then from [`propose_next_fix`]: the rules first, then, for a failure they
+//! explanation); then from [`propose_next_fix`] (both through [`next_fix`]): the rules first, then, for a failure they
 //! have no fix for, the LLM when one is configured (its changes limited to the allow-list
 //! and the policy's bounds, checked by the guardrails; its prompt shows the earlier failures
 //! memory holds most like this one). The LLM only proposes edits; the loop's own limits decide
@@ -221,16 +221,8 @@ pub async fn deploy(
                         failure.diagnosis.explanation
                     ))
                 } else {
-                    let (remembered, near) =
-                        remembered_next_fix(failure, &job, options, progress).await;
-                    let next = match remembered {
-                        Some(fix) => NextFix { fix: Ok(fix), llm_notes: Vec::new() },
-                        None => {
-                            let memory = options.memory.as_deref().zip(near.as_ref());
-                            let llm = options.llm.as_deref();
-                            propose_next_fix(failure, &job, &options.policy, llm, memory).await
-                        }
-                    };
+                    let llm = options.llm.as_deref();
+                    let next = next_fix(failure, &job, options, llm, progress).await;
                     for note in &next.llm_notes {
                         progress(note);
                     }
@@ -377,11 +369,30 @@ pub async fn propose_next_fix(
     NextFix { fix: Err(reason), llm_notes }
 }
 
+/// The next fix for a failed deploy of `job`: the one memory remembers for this failure
+/// ([`remembered_next_fix`]), else [`propose_next_fix`]'s, the LLM's prompt showing the
+/// earlier failures memory holds most like this one. The deploy loop and the PR bot both ask
+/// here.
+pub async fn next_fix(
+    failure: &Failure,
+    job: &Value,
+    options: &DeployOptions,
+    llm: Option<&Client>,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> NextFix {
+    let (remembered, near) = remembered_next_fix(failure, job, options, progress).await;
+    if let Some(fix) = remembered {
+        return NextFix { fix: Ok(fix), llm_notes: Vec::new() };
+    }
+    let memory = options.memory.as_deref().zip(near.as_ref());
+    propose_next_fix(failure, job, &options.policy, llm, memory).await
+}
+
 /// The fix memory remembers for this failure, when an episode's fix carries over to this job
 /// (`fix::remembered_fix`); `None` otherwise, and the rules decide. With it, the failure's
 /// vector, for asking memory more. Memory that cannot be asked (an embeddings endpoint or a
 /// Qdrant server down) is a progress note, never an error.
-pub async fn remembered_next_fix(
+async fn remembered_next_fix(
     failure: &Failure,
     job: &Value,
     options: &DeployOptions,

@@ -16,10 +16,8 @@ use super::remembering::PrMemory;
 use super::Runner;
 use crate::analyze::Analysis;
 use crate::jobspec::parse::ParseOptions;
-use crate::nomad::deploy::{
-    deploy, propose_next_fix, remembered_next_fix, DeployOptions, GiveUp, Outcome,
-};
-use crate::nomad::fix::{Fix, FixPolicy};
+use crate::nomad::deploy::{deploy, next_fix, DeployOptions, GiveUp, Outcome};
+use crate::nomad::fix::{Fix, FixOrigin, FixPolicy};
 use crate::nomad::job_file::JobFile;
 use crate::nomad::watch::Verdict;
 use crate::nomad::NomadClient;
@@ -139,21 +137,15 @@ async fn attempt_untraced(
             // The rules first, then the LLM when one is configured (it only advises: its fix
             // passes the guardrails and the fix policy, and is committed for people to see).
             // A fix that worked for the same failure before comes first (and says so).
-            // The LLM's prompt shows the earlier failures memory holds most like this one.
-            let (remembered, near) =
-                remembered_next_fix(failure, &job, &options, &mut progress).await;
-            if let Some(fix) = remembered {
-                runner.log(&format!("memory: {}", fix.explanation));
-                (failure.diagnosis.explanation.clone(), Some(Box::new(fix)))
-            } else {
-                let llm = super::llm_client(settings, runner);
-                let memory = options.memory.as_deref().zip(near.as_ref());
-                let next = propose_next_fix(failure, &job, policy, llm.as_ref(), memory).await;
-                for note in &next.llm_notes {
-                    runner.log(&format!("llm: {note}"));
-                }
-                (failure.diagnosis.explanation.clone(), next.fix.ok().map(Box::new))
+            let llm = super::llm_client(settings, runner);
+            let next = next_fix(failure, &job, &options, llm.as_ref(), &mut progress).await;
+            for note in &next.llm_notes {
+                runner.log(&format!("llm: {note}"));
             }
+            if let Ok(fix @ Fix { origin: FixOrigin::Memory { .. }, .. }) = &next.fix {
+                runner.log(&format!("memory: {}", fix.explanation));
+            }
+            (failure.diagnosis.explanation.clone(), next.fix.ok().map(Box::new))
         }
         Some(Verdict::TimedOut { state, .. }) => {
             (format!("not healthy by the deadline: {state}"), None)

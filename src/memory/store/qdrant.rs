@@ -176,16 +176,11 @@ impl QdrantStore {
     /// and each point of a preference (one per time it was given).
     pub async fn delete(&self, memory: &Memory) -> anyhow::Result<()> {
         self.check_up()?;
-        let ids = |points: Vec<PointStruct>| -> Vec<PointId> {
-            points.into_iter().filter_map(|point| point.id).collect()
-        };
+        let ids = |ids: Vec<u64>| -> Vec<PointId> { ids.into_iter().map(PointId::from).collect() };
         let kinds = [
-            (Kind::Episode, ids(memory.episodes.iter().map(episode_point).collect())),
-            (Kind::GoodJob, ids(memory.good_jobs.iter().map(good_job_point).collect())),
-            (
-                Kind::Preference,
-                ids(memory.preferences.iter().flat_map(preference_points).collect()),
-            ),
+            (Kind::Episode, ids(memory.episodes.iter().map(|e| point_id(&e.id)).collect())),
+            (Kind::GoodJob, ids(memory.good_jobs.iter().map(|g| point_id(&g.id)).collect())),
+            (Kind::Preference, ids(memory.preferences.iter().flat_map(preference_ids).collect())),
         ];
         for (kind, ids) in kinds {
             if ids.is_empty() {
@@ -521,18 +516,22 @@ fn preference_points(preference: &Preference) -> Vec<PointStruct> {
     preference
         .given
         .iter()
-        .map(|given| {
+        .zip(preference_ids(preference))
+        .map(|(given, id)| {
             let once = Preference { given: vec![given.clone()], ..preference.clone() };
-            let id = crate::memory::digest(&[
-                &preference.id,
-                &given.date,
-                &given.repository,
-                &given.run,
-            ]);
             let json = serde_json::to_string(&once).unwrap_or_default();
-            PointStruct::new(point_id(&id), vector.values.clone(), payload_of(&once, json))
+            PointStruct::new(id, vector.values.clone(), payload_of(&once, json))
         })
         .collect()
+}
+
+/// The ids of a preference's points, one per time it was given.
+fn preference_ids(preference: &Preference) -> Vec<u64> {
+    let id_of = |given: &crate::memory::Given| {
+        let parts = [&preference.id, &given.date, &given.repository, &given.run];
+        point_id(&crate::memory::digest(&parts.map(String::as_str)))
+    };
+    preference.given.iter().map(id_of).collect()
 }
 
 #[cfg(test)]
