@@ -266,3 +266,59 @@ fn a_registered_grpc_health_service_is_the_service_check() {
         .collect();
     assert_eq!(checks, ["grpc"], "{job:#}");
 }
+
+#[test]
+fn a_port_the_code_only_falls_back_to_is_not_a_port_when_the_image_sets_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // `process.env.PORT || 8080` in the code, PORT=80 in the image: the process listens on
+    // 80, and a service checked on 8080 would never be healthy.
+    let config = "module.exports = {\n  port: process.env.PORT || 8080\n};\n";
+    let index = "const express = require('express');\nconst config = require('./config');\nconst app = express();\napp.listen(config.port);\n";
+    let package = r#"{"name": "api", "dependencies": {"express": "4.18.2"}}"#;
+    for (name, dockerfile) in [
+        ("set", "FROM node:20\nWORKDIR /code\nARG PORT=80\nENV PORT $PORT\nEXPOSE $PORT\nCOPY . /code\nCMD [\"node\", \"src/index.js\"]\n"),
+        ("unset", "FROM node:20\nWORKDIR /code\nCOPY . /code\nCMD [\"node\", \"src/index.js\"]\n"),
+    ] {
+        write(root, &format!("{name}/Dockerfile"), dockerfile);
+        write(root, &format!("{name}/package.json"), package);
+        write(root, &format!("{name}/src/config.js"), config);
+        write(root, &format!("{name}/src/index.js"), index);
+    }
+    let analysis = analyze(root, &Options::default());
+
+    let set = service(&analysis, "set");
+    assert_eq!(set.ports.iter().map(|p| p.container).collect::<Vec<_>>(), [80], "{set:#?}");
+    assert!(
+        set.evidence.iter().any(|e| e.file == "set/src/config.js"
+            && e.line == Some(2)
+            && e.what == "PORT is 8080 in the code only: the image sets it to 80"),
+        "{:#?}",
+        set.evidence
+    );
+    // Nothing sets PORT: the fallback is where the process listens.
+    let unset = service(&analysis, "unset");
+    assert_eq!(unset.ports.iter().map(|p| p.container).collect::<Vec<_>>(), [8080]);
+}
+
+#[test]
+fn an_image_known_to_need_more_memory_gets_it_unless_compose_says_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "compose.yaml",
+        "services:\n  kibana:\n    image: kibana:7.16.1\n  small-kibana:\n    image: kibana:7.16.1\n    deploy:\n      resources:\n        limits:\n          memory: 512M\n  web:\n    image: nginx:1.27\n",
+    );
+    let analysis = analyze(root, &Options::default());
+
+    let kibana = service(&analysis, "kibana");
+    assert_eq!(kibana.resources.memory, 1024, "{:?}", kibana.resources);
+    assert_eq!(
+        kibana.resources.reason,
+        "kibana needs about 1024 MB to start and serve (the image facts)"
+    );
+    // A limit the repository gives is kept, and an image with no such fact keeps its class.
+    assert_eq!(service(&analysis, "small-kibana").resources.memory, 512);
+    assert!(service(&analysis, "web").resources.memory < 1024);
+}

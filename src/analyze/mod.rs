@@ -1010,15 +1010,41 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
     }
     group_credentials(drafts);
     for draft in drafts.iter_mut() {
-        let own: Vec<(u16, Evidence)> = draft
-            .env
-            .iter()
-            .filter_map(|env| {
-                let port = links::listen_port(&env.name, env.value.as_deref()?)?;
-                let what = format!("{} sets the listen port {port}", env.name);
-                Some((port, Evidence::at(&env.evidence.file, env.evidence.line, what)))
-            })
-            .collect();
+        let mut own: Vec<(u16, Evidence)> = Vec::new();
+        for env in &draft.env {
+            let Some(port) = env.value.as_deref().and_then(|v| links::listen_port(&env.name, v))
+            else {
+                continue;
+            };
+            // The code's default (`process.env.PORT || 8080`) is only a fallback: when the
+            // image or compose sets the variable, the process listens where they say.
+            let set = (env.origin == EnvOrigin::Code)
+                .then(|| {
+                    draft.env.iter().find(|other| {
+                        other.origin != EnvOrigin::Code
+                            && other.name == env.name
+                            && other.value.as_deref().is_some_and(|v| !v.trim().is_empty())
+                    })
+                })
+                .flatten();
+            let what = match set {
+                Some(set) => {
+                    let by = match set.origin {
+                        EnvOrigin::Image => "the image",
+                        _ => "the service's environment",
+                    };
+                    let (name, value) = (&env.name, set.value.as_deref().unwrap_or_default());
+                    let value = value.trim();
+                    format!("{name} is {port} in the code only: {by} sets it to {value}")
+                }
+                None => format!("{} sets the listen port {port}", env.name),
+            };
+            let evidence = Evidence::at(&env.evidence.file, env.evidence.line, what);
+            match set {
+                Some(_) => draft.service.evidence.push(evidence),
+                None => own.push((port, evidence)),
+            }
+        }
         for (port, evidence) in own {
             draft.port(port, None, false, PortOrigin::Bound);
             draft.service.evidence.push(evidence);
@@ -1370,6 +1396,9 @@ fn finish(mut draft: Draft) -> Service {
         draft.service.framework.as_deref(),
         draft.service.role,
     );
+    // Memory a person wrote down (compose limits, a descriptor) is theirs to keep.
+    let memory_given = draft.described_resources.is_some()
+        || draft.limits.as_ref().is_some_and(|(limits, _)| limits.memory.is_some());
     draft.service.resources = match (draft.limits, draft.described_resources) {
         (Some((limits, evidence)), _) => {
             let reason = match (limits.cpu, limits.memory) {
@@ -1394,6 +1423,15 @@ fn finish(mut draft: Draft) -> Service {
             draft.service.resources.memory = needed;
             draft.service.resources.reason =
                 format!("a {heap} MB JVM heap (-Xmx) plus what lives beside it: {needed} MB");
+        }
+    }
+    // An image known to need more to start than its class suggests (Kibana, SQL Server).
+    let needed = facts.as_ref().and_then(|f| Some((f.memory_mb?, &f.family)));
+    if let (Some((needed, family)), false) = (needed, memory_given) {
+        if draft.service.resources.memory < needed {
+            draft.service.resources.memory = needed;
+            draft.service.resources.reason =
+                format!("{family} needs about {needed} MB to start and serve (the image facts)");
         }
     }
     draft.service
