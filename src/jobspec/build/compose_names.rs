@@ -14,7 +14,7 @@
 //! listens on; the port is not known; or `[compose_names] proxy = false`.
 
 use super::provenance::{self, wire_words};
-use super::reach::Reach;
+use super::reach::{Reach, NOWHERE};
 use super::Builder;
 use crate::analyze;
 use crate::jobspec::config::COMPOSE_NAMES_IMAGE;
@@ -123,7 +123,7 @@ impl Builder<'_> {
             let servers = match &one.reach {
                 Reach::Lookup { function, name, .. } => format!(
                     "{left} range {function} \"{name}\" {right}server {left} .Address {right}:\
-                     {left} .Port {right};\n    {left} else {right}server 127.0.0.1:9 down;\n    \
+                     {left} .Port {right};\n    {left} else {right}server {NOWHERE} down;\n    \
                      {left} end {right}"
                 ),
                 Reach::Endpoint(endpoint) => format!("server {endpoint};"),

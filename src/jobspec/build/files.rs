@@ -265,7 +265,7 @@ impl Builder<'_> {
                 _ => host.host.clone(),
             };
             let with_port = written.contains(':') || line.contains(&format!("://{}", host.host));
-            let replacement = reach.inline(left, right, with_port);
+            let replacement = reach.in_file(left, right, with_port);
             // Only the host as a host: `://backend`, ` backend:`, `@backend` ...
             *line = replace_host(line, &written, &replacement);
             self.decide(

@@ -58,7 +58,27 @@ impl Reach {
             }
         }
     }
+
+    /// [`Reach::inline`] for a line of a delivered configuration file: with no instance
+    /// registered yet it renders [`NOWHERE`] instead of nothing, so the file still parses
+    /// (`proxy_pass http://;` stops nginx from starting at all, and every start spends one of
+    /// the task's restarts) and the program answers with its own connection error until Nomad
+    /// renders the file again when an instance registers.
+    pub(super) fn in_file(&self, left: &str, right: &str, with_port: bool) -> String {
+        let inline = self.inline(left, right, with_port);
+        let Some(without_end) = inline.strip_suffix(&format!("{left} end {right}")) else {
+            return inline;
+        };
+        let nowhere = if with_port { NOWHERE } else { NOWHERE_HOST };
+        format!("{without_end}{left} else {right}{nowhere}{left} end {right}")
+    }
 }
+
+/// Where a delivered file points while the service it names has no instance: the discard
+/// port on the loopback, which refuses every connection (as the compose-names sidecar's
+/// placeholder upstream does).
+pub(super) const NOWHERE: &str = "127.0.0.1:9";
+const NOWHERE_HOST: &str = "127.0.0.1";
 
 /// The port labels a service's group gets, in the order of its ports: the protocol's name, or
 /// `<protocol>_<port>` when two ports speak the same one.

@@ -98,6 +98,24 @@ fn host_mentions_are_found_only_as_hosts() {
     let reach = super::reach::Reach::Endpoint("10.0.0.5:6000".into());
     assert_eq!(reach.inline("{{", "}}", true), "10.0.0.5:6000");
     assert_eq!(reach.inline("{{", "}}", false), "10.0.0.5");
+    assert_eq!(reach.in_file("{{", "}}", true), "10.0.0.5:6000");
+    // A lookup in a delivered file renders a refusing address, never nothing, while the
+    // service has no instance.
+    let reach = super::reach::Reach::Lookup {
+        function: "nomadService",
+        name: "shop-api".into(),
+        how: String::new(),
+    };
+    assert_eq!(
+        reach.in_file("[[", "]]", true),
+        "[[ range $i, $s := nomadService \"shop-api\" ]][[ if eq $i 0 ]][[ .Address ]]:[[ .Port ]]\
+         [[ end ]][[ else ]]127.0.0.1:9[[ end ]]"
+    );
+    assert_eq!(
+        reach.in_file("{{", "}}", false),
+        "{{ range $i, $s := nomadService \"shop-api\" }}{{ if eq $i 0 }}{{ .Address }}{{ end }}\
+         {{ else }}127.0.0.1{{ end }}"
+    );
 }
 
 #[test]
