@@ -737,6 +737,10 @@ fn directives(path: &str, lines: &[&str], notes: &mut Vec<Note>) -> (char, usize
     let mut escape = '\\';
     let mut index = 0;
     while let Some(line) = lines.get(index) {
+        // A directive is a comment; a Dockerfile without one at the top compiles nothing here.
+        if !line.trim_start().starts_with('#') {
+            break;
+        }
         let Some(captures) = DIRECTIVE.captures(line) else { break };
         let name = captures[1].to_ascii_lowercase();
         let value = &captures[2];
@@ -806,7 +810,7 @@ fn instructions(
             None => (logical, ""),
         };
         let keyword = keyword.to_ascii_uppercase();
-        if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
+        if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") && args.contains("<<") {
             for captures in HEREDOC.captures_iter(args) {
                 let before = &args[..captures.get(0).map_or(0, |m| m.start())];
                 let quoted = |q: char| before.matches(q).count() % 2 == 1;

@@ -83,7 +83,8 @@ fn is_host_name(text: &str) -> bool {
 pub fn has_url_password(value: &str) -> bool {
     static PASSWORD: LazyLock<Regex> =
         LazyLock::new(|| built_in(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@"));
-    PASSWORD.is_match(value)
+    // Compiled only for a value that holds a URL at all.
+    value.contains("://") && PASSWORD.is_match(value)
 }
 
 /// The byte range of the password of the first URL in the value that carries one.
@@ -137,6 +138,9 @@ pub fn listen_port(name: &str, value: &str) -> Option<u16> {
         return value.trim().parse().ok().filter(|p| *p > 0);
     }
     let first = value.split([';', ',']).next()?.trim();
+    if !first.contains(':') {
+        return None;
+    }
     let captures = WILDCARD.captures(first)?;
     captures[1].parse().ok().filter(|p| *p > 0)
 }

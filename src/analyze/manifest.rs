@@ -406,6 +406,11 @@ static START_PORT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A port a start command names (`next start -p 3001`, `PORT=4000 node x`, `--bind :8000`).
 pub fn port_in_command(command: &str) -> Option<u16> {
+    // Every match has `-p`, `-b` or `PORT=`: most commands have none, and the pattern is not
+    // compiled for them.
+    if !["-p", "-b", "PORT="].iter().any(|needle| command.contains(needle)) {
+        return None;
+    }
     START_PORT
         .captures(command)
         .and_then(|c| c.get(1))

@@ -221,8 +221,6 @@ struct Patterns {
     /// when the call alone could be a project's own `Health` service.
     grpc_health: Vec<(SourceKindSet, Option<&'static str>, LazyPattern)>,
     health: Vec<(SourceKindSet, LazyPattern)>,
-    /// Words every health route contains; a cheap test before the route patterns.
-    health_words: LazyPattern,
 }
 
 /// One of the analyzer's own patterns, compiled the first time a text may match it.
@@ -278,10 +276,21 @@ fn required_literal(pattern: &str) -> Option<String> {
         }
     }
     let rest = pattern.strip_prefix("(?m)").unwrap_or(pattern);
+    // A line start and the blanks that may follow it take no text: `^[ \t]*bind`.
+    let rest = match rest.strip_prefix('^') {
+        Some(after) => [r"[ \t]*", r"\s*"]
+            .iter()
+            .find_map(|blanks| after.strip_prefix(blanks))
+            .unwrap_or(after),
+        None => rest,
+    };
+    let rest = rest.strip_prefix(r"\b").unwrap_or(rest);
+    if let Some(group) = rest.strip_prefix("(?:") {
+        return common_prefix_of_alternatives(group);
+    }
     if rest.starts_with("(?") {
         return None;
     }
-    let rest = rest.strip_prefix(r"\b").unwrap_or(rest);
     let mut literal = String::new();
     let mut chars = rest.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -306,6 +315,27 @@ fn required_literal(pattern: &str) -> Option<String> {
         literal.pop();
     }
     (literal.chars().count() >= 3).then_some(literal)
+}
+
+/// The text every alternative of a leading group of plain words starts with (`(?:run|run_app)`
+/// → `run`), when it is at least three characters long; `group` is what follows `(?:`.
+fn common_prefix_of_alternatives(group: &str) -> Option<String> {
+    let end = group.find(')')?;
+    // An optional group (`(?:run)?`) needs nothing.
+    if matches!(group[end + 1..].chars().next(), Some('?' | '*' | '{')) {
+        return None;
+    }
+    let inside = &group[..end];
+    let alternatives: Vec<&str> = inside.split('|').collect();
+    if !alternatives.iter().all(|a| a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+        return None;
+    }
+    let first = alternatives.first()?;
+    let common = (0..=first.len())
+        .rev()
+        .find(|&n| alternatives.iter().all(|a| a.starts_with(&first[..n])))
+        .unwrap_or(0);
+    (common >= 3).then(|| first[..common].to_string())
 }
 
 /// A set of kinds, as a bit mask.
@@ -616,9 +646,19 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             .map(|(kinds, library, pattern)| (kinds, library, LazyPattern::new(pattern)))
             .collect(),
         health: compile(health),
-        health_words: LazyPattern::new(r"health|ready|live|ping|status|\bup\b"),
     }
 });
+
+/// Whether the text holds a word every health route contains (`health`, `ready`, `live`,
+/// `ping`, `status`, or `up` as a word of its own): a cheap test before the route patterns.
+fn names_health_word(text: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    ["health", "ready", "live", "ping", "status"].iter().any(|word| text.contains(word))
+        || text.match_indices("up").any(|(at, _)| {
+            !text[..at].chars().next_back().is_some_and(is_word)
+                && !text[at + 2..].chars().next().is_some_and(is_word)
+        })
+}
 
 /// Line starts of one text, to turn byte offsets into 1-based lines.
 struct Lines(Vec<usize>);
@@ -782,7 +822,7 @@ pub fn scan_text(
     facts.required.extend(hosts::required_reads(kind, text));
     // Route patterns have no literal to search for; most files name no health word at all.
     let mut routed = patterns.health.iter().filter(|(kinds, _)| kinds.has(kind)).peekable();
-    if routed.peek().is_none() || !patterns.health_words.get().is_match(text) {
+    if routed.peek().is_none() || !names_health_word(text) {
         return;
     }
     for (_, regex) in routed {

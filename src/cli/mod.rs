@@ -249,8 +249,13 @@ pub fn init_logging(
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // `RUST_LOG` takes `LEVEL` and `TARGET=LEVEL` directives (`warn,nomad_spec::git=debug`);
+    // one it cannot read leaves the default. Targets, not `EnvFilter`: its span and field
+    // filters would bring a regex engine that builds a full DFA for every pattern compiled.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| default.parse().unwrap_or_default());
     // The trace's own events carry unredacted values: they are for the span layer only.
     let not_trace = filter_fn(|meta| meta.target() != crate::telemetry::TARGET);
     let log = tracing_subscriber::fmt::layer()

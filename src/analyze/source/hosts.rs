@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{built_in, SourceKind};
+use super::{built_in, LazyPattern, SourceKind};
 use crate::analyze::links::url_password;
 
 /// Most host literals kept per scanned folder.
@@ -46,8 +46,8 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
         r#"["'`=](?:jdbc:)?([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/@"'`\s]*@)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?"#,
     )
 });
-static TCP: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r"\btcp\(([A-Za-z][A-Za-z0-9_.-]*):(\d{1,5})\)"));
+static TCP: LazyLock<LazyPattern> =
+    LazyLock::new(|| LazyPattern::new(r"\btcp\(([A-Za-z][A-Za-z0-9_.-]*):(\d{1,5})\)"));
 static CONNECTION_KEY: LazyLock<Regex> = LazyLock::new(|| {
     built_in(
         r#"(?i)["';]\s*(?:server|host|data source|hostname|address)\s*=\s*([A-Za-z][A-Za-z0-9_.-]*)(?:[,:](\d{1,5}))?\s*[;"']"#,
@@ -71,23 +71,27 @@ static PASSWORD_KEY: LazyLock<Regex> =
     LazyLock::new(|| built_in(r#"(?i)(?:^|[;"'\s])(?:password|pwd)\s*=\s*[^;"'\s{$]"#));
 static SPRING_PROPERTY: LazyLock<Regex> =
     LazyLock::new(|| built_in(r"(?m)^[ \t]*([a-zA-Z][a-zA-Z0-9_.\-\[\]]*)[ \t]*[=:]"));
-static REQUIRED: LazyLock<Vec<(SourceKind, Regex)>> = LazyLock::new(|| {
-    vec![
+/// Reads that fail without the variable, by language; each compiled only for a text holding
+/// its call (`environ[`, `env::var(`, `ENV.fetch(`).
+static REQUIRED: LazyLock<[(SourceKind, LazyPattern); 3]> = LazyLock::new(|| {
+    [
         (
             SourceKind::Python,
-            built_in(
+            LazyPattern::new(
                 r#"\benviron\[\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\](?:\s*[^\s=]|\s*==|\s*$)"#,
             ),
         ),
         (
             SourceKind::Rust,
-            built_in(
+            LazyPattern::new(
                 r#"\benv::var\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)\s*(?:\?|\.unwrap\(\)|\.expect\()"#,
             ),
         ),
         (
             SourceKind::Ruby,
-            built_in(r#"\bENV\.fetch\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)(?:\s*[^{\s]|\s*$)"#),
+            LazyPattern::new(
+                r#"\bENV\.fetch\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)(?:\s*[^{\s]|\s*$)"#,
+            ),
         ),
     ]
 });
@@ -138,7 +142,9 @@ pub fn host_literals(
             },
         ));
     };
-    for captures in URL.captures_iter(text) {
+    // Every URL has `://`: most files have none, and the pattern is not compiled for them.
+    let urls = text.contains("://").then(|| URL.captures_iter(text)).into_iter().flatten();
+    for captures in urls {
         let (Some(all), Some(scheme), Some(host)) =
             (captures.get(0), captures.get(1), captures.get(2))
         else {
@@ -152,7 +158,8 @@ pub fn host_literals(
         };
         push(all.start(), host.as_str(), port, shown);
     }
-    for regex in [&*TCP, &*CONNECTION_KEY, &*KEYWORD, &*HOST_PORT, &*CONNECT_CALL] {
+    let patterns = [TCP.for_text(text), Some(&*CONNECTION_KEY), Some(&*KEYWORD), Some(&*HOST_PORT)];
+    for regex in patterns.into_iter().flatten().chain([&*CONNECT_CALL]) {
         for captures in regex.captures_iter(text) {
             let (Some(all), Some(host)) = (captures.get(0), captures.get(1)) else { continue };
             let mut port = captures.get(2).and_then(|p| p.as_str().parse().ok());
@@ -204,7 +211,8 @@ pub fn required_reads(kind: SourceKind, text: &str) -> Vec<String> {
     REQUIRED
         .iter()
         .filter(|(k, _)| *k == kind)
-        .flat_map(|(_, regex)| regex.captures_iter(text))
+        .filter_map(|(_, pattern)| pattern.for_text(text))
+        .flat_map(|regex| regex.captures_iter(text))
         .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()))
         .collect()
 }
@@ -212,6 +220,15 @@ pub fn required_reads(kind: SourceKind, text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lazy_patterns_compile() {
+        // Compiled only when a text needs them: a bad one must fail here, not in a run.
+        for (_, pattern) in REQUIRED.iter() {
+            pattern.get();
+        }
+        TCP.get();
+    }
 
     fn literals(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>, String, u32)> {
         let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;

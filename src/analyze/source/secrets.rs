@@ -6,7 +6,7 @@
 //! turn every config value into a question; the table-driven test in `source/tests.rs` lists
 //! both sides.
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use regex::Regex;
 
@@ -144,22 +144,50 @@ const ENTROPY_BITS: f64 = 4.0;
 
 /// Well-known token shapes, each with the name a report gives it. Searched anywhere in a value
 /// (a command line, a URL, a PEM file's text), on word boundaries where the shape has one.
-const SHAPES: &[(&str, &str)] = &[
-    ("a GitHub token", r"\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
-    ("a GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    ("an AWS access key", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    ("a Slack token", r"\bxox[abpr]-[A-Za-z0-9-]{10,}"),
-    ("a Stripe key", r"\b[sr]k_live_[A-Za-z0-9]{16,}"),
-    ("a private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"),
-    ("a JWT", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}"),
+const SHAPES: &[Shape] = &[
+    Shape {
+        what: "a GitHub token",
+        needs: &["ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_"],
+        pattern: r"\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    },
+    Shape { what: "a GitLab token", needs: &["glpat-"], pattern: r"\bglpat-[A-Za-z0-9_-]{20,}" },
+    Shape {
+        what: "an AWS access key",
+        needs: &["AKIA", "ASIA"],
+        pattern: r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    },
+    Shape { what: "a Slack token", needs: &["xox"], pattern: r"\bxox[abpr]-[A-Za-z0-9-]{10,}" },
+    Shape { what: "a Stripe key", needs: &["k_live_"], pattern: r"\b[sr]k_live_[A-Za-z0-9]{16,}" },
+    Shape {
+        what: "a private key",
+        needs: &["-----BEGIN "],
+        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----",
+    },
+    Shape {
+        what: "a JWT",
+        needs: &["eyJ"],
+        pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}",
+    },
 ];
 
-/// The compiled [`SHAPES`], one alternation per shape, compiled once per process.
-fn shapes() -> &'static [(&'static str, Regex)] {
-    static COMPILED: LazyLock<Vec<(&str, Regex)>> = LazyLock::new(|| {
-        SHAPES.iter().map(|(what, pattern)| (*what, super::built_in(pattern))).collect()
-    });
-    &COMPILED
+/// One token shape: its name, the plain texts one of which every match contains, its pattern.
+struct Shape {
+    what: &'static str,
+    needs: &'static [&'static str],
+    pattern: &'static str,
+}
+
+/// The compiled [`SHAPES`] a value may hold: a shape is compiled (once per process) only when a
+/// value contains what every match of it contains, so most runs compile none.
+fn shapes_in(value: &str) -> impl Iterator<Item = (&'static str, &'static Regex)> + '_ {
+    static COMPILED: [OnceLock<Regex>; SHAPES.len()] = [const { OnceLock::new() }; SHAPES.len()];
+    SHAPES.iter().zip(&COMPILED).filter_map(move |(shape, compiled)| {
+        shape
+            .needs
+            .iter()
+            .any(|needle| value.contains(needle))
+            .then(|| (shape.what, compiled.get_or_init(|| super::built_in(shape.pattern))))
+    })
 }
 
 /// A match of a shape whose body is a placeholder (`ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`,
@@ -173,8 +201,7 @@ fn is_placeholder(found: &str) -> bool {
 /// The well-known token shape the value holds somewhere (`"a GitHub token"`), or a password in
 /// a URL (`"a URL password"`), if any: the value is a secret whatever its name.
 pub fn secret_shape(value: &str) -> Option<&'static str> {
-    let shape = shapes()
-        .iter()
+    let shape = shapes_in(value)
         .find(|(_, regex)| regex.find_iter(value).any(|found| !is_placeholder(found.as_str())));
     match shape {
         Some((what, _)) => Some(what),
@@ -187,7 +214,7 @@ pub fn secret_shape(value: &str) -> Option<&'static str> {
 pub fn mask_secret_shapes(value: &str, mask: &str) -> Option<String> {
     let mut out = value.to_string();
     let mut changed = false;
-    for (_, regex) in shapes() {
+    for (_, regex) in shapes_in(value) {
         let masked = regex.replace_all(&out, |c: &regex::Captures<'_>| {
             if is_placeholder(&c[0]) {
                 c[0].to_string()
@@ -348,4 +375,21 @@ pub fn looks_secret(name: &str) -> bool {
         return !before_last.is_some_and(|word| PUBLIC_KEYS.contains(&word));
     }
     last == "AUTH" || last == "AUTHORIZATION"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shape_compiles_and_is_found_only_with_its_needle() {
+        for shape in SHAPES {
+            // A text holding every needle compiles every shape: a bad one fails here.
+            assert!(shapes_in(&shape.needs.join(" ")).any(|(what, _)| what == shape.what));
+        }
+        assert_eq!(shapes_in("nothing secret here").count(), 0);
+        let token = format!("ghp_{}", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5");
+        assert_eq!(secret_shape(&token), Some("a GitHub token"));
+        assert_eq!(mask_secret_shapes(&format!("x {token} y"), "***").as_deref(), Some("x *** y"));
+    }
 }

@@ -29,7 +29,6 @@ fn patterns_compile() {
     for (_, _, pattern) in &patterns.grpc_health {
         pattern.get();
     }
-    patterns.health_words.get();
 }
 
 #[test]
@@ -39,12 +38,18 @@ fn the_text_a_pattern_needs() {
         (r"\benv::var(?:_os)?\(", Some("env::var")),
         (r"\bgrpc\.(?:aio\.)?server\(", Some("grpc.")),
         (r"\bListen(?:AnyIP|Localhost)?\(\s*(?P<port>[0-9]{2,5})\b", Some("Listen")),
-        (r"(?m)^[ \t]*server\.port\s*[=:]", None),
+        (r"(?m)^[ \t]*server\.port\s*[=:]", Some("server.port")),
+        (r"(?m)^[ \t]*bind\s*=", Some("bind")),
+        (r"^\s*listen\s+", Some("listen")),
         (r"(?m)\bGRPC::RpcServer\.new\b", Some("GRPC::RpcServer.new")),
         // A quantifier makes the last character optional; alternatives need no one text.
         (r"\bhttps?://", Some("http")),
         (r"\bnew\s+grpc\.Server\(|\.addService\(", None),
-        (r"\b(?:run|run_app)\(", None),
+        // A leading group of plain words needs what they all start with.
+        (r"\b(?:run|run_app)\(", Some("run")),
+        (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}", None),
+        (r"\b(?:run|run_app)?\(", None),
+        (r"\b(?:ListenAndServe(?:TLS)?|Listen|Run)\(", None),
         (r"\$\{(?P<name>[A-Z]+)\}", None),
         (r"(?i)\bproxy_pass\s+", None),
         (r"==\s*", None),
@@ -688,4 +693,15 @@ fn built_in_patterns_read_code_as_ascii() {
     assert_eq!(&port.captures("app.listen( PORT || 8080)").unwrap()["port"], "8080");
     // Unicode letters are not word characters in code: a name stops before them.
     assert_eq!(built_in(r"\w+").find("naïve").map(|m| m.as_str()), Some("na"));
+}
+
+#[test]
+fn health_words_are_found_as_the_route_patterns_need_them() {
+    for text in ["app.get('/healthz')", "@app.route('/ready')", "r.GET(\"/up\", h)", "up", "x\nup)"]
+    {
+        assert!(names_health_word(text), "{text}");
+    }
+    for text in ["setup()", "upload(x)", "cleanup_", "", "@app.route('/')"] {
+        assert!(!names_health_word(text), "{text}");
+    }
 }
