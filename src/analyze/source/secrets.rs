@@ -181,13 +181,13 @@ struct Shape {
 /// value contains what every match of it contains, so most runs compile none.
 fn shapes_in(value: &str) -> impl Iterator<Item = (&'static str, &'static Regex)> + '_ {
     static COMPILED: [OnceLock<Regex>; SHAPES.len()] = [const { OnceLock::new() }; SHAPES.len()];
-    SHAPES.iter().zip(&COMPILED).filter_map(move |(shape, compiled)| {
-        shape
-            .needs
-            .iter()
-            .any(|needle| value.contains(needle))
-            .then(|| (shape.what, compiled.get_or_init(|| super::built_in(shape.pattern))))
-    })
+    SHAPES
+        .iter()
+        .zip(&COMPILED)
+        .filter(move |(shape, _)| shape.needs.iter().any(|needle| value.contains(needle)))
+        .map(|(shape, compiled)| {
+            (shape.what, compiled.get_or_init(|| super::built_in(shape.pattern)))
+        })
 }
 
 /// A match of a shape whose body is a placeholder (`ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`,
