@@ -322,3 +322,26 @@ fn an_image_known_to_need_more_memory_gets_it_unless_compose_says_otherwise() {
     assert_eq!(service(&analysis, "small-kibana").resources.memory, 512);
     assert!(service(&analysis, "web").resources.memory < 1024);
 }
+
+#[test]
+fn one_credential_is_shared_by_a_client_and_its_server_not_by_strangers_with_the_same_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The three hold one value; only the app reaches the database. pgAdmin's login password is
+    // its own secret, whatever a sample `.env` put in both.
+    write(
+        root,
+        "compose.yaml",
+        "services:\n  app:\n    image: acme/app:1\n    environment:\n      DB_HOST: db\n      DB_PASSWORD: s3cr3t-Example-42\n    depends_on: [db]\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: s3cr3t-Example-42\n  admin:\n    image: dpage/pgadmin4:8\n    environment:\n      PGADMIN_DEFAULT_PASSWORD: s3cr3t-Example-42\n",
+    );
+    let analysis = analyze(root, &Options::default());
+    let credential = |service: &str, name: &str| {
+        let service = self::service(&analysis, service);
+        let env = service.env.iter().find(|e| e.name == name);
+        env.unwrap_or_else(|| panic!("no {name} in {:#?}", service.env)).credential.clone()
+    };
+    let shared = credential("app", "DB_PASSWORD");
+    assert!(shared.is_some());
+    assert_eq!(credential("db", "POSTGRES_PASSWORD"), shared);
+    assert_eq!(credential("admin", "PGADMIN_DEFAULT_PASSWORD"), None);
+}

@@ -1118,15 +1118,35 @@ fn group_credentials(drafts: &mut [Draft]) {
             }
         }
     }
+    // One credential is shared by a client and its server (the app's `DB_PASSWORD` and its
+    // database's `POSTGRES_PASSWORD`): holders in services that never meet hold the same value
+    // by chance (pgAdmin's login and Postgres' password, both `changeit` in a sample `.env`).
+    let linked = |a: usize, b: usize| {
+        a == b
+            || drafts[a].depends_on.contains(&drafts[b].service.name)
+            || drafts[b].depends_on.contains(&drafts[a].service.name)
+    };
     let mut number = 0;
+    let mut shared = Vec::new();
     for (_, list) in holders {
-        if list.len() < 2 {
-            continue;
+        let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
+        for holder in list {
+            let meets: Vec<usize> = (0..groups.len())
+                .filter(|&g| groups[g].iter().any(|&(i, _)| linked(i, holder.0)))
+                .collect();
+            let mut merged = vec![holder];
+            for g in meets.into_iter().rev() {
+                merged.extend(groups.remove(g));
+            }
+            groups.push(merged);
         }
-        number += 1;
-        for (i, k) in list {
-            drafts[i].env[k].credential = Some(format!("credential-{number}"));
+        for group in groups.into_iter().filter(|group| group.len() >= 2) {
+            number += 1;
+            shared.extend(group.into_iter().map(|(i, k)| (i, k, format!("credential-{number}"))));
         }
+    }
+    for (i, k, credential) in shared {
+        drafts[i].env[k].credential = Some(credential);
     }
 }
 
