@@ -345,3 +345,29 @@ fn one_credential_is_shared_by_a_client_and_its_server_not_by_strangers_with_the
     assert_eq!(credential("db", "POSTGRES_PASSWORD"), shared);
     assert_eq!(credential("admin", "PGADMIN_DEFAULT_PASSWORD"), None);
 }
+
+#[test]
+fn a_volume_at_an_older_layout_of_the_image_moves_up_to_where_it_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // postgres 18 (`alpine`, `latest`) keeps its data in /var/lib/postgresql and refuses to
+    // start with a mount at /var/lib/postgresql/data; 16 keeps it there.
+    write(
+        root,
+        "compose.yaml",
+        "services:\n  new:\n    image: postgres:alpine\n    volumes:\n      - new_data:/var/lib/postgresql/data\n  old:\n    image: postgres:16\n    volumes:\n      - old_data:/var/lib/postgresql/data\n  pointed:\n    image: postgres:18\n    environment:\n      PGDATA: /var/lib/postgresql/data/pgdata\n    volumes:\n      - pointed_data:/var/lib/postgresql/data\n  parent:\n    image: postgres:16\n    volumes:\n      - parent_data:/var/lib/postgresql\nvolumes:\n  new_data:\n  old_data:\n  pointed_data:\n  parent_data:\n",
+    );
+    let analysis = analyze(root, &Options::default());
+    let paths = |name: &str| -> Vec<String> {
+        service(&analysis, name).volumes.iter().map(|v| v.path.clone()).collect()
+    };
+    assert_eq!(paths("new"), ["/var/lib/postgresql"]);
+    assert!(service(&analysis, "new").evidence.iter().any(|e| e.what.starts_with(
+        "the volume at /var/lib/postgresql/data is mounted at /var/lib/postgresql: postgres keeps"
+    )));
+    assert_eq!(paths("old"), ["/var/lib/postgresql/data"]);
+    // The service points the image below the mount: it stays, as the person wrote it.
+    assert!(paths("pointed").contains(&"/var/lib/postgresql/data".to_string()));
+    // A mount above the data already holds it: no second volume inside it.
+    assert_eq!(paths("parent"), ["/var/lib/postgresql"]);
+}

@@ -1293,12 +1293,18 @@ fn finish(mut draft: Draft) -> Service {
         // A database or a broker keeps its data where the image writes it: without a volume
         // there, every restart of the task starts from nothing.
         if matches!(draft.service.role, Role::Database | Role::Queue) {
+            let source = facts.source(images::Fact::Data).unwrap_or("the image facts");
             for path in &facts.data {
-                if draft.service.volumes.iter().any(|v| v.path == *path) {
+                move_up_older_layouts(&mut draft, path, &facts.family, source);
+                let covered = draft
+                    .service
+                    .volumes
+                    .iter()
+                    .any(|v| v.path == *path || (v.persistent && is_below(path, &v.path)));
+                if covered {
                     continue;
                 }
                 draft.volume(path, true);
-                let source = facts.source(images::Fact::Data).unwrap_or("the image facts");
                 let what = format!("{} keeps its data in {path} ({source})", facts.family);
                 draft.service.evidence.push(Evidence::at(&draft.service.path, None, what));
             }
@@ -1455,6 +1461,43 @@ fn finish(mut draft: Draft) -> Service {
         }
     }
     draft.service
+}
+
+/// A volume compose mounts below where the image keeps its data is the image's older layout
+/// (postgres kept its data in `/var/lib/postgresql/data` up to 17; from 18 on it keeps it in
+/// `/var/lib/postgresql/18/docker` and refuses to start with a mount at the old path): the
+/// volume moves up to `data`, where the image writes. A volume the service points the image
+/// at (`PGDATA=/var/lib/postgresql/data`) stays where it is.
+fn move_up_older_layouts(draft: &mut Draft, data: &str, family: &str, source: &str) {
+    let pointed = |volume: &str| {
+        draft
+            .env
+            .iter()
+            .filter_map(|e| e.value.as_deref())
+            .any(|v| v == volume || is_below(v, volume))
+    };
+    let older: Vec<String> = draft
+        .service
+        .volumes
+        .iter()
+        .filter(|v| v.persistent && is_below(&v.path, data) && !pointed(&v.path))
+        .map(|v| v.path.clone())
+        .collect();
+    for path in older {
+        draft.service.volumes.retain(|v| v.path != path);
+        draft.volume(data, true);
+        let what = format!(
+            "the volume at {path} is mounted at {data}: {family} keeps its data there ({source}), \
+             and {path} is where an older version of the image kept it"
+        );
+        draft.service.evidence.push(Evidence::at(&draft.service.path, None, what));
+    }
+}
+
+/// Whether `path` is strictly inside the folder `folder`.
+fn is_below(path: &str, folder: &str) -> bool {
+    path.strip_prefix(folder.trim_end_matches('/'))
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
 }
 
 /// Secrets written on a command line (`--requirepass s3cret`, `--token=ghp_...`, a URL with a
