@@ -1018,15 +1018,12 @@ fn link_services(files: &RepoFiles, drafts: &mut [Draft], notes: &mut Vec<Note>)
             };
             // The code's default (`process.env.PORT || 8080`) is only a fallback: when the
             // image or compose sets the variable, the process listens where they say.
-            let set = (env.origin == EnvOrigin::Code)
-                .then(|| {
-                    draft.env.iter().find(|other| {
-                        other.origin != EnvOrigin::Code
-                            && other.name == env.name
-                            && other.value.as_deref().is_some_and(|v| !v.trim().is_empty())
-                    })
-                })
-                .flatten();
+            let set = draft.env.iter().find(|other| {
+                env.origin == EnvOrigin::Code
+                    && other.origin != EnvOrigin::Code
+                    && other.name == env.name
+                    && other.value.as_deref().is_some_and(|v| !v.trim().is_empty())
+            });
             let what = match set {
                 Some(set) => {
                     let by = match set.origin {

@@ -40,23 +40,7 @@ impl Reach {
     /// file. With no instance registered yet it renders empty and Nomad renders again (and
     /// restarts the task) when one registers.
     pub(super) fn inline(&self, left: &str, right: &str, with_port: bool) -> String {
-        match self {
-            Reach::Lookup { function, name, .. } => {
-                let value = if with_port {
-                    format!("{left} .Address {right}:{left} .Port {right}")
-                } else {
-                    format!("{left} .Address {right}")
-                };
-                format!(
-                    "{left} range $i, $s := {function} \"{name}\" {right}{left} if eq $i 0 {right}\
-                     {value}{left} end {right}{left} end {right}"
-                )
-            }
-            Reach::Endpoint(endpoint) if with_port => endpoint.clone(),
-            Reach::Endpoint(endpoint) => {
-                endpoint.rsplit_once(':').map_or(endpoint.as_str(), |(host, _)| host).to_string()
-            }
-        }
+        self.expression(left, right, with_port, None)
     }
 
     /// [`Reach::inline`] for a line of a delivered configuration file: with no instance
@@ -65,12 +49,37 @@ impl Reach {
     /// the task's restarts) and the program answers with its own connection error until Nomad
     /// renders the file again when an instance registers.
     pub(super) fn in_file(&self, left: &str, right: &str, with_port: bool) -> String {
-        let inline = self.inline(left, right, with_port);
-        let Some(without_end) = inline.strip_suffix(&format!("{left} end {right}")) else {
-            return inline;
-        };
         let nowhere = if with_port { NOWHERE } else { NOWHERE_HOST };
-        format!("{without_end}{left} else {right}{nowhere}{left} end {right}")
+        self.expression(left, right, with_port, Some(nowhere))
+    }
+
+    /// The first instance's `address:port` (or address), `otherwise` while there is none.
+    fn expression(
+        &self,
+        left: &str,
+        right: &str,
+        with_port: bool,
+        otherwise: Option<&str>,
+    ) -> String {
+        match self {
+            Reach::Lookup { function, name, .. } => {
+                let value = if with_port {
+                    format!("{left} .Address {right}:{left} .Port {right}")
+                } else {
+                    format!("{left} .Address {right}")
+                };
+                let otherwise =
+                    otherwise.map(|text| format!("{left} else {right}{text}")).unwrap_or_default();
+                format!(
+                    "{left} range $i, $s := {function} \"{name}\" {right}{left} if eq $i 0 {right}\
+                     {value}{left} end {right}{otherwise}{left} end {right}"
+                )
+            }
+            Reach::Endpoint(endpoint) if with_port => endpoint.clone(),
+            Reach::Endpoint(endpoint) => {
+                endpoint.rsplit_once(':').map_or(endpoint.as_str(), |(host, _)| host).to_string()
+            }
+        }
     }
 }
 
