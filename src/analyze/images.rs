@@ -1623,6 +1623,8 @@ mod tests {
         assert_eq!(known("itzg/minecraft-server").required_env, ["EULA"]);
         assert_eq!(known("lscr.io/linuxserver/wireguard:latest").optional_env, ["SERVERURL"]);
         assert_eq!(known("itzg/minecraft-server").memory_mb, Some(1280));
+        // PHP may take 512 MB for one request (the installer's, on the first start).
+        assert_eq!(known("nextcloud:apache").memory_mb, Some(1024));
         let nextcloud = known("nextcloud:apache");
         let postgres_host = nextcloud.addresses.iter().find(|a| a.env == "POSTGRES_HOST");
         assert_eq!(
