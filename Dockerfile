@@ -5,8 +5,8 @@
 #
 # Two stages: `build` compiles the release binary with the locked dependencies; `runtime` is
 # Debian slim with only what the binary loads at run time (CA certificates for TLS to the
-# forge, Nomad, Vault, Consul and the LLM; the OpenSSL library libgit2 links against for git
-# over HTTPS) and the binary as the entrypoint. No git, no shell tools: nomad-spec clones and
+# forge, Nomad, Vault, Consul, the LLM and git over HTTPS; TLS itself is rustls, compiled in)
+# and the binary as the entrypoint. No git, no OpenSSL, no shell tools: nomad-spec clones and
 # pushes through libgit2, linked in.
 #
 # The user: uid 1001, not root, and not an arbitrary uid either. GitHub runs a Docker action
@@ -27,10 +27,10 @@ ARG RUST_VERSION=1
 FROM rust:${RUST_VERSION}-bookworm AS build
 ARG TARGETPLATFORM
 WORKDIR /src
-# The rust image usually has both; named here so the OpenSSL that libgit2 links against is
-# found the same way on every base image update.
+# The rust image usually has it; named here so the zlib that libgit2 links against is found
+# the same way on every base image update.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends pkg-config zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 # The workspace manifest names tests/fakes as a member, so cargo needs it to load the
 # workspace even though only the main package is built; prompts/ is compiled into the binary
@@ -51,7 +51,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 FROM debian:bookworm-slim AS runtime
 ARG UID=1001
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid "${UID}" --user-group --create-home --home-dir /home/nomad-spec \
        --shell /usr/sbin/nologin nomad-spec

@@ -32,6 +32,12 @@ struct Auth {
 
 async fn git_over_http(State(auth): State<Arc<Auth>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // The repository's name before a rename: forges redirect it, to the same host.
+    if let Some(rest) = parts.uri.path().strip_prefix("/acme/old-shop.git") {
+        let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let location = format!("/acme/shop.git{rest}{query}");
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+    }
     let user = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -487,4 +493,104 @@ fn a_clone_holds_the_last_commit_and_fetches_history_only_to_answer() {
     let readme = workspace.last_commit_touching("README.md").unwrap().unwrap();
     assert_eq!(readme.subject, "docs 19");
     assert!(!shallow(&workspace).is_empty(), "not the whole history for that");
+}
+
+/// A server that answers every request with `status`, `content_type` and `body`.
+fn server_answering(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &'static str,
+) -> LoopbackServer {
+    let app = axum::Router::new().fallback(move || async move {
+        (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    });
+    LoopbackServer::start("127.0.0.1:0", app, "odd server").unwrap()
+}
+
+fn remote_at(server: &LoopbackServer) -> GitRemote {
+    GitRemote {
+        url: format!("{}/acme/shop.git", server.url()),
+        username: USER.to_string(),
+        token: TOKEN.into(),
+        push_options: vec![],
+    }
+}
+
+#[test]
+fn what_a_server_that_is_not_a_git_server_answered_is_said() {
+    // A login page served with 200 (a proxy, an SSO portal): not git, whatever the status.
+    let portal = server_answering(StatusCode::OK, "text/html", "<html>Sign in</html>");
+    let err = Workspace::clone(&remote_at(&portal), "main").err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("does not speak git's smart HTTP protocol"), "{text}");
+    assert!(text.contains("text/html"), "{text}");
+
+    // A forge's refusal keeps its words (GitHub: a token without access to the repository).
+    let forbidding = server_answering(
+        StatusCode::FORBIDDEN,
+        "text/plain",
+        "Permission to acme/shop.git denied to nomad-spec[bot].\n",
+    );
+    let err = Workspace::clone(&remote_at(&forbidding), "main").err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert!(text.contains("Permission to acme/shop.git denied"), "{text}");
+    assert!(!text.contains("authentication failed"), "a 403 is no refused token: {text}");
+
+    let missing = server_answering(StatusCode::NOT_FOUND, "text/plain", "Not Found");
+    let err = Workspace::clone(&remote_at(&missing), "main").err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("no repository there (HTTP 404)"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+#[test]
+fn a_repository_that_moved_is_followed_for_the_whole_exchange() {
+    // /acme/old-shop.git redirects every request to /acme/shop.git, as a forge does for a
+    // renamed repository; the push's POST goes where the advertisement was found.
+    let forge = Forge::new();
+    let remote =
+        GitRemote { url: format!("{}/acme/old-shop.git", forge.server.url()), ..forge.remote() };
+
+    let mut workspace = Workspace::clone(&remote, "main").unwrap();
+    let commit = workspace.commit_file("moved.txt", "here\n", "after the move", &bot()).unwrap();
+    let commit = commit.unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit: commit.clone() });
+    assert_eq!(forge.head("main"), commit);
+}
+
+#[test]
+fn analyze_reads_a_repository_given_by_its_http_url() {
+    // A public repository: the forge serves reads to anyone.
+    let forge = Forge::new();
+    let root = forge.root.path().to_path_buf();
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let root = root.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let (path, query) = (parts.uri.path(), parts.uri.query());
+            git_http::serve(&root, path, &parts.method, query, &parts.headers, body, "anonymous")
+                .await
+        }
+    });
+    let public = LoopbackServer::start("127.0.0.1:0", app, "public forge").unwrap();
+    let analyze = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
+            .args(["analyze", "--format", "json", "--path", url])
+            .env("NOMAD_SPEC_MEMORY", "off")
+            .output()
+            .unwrap()
+    };
+
+    let output = analyze(&format!("{}/acme/shop.git", public.url()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("\"base_image\": \"nginx\""), "{stdout}");
+
+    // The same repository behind credentials the command line has not got.
+    let output = analyze(&forge.url());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("the server asks for credentials (HTTP 401)"), "{stderr}");
 }

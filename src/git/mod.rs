@@ -8,18 +8,17 @@
 //! since its "before" commit) deepens the clone as far as it must, so a shallow clone never
 //! changes an answer. A push that lost a race comes back as [`PushOutcome::NonFastForward`] and one the
 //! remote refused (branch protection, a hook) as [`PushOutcome::Rejected`]; the bounded retry
-//! loop belongs to the workflow. The token only travels through libgit2's credentials
-//! callback, and every message from libgit2 or the remote is scrubbed of it before it becomes
-//! an error.
+//! loop belongs to the workflow. Over HTTP(S) libgit2 speaks through [`http`], reqwest over
+//! rustls; the token only travels as that transport's basic auth, and every message from
+//! libgit2 or the remote is scrubbed of it before it becomes an error.
+
+mod http;
 
 use std::cell::{Cell, RefCell};
 use std::path::{Component, Path};
 
 use anyhow::{anyhow, bail, Context};
-use git2::{
-    AutotagOption, Cred, CredentialType, ErrorCode, FetchOptions, ProxyOptions, PushOptions,
-    RemoteCallbacks, Repository,
-};
+use git2::{AutotagOption, ErrorCode, FetchOptions, PushOptions, RemoteCallbacks, Repository};
 
 use crate::settings::Secret;
 
@@ -71,6 +70,7 @@ pub fn clone_to_temp(url: &str) -> anyhow::Result<tempfile::TempDir> {
         .prefix("nomad-spec-clone-")
         .tempdir()
         .context("cannot create a temporary directory for the clone")?;
+    http::register();
     git2::Repository::clone(url, dir.path()).with_context(|| format!("cannot clone {url}"))?;
     Ok(dir)
 }
@@ -106,10 +106,6 @@ pub enum PushOutcome {
 /// Where a workspace keeps the commit it was asked to check out (a pull request's head may be
 /// no branch at all: `refs/pull/7/head`, `refs/merge-requests/7/head`).
 const CHECKOUT_REF: &str = "refs/remotes/origin/nomad-spec-head";
-
-/// How many times the credentials callback answers. libgit2 asks again each time the server
-/// answers 401, so with a wrong token it would ask forever.
-const CREDENTIAL_ATTEMPTS: u32 = 2;
 
 /// How many commits of history a workspace holds: the last commit first, then more at each
 /// deepening, then all of it.
@@ -538,16 +534,19 @@ fn fetch_from(
     what: &str,
     depth: i32,
 ) -> anyhow::Result<()> {
+    http::register();
     let mut origin = repo.find_remote("origin").context("the repository has no origin")?;
     let session = Session::default();
     let mut options = FetchOptions::new();
     options
-        .remote_callbacks(session.callbacks(remote))
+        .remote_callbacks(session.callbacks())
         .download_tags(AutotagOption::None)
         .update_fetchhead(false)
-        .proxy_options(proxy())
         .depth(depth);
-    let result = origin.fetch(refspecs, Some(&mut options), None);
+    let (result, refused) = http::with_credentials(&remote.username, &remote.token, || {
+        origin.fetch(refspecs, Some(&mut options), None)
+    });
+    session.credentials_refused.set(refused);
     drop(options);
     result.map_err(|err| {
         network_error(remote, &session, &err, &format!("cannot fetch {what} from {}", remote.url))
@@ -563,15 +562,18 @@ fn push_to(
     refname: &str,
     commit: String,
 ) -> anyhow::Result<PushOutcome> {
+    http::register();
     let mut origin = repo.find_remote("origin").context("the repository has no origin")?;
     let session = Session::default();
     let push_options: Vec<&str> = remote.push_options.iter().map(String::as_str).collect();
     let mut options = PushOptions::new();
-    options.remote_callbacks(session.callbacks(remote));
+    options.remote_callbacks(session.callbacks());
     options.remote_push_options(&push_options);
-    options.proxy_options(proxy());
     // No `+`: a push that is not a fast-forward fails instead of rewriting history.
-    let result = origin.push(&[format!("{local}:{refname}")], Some(&mut options));
+    let (result, refused) = http::with_credentials(&remote.username, &remote.token, || {
+        origin.push(&[format!("{local}:{refname}")], Some(&mut options))
+    });
+    session.credentials_refused.set(refused);
     drop(options);
     match result {
         Ok(()) => {}
@@ -615,7 +617,7 @@ fn network_error(
     err: &git2::Error,
     doing: &str,
 ) -> anyhow::Error {
-    if session.credentials_refused() {
+    if session.credentials_refused.get() {
         anyhow!(
             "authentication failed for {}: the server refused the token of user `{}`",
             remote.url,
@@ -626,10 +628,11 @@ fn network_error(
     }
 }
 
-/// What one network operation saw through libgit2's callbacks.
+/// What one network operation saw through libgit2's callbacks and the HTTP transport.
 #[derive(Default)]
 struct Session {
-    credential_requests: Cell<u32>,
+    /// The server answered the token with a 401.
+    credentials_refused: Cell<bool>,
     /// What the remote wrote on its side band (`remote: error: GH006: ...`).
     remote_text: RefCell<String>,
     /// Each ref the push reported on, with the remote's reason when it refused it.
@@ -637,21 +640,8 @@ struct Session {
 }
 
 impl Session {
-    fn callbacks<'a>(&'a self, remote: &'a GitRemote) -> RemoteCallbacks<'a> {
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(move |_url, _username, allowed| {
-            let requests = self.credential_requests.get() + 1;
-            self.credential_requests.set(requests);
-            if requests > CREDENTIAL_ATTEMPTS {
-                return Err(git2::Error::from_str("the server refused the credentials"));
-            }
-            if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-                return Err(git2::Error::from_str(
-                    "the server wants credentials other than a user name and token",
-                ));
-            }
-            Cred::userpass_plaintext(&remote.username, remote.token.as_str())
-        });
         callbacks.sideband_progress(move |data| {
             self.remote_text.borrow_mut().push_str(&String::from_utf8_lossy(data));
             true
@@ -661,10 +651,6 @@ impl Session {
             Ok(())
         });
         callbacks
-    }
-
-    fn credentials_refused(&self) -> bool {
-        self.credential_requests.get() > CREDENTIAL_ATTEMPTS
     }
 }
 
@@ -735,13 +721,6 @@ fn shallow_commits(repo: &Repository) -> anyhow::Result<Vec<git2::Oid>> {
                 .with_context(|| format!("{}: `{line}` is not a commit id", file.display()))
         })
         .collect()
-}
-
-/// The proxy a user configured (`http.proxy`, `https_proxy`), as git itself would use it.
-fn proxy<'a>() -> ProxyOptions<'a> {
-    let mut proxy = ProxyOptions::new();
-    proxy.auto();
-    proxy
 }
 
 /// What a ref the remote refused with `status` means for the bot: lost a race (the branch
