@@ -9,8 +9,8 @@
 //!
 //! The credentials of a network operation are given for its duration on its thread
 //! ([`with_credentials`]; libgit2 calls the transport on the thread that fetches or pushes) and
-//! go as HTTP basic auth on each of its requests. A server that answers 401 or 403 to them is
-//! reported back, so the caller can say the token was refused without showing it; no message
+//! go as HTTP basic auth on each of its requests. A server that answers 401 to them is reported
+//! back, so the caller can say the token was refused without showing it; no message
 //! from here holds the credentials or the URL's user part. Redirects are followed (without the
 //! credentials to another host) and later requests go where the advertisement was found.
 //! Proxies are the environment's (`https_proxy`, `http_proxy`, `no_proxy`), as for every other
@@ -83,14 +83,12 @@ pub(super) fn with_credentials<T>(
     (result, ours.is_some_and(|credentials| credentials.refused))
 }
 
-/// The `Authorization` header of the operation on this thread, if it gave credentials.
-fn authorization() -> Option<String> {
-    use base64::Engine;
-    CREDENTIALS.with(|slot| {
-        slot.borrow().as_ref().map(|c| {
-            let pair = format!("{}:{}", c.username, c.token.as_str());
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
-        })
+/// `request` with the basic auth of the operation on this thread (a header marked sensitive,
+/// so that no log of the HTTP stack shows it), and whether there was any.
+fn authorized(request: reqwest::RequestBuilder) -> (reqwest::RequestBuilder, bool) {
+    CREDENTIALS.with(|slot| match slot.borrow().as_ref() {
+        Some(c) => (request.basic_auth(&c.username, Some(c.token.as_str())), true),
+        None => (request, false),
     })
 }
 
@@ -170,7 +168,7 @@ impl Exchange {
         let worker = worker().map_err(|err| io::Error::other(err.clone()))?;
         let url = self.url();
         let shown = crate::http::shown_address(&url);
-        let mut request = if self.advertisement {
+        let request = if self.advertisement {
             worker.client.get(&url).header("Accept", "*/*")
         } else {
             worker
@@ -180,11 +178,7 @@ impl Exchange {
                 .header("Accept", format!("application/x-{}-result", self.service))
                 .body(std::mem::take(&mut self.request))
         };
-        let authorization = authorization();
-        let with_credentials = authorization.is_some();
-        if let Some(value) = authorization {
-            request = request.header("Authorization", value);
-        }
+        let (request, with_credentials) = authorized(request);
         let request = request.build().map_err(|err| {
             io::Error::other(format!("cannot build the request to {shown}: {err}"))
         })?;
@@ -430,5 +424,32 @@ async fn send_blocking(pieces: &SyncSender<Piece>, piece: Piece) -> bool {
             let pieces = pieces.clone();
             tokio::task::spawn_blocking(move || pieces.send(piece).is_ok()).await.unwrap_or(false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_credentials() -> bool {
+        crate::tls::install_crypto_provider();
+        authorized(reqwest::Client::new().get("http://127.0.0.1:9/")).1
+    }
+
+    #[test]
+    fn credentials_hold_for_one_operation_on_its_thread_and_a_refusal_is_reported() {
+        let token: Secret = "glpat-SomethingSecret1".into();
+        let (elsewhere, refused) = with_credentials("oauth2", &token, || {
+            assert!(has_credentials());
+            let elsewhere = std::thread::spawn(has_credentials).join().unwrap_or(true);
+            mark_refused();
+            elsewhere
+        });
+        assert!(!elsewhere, "another thread's requests got the operation's credentials");
+        assert!(refused);
+        assert!(!has_credentials(), "the credentials outlived the operation");
+
+        let ((), refused) = with_credentials("oauth2", &token, || ());
+        assert!(!refused);
     }
 }
