@@ -164,25 +164,34 @@ pub fn listen_ports(text: &str) -> Vec<(u16, u32)> {
 
 /// Hosts a web server configuration forwards to, with the 1-based line: nginx `proxy_pass`,
 /// `grpc_pass`, `fastcgi_pass`, `uwsgi_pass`, upstream `server host:port`, Caddy
-/// `reverse_proxy`, Apache `ProxyPass`.
+/// `reverse_proxy`, Apache `ProxyPass`, in any case.
 pub fn proxy_targets(text: &str) -> Vec<(Target, u32)> {
+    // Written in lowercase and run over the lines in lowercase, which have the same offsets:
+    // with `(?i)` the pattern cost 0.6 ms to compile (a search for every case variant of its
+    // keywords), against 0.2 ms.
     static PASS: LazyLock<Regex> = LazyLock::new(|| {
         built_in(
-            r"(?i)(?:\b(?:proxy_pass|grpc_pass|fastcgi_pass|uwsgi_pass|reverse_proxy)\s+|^\s*server\s+|\bProxyPass(?:Reverse)?\s+\S+\s+)([a-z][a-z0-9+.-]*://)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?",
+            r"(?:\b(?:proxy_pass|grpc_pass|fastcgi_pass|uwsgi_pass|reverse_proxy)\s+|^\s*server\s+|\bproxypass(?:reverse)?\s+\S+\s+)([a-z][a-z0-9+.-]*://)?([a-z][a-z0-9_.-]*)(?::(\d{1,5}))?",
         )
     });
     let mut found = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let lowercase = text.to_ascii_lowercase();
+    // Every match holds one of these: a file with none is not read line by line.
+    if !["_pass", "reverse_proxy", "server", "proxypass"].iter().any(|w| lowercase.contains(w)) {
+        return found;
+    }
+    for (i, (line, lowercase)) in text.lines().zip(lowercase.lines()).enumerate() {
         let code = line.split('#').next().unwrap_or_default();
-        for captures in PASS.captures_iter(code) {
+        for captures in PASS.captures_iter(&lowercase[..code.len()]) {
             // `proxy_pass http://$VAR` stops before the variable; what matched is no host.
             let end = captures.get(0).map_or(0, |m| m.end());
             if code[end..].starts_with(':') || code[end..].starts_with('$') {
                 continue;
             }
-            let host = captures[2].to_string();
+            let Some(host) = captures.get(2) else { continue };
+            let host = code[host.range()].to_string();
             let explicit = captures.get(3).and_then(|p| p.as_str().parse().ok());
-            let scheme = captures.get(1).map(|s| s.as_str().trim_end_matches("://"));
+            let scheme = captures.get(1).map(|s| code[s.range()].trim_end_matches("://"));
             // An upstream `server` line without a port is a `server {` block or a name.
             if scheme.is_none() && explicit.is_none() && code.trim_start().starts_with("server") {
                 continue;
@@ -320,6 +329,13 @@ mod tests {
             [(target("app", Some(3000)), 2)]
         );
         assert_eq!(proxy_targets("proxy_pass http://$FLASK_SERVER_ADDR;"), []);
+        // Apache's directives in its own case; a host keeps the case it is written in.
+        let apache = "<VirtualHost *:80>\n  ProxyPass /api HTTP://Backend:8000/\n  ProxyPassReverse /api http://Backend:8000/\n</VirtualHost>\n";
+        assert_eq!(
+            proxy_targets(apache),
+            [(target("Backend", Some(8000)), 2), (target("Backend", Some(8000)), 3)]
+        );
+        assert_eq!(proxy_targets("listen 80;\nroot /srv;\n"), []);
     }
 
     #[test]
