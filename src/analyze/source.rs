@@ -619,20 +619,18 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         (set(&[K::Rust]), Some("tonic_health"), r"\bhealth_reporter\(\s*\)"),
         (set(&[K::Ruby]), None, r"\bGrpc::Health::Checker\.new\b"),
     ];
-    let alternation =
-        HEALTH_PATHS.iter().map(|p| regex::escape(&p[1..])).collect::<Vec<_>>().join("|");
+    // Any route path; a health one is kept by its name ([`HEALTH_PATHS`]). Written as the
+    // alternation of those paths, the first pattern cost 0.5 ms to compile.
+    let route = r"(?P<path>[A-Za-z0-9_][A-Za-z0-9_/.-]*?)";
     let health = vec![
         (
             CODE,
             format!(
-                r#"(?:\(\s*|\b(?:get|head|route|match)\s+|\b(?:value|path)\s*=\s*)["'`](?:(?:GET|HEAD)\s+)?/(?P<path>{alternation})/?["'`]"#
+                r#"(?:\(\s*|\b(?:get|head|route|match)\s+|\b(?:value|path)\s*=\s*)["'`](?:(?:GET|HEAD)\s+)?/{route}/?["'`]"#
             ),
         ),
-        (
-            set(&[K::Python]),
-            format!(r#"\b(?:re_)?path\(\s*r?["']\^?(?P<path>{alternation})/?\$?["']"#),
-        ),
-        (set(&[K::Ruby]), format!(r#"\bget\s+["'](?P<path>{alternation})["']\s*(?:=>|,\s*to:)"#)),
+        (set(&[K::Python]), format!(r#"\b(?:re_)?path\(\s*r?["']\^?{route}/?\$?["']"#)),
+        (set(&[K::Ruby]), format!(r#"\bget\s+["']{route}["']\s*(?:=>|,\s*to:)"#)),
     ];
     let compile = |list: Vec<(SourceKindSet, String)>| {
         list.into_iter().map(|(kinds, p)| (kinds, LazyPattern::new(p))).collect::<Vec<_>>()
@@ -829,6 +827,9 @@ pub fn scan_text(
         for captures in regex.get().captures_iter(text) {
             let Some(found) = captures.name("path") else { continue };
             let route = format!("/{}", found.as_str());
+            if !HEALTH_PATHS.contains(&route.as_str()) {
+                continue;
+            }
             let line = lines.at(found.start());
             let what = format!("serves health route {route}");
             facts.health_paths.push((route, Evidence::at(path, Some(line), what)));
