@@ -27,7 +27,7 @@ pub struct Answer {
 }
 
 impl Server {
-    /// Starts the real binary with only `vars` in its environment (and `PATH`, `HOME`).
+    /// Starts the real binary with only `vars` in its environment (and `PATH`, `HOME`, `TMPDIR`).
     pub fn start(vars: &BTreeMap<String, String>, extra: &[&str], home: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nomad-spec"))
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -35,6 +35,9 @@ impl Server {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", home)
+            // A replica a test kills mid-run cannot remove its clone: keep it in the test's
+            // folder, removed with it, not in the machine's temporary folder.
+            .env("TMPDIR", home)
             .env("RUST_LOG", "nomad_spec=info")
             .envs(vars)
             .stdout(Stdio::piped())
