@@ -132,7 +132,7 @@ impl SmartSubtransport for SmartHttp {
             advertisement,
             request: Vec::new(),
             response: None,
-            redirected: advertisement.then(|| Arc::clone(&self.redirected)),
+            redirected: Arc::clone(&self.redirected),
         };
         Ok(Box::new(exchange))
     }
@@ -150,8 +150,9 @@ struct Exchange {
     advertisement: bool,
     request: Vec<u8>,
     response: Option<Incoming>,
-    /// For the advertisement: where to note the repository's URL after a redirect.
-    redirected: Option<Arc<Mutex<Option<String>>>>,
+    /// The connection's note of the repository's URL after a redirect (the advertisement
+    /// writes it).
+    redirected: Arc<Mutex<Option<String>>>,
 }
 
 impl Exchange {
@@ -199,35 +200,10 @@ impl Exchange {
         let mut incoming =
             Incoming { pieces: receiver, piece: Vec::new(), at: 0, ended: false, shown };
         if head.status != 200 {
-            return Err(self.refusal(head.status, with_credentials, &mut incoming));
+            return Err(refusal(head.status, with_credentials, &mut incoming));
         }
         self.check_git_answer(&head, &incoming.shown)?;
         Ok(incoming)
-    }
-
-    /// The error of an answer that is not a 200, with the first line the server wrote (GitHub:
-    /// `Permission to acme/shop.git denied to bot.`); a 401 to credentials marks them refused.
-    fn refusal(&self, status: u16, with_credentials: bool, body: &mut Incoming) -> io::Error {
-        let shown = body.shown.clone();
-        let mut text = Vec::new();
-        let _ = body.take(1024).read_to_end(&mut text);
-        let said = String::from_utf8_lossy(&text)
-            .lines()
-            .map(str::trim)
-            .find(|line| !line.is_empty())
-            .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
-            .unwrap_or_default();
-        let what = match status {
-            401 if with_credentials => {
-                mark_refused();
-                "the server refused the credentials"
-            }
-            401 => "the server asks for credentials",
-            403 => "the server forbids it",
-            404 => "no repository there",
-            _ => "unexpected answer",
-        };
-        io::Error::other(format!("{shown}: {what} (HTTP {status}){said}"))
     }
 
     /// Whether a 200 is git's answer (a dumb server or a login page is not); notes where a
@@ -245,11 +221,11 @@ impl Exchange {
                  {content_type}, expected {expected})"
             )));
         }
-        if let (Some(note), Some(final_url)) = (&self.redirected, &head.final_url) {
+        if let (true, Some(final_url)) = (self.advertisement, &head.final_url) {
             let suffix = format!("/info/refs?service={}", self.service);
             if let Some(base) = final_url.strip_suffix(&suffix) {
                 if base != self.base {
-                    if let Ok(mut slot) = note.lock() {
+                    if let Ok(mut slot) = self.redirected.lock() {
                         *slot = Some(base.to_string());
                     }
                 }
@@ -257,6 +233,31 @@ impl Exchange {
         }
         Ok(())
     }
+}
+
+/// The error of an answer that is not a 200, with the first line the server wrote (GitHub:
+/// `Permission to acme/shop.git denied to bot.`); a 401 to credentials marks them refused.
+fn refusal(status: u16, with_credentials: bool, body: &mut Incoming) -> io::Error {
+    let shown = body.shown.clone();
+    let mut text = Vec::new();
+    let _ = body.take(1024).read_to_end(&mut text);
+    let said = String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
+        .unwrap_or_default();
+    let what = match status {
+        401 if with_credentials => {
+            mark_refused();
+            "the server refused the credentials"
+        }
+        401 => "the server asks for credentials",
+        403 => "the server forbids it",
+        404 => "no repository there",
+        _ => "unexpected answer",
+    };
+    io::Error::other(format!("{shown}: {what} (HTTP {status}){said}"))
 }
 
 impl Write for Exchange {

@@ -118,10 +118,11 @@ fn scheme_port(scheme: &str) -> Option<u16> {
 
 /// Whether a line of code writes a password itself (`postgres://u:pw@db`, `Password=pw;`),
 /// not one the code fills in (`${process.env.PW}`, `{password}`, `%s`, `" + pw + "`).
-fn written_password(row: &str) -> bool {
+/// `lowercase_row` is `row` in lowercase.
+fn written_password(row: &str, lowercase_row: &str) -> bool {
     let filled = |password: &str| password.contains(['$', '{', '%', '+', '"', '\'', '`']);
     url_password(row).is_some_and(|password| !filled(password))
-        || PASSWORD_KEY.is_match(&row.to_ascii_lowercase())
+        || PASSWORD_KEY.is_match(lowercase_row)
 }
 
 /// Host-like literals in one file's text, in the order of the text.
@@ -132,6 +133,8 @@ pub fn host_literals(
 ) -> Vec<HostLiteral> {
     let mut found: Vec<(usize, HostLiteral)> = Vec::new();
     let source = text;
+    // Same length and offsets as `text`: what matches in it is read back from `text`.
+    let lowercase = text.to_ascii_lowercase();
     let mut push = |offset: usize, host: &str, port: Option<u16>, text: String| {
         let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
         let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
@@ -144,7 +147,7 @@ pub fn host_literals(
                 text,
                 line: line_at(offset),
                 setting: None,
-                with_password: written_password(row),
+                with_password: written_password(row, &lowercase[start..end]),
             },
         ));
     };
@@ -164,8 +167,6 @@ pub fn host_literals(
         };
         push(all.start(), host.as_str(), port, shown);
     }
-    // Same length and offsets as `text`: what matches in it is read back from `text`.
-    let lowercase = text.to_ascii_lowercase();
     let patterns = [
         (TCP.for_text(text), text),
         (Some(&*CONNECTION_KEY), lowercase.as_str()),
