@@ -1,7 +1,8 @@
 //! The bot's git workspace (`nomad_spec::git::Workspace`) against bare repositories served
 //! over real smart HTTP (`git http-backend`, via `fakes::git_http`) behind HTTP basic auth:
 //! clone of a branch and of a pull request's ref, commit, push, a lost race, a protected
-//! branch, a wrong token, push options, and who last touched a file.
+//! branch, a wrong token, push options, who last touched a file, and a forge behind a private
+//! CA (HTTPS ended in front of it with the test CA of `fixtures/tls`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -97,6 +98,7 @@ impl Forge {
             username: USER.to_string(),
             token: TOKEN.into(),
             push_options: vec![],
+            ca_file: None,
         }
     }
 
@@ -513,6 +515,7 @@ fn remote_at(server: &LoopbackServer) -> GitRemote {
         username: USER.to_string(),
         token: TOKEN.into(),
         push_options: vec![],
+        ca_file: None,
     }
 }
 
@@ -593,4 +596,151 @@ fn analyze_reads_a_repository_given_by_its_http_url() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("the server asks for credentials (HTTP 401)"), "{stderr}");
+}
+
+/// An HTTPS front for a plain-HTTP server on loopback, as a self-managed forge behind a load
+/// balancer: each connection's TLS ends here, with the certificate the test CA
+/// (`fixtures/tls`) signed for 127.0.0.1, and its bytes go to and from `backend` as they come.
+struct TlsFront {
+    port: u16,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TlsFront {
+    fn start(backend: std::net::SocketAddr) -> TlsFront {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        nomad_spec::tls::install_crypto_provider();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+        let chain = CertificateDer::pem_file_iter(fixtures.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixtures.join("server.key")).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let config = Arc::clone(&config);
+                        std::thread::spawn(move || relay(client, backend, config));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                }
+            }
+        });
+        TlsFront { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Passes one connection's bytes between the TLS client and the plain backend until either
+/// side closes or fails (a refused handshake ends it too).
+fn relay(
+    mut client: std::net::TcpStream,
+    backend: std::net::SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) {
+    use std::io::{ErrorKind, Read, Write};
+    let Ok(mut plain) = std::net::TcpStream::connect(backend) else { return };
+    let Ok(mut tls) = rustls::ServerConnection::new(config) else { return };
+    let wait = Some(std::time::Duration::from_millis(1));
+    if client.set_nonblocking(false).is_err()
+        || client.set_read_timeout(wait).is_err()
+        || plain.set_read_timeout(wait).is_err()
+    {
+        return;
+    }
+    let idle =
+        |err: &std::io::Error| matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match tls.read_tls(&mut client) {
+            Ok(0) => return,
+            Ok(_) => {
+                if tls.process_new_packets().is_err() {
+                    let _ = tls.write_tls(&mut client);
+                    return;
+                }
+            }
+            Err(err) if idle(&err) => {}
+            Err(_) => return,
+        }
+        loop {
+            match tls.reader().read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if plain.write_all(&buffer[..n]).is_err() {
+                        return;
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return,
+            }
+        }
+        match plain.read(&mut buffer) {
+            Ok(0) => {
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut client);
+                return;
+            }
+            Ok(n) => {
+                if tls.writer().write_all(&buffer[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(err) if idle(&err) => {}
+            Err(_) => return,
+        }
+        while tls.wants_write() {
+            if tls.write_tls(&mut client).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_self_managed_forge_behind_a_private_ca_is_trusted_with_its_bundle_only() {
+    let forge = Forge::new();
+    let front = TlsFront::start(forge.server.addr());
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls/ca.pem");
+    let remote = GitRemote {
+        url: format!("{}/acme/shop.git", front.url()),
+        ca_file: Some(bundle),
+        ..forge.remote()
+    };
+
+    // With the bundle (GitLab's CI_SERVER_TLS_CA_FILE): clone, commit and push over HTTPS.
+    let mut workspace = Workspace::clone(&remote, "main").unwrap();
+    assert!(workspace.path().join("Dockerfile").is_file());
+    let commit = workspace.commit_file("deploy/shop.nomad.hcl", "job \"shop\" {}\n", "job", &bot());
+    let commit = commit.unwrap().unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit: commit.clone() });
+    assert_eq!(forge.head("main"), commit);
+
+    // Without it the server's certificate is refused, and the error says so.
+    let err = Workspace::clone(&GitRemote { ca_file: None, ..remote.clone() }, "main").err();
+    let text = format!("{:#}", err.expect("a certificate no public root signed"));
+    assert!(text.contains("certificate"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
 }

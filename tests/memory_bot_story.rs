@@ -140,6 +140,7 @@ impl Shop {
             username: "x-access-token".to_string(),
             token: self.github.token().into(),
             push_options: Vec::new(),
+            ca_file: None,
         }
     }
 

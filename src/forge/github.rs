@@ -124,6 +124,7 @@ impl GitHub {
             username: "x-access-token".into(),
             token,
             push_options: Vec::new(),
+            ca_file: None,
         };
         Ok(GitHub {
             client: OnceLock::new(),

@@ -107,6 +107,7 @@ impl GitLab {
             username: "oauth2".into(),
             token: token.clone(),
             push_options: vec!["ci.skip".into()],
+            ca_file,
         };
         Ok(GitLab {
             api,
@@ -762,6 +763,13 @@ mod tests {
             ("oauth2", &["ci.skip".to_string()][..])
         );
         assert!(!format!("{gitlab:?}").contains("glpat-secret"));
+        assert_eq!(remote.ca_file, None);
+
+        // A self-managed instance's private CA: trusted by the API client and by git.
+        let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem");
+        let private =
+            from(&[base[0], base[1], base[2], base[3], ("CI_SERVER_TLS_CA_FILE", bundle)]);
+        assert_eq!(private.unwrap().git_remote().ca_file, Some(std::path::PathBuf::from(bundle)));
 
         let err = from(&base[..3]).unwrap_err();
         assert!(err.message.contains(GITLAB_TOKEN) && err.message.contains("`api` scope"), "{err}");

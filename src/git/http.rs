@@ -9,7 +9,9 @@
 //!
 //! The credentials of a network operation are given for its duration on its thread
 //! ([`with_credentials`]; libgit2 calls the transport on the thread that fetches or pushes) and
-//! go as HTTP basic auth on each of its requests. A server that answers 401 to them is reported
+//! go as HTTP basic auth on each of its requests; so does the remote's private CA bundle, when
+//! it has one (a self-managed GitLab's `CI_SERVER_TLS_CA_FILE`), trusted beside the public
+//! roots by the client of that operation. A server that answers 401 to them is reported
 //! back, so the caller can say the token was refused without showing it; no message
 //! from here holds the credentials or the URL's user part. Redirects are followed (without the
 //! credentials to another host) and later requests go where the advertisement was found.
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Transport};
 
+use super::GitRemote;
 use crate::settings::Secret;
 
 /// How long a server may stay silent before the operation fails (a clone of a large
@@ -56,27 +59,36 @@ pub(super) fn register() {
     });
 }
 
-/// Basic-auth credentials of the operation running on this thread, and whether the server
-/// refused them.
+/// Basic-auth credentials of the operation running on this thread, whether the server
+/// refused them, and the client that trusts the remote's private CA when it has one (or why
+/// the bundle cannot be used).
 struct Credentials {
     username: String,
     token: Secret,
     refused: bool,
+    private_ca: Option<Result<reqwest::Client, String>>,
 }
 
 thread_local! {
     static CREDENTIALS: RefCell<Option<Credentials>> = const { RefCell::new(None) };
 }
 
-/// Runs `operation` (one fetch or push) with `username` and `token` as the credentials of
-/// every HTTP request it makes on this thread; also says whether the server refused them.
-pub(super) fn with_credentials<T>(
-    username: &str,
-    token: &Secret,
-    operation: impl FnOnce() -> T,
-) -> (T, bool) {
-    let given =
-        Credentials { username: username.to_string(), token: token.clone(), refused: false };
+/// Runs `operation` (one fetch or push) with `remote`'s user name and token as the credentials
+/// of every HTTP request it makes on this thread, through a client that trusts `remote`'s CA
+/// bundle if it names one; also says whether the server refused the credentials.
+pub(super) fn with_credentials<T>(remote: &GitRemote, operation: impl FnOnce() -> T) -> (T, bool) {
+    let private_ca = remote.ca_file.as_deref().map(|file| {
+        crate::tls::install_crypto_provider();
+        crate::http::trust_ca_bundle(client_builder(), file, "the CA bundle for git")?
+            .build()
+            .map_err(|err| format!("cannot build the HTTP client for git: {err}"))
+    });
+    let given = Credentials {
+        username: remote.username.clone(),
+        token: remote.token.clone(),
+        refused: false,
+        private_ca,
+    };
     let earlier = CREDENTIALS.with(|slot| slot.replace(Some(given)));
     let result = operation();
     let ours = CREDENTIALS.with(|slot| slot.replace(earlier));
@@ -89,6 +101,16 @@ fn authorized(request: reqwest::RequestBuilder) -> (reqwest::RequestBuilder, boo
     CREDENTIALS.with(|slot| match slot.borrow().as_ref() {
         Some(c) => (request.basic_auth(&c.username, Some(c.token.as_str())), true),
         None => (request, false),
+    })
+}
+
+/// The client of the operation on this thread: the worker's, or the one that trusts the
+/// remote's private CA.
+fn client_of_operation(worker: &Worker) -> io::Result<reqwest::Client> {
+    CREDENTIALS.with(|slot| match slot.borrow().as_ref().and_then(|c| c.private_ca.as_ref()) {
+        None => Ok(worker.client.clone()),
+        Some(Ok(client)) => Ok(client.clone()),
+        Some(Err(why)) => Err(io::Error::other(why.clone())),
     })
 }
 
@@ -169,11 +191,11 @@ impl Exchange {
         let worker = worker().map_err(|err| io::Error::other(err.clone()))?;
         let url = self.url();
         let shown = crate::http::shown_address(&url);
+        let client = client_of_operation(worker)?;
         let request = if self.advertisement {
-            worker.client.get(&url).header("Accept", "*/*")
+            client.get(&url).header("Accept", "*/*")
         } else {
-            worker
-                .client
+            client
                 .post(&url)
                 .header("Content-Type", format!("application/x-{}-request", self.service))
                 .header("Accept", format!("application/x-{}-result", self.service))
@@ -186,7 +208,7 @@ impl Exchange {
         let (sender, receiver) = std::sync::mpsc::sync_channel(PIECES_IN_FLIGHT);
         worker
             .jobs
-            .send(Job { request, pieces: sender })
+            .send(Job { client, request, pieces: sender })
             .map_err(|_| io::Error::other("the HTTP worker of the git transport stopped"))?;
         let head = match receiver.recv() {
             Ok(Piece::Head(head)) => head,
@@ -336,6 +358,7 @@ struct Head {
 }
 
 struct Job {
+    client: reqwest::Client,
     request: reqwest::Request,
     pieces: SyncSender<Piece>,
 }
@@ -355,10 +378,7 @@ fn worker() -> Result<&'static Worker, &'static String> {
 
 fn start_worker() -> Result<Worker, String> {
     crate::tls::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .read_timeout(READ_TIMEOUT)
-        .user_agent(concat!("git/2.0 (nomad-spec/", env!("CARGO_PKG_VERSION"), ")"))
+    let client = client_builder()
         .build()
         .map_err(|err| format!("cannot build the HTTP client for git: {err}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -366,13 +386,12 @@ fn start_worker() -> Result<Worker, String> {
         .build()
         .map_err(|err| format!("cannot start the HTTP worker for git: {err}"))?;
     let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
-    let http = client.clone();
     std::thread::Builder::new()
         .name("git-http".into())
         .spawn(move || {
             runtime.block_on(async move {
                 while let Some(job) = queue.recv().await {
-                    tokio::spawn(exchange(http.clone(), job));
+                    tokio::spawn(exchange(job));
                 }
             })
         })
@@ -380,9 +399,17 @@ fn start_worker() -> Result<Worker, String> {
     Ok(Worker { client, jobs })
 }
 
+/// How every client of the transport is set up: its time bounds and how it names itself.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .user_agent(concat!("git/2.0 (nomad-spec/", env!("CARGO_PKG_VERSION"), ")"))
+}
+
 /// Makes one request and passes its answer on, piece by piece, as fast as libgit2 reads.
-async fn exchange(client: reqwest::Client, job: Job) {
-    let Job { request, pieces } = job;
+async fn exchange(job: Job) {
+    let Job { client, request, pieces } = job;
     let requested = request.url().clone();
     let mut response = match client.execute(request).await {
         Ok(response) => response,
@@ -437,10 +464,20 @@ mod tests {
         authorized(reqwest::Client::new().get("http://127.0.0.1:9/")).1
     }
 
+    fn remote(ca_file: Option<std::path::PathBuf>) -> GitRemote {
+        GitRemote {
+            url: "https://gitlab.example.com/acme/shop.git".into(),
+            username: "oauth2".into(),
+            token: "glpat-SomethingSecret1".into(),
+            push_options: Vec::new(),
+            ca_file,
+        }
+    }
+
     #[test]
     fn credentials_hold_for_one_operation_on_its_thread_and_a_refusal_is_reported() {
-        let token: Secret = "glpat-SomethingSecret1".into();
-        let (elsewhere, refused) = with_credentials("oauth2", &token, || {
+        let remote = remote(None);
+        let (elsewhere, refused) = with_credentials(&remote, || {
             assert!(has_credentials());
             let elsewhere = std::thread::spawn(has_credentials).join().unwrap_or(true);
             mark_refused();
@@ -450,7 +487,22 @@ mod tests {
         assert!(refused);
         assert!(!has_credentials(), "the credentials outlived the operation");
 
-        let ((), refused) = with_credentials("oauth2", &token, || ());
+        let ((), refused) = with_credentials(&remote, || ());
         assert!(!refused);
+    }
+
+    #[test]
+    fn a_ca_bundle_that_cannot_be_read_fails_the_operation_saying_which_file() {
+        let missing = std::env::temp_dir().join("nomad-spec-no-such-ca.pem");
+        let (err, _) = with_credentials(&remote(Some(missing.clone())), || {
+            let worker = worker().expect("the transport's worker starts");
+            client_of_operation(worker).expect_err("a bundle that is not there").to_string()
+        });
+        assert!(err.contains("the CA bundle for git"), "{err}");
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        let ((), _) = with_credentials(&remote(None), || {
+            let worker = worker().expect("the transport's worker starts");
+            assert!(client_of_operation(worker).is_ok());
+        });
     }
 }

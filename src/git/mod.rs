@@ -128,6 +128,10 @@ pub struct GitRemote {
     /// Push options sent with every push (`ci.skip` on GitLab, so a bot push does not start
     /// another pipeline).
     pub push_options: Vec<String>,
+    /// A PEM bundle of the private CA that signed the server's certificate, trusted beside the
+    /// public roots (`CI_SERVER_TLS_CA_FILE` on a self-managed GitLab); `None` for the public
+    /// roots alone.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for GitRemote {
@@ -137,6 +141,7 @@ impl std::fmt::Debug for GitRemote {
             .field("username", &self.username)
             .field("token", &self.token)
             .field("push_options", &self.push_options)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -543,9 +548,8 @@ fn fetch_from(
         .download_tags(AutotagOption::None)
         .update_fetchhead(false)
         .depth(depth);
-    let (result, refused) = http::with_credentials(&remote.username, &remote.token, || {
-        origin.fetch(refspecs, Some(&mut options), None)
-    });
+    let (result, refused) =
+        http::with_credentials(remote, || origin.fetch(refspecs, Some(&mut options), None));
     session.credentials_refused.set(refused);
     drop(options);
     result.map_err(|err| {
@@ -570,7 +574,7 @@ fn push_to(
     options.remote_callbacks(session.callbacks());
     options.remote_push_options(&push_options);
     // No `+`: a push that is not a fast-forward fails instead of rewriting history.
-    let (result, refused) = http::with_credentials(&remote.username, &remote.token, || {
+    let (result, refused) = http::with_credentials(remote, || {
         origin.push(&[format!("{local}:{refname}")], Some(&mut options))
     });
     session.credentials_refused.set(refused);

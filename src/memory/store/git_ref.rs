@@ -143,6 +143,7 @@ mod tests {
             username: "x-access-token".to_string(),
             token: "t0ken".into(),
             push_options: Vec::new(),
+            ca_file: None,
         }
     }
 
