@@ -19,7 +19,9 @@
 //! with memory off, so that they measure what they name (target: the run still under 1 s).
 //!
 //! Each run is a fresh process and a fresh pull request, as in CI. `BENCH_TMPDIR` sets the
-//! folder the bot clones into (default: the system's temporary folder). No service but the
+//! folder the bot clones into (default: the system's temporary folder); how long that folder
+//! takes to hold the repository's files, written without git, is printed beside the runs, as
+//! the part of a run no code of ours can remove while a run writes a checkout. No service but the
 //! fake GitHub is configured: Vault, Consul, Fabio and Nomad checks are skipped, as they are
 //! when a repository configures none. Figures are in `bench/README.md`.
 
@@ -84,6 +86,12 @@ fn main() {
     println!("nomad-spec ci against the fake GitHub, {FILES}-file repository, {RUNS} runs each");
     println!("binary: {binary} ({:.1} MB)", size as f64 / 1_048_576.0);
     println!("clones into: {tmp}");
+    let writing = common::median((0..3).map(|_| write_checkout(&tmp, &files)).collect());
+    println!(
+        "writing the repository's {FILES} files into that folder (what a checkout writes, no git): \
+         median {:.0} ms",
+        writing.as_secs_f64() * 1000.0
+    );
     let (opened_median, answered_median) =
         (common::median(opened.clone()), common::median(answered.clone()));
     report("pull_request opened (clone, analyze, comment)", opened, Duration::from_secs(1));
@@ -191,6 +199,20 @@ fn time_run(
         String::from_utf8_lossy(&output.stderr)
     );
     took
+}
+
+/// How long the folder the bot clones into takes to hold the repository's files: each file
+/// created and written as a checkout does, then the folder removed as the bot removes its
+/// workspace (not timed). A run cannot be faster on that folder than this.
+fn write_checkout(tmp: &str, files: &[(&str, &str)]) -> Duration {
+    let folder = tempfile::Builder::new().prefix("bench-checkout-").tempdir_in(tmp).unwrap();
+    let started = Instant::now();
+    for (path, text) in files {
+        let full = folder.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    started.elapsed()
 }
 
 /// How many versions of memory the runs pushed to the repository's memory ref.
