@@ -146,6 +146,37 @@ impl std::fmt::Debug for GitRemote {
     }
 }
 
+/// How a workspace's temporary folder is named: this, then random letters.
+const WORKSPACE_PREFIX: &str = "nomad-spec-workspace-";
+
+/// Removes the workspaces in `folder` (the temporary folder) last changed longer than
+/// `older_than` ago: a process killed mid-run (a replica of `serve` stopped by its scheduler)
+/// leaves its clone behind, and a long-lived host would fill up. A run lasts minutes, so a
+/// bound of hours never touches a clone in use. Returns what was removed; a folder that cannot
+/// be read or removed is left as it is.
+pub fn sweep_stale_workspaces(
+    folder: &Path,
+    older_than: std::time::Duration,
+) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+    let now = std::time::SystemTime::now();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let named =
+            entry.file_name().to_str().is_some_and(|name| name.starts_with(WORKSPACE_PREFIX));
+        // Not followed: a link named like a workspace is not one.
+        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        let age = meta.modified().ok().and_then(|changed| now.duration_since(changed).ok());
+        if named && meta.is_dir() && age.is_some_and(|age| age > older_than) {
+            let path = entry.path();
+            if std::fs::remove_dir_all(&path).is_ok() {
+                removed.push(path);
+            }
+        }
+    }
+    removed
+}
+
 /// A clone of the repository in a temporary folder, removed when dropped.
 ///
 /// The checkout is always a detached head; branches live on the remote only, so pushing to a
@@ -166,7 +197,7 @@ impl Workspace {
     pub fn clone(remote: &GitRemote, git_ref: &str) -> anyhow::Result<Workspace> {
         let git_ref = qualified_ref(git_ref)?;
         let dir = tempfile::Builder::new()
-            .prefix("nomad-spec-workspace-")
+            .prefix(WORKSPACE_PREFIX)
             .tempdir()
             .context("cannot create a temporary directory for the clone")?;
         let repo = Repository::init(dir.path())
@@ -999,6 +1030,35 @@ mod tests {
         assert!(qualified_ref("refs/pull/7/head~1").is_err());
         assert!(branch_ref("nomad-spec/fix-shop").is_ok());
         assert!(branch_ref("bad..name").is_err());
+    }
+
+    #[test]
+    fn stale_workspaces_are_swept_and_nothing_else() {
+        let folder = tempfile::tempdir().unwrap();
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+        let make = |name: &str, old: bool| {
+            let path = folder.path().join(name);
+            std::fs::create_dir_all(path.join(".git/objects")).unwrap();
+            std::fs::write(path.join("Dockerfile"), "FROM scratch\n").unwrap();
+            if old {
+                std::fs::File::open(&path).unwrap().set_modified(day_ago).unwrap();
+            }
+            path
+        };
+        let stale = make("nomad-spec-workspace-Ab12Cd", true);
+        let running = make("nomad-spec-workspace-Ef34Gh", false);
+        let someone_elses = make("other-tool-Ij56Kl", true);
+        let file = folder.path().join("nomad-spec-workspace-note");
+        std::fs::write(&file, "not a folder").unwrap();
+        std::fs::File::open(&file).unwrap().set_modified(day_ago).unwrap();
+
+        let removed = sweep_stale_workspaces(folder.path(), std::time::Duration::from_secs(86400));
+        assert_eq!(removed, std::slice::from_ref(&stale));
+        assert!(!stale.exists());
+        assert!(running.exists() && someone_elses.exists() && file.exists());
+        assert!(
+            sweep_stale_workspaces(&folder.path().join("missing"), Default::default()).is_empty()
+        );
     }
 
     #[test]

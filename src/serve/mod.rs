@@ -13,7 +13,9 @@
 //! installation token, [`github_app`], or the configured token). `/healthz` says the process
 //! answers, `/readyz` that it takes work (not shutting down, its queue reachable), `/metrics`
 //! what it did ([`metrics`]). SIGTERM or Ctrl-C: stop taking deliveries, finish the runs in
-//! progress, leave the rest of a shared queue to the other replicas.
+//! progress, leave the rest of a shared queue to the other replicas. At start it removes the
+//! clones that runs stopped mid-way (a replica killed by its scheduler) left in the temporary
+//! folder over a day ago.
 
 pub mod github_app;
 pub mod metrics;
@@ -49,6 +51,9 @@ use webhook::{Accepted, Deliveries, GitHubCheck, GitLabCheck, Refusal};
 const RUN_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// GitHub's own limit on a delivery's body.
 const MAX_BODY: usize = 25 * 1024 * 1024;
+/// How old a clone left in the temporary folder must be for the start-up to remove it: a
+/// replica stopped mid-run leaves one; a day is far longer than any run.
+const STALE_WORKSPACE: Duration = Duration::from_secs(24 * 3600);
 /// Delivery IDs remembered (an hour of deliveries at three a second).
 const REMEMBERED_DELIVERIES: usize = 10_000;
 
@@ -187,6 +192,14 @@ pub async fn serve_until(
     });
     let _ = slot.set(Arc::downgrade(&server));
 
+    let swept = crate::git::sweep_stale_workspaces(&std::env::temp_dir(), STALE_WORKSPACE);
+    if !swept.is_empty() {
+        tracing::info!(
+            "removed {} clone(s) left over a day ago by stopped runs, in {}",
+            swept.len(),
+            std::env::temp_dir().display()
+        );
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
