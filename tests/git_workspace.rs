@@ -744,3 +744,22 @@ fn a_self_managed_forge_behind_a_private_ca_is_trusted_with_its_bundle_only() {
     assert!(text.contains("certificate"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
 }
+
+#[test]
+fn the_checkout_holds_the_files_as_committed_whatever_the_attributes_ask() {
+    // A repository that asks for CRLF line ends in working copies: the analysis reads what
+    // was committed, and a job file the bot commits beside it stays as written.
+    let forge = Forge::new();
+    let files = [(".gitattributes", "* text eol=crlf\n"), ("app.py", "import os\nPORT = 8000\n")];
+    forge.commit("main", &files, "windows-minded", "Ada");
+    let mut workspace = Workspace::clone(&forge.remote(), "main").unwrap();
+    let read = std::fs::read_to_string(workspace.path().join("app.py")).unwrap();
+    assert_eq!(read, "import os\nPORT = 8000\n");
+
+    let job = "job \"shop\" {\n  datacenters = [\"dc1\"]\n}\n";
+    let commit = workspace.commit_file("shop.nomad.hcl", job, "job", &bot()).unwrap().unwrap();
+    assert_eq!(workspace.push("main").unwrap(), PushOutcome::Pushed { commit });
+    // (`git` trims the last line end.)
+    assert_eq!(git(&forge.bare(), &["show", "main:shop.nomad.hcl"]), job.trim_end());
+    assert_eq!(git(&forge.bare(), &["show", "main:app.py"]), "import os\nPORT = 8000");
+}

@@ -415,7 +415,9 @@ impl Workspace {
             .find_object(commit, Some(git2::ObjectType::Commit))
             .with_context(|| format!("{commit} is not a commit"))?;
         let mut checkout = git2::build::CheckoutBuilder::new();
-        checkout.force();
+        // The files as committed: no end-of-line or `ident` filters, whose `.gitattributes`
+        // lookups cost two path resolutions per file.
+        checkout.force().disable_filters(true);
         repo.checkout_tree(&object, Some(&mut checkout))
             .with_context(|| format!("cannot check out {commit}"))?;
         repo.set_head_detached(commit).with_context(|| format!("cannot move the head to {commit}"))
