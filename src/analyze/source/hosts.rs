@@ -122,7 +122,55 @@ fn scheme_port(scheme: &str) -> Option<u16> {
 fn written_password(row: &str, lowercase_row: &str) -> bool {
     let filled = |password: &str| password.contains(['$', '{', '%', '+', '"', '\'', '`']);
     url_password(row).is_some_and(|password| !filled(password))
-        || PASSWORD_KEY.is_match(lowercase_row)
+        || ((lowercase_row.contains("password") || lowercase_row.contains("pwd"))
+            && PASSWORD_KEY.is_match(lowercase_row))
+}
+
+/// Whether one of `keywords` occurs in `text` where `fits(before, after)` holds (the text
+/// before the keyword, the text after it): a test every match of a pattern built around the
+/// keywords passes, made before the pattern is compiled, so that a file that cannot match
+/// never compiles it. It may say yes where the pattern finds nothing, never the reverse.
+fn occurs_where(text: &str, keywords: &[&str], fits: impl Fn(&str, &str) -> bool) -> bool {
+    keywords.iter().any(|keyword| {
+        text.match_indices(keyword).any(|(at, _)| fits(&text[..at], &text[at + keyword.len()..]))
+    })
+}
+
+/// Whether `before` ends where `\b` may stand before a word: not after an ASCII letter, digit
+/// or `_` (a letter outside ASCII is a word character too, so it may not: it counts as yes).
+fn word_may_start(before: &str) -> bool {
+    !before.bytes().next_back().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Gates of [`CONNECTION_KEY`], [`KEYWORD`] and [`CONNECT_CALL`], over the text in lowercase.
+fn may_hold_connection_key(lowercase: &str) -> bool {
+    let keys = ["server", "host", "data source", "hostname", "address"];
+    occurs_where(lowercase, &keys, |before, after| {
+        before.trim_end().ends_with(['"', '\'', ';']) && after.trim_start().starts_with('=')
+    })
+}
+
+fn may_hold_host_keyword(lowercase: &str) -> bool {
+    let keys = ["host", "hostname", "server", "addr", "address"];
+    occurs_where(lowercase, &keys, |before, after| {
+        word_may_start(before) && after.trim_start().starts_with([':', '='])
+    })
+}
+
+fn may_hold_connect_call(lowercase: &str) -> bool {
+    let keys = ["connect", "connection", "client", "dial", "redis", "mongo"];
+    occurs_where(lowercase, &keys, |_, after| {
+        let after = after.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        after
+            .trim_start()
+            .strip_prefix('(')
+            .is_some_and(|argument| argument.trim_start().starts_with(['"', '\'']))
+    })
+}
+
+/// Whether `text` holds a `:` followed by a digit, as every [`HOST_PORT`] match does.
+fn may_hold_host_port(text: &str) -> bool {
+    text.as_bytes().windows(2).any(|pair| pair[0] == b':' && pair[1].is_ascii_digit())
 }
 
 /// Host-like literals in one file's text, in the order of the text.
@@ -167,12 +215,13 @@ pub fn host_literals(
         };
         push(all.start(), host.as_str(), port, shown);
     }
+    // Each pattern is compiled only for a text that may hold a match of it.
     let patterns = [
         (TCP.for_text(text), text),
-        (Some(&*CONNECTION_KEY), lowercase.as_str()),
-        (Some(&*KEYWORD), lowercase.as_str()),
-        (Some(&*HOST_PORT), text),
-        (Some(&*CONNECT_CALL), lowercase.as_str()),
+        (may_hold_connection_key(&lowercase).then(|| &*CONNECTION_KEY), lowercase.as_str()),
+        (may_hold_host_keyword(&lowercase).then(|| &*KEYWORD), lowercase.as_str()),
+        (may_hold_host_port(text).then(|| &*HOST_PORT), text),
+        (may_hold_connect_call(&lowercase).then(|| &*CONNECT_CALL), lowercase.as_str()),
     ];
     for (regex, haystack) in patterns.into_iter().filter_map(|(r, h)| Some((r?, h))) {
         for captures in regex.captures_iter(haystack) {
@@ -245,6 +294,78 @@ mod tests {
             pattern.get();
         }
         TCP.get();
+    }
+
+    #[test]
+    fn a_pattern_is_skipped_only_where_it_cannot_match() {
+        // Lines that match, lines that nearly do, and every text file of the fixtures: where a
+        // gate says no, its pattern finds nothing.
+        let mut texts: Vec<String> = [
+            "conn = \"Server=db;Port=1433;Database=shop\"",
+            "dsn = 'host = db port=5432'",
+            "s = \"Data Source=sql;Initial Catalog=x\"",
+            "cfg := Config{Addr: \"redis:6379\"}",
+            "HOST: 'db'",
+            "localhost:8080",
+            "url = \"redis://localhost:6379/0\"",
+            "client = redis.Redis(host=\"cache\", port=6379)",
+            "db = mongoose.connect( 'mongodb://mongo:27017/app')",
+            "c := dialer.Dial (\"tcp\", \"nats:4222\")",
+            "x = createClient\t(\"redis\")",
+            "é host: \"db\"",
+            "ähost=\"db\"",
+            "password = 'hunter2'",
+            "PWD=secret;",
+            "import redis\nqueue = redis.Redis.from_url(os.environ[\"REDIS_URL\"])",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/repos");
+        let mut folders = vec![fixtures];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    texts.push(text);
+                }
+            }
+        }
+        let mut skipped = 0;
+        for text in &texts {
+            let lowercase = text.to_ascii_lowercase();
+            let gates: [(bool, &Regex, &str); 5] = [
+                (may_hold_connection_key(&lowercase), &CONNECTION_KEY, &lowercase),
+                (may_hold_host_keyword(&lowercase), &KEYWORD, &lowercase),
+                (may_hold_connect_call(&lowercase), &CONNECT_CALL, &lowercase),
+                (may_hold_host_port(text), &HOST_PORT, text),
+                (
+                    lowercase.contains("password") || lowercase.contains("pwd"),
+                    &PASSWORD_KEY,
+                    &lowercase,
+                ),
+            ];
+            for (index, (may, regex, haystack)) in gates.into_iter().enumerate() {
+                if !may {
+                    skipped += 1;
+                    assert!(!regex.is_match(haystack), "gate {index} skipped a match in {text:?}");
+                }
+            }
+        }
+        assert!(
+            skipped > texts.len(),
+            "the gates skip most texts: {skipped} of {}",
+            texts.len() * 5
+        );
+        // And they let through what the patterns find.
+        assert!(may_hold_connection_key("conn = \"server=db;port=1433\""));
+        assert!(may_hold_host_keyword("cfg := config{addr: \"redis:6379\"}"));
+        assert!(may_hold_host_keyword("é host: \"db\""));
+        assert!(may_hold_connect_call("x = createclient\t(\"redis\")"));
+        assert!(!may_hold_connect_call("queue = redis.redis.from_url(os.environ[\"redis_url\"])"));
+        assert!(!may_hold_host_keyword("url = \"redis://localhost:6379/0\""));
     }
 
     fn literals(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>, String, u32)> {
