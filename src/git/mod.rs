@@ -660,6 +660,13 @@ fn network_error(
             remote.url,
             remote.username
         )
+    } else if err.message().contains("invalid peer certificate") && remote.ca_file.is_none() {
+        anyhow!(
+            "{doing}: {}; the server's certificate is not signed by a CA this machine trusts: \
+             add the CA to the system's certificates or name its PEM bundle in SSL_CERT_FILE \
+             (a GitLab runner's CI_SERVER_TLS_CA_FILE is trusted without that)",
+            remote.token.redact(err.message())
+        )
     } else {
         anyhow!("{doing}: {}", remote.token.redact(err.message()))
     }
