@@ -672,7 +672,8 @@ fn relay(
     }
     let idle =
         |err: &std::io::Error| matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
-    let mut buffer = vec![0u8; 64 * 1024];
+    // A TLS record's worth: what rustls takes in one write while its send buffer is empty.
+    let mut buffer = vec![0u8; 16 * 1024];
     loop {
         match tls.read_tls(&mut client) {
             Ok(0) => return,
