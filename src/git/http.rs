@@ -19,7 +19,9 @@
 //! client here; git's own `http.proxy` setting is not read.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
@@ -77,12 +79,7 @@ thread_local! {
 /// of every HTTP request it makes on this thread, through a client that trusts `remote`'s CA
 /// bundle if it names one; also says whether the server refused the credentials.
 pub(super) fn with_credentials<T>(remote: &GitRemote, operation: impl FnOnce() -> T) -> (T, bool) {
-    let private_ca = remote.ca_file.as_deref().map(|file| {
-        crate::tls::install_crypto_provider();
-        crate::http::trust_ca_bundle(client_builder(), file, "the CA bundle for git")?
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client for git: {err}"))
-    });
+    let private_ca = remote.ca_file.as_deref().map(private_ca_client);
     let given = Credentials {
         username: remote.username.clone(),
         token: remote.token.clone(),
@@ -93,6 +90,24 @@ pub(super) fn with_credentials<T>(remote: &GitRemote, operation: impl FnOnce() -
     let result = operation();
     let ours = CREDENTIALS.with(|slot| slot.replace(earlier));
     (result, ours.is_some_and(|credentials| credentials.refused))
+}
+
+/// The client that trusts the CA bundle at `file` beside the public roots: built on the first
+/// operation that names it (reading the bundle and the system's roots), then shared by every
+/// later one of the process (a bundle replaced on disk is read again by the next process); a
+/// bundle that cannot be used is tried again next time.
+fn private_ca_client(file: &std::path::Path) -> Result<reqwest::Client, String> {
+    static CLIENTS: Mutex<BTreeMap<PathBuf, reqwest::Client>> = Mutex::new(BTreeMap::new());
+    if let Some(client) = CLIENTS.lock().ok().and_then(|clients| clients.get(file).cloned()) {
+        return Ok(client);
+    }
+    crate::tls::install_crypto_provider();
+    let client =
+        build(crate::http::trust_ca_bundle(client_builder(), file, "the CA bundle for git")?)?;
+    if let Ok(mut clients) = CLIENTS.lock() {
+        clients.insert(file.to_path_buf(), client.clone());
+    }
+    Ok(client)
 }
 
 /// `request` with the basic auth of the operation on this thread (a header marked sensitive,
@@ -378,9 +393,7 @@ fn worker() -> Result<&'static Worker, &'static String> {
 
 fn start_worker() -> Result<Worker, String> {
     crate::tls::install_crypto_provider();
-    let client = client_builder()
-        .build()
-        .map_err(|err| format!("cannot build the HTTP client for git: {err}"))?;
+    let client = build(client_builder())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -405,6 +418,10 @@ fn client_builder() -> reqwest::ClientBuilder {
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .user_agent(concat!("git/2.0 (nomad-spec/", env!("CARGO_PKG_VERSION"), ")"))
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, String> {
+    builder.build().map_err(|err| format!("cannot build the HTTP client for git: {err}"))
 }
 
 /// Makes one request and passes its answer on, piece by piece, as fast as libgit2 reads.

@@ -161,13 +161,14 @@ pub fn sweep_stale_workspaces(
     let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
     let now = std::time::SystemTime::now();
     let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let named =
-            entry.file_name().to_str().is_some_and(|name| name.starts_with(WORKSPACE_PREFIX));
+    let named = |entry: &std::fs::DirEntry| {
+        entry.file_name().to_str().is_some_and(|name| name.starts_with(WORKSPACE_PREFIX))
+    };
+    for entry in entries.flatten().filter(named) {
         // Not followed: a link named like a workspace is not one.
-        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        let Ok(meta) = entry.metadata() else { continue };
         let age = meta.modified().ok().and_then(|changed| now.duration_since(changed).ok());
-        if named && meta.is_dir() && age.is_some_and(|age| age > older_than) {
+        if meta.is_dir() && age.is_some_and(|age| age > older_than) {
             let path = entry.path();
             if std::fs::remove_dir_all(&path).is_ok() {
                 removed.push(path);

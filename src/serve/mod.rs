@@ -192,14 +192,18 @@ pub async fn serve_until(
     });
     let _ = slot.set(Arc::downgrade(&server));
 
-    let swept = crate::git::sweep_stale_workspaces(&std::env::temp_dir(), STALE_WORKSPACE);
-    if !swept.is_empty() {
-        tracing::info!(
-            "removed {} clone(s) left over a day ago by stopped runs, in {}",
-            swept.len(),
-            std::env::temp_dir().display()
-        );
-    }
+    // Off the start-up path: removing old clones can take a while and serves nobody now.
+    tokio::task::spawn_blocking(|| {
+        let folder = std::env::temp_dir();
+        let swept = crate::git::sweep_stale_workspaces(&folder, STALE_WORKSPACE);
+        if !swept.is_empty() {
+            let count = swept.len();
+            tracing::info!(
+                "removed {count} clone(s) left over a day ago by stopped runs, in {}",
+                folder.display()
+            );
+        }
+    });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;

@@ -122,8 +122,7 @@ fn scheme_port(scheme: &str) -> Option<u16> {
 fn written_password(row: &str, lowercase_row: &str) -> bool {
     let filled = |password: &str| password.contains(['$', '{', '%', '+', '"', '\'', '`']);
     url_password(row).is_some_and(|password| !filled(password))
-        || ((lowercase_row.contains("password") || lowercase_row.contains("pwd"))
-            && PASSWORD_KEY.is_match(lowercase_row))
+        || (may_hold_password_key(lowercase_row) && PASSWORD_KEY.is_match(lowercase_row))
 }
 
 /// Whether one of `keywords` occurs in `text` where `fits(before, after)` holds (the text
@@ -142,7 +141,8 @@ fn word_may_start(before: &str) -> bool {
     !before.bytes().next_back().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Gates of [`CONNECTION_KEY`], [`KEYWORD`] and [`CONNECT_CALL`], over the text in lowercase.
+/// Gates of [`CONNECTION_KEY`], [`KEYWORD`] and [`CONNECT_CALL`], over the text in lowercase:
+/// where their keywords stand.
 fn may_hold_connection_key(lowercase: &str) -> bool {
     let keys = ["server", "host", "data source", "hostname", "address"];
     occurs_where(lowercase, &keys, |before, after| {
@@ -166,6 +166,11 @@ fn may_hold_connect_call(lowercase: &str) -> bool {
             .strip_prefix('(')
             .is_some_and(|argument| argument.trim_start().starts_with(['"', '\'']))
     })
+}
+
+/// Gate of [`PASSWORD_KEY`], over the text in lowercase: its keywords.
+fn may_hold_password_key(lowercase: &str) -> bool {
+    lowercase.contains("password") || lowercase.contains("pwd")
 }
 
 /// Whether `text` holds a `:` followed by a digit, as every [`HOST_PORT`] match does.
@@ -232,11 +237,11 @@ pub fn host_literals(
             // A connection string's text stops at its host: the rest may hold a password.
             let mut shown = shown.split(';').next().unwrap_or(shown).to_string();
             // Its port is often a key of its own further on (`server=db;...;port=3306`).
+            // (`haystack` is the text in lowercase for this pattern, as `PORT_KEY` needs.)
             if port.is_none() && std::ptr::eq(regex, &*CONNECTION_KEY) {
-                let rest = &text[whole.end()..];
+                let rest = &haystack[whole.end()..];
                 let rest = &rest[..rest.find(['"', '\'', '\n']).unwrap_or(rest.len())];
-                let rest = rest.to_ascii_lowercase();
-                if let Some(found) = PORT_KEY.captures(&rest).and_then(|c| c.get(1)) {
+                if let Some(found) = PORT_KEY.captures(rest).and_then(|c| c.get(1)) {
                     port = found.as_str().parse().ok();
                     shown = format!("{shown};port={}", found.as_str());
                 }
@@ -341,11 +346,7 @@ mod tests {
                 (may_hold_host_keyword(&lowercase), &KEYWORD, &lowercase),
                 (may_hold_connect_call(&lowercase), &CONNECT_CALL, &lowercase),
                 (may_hold_host_port(text), &HOST_PORT, text),
-                (
-                    lowercase.contains("password") || lowercase.contains("pwd"),
-                    &PASSWORD_KEY,
-                    &lowercase,
-                ),
+                (may_hold_password_key(&lowercase), &PASSWORD_KEY, &lowercase),
             ];
             for (index, (may, regex, haystack)) in gates.into_iter().enumerate() {
                 if !may {
@@ -368,12 +369,14 @@ mod tests {
         assert!(!may_hold_host_keyword("url = \"redis://localhost:6379/0\""));
     }
 
-    fn literals(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>, String, u32)> {
+    /// What `host_literals` finds in `text`, its lines counted from 1.
+    fn found(kind: SourceKind, text: &str) -> Vec<HostLiteral> {
         let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
         host_literals(kind, text, &line_at)
-            .into_iter()
-            .map(|h| (h.host, h.port, h.text, h.line))
-            .collect()
+    }
+
+    fn literals(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>, String, u32)> {
+        found(kind, text).into_iter().map(|h| (h.host, h.port, h.text, h.line)).collect()
     }
 
     fn hosts(kind: SourceKind, text: &str) -> Vec<(String, Option<u16>)> {
@@ -431,8 +434,7 @@ mod tests {
             literals(SourceKind::CSharp, dotnet),
             [("SqlServer".into(), Some(1433), "Data Source=SqlServer;port=1433".into(), 1)]
         );
-        let line_at = |offset: usize| dotnet[..offset].matches('\n').count() as u32 + 1;
-        assert!(host_literals(SourceKind::CSharp, dotnet, &line_at)[0].with_password);
+        assert!(found(SourceKind::CSharp, dotnet)[0].with_password);
         let node = "const db = { HOST: 'Postgres' };\nconst r = Redis.CreateClient('Cache', 6379);";
         assert_eq!(
             hosts(SourceKind::Script, node),
@@ -443,8 +445,7 @@ mod tests {
     #[test]
     fn a_password_written_beside_the_host_is_told() {
         let with = |text: &str| {
-            let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
-            host_literals(SourceKind::CSharp, text, &line_at)
+            found(SourceKind::CSharp, text)
                 .into_iter()
                 .map(|h| (h.host, h.with_password))
                 .collect::<Vec<_>>()
@@ -463,8 +464,7 @@ mod tests {
     #[test]
     fn spring_properties_name_the_variable_that_overrides_them() {
         let text = "server.port=8080\nspring.datasource.url=jdbc:postgresql://db:5432/shop\n";
-        let line_at = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
-        let found = host_literals(SourceKind::SpringProperties, text, &line_at);
+        let found = found(SourceKind::SpringProperties, text);
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].setting,
