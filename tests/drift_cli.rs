@@ -221,9 +221,8 @@ fn a_missing_path_is_a_usage_error_and_no_nomad_an_error() {
     let bad_format = drift("http://127.0.0.1:1", repo.path(), &["--format", "yaml"]);
     assert_eq!(bad_format.status.code(), Some(2));
 
-    // A port that was free a moment ago: Nomad cannot be reached.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let output = drift(&format!("http://{closed}"), repo.path(), &[]);
+    // Nothing listens there: Nomad cannot be reached.
+    let output = drift(&fakes::faults::refused_url(), repo.path(), &[]);
     assert_eq!(output.status.code(), Some(255), "{}", stderr(&output));
     assert!(stderr(&output).starts_with("error: "), "{}", stderr(&output));
 }

@@ -401,9 +401,7 @@ fn with_qdrant_a_fix_learned_in_one_repository_is_another_repository_s_first_job
 
 #[test]
 fn a_qdrant_that_is_down_is_one_note_on_the_status_comment_and_the_run_goes_on() {
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let down = format!("http://{closed}");
+    let down = fakes::faults::refused_url();
     let scenario = Scenario::default().with_rule(JobRule::for_job("*").oom_below_mb(1000));
     let nomad = Rc::new(FakeNomad::start(scenario).unwrap());
     let shop = Shop::on("acme/shop", nomad, vec![("QDRANT_URL".to_string(), down.clone())]);

@@ -455,15 +455,13 @@ fn binary_stops_fixing_after_max_fix_iterations() {
 
 #[test]
 fn nomad_down_exits_4() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nomad_down = fakes::faults::refused_url();
     let dir = tempfile::tempdir().unwrap();
     let path = job_file(dir.path(), &web_job(512, "/health"));
-    let output =
-        nomad_spec(&format!("http://127.0.0.1:{port}"), None, &["deploy", path.to_str().unwrap()]);
+    let output = nomad_spec(&nomad_down, None, &["deploy", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("cannot reach Nomad at http://127.0.0.1:"));
-    let plan =
-        nomad_spec(&format!("http://127.0.0.1:{port}"), None, &["plan", path.to_str().unwrap()]);
+    let plan = nomad_spec(&nomad_down, None, &["plan", path.to_str().unwrap()]);
     assert_eq!(plan.status.code(), Some(255));
 }
 

@@ -324,14 +324,12 @@ async fn the_namespace_goes_with_every_call() {
 
 #[tokio::test]
 async fn an_unreachable_vault_skips_the_check() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let env: BTreeMap<String, String> = [
-        ("VAULT_ADDR".to_string(), format!("http://127.0.0.1:{port}")),
-        ("VAULT_TOKEN".to_string(), TOKEN.to_string()),
-    ]
-    .into_iter()
-    .collect();
+    // Nothing listens there.
+    let vault_addr = fakes::faults::refused_url();
+    let env: BTreeMap<String, String> =
+        [("VAULT_ADDR".to_string(), vault_addr), ("VAULT_TOKEN".to_string(), TOKEN.to_string())]
+            .into_iter()
+            .collect();
     let vault = VaultClient::configured(&Settings::from_vars(&env)).unwrap().unwrap();
     let source = job("{{ with secret \"kv/data/shop/db\" }}{{ .Data.data.password }}{{ end }}");
     let result = check_secrets(&source, "shop.nomad.hcl", Some(&vault)).await;
