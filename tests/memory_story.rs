@@ -391,9 +391,7 @@ fn a_qdrant_that_is_down_or_refuses_the_key_is_a_note_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("memory.json");
     let orders = spring_repository(dir.path(), "orders");
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let down = format!("http://{closed}");
+    let down = fakes::faults::refused_url();
     let vars = [("QDRANT_URL", down.as_str())];
     let generate = ["generate", "--no-questions", "--set", "image.orders=ghcr.io/acme/orders:1"];
     let (_, stderr) = succeeded(&nomad_spec_with(&orders, &store, &nomad.url(), &generate, &vars));
@@ -406,6 +404,29 @@ fn a_qdrant_that_is_down_or_refuses_the_key_is_a_note_and_the_run_goes_on() {
     let (stdout, stderr) = succeeded(&output);
     assert!(stdout.starts_with("job orders: healthy after 1 fix(es)"), "{stdout}");
     assert!(stderr.contains(&format!("memory was not consulted: {why}")), "{stderr}");
+
+    // A server that answers HTTP but not gRPC (Qdrant's REST port, say): said once, with
+    // the port to use (nothing is saved: the image is not answered).
+    let rest = nomad.url();
+    let vars_rest = [("QDRANT_URL", rest.as_str())];
+    let catalog = spring_repository(dir.path(), "catalog");
+    let plain = ["generate", "--no-questions"];
+    let (_, stderr) =
+        succeeded(&nomad_spec_with(&catalog, &store, &nomad.url(), &plain, &vars_rest));
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("not gRPC")).collect();
+    assert_eq!(notes.len(), 1, "said once for the recall of three collections: {stderr}");
+    assert!(
+        notes[0].starts_with(&format!(
+            "note: memory was not consulted: cannot reach Qdrant at {rest}: it answers HTTP "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        notes[0].ends_with(
+            "QDRANT_URL names Qdrant's gRPC port (6334 by default), not its REST port (6333)"
+        ),
+        "{stderr}"
+    );
 
     // A server that wants another key: said, and the key never shown.
     let qdrant = FakeQdrant::with_api_key("the-right-key").unwrap();

@@ -356,8 +356,15 @@ impl QdrantStore {
     /// that could not be reached (said in a few words) or refused the key is not asked again
     /// in this run.
     fn failed(&self, what: &str, err: &QdrantError) -> anyhow::Error {
+        let not_grpc = http_not_grpc(err);
         let message = match (status_of(err), unreachable(err)) {
             (_, Some(why)) => format!("cannot reach Qdrant at {}: {why}", self.url),
+            _ if not_grpc.is_some() => format!(
+                "cannot reach Qdrant at {}: it answers {}, not gRPC; QDRANT_URL names Qdrant's \
+                 gRPC port (6334 by default), not its REST port (6333)",
+                self.url,
+                not_grpc.as_deref().unwrap_or("HTTP")
+            ),
             (Some(status), None) if status.code() == Code::Unauthenticated => format!(
                 "cannot {what} on Qdrant at {}: it refused the API key (QDRANT_API_KEY)",
                 self.url
@@ -375,7 +382,7 @@ impl QdrantStore {
             None => message,
         };
         let refused = status_of(err).is_some_and(|s| s.code() == Code::Unauthenticated);
-        if unreachable(err).is_some() || refused {
+        if unreachable(err).is_some() || not_grpc.is_some() || refused {
             if let Ok(mut down) = self.down.lock() {
                 down.get_or_insert_with(|| message.clone());
             }
@@ -415,6 +422,23 @@ fn unreachable(err: &QdrantError) -> Option<&'static str> {
     } else {
         "the connection failed"
     })
+}
+
+/// The HTTP status of a server that answered but does not speak gRPC there (Qdrant's REST
+/// port, a proxy, a web page), as "HTTP 404 Not Found"; `None` otherwise. The client says so
+/// in the status message: "grpc-status header missing, mapped from HTTP status code 404", or
+/// "... invalid compression flag ... while receiving response with status: 404 Not Found"
+/// when the body came first.
+fn http_not_grpc(err: &QdrantError) -> Option<String> {
+    let message = status_of(err)?.message();
+    ["mapped from HTTP status code ", "while receiving response with status: "].iter().find_map(
+        |marker| {
+            let (_, status) = message.split_once(marker)?;
+            let status = status.trim();
+            let code = status.split_whitespace().next()?;
+            code.parse::<u16>().ok().map(|_| format!("HTTP {status}"))
+        },
+    )
 }
 
 /// The collection of a kind of entry.
@@ -564,5 +588,28 @@ mod tests {
         assert_eq!(day_number(""), 0);
         assert_eq!(collection(Kind::GoodJob), "nomad-spec-good-jobs");
         assert_eq!(collection(Kind::Episode), "nomad-spec-episodes");
+    }
+
+    #[test]
+    fn a_server_that_answers_http_but_not_grpc_is_told_apart() {
+        let answered = |code, message: &str| QdrantError::ResponseError {
+            status: tonic::Status::new(code, message),
+        };
+        // The two ways the client reports it (seen against Qdrant Cloud's REST port).
+        let missing = answered(
+            Code::Unimplemented,
+            "grpc-status header missing, mapped from HTTP status code 404",
+        );
+        assert_eq!(http_not_grpc(&missing).as_deref(), Some("HTTP 404"));
+        let body_first = answered(
+            Code::Internal,
+            "protocol error: received message with invalid compression flag: 123 (valid flags \
+             are 0 and 1) while receiving response with status: 401 Unauthorized",
+        );
+        assert_eq!(http_not_grpc(&body_first).as_deref(), Some("HTTP 401 Unauthorized"));
+        // A gRPC answer is not that, nor is a refused connection.
+        assert_eq!(http_not_grpc(&answered(Code::NotFound, "collection missing")), None);
+        let refused = answered(Code::Internal, "Failed to connect to http://x:6334/: refused");
+        assert_eq!(http_not_grpc(&refused), None);
     }
 }
