@@ -13,11 +13,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use regex::Regex;
-
 use super::interpolate::{Bound, Dollar, FileSubstitution};
+use super::pattern::Pattern;
 use super::read::shell_words;
-use super::source::built_in;
 use super::{Health, HealthKind, Note};
 
 /// A value and the 1-based line it was read from.
@@ -332,11 +330,11 @@ const MAX_ENTRIES: usize = 500;
 /// its parent's settings, so thousands of them cost time for nothing real).
 const MAX_STAGES: usize = 64;
 
-static DIRECTIVE: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$"));
+static DIRECTIVE: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$"));
 
-static HEREDOC: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static HEREDOC: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"<<(-?)(?:"([A-Za-z_][A-Za-z0-9_]*)"|'([A-Za-z_][A-Za-z0-9_]*)'|([A-Za-z_][A-Za-z0-9_]*))"#,
     )
 });
@@ -968,8 +966,8 @@ fn healthcheck(args: &str) -> Option<Healthcheck> {
     word.eq_ignore_ascii_case("cmd").then(|| Healthcheck::Check(command(command_text)))
 }
 
-static URL_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(r"^(?:(https?)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s]*)?$")
+static URL_LIKE: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r"^(?:(https?)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s]*)?$")
 });
 
 /// The health check a check command performs: `curl`/`wget` of a URL gives an HTTP check

@@ -8,9 +8,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
-use super::source::built_in;
+use super::pattern::Pattern;
 
 /// A host (and port) a configuration value points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +79,8 @@ fn is_host_name(text: &str) -> bool {
 
 /// Whether a URL in the value carries a password (`scheme://user:password@host`).
 pub fn has_url_password(value: &str) -> bool {
-    static PASSWORD: LazyLock<Regex> =
-        LazyLock::new(|| built_in(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@"));
+    static PASSWORD: LazyLock<Pattern> =
+        LazyLock::new(|| Pattern::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^@\s/]+@"));
     // Compiled only for a value that holds a URL at all.
     value.contains("://") && PASSWORD.is_match(value)
 }
@@ -127,8 +125,9 @@ const LISTEN_PORT_NAMES: [&str; 9] = [
 /// `FLASK_SERVER_PORT=9091`, or a listen address with a wildcard host
 /// (`ASPNETCORE_URLS=http://+:8000`, `ADDRESS=0.0.0.0:8000`).
 pub fn listen_port(name: &str, value: &str) -> Option<u16> {
-    static WILDCARD: LazyLock<Regex> =
-        LazyLock::new(|| built_in(r"^(?:[a-z]+://)?(?:\+|\*|0\.0\.0\.0|\[::\]|)?:(\d{1,5})/?$"));
+    static WILDCARD: LazyLock<Pattern> = LazyLock::new(|| {
+        Pattern::new(r"^(?:[a-z]+://)?(?:\+|\*|0\.0\.0\.0|\[::\]|)?:(\d{1,5})/?$")
+    });
     let upper = name.to_ascii_uppercase();
     let named = upper == LISTEN_PORT_NAMES[0]
         || LISTEN_PORT_NAMES[1..]
@@ -148,8 +147,8 @@ pub fn listen_port(name: &str, value: &str) -> Option<u16> {
 /// Ports an nginx configuration listens on (`listen 80;`, `listen [::]:8080;`,
 /// `listen 443 ssl;`), with the 1-based line.
 pub fn listen_ports(text: &str) -> Vec<(u16, u32)> {
-    static LISTEN: LazyLock<Regex> =
-        LazyLock::new(|| built_in(r"^\s*listen\s+(?:\S*:)?(\d{1,5})\b"));
+    static LISTEN: LazyLock<Pattern> =
+        LazyLock::new(|| Pattern::new(r"^\s*listen\s+(?:\S*:)?(\d{1,5})\b"));
     let mut found: Vec<(u16, u32)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let Some(port) = LISTEN.captures(line).and_then(|c| c[1].parse::<u16>().ok()) else {
@@ -169,8 +168,8 @@ pub fn proxy_targets(text: &str) -> Vec<(Target, u32)> {
     // Written in lowercase and run over the lines in lowercase, which have the same offsets:
     // with `(?i)` the pattern cost 0.6 ms to compile (a search for every case variant of its
     // keywords), against 0.2 ms.
-    static PASS: LazyLock<Regex> = LazyLock::new(|| {
-        built_in(
+    static PASS: LazyLock<Pattern> = LazyLock::new(|| {
+        Pattern::new(
             r"(?:\b(?:proxy_pass|grpc_pass|fastcgi_pass|uwsgi_pass|reverse_proxy)\s+|^\s*server\s+|\bproxypass(?:reverse)?\s+\S+\s+)([a-z][a-z0-9+.-]*://)?([a-z][a-z0-9_.-]*)(?::(\d{1,5}))?",
         )
     });

@@ -10,10 +10,8 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
+use super::pattern::Pattern;
 use super::read::{line_at, toml_table, ReadText};
-use super::source::built_in;
 use super::walk::RepoFiles;
 use super::{Evidence, Language, Note};
 
@@ -400,8 +398,8 @@ fn short(file: &str) -> &str {
     file.rsplit('/').next().unwrap_or(file)
 }
 
-static START_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(r"(?:--port[= ]|(?:^|\s)-p\s+|\bPORT=|--bind[= ]\S*:|-b\s+\S*:)(\d{2,5})\b")
+static START_PORT: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r"(?:--port[= ]|(?:^|\s)-p\s+|\bPORT=|--bind[= ]\S*:|-b\s+\S*:)(\d{2,5})\b")
 });
 
 /// A port a start command names (`next start -p 3001`, `PORT=4000 node x`, `--bind :8000`).
@@ -460,8 +458,8 @@ pub fn parse_package_json(text: &str, file: &str, notes: &mut Vec<Note>) -> Opti
     Some(manifest)
 }
 
-static REQUIREMENT: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*(?:[<>=!~;@(,]|$)")
+static REQUIREMENT: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*(?:[<>=!~;@(,]|$)")
 });
 
 /// A PEP 508 requirement's normalized name and extras (`Flask-SQLAlchemy[x]>=3` →
@@ -673,8 +671,8 @@ pub fn parse_cargo_toml(text: &str, file: &str, notes: &mut Vec<Note>) -> Option
     Some(manifest)
 }
 
-static XML_COORDINATE: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static XML_COORDINATE: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r"<(dependency|parent|plugin|/dependency|/parent|/plugin)>|<(groupId|artifactId)>\s*([^<\s]+)\s*</(?:groupId|artifactId)>",
     )
 });
@@ -777,13 +775,13 @@ pub fn parse_pom(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Manife
     Some(manifest)
 }
 
-static GRADLE_DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static GRADLE_DEPENDENCY: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"\b(?:implementation|api|compile|runtimeOnly|compileOnly|developmentOnly|kapt|annotationProcessor)\s*\(?\s*(?:platform\s*\(\s*)?["']([\w.\-]+):([\w.\-]+)"#,
     )
 });
-static GRADLE_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(r#"\bid\s*\(?\s*["']([\w.\-]+)["']|\bapply\s+plugin\s*:\s*["']([\w.\-]+)["']"#)
+static GRADLE_PLUGIN: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r#"\bid\s*\(?\s*["']([\w.\-]+)["']|\bapply\s+plugin\s*:\s*["']([\w.\-]+)["']"#)
 });
 
 /// `build.gradle(.kts)`: string dependency coordinates in main configurations (not test ones)
@@ -806,8 +804,8 @@ pub fn parse_gradle(text: &str, file: &str, _notes: &mut Vec<Note>) -> Option<Ma
     Some(manifest)
 }
 
-static CSPROJ_ITEM: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static CSPROJ_ITEM: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"<Project\s+Sdk\s*=\s*"([^"]+)"|<PackageReference\s+Include\s*=\s*"([^"]+)"|<TargetFramework>\s*([^<\s]+)\s*</TargetFramework>"#,
     )
 });
@@ -856,8 +854,8 @@ pub fn parse_composer(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<M
     Some(manifest)
 }
 
-static GEM: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r#"^\s*(gem|ruby)\s*\(?\s*["']([^"']+)["']"#));
+static GEM: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r#"^\s*(gem|ruby)\s*\(?\s*["']([^"']+)["']"#));
 
 /// `Gemfile`: `gem` lines outside test/development-only groups, and the `ruby` version.
 pub fn parse_gemfile(text: &str, file: &str, notes: &mut Vec<Note>) -> Option<Manifest> {

@@ -28,6 +28,7 @@ pub mod interpolate;
 pub mod links;
 pub mod manifest;
 mod model;
+mod pattern;
 pub mod published;
 pub mod read;
 pub mod report;

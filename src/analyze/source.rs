@@ -4,9 +4,10 @@
 //! The scan reads source files by extension only (`.py .js .mjs .cjs .ts .go .java .kt .cs .php
 //! .rb .rs`, `.proto`, and Spring's `application*.properties|yml`), skips tests, vendored code
 //! and build output, and stops after [`MAX_SCAN_BYTES`] per call with a note. Every pattern is a
-//! regular expression compiled once per process, on its first use: a run compiles only the
-//! patterns of the kinds of files it reads (compiling all of them would cost more than the
-//! analysis of a small repository). It looks for the shapes code takes when it
+//! regular expression made once per process, on its first use, and searched by the engine that
+//! costs least for the text it has seen ([`super::pattern`]): a run makes only the patterns of
+//! the kinds of files it reads (compiling all of them would cost more than the analysis of a
+//! small repository). It looks for the shapes code takes when it
 //! reads configuration (`os.getenv("X", "d")`, `process.env.X || "d"`, `ENV.fetch("X") { d }`,
 //! `${X:d}` ...), listens (`app.listen(3000)`, `http.ListenAndServe(":8080", ...)`,
 //! `server.port=8081`), registers a gRPC server or gRPC's standard health service
@@ -22,8 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{LazyLock, OnceLock};
 
-use regex::{Captures, Regex};
-
 mod hosts;
 mod secrets;
 
@@ -34,6 +33,7 @@ pub use secrets::{
 };
 
 use super::dockerfile::MAX_PORTS;
+use super::pattern::{Caps, Pattern};
 use super::read::{documents, parse_yaml, ReadText};
 use super::walk::RepoFiles;
 use super::{Evidence, Note};
@@ -229,7 +229,7 @@ pub(crate) struct LazyPattern {
     /// Text every match contains (see [`required_literal`]): a text without it is neither
     /// searched nor a reason to compile the pattern.
     needs: Option<String>,
-    regex: OnceLock<Regex>,
+    regex: OnceLock<Pattern>,
 }
 
 impl LazyPattern {
@@ -240,12 +240,12 @@ impl LazyPattern {
     }
 
     /// The compiled pattern.
-    pub(crate) fn get(&self) -> &Regex {
-        self.regex.get_or_init(|| built_in(&self.source))
+    pub(crate) fn get(&self) -> &Pattern {
+        self.regex.get_or_init(|| Pattern::new(&self.source))
     }
 
     /// The compiled pattern, unless `text` lacks what every match contains.
-    fn for_text(&self, text: &str) -> Option<&Regex> {
+    fn for_text(&self, text: &str) -> Option<&Pattern> {
         match &self.needs {
             Some(literal) if !text.contains(literal.as_str()) => None,
             _ => Some(self.get()),
@@ -391,73 +391,6 @@ const HEALTH_PATHS: &[&str] = &[
     "/ping",
     "/status",
 ];
-
-/// Compiles one of the analyzer's own patterns. They are constants of the source, not input,
-/// and every one is exercised by a unit test, so a bad one fails the tests, not a user's run.
-///
-/// Code and configuration are read as ASCII: `\w`, `\d` and `\s` (and `\S` outside a class)
-/// mean their ASCII classes here ([`ascii_classes`]). Unicode's are what the compiling costs:
-/// up to a third of a millisecond each, in every process that needs the pattern, for names,
-/// numbers and spaces that code writes in ASCII.
-pub(crate) fn built_in(pattern: &str) -> Regex {
-    let pattern = ascii_classes(pattern);
-    Regex::new(&pattern).unwrap_or_else(|e| panic!("bad built-in pattern {pattern}: {e}"))
-}
-
-/// `pattern` with `\w`, `\d` and `\s` written as their ASCII classes (`[A-Za-z0-9_]`, `[0-9]`,
-/// `[\t-\r ]`, or the ranges alone inside a class), and `\S` outside a class as `[^\t-\r ]`;
-/// every other escape as it is.
-pub(crate) fn ascii_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 32);
-    let mut in_class = false;
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let Some(escaped) = chars.next() else {
-                    out.push(c);
-                    break;
-                };
-                let ascii = match escaped {
-                    'w' => Some("A-Za-z0-9_"),
-                    'd' => Some("0-9"),
-                    's' => Some(r"\t-\r "),
-                    _ => None,
-                };
-                match (ascii, escaped, in_class) {
-                    (Some(ranges), _, true) => out.push_str(ranges),
-                    (Some(ranges), _, false) => {
-                        out.push('[');
-                        out.push_str(ranges);
-                        out.push(']');
-                    }
-                    (None, 'S', false) => out.push_str(r"[^\t-\r ]"),
-                    _ => {
-                        out.push(c);
-                        out.push(escaped);
-                    }
-                }
-            }
-            '[' if !in_class => {
-                in_class = true;
-                out.push(c);
-                // A `]` first in a class (after a `^`) is the character itself.
-                if chars.peek() == Some(&'^') {
-                    out.extend(chars.next());
-                }
-                if chars.peek() == Some(&']') {
-                    out.extend(chars.next());
-                }
-            }
-            ']' if in_class => {
-                in_class = false;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
     let set = SourceKindSet::of;
@@ -686,14 +619,14 @@ impl LazyLines<'_> {
     }
 }
 
-fn default_of(captures: &Captures<'_>) -> Option<String> {
+fn default_of(captures: &Caps<'_>) -> Option<String> {
     ["d1", "d2", "d3", "d4", "e1", "e2", "e3", "e4"]
         .iter()
         .find_map(|group| captures.name(group))
         .map(|m| m.as_str().to_string())
 }
 
-fn port_of(captures: &Captures<'_>) -> Option<u16> {
+fn port_of(captures: &Caps<'_>) -> Option<u16> {
     captures.name("port").and_then(|m| m.as_str().parse::<u16>().ok()).filter(|port| *port > 0)
 }
 

@@ -13,10 +13,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
-use super::{built_in, LazyPattern, SourceKind};
+use super::{LazyPattern, SourceKind};
 use crate::analyze::links::url_password;
+use crate::analyze::pattern::Pattern;
 
 /// Most host literals kept per scanned folder.
 pub const MAX_HOST_LITERALS: usize = 200;
@@ -41,41 +40,41 @@ pub struct HostLiteral {
     pub with_password: bool,
 }
 
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static URL: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"["'`=](?:jdbc:)?([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/@"'`\s]*@)?([A-Za-z][A-Za-z0-9_.-]*)(?::(\d{1,5}))?"#,
     )
 });
 static TCP: LazyLock<LazyPattern> =
     LazyLock::new(|| LazyPattern::new(r"\btcp\(([A-Za-z][A-Za-z0-9_.-]*):(\d{1,5})\)"));
-static HOST_PORT: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r#"["']([A-Za-z][A-Za-z0-9_.-]*):(\d{2,5})["']"#));
+static HOST_PORT: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r#"["']([A-Za-z][A-Za-z0-9_.-]*):(\d{2,5})["']"#));
 // The next five match whatever the case of their keywords (`Server=`, `HOST:`,
 // `createClient(`, `Port=`, `PWD=`): they are written in lowercase and run over the text in
 // lowercase, which has the same offsets ([`host_literals`], [`written_password`]). Written
 // with `(?i)` instead, the first three cost 0.1 to 0.5 ms each to compile (a search for every
 // case variant of their keywords), together most of the analysis of a small repository.
-static CONNECTION_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static CONNECTION_KEY: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"["';]\s*(?:server|host|data source|hostname|address)\s*=\s*([a-z][a-z0-9_.-]*)(?:[,:](\d{1,5}))?\s*[;"']"#,
     )
 });
-static KEYWORD: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static KEYWORD: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"\b(?:host|hostname|server|addr|address)\s*[:=]\s*["']([a-z][a-z0-9_.-]*)(?::(\d{1,5}))?["']"#,
     )
 });
-static CONNECT_CALL: LazyLock<Regex> = LazyLock::new(|| {
-    built_in(
+static CONNECT_CALL: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(
         r#"\b\w*(?:connect|connection|client|dial|redis|mongo)\w*\s*\(\s*["']([a-z][a-z0-9_.-]*)["']\s*[,)]"#,
     )
 });
-static PORT_KEY: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r"(?:^|;)\s*port\s*=\s*(\d{1,5})\s*(?:;|$)"));
-static PASSWORD_KEY: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r#"(?:^|[;"'\s])(?:password|pwd)\s*=\s*[^;"'\s{$]"#));
-static SPRING_PROPERTY: LazyLock<Regex> =
-    LazyLock::new(|| built_in(r"(?m)^[ \t]*([a-zA-Z][a-zA-Z0-9_.\-\[\]]*)[ \t]*[=:]"));
+static PORT_KEY: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"(?:^|;)\s*port\s*=\s*(\d{1,5})\s*(?:;|$)"));
+static PASSWORD_KEY: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r#"(?:^|[;"'\s])(?:password|pwd)\s*=\s*[^;"'\s{$]"#));
+static SPRING_PROPERTY: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"(?m)^[ \t]*([a-zA-Z][a-zA-Z0-9_.\-\[\]]*)[ \t]*[=:]"));
 /// Reads that fail without the variable, by language; each compiled only for a text holding
 /// its call (`environ[`, `env::var(`, `ENV.fetch(`).
 static REQUIRED: LazyLock<[(SourceKind, LazyPattern); 3]> = LazyLock::new(|| {
@@ -341,7 +340,7 @@ mod tests {
         let mut skipped = 0;
         for text in &texts {
             let lowercase = text.to_ascii_lowercase();
-            let gates: [(bool, &Regex, &str); 5] = [
+            let gates: [(bool, &Pattern, &str); 5] = [
                 (may_hold_connection_key(&lowercase), &CONNECTION_KEY, &lowercase),
                 (may_hold_host_keyword(&lowercase), &KEYWORD, &lowercase),
                 (may_hold_connect_call(&lowercase), &CONNECT_CALL, &lowercase),

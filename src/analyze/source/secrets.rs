@@ -8,9 +8,8 @@
 
 use std::sync::OnceLock;
 
-use regex::Regex;
-
 use crate::analyze::links::has_url_password;
+use crate::analyze::pattern::{Caps, Pattern};
 
 /// Words that end a name whose value describes a secret rather than holding it: a lifetime,
 /// a length, where the secret lives (`PASSWORD_FILE` holds a path), what it is called.
@@ -179,15 +178,13 @@ struct Shape {
 
 /// The compiled [`SHAPES`] a value may hold: a shape is compiled (once per process) only when a
 /// value contains what every match of it contains, so most runs compile none.
-fn shapes_in(value: &str) -> impl Iterator<Item = (&'static str, &'static Regex)> + '_ {
-    static COMPILED: [OnceLock<Regex>; SHAPES.len()] = [const { OnceLock::new() }; SHAPES.len()];
+fn shapes_in(value: &str) -> impl Iterator<Item = (&'static str, &'static Pattern)> + '_ {
+    static COMPILED: [OnceLock<Pattern>; SHAPES.len()] = [const { OnceLock::new() }; SHAPES.len()];
     SHAPES
         .iter()
         .zip(&COMPILED)
         .filter(move |(shape, _)| shape.needs.iter().any(|needle| value.contains(needle)))
-        .map(|(shape, compiled)| {
-            (shape.what, compiled.get_or_init(|| super::built_in(shape.pattern)))
-        })
+        .map(|(shape, compiled)| (shape.what, compiled.get_or_init(|| Pattern::new(shape.pattern))))
 }
 
 /// A match of a shape whose body is a placeholder (`ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`,
@@ -215,7 +212,7 @@ pub fn mask_secret_shapes(value: &str, mask: &str) -> Option<String> {
     let mut out = value.to_string();
     let mut changed = false;
     for (_, regex) in shapes_in(value) {
-        let masked = regex.replace_all(&out, |c: &regex::Captures<'_>| {
+        let masked = regex.replace_all(&out, |c: &Caps<'_>| {
             if is_placeholder(&c[0]) {
                 c[0].to_string()
             } else {
