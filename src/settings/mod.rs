@@ -54,10 +54,13 @@ pub use telemetry::{
 };
 
 /// The variables whose values are secrets: masked in the CI log, cut out of anything posted.
-const SECRET_VARIABLES: [&str; 13] = [
+const SECRET_VARIABLES: [&str; 16] = [
     "GITHUB_TOKEN",
     GITLAB_TOKEN,
     "CI_JOB_TOKEN",
+    // GitLab's registry password, which the image workflow logs in with.
+    "CI_REGISTRY_PASSWORD",
+    QDRANT_API_KEY,
     "NOMAD_TOKEN",
     "VAULT_TOKEN",
     "CONSUL_HTTP_TOKEN",
@@ -68,6 +71,7 @@ const SECRET_VARIABLES: [&str; 13] = [
     GITLAB_WEBHOOK_TOKEN,
     LANGFUSE_SECRET_KEY,
     OTLP_HEADERS,
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 ];
 
 /// The environment nomad-spec runs in, read once; each part is typed when it is asked for.
@@ -357,6 +361,32 @@ mod tests {
                 "s3cr3t-llm",
                 "s3cr3t-nomad",
                 "s3cr3t-vault"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_variable_that_holds_a_credential_is_masked() {
+        let settings = Settings::from_vars([
+            ("CI_REGISTRY_USER", "gitlab-ci-token"),
+            ("CI_REGISTRY_PASSWORD", "s3cr3t-registry"),
+            (QDRANT_URL, "http://127.0.0.1:6334"),
+            (QDRANT_API_KEY, "s3cr3t-qdrant"),
+            (OTLP_HEADERS, "authorization=s3cr3t-otlp"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=s3cr3t-traces"),
+            (LANGFUSE_PUBLIC_KEY, "pk-lf-public"),
+            (LANGFUSE_SECRET_KEY, "s3cr3t-langfuse"),
+        ]);
+        let mut secrets = settings.secret_values();
+        secrets.sort_unstable();
+        assert_eq!(
+            secrets,
+            [
+                "authorization=s3cr3t-otlp",
+                "authorization=s3cr3t-traces",
+                "s3cr3t-langfuse",
+                "s3cr3t-qdrant",
+                "s3cr3t-registry"
             ]
         );
     }
