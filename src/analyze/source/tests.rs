@@ -20,14 +20,15 @@ fn env_of(facts: &SourceFacts) -> Vec<(String, Option<String>, Option<u32>)> {
 fn patterns_compile() {
     let patterns = &*PATTERNS;
     assert!(patterns.env.len() > 10 && patterns.ports.len() > 10);
-    // A run compiles a pattern when it first needs it: compile them all here, so a bad one
-    // fails the tests rather than a user's run.
+    // A run compiles a pattern when it first needs it, for `regex` only past its budget:
+    // compile them all for both engines here, so a bad one fails the tests rather than a
+    // user's run.
     let lists = [&patterns.env, &patterns.ports, &patterns.grpc, &patterns.health];
     for (_, pattern) in lists.into_iter().flatten() {
-        pattern.get();
+        pattern.get().compile_both();
     }
     for (_, _, pattern) in &patterns.grpc_health {
-        pattern.get();
+        pattern.get().compile_both();
     }
 }
 
