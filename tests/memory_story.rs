@@ -375,6 +375,26 @@ fn with_qdrant_a_fix_and_an_answer_from_one_repository_serve_the_next() {
     assert_eq!(memory(&["export"]), std::fs::read_to_string(&exported).unwrap());
     assert_eq!(qdrant.points("nomad-spec-episodes"), Some(2));
     assert_eq!(qdrant.points("nomad-spec-preferences"), Some(1), "given once, one point");
+    // A replacement the server refuses half-way (its episodes' vectors of another
+    // embedding's dimension) fails and loses nothing: what is new is written before what is
+    // old is deleted.
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    for episode in other["episodes"].as_array_mut().unwrap() {
+        episode["vector"]["values"] = serde_json::json!([0.6, 0.8]);
+    }
+    let other_file = dir.path().join("other-embedding.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let refused = nomad_spec_with(
+        &orders,
+        &store,
+        &nomad.url(),
+        &["memory", "import", "--replace", other_file.to_str().unwrap()],
+        &vars,
+    );
+    assert!(!refused.status.success(), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nomad-spec-episodes"));
+    assert_eq!(memory(&["export"]), std::fs::read_to_string(&exported).unwrap(), "all kept");
     // Replacing with a store of nothing leaves nothing.
     let empty = dir.path().join("empty.json");
     std::fs::write(&empty, "{\"format\": 1}").unwrap();

@@ -59,7 +59,8 @@ pub enum MemoryCommand {
     Import {
         /// The exported store.
         file: PathBuf,
-        /// Replace this store with the file instead of merging.
+        /// Replace this store with the file instead of merging (the file's entries are
+        /// written first, then every other entry is deleted: a failed import loses nothing).
         #[arg(long)]
         replace: bool,
     },
@@ -167,8 +168,10 @@ impl Place {
     }
 
     /// Makes it hold `after`, which is what it held with `removed` taken out and `added`
-    /// put in: the file is written whole; on the server `removed` is deleted and `added`
-    /// written (an entry written again stays once).
+    /// put in: the file is written whole (a new file renamed over the old); on the server
+    /// `added` is written first (an entry written again stays once) and only then is what
+    /// `removed` holds beyond it deleted, so a write the server refuses half-way (vectors of
+    /// another dimension, a server that goes away) leaves every entry it held.
     fn write(
         &self,
         after: &Memory,
@@ -179,10 +182,12 @@ impl Place {
             Place::File(path) => write_file(path, after),
             Place::Qdrant(qdrant) => qdrant.runtime.block_on(async {
                 let server = &qdrant.store;
-                server.delete(removed).await?;
                 match added {
-                    Some(added) => server.save(added).await,
-                    None => Ok(()),
+                    Some(added) => {
+                        server.save(added).await?;
+                        server.delete(&removed.without(added)).await
+                    }
+                    None => server.delete(removed).await,
                 }
             }),
         }
