@@ -99,6 +99,31 @@ fn deployed_files_are_in_sync() {
 }
 
 #[test]
+fn a_volume_specification_beside_the_jobs_is_skipped_with_a_note() {
+    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+    let repo = repository();
+    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
+    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    // Named like a job file, as Nomad's own examples name theirs; Nomad's parser refuses it.
+    let volume = "name      = \"data\"\ntype      = \"csi\"\nplugin_id = \"ebs\"\n";
+    std::fs::write(repo.path().join("deploy/data-volume.nomad.hcl"), volume).unwrap();
+    let output = drift(&fake.url(), repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).ends_with("\n2 in sync\n"), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains(
+            "note: deploy/data-volume.nomad.hcl skipped: it is a volume specification \
+             (`nomad volume create` or `register`), not a job file"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    // Named on the command line, it is the error it is.
+    let named = drift(&fake.url(), repo.path(), &["deploy/data-volume.nomad.hcl"]);
+    assert_ne!(named.status.code(), Some(0), "{}", stdout(&named));
+}
+
+#[test]
 fn every_kind_of_drift_is_reported_in_words() {
     let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
     let repo = repository();

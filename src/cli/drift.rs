@@ -87,7 +87,8 @@ fn is_job_file(name: &str) -> bool {
 }
 
 /// The job files the paths name, read, each with the name the report shows; a path that does
-/// not exist or a folder that cannot be listed is a usage error.
+/// not exist or a folder that cannot be listed is a usage error. A file found in a folder that
+/// is another of Nomad's specifications (a volume, an ACL policy ...) is skipped with a note.
 fn job_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, JobFile)>> {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &default[..] } else { paths };
@@ -101,7 +102,12 @@ fn job_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, JobFile)>> {
                 anyhow::bail!("{problem}");
             }
             for found in found {
-                files.push((shown_name(path, &found), JobFile::read(&found)?));
+                let file = JobFile::read(&found)?;
+                let name = shown_name(path, &found);
+                match file.not_a_job() {
+                    Some(kind) => eprintln!("note: {name} skipped: it is {kind}, not a job file"),
+                    None => files.push((name, file)),
+                }
             }
         } else {
             files.push((path.display().to_string(), JobFile::read(path)?));

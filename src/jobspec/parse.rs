@@ -200,6 +200,19 @@ fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
             return decoded;
         }
     };
+    if let Some(kind) = other_specification(&body) {
+        // One sentence instead of an error for every top-level line of a file that was
+        // never meant to be a job.
+        let (line, column) =
+            body.iter().next().and_then(structure_start).map_or((1, 1), |at| lines.position(at));
+        decoded.diagnostics.push(Diagnostic::error(
+            file,
+            line,
+            column,
+            format!("this is {kind}, not a job file: a job file holds `job \"name\" {{ ... }}`"),
+        ));
+        return decoded;
+    }
     let base_dir =
         Path::new(file).parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
     let mut problems = Vec::new();
@@ -247,6 +260,74 @@ fn decode_job(source: &str, file: &str, inputs: &Inputs<'_>) -> DecodedJob {
         })
         .collect();
     decoded
+}
+
+/// What an HCL text that holds no `job` block is, when its top level shows one of Nomad's
+/// other specification files (a volume, node pool, namespace, quota, ACL policy, autoscaler
+/// policy or agent configuration); `None` for a job file, for text that is not HCL, and for
+/// anything else (which then gets the parser's errors).
+pub fn not_a_job(source: &str) -> Option<&'static str> {
+    let body = hcl_edit::parser::parse_body(source).ok()?;
+    other_specification(&body)
+}
+
+/// [`not_a_job`] of a parsed body.
+fn other_specification(body: &Body) -> Option<&'static str> {
+    if body.blocks().any(|b| b.ident.as_str() == "job") {
+        return None;
+    }
+    let attribute = |name: &str| body.attributes().find(|a| a.key.as_str() == name);
+    let block = |name: &str| body.blocks().find(|b| b.ident.as_str() == name);
+    let holds_policy = |b: &hcl_edit::structure::Block| {
+        b.body.attributes().any(|a| matches!(a.key.as_str(), "policy" | "capabilities"))
+    };
+    const ACL_SCOPES: [&str; 7] =
+        ["namespace", "node", "agent", "operator", "quota", "host_volume", "plugin"];
+    const AGENT: [&str; 9] = [
+        "server",
+        "client",
+        "data_dir",
+        "datacenter",
+        "bind_addr",
+        "advertise",
+        "ports",
+        "telemetry",
+        "leave_on_interrupt",
+    ];
+    let volume_type = attribute("type")
+        .and_then(|a| a.value.as_str().map(str::to_owned))
+        .is_some_and(|t| matches!(t.as_str(), "csi" | "host"));
+    if attribute("plugin_id").is_some() || volume_type || block("capability").is_some() {
+        return Some("a volume specification (`nomad volume create` or `register`)");
+    }
+    if block("node_pool").is_some() {
+        return Some("a node pool specification (`nomad node pool apply`)");
+    }
+    if body.blocks().any(|b| ACL_SCOPES.contains(&b.ident.as_str()) && holds_policy(b)) {
+        return Some("an ACL policy (`nomad acl policy apply`)");
+    }
+    if block("namespace").is_some() {
+        return Some("a namespace specification (`nomad namespace apply`)");
+    }
+    if block("quota").is_some() {
+        return Some("a quota specification (`nomad quota apply`)");
+    }
+    if block("scaling").is_some() {
+        return Some("a Nomad Autoscaler policy");
+    }
+    let agent = |name: &str| attribute(name).is_some() || block(name).is_some();
+    if AGENT.iter().any(|name| agent(name)) {
+        return Some("a Nomad agent configuration");
+    }
+    None
+}
+
+/// Where a top-level line starts in the text.
+fn structure_start(structure: &Structure) -> Option<usize> {
+    match structure {
+        Structure::Block(b) => b.ident.span().map(|s| s.start),
+        Structure::Attribute(a) => a.key.span().map(|s| s.start),
+    }
 }
 
 /// The top level holds `job`, `variable`, `variables` and `locals` blocks only.

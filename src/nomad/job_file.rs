@@ -59,6 +59,16 @@ impl JobFile {
         self.path.display().to_string()
     }
 
+    /// What the file is when it is not a job but another of Nomad's specification files (a
+    /// volume, node pool, ACL policy, agent configuration ...) that happens to be named like
+    /// one: a folder of job files holds those too ([`crate::jobspec::parse::not_a_job`]).
+    pub fn not_a_job(&self) -> Option<&'static str> {
+        match self.format {
+            JobFormat::Hcl => crate::jobspec::parse::not_a_job(&self.text),
+            JobFormat::Json => None,
+        }
+    }
+
     /// The job as Nomad's API JSON (the `Job` object), and which parser read it.
     pub async fn to_job(
         &self,

@@ -57,13 +57,40 @@ pub async fn check_in_checkout(
     Ok(checked)
 }
 
-/// Nomad job files in a checkout (`*.nomad.hcl`, `*.nomad`), relative and sorted.
+/// Nomad job files in a checkout (`*.nomad.hcl`, `*.nomad`), relative and sorted; a file
+/// named so that is another of Nomad's specifications (a volume, an ACL policy ...) is no job
+/// to check, deploy or compare, and is left out.
 pub fn job_files_in(root: &Path) -> Vec<String> {
     let is_job = |name: &str| name.ends_with(".nomad.hcl") || name.ends_with(".nomad");
     let (found, _unreadable) = crate::nomad::job_file::find_job_files(root, is_job);
     found
         .iter()
+        .filter(|path| {
+            crate::nomad::job_file::JobFile::read(path).map_or(true, |f| f.not_a_job().is_none())
+        })
         .filter_map(|path| path.strip_prefix(root).ok())
         .map(|relative| relative.display().to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_files_are_found_by_name_and_other_specifications_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("deploy")).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("deploy/web.nomad.hcl", "job \"web\" {\n}\n");
+        write("deploy/old.nomad", "job \"old\" {\n}\n");
+        write("deploy/data.nomad.hcl", "name = \"data\"\ntype = \"host\"\nplugin_id = \"mkdir\"\n");
+        write("deploy/broken.nomad.hcl", "jbo \"web\" {\n");
+        write("deploy/notes.hcl", "job \"not-by-name\" {\n}\n");
+        // A broken file stays: its checks say what is wrong with it.
+        assert_eq!(
+            job_files_in(dir.path()),
+            ["deploy/broken.nomad.hcl", "deploy/old.nomad", "deploy/web.nomad.hcl"]
+        );
+    }
 }

@@ -1538,6 +1538,44 @@ fn a_file_without_a_job() {
 }
 
 #[test]
+fn another_nomad_specification_is_named_in_one_error() {
+    let volume = r##"# A dynamic host volume
+name      = "data"
+type      = "host"
+plugin_id = "mkdir"
+
+capability {
+  access_mode     = "single-node-writer"
+  attachment_mode = "file-system"
+}
+"##;
+    insta::assert_snapshot!(findings(volume), @"2:1: error: this is a volume specification (`nomad volume create` or `register`), not a job file: a job file holds `job \"name\" { ... }`");
+    let cases = [
+        ("node_pool \"prod\" {\n  description = \"x\"\n}\n", "a node pool specification"),
+        ("namespace \"default\" {\n  policy = \"read\"\n}\n", "an ACL policy"),
+        ("namespace \"web\" {\n  description = \"x\"\n}\n", "a namespace specification"),
+        (
+            "data_dir = \"/opt/nomad\"\nclient {\n  enabled = true\n}\n",
+            "a Nomad agent configuration",
+        ),
+        ("scaling \"cpu\" {\n  enabled = true\n}\n", "a Nomad Autoscaler policy"),
+    ];
+    for (source, kind) in cases {
+        let found = findings(source);
+        assert!(found.starts_with(&format!("1:1: error: this is {kind}")), "{found}");
+        assert_eq!(found.lines().count(), 1, "{found}");
+        assert_eq!(
+            crate::jobspec::parse::not_a_job(source).map(|k| k.starts_with(kind)),
+            Some(true)
+        );
+    }
+    // A job file, or text that says nothing of what it is, is not one.
+    assert_eq!(crate::jobspec::parse::not_a_job("job \"web\" {\n  datacenter = 1\n}\n"), None);
+    assert_eq!(crate::jobspec::parse::not_a_job("jbo \"web\" {}\n"), None);
+    assert_eq!(crate::jobspec::parse::not_a_job("not { hcl"), None);
+}
+
+#[test]
 fn deeply_nested_input_is_rejected_cleanly() {
     let source = r##"job "web" {
   meta = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
