@@ -53,6 +53,15 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
+/// The [`repository`] with both its jobs deployed on a fresh fake.
+fn both_deployed() -> (FakeNomad, tempfile::TempDir) {
+    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
+    let repo = repository();
+    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
+    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    (fake, repo)
+}
+
 /// Registers a repository's job file on the fake, as a deploy of it would.
 fn deploy(fake: &FakeNomad, repo: &Path, file: &str) {
     let text = std::fs::read_to_string(repo.join(file)).unwrap();
@@ -84,10 +93,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn deployed_files_are_in_sync() {
-    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
-    let repo = repository();
-    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
-    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    let (fake, repo) = both_deployed();
     let output = drift(&fake.url(), repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     insta::assert_snapshot!(stdout(&output), @r"
@@ -100,10 +106,7 @@ fn deployed_files_are_in_sync() {
 
 #[test]
 fn a_volume_specification_beside_the_jobs_is_skipped_with_a_note() {
-    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
-    let repo = repository();
-    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
-    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    let (fake, repo) = both_deployed();
     // Named like a job file, as Nomad's own examples name theirs; Nomad's parser refuses it.
     let volume = "name      = \"data\"\ntype      = \"csi\"\nplugin_id = \"ebs\"\n";
     std::fs::write(repo.path().join("deploy/data-volume.nomad.hcl"), volume).unwrap();
@@ -196,10 +199,7 @@ fn a_job_stopped_by_hand_is_drift() {
 
 #[test]
 fn a_stopped_job_with_no_file_is_not_reported() {
-    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
-    let repo = repository();
-    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
-    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    let (fake, repo) = both_deployed();
     fake.change_job_by_hand("worker", |job| job["Stop"] = json!(true)).unwrap();
     assert!(fake.settle());
     std::fs::remove_file(repo.path().join("deploy/worker.nomad.hcl")).unwrap();
@@ -209,10 +209,7 @@ fn a_stopped_job_with_no_file_is_not_reported() {
 
 #[test]
 fn a_named_repository_finds_jobs_the_files_do_not_name() {
-    let fake = FakeNomad::start(Scenario::default().with_manual_clock()).unwrap();
-    let repo = repository();
-    deploy(&fake, repo.path(), "deploy/web.nomad.hcl");
-    deploy(&fake, repo.path(), "deploy/worker.nomad.hcl");
+    let (fake, repo) = both_deployed();
     let legacy = json!({"ID": "legacy", "Type": "batch", "Datacenters": ["dc1"],
         "Meta": {"nomad_spec_repository": "shop-legacy"},
         "TaskGroups": [{"Name": "run", "Count": 1, "Tasks": [{"Name": "run", "Driver": "docker",
