@@ -203,8 +203,12 @@ fn an_unknown_failure_is_diagnosed_and_fixed() {
     )]);
     let client = client(&llm);
     let spec = job_with_secret();
-    let advice =
-        runtime().block_on(tasks::diagnose(Some(&client), &evidence(), &unknown(), &spec, &[]));
+    let advice = runtime().block_on(tasks::diagnose(
+        Some(&client),
+        &unknown().told(&evidence()),
+        &spec,
+        &[],
+    ));
     let Some(diagnosis) = advice.value else { panic!("no diagnosis: {}", note(&advice)) };
     assert_eq!(diagnosis.category, "crash-on-start");
     let Some(fix) = diagnosis.fix else { panic!("no fix") };
@@ -225,8 +229,7 @@ fn a_known_failure_is_not_sent_to_the_llm() {
     let known = Diagnosis { category: Category::OutOfMemory, ..unknown() };
     let advice = runtime().block_on(tasks::diagnose(
         Some(&client),
-        &evidence(),
-        &known,
+        &known.told(&evidence()),
         &job_with_secret(),
         &[],
     ));
@@ -262,8 +265,7 @@ fn bad_diagnoses_are_rejected_and_the_rules_stand() {
         let client = client(&llm);
         let advice = runtime().block_on(tasks::diagnose(
             Some(&client),
-            &evidence(),
-            &unknown(),
+            &unknown().told(&evidence()),
             &job_with_secret(),
             &[],
         ));
@@ -287,8 +289,7 @@ fn a_truncated_answer_gets_one_repair_attempt() {
     let client = client(&llm);
     let advice = runtime().block_on(tasks::diagnose(
         Some(&client),
-        &evidence(),
-        &unknown(),
+        &unknown().told(&evidence()),
         &job_with_secret(),
         &[],
     ));
@@ -350,8 +351,7 @@ fn faults_end_on_the_rules_with_a_note() {
         let client = client(&llm);
         let advice = runtime().block_on(tasks::diagnose(
             Some(&client),
-            &evidence(),
-            &unknown(),
+            &unknown().told(&evidence()),
             &job_with_secret(),
             &[],
         ));
@@ -565,8 +565,7 @@ fn a_diagnosis_is_shown_the_earlier_failures_memory_holds_as_data() {
     let spec = job_with_secret();
     let advice = runtime().block_on(tasks::diagnose(
         Some(&client),
-        &evidence(),
-        &unknown(),
+        &unknown().told(&evidence()),
         &spec,
         std::slice::from_ref(&episode),
     ));
@@ -591,7 +590,7 @@ fn a_diagnosis_is_shown_the_earlier_failures_memory_holds_as_data() {
         Reply::Json(json!({"category": "other", "explanation": "e", "changes": []})),
     )]);
     let client = self::client(&llm);
-    runtime().block_on(tasks::diagnose(Some(&client), &evidence(), &unknown(), &spec, &[]));
+    runtime().block_on(tasks::diagnose(Some(&client), &unknown().told(&evidence()), &spec, &[]));
     let sent = prompt_sent(&llm, "diagnose");
     assert!(sent.contains("Earlier failures most like this one, from memory:\n(none)"), "{sent}");
 }

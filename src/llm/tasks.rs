@@ -27,7 +27,6 @@ use crate::jobspec::render::{render_job, RenderOptions};
 use crate::jobspec::validate::{is_valid, validate_source};
 use crate::jobspec::JobSpec;
 use crate::memory::{Episode, GoodJob};
-use crate::nomad::diagnose::{Category, Diagnosis, Evidence};
 
 /// What the LLM advised: a value that passed the guardrails, or none, and notes for the
 /// report either way.
@@ -439,37 +438,8 @@ pub fn diagnose_schema() -> Value {
 }
 
 /// The evidence in words, secrets redacted, fenced as untrusted.
-fn evidence_for_prompt(evidence: &Evidence, spec: &JobSpec) -> String {
-    let mut lines = vec![format!("group: {}, task: {}", evidence.group, evidence.task)];
-    for event in &evidence.events {
-        let mut line = format!("event {}: {}", event.r#type, event.display_message);
-        if event.exit_code != 0 {
-            line.push_str(&format!(" (exit code {})", event.exit_code));
-        }
-        for text in [&event.driver_error, &event.setup_error, &event.validation_error] {
-            if !text.is_empty() {
-                line.push_str(&format!(" [{text}]"));
-            }
-        }
-        lines.push(line);
-    }
-    if let Some(code) = evidence.exit_code {
-        lines.push(format!("last exit code: {code}"));
-    }
-    if evidence.oom_killed {
-        lines.push("killed by the OOM killer".into());
-    }
-    if !evidence.deployment_description.is_empty() {
-        lines.push(format!("deployment: {}", evidence.deployment_description));
-    }
-    if let Some(placement) = &evidence.placement {
-        lines.push(format!("placement: {}", json_text(placement)));
-    }
-    if !evidence.stderr_tail.is_empty() {
-        lines.push("stderr (last lines):".into());
-        lines.extend(evidence.stderr_tail.iter().cloned());
-    }
-    let text = guard::redact_text(&lines.join("\n"), &guard::secret_values(spec));
+fn evidence_for_prompt(failure: &FailureTold, spec: &JobSpec) -> String {
+    let text = guard::redact_text(&failure.evidence.join("\n"), &guard::secret_values(spec));
     guard::untrusted("nomad evidence and task logs", &text)
 }
 
@@ -542,44 +512,48 @@ fn changes_of(answer: &Value) -> Result<Vec<Change>, String> {
         .map_err(|err| format!("the changes do not have the expected shape: {err}"))
 }
 
-/// The failures the LLM is asked about: those whose cause the rules did not find
-/// (`unknown`), or found only as a symptom whose cause is in the logs (a crash at start,
-/// failing health checks). The others are about the cluster, the registry or credentials,
-/// which no allow-listed change of the job fixes.
-pub const ASKED_ABOUT: [Category; 3] =
-    [Category::Unknown, Category::CrashOnStart, Category::HealthCheckFailing];
+/// A failed deploy as the LLM is told of it. The deploy loop makes it from Nomad's evidence
+/// and the rules' diagnosis (`nomad::diagnose::Diagnosis::told`): the advisor needs nothing
+/// of Nomad's own types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureTold {
+    /// The rules' category (`unknown` when they recognised nothing).
+    pub category: String,
+    /// Whether the LLM is asked about failures of this category at all.
+    pub asked: bool,
+    /// The evidence in words, a fact a line (secrets are redacted here, against the job).
+    pub evidence: Vec<String>,
+}
 
-/// Asks the LLM about a failure the rules have no fix for; for a category outside
-/// [`ASKED_ABOUT`] the LLM is not asked. Callers ask only once the rules' own fix (if any)
+/// Asks the LLM about a failure the rules have no fix for; for a failure the LLM is not asked
+/// about (`asked` false) it is not asked. Callers ask only once the rules' own fix (if any)
 /// was refused. A proposed fix passes the allow-list, its bounds and a validation of the
 /// whole job, or the whole answer is rejected.
 /// `similar` are the earlier failures memory holds most like this one, shown as data.
 pub async fn diagnose(
     client: Option<&Client>,
-    evidence: &Evidence,
-    rules: &Diagnosis,
+    failure: &FailureTold,
     spec: &JobSpec,
     similar: &[Episode],
 ) -> Advice<AdvisedDiagnosis> {
-    traced(client, "diagnose", diagnose_failure(client, evidence, rules, spec, similar)).await
+    traced(client, "diagnose", diagnose_failure(client, failure, spec, similar)).await
 }
 
 async fn diagnose_failure(
     client: Option<&Client>,
-    evidence: &Evidence,
-    rules: &Diagnosis,
+    failure: &FailureTold,
     spec: &JobSpec,
     similar: &[Episode],
 ) -> Advice<AdvisedDiagnosis> {
-    if !ASKED_ABOUT.contains(&rules.category) {
+    if !failure.asked {
         return Advice::skipped(format!(
             "LLM not asked: the rules recognised the failure ({})",
-            rules.category.name()
+            failure.category
         ));
     }
     let fields = guard::FIELDS.join(", ");
-    let rules_said = match rules.category {
-        Category::Unknown => "The rules did not recognise the failure.".to_string(),
+    let rules_said = match failure.category.as_str() {
+        "unknown" => "The rules did not recognise the failure.".to_string(),
         category => {
             format!("The rules saw `{category}` but found no cause in the job they could fix.")
         }
@@ -588,7 +562,7 @@ async fn diagnose_failure(
         ("fields", fields.as_str()),
         ("rules", &rules_said),
         ("job", &spec_for_prompt(spec)),
-        ("evidence", &evidence_for_prompt(evidence, spec)),
+        ("evidence", &evidence_for_prompt(failure, spec)),
         ("memory", &episodes_for_prompt(similar, spec)),
     ];
     let (answer, prompt) =
@@ -910,19 +884,11 @@ mod tests {
         let Ok(runtime) = runtime else { panic!("no runtime") };
         let analysis = Analysis::default();
         let spec = JobSpec::default();
-        let evidence = Evidence::default();
-        let unknown = Diagnosis {
-            category: Category::Unknown,
-            fixable: false,
-            explanation: String::new(),
-            group: String::new(),
-            task: String::new(),
-            signal: String::new(),
-        };
+        let unknown = FailureTold { category: "unknown".into(), asked: true, evidence: Vec::new() };
         runtime.block_on(async {
             let notes = [
                 answers(None, &analysis, &[], "512 megs", &Answers::default()).await.notes,
-                diagnose(None, &evidence, &unknown, &spec, &[]).await.notes,
+                diagnose(None, &unknown, &spec, &[]).await.notes,
                 questions(None, &analysis, &[]).await.notes,
                 explain(None, "x.nomad.hcl", "job \"x\" {}").await.notes,
                 refine(None, &analysis, &spec, &[]).await.notes,

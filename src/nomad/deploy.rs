@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::api::PlanResponse;
 use super::client::{job_id, NomadClient, NomadError};
-use super::diagnose::{Evidence, GroupDemand};
+use super::diagnose::{Evidence, GroupDemand, ASKED_OF_THE_LLM};
 use super::fix::{advised_fix, propose_fix, remembered_fix, Fix, FixPolicy};
 use super::job_file::JobFile;
 use super::plan::PlanReport;
@@ -334,7 +334,7 @@ pub async fn propose_next_fix(
     let mut llm_notes = Vec::new();
     let similar = match (llm, memory) {
         (Some(_), Some((memory, near)))
-            if tasks::ASKED_ABOUT.contains(&failure.diagnosis.category) =>
+            if ASKED_OF_THE_LLM.contains(&failure.diagnosis.category) =>
         {
             let (found, note) = memory.recall(&[learn::similar_recall(near.clone())]).await;
             llm_notes.extend(note);
@@ -342,7 +342,8 @@ pub async fn propose_next_fix(
         }
         _ => Vec::new(),
     };
-    let advice = tasks::diagnose(llm, &failure.evidence, &failure.diagnosis, &spec, &similar).await;
+    let told = failure.diagnosis.told(&failure.evidence);
+    let advice = tasks::diagnose(llm, &told, &spec, &similar).await;
     llm_notes.extend(advice.notes);
     if let Some(advised) = advice.value {
         match &advised.fix {

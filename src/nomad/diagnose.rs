@@ -171,6 +171,44 @@ pub struct Evidence {
     pub api_error: Option<ApiFailure>,
 }
 
+impl Evidence {
+    /// The evidence in words, a fact a line: the task's events, its last exit code, the OOM
+    /// killer, the deployment's description, placement metrics and the tail of stderr.
+    pub fn in_words(&self) -> Vec<String> {
+        let mut lines = vec![format!("group: {}, task: {}", self.group, self.task)];
+        for event in &self.events {
+            let mut line = format!("event {}: {}", event.r#type, event.display_message);
+            if event.exit_code != 0 {
+                line.push_str(&format!(" (exit code {})", event.exit_code));
+            }
+            for text in [&event.driver_error, &event.setup_error, &event.validation_error] {
+                if !text.is_empty() {
+                    line.push_str(&format!(" [{text}]"));
+                }
+            }
+            lines.push(line);
+        }
+        if let Some(code) = self.exit_code {
+            lines.push(format!("last exit code: {code}"));
+        }
+        if self.oom_killed {
+            lines.push("killed by the OOM killer".into());
+        }
+        if !self.deployment_description.is_empty() {
+            lines.push(format!("deployment: {}", self.deployment_description));
+        }
+        if let Some(placement) = &self.placement {
+            let text = serde_json::to_string_pretty(placement).unwrap_or_default();
+            lines.push(format!("placement: {text}"));
+        }
+        if !self.stderr_tail.is_empty() {
+            lines.push("stderr (last lines):".into());
+            lines.extend(self.stderr_tail.iter().cloned());
+        }
+        lines
+    }
+}
+
 /// A failure of the API rather than of the job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ApiFailure {
@@ -211,6 +249,24 @@ pub struct Diagnosis {
     pub task: String,
     /// The signal the category was read from (an event text, a metric), for reviewers.
     pub signal: String,
+}
+
+/// The failures the LLM is asked about: those whose cause the rules did not find
+/// (`unknown`), or found only as a symptom whose cause is in the logs (a crash at start,
+/// failing health checks). The others are about the cluster, the registry or credentials,
+/// which no allow-listed change of the job fixes.
+pub const ASKED_OF_THE_LLM: [Category; 3] =
+    [Category::Unknown, Category::CrashOnStart, Category::HealthCheckFailing];
+
+impl Diagnosis {
+    /// This failure as the LLM is told of it, with `evidence` in words.
+    pub fn told(&self, evidence: &Evidence) -> crate::llm::tasks::FailureTold {
+        crate::llm::tasks::FailureTold {
+            category: self.category.name().to_string(),
+            asked: ASKED_OF_THE_LLM.contains(&self.category),
+            evidence: evidence.in_words(),
+        }
+    }
 }
 
 fn plural(count: i64, one: &str, many: &str) -> String {
