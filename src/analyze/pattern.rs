@@ -17,7 +17,7 @@
 
 use std::borrow::Cow;
 use std::ops::{Index, Range};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// How much text a pattern searches with `regex_lite` before it compiles for `regex`: about
@@ -31,10 +31,8 @@ pub(crate) struct Pattern {
     source: String,
     lite: OnceLock<regex_lite::Regex>,
     full: OnceLock<regex::Regex>,
-    /// Bytes given to `regex_lite` so far.
+    /// Bytes given to searches so far: past [`LITE_BYTES`], every search uses `regex`.
     searched: AtomicUsize,
-    /// Set once the budget is spent: every later search uses `regex`.
-    promoted: AtomicBool,
 }
 
 impl std::fmt::Debug for Pattern {
@@ -62,7 +60,6 @@ impl Pattern {
             lite: OnceLock::new(),
             full: OnceLock::new(),
             searched: AtomicUsize::new(0),
-            promoted: AtomicBool::new(false),
         };
         pattern.lite();
         pattern
@@ -92,18 +89,19 @@ impl Pattern {
 
     /// The engine for a search of `text`, counting the text against the budget.
     fn engine(&self, text: &str) -> Engine<'_> {
-        if !self.promoted.load(Ordering::Relaxed) {
-            let before = self.searched.fetch_add(text.len(), Ordering::Relaxed);
-            if before.saturating_add(text.len()) <= LITE_BYTES {
-                #[cfg(debug_assertions)]
-                self.engines_agree(text);
-                return Engine::Lite(self.lite());
-            }
-            self.promoted.store(true, Ordering::Relaxed);
-        }
         #[cfg(debug_assertions)]
         self.engines_agree(text);
-        Engine::Full(self.full())
+        let before = self.searched.fetch_add(text.len(), Ordering::Relaxed);
+        match before.saturating_add(text.len()) <= LITE_BYTES {
+            true => Engine::Lite(self.lite()),
+            false => Engine::Full(self.full()),
+        }
+    }
+
+    /// Whether the budget is spent: every search from now on uses `regex`.
+    #[cfg(test)]
+    fn promoted(&self) -> bool {
+        self.searched.load(Ordering::Relaxed) > LITE_BYTES
     }
 
     /// Whether the pattern matches somewhere in `text`.
@@ -117,16 +115,20 @@ impl Pattern {
     /// The first match in `text`.
     pub(crate) fn find<'h>(&self, text: &'h str) -> Option<Found<'h>> {
         match self.engine(text) {
-            Engine::Lite(re) => re.find(text).map(|m| Found::new(text, m.range())),
-            Engine::Full(re) => re.find(text).map(|m| Found::new(text, m.range())),
+            Engine::Lite(re) => re.find(text).map(|m| Found::at(m.as_str(), m.start())),
+            Engine::Full(re) => re.find(text).map(|m| Found::at(m.as_str(), m.start())),
         }
     }
 
     /// Every match in `text`, in order, none overlapping.
     pub(crate) fn find_iter<'h>(&self, text: &'h str) -> std::vec::IntoIter<Found<'h>> {
         let found: Vec<Found<'h>> = match self.engine(text) {
-            Engine::Lite(re) => re.find_iter(text).map(|m| Found::new(text, m.range())).collect(),
-            Engine::Full(re) => re.find_iter(text).map(|m| Found::new(text, m.range())).collect(),
+            Engine::Lite(re) => {
+                re.find_iter(text).map(|m| Found::at(m.as_str(), m.start())).collect()
+            }
+            Engine::Full(re) => {
+                re.find_iter(text).map(|m| Found::at(m.as_str(), m.start())).collect()
+            }
         };
         found.into_iter()
     }
@@ -192,8 +194,9 @@ pub(crate) struct Found<'h> {
 }
 
 impl<'h> Found<'h> {
-    fn new(haystack: &'h str, range: Range<usize>) -> Found<'h> {
-        Found { text: &haystack[range.clone()], start: range.start, end: range.end }
+    /// The match `text` that starts at `start` in the text searched.
+    fn at(text: &'h str, start: usize) -> Found<'h> {
+        Found { text, start, end: start + text.len() }
     }
 
     /// The text matched.
@@ -227,24 +230,16 @@ impl<'h> Caps<'h> {
     /// Group `i` (0 is the whole match), when it took part in the match.
     pub(crate) fn get(&self, i: usize) -> Option<Found<'h>> {
         match self {
-            Caps::Lite(c) => {
-                c.get(i).map(|m| Found { text: m.as_str(), start: m.start(), end: m.end() })
-            }
-            Caps::Full(c) => {
-                c.get(i).map(|m| Found { text: m.as_str(), start: m.start(), end: m.end() })
-            }
+            Caps::Lite(c) => c.get(i).map(|m| Found::at(m.as_str(), m.start())),
+            Caps::Full(c) => c.get(i).map(|m| Found::at(m.as_str(), m.start())),
         }
     }
 
     /// The group named `name`, when it took part in the match.
     pub(crate) fn name(&self, name: &str) -> Option<Found<'h>> {
         match self {
-            Caps::Lite(c) => {
-                c.name(name).map(|m| Found { text: m.as_str(), start: m.start(), end: m.end() })
-            }
-            Caps::Full(c) => {
-                c.name(name).map(|m| Found { text: m.as_str(), start: m.start(), end: m.end() })
-            }
+            Caps::Lite(c) => c.name(name).map(|m| Found::at(m.as_str(), m.start())),
+            Caps::Full(c) => c.name(name).map(|m| Found::at(m.as_str(), m.start())),
         }
     }
 }
@@ -343,12 +338,12 @@ mod tests {
         let pattern = Pattern::new(r"\bport\s*=\s*(\d+)");
         let small = "port = 8080";
         assert_eq!(pattern.captures(small).map(|c| c[1].to_string()), Some("8080".into()));
-        assert!(!pattern.promoted.load(Ordering::Relaxed));
+        assert!(!pattern.promoted());
         // A text over the budget goes to `regex`, and so does every later one.
         let large = format!("{}\nport = 9090", "# filler\n".repeat(LITE_BYTES / 8));
         let found: Vec<String> = pattern.captures_iter(&large).map(|c| c[1].to_string()).collect();
         assert_eq!(found, ["9090"]);
-        assert!(pattern.promoted.load(Ordering::Relaxed));
+        assert!(pattern.promoted());
         assert_eq!(pattern.find(small).map(|m| m.range()), Some(0..11));
     }
 

@@ -357,25 +357,24 @@ impl QdrantStore {
     /// in this run.
     fn failed(&self, what: &str, err: &QdrantError) -> anyhow::Error {
         let not_grpc = http_not_grpc(err);
-        let message = match (status_of(err), unreachable(err)) {
-            (_, Some(why)) => format!("cannot reach Qdrant at {}: {why}", self.url),
-            _ if not_grpc.is_some() => format!(
-                "cannot reach Qdrant at {}: it answers {}, not gRPC; QDRANT_URL names Qdrant's \
-                 gRPC port (6334 by default), not its REST port (6333)",
-                self.url,
-                not_grpc.as_deref().unwrap_or("HTTP")
+        let message = match (status_of(err), unreachable(err), &not_grpc) {
+            (_, Some(why), _) => format!("cannot reach Qdrant at {}: {why}", self.url),
+            (_, None, Some(http)) => format!(
+                "cannot reach Qdrant at {}: it answers {http}, not gRPC; QDRANT_URL names \
+                 Qdrant's gRPC port (6334 by default), not its REST port (6333)",
+                self.url
             ),
-            (Some(status), None) if status.code() == Code::Unauthenticated => format!(
+            (Some(status), None, None) if status.code() == Code::Unauthenticated => format!(
                 "cannot {what} on Qdrant at {}: it refused the API key (QDRANT_API_KEY)",
                 self.url
             ),
-            (Some(status), None) => format!(
+            (Some(status), None, None) => format!(
                 "cannot {what} on Qdrant at {}: it answered {:?}: {}",
                 self.url,
                 status.code(),
                 status.message()
             ),
-            (None, None) => format!("cannot {what} on Qdrant at {}: {err}", self.url),
+            (None, None, None) => format!("cannot {what} on Qdrant at {}: {err}", self.url),
         };
         let message = match &self.api_key {
             Some(key) => key.redact(&message),
